@@ -1,0 +1,3 @@
+// Package bench is Parley's load harness: generators, measurement of server
+// CPU and latency, and in-run baselines.
+package bench

@@ -1,0 +1,89 @@
+// Command parley is Parley's single binary: `parley serve` runs every
+// component on one machine on embedded defaults, and the other subcommands
+// are clients and tools (tokens, voice client, bench, media, bots).
+//
+// Each feature registers its subcommands from its own file with register,
+// and its part of `serve` with registerComponent, so features do not edit a
+// shared switch.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+)
+
+// command is one subcommand; name may have several words ("voice join").
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, args []string, stdout io.Writer) error
+}
+
+var commands = map[string]*command{}
+
+func register(c *command) {
+	if _, dup := commands[c.name]; dup {
+		panic("parley: duplicate command " + c.name)
+	}
+	commands[c.name] = c
+}
+
+// errUsage makes main exit 2 without a stack of wrapping.
+var errUsage = errors.New("usage")
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := dispatch(ctx, os.Args[1:], os.Stdout)
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		if !errors.Is(err, errUsage) {
+			fmt.Fprintln(os.Stderr, "parley:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+// dispatch finds the longest registered command name that prefixes args.
+func dispatch(ctx context.Context, args []string, stdout io.Writer) error {
+	for n := min(len(args), 3); n > 0; n-- {
+		if c, ok := commands[strings.Join(args[:n], " ")]; ok {
+			return c.run(ctx, args[n:], stdout)
+		}
+	}
+	usage(os.Stderr, args)
+	return errUsage
+}
+
+func usage(w io.Writer, args []string) {
+	prefix := strings.Join(args, " ")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		if prefix == "" || strings.HasPrefix(n, prefix) || (len(args) > 0 && strings.HasPrefix(n, args[0])) {
+			names = append(names, n)
+		}
+	}
+	if len(names) == 0 {
+		for n := range commands {
+			names = append(names, n)
+		}
+		if prefix != "" {
+			fmt.Fprintf(w, "parley: unknown command %q\n\n", prefix)
+		}
+	}
+	sort.Strings(names)
+	fmt.Fprintln(w, "usage: parley COMMAND [flags]")
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-24s %s\n", n, commands[n].summary)
+	}
+}

@@ -1,0 +1,185 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sort"
+	"time"
+
+	"github.com/parleyhq/parley/internal/cli"
+	"github.com/parleyhq/parley/internal/datadir"
+	"github.com/parleyhq/parley/internal/voicectl"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// component is one part of `parley serve`. Components start in order of
+// their order field and stop in reverse.
+type component struct {
+	name  string
+	order int
+	// flags defines the component's flags on the serve flag set.
+	flags func(fs *flag.FlagSet)
+	// start starts the component; it reports its listeners' addresses (for
+	// the ready JSON) and how to stop it.
+	start func(ctx context.Context, env *serveEnv) (*running, error)
+}
+
+// running is a started component.
+type running struct {
+	addrs map[string]string
+	stop  func(ctx context.Context) error
+}
+
+// serveEnv is what components share.
+type serveEnv struct {
+	dir     *datadir.Dir
+	log     *slog.Logger
+	tls     *tls.Config
+	metrics *prometheus.Registry
+	dev     bool
+	// addrs holds the listeners started so far.
+	addrs map[string]string
+	// voice is set by the voice component for the control plane.
+	voice voicectl.Controller
+	// voiceEndpoint is the host:port clients put after wss:// .
+	voiceEndpoint string
+}
+
+var components []*component
+
+func registerComponent(c *component) { components = append(components, c) }
+
+func init() {
+	register(&command{name: "serve", summary: "run every component on one machine", run: runServe})
+}
+
+func newLogger(level string, w io.Writer) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+func runServe(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	dataDir := cli.DataDir(fs)
+	tlsCert := cli.String(fs, "tls-cert", "PARLEY_TLS_CERT", "", "TLS certificate PEM (default: self-signed in the data dir)")
+	tlsKey := cli.String(fs, "tls-key", "PARLEY_TLS_KEY", "", "TLS private key PEM")
+	metricsAddr := cli.String(fs, "metrics-addr", "PARLEY_METRICS_ADDR", "127.0.0.1:9090", "Prometheus /metrics listen address")
+	logLevel := cli.String(fs, "log-level", "PARLEY_LOG_LEVEL", "info", "debug, info, warn or error")
+	dev := cli.Bool(fs, "dev", "PARLEY_DEV", true, "development defaults (legacy voice encryption modes on)")
+	only := cli.String(fs, "only", "PARLEY_ONLY", "", "comma-separated components to run (default all)")
+	shutdown := cli.Duration(fs, "shutdown-timeout", "PARLEY_SHUTDOWN_TIMEOUT", 10*time.Second, "graceful shutdown limit")
+	sort.SliceStable(components, func(i, j int) bool { return components[i].order < components[j].order })
+	for _, c := range components {
+		if c.flags != nil {
+			c.flags(fs)
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log := newLogger(*logLevel, os.Stderr)
+	dir, err := datadir.Open(*dataDir)
+	if err != nil {
+		return err
+	}
+	tcfg, err := dir.TLSConfig(*tlsCert, *tlsKey)
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	env := &serveEnv{dir: dir, log: log, tls: tcfg, metrics: reg, dev: *dev, addrs: map[string]string{}}
+	_ = dir.RemoveReady()
+
+	selected := map[string]bool{}
+	for _, n := range splitComma(*only) {
+		selected[n] = true
+	}
+	var started []*running
+	stopAll := func() {
+		sctx, cancel := context.WithTimeout(context.Background(), *shutdown)
+		defer cancel()
+		for i := len(started) - 1; i >= 0; i-- {
+			if started[i].stop != nil {
+				if err := started[i].stop(sctx); err != nil {
+					log.Warn("stop", "err", err)
+				}
+			}
+		}
+	}
+	for _, c := range components {
+		if len(selected) > 0 && !selected[c.name] {
+			continue
+		}
+		r, err := c.start(ctx, env)
+		if err != nil {
+			stopAll()
+			return fmt.Errorf("%s: %w", c.name, err)
+		}
+		started = append(started, r)
+		for k, v := range r.addrs {
+			env.addrs[k] = v
+		}
+	}
+
+	ml, err := net.Listen("tcp", *metricsAddr)
+	if err != nil {
+		stopAll()
+		return fmt.Errorf("metrics: %w", err)
+	}
+	msrv := &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = msrv.Serve(ml) }()
+	env.addrs["metrics"] = ml.Addr().String()
+
+	ready := map[string]any{"ready": true, "data_dir": dir.Path(), "cert": dir.CertPath(), "pid": os.Getpid()}
+	for k, v := range env.addrs {
+		ready[k] = v
+	}
+	if err := dir.WriteReady(ready); err != nil {
+		stopAll()
+		return err
+	}
+	if err := cli.PrintJSON(stdout, ready); err != nil {
+		log.Warn("stdout", "err", err)
+	}
+	log.Info("ready", "addrs", env.addrs)
+
+	<-ctx.Done()
+	log.Info("shutting down")
+	_ = dir.RemoveReady()
+	sctx, cancel := context.WithTimeout(context.Background(), *shutdown)
+	_ = msrv.Shutdown(sctx)
+	cancel()
+	stopAll()
+	return nil
+}
+
+func splitComma(s string) []string {
+	var out []string
+	start := 0
+	for i := 0; i <= len(s); i++ {
+		if i == len(s) || s[i] == ',' {
+			if i > start {
+				out = append(out, s[start:i])
+			}
+			start = i + 1
+		}
+	}
+	return out
+}
+
+// errNoServer is returned by client subcommands when ready.json is missing.
+var errNoServer = errors.New("no running server found in the data dir; start `parley serve --data-dir DIR` first")

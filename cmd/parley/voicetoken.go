@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/parleyhq/parley/internal/cli"
+	"github.com/parleyhq/parley/internal/datadir"
+	"github.com/parleyhq/parley/internal/voicetoken"
+)
+
+func init() {
+	register(&command{name: "voice-token", summary: "issue voice credentials for a running server", run: runVoiceToken})
+}
+
+// voiceCredentials is what `parley voice-token` prints and `parley voice
+// join --credentials` reads.
+type voiceCredentials struct {
+	Endpoint  string `json:"endpoint"`
+	Token     string `json:"token"`
+	SessionID string `json:"session_id"`
+	UserID    string `json:"user_id"`
+	GuildID   string `json:"guild_id"`
+	ChannelID string `json:"channel_id"`
+}
+
+func runVoiceToken(_ context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("voice-token", flag.ContinueOnError)
+	dataDir := cli.DataDir(fs)
+	user := fs.String("user", "", "user id (required)")
+	guild := fs.String("guild", "", "guild id, the voice server_id (required)")
+	channel := fs.String("channel", "", "voice channel id (required)")
+	ttl := fs.Duration("ttl", time.Hour, "token lifetime")
+	endpoint := fs.String("endpoint", "", "override the endpoint (default: the running server's voice gateway)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *user == "" || *guild == "" || *channel == "" {
+		fs.Usage()
+		return fmt.Errorf("--user, --guild and --channel are required: %w", errUsage)
+	}
+	if *ttl <= 0 {
+		return fmt.Errorf("--ttl must be positive")
+	}
+	creds, err := issueVoiceCredentials(*dataDir, *endpoint, *user, *guild, *channel, *ttl)
+	if err != nil {
+		return err
+	}
+	return cli.PrintJSON(stdout, creds)
+}
+
+func issueVoiceCredentials(dataDir, endpoint, user, guild, channel string, ttl time.Duration) (voiceCredentials, error) {
+	dir, err := datadir.Open(dataDir)
+	if err != nil {
+		return voiceCredentials{}, err
+	}
+	if endpoint == "" {
+		if endpoint, err = dir.ReadyAddr("voice_gateway"); err != nil {
+			return voiceCredentials{}, fmt.Errorf("%w (%v)", errNoServer, err)
+		}
+	}
+	key, err := dir.Key(voicetoken.KeyName)
+	if err != nil {
+		return voiceCredentials{}, err
+	}
+	s, err := voicetoken.NewSigner(key)
+	if err != nil {
+		return voiceCredentials{}, err
+	}
+	c, tok := s.IssueFor(user, guild, channel, ttl, time.Now())
+	return voiceCredentials{Endpoint: endpoint, Token: tok, SessionID: c.SessionID, UserID: user, GuildID: guild, ChannelID: channel}, nil
+}

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what Parley's build, `make run` and `make test` need and is not
+# already on this Debian machine: C libraries for cgo (libvips), PostgreSQL
+# for the storage tests, Node.js, and the npm packages the interop tests drive.
+# Idempotent: a second run installs nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO=sudo
+need=()
+command -v pkg-config >/dev/null || need+=(pkg-config)
+pkg-config --exists vips 2>/dev/null || need+=(libvips-dev)
+command -v gcc >/dev/null || need+=(gcc)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+command -v node >/dev/null || need+=(nodejs npm)
+if ((${#need[@]})); then
+  echo "deps: apt-get install ${need[*]}" >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# npm packages for the interop tests, pinned by package-lock.json.
+if [ "${PARLEY_SKIP_NPM:-}" != 1 ]; then
+  stamp=interop/node/node_modules/.parley-lock
+  if ! cmp -s interop/node/package-lock.json "$stamp" 2>/dev/null; then
+    echo "deps: npm ci (interop/node)" >&2
+    (cd interop/node && npm ci --no-audit --no-fund --loglevel=error)
+    cp interop/node/package-lock.json "$stamp"
+  fi
+fi
