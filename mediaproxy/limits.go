@@ -1,0 +1,50 @@
+package mediaproxy
+
+import "fmt"
+
+// Limits bound what the proxy will decode. They apply to the header probe,
+// before any pixel is touched.
+type Limits struct {
+	// MaxBytes caps the source size (413 beyond it).
+	MaxBytes int64
+	// MaxFramePixels caps width × height of the canvas (422).
+	MaxFramePixels int64
+	// MaxTotalPixels caps width × height × frames (422).
+	MaxTotalPixels int64
+	// MaxFrames caps the frame count (422); the probe stops walking there.
+	MaxFrames int
+}
+
+// DefaultLimits: 25 MiB, 50 MP per frame (imgproxy's default), 200 MP
+// over all frames, 500 frames.
+func DefaultLimits() Limits {
+	return Limits{MaxBytes: 25 << 20, MaxFramePixels: 50_000_000, MaxTotalPixels: 200_000_000, MaxFrames: 500}
+}
+
+// Validate checks every limit is positive.
+func (l Limits) Validate() error {
+	if l.MaxBytes <= 0 || l.MaxFramePixels <= 0 || l.MaxTotalPixels <= 0 || l.MaxFrames <= 0 {
+		return fmt.Errorf("%w: every limit must be positive", ErrConfig)
+	}
+	return nil
+}
+
+// Check probes data's header and applies the limits. It never decodes.
+func (l Limits) Check(data []byte) (Probe, error) {
+	if int64(len(data)) > l.MaxBytes {
+		return Probe{}, fmt.Errorf("%w: %d bytes > %d", ErrTooLarge, len(data), l.MaxBytes)
+	}
+	p, err := ProbeImage(data, l.MaxFrames)
+	if err != nil {
+		return p, err
+	}
+	switch {
+	case p.Frames > l.MaxFrames:
+		return p, fmt.Errorf("%w: more than %d frames", ErrImageBomb, l.MaxFrames)
+	case p.Pixels() > l.MaxFramePixels:
+		return p, fmt.Errorf("%w: %dx%d exceeds %d pixels per frame", ErrImageBomb, p.Width, p.Height, l.MaxFramePixels)
+	case p.Pixels()*int64(p.Frames) > l.MaxTotalPixels:
+		return p, fmt.Errorf("%w: %dx%dx%d frames exceeds %d pixels", ErrImageBomb, p.Width, p.Height, p.Frames, l.MaxTotalPixels)
+	}
+	return p, nil
+}
