@@ -1,0 +1,435 @@
+package mls
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+)
+
+// parentNode is a non-blank inner node of the ratchet tree (RFC 9420 §7.1).
+type parentNode struct {
+	EncryptionKey  []byte
+	ParentHash     []byte
+	UnmergedLeaves []uint32
+}
+
+func (p *parentNode) marshal(w *writer) {
+	w.bytes(p.EncryptionKey)
+	w.bytes(p.ParentHash)
+	w.u32s(p.UnmergedLeaves)
+}
+
+func (p *parentNode) unmarshal(r *reader) {
+	p.EncryptionKey = r.bytes()
+	p.ParentHash = r.bytes()
+	p.UnmergedLeaves = r.u32s()
+}
+
+// node is one slot of the array tree; both nil means blank.
+type node struct {
+	leaf   *LeafNode
+	parent *parentNode
+}
+
+func (n *node) blank() bool { return n.leaf == nil && n.parent == nil }
+
+func (n *node) encryptionKey() []byte {
+	if n.leaf != nil {
+		return n.leaf.EncryptionKey
+	}
+	if n.parent != nil {
+		return n.parent.EncryptionKey
+	}
+	return nil
+}
+
+// ratchetTree is the public state of the tree (RFC 9420 §7). len(nodes) is
+// always nodeWidth(n) for a power of two n.
+type ratchetTree struct {
+	nodes []node
+}
+
+const (
+	nodeTypeLeaf   uint8 = 1
+	nodeTypeParent uint8 = 2
+)
+
+func (t *ratchetTree) leafCount() uint32 { return (uint32(len(t.nodes)) + 1) / 2 }
+
+func (t *ratchetTree) leaf(i uint32) *LeafNode {
+	if x := leafNode(i); x < uint32(len(t.nodes)) {
+		return t.nodes[x].leaf
+	}
+	return nil
+}
+
+func (t *ratchetTree) clone() *ratchetTree {
+	c := &ratchetTree{nodes: make([]node, len(t.nodes))}
+	for i, n := range t.nodes {
+		c.nodes[i].leaf = n.leaf // leaves are immutable once in the tree
+		if n.parent != nil {
+			p := *n.parent
+			p.UnmergedLeaves = slices.Clone(p.UnmergedLeaves)
+			c.nodes[i].parent = &p
+		}
+	}
+	return c
+}
+
+// marshal writes the ratchet_tree extension content: optional<Node><V>
+// with trailing blank nodes omitted (RFC 9420 §12.4.3.3).
+func (t *ratchetTree) marshal(w *writer) {
+	end := len(t.nodes)
+	for end > 0 && t.nodes[end-1].blank() {
+		end--
+	}
+	w.vec(func(w *writer) {
+		for _, n := range t.nodes[:end] {
+			switch {
+			case n.leaf != nil:
+				w.u8(1)
+				w.u8(nodeTypeLeaf)
+				n.leaf.marshal(w)
+			case n.parent != nil:
+				w.u8(1)
+				w.u8(nodeTypeParent)
+				n.parent.marshal(w)
+			default:
+				w.u8(0)
+			}
+		}
+	})
+}
+
+func (t *ratchetTree) Marshal() []byte {
+	var w writer
+	t.marshal(&w)
+	return w.b
+}
+
+// parseRatchetTree decodes the ratchet_tree extension content and checks
+// its shape (leaves at even, parents at odd indices, last node non-blank).
+func parseRatchetTree(b []byte) (*ratchetTree, error) {
+	r := newReader(b)
+	var nodes []node
+	r.each(func(r *reader) {
+		var n node
+		if r.optional() {
+			x := uint32(len(nodes))
+			switch typ := r.u8(); typ {
+			case nodeTypeLeaf:
+				if !isLeaf(x) {
+					r.failf("leaf node at parent index %d", x)
+					return
+				}
+				n.leaf = new(LeafNode)
+				n.leaf.unmarshal(r)
+			case nodeTypeParent:
+				if isLeaf(x) {
+					r.failf("parent node at leaf index %d", x)
+					return
+				}
+				n.parent = new(parentNode)
+				n.parent.unmarshal(r)
+			default:
+				r.failf("node type %d", typ)
+				return
+			}
+		}
+		nodes = append(nodes, n)
+		if len(nodes) > 1<<20 {
+			r.failf("tree too large")
+		}
+	})
+	if err := r.finish(); err != nil {
+		return nil, fmt.Errorf("ratchet tree: %w", err)
+	}
+	if len(nodes) == 0 || nodes[len(nodes)-1].blank() || len(nodes)%2 == 0 {
+		return nil, fmt.Errorf("%w: ratchet tree shape (%d nodes)", ErrInvalidTree, len(nodes))
+	}
+	leaves := uint32(1)
+	for nodeWidth(leaves) < uint32(len(nodes)) {
+		leaves *= 2
+	}
+	t := &ratchetTree{nodes: make([]node, nodeWidth(leaves))}
+	copy(t.nodes, nodes)
+	return t, nil
+}
+
+// resolution of node x (RFC 9420 §4.1.1), as node indices.
+func (t *ratchetTree) resolution(x uint32) []uint32 {
+	return t.appendResolution(nil, x)
+}
+
+func (t *ratchetTree) appendResolution(out []uint32, x uint32) []uint32 {
+	n := &t.nodes[x]
+	switch {
+	case n.leaf != nil:
+		return append(out, x)
+	case n.parent != nil:
+		out = append(out, x)
+		for _, l := range n.parent.UnmergedLeaves {
+			out = append(out, leafNode(l))
+		}
+		return out
+	case isLeaf(x):
+		return out
+	default:
+		out = t.appendResolution(out, left(x))
+		return t.appendResolution(out, right(x))
+	}
+}
+
+// filteredDirectPath returns the direct path of leaf with nodes whose
+// copath child has an empty resolution removed, and the matching copath
+// children (RFC 9420 §4.1.2).
+func (t *ratchetTree) filteredDirectPath(leaf uint32) (path, cop []uint32) {
+	n := t.leafCount()
+	dp := directPath(leafNode(leaf), n)
+	cp := copath(leafNode(leaf), n)
+	for i := range dp {
+		if t.hasNonBlank(cp[i]) {
+			path = append(path, dp[i])
+			cop = append(cop, cp[i])
+		}
+	}
+	return path, cop
+}
+
+// hasNonBlank reports whether the subtree at x has a non-empty resolution.
+func (t *ratchetTree) hasNonBlank(x uint32) bool {
+	if !t.nodes[x].blank() {
+		return true
+	}
+	if isLeaf(x) {
+		return false
+	}
+	return t.hasNonBlank(left(x)) || t.hasNonBlank(right(x))
+}
+
+// addLeaf inserts ln at the leftmost blank leaf, extending the tree if
+// none is free, and records it as unmerged in its non-blank ancestors
+// (RFC 9420 §12.1.1).
+func (t *ratchetTree) addLeaf(ln *LeafNode) uint32 {
+	n := t.leafCount()
+	i := uint32(0)
+	for ; i < n; i++ {
+		if t.nodes[leafNode(i)].blank() {
+			break
+		}
+	}
+	if len(t.nodes) == 0 {
+		t.nodes = make([]node, 1)
+		i, n = 0, 1
+	} else if i == n {
+		grown := make([]node, nodeWidth(2*n))
+		copy(grown, t.nodes)
+		t.nodes = grown
+		n *= 2
+	}
+	x := leafNode(i)
+	t.nodes[x].leaf = ln
+	for _, p := range directPath(x, n) {
+		if pn := t.nodes[p].parent; pn != nil {
+			pn.UnmergedLeaves = append(pn.UnmergedLeaves, i)
+		}
+	}
+	return i
+}
+
+// blankPath blanks leaf's direct path (not the leaf).
+func (t *ratchetTree) blankPath(leaf uint32) {
+	for _, p := range directPath(leafNode(leaf), t.leafCount()) {
+		t.nodes[p] = node{}
+	}
+}
+
+// removeLeaf blanks a leaf and its direct path, then truncates the tree
+// while its right half is blank (RFC 9420 §12.1.3).
+func (t *ratchetTree) removeLeaf(leaf uint32) {
+	t.nodes[leafNode(leaf)] = node{}
+	t.blankPath(leaf)
+	for n := t.leafCount(); n > 1; n /= 2 {
+		half := nodeWidth(n / 2)
+		allBlank := true
+		for x := half; x < uint32(len(t.nodes)); x++ {
+			if !t.nodes[x].blank() {
+				allBlank = false
+				break
+			}
+		}
+		if !allBlank {
+			break
+		}
+		t.nodes = t.nodes[:half]
+	}
+}
+
+// updateLeaf replaces a leaf and blanks its direct path (RFC 9420 §12.1.2).
+func (t *ratchetTree) updateLeaf(leaf uint32, ln *LeafNode) {
+	t.nodes[leafNode(leaf)].leaf = ln
+	t.blankPath(leaf)
+}
+
+// hashes returns the tree hash of every node (RFC 9420 §7.8).
+func (t *ratchetTree) hashes() [][]byte {
+	out := make([][]byte, len(t.nodes))
+	if len(t.nodes) > 0 {
+		t.hashInto(out, root(t.leafCount()), nil)
+	}
+	return out
+}
+
+// treeHash is the root tree hash.
+func (t *ratchetTree) treeHash() []byte {
+	if len(t.nodes) == 0 {
+		return nil
+	}
+	return t.hashInto(make([][]byte, len(t.nodes)), root(t.leafCount()), nil)
+}
+
+// hashInto computes the tree hash of x, storing subtree hashes in out.
+// Leaves in exclude are treated as blank and dropped from unmerged lists.
+func (t *ratchetTree) hashInto(out [][]byte, x uint32, exclude []uint32) []byte {
+	var w writer
+	n := &t.nodes[x]
+	if isLeaf(x) {
+		w.u8(nodeTypeLeaf)
+		w.u32(nodeLeaf(x))
+		present := n.leaf != nil && !slices.Contains(exclude, nodeLeaf(x))
+		w.optional(present, func(w *writer) { n.leaf.marshal(w) })
+	} else {
+		lh := t.hashInto(out, left(x), exclude)
+		rh := t.hashInto(out, right(x), exclude)
+		w.u8(nodeTypeParent)
+		w.optional(n.parent != nil, func(w *writer) {
+			if len(exclude) == 0 {
+				n.parent.marshal(w)
+				return
+			}
+			p := *n.parent
+			p.UnmergedLeaves = slices.DeleteFunc(slices.Clone(p.UnmergedLeaves), func(l uint32) bool { return slices.Contains(exclude, l) })
+			p.marshal(w)
+		})
+		w.bytes(lh)
+		w.bytes(rh)
+	}
+	h := hash(w.b)
+	out[x] = h
+	return h
+}
+
+// parentHash is the parent hash of p given the original sibling tree hash
+// (RFC 9420 §7.9).
+func parentHashOf(p *parentNode, siblingHash []byte) []byte {
+	var w writer
+	w.bytes(p.EncryptionKey)
+	w.bytes(p.ParentHash)
+	w.bytes(siblingHash)
+	return hash(w.b)
+}
+
+// originalSiblingHash is the tree hash of s with p's unmerged leaves
+// removed (RFC 9420 §7.9.1). hashes caches plain subtree hashes.
+func (t *ratchetTree) originalSiblingHash(p *parentNode, s uint32, hashes [][]byte) []byte {
+	if len(p.UnmergedLeaves) == 0 {
+		return hashes[s]
+	}
+	return t.hashInto(make([][]byte, len(t.nodes)), s, p.UnmergedLeaves)
+}
+
+// verifyParentHashes checks that every non-blank parent node is
+// parent-hash valid (RFC 9420 §7.9.2) by walking up from each leaf.
+func (t *ratchetTree) verifyParentHashes(hashes [][]byte) error {
+	n := t.leafCount()
+	covered := make([]bool, len(t.nodes))
+	for i := uint32(0); i < n; i++ {
+		x := leafNode(i)
+		ln := t.nodes[x].leaf
+		if ln == nil {
+			continue
+		}
+		cur := ln.ParentHash
+		child := x
+		for _, p := range directPath(x, n) {
+			pn := t.nodes[p].parent
+			if pn == nil {
+				child = p
+				continue
+			}
+			// The sibling of the path child under p.
+			s := left(p)
+			if isAncestor(s, child) {
+				s = right(p)
+			}
+			if cur == nil || !bytes.Equal(cur, parentHashOf(pn, t.originalSiblingHash(pn, s, hashes))) {
+				break
+			}
+			covered[p] = true
+			cur = pn.ParentHash
+			child = p
+		}
+	}
+	for x := range t.nodes {
+		if t.nodes[x].parent != nil && !covered[x] {
+			return fmt.Errorf("%w: parent hash of node %d", ErrInvalidTree, x)
+		}
+	}
+	return nil
+}
+
+// verify checks a tree received from others (RFC 9420 §12.4.3.1): tree
+// hash, parent hashes, leaf signatures and validity, unmerged leaves and
+// unique encryption keys.
+func (t *ratchetTree) verify(groupID, treeHash []byte) error {
+	hashes := t.hashes()
+	if len(t.nodes) == 0 || !bytes.Equal(hashes[root(t.leafCount())], treeHash) {
+		return fmt.Errorf("%w: tree hash mismatch", ErrInvalidTree)
+	}
+	if err := t.verifyParentHashes(hashes); err != nil {
+		return err
+	}
+	keys := make(map[string]bool)
+	sigKeys := make(map[string]bool)
+	for x := range t.nodes {
+		n := &t.nodes[x]
+		if k := n.encryptionKey(); k != nil {
+			if keys[string(k)] {
+				return fmt.Errorf("%w: duplicate encryption key at node %d", ErrInvalidTree, x)
+			}
+			keys[string(k)] = true
+		}
+		if n.leaf != nil {
+			if sigKeys[string(n.leaf.SignatureKey)] {
+				return fmt.Errorf("%w: duplicate signature key at node %d", ErrInvalidTree, x)
+			}
+			sigKeys[string(n.leaf.SignatureKey)] = true
+			if err := n.leaf.validate(); err != nil {
+				return fmt.Errorf("%w: leaf %d: %w", ErrInvalidTree, x/2, err)
+			}
+			if err := n.leaf.VerifySignature(groupID, uint32(x/2)); err != nil {
+				return fmt.Errorf("%w: leaf %d: %w", ErrInvalidTree, x/2, err)
+			}
+		}
+		if n.parent != nil {
+			for _, l := range n.parent.UnmergedLeaves {
+				lx := leafNode(l)
+				if lx >= uint32(len(t.nodes)) || t.nodes[lx].leaf == nil || !isAncestor(uint32(x), lx) {
+					return fmt.Errorf("%w: unmerged leaf %d at node %d", ErrInvalidTree, l, x)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// findLeaf returns the index of the leaf equal to ln.
+func (t *ratchetTree) findLeaf(ln *LeafNode) (uint32, bool) {
+	enc := ln.Marshal()
+	for i := uint32(0); i < t.leafCount(); i++ {
+		if l := t.leaf(i); l != nil && bytes.Equal(l.EncryptionKey, ln.EncryptionKey) && bytes.Equal(l.Marshal(), enc) {
+			return i, true
+		}
+	}
+	return 0, false
+}
