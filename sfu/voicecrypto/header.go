@@ -1,0 +1,120 @@
+package voicecrypto
+
+import "encoding/binary"
+
+// Fixed RTP header constants (RFC 3550 §5.1).
+const (
+	// FixedHeaderLen is the length of the fixed RTP header.
+	FixedHeaderLen = 12
+	// ExtProfileOneByte is the RFC 8285 one-byte header extension profile
+	// (0xBEDE) that Discord clients use.
+	ExtProfileOneByte = 0xBEDE
+	// PayloadTypeOpus is Discord's dynamic payload type for Opus.
+	PayloadTypeOpus = 120
+)
+
+// Header is a parsed RTP header of a clear (decrypted) packet.
+type Header struct {
+	Version     uint8
+	Padding     bool
+	Extension   bool
+	CC          uint8 // CSRC count
+	Marker      bool
+	PayloadType uint8
+	Seq         uint16
+	Timestamp   uint32
+	SSRC        uint32
+
+	// ExtensionProfile and ExtensionLen (body bytes, 4*length words) are
+	// set when Extension is true.
+	ExtensionProfile uint16
+	ExtensionLen     int
+
+	// HeaderLen is the length of the whole header: 12 bytes, CSRCs, the
+	// extension preamble and body. It equals PayloadStart.
+	HeaderLen int
+	// PayloadStart and PayloadEnd delimit the payload in the packet;
+	// PayloadEnd excludes RTP padding.
+	PayloadStart int
+	PayloadEnd   int
+}
+
+// RTPSizeLen is the length of the clear part in the rtpsize modes: the
+// fixed header, CSRCs and the 4-byte extension preamble.
+func (h *Header) RTPSizeLen() int {
+	n := FixedHeaderLen + 4*int(h.CC)
+	if h.Extension {
+		n += 4
+	}
+	return n
+}
+
+// ParseHeader parses and validates the header of a clear RTP packet: RTP
+// version 2; CSRCs, extension and padding within the packet; a padding
+// count of at least 1. It never panics and does not allocate.
+func ParseHeader(rtp []byte) (Header, error) {
+	var h Header
+	if len(rtp) < FixedHeaderLen {
+		return h, ErrShortPacket
+	}
+	b0, b1 := rtp[0], rtp[1]
+	h.Version = b0 >> 6
+	if h.Version != 2 {
+		return h, ErrNotRTP
+	}
+	h.Padding = b0&0x20 != 0
+	h.Extension = b0&0x10 != 0
+	h.CC = b0 & 0x0F
+	h.Marker = b1&0x80 != 0
+	h.PayloadType = b1 & 0x7F
+	h.Seq = binary.BigEndian.Uint16(rtp[2:4])
+	h.Timestamp = binary.BigEndian.Uint32(rtp[4:8])
+	h.SSRC = binary.BigEndian.Uint32(rtp[8:12])
+	off := FixedHeaderLen + 4*int(h.CC)
+	if h.Extension {
+		if len(rtp) < off+4 {
+			return h, ErrShortPacket
+		}
+		h.ExtensionProfile = binary.BigEndian.Uint16(rtp[off : off+2])
+		h.ExtensionLen = 4 * int(binary.BigEndian.Uint16(rtp[off+2:off+4]))
+		off += 4 + h.ExtensionLen
+	}
+	if len(rtp) < off {
+		return h, ErrShortPacket
+	}
+	h.HeaderLen, h.PayloadStart, h.PayloadEnd = off, off, len(rtp)
+	if h.Padding {
+		if len(rtp) == off {
+			return h, ErrBadPadding
+		}
+		pad := int(rtp[len(rtp)-1])
+		if pad == 0 || pad > len(rtp)-off {
+			return h, ErrBadPadding
+		}
+		h.PayloadEnd -= pad
+	}
+	return h, nil
+}
+
+// clearLen returns the length of the clear part of rtp (or of an encrypted
+// packet, whose clear part is identical) for the mode: the rtpsize header
+// or the 12-byte fixed header. It checks only what the clear part needs.
+func clearLen(m modeID, pkt []byte) (int, error) {
+	if len(pkt) < FixedHeaderLen {
+		return 0, ErrShortPacket
+	}
+	if pkt[0]>>6 != 2 {
+		return 0, ErrNotRTP
+	}
+	if !m.rtpsize() {
+		return FixedHeaderLen, nil
+	}
+	n := FixedHeaderLen + 4*int(pkt[0]&0x0F)
+	if pkt[0]&0x10 != 0 {
+		n += 4
+	}
+	if len(pkt) < n {
+		return 0, ErrShortPacket
+	}
+	return n, nil
+}

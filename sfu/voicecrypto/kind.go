@@ -1,0 +1,59 @@
+package voicecrypto
+
+// Kind is the class of a UDP datagram on the voice socket, decided by shape
+// alone (voice-protocol.md §3).
+type Kind uint8
+
+const (
+	// KindUnknown: none of the shapes below; drop and count.
+	KindUnknown Kind = iota
+	// KindDiscovery: 74 bytes starting 00 01, an IP discovery request.
+	KindDiscovery
+	// KindDiscoveryResponse: 74 bytes starting 00 02, an IP discovery
+	// response (seen by clients).
+	KindDiscoveryResponse
+	// KindKeepalive: exactly 8 bytes; ignore, never decrypt.
+	KindKeepalive
+	// KindRTCP: version 2, byte 1 in 200..204 (SR, RR, SDES, BYE, APP);
+	// the desktop client's encrypted RTCP. Tolerate.
+	KindRTCP
+	// KindRTP: version 2, at least 12 bytes, not RTCP.
+	KindRTP
+)
+
+var kindNames = [...]string{
+	KindUnknown:           "unknown",
+	KindDiscovery:         "discovery",
+	KindDiscoveryResponse: "discovery_response",
+	KindKeepalive:         "keepalive",
+	KindRTCP:              "rtcp",
+	KindRTP:               "rtp",
+}
+
+// String returns a stable snake_case name, suitable as a metric label.
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return "unknown"
+}
+
+// DiscoveryLen is the length of IP discovery requests and responses.
+const DiscoveryLen = 74
+
+// Classify a datagram by shape. It never panics and does not allocate.
+func Classify(pkt []byte) Kind {
+	switch {
+	case len(pkt) == DiscoveryLen && pkt[0] == 0 && pkt[1] == 1:
+		return KindDiscovery
+	case len(pkt) == DiscoveryLen && pkt[0] == 0 && pkt[1] == 2:
+		return KindDiscoveryResponse
+	case len(pkt) == 8:
+		return KindKeepalive
+	case len(pkt) < FixedHeaderLen || pkt[0]>>6 != 2:
+		return KindUnknown
+	case pkt[1] >= 200 && pkt[1] <= 204:
+		return KindRTCP
+	}
+	return KindRTP
+}

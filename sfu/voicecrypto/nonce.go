@@ -1,0 +1,39 @@
+package voicecrypto
+
+// ServerNonceSpace is the number of nonces a ServerNonce yields per key.
+const ServerNonceSpace = 1 << 29
+
+// ServerNonce yields 4-byte wire nonces for packets the server encrypts
+// towards one client. Every value has first byte >= 0x80 and last byte
+// >= 0xC0, so it never equals a nonce a client emits with a big- or
+// little-endian counter below 2^31, nor one of the desktop client's RTCP
+// nonces below 2^30 (voice-protocol.md §3.4). It yields 2^29 distinct
+// values, then reports exhaustion; the caller must then end the session so
+// the client gets a new key.
+//
+// The zero value is ready to use. A ServerNonce is not safe for concurrent
+// use: the caller owns one per receiver (per key) under its lock.
+type ServerNonce struct {
+	n uint32 // values handed out so far
+}
+
+// Next returns the next nonce, or ok=false once all 2^29 are used.
+func (s *ServerNonce) Next() (nonce [4]byte, ok bool) {
+	if s.n >= ServerNonceSpace {
+		return nonce, false
+	}
+	c := s.n
+	s.n++
+	nonce[0] = 0x80 | byte(c>>22)
+	nonce[1] = byte(c >> 14)
+	nonce[2] = byte(c >> 6)
+	nonce[3] = 0xC0 | byte(c&0x3F)
+	return nonce, true
+}
+
+// Remaining returns how many nonces Next will still yield.
+func (s *ServerNonce) Remaining() uint32 { return ServerNonceSpace - s.n }
+
+// IsServerNonce reports whether nonce lies in the server's nonce space.
+// A received packet carrying one was not produced by a conforming client.
+func IsServerNonce(nonce [4]byte) bool { return nonce[0] >= 0x80 && nonce[3] >= 0xC0 }

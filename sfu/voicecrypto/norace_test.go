@@ -1,0 +1,5 @@
+//go:build !race
+
+package voicecrypto
+
+const raceEnabled = false
