@@ -1,0 +1,249 @@
+package dave
+
+import (
+	"slices"
+	"time"
+)
+
+// DecryptorStats counts Decrypt outcomes. Failures are broken down by
+// reason.
+type DecryptorStats struct {
+	Decrypted    uint64 // frames authenticated and decrypted
+	Passthrough  uint64 // unencrypted frames passed while allowed
+	Silence      uint64 // Opus silence frames passed
+	Attempts     uint64 // per-epoch decryption attempts
+	Unencrypted  uint64 // ErrUnencrypted
+	NoKey        uint64 // ErrNoKey
+	AuthFailures uint64 // ErrAuth
+	Replays      uint64 // ErrReplay
+	Generation   uint64 // ErrGenerationExpired or ErrGenerationTooNew
+}
+
+// DecryptorOption configures a Decryptor.
+type DecryptorOption func(*Decryptor)
+
+// WithClock sets the clock used for key expiry, ratchet age and passthrough
+// expiry. Constructors that are not given one use time.Now.
+func WithClock(now func() time.Time) DecryptorOption {
+	return func(d *Decryptor) { d.now = now }
+}
+
+// Decryptor decrypts one sender's frames (dave.md §6-§7; libdave
+// decryptor.cpp). It keeps the sender's ratchet for the current epoch and,
+// for RatchetExpiry after a transition, the previous ones; within an epoch
+// it keeps older generations for CipherExpiry after a newer one decrypts,
+// rejects replays within a window of MaxMissingNonces, and accepts a
+// generation at most MaxGenerationGap ahead.
+//
+// Passthrough: unencrypted frames are accepted only while passthrough is
+// allowed (SetPassthrough), e.g. while a downgrade or upgrade transition is
+// in progress. The Opus silence frame always passes.
+//
+// A Decryptor is not safe for concurrent use. Decrypt does not allocate in
+// steady state.
+type Decryptor struct {
+	now    func() time.Time
+	epochs []*keyEpoch // oldest first
+
+	passForever bool      // passthrough allowed without limit
+	passUntil   time.Time // else allowed until then (zero: not allowed)
+
+	ranges  [maxRanges]span
+	aad, ct []byte // gathered clear and encrypted bytes
+	pt, tmp []byte // open buffers
+
+	stats DecryptorStats
+}
+
+// NewDecryptor returns a Decryptor with no keys and passthrough disallowed.
+func NewDecryptor(opts ...DecryptorOption) *Decryptor {
+	d := &Decryptor{now: time.Now}
+	for _, o := range opts {
+		o(d)
+	}
+	return d
+}
+
+// Stats returns the counters.
+func (d *Decryptor) Stats() DecryptorStats { return d.stats }
+
+// TransitionToKeyRatchet installs the sender's ratchet for a new epoch.
+// Ratchets already installed stay usable for RatchetExpiry (frames the
+// sender encrypted before it switched).
+func (d *Decryptor) TransitionToKeyRatchet(r *KeyRatchet) {
+	now := d.now()
+	exp := now.Add(RatchetExpiry)
+	for _, e := range d.epochs {
+		if e.expiry.IsZero() || e.expiry.After(exp) {
+			e.expiry = exp
+		}
+	}
+	if r != nil {
+		d.epochs = append(d.epochs, newKeyEpoch(r, now))
+	}
+}
+
+// SetPassthrough allows (on) unencrypted frames without limit, or (off)
+// stops allowing them after expiry: an already running allowance is cut to
+// at most now+expiry, and none is granted if passthrough was not allowed.
+// Matches libdave TransitionToPassthroughMode and davey setPassthroughMode.
+func (d *Decryptor) SetPassthrough(on bool, expiry time.Duration) {
+	if on {
+		d.passForever = true
+		return
+	}
+	now := d.now()
+	until := now.Add(expiry)
+	if d.passForever {
+		d.passForever = false
+		d.passUntil = until
+		return
+	}
+	if until.Before(d.passUntil) {
+		d.passUntil = until
+	}
+}
+
+// CanPassthrough reports whether unencrypted frames are accepted now.
+func (d *Decryptor) CanPassthrough() bool {
+	return d.passForever || (!d.passUntil.IsZero() && d.passUntil.After(d.now()))
+}
+
+// Decrypt appends the plaintext of frame to dst and returns the extended
+// slice. dst must not overlap frame. The Opus silence frame is returned as
+// is; an unencrypted frame (one CheckFrame rejects) is returned as is while
+// passthrough is allowed and is ErrUnencrypted otherwise. On error dst is
+// returned unchanged.
+//
+// Errors: ErrUnencrypted, ErrNoKey, ErrAuth, ErrReplay,
+// ErrGenerationExpired, ErrGenerationTooNew.
+func (d *Decryptor) Decrypt(dst, frame []byte) ([]byte, error) {
+	if IsOpusSilence(frame) {
+		d.stats.Silence++
+		return append(dst, frame...), nil
+	}
+	now := d.now()
+	d.dropExpired(now)
+
+	info, ranges, err := parseFrame(frame, d.ranges[:0])
+	if err != nil {
+		if d.passForever || (!d.passUntil.IsZero() && d.passUntil.After(now)) {
+			d.stats.Passthrough++
+			return append(dst, frame...), nil
+		}
+		d.stats.Unencrypted++
+		return dst, ErrUnencrypted
+	}
+	if len(d.epochs) == 0 {
+		d.stats.NoKey++
+		return dst, ErrNoKey
+	}
+
+	// Split the interleaved part into AAD (clear ranges) and ciphertext.
+	ct, aad := info.interleaved, []byte(nil)
+	if len(ranges) > 0 {
+		d.aad, d.ct = d.aad[:0], d.ct[:0]
+		pos := 0
+		for _, r := range ranges {
+			d.ct = append(d.ct, info.interleaved[pos:r.off]...)
+			d.aad = append(d.aad, info.interleaved[r.off:r.off+r.size]...)
+			pos = r.off + r.size
+		}
+		d.ct = append(d.ct, info.interleaved[pos:]...)
+		ct, aad = d.ct, d.aad
+	}
+	if need := len(ct) + gcmFullTag; cap(d.pt) < need {
+		d.pt = make([]byte, 0, need+need/4)
+		d.tmp = make([]byte, 0, need+need/4)
+	}
+
+	iv := makeNonce(info.nonce)
+	worst := ErrAuth
+	for _, e := range d.epochs {
+		d.stats.Attempts++
+		gen := wrappedGeneration(e.oldest, info.nonce>>generationShift)
+		bn := bigNonce(gen, info.nonce)
+		if !e.canProcess(bn) {
+			worst = worse(worst, ErrReplay)
+			continue
+		}
+		gc, err := e.cipher(gen, now)
+		if err != nil {
+			worst = worse(worst, err)
+			continue
+		}
+		var pt []byte
+		var ok bool
+		pt, d.pt, d.tmp, ok = gc.c.open(d.pt, d.tmp, &iv, ct, aad, info.tag)
+		if !ok {
+			continue
+		}
+		e.success(gen, bn, now)
+		d.stats.Decrypted++
+		return reconstruct(dst, info.interleaved, ranges, pt), nil
+	}
+	d.countFailure(worst)
+	return dst, worst
+}
+
+// reconstruct appends the interleaved frame with plaintext in the encrypted
+// gaps.
+func reconstruct(dst, interleaved []byte, ranges []span, pt []byte) []byte {
+	if len(ranges) == 0 {
+		return append(dst, pt...)
+	}
+	dst = slices.Grow(dst, len(interleaved))
+	pos := 0
+	for _, r := range ranges {
+		gap := r.off - pos
+		dst = append(dst, pt[:gap]...)
+		pt = pt[gap:]
+		dst = append(dst, interleaved[r.off:r.off+r.size]...)
+		pos = r.off + r.size
+	}
+	return append(dst, pt...)
+}
+
+// worse picks the more telling failure across epochs: a replay or a
+// generation problem says more than a failed tag under another epoch's key.
+func worse(a, b error) error {
+	rank := func(e error) int {
+		switch e {
+		case ErrReplay:
+			return 3
+		case ErrGenerationExpired, ErrGenerationTooNew:
+			return 2
+		case ErrAuth:
+			return 1
+		}
+		return 0
+	}
+	if rank(b) > rank(a) {
+		return b
+	}
+	return a
+}
+
+func (d *Decryptor) countFailure(err error) {
+	switch err {
+	case ErrReplay:
+		d.stats.Replays++
+	case ErrGenerationExpired, ErrGenerationTooNew:
+		d.stats.Generation++
+	default:
+		d.stats.AuthFailures++
+	}
+}
+
+// dropExpired removes previous-epoch ratchets past their expiry.
+func (d *Decryptor) dropExpired(now time.Time) {
+	i := 0
+	for i < len(d.epochs) && d.epochs[i].expired(now) {
+		i++
+	}
+	if i > 0 {
+		n := copy(d.epochs, d.epochs[i:])
+		clear(d.epochs[n:])
+		d.epochs = d.epochs[:n]
+	}
+}
