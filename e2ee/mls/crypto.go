@@ -23,7 +23,7 @@ const (
 
 	hashLen   = sha256.Size // Nh
 	aeadKey   = 16          // Nk for AES-128-GCM
-	aeadNonce = 12         // Nn
+	aeadNonce = 12          // Nn
 	// PublicKeyLen is the length of an uncompressed P-256 point.
 	PublicKeyLen = 65
 )

@@ -71,14 +71,14 @@ type ReInit struct {
 // Proposal is one MLS proposal (RFC 9420 §12.1). Exactly the field for
 // Type is set.
 type Proposal struct {
-	Type         ProposalType
-	KeyPackage   *KeyPackage     // Add
-	LeafNode     *LeafNode       // Update
-	Removed      uint32          // Remove
-	PSK          *PreSharedKeyID // PreSharedKey
-	ReInit       *ReInit         // ReInit
-	KEMOutput    []byte          // ExternalInit
-	Extensions   []Extension     // GroupContextExtensions
+	Type       ProposalType
+	KeyPackage *KeyPackage     // Add
+	LeafNode   *LeafNode       // Update
+	Removed    uint32          // Remove
+	PSK        *PreSharedKeyID // PreSharedKey
+	ReInit     *ReInit         // ReInit
+	KEMOutput  []byte          // ExternalInit
+	Extensions []Extension     // GroupContextExtensions
 }
 
 // AddProposal returns an Add proposal for kp.
