@@ -19,15 +19,24 @@ type ServerNonce struct {
 
 // Next returns the next nonce, or ok=false once all 2^29 are used.
 func (s *ServerNonce) Next() (nonce [4]byte, ok bool) {
-	if s.n >= ServerNonceSpace {
+	nonce, ok = ServerNonceAt(s.n)
+	if ok {
+		s.n++
+	}
+	return nonce, ok
+}
+
+// ServerNonceAt returns the i-th nonce of the server nonce space, or
+// ok=false when i >= ServerNonceSpace. Callers that share one key across
+// goroutines draw i from an atomic counter.
+func ServerNonceAt(i uint32) (nonce [4]byte, ok bool) {
+	if i >= ServerNonceSpace {
 		return nonce, false
 	}
-	c := s.n
-	s.n++
-	nonce[0] = 0x80 | byte(c>>22)
-	nonce[1] = byte(c >> 14)
-	nonce[2] = byte(c >> 6)
-	nonce[3] = 0xC0 | byte(c&0x3F)
+	nonce[0] = 0x80 | byte(i>>22)
+	nonce[1] = byte(i >> 14)
+	nonce[2] = byte(i >> 6)
+	nonce[3] = 0xC0 | byte(i&0x3F)
 	return nonce, true
 }
 
