@@ -1,0 +1,75 @@
+package store
+
+import (
+	"context"
+
+	"github.com/parleyhq/parley/chat/model"
+)
+
+// BucketWidthMS is the width of a message bucket: 10 days of snowflake time.
+const BucketWidthMS = 10 * 24 * 3600 * 1000
+
+// Bucket returns the time bucket of a snowflake.
+func Bucket(id model.Snowflake) int64 { return int64(id>>22) / BucketWidthMS }
+
+// Key locates one message: (channel_id, bucket, message_id).
+type Key struct {
+	ChannelID model.Snowflake
+	Bucket    int64
+	ID        model.Snowflake
+}
+
+// KeyOf returns the key of message id in channel.
+func KeyOf(channel, id model.Snowflake) Key {
+	return Key{ChannelID: channel, Bucket: Bucket(id), ID: id}
+}
+
+// Page selects messages of one channel. At most one of Before, After and
+// Around is non-zero; Limit is 1-100 (0 means 50). Results are newest first.
+type Page struct {
+	Before, After, Around model.Snowflake
+	Limit                 int
+}
+
+// Account is a user with its login secret.
+type Account struct {
+	User         model.User
+	PasswordHash string // empty for bots
+}
+
+// Store is everything the chat server persists. Implementations are safe
+// for concurrent use.
+type Store interface {
+	// Users and tokens.
+	CreateUser(ctx context.Context, a Account) error
+	GetUser(ctx context.Context, id model.Snowflake) (model.User, error)
+	AccountByName(ctx context.Context, username string) (Account, error)
+	ListUsers(ctx context.Context) ([]model.User, error)
+	PutToken(ctx context.Context, hash []byte, user model.Snowflake) error
+	UserByToken(ctx context.Context, hash []byte) (model.Snowflake, error)
+
+	// Guild graph.
+	PutGuild(ctx context.Context, g model.Guild) error
+	ListGuilds(ctx context.Context) ([]model.Guild, error)
+	PutChannel(ctx context.Context, c model.Channel) error
+	DeleteChannel(ctx context.Context, id model.Snowflake) error
+	ListChannels(ctx context.Context, guild model.Snowflake) ([]model.Channel, error)
+	PutRole(ctx context.Context, guild model.Snowflake, r model.Role) error
+	ListRoles(ctx context.Context, guild model.Snowflake) ([]model.Role, error)
+	PutMember(ctx context.Context, m model.Member) error
+	DeleteMember(ctx context.Context, guild, user model.Snowflake) error
+	ListMembers(ctx context.Context, guild model.Snowflake) ([]model.Member, error)
+
+	// Messages.
+	CreateMessage(ctx context.Context, m model.Message) error
+	GetMessage(ctx context.Context, k Key) (model.Message, error)
+	ListMessages(ctx context.Context, channel model.Snowflake, p Page) ([]model.Message, error)
+	UpdateMessage(ctx context.Context, m model.Message) error
+	DeleteMessage(ctx context.Context, k Key) error
+
+	// Meta is a small key-value table (seed markers, versions).
+	GetMeta(ctx context.Context, key string) (string, error)
+	SetMeta(ctx context.Context, key, value string) error
+
+	Close() error
+}
