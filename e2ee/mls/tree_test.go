@@ -1,0 +1,158 @@
+package mls
+
+import (
+	"slices"
+	"testing"
+)
+
+func TestTreeValidationVectors(t *testing.T) {
+	var cases []struct {
+		CipherSuite uint16     `json:"cipher_suite"`
+		Tree        hexBytes   `json:"tree"`
+		GroupID     hexBytes   `json:"group_id"`
+		TreeHashes  []hexBytes `json:"tree_hashes"`
+		Resolutions [][]uint32 `json:"resolutions"`
+	}
+	loadVectors(t, "tree-validation.json", &cases)
+	for i, c := range cases {
+		if c.CipherSuite != CipherSuite {
+			continue
+		}
+		tr, err := parseRatchetTree(c.Tree)
+		mustNoErr(t, err)
+		if len(tr.nodes) != len(c.TreeHashes) {
+			t.Fatalf("case %d: %d nodes, want %d", i, len(tr.nodes), len(c.TreeHashes))
+		}
+		hashes := tr.hashes()
+		for x := range tr.nodes {
+			eq(t, "tree hash", hashes[x], c.TreeHashes[x])
+			got := tr.resolution(uint32(x))
+			if !slices.Equal(got, c.Resolutions[x]) && !(len(got) == 0 && len(c.Resolutions[x]) == 0) {
+				t.Fatalf("case %d: resolution(%d) = %v, want %v", i, x, got, c.Resolutions[x])
+			}
+		}
+		if err := tr.verify(c.GroupID, hashes[root(tr.leafCount())]); err != nil {
+			t.Fatalf("case %d: verify: %v", i, err)
+		}
+		eq(t, "re-encode", tr.Marshal(), c.Tree)
+	}
+}
+
+func TestTreeKEMVectors(t *testing.T) {
+	var cases []struct {
+		CipherSuite             uint16   `json:"cipher_suite"`
+		GroupID                 hexBytes `json:"group_id"`
+		Epoch                   uint64   `json:"epoch"`
+		ConfirmedTranscriptHash hexBytes `json:"confirmed_transcript_hash"`
+		RatchetTree             hexBytes `json:"ratchet_tree"`
+		LeavesPrivate           []struct {
+			Index          uint32   `json:"index"`
+			EncryptionPriv hexBytes `json:"encryption_priv"`
+			SignaturePriv  hexBytes `json:"signature_priv"`
+			PathSecrets    []struct {
+				Node       uint32   `json:"node"`
+				PathSecret hexBytes `json:"path_secret"`
+			} `json:"path_secrets"`
+		} `json:"leaves_private"`
+		UpdatePaths []struct {
+			Sender        uint32     `json:"sender"`
+			UpdatePath    hexBytes   `json:"update_path"`
+			PathSecrets   []hexBytes `json:"path_secrets"`
+			CommitSecret  hexBytes   `json:"commit_secret"`
+			TreeHashAfter hexBytes   `json:"tree_hash_after"`
+		} `json:"update_paths"`
+	}
+	loadVectors(t, "treekem.json", &cases)
+	for ci, c := range cases {
+		if c.CipherSuite != CipherSuite {
+			continue
+		}
+		base, err := parseRatchetTree(c.RatchetTree)
+		mustNoErr(t, err)
+		privs := make(map[uint32]map[uint32]*hpkeKey)
+		for _, lp := range c.LeavesPrivate {
+			m := make(map[uint32]*hpkeKey)
+			k, err := parseHPKEPrivate(lp.EncryptionPriv)
+			mustNoErr(t, err)
+			eq(t, "leaf key", k.pub, base.nodes[leafNode(lp.Index)].encryptionKey())
+			m[leafNode(lp.Index)] = k
+			for _, ps := range lp.PathSecrets {
+				k, err := nodeKeyFromPathSecret(ps.PathSecret)
+				mustNoErr(t, err)
+				eq(t, "node key", k.pub, base.nodes[ps.Node].encryptionKey())
+				m[ps.Node] = k
+			}
+			privs[lp.Index] = m
+		}
+		for _, up := range c.UpdatePaths {
+			r := newReader(up.UpdatePath)
+			var path UpdatePath
+			path.unmarshal(r)
+			mustNoErr(t, r.finish())
+			tr := base.clone()
+			fdp, cop, err := tr.mergePath(up.Sender, &path, c.GroupID)
+			if err != nil {
+				t.Fatalf("case %d sender %d: merge: %v", ci, up.Sender, err)
+			}
+			th := tr.treeHash()
+			eq(t, "tree_hash_after", th, up.TreeHashAfter)
+			gc := GroupContext{Version: 1, CipherSuite: CipherSuite, GroupID: c.GroupID, Epoch: c.Epoch, TreeHash: th, ConfirmedTranscriptHash: c.ConfirmedTranscriptHash}
+			ctx := gc.Marshal()
+			for _, lp := range c.LeavesPrivate {
+				if lp.Index == up.Sender {
+					continue
+				}
+				m := make(map[uint32]*hpkeKey)
+				for k, v := range privs[lp.Index] {
+					if !slices.Contains(directPath(leafNode(up.Sender), tr.leafCount()), k) {
+						m[k] = v
+					}
+				}
+				ps, cs, err := tr.decryptPath(lp.Index, &path, fdp, cop, ctx, m, nil)
+				if err != nil {
+					t.Fatalf("case %d sender %d leaf %d: %v", ci, up.Sender, lp.Index, err)
+				}
+				eq(t, "path secret", ps, up.PathSecrets[lp.Index])
+				eq(t, "commit secret", cs, up.CommitSecret)
+			}
+			// A path we create from the same sender must be decryptable by
+			// everyone else.
+			sig, err := ParseSignatureKey(c.LeavesPrivate[slices.IndexFunc(c.LeavesPrivate, func(l struct {
+				Index          uint32   `json:"index"`
+				EncryptionPriv hexBytes `json:"encryption_priv"`
+				SignaturePriv  hexBytes `json:"signature_priv"`
+				PathSecrets    []struct {
+					Node       uint32   `json:"node"`
+					PathSecret hexBytes `json:"path_secret"`
+				} `json:"path_secrets"`
+			}) bool {
+				return l.Index == up.Sender
+			})].SignaturePriv)
+			mustNoErr(t, err)
+			own := base.clone()
+			pk, err := own.createPath(up.Sender, base.leaf(up.Sender), c.GroupID, sig)
+			mustNoErr(t, err)
+			gc.TreeHash = own.treeHash()
+			ctx = gc.Marshal()
+			mustNoErr(t, own.encryptPath(pk, ctx, nil))
+			mustNoErr(t, own.verifyParentHashes(own.hashes()))
+			for _, lp := range c.LeavesPrivate {
+				if lp.Index == up.Sender {
+					continue
+				}
+				recv := base.clone()
+				fdp, cop, err := recv.mergePath(up.Sender, pk.path, c.GroupID)
+				mustNoErr(t, err)
+				m := make(map[uint32]*hpkeKey)
+				for k, v := range privs[lp.Index] {
+					if !slices.Contains(directPath(leafNode(up.Sender), recv.leafCount()), k) {
+						m[k] = v
+					}
+				}
+				_, cs, err := recv.decryptPath(lp.Index, pk.path, fdp, cop, ctx, m, nil)
+				mustNoErr(t, err)
+				eq(t, "own commit secret", cs, pk.commitSecret)
+			}
+		}
+	}
+}

@@ -1,0 +1,221 @@
+package mls
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"fmt"
+	"slices"
+)
+
+// TreeKEM (RFC 9420 §7.4-§7.6): creating, merging and decrypting an
+// UpdatePath.
+
+// pathKeys holds what a committer derived for its new path.
+type pathKeys struct {
+	path         *UpdatePath
+	fdp, cop     []uint32
+	pathSecrets  [][]byte // [0] leaf, [i+1] for fdp[i]
+	privs        map[uint32]*hpkeKey
+	commitSecret []byte
+}
+
+// nodeKeyFromPathSecret derives the node key pair for a path secret.
+func nodeKeyFromPathSecret(ps []byte) (*hpkeKey, error) {
+	return deriveHPKEKey(deriveSecret(ps, "node"))
+}
+
+// createPath replaces leaf's path with fresh keys, merges it into t and
+// returns the (not yet encrypted) UpdatePath. base is the committer's
+// current leaf; the new leaf keeps its credential, capabilities and
+// extensions (RFC 9420 §7.5).
+func (t *ratchetTree) createPath(leaf uint32, base *LeafNode, groupID []byte, sig *ecdsa.PrivateKey) (*pathKeys, error) {
+	fdp, cop := t.filteredDirectPath(leaf)
+	pk := &pathKeys{fdp: fdp, cop: cop, privs: make(map[uint32]*hpkeKey)}
+	ps := make([]byte, hashLen)
+	if _, err := rand.Read(ps); err != nil {
+		return nil, err
+	}
+	pk.pathSecrets = append(pk.pathSecrets, ps)
+	leafKey, err := nodeKeyFromPathSecret(ps)
+	if err != nil {
+		return nil, err
+	}
+	pk.privs[leafNode(leaf)] = leafKey
+	nodes := make([]UpdatePathNode, len(fdp))
+	for i, x := range fdp {
+		ps = deriveSecret(ps, "path")
+		pk.pathSecrets = append(pk.pathSecrets, ps)
+		k, err := nodeKeyFromPathSecret(ps)
+		if err != nil {
+			return nil, err
+		}
+		pk.privs[x] = k
+		nodes[i].EncryptionKey = k.pub
+	}
+	pk.commitSecret = deriveSecret(ps, "path")
+
+	t.blankPath(leaf)
+	for i, x := range fdp {
+		t.nodes[x].parent = &parentNode{EncryptionKey: nodes[i].EncryptionKey, UnmergedLeaves: []uint32{}}
+	}
+	ln := &LeafNode{
+		EncryptionKey: leafKey.pub,
+		SignatureKey:  base.SignatureKey,
+		Credential:    base.Credential,
+		Capabilities:  base.Capabilities,
+		Source:        LeafSourceCommit,
+		ParentHash:    t.setParentHashes(fdp, cop),
+		Extensions:    base.Extensions,
+	}
+	if err := ln.sign(sig, groupID, leaf); err != nil {
+		return nil, err
+	}
+	t.nodes[leafNode(leaf)].leaf = ln
+	pk.path = &UpdatePath{LeafNode: *ln, Nodes: nodes}
+	return pk, nil
+}
+
+// setParentHashes fills parent_hash of the filtered direct path nodes top
+// down and returns the parent hash the leaf must carry (RFC 9420 §7.9).
+func (t *ratchetTree) setParentHashes(fdp, cop []uint32) []byte {
+	if len(fdp) == 0 {
+		return []byte{}
+	}
+	hashes := t.hashes()
+	ph := []byte{}
+	for i := len(fdp) - 1; i >= 0; i-- {
+		p := t.nodes[fdp[i]].parent
+		p.ParentHash = ph
+		ph = parentHashOf(p, hashes[cop[i]])
+	}
+	return ph
+}
+
+// encryptPath encrypts each path secret to the resolution of the matching
+// copath node, excluding leaves in exclude (new members of this commit).
+func (t *ratchetTree) encryptPath(pk *pathKeys, ctx []byte, exclude []uint32) error {
+	for i, c := range pk.cop {
+		secret := pk.pathSecrets[i+1]
+		var cts []hpkeCiphertext
+		for _, x := range t.resolution(c) {
+			if isLeaf(x) && slices.Contains(exclude, nodeLeaf(x)) {
+				continue
+			}
+			ct, err := encryptWithLabel(t.nodes[x].encryptionKey(), "UpdatePathNode", ctx, secret)
+			if err != nil {
+				return err
+			}
+			cts = append(cts, ct)
+		}
+		pk.path.Nodes[i].EncryptedPathSecret = cts
+	}
+	return nil
+}
+
+// mergePath applies a received UpdatePath from sender to t (proposals
+// already applied): it blanks the sender's direct path, installs the new
+// public keys, recomputes parent hashes and checks the leaf's parent hash
+// and signature (RFC 9420 §7.5, §12.4.2). It returns the filtered direct
+// path and copath used.
+func (t *ratchetTree) mergePath(sender uint32, path *UpdatePath, groupID []byte) (fdp, cop []uint32, err error) {
+	fdp, cop = t.filteredDirectPath(sender)
+	if len(path.Nodes) != len(fdp) {
+		return nil, nil, fmt.Errorf("%w: update path has %d nodes, filtered direct path %d", ErrInvalidCommit, len(path.Nodes), len(fdp))
+	}
+	ln := path.LeafNode
+	if ln.Source != LeafSourceCommit {
+		return nil, nil, fmt.Errorf("%w: path leaf source %d", ErrInvalidCommit, ln.Source)
+	}
+	if err := ln.validate(); err != nil {
+		return nil, nil, err
+	}
+	if err := ln.VerifySignature(groupID, sender); err != nil {
+		return nil, nil, err
+	}
+	old := t.leaf(sender)
+	if old != nil && bytes.Equal(old.EncryptionKey, ln.EncryptionKey) {
+		return nil, nil, fmt.Errorf("%w: path leaf reuses encryption key", ErrInvalidCommit)
+	}
+	for _, n := range path.Nodes {
+		if !validPublicKey(n.EncryptionKey) {
+			return nil, nil, fmt.Errorf("%w: update path node key", ErrInvalidKey)
+		}
+	}
+	t.blankPath(sender)
+	for i, x := range fdp {
+		t.nodes[x].parent = &parentNode{EncryptionKey: path.Nodes[i].EncryptionKey, UnmergedLeaves: []uint32{}}
+	}
+	t.nodes[leafNode(sender)].leaf = &ln
+	if ph := t.setParentHashes(fdp, cop); !bytes.Equal(ph, ln.ParentHash) {
+		return nil, nil, fmt.Errorf("%w: update path parent hash mismatch", ErrInvalidCommit)
+	}
+	return fdp, cop, nil
+}
+
+// decryptPath finds the path node whose copath resolution holds a key in
+// privs, decrypts its path secret and derives the rest of the path up to
+// the root, checking every derived public key against the path. It adds the
+// new private keys to privs and returns the decrypted path secret and the
+// commit secret.
+func (t *ratchetTree) decryptPath(own uint32, path *UpdatePath, fdp, cop []uint32, ctx []byte, privs map[uint32]*hpkeKey, exclude []uint32) (pathSecret, commitSecret []byte, err error) {
+	ownX := leafNode(own)
+	i := slices.IndexFunc(cop, func(c uint32) bool { return isAncestor(c, ownX) })
+	if i < 0 {
+		return nil, nil, fmt.Errorf("%w: own leaf not under the committer's copath", ErrInvalidCommit)
+	}
+	var res []uint32
+	for _, x := range t.resolution(cop[i]) {
+		if isLeaf(x) && slices.Contains(exclude, nodeLeaf(x)) {
+			continue
+		}
+		res = append(res, x)
+	}
+	cts := path.Nodes[i].EncryptedPathSecret
+	if len(cts) != len(res) {
+		return nil, nil, fmt.Errorf("%w: %d path ciphertexts for resolution of %d", ErrInvalidCommit, len(cts), len(res))
+	}
+	j := slices.IndexFunc(res, func(x uint32) bool { return privs[x] != nil })
+	if j < 0 {
+		return nil, nil, fmt.Errorf("%w: no private key for the copath resolution", ErrInvalidCommit)
+	}
+	ps, err := decryptWithLabel(privs[res[j]], "UpdatePathNode", ctx, cts[j])
+	if err != nil {
+		return nil, nil, fmt.Errorf("path secret: %w", err)
+	}
+	pathSecret = ps
+	for k := i; k < len(fdp); k++ {
+		if k > i {
+			ps = deriveSecret(ps, "path")
+		}
+		key, err := nodeKeyFromPathSecret(ps)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !bytes.Equal(key.pub, path.Nodes[k].EncryptionKey) {
+			return nil, nil, fmt.Errorf("%w: derived key of node %d does not match the path", ErrInvalidCommit, fdp[k])
+		}
+		privs[fdp[k]] = key
+	}
+	return pathSecret, deriveSecret(ps, "path"), nil
+}
+
+// installPathSecret derives the keys for the nodes from start upward along
+// fdp from ps (used by joiners with GroupSecrets.path_secret), checking
+// them against the tree's public keys.
+func (t *ratchetTree) installPathSecret(ps []byte, fdp []uint32, start int, privs map[uint32]*hpkeKey) error {
+	for k := start; k < len(fdp); k++ {
+		if k > start {
+			ps = deriveSecret(ps, "path")
+		}
+		key, err := nodeKeyFromPathSecret(ps)
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(key.pub, t.nodes[fdp[k]].encryptionKey()) {
+			return fmt.Errorf("%w: path secret does not match node %d", ErrInvalidTree, fdp[k])
+		}
+		privs[fdp[k]] = key
+	}
+	return nil
+}
