@@ -1,0 +1,99 @@
+package voiceclient
+
+import (
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/parleyhq/parley/sfu/voicecrypto"
+)
+
+// Config describes one voice session to join. Endpoint, Token, SessionID,
+// UserID and GuildID come from VOICE_SERVER_UPDATE / VOICE_STATE_UPDATE (or
+// `parley voice-token`).
+type Config struct {
+	// Endpoint is host:port (optionally with a path) as in
+	// VOICE_SERVER_UPDATE; the client dials "wss://" + Endpoint + "?v=8".
+	// A full ws:// or wss:// URL is used as given (plus v=8).
+	Endpoint  string
+	Token     string
+	SessionID string
+	UserID    string
+	GuildID   string // the voice protocol's server_id
+	ChannelID string // informational; the token binds the channel
+
+	// RootCAs trusts the server certificate; nil means the system pool.
+	RootCAs *x509.CertPool
+	// Mode forces a transport mode; empty picks the best offered one.
+	Mode string
+	// Logger receives connection-level events; nil discards.
+	Logger *slog.Logger
+
+	// OnFrame receives each decrypted remote Opus frame. Calls are
+	// serialized; Frame.Opus is only valid during the call.
+	OnFrame func(Frame)
+	// OnEvent receives gateway events (speaking, clients connect and
+	// disconnect, resumed). It is called from the WebSocket reader.
+	OnEvent func(Event)
+
+	// HandshakeTimeout bounds Dial when ctx has no earlier deadline;
+	// zero means 10 s.
+	HandshakeTimeout time.Duration
+}
+
+// Validate reports a missing or invalid field.
+func (c *Config) Validate() error {
+	for _, f := range []struct{ name, v string }{
+		{"Endpoint", c.Endpoint}, {"Token", c.Token}, {"SessionID", c.SessionID},
+		{"UserID", c.UserID}, {"GuildID", c.GuildID},
+	} {
+		if f.v == "" {
+			return fmt.Errorf("%w: %s is required", ErrConfig, f.name)
+		}
+	}
+	if c.Mode != "" && !voicecrypto.Supported(c.Mode) {
+		return fmt.Errorf("%w: unknown mode %q", ErrConfig, c.Mode)
+	}
+	if c.HandshakeTimeout < 0 {
+		return fmt.Errorf("%w: negative HandshakeTimeout", ErrConfig)
+	}
+	return nil
+}
+
+// preferredModes is the order in which the client picks among the offered
+// modes when Config.Mode is empty: the two current AEAD modes, then the
+// legacy ones a server may still offer.
+var preferredModes = []string{
+	voicecrypto.ModeAES256GCMRTPSize,
+	voicecrypto.ModeXChaCha20RTPSize,
+	voicecrypto.ModeXSalsa20LiteRTPSize,
+	voicecrypto.ModeAES256GCM,
+	voicecrypto.ModeXSalsa20Lite,
+	voicecrypto.ModeXSalsa20Suffix,
+	voicecrypto.ModeXSalsa20,
+}
+
+// pickMode chooses the mode to select from the server's offer.
+func pickMode(offered []string, want string) (string, error) {
+	has := func(m string) bool {
+		for _, o := range offered {
+			if o == m {
+				return true
+			}
+		}
+		return false
+	}
+	if want != "" {
+		if has(want) {
+			return want, nil
+		}
+		return "", fmt.Errorf("%w: %q not in %v", ErrNoMode, want, offered)
+	}
+	for _, m := range preferredModes {
+		if has(m) {
+			return m, nil
+		}
+	}
+	return "", fmt.Errorf("%w: offered %v", ErrNoMode, offered)
+}

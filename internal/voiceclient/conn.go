@@ -1,0 +1,380 @@
+package voiceclient
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/parleyhq/parley/sfu/voicecrypto"
+)
+
+// Frame is one decrypted remote Opus packet.
+type Frame struct {
+	UserID    string // from the server's op 5 for SSRC; "" if never announced
+	SSRC      uint32
+	Seq       uint16
+	Timestamp uint32
+	Marker    bool
+	Opus      []byte // valid only during the OnFrame call
+	Received  time.Time
+}
+
+// Event is a gateway event reported through Config.OnEvent.
+type Event struct {
+	Type     string   `json:"type"` // "speaking", "clients_connect", "client_disconnect", "resumed"
+	UserID   string   `json:"user_id,omitempty"`
+	UserIDs  []string `json:"user_ids,omitempty"`
+	SSRC     uint32   `json:"ssrc,omitempty"`
+	Speaking int      `json:"speaking"`
+}
+
+// Event types.
+const (
+	EventSpeaking         = "speaking"
+	EventClientsConnect   = "clients_connect"
+	EventClientDisconnect = "client_disconnect"
+	EventResumed          = "resumed"
+)
+
+// Conn is a joined voice session. Its methods are safe for concurrent use.
+type Conn struct {
+	cfg    Config
+	log    *slog.Logger
+	url    string
+	dialer *websocket.Dialer
+
+	// Set by Dial before it returns; read-only afterwards.
+	ssrc     uint32
+	mode     string
+	udp      *net.UDPConn
+	extIP    string
+	extPort  int
+	cipher   atomic.Pointer[voicecrypto.Cipher]
+	joinedAt time.Time
+
+	wmu sync.Mutex      // guards ws writes and the ws pointer
+	ws  *websocket.Conn // +checklocks:wmu
+
+	seq        atomic.Int64 // last server message seq, -1 if none
+	hbReset    chan time.Duration
+	hbSentT    atomic.Int64 // t of the last heartbeat sent
+	hbAckedT   atomic.Int64 // t of the last ACK received
+	lastRTT    atomic.Int64 // ns
+	handshaken atomic.Bool
+
+	helloCh chan helloData
+	readyCh chan readyData
+	sdCh    chan sessionDescriptionData
+	discoCh chan []byte
+
+	send sender // guarded by its own mutex
+
+	dmu     sync.Mutex                // serializes delivery; guards the fields below
+	users   map[uint32]string         // ssrc -> user id, from op 5
+	members map[string]struct{}       // from op 11/13 and op 5
+	pending map[uint32][]pendingFrame // frames of not yet announced SSRCs
+
+	stats counters
+
+	closeOnce sync.Once
+	closing   chan struct{}
+	errMu     sync.Mutex
+	err       error // +checklocks:errMu
+	wg        sync.WaitGroup
+}
+
+type pendingFrame struct {
+	f    Frame
+	opus []byte
+}
+
+// Limits on frames held for SSRCs the server has not announced yet.
+const (
+	maxPendingSSRCs    = 64
+	maxPendingPerSSRC  = 100
+	discoveryAttempts  = 10
+	discoveryInterval  = 300 * time.Millisecond
+	keepaliveInterval  = 5 * time.Second
+	maxResumeAttempts  = 5
+	defaultHandshake   = 10 * time.Second
+	maxMissedHeartbeat = 2
+)
+
+// Dial joins the voice session described by cfg and returns once the UDP
+// path is ready (Session Description received). ctx bounds the handshake
+// only; use Close to leave.
+func Dial(ctx context.Context, cfg Config) (*Conn, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	u, err := gatewayURL(cfg.Endpoint)
+	if err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	c := &Conn{
+		cfg: cfg,
+		log: log.With("user_id", cfg.UserID, "guild_id", cfg.GuildID),
+		url: u,
+		dialer: &websocket.Dialer{
+			TLSClientConfig:  &tls.Config{RootCAs: cfg.RootCAs, MinVersion: tls.VersionTLS12},
+			HandshakeTimeout: 10 * time.Second,
+			Proxy:            nil,
+		},
+		hbReset: make(chan time.Duration, 1),
+		helloCh: make(chan helloData, 1),
+		readyCh: make(chan readyData, 1),
+		sdCh:    make(chan sessionDescriptionData, 1),
+		discoCh: make(chan []byte, 1),
+		users:   map[uint32]string{},
+		members: map[string]struct{}{},
+		pending: map[uint32][]pendingFrame{},
+		closing: make(chan struct{}),
+	}
+	c.seq.Store(-1)
+	if _, ok := ctx.Deadline(); !ok {
+		d := cfg.HandshakeTimeout
+		if d == 0 {
+			d = defaultHandshake
+		}
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
+	if err := c.handshake(ctx); err != nil {
+		c.fail(err)
+		c.wg.Wait()
+		return nil, err
+	}
+	c.handshaken.Store(true)
+	c.joinedAt = time.Now()
+	c.log.Info("voice joined", "ssrc", c.ssrc, "mode", c.mode, "external", net.JoinHostPort(c.extIP, strconv.Itoa(c.extPort)))
+	return c, nil
+}
+
+func gatewayURL(endpoint string) (string, error) {
+	if !strings.Contains(endpoint, "://") {
+		endpoint = "wss://" + endpoint
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return "", fmt.Errorf("%w: endpoint: %v", ErrConfig, err)
+	}
+	if u.Scheme != "wss" && u.Scheme != "ws" {
+		return "", fmt.Errorf("%w: endpoint scheme %q", ErrConfig, u.Scheme)
+	}
+	q := u.Query()
+	q.Set("v", "8")
+	u.RawQuery = q.Encode()
+	if u.Path == "" {
+		u.Path = "/"
+	}
+	return u.String(), nil
+}
+
+// handshake runs Hello, Identify, Ready, IP discovery, Select Protocol and
+// Session Description.
+func (c *Conn) handshake(ctx context.Context) error {
+	ws, _, err := c.dialer.DialContext(ctx, c.url, nil)
+	if err != nil {
+		return fmt.Errorf("%w: dial %s: %v", ErrHandshake, c.url, err)
+	}
+	c.wmu.Lock()
+	c.ws = ws
+	c.wmu.Unlock()
+	c.wg.Add(2)
+	go c.readLoop(ws)
+	go c.timerLoop()
+
+	if _, err := waitFor(ctx, c, c.helloCh, "hello"); err != nil {
+		return err
+	}
+	if err := c.writeOp(opIdentify, identifyData{
+		ServerID: c.cfg.GuildID, UserID: c.cfg.UserID, SessionID: c.cfg.SessionID,
+		Token: c.cfg.Token, MaxDaveProtocolVersion: 0,
+	}); err != nil {
+		return err
+	}
+	ready, err := waitFor(ctx, c, c.readyCh, "ready")
+	if err != nil {
+		return err
+	}
+	if ready.Port <= 0 || ready.Port > 65535 || ready.IP == "" {
+		return fmt.Errorf("%w: ready without ip/port", ErrHandshake)
+	}
+	c.ssrc = ready.SSRC
+	mode, err := pickMode(ready.Modes, c.cfg.Mode)
+	if err != nil {
+		return err
+	}
+	if err := c.openUDP(ctx, ready); err != nil {
+		return err
+	}
+	var sp selectProtocolData
+	sp.Protocol = "udp"
+	sp.Data.Address, sp.Data.Port, sp.Data.Mode = c.extIP, c.extPort, mode
+	if err := c.writeOp(opSelectProtocol, sp); err != nil {
+		return err
+	}
+	sd, err := waitFor(ctx, c, c.sdCh, "session description")
+	if err != nil {
+		return err
+	}
+	if sd.Mode != mode {
+		c.log.Warn("server chose another mode", "selected", mode, "got", sd.Mode)
+	}
+	if len(sd.SecretKey) != voicecrypto.KeySize {
+		return fmt.Errorf("%w: secret_key has %d bytes", ErrHandshake, len(sd.SecretKey))
+	}
+	key := make([]byte, len(sd.SecretKey))
+	for i, v := range sd.SecretKey {
+		if v < 0 || v > 255 {
+			return fmt.Errorf("%w: secret_key value %d", ErrHandshake, v)
+		}
+		key[i] = byte(v)
+	}
+	ciph, err := voicecrypto.New(sd.Mode, key)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrHandshake, err)
+	}
+	c.mode = sd.Mode
+	c.send.init(c)
+	c.cipher.Store(ciph)
+	return nil
+}
+
+// waitFor waits for one handshake message, the connection's end or ctx.
+func waitFor[T any](ctx context.Context, c *Conn, ch <-chan T, what string) (T, error) {
+	var zero T
+	select {
+	case v := <-ch:
+		return v, nil
+	case <-c.closing:
+		return zero, fmt.Errorf("%w: waiting for %s: %w", ErrHandshake, what, c.Err())
+	case <-ctx.Done():
+		return zero, fmt.Errorf("%w: waiting for %s: %w", ErrHandshake, what, ctx.Err())
+	}
+}
+
+// writeOp sends one JSON message on the current WebSocket.
+func (c *Conn) writeOp(op int, d any) error {
+	b, err := json.Marshal(outbound{Op: op, D: d})
+	if err != nil {
+		return err
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	select {
+	case <-c.closing:
+		return ErrClosed
+	default:
+	}
+	if c.ws == nil {
+		return ErrClosed
+	}
+	_ = c.ws.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	if err := c.ws.WriteMessage(websocket.TextMessage, b); err != nil {
+		return fmt.Errorf("voiceclient: write op %d: %w", op, err)
+	}
+	return nil
+}
+
+// SSRC returns the SSRC the server assigned in Ready.
+func (c *Conn) SSRC() uint32 { return c.ssrc }
+
+// Mode returns the negotiated transport-encryption mode.
+func (c *Conn) Mode() string { return c.mode }
+
+// UserID returns the user this connection joined as.
+func (c *Conn) UserID() string { return c.cfg.UserID }
+
+// Done is closed when the connection ends (Close, or a fatal server close).
+func (c *Conn) Done() <-chan struct{} { return c.closing }
+
+// Err returns why the connection ended, or nil while it is up.
+func (c *Conn) Err() error {
+	c.errMu.Lock()
+	defer c.errMu.Unlock()
+	return c.err
+}
+
+// UserForSSRC returns the user the server announced for ssrc.
+func (c *Conn) UserForSSRC(ssrc uint32) (string, bool) {
+	c.dmu.Lock()
+	defer c.dmu.Unlock()
+	u, ok := c.users[ssrc]
+	return u, ok
+}
+
+// Members returns the other users the server reported in this channel.
+func (c *Conn) Members() []string {
+	c.dmu.Lock()
+	defer c.dmu.Unlock()
+	out := make([]string, 0, len(c.members))
+	for u := range c.members {
+		out = append(out, u)
+	}
+	return out
+}
+
+// Close leaves the session: it closes the WebSocket with 1000 and the UDP
+// socket, and waits for the connection's goroutines. It returns the error
+// that ended the connection earlier, if the server did.
+func (c *Conn) Close() error {
+	c.errMu.Lock()
+	prior := c.err
+	c.errMu.Unlock()
+	c.fail(ErrClosed)
+	c.wg.Wait()
+	if prior != nil && !errors.Is(prior, ErrClosed) {
+		return prior
+	}
+	var ce *CloseError
+	if errors.As(prior, &ce) {
+		return prior
+	}
+	return nil
+}
+
+// fail ends the connection with err (the first cause wins).
+func (c *Conn) fail(err error) {
+	c.closeOnce.Do(func() {
+		c.errMu.Lock()
+		c.err = err
+		c.errMu.Unlock()
+		close(c.closing)
+		c.wmu.Lock()
+		if c.ws != nil {
+			_ = c.ws.WriteControl(websocket.CloseMessage,
+				websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+			_ = c.ws.Close()
+		}
+		c.wmu.Unlock()
+		if c.udp != nil {
+			_ = c.udp.Close()
+		}
+		if !errors.Is(err, ErrClosed) || isCloseError(err) {
+			c.log.Warn("voice connection ended", "err", err)
+		}
+	})
+}
+
+func isCloseError(err error) bool {
+	var ce *CloseError
+	return errors.As(err, &ce)
+}

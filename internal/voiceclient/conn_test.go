@@ -1,0 +1,458 @@
+package voiceclient
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/parleyhq/parley/internal/ogg"
+	"github.com/parleyhq/parley/sfu/voicecrypto"
+)
+
+// collector gathers frames and events from a Conn.
+type collector struct {
+	mu     sync.Mutex
+	frames []Frame
+	events []Event
+	notify chan struct{}
+}
+
+func newCollector() *collector { return &collector{notify: make(chan struct{}, 1)} }
+
+func (c *collector) onFrame(f Frame) {
+	f.Opus = append([]byte(nil), f.Opus...)
+	c.mu.Lock()
+	c.frames = append(c.frames, f)
+	c.mu.Unlock()
+	trySend(c.notify, struct{}{})
+}
+
+func (c *collector) onEvent(e Event) {
+	c.mu.Lock()
+	c.events = append(c.events, e)
+	c.mu.Unlock()
+}
+
+func (c *collector) waitFrames(t *testing.T, n int, d time.Duration) []Frame {
+	t.Helper()
+	deadline := time.After(d)
+	for {
+		c.mu.Lock()
+		got := append([]Frame(nil), c.frames...)
+		c.mu.Unlock()
+		if len(got) >= n {
+			return got
+		}
+		select {
+		case <-c.notify:
+		case <-deadline:
+			t.Fatalf("received %d frames, want %d", len(got), n)
+		}
+	}
+}
+
+func dialFake(t *testing.T, s *fakeServer, col *collector, mode string) *Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := Dial(ctx, Config{
+		Endpoint: s.endpoint(), Token: "tok", SessionID: "sess", UserID: "u1", GuildID: "g1", ChannelID: "c1",
+		RootCAs: s.pool(), Mode: mode, OnFrame: col.onFrame, OnEvent: col.onEvent,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func TestDialPlayEcho(t *testing.T) {
+	all := voicecrypto.Modes(true)
+	tests := []struct {
+		name     string
+		offered  []string
+		force    string
+		wantMode string
+	}{
+		{"best of current", voicecrypto.Modes(false), "", voicecrypto.ModeAES256GCMRTPSize},
+		{"xchacha only", []string{voicecrypto.ModeXChaCha20RTPSize}, "", voicecrypto.ModeXChaCha20RTPSize},
+		{"forced xchacha", all, voicecrypto.ModeXChaCha20RTPSize, voicecrypto.ModeXChaCha20RTPSize},
+		{"legacy xsalsa20", []string{voicecrypto.ModeXSalsa20}, "", voicecrypto.ModeXSalsa20},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newFakeServer(t, tt.offered)
+			s.announceAfter = 3 // the first frames arrive before op 5
+			col := newCollector()
+			c := dialFake(t, s, col, tt.force)
+			if c.Mode() != tt.wantMode || c.SSRC() != 77 {
+				t.Fatalf("mode %q ssrc %d", c.Mode(), c.SSRC())
+			}
+			frames := ogg.SyntheticOpus(15, 1)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := c.PlayFrames(ctx, frames); err != nil {
+				t.Fatal(err)
+			}
+			got := col.waitFrames(t, len(frames)+SilenceFrames, 3*time.Second)
+			for i, f := range got {
+				want := ogg.Silence
+				if i < len(frames) {
+					want = frames[i]
+				}
+				if !bytes.Equal(f.Opus, want) || f.UserID != "echo" || f.SSRC != echoSSRC {
+					t.Fatalf("frame %d: user %q ssrc %d % x", i, f.UserID, f.SSRC, f.Opus[:3])
+				}
+				if i > 0 && (f.Seq != got[i-1].Seq+1 || f.Timestamp != got[i-1].Timestamp+960) {
+					t.Fatalf("frame %d: seq/ts not advancing by 1/960", i)
+				}
+			}
+			st := c.Stats()
+			if st.FramesSent != 20 || st.FramesReceived != 20 || st.DecryptErrors != 0 {
+				t.Fatalf("stats %+v", st)
+			}
+			var sp []json.RawMessage
+			var path string
+			for range 100 {
+				s.mu.Lock()
+				sp = append([]json.RawMessage(nil), s.speaking...)
+				path = s.paths[0]
+				s.mu.Unlock()
+				if len(sp) >= 2 {
+					break
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			if len(sp) != 2 || !strings.Contains(string(sp[0]), `"speaking":1`) || !strings.Contains(string(sp[1]), `"speaking":0`) {
+				t.Fatalf("speaking messages %s", sp)
+			}
+			if !strings.Contains(path, "v=8") {
+				t.Fatalf("gateway path %q", path)
+			}
+			if m := c.Members(); len(m) != 1 || m[0] != "echo" {
+				t.Fatalf("members %v", m)
+			}
+		})
+	}
+}
+
+func TestNoSupportedMode(t *testing.T) {
+	s := newFakeServer(t, []string{"something_new"})
+	_, err := Dial(context.Background(), Config{
+		Endpoint: s.endpoint(), Token: "t", SessionID: "s", UserID: "u", GuildID: "g", RootCAs: s.pool(),
+	})
+	if !errors.Is(err, ErrNoMode) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestHeartbeats(t *testing.T) {
+	s := newFakeServer(t, voicecrypto.Modes(false))
+	c := dialFake(t, s, newCollector(), "")
+	time.Sleep(450 * time.Millisecond)
+	s.mu.Lock()
+	n := s.heartbeats
+	s.mu.Unlock()
+	if n < 2 {
+		t.Fatalf("%d heartbeats in 450 ms at 100 ms", n)
+	}
+	if c.Stats().HeartbeatRTT <= 0 {
+		t.Fatal("no heartbeat RTT")
+	}
+}
+
+func TestResumeAfterDrop(t *testing.T) {
+	s := newFakeServer(t, voicecrypto.Modes(false))
+	col := newCollector()
+	c := dialFake(t, s, col, "")
+	if err := c.SendOpus(ogg.SyntheticOpus(1, 5)[0]); err != nil {
+		t.Fatal(err)
+	}
+	col.waitFrames(t, 1, 2*time.Second)
+	_ = s.lastWS().Close() // abrupt: the client sees 1006
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		s.mu.Lock()
+		n := len(s.resumes)
+		var r resumeData
+		if n > 0 {
+			r = s.resumes[0]
+		}
+		ids := s.identifies
+		s.mu.Unlock()
+		if n > 0 {
+			if r.SessionID != "sess" || r.ServerID != "g1" || r.Token != "tok" || r.SeqAck < 3 || ids != 1 {
+				t.Fatalf("resume %+v after %d identifies", r, ids)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no resume")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// The gateway works again (op 5 goes over the new socket) and so does media.
+	if err := c.Speaking(false); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SendOpus(ogg.SyntheticOpus(2, 5)[1]); err != nil {
+		t.Fatal(err)
+	}
+	col.waitFrames(t, 2, 2*time.Second)
+	waitEvent(t, col, EventResumed)
+	select {
+	case <-c.Done():
+		t.Fatalf("conn ended: %v", c.Err())
+	default:
+	}
+}
+
+func waitEvent(t *testing.T, col *collector, typ string) {
+	t.Helper()
+	for range 100 {
+		col.mu.Lock()
+		for _, e := range col.events {
+			if e.Type == typ {
+				col.mu.Unlock()
+				return
+			}
+		}
+		col.mu.Unlock()
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("no %s event", typ)
+}
+
+func TestFatalClose(t *testing.T) {
+	s := newFakeServer(t, voicecrypto.Modes(false))
+	c := dialFake(t, s, newCollector(), "")
+	ws := s.lastWS()
+	s.wmu.Lock()
+	_ = ws.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(4014, "kicked"))
+	s.wmu.Unlock()
+	select {
+	case <-c.Done():
+	case <-time.After(3 * time.Second):
+		t.Fatal("conn did not end")
+	}
+	var ce *CloseError
+	if err := c.Err(); !errors.As(err, &ce) || ce.Code != 4014 || !errors.Is(err, ErrClosed) {
+		t.Fatalf("err = %v", err)
+	}
+	if err := c.Close(); !errors.As(err, &ce) {
+		t.Fatalf("Close = %v", err)
+	}
+	if err := c.SendOpus(ogg.Silence); !errors.Is(err, ErrClosed) {
+		t.Fatalf("SendOpus after close = %v", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.resumes) != 0 {
+		t.Fatal("resumed after 4014")
+	}
+}
+
+func TestPlayOggAndRecorder(t *testing.T) {
+	s := newFakeServer(t, voicecrypto.Modes(false))
+	dir := t.TempDir()
+	rec, err := NewRecorder(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := newCollector()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := Dial(ctx, Config{
+		Endpoint: s.endpoint(), Token: "t", SessionID: "s", UserID: "u", GuildID: "g", RootCAs: s.pool(),
+		OnFrame: func(f Frame) { rec.OnFrame(f); col.onFrame(f) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	frames := ogg.SyntheticOpus(10, 9)
+	in := filepath.Join(dir, "in.ogg.src")
+	if err := ogg.WriteFile(in, frames); err != nil {
+		t.Fatal(err)
+	}
+	f, _ := os.Open(in)
+	defer f.Close()
+	if err := c.PlayOgg(ctx, f); err != nil {
+		t.Fatal(err)
+	}
+	col.waitFrames(t, 15, 3*time.Second)
+	if err := rec.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ogg.ReadFile(filepath.Join(dir, "echo.ogg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 15 {
+		t.Fatalf("recorded %d frames", len(got))
+	}
+	for i := range frames {
+		if !bytes.Equal(got[i], frames[i]) {
+			t.Fatalf("recorded frame %d differs", i)
+		}
+	}
+}
+
+func TestPlayCancel(t *testing.T) {
+	s := newFakeServer(t, voicecrypto.Modes(false))
+	c := dialFake(t, s, newCollector(), "")
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := c.PlayFrames(ctx, ogg.SyntheticOpus(500, 1))
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 2*time.Second {
+		t.Fatalf("err = %v after %v", err, time.Since(start))
+	}
+	n := c.Stats().FramesSent
+	if n < 3 || n > 9 {
+		t.Fatalf("sent %d frames in 100 ms", n)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	ok := Config{Endpoint: "h:1", Token: "t", SessionID: "s", UserID: "u", GuildID: "g"}
+	tests := []struct {
+		name string
+		mut  func(*Config)
+		ok   bool
+	}{
+		{"valid", func(*Config) {}, true},
+		{"no endpoint", func(c *Config) { c.Endpoint = "" }, false},
+		{"no token", func(c *Config) { c.Token = "" }, false},
+		{"no guild", func(c *Config) { c.GuildID = "" }, false},
+		{"bad mode", func(c *Config) { c.Mode = "rot13" }, false},
+		{"good mode", func(c *Config) { c.Mode = voicecrypto.ModeXSalsa20 }, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := ok
+			tt.mut(&c)
+			err := c.Validate()
+			if (err == nil) != tt.ok || (err != nil && !errors.Is(err, ErrConfig)) {
+				t.Fatalf("err = %v", err)
+			}
+		})
+	}
+}
+
+func TestGatewayURL(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"127.0.0.1:8443", "wss://127.0.0.1:8443/?v=8"},
+		{"127.0.0.1:8443/voice", "wss://127.0.0.1:8443/voice?v=8"},
+		{"ws://h:1/x?v=4", "ws://h:1/x?v=8"},
+	}
+	for _, tt := range tests {
+		if got, err := gatewayURL(tt.in); err != nil || got != tt.want {
+			t.Errorf("gatewayURL(%q) = %q, %v", tt.in, got, err)
+		}
+	}
+	if _, err := gatewayURL("http://h:1"); !errors.Is(err, ErrConfig) {
+		t.Errorf("http scheme: %v", err)
+	}
+}
+
+func TestPickMode(t *testing.T) {
+	m, err := pickMode([]string{voicecrypto.ModeXChaCha20RTPSize, voicecrypto.ModeAES256GCMRTPSize}, "")
+	if err != nil || m != voicecrypto.ModeAES256GCMRTPSize {
+		t.Fatalf("%q %v", m, err)
+	}
+	if _, err := pickMode([]string{voicecrypto.ModeXChaCha20RTPSize}, voicecrypto.ModeAES256GCMRTPSize); !errors.Is(err, ErrNoMode) {
+		t.Fatalf("forced missing mode: %v", err)
+	}
+}
+
+func TestParseDiscovery(t *testing.T) {
+	good := make([]byte, 74)
+	good[1], good[3], good[7] = 2, 70, 9
+	copy(good[8:], "127.0.0.1")
+	good[72], good[73] = 0x1f, 0x90
+	ip, port, err := parseDiscovery(good, 9)
+	if err != nil || ip != "127.0.0.1" || port != 8080 {
+		t.Fatalf("%s %d %v", ip, port, err)
+	}
+	for name, mut := range map[string]func([]byte){
+		"wrong ssrc": func(b []byte) { b[7] = 8 },
+		"type 1":     func(b []byte) { b[1] = 1 },
+		"ipv6":       func(b []byte) { copy(b[8:], "::1\x00") },
+		"port 0":     func(b []byte) { b[72], b[73] = 0, 0 },
+	} {
+		b := append([]byte(nil), good...)
+		mut(b)
+		if _, _, err := parseDiscovery(b, 9); !errors.Is(err, ErrDiscovery) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// newBareConn is a Conn that was never dialed, for feeding handle().
+func newBareConn(onFrame func(Frame)) *Conn {
+	return &Conn{
+		cfg: Config{OnFrame: onFrame}, log: discardLogger(),
+		hbReset: make(chan time.Duration, 1), helloCh: make(chan helloData, 1),
+		readyCh: make(chan readyData, 1), sdCh: make(chan sessionDescriptionData, 1),
+		users: map[uint32]string{}, members: map[string]struct{}{}, pending: map[uint32][]pendingFrame{},
+		closing: make(chan struct{}),
+	}
+}
+
+func TestHandleSpeakingFlushesPending(t *testing.T) {
+	var got []Frame
+	c := newBareConn(func(f Frame) { f.Opus = append([]byte(nil), f.Opus...); got = append(got, f) })
+	buf := []byte{1, 2, 3}
+	c.deliver(Frame{SSRC: 5, Seq: 1, Opus: buf})
+	buf[0] = 9 // the held frame must be a copy
+	c.deliver(Frame{SSRC: 5, Seq: 2, Opus: buf})
+	if len(got) != 0 {
+		t.Fatal("delivered before op 5")
+	}
+	c.handle([]byte(`{"op":5,"d":{"user_id":123,"ssrc":5,"speaking":true},"seq":4}`))
+	c.deliver(Frame{SSRC: 5, Seq: 3, Opus: buf})
+	if len(got) != 3 || got[0].UserID != "123" || got[0].Opus[0] != 1 || got[2].Seq != 3 {
+		t.Fatalf("got %+v", got)
+	}
+	if c.seq.Load() != 4 {
+		t.Fatalf("seq %d", c.seq.Load())
+	}
+	c.handle([]byte(`{"op":13,"d":{"user_id":"123"}}`))
+	if _, ok := c.UserForSSRC(5); ok {
+		t.Fatal("mapping kept after client disconnect")
+	}
+}
+
+func FuzzHandle(f *testing.F) {
+	f.Add([]byte(`{"op":5,"d":{"user_id":"1","ssrc":5,"speaking":1},"seq":1}`))
+	f.Add([]byte(`{"op":11,"d":{"user_ids":["1","2"]}}`))
+	f.Add([]byte(`{"op":6,"d":{"t":123}}`))
+	f.Add([]byte(`{"op":6,"d":123}`))
+	f.Add([]byte(`{"op":8,"d":{"heartbeat_interval":13750.5}}`))
+	f.Add([]byte(`{"op":4,"d":{"mode":"x","secret_key":[1,2]}}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c := newBareConn(nil)
+		c.handle(b)
+		c.deliver(Frame{SSRC: 5, Opus: []byte{1}})
+	})
+}
+
+func FuzzParseDiscovery(f *testing.F) {
+	good := make([]byte, 74)
+	good[1], good[3] = 2, 70
+	copy(good[8:], "10.0.0.1")
+	f.Add(good)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, _, _ = parseDiscovery(b, 0)
+	})
+}

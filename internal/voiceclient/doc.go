@@ -1,0 +1,21 @@
+// Package voiceclient is a Discord-protocol voice client that joins a Parley
+// (or Discord) voice server exactly as a desktop or bot client does
+// (shared/docs/voice-protocol.md): wss:// gateway with ?v=8, Hello, Identify,
+// Ready, 74-byte UDP IP discovery, Select Protocol with the best offered
+// transport mode (aead_aes256_gcm_rtpsize first), Session Description,
+// v8 heartbeats {t, seq_ack}, resume after a resumable close, op 5 Speaking,
+// and op 11/13 membership tracking. Remote audio is mapped from SSRC to user
+// through the server's op 5.
+//
+// It is the reference client for `parley voice join`, the interop tests and
+// the load generator. DAVE end-to-end encryption is not implemented yet: the
+// client identifies with max_dave_protocol_version 0.
+//
+// # Concurrency
+//
+// A Conn runs three goroutines that it owns and stops in Close: the
+// WebSocket reader (which also performs resumes), the UDP reader, and a
+// timer goroutine for heartbeats and UDP keepalives. No goroutine is
+// started per packet. Config.OnFrame and Config.OnEvent are called from the
+// readers; OnFrame calls are serialized and in arrival order.
+package voiceclient

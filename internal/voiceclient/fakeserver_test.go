@@ -1,0 +1,225 @@
+package voiceclient
+
+import (
+	"crypto/x509"
+	"encoding/binary"
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/parleyhq/parley/sfu/voicecrypto"
+)
+
+// fakeServer is a minimal voice server for testing the client's side of
+// the protocol in isolation (the real server is exercised by package
+// interop). It forwards each received Opus frame back to the sender under
+// echoSSRC, announced as user "echo" by op 5 after announceAfter frames.
+type fakeServer struct {
+	t      *testing.T
+	http   *httptest.Server
+	udp    *net.UDPConn
+	key    []byte
+	modes  []string
+	cipher *voicecrypto.Cipher
+
+	wmu sync.Mutex // serializes WebSocket writes
+
+	mu            sync.Mutex
+	ws            []*websocket.Conn
+	identifies    int
+	resumes       []resumeData
+	speaking      []json.RawMessage
+	heartbeats    int
+	received      [][]byte
+	client        *net.UDPAddr
+	seq           int64
+	announceAfter int
+	announced     bool
+	nonce         voicecrypto.ServerNonce
+	paths         []string
+}
+
+const echoSSRC = 4242
+
+func newFakeServer(t *testing.T, modes []string) *fakeServer {
+	t.Helper()
+	s := &fakeServer{t: t, key: make([]byte, 32), modes: modes}
+	for i := range s.key {
+		s.key[i] = byte(i * 7)
+	}
+	var err error
+	s.udp, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := websocket.Upgrader{}
+	s.http = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		s.mu.Lock()
+		s.ws = append(s.ws, ws)
+		s.paths = append(s.paths, r.URL.RequestURI())
+		s.mu.Unlock()
+		s.serveWS(ws)
+	}))
+	go s.serveUDP()
+	t.Cleanup(func() {
+		s.http.CloseClientConnections()
+		s.http.Close()
+		s.udp.Close()
+	})
+	return s
+}
+
+func (s *fakeServer) endpoint() string { return strings.TrimPrefix(s.http.URL, "https://") }
+
+func (s *fakeServer) pool() *x509.CertPool {
+	p := x509.NewCertPool()
+	p.AddCert(s.http.Certificate())
+	return p
+}
+
+func (s *fakeServer) write(ws *websocket.Conn, op int, d any) {
+	s.mu.Lock()
+	s.seq++
+	b, _ := json.Marshal(map[string]any{"op": op, "d": d, "seq": s.seq})
+	s.mu.Unlock()
+	s.wmu.Lock()
+	_ = ws.WriteMessage(websocket.TextMessage, b)
+	s.wmu.Unlock()
+}
+
+func (s *fakeServer) serveWS(ws *websocket.Conn) {
+	send := func(op int, d any) { s.write(ws, op, d) }
+	send(opHello, map[string]any{"heartbeat_interval": 100.5})
+	for {
+		_, data, err := ws.ReadMessage()
+		if err != nil {
+			return
+		}
+		var m inbound
+		if err := json.Unmarshal(data, &m); err != nil {
+			s.t.Errorf("fake: bad json %s", data)
+			return
+		}
+		switch m.Op {
+		case opIdentify:
+			s.mu.Lock()
+			s.identifies++
+			s.mu.Unlock()
+			port := s.udp.LocalAddr().(*net.UDPAddr).Port
+			send(opReady, map[string]any{"ssrc": 77, "ip": "127.0.0.1", "port": port, "modes": s.modes, "heartbeat_interval": 100.5})
+		case opSelectProtocol:
+			var sp selectProtocolData
+			_ = json.Unmarshal(m.D, &sp)
+			c, err := voicecrypto.New(sp.Data.Mode, s.key)
+			if err != nil {
+				s.t.Errorf("fake: mode %q: %v", sp.Data.Mode, err)
+				return
+			}
+			s.mu.Lock()
+			s.cipher = c
+			s.mu.Unlock()
+			k := make([]int, 32)
+			for i, v := range s.key {
+				k[i] = int(v)
+			}
+			send(opSessionDescription, map[string]any{"mode": sp.Data.Mode, "secret_key": k, "dave_protocol_version": 0})
+			send(opClientsConnect, map[string]any{"user_ids": []string{"echo"}})
+		case opHeartbeat:
+			var hb heartbeatData
+			_ = json.Unmarshal(m.D, &hb)
+			s.mu.Lock()
+			s.heartbeats++
+			s.mu.Unlock()
+			send(opHeartbeatACK, map[string]any{"t": hb.T})
+		case opSpeaking:
+			s.mu.Lock()
+			s.speaking = append(s.speaking, append(json.RawMessage(nil), m.D...))
+			s.mu.Unlock()
+		case opResume:
+			var r resumeData
+			_ = json.Unmarshal(m.D, &r)
+			s.mu.Lock()
+			s.resumes = append(s.resumes, r)
+			s.mu.Unlock()
+			send(opResumed, nil)
+		}
+	}
+}
+
+func (s *fakeServer) lastWS() *websocket.Conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ws[len(s.ws)-1]
+}
+
+func (s *fakeServer) serveUDP() {
+	buf := make([]byte, 2048)
+	for {
+		n, from, err := s.udp.ReadFromUDP(buf)
+		if err != nil {
+			return
+		}
+		pkt := buf[:n]
+		switch voicecrypto.Classify(pkt) {
+		case voicecrypto.KindDiscovery:
+			resp := make([]byte, 74)
+			binary.BigEndian.PutUint16(resp, 2)
+			binary.BigEndian.PutUint16(resp[2:], 70)
+			copy(resp[4:8], pkt[4:8])
+			copy(resp[8:], from.IP.String())
+			binary.BigEndian.PutUint16(resp[72:], uint16(from.Port))
+			_, _ = s.udp.WriteToUDP(resp, from)
+		case voicecrypto.KindRTP:
+			s.echo(pkt, from)
+		}
+	}
+}
+
+// echo decrypts, records and reflects a frame under echoSSRC.
+func (s *fakeServer) echo(pkt []byte, from *net.UDPAddr) {
+	s.mu.Lock()
+	c := s.cipher
+	s.client = from
+	s.mu.Unlock()
+	if c == nil {
+		return
+	}
+	clear, err := c.Open(nil, pkt)
+	if err != nil {
+		s.t.Errorf("fake: open: %v", err)
+		return
+	}
+	h, err := voicecrypto.ParseHeader(clear)
+	if err != nil {
+		s.t.Errorf("fake: header: %v", err)
+		return
+	}
+	s.mu.Lock()
+	s.received = append(s.received, append([]byte(nil), clear[h.PayloadStart:h.PayloadEnd]...))
+	announce := !s.announced && len(s.received) > s.announceAfter
+	if announce {
+		s.announced = true
+	}
+	nonce, _ := s.nonce.Next()
+	s.mu.Unlock()
+	binary.BigEndian.PutUint32(clear[8:], echoSSRC)
+	wire, err := c.Seal(nil, clear, nonce)
+	if err != nil {
+		s.t.Errorf("fake: seal: %v", err)
+		return
+	}
+	_, _ = s.udp.WriteToUDP(wire, from)
+	if announce {
+		s.write(s.lastWS(), opSpeaking, map[string]any{"user_id": "echo", "ssrc": echoSSRC, "speaking": 1})
+	}
+}

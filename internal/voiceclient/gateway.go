@@ -1,0 +1,310 @@
+package voiceclient
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// readLoop reads the WebSocket, dispatches messages and, after a resumable
+// close, reconnects and resumes (voice-protocol.md §2.5). It owns every
+// WebSocket the connection uses after the first.
+func (c *Conn) readLoop(ws *websocket.Conn) {
+	defer c.wg.Done()
+	resumes := 0
+	for {
+		_, data, err := ws.ReadMessage()
+		if err == nil {
+			op := c.handle(data)
+			if op == opResumed {
+				resumes = 0
+			}
+			continue
+		}
+		select {
+		case <-c.closing:
+			return
+		default:
+		}
+		code := closeCode(err)
+		if !c.handshaken.Load() {
+			c.fail(closeErr(code, err))
+			return
+		}
+		if !resumable(code) {
+			c.fail(closeErr(code, err))
+			return
+		}
+		c.log.Info("voice gateway dropped; resuming", "code", code, "err", err)
+		for {
+			resumes++
+			if resumes > maxResumeAttempts {
+				c.fail(fmt.Errorf("%w: after %d attempts: %v", ErrResumeFailed, maxResumeAttempts, err))
+				return
+			}
+			ws, err = c.resume(resumes)
+			if err == nil {
+				break
+			}
+			select {
+			case <-c.closing:
+				return
+			default:
+			}
+			c.log.Info("voice resume attempt failed", "attempt", resumes, "err", err)
+		}
+	}
+}
+
+// closeCode extracts the WebSocket close code; 1006 (abnormal) for network
+// errors without a close frame.
+func closeCode(err error) int {
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) {
+		return ce.Code
+	}
+	return websocket.CloseAbnormalClosure
+}
+
+func closeErr(code int, err error) error {
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) {
+		return &CloseError{Code: ce.Code, Text: ce.Text}
+	}
+	return fmt.Errorf("%w: %v", ErrClosed, err)
+}
+
+// resumable follows @discordjs/voice: resume after a close code below 4000
+// or 4015 (voice server crashed).
+func resumable(code int) bool { return code < 4000 || code == 4015 }
+
+// resume dials a new WebSocket and sends op 7 Resume; op 8 Hello and op 9
+// Resumed are handled by readLoop.
+func (c *Conn) resume(attempt int) (*websocket.Conn, error) {
+	backoff := time.Duration(attempt-1) * 250 * time.Millisecond
+	if backoff > 0 {
+		t := time.NewTimer(backoff)
+		select {
+		case <-c.closing:
+			t.Stop()
+			return nil, ErrClosed
+		case <-t.C:
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	go func() { // cancel the dial when the conn closes
+		select {
+		case <-c.closing:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	ws, _, err := c.dialer.DialContext(ctx, c.url, nil)
+	if err != nil {
+		return nil, err
+	}
+	c.wmu.Lock()
+	select {
+	case <-c.closing:
+		c.wmu.Unlock()
+		_ = ws.Close()
+		return nil, ErrClosed
+	default:
+	}
+	old := c.ws
+	c.ws = ws
+	c.wmu.Unlock()
+	if old != nil {
+		_ = old.Close()
+	}
+	if err := c.writeOp(opResume, resumeData{
+		ServerID: c.cfg.GuildID, SessionID: c.cfg.SessionID, Token: c.cfg.Token, SeqAck: c.seq.Load(),
+	}); err != nil {
+		_ = ws.Close()
+		return nil, err
+	}
+	return ws, nil
+}
+
+// handle dispatches one server message and returns its opcode (-1 if it
+// could not be parsed).
+func (c *Conn) handle(data []byte) int {
+	var m inbound
+	if err := json.Unmarshal(data, &m); err != nil {
+		c.stats.badMessages.Add(1)
+		c.log.Debug("voice gateway: undecodable message", "err", err)
+		return -1
+	}
+	if m.Seq != nil {
+		c.seq.Store(*m.Seq)
+	} else if m.S != nil {
+		c.seq.Store(*m.S)
+	}
+	bad := func(err error) int {
+		c.stats.badMessages.Add(1)
+		c.log.Debug("voice gateway: bad payload", "op", m.Op, "err", err)
+		return m.Op
+	}
+	switch m.Op {
+	case opHello:
+		var d helloData
+		if err := json.Unmarshal(m.D, &d); err != nil {
+			return bad(err)
+		}
+		if d.HeartbeatInterval > 0 {
+			iv := time.Duration(d.HeartbeatInterval * float64(time.Millisecond))
+			select {
+			case <-c.hbReset: // replace an unread value
+			default:
+			}
+			c.hbReset <- iv
+		}
+		trySend(c.helloCh, d)
+	case opReady:
+		var d readyData
+		if err := json.Unmarshal(m.D, &d); err != nil {
+			return bad(err)
+		}
+		trySend(c.readyCh, d)
+	case opSessionDescription:
+		var d sessionDescriptionData
+		if err := json.Unmarshal(m.D, &d); err != nil {
+			return bad(err)
+		}
+		trySend(c.sdCh, d)
+	case opHeartbeatACK:
+		var d heartbeatACKData
+		if err := json.Unmarshal(m.D, &d); err != nil {
+			// Below v8 the ACK is a bare integer.
+			d.T = m.D
+		}
+		if t, err := strconv.ParseInt(string(d.T), 10, 64); err == nil {
+			c.hbAckedT.Store(t)
+			c.lastRTT.Store(int64(time.Since(time.UnixMilli(t))))
+		}
+	case opSpeaking:
+		var d speakingIn
+		if err := json.Unmarshal(m.D, &d); err != nil {
+			return bad(err)
+		}
+		c.announce(string(d.UserID), d.SSRC)
+		c.event(Event{Type: EventSpeaking, UserID: string(d.UserID), SSRC: d.SSRC, Speaking: d.flags()})
+	case opClientsConnect:
+		var d clientsConnectData
+		if err := json.Unmarshal(m.D, &d); err != nil {
+			return bad(err)
+		}
+		ids := make([]string, len(d.UserIDs))
+		c.dmu.Lock()
+		for i, u := range d.UserIDs {
+			ids[i] = string(u)
+			c.members[ids[i]] = struct{}{}
+		}
+		c.dmu.Unlock()
+		c.event(Event{Type: EventClientsConnect, UserIDs: ids})
+	case opClientDisconnect:
+		var d clientDisconnectData
+		if err := json.Unmarshal(m.D, &d); err != nil {
+			return bad(err)
+		}
+		c.dmu.Lock()
+		delete(c.members, string(d.UserID))
+		for s, u := range c.users {
+			if u == string(d.UserID) {
+				delete(c.users, s)
+			}
+		}
+		c.dmu.Unlock()
+		c.event(Event{Type: EventClientDisconnect, UserID: string(d.UserID)})
+	case opResumed:
+		c.log.Info("voice session resumed")
+		c.event(Event{Type: EventResumed})
+	default:
+		c.log.Debug("voice gateway: ignored op", "op", m.Op)
+	}
+	return m.Op
+}
+
+func trySend[T any](ch chan T, v T) {
+	select {
+	case ch <- v:
+	default:
+	}
+}
+
+func (c *Conn) event(e Event) {
+	if c.cfg.OnEvent != nil {
+		c.cfg.OnEvent(e)
+	}
+}
+
+// timerLoop sends heartbeats (interval from Hello) and UDP keepalives, and
+// drops the WebSocket when ACKs stop so that readLoop resumes.
+func (c *Conn) timerLoop() {
+	defer c.wg.Done()
+	hb := time.NewTimer(time.Hour)
+	hb.Stop()
+	var interval time.Duration
+	keep := time.NewTicker(keepaliveInterval)
+	defer keep.Stop()
+	defer hb.Stop()
+	missed := 0
+	var keepCounter uint32
+	for {
+		select {
+		case <-c.closing:
+			return
+		case iv := <-c.hbReset:
+			interval = iv
+			missed = 0
+			c.hbAckedT.Store(c.hbSentT.Load())
+			hb.Reset(interval)
+		case <-hb.C:
+			if c.hbSentT.Load() != c.hbAckedT.Load() {
+				missed++
+			} else {
+				missed = 0
+			}
+			if missed > maxMissedHeartbeat {
+				c.log.Info("voice heartbeat ACKs missing; reconnecting", "missed", missed)
+				c.wmu.Lock()
+				if c.ws != nil {
+					_ = c.ws.Close() // readLoop sees an abnormal close and resumes
+				}
+				c.wmu.Unlock()
+				missed = 0
+				hb.Reset(interval)
+				continue
+			}
+			t := time.Now().UnixMilli()
+			if t <= c.hbSentT.Load() {
+				t = c.hbSentT.Load() + 1
+			}
+			c.hbSentT.Store(t)
+			if err := c.writeOp(opHeartbeat, heartbeatData{T: t, SeqAck: c.seq.Load()}); err != nil {
+				c.log.Debug("voice heartbeat write failed", "err", err)
+			}
+			hb.Reset(interval)
+		case <-keep.C:
+			if u := c.udpConn(); u != nil && c.handshaken.Load() {
+				var b [8]byte
+				keepCounter++
+				b[0], b[1], b[2], b[3] = byte(keepCounter), byte(keepCounter>>8), byte(keepCounter>>16), byte(keepCounter>>24)
+				_, _ = u.Write(b[:])
+			}
+		}
+	}
+}
+
+func (c *Conn) udpConn() *net.UDPConn {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.udp
+}

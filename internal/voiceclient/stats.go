@@ -1,0 +1,55 @@
+package voiceclient
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+type counters struct {
+	framesSent     atomic.Uint64
+	bytesSent      atomic.Uint64
+	framesReceived atomic.Uint64
+	bytesReceived  atomic.Uint64
+	decryptErrors  atomic.Uint64
+	unknownSSRC    atomic.Uint64
+	ignored        atomic.Uint64
+	udpErrors      atomic.Uint64
+	badMessages    atomic.Uint64
+}
+
+// Stats are a Conn's counters since Dial.
+type Stats struct {
+	FramesSent     uint64 `json:"frames_sent"`
+	BytesSent      uint64 `json:"bytes_sent"`
+	FramesReceived uint64 `json:"frames_received"`
+	BytesReceived  uint64 `json:"bytes_received"`
+	// DecryptErrors counts RTP datagrams that failed authentication.
+	DecryptErrors uint64 `json:"decrypt_errors"`
+	// UnknownSSRC counts frames dropped because the server never announced
+	// their SSRC (op 5) and the hold queue was full.
+	UnknownSSRC uint64 `json:"unknown_ssrc"`
+	// Ignored counts keepalives, RTCP, non-Opus and unclassifiable datagrams.
+	Ignored        uint64        `json:"ignored"`
+	UDPErrors      uint64        `json:"udp_errors"`
+	BadMessages    uint64        `json:"bad_messages"`
+	HeartbeatRTT   time.Duration `json:"heartbeat_rtt_ns"`
+	ConnectedSince time.Time     `json:"connected_since"`
+}
+
+// Stats returns a snapshot of the counters.
+func (c *Conn) Stats() Stats {
+	s := &c.stats
+	return Stats{
+		FramesSent:     s.framesSent.Load(),
+		BytesSent:      s.bytesSent.Load(),
+		FramesReceived: s.framesReceived.Load(),
+		BytesReceived:  s.bytesReceived.Load(),
+		DecryptErrors:  s.decryptErrors.Load(),
+		UnknownSSRC:    s.unknownSSRC.Load(),
+		Ignored:        s.ignored.Load(),
+		UDPErrors:      s.udpErrors.Load(),
+		BadMessages:    s.badMessages.Load(),
+		HeartbeatRTT:   time.Duration(c.lastRTT.Load()),
+		ConnectedSince: c.joinedAt,
+	}
+}

@@ -1,0 +1,204 @@
+package voiceclient
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/parleyhq/parley/sfu/voicecrypto"
+)
+
+// openUDP connects the media socket to the address in Ready, starts the UDP
+// reader and runs IP discovery (voice-protocol.md §3.1).
+func (c *Conn) openUDP(ctx context.Context, ready readyData) error {
+	raddr, err := net.ResolveUDPAddr("udp4", net.JoinHostPort(ready.IP, strconv.Itoa(ready.Port)))
+	if err != nil {
+		return fmt.Errorf("%w: ready address: %v", ErrHandshake, err)
+	}
+	u, err := net.DialUDP("udp4", nil, raddr)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrDiscovery, err)
+	}
+	_ = u.SetReadBuffer(1 << 20)
+	c.wmu.Lock()
+	select {
+	case <-c.closing:
+		c.wmu.Unlock()
+		_ = u.Close()
+		return fmt.Errorf("%w: %w", ErrHandshake, c.Err())
+	default:
+	}
+	c.udp = u
+	c.wmu.Unlock()
+	c.wg.Add(1)
+	go c.udpLoop(u)
+
+	req := make([]byte, voicecrypto.DiscoveryLen)
+	binary.BigEndian.PutUint16(req[0:], 1)
+	binary.BigEndian.PutUint16(req[2:], 70)
+	binary.BigEndian.PutUint32(req[4:], c.ssrc)
+	t := time.NewTicker(discoveryInterval)
+	defer t.Stop()
+	for range discoveryAttempts {
+		if _, err := u.Write(req); err != nil {
+			return fmt.Errorf("%w: %v", ErrDiscovery, err)
+		}
+		select {
+		case resp := <-c.discoCh:
+			ip, port, err := parseDiscovery(resp, c.ssrc)
+			if err != nil {
+				return err
+			}
+			c.extIP, c.extPort = ip, port
+			return nil
+		case <-t.C:
+		case <-c.closing:
+			return fmt.Errorf("%w: %w", ErrDiscovery, c.Err())
+		case <-ctx.Done():
+			return fmt.Errorf("%w: %w", ErrDiscovery, ctx.Err())
+		}
+	}
+	return fmt.Errorf("%w: no response after %d requests", ErrDiscovery, discoveryAttempts)
+}
+
+// parseDiscovery checks a 74-byte response: type 2, length 70, our SSRC,
+// NUL-terminated IPv4 address, big-endian port.
+func parseDiscovery(b []byte, ssrc uint32) (string, int, error) {
+	if len(b) != voicecrypto.DiscoveryLen || binary.BigEndian.Uint16(b) != 2 || binary.BigEndian.Uint16(b[2:]) != 70 {
+		return "", 0, fmt.Errorf("%w: malformed response", ErrDiscovery)
+	}
+	if got := binary.BigEndian.Uint32(b[4:]); got != ssrc {
+		return "", 0, fmt.Errorf("%w: response for ssrc %d, want %d", ErrDiscovery, got, ssrc)
+	}
+	addr := b[8:72]
+	if i := bytes.IndexByte(addr, 0); i >= 0 {
+		addr = addr[:i]
+	}
+	ip := net.ParseIP(string(addr))
+	if ip == nil || ip.To4() == nil {
+		return "", 0, fmt.Errorf("%w: address %q is not IPv4", ErrDiscovery, addr)
+	}
+	port := int(binary.BigEndian.Uint16(b[72:]))
+	if port == 0 {
+		return "", 0, fmt.Errorf("%w: port 0", ErrDiscovery)
+	}
+	return ip.String(), port, nil
+}
+
+// udpLoop reads media datagrams: discovery responses go to the handshake,
+// RTP is decrypted and delivered, keepalives and RTCP are ignored.
+func (c *Conn) udpLoop(u *net.UDPConn) {
+	defer c.wg.Done()
+	buf := make([]byte, 2048)
+	clear := make([]byte, 0, 2048)
+	for {
+		n, err := u.Read(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			select {
+			case <-c.closing:
+				return
+			default:
+			}
+			// ICMP port unreachable and the like: transient.
+			c.stats.udpErrors.Add(1)
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		now := time.Now()
+		pkt := buf[:n]
+		switch voicecrypto.Classify(pkt) {
+		case voicecrypto.KindDiscoveryResponse:
+			trySend(c.discoCh, append([]byte(nil), pkt...))
+			continue
+		case voicecrypto.KindRTP:
+		default:
+			c.stats.ignored.Add(1)
+			continue
+		}
+		ciph := c.cipher.Load()
+		if ciph == nil {
+			c.stats.ignored.Add(1)
+			continue
+		}
+		out, err := ciph.Open(clear[:0], pkt)
+		if err != nil {
+			c.stats.decryptErrors.Add(1)
+			continue
+		}
+		h, err := voicecrypto.ParseHeader(out)
+		if err != nil || h.PayloadType != voicecrypto.PayloadTypeOpus {
+			c.stats.ignored.Add(1)
+			continue
+		}
+		c.deliver(Frame{
+			SSRC: h.SSRC, Seq: h.Seq, Timestamp: h.Timestamp, Marker: h.Marker,
+			Opus: out[h.PayloadStart:h.PayloadEnd], Received: now,
+		})
+	}
+}
+
+// deliver maps the frame's SSRC to a user and calls OnFrame. Frames of an
+// SSRC the server has not announced yet are held (bounded) until its op 5.
+func (c *Conn) deliver(f Frame) {
+	c.dmu.Lock()
+	defer c.dmu.Unlock()
+	user, ok := c.users[f.SSRC]
+	if !ok {
+		q := c.pending[f.SSRC]
+		if len(q) >= maxPendingPerSSRC || (q == nil && len(c.pending) >= maxPendingSSRCs) {
+			c.stats.unknownSSRC.Add(1)
+			return
+		}
+		op := append([]byte(nil), f.Opus...)
+		f.Opus = nil
+		c.pending[f.SSRC] = append(q, pendingFrame{f: f, opus: op})
+		return
+	}
+	c.flushPendingLocked(f.SSRC, user)
+	f.UserID = user
+	c.emitLocked(f)
+}
+
+// announce records the server's ssrc -> user mapping (op 5) and delivers
+// frames held for that SSRC.
+func (c *Conn) announce(user string, ssrc uint32) {
+	if user == "" {
+		return
+	}
+	c.dmu.Lock()
+	defer c.dmu.Unlock()
+	c.members[user] = struct{}{}
+	if ssrc == 0 {
+		return
+	}
+	c.users[ssrc] = user
+	c.flushPendingLocked(ssrc, user)
+}
+
+func (c *Conn) flushPendingLocked(ssrc uint32, user string) {
+	q, ok := c.pending[ssrc]
+	if !ok {
+		return
+	}
+	delete(c.pending, ssrc)
+	for _, p := range q {
+		p.f.UserID, p.f.Opus = user, p.opus
+		c.emitLocked(p.f)
+	}
+}
+
+func (c *Conn) emitLocked(f Frame) {
+	c.stats.framesReceived.Add(1)
+	c.stats.bytesReceived.Add(uint64(len(f.Opus)))
+	if c.cfg.OnFrame != nil {
+		c.cfg.OnFrame(f)
+	}
+}
