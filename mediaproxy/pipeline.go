@@ -168,7 +168,7 @@ func stepLoad(j *Job, stats *Stats) error {
 	if o.Upscale {
 		size = vips.SizeBoth
 	}
-	params := vips.NewImportParams() // FailOnError stays true
+	params := vips.NewImportParams()                            // FailOnError stays true
 	if f := j.Probe.Format; f == FormatGIF || f == FormatWebP { // only these loaders take n
 		if o.Animated && j.Probe.Frames > 1 {
 			params.NumPages.Set(-1)

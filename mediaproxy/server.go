@@ -1,0 +1,190 @@
+package mediaproxy
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
+)
+
+// Server is the media proxy. Its handler is transport-neutral (Serve); the
+// fasthttp server is the production front, and ServeHTTP offers the same
+// handler on net/http (the bench compares the two).
+type Server struct {
+	cfg       Config
+	log       *slog.Logger
+	signer    *Signer
+	pool      *Pool
+	fetchPool *Pool
+	fetcher   *Fetcher
+	mem       *memCache
+	disk      *diskCache
+	flight    flightGroup
+	pipeline  Pipeline
+	stats     *Stats
+	metrics   *metrics
+	metricsH  fasthttp.RequestHandler
+	metricsN  http.Handler
+	now       func() time.Time
+
+	mu  sync.Mutex
+	srv *fasthttp.Server // guarded by mu
+	ln  net.Listener     // guarded by mu
+}
+
+// New validates cfg, starts libvips (once per process) and builds a server.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := StartVips(); err != nil {
+		return nil, err
+	}
+	signer, err := NewSigner(cfg.Key)
+	if err != nil {
+		return nil, err
+	}
+	disk, err := openDiskCache(cfg.CacheDir, cfg.DiskCacheBytes)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Fetch.MaxBytes <= 0 || cfg.Fetch.MaxBytes > cfg.Limits.MaxBytes {
+		cfg.Fetch.MaxBytes = cfg.Limits.MaxBytes
+	}
+	s := &Server{
+		cfg: cfg, log: cfg.Log, signer: signer,
+		pool:      NewPool(cfg.Workers, cfg.Queue),
+		fetchPool: NewPool(4*cfg.Workers, 4*cfg.Queue),
+		fetcher:   NewFetcher(cfg.Fetch),
+		mem:       newMemCache(cfg.MemCacheBytes),
+		disk:      disk,
+		stats:     &Stats{},
+		now:       cfg.Now,
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.pipeline = MainPipeline(s.stats)
+	s.metrics = newMetrics(s.pool, s.stats, cfg.Registerer)
+	s.metricsN = promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})
+	s.metricsH = fasthttpadaptor.NewFastHTTPHandler(s.metricsN)
+	return s, nil
+}
+
+// Stats returns the pipeline counters.
+func (s *Server) Stats() *Stats { return s.stats }
+
+// Signer returns the URL signer.
+func (s *Server) Signer() *Signer { return s.signer }
+
+// Listen binds cfg.Addr and serves fasthttp in a goroutine owned by the
+// server until Shutdown. It returns the bound address.
+func (s *Server) Listen() (string, error) {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return "", err
+	}
+	srv := &fasthttp.Server{
+		Handler:               s.HandleFastHTTP,
+		Name:                  "parley-media",
+		ReadTimeout:           s.cfg.Timeout,
+		WriteTimeout:          s.cfg.Timeout,
+		IdleTimeout:           60 * time.Second,
+		MaxRequestBodySize:    int(s.cfg.Limits.MaxBytes) + 4096,
+		NoDefaultServerHeader: true,
+		Concurrency:           4096,
+	}
+	s.mu.Lock()
+	s.srv, s.ln = srv, ln
+	s.mu.Unlock()
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, net.ErrClosed) {
+			s.log.Error("media server stopped", "err", err)
+		}
+	}()
+	s.log.Info("media proxy listening", "addr", ln.Addr().String(), "workers", s.cfg.Workers, "queue", s.cfg.Queue)
+	return ln.Addr().String(), nil
+}
+
+// Shutdown stops accepting connections and waits for handlers to finish.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	srv := s.srv
+	s.mu.Unlock()
+	s.fetcher.CloseIdle()
+	if srv == nil {
+		return nil
+	}
+	return srv.ShutdownWithContext(ctx)
+}
+
+// HandleFastHTTP adapts fasthttp to Serve. Every input is copied into a
+// Request before any hand-off, and the handler returns only after the
+// response is complete, so no worker ever holds the RequestCtx.
+func (s *Server) HandleFastHTTP(fc *fasthttp.RequestCtx) {
+	path := string(fc.URI().PathOriginal())
+	if path == "/metrics" {
+		s.metricsH(fc)
+		return
+	}
+	req := &Request{
+		Method:        string(fc.Method()),
+		RawPath:       path,
+		Query:         make(map[string][]string, 4),
+		Accept:        string(fc.Request.Header.Peek("Accept")),
+		IfNoneMatch:   string(fc.Request.Header.Peek("If-None-Match")),
+		Authorization: string(fc.Request.Header.Peek("Authorization")),
+	}
+	for k, v := range fc.QueryArgs().All() {
+		req.Query.Add(string(k), string(v))
+	}
+	if req.Method == http.MethodPost {
+		req.Body = append([]byte(nil), fc.PostBody()...)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
+	resp := s.Serve(ctx, req)
+	cancel()
+	fc.SetStatusCode(resp.Status)
+	for _, h := range resp.Header {
+		fc.Response.Header.Set(h[0], h[1])
+	}
+	fc.SetBody(resp.Body)
+}
+
+// ServeHTTP is the same handler on net/http.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/metrics" {
+		s.metricsN.ServeHTTP(w, r)
+		return
+	}
+	req := &Request{
+		Method: r.Method, RawPath: r.URL.EscapedPath(), Query: r.URL.Query(),
+		Accept: r.Header.Get("Accept"), IfNoneMatch: r.Header.Get("If-None-Match"), Authorization: r.Header.Get("Authorization"),
+	}
+	if r.Method == http.MethodPost {
+		b, err := readBody(r, s.cfg.Limits.MaxBytes)
+		if err != nil {
+			writeResponse(w, errorResponse(err))
+			return
+		}
+		req.Body = b
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Timeout)
+	defer cancel()
+	writeResponse(w, s.Serve(ctx, req))
+}
+
+func writeResponse(w http.ResponseWriter, resp Response) {
+	for _, h := range resp.Header {
+		w.Header().Set(h[0], h[1])
+	}
+	w.WriteHeader(resp.Status)
+	_, _ = w.Write(resp.Body)
+}
