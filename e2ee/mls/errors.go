@@ -40,6 +40,8 @@ var (
 	ErrUnknownMember = errors.New("mls: unknown member")
 	// ErrNoPendingCommit: there is no pending own commit.
 	ErrNoPendingCommit = errors.New("mls: no pending commit")
+	// ErrRemoved: a commit removed this member; discard the group.
+	ErrRemoved = errors.New("mls: removed from group")
 	// ErrRejected: the delivery service's commit validation refused a commit (dave.md §5).
 	ErrRejected = errors.New("mls: commit rejected")
 )

@@ -210,7 +210,11 @@ func decryptWelcome(wl *Welcome, kp *KeyPackageBundle, psks PSKStore) (*groupSec
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	memberSecret := extract(gs.JoinerSecret, pskSecret)
+	ikm := pskSecret
+	if ikm == nil {
+		ikm = make([]byte, hashLen)
+	}
+	memberSecret := extract(gs.JoinerSecret, ikm)
 	welcomeSecret := deriveSecret(memberSecret, "welcome")
 	aead, nonce, err := welcomeAEAD(welcomeSecret)
 	if err != nil {

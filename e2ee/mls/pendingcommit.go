@@ -1,0 +1,139 @@
+package mls
+
+import (
+	"fmt"
+	"slices"
+)
+
+// CreateCommit builds a commit of the cached proposals named by refs plus
+// the inline proposals own (sent as this member), always with an
+// UpdatePath (RFC 9420 §12.4.1). It returns the commit MLSMessage and, if
+// members are added, a bare Welcome for all of them (with the ratchet_tree
+// extension in its GroupInfo). The group does not change until the commit
+// comes back through ProcessCommit (or MergePendingCommit); a new
+// CreateCommit replaces the pending one.
+func (g *Group) CreateCommit(refs []ProposalRef, own []Proposal) (commit, welcome []byte, err error) {
+	por := make([]ProposalOrRef, 0, len(refs)+len(own))
+	for _, r := range refs {
+		por = append(por, ProposalOrRef{Reference: r})
+	}
+	for i := range own {
+		p := own[i]
+		if p.Type == ProposalUpdate {
+			return nil, nil, fmt.Errorf("%w: committer cannot include its own update", ErrInvalidProposal)
+		}
+		por = append(por, ProposalOrRef{Proposal: &p})
+	}
+	me := g.st.ownLeaf
+	list, _, err := g.resolve(por, me)
+	if err != nil {
+		return nil, nil, err
+	}
+	tree := g.st.tree.clone()
+	a, err := g.applyProposals(tree, list, me)
+	if err != nil {
+		return nil, nil, err
+	}
+	exts := g.st.extensions
+	if a.extensions != nil {
+		exts = a.extensions
+	}
+	pk, err := tree.createPath(me, g.st.tree.leaf(me), g.groupID, g.sig)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := tree.encryptPath(pk, g.provisionalContext(tree, exts), a.added); err != nil {
+		return nil, nil, err
+	}
+	privs := keepPrivs(tree, g.st.privs)
+	for x, k := range pk.privs {
+		privs[x] = k
+	}
+
+	pm := &PublicMessage{Content: FramedContent{
+		GroupID:           g.groupID,
+		Epoch:             g.st.epoch,
+		Sender:            Sender{Type: SenderMember, Index: me},
+		AuthenticatedData: []byte{},
+		ContentType:       ContentCommit,
+		Commit:            &Commit{Proposals: por, Path: pk.path},
+	}}
+	oldCtx := g.contextOf(&g.st)
+	if err := pm.sign(g.sig, oldCtx); err != nil {
+		return nil, nil, err
+	}
+	st, err := g.nextState(tree, exts, privs, pm, pk.commitSecret, a.psks)
+	if err != nil {
+		return nil, nil, err
+	}
+	pm.ConfirmationTag = mac(st.secrets.confirmationKey, st.confirmedTH)
+	pm.MembershipTag = pm.membershipTag(g.st.secrets.membershipKey, oldCtx)
+	st.interimTH = interimTranscriptHash(st.confirmedTH, pm.ConfirmationTag)
+	commit = (&MLSMessage{WireFormat: WireFormatPublicMessage, Public: pm}).Marshal()
+
+	if len(a.added) > 0 {
+		welcome, err = g.buildWelcome(st, pm.ConfirmationTag, pk, a)
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	g.pending = &pendingCommit{msg: commit, st: *st}
+	return commit, welcome, nil
+}
+
+// MergePendingCommit installs the pending own commit without receiving it
+// back (for delivery services that do not echo commits).
+func (g *Group) MergePendingCommit() error {
+	if g.pending == nil {
+		return ErrNoPendingCommit
+	}
+	g.advance(g.pending.st)
+	return nil
+}
+
+// ClearPendingCommit drops the pending own commit (another commit won).
+func (g *Group) ClearPendingCommit() { g.pending = nil }
+
+// HasPendingCommit reports whether an own commit awaits confirmation.
+func (g *Group) HasPendingCommit() bool { return g.pending != nil }
+
+// buildWelcome creates the Welcome for the members added by a commit.
+func (g *Group) buildWelcome(st *groupState, confirmationTag []byte, pk *pathKeys, a *applied) ([]byte, error) {
+	gc := GroupContext{
+		Version: ProtocolVersion, CipherSuite: CipherSuite, GroupID: g.groupID,
+		Epoch: st.epoch, TreeHash: st.tree.treeHash(),
+		ConfirmedTranscriptHash: st.confirmedTH, Extensions: st.extensions,
+	}
+	gi := &GroupInfo{
+		GroupContext:    gc,
+		Extensions:      []Extension{{Type: ExtensionRatchetTree, Data: st.tree.Marshal()}},
+		ConfirmationTag: confirmationTag,
+		Signer:          st.ownLeaf,
+	}
+	if err := gi.sign(g.sig); err != nil {
+		return nil, err
+	}
+	var w writer
+	gi.marshal(&w)
+	aead, nonce, err := welcomeAEAD(st.secrets.welcomeSecret)
+	if err != nil {
+		return nil, err
+	}
+	wl := &Welcome{CipherSuite: CipherSuite, EncryptedGroupInfo: aead.Seal(nil, nonce, w.b, nil)}
+	for i, leaf := range a.added {
+		gs := groupSecrets{JoinerSecret: st.secrets.joinerSecret, PSKs: a.psks}
+		lca := commonAncestor(leafNode(leaf), leafNode(st.ownLeaf))
+		if j := slices.Index(pk.fdp, lca); j >= 0 {
+			gs.PathSecret = pk.pathSecrets[j+1]
+		}
+		var sw writer
+		gs.marshal(&sw)
+		kp := a.addedKPs[i]
+		ct, err := encryptWithLabel(kp.InitKey, "Welcome", wl.EncryptedGroupInfo, sw.b)
+		if err != nil {
+			return nil, err
+		}
+		wl.Secrets = append(wl.Secrets, EncryptedGroupSecrets{NewMember: kp.Ref(), EncryptedGroupSecrets: ct})
+	}
+	return wl.Marshal(), nil
+}
