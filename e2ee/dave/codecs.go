@@ -125,6 +125,10 @@ func (b *frameBuilder) h26x(frame []byte, h265 bool) bool {
 			end = nextStart - nextSC
 		}
 		nal := frame[start:end]
+		if len(nal) == 0 { // start code directly followed by another
+			start, ok = nextStart, nextOK
+			continue
+		}
 		b.clearBytes(longStartCode)
 		clearLen := len(nal)
 		if h265 {

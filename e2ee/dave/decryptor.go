@@ -48,6 +48,7 @@ type Decryptor struct {
 	passForever bool      // passthrough allowed without limit
 	passUntil   time.Time // else allowed until then (zero: not allowed)
 
+	iv      [gcmNonceSize]byte
 	ranges  [maxRanges]span
 	aad, ct []byte // gathered clear and encrypted bytes
 	pt, tmp []byte // open buffers
@@ -157,7 +158,7 @@ func (d *Decryptor) Decrypt(dst, frame []byte) ([]byte, error) {
 		d.tmp = make([]byte, 0, need+need/4)
 	}
 
-	iv := makeNonce(info.nonce)
+	setNonce(&d.iv, info.nonce)
 	worst := ErrAuth
 	for _, e := range d.epochs {
 		d.stats.Attempts++
@@ -174,7 +175,7 @@ func (d *Decryptor) Decrypt(dst, frame []byte) ([]byte, error) {
 		}
 		var pt []byte
 		var ok bool
-		pt, d.pt, d.tmp, ok = gc.c.open(d.pt, d.tmp, &iv, ct, aad, info.tag)
+		pt, d.pt, d.tmp, ok = gc.c.open(d.pt, d.tmp, &d.iv, ct, aad, info.tag)
 		if !ok {
 			continue
 		}

@@ -38,6 +38,7 @@ type Encryptor struct {
 	nonce       uint32 // last truncated nonce used
 	passthrough bool
 
+	iv      [gcmNonceSize]byte
 	fb      frameBuilder
 	aad, pt []byte
 
@@ -136,13 +137,13 @@ func (e *Encryptor) EncryptCodec(dst []byte, codec Codec, frame []byte) ([]byte,
 		}
 		e.stats.Attempts++
 		e.stats.MaxAttempts = max(e.stats.MaxAttempts, attempt)
-		iv := makeNonce(nonce)
+		setNonce(&e.iv, nonce)
 		if len(ranges) == 0 {
 			// ciphertext ‖ 16-byte tag; keep the first TagSize tag bytes.
-			dst = c.seal(dst, &iv, body, nil)
+			dst = c.seal(dst, &e.iv, body, nil)
 			dst = dst[:start+len(body)+TagSize]
 		} else {
-			sealed := c.seal(e.pt[:0], &iv, e.pt, e.aad)
+			sealed := c.seal(e.pt[:0], &e.iv, e.pt, e.aad)
 			ctext, full := sealed[:len(e.pt)], sealed[len(e.pt):]
 			pos := 0
 			for _, r := range ranges {

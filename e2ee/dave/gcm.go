@@ -44,10 +44,11 @@ func newFrameCipher(key []byte) (frameCipher, error) {
 	return frameCipher{aead: aead}, nil
 }
 
-// makeNonce expands a truncated nonce to the 12-byte GCM nonce.
-func makeNonce(n uint32) (iv [gcmNonceSize]byte) {
-	iv[8], iv[9], iv[10], iv[11] = byte(n), byte(n>>8), byte(n>>16), byte(n>>24)
-	return iv
+// setNonce expands a truncated nonce into the 12-byte GCM nonce iv. The
+// nonce lives in the caller's long-lived struct: a stack array passed to
+// the cipher.AEAD interface would escape and allocate per frame.
+func setNonce(iv *[gcmNonceSize]byte, n uint32) {
+	*iv = [gcmNonceSize]byte{8: byte(n), 9: byte(n >> 8), 10: byte(n >> 16), 11: byte(n >> 24)}
 }
 
 // seal appends the ciphertext of pt and the full 16-byte tag to dst (the
