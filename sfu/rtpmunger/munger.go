@@ -1,0 +1,256 @@
+package rtpmunger
+
+import "time"
+
+// Out is the outgoing header of a forwarded packet.
+type Out struct {
+	Seq uint16 // wire sequence number
+	TS  uint32 // wire timestamp
+	// Marker is true on the first packet of a talk-spurt (RFC 3551 §4.1):
+	// the first packet ever, the first after a source switch, the first
+	// new packet after one or more Drops, or when the caller said so. The
+	// caller decides whether to put it on the wire (never towards disgo).
+	Marker bool
+	// ExtSeq and ExtTS are the 64-bit outgoing values, for a NACK
+	// sequencer or stats.
+	ExtSeq, ExtTS uint64
+}
+
+// Stats counts what a Munger did. Forward and Drop errors are counted
+// here as well as returned.
+type Stats struct {
+	Forwarded  uint64 // packets given an outgoing SN
+	Reordered  uint64 // of which arrived out of order
+	Dropped    uint64 // Drop calls recorded (excluded or late)
+	LateDrops  uint64 // of which were out of order: they leave a hole
+	Duplicates uint64 // ErrDuplicate
+	TooOld     uint64 // ErrTooOld
+	CacheMiss  uint64 // ErrCacheMiss
+	Switches   uint64 // SwitchSource calls that re-anchored the stream
+}
+
+// Option configures a Munger.
+type Option func(*Munger)
+
+// WithStart makes the first outgoing packet carry seq and ts (for example
+// random values, as RFC 3550 §5.1 recommends) instead of the incoming ones.
+func WithStart(seq uint16, ts uint32) Option {
+	return func(m *Munger) {
+		m.startSet = true
+		m.startSN = 1<<16 | uint64(seq)
+		m.startTS = 1<<32 | uint64(ts)
+	}
+}
+
+// Munger rewrites the sequence numbers and timestamps of one source's
+// packets towards one receiver. See the package documentation. Not safe for
+// concurrent use: the owner (the forwarder) holds its lock around calls.
+type Munger struct {
+	startSet         bool
+	startSN, startTS uint64
+
+	started   bool
+	highestIn uint64 // highest incoming extended SN processed
+	snOffset  uint64 // out = in - snOffset for SNs above highestIn
+	tsOffset  uint64 // out TS = in TS - tsOffset
+	maxOutSN  uint64 // highest outgoing extended SN emitted
+	maxOutTS  uint64 // highest outgoing extended TS emitted
+	marker    bool   // the next new packet starts a talk-spurt
+	ranges    rangeMap
+	seen      history
+	stats     Stats
+}
+
+// New returns a Munger. Without options the outgoing SN and TS equal the
+// incoming ones until the first Drop or source switch.
+func New(opts ...Option) *Munger {
+	m := &Munger{}
+	for _, o := range opts {
+		o(m)
+	}
+	return m
+}
+
+// Reset forgets all state except the options, as if newly created.
+func (m *Munger) Reset() {
+	*m = Munger{startSet: m.startSet, startSN: m.startSN, startTS: m.startTS}
+}
+
+// start anchors the mapping at the first packet.
+func (m *Munger) start(extSN, extTS uint64) {
+	m.started = true
+	outSN, outTS := extSN, extTS
+	if m.startSet {
+		outSN, outTS = m.startSN, m.startTS
+	}
+	m.snOffset = extSN - outSN
+	m.tsOffset = extTS - outTS
+	m.highestIn = extSN - 1
+	m.maxOutSN, m.maxOutTS = outSN-1, outTS
+	m.marker = true
+	m.ranges.reset(extSN, m.snOffset)
+	m.seen.clear()
+}
+
+// Forward returns the outgoing header for the incoming packet (extSN,
+// extTS), extended by an Unwrapper. talkspurtStart forces the marker (for
+// example when the incoming marker bit is set).
+//
+//   - A packet newer than every processed one is forwarded with the
+//     current offset (a gap before it stays a gap: the loss is real).
+//   - An older packet gets the offset that was in force for its SN, so it
+//     fills its own slot; ErrDuplicate if it was already forwarded or
+//     dropped, ErrTooOld if more than HistorySize behind, ErrCacheMiss if
+//     no offset is known (before the first packet or a source switch).
+func (m *Munger) Forward(extSN, extTS uint64, talkspurtStart bool) (Out, error) {
+	if !m.started {
+		m.start(extSN, extTS)
+	}
+	if extSN > m.highestIn {
+		m.seen.advance(m.highestIn, extSN)
+		m.seen.set(extSN)
+		m.highestIn = extSN
+		outSN, outTS := extSN-m.snOffset, extTS-m.tsOffset
+		marker := talkspurtStart || m.marker
+		m.marker = false
+		m.emitted(outSN, outTS)
+		m.stats.Forwarded++
+		return out(outSN, outTS, marker), nil
+	}
+	if err := m.checkOld(extSN); err != nil {
+		return Out{}, err
+	}
+	off, ok := m.ranges.lookup(extSN)
+	if !ok {
+		m.stats.CacheMiss++
+		return Out{}, ErrCacheMiss
+	}
+	m.seen.set(extSN)
+	outSN, outTS := extSN-off, extTS-m.tsOffset
+	m.emitted(outSN, outTS)
+	m.stats.Forwarded++
+	m.stats.Reordered++
+	return out(outSN, outTS, talkspurtStart), nil
+}
+
+// Drop records that the incoming packet extSN is deliberately not
+// forwarded to this receiver (silence suppression, mute or deafen, a slow
+// receiver, a frame the receiver cannot decrypt). When extSN is newer than
+// every processed packet it is excluded: later packets are renumbered so
+// the outgoing SNs stay contiguous, and the next new packet carries the
+// marker. The timestamp offset is untouched, so the timestamp gap tells the
+// receiver's jitter buffer how long the pause was.
+//
+// A Drop of an older SN cannot be excluded (a later SN is already out); it
+// is recorded so a duplicate is rejected, and the receiver sees one lost
+// packet. Drop returns ErrDuplicate, ErrTooOld like Forward. Before the
+// first Forward it only records the marker.
+func (m *Munger) Drop(extSN uint64) error {
+	if !m.started {
+		m.marker = true
+		m.stats.Dropped++
+		return nil
+	}
+	if extSN > m.highestIn {
+		m.seen.advance(m.highestIn, extSN)
+		m.seen.set(extSN)
+		m.highestIn = extSN
+		m.snOffset = m.ranges.exclude(extSN)
+		m.marker = true
+		m.stats.Dropped++
+		return nil
+	}
+	if err := m.checkOld(extSN); err != nil {
+		return err
+	}
+	m.seen.set(extSN)
+	m.stats.Dropped++
+	m.stats.LateDrops++
+	return nil
+}
+
+// SwitchSource re-anchors the outgoing stream on a new incoming source (a
+// new SSRC after a reconnect, another simulcast layer) whose first packet
+// is (extSN, extTS), extended by the new source's own Unwrapper. Call it
+// before Forward or Drop of that packet. The packet will get the SN after
+// the highest one emitted, and a timestamp elapsedTS after the highest one
+// emitted (at least 1 later, so timestamps never go backwards; use
+// TicksFor to convert the wall-clock time since the last forwarded
+// packet). The range map and duplicate history are cleared: stragglers
+// from before the switch get ErrCacheMiss rather than being renumbered
+// (versatica/mediasoup#823). The next forwarded packet carries the marker.
+// Before the first packet, it does nothing.
+func (m *Munger) SwitchSource(extSN, extTS, elapsedTS uint64) {
+	if !m.started {
+		return
+	}
+	if elapsedTS < 1 {
+		elapsedTS = 1
+	}
+	m.snOffset = extSN - (m.maxOutSN + 1)
+	m.tsOffset = extTS - (m.maxOutTS + elapsedTS)
+	m.highestIn = extSN - 1
+	m.marker = true
+	m.ranges.reset(extSN, m.snOffset)
+	m.seen.clear()
+	m.stats.Switches++
+}
+
+// checkOld classifies an SN at or below highestIn.
+func (m *Munger) checkOld(extSN uint64) error {
+	if m.highestIn-extSN >= HistorySize {
+		m.stats.TooOld++
+		return ErrTooOld
+	}
+	if m.seen.test(extSN) {
+		m.stats.Duplicates++
+		return ErrDuplicate
+	}
+	return nil
+}
+
+func (m *Munger) emitted(sn, ts uint64) {
+	if int64(sn-m.maxOutSN) > 0 {
+		m.maxOutSN = sn
+	}
+	if int64(ts-m.maxOutTS) > 0 {
+		m.maxOutTS = ts
+	}
+}
+
+func out(sn, ts uint64, marker bool) Out {
+	return Out{Seq: uint16(sn), TS: uint32(ts), Marker: marker, ExtSeq: sn, ExtTS: ts}
+}
+
+// Started reports whether the first packet has been seen.
+func (m *Munger) Started() bool { return m.started }
+
+// Last returns the highest outgoing extended SN and TS emitted so far.
+func (m *Munger) Last() (extSN, extTS uint64) { return m.maxOutSN, m.maxOutTS }
+
+// Stats returns the counters.
+func (m *Munger) Stats() Stats { return m.stats }
+
+// DebugInfo returns the state for debug dumps.
+func (m *Munger) DebugInfo() map[string]any {
+	return map[string]any{
+		"started":    m.started,
+		"highest_in": m.highestIn,
+		"sn_offset":  m.snOffset,
+		"ts_offset":  m.tsOffset,
+		"max_out_sn": m.maxOutSN,
+		"max_out_ts": m.maxOutTS,
+		"marker":     m.marker,
+		"ranges":     m.ranges.n,
+		"stats":      m.stats,
+	}
+}
+
+// TicksFor converts a duration to RTP timestamp ticks at clockRate (48000
+// for Opus), for SwitchSource's elapsedTS. Negative durations give 0.
+func TicksFor(d time.Duration, clockRate uint32) uint64 {
+	if d <= 0 {
+		return 0
+	}
+	return uint64(d / time.Microsecond * time.Duration(clockRate) / 1e6)
+}
