@@ -137,7 +137,9 @@ func MainPipeline(stats *Stats) Pipeline {
 }
 
 // wrapVips hides libvips' message (it carries a Go stack trace) from the
-// client and logs it instead.
+// client and logs it instead. Loads are lazy, so pixel decoding happens in
+// the steps after load: a failure there almost always means the source is
+// corrupt or truncated, and is reported as ErrUndecodable.
 func wrapVips(j *Job, op string, err error) error {
 	if err == nil {
 		return nil
@@ -145,7 +147,7 @@ func wrapVips(j *Job, op string, err error) error {
 	if j.log != nil {
 		j.log.Debug("libvips error", "op", op, "format", j.Probe.Format.String(), "err", err)
 	}
-	return fmt.Errorf("%w: %s failed", ErrInternal, op)
+	return fmt.Errorf("%w: %s data is corrupt or truncated (%s failed)", ErrUndecodable, j.Probe.Format, op)
 }
 
 const vipsMaxCoord = 10_000_000

@@ -239,7 +239,7 @@ func TestOverloaded(t *testing.T) {
 }
 
 func TestRequestTimeout(t *testing.T) {
-	e := newTestServer(t, func(c *Config) { c.Workers, c.Queue, c.Timeout = 1, 4, 300 * time.Millisecond })
+	e := newTestServer(t, func(c *Config) { c.Workers, c.Queue, c.Timeout = 1, 4, 300*time.Millisecond })
 	release, err := e.srv.pool.Acquire(context.Background())
 	if err != nil {
 		t.Fatal(err)
