@@ -53,6 +53,8 @@ type serveEnv struct {
 	voice voicectl.Controller
 	// voiceEndpoint is the host:port clients put after wss:// .
 	voiceEndpoint string
+	// voiceParticipants lists connected voice users (admin API).
+	voiceParticipants func() []voicectl.Participant
 }
 
 var components []*component

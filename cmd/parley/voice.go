@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"flag"
+	"fmt"
+
+	"github.com/parleyhq/parley/internal/cli"
+	"github.com/parleyhq/parley/internal/voiceserver"
+	"github.com/parleyhq/parley/internal/voicetoken"
+	"github.com/parleyhq/parley/signaling"
+)
+
+// The voice server: WSS gateway plus UDP media, first component to start
+// so that the chat control plane can hand out its endpoint.
+func init() {
+	var gatewayAddr, udpAddr, publicIP, endpoint *string
+	var legacy *string
+	registerComponent(&component{
+		name:  "voice",
+		order: 10,
+		flags: func(fs *flag.FlagSet) {
+			gatewayAddr = cli.String(fs, "voice-addr", "PARLEY_VOICE_ADDR", "127.0.0.1:8443", "voice gateway (WSS) listen address")
+			udpAddr = cli.String(fs, "voice-udp-addr", "PARLEY_VOICE_UDP_ADDR", "127.0.0.1:50000", "voice media (UDP) listen address")
+			publicIP = cli.String(fs, "voice-public-ip", "PARLEY_VOICE_PUBLIC_IP", "", "IP announced to clients for UDP (default: the UDP listen IP)")
+			endpoint = cli.String(fs, "voice-endpoint", "PARLEY_VOICE_ENDPOINT", "", "host:port clients connect to (default: the gateway's address)")
+			legacy = cli.String(fs, "voice-legacy-modes", "PARLEY_VOICE_LEGACY_MODES", "auto", "offer deprecated xsalsa20_poly1305 modes: on, off or auto (on with --dev)")
+		},
+		start: func(ctx context.Context, env *serveEnv) (*running, error) {
+			key, err := env.dir.Key(voicetoken.KeyName)
+			if err != nil {
+				return nil, err
+			}
+			legacyOn := env.dev
+			switch *legacy {
+			case "on", "true":
+				legacyOn = true
+			case "off", "false":
+				legacyOn = false
+			case "auto":
+			default:
+				return nil, fmt.Errorf("--voice-legacy-modes: %q is not on, off or auto", *legacy)
+			}
+			srv, err := voiceserver.New(voiceserver.Config{
+				GatewayAddr: *gatewayAddr, UDPAddr: *udpAddr, PublicIP: *publicIP,
+				TLS: env.tls, TokenKey: key, LegacyModes: legacyOn,
+				Gateway: signaling.Config{}, Logger: env.log, Metrics: env.metrics,
+			})
+			if err != nil {
+				return nil, err
+			}
+			if err := srv.Start(ctx); err != nil {
+				return nil, err
+			}
+			env.voice = srv.Controller()
+			env.voiceEndpoint = *endpoint
+			if env.voiceEndpoint == "" {
+				env.voiceEndpoint = srv.GatewayAddr()
+			}
+			env.voiceParticipants = srv.Participants
+			return &running{
+				addrs: map[string]string{"voice_gateway": env.voiceEndpoint, "voice_udp": srv.UDPAddr()},
+				stop:  srv.Close,
+			}, nil
+		},
+	})
+}
+
+// adminToken is the bearer token of the admin API, derived from the data
+// dir's admin key so CLI subcommands on the same machine can use it.
+func adminToken(key []byte) string { return hex.EncodeToString(key) }

@@ -1,0 +1,67 @@
+package sfu
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Config configures a Node.
+type Config struct {
+	// UDPAddr is the media socket's listen address (default 127.0.0.1:0).
+	UDPAddr string
+	// PublicIP is announced to clients in Ready (default: the listen IP,
+	// or 127.0.0.1 when listening on an unspecified address).
+	PublicIP string
+	// LegacyModes offers the deprecated xsalsa20_poly1305 family (for
+	// discordgo <= v0.29.0); on in dev.
+	LegacyModes bool
+	// Readers is the number of socket reader goroutines (default
+	// GOMAXPROCS).
+	Readers int
+	// BatchSize is how many datagrams one recvmmsg/sendmmsg moves (default 64).
+	BatchSize int
+	// TrailingSilence is how many consecutive Opus silence frames are
+	// forwarded before the rest of a silent run is suppressed (default 5,
+	// what clients send at the end of a talkspurt).
+	TrailingSilence int
+	// MaxRoomSize bounds participants per room (default 1000).
+	MaxRoomSize int
+	Logger      *slog.Logger
+	Metrics     prometheus.Registerer
+}
+
+// Validate fills defaults and checks the config.
+func (c *Config) Validate() error {
+	if c.UDPAddr == "" {
+		c.UDPAddr = "127.0.0.1:0"
+	}
+	if _, err := net.ResolveUDPAddr("udp", c.UDPAddr); err != nil {
+		return fmt.Errorf("%w: UDPAddr: %v", ErrConfig, err)
+	}
+	if c.PublicIP != "" && net.ParseIP(c.PublicIP) == nil {
+		return fmt.Errorf("%w: PublicIP %q is not an IP", ErrConfig, c.PublicIP)
+	}
+	if c.Readers <= 0 {
+		c.Readers = runtime.GOMAXPROCS(0)
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = 64
+	}
+	if c.BatchSize > 1024 {
+		return fmt.Errorf("%w: BatchSize %d > 1024", ErrConfig, c.BatchSize)
+	}
+	if c.TrailingSilence == 0 {
+		c.TrailingSilence = 5
+	}
+	if c.MaxRoomSize == 0 {
+		c.MaxRoomSize = 1000
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}

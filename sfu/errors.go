@@ -1,0 +1,70 @@
+package sfu
+
+import "errors"
+
+// Sentinel errors.
+var (
+	ErrConfig      = errors.New("sfu: invalid config")
+	ErrClosed      = errors.New("sfu: node closed")
+	ErrSSRCSpace   = errors.New("sfu: no free SSRC")
+	ErrRoomFull    = errors.New("sfu: room is full")
+	ErrNonceSpace  = errors.New("sfu: server nonce space exhausted for receiver")
+	ErrUnknownMode = errors.New("sfu: encryption mode not offered")
+)
+
+// DropReason names why an incoming or outgoing packet was not forwarded;
+// every drop is counted by reason.
+type DropReason uint8
+
+// Drop reasons.
+const (
+	DropUnknownSSRC DropReason = iota
+	DropNoTransport
+	DropDecrypt
+	DropMalformed
+	DropNotOpus
+	DropSilence
+	DropMuted
+	DropDeafened
+	DropReceiverNotReady
+	DropMunger
+	DropNonceSpace
+	DropSendError
+	DropUnknownKind
+	DropSpoofedDiscovery
+	numDropReasons
+)
+
+func (r DropReason) String() string {
+	switch r {
+	case DropUnknownSSRC:
+		return "unknown_ssrc"
+	case DropNoTransport:
+		return "no_transport"
+	case DropDecrypt:
+		return "decrypt"
+	case DropMalformed:
+		return "malformed"
+	case DropNotOpus:
+		return "not_opus"
+	case DropSilence:
+		return "silence"
+	case DropMuted:
+		return "server_mute"
+	case DropDeafened:
+		return "server_deaf"
+	case DropReceiverNotReady:
+		return "receiver_not_ready"
+	case DropMunger:
+		return "munger"
+	case DropNonceSpace:
+		return "nonce_space"
+	case DropSendError:
+		return "send_error"
+	case DropUnknownKind:
+		return "unknown_kind"
+	case DropSpoofedDiscovery:
+		return "spoofed_discovery"
+	}
+	return "unknown"
+}

@@ -1,0 +1,113 @@
+package sfu
+
+import (
+	"encoding/binary"
+	"net"
+
+	"github.com/parleyhq/parley/sfu/rtpmunger"
+	"github.com/parleyhq/parley/sfu/voicecrypto"
+)
+
+// forward fans one authenticated packet of p out to every other member,
+// re-encrypted under each receiver's key, with the sender's SSRC and
+// per-receiver munged sequence numbers and timestamps. Packets the SFU does
+// not forward to a receiver (suppressed silence, server mute or deafen, a
+// receiver without transport) are reported to that receiver's munger so the
+// receiver still sees a contiguous stream.
+func (p *Participant) forward(r *reader, members []*Participant, h *voicecrypto.Header, payload []byte) {
+	f := &p.fwd
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	extSN, extTS := f.unwrap.Unwrap(h.Seq, h.Timestamp)
+
+	silent := len(payload) == 3 && [3]byte(payload) == silenceFrame
+	talkspurt := h.Marker || !f.started
+	if silent {
+		f.silentRun++
+	} else {
+		if f.silentRun > 0 {
+			talkspurt = true
+		}
+		f.silentRun = 0
+	}
+	f.started = true
+	suppress := silent && f.silentRun > p.node.cfg.TrailingSilence
+	muted := p.serverMute.Load()
+	if len(payload)+voicecrypto.FixedHeaderLen > slotSize-64 {
+		r.ls.drops[DropMalformed]++
+		return
+	}
+
+	for _, q := range members {
+		if q == p {
+			continue
+		}
+		m := f.downs[q]
+		if m == nil {
+			m = rtpmunger.New()
+			f.downs[q] = m
+		}
+		var reason DropReason = numDropReasons
+		qt, qa := q.transport.Load(), q.addr.Load()
+		switch {
+		case suppress:
+			reason = DropSilence
+		case muted:
+			reason = DropMuted
+		case q.serverDeaf.Load():
+			reason = DropDeafened
+		case qt == nil || qa == nil:
+			reason = DropReceiverNotReady
+		}
+		if reason != numDropReasons {
+			_ = m.Drop(extSN)
+			r.ls.drops[reason]++
+			continue
+		}
+		out, err := m.Forward(extSN, extTS, talkspurt)
+		if err != nil {
+			r.ls.drops[DropMunger]++
+			continue
+		}
+		nonce, ok := qt.next()
+		if !ok {
+			r.ls.drops[DropNonceSpace]++
+			continue
+		}
+		b := r.out.slot()
+		b = b[:voicecrypto.FixedHeaderLen]
+		b[0] = 0x80
+		b[1] = opusPT
+		if out.Marker && q.marker.Load() {
+			b[1] |= 0x80
+		}
+		binary.BigEndian.PutUint16(b[2:4], out.Seq)
+		binary.BigEndian.PutUint32(b[4:8], out.TS)
+		binary.BigEndian.PutUint32(b[8:12], p.ssrc)
+		b = append(b, payload...)
+		sealed, err := qt.cipher.Seal(b[:0], b, nonce)
+		if err != nil {
+			r.ls.drops[DropSendError]++
+			continue
+		}
+		r.out.commit(sealed, qa)
+	}
+}
+
+// next returns the next server nonce under this key (safe for concurrent
+// readers).
+func (t *transport) next() ([4]byte, bool) {
+	n := t.nonce.Add(1) - 1
+	return voicecrypto.ServerNonceAt(n)
+}
+
+// learnAddr records a discovery request's source as p's media address
+// unless an authenticated packet already proved another one.
+func (p *Participant) learnAddr(a *net.UDPAddr) bool {
+	if p.addrProven.Load() {
+		cur := p.addr.Load()
+		return cur != nil && cur.Port == a.Port && cur.IP.Equal(a.IP)
+	}
+	p.storeAddr(a)
+	return true
+}

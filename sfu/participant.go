@@ -1,0 +1,126 @@
+package sfu
+
+import (
+	"fmt"
+	"net"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/parleyhq/parley/sfu/rtpmunger"
+	"github.com/parleyhq/parley/sfu/voicecrypto"
+)
+
+// transport is a participant's negotiated encryption, replaced whole.
+type transport struct {
+	cipher *voicecrypto.Cipher
+	// nonce counts the server's packets under this key; values map into
+	// the server nonce space (voice-protocol.md §3.4).
+	nonce atomic.Uint32
+}
+
+// Participant is one user in a room: a source of audio for the others and
+// a receiver of theirs.
+type Participant struct {
+	node *Node
+	room *Room
+	user string
+	ssrc uint32
+
+	transport atomic.Pointer[transport]
+	// addr is where the client's packets come from; media goes there.
+	addr atomic.Pointer[net.UDPAddr]
+	// addrProven: an authenticated packet came from addr, so unauthenticated
+	// discovery requests may no longer move it.
+	addrProven atomic.Bool
+	serverMute atomic.Bool
+	serverDeaf atomic.Bool
+	// marker: the client sends RTP marker bits itself, so it accepts them
+	// (disgo drops packets whose byte 1 is not exactly 0x78).
+	marker atomic.Bool
+	left   atomic.Bool
+
+	// fwd is the forwarding state of this participant as a source; a
+	// reader holds fwd.mu while it fans one of p's packets out.
+	fwd forwarder
+}
+
+// forwarder is a source's ingress and per-receiver munging state.
+type forwarder struct {
+	mu        sync.Mutex // guards all following fields
+	unwrap    rtpmunger.Unwrapper
+	started   bool
+	silentRun int  // consecutive silence frames received
+	suppress  bool // the current silent run is past the trailing frames
+	downs     map[*Participant]*rtpmunger.Munger
+}
+
+func newParticipant(n *Node, r *Room, user string, ssrc uint32) *Participant {
+	p := &Participant{node: n, room: r, user: user, ssrc: ssrc}
+	p.fwd.downs = map[*Participant]*rtpmunger.Munger{}
+	return p
+}
+
+// SSRC is the server-assigned SSRC the client must send with.
+func (p *Participant) SSRC() uint32 { return p.ssrc }
+
+// User is the participant's user id.
+func (p *Participant) User() string { return p.user }
+
+// SetTransport installs the encryption mode and key from Select Protocol.
+func (p *Participant) SetTransport(mode string, key []byte) error {
+	if !slices.Contains(p.node.modes, mode) {
+		return fmt.Errorf("%w: %q", ErrUnknownMode, mode)
+	}
+	c, err := voicecrypto.New(mode, key)
+	if err != nil {
+		return err
+	}
+	p.transport.Store(&transport{cipher: c})
+	return nil
+}
+
+// SetServerMute stops or resumes forwarding p's audio.
+func (p *Participant) SetServerMute(m bool) { p.serverMute.Store(m) }
+
+// SetServerDeaf stops or resumes forwarding others' audio to p.
+func (p *Participant) SetServerDeaf(d bool) { p.serverDeaf.Store(d) }
+
+// ServerMute reports the server mute.
+func (p *Participant) ServerMute() bool { return p.serverMute.Load() }
+
+// ServerDeaf reports the server deafen.
+func (p *Participant) ServerDeaf() bool { return p.serverDeaf.Load() }
+
+// Leave removes p from its room.
+func (p *Participant) Leave() {
+	if p.left.Swap(true) {
+		return
+	}
+	p.node.leave(p)
+}
+
+// setAddr records where p's authenticated packets come from (a NAT may
+// rebind the client's port mid-call).
+func (p *Participant) setAddr(a *net.UDPAddr) {
+	if !p.addrProven.Load() {
+		p.addrProven.Store(true)
+	}
+	if cur := p.addr.Load(); cur != nil && cur.Port == a.Port && cur.IP.Equal(a.IP) {
+		return
+	}
+	p.storeAddr(a)
+}
+
+func (p *Participant) storeAddr(a *net.UDPAddr) {
+	cp := *a
+	cp.IP = slices.Clone(a.IP)
+	p.addr.Store(&cp)
+}
+
+// forgetReceiver drops the munging state kept for receiver r.
+func (p *Participant) forgetReceiver(r *Participant) {
+	p.fwd.mu.Lock()
+	delete(p.fwd.downs, r)
+	p.fwd.mu.Unlock()
+}

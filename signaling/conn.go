@@ -1,0 +1,438 @@
+package signaling
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/parleyhq/parley/internal/voicetoken"
+)
+
+// outQueue bounds the messages waiting for a slow client; a client that
+// lets it fill is closed with 4015 (resumable) rather than slowing others.
+const outQueue = 256
+
+// conn is one WebSocket connection. Its reader goroutine (run) owns the
+// fields below mu; a writer goroutine drains out.
+type conn struct {
+	srv     *Server
+	ws      *websocket.Conn
+	dialect Dialect
+	remote  string
+	out     chan []byte
+	done    chan struct{}
+
+	closeOnce sync.Once
+	mu        sync.Mutex // guards closedBy
+	closedBy  CloseCode  // set when the server closes the connection
+
+	// Owned by the reader goroutine.
+	sess          *session
+	tokens        float64
+	lastRefill    time.Time
+	lastHeartbeat time.Time
+	connectedAt   time.Time
+}
+
+func newConn(s *Server, ws *websocket.Conn, d Dialect, remote string) *conn {
+	now := s.cfg.Now()
+	return &conn{
+		srv: s, ws: ws, dialect: d, remote: remote,
+		out: make(chan []byte, outQueue), done: make(chan struct{}),
+		tokens: float64(s.cfg.RateBurst), lastRefill: now, lastHeartbeat: now, connectedAt: now,
+	}
+}
+
+// run serves the connection until it closes.
+func (c *conn) run() {
+	go c.writeLoop()
+	hello := outbound{Op: OpHello, D: helloPayload{HeartbeatInterval: float64(c.srv.cfg.HeartbeatInterval.Milliseconds())}}
+	if c.dialect == DialectV8 {
+		hello.D = helloPayload{V: 8, HeartbeatInterval: float64(c.srv.cfg.HeartbeatInterval.Milliseconds())}
+	}
+	if b, err := json.Marshal(hello); err == nil {
+		c.enqueue(b)
+	}
+	err := c.readLoop()
+	var ce *closeError
+	switch {
+	case errors.As(err, &ce):
+		c.terminate(ce.code, ce.reason)
+	case err != nil:
+		c.closeNow(0, "")
+	}
+	c.finish(err)
+}
+
+// finish decides what happens to the session when the connection ends.
+func (c *conn) finish(err error) {
+	ss := c.sess
+	if ss == nil {
+		return
+	}
+	c.mu.Lock()
+	by := c.closedBy
+	c.mu.Unlock()
+	clientLeft := websocket.IsCloseError(err, websocket.CloseNormalClosure)
+	switch {
+	case by == CloseGoingAway || by == CloseServerCrashed:
+		ss.detach(c) // shutdown or slow client: resumable
+	case by != 0 || clientLeft:
+		ss.detach(c)
+		c.srv.endSession(ss)
+	default:
+		ss.detach(c) // network drop: keep for resume
+	}
+}
+
+func (c *conn) readLoop() error {
+	cfg := &c.srv.cfg
+	for {
+		if c.sess == nil {
+			_ = c.ws.SetReadDeadline(c.connectedAt.Add(cfg.IdentifyTimeout))
+		} else {
+			_ = c.ws.SetReadDeadline(c.lastHeartbeat.Add(cfg.HeartbeatTimeout))
+		}
+		typ, r, err := c.ws.NextReader()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				if c.sess == nil {
+					return closeWith(CloseNotAuthenticated, "identify timeout")
+				}
+				return closeWith(CloseSessionTimeout, "heartbeat timeout")
+			}
+			return err
+		}
+		data, err := io.ReadAll(io.LimitReader(r, cfg.MaxMessageBytes+1))
+		if err != nil {
+			return err
+		}
+		if int64(len(data)) > cfg.MaxMessageBytes {
+			return closeWith(CloseDecodeError, "message exceeds "+strconv.FormatInt(cfg.MaxMessageBytes, 10)+" bytes")
+		}
+		if !c.allow() {
+			return closeWith(CloseRateLimited, "too many messages")
+		}
+		if typ == websocket.BinaryMessage {
+			if err := c.handleBinary(data); err != nil {
+				return err
+			}
+			continue
+		}
+		var m inbound
+		if err := json.Unmarshal(data, &m); err != nil {
+			return closeWith(CloseDecodeError, "invalid JSON")
+		}
+		c.srv.metrics.messages.WithLabelValues(m.Op.String()).Inc()
+		if err := c.handle(m); err != nil {
+			return err
+		}
+	}
+}
+
+// allow takes one token from the connection's rate bucket.
+func (c *conn) allow() bool {
+	cfg := &c.srv.cfg
+	now := cfg.Now()
+	c.tokens = min(float64(cfg.RateBurst), c.tokens+now.Sub(c.lastRefill).Seconds()*cfg.RatePerSecond)
+	c.lastRefill = now
+	if c.tokens < 1 {
+		return false
+	}
+	c.tokens--
+	return true
+}
+
+func (c *conn) handle(m inbound) error {
+	switch m.Op {
+	case OpIdentify:
+		return c.identify(m.D)
+	case OpResume:
+		return c.resume(m.D)
+	case OpHeartbeat:
+		return c.heartbeat(m.D)
+	}
+	if c.sess == nil {
+		if knownClientOp(m.Op) {
+			return closeWith(CloseNotAuthenticated, "identify first")
+		}
+		return closeWith(CloseUnknownOpcode, "unknown opcode "+strconv.Itoa(int(m.Op)))
+	}
+	switch m.Op {
+	case OpSelectProtocol:
+		return c.selectProtocol(m.D)
+	case OpSpeaking:
+		return c.speaking(m.D)
+	case OpVideo:
+		return nil // video sink wants: no video yet
+	}
+	return closeWith(CloseUnknownOpcode, "unknown opcode "+strconv.Itoa(int(m.Op)))
+}
+
+func knownClientOp(op Op) bool {
+	switch op {
+	case OpSelectProtocol, OpSpeaking, OpVideo:
+		return true
+	}
+	return false
+}
+
+func (c *conn) handleBinary([]byte) error {
+	if c.sess == nil {
+		return closeWith(CloseNotAuthenticated, "identify first")
+	}
+	return closeWith(CloseUnknownOpcode, "binary frames are DAVE opcodes; DAVE not negotiated")
+}
+
+func (c *conn) identify(d json.RawMessage) error {
+	if c.sess != nil {
+		return closeWith(CloseAlreadyAuthenticated, "already identified")
+	}
+	var id identify
+	if err := json.Unmarshal(d, &id); err != nil {
+		return closeWith(CloseDecodeError, "invalid identify payload")
+	}
+	srv := c.srv
+	claims, err := srv.cfg.Tokens.Verify(id.Token, string(id.UserID), string(id.ServerID), string(id.SessionID), srv.cfg.Now())
+	if err != nil {
+		return closeWith(CloseAuthenticationFailed, authReason(err))
+	}
+	room := roomKey(claims.GuildID, claims.ChannelID)
+	if old := srv.lookup(claims.SessionID); old != nil {
+		// The same session identifying again (a client that could not
+		// resume): start afresh.
+		old.kick(CloseSessionInvalid, "session re-identified")
+		srv.endSession(old)
+	}
+	media, err := srv.cfg.Media.Join(room, claims.UserID)
+	if err != nil {
+		srv.log.Warn("media join", "room", room, "user", claims.UserID, "err", err)
+		return closeWith(CloseServerNotFound, "voice server cannot take this session")
+	}
+	ss := &session{
+		srv: srv, id: claims.SessionID, user: claims.UserID, guild: claims.GuildID,
+		channel: claims.ChannelID, room: room, dialect: c.dialect, media: media,
+		daveVersion: id.MaxDaveProtocolVersion,
+	}
+	if replaced := srv.register(ss); replaced != nil {
+		replaced.kick(CloseSessionInvalid, "replaced by a newer session")
+		replaced.end()
+		if replaced.room != room {
+			srv.broadcast(replaced.room, replaced, func(*session) (Op, any) {
+				return OpClientDisconnect, clientDisconnect{UserID: replaced.user}
+			})
+		}
+	}
+	c.sess = ss
+	c.lastHeartbeat = srv.cfg.Now()
+	ss.attach(c, 0, false)
+	ip, port := srv.cfg.Media.UDPEndpoint()
+	ss.send(OpReady, readyPayload{
+		SSRC: media.SSRC(), IP: ip, Port: port, Modes: srv.cfg.Media.Modes(),
+		HeartbeatInterval: float64(srv.cfg.HeartbeatInterval.Milliseconds()),
+		Experiments:       []string{}, Streams: []any{},
+	})
+	srv.log.Info("voice identify", "user", ss.user, "guild", ss.guild, "channel", ss.channel,
+		"session", ss.id, "ssrc", media.SSRC(), "dialect", c.dialect.String(), "remote", c.remote)
+	c.introduce(ss)
+	return nil
+}
+
+// introduce tells a new member who is in the room (op 11 and op 5 with each
+// peer's SSRC) and tells the room about the new member, so every receiver
+// can map SSRCs to users before audio arrives.
+func (c *conn) introduce(ss *session) {
+	peers := c.srv.peers(ss)
+	if len(peers) > 0 {
+		ids := make([]string, 0, len(peers))
+		for _, p := range peers {
+			ids = append(ids, p.user)
+		}
+		ss.send(OpClientsConnect, clientsConnect{UserIDs: ids})
+		for _, p := range peers {
+			ss.send(OpSpeaking, speakingOut{UserID: p.user, SSRC: p.media.SSRC(), Speaking: p.speakingFor(ss.dialect)})
+		}
+	}
+	c.srv.broadcast(ss.room, ss, func(*session) (Op, any) {
+		return OpClientsConnect, clientsConnect{UserIDs: []string{ss.user}}
+	})
+	c.srv.broadcast(ss.room, ss, func(to *session) (Op, any) {
+		return OpSpeaking, speakingOut{UserID: ss.user, SSRC: ss.media.SSRC(), Speaking: ss.speakingFor(to.dialect)}
+	})
+}
+
+func authReason(err error) string {
+	switch {
+	case errors.Is(err, voicetoken.ErrExpired):
+		return "token expired"
+	case errors.Is(err, voicetoken.ErrMismatch):
+		return "token not issued for this user, server or session"
+	}
+	return "invalid token"
+}
+
+func (c *conn) resume(d json.RawMessage) error {
+	if c.sess != nil {
+		return closeWith(CloseAlreadyAuthenticated, "already identified")
+	}
+	var r resume
+	if err := json.Unmarshal(d, &r); err != nil {
+		return closeWith(CloseDecodeError, "invalid resume payload")
+	}
+	srv := c.srv
+	ss := srv.lookup(string(r.SessionID))
+	if ss == nil || ss.guild != string(r.ServerID) {
+		return closeWith(CloseSessionInvalid, "unknown session")
+	}
+	// The token must be the one issued for this session; it may have
+	// expired since identify.
+	claims, err := srv.cfg.Tokens.Parse(r.Token, srv.cfg.Now())
+	if err != nil && !errors.Is(err, voicetoken.ErrExpired) {
+		return closeWith(CloseAuthenticationFailed, authReason(err))
+	}
+	if claims.SessionID != ss.id || claims.UserID != ss.user || claims.GuildID != ss.guild {
+		return closeWith(CloseAuthenticationFailed, "token not issued for this session")
+	}
+	c.sess = ss
+	c.lastHeartbeat = srv.cfg.Now()
+	seqAck := int64(-1)
+	if r.SeqAck != nil {
+		seqAck = *r.SeqAck
+	}
+	if old := ss.attach(c, seqAck, c.dialect == DialectV8); old != nil {
+		old.terminate(CloseSessionInvalid, "session resumed elsewhere")
+	}
+	ss.send(OpResumed, nil)
+	srv.log.Info("voice resume", "user", ss.user, "session", ss.id, "seq_ack", seqAck)
+	return nil
+}
+
+func (c *conn) heartbeat(d json.RawMessage) error {
+	c.lastHeartbeat = c.srv.cfg.Now()
+	var ack json.RawMessage = d
+	if c.dialect == DialectV8 && len(d) > 0 && d[0] == '{' {
+		var hb heartbeatV8
+		if err := json.Unmarshal(d, &hb); err != nil {
+			return closeWith(CloseDecodeError, "invalid heartbeat payload")
+		}
+		b, _ := json.Marshal(struct {
+			T json.RawMessage `json:"t"`
+		}{T: hb.T})
+		ack = b
+	}
+	if len(ack) == 0 {
+		ack = json.RawMessage("null")
+	}
+	if c.sess != nil {
+		c.sess.send(OpHeartbeatACK, ack)
+		return nil
+	}
+	b, _ := json.Marshal(outbound{Op: OpHeartbeatACK, D: ack})
+	c.enqueue(b)
+	return nil
+}
+
+func (c *conn) selectProtocol(d json.RawMessage) error {
+	var sp selectProtocol
+	if err := json.Unmarshal(d, &sp); err != nil {
+		return closeWith(CloseDecodeError, "invalid select protocol payload")
+	}
+	if sp.Protocol != "udp" {
+		return closeWith(CloseUnknownProtocol, "unknown protocol "+strconv.Quote(sp.Protocol))
+	}
+	if !slices.Contains(c.srv.cfg.Media.Modes(), sp.Data.Mode) {
+		return closeWith(CloseUnknownEncryption, "unknown encryption mode "+strconv.Quote(sp.Data.Mode))
+	}
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	ss := c.sess
+	if err := ss.media.SetTransport(sp.Data.Mode, key); err != nil {
+		return closeWith(CloseUnknownEncryption, err.Error())
+	}
+	ss.mu.Lock()
+	ss.mode = sp.Data.Mode
+	ss.mu.Unlock()
+	ints := make([]int, len(key))
+	for i, b := range key {
+		ints[i] = int(b)
+	}
+	ss.send(OpSessionDescription, sessionDescription{Mode: sp.Data.Mode, SecretKey: ints})
+	return nil
+}
+
+func (c *conn) speaking(d json.RawMessage) error {
+	var sp speaking
+	if err := json.Unmarshal(d, &sp); err != nil {
+		return closeWith(CloseDecodeError, "invalid speaking payload")
+	}
+	flags, err := sp.flags()
+	if err != nil {
+		return closeWith(CloseDecodeError, err.Error())
+	}
+	ss := c.sess
+	ss.setSpeaking(flags)
+	c.srv.broadcast(ss.room, ss, func(to *session) (Op, any) {
+		return OpSpeaking, speakingOut{UserID: ss.user, SSRC: ss.media.SSRC(), Speaking: ss.speakingFor(to.dialect)}
+	})
+	return nil
+}
+
+// enqueue queues an encoded message; a full queue closes the connection.
+func (c *conn) enqueue(b []byte) {
+	select {
+	case <-c.done:
+	case c.out <- b:
+	default:
+		go c.terminate(CloseServerCrashed, "client too slow; resume")
+	}
+}
+
+func (c *conn) writeLoop() {
+	for {
+		select {
+		case <-c.done:
+			return
+		case b := <-c.out:
+			_ = c.ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
+			if err := c.ws.WriteMessage(websocket.TextMessage, b); err != nil {
+				c.closeNow(0, "")
+				return
+			}
+		}
+	}
+}
+
+// terminate flushes queued messages briefly, sends a close frame with code
+// and closes the socket.
+func (c *conn) terminate(code CloseCode, reason string) {
+	c.mu.Lock()
+	if c.closedBy == 0 {
+		c.closedBy = code
+	}
+	c.mu.Unlock()
+	c.closeNow(code, reason)
+}
+
+// closeNow sends a close frame (if code != 0) and closes the socket once.
+func (c *conn) closeNow(code CloseCode, reason string) {
+	c.closeOnce.Do(func() {
+		if code != 0 {
+			c.srv.metrics.closes.WithLabelValues(strconv.Itoa(int(code))).Inc()
+			if len(reason) > 120 {
+				reason = reason[:120]
+			}
+			msg := websocket.FormatCloseMessage(int(code), reason)
+			_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(2*time.Second))
+		}
+		close(c.done)
+		_ = c.ws.Close()
+	})
+}

@@ -1,0 +1,334 @@
+package signaling_test
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/parleyhq/parley/internal/datadir"
+	"github.com/parleyhq/parley/internal/voiceserver"
+	"github.com/parleyhq/parley/internal/voicetoken"
+	"github.com/parleyhq/parley/signaling"
+)
+
+type harness struct {
+	t      *testing.T
+	srv    *voiceserver.Server
+	signer *voicetoken.Signer
+	dialer *websocket.Dialer
+}
+
+func newHarness(t *testing.T, gw signaling.Config) *harness {
+	t.Helper()
+	dir, err := datadir.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tcfg, err := dir.TLSConfig("", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := dir.CertPool()
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := make([]byte, 32)
+	srv, err := voiceserver.New(voiceserver.Config{TLS: tcfg, TokenKey: key, LegacyModes: true, Gateway: gw, Readers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.Close(ctx); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	signer, _ := voicetoken.NewSigner(key)
+	return &harness{t: t, srv: srv, signer: signer,
+		dialer: &websocket.Dialer{TLSClientConfig: &tls.Config{RootCAs: pool}, HandshakeTimeout: 5 * time.Second}}
+}
+
+type client struct {
+	t  *testing.T
+	ws *websocket.Conn
+	c  voicetoken.Claims
+	tk string
+}
+
+func (h *harness) dial(query string) *client {
+	h.t.Helper()
+	ws, _, err := h.dialer.Dial("wss://"+h.srv.GatewayAddr()+"/"+query, nil)
+	if err != nil {
+		h.t.Fatalf("dial: %v", err)
+	}
+	h.t.Cleanup(func() { ws.Close() })
+	return &client{t: h.t, ws: ws}
+}
+
+func (h *harness) creds(user, channel string) (voicetoken.Claims, string) {
+	return h.signer.IssueFor(user, "g1", channel, time.Minute, time.Now())
+}
+
+func (c *client) send(op int, d any) {
+	c.t.Helper()
+	if err := c.ws.WriteJSON(map[string]any{"op": op, "d": d}); err != nil {
+		c.t.Fatalf("write: %v", err)
+	}
+}
+
+func (c *client) identify(h *harness, user, channel string) {
+	c.c, c.tk = h.creds(user, channel)
+	c.send(0, map[string]any{"server_id": "g1", "user_id": user, "session_id": c.c.SessionID, "token": c.tk})
+}
+
+type msg struct {
+	Op  int             `json:"op"`
+	D   json.RawMessage `json:"d"`
+	Seq *int64          `json:"seq"`
+}
+
+// next reads messages until one with op arrives.
+func (c *client) next(op int) msg {
+	c.t.Helper()
+	_ = c.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		var m msg
+		if err := c.ws.ReadJSON(&m); err != nil {
+			c.t.Fatalf("waiting for op %d: %v", op, err)
+		}
+		if m.Op == op {
+			return m
+		}
+	}
+}
+
+// closeCode reads until the connection closes and returns the code.
+func (c *client) closeCode() int {
+	c.t.Helper()
+	_ = c.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		_, _, err := c.ws.ReadMessage()
+		if err == nil {
+			continue
+		}
+		var ce *websocket.CloseError
+		if errors.As(err, &ce) {
+			return ce.Code
+		}
+		c.t.Fatalf("expected a close frame, got %v", err)
+	}
+}
+
+func TestCloseCodes(t *testing.T) {
+	h := newHarness(t, signaling.Config{RateBurst: 8, RatePerSecond: 0.001, MaxMessageBytes: 1024})
+	tests := []struct {
+		name string
+		do   func(c *client)
+		want int
+	}{
+		{"unknown opcode", func(c *client) { c.identify(h, "u1", "c1"); c.next(2); c.send(99, nil) }, 4001},
+		{"undecodable", func(c *client) { _ = c.ws.WriteMessage(websocket.TextMessage, []byte("{nope")) }, 4002},
+		{"oversized frame", func(c *client) {
+			_ = c.ws.WriteMessage(websocket.TextMessage, []byte(`{"op":3,"d":"`+strings.Repeat("x", 2000)+`"}`))
+		}, 4002},
+		{"not authenticated", func(c *client) { c.send(1, map[string]any{"protocol": "udp"}) }, 4003},
+		{"bad token", func(c *client) {
+			c.send(0, map[string]any{"server_id": "g1", "user_id": "u1", "session_id": "s", "token": "pv1.bogus.sig"})
+		}, 4004},
+		{"token for another user", func(c *client) {
+			cl, tk := h.creds("u2", "c1")
+			c.send(0, map[string]any{"server_id": "g1", "user_id": "u1", "session_id": cl.SessionID, "token": tk})
+		}, 4004},
+		{"already authenticated", func(c *client) { c.identify(h, "u3", "c1"); c.next(2); c.identify(h, "u3", "c1") }, 4005},
+		{"unknown session on resume", func(c *client) {
+			c.send(7, map[string]any{"server_id": "g1", "session_id": "nope", "token": "x"})
+		}, 4006},
+		{"unknown protocol", func(c *client) {
+			c.identify(h, "u4", "c1")
+			c.next(2)
+			c.send(1, map[string]any{"protocol": "webrtc", "data": map[string]any{"mode": "aead_aes256_gcm_rtpsize"}})
+		}, 4012},
+		{"unknown encryption mode", func(c *client) {
+			c.identify(h, "u5", "c1")
+			c.next(2)
+			c.send(1, map[string]any{"protocol": "udp", "data": map[string]any{"address": "127.0.0.1", "port": 1, "mode": "rot13"}})
+		}, 4016},
+		{"rate limited", func(c *client) {
+			for i := 0; i < 20; i++ {
+				c.send(3, i)
+			}
+		}, 4021},
+		{"bad speaking", func(c *client) { c.identify(h, "u6", "c1"); c.next(2); c.send(5, map[string]any{"speaking": "loud"}) }, 4002},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := h.dial("?v=8")
+			c.t = t
+			c.next(8)
+			tc.do(c)
+			if got := c.closeCode(); got != tc.want {
+				t.Fatalf("close code %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestHeartbeatTimeout(t *testing.T) {
+	h := newHarness(t, signaling.Config{HeartbeatInterval: 100 * time.Millisecond, HeartbeatTimeout: 300 * time.Millisecond})
+	c := h.dial("?v=8")
+	c.identify(h, "u1", "c1")
+	c.next(2)
+	if got := c.closeCode(); got != 4009 {
+		t.Fatalf("close code %d, want 4009", got)
+	}
+}
+
+func TestBadVersion(t *testing.T) {
+	h := newHarness(t, signaling.Config{})
+	_, resp, err := h.dialer.Dial("wss://"+h.srv.GatewayAddr()+"/?v=99", nil)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("v=99: err %v resp %v, want HTTP 400", err, resp)
+	}
+}
+
+func TestDialects(t *testing.T) {
+	h := newHarness(t, signaling.Config{})
+	tests := []struct {
+		query       string
+		heartbeat   any
+		wantAck     string
+		wantSeq     bool
+		wantSpeakTo string // how a peer in this dialect sees speaking
+	}{
+		{"?v=8", map[string]any{"t": 1712345678901, "seq_ack": 1}, `{"t":1712345678901}`, true, `1`},
+		{"?v=4", 12345, `12345`, false, `1`},
+		{"", 1700000000, `1700000000`, false, `true`},
+	}
+	for i, tc := range tests {
+		t.Run("v="+tc.query, func(t *testing.T) {
+			c := h.dial(tc.query)
+			c.t = t
+			hello := c.next(8)
+			if !strings.Contains(string(hello.D), "heartbeat_interval") {
+				t.Fatalf("hello %s", hello.D)
+			}
+			c.identify(h, fmt.Sprintf("d%d", i), "dialects")
+			ready := c.next(2)
+			var rd struct {
+				SSRC              uint32   `json:"ssrc"`
+				IP                string   `json:"ip"`
+				Port              int      `json:"port"`
+				Modes             []string `json:"modes"`
+				HeartbeatInterval float64  `json:"heartbeat_interval"`
+			}
+			if err := json.Unmarshal(ready.D, &rd); err != nil || rd.SSRC == 0 || rd.IP != "127.0.0.1" || rd.Port == 0 || rd.HeartbeatInterval == 0 || len(rd.Modes) == 0 {
+				t.Fatalf("ready %s (%v)", ready.D, err)
+			}
+			if (ready.Seq != nil) != tc.wantSeq {
+				t.Fatalf("ready seq present=%v, want %v", ready.Seq != nil, tc.wantSeq)
+			}
+			c.send(3, tc.heartbeat)
+			ack := c.next(6)
+			if string(ack.D) != tc.wantAck {
+				t.Fatalf("ack d=%s, want %s", ack.D, tc.wantAck)
+			}
+			c.send(1, map[string]any{"protocol": "udp", "data": map[string]any{"address": "127.0.0.1", "port": 1, "mode": rd.Modes[0]}})
+			sd := c.next(4)
+			var desc struct {
+				Mode      string `json:"mode"`
+				SecretKey []int  `json:"secret_key"`
+			}
+			if err := json.Unmarshal(sd.D, &desc); err != nil || desc.Mode != rd.Modes[0] || len(desc.SecretKey) != 32 {
+				t.Fatalf("session description %s", sd.D)
+			}
+			// A v8 peer speaks; this client sees it in its own dialect.
+			p := h.dial("?v=8")
+			p.t = t
+			p.next(8)
+			p.identify(h, fmt.Sprintf("peer%d", i), "dialects")
+			p.next(2)
+			p.send(5, map[string]any{"speaking": 1, "delay": 0, "ssrc": 1})
+			for {
+				sp := c.next(5)
+				var s struct {
+					UserID   string          `json:"user_id"`
+					Speaking json.RawMessage `json:"speaking"`
+				}
+				_ = json.Unmarshal(sp.D, &s)
+				if s.UserID == fmt.Sprintf("peer%d", i) && string(s.Speaking) == tc.wantSpeakTo {
+					break
+				}
+			}
+			p.ws.Close()
+			c.ws.Close()
+		})
+	}
+}
+
+func TestResumeReplaysMissedMessages(t *testing.T) {
+	h := newHarness(t, signaling.Config{})
+	a := h.dial("?v=8")
+	a.next(8)
+	a.identify(h, "alice", "c1")
+	ready := a.next(2)
+	// Drop the connection without a close frame, as a network failure would.
+	a.ws.UnderlyingConn().Close()
+
+	b := h.dial("?v=8")
+	b.next(8)
+	b.identify(h, "bob", "c1")
+	b.next(2)
+	b.send(5, map[string]any{"speaking": 1, "delay": 0})
+
+	// Resume acking only Ready: the connect and speaking events about bob
+	// must be re-delivered.
+	time.Sleep(100 * time.Millisecond)
+	r := h.dial("?v=8")
+	r.next(8)
+	r.send(7, map[string]any{"server_id": "g1", "session_id": a.c.SessionID, "token": a.tk, "seq_ack": *ready.Seq})
+	got := map[int]bool{}
+	deadline := time.Now().Add(5 * time.Second)
+	for !(got[9] && got[11] && got[5]) && time.Now().Before(deadline) {
+		var m msg
+		_ = r.ws.SetReadDeadline(deadline)
+		if err := r.ws.ReadJSON(&m); err != nil {
+			t.Fatalf("after resume: %v (got %v)", err, got)
+		}
+		if m.Op != 9 && m.Seq != nil && *m.Seq <= *ready.Seq {
+			t.Fatalf("re-delivered seq %d <= acked %d", *m.Seq, *ready.Seq)
+		}
+		got[m.Op] = true
+	}
+	if !(got[9] && got[11] && got[5]) {
+		t.Fatalf("after resume got ops %v, want 9, 11 and 5", got)
+	}
+}
+
+func TestServerShutdownSendsCloseFrame(t *testing.T) {
+	h := newHarness(t, signaling.Config{})
+	c := h.dial("?v=8")
+	c.next(8)
+	c.identify(h, "u1", "c1")
+	c.next(2)
+	done := make(chan int, 1)
+	go func() { done <- c.closeCode() }()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := h.srv.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-done; got != 1001 {
+		t.Fatalf("close code %d, want 1001", got)
+	}
+}

@@ -1,0 +1,25 @@
+package signaling
+
+// Media is what the gateway needs from the SFU (consumer-defined so the
+// gateway can be read without the forwarding path).
+type Media interface {
+	// Join adds a user to a room's media plane and allocates its SSRC.
+	Join(room, user string) (Participant, error)
+	// Modes lists the transport encryption modes offered in Ready.
+	Modes() []string
+	// UDPEndpoint is the ip and port clients send media to.
+	UDPEndpoint() (ip string, port int)
+}
+
+// Participant is one user's media state in the SFU.
+type Participant interface {
+	SSRC() uint32
+	// SetTransport installs the mode and key chosen in Select Protocol.
+	SetTransport(mode string, key []byte) error
+	SetServerMute(bool)
+	SetServerDeaf(bool)
+	ServerMute() bool
+	ServerDeaf() bool
+	// Leave removes the participant from its room.
+	Leave()
+}

@@ -1,0 +1,32 @@
+package signaling
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// metrics are the gateway's Prometheus collectors.
+type metrics struct {
+	connections prometheus.Gauge
+	sessions    prometheus.Gauge
+	closes      *prometheus.CounterVec
+	messages    *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		connections: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "parley", Subsystem: "voice_gateway", Name: "connections",
+			Help: "Open voice gateway WebSocket connections."}),
+		sessions: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "parley", Subsystem: "voice_gateway", Name: "sessions",
+			Help: "Authenticated voice sessions (connected or awaiting resume)."}),
+		closes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "parley", Subsystem: "voice_gateway", Name: "closes_total",
+			Help: "Connections closed by the server, by close code."}, []string{"code"}),
+		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "parley", Subsystem: "voice_gateway", Name: "messages_total",
+			Help: "Client messages received, by opcode."}, []string{"op"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.connections, m.sessions, m.closes, m.messages)
+	}
+	return m
+}

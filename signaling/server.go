@@ -1,0 +1,346 @@
+package signaling
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/parleyhq/parley/internal/voicectl"
+	"github.com/parleyhq/parley/internal/voicetoken"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Config configures a voice gateway Server.
+type Config struct {
+	Media  Media
+	Tokens *voicetoken.Signer
+	// HeartbeatInterval is announced in Hello and Ready (default 13.75 s).
+	HeartbeatInterval time.Duration
+	// HeartbeatTimeout closes a session with 4009 after this long without a
+	// heartbeat (default 2.5 × HeartbeatInterval).
+	HeartbeatTimeout time.Duration
+	// IdentifyTimeout closes a connection that neither identifies nor
+	// resumes in time with 4003 (default 20 s).
+	IdentifyTimeout time.Duration
+	// ResumeWindow keeps a disconnected session (and its media) resumable
+	// (default 30 s).
+	ResumeWindow time.Duration
+	// MaxMessageBytes bounds one client frame (default 64 KiB).
+	MaxMessageBytes int64
+	// RateBurst and RatePerSecond bound client messages per connection
+	// (default 60 and 2/s); exceeding them closes with 4021.
+	RateBurst     int
+	RatePerSecond float64
+	// ReplayBuffer is how many numbered v8 messages are kept for resume.
+	ReplayBuffer int
+	Logger       *slog.Logger
+	Metrics      prometheus.Registerer
+	Now          func() time.Time
+}
+
+// Validate fills defaults and checks the config.
+func (c *Config) Validate() error {
+	if c.Media == nil {
+		return fmt.Errorf("%w: Media is nil", ErrConfig)
+	}
+	if c.Tokens == nil {
+		return fmt.Errorf("%w: Tokens is nil", ErrConfig)
+	}
+	if c.HeartbeatInterval == 0 {
+		c.HeartbeatInterval = 13750 * time.Millisecond
+	}
+	if c.HeartbeatInterval < 0 {
+		return fmt.Errorf("%w: negative heartbeat interval", ErrConfig)
+	}
+	if c.HeartbeatTimeout == 0 {
+		c.HeartbeatTimeout = c.HeartbeatInterval * 5 / 2
+	}
+	if c.IdentifyTimeout == 0 {
+		c.IdentifyTimeout = 20 * time.Second
+	}
+	if c.ResumeWindow == 0 {
+		c.ResumeWindow = 30 * time.Second
+	}
+	if c.MaxMessageBytes == 0 {
+		c.MaxMessageBytes = 64 << 10
+	}
+	if c.RateBurst == 0 {
+		c.RateBurst = 60
+	}
+	if c.RatePerSecond == 0 {
+		c.RatePerSecond = 2
+	}
+	if c.ReplayBuffer == 0 {
+		c.ReplayBuffer = 256
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return nil
+}
+
+// Server is the voice gateway. It is an http.Handler to be served over TLS.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	metrics  *metrics
+	upgrader websocket.Upgrader
+
+	mu sync.Mutex // guards all following fields
+	// sessions by session id, connected or awaiting resume.
+	sessions map[string]*session
+	// byUser finds a user's session in a guild: guild + "/" + user.
+	byUser map[string]*session
+	// rooms lists the sessions in each room (guild + "/" + channel).
+	rooms  map[string]map[*session]struct{}
+	conns  map[*conn]struct{}
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// New validates cfg and returns a Server.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Server{
+		cfg:     cfg,
+		log:     cfg.Logger,
+		metrics: newMetrics(cfg.Metrics),
+		upgrader: websocket.Upgrader{
+			HandshakeTimeout: 10 * time.Second,
+			ReadBufferSize:   4096,
+			WriteBufferSize:  4096,
+			// Native clients send no Origin; browsers will use WebRTC.
+			CheckOrigin: func(*http.Request) bool { return true },
+		},
+		sessions: map[string]*session{},
+		byUser:   map[string]*session{},
+		rooms:    map[string]map[*session]struct{}{},
+		conns:    map[*conn]struct{}{},
+	}, nil
+}
+
+// ServeHTTP upgrades to a WebSocket and runs the connection.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	dialect, err := ParseDialect(r.URL.Query().Get("v"))
+	if err != nil {
+		http.Error(w, `{"code":400,"message":"unsupported voice gateway version; use v=4..8"}`, http.StatusBadRequest)
+		return
+	}
+	if !websocket.IsWebSocketUpgrade(r) {
+		http.Error(w, `{"code":426,"message":"voice gateway: WebSocket upgrade required"}`, http.StatusUpgradeRequired)
+		return
+	}
+	ws, err := s.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader wrote the HTTP error
+	}
+	c := newConn(s, ws, dialect, r.RemoteAddr)
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		c.closeNow(CloseGoingAway, "server shutting down")
+		return
+	}
+	s.conns[c] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	s.metrics.connections.Inc()
+	defer func() {
+		s.metrics.connections.Dec()
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+		s.wg.Done()
+	}()
+	c.run()
+}
+
+// Close ends every connection with 1001 and every session, and waits for
+// the connection goroutines until ctx is done.
+func (s *Server) Close(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	sessions := make([]*session, 0, len(s.sessions))
+	for _, ss := range s.sessions {
+		sessions = append(sessions, ss)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.terminate(CloseGoingAway, "server shutting down")
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	for _, ss := range sessions {
+		s.endSession(ss)
+	}
+	return nil
+}
+
+func roomKey(guild, channel string) string { return guild + "/" + channel }
+
+// register makes ss the user's session in its guild, replacing (and
+// returning) any previous one.
+func (s *Server) register(ss *session) (replaced *session) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	uk := roomKey(ss.guild, ss.user)
+	replaced = s.byUser[uk]
+	if replaced != nil {
+		s.removeLocked(replaced)
+	}
+	s.sessions[ss.id] = ss
+	s.byUser[uk] = ss
+	room := s.rooms[ss.room]
+	if room == nil {
+		room = map[*session]struct{}{}
+		s.rooms[ss.room] = room
+	}
+	room[ss] = struct{}{}
+	s.metrics.sessions.Set(float64(len(s.sessions)))
+	return replaced
+}
+
+// removeLocked forgets ss; it reports whether ss was registered.
+func (s *Server) removeLocked(ss *session) bool {
+	if s.sessions[ss.id] != ss {
+		return false
+	}
+	delete(s.sessions, ss.id)
+	if uk := roomKey(ss.guild, ss.user); s.byUser[uk] == ss {
+		delete(s.byUser, uk)
+	}
+	if room := s.rooms[ss.room]; room != nil {
+		delete(room, ss)
+		if len(room) == 0 {
+			delete(s.rooms, ss.room)
+		}
+	}
+	s.metrics.sessions.Set(float64(len(s.sessions)))
+	return true
+}
+
+// endSession removes ss, its media, and tells its room.
+func (s *Server) endSession(ss *session) {
+	s.mu.Lock()
+	removed := s.removeLocked(ss)
+	s.mu.Unlock()
+	if !removed {
+		return
+	}
+	ss.end()
+	s.broadcast(ss.room, ss, func(*session) (Op, any) {
+		return OpClientDisconnect, clientDisconnect{UserID: ss.user}
+	})
+}
+
+// peers returns the other sessions in ss's room.
+func (s *Server) peers(ss *session) []*session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*session, 0, len(s.rooms[ss.room]))
+	for p := range s.rooms[ss.room] {
+		if p != ss {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// broadcast sends a message built per receiver to every session in room
+// except from.
+func (s *Server) broadcast(room string, from *session, build func(to *session) (Op, any)) {
+	s.mu.Lock()
+	targets := make([]*session, 0, len(s.rooms[room]))
+	for p := range s.rooms[room] {
+		if p != from {
+			targets = append(targets, p)
+		}
+	}
+	s.mu.Unlock()
+	for _, p := range targets {
+		op, d := build(p)
+		p.send(op, d)
+	}
+}
+
+// lookup finds a session by id.
+func (s *Server) lookup(id string) *session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sessions[id]
+}
+
+// userSession finds a user's session in a guild.
+func (s *Server) userSession(guild, user string) *session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.byUser[roomKey(guild, user)]
+}
+
+// Controller returns the control-plane view of this gateway.
+func (s *Server) Controller() voicectl.Controller { return controller{s} }
+
+// Participants lists connected voice users.
+func (s *Server) Participants() []voicectl.Participant {
+	s.mu.Lock()
+	list := make([]*session, 0, len(s.sessions))
+	for _, ss := range s.sessions {
+		list = append(list, ss)
+	}
+	s.mu.Unlock()
+	out := make([]voicectl.Participant, 0, len(list))
+	for _, ss := range list {
+		out = append(out, ss.describe())
+	}
+	return out
+}
+
+type controller struct{ s *Server }
+
+func (c controller) SetServerMute(guild, user string, mute bool) error {
+	ss := c.s.userSession(guild, user)
+	if ss == nil {
+		return voicectl.ErrNotConnected
+	}
+	ss.media.SetServerMute(mute)
+	return nil
+}
+
+func (c controller) SetServerDeaf(guild, user string, deaf bool) error {
+	ss := c.s.userSession(guild, user)
+	if ss == nil {
+		return voicectl.ErrNotConnected
+	}
+	ss.media.SetServerDeaf(deaf)
+	return nil
+}
+
+func (c controller) Disconnect(guild, user string) error {
+	ss := c.s.userSession(guild, user)
+	if ss == nil {
+		return voicectl.ErrNotConnected
+	}
+	ss.kick(CloseDisconnected, "disconnected by the control plane")
+	c.s.endSession(ss)
+	return nil
+}
+
+func (c controller) Participants() []voicectl.Participant { return c.s.Participants() }
