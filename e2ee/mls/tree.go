@@ -343,6 +343,7 @@ func (t *ratchetTree) originalSiblingHash(p *parentNode, s uint32, hashes [][]by
 func (t *ratchetTree) verifyParentHashes(hashes [][]byte) error {
 	n := t.leafCount()
 	covered := make([]bool, len(t.nodes))
+	sibHashes := make(map[uint32][]byte) // sibling node -> original sibling tree hash under its parent
 	for i := uint32(0); i < n; i++ {
 		x := leafNode(i)
 		ln := t.nodes[x].leaf
@@ -362,7 +363,12 @@ func (t *ratchetTree) verifyParentHashes(hashes [][]byte) error {
 			if isAncestor(s, child) {
 				s = right(p)
 			}
-			if cur == nil || !bytes.Equal(cur, parentHashOf(pn, t.originalSiblingHash(pn, s, hashes))) {
+			sh, ok := sibHashes[s]
+			if !ok {
+				sh = t.originalSiblingHash(pn, s, hashes)
+				sibHashes[s] = sh
+			}
+			if cur == nil || !bytes.Equal(cur, parentHashOf(pn, sh)) {
 				break
 			}
 			covered[p] = true
