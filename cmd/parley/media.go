@@ -1,0 +1,251 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"time"
+
+	"github.com/parleyhq/parley/internal/cli"
+	"github.com/parleyhq/parley/internal/datadir"
+	"github.com/parleyhq/parley/mediaproxy"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+func init() {
+	register(&command{name: "mediaproxy", summary: "run the media proxy alone", run: runMediaProxy})
+	register(&command{name: "media put", summary: "store a file as an attachment and print its signed URL", run: runMediaPut})
+	register(&command{name: "media sign-external", summary: "print the signed proxy path for an external image URL", run: runMediaSignExternal})
+	register(&command{name: "media upload-token", summary: "print the bearer token for POST /upload/{channel}", run: runMediaUploadToken})
+	registerComponent(&component{name: "media", order: 30, flags: mediaFlags, start: startMedia})
+}
+
+// mediaOpts are the media proxy's flags, shared by `serve` and `mediaproxy`.
+type mediaOpts struct {
+	addr      *string
+	workers   *int
+	queue     *int
+	timeout   *time.Duration
+	memCache  *int
+	diskCache *int
+	maxBytes  *int
+	allow     *string
+	publicURL *string
+}
+
+var mediaFlagValues mediaOpts
+
+func mediaFlags(fs *flag.FlagSet) { mediaFlagValues = defineMediaFlags(fs) }
+
+func defineMediaFlags(fs *flag.FlagSet) mediaOpts {
+	d := mediaproxy.DefaultConfig()
+	return mediaOpts{
+		addr:      cli.String(fs, "media-addr", "PARLEY_MEDIA_ADDR", "127.0.0.1:8090", "media proxy listen address"),
+		workers:   cli.Int(fs, "media-workers", "PARLEY_MEDIA_WORKERS", d.Workers, "concurrent libvips jobs"),
+		queue:     cli.Int(fs, "media-queue", "PARLEY_MEDIA_QUEUE", d.Queue, "jobs that may wait before 503"),
+		timeout:   cli.Duration(fs, "media-timeout", "PARLEY_MEDIA_TIMEOUT", d.Timeout, "per-request timeout"),
+		memCache:  cli.Int(fs, "media-mem-cache-mb", "PARLEY_MEDIA_MEM_CACHE_MB", int(d.MemCacheBytes>>20), "memory cache size in MiB"),
+		diskCache: cli.Int(fs, "media-disk-cache-mb", "PARLEY_MEDIA_DISK_CACHE_MB", int(d.DiskCacheBytes>>20), "disk cache size in MiB (0 disables)"),
+		maxBytes:  cli.Int(fs, "media-max-bytes", "PARLEY_MEDIA_MAX_BYTES", int(d.Limits.MaxBytes), "largest source image in bytes"),
+		allow:     cli.String(fs, "media-fetch-allow", "PARLEY_MEDIA_FETCH_ALLOW", "", "comma-separated CIDRs external fetches may reach despite the deny list (tests only)"),
+		publicURL: cli.String(fs, "media-public-url", "PARLEY_MEDIA_PUBLIC_URL", "", "base URL put in upload responses (default http://ADDR)"),
+	}
+}
+
+func (o mediaOpts) config(dir *datadir.Dir, log *slog.Logger, reg prometheus.Registerer) (mediaproxy.Config, error) {
+	key, err := dir.Key(mediaproxy.KeyName)
+	if err != nil {
+		return mediaproxy.Config{}, err
+	}
+	st, err := mediaproxy.OpenStore(dir.Join("media"))
+	if err != nil {
+		return mediaproxy.Config{}, err
+	}
+	c := mediaproxy.DefaultConfig()
+	c.Addr, c.Key, c.Store, c.Log, c.Registerer = *o.addr, key, st, log, reg
+	c.CacheDir = dir.Join("media-cache")
+	c.Workers, c.Queue, c.Timeout = *o.workers, *o.queue, *o.timeout
+	c.MemCacheBytes, c.DiskCacheBytes = int64(*o.memCache)<<20, int64(*o.diskCache)<<20
+	c.Limits.MaxBytes = int64(*o.maxBytes)
+	c.Fetch.MaxBytes = c.Limits.MaxBytes
+	c.UploadToken = mediaproxy.UploadToken(key)
+	c.PublicURL = *o.publicURL
+	for _, s := range splitComma(*o.allow) {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return c, fmt.Errorf("--media-fetch-allow: %w", err)
+		}
+		c.Fetch.Allow = append(c.Fetch.Allow, p)
+	}
+	return c, nil
+}
+
+func startMediaServer(cfg mediaproxy.Config) (*mediaproxy.Server, string, error) {
+	s, err := mediaproxy.New(cfg)
+	if err != nil {
+		return nil, "", err
+	}
+	addr, err := s.Listen()
+	if err != nil {
+		return nil, "", err
+	}
+	return s, addr, nil
+}
+
+func startMedia(_ context.Context, env *serveEnv) (*running, error) {
+	cfg, err := mediaFlagValues.config(env.dir, env.log.With("component", "media"), env.metrics)
+	if err != nil {
+		return nil, err
+	}
+	s, addr, err := startMediaServer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &running{addrs: map[string]string{"media": addr}, stop: s.Shutdown}, nil
+}
+
+func runMediaProxy(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("mediaproxy", flag.ContinueOnError)
+	dataDir := cli.DataDir(fs)
+	logLevel := cli.String(fs, "log-level", "PARLEY_LOG_LEVEL", "info", "debug, info, warn or error")
+	o := defineMediaFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log := newLogger(*logLevel, os.Stderr)
+	dir, err := datadir.Open(*dataDir)
+	if err != nil {
+		return err
+	}
+	cfg, err := o.config(dir, log, nil)
+	if err != nil {
+		return err
+	}
+	s, addr, err := startMediaServer(cfg)
+	if err != nil {
+		return err
+	}
+	if err := cli.PrintJSON(stdout, map[string]any{"ready": true, "media": addr, "pid": os.Getpid()}); err != nil {
+		log.Warn("stdout", "err", err)
+	}
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return s.Shutdown(sctx)
+}
+
+func runMediaPut(_ context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("media put", flag.ContinueOnError)
+	dataDir := cli.DataDir(fs)
+	channel := fs.String("channel", "", "channel id (required)")
+	name := fs.String("filename", "", "stored file name (default: the file's base name)")
+	ttl := fs.Duration("ttl", 24*time.Hour, "signed URL lifetime")
+	// Flags may follow the file argument.
+	var file string
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		file, args = args[0], args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if file == "" && fs.NArg() > 0 {
+		file = fs.Arg(0)
+	}
+	if file == "" || *channel == "" {
+		fs.Usage()
+		return fmt.Errorf("usage: parley media put FILE --channel C [--data-dir DIR]: %w", errUsage)
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	if *name == "" {
+		*name = file
+	}
+	dir, err := datadir.Open(*dataDir)
+	if err != nil {
+		return err
+	}
+	key, err := dir.Key(mediaproxy.KeyName)
+	if err != nil {
+		return err
+	}
+	st, err := mediaproxy.OpenStore(dir.Join("media"))
+	if err != nil {
+		return err
+	}
+	a, err := st.Put(*channel, *name, data, mediaproxy.DefaultLimits(), time.Now())
+	if err != nil {
+		return err
+	}
+	signer, err := mediaproxy.NewSigner(key)
+	if err != nil {
+		return err
+	}
+	p := signer.SignAttachment(a.ChannelID, a.ID, a.Filename, time.Now(), *ttl)
+	res := mediaproxy.UploadResult{Attachment: a, Path: p}
+	if addr, err := dir.ReadyAddr("media"); err == nil {
+		res.URL = "http://" + addr + p
+	}
+	return cli.PrintJSON(stdout, res)
+}
+
+func runMediaSignExternal(_ context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("media sign-external", flag.ContinueOnError)
+	dataDir := cli.DataDir(fs)
+	var target string
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		target, args = args[0], args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if target == "" && fs.NArg() > 0 {
+		target = fs.Arg(0)
+	}
+	if target == "" {
+		return fmt.Errorf("usage: parley media sign-external URL [--data-dir DIR]: %w", errUsage)
+	}
+	dir, err := datadir.Open(*dataDir)
+	if err != nil {
+		return err
+	}
+	key, err := dir.Key(mediaproxy.KeyName)
+	if err != nil {
+		return err
+	}
+	signer, err := mediaproxy.NewSigner(key)
+	if err != nil {
+		return err
+	}
+	p, err := signer.SignExternal(target)
+	if err != nil {
+		return err
+	}
+	out := map[string]string{"path": p, "target": target}
+	if addr, err := dir.ReadyAddr("media"); err == nil {
+		out["url"] = "http://" + addr + p
+	}
+	return cli.PrintJSON(stdout, out)
+}
+
+func runMediaUploadToken(_ context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("media upload-token", flag.ContinueOnError)
+	dataDir := cli.DataDir(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	dir, err := datadir.Open(*dataDir)
+	if err != nil {
+		return err
+	}
+	key, err := dir.Key(mediaproxy.KeyName)
+	if err != nil {
+		return err
+	}
+	return cli.PrintJSON(stdout, map[string]string{"token": mediaproxy.UploadToken(key)})
+}
