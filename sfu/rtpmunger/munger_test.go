@@ -157,7 +157,7 @@ func TestMunger(t *testing.T) {
 			},
 		},
 		{
-			name: "drop_before_first",
+			name:  "drop_before_first",
 			steps: []step{d(b + 99), f(b+100, b+100, true), fErr(b+99, ErrCacheMiss), f(b+101, b+101, false)},
 		},
 		{
