@@ -1,0 +1,10 @@
+// Package interop holds Parley's end-to-end interoperability tests: real
+// third-party Discord-protocol clients (@discordjs/voice driven from Node,
+// disgo and discordgo in-process) and Parley's own voice client join a real
+// Parley voice server over loopback and exchange Opus frames, which must
+// arrive byte for byte and in order (shared/docs/voice-protocol.md §5).
+//
+// The package has no non-test code besides this comment. The tests run under
+// `make test` with PARLEY_INTEROP=1, where a missing client (Node, the npm
+// packages in interop/node) fails the test; without it they skip.
+package interop

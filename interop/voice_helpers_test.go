@@ -1,0 +1,306 @@
+package interop
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/parleyhq/parley/internal/datadir"
+	"github.com/parleyhq/parley/internal/ogg"
+	"github.com/parleyhq/parley/internal/voiceclient"
+	"github.com/parleyhq/parley/internal/voiceserver"
+	"github.com/parleyhq/parley/internal/voicetoken"
+)
+
+// interopRequired is true under `make test`: a missing client is a failure.
+func interopRequired() bool { return os.Getenv("PARLEY_INTEROP") == "1" }
+
+// missingClient fails (PARLEY_INTEROP=1) or skips the test.
+func missingClient(t *testing.T, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if interopRequired() {
+		t.Fatalf("interop client missing (PARLEY_INTEROP=1): %s", msg)
+	}
+	t.Skipf("interop client missing: %s (run scripts/deps.sh, or `make test`)", msg)
+}
+
+// Test ids are snowflake-shaped: disgo and discordgo parse them as numbers.
+const (
+	testGuild   = "900000000000000001"
+	testChannel = "900000000000000002"
+)
+
+// voiceEnv is a real Parley voice server on loopback.
+type voiceEnv struct {
+	srv    *voiceserver.Server
+	dir    *datadir.Dir
+	signer *voicetoken.Signer
+	pool   *x509.CertPool
+	log    *slog.Logger
+}
+
+// testLogger writes to the test log at warn level (debug with PARLEY_TEST_DEBUG=1).
+func testLogger(t *testing.T) *slog.Logger {
+	lvl := slog.LevelWarn
+	if os.Getenv("PARLEY_TEST_DEBUG") == "1" {
+		lvl = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: lvl}))
+}
+
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+func startVoice(t *testing.T, legacy bool) *voiceEnv {
+	t.Helper()
+	dir, err := datadir.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsCfg, err := dir.TLSConfig("", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := dir.CertPool()
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := dir.Key(voicetoken.KeyName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := voicetoken.NewSigner(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := testLogger(t)
+	srv, err := voiceserver.New(voiceserver.Config{
+		GatewayAddr: "127.0.0.1:0", UDPAddr: "127.0.0.1:0", TLS: tlsCfg, TokenKey: key,
+		LegacyModes: legacy, Logger: log,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.Close(ctx); err != nil {
+			t.Logf("voice server close: %v", err)
+		}
+	})
+	return &voiceEnv{srv: srv, dir: dir, signer: signer, pool: pool, log: log}
+}
+
+// creds is what `parley voice-token` prints.
+type creds struct {
+	Endpoint  string `json:"endpoint"`
+	Token     string `json:"token"`
+	SessionID string `json:"session_id"`
+	UserID    string `json:"user_id"`
+	GuildID   string `json:"guild_id"`
+	ChannelID string `json:"channel_id"`
+}
+
+func (e *voiceEnv) creds(user string) creds {
+	c, tok := e.signer.IssueFor(user, testGuild, testChannel, time.Hour, time.Now())
+	return creds{Endpoint: e.srv.GatewayAddr(), Token: tok, SessionID: c.SessionID, UserID: user, GuildID: testGuild, ChannelID: testChannel}
+}
+
+// frameLog collects received Opus frames per sending user.
+type frameLog struct {
+	mu     sync.Mutex
+	byUser map[string][][]byte
+	notify chan struct{}
+}
+
+func newFrameLog() *frameLog {
+	return &frameLog{byUser: map[string][][]byte{}, notify: make(chan struct{}, 1)}
+}
+
+func (l *frameLog) add(user string, opus []byte) {
+	l.mu.Lock()
+	l.byUser[user] = append(l.byUser[user], append([]byte(nil), opus...))
+	l.mu.Unlock()
+	select {
+	case l.notify <- struct{}{}:
+	default:
+	}
+}
+
+func (l *frameLog) from(user string) [][]byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([][]byte(nil), l.byUser[user]...)
+}
+
+func (l *frameLog) users() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for u := range l.byUser {
+		out = append(out, u)
+	}
+	return out
+}
+
+// waitAudio waits until at least n non-silence frames from user arrived.
+func (l *frameLog) waitAudio(user string, n int, d time.Duration) bool {
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	for {
+		if len(nonSilence(l.from(user))) >= n {
+			return true
+		}
+		select {
+		case <-l.notify:
+		case <-deadline.C:
+			return false
+		}
+	}
+}
+
+// goPeer is Parley's own voice client in the room.
+type goPeer struct {
+	user string
+	conn *voiceclient.Conn
+	got  *frameLog
+}
+
+func (e *voiceEnv) joinGo(t *testing.T, user, mode string) *goPeer {
+	t.Helper()
+	c := e.creds(user)
+	p := &goPeer{user: user, got: newFrameLog()}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := voiceclient.Dial(ctx, voiceclient.Config{
+		Endpoint: c.Endpoint, Token: c.Token, SessionID: c.SessionID, UserID: user,
+		GuildID: c.GuildID, ChannelID: c.ChannelID, RootCAs: e.pool, Mode: mode,
+		Logger:  e.log.With("client", "go:"+user),
+		OnFrame: func(f voiceclient.Frame) { p.got.add(f.UserID, f.Opus) },
+	})
+	if err != nil {
+		t.Fatalf("go client %s: %v", user, err)
+	}
+	p.conn = conn
+	t.Cleanup(func() { _ = conn.Close() })
+	return p
+}
+
+// nonSilence drops F8 FF FE frames: libraries differ in whether they send,
+// forward or drop the trailing silence.
+func nonSilence(frames [][]byte) [][]byte {
+	out := frames[:0:0]
+	for _, f := range frames {
+		if !ogg.IsSilence(f) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// checkFrames requires got (silence removed) to equal want byte for byte
+// and in order.
+func checkFrames(t *testing.T, what string, got, want [][]byte) {
+	t.Helper()
+	got = nonSilence(got)
+	n := min(len(got), len(want))
+	for i := range n {
+		if !bytes.Equal(got[i], want[i]) {
+			idx := -1
+			for j := range want {
+				if bytes.Equal(got[i], want[j]) {
+					idx = j
+					break
+				}
+			}
+			t.Errorf("%s: frame %d differs (%d bytes, want %d; it is sent frame %d); %d received, %d sent",
+				what, i, len(got[i]), len(want[i]), idx, len(got), len(want))
+			return
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("%s: received %d frames, sent %d (first %d match)", what, len(got), len(want), n)
+	}
+}
+
+// repoFile returns a path under the repository root (this package's dir's
+// parent).
+func repoFile(t *testing.T, rel string) string {
+	t.Helper()
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		t.Fatal("no caller")
+	}
+	return filepath.Join(filepath.Dir(file), rel)
+}
+
+// nodeBinary finds node and checks interop/node/node_modules has pkg.
+func nodeBinary(t *testing.T, pkgs ...string) string {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		missingClient(t, "node not on PATH")
+	}
+	for _, p := range pkgs {
+		if _, err := os.Stat(repoFile(t, filepath.Join("node", "node_modules", p, "package.json"))); err != nil {
+			missingClient(t, "npm package %s not installed in interop/node", p)
+		}
+	}
+	return node
+}
+
+// lineWriter forwards a subprocess's stderr to the test log.
+type lineWriter struct {
+	t      *testing.T
+	prefix string
+	mu     sync.Mutex
+	buf    []byte
+	done   bool
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf = append(w.buf, p...)
+	for {
+		i := bytes.IndexByte(w.buf, '\n')
+		if i < 0 {
+			break
+		}
+		if !w.done {
+			w.t.Logf("%s: %s", w.prefix, w.buf[:i])
+		}
+		w.buf = w.buf[i+1:]
+	}
+	return len(p), nil
+}
+
+func (w *lineWriter) stop() {
+	w.mu.Lock()
+	w.done = true
+	w.mu.Unlock()
+}
+
+var _ io.Writer = (*lineWriter)(nil)
