@@ -21,6 +21,10 @@ func BenchmarkForward(b *testing.B) {
 func BenchmarkForwardMixed(b *testing.B) {
 	m := New()
 	sn := uint64(1 << 16)
+	if _, err := m.Forward(sn, sn*960, false); err != nil {
+		b.Fatal(err)
+	}
+	sn += 10
 	b.ReportAllocs()
 	for b.Loop() {
 		sn++
