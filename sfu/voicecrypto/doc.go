@@ -31,9 +31,13 @@
 // a little-endian counter from 0. Secretbox modes have no AAD, so their
 // clear header is not authenticated.
 //
-// Interoperability note: @discordjs/voice computes the AAD length of a
-// received packet as 12 + (X ? 4 : 0), ignoring CC, so a server must send
-// packets with CC=0 to it. Every Discord client sends CC=0.
+// Interoperability: send clients packets with CC=0 and P=0 (strip RTP
+// padding with ParseHeader's PayloadEnd before re-sealing).
+// @discordjs/voice 0.19.2 computes the AAD length of a received packet as
+// 12 + (X ? 4 : 0), ignoring CC; disgo v0.19.6 tests padding with byte 0 &
+// 0x04 (a CC bit) and strips it from the still-encrypted packet, so a P=1
+// packet reaches its Opus decoder with the padding attached, and any packet
+// with CC >= 4 fails to decrypt. Both are checked in interop tests here.
 //
 // # Server nonces (voice-protocol.md §3.4)
 //

@@ -49,6 +49,14 @@ func TestServerNonceDisjoint(t *testing.T) {
 	for c := uint32(0); c < 1<<16; c++ {
 		n, _ := s.Next()
 		check(c, n)
+		if at, ok := ServerNonceAt(c); !ok || at != n {
+			t.Fatalf("ServerNonceAt(%d) = %x, %v; Next gave %x", c, at, ok, n)
+		}
+	}
+	for _, c := range []uint32{ServerNonceSpace, ServerNonceSpace + 1, 1<<32 - 1} {
+		if n, ok := ServerNonceAt(c); ok || n != ([4]byte{}) {
+			t.Fatalf("ServerNonceAt(%d) = %x, %v past the space", c, n, ok)
+		}
 	}
 	for i := 0; i < 10000; i++ {
 		c := rand.Uint32N(ServerNonceSpace)
