@@ -1,0 +1,89 @@
+package gateway
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/parleyhq/parley/chat/model"
+)
+
+// Config configures a Server.
+type Config struct {
+	// Backend authenticates and supplies guild state (required).
+	Backend Backend
+	// Log is the logger (required).
+	Log *slog.Logger
+	// ResumeURL is resume_gateway_url in READY, e.g. "ws://127.0.0.1:4001".
+	ResumeURL string
+	// HeartbeatInterval is sent in Hello (default 41.25 s).
+	HeartbeatInterval time.Duration
+	// HeartbeatGrace is added to the interval before a silent connection is
+	// closed with 4009 (default half an interval).
+	HeartbeatGrace time.Duration
+	// IdentifyTimeout closes connections that do not identify (4003).
+	IdentifyTimeout time.Duration
+	// ResumeWindow is how long a detached session stays resumable (default 2 min).
+	ResumeWindow time.Duration
+	// MaxFrame is the largest client frame accepted (default 4096 bytes,
+	// Discord's limit); larger frames close with 4002.
+	MaxFrame int
+	// EventsPerMinute limits client payloads per connection (default 120 per
+	// 60 s; exceeding closes with 4008).
+	EventsPerMinute int
+	// IdentifyBurst identifies per user are allowed per IdentifyWindow
+	// (max_concurrency; default 16 per 5 s); more get op 9.
+	IdentifyBurst  int
+	IdentifyWindow time.Duration
+	// ReplayLimit caps a session's dispatch list (write queue + replay log,
+	// default 1000); a connection that falls further behind is closed.
+	ReplayLimit int
+	// WriteTimeout bounds one socket write (default 10 s).
+	WriteTimeout time.Duration
+	// AllowedPrivileged are the privileged intents identifies may request
+	// (default all).
+	AllowedPrivileged *model.Intent
+	// MaxShards is the largest shard count accepted (default 16).
+	MaxShards int
+}
+
+func (c *Config) setDefaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	defInt := func(d *int, v int) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&c.HeartbeatInterval, 41250*time.Millisecond)
+	def(&c.HeartbeatGrace, c.HeartbeatInterval/2)
+	def(&c.IdentifyTimeout, 30*time.Second)
+	def(&c.ResumeWindow, 2*time.Minute)
+	def(&c.IdentifyWindow, 5*time.Second)
+	def(&c.WriteTimeout, 10*time.Second)
+	defInt(&c.MaxFrame, 4096)
+	defInt(&c.EventsPerMinute, 120)
+	defInt(&c.IdentifyBurst, 16)
+	defInt(&c.ReplayLimit, 1000)
+	defInt(&c.MaxShards, 16)
+	if c.AllowedPrivileged == nil {
+		p := model.IntentsPrivileged
+		c.AllowedPrivileged = &p
+	}
+}
+
+// Validate checks required fields and ranges.
+func (c Config) Validate() error {
+	switch {
+	case c.Backend == nil:
+		return fmt.Errorf("%w: no backend", ErrConfig)
+	case c.Log == nil:
+		return fmt.Errorf("%w: no logger", ErrConfig)
+	case c.HeartbeatInterval < 0, c.ResumeWindow < 0, c.MaxFrame < 0, c.EventsPerMinute < 0, c.ReplayLimit < 0:
+		return fmt.Errorf("%w: negative limit", ErrConfig)
+	}
+	return nil
+}

@@ -1,0 +1,191 @@
+package gateway
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gobwas/ws"
+)
+
+// wsConn is one WebSocket connection. Reads happen in short-lived
+// goroutines started by the poller (at most one at a time, guarded by
+// reading); writes in a short-lived flush goroutine (at most one, guarded by
+// flushing).
+type wsConn struct {
+	srv     *Server
+	nc      net.Conn
+	fd      int
+	created int64 // unix nanos
+
+	reading  atomic.Bool
+	dead     atomic.Bool
+	lastRecv atomic.Int64 // unix nanos of the last client frame
+
+	// Reader-goroutine state (one reader at a time).
+	winStart int64
+	winCount int
+
+	mu sync.Mutex
+	// Guarded by mu:
+	ctrl       [][]byte // control frames waiting to be written
+	dirty      bool     // something to write since the last check
+	flushing   bool     // a flush goroutine is running
+	closing    bool     // write a close frame after pending data, then close
+	closeCode  CloseCode
+	endSession bool // the close also ends the session
+	sess       *session
+}
+
+func (c *wsConn) isDead() bool { return c.dead.Load() }
+
+func (c *wsConn) session() *session {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sess
+}
+
+// queue adds a control frame.
+func (c *wsConn) queue(frame []byte) {
+	c.mu.Lock()
+	if !c.closing {
+		c.ctrl = append(c.ctrl, frame)
+		c.kickLocked()
+	}
+	c.mu.Unlock()
+}
+
+func (c *wsConn) kick() {
+	c.mu.Lock()
+	c.kickLocked()
+	c.mu.Unlock()
+}
+
+func (c *wsConn) kickLocked() {
+	c.dirty = true
+	if !c.flushing && !c.dead.Load() {
+		c.flushing = true
+		go c.flush()
+	}
+}
+
+// closeWith writes pending frames, then a close frame with code, then
+// closes. endSession also ends the session (no resume).
+func (c *wsConn) closeWith(code CloseCode, endSession bool) {
+	c.mu.Lock()
+	if !c.closing {
+		c.closing, c.closeCode, c.endSession = true, code, endSession
+		c.kickLocked()
+	}
+	c.mu.Unlock()
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// flush writes everything pending in one write per round until nothing is
+// left.
+func (c *wsConn) flush() {
+	bp := bufPool.Get().(*[]byte)
+	buf := (*bp)[:0]
+	defer func() {
+		if cap(buf) <= 64<<10 {
+			*bp = buf[:0]
+			bufPool.Put(bp)
+		}
+	}()
+	for {
+		c.mu.Lock()
+		if !c.dirty || c.dead.Load() {
+			c.flushing = false
+			c.mu.Unlock()
+			return
+		}
+		c.dirty = false
+		for _, f := range c.ctrl {
+			buf = append(buf, f...)
+		}
+		c.ctrl = nil
+		sess, closing, code := c.sess, c.closing, c.closeCode
+		c.mu.Unlock()
+		if sess != nil {
+			buf = sess.render(c, buf)
+		}
+		if closing {
+			c.srv.poller.remove(c)
+			buf = append(buf, closeFrame(code)...)
+		}
+		if len(buf) > 0 {
+			_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
+			n, err := c.nc.Write(buf)
+			c.srv.stats.bytesOut.Add(int64(n))
+			c.srv.stats.writes.Add(1)
+			buf = buf[:0]
+			if err != nil {
+				c.srv.drop(c, err)
+				return
+			}
+		}
+		if closing {
+			c.linger()
+			c.srv.drop(c, nil)
+			return
+		}
+	}
+}
+
+// linger half-closes after the close frame and drains what the client still
+// sends for a moment, so unread input does not turn the close into a reset
+// that would discard the close frame at the client.
+func (c *wsConn) linger() {
+	c.srv.poller.remove(c)
+	if tc, ok := c.nc.(interface{ CloseWrite() error }); ok {
+		_ = tc.CloseWrite()
+	}
+	_ = c.nc.SetReadDeadline(time.Now().Add(time.Second))
+	_, _ = io.Copy(io.Discard, io.LimitReader(c.nc, 64<<10))
+}
+
+// countingReader counts bytes so a read timeout with nothing read can be
+// told apart from a stalled frame.
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (cr *countingReader) Read(p []byte) (int, error) {
+	n, err := cr.r.Read(p)
+	cr.n += n
+	return n, err
+}
+
+// errIdle means a readiness event found no data (spurious wake-up).
+var errIdle = errors.New("gateway: no data")
+
+// readFrame reads one frame and returns its opcode and unmasked payload.
+func (c *wsConn) readFrame(buf []byte) (ws.Header, []byte, error) {
+	_ = c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	cr := countingReader{r: c.nc}
+	h, err := ws.ReadHeader(&cr)
+	if err != nil {
+		if cr.n == 0 && errors.Is(err, os.ErrDeadlineExceeded) {
+			return h, nil, errIdle
+		}
+		return h, nil, err
+	}
+	if h.Length > int64(c.srv.cfg.MaxFrame) {
+		return h, nil, ErrFrameTooLarge
+	}
+	if !h.Masked {
+		return h, nil, ws.ErrProtocolMaskRequired
+	}
+	p := buf[:h.Length]
+	if _, err := io.ReadFull(c.nc, p); err != nil {
+		return h, nil, err
+	}
+	ws.Cipher(p, h.Mask, 0)
+	return h, p, nil
+}

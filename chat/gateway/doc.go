@@ -1,0 +1,22 @@
+// Package gateway is the Discord-compatible gateway (v10, v9 as an alias):
+// WebSocket transport, sessions, Resume with replay, close codes, intents
+// filtering and fan-out of dispatches (shared/docs/chat-gateway.md §1).
+//
+// Transport: gobwas/ws frames over raw net.Conns. On Linux an epoll loop
+// (poller) watches every connection for readability, so an idle connection
+// holds no goroutine, no bufio and no buffers: just its wsConn, its session
+// and the kernel socket. A goroutine exists per connection only while a
+// frame is being read (readable) or while its write queue is being flushed
+// (flush), and each write coalesces every pending frame into one syscall.
+//
+// Fan-out: an Event carries its `d` encoded once; each recipient gets a small
+// per-session prefix (`{"t":…,"s":N,"op":0,"d":`) spliced in front at flush
+// time. A session's dispatches live in one list that serves both as the
+// write queue (seq > written) and as the replay log for Resume (trimmed by
+// the heartbeat's acknowledged seq and capped by Config.ReplayLimit).
+//
+// Ownership: Server owns the listener, the poller, the sweeper goroutine and
+// every wsConn; a session outlives its connection for Config.ResumeWindow.
+// Lock order: Server.mu → session.mu → wsConn.mu; the backend is never
+// called with a lock held, and Dispatch never blocks on a socket.
+package gateway

@@ -1,0 +1,404 @@
+package gateway
+
+import (
+		"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsutil"
+	"github.com/parleyhq/parley/chat/model"
+)
+
+const testGuild model.Snowflake = 1000
+
+type fakeBackend struct {
+	mu     sync.Mutex
+	ended  []string
+	voices []VoiceStateRequest
+	srv    *Server
+}
+
+func (f *fakeBackend) Authenticate(_ context.Context, token string) (model.User, error) {
+	switch token {
+	case "good":
+		return model.NewUser(1, "bot", true), nil
+	case "other":
+		return model.NewUser(2, "other", true), nil
+	}
+	return model.User{}, ErrAuth
+}
+func (f *fakeBackend) GuildsOf(model.Snowflake) []model.Snowflake { return []model.Snowflake{testGuild} }
+func (f *fakeBackend) GuildCreate(g model.Snowflake) ([]byte, error) {
+	return json.Marshal(map[string]any{"id": g, "name": "Parley", "channels": []any{}})
+}
+func (f *fakeBackend) VoiceStateUpdate(_ context.Context, s SessionRef, req VoiceStateRequest) error {
+	f.mu.Lock()
+	f.voices = append(f.voices, req)
+	f.mu.Unlock()
+	ev, _ := NewEvent("VOICE_STATE_UPDATE", req.GuildID, model.IntentGuildVoiceStates, map[string]any{"session_id": s.ID})
+	f.srv.Dispatch(ev)
+	ev2, _ := NewEvent("VOICE_SERVER_UPDATE", 0, 0, map[string]any{"token": "t", "endpoint": "x:1"})
+	f.srv.DispatchSession(s.ID, ev2)
+	return nil
+}
+func (f *fakeBackend) PresenceUpdate(context.Context, SessionRef, json.RawMessage) error { return nil }
+func (f *fakeBackend) GuildMembersChunk(context.Context, SessionRef, RequestGuildMembers) ([]byte, error) {
+	return []byte(`{"members":[]}`), nil
+}
+func (f *fakeBackend) SessionEnded(s SessionRef) {
+	f.mu.Lock()
+	f.ended = append(f.ended, s.ID)
+	f.mu.Unlock()
+}
+
+func startServer(t *testing.T, mod func(*Config)) (*Server, string, *fakeBackend) {
+	t.Helper()
+	fb := &fakeBackend{}
+	cfg := Config{Backend: fb, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), ReplayLimit: 50}
+	if mod != nil {
+		mod(&cfg)
+	}
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fb.srv = s
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve(ln)
+	t.Cleanup(func() { s.Close() })
+	return s, "ws://" + ln.Addr().String(), fb
+}
+
+type client struct {
+	t  *testing.T
+	nc net.Conn
+	r  io.Reader
+}
+
+func dial(t *testing.T, url string) *client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	nc, br, _, err := ws.Dial(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	c := &client{t: t, nc: nc, r: nc}
+	if br != nil {
+		c.r = io.MultiReader(br, nc)
+	}
+	return c
+}
+
+type frame struct {
+	Op int             `json:"op"`
+	S  *int64          `json:"s"`
+	T  *string         `json:"t"`
+	D  json.RawMessage `json:"d"`
+}
+
+func (c *client) send(v any) {
+	c.t.Helper()
+	b, ok := v.([]byte)
+	if !ok {
+		b, _ = json.Marshal(v)
+	}
+	if err := wsutil.WriteClientText(c.nc, b); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// read returns the next frame, or the close code.
+func (c *client) read() (frame, int) {
+	c.t.Helper()
+	_ = c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	data, err := wsutil.ReadServerText(struct {
+		io.Reader
+		io.Writer
+	}{c.r, c.nc})
+	var ce wsutil.ClosedError
+	if errors.As(err, &ce) {
+		return frame{}, int(ce.Code)
+	}
+	if err != nil {
+		c.t.Fatalf("read: %v", err)
+	}
+	var f frame
+	if err := json.Unmarshal(data, &f); err != nil {
+		c.t.Fatalf("bad frame %s: %v", data, err)
+	}
+	return f, 0
+}
+
+func (c *client) expect(name string) frame {
+	c.t.Helper()
+	for {
+		f, code := c.read()
+		if code != 0 {
+			c.t.Fatalf("closed %d waiting for %s", code, name)
+		}
+		if f.T != nil && *f.T == name {
+			return f
+		}
+		if name == fmt.Sprint(f.Op) && f.T == nil {
+			return f
+		}
+	}
+}
+
+func (c *client) expectClose() int {
+	c.t.Helper()
+	for {
+		_, code := c.read()
+		if code != 0 {
+			return code
+		}
+	}
+}
+
+func identifyPayload(token string, intents int) map[string]any {
+	return map[string]any{"op": 2, "d": map[string]any{"token": token, "intents": intents, "properties": map[string]string{"os": "linux"}}}
+}
+
+func TestIdentifyDispatchResume(t *testing.T) {
+	s, url, fb := startServer(t, nil)
+	c := dial(t, url+"/?v=10&encoding=json")
+	hello := c.expect("10")
+	if !strings.Contains(string(hello.D), "heartbeat_interval") {
+		t.Fatalf("hello %s", hello.D)
+	}
+	c.send(identifyPayload("good", int(model.IntentGuilds|model.IntentGuildMessages|model.IntentGuildVoiceStates)))
+	ready := c.expect("READY")
+	var rd struct {
+		SessionID string `json:"session_id"`
+		User      struct{ ID string }
+		Guilds    []struct{ ID string }
+	}
+	_ = json.Unmarshal(ready.D, &rd)
+	if rd.SessionID == "" || rd.User.ID != "1" || len(rd.Guilds) != 1 || *ready.S != 1 {
+		t.Fatalf("READY %s", ready.D)
+	}
+	if gc := c.expect("GUILD_CREATE"); *gc.S != 2 {
+		t.Fatalf("GUILD_CREATE seq %d", *gc.S)
+	}
+	ev, _ := NewEvent("MESSAGE_CREATE", testGuild, model.IntentGuildMessages, map[string]string{"content": "hi"})
+	s.Dispatch(ev)
+	if f := c.expect("MESSAGE_CREATE"); *f.S != 3 || !strings.Contains(string(f.D), "hi") {
+		t.Fatalf("MESSAGE_CREATE %s", f.D)
+	}
+	// Intent filtering: no GUILD_MESSAGE_TYPING intent.
+	typing, _ := NewEvent("TYPING_START", testGuild, model.IntentGuildMessageTyping, map[string]string{})
+	s.Dispatch(typing)
+	c.send(map[string]any{"op": 1, "d": 3})
+	c.expect("11")
+	// Voice state update: VOICE_STATE_UPDATE then VOICE_SERVER_UPDATE.
+	c.send(map[string]any{"op": 4, "d": map[string]any{"guild_id": "1000", "channel_id": "5", "self_mute": false, "self_deaf": false}})
+	vs := c.expect("VOICE_STATE_UPDATE")
+	vsu := c.expect("VOICE_SERVER_UPDATE")
+	if *vsu.S != *vs.S+1 {
+		t.Fatalf("voice order %d %d", *vs.S, *vsu.S)
+	}
+	if len(fb.voices) != 1 || fb.voices[0].ChannelID == nil || *fb.voices[0].ChannelID != 5 {
+		t.Fatalf("voices %+v", fb.voices)
+	}
+	last := *vsu.S
+	// Drop the connection abruptly, dispatch while detached, resume.
+	c.nc.Close()
+	waitFor(t, func() bool { return s.Stats().Connections == 0 })
+	ev2, _ := NewEvent("MESSAGE_CREATE", testGuild, model.IntentGuildMessages, map[string]string{"content": "missed"})
+	s.Dispatch(ev2)
+	c2 := dial(t, url+"/?v=9&encoding=json")
+	c2.expect("10")
+	c2.send(map[string]any{"op": 6, "d": map[string]any{"token": "good", "session_id": rd.SessionID, "seq": last}})
+	if f := c2.expect("MESSAGE_CREATE"); *f.S != last+1 || !strings.Contains(string(f.D), "missed") {
+		t.Fatalf("replayed %s (s=%d)", f.D, *f.S)
+	}
+	if f := c2.expect("RESUMED"); *f.S != last+2 {
+		t.Fatalf("RESUMED seq %d", *f.S)
+	}
+	// Resume of an unknown session: op 9 false.
+	c3 := dial(t, url)
+	c3.expect("10")
+	c3.send(map[string]any{"op": 6, "d": map[string]any{"token": "good", "session_id": "nope", "seq": 1}})
+	if f := c3.expect("9"); string(f.D) != "false" {
+		t.Fatalf("invalid session d=%s", f.D)
+	}
+	// Client close 1000 ends the session.
+	_ = ws.WriteFrame(c2.nc, ws.MaskFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(1000, ""))))
+	waitFor(t, func() bool { fb.mu.Lock(); defer fb.mu.Unlock(); return len(fb.ended) == 1 })
+}
+
+func waitFor(t *testing.T, f func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !f() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in 5 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestCloseCodes(t *testing.T) {
+	_, url, _ := startServer(t, func(c *Config) { c.EventsPerMinute = 5 })
+	good := identifyPayload("good", 513)
+	tests := []struct {
+		name  string
+		query string
+		send  []any
+		want  int
+	}{
+		{"unknown opcode", "", []any{map[string]any{"op": 99}}, 4001},
+		{"malformed json", "", []any{[]byte(`{"op":`)}, 4002},
+		{"op not a number", "", []any{[]byte(`{"op":"x"}`)}, 4002},
+		{"oversized frame", "", []any{[]byte(`{"op":1,"d":"` + strings.Repeat("a", 5000) + `"}`)}, 4002},
+		{"not authenticated", "", []any{map[string]any{"op": 4, "d": map[string]any{"guild_id": "1"}}}, 4003},
+		{"bad token", "", []any{identifyPayload("bad", 1)}, 4004},
+		{"already authenticated", "", []any{good, good}, 4005},
+		{"resume bad seq", "", nil, 0},
+		{"rate limited", "", []any{map[string]any{"op": 1}, map[string]any{"op": 1}, map[string]any{"op": 1}, map[string]any{"op": 1}, map[string]any{"op": 1}, map[string]any{"op": 1}}, 4008},
+		{"invalid shard", "", []any{map[string]any{"op": 2, "d": map[string]any{"token": "good", "intents": 1, "shard": []int{2, 1}}}}, 4010},
+		{"invalid version", "/?v=6", nil, 4012},
+		{"invalid intents", "", []any{identifyPayload("good", 1<<30)}, 4013},
+		{"missing intents", "", []any{map[string]any{"op": 2, "d": map[string]any{"token": "good"}}}, 4013},
+		{"etf encoding", "/?v=10&encoding=etf", nil, 4002},
+	}
+	for _, tc := range tests {
+		if tc.want == 0 {
+			continue
+		}
+		t.Run(tc.name, func(t *testing.T) {
+			c := dial(t, url+tc.query)
+			if tc.query == "" {
+				c.expect("10")
+			}
+			for _, m := range tc.send {
+				c.send(m)
+			}
+			if got := c.expectClose(); got != tc.want {
+				t.Fatalf("close %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestDisallowedIntents(t *testing.T) {
+	none := model.Intent(0)
+	_, url, _ := startServer(t, func(c *Config) { c.AllowedPrivileged = &none })
+	c := dial(t, url)
+	c.expect("10")
+	c.send(identifyPayload("good", int(model.IntentMessageContent)))
+	if got := c.expectClose(); got != 4014 {
+		t.Fatalf("close %d", got)
+	}
+}
+
+func TestIdentifyFlood(t *testing.T) {
+	_, url, _ := startServer(t, func(c *Config) { c.IdentifyBurst = 2; c.IdentifyWindow = time.Minute })
+	for i := range 3 {
+		c := dial(t, url)
+		c.expect("10")
+		c.send(identifyPayload("good", 1))
+		if i < 2 {
+			c.expect("READY")
+			continue
+		}
+		if f := c.expect("9"); string(f.D) != "false" {
+			t.Fatalf("flood d=%s", f.D)
+		}
+	}
+}
+
+func TestHeartbeatTimeout(t *testing.T) {
+	_, url, _ := startServer(t, func(c *Config) {
+		c.HeartbeatInterval = 200 * time.Millisecond
+		c.HeartbeatGrace = 100 * time.Millisecond
+	})
+	c := dial(t, url)
+	c.expect("10")
+	c.send(identifyPayload("good", 1))
+	c.expect("READY")
+	if got := c.expectClose(); got != 4009 {
+		t.Fatalf("close %d", got)
+	}
+}
+
+func TestMessageContentIntent(t *testing.T) {
+	s, url, _ := startServer(t, nil)
+	c := dial(t, url)
+	c.expect("10")
+	c.send(identifyPayload("good", int(model.IntentGuilds|model.IntentGuildMessages)))
+	c.expect("GUILD_CREATE")
+	s.Dispatch(&Event{Name: "MESSAGE_CREATE", GuildID: testGuild, Intent: model.IntentGuildMessages,
+		Data: []byte(`{"content":"secret"}`), NoContent: []byte(`{"content":""}`), AuthorID: 2, replay: true})
+	if f := c.expect("MESSAGE_CREATE"); strings.Contains(string(f.D), "secret") {
+		t.Fatalf("content leaked without MESSAGE_CONTENT: %s", f.D)
+	}
+}
+
+func TestDecodePayload(t *testing.T) {
+	tests := []struct {
+		in string
+		op Opcode
+		ok bool
+	}{
+		{`{"op":1,"d":null}`, 1, true},
+		{`{"op":2,"d":{"token":"x"},"s":null,"t":null}`, 2, true},
+		{`{"d":1}`, 0, false},
+		{`{"op":1.5}`, 0, false},
+		{`{"op":1}{"op":2}`, 0, false},
+		{`[]`, 0, false},
+		{``, 0, false},
+		{`{"op":99999999999}`, 0, false},
+	}
+	for _, tc := range tests {
+		p, err := DecodePayload([]byte(tc.in))
+		if (err == nil) != tc.ok || (tc.ok && p.Op != tc.op) {
+			t.Errorf("%q: op %d err %v", tc.in, p.Op, err)
+		}
+		if err != nil && !errors.Is(err, ErrDecode) {
+			t.Errorf("%q: error %v is not ErrDecode", tc.in, err)
+		}
+	}
+}
+
+func FuzzDecodePayload(f *testing.F) {
+	for _, s := range []string{`{"op":1,"d":null}`, `{"op":2,"d":{"token":"x","intents":513,"shard":[0,1]}}`,
+		`{"op":6,"d":{"token":"x","session_id":"y","seq":3}}`, `{"op":4,"d":{"guild_id":"1","channel_id":null}}`, `{`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := DecodePayload(b)
+		if err != nil {
+			return
+		}
+		// Every op's d decoder must not panic either.
+		var id Identify
+		_ = json.Unmarshal(p.D, &id)
+		var r Resume
+		_ = json.Unmarshal(p.D, &r)
+		var v VoiceStateRequest
+		_ = json.Unmarshal(p.D, &v)
+	})
+}
+
+func BenchmarkAppendDispatch(b *testing.B) {
+	data := []byte(`{"id":"1","channel_id":"2","content":"hello world","author":{"id":"3","username":"x"}}`)
+	buf := make([]byte, 0, 4096)
+	for b.Loop() {
+		buf = appendDispatch(buf[:0], "MESSAGE_CREATE", 12345, data)
+	}
+}

@@ -1,0 +1,251 @@
+package gateway
+
+import (
+	"encoding/json"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/parleyhq/parley/chat/model"
+)
+
+// handle processes one client payload.
+func (s *Server) handle(c *wsConn, data []byte) {
+	now := time.Now().UnixNano()
+	c.lastRecv.Store(now)
+	// 120 payloads per 60 s per connection (fixed window).
+	if now-c.winStart > int64(time.Minute) {
+		c.winStart, c.winCount = now, 0
+	}
+	c.winCount++
+	if c.winCount > s.cfg.EventsPerMinute {
+		c.closeWith(CloseRateLimited, false)
+		return
+	}
+	p, err := DecodePayload(data)
+	if err != nil {
+		c.closeWith(CloseDecodeError, false)
+		return
+	}
+	sess := c.session()
+	switch p.Op {
+	case OpHeartbeat:
+		s.heartbeat(c, sess, p.D)
+	case OpIdentify:
+		if sess != nil {
+			c.closeWith(CloseAlreadyAuthenticated, false)
+			return
+		}
+		s.identify(c, p.D)
+	case OpResume:
+		if sess != nil {
+			c.closeWith(CloseAlreadyAuthenticated, false)
+			return
+		}
+		s.resume(c, p.D)
+	case OpPresenceUpdate, OpVoiceStateUpdate, OpRequestGuildMembers:
+		if sess == nil {
+			c.closeWith(CloseNotAuthenticated, false)
+			return
+		}
+		s.sessionOp(c, sess, p)
+	default:
+		c.closeWith(CloseUnknownOpcode, false)
+	}
+}
+
+func (s *Server) heartbeat(c *wsConn, sess *session, d json.RawMessage) {
+	if len(d) > 0 && string(d) != "null" {
+		n, err := strconv.ParseInt(string(d), 10, 64)
+		if err != nil {
+			c.closeWith(CloseDecodeError, false)
+			return
+		}
+		if sess != nil {
+			sess.ack(n)
+		}
+	}
+	c.queue(heartbeatACK)
+}
+
+var heartbeatACK = controlFrame(OpHeartbeatACK, nil)
+
+// identifyAllowed applies max_concurrency per IdentifyWindow per user.
+func (s *Server) identifyAllowed(user model.Snowflake, now time.Time) bool {
+	s.idMu.Lock()
+	defer s.idMu.Unlock()
+	w := s.identifies[user]
+	if w == nil || now.Sub(w.start) > s.cfg.IdentifyWindow {
+		s.identifies[user] = &window{start: now, n: 1}
+		return true
+	}
+	w.n++
+	return w.n <= s.cfg.IdentifyBurst
+}
+
+func (s *Server) identify(c *wsConn, d json.RawMessage) {
+	var id Identify
+	if err := json.Unmarshal(d, &id); err != nil {
+		c.closeWith(CloseDecodeError, false)
+		return
+	}
+	if id.Token == "" {
+		c.closeWith(CloseAuthenticationFailed, false)
+		return
+	}
+	if id.Intents == nil {
+		c.closeWith(CloseInvalidIntents, false)
+		return
+	}
+	iv, err := strconv.ParseUint(id.Intents.String(), 10, 64)
+	if err != nil || model.Intent(iv)&^model.IntentsAll != 0 {
+		c.closeWith(CloseInvalidIntents, false)
+		return
+	}
+	intents := model.Intent(iv)
+	if intents&model.IntentsPrivileged&^*s.cfg.AllowedPrivileged != 0 {
+		c.closeWith(CloseDisallowedIntents, false)
+		return
+	}
+	shard := [2]int{0, 1}
+	switch len(id.Shard) {
+	case 0:
+	case 2:
+		shard = [2]int{id.Shard[0], id.Shard[1]}
+		if shard[1] < 1 || shard[1] > s.cfg.MaxShards || shard[0] < 0 || shard[0] >= shard[1] {
+			c.closeWith(CloseInvalidShard, false)
+			return
+		}
+	default:
+		c.closeWith(CloseInvalidShard, false)
+		return
+	}
+	ctx, cancel := s.ctx()
+	user, err := s.cfg.Backend.Authenticate(ctx, id.Token)
+	cancel()
+	if errors.Is(err, ErrAuth) {
+		c.closeWith(CloseAuthenticationFailed, false)
+		return
+	} else if err != nil {
+		s.cfg.Log.Warn("gateway identify", "err", err)
+		c.closeWith(CloseUnknownError, false)
+		return
+	}
+	if !s.identifyAllowed(user.ID, time.Now()) {
+		c.queue(controlFrame(OpInvalidSession, false))
+		return
+	}
+	ss := &session{id: newSessionID(), user: user, intents: intents, shard: shard, limit: s.cfg.ReplayLimit}
+	var guilds []model.Snowflake
+	for _, g := range s.cfg.Backend.GuildsOf(user.ID) {
+		if ss.inShard(g) {
+			guilds = append(guilds, g)
+		}
+	}
+	unavailable := make([]map[string]any, len(guilds))
+	for i, g := range guilds {
+		unavailable[i] = map[string]any{"id": g, "unavailable": true}
+	}
+	ready := map[string]any{
+		"v": 10, "user": user, "guilds": unavailable, "session_id": ss.id,
+		"session_type": "normal", "resume_gateway_url": s.cfg.ResumeURL,
+		"application": map[string]any{"id": user.ID, "flags": 0},
+		"private_channels": []any{}, "relationships": []any{}, "presences": []any{},
+		"guild_join_requests": []any{}, "geo_ordered_rtc_regions": []string{"local"},
+		"user_settings": map[string]any{}, "shard": shard, "_trace": []string{"parley"},
+	}
+	rb, _ := json.Marshal(ready)
+	ss.enqueue(&Event{Name: "READY", Data: rb})
+	for _, g := range guilds {
+		gc, err := s.cfg.Backend.GuildCreate(g)
+		if err != nil {
+			s.cfg.Log.Warn("gateway guild_create", "guild", g, "err", err)
+			continue
+		}
+		ss.enqueue(&Event{Name: "GUILD_CREATE", GuildID: g, Data: gc})
+	}
+	ss.mu.Lock()
+	ss.conn = c
+	ss.mu.Unlock()
+	c.mu.Lock()
+	c.sess = ss
+	c.mu.Unlock()
+	s.register(ss, guilds)
+	c.kick()
+}
+
+func (s *Server) resume(c *wsConn, d json.RawMessage) {
+	var r Resume
+	if err := json.Unmarshal(d, &r); err != nil {
+		c.closeWith(CloseDecodeError, false)
+		return
+	}
+	ctx, cancel := s.ctx()
+	user, err := s.cfg.Backend.Authenticate(ctx, r.Token)
+	cancel()
+	if errors.Is(err, ErrAuth) {
+		c.closeWith(CloseAuthenticationFailed, false)
+		return
+	} else if err != nil {
+		c.closeWith(CloseUnknownError, false)
+		return
+	}
+	s.mu.RLock()
+	ss := s.sessions[r.SessionID]
+	s.mu.RUnlock()
+	if ss == nil || ss.user.ID != user.ID {
+		c.queue(controlFrame(OpInvalidSession, false))
+		return
+	}
+	old, code, ok := ss.attach(c, r.Seq)
+	if !ok {
+		if code != 0 {
+			c.closeWith(code, false)
+		} else {
+			c.queue(controlFrame(OpInvalidSession, false))
+		}
+		return
+	}
+	if old != nil && old != c {
+		old.mu.Lock()
+		old.sess = nil
+		old.mu.Unlock()
+		old.closeWith(CloseUnknownError, false)
+	}
+	c.mu.Lock()
+	c.sess = ss
+	c.mu.Unlock()
+	ss.enqueue(&Event{Name: "RESUMED", Data: []byte(`{"_trace":["parley"]}`)})
+}
+
+func (s *Server) sessionOp(c *wsConn, sess *session, p Payload) {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	switch p.Op {
+	case OpPresenceUpdate:
+		if err := s.cfg.Backend.PresenceUpdate(ctx, sess.ref(), p.D); err != nil {
+			s.cfg.Log.Debug("gateway presence", "err", err)
+		}
+	case OpVoiceStateUpdate:
+		var req VoiceStateRequest
+		if err := json.Unmarshal(p.D, &req); err != nil || req.GuildID == 0 {
+			c.closeWith(CloseDecodeError, false)
+			return
+		}
+		if err := s.cfg.Backend.VoiceStateUpdate(ctx, sess.ref(), req); err != nil {
+			s.cfg.Log.Info("gateway voice state", "user", sess.user.ID, "err", err)
+		}
+	case OpRequestGuildMembers:
+		var req RequestGuildMembers
+		if err := json.Unmarshal(p.D, &req); err != nil || req.GuildID == 0 {
+			c.closeWith(CloseDecodeError, false)
+			return
+		}
+		b, err := s.cfg.Backend.GuildMembersChunk(ctx, sess.ref(), req)
+		if err != nil {
+			s.cfg.Log.Debug("gateway members", "err", err)
+			return
+		}
+		sess.enqueue(&Event{Name: "GUILD_MEMBERS_CHUNK", GuildID: req.GuildID, Data: b, replay: true})
+	}
+}

@@ -1,0 +1,180 @@
+package gateway
+
+import (
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/parleyhq/parley/chat/model"
+)
+
+// item is one dispatch in a session's list.
+type item struct {
+	seq int64
+	ev  *Event
+}
+
+// session is a gateway session: identity, sequence and the dispatch list
+// that is both write queue and replay log. It outlives its connection for
+// Config.ResumeWindow.
+type session struct {
+	id      string
+	user    model.User
+	intents model.Intent
+	shard   [2]int
+	limit   int // Config.ReplayLimit
+
+	mu sync.Mutex
+	// Guarded by mu:
+	seq        int64  // last assigned seq
+	written    int64  // last seq written to conn
+	floor      int64  // highest seq removed from items; resume needs seq >= floor
+	items      []item // seq-ordered dispatches not yet acknowledged
+	conn       *wsConn
+	detachedAt time.Time
+	ended      bool
+	guilds     []model.Snowflake
+}
+
+func (s *session) ref() SessionRef { return SessionRef{ID: s.id, UserID: s.user.ID} }
+
+// wants reports whether the session receives ev.
+func (s *session) wants(ev *Event) bool {
+	return ev.Intent == 0 || s.intents.Has(ev.Intent)
+}
+
+// inShard reports whether a guild belongs to the session's shard.
+func (s *session) inShard(g model.Snowflake) bool {
+	return s.shard[1] <= 1 || int((uint64(g)>>22)%uint64(s.shard[1])) == s.shard[0]
+}
+
+// enqueue assigns the next seq to ev and wakes the connection's writer.
+// It reports false if the session had to drop unsent dispatches (the
+// connection is too far behind and is being closed).
+func (s *session) enqueue(ev *Event) bool {
+	s.mu.Lock()
+	if s.ended {
+		s.mu.Unlock()
+		return true
+	}
+	s.seq++
+	s.items = append(s.items, item{seq: s.seq, ev: ev})
+	lost := false
+	if len(s.items) > s.limit {
+		drop := len(s.items) - s.limit
+		if s.items[drop-1].seq > s.written {
+			lost = true
+		}
+		s.trimLocked(drop)
+	}
+	c := s.conn
+	s.mu.Unlock()
+	if c != nil {
+		if lost {
+			c.closeWith(CloseUnknownError, false)
+		} else {
+			c.kick()
+		}
+	}
+	return !lost
+}
+
+// trimLocked removes the first n items.
+func (s *session) trimLocked(n int) {
+	if n <= 0 {
+		return
+	}
+	s.floor = max(s.floor, s.items[n-1].seq)
+	if n >= len(s.items) {
+		s.items = nil
+		return
+	}
+	k := copy(s.items, s.items[n:])
+	clear(s.items[k:])
+	s.items = s.items[:k]
+}
+
+// ack drops dispatches the client confirmed through a heartbeat's d.
+func (s *session) ack(seq int64) {
+	s.mu.Lock()
+	if seq > s.written {
+		seq = s.written
+	}
+	n := sort.Search(len(s.items), func(i int) bool { return s.items[i].seq > seq })
+	s.trimLocked(n)
+	s.mu.Unlock()
+}
+
+// render appends c's unwritten dispatches to buf. Written dispatches that
+// Resume does not replay (READY, GUILD_CREATE) are dropped right away so an
+// idle session keeps no list.
+func (s *session) render(c *wsConn, buf []byte) []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conn != c {
+		return buf
+	}
+	start := sort.Search(len(s.items), func(i int) bool { return s.items[i].seq > s.written })
+	keep := start
+	for i := start; i < len(s.items); i++ {
+		it := s.items[i]
+		buf = appendDispatch(buf, it.ev.Name, it.seq, it.ev.dataFor(s.intents, s.user.ID))
+		s.written = it.seq
+		if it.ev.replay {
+			s.items[keep] = it
+			keep++
+		} else {
+			s.floor = max(s.floor, it.seq)
+		}
+	}
+	clear(s.items[keep:])
+	s.items = s.items[:keep]
+	if len(s.items) == 0 {
+		s.items = nil
+	}
+	return buf
+}
+
+// attach binds the session to c for a resume from seq; it returns the
+// connection it replaces and whether the resume is possible.
+func (s *session) attach(c *wsConn, seq int64) (old *wsConn, code CloseCode, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.ended:
+		return nil, 0, false
+	case seq > s.seq:
+		return nil, CloseInvalidSeq, false
+	case seq < s.floor:
+		return nil, 0, false
+	}
+	old, s.conn, s.written, s.detachedAt = s.conn, c, seq, time.Time{}
+	return old, 0, true
+}
+
+// detach unbinds c if it is the session's connection.
+func (s *session) detach(c *wsConn, now time.Time) {
+	s.mu.Lock()
+	if s.conn == c {
+		s.conn, s.detachedAt = nil, now
+	}
+	s.mu.Unlock()
+}
+
+// expired reports a detached session past its resume window.
+func (s *session) expired(now time.Time, window time.Duration) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.ended && s.conn == nil && !s.detachedAt.IsZero() && now.Sub(s.detachedAt) > window
+}
+
+// end marks the session over; it reports false if it already was.
+func (s *session) end() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended {
+		return false
+	}
+	s.ended, s.items = true, nil
+	return true
+}
