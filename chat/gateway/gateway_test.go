@@ -1,7 +1,7 @@
 package gateway
 
 import (
-		"context"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,7 +36,9 @@ func (f *fakeBackend) Authenticate(_ context.Context, token string) (model.User,
 	}
 	return model.User{}, ErrAuth
 }
-func (f *fakeBackend) GuildsOf(model.Snowflake) []model.Snowflake { return []model.Snowflake{testGuild} }
+func (f *fakeBackend) GuildsOf(model.Snowflake) []model.Snowflake {
+	return []model.Snowflake{testGuild}
+}
 func (f *fakeBackend) GuildCreate(g model.Snowflake) ([]byte, error) {
 	return json.Marshal(map[string]any{"id": g, "name": "Parley", "channels": []any{}})
 }

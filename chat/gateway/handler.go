@@ -149,7 +149,7 @@ func (s *Server) identify(c *wsConn, d json.RawMessage) {
 	ready := map[string]any{
 		"v": 10, "user": user, "guilds": unavailable, "session_id": ss.id,
 		"session_type": "normal", "resume_gateway_url": s.cfg.ResumeURL,
-		"application": map[string]any{"id": user.ID, "flags": 0},
+		"application":      map[string]any{"id": user.ID, "flags": 0},
 		"private_channels": []any{}, "relationships": []any{}, "presences": []any{},
 		"guild_join_requests": []any{}, "geo_ordered_rtc_regions": []string{"local"},
 		"user_settings": map[string]any{}, "shard": shard, "_trace": []string{"parley"},
