@@ -106,7 +106,7 @@ func (m *Munger) Forward(extSN, extTS uint64, talkspurtStart bool) (Out, error) 
 	if !m.started {
 		m.start(extSN, extTS)
 	}
-	if extSN > m.highestIn {
+	if m.newer(extSN) {
 		m.seen.advance(m.highestIn, extSN)
 		m.seen.set(extSN)
 		m.highestIn = extSN
@@ -151,7 +151,7 @@ func (m *Munger) Drop(extSN uint64) error {
 		m.stats.Dropped++
 		return nil
 	}
-	if extSN > m.highestIn {
+	if m.newer(extSN) {
 		m.seen.advance(m.highestIn, extSN)
 		m.seen.set(extSN)
 		m.highestIn = extSN
@@ -195,6 +195,11 @@ func (m *Munger) SwitchSource(extSN, extTS, elapsedTS uint64) {
 	m.seen.clear()
 	m.stats.Switches++
 }
+
+// newer reports whether extSN is beyond every SN processed. Comparisons
+// are on the signed distance, so extended SNs near 0 (callers not using an
+// Unwrapper) work too.
+func (m *Munger) newer(extSN uint64) bool { return int64(extSN-m.highestIn) > 0 }
 
 // checkOld classifies an SN at or below highestIn.
 func (m *Munger) checkOld(extSN uint64) error {

@@ -225,6 +225,15 @@ func TestMunger(t *testing.T) {
 			},
 		},
 		{
+			name: "extended_sn_from_zero",
+			steps: []step{
+				{op: fwd, sn: 0, ts: 0, wantSN: 0, wantTS: 0, marker: true},
+				{op: fwd, sn: ^uint64(0), ts: 0, err: ErrCacheMiss},
+				d(1), {op: fwd, sn: 3, ts: 2880, wantSN: 2, wantTS: 2880, marker: true},
+				{op: fwd, sn: 2, ts: 1920, wantSN: 1, wantTS: 1920},
+			},
+		},
+		{
 			name:  "switch_before_start_is_noop",
 			steps: []step{{op: sw, sn: b + 5, ts: 5, elapsed: 960}, f(b+100, b+100, true)},
 		},

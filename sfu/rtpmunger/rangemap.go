@@ -7,7 +7,7 @@ package rtpmunger
 const MaxRanges = 128
 
 // span maps incoming extended SNs [start, end] to out = in - off. The
-// newest span is open (end is the highest SN processed so far, or beyond).
+// newest span is open: its end is unset until an exclusion closes it.
 type span struct {
 	start, end, off uint64
 }
@@ -27,7 +27,7 @@ func (r *rangeMap) at(i int) *span { return &r.spans[(r.head+i)%MaxRanges] }
 // reset leaves one open span starting at start with offset off.
 func (r *rangeMap) reset(start, off uint64) {
 	r.head, r.n = 0, 1
-	r.spans[0] = span{start: start, end: ^uint64(0), off: off}
+	r.spans[0] = span{start: start, off: off}
 }
 
 // exclude removes sn, which is beyond every SN processed so far, from the
@@ -47,7 +47,7 @@ func (r *rangeMap) exclude(sn uint64) uint64 {
 		r.n--
 	}
 	r.n++
-	*r.at(r.n - 1) = span{start: sn + 1, end: ^uint64(0), off: off}
+	*r.at(r.n - 1) = span{start: sn + 1, off: off}
 	return off
 }
 
@@ -56,8 +56,8 @@ func (r *rangeMap) exclude(sn uint64) uint64 {
 func (r *rangeMap) lookup(sn uint64) (uint64, bool) {
 	for i := r.n - 1; i >= 0; i-- {
 		s := r.at(i)
-		if sn >= s.start {
-			if sn <= s.end {
+		if int64(sn-s.start) >= 0 {
+			if i == r.n-1 || int64(s.end-sn) >= 0 {
 				return s.off, true
 			}
 			return 0, false // excluded

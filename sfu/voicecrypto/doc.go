@@ -37,7 +37,8 @@
 // 12 + (X ? 4 : 0), ignoring CC; disgo v0.19.6 tests padding with byte 0 &
 // 0x04 (a CC bit) and strips it from the still-encrypted packet, so a P=1
 // packet reaches its Opus decoder with the padding attached, and any packet
-// with CC >= 4 fails to decrypt. Both are checked in interop tests here.
+// with CC >= 4 fails to decrypt (read in discordjs VoiceReceiver.decrypt
+// and disgo voice/udp_conn.go; the interop tests use CC=0).
 //
 // # Server nonces (voice-protocol.md §3.4)
 //
