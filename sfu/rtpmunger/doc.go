@@ -13,8 +13,10 @@
 // 4). The forwarder keeps one [Munger] per (receiver, source) under its own
 // lock and, for every incoming packet, calls either [Munger.Forward] (and
 // writes the returned Out.Seq, Out.TS and, if the receiver accepts it,
-// Out.Marker into the header) or [Munger.Drop]. When the source behind a
-// stable outgoing stream changes it calls [Munger.SwitchSource] first.
+// Out.Marker into the header) or [Munger.Drop]. If a munged packet then
+// cannot be sent (no nonce left, a seal or queue failure), [Munger.Revert]
+// turns its Forward into a Drop. When the source behind a stable outgoing
+// stream changes it calls [Munger.SwitchSource] first.
 //
 // # Design
 //

@@ -30,6 +30,7 @@ type invariantModel struct {
 type fwdRec struct{ sn, out, outTS, inTS uint64 }
 
 type segment struct {
+	lastNewFwd int    // index in fwds of the last op if it was a new-SN forward, else -1
 	start      uint64 // first incoming SN mapped (switch SN, or first forward)
 	switched   bool
 	highest    uint64 // model's highest processed SN (valid if any)
@@ -42,7 +43,7 @@ type segment struct {
 }
 
 func newSegment(start uint64, switched bool) *segment {
-	return &segment{start: start, switched: switched, processed: map[uint64]bool{}, excluded: map[uint64]bool{}, pending: true}
+	return &segment{start: start, switched: switched, processed: map[uint64]bool{}, excluded: map[uint64]bool{}, pending: true, lastNewFwd: -1}
 }
 
 func (im *invariantModel) ts(sn uint64) uint64 { return sn*960 + im.tsBase }
@@ -50,6 +51,7 @@ func (im *invariantModel) ts(sn uint64) uint64 { return sn*960 + im.tsBase }
 func (im *invariantModel) deliver(sn uint64, forward, spurt bool) {
 	t, s := im.t, im.seg
 	im.sent = append(im.sent, sn)
+	s.lastNewFwd = -1
 	if forward {
 		out, err := im.m.Forward(sn, im.ts(sn), spurt)
 		if !im.started {
@@ -87,6 +89,9 @@ func (im *invariantModel) deliver(sn uint64, forward, spurt bool) {
 		}
 		s.processed[sn] = true
 		s.fwds = append(s.fwds, fwdRec{sn: sn, out: out.ExtSeq, outTS: out.ExtTS, inTS: im.ts(sn)})
+		if newest {
+			s.lastNewFwd = len(s.fwds) - 1
+		}
 	} else {
 		err := im.m.Drop(sn)
 		if !im.started {
@@ -113,12 +118,29 @@ func (im *invariantModel) deliver(sn uint64, forward, spurt bool) {
 	}
 }
 
+// revert undoes the last forward if the model says it can be undone.
+func (im *invariantModel) revert(sn uint64) {
+	s := im.seg
+	want := s.lastNewFwd >= 0 && s.fwds[s.lastNewFwd].sn == sn
+	if got := im.m.Revert(sn); got != want {
+		im.t.Fatalf("Revert(%d) = %v, want %v", sn, got, want)
+	}
+	if want {
+		s.fwds = slices.Delete(s.fwds, s.lastNewFwd, s.lastNewFwd+1)
+		s.excluded[sn] = true
+		s.exclusions++
+		s.pending = true
+		s.lastNewFwd = -1
+	}
+}
+
 func (im *invariantModel) switchSource(base uint64) {
 	im.closeSegment()
 	im.next = base
 	im.tsBase = base * 7
 	im.delayed = im.delayed[:0]
 	im.sent = im.sent[:0]
+	im.seg.lastNewFwd = -1
 	if im.started {
 		im.m.SwitchSource(base, im.ts(base), im.elapsed)
 		im.seg = newSegment(base, true)
@@ -193,6 +215,9 @@ func runInvariant(t *testing.T, ops []byte) {
 		switch op & 0x0F {
 		case 0, 1, 2, 3, 4: // next packet, in order
 			im.deliver(im.next, fw, spurt)
+			if op>>4 == 0xD || op>>4 == 0x9 { // munged but not sent
+				im.revert(im.next)
+			}
 			im.next++
 		case 5, 6: // next packet delayed
 			im.delayed = append(im.delayed, im.next)
@@ -203,6 +228,9 @@ func runInvariant(t *testing.T, ops []byte) {
 				sn := im.delayed[j]
 				im.delayed = slices.Delete(im.delayed, j, j+1)
 				im.deliver(sn, fw, spurt)
+				if op&0x0F == 9 { // a revert that must fail unless it was new
+					im.revert(sn)
+				}
 			}
 		case 10: // lost packet
 			im.next++

@@ -27,6 +27,7 @@ type Stats struct {
 	TooOld     uint64 // ErrTooOld
 	CacheMiss  uint64 // ErrCacheMiss
 	Switches   uint64 // SwitchSource calls that re-anchored the stream
+	Reverted   uint64 // Forwards turned into Drops by Revert (counted in Dropped)
 }
 
 // Option configures a Munger.
@@ -56,9 +57,15 @@ type Munger struct {
 	maxOutSN  uint64 // highest outgoing extended SN emitted
 	maxOutTS  uint64 // highest outgoing extended TS emitted
 	marker    bool   // the next new packet starts a talk-spurt
-	ranges    rangeMap
-	seen      history
-	stats     Stats
+
+	// Undo record of the last operation, if it was a Forward of a new SN.
+	revertable bool
+	revertSN   uint64
+	prevMaxSN  uint64
+	prevMaxTS  uint64
+	ranges     rangeMap
+	seen       history
+	stats      Stats
 }
 
 // New returns a Munger. Without options the outgoing SN and TS equal the
@@ -112,6 +119,8 @@ func (m *Munger) Forward(extSN, extTS uint64, talkspurtStart bool) (Out, error) 
 		m.highestIn = extSN
 		outSN, outTS := extSN-m.snOffset, extTS-m.tsOffset
 		marker := talkspurtStart || m.marker
+		m.revertable, m.revertSN = true, extSN
+		m.prevMaxSN, m.prevMaxTS = m.maxOutSN, m.maxOutTS
 		m.marker = false
 		m.emitted(outSN, outTS)
 		m.stats.Forwarded++
@@ -126,6 +135,7 @@ func (m *Munger) Forward(extSN, extTS uint64, talkspurtStart bool) (Out, error) 
 		return Out{}, ErrCacheMiss
 	}
 	m.seen.set(extSN)
+	m.revertable = false
 	outSN, outTS := extSN-off, extTS-m.tsOffset
 	m.emitted(outSN, outTS)
 	m.stats.Forwarded++
@@ -146,6 +156,7 @@ func (m *Munger) Forward(extSN, extTS uint64, talkspurtStart bool) (Out, error) 
 // packet. Drop returns ErrDuplicate, ErrTooOld like Forward. Before the
 // first Forward it only records the marker.
 func (m *Munger) Drop(extSN uint64) error {
+	m.revertable = false
 	if !m.started {
 		m.marker = true
 		m.stats.Dropped++
@@ -169,6 +180,26 @@ func (m *Munger) Drop(extSN uint64) error {
 	return nil
 }
 
+// Revert turns the Forward of extSN into a Drop, for a packet that was
+// munged but then not sent (no nonce left, a seal or queue failure), so the
+// receiver does not see a hole: the next new packet gets its SN, and the
+// marker as after any Drop. It works only if that Forward was of a new SN and was the
+// Munger's last operation; otherwise it returns false and changes nothing
+// (the receiver sees one lost packet). livekit's PacketDropped does the same.
+func (m *Munger) Revert(extSN uint64) bool {
+	if !m.revertable || m.revertSN != extSN {
+		return false
+	}
+	m.revertable = false
+	m.snOffset = m.ranges.exclude(extSN)
+	m.maxOutSN, m.maxOutTS = m.prevMaxSN, m.prevMaxTS
+	m.marker = true
+	m.stats.Forwarded--
+	m.stats.Dropped++
+	m.stats.Reverted++
+	return true
+}
+
 // SwitchSource re-anchors the outgoing stream on a new incoming source (a
 // new SSRC after a reconnect, another simulcast layer) whose first packet
 // is (extSN, extTS), extended by the new source's own Unwrapper. Call it
@@ -184,6 +215,7 @@ func (m *Munger) SwitchSource(extSN, extTS, elapsedTS uint64) {
 	if !m.started {
 		return
 	}
+	m.revertable = false
 	if elapsedTS < 1 {
 		elapsedTS = 1
 	}

@@ -283,6 +283,52 @@ func TestMungerWireWrap(t *testing.T) {
 	}
 }
 
+func TestRevert(t *testing.T) {
+	m := New()
+	runSteps(t, m, []step{f(b+100, b+100, true), f(b+101, b+101, false)})
+	if m.Revert(b + 100) {
+		t.Fatal("reverted a packet that was not the last")
+	}
+	if !m.Revert(b + 101) {
+		t.Fatal("could not revert the last forward")
+	}
+	if m.Revert(b + 101) {
+		t.Fatal("reverted twice")
+	}
+	if sn, _ := m.Last(); sn != b+100 {
+		t.Fatalf("Last after revert = %d", sn)
+	}
+	runSteps(t, m, []step{
+		fErr(b+101, ErrDuplicate),
+		f(b+102, b+101, true), // takes the reverted SN, with the marker
+		f(b+104, b+103, false),
+	})
+	if m.Revert(b + 104) != true {
+		t.Fatal("revert after a gap")
+	}
+	runSteps(t, m, []step{
+		f(b+103, b+102, false), // the gap still maps to its slot
+		fErr(b+105, nil).withOut(b+103, true),
+	})
+	if m.Revert(b + 103) {
+		t.Fatal("reverted a late packet")
+	}
+	// Not after a Drop, a late forward or a switch.
+	runSteps(t, m, []step{f(b+106, b+104, false), d(b + 107)})
+	if m.Revert(b + 106) {
+		t.Fatal("reverted across a Drop")
+	}
+	st := m.Stats()
+	if st.Reverted != 2 || st.Dropped != 3 || st.Forwarded != 5 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func (s step) withOut(sn uint64, marker bool) step {
+	s.wantSN, s.wantTS, s.marker = sn, s.ts, marker
+	return s
+}
+
 func TestRangeEviction(t *testing.T) {
 	m := New()
 	sn := uint64(b + 1000)
