@@ -316,13 +316,15 @@ func (g *Group) ProcessCommit(msg []byte) (*CommitSummary, error) {
 		return nil, fmt.Errorf("%w: commit sender type %d", ErrUnsupported, c.Sender.Type)
 	}
 	committer := c.Sender.Index
-	if g.pending != nil && bytes.Equal(g.pending.msg, msg) {
-		sum, err := g.summarize(c.Commit, committer)
-		if err != nil {
-			return nil, err
+	for _, p := range g.pending {
+		if bytes.Equal(p.msg, msg) {
+			sum, err := g.summarize(c.Commit, committer)
+			if err != nil {
+				return nil, err
+			}
+			g.advance(p.st)
+			return sum, nil
 		}
-		g.advance(g.pending.st)
-		return sum, nil
 	}
 	if committer == g.st.ownLeaf {
 		return nil, fmt.Errorf("%w: commit from own leaf is not the pending commit", ErrInvalidCommit)

@@ -54,6 +54,7 @@ type groupState struct {
 	privs       map[uint32]*hpkeKey // node index -> HPKE private key
 	ownLeaf     uint32
 	external    []ExternalSenderEntry
+	treeHash    []byte // cached tree hash of tree; nil = not computed
 }
 
 // Group is one participant's MLS group state (RFC 9420 §8-§12). It is not
@@ -64,7 +65,7 @@ type Group struct {
 	opts       options
 	st         groupState
 	proposals  []cachedProposal
-	pending    *pendingCommit
+	pending    []*pendingCommit // own commits of this epoch awaiting confirmation
 	resumption map[uint64][]byte // epoch -> resumption_psk
 }
 
@@ -211,12 +212,15 @@ func JoinFromWelcome(welcome []byte, kp *KeyPackageBundle, opts ...Option) (*Gro
 
 // contextOf serialises the GroupContext of st.
 func (g *Group) contextOf(st *groupState) []byte {
+	if st.treeHash == nil {
+		st.treeHash = st.tree.treeHash()
+	}
 	gc := GroupContext{
 		Version:                 ProtocolVersion,
 		CipherSuite:             CipherSuite,
 		GroupID:                 g.groupID,
 		Epoch:                   st.epoch,
-		TreeHash:                st.tree.treeHash(),
+		TreeHash:                st.treeHash,
 		ConfirmedTranscriptHash: st.confirmedTH,
 		Extensions:              st.extensions,
 	}

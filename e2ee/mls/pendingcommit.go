@@ -10,8 +10,9 @@ import (
 // UpdatePath (RFC 9420 §12.4.1). It returns the commit MLSMessage and, if
 // members are added, a bare Welcome for all of them (with the ratchet_tree
 // extension in its GroupInfo). The group does not change until the commit
-// comes back through ProcessCommit (or MergePendingCommit); a new
-// CreateCommit replaces the pending one.
+// comes back through ProcessCommit (or MergePendingCommit). Several own
+// commits may be pending in one epoch (the last few are kept); whichever
+// the delivery service confirms is merged.
 func (g *Group) CreateCommit(refs []ProposalRef, own []Proposal) (commit, welcome []byte, err error) {
 	por := make([]ProposalOrRef, 0, len(refs)+len(own))
 	for _, r := range refs {
@@ -77,31 +78,37 @@ func (g *Group) CreateCommit(refs []ProposalRef, own []Proposal) (commit, welcom
 			return nil, nil, err
 		}
 	}
-	g.pending = &pendingCommit{msg: commit, st: *st}
+	if len(g.pending) >= maxPending {
+		g.pending = g.pending[1:]
+	}
+	g.pending = append(g.pending, &pendingCommit{msg: commit, st: *st})
 	return commit, welcome, nil
 }
 
-// MergePendingCommit installs the pending own commit without receiving it
-// back (for delivery services that do not echo commits).
+// maxPending bounds the own commits kept per epoch.
+const maxPending = 4
+
+// MergePendingCommit installs the most recent pending own commit without
+// receiving it back (for delivery services that do not echo commits).
 func (g *Group) MergePendingCommit() error {
-	if g.pending == nil {
+	if len(g.pending) == 0 {
 		return ErrNoPendingCommit
 	}
-	g.advance(g.pending.st)
+	g.advance(g.pending[len(g.pending)-1].st)
 	return nil
 }
 
-// ClearPendingCommit drops the pending own commit (another commit won).
+// ClearPendingCommit drops the pending own commits (another commit won).
 func (g *Group) ClearPendingCommit() { g.pending = nil }
 
 // HasPendingCommit reports whether an own commit awaits confirmation.
-func (g *Group) HasPendingCommit() bool { return g.pending != nil }
+func (g *Group) HasPendingCommit() bool { return len(g.pending) > 0 }
 
 // buildWelcome creates the Welcome for the members added by a commit.
 func (g *Group) buildWelcome(st *groupState, confirmationTag []byte, pk *pathKeys, a *applied) ([]byte, error) {
 	gc := GroupContext{
 		Version: ProtocolVersion, CipherSuite: CipherSuite, GroupID: g.groupID,
-		Epoch: st.epoch, TreeHash: st.tree.treeHash(),
+		Epoch: st.epoch, TreeHash: st.treeHash,
 		ConfirmedTranscriptHash: st.confirmedTH, Extensions: st.extensions,
 	}
 	gi := &GroupInfo{

@@ -57,10 +57,10 @@ const (
 func (t *ratchetTree) leafCount() uint32 { return (uint32(len(t.nodes)) + 1) / 2 }
 
 func (t *ratchetTree) leaf(i uint32) *LeafNode {
-	if x := leafNode(i); x < uint32(len(t.nodes)) {
-		return t.nodes[x].leaf
+	if i >= t.leafCount() {
+		return nil
 	}
-	return nil
+	return t.nodes[leafNode(i)].leaf
 }
 
 func (t *ratchetTree) clone() *ratchetTree {

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"crypto/ecdsa"
 	"crypto/rand"
+	"errors"
 	"fmt"
+	"runtime"
 	"slices"
+	"sync"
 )
 
 // TreeKEM (RFC 9420 §7.4-§7.6): creating, merging and decrypting an
@@ -94,24 +97,58 @@ func (t *ratchetTree) setParentHashes(fdp, cop []uint32) []byte {
 
 // encryptPath encrypts each path secret to the resolution of the matching
 // copath node, excluding leaves in exclude (new members of this commit).
+// Large fan-outs are encrypted in parallel: right after a mass Add every
+// resolution is made of single leaves, so a commit costs one HPKE
+// encryption per member.
 func (t *ratchetTree) encryptPath(pk *pathKeys, ctx []byte, exclude []uint32) error {
+	type job struct {
+		node, slot int
+		pub        []byte
+	}
+	var jobs []job
 	for i, c := range pk.cop {
-		secret := pk.pathSecrets[i+1]
-		var cts []hpkeCiphertext
-		for _, x := range t.resolution(c) {
+		res := t.resolution(c)
+		pk.path.Nodes[i].EncryptedPathSecret = make([]hpkeCiphertext, 0, len(res))
+		for _, x := range res {
 			if isLeaf(x) && slices.Contains(exclude, nodeLeaf(x)) {
 				continue
 			}
-			ct, err := encryptWithLabel(t.nodes[x].encryptionKey(), "UpdatePathNode", ctx, secret)
-			if err != nil {
+			jobs = append(jobs, job{node: i, slot: len(pk.path.Nodes[i].EncryptedPathSecret), pub: t.nodes[x].encryptionKey()})
+			pk.path.Nodes[i].EncryptedPathSecret = append(pk.path.Nodes[i].EncryptedPathSecret, hpkeCiphertext{})
+		}
+	}
+	run := func(j job) error {
+		ct, err := encryptWithLabel(j.pub, "UpdatePathNode", ctx, pk.pathSecrets[j.node+1])
+		pk.path.Nodes[j.node].EncryptedPathSecret[j.slot] = ct
+		return err
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(jobs)/parallelEncryptMin)
+	if workers < 2 {
+		for _, j := range jobs {
+			if err := run(j); err != nil {
 				return err
 			}
-			cts = append(cts, ct)
 		}
-		pk.path.Nodes[i].EncryptedPathSecret = cts
+		return nil
 	}
-	return nil
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for k := w; k < len(jobs); k += workers {
+				if err := run(jobs[k]); err != nil {
+					errs[w] = err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
+
+// parallelEncryptMin is the number of HPKE encryptions per extra worker.
+const parallelEncryptMin = 8
 
 // mergePath applies a received UpdatePath from sender to t (proposals
 // already applied): it blanks the sender's direct path, installs the new
