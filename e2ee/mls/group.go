@@ -65,7 +65,7 @@ type Group struct {
 	opts       options
 	st         groupState
 	proposals  []cachedProposal
-	pending    []*pendingCommit // own commits of this epoch awaiting confirmation
+	pending    []*pendingCommit  // own commits of this epoch awaiting confirmation
 	resumption map[uint64][]byte // epoch -> resumption_psk
 }
 
