@@ -60,6 +60,9 @@ func (im *invariantModel) deliver(sn uint64, forward, spurt bool) {
 			}
 			im.started = true
 			s.start = sn
+			// Baseline: what precedes the first packet (if it is reverted,
+			// the stream still continues from here).
+			im.prevMaxS, im.prevMaxT = out.ExtSeq-1, out.ExtTS-1
 		}
 		dup := s.processed[sn]
 		early := sn < s.start
@@ -188,7 +191,7 @@ func (im *invariantModel) closeSegment() {
 		}
 	}
 	for _, r := range f {
-		if !im.started || int64(r.out-im.prevMaxS) > 0 {
+		if int64(r.out-im.prevMaxS) > 0 {
 			im.prevMaxS = r.out
 		}
 		if int64(r.outTS-im.prevMaxT) > 0 {

@@ -324,6 +324,18 @@ func TestRevert(t *testing.T) {
 	}
 }
 
+func TestRevertFirstThenSwitch(t *testing.T) {
+	m := New(WithStart(1000, 5000))
+	runSteps(t, m, []step{{op: fwd, sn: b + 7, ts: 0, wantSN: b + 1000, wantTS: 1<<32 + 5000, marker: true}})
+	if !m.Revert(b + 7) {
+		t.Fatal("revert of the first packet")
+	}
+	runSteps(t, m, []step{
+		{op: sw, sn: 3 * b, ts: 0, elapsed: 960},
+		{op: fwd, sn: 3 * b, ts: 0, wantSN: b + 1000, wantTS: 1<<32 + 5000 + 960, marker: true},
+	})
+}
+
 func (s step) withOut(sn uint64, marker bool) step {
 	s.wantSN, s.wantTS, s.marker = sn, s.ts, marker
 	return s
