@@ -303,7 +303,7 @@ func TestRevert(t *testing.T) {
 		f(b+102, b+101, true), // takes the reverted SN, with the marker
 		f(b+104, b+103, false),
 	})
-	if m.Revert(b + 104) != true {
+	if m.Revert(b+104) != true {
 		t.Fatal("revert after a gap")
 	}
 	runSteps(t, m, []step{
