@@ -9,9 +9,13 @@ import (
 // from messages this package builds); malformed input must produce an
 // error, never a panic, and accepted input must re-encode to itself.
 
+var messagesCache []messagesVector
+
 func messageSeeds(f *testing.F, pick func(v *messagesVector) []byte, limit int) {
-	var cases []messagesVector
-	loadVectors(f, "messages.json", &cases)
+	if messagesCache == nil {
+		loadVectors(f, "messages.json", &messagesCache)
+	}
+	cases := messagesCache
 	for i := range cases {
 		if i >= limit {
 			break

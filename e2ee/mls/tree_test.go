@@ -156,3 +156,38 @@ func TestTreeKEMVectors(t *testing.T) {
 		}
 	}
 }
+
+// TestTreeOperationsVectors applies Add, Update and Remove to a tree. The
+// upstream file holds only suite 1 cases; tree hashes use SHA-256 as suite
+// 2 does, and keys and signatures are not checked here.
+func TestTreeOperationsVectors(t *testing.T) {
+	var cases []struct {
+		TreeBefore     hexBytes `json:"tree_before"`
+		TreeAfter      hexBytes `json:"tree_after"`
+		TreeHashBefore hexBytes `json:"tree_hash_before"`
+		TreeHashAfter  hexBytes `json:"tree_hash_after"`
+		Proposal       hexBytes `json:"proposal"`
+		Sender         uint32   `json:"proposal_sender"`
+	}
+	loadVectors(t, "tree-operations.json", &cases)
+	for i, c := range cases {
+		tr, err := parseRatchetTree(c.TreeBefore)
+		mustNoErr(t, err)
+		eq(t, "tree hash before", tr.treeHash(), c.TreeHashBefore)
+		p, err := ParseProposal(c.Proposal)
+		mustNoErr(t, err)
+		switch p.Type {
+		case ProposalAdd:
+			ln := p.KeyPackage.LeafNode
+			tr.addLeaf(&ln)
+		case ProposalUpdate:
+			tr.updateLeaf(c.Sender, p.LeafNode)
+		case ProposalRemove:
+			tr.removeLeaf(p.Removed)
+		default:
+			t.Fatalf("case %d: proposal type %d", i, p.Type)
+		}
+		eq(t, "tree after", tr.Marshal(), c.TreeAfter)
+		eq(t, "tree hash after", tr.treeHash(), c.TreeHashAfter)
+	}
+}
