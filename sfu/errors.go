@@ -32,6 +32,8 @@ const (
 	DropSendError
 	DropUnknownKind
 	DropSpoofedDiscovery
+	DropNotE2EE
+	DropE2EEToPlainReceiver
 	numDropReasons
 )
 
@@ -65,6 +67,10 @@ func (r DropReason) String() string {
 		return "unknown_kind"
 	case DropSpoofedDiscovery:
 		return "spoofed_discovery"
+	case DropNotE2EE:
+		return "not_e2ee"
+	case DropE2EEToPlainReceiver:
+		return "e2ee_to_plain_receiver"
 	}
 	return "unknown"
 }

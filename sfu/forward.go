@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"net"
 
+	"github.com/parleyhq/parley/e2ee/dave"
 	"github.com/parleyhq/parley/sfu/rtpmunger"
 	"github.com/parleyhq/parley/sfu/voicecrypto"
 )
@@ -31,8 +32,19 @@ func (p *Participant) forward(r *reader, members []*Participant, h *voicecrypto.
 		f.silentRun = 0
 	}
 	f.started = true
-	suppress := silent && f.silentRun > p.node.cfg.TrailingSilence
-	muted := p.serverMute.Load()
+	// A reason that holds for every receiver is decided once. With DAVE
+	// on, only DAVE frames and the silence frame may pass: the SFU cannot
+	// read them but checks their format (dave.md §7).
+	e2ee := !silent && dave.IsProtocolFrame(payload)
+	source := numDropReasons
+	switch {
+	case silent && f.silentRun > p.node.cfg.TrailingSilence:
+		source = DropSilence
+	case p.serverMute.Load():
+		source = DropMuted
+	case p.room.dave.Load() && !silent && !e2ee:
+		source = DropNotE2EE
+	}
 	if len(payload)+voicecrypto.FixedHeaderLen > slotSize-64 {
 		r.ls.drops[DropMalformed]++
 		return
@@ -47,15 +59,16 @@ func (p *Participant) forward(r *reader, members []*Participant, h *voicecrypto.
 			m = rtpmunger.New()
 			f.downs[q] = m
 		}
-		var reason DropReason = numDropReasons
+		reason := source
 		qt, qa := q.transport.Load(), q.addr.Load()
 		switch {
-		case suppress:
-			reason = DropSilence
-		case muted:
-			reason = DropMuted
+		case reason != numDropReasons:
 		case q.serverDeaf.Load():
 			reason = DropDeafened
+		case e2ee && !q.daveCapable.Load():
+			// A receiver that cannot decrypt DAVE frames (during a
+			// downgrade transition) gets none.
+			reason = DropE2EEToPlainReceiver
 		case qt == nil || qa == nil:
 			reason = DropReceiverNotReady
 		}
@@ -71,6 +84,7 @@ func (p *Participant) forward(r *reader, members []*Participant, h *voicecrypto.
 		}
 		nonce, ok := qt.next()
 		if !ok {
+			m.Revert(extSN)
 			r.ls.drops[DropNonceSpace]++
 			continue
 		}
@@ -87,6 +101,7 @@ func (p *Participant) forward(r *reader, members []*Participant, h *voicecrypto.
 		b = append(b, payload...)
 		sealed, err := qt.cipher.Seal(b[:0], b, nonce)
 		if err != nil {
+			m.Revert(extSN)
 			r.ls.drops[DropSendError]++
 			continue
 		}

@@ -39,6 +39,8 @@ type Participant struct {
 	// (disgo drops packets whose byte 1 is not exactly 0x78).
 	marker atomic.Bool
 	left   atomic.Bool
+	// daveCapable: the client decrypts DAVE frames (it negotiated DAVE).
+	daveCapable atomic.Bool
 
 	// fwd is the forwarding state of this participant as a source; a
 	// reader holds fwd.mu while it fans one of p's packets out.
@@ -91,6 +93,14 @@ func (p *Participant) ServerMute() bool { return p.serverMute.Load() }
 
 // ServerDeaf reports the server deafen.
 func (p *Participant) ServerDeaf() bool { return p.serverDeaf.Load() }
+
+// SetDAVECapable records whether p's client decrypts DAVE (E2EE) frames;
+// DAVE frames are never forwarded to a client that cannot.
+func (p *Participant) SetDAVECapable(on bool) { p.daveCapable.Store(on) }
+
+// SetRoomDAVE switches the room's E2EE enforcement: while on, only
+// well-formed DAVE frames (and the Opus silence frame) are forwarded.
+func (p *Participant) SetRoomDAVE(on bool) { p.room.dave.Store(on) }
 
 // Leave removes p from its room.
 func (p *Participant) Leave() {

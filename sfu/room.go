@@ -11,6 +11,9 @@ type Room struct {
 	id      string
 	mu      sync.Mutex // serialises writers of members
 	members atomic.Pointer[[]*Participant]
+	// dave: the room's media is end-to-end encrypted; the SFU checks the
+	// frame format of everything it forwards (dave.md §7).
+	dave atomic.Bool
 }
 
 func newRoom(id string) *Room {

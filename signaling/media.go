@@ -20,6 +20,10 @@ type Participant interface {
 	SetServerDeaf(bool)
 	ServerMute() bool
 	ServerDeaf() bool
+	// SetDAVECapable records whether the client decrypts DAVE frames.
+	SetDAVECapable(bool)
+	// SetRoomDAVE switches E2EE frame enforcement for the whole room.
+	SetRoomDAVE(bool)
 	// Leave removes the participant from its room.
 	Leave()
 }
