@@ -144,17 +144,27 @@ func joinDiscordgo(t *testing.T, env *voiceEnv, user string) *discordgoPeer {
 		t.Fatalf("discordgo open: %v", err)
 	}
 	p := &discordgoPeer{user: user, s: s, got: newFrameLog(), ssrcs: map[uint32]string{}, done: make(chan struct{})}
-	vc, err := s.ChannelVoiceJoin(testGuild, testChannel, false, false)
-	if err != nil {
-		_ = s.Close()
-		t.Fatalf("discordgo voice join: %v", err)
+	// Create the VoiceConnection ourselves (ChannelVoiceJoin reuses it) so
+	// that the handler and the channels exist before discordgo's goroutines
+	// read them: AddHandler and the lazy OpusSend/OpusRecv creation are not
+	// synchronized with its WebSocket listener (a data race under -race).
+	vc := &discordgo.VoiceConnection{
+		OpusSend: make(chan []byte, 2),
+		OpusRecv: make(chan *discordgo.Packet, 256),
 	}
-	p.vc = vc
 	vc.AddHandler(func(_ *discordgo.VoiceConnection, u *discordgo.VoiceSpeakingUpdate) {
 		p.mu.Lock()
 		p.ssrcs[uint32(u.SSRC)] = u.UserID
 		p.mu.Unlock()
 	})
+	s.Lock()
+	s.VoiceConnections[testGuild] = vc
+	s.Unlock()
+	if _, err := s.ChannelVoiceJoin(testGuild, testChannel, false, false); err != nil {
+		_ = s.Close()
+		t.Fatalf("discordgo voice join: %v", err)
+	}
+	p.vc = vc
 	go p.read()
 	t.Cleanup(func() {
 		_ = vc.Disconnect()
@@ -231,7 +241,7 @@ func TestDiscordgoVoice(t *testing.T) {
 	waitFor(t, 3*time.Second, func() bool {
 		return len(nonSilence(d.got.from("ssrc:"+strconv.FormatUint(uint64(g.conn.SSRC()), 10)))) >= len(goFrames)
 	})
-	checkFrames(t, "discordgo -> go", g.got.from(dgoUser), dgoFrames)
+	checkGoFrames(t, "discordgo -> go", g, dgoUser, dgoFrames)
 	checkFrames(t, "go -> discordgo", d.from(t, goUser), goFrames)
 }
 

@@ -1,134 +1,75 @@
 package interop
 
 import (
-	"context"
-	"crypto/tls"
-	"errors"
-	"net"
+	"os/exec"
+	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
-	botgateway "github.com/disgoorg/disgo/gateway"
-	"github.com/disgoorg/disgo/voice"
-	"github.com/disgoorg/snowflake/v2"
-	"github.com/gorilla/websocket"
-
-	"github.com/disgoorg/disgo/discord"
-
 	"github.com/parleyhq/parley/internal/ogg"
+	"github.com/parleyhq/parley/sfu/voicecrypto"
 )
 
-// disgoPeer is a disgo v0.19.6 voice connection in this process
-// (voice-protocol.md §5.2). It uses disgo's gateway, UDP and crypto, but
-// sends and reads through Conn.UDP() from goroutines the test owns rather
-// than disgo's AudioSender/AudioReceiver, whose start/stop is not
-// synchronized (a data race under -race unrelated to the protocol).
-type disgoPeer struct {
-	user string
-	conn voice.Conn
-	got  *frameLog
-	done chan struct{}
+// disgo runs in its own process (interop/disgodriver, built without -race):
+// disgo v0.19.6's gateway goroutines share fields without synchronization,
+// which the race detector reports in whatever test binary hosts it.
+var disgoBuild struct {
+	once sync.Once
+	path string
+	err  error
+	out  []byte
 }
 
-func joinDisgo(t *testing.T, env *voiceEnv, user string) *disgoPeer {
+func disgoDriverBinary(t *testing.T) string {
 	t.Helper()
-	c := env.creds(user)
-	guildID, userID, channelID := snowflake.MustParse(c.GuildID), snowflake.MustParse(user), snowflake.MustParse(c.ChannelID)
-	p := &disgoPeer{user: user, got: newFrameLog(), done: make(chan struct{})}
-	dialer := &websocket.Dialer{
-		TLSClientConfig:  &tls.Config{RootCAs: env.pool},
-		HandshakeTimeout: 10 * time.Second,
-	}
-	var conn voice.Conn
-	stateUpdate := func(_ context.Context, g snowflake.ID, ch *snowflake.ID, selfMute, selfDeaf bool) error {
-		// Stand-in for the main gateway: op 4 -> VOICE_STATE_UPDATE, then
-		// VOICE_SERVER_UPDATE (nil channel: leave).
-		conn.HandleVoiceStateUpdate(botgateway.EventVoiceStateUpdate{VoiceState: discord.VoiceState{
-			GuildID: g, ChannelID: ch, UserID: userID, SessionID: c.SessionID, SelfMute: selfMute, SelfDeaf: selfDeaf,
-		}})
-		if ch != nil {
-			ep := c.Endpoint
-			conn.HandleVoiceServerUpdate(botgateway.EventVoiceServerUpdate{Token: c.Token, GuildID: g, Endpoint: &ep})
-		}
-		return nil
-	}
-	log := env.log.With("client", "disgo:"+user)
-	conn = voice.NewConn(guildID, userID, stateUpdate, func() {},
-		voice.WithConnLogger(log),
-		voice.WithConnDaveSessionLogger(log),
-		voice.WithConnGatewayConfigOpts(voice.WithGatewayDialer(dialer)),
-	)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := conn.Open(ctx, channelID, false, false); err != nil {
-		t.Fatalf("disgo open: %v", err)
-	}
-	p.conn = conn
-	go p.read()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		conn.Close(ctx)
-		<-p.done
-	})
-	return p
-}
-
-func (p *disgoPeer) read() {
-	defer close(p.done)
-	for {
-		pkt, err := p.conn.UDP().ReadPacket()
-		if errors.Is(err, net.ErrClosed) {
+	disgoBuild.once.Do(func() {
+		goTool, err := exec.LookPath("go")
+		if err != nil {
+			disgoBuild.err = err
 			return
 		}
+		dir, err := mkdirTemp("parley-disgodriver-")
 		if err != nil {
-			continue // a packet that failed to decrypt; the frame check will tell
+			disgoBuild.err = err
+			return
 		}
-		p.got.add(p.conn.UserIDBySSRC(pkt.SSRC).String(), pkt.Opus)
+		disgoBuild.path = filepath.Join(dir, "disgodriver")
+		cmd := exec.Command(goTool, "build", "-o", disgoBuild.path, "./disgodriver")
+		cmd.Dir = repoFile(t, ".")
+		disgoBuild.out, disgoBuild.err = cmd.CombinedOutput()
+	})
+	if disgoBuild.err != nil {
+		t.Fatalf("build interop/disgodriver: %v\n%s", disgoBuild.err, disgoBuild.out)
 	}
+	return disgoBuild.path
 }
 
-// play sends frames every 20 ms like disgo's AudioSender: Speaking on,
-// frames, five silence frames, Speaking off.
-func (p *disgoPeer) play(ctx context.Context, frames [][]byte) error {
-	if err := p.conn.SetSpeaking(ctx, voice.SpeakingFlagMicrophone); err != nil {
-		return err
-	}
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	all := append(append([][]byte(nil), frames...), ogg.Silence, ogg.Silence, ogg.Silence, ogg.Silence, ogg.Silence)
-	for _, f := range all {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-tick.C:
-		}
-		if _, err := p.conn.UDP().Write(f); err != nil {
-			return err
-		}
-	}
-	return p.conn.SetSpeaking(ctx, voice.SpeakingFlagNone)
+// startDisgo starts a disgo v0.19.6 client joined as user; mode, if set, is
+// the only mode disgo will choose.
+func startDisgo(t *testing.T, env *voiceEnv, user string, frames [][]byte, mode string) *driver {
+	t.Helper()
+	bin := disgoDriverBinary(t)
+	cfgPath := writeDriverConfig(t, driverConfig{creds: env.creds(user), Mode: mode, CA: env.dir.CertPath()}, frames)
+	return startDriver(t, "disgo", user, exec.Command(bin, cfgPath))
 }
 
-// TestDisgoVoice: disgo and Parley's Go client exchange audio.
+// TestDisgoVoice: disgo and Parley's Go client exchange audio, in both AEAD
+// modes.
 func TestDisgoVoice(t *testing.T) {
-	env := startVoice(t, false)
-	const goUser, disgoUser = "100000000000000011", "100000000000000012"
-	goFrames, disgoFrames := ogg.SyntheticOpus(100, 11), ogg.SyntheticOpus(100, 12)
-	g := env.joinGo(t, goUser, "")
-	d := joinDisgo(t, env, disgoUser)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	errc := make(chan error, 1)
-	go func() { errc <- d.play(ctx, disgoFrames) }()
-	if err := g.conn.PlayFrames(ctx, goFrames); err != nil {
-		t.Fatalf("go play: %v", err)
+	for _, mode := range []string{voicecrypto.ModeAES256GCMRTPSize, voicecrypto.ModeXChaCha20RTPSize} {
+		t.Run(mode, func(t *testing.T) {
+			env := startVoice(t, false)
+			const goUser, disgoUser = "100000000000000011", "100000000000000012"
+			goFrames, disgoFrames := ogg.SyntheticOpus(100, 11), ogg.SyntheticOpus(100, 12)
+			g := env.joinGo(t, goUser, "")
+			d := startDisgo(t, env, disgoUser, disgoFrames, mode)
+			if ready := d.wait("ready", 20*time.Second); ready.Mode != mode {
+				t.Fatalf("disgo selected %q, want %q", ready.Mode, mode)
+			}
+			exchange(t, g, d, "disgo", goFrames, disgoFrames)
+			d.send("leave")
+			d.wait("left", 5*time.Second)
+		})
 	}
-	if err := <-errc; err != nil {
-		t.Fatalf("disgo play: %v", err)
-	}
-	g.got.waitAudio(disgoUser, len(disgoFrames), 3*time.Second)
-	d.got.waitAudio(goUser, len(goFrames), 3*time.Second)
-	checkFrames(t, "disgo -> go", g.got.from(disgoUser), disgoFrames)
-	checkFrames(t, "go -> disgo", d.got.from(goUser), goFrames)
 }

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -132,16 +133,20 @@ func (e *voiceEnv) creds(user string) creds {
 type frameLog struct {
 	mu     sync.Mutex
 	byUser map[string][][]byte
+	seqs   map[string][]uint16 // RTP sequence numbers, where the receiver exposes them
 	notify chan struct{}
 }
 
 func newFrameLog() *frameLog {
-	return &frameLog{byUser: map[string][][]byte{}, notify: make(chan struct{}, 1)}
+	return &frameLog{byUser: map[string][][]byte{}, seqs: map[string][]uint16{}, notify: make(chan struct{}, 1)}
 }
 
-func (l *frameLog) add(user string, opus []byte) {
+func (l *frameLog) add(user string, opus []byte) { l.addSeq(user, opus, 0) }
+
+func (l *frameLog) addSeq(user string, opus []byte, seq uint16) {
 	l.mu.Lock()
 	l.byUser[user] = append(l.byUser[user], append([]byte(nil), opus...))
+	l.seqs[user] = append(l.seqs[user], seq)
 	l.mu.Unlock()
 	select {
 	case l.notify <- struct{}{}:
@@ -198,7 +203,7 @@ func (e *voiceEnv) joinGo(t *testing.T, user, mode string) *goPeer {
 		Endpoint: c.Endpoint, Token: c.Token, SessionID: c.SessionID, UserID: user,
 		GuildID: c.GuildID, ChannelID: c.ChannelID, RootCAs: e.pool, Mode: mode,
 		Logger:  e.log.With("client", "go:"+user),
-		OnFrame: func(f voiceclient.Frame) { p.got.add(f.UserID, f.Opus) },
+		OnFrame: func(f voiceclient.Frame) { p.got.addSeq(f.UserID, f.Opus, f.Seq) },
 	})
 	if err != nil {
 		t.Fatalf("go client %s: %v", user, err)
@@ -243,6 +248,50 @@ func checkFrames(t *testing.T, what string, got, want [][]byte) {
 	if len(got) != len(want) {
 		t.Errorf("%s: received %d frames, sent %d (first %d match)", what, len(got), len(want), n)
 	}
+}
+
+// checkGoFrames is checkFrames for a Parley Go receiver, which also sees
+// RTP sequence numbers: when the arrival order is wrong it reports whether
+// the order by sequence number is right (the server forwarded packets out
+// of order but numbered them correctly) or not.
+func checkGoFrames(t *testing.T, what string, g *goPeer, from string, want [][]byte) {
+	t.Helper()
+	g.got.mu.Lock()
+	frames := append([][]byte(nil), g.got.byUser[from]...)
+	seqs := append([]uint16(nil), g.got.seqs[from]...)
+	g.got.mu.Unlock()
+	if inOrder(nonSilence(frames), want) {
+		checkFrames(t, what, frames, want)
+		return
+	}
+	idx := make([]int, len(frames))
+	for i := range idx {
+		idx[i] = i
+	}
+	base := seqs[0]
+	sort.SliceStable(idx, func(a, b int) bool { return int16(seqs[idx[a]]-base) < int16(seqs[idx[b]]-base) })
+	bySeq := make([][]byte, len(frames))
+	for i, j := range idx {
+		bySeq[i] = frames[j]
+	}
+	if inOrder(nonSilence(bySeq), want) {
+		t.Errorf("%s: frames arrived out of order, but their RTP sequence numbers are in the sent order: "+
+			"the server reorders packets of one sender (%d frames)", what, len(frames))
+		return
+	}
+	checkFrames(t, what, frames, want)
+}
+
+func inOrder(got, want [][]byte) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for i := range got {
+		if !bytes.Equal(got[i], want[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // repoFile returns a path under the repository root (this package's dir's
@@ -304,3 +353,30 @@ func (w *lineWriter) stop() {
 }
 
 var _ io.Writer = (*lineWriter)(nil)
+
+// mkdirTemp makes a directory that outlives one test (for binaries shared
+// by the package's tests); TestMain removes it.
+func mkdirTemp(prefix string) (string, error) {
+	dir, err := os.MkdirTemp("", prefix)
+	if err == nil {
+		tempDirsMu.Lock()
+		tempDirs = append(tempDirs, dir)
+		tempDirsMu.Unlock()
+	}
+	return dir, err
+}
+
+var (
+	tempDirsMu sync.Mutex
+	tempDirs   []string
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	tempDirsMu.Lock()
+	for _, d := range tempDirs {
+		_ = os.RemoveAll(d)
+	}
+	tempDirsMu.Unlock()
+	os.Exit(code)
+}
