@@ -28,7 +28,9 @@ func (s *ServerNonce) Next() (nonce [4]byte, ok bool) {
 
 // ServerNonceAt returns the i-th nonce of the server nonce space, or
 // ok=false when i >= ServerNonceSpace. Callers that share one key across
-// goroutines draw i from an atomic counter.
+// goroutines draw i from an atomic counter. They must stop using the key at
+// the first !ok: a counter that keeps counting would wrap back into the
+// space and reuse nonces.
 func ServerNonceAt(i uint32) (nonce [4]byte, ok bool) {
 	if i >= ServerNonceSpace {
 		return nonce, false
