@@ -179,18 +179,18 @@ func (k *hpkeKey) bytes() []byte {
 	return b
 }
 
-// hpkeCiphertext is HPKECiphertext (RFC 9420 §5.1.3).
-type hpkeCiphertext struct {
+// HPKECiphertext is an HPKE encapsulated key and ciphertext (RFC 9420 §5.1.3).
+type HPKECiphertext struct {
 	KEMOutput  []byte
 	Ciphertext []byte
 }
 
-func (c *hpkeCiphertext) marshal(w *writer) {
+func (c *HPKECiphertext) marshal(w *writer) {
 	w.bytes(c.KEMOutput)
 	w.bytes(c.Ciphertext)
 }
 
-func (c *hpkeCiphertext) unmarshal(r *reader) {
+func (c *HPKECiphertext) unmarshal(r *reader) {
 	c.KEMOutput = r.bytes()
 	c.Ciphertext = r.bytes()
 }
@@ -205,20 +205,20 @@ func encryptContext(label string, context []byte) []byte {
 }
 
 // encryptWithLabel is EncryptWithLabel (RFC 9420 §5.1.3).
-func encryptWithLabel(pub []byte, label string, context, plaintext []byte) (hpkeCiphertext, error) {
+func encryptWithLabel(pub []byte, label string, context, plaintext []byte) (HPKECiphertext, error) {
 	pk, err := kem.NewPublicKey(pub)
 	if err != nil {
-		return hpkeCiphertext{}, fmt.Errorf("%w: hpke public key: %v", ErrInvalidKey, err)
+		return HPKECiphertext{}, fmt.Errorf("%w: hpke public key: %v", ErrInvalidKey, err)
 	}
 	out, err := hpke.Seal(pk, hpke.HKDFSHA256(), hpke.AES128GCM(), encryptContext(label, context), plaintext)
 	if err != nil {
-		return hpkeCiphertext{}, err
+		return HPKECiphertext{}, err
 	}
-	return hpkeCiphertext{KEMOutput: out[:encLen], Ciphertext: out[encLen:]}, nil
+	return HPKECiphertext{KEMOutput: out[:encLen], Ciphertext: out[encLen:]}, nil
 }
 
 // decryptWithLabel is DecryptWithLabel.
-func decryptWithLabel(k *hpkeKey, label string, context []byte, ct hpkeCiphertext) ([]byte, error) {
+func decryptWithLabel(k *hpkeKey, label string, context []byte, ct HPKECiphertext) ([]byte, error) {
 	if len(ct.KEMOutput) != encLen {
 		return nil, fmt.Errorf("%w: kem output length %d", ErrDecrypt, len(ct.KEMOutput))
 	}

@@ -77,7 +77,7 @@ func TestCryptoBasicsVectors(t *testing.T) {
 		hk, err := parseHPKEPrivate(x.Priv)
 		mustNoErr(t, err)
 		eq(t, "hpke pub", hk.pub, x.Pub)
-		pt, err := decryptWithLabel(hk, x.Label, x.Context, hpkeCiphertext{KEMOutput: x.KEMOutput, Ciphertext: x.Ciphertext})
+		pt, err := decryptWithLabel(hk, x.Label, x.Context, HPKECiphertext{KEMOutput: x.KEMOutput, Ciphertext: x.Ciphertext})
 		mustNoErr(t, err)
 		eq(t, "decrypt_with_label", pt, x.Plaintext)
 		ct, err := encryptWithLabel(x.Pub, x.Label, x.Context, x.Plaintext)

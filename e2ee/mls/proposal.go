@@ -173,7 +173,7 @@ type ProposalOrRef struct {
 // UpdatePathNode is one node of an UpdatePath (RFC 9420 §7.6).
 type UpdatePathNode struct {
 	EncryptionKey       []byte
-	EncryptedPathSecret []hpkeCiphertext
+	EncryptedPathSecret []HPKECiphertext
 }
 
 // UpdatePath is a committer's new path (RFC 9420 §7.6).
@@ -203,7 +203,7 @@ func (u *UpdatePath) unmarshal(r *reader) {
 		var n UpdatePathNode
 		n.EncryptionKey = r.bytes()
 		r.each(func(r *reader) {
-			var c hpkeCiphertext
+			var c HPKECiphertext
 			c.unmarshal(r)
 			n.EncryptedPathSecret = append(n.EncryptedPathSecret, c)
 		})

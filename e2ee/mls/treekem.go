@@ -108,13 +108,13 @@ func (t *ratchetTree) encryptPath(pk *pathKeys, ctx []byte, exclude []uint32) er
 	var jobs []job
 	for i, c := range pk.cop {
 		res := t.resolution(c)
-		pk.path.Nodes[i].EncryptedPathSecret = make([]hpkeCiphertext, 0, len(res))
+		pk.path.Nodes[i].EncryptedPathSecret = make([]HPKECiphertext, 0, len(res))
 		for _, x := range res {
 			if isLeaf(x) && slices.Contains(exclude, nodeLeaf(x)) {
 				continue
 			}
 			jobs = append(jobs, job{node: i, slot: len(pk.path.Nodes[i].EncryptedPathSecret), pub: t.nodes[x].encryptionKey()})
-			pk.path.Nodes[i].EncryptedPathSecret = append(pk.path.Nodes[i].EncryptedPathSecret, hpkeCiphertext{})
+			pk.path.Nodes[i].EncryptedPathSecret = append(pk.path.Nodes[i].EncryptedPathSecret, HPKECiphertext{})
 		}
 	}
 	run := func(j job) error {

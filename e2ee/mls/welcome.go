@@ -86,7 +86,7 @@ func (s *groupSecrets) unmarshal(r *reader) {
 // EncryptedGroupSecrets is one joiner's entry in a Welcome.
 type EncryptedGroupSecrets struct {
 	NewMember             KeyPackageRef
-	EncryptedGroupSecrets hpkeCiphertext
+	EncryptedGroupSecrets HPKECiphertext
 }
 
 // Welcome invites new members (RFC 9420 §12.4.3.1).
