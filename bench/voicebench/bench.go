@@ -1,0 +1,169 @@
+package voicebench
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"slices"
+	"time"
+)
+
+// Source starts (or attaches to) a target; stop releases it.
+type Source func(ctx context.Context) (t *Target, stop func(), err error)
+
+// Options configures Run.
+type Options struct {
+	Config Config
+	// Reps alternates SFU and reflector runs this many times (default 1)
+	// and reports medians (performance.md §8.1).
+	Reps int
+	// SFU is the server under test (required).
+	SFU Source
+	// Reflector is the baseline; nil skips it.
+	Reflector Source
+	// ServerGOMAXPROCS and Pinning are recorded in the report only.
+	ServerGOMAXPROCS string
+	Pinning          string
+	Note             string
+}
+
+// Run loads the SFU, then the reflector, Reps times, and reports.
+func Run(ctx context.Context, o Options) (*Report, error) {
+	cfg := o.Config
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if o.SFU == nil {
+		return nil, fmt.Errorf("%w: no SFU source", ErrConfig)
+	}
+	if o.Reps <= 0 {
+		o.Reps = 1
+	}
+	sfu, stopSFU, err := o.SFU(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer stopSFU()
+	var refl *Target
+	if o.Reflector != nil {
+		var stop func()
+		if refl, stop, err = o.Reflector(ctx); err != nil {
+			return nil, err
+		}
+		defer stop()
+	}
+	rep := &Report{Machine: machineInfo()}
+	var sfuRuns, reflRuns []*TargetResult
+	for i := 0; i < o.Reps; i++ {
+		res, err := runTarget(ctx, &cfg, sfu)
+		if err != nil {
+			return nil, fmt.Errorf("sfu run %d: %w", i+1, err)
+		}
+		sfuRuns = append(sfuRuns, res)
+		rep.Runs = append(rep.Runs, res)
+		if refl == nil {
+			continue
+		}
+		if err := pause(ctx, time.Second); err != nil {
+			return nil, err
+		}
+		res, err = runTarget(ctx, &cfg, refl)
+		if err != nil {
+			return nil, fmt.Errorf("reflector run %d: %w", i+1, err)
+		}
+		reflRuns = append(reflRuns, res)
+		rep.Runs = append(rep.Runs, res)
+		if i+1 < o.Reps {
+			if err := pause(ctx, time.Second); err != nil {
+				return nil, err
+			}
+		}
+	}
+
+	med := func(rs []*TargetResult, f func(*TargetResult) float64) float64 {
+		v := make([]float64, len(rs))
+		for i, r := range rs {
+			v[i] = f(r)
+		}
+		return median(v)
+	}
+	medQ := func(rs []*TargetResult, f func(*TargetResult) Quantiles) Quantiles {
+		return Quantiles{
+			P50:  med(rs, func(r *TargetResult) float64 { return f(r).P50 }),
+			P90:  med(rs, func(r *TargetResult) float64 { return f(r).P90 }),
+			P99:  med(rs, func(r *TargetResult) float64 { return f(r).P99 }),
+			P999: med(rs, func(r *TargetResult) float64 { return f(r).P999 }),
+			Max:  med(rs, func(r *TargetResult) float64 { return f(r).Max }),
+			N:    uint64(med(rs, func(r *TargetResult) float64 { return float64(f(r).N) })),
+		}
+	}
+	rep.ForwardedPPS = med(sfuRuns, func(r *TargetResult) float64 { return r.ForwardedPPS })
+	rep.CPUUsPerForwardedPacket = med(sfuRuns, func(r *TargetResult) float64 { return r.CPUUsPerPacket })
+	rep.ServerCPUCores = med(sfuRuns, func(r *TargetResult) float64 { return r.ServerCores })
+	rep.LatencyUS = medQ(sfuRuns, func(r *TargetResult) Quantiles { return r.LatencyUS })
+	rep.LatencyAppUS = medQ(sfuRuns, func(r *TargetResult) Quantiles { return r.LatencyAppUS })
+	// Loss is the worst run's: one lossy run is a failure.
+	for _, r := range sfuRuns {
+		rep.Loss = max(rep.Loss, r.Loss)
+	}
+	rep.GeneratorCPU.SFUCores = med(sfuRuns, func(r *TargetResult) float64 { return r.GeneratorCores })
+	rep.GeneratorCPU.SFUUsPerPacket = med(sfuRuns, func(r *TargetResult) float64 { return r.GeneratorUsPerPacket })
+	if len(reflRuns) > 0 {
+		rep.ReflectorPPS = med(reflRuns, func(r *TargetResult) float64 { return r.ForwardedPPS })
+		rep.ReflectorCPUUsPerPacket = med(reflRuns, func(r *TargetResult) float64 { return r.CPUUsPerPacket })
+		rep.ReflectorLatencyUS = medQ(reflRuns, func(r *TargetResult) Quantiles { return r.LatencyUS })
+		for _, r := range reflRuns {
+			rep.ReflectorLoss = max(rep.ReflectorLoss, r.Loss)
+		}
+		// Per-repetition ratios, then their median (each pair ran
+		// back to back under similar host noise).
+		ratios := make([]float64, 0, len(reflRuns))
+		ppsRatios := make([]float64, 0, len(reflRuns))
+		for i, rr := range reflRuns {
+			sr := sfuRuns[i]
+			if sr.CPUUsPerPacket > 0 {
+				ratios = append(ratios, rr.CPUUsPerPacket/sr.CPUUsPerPacket)
+			}
+			if rr.ForwardedPPS > 0 {
+				ppsRatios = append(ppsRatios, sr.ForwardedPPS/rr.ForwardedPPS)
+			}
+		}
+		rep.RatioToReflector = round(median(ratios), 3)
+		rep.PPSRatioToReflector = round(median(ppsRatios), 3)
+		rep.AddedLatencyUS.P50 = round(rep.LatencyUS.P50-rep.ReflectorLatencyUS.P50, 1)
+		rep.AddedLatencyUS.P99 = round(rep.LatencyUS.P99-rep.ReflectorLatencyUS.P99, 1)
+		rep.GeneratorCPU.ReflectorCores = med(reflRuns, func(r *TargetResult) float64 { return r.GeneratorCores })
+		rep.GeneratorCPU.ReflectorUsPerPacket = med(reflRuns, func(r *TargetResult) float64 { return r.GeneratorUsPerPacket })
+	}
+	rep.Config = ReportConfig{
+		Config: cfg, DurationS: cfg.Duration.Seconds(), WarmupS: cfg.Warmup.Seconds(),
+		PaceQuantumUS: float64(cfg.PaceQuantum.Microseconds()), Reps: o.Reps,
+		Participants: cfg.participants(), OfferedPPS: cfg.offeredPPS(),
+		ExpectedOutPPS:  cfg.offeredPPS() * float64(cfg.Size-1),
+		ServerInProcess: sfu.InProcess(), ServerGOMAXPROCS: o.ServerGOMAXPROCS,
+		GeneratorMaxProcs: runtime.GOMAXPROCS(0), Pinning: o.Pinning, Note: o.Note,
+	}
+	rep.checks(len(reflRuns) > 0)
+	return rep, nil
+}
+
+func pause(ctx context.Context, d time.Duration) error {
+	select {
+	case <-time.After(d):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}

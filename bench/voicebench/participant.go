@@ -1,0 +1,312 @@
+package voicebench
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/parleyhq/parley/internal/voicetoken"
+	"github.com/parleyhq/parley/sfu/voicecrypto"
+)
+
+// Ids the generator joins with: one guild, one channel per room.
+const (
+	benchGuild       = "7000"
+	benchChannelBase = 800000
+	benchUserBase    = 100000000
+)
+
+// participant is one lean voice client: a UDP socket, its transport key,
+// and (behind the SFU) a gateway connection kept alive by heartbeats.
+type participant struct {
+	idx     int
+	room    int
+	speaker bool
+	user    string
+	ssrc    uint32
+	sock    *udpSock
+	cipher  *voicecrypto.Cipher
+	gw      *gatewayConn // nil behind the reflector
+
+	// Owned by the pacer.
+	seq   uint16
+	ts    uint32
+	nonce uint32
+	phase time.Duration
+}
+
+// gatewayConn is a participant's voice gateway WebSocket after the
+// handshake: a reader goroutine tracks the v8 seq and notices closes; the
+// heartbeat goroutine is the only writer.
+type gatewayConn struct {
+	ws       *websocket.Conn
+	interval time.Duration
+	seq      atomic.Int64
+	closed   atomic.Bool
+	code     atomic.Int32 // close code from the server, if any
+	nextHB   time.Time    // owned by the heartbeat goroutine
+}
+
+// envelope is a gateway message.
+type envelope struct {
+	Op  int             `json:"op"`
+	D   json.RawMessage `json:"d"`
+	Seq *int64          `json:"seq"`
+}
+
+// read returns the next gateway message, tracking seq.
+func (g *gatewayConn) read() (envelope, error) {
+	var m envelope
+	_, data, err := g.ws.ReadMessage()
+	if err != nil {
+		return m, err
+	}
+	if err := json.Unmarshal(data, &m); err != nil {
+		return m, fmt.Errorf("%w: bad gateway message: %v", ErrHandshake, err)
+	}
+	if m.Seq != nil {
+		g.seq.Store(*m.Seq)
+	}
+	return m, nil
+}
+
+// readOp reads until a message with op arrives.
+func (g *gatewayConn) readOp(op int) (envelope, error) {
+	for {
+		m, err := g.read()
+		if err != nil {
+			return m, err
+		}
+		if m.Op == op {
+			return m, nil
+		}
+	}
+}
+
+func (g *gatewayConn) write(op int, d any) error {
+	b, err := json.Marshal(map[string]any{"op": op, "d": d})
+	if err != nil {
+		return err
+	}
+	_ = g.ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	return g.ws.WriteMessage(websocket.TextMessage, b)
+}
+
+// readLoop discards gateway messages until the connection closes.
+func (g *gatewayConn) readLoop() {
+	for {
+		if _, err := g.read(); err != nil {
+			var ce *websocket.CloseError
+			if errors.As(err, &ce) {
+				g.code.Store(int32(ce.Code))
+			}
+			g.closed.Store(true)
+			return
+		}
+	}
+}
+
+// joinSFU runs the voice gateway handshake (voice-protocol.md §2) and IP
+// discovery (§3.1) for p.
+func joinSFU(ctx context.Context, t *Target, mode string, signer *voicetoken.Signer, dialer *websocket.Dialer, p *participant) error {
+	p.user = strconv.Itoa(benchUserBase + p.idx)
+	channel := strconv.Itoa(benchChannelBase + p.room)
+	claims, tok := signer.IssueFor(p.user, benchGuild, channel, 2*time.Hour, time.Now())
+	ws, _, err := dialer.DialContext(ctx, "wss://"+t.Gateway+"/?v=8", nil)
+	if err != nil {
+		return fmt.Errorf("%w: dial: %v", ErrHandshake, err)
+	}
+	g := &gatewayConn{ws: ws}
+	g.seq.Store(-1)
+	fail := func(step string, err error) error {
+		_ = ws.Close()
+		return fmt.Errorf("%w: user %s: %s: %v", ErrHandshake, p.user, step, err)
+	}
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(30 * time.Second)
+	}
+	_ = ws.SetReadDeadline(deadline)
+
+	m, err := g.readOp(8)
+	if err != nil {
+		return fail("hello", err)
+	}
+	var hello struct {
+		HeartbeatInterval float64 `json:"heartbeat_interval"`
+	}
+	if err := json.Unmarshal(m.D, &hello); err != nil || hello.HeartbeatInterval <= 0 {
+		return fail("hello", fmt.Errorf("heartbeat_interval %v (%v)", hello.HeartbeatInterval, err))
+	}
+	g.interval = time.Duration(hello.HeartbeatInterval * float64(time.Millisecond))
+
+	if err := g.write(0, map[string]any{"server_id": benchGuild, "user_id": p.user,
+		"session_id": claims.SessionID, "token": tok, "max_dave_protocol_version": 0}); err != nil {
+		return fail("identify", err)
+	}
+	if m, err = g.readOp(2); err != nil {
+		return fail("ready", err)
+	}
+	var ready struct {
+		SSRC  uint32   `json:"ssrc"`
+		IP    string   `json:"ip"`
+		Port  int      `json:"port"`
+		Modes []string `json:"modes"`
+	}
+	if err := json.Unmarshal(m.D, &ready); err != nil {
+		return fail("ready", err)
+	}
+	if !slices.Contains(ready.Modes, mode) {
+		return fail("ready", fmt.Errorf("mode %s not offered (%v)", mode, ready.Modes))
+	}
+	p.ssrc = ready.SSRC
+	addr, err := netip.ParseAddr(ready.IP)
+	if err != nil {
+		return fail("ready", err)
+	}
+	if p.sock, err = dialUDP(netip.AddrPortFrom(addr, uint16(ready.Port))); err != nil {
+		return fail("udp", err)
+	}
+	ip, port, err := discover(p.sock, p.ssrc)
+	if err != nil {
+		p.sock.close()
+		return fail("ip discovery", err)
+	}
+	if err := g.write(1, map[string]any{"protocol": "udp",
+		"data": map[string]any{"address": ip, "port": port, "mode": mode}}); err != nil {
+		p.sock.close()
+		return fail("select protocol", err)
+	}
+	if m, err = g.readOp(4); err != nil {
+		p.sock.close()
+		return fail("session description", err)
+	}
+	var sd struct {
+		Mode      string `json:"mode"`
+		SecretKey []int  `json:"secret_key"`
+	}
+	if err := json.Unmarshal(m.D, &sd); err != nil || len(sd.SecretKey) != voicecrypto.KeySize {
+		p.sock.close()
+		return fail("session description", fmt.Errorf("bad secret_key (%v)", err))
+	}
+	key := make([]byte, voicecrypto.KeySize)
+	for i, v := range sd.SecretKey {
+		key[i] = byte(v)
+	}
+	if p.cipher, err = voicecrypto.New(sd.Mode, key); err != nil {
+		p.sock.close()
+		return fail("session description", err)
+	}
+	if p.speaker {
+		if err := g.write(5, map[string]any{"speaking": 1, "delay": 0, "ssrc": p.ssrc}); err != nil {
+			p.sock.close()
+			return fail("speaking", err)
+		}
+	}
+	_ = ws.SetReadDeadline(time.Time{})
+	p.gw = g
+	return nil
+}
+
+// discover runs IP discovery: a 74-byte request, retried, until the answer
+// echoes the SSRC.
+func discover(s *udpSock, ssrc uint32) (string, int, error) {
+	var req [voicecrypto.DiscoveryLen]byte
+	binary.BigEndian.PutUint16(req[0:2], 1)
+	binary.BigEndian.PutUint16(req[2:4], 70)
+	binary.BigEndian.PutUint32(req[4:8], ssrc)
+	buf := make([]byte, rxBufSize)
+	for range 10 {
+		if err := s.send(req[:]); err != nil {
+			return "", 0, err
+		}
+		n, err := s.recv(buf)
+		if err != nil {
+			continue // timeout: resend
+		}
+		b := buf[:n]
+		if n != voicecrypto.DiscoveryLen || binary.BigEndian.Uint16(b[0:2]) != 2 || binary.BigEndian.Uint32(b[4:8]) != ssrc {
+			continue
+		}
+		ip := string(b[8:72])
+		if i := indexByte(ip, 0); i >= 0 {
+			ip = ip[:i]
+		}
+		return ip, int(binary.BigEndian.Uint16(b[72:74])), nil
+	}
+	return "", 0, errors.New("no discovery response")
+}
+
+func indexByte(s string, c byte) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] == c {
+			return i
+		}
+	}
+	return -1
+}
+
+// Reflector join datagram: magic, room, SSRC, participant index, all
+// big-endian. The reflector echoes it as the acknowledgement.
+const (
+	joinMagic = "PVRJ"
+	joinLen   = 16
+)
+
+func joinDatagram(room int, ssrc uint32, idx int) []byte {
+	b := make([]byte, joinLen)
+	copy(b, joinMagic)
+	binary.BigEndian.PutUint32(b[4:8], uint32(room))
+	binary.BigEndian.PutUint32(b[8:12], ssrc)
+	binary.BigEndian.PutUint32(b[12:16], uint32(idx))
+	return b
+}
+
+// joinReflector registers p's socket in its room on the reflector. The
+// generator picks the SSRC (index + 1) and a random key, since nothing is
+// negotiated; receivers open packets with the sender's key.
+func joinReflector(t *Target, mode string, p *participant) error {
+	ap, err := netip.ParseAddrPort(t.UDP)
+	if err != nil {
+		return fmt.Errorf("%w: reflector address %q: %v", ErrHandshake, t.UDP, err)
+	}
+	p.user = strconv.Itoa(benchUserBase + p.idx)
+	p.ssrc = uint32(p.idx + 1)
+	key := make([]byte, voicecrypto.KeySize)
+	_, _ = rand.Read(key)
+	if p.cipher, err = voicecrypto.New(mode, key); err != nil {
+		return err
+	}
+	if p.sock, err = dialUDP(ap); err != nil {
+		return err
+	}
+	req := joinDatagram(p.room, p.ssrc, p.idx)
+	buf := make([]byte, rxBufSize)
+	for range 10 {
+		if err := p.sock.send(req); err != nil {
+			break
+		}
+		n, err := p.sock.recv(buf)
+		if err == nil && n == joinLen && string(buf[:n]) == string(req) {
+			return nil
+		}
+	}
+	p.sock.close()
+	return fmt.Errorf("%w: reflector did not acknowledge participant %d", ErrHandshake, p.idx)
+}
+
+// isTimeout reports a network timeout.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}

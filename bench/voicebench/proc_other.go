@@ -1,0 +1,8 @@
+//go:build !linux
+
+package voicebench
+
+import "time"
+
+func processCPU(int) (time.Duration, error) { return 0, ErrUnsupported }
+func selfCPU() (time.Duration, error)       { return 0, ErrUnsupported }

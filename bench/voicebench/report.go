@@ -1,0 +1,151 @@
+package voicebench
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"sort"
+	"strings"
+)
+
+// Report is what `parley bench voice --json` prints.
+type Report struct {
+	// The SFU's figures (medians over repetitions).
+	ForwardedPPS            float64   `json:"forwarded_pps"`
+	CPUUsPerForwardedPacket float64   `json:"cpu_us_per_forwarded_packet"`
+	ServerCPUCores          float64   `json:"server_cpu_cores"`
+	LatencyUS               Quantiles `json:"latency_us"`
+	LatencyAppUS            Quantiles `json:"latency_app_us"`
+	Loss                    float64   `json:"loss"`
+	// The reflector's figures under the same load.
+	ReflectorPPS            float64   `json:"reflector_pps"`
+	ReflectorCPUUsPerPacket float64   `json:"reflector_cpu_us_per_packet"`
+	ReflectorLatencyUS      Quantiles `json:"reflector_latency_us"`
+	ReflectorLoss           float64   `json:"reflector_loss"`
+	// RatioToReflector compares packets forwarded per CPU-second (the
+	// reflector's µs/packet over the SFU's), which is what "x the
+	// reflector's packets/s" means at a load neither saturates;
+	// PPSRatioToReflector is the plain ratio of forwarded packets/s.
+	RatioToReflector    float64 `json:"ratio_to_reflector"`
+	PPSRatioToReflector float64 `json:"pps_ratio_to_reflector"`
+	// AddedLatencyUS is the SFU's latency minus the reflector's.
+	AddedLatencyUS struct {
+		P50 float64 `json:"p50"`
+		P99 float64 `json:"p99"`
+	} `json:"added_latency_us"`
+	GeneratorCPU GeneratorCPU    `json:"generator_cpu"`
+	Config       ReportConfig    `json:"config"`
+	Machine      Machine         `json:"machine"`
+	Checks       []Check         `json:"checks"`
+	Runs         []*TargetResult `json:"runs"`
+}
+
+// GeneratorCPU is the load generator's own cost while it loaded the SFU
+// and the reflector.
+type GeneratorCPU struct {
+	SFUCores             float64 `json:"sfu_run_cores"`
+	SFUUsPerPacket       float64 `json:"sfu_run_us_per_received_packet"`
+	ReflectorCores       float64 `json:"reflector_run_cores"`
+	ReflectorUsPerPacket float64 `json:"reflector_run_us_per_received_packet"`
+}
+
+// ReportConfig is the configuration a report was measured with.
+type ReportConfig struct {
+	Config
+	DurationS         float64 `json:"duration_s"`
+	WarmupS           float64 `json:"warmup_s"`
+	PaceQuantumUS     float64 `json:"pace_quantum_us"`
+	Reps              int     `json:"reps"`
+	Participants      int     `json:"participants"`
+	OfferedPPS        float64 `json:"offered_pps"`
+	ExpectedOutPPS    float64 `json:"expected_out_pps"`
+	ServerInProcess   bool    `json:"server_in_process"`
+	ServerGOMAXPROCS  string  `json:"server_gomaxprocs,omitempty"`
+	GeneratorMaxProcs int     `json:"generator_gomaxprocs"`
+	Pinning           string  `json:"pinning,omitempty"`
+	Note              string  `json:"note,omitempty"`
+}
+
+// Machine describes where the report was measured.
+type Machine struct {
+	CPUModel  string `json:"cpu_model"`
+	Cores     int    `json:"cores"`
+	Kernel    string `json:"kernel"`
+	GoVersion string `json:"go_version"`
+	OS        string `json:"os"`
+}
+
+// Check is one target from the issue, evaluated on this run.
+type Check struct {
+	Name   string  `json:"name"`
+	Value  float64 `json:"value"`
+	Target string  `json:"target"`
+	Pass   bool    `json:"pass"`
+}
+
+func machineInfo() Machine {
+	m := Machine{Cores: runtime.NumCPU(), GoVersion: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH}
+	if f, err := os.Open("/proc/cpuinfo"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPUModel = strings.TrimSpace(v)
+				break
+			}
+		}
+		f.Close()
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = strings.TrimSpace(string(b))
+	}
+	return m
+}
+
+// checks evaluates the issue's targets (for 200 rooms × 10 × 2 speakers on
+// a 2-core machine; reported for any configuration).
+func (rep *Report) checks(haveReflector bool) {
+	rep.Checks = []Check{
+		{Name: "cpu_us_per_forwarded_packet", Value: rep.CPUUsPerForwardedPacket, Target: "<= 3",
+			Pass: rep.CPUUsPerForwardedPacket > 0 && rep.CPUUsPerForwardedPacket <= 3},
+		{Name: "latency_us.p99", Value: rep.LatencyUS.P99, Target: "< 1000", Pass: rep.LatencyUS.N > 0 && rep.LatencyUS.P99 < 1000},
+		{Name: "loss", Value: rep.Loss, Target: "== 0", Pass: rep.Loss == 0},
+	}
+	if haveReflector {
+		rep.Checks = append(rep.Checks, Check{Name: "ratio_to_reflector", Value: rep.RatioToReflector, Target: ">= 0.6",
+			Pass: rep.RatioToReflector >= 0.6})
+	}
+}
+
+// WriteText prints the report for people.
+func (rep *Report) WriteText(w io.Writer) {
+	c := rep.Config
+	fmt.Fprintf(w, "\nvoice bench: %d rooms × %d participants × %d speakers, %s, %d B Opus, %.0f s window × %d rep(s)\n",
+		c.Rooms, c.Size, c.Speakers, c.Mode, c.PayloadSize, c.DurationS, c.Reps)
+	fmt.Fprintf(w, "machine: %s, %d cores, kernel %s, %s\n", rep.Machine.CPUModel, rep.Machine.Cores, rep.Machine.Kernel, rep.Machine.GoVersion)
+	fmt.Fprintf(w, "offered %.0f pps in, %.0f pps out expected\n\n", c.OfferedPPS, c.ExpectedOutPPS)
+	fmt.Fprintf(w, "%-10s %10s %9s %8s %9s %9s %9s %9s %10s %9s\n", "run", "fwd pps", "µs/pkt", "cores", "p50 µs", "p99 µs", "p99.9 µs", "loss", "gen cores", "gen µs/pkt")
+	for _, r := range rep.Runs {
+		fmt.Fprintf(w, "%-10s %10.0f %9.3f %8.3f %9.1f %9.1f %9.1f %9.6f %10.3f %9.3f\n", r.Name, r.ForwardedPPS, r.CPUUsPerPacket,
+			r.ServerCores, r.LatencyUS.P50, r.LatencyUS.P99, r.LatencyUS.P999, r.Loss, r.GeneratorCores, r.GeneratorUsPerPacket)
+	}
+	fmt.Fprintf(w, "\nSFU: %.0f pps forwarded, %.3f µs CPU/packet, latency p50 %.1f / p99 %.1f / p99.9 %.1f µs, loss %.6f\n",
+		rep.ForwardedPPS, rep.CPUUsPerForwardedPacket, rep.LatencyUS.P50, rep.LatencyUS.P99, rep.LatencyUS.P999, rep.Loss)
+	if rep.ReflectorPPS > 0 {
+		fmt.Fprintf(w, "reflector: %.0f pps, %.3f µs CPU/packet, latency p50 %.1f / p99 %.1f µs\n",
+			rep.ReflectorPPS, rep.ReflectorCPUUsPerPacket, rep.ReflectorLatencyUS.P50, rep.ReflectorLatencyUS.P99)
+		fmt.Fprintf(w, "ratio to reflector: %.3f (packets per CPU-second), %.3f (packets/s)\n", rep.RatioToReflector, rep.PPSRatioToReflector)
+	}
+	sort.SliceStable(rep.Checks, func(i, j int) bool { return rep.Checks[i].Name < rep.Checks[j].Name })
+	for _, ch := range rep.Checks {
+		mark := "PASS"
+		if !ch.Pass {
+			mark = "FAIL"
+		}
+		fmt.Fprintf(w, "  %s %-28s %10.4g (target %s)\n", mark, ch.Name, ch.Value, ch.Target)
+	}
+	if c.Note != "" {
+		fmt.Fprintf(w, "note: %s\n", c.Note)
+	}
+}

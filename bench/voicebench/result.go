@@ -1,0 +1,149 @@
+package voicebench
+
+import (
+	"math"
+)
+
+// Quantiles of a latency distribution in µs.
+type Quantiles struct {
+	P50  float64 `json:"p50"`
+	P90  float64 `json:"p90"`
+	P99  float64 `json:"p99"`
+	P999 float64 `json:"p999"`
+	Max  float64 `json:"max"`
+	N    uint64  `json:"n"`
+}
+
+func quantilesUS(h *histogram) Quantiles {
+	us := func(v float64) float64 { return round(v/1e3, 1) }
+	return Quantiles{P50: us(h.quantile(0.5)), P90: us(h.quantile(0.9)), P99: us(h.quantile(0.99)),
+		P999: us(h.quantile(0.999)), Max: us(float64(h.max)), N: h.n}
+}
+
+// TargetResult is what one run against one target measured over the window.
+type TargetResult struct {
+	Name      string `json:"name"`
+	InProcess bool   `json:"in_process,omitempty"`
+	// Participants and WindowS describe the run; OfferedPPS is what the
+	// speakers were asked to send.
+	Participants int     `json:"participants"`
+	WindowS      float64 `json:"window_s"`
+	OfferedPPS   float64 `json:"offered_pps"`
+	// SentPPS is what the speakers sent in the window; InPPS and
+	// ForwardedPPS come from the target's counters (ForwardedPPS falls back
+	// to ReceivedPPS without counters).
+	SentPPS      float64 `json:"sent_pps"`
+	InPPS        float64 `json:"in_pps,omitempty"`
+	ForwardedPPS float64 `json:"forwarded_pps"`
+	ReceivedPPS  float64 `json:"received_pps"`
+	// Loss accounting by send time (see the package doc).
+	Sent             uint64  `json:"sent"`
+	Expected         uint64  `json:"expected"`
+	IntentionalDrops uint64  `json:"intentional_drops"`
+	Received         uint64  `json:"received"`
+	Lost             int64   `json:"lost"`
+	Loss             float64 `json:"loss"`
+	// Server (target) CPU over the window.
+	ServerCPUS     float64 `json:"server_cpu_s"`
+	ServerCores    float64 `json:"server_cpu_cores"`
+	CPUUsPerPacket float64 `json:"cpu_us_per_forwarded_packet"`
+	CPUSource      string  `json:"cpu_source"`
+	// Generator CPU over the window (getrusage of this process).
+	GeneratorCPUS        float64 `json:"generator_cpu_s"`
+	GeneratorCores       float64 `json:"generator_cpu_cores"`
+	GeneratorUsPerPacket float64 `json:"generator_cpu_us_per_received_packet"`
+	// Latency from the embedded send time to the kernel receive timestamp
+	// (LatencyUS) and to the receive loop (LatencyAppUS).
+	LatencyUS    Quantiles `json:"latency_us"`
+	LatencyAppUS Quantiles `json:"latency_app_us"`
+	// Counters are the target's counter deltas over the window.
+	Counters      *Counters `json:"counters,omitempty"`
+	CountersError string    `json:"counters_error,omitempty"`
+	LateSends     uint64    `json:"late_sends_1ms"`
+	SendErrors    uint64    `json:"send_errors"`
+	DecryptErrors uint64    `json:"decrypt_errors"`
+	Foreign       uint64    `json:"foreign_datagrams"`
+	GatewayClosed int       `json:"gateway_closed"`
+}
+
+// intentionalReasons are SFU drop reasons that are policy, not loss.
+var intentionalReasons = []string{"silence", "server_mute", "server_deaf"}
+
+func (r *run) result(s0, s1 sample) *TargetResult {
+	win := s1.at.Sub(s0.at).Seconds()
+	var st rxStats
+	for _, l := range r.loops {
+		st.received += l.st.received
+		st.inWindow += l.st.inWindow
+		st.decryptErr += l.st.decryptErr
+		st.foreign += l.st.foreign
+		st.lat.merge(&l.st.lat)
+		st.latApp.merge(&l.st.latApp)
+	}
+	res := &TargetResult{
+		Name: r.t.Name, InProcess: r.t.InProcess(), Participants: len(r.parts), WindowS: round(win, 3),
+		OfferedPPS: r.cfg.offeredPPS(),
+		Sent:       r.sentWin.Load(), Expected: r.expectedWin.Load(), Received: st.inWindow,
+		LateSends: r.lateSends.Load(), SendErrors: r.sendErrs.Load(),
+		DecryptErrors: st.decryptErr, Foreign: st.foreign,
+		LatencyUS: quantilesUS(&st.lat), LatencyAppUS: quantilesUS(&st.latApp),
+	}
+	dwin := r.cfg.Duration.Seconds()
+	res.SentPPS = round(float64(res.Sent)/dwin, 1)
+	res.ReceivedPPS = round(float64(res.Received)/dwin, 1)
+	res.ForwardedPPS = res.ReceivedPPS
+	forwarded := float64(res.Received)
+	if s0.ctrErr == nil && s1.ctrErr == nil {
+		d := s1.ctr.sub(s0.ctr)
+		res.Counters = &d
+		res.InPPS = round(float64(d.In)/win, 1)
+		res.ForwardedPPS = round(float64(d.Out)/win, 1)
+		forwarded = float64(d.Out)
+		for _, k := range intentionalReasons {
+			res.IntentionalDrops += d.Drops[k]
+		}
+	} else if s0.ctrErr != nil {
+		res.CountersError = s0.ctrErr.Error()
+	} else {
+		res.CountersError = s1.ctrErr.Error()
+	}
+	exp := int64(res.Expected) - int64(res.IntentionalDrops)
+	res.Lost = exp - int64(res.Received)
+	if exp > 0 {
+		res.Loss = round(float64(res.Lost)/float64(exp), 6)
+	}
+	if s0.cpuErr == nil && s1.cpuErr == nil {
+		cpu := (s1.cpu - s0.cpu).Seconds()
+		res.ServerCPUS = round(cpu, 4)
+		res.ServerCores = round(cpu/win, 3)
+		if forwarded > 0 {
+			res.CPUUsPerPacket = round(cpu*1e6/forwarded, 3)
+		}
+		res.CPUSource = "schedstat"
+		if res.InProcess {
+			res.CPUSource = "rusage_self (includes the generator)"
+		}
+	} else {
+		res.CPUSource = "unavailable"
+	}
+	gen := (s1.self - s0.self).Seconds()
+	res.GeneratorCPUS = round(gen, 4)
+	res.GeneratorCores = round(gen/win, 3)
+	if res.Received > 0 {
+		res.GeneratorUsPerPacket = round(gen*1e6/float64(res.Received), 3)
+	}
+	for _, p := range r.parts {
+		if p.gw != nil && p.gw.closed.Load() {
+			res.GatewayClosed++
+		}
+	}
+	return res
+}
+
+func round(v float64, digits int) float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0
+	}
+	p := math.Pow(10, float64(digits))
+	return math.Round(v*p) / p
+}

@@ -1,0 +1,328 @@
+package voicebench
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/parleyhq/parley/internal/voicetoken"
+)
+
+// run is the generator's state while it loads one target.
+type run struct {
+	cfg      *Config
+	t        *Target
+	reflect  bool
+	parts    []*participant
+	speakers []*participant
+	loops    []*rxLoop
+
+	// start is the pacer's time origin; [winStart, winEnd) is the
+	// measured window in wall-clock ns, fixed before the first send.
+	start            time.Time
+	winStart, winEnd int64
+
+	stopPacer, stopRx atomic.Bool
+
+	// Published by the pacer after every round.
+	sent, sentWin, expectedWin, lateSends, sendErrs atomic.Uint64
+
+	gwWG sync.WaitGroup // gateway reader goroutines
+}
+
+// sample is the state of counters at one edge of the window.
+type sample struct {
+	at     time.Time
+	cpu    time.Duration
+	cpuErr error
+	self   time.Duration
+	ctr    Counters
+	ctrErr error
+}
+
+func (r *run) sample(ctx context.Context) sample {
+	s := sample{at: time.Now()}
+	s.cpu, s.cpuErr = processCPU(r.t.PID)
+	s.self, _ = selfCPU()
+	if r.t.Counters != nil {
+		s.ctr, s.ctrErr = r.t.Counters(ctx)
+	} else {
+		s.ctrErr = errors.New("no counters")
+	}
+	return s
+}
+
+// runTarget sets up every participant against t, offers the load through
+// warmup, window and drain, and tears everything down.
+func runTarget(ctx context.Context, cfg *Config, t *Target) (*TargetResult, error) {
+	r := &run{cfg: cfg, t: t, reflect: t.Reflector}
+	defer r.teardown()
+	if err := r.setup(ctx); err != nil {
+		return nil, err
+	}
+
+	var rxWG sync.WaitGroup
+	rxErr := make(chan error, len(r.loops))
+	for _, l := range r.loops {
+		rxWG.Add(1)
+		go func() {
+			defer rxWG.Done()
+			if err := l.loop(); err != nil {
+				rxErr <- err
+			}
+		}()
+	}
+	stopHB := make(chan struct{})
+	var hbWG sync.WaitGroup
+	if !r.reflect {
+		hbWG.Add(1)
+		go func() {
+			defer hbWG.Done()
+			r.heartbeats(stopHB)
+		}()
+	}
+
+	r.start = time.Now()
+	r.winStart = r.start.Add(cfg.Warmup).UnixNano()
+	r.winEnd = r.winStart + int64(cfg.Duration)
+	pacerDone := make(chan struct{})
+	go func() { defer close(pacerDone); r.pace() }()
+	stopProgress := make(chan struct{})
+	progressDone := make(chan struct{})
+	go func() { defer close(progressDone); r.progress(stopProgress) }()
+
+	stopAll := func() {
+		r.stopPacer.Store(true)
+		<-pacerDone
+		time.Sleep(50 * time.Millisecond) // last packets in flight
+		r.stopRx.Store(true)
+		rxWG.Wait()
+		close(stopProgress)
+		<-progressDone
+		close(stopHB)
+		hbWG.Wait()
+	}
+	wait := func(until int64) error {
+		select {
+		case <-time.After(time.Until(time.Unix(0, until))):
+			return nil
+		case err := <-rxErr:
+			return err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if err := wait(r.winStart); err != nil {
+		stopAll()
+		return nil, err
+	}
+	s0 := r.sample(ctx)
+	if err := wait(r.winEnd); err != nil {
+		stopAll()
+		return nil, err
+	}
+	s1 := r.sample(ctx)
+	if err := wait(r.winEnd + int64(cfg.Drain)); err != nil {
+		stopAll()
+		return nil, err
+	}
+	stopAll()
+	return r.result(s0, s1), nil
+}
+
+// setup joins every participant (SetupConcurrency at a time) and prepares
+// the receive loops.
+func (r *run) setup(ctx context.Context) error {
+	cfg := r.cfg
+	r.parts = make([]*participant, 0, cfg.participants())
+	for room := 0; room < cfg.Rooms; room++ {
+		for i := 0; i < cfg.Size; i++ {
+			p := &participant{idx: len(r.parts), room: room, speaker: i < cfg.Speakers}
+			r.parts = append(r.parts, p)
+			if p.speaker {
+				r.speakers = append(r.speakers, p)
+			}
+		}
+	}
+	// Interleave rooms in the pacing order so neighbouring sends hit
+	// different rooms, as independent clients would.
+	rand.Shuffle(len(r.speakers), func(i, j int) { r.speakers[i], r.speakers[j] = r.speakers[j], r.speakers[i] })
+
+	var signer *voicetoken.Signer
+	dialer := &websocket.Dialer{
+		TLSClientConfig:  &tls.Config{RootCAs: r.t.RootCAs, ClientSessionCache: tls.NewLRUClientSessionCache(64)},
+		HandshakeTimeout: 30 * time.Second,
+		ReadBufferSize:   2048,
+		WriteBufferSize:  1024,
+	}
+	if !r.reflect {
+		var err error
+		if signer, err = voicetoken.NewSigner(r.t.TokenKey); err != nil {
+			return err
+		}
+	}
+	jctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	sem := make(chan struct{}, cfg.SetupConcurrency)
+	var wg sync.WaitGroup
+	var firstErr error
+	var errOnce sync.Once
+	t0 := time.Now()
+	var joined atomic.Int64
+	for _, p := range r.parts {
+		sem <- struct{}{}
+		if jctx.Err() != nil {
+			<-sem
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			var err error
+			if r.reflect {
+				err = joinReflector(r.t, cfg.Mode, p)
+			} else {
+				err = joinSFU(jctx, r.t, cfg.Mode, signer, dialer, p)
+				if err == nil {
+					r.gwWG.Add(1)
+					go func() { defer r.gwWG.Done(); p.gw.readLoop() }()
+				}
+			}
+			if err != nil {
+				errOnce.Do(func() { firstErr = err; cancel() })
+				return
+			}
+			if n := joined.Add(1); cfg.Progress != nil && n%500 == 0 {
+				fmt.Fprintf(cfg.Progress, "[%s] joined %d/%d participants (%.1fs)\n", r.t.Name, n, len(r.parts), time.Since(t0).Seconds())
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr == nil && ctx.Err() != nil {
+		firstErr = ctx.Err()
+	}
+	if firstErr != nil {
+		return firstErr
+	}
+	cfg.Logger.Info("participants joined", "target", r.t.Name, "n", len(r.parts), "took", time.Since(t0))
+	if cfg.Progress != nil {
+		fmt.Fprintf(cfg.Progress, "[%s] %d participants joined in %.1fs\n", r.t.Name, len(r.parts), time.Since(t0).Seconds())
+	}
+
+	nl := min(cfg.RxLoops, len(r.parts))
+	for i := 0; i < nl; i++ {
+		r.loops = append(r.loops, newRxLoop(r))
+	}
+	for i, p := range r.parts {
+		l := r.loops[i%nl]
+		l.socks = append(l.socks, p)
+	}
+	for i, l := range r.loops {
+		if err := l.initIO(); err != nil {
+			r.loops = r.loops[:i]
+			return err
+		}
+	}
+	return nil
+}
+
+// heartbeats sends each participant's v8 heartbeat on its own phase, so
+// the server never sees them all at once.
+func (r *run) heartbeats(stop <-chan struct{}) {
+	now := time.Now()
+	for _, p := range r.parts {
+		p.gw.nextHB = now.Add(time.Duration(rand.Int64N(int64(p.gw.interval))))
+	}
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case now = <-tick.C:
+		}
+		for _, p := range r.parts {
+			g := p.gw
+			if g.closed.Load() || now.Before(g.nextHB) {
+				continue
+			}
+			g.nextHB = g.nextHB.Add(g.interval)
+			_ = g.write(3, map[string]any{"t": now.UnixMilli(), "seq_ack": g.seq.Load()})
+		}
+	}
+}
+
+// progress prints one line per second.
+func (r *run) progress(stop <-chan struct{}) {
+	w := r.cfg.Progress
+	if w == nil {
+		<-stop
+		return
+	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	lastAt := time.Now()
+	var lastSent, lastRecv uint64
+	lastCPU, _ := processCPU(r.t.PID)
+	lastSelf, _ := selfCPU()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		now := time.Now()
+		dt := now.Sub(lastAt).Seconds()
+		var recv, recvWin uint64
+		for _, l := range r.loops {
+			recv += l.pubReceived.Load()
+			recvWin += l.pubInWindow.Load()
+		}
+		sent := r.sent.Load()
+		cpu, _ := processCPU(r.t.PID)
+		self, _ := selfCPU()
+		phase := "warmup"
+		switch ns := now.UnixNano(); {
+		case ns >= r.winEnd:
+			phase = "drain"
+		case ns >= r.winStart:
+			phase = "measure"
+		}
+		loss := "-"
+		if exp := r.expectedWin.Load(); exp > 0 {
+			loss = fmt.Sprintf("%.4f%%", 100*(1-float64(recvWin)/float64(exp)))
+		}
+		srv := fmt.Sprintf("server cpu %3.0f%%", 100*(cpu-lastCPU).Seconds()/dt)
+		if r.t.InProcess() {
+			srv = "server in-process"
+		}
+		fmt.Fprintf(w, "[%s] %5.1fs %-7s in %6.0f pps  out %7.0f pps  loss %s  %s  generator cpu %3.0f%%\n",
+			r.t.Name, now.Sub(r.start).Seconds(), phase, float64(sent-lastSent)/dt, float64(recv-lastRecv)/dt,
+			loss, srv, 100*(self-lastSelf).Seconds()/dt)
+		lastAt, lastSent, lastRecv, lastCPU, lastSelf = now, sent, recv, cpu, self
+	}
+}
+
+// teardown leaves the gateway (close 1000), closes sockets and epolls.
+func (r *run) teardown() {
+	for _, l := range r.loops {
+		l.closeIO()
+	}
+	for _, p := range r.parts {
+		if p.gw != nil {
+			msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "bench done")
+			_ = p.gw.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(2*time.Second))
+			_ = p.gw.ws.Close()
+		}
+		if p.sock != nil {
+			p.sock.close()
+		}
+	}
+	r.gwWG.Wait()
+}

@@ -1,0 +1,209 @@
+//go:build linux
+
+package voicebench
+
+import (
+	"fmt"
+	"net/netip"
+	"runtime"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// udpSock is one participant's UDP socket, connected to the server's media
+// address. It is created with raw syscalls so that Go's netpoller never
+// registers it: media is read only by the receive loops' own epoll instances.
+type udpSock struct {
+	fd int
+}
+
+// dialUDP opens a socket connected to to, with kernel receive timestamps on
+// and a receive timeout for the blocking reads of the handshake.
+func dialUDP(to netip.AddrPort) (*udpSock, error) {
+	if !to.Addr().Unmap().Is4() {
+		return nil, fmt.Errorf("%w: media address %s is not IPv4", ErrHandshake, to)
+	}
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("voicebench: socket: %w", err)
+	}
+	s := &udpSock{fd: fd}
+	tv := unix.NsecToTimeval(int64(300 * time.Millisecond))
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		s.close()
+		return nil, fmt.Errorf("voicebench: SO_RCVTIMEO: %w", err)
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1); err != nil {
+		s.close()
+		return nil, fmt.Errorf("voicebench: SO_TIMESTAMPNS: %w", err)
+	}
+	if err := unix.Connect(fd, &unix.SockaddrInet4{Port: int(to.Port()), Addr: to.Addr().Unmap().As4()}); err != nil {
+		s.close()
+		return nil, fmt.Errorf("voicebench: connect %s: %w", to, err)
+	}
+	return s, nil
+}
+
+// send writes one datagram without blocking.
+func (s *udpSock) send(b []byte) error {
+	return unix.Sendto(s.fd, b, unix.MSG_DONTWAIT, nil)
+}
+
+// recv reads one datagram, blocking up to the socket's receive timeout
+// (handshake only; the receive loops use recvmmsg).
+func (s *udpSock) recv(b []byte) (int, error) {
+	for {
+		n, _, err := unix.Recvfrom(s.fd, b, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		return n, err
+	}
+}
+
+func (s *udpSock) close() {
+	if s.fd >= 0 {
+		_ = unix.Close(s.fd)
+		s.fd = -1
+	}
+}
+
+// mmsghdr is struct mmsghdr of recvmmsg(2).
+type mmsghdr struct {
+	hdr unix.Msghdr
+	n   uint32
+	_   [4]byte
+}
+
+const (
+	rxBatch   = 8    // datagrams per recvmmsg
+	rxBufSize = 2048 // one datagram
+	rxCtrl    = 64   // control buffer: one SCM_TIMESTAMPNS cmsg is 32 bytes
+)
+
+// rxIO is a receive loop's epoll instance and recvmmsg buffers.
+type rxIO struct {
+	epfd   int
+	events []unix.EpollEvent
+	hdrs   [rxBatch]mmsghdr
+	iovs   [rxBatch]unix.Iovec
+	bufs   []byte
+	ctrl   []byte
+}
+
+func (l *rxLoop) initIO() error {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return fmt.Errorf("voicebench: epoll_create1: %w", err)
+	}
+	io := &l.io
+	io.epfd = epfd
+	io.events = make([]unix.EpollEvent, 256)
+	io.bufs = make([]byte, rxBatch*rxBufSize)
+	io.ctrl = make([]byte, rxBatch*rxCtrl)
+	for j := range io.hdrs {
+		io.iovs[j].Base = &io.bufs[j*rxBufSize]
+		io.iovs[j].SetLen(rxBufSize)
+		io.hdrs[j].hdr.Iov = &io.iovs[j]
+		io.hdrs[j].hdr.SetIovlen(1)
+		io.hdrs[j].hdr.Control = &io.ctrl[j*rxCtrl]
+	}
+	for i, p := range l.socks {
+		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(i)}
+		if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, p.sock.fd, &ev); err != nil {
+			_ = unix.Close(epfd)
+			return fmt.Errorf("voicebench: epoll_ctl: %w", err)
+		}
+	}
+	return nil
+}
+
+func (l *rxLoop) closeIO() { _ = unix.Close(l.io.epfd) }
+
+// loop waits for readable sockets and drains them until stop is set.
+func (l *rxLoop) loop() error {
+	io := &l.io
+	for !l.r.stopRx.Load() {
+		n, err := unix.EpollWait(io.epfd, io.events, 20)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("voicebench: epoll_wait: %w", err)
+		}
+		for i := 0; i < n; i++ {
+			l.drain(l.socks[io.events[i].Fd])
+		}
+		l.publish()
+	}
+	return nil
+}
+
+// drain reads every queued datagram of p's socket with recvmmsg.
+func (l *rxLoop) drain(p *participant) {
+	io := &l.io
+	for {
+		for j := range io.hdrs {
+			io.hdrs[j].hdr.SetControllen(rxCtrl)
+			io.hdrs[j].hdr.Flags = 0
+		}
+		// MSG_DONTWAIT: never blocks, so a raw syscall is safe.
+		k, _, errno := unix.RawSyscall6(unix.SYS_RECVMMSG, uintptr(p.sock.fd),
+			uintptr(unsafe.Pointer(&io.hdrs[0])), rxBatch, unix.MSG_DONTWAIT, 0, 0)
+		if errno != 0 || k == 0 {
+			return
+		}
+		userNS := time.Now().UnixNano()
+		for j := 0; j < int(k); j++ {
+			h := &io.hdrs[j]
+			kernNS := cmsgTimestamp(io.ctrl[j*rxCtrl:j*rxCtrl+int(h.hdr.Controllen)], userNS)
+			l.packet(p, io.bufs[j*rxBufSize:j*rxBufSize+int(h.n)], kernNS, userNS)
+		}
+		if k < rxBatch {
+			return
+		}
+	}
+}
+
+// cmsgTimestamp extracts SCM_TIMESTAMPNS from a control buffer, or returns
+// def when there is none.
+func cmsgTimestamp(ctrl []byte, def int64) int64 {
+	const hdrLen = unix.SizeofCmsghdr
+	for len(ctrl) >= hdrLen {
+		c := (*unix.Cmsghdr)(unsafe.Pointer(&ctrl[0]))
+		clen := int(c.Len)
+		if clen < hdrLen || clen > len(ctrl) {
+			return def
+		}
+		if c.Level == unix.SOL_SOCKET && c.Type == unix.SCM_TIMESTAMPNS && clen >= hdrLen+int(unsafe.Sizeof(unix.Timespec{})) {
+			ts := (*unix.Timespec)(unsafe.Pointer(&ctrl[hdrLen]))
+			return ts.Nano()
+		}
+		next := (clen + 7) &^ 7
+		if next > len(ctrl) {
+			return def
+		}
+		ctrl = ctrl[next:]
+	}
+	return def
+}
+
+// sleepPrecise sleeps d with nanosleep(2) on the calling (locked) thread,
+// whose timer slack pinThread has set to 1 ns.
+func sleepPrecise(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	ts := unix.NsecToTimespec(int64(d))
+	_ = unix.Nanosleep(&ts, nil)
+}
+
+// pinThread locks the goroutine to its thread and makes that thread's
+// sleeps precise (PR_SET_TIMERSLACK 1 ns). The thread dies with the
+// goroutine, since it is never unlocked.
+func pinThread() {
+	runtime.LockOSThread()
+	_ = unix.Prctl(unix.PR_SET_TIMERSLACK, 1, 0, 0, 0)
+}

@@ -1,0 +1,23 @@
+//go:build !linux
+
+package voicebench
+
+import (
+	"net/netip"
+	"time"
+)
+
+type udpSock struct{ fd int }
+
+func dialUDP(netip.AddrPort) (*udpSock, error) { return nil, ErrUnsupported }
+func (s *udpSock) send([]byte) error           { return ErrUnsupported }
+func (s *udpSock) recv([]byte) (int, error)    { return 0, ErrUnsupported }
+func (s *udpSock) close()                      {}
+
+type rxIO struct{}
+
+func (l *rxLoop) initIO() error    { return ErrUnsupported }
+func (l *rxLoop) closeIO()         {}
+func (l *rxLoop) loop() error      { return ErrUnsupported }
+func sleepPrecise(d time.Duration) { time.Sleep(d) }
+func pinThread()                   {}
