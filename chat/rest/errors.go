@@ -1,0 +1,85 @@
+package rest
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/parleyhq/parley/chat/service"
+)
+
+// ErrConfig means the REST configuration is invalid.
+var ErrConfig = errors.New("rest: invalid configuration")
+
+// apiError is Discord's error body.
+type apiError struct {
+	status  int
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+	Errors  any    `json:"errors,omitempty"`
+}
+
+var errorTable = []struct {
+	err  error
+	body apiError
+}{
+	{service.ErrUnauthorized, apiError{http.StatusUnauthorized, 0, "401: Unauthorized", nil}},
+	{service.ErrUnknownGuild, apiError{http.StatusNotFound, 10004, "Unknown Guild", nil}},
+	{service.ErrUnknownChannel, apiError{http.StatusNotFound, 10003, "Unknown Channel", nil}},
+	{service.ErrUnknownMessage, apiError{http.StatusNotFound, 10008, "Unknown Message", nil}},
+	{service.ErrUnknownMember, apiError{http.StatusNotFound, 10007, "Unknown Member", nil}},
+	{service.ErrUnknownUser, apiError{http.StatusNotFound, 10013, "Unknown User", nil}},
+	{service.ErrMissingAccess, apiError{http.StatusForbidden, 50001, "Missing Access", nil}},
+	{service.ErrMissingPermissions, apiError{http.StatusForbidden, 50013, "Missing Permissions", nil}},
+	{service.ErrNotAuthor, apiError{http.StatusForbidden, 50005, "Cannot edit a message authored by another user", nil}},
+	{service.ErrEmptyMessage, apiError{http.StatusBadRequest, 50006, "Cannot send an empty message", nil}},
+	{service.ErrBadLogin, apiError{http.StatusBadRequest, 50035, "Invalid Form Body", map[string]any{
+		"login": map[string]any{"_errors": []map[string]string{{"code": "INVALID_LOGIN", "message": "Login or password is invalid."}}}}}},
+	{service.ErrNoVoice, apiError{http.StatusServiceUnavailable, 0, "No voice server available", nil}},
+}
+
+var (
+	errNotFound   = apiError{http.StatusNotFound, 0, "404: Not Found", nil}
+	errBadJSON    = apiError{http.StatusBadRequest, 50109, "The request body contains invalid JSON.", nil}
+	errTooLarge   = apiError{http.StatusRequestEntityTooLarge, 40005, "Request entity too large", nil}
+	errInternal   = apiError{http.StatusInternalServerError, 0, "500: Internal Server Error", nil}
+	errForbidden  = apiError{http.StatusForbidden, 50001, "Missing Access", nil}
+	errBadRequest = apiError{http.StatusBadRequest, 50035, "Invalid Form Body", nil}
+)
+
+func formError(field, code, msg string) apiError {
+	e := errBadRequest
+	e.Errors = map[string]any{field: map[string]any{"_errors": []map[string]string{{"code": code, "message": msg}}}}
+	return e
+}
+
+// toAPIError maps a service error to its Discord body.
+func toAPIError(err error) (apiError, bool) {
+	var fe *service.FieldError
+	if errors.As(err, &fe) {
+		return formError(fe.Field, fe.Code, fe.Message), true
+	}
+	if errors.Is(err, service.ErrInvalidForm) {
+		e := errBadRequest
+		e.Message = err.Error()
+		return e, true
+	}
+	for _, t := range errorTable {
+		if errors.Is(err, t.err) {
+			return t.body, true
+		}
+	}
+	return errInternal, false
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"code":0,"message":"500: Internal Server Error"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+func writeError(w http.ResponseWriter, e apiError) { writeJSON(w, e.status, e) }

@@ -1,0 +1,192 @@
+package service
+
+import (
+	"context"
+	"strings"
+
+	"github.com/parleyhq/parley/chat/model"
+)
+
+// ChannelPatch is the body of channel create and modify. Nil fields are
+// unchanged; RTCRegion set to "" means automatic (null).
+type ChannelPatch struct {
+	Name      *string            `json:"name"`
+	Type      *model.ChannelType `json:"type"`
+	Topic     *string            `json:"topic"`
+	Position  *int               `json:"position"`
+	Bitrate   *int               `json:"bitrate"`
+	UserLimit *int               `json:"user_limit"`
+	NSFW      *bool              `json:"nsfw"`
+	RTCRegion *string            `json:"rtc_region"`
+	// RTCRegionSet is true when the body had rtc_region (even null).
+	RTCRegionSet bool `json:"-"`
+}
+
+func (p ChannelPatch) apply(c *model.Channel) error {
+	if p.Name != nil {
+		n := strings.TrimSpace(*p.Name)
+		if len(n) < 1 || len(n) > 100 {
+			return fieldErr("name", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")
+		}
+		if c.Type == model.ChannelText {
+			n = strings.ToLower(strings.ReplaceAll(n, " ", "-"))
+		}
+		c.Name = n
+	}
+	if p.Topic != nil {
+		if len(*p.Topic) > 1024 {
+			return fieldErr("topic", "BASE_TYPE_MAX_LENGTH", "Must be 1024 or fewer in length.")
+		}
+		t := *p.Topic
+		c.Topic = &t
+	}
+	if p.Position != nil {
+		c.Position = *p.Position
+	}
+	if p.Bitrate != nil {
+		if *p.Bitrate < 8000 || *p.Bitrate > 384000 {
+			return fieldErr("bitrate", "NUMBER_TYPE_MIN", "Must be between 8000 and 384000.")
+		}
+		c.Bitrate = *p.Bitrate
+	}
+	if p.UserLimit != nil {
+		if *p.UserLimit < 0 || *p.UserLimit > 99 {
+			return fieldErr("user_limit", "NUMBER_TYPE_MAX", "Must be between 0 and 99.")
+		}
+		c.UserLimit = *p.UserLimit
+	}
+	if p.NSFW != nil {
+		c.NSFW = *p.NSFW
+	}
+	if p.RTCRegionSet {
+		if p.RTCRegion == nil || *p.RTCRegion == "" {
+			c.RTCRegion = nil
+		} else {
+			r := *p.RTCRegion
+			c.RTCRegion = &r
+		}
+	}
+	return nil
+}
+
+// Channel is GET /channels/{id}.
+func (s *Service) Channel(user, id model.Snowflake) (model.Channel, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	c, gs, err := s.channelLocked(id)
+	if err != nil {
+		return model.Channel{}, err
+	}
+	if err := s.require(gs, user, model.PermViewChannel); err != nil {
+		return model.Channel{}, err
+	}
+	return *c, nil
+}
+
+// CreateChannel is POST /guilds/{id}/channels.
+func (s *Service) CreateChannel(ctx context.Context, user, guild model.Snowflake, p ChannelPatch) (model.Channel, error) {
+	s.mu.RLock()
+	gs, err := s.memberGuildLocked(user, guild)
+	if err == nil {
+		err = s.require(gs, user, model.PermManageChannels)
+	}
+	pos := 0
+	if gs != nil {
+		pos = len(gs.channels)
+	}
+	s.mu.RUnlock()
+	if err != nil {
+		return model.Channel{}, err
+	}
+	if p.Name == nil {
+		return model.Channel{}, fieldErr("name", "BASE_TYPE_REQUIRED", "This field is required")
+	}
+	c := model.Channel{ID: s.gen.Next(), GuildID: guild, Type: model.ChannelText, Position: pos, PermissionOverwrites: []model.Overwrite{}}
+	if p.Type != nil {
+		if *p.Type != model.ChannelText && *p.Type != model.ChannelVoice {
+			return model.Channel{}, fieldErr("type", "BASE_TYPE_CHOICES", "Value must be one of {0, 2}.")
+		}
+		c.Type = *p.Type
+	}
+	if c.Type == model.ChannelVoice {
+		c.Bitrate = 64000
+	}
+	if err := p.apply(&c); err != nil {
+		return model.Channel{}, err
+	}
+	if err := s.st.PutChannel(ctx, c); err != nil {
+		return model.Channel{}, err
+	}
+	s.mu.Lock()
+	cc := c
+	gs.channels[c.ID] = &cc
+	s.channelGuild[c.ID] = guild
+	s.mu.Unlock()
+	s.dispatcher().Dispatch(event("CHANNEL_CREATE", guild, model.IntentGuilds, c))
+	return c, nil
+}
+
+// ModifyChannel is PATCH /channels/{id}.
+func (s *Service) ModifyChannel(ctx context.Context, user, id model.Snowflake, p ChannelPatch) (model.Channel, error) {
+	s.mu.RLock()
+	cur, gs, err := s.channelLocked(id)
+	if err == nil {
+		err = s.require(gs, user, model.PermManageChannels)
+	}
+	var c model.Channel
+	if cur != nil {
+		c = *cur
+	}
+	s.mu.RUnlock()
+	if err != nil {
+		return model.Channel{}, err
+	}
+	if p.Type != nil && *p.Type != c.Type {
+		return model.Channel{}, fieldErr("type", "CHANNEL_TYPE_INVALID", "Cannot change the channel type.")
+	}
+	if err := p.apply(&c); err != nil {
+		return model.Channel{}, err
+	}
+	if err := s.st.PutChannel(ctx, c); err != nil {
+		return model.Channel{}, err
+	}
+	s.mu.Lock()
+	if gs.channels[id] != nil {
+		c.LastMessageID = gs.channels[id].LastMessageID
+		cc := c
+		gs.channels[id] = &cc
+	}
+	s.mu.Unlock()
+	s.dispatcher().Dispatch(event("CHANNEL_UPDATE", c.GuildID, model.IntentGuilds, c))
+	return c, nil
+}
+
+// DeleteChannel is DELETE /channels/{id}; users in a deleted voice channel
+// are disconnected from voice.
+func (s *Service) DeleteChannel(ctx context.Context, user, id model.Snowflake) (model.Channel, error) {
+	s.mu.RLock()
+	cur, gs, err := s.channelLocked(id)
+	if err == nil {
+		err = s.require(gs, user, model.PermManageChannels)
+	}
+	var c model.Channel
+	if cur != nil {
+		c = *cur
+	}
+	s.mu.RUnlock()
+	if err != nil {
+		return model.Channel{}, err
+	}
+	if err := s.st.DeleteChannel(ctx, id); err != nil {
+		return model.Channel{}, err
+	}
+	s.mu.Lock()
+	delete(gs.channels, id)
+	delete(s.channelGuild, id)
+	s.mu.Unlock()
+	for _, u := range s.voice.InChannel(c.GuildID, id) {
+		s.disconnectVoice(c.GuildID, u)
+	}
+	s.dispatcher().Dispatch(event("CHANNEL_DELETE", c.GuildID, model.IntentGuilds, c))
+	return c, nil
+}

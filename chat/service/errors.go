@@ -1,0 +1,40 @@
+package service
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors; chat/rest maps them to Discord's JSON error codes.
+var (
+	ErrUnauthorized       = errors.New("service: invalid token")
+	ErrUnknownGuild       = errors.New("service: unknown guild")
+	ErrUnknownChannel     = errors.New("service: unknown channel")
+	ErrUnknownMessage     = errors.New("service: unknown message")
+	ErrUnknownMember      = errors.New("service: unknown member")
+	ErrUnknownUser        = errors.New("service: unknown user")
+	ErrMissingAccess      = errors.New("service: missing access")
+	ErrMissingPermissions = errors.New("service: missing permissions")
+	ErrEmptyMessage       = errors.New("service: cannot send an empty message")
+	ErrNotAuthor          = errors.New("service: cannot edit a message authored by another user")
+	ErrInvalidForm        = errors.New("service: invalid form body")
+	ErrBadLogin           = errors.New("service: invalid login or password")
+	ErrNoVoice            = errors.New("service: no voice server available")
+	ErrConfig             = errors.New("service: invalid configuration")
+)
+
+// FieldError is an ErrInvalidForm about one field (Discord's errors tree).
+type FieldError struct {
+	Field   string
+	Code    string // e.g. BASE_TYPE_REQUIRED, BASE_TYPE_MAX_LENGTH
+	Message string
+}
+
+func (e *FieldError) Error() string { return fmt.Sprintf("service: %s: %s", e.Field, e.Message) }
+
+// Unwrap makes errors.Is(err, ErrInvalidForm) hold.
+func (e *FieldError) Unwrap() error { return ErrInvalidForm }
+
+func fieldErr(field, code, msg string) error {
+	return &FieldError{Field: field, Code: code, Message: msg}
+}

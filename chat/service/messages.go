@@ -1,0 +1,270 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/parleyhq/parley/chat/model"
+	"github.com/parleyhq/parley/chat/store"
+)
+
+// MessageCreate is the body of POST /channels/{id}/messages.
+type MessageCreate struct {
+	Content string          `json:"content"`
+	TTS     bool            `json:"tts"`
+	Nonce   any             `json:"nonce"`
+	Embeds  json.RawMessage `json:"embeds"`
+}
+
+// MaxContent is Discord's message length limit.
+const MaxContent = 2000
+
+var mentionRe = regexp.MustCompile(`<@!?(\d{1,20})>`)
+
+// CreateMessage stores a message, then dispatches MESSAGE_CREATE. The
+// returned object is what REST answers and what the gateway carries.
+func (s *Service) CreateMessage(ctx context.Context, author, channel model.Snowflake, req MessageCreate) (model.Message, error) {
+	embeds, err := checkEmbeds(req.Embeds)
+	if err != nil {
+		return model.Message{}, err
+	}
+	if strings.TrimSpace(req.Content) == "" && embeds == "[]" {
+		return model.Message{}, ErrEmptyMessage
+	}
+	if utf8.RuneCountInString(req.Content) > MaxContent {
+		return model.Message{}, fieldErr("content", "BASE_TYPE_MAX_LENGTH", "Must be 2000 or fewer in length.")
+	}
+	s.mu.RLock()
+	c, gs, err := s.channelLocked(channel)
+	if err == nil {
+		err = s.require(gs, author, model.PermViewChannel|model.PermSendMessages)
+	}
+	var m model.Message
+	if err == nil {
+		m = model.Message{ID: s.gen.Next(), ChannelID: channel, AuthorID: author, Content: req.Content, TTS: req.TTS, Embeds: json.RawMessage(embeds)}
+		m.MentionEveryone = strings.Contains(req.Content, "@everyone") && s.permsLocked(gs, author)&model.PermMentionEveryone != 0
+		for _, sub := range mentionRe.FindAllStringSubmatch(req.Content, 20) {
+			if id, err := model.ParseSnowflake(sub[1]); err == nil && gs.members[id] != nil {
+				m.Mentions = append(m.Mentions, s.users[id])
+			}
+		}
+	}
+	guild := model.Snowflake(0)
+	if c != nil {
+		guild = c.GuildID
+	}
+	s.mu.RUnlock()
+	if err != nil {
+		return model.Message{}, err
+	}
+	if err := s.st.CreateMessage(ctx, m); err != nil {
+		return model.Message{}, err
+	}
+	s.mu.Lock()
+	if cur := gs.channels[channel]; cur != nil {
+		id := m.ID
+		cur.LastMessageID = &id
+	}
+	s.mu.Unlock()
+	m = s.render(m, guild)
+	m.Nonce = req.Nonce
+	s.dispatchMessage("MESSAGE_CREATE", m)
+	return m, nil
+}
+
+func checkEmbeds(raw json.RawMessage) (string, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return "[]", nil
+	}
+	var list []json.RawMessage
+	if err := json.Unmarshal(raw, &list); err != nil || len(list) > 10 || len(raw) > 6000 {
+		return "", fieldErr("embeds", "BASE_TYPE_BAD_LENGTH", "Must be a list of at most 10 embeds.")
+	}
+	return string(raw), nil
+}
+
+// render fills author, member, guild id and the empty arrays.
+func (s *Service) render(m model.Message, guild model.Snowflake) model.Message {
+	s.mu.RLock()
+	u := s.users[m.AuthorID]
+	m.Author = &u
+	for i, mu := range m.Mentions {
+		if full, ok := s.users[mu.ID]; ok {
+			m.Mentions[i] = full
+		}
+	}
+	s.mu.RUnlock()
+	if guild != 0 {
+		g := guild
+		m.GuildID = &g
+	}
+	m.Timestamp = model.Timestamp(m.ID.Time())
+	if !m.EditedAt.IsZero() {
+		ts := model.Timestamp(m.EditedAt)
+		m.EditedTimestamp = &ts
+	}
+	if m.Mentions == nil {
+		m.Mentions = []model.User{}
+	}
+	if len(m.Embeds) == 0 {
+		m.Embeds = json.RawMessage("[]")
+	}
+	m.MentionRoles, m.Attachments, m.Components = []model.Snowflake{}, []any{}, []any{}
+	return m
+}
+
+// dispatchMessage sends a message event; sessions without MESSAGE_CONTENT
+// get content and embeds blanked (unless it is their own message).
+func (s *Service) dispatchMessage(name string, m model.Message) {
+	if m.GuildID == nil {
+		return
+	}
+	s.mu.RLock()
+	if gs := s.guilds[*m.GuildID]; gs != nil {
+		if mem := gs.members[m.AuthorID]; mem != nil {
+			obj := mem.Object(nil)
+			m.Member = &obj
+		}
+	}
+	s.mu.RUnlock()
+	ev := event(name, *m.GuildID, model.IntentGuildMessages, m)
+	nc := m
+	nc.Content, nc.Embeds = "", json.RawMessage("[]")
+	ev.NoContent, _ = json.Marshal(nc)
+	ev.AuthorID = m.AuthorID
+	s.dispatcher().Dispatch(ev)
+}
+
+// readable checks access to a channel's history and returns its guild.
+func (s *Service) readable(user, channel model.Snowflake) (model.Snowflake, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	c, gs, err := s.channelLocked(channel)
+	if err != nil {
+		return 0, err
+	}
+	if err := s.require(gs, user, model.PermViewChannel|model.PermReadMessageHistory); err != nil {
+		return 0, err
+	}
+	return c.GuildID, nil
+}
+
+// GetMessage is GET /channels/{id}/messages/{mid}.
+func (s *Service) GetMessage(ctx context.Context, user, channel, id model.Snowflake) (model.Message, error) {
+	guild, err := s.readable(user, channel)
+	if err != nil {
+		return model.Message{}, err
+	}
+	m, err := s.st.GetMessage(ctx, store.KeyOf(channel, id))
+	if errors.Is(err, store.ErrNotFound) {
+		return model.Message{}, ErrUnknownMessage
+	} else if err != nil {
+		return model.Message{}, err
+	}
+	return s.render(m, guild), nil
+}
+
+// ListMessages is GET /channels/{id}/messages.
+func (s *Service) ListMessages(ctx context.Context, user, channel model.Snowflake, p store.Page) ([]model.Message, error) {
+	guild, err := s.readable(user, channel)
+	if err != nil {
+		return nil, err
+	}
+	ms, err := s.st.ListMessages(ctx, channel, p)
+	if errors.Is(err, store.ErrBadPage) {
+		return nil, fieldErr("around", "BASE_TYPE_BAD_CHOICE", "around, before and after are mutually exclusive.")
+	} else if err != nil {
+		return nil, err
+	}
+	out := make([]model.Message, len(ms))
+	for i, m := range ms {
+		out[i] = s.render(m, guild)
+	}
+	return out, nil
+}
+
+// EditMessage is PATCH /channels/{id}/messages/{mid} (author only).
+func (s *Service) EditMessage(ctx context.Context, user, channel, id model.Snowflake, content *string, embeds json.RawMessage) (model.Message, error) {
+	m, err := s.GetMessage(ctx, user, channel, id)
+	if err != nil {
+		return model.Message{}, err
+	}
+	if m.AuthorID != user {
+		return model.Message{}, ErrNotAuthor
+	}
+	if content != nil {
+		if utf8.RuneCountInString(*content) > MaxContent {
+			return model.Message{}, fieldErr("content", "BASE_TYPE_MAX_LENGTH", "Must be 2000 or fewer in length.")
+		}
+		m.Content = *content
+	}
+	if embeds != nil {
+		e, err := checkEmbeds(embeds)
+		if err != nil {
+			return model.Message{}, err
+		}
+		m.Embeds = json.RawMessage(e)
+	}
+	m.EditedAt = time.Now().UTC()
+	if err := s.st.UpdateMessage(ctx, m); errors.Is(err, store.ErrNotFound) {
+		return model.Message{}, ErrUnknownMessage
+	} else if err != nil {
+		return model.Message{}, err
+	}
+	m = s.render(m, *m.GuildID)
+	s.dispatchMessage("MESSAGE_UPDATE", m)
+	return m, nil
+}
+
+// DeleteMessage is DELETE /channels/{id}/messages/{mid} (author or
+// MANAGE_MESSAGES).
+func (s *Service) DeleteMessage(ctx context.Context, user, channel, id model.Snowflake) error {
+	m, err := s.GetMessage(ctx, user, channel, id)
+	if err != nil {
+		return err
+	}
+	if m.AuthorID != user {
+		s.mu.RLock()
+		_, gs, err := s.channelLocked(channel)
+		if err == nil {
+			err = s.require(gs, user, model.PermManageMessages)
+		}
+		s.mu.RUnlock()
+		if err != nil {
+			return err
+		}
+	}
+	if err := s.st.DeleteMessage(ctx, store.KeyOf(channel, id)); errors.Is(err, store.ErrNotFound) {
+		return ErrUnknownMessage
+	} else if err != nil {
+		return err
+	}
+	s.dispatcher().Dispatch(event("MESSAGE_DELETE", *m.GuildID, model.IntentGuildMessages,
+		map[string]any{"id": id, "channel_id": channel, "guild_id": *m.GuildID}))
+	return nil
+}
+
+// Typing is POST /channels/{id}/typing.
+func (s *Service) Typing(user, channel model.Snowflake) error {
+	s.mu.RLock()
+	c, gs, err := s.channelLocked(channel)
+	if err == nil {
+		err = s.require(gs, user, model.PermSendMessages)
+	}
+	var mem model.MemberObject
+	if err == nil {
+		mem = s.memberObjectLocked(gs.members[user])
+	}
+	s.mu.RUnlock()
+	if err != nil {
+		return err
+	}
+	s.dispatcher().Dispatch(event("TYPING_START", c.GuildID, model.IntentGuildMessageTyping, map[string]any{
+		"channel_id": channel, "guild_id": c.GuildID, "user_id": user, "timestamp": time.Now().Unix(), "member": mem}))
+	return nil
+}
