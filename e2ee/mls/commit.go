@@ -65,9 +65,15 @@ func (g *Group) ProcessProposal(msg []byte) (*Proposal, ProposalRef, error) {
 			return p.proposal, ref, nil
 		}
 	}
+	if len(g.proposals) >= maxCachedProposals {
+		return nil, nil, fmt.Errorf("%w: more than %d proposals cached in one epoch", ErrInvalidProposal, maxCachedProposals)
+	}
 	g.proposals = append(g.proposals, cachedProposal{ref: ref, proposal: c.Proposal, sender: c.Sender})
 	return c.Proposal, ref, nil
 }
+
+// maxCachedProposals bounds the proposal cache of one epoch.
+const maxCachedProposals = 4096
 
 // verifyMember checks the membership tag and signature of a member's
 // PublicMessage against the current epoch.
