@@ -21,7 +21,7 @@ type testEnv struct {
 	now   time.Time
 }
 
-func newTestServer(t *testing.T, mutate func(*Config)) *testEnv {
+func newTestServer(t testing.TB, mutate func(*Config)) *testEnv {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := OpenStore(dir + "/store")
@@ -54,7 +54,7 @@ func newTestServer(t *testing.T, mutate func(*Config)) *testEnv {
 }
 
 // put stores data without checks and returns its signed path.
-func (e *testEnv) put(t *testing.T, name string, data []byte) string {
+func (e *testEnv) put(t testing.TB, name string, data []byte) string {
 	t.Helper()
 	a, err := e.store.PutRaw("100", name, data, Probe{}, time.Now())
 	if err != nil {
