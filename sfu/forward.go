@@ -112,6 +112,11 @@ func (p *Participant) forward(r *reader, members []*Participant, h *voicecrypto.
 // next returns the next server nonce under this key (safe for concurrent
 // readers).
 func (t *transport) next() ([4]byte, bool) {
+	// Once exhausted, stop counting so the counter can never wrap back
+	// into used values.
+	if t.nonce.Load() >= voicecrypto.ServerNonceSpace {
+		return [4]byte{}, false
+	}
 	n := t.nonce.Add(1) - 1
 	return voicecrypto.ServerNonceAt(n)
 }
