@@ -82,10 +82,35 @@ func (d *Dir) Key(name string) ([]byte, error) {
 	if _, err := rand.Read(k); err != nil {
 		return nil, fmt.Errorf("datadir: %w", err)
 	}
-	if err := WriteFileAtomic(p, k, 0o600); err != nil {
+	if err := createOnce(p, k); err != nil {
 		return nil, err
 	}
 	return d.Key(name)
+}
+
+// createOnce writes data to a temporary file and links it to path: link(2)
+// fails if path exists, so racing creators keep the first one's bytes.
+func createOnce(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("datadir: %w", err)
+	}
+	f, err := os.CreateTemp(dir, ".tmp-*")
+	if err != nil {
+		return fmt.Errorf("datadir: %w", err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	_, werr := f.Write(data)
+	serr := f.Sync()
+	cerr := f.Close()
+	if err := errors.Join(werr, serr, cerr); err != nil {
+		return fmt.Errorf("datadir: %w", err)
+	}
+	if err := os.Link(tmp, path); err != nil && !errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("datadir: %w", err)
+	}
+	return nil
 }
 
 // WriteFileAtomic writes data to a temporary file in the same directory and

@@ -1,0 +1,112 @@
+package datadir
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+)
+
+func TestKey(t *testing.T) {
+	d, err := Open(filepath.Join(t.TempDir(), "nested", "dir"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Concurrent first use agrees on one key.
+	keys := make([][]byte, 8)
+	var wg sync.WaitGroup
+	for i := range keys {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			k, err := d.Key("voice_token")
+			if err != nil {
+				t.Error(err)
+			}
+			keys[i] = k
+		}()
+	}
+	wg.Wait()
+	again, _ := d.Key("voice_token")
+	for _, k := range keys {
+		if len(k) != KeySize || string(k) != string(again) {
+			t.Fatalf("keys differ or wrong size: %x vs %x", k, again)
+		}
+	}
+	if fi, err := os.Stat(d.Join("keys", "voice_token.key")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file mode: %v %v", fi, err)
+	}
+	for _, bad := range []string{"", "../x", "A", "a/b"} {
+		if _, err := d.Key(bad); !errors.Is(err, ErrBadKeyName) {
+			t.Errorf("Key(%q) err = %v", bad, err)
+		}
+	}
+	if err := os.WriteFile(d.Join("keys", "short.key"), []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Key("short"); !errors.Is(err, ErrBadKey) {
+		t.Fatalf("short key err = %v", err)
+	}
+}
+
+func TestSelfSignedCertificate(t *testing.T) {
+	d, _ := Open(t.TempDir())
+	if _, err := d.TLSConfig("", ""); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(d.CertPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(b)
+	cert, err := x509.ParseCertificate(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cert.VerifyHostname("127.0.0.1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := cert.VerifyHostname("localhost"); err != nil {
+		t.Fatal(err)
+	}
+	if !cert.IPAddresses[0].Equal(net.IPv4(127, 0, 0, 1)) {
+		t.Fatalf("IP SANs %v", cert.IPAddresses)
+	}
+	// A second call reuses the same certificate.
+	if _, err := d.TLSConfig("", ""); err != nil {
+		t.Fatal(err)
+	}
+	b2, _ := os.ReadFile(d.CertPath())
+	if string(b) != string(b2) {
+		t.Fatal("certificate regenerated")
+	}
+	if _, err := d.TLSConfig(d.CertPath(), ""); err == nil {
+		t.Fatal("cert without key accepted")
+	}
+}
+
+func TestReady(t *testing.T) {
+	d, _ := Open(t.TempDir())
+	if _, err := d.ReadyAddr("voice_gateway"); !errors.Is(err, ErrNotReady) {
+		t.Fatalf("err = %v", err)
+	}
+	if err := d.WriteReady(map[string]any{"ready": true, "voice_gateway": "127.0.0.1:1"}); err != nil {
+		t.Fatal(err)
+	}
+	if a, err := d.ReadyAddr("voice_gateway"); err != nil || a != "127.0.0.1:1" {
+		t.Fatalf("%q %v", a, err)
+	}
+	if _, err := d.ReadyAddr("media"); !errors.Is(err, ErrNotReady) {
+		t.Fatalf("missing listener err = %v", err)
+	}
+	if err := d.RemoveReady(); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.RemoveReady(); err != nil {
+		t.Fatal(err)
+	}
+}
