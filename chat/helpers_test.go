@@ -1,0 +1,175 @@
+package chat_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+	"github.com/parleyhq/parley/chat"
+	"github.com/parleyhq/parley/chat/store"
+	"github.com/parleyhq/parley/internal/voicectl"
+)
+
+// fakeVoice records what the control plane asks the SFU to do.
+type fakeVoice struct {
+	mu    sync.Mutex
+	calls []string
+}
+
+func (f *fakeVoice) record(s string) error {
+	f.mu.Lock()
+	f.calls = append(f.calls, s)
+	f.mu.Unlock()
+	return nil
+}
+func (f *fakeVoice) SetServerMute(g, u string, m bool) error {
+	return f.record("mute " + u + " " + boolStr(m))
+}
+func (f *fakeVoice) SetServerDeaf(g, u string, d bool) error {
+	return f.record("deaf " + u + " " + boolStr(d))
+}
+func (f *fakeVoice) Disconnect(g, u string) error { return f.record("disconnect " + u) }
+func (f *fakeVoice) has(s string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, c := range f.calls {
+		if c == s {
+			return true
+		}
+	}
+	return false
+}
+
+func boolStr(b bool) string {
+	if b {
+		return "true"
+	}
+	return "false"
+}
+
+var _ voicectl.Controller = (*fakeVoice)(nil)
+
+var testVoiceKey = bytes.Repeat([]byte{7}, 32)
+
+// postgresDSN makes a schema of its own and returns a DSN selecting it, or
+// "" when PostgreSQL is not configured (a failure under PARLEY_INTEROP=1).
+func postgresDSN(t testing.TB) string {
+	t.Helper()
+	dsn := os.Getenv("PARLEY_TEST_POSTGRES_DSN")
+	if dsn == "" {
+		if os.Getenv("PARLEY_INTEROP") == "1" {
+			t.Fatal("PARLEY_TEST_POSTGRES_DSN is not set (run through scripts/with-postgres.sh)")
+		}
+		return ""
+	}
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	schema := "chat_" + hex.EncodeToString(b[:])
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if db, err := sql.Open("pgx", dsn); err == nil {
+			_, _ = db.Exec("DROP SCHEMA " + schema + " CASCADE")
+			db.Close()
+		}
+	})
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	return dsn + sep + "search_path=" + schema
+}
+
+// engines returns the store configs to run on: SQLite always, PostgreSQL
+// when configured.
+func engines(t *testing.T) map[string]store.Config {
+	out := map[string]store.Config{"sqlite": {SQLitePath: filepath.Join(t.TempDir(), "chat.db")}}
+	if dsn := postgresDSN(t); dsn != "" {
+		out["postgres"] = store.Config{PostgresDSN: dsn}
+	} else {
+		t.Log("PARLEY_TEST_POSTGRES_DSN not set: PostgreSQL half skipped")
+	}
+	return out
+}
+
+func testLogger(t testing.TB) *slog.Logger {
+	if os.Getenv("PARLEY_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func startChat(t testing.TB, sc store.Config, voice *fakeVoice, mod func(*chat.Config)) *chat.Server {
+	t.Helper()
+	cfg := chat.Config{
+		Log: testLogger(t), Store: sc, APIAddr: "127.0.0.1:0", GatewayAddr: "127.0.0.1:0",
+		VoiceEndpoint: "127.0.0.1:9", VoiceKey: testVoiceKey, PasswordIterations: 1000,
+	}
+	if voice != nil {
+		cfg.Voice = voice
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	s, err := chat.Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = s.Stop(ctx)
+	})
+	return s
+}
+
+// api does one REST call and decodes the JSON answer into out (if non-nil).
+func api(t testing.TB, s *chat.Server, method, path, token string, body any, out any) (int, http.Header) {
+	t.Helper()
+	var rd io.Reader
+	if b, ok := body.([]byte); ok {
+		rd = bytes.NewReader(b)
+	} else if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, "http://"+s.APIAddr()+"/api/v10"+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", token)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if out != nil && len(b) > 0 {
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("%s %s: %d %s: %v", method, path, resp.StatusCode, b, err)
+		}
+	}
+	return resp.StatusCode, resp.Header
+}
