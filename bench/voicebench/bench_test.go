@@ -36,7 +36,7 @@ func reflectorChild() *exec.Cmd {
 
 func smokeOptions(t testing.TB, d time.Duration) Options {
 	return Options{
-		Config: Config{Rooms: 2, Size: 3, Speakers: 1, Duration: d, Warmup: 500 * time.Millisecond},
+		Config:    Config{Rooms: 2, Size: 3, Speakers: 1, Duration: d, Warmup: 500 * time.Millisecond},
 		SFU:       InProcessServerSource(t.TempDir(), nil),
 		Reflector: ChildReflectorSource(reflectorChild),
 	}

@@ -37,7 +37,7 @@ type Config struct {
 	// SetupConcurrency bounds participants joining at once (default 32).
 	SetupConcurrency int `json:"-"`
 	// Progress receives one line per second while a target runs (nil: none).
-	Progress io.Writer `json:"-"`
+	Progress io.Writer    `json:"-"`
 	Logger   *slog.Logger `json:"-"`
 }
 

@@ -42,6 +42,7 @@ func (r *run) pace() {
 				sent++
 				if sendNS >= r.winStart && sendNS < r.winEnd {
 					sentWin++
+					r.secExpected[(sendNS-r.winStart)/int64(time.Second)].Add(size)
 				}
 			}
 			if next++; next == k {

@@ -32,6 +32,9 @@ type run struct {
 
 	// Published by the pacer after every round.
 	sent, sentWin, expectedWin, lateSends, sendErrs atomic.Uint64
+	// secExpected counts expected deliveries per second of the window
+	// (by send time), for the progress line's loss so far.
+	secExpected []atomic.Uint64
 
 	gwWG sync.WaitGroup // gateway reader goroutines
 }
@@ -67,6 +70,15 @@ func runTarget(ctx context.Context, cfg *Config, t *Target) (*TargetResult, erro
 		return nil, err
 	}
 
+	// The window is fixed before any goroutine that reads it starts.
+	r.start = time.Now()
+	r.winStart = r.start.Add(cfg.Warmup).UnixNano()
+	r.winEnd = r.winStart + int64(cfg.Duration)
+	nsec := int(cfg.Duration/time.Second) + 1
+	r.secExpected = make([]atomic.Uint64, nsec)
+	for _, l := range r.loops {
+		l.secRecv = make([]atomic.Uint64, nsec)
+	}
 	var rxWG sync.WaitGroup
 	rxErr := make(chan error, len(r.loops))
 	for _, l := range r.loops {
@@ -88,9 +100,6 @@ func runTarget(ctx context.Context, cfg *Config, t *Target) (*TargetResult, erro
 		}()
 	}
 
-	r.start = time.Now()
-	r.winStart = r.start.Add(cfg.Warmup).UnixNano()
-	r.winEnd = r.winStart + int64(cfg.Duration)
 	pacerDone := make(chan struct{})
 	go func() { defer close(pacerDone); r.pace() }()
 	stopProgress := make(chan struct{})
@@ -212,11 +221,11 @@ func (r *run) setup(ctx context.Context) error {
 	}
 	cfg.Logger.Info("participants joined", "target", r.t.Name, "n", len(r.parts), "took", time.Since(t0))
 	if cfg.Progress != nil {
-		fmt.Fprintf(cfg.Progress, "[%s] %d participants joined in %.1fs\n", r.t.Name, len(r.parts), time.Since(t0).Seconds())
+		fmt.Fprintf(cfg.Progress, "[%s] %d participants joined in %.1fs (target pid %d)\n", r.t.Name, len(r.parts), time.Since(t0).Seconds(), r.t.PID)
 	}
 
 	nl := min(cfg.RxLoops, len(r.parts))
-	for i := 0; i < nl; i++ {
+	for range nl {
 		r.loops = append(r.loops, newRxLoop(r))
 	}
 	for i, p := range r.parts {
@@ -279,10 +288,9 @@ func (r *run) progress(stop <-chan struct{}) {
 		}
 		now := time.Now()
 		dt := now.Sub(lastAt).Seconds()
-		var recv, recvWin uint64
+		var recv uint64
 		for _, l := range r.loops {
 			recv += l.pubReceived.Load()
-			recvWin += l.pubInWindow.Load()
 		}
 		sent := r.sent.Load()
 		cpu, _ := processCPU(r.t.PID)
@@ -295,8 +303,8 @@ func (r *run) progress(stop <-chan struct{}) {
 			phase = "measure"
 		}
 		loss := "-"
-		if exp := r.expectedWin.Load(); exp > 0 {
-			loss = fmt.Sprintf("%.4f%%", 100*(1-float64(recvWin)/float64(exp)))
+		if exp, got := r.lossSoFar(now); exp > 0 {
+			loss = fmt.Sprintf("%.4f%%", 100*(1-float64(got)/float64(exp)))
 		}
 		srv := fmt.Sprintf("server cpu %3.0f%%", 100*(cpu-lastCPU).Seconds()/dt)
 		if r.t.InProcess() {
@@ -307,6 +315,23 @@ func (r *run) progress(stop <-chan struct{}) {
 			loss, srv, 100*(self-lastSelf).Seconds()/dt)
 		lastAt, lastSent, lastRecv, lastCPU, lastSelf = now, sent, recv, cpu, self
 	}
+}
+
+// lossSoFar sums expected and received deliveries over the window's
+// seconds that ended at least 250 ms ago, so packets in flight do not count
+// as lost.
+func (r *run) lossSoFar(now time.Time) (expected, received uint64) {
+	for i := range r.secExpected {
+		end := r.winStart + int64(i+1)*int64(time.Second)
+		if end > r.winEnd || end+int64(250*time.Millisecond) > now.UnixNano() {
+			break
+		}
+		expected += r.secExpected[i].Load()
+		for _, l := range r.loops {
+			received += l.secRecv[i].Load()
+		}
+	}
+	return expected, received
 }
 
 // teardown leaves the gateway (close 1000), closes sockets and epolls.

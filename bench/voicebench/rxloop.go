@@ -3,6 +3,7 @@ package voicebench
 import (
 	"encoding/binary"
 	"sync/atomic"
+	"time"
 
 	"github.com/parleyhq/parley/sfu/voicecrypto"
 )
@@ -30,6 +31,8 @@ type rxLoop struct {
 	// Published after every epoll wake-up for the progress line.
 	pubReceived atomic.Uint64
 	pubInWindow atomic.Uint64
+	// secRecv counts in-window packets per second of send time.
+	secRecv []atomic.Uint64
 }
 
 func newRxLoop(r *run) *rxLoop {
@@ -76,6 +79,7 @@ func (l *rxLoop) packet(p *participant, pkt []byte, kernNS, userNS int64) {
 	l.st.received++
 	if sendNS >= l.r.winStart && sendNS < l.r.winEnd {
 		l.st.inWindow++
+		l.secRecv[(sendNS-l.r.winStart)/int64(time.Second)].Add(1)
 		l.st.lat.add(kernNS - sendNS)
 		l.st.latApp.add(userNS - sendNS)
 	}
