@@ -1,0 +1,123 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+)
+
+// chatPostgresDSN returns a DSN on a schema of its own, or "" (the
+// PostgreSQL half is skipped outside `make test`).
+func chatPostgresDSN(t *testing.T) string {
+	t.Helper()
+	dsn := os.Getenv("PARLEY_TEST_POSTGRES_DSN")
+	if dsn == "" {
+		if os.Getenv("PARLEY_INTEROP") == "1" {
+			t.Fatal("PARLEY_TEST_POSTGRES_DSN is not set (run through scripts/with-postgres.sh)")
+		}
+		return ""
+	}
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	schema := "kill_" + hex.EncodeToString(b[:])
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if db, err := sql.Open("pgx", dsn); err == nil {
+			_, _ = db.Exec("DROP SCHEMA " + schema + " CASCADE")
+			db.Close()
+		}
+	})
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	return dsn + sep + "search_path=" + schema
+}
+
+func chatCall(t *testing.T, api, method, path, token string, body any, out any) int {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, "http://"+api+"/api/v10"+path, rd)
+	req.Header.Set("Authorization", token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if out != nil {
+		_ = json.Unmarshal(b, out)
+	}
+	return resp.StatusCode
+}
+
+// TestChatKill9Durability: a message acknowledged by REST survives kill -9
+// of `parley serve`, on SQLite and on PostgreSQL.
+func TestChatKill9Durability(t *testing.T) {
+	engines := map[string][]string{"sqlite": nil}
+	if dsn := chatPostgresDSN(t); dsn != "" {
+		engines["postgres"] = []string{"--chat-postgres-dsn", dsn}
+	} else {
+		t.Log("PARLEY_TEST_POSTGRES_DSN not set: PostgreSQL half skipped")
+	}
+	for name, extra := range engines {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			args := append([]string{"--only", "chat", "--chat-api-addr", "127.0.0.1:0", "--chat-gateway-addr", "127.0.0.1:0"}, extra...)
+			cmd, ready := startServe(t, dir, args...)
+			api, _ := ready["api"].(string)
+			if api == "" || ready["gateway"] == nil {
+				t.Fatalf("ready JSON lacks api/gateway: %v", ready)
+			}
+			out, err := parleyCmd(context.Background(), "bot", "create", "--name", "durable", "--data-dir", dir).Output()
+			if err != nil {
+				t.Fatalf("bot create: %v", err)
+			}
+			token := "Bot " + strings.TrimSpace(string(out))
+			var guilds []struct{ ID string }
+			chatCall(t, api, "GET", "/users/@me/guilds", token, nil, &guilds)
+			if len(guilds) != 1 {
+				t.Fatalf("guilds %v", guilds)
+			}
+			var chans []struct{ ID, Name string }
+			chatCall(t, api, "GET", "/guilds/"+guilds[0].ID+"/channels", token, nil, &chans)
+			var msg struct{ ID string }
+			if code := chatCall(t, api, "POST", "/channels/"+chans[0].ID+"/messages", token, map[string]string{"content": "survive kill -9"}, &msg); code != 200 {
+				t.Fatalf("POST message: %d", code)
+			}
+			if err := cmd.Process.Kill(); err != nil { // SIGKILL
+				t.Fatal(err)
+			}
+			_ = cmd.Wait()
+
+			_, ready2 := startServe(t, dir, args...)
+			api2, _ := ready2["api"].(string)
+			var got struct{ ID, Content string }
+			if code := chatCall(t, api2, "GET", "/channels/"+chans[0].ID+"/messages/"+msg.ID, token, nil, &got); code != 200 || got.Content != "survive kill -9" {
+				t.Fatalf("after restart: %d %+v", code, got)
+			}
+		})
+	}
+}
