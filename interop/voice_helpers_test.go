@@ -191,6 +191,32 @@ type goPeer struct {
 	user string
 	conn *voiceclient.Conn
 	got  *frameLog
+
+	mu     sync.Mutex
+	events []voiceclient.Event
+}
+
+// waitEvent waits for a gateway event of type typ (and user, if not "").
+func (p *goPeer) waitEvent(typ, user string, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if p.hasEvent(typ, user) {
+			return true
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return false
+}
+
+func (p *goPeer) hasEvent(typ, user string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, e := range p.events {
+		if e.Type == typ && (user == "" || e.UserID == user) {
+			return true
+		}
+	}
+	return false
 }
 
 func (e *voiceEnv) joinGo(t *testing.T, user, mode string) *goPeer {
@@ -204,6 +230,11 @@ func (e *voiceEnv) joinGo(t *testing.T, user, mode string) *goPeer {
 		GuildID: c.GuildID, ChannelID: c.ChannelID, RootCAs: e.pool, Mode: mode,
 		Logger:  e.log.With("client", "go:"+user),
 		OnFrame: func(f voiceclient.Frame) { p.got.addSeq(f.UserID, f.Opus, f.Seq) },
+		OnEvent: func(e voiceclient.Event) {
+			p.mu.Lock()
+			p.events = append(p.events, e)
+			p.mu.Unlock()
+		},
 	})
 	if err != nil {
 		t.Fatalf("go client %s: %v", user, err)
@@ -256,6 +287,10 @@ func checkFrames(t *testing.T, what string, got, want [][]byte) {
 // of order but numbered them correctly) or not.
 func checkGoFrames(t *testing.T, what string, g *goPeer, from string, want [][]byte) {
 	t.Helper()
+	if n := g.conn.Stats().EarlyFrames; n > 0 {
+		t.Errorf("%s: %d frames reached %s before the server's op 5 announced their SSRC "+
+			"(@discordjs/voice drops such frames)", what, n, g.user)
+	}
 	g.got.mu.Lock()
 	frames := append([][]byte(nil), g.got.byUser[from]...)
 	seqs := append([]uint16(nil), g.got.seqs[from]...)
@@ -353,6 +388,9 @@ func (w *lineWriter) stop() {
 }
 
 var _ io.Writer = (*lineWriter)(nil)
+
+// openFile opens a file for reading.
+func openFile(p string) (*os.File, error) { return os.Open(p) }
 
 // mkdirTemp makes a directory that outlives one test (for binaries shared
 // by the package's tests); TestMain removes it.

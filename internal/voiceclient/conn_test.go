@@ -117,7 +117,7 @@ func TestDialPlayEcho(t *testing.T) {
 				}
 			}
 			st := c.Stats()
-			if st.FramesSent != 20 || st.FramesReceived != 20 || st.DecryptErrors != 0 {
+			if st.FramesSent != 20 || st.FramesReceived != 20 || st.DecryptErrors != 0 || st.EarlyFrames < 3 || st.EarlyFrames > 4 {
 				t.Fatalf("stats %+v", st)
 			}
 			var sp []json.RawMessage
@@ -171,6 +171,11 @@ func TestHeartbeats(t *testing.T) {
 }
 
 func TestResumeAfterDrop(t *testing.T) {
+	t.Run("server side", func(t *testing.T) { testResume(t, false) })
+	t.Run("client side", func(t *testing.T) { testResume(t, true) })
+}
+
+func testResume(t *testing.T, drop bool) {
 	s := newFakeServer(t, voicecrypto.Modes(false))
 	col := newCollector()
 	c := dialFake(t, s, col, "")
@@ -178,7 +183,11 @@ func TestResumeAfterDrop(t *testing.T) {
 		t.Fatal(err)
 	}
 	col.waitFrames(t, 1, 2*time.Second)
-	_ = s.lastWS().Close() // abrupt: the client sees 1006
+	if drop {
+		c.DropGateway()
+	} else {
+		_ = s.lastWS().Close() // abrupt: the client sees 1006
+	}
 	deadline := time.Now().Add(3 * time.Second)
 	for {
 		s.mu.Lock()

@@ -303,6 +303,16 @@ func (c *Conn) timerLoop() {
 	}
 }
 
+// DropGateway closes the gateway WebSocket without a close frame, as a
+// network failure would, so that the client resumes (tests, chaos runs).
+func (c *Conn) DropGateway() {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.ws != nil {
+		_ = c.ws.UnderlyingConn().Close()
+	}
+}
+
 func (c *Conn) udpConn() *net.UDPConn {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()

@@ -12,6 +12,7 @@ type counters struct {
 	bytesReceived  atomic.Uint64
 	decryptErrors  atomic.Uint64
 	unknownSSRC    atomic.Uint64
+	earlyFrames    atomic.Uint64
 	ignored        atomic.Uint64
 	udpErrors      atomic.Uint64
 	badMessages    atomic.Uint64
@@ -28,6 +29,11 @@ type Stats struct {
 	// UnknownSSRC counts frames dropped because the server never announced
 	// their SSRC (op 5) and the hold queue was full.
 	UnknownSSRC uint64 `json:"unknown_ssrc"`
+	// EarlyFrames counts frames that arrived before the server's op 5 for
+	// their SSRC and were held until it came. A conforming server announces
+	// an SSRC before forwarding its audio, and clients such as
+	// @discordjs/voice drop such frames, so this should stay 0.
+	EarlyFrames uint64 `json:"early_frames"`
 	// Ignored counts keepalives, RTCP, non-Opus and unclassifiable datagrams.
 	Ignored        uint64        `json:"ignored"`
 	UDPErrors      uint64        `json:"udp_errors"`
@@ -46,6 +52,7 @@ func (c *Conn) Stats() Stats {
 		BytesReceived:  s.bytesReceived.Load(),
 		DecryptErrors:  s.decryptErrors.Load(),
 		UnknownSSRC:    s.unknownSSRC.Load(),
+		EarlyFrames:    s.earlyFrames.Load(),
 		Ignored:        s.ignored.Load(),
 		UDPErrors:      s.udpErrors.Load(),
 		BadMessages:    s.badMessages.Load(),

@@ -157,6 +157,7 @@ func (c *Conn) deliver(f Frame) {
 			c.stats.unknownSSRC.Add(1)
 			return
 		}
+		c.stats.earlyFrames.Add(1)
 		op := append([]byte(nil), f.Opus...)
 		f.Opus = nil
 		c.pending[f.SSRC] = append(q, pendingFrame{f: f, opus: op})

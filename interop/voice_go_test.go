@@ -1,0 +1,146 @@
+package interop
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/parleyhq/parley/internal/ogg"
+	"github.com/parleyhq/parley/internal/voiceclient"
+)
+
+// Parley's Go client against the real server: the protocol paths the
+// third-party tests do not reach (burst ordering, resume, kick, recording).
+
+// TestVoiceOrderUnderBurst sends 500 frames 2 ms apart (ten times real
+// time) and requires them to arrive in the sent order: the SFU must not
+// reorder one sender's packets, whatever its reader parallelism.
+func TestVoiceOrderUnderBurst(t *testing.T) {
+	env := startVoice(t, false)
+	a := env.joinGo(t, "200000000000000001", "")
+	b := env.joinGo(t, "200000000000000002", "")
+	frames := ogg.SyntheticOpus(500, 41)
+	if err := a.conn.Speaking(true); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range frames {
+		if err := a.conn.SendOpus(f); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	b.got.waitAudio(a.user, len(frames), 3*time.Second)
+	checkGoFrames(t, "a -> b", b, a.user, frames)
+}
+
+// TestVoiceResume drops a speaker's gateway WebSocket mid-stream: it must
+// resume (op 7 -> op 9, same session), its audio must keep flowing in
+// order, and the listener must not see it leave.
+func TestVoiceResume(t *testing.T) {
+	env := startVoice(t, false)
+	a := env.joinGo(t, "200000000000000011", "")
+	b := env.joinGo(t, "200000000000000012", "")
+	frames := ogg.SyntheticOpus(100, 42)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	playErr := make(chan error, 1)
+	go func() { playErr <- a.conn.PlayFrames(ctx, frames) }()
+	time.Sleep(500 * time.Millisecond)
+	a.conn.DropGateway()
+	if !a.waitEvent(voiceclient.EventResumed, "", 5*time.Second) {
+		t.Fatalf("no resume; conn err %v", a.conn.Err())
+	}
+	if err := <-playErr; err != nil {
+		t.Fatalf("play across the resume: %v", err)
+	}
+	b.got.waitAudio(a.user, len(frames), 3*time.Second)
+	checkGoFrames(t, "a -> b across a resume", b, a.user, frames)
+	if b.hasEvent(voiceclient.EventClientDisconnect, a.user) {
+		t.Error("the listener saw the speaker leave during its resume")
+	}
+	// The resumed gateway still works both ways.
+	if err := a.conn.Speaking(false); err != nil {
+		t.Fatal(err)
+	}
+	if !b.waitEvent(voiceclient.EventSpeaking, a.user, time.Second) {
+		t.Error("no speaking event after the resume")
+	}
+}
+
+// TestVoiceKick: the control plane's Disconnect closes the user's gateway
+// with 4014 (no resume), and the others see op 13.
+func TestVoiceKick(t *testing.T) {
+	env := startVoice(t, false)
+	a := env.joinGo(t, "200000000000000021", "")
+	b := env.joinGo(t, "200000000000000022", "")
+	if err := env.srv.Controller().Disconnect(testGuild, a.user); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-a.conn.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("kicked client still connected")
+	}
+	var ce *voiceclient.CloseError
+	if err := a.conn.Err(); !errors.As(err, &ce) || ce.Code != 4014 {
+		t.Fatalf("kicked client ended with %v, want close 4014", err)
+	}
+	if a.hasEvent(voiceclient.EventResumed, "") {
+		t.Error("kicked client resumed")
+	}
+	if !b.waitEvent(voiceclient.EventClientDisconnect, a.user, 3*time.Second) {
+		t.Error("no op 13 for the kicked user")
+	}
+}
+
+// TestVoiceRecorder: a listener records a speaker through the real server;
+// the Ogg Opus file holds the sent frames, then the five silence frames.
+func TestVoiceRecorder(t *testing.T) {
+	env := startVoice(t, false)
+	dir := t.TempDir()
+	rec, err := voiceclient.NewRecorder(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := env.creds("200000000000000032")
+	got := newFrameLog()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	listener, err := voiceclient.Dial(ctx, voiceclient.Config{
+		Endpoint: c.Endpoint, Token: c.Token, SessionID: c.SessionID, UserID: c.UserID, GuildID: c.GuildID,
+		RootCAs: env.pool, Logger: env.log,
+		OnFrame: func(f voiceclient.Frame) { rec.OnFrame(f); got.add(f.UserID, f.Opus) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer listener.Close()
+	a := env.joinGo(t, "200000000000000031", "")
+	src := filepath.Join(t.TempDir(), "in.ogg")
+	frames := ogg.SyntheticOpus(50, 43)
+	if err := ogg.WriteFile(src, frames); err != nil {
+		t.Fatal(err)
+	}
+	f, err := openFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := a.conn.PlayOgg(ctx, f); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 3*time.Second, func() bool { return len(got.from(a.user)) >= len(frames)+voiceclient.SilenceFrames })
+	if err := rec.Close(); err != nil {
+		t.Fatal(err)
+	}
+	recorded, err := ogg.ReadFile(filepath.Join(dir, a.user+".ogg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkFrames(t, "recording", recorded, frames)
+	if n := len(recorded) - len(nonSilence(recorded)); n != voiceclient.SilenceFrames {
+		t.Errorf("recording has %d silence frames, want %d", n, voiceclient.SilenceFrames)
+	}
+}
