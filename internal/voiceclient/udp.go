@@ -112,37 +112,42 @@ func (c *Conn) udpLoop(u *net.UDPConn) {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
-		now := time.Now()
-		pkt := buf[:n]
-		switch voicecrypto.Classify(pkt) {
-		case voicecrypto.KindDiscoveryResponse:
-			trySend(c.discoCh, append([]byte(nil), pkt...))
-			continue
-		case voicecrypto.KindRTP:
-		default:
-			c.stats.ignored.Add(1)
-			continue
-		}
-		ciph := c.cipher.Load()
-		if ciph == nil {
-			c.stats.ignored.Add(1)
-			continue
-		}
-		out, err := ciph.Open(clear[:0], pkt)
-		if err != nil {
-			c.stats.decryptErrors.Add(1)
-			continue
-		}
-		h, err := voicecrypto.ParseHeader(out)
-		if err != nil || h.PayloadType != voicecrypto.PayloadTypeOpus {
-			c.stats.ignored.Add(1)
-			continue
-		}
-		c.deliver(Frame{
-			SSRC: h.SSRC, Seq: h.Seq, Timestamp: h.Timestamp, Marker: h.Marker,
-			Opus: out[h.PayloadStart:h.PayloadEnd], Received: now,
-		})
+		c.handleDatagram(buf[:n], clear, time.Now())
 	}
+}
+
+// handleDatagram classifies one datagram and delivers it if it is a
+// decryptable Opus RTP packet. clear is scratch space of at least
+// len(pkt) bytes capacity.
+func (c *Conn) handleDatagram(pkt, clear []byte, now time.Time) {
+	switch voicecrypto.Classify(pkt) {
+	case voicecrypto.KindDiscoveryResponse:
+		trySend(c.discoCh, append([]byte(nil), pkt...))
+		return
+	case voicecrypto.KindRTP:
+	default:
+		c.stats.ignored.Add(1)
+		return
+	}
+	ciph := c.cipher.Load()
+	if ciph == nil {
+		c.stats.ignored.Add(1)
+		return
+	}
+	out, err := ciph.Open(clear[:0], pkt)
+	if err != nil {
+		c.stats.decryptErrors.Add(1)
+		return
+	}
+	h, err := voicecrypto.ParseHeader(out)
+	if err != nil || h.PayloadType != voicecrypto.PayloadTypeOpus {
+		c.stats.ignored.Add(1)
+		return
+	}
+	c.deliver(Frame{
+		SSRC: h.SSRC, Seq: h.Seq, Timestamp: h.Timestamp, Marker: h.Marker,
+		Opus: out[h.PayloadStart:h.PayloadEnd], Received: now,
+	})
 }
 
 // deliver maps the frame's SSRC to a user and calls OnFrame. Frames of an
