@@ -13,7 +13,6 @@ import (
 
 	"github.com/parleyhq/parley/sfu/voicecrypto"
 	"golang.org/x/net/ipv4"
-	"golang.org/x/net/ipv6"
 )
 
 // batchConn is the batched datagram I/O of golang.org/x/net's ipv4/ipv6
@@ -30,10 +29,12 @@ type batchConn interface {
 // SSRC lookup, decrypt) → Participant.forward (per-receiver munging and
 // re-encryption into the reader's batch) → sender.flush (sendmmsg).
 type Node struct {
-	cfg      Config
-	log      *slog.Logger
-	conn     *net.UDPConn
-	bc       batchConn
+	cfg Config
+	log *slog.Logger
+	// socks are SO_REUSEPORT sockets on one address, one per reader: the
+	// kernel hashes each client's flow to one socket, so one sender's
+	// packets are read, and forwarded, in order by one goroutine.
+	socks    []*socket
 	local    *net.UDPAddr
 	publicIP string
 	modes    []string
@@ -56,19 +57,20 @@ func NewNode(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	ua, _ := net.ResolveUDPAddr("udp", cfg.UDPAddr)
-	conn, err := net.ListenUDP("udp", ua)
+	first, err := listenReusePort(ua)
 	if err != nil {
 		return nil, fmt.Errorf("sfu: listen %s: %w", cfg.UDPAddr, err)
 	}
-	_ = conn.SetReadBuffer(4 << 20)
-	_ = conn.SetWriteBuffer(4 << 20)
-	local := conn.LocalAddr().(*net.UDPAddr)
-	n := &Node{cfg: cfg, log: cfg.Logger, conn: conn, local: local,
+	local := first.conn.LocalAddr().(*net.UDPAddr)
+	n := &Node{cfg: cfg, log: cfg.Logger, socks: []*socket{first}, local: local,
 		modes: voicecrypto.Modes(cfg.LegacyModes), rooms: map[string]*Room{}}
-	if local.IP.To4() != nil || local.IP.IsUnspecified() && ua.IP.To4() != nil {
-		n.bc = ipv4.NewPacketConn(conn)
-	} else {
-		n.bc = ipv6.NewPacketConn(conn)
+	for len(n.socks) < cfg.Readers {
+		s, err := listenReusePort(local)
+		if err != nil {
+			n.closeSockets()
+			return nil, fmt.Errorf("sfu: listen %s: %w", local, err)
+		}
+		n.socks = append(n.socks, s)
 	}
 	n.publicIP = cfg.PublicIP
 	if n.publicIP == "" {
@@ -86,8 +88,8 @@ func NewNode(cfg Config) (*Node, error) {
 
 // Start runs the reader goroutines until Close.
 func (n *Node) Start() {
-	for i := 0; i < n.cfg.Readers; i++ {
-		r := newReader(n)
+	for _, sock := range n.socks {
+		r := newReader(n, sock)
 		n.wg.Add(1)
 		go func() {
 			defer n.wg.Done()
@@ -101,7 +103,7 @@ func (n *Node) Close(ctx context.Context) error {
 	n.mu.Lock()
 	n.closed = true
 	n.mu.Unlock()
-	err := n.conn.Close()
+	err := n.closeSockets()
 	done := make(chan struct{})
 	go func() { n.wg.Wait(); close(done) }()
 	select {
@@ -219,6 +221,14 @@ func (n *Node) DebugInfo() map[string]any {
 	}
 	n.mu.Unlock()
 	return map[string]any{"udp": n.local.String(), "modes": n.modes, "rooms": rooms, "stats": n.stats.Snapshot()}
+}
+
+func (n *Node) closeSockets() error {
+	var errs []error
+	for _, s := range n.socks {
+		errs = append(errs, s.conn.Close())
+	}
+	return errors.Join(errs...)
 }
 
 func isClosedErr(err error) bool { return errors.Is(err, net.ErrClosed) }

@@ -30,7 +30,7 @@ func benchPacketPath(b *testing.B, mode string, size int, send bool) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer n.conn.Close()
+	defer n.closeSockets()
 	// Receivers' media goes to one sink socket that nobody reads: the
 	// kernel drops what overflows, so only the server side is measured.
 	sink, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
@@ -70,7 +70,7 @@ func benchPacketPath(b *testing.B, mode string, size int, send bool) {
 		pkts[i], _ = c.Seal(nil, append(hdr, payload...), nonce)
 	}
 	from := &net.UDPAddr{IP: sinkAddr.IP, Port: sinkAddr.Port}
-	r := newReader(n)
+	r := newReader(n, n.socks[0])
 	seqBase := uint16(0)
 	b.ReportAllocs()
 	b.ResetTimer()

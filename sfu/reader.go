@@ -27,24 +27,25 @@ var silenceFrame = [3]byte{0xF8, 0xFF, 0xFE}
 // sending.
 type reader struct {
 	n     *Node
+	sock  *socket
 	in    []ipv4.Message
 	plain []byte
 	out   *sender
 	ls    localStats
 }
 
-func newReader(n *Node) *reader {
-	r := &reader{n: n, in: make([]ipv4.Message, n.cfg.BatchSize), plain: make([]byte, 0, maxDatagram)}
+func newReader(n *Node, sock *socket) *reader {
+	r := &reader{n: n, sock: sock, in: make([]ipv4.Message, n.cfg.BatchSize), plain: make([]byte, 0, maxDatagram)}
 	for i := range r.in {
 		r.in[i].Buffers = [][]byte{make([]byte, maxDatagram)}
 	}
-	r.out = newSender(n, 2048)
+	r.out = newSender(n, sock, 2048)
 	return r
 }
 
 func (r *reader) run() {
 	for {
-		k, err := r.n.bc.ReadBatch(r.in, 0)
+		k, err := r.sock.bc.ReadBatch(r.in, 0)
 		if err != nil {
 			if isClosedErr(err) {
 				return
@@ -110,7 +111,7 @@ func (r *reader) discovery(pkt []byte, from *net.UDPAddr) {
 	}
 	copy(resp[8:71], ip.String())
 	binary.BigEndian.PutUint16(resp[72:74], uint16(from.Port))
-	if _, err := r.n.conn.WriteToUDP(resp[:], from); err != nil {
+	if _, err := r.sock.conn.WriteToUDP(resp[:], from); err != nil {
 		r.ls.drops[DropSendError]++
 	}
 }

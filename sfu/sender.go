@@ -13,13 +13,14 @@ const slotSize = maxDatagram
 // with sendmmsg (WriteBatch).
 type sender struct {
 	n    *Node
+	sock *socket
 	slab []byte
 	msgs []ipv4.Message
 	used int
 }
 
-func newSender(n *Node, slots int) *sender {
-	s := &sender{n: n, slab: make([]byte, slots*slotSize), msgs: make([]ipv4.Message, slots)}
+func newSender(n *Node, sock *socket, slots int) *sender {
+	s := &sender{n: n, sock: sock, slab: make([]byte, slots*slotSize), msgs: make([]ipv4.Message, slots)}
 	for i := range s.msgs {
 		s.msgs[i].Buffers = [][]byte{nil}
 	}
@@ -47,7 +48,7 @@ func (s *sender) flush(ls *localStats) int {
 	sent := 0
 	pending := s.msgs[:s.used]
 	for len(pending) > 0 {
-		k, err := s.n.bc.WriteBatch(pending, 0)
+		k, err := s.sock.bc.WriteBatch(pending, 0)
 		for i := 0; i < k; i++ {
 			ls.bytes += uint64(len(pending[i].Buffers[0]))
 		}
