@@ -1,0 +1,74 @@
+package interop
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/parleyhq/parley/internal/ogg"
+)
+
+// TestVoiceTalkSpurts: a Parley Go client talks twice with a pause (two
+// talk-spurts, each ended by five silence frames and Speaking off). Every
+// kind of receiver must get both spurts' frames in order: this is where a
+// server may set the RTP marker (disgo drops packets whose byte 1 is not
+// exactly 0x78), suppress silence, or renumber across the gap.
+func TestVoiceTalkSpurts(t *testing.T) {
+	env := startVoice(t, true)
+	const (
+		spkUser = "300000000000000001"
+		goUser  = "300000000000000002"
+		djsUser = "300000000000000003"
+		dsgUser = "300000000000000004"
+		dgoUser = "300000000000000005"
+	)
+	spk := env.joinGo(t, spkUser, "")
+	g := env.joinGo(t, goUser, "")
+	djs := startDJS(t, env, djsUser, nil, []string{spkUser}, "")
+	dsg := startDisgo(t, env, dsgUser, nil, "")
+	dgo := joinDiscordgo(t, env, dgoUser)
+	djs.wait("ready", 20*time.Second)
+	dsg.wait("ready", 20*time.Second)
+
+	frames := ogg.SyntheticOpus(60, 51)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := spk.conn.PlayFrames(ctx, frames[:30]); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(400 * time.Millisecond)
+	if err := spk.conn.PlayFrames(ctx, frames[30:]); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, r := range []struct {
+		name string
+		log  *frameLog
+	}{{"discordjs", djs.got}, {"disgo", dsg.got}} {
+		r.log.waitAudio(spkUser, len(frames), 3*time.Second)
+		checkFrames(t, fmt.Sprintf("go -> %s", r.name), r.log.from(spkUser), frames)
+	}
+	g.got.waitAudio(spkUser, len(frames), 3*time.Second)
+	checkGoFrames(t, "go -> go", g, spkUser, frames)
+	waitFor(t, 3*time.Second, func() bool {
+		return len(nonSilence(dgo.got.from(fmt.Sprintf("ssrc:%d", spk.conn.SSRC())))) >= len(frames)
+	})
+	checkFrames(t, "go -> discordgo", dgo.from(t, spkUser), frames)
+
+	// Sequence numbers stay contiguous across the pause; the timestamp
+	// jumps by at least the pause (a jitter buffer needs both).
+	g.got.mu.Lock()
+	seqs := append([]uint16(nil), g.got.seqs[spkUser]...)
+	g.got.mu.Unlock()
+	for i := 1; i < len(seqs); i++ {
+		if seqs[i] != seqs[i-1]+1 {
+			t.Errorf("go receiver: RTP seq %d follows %d (frame %d)", seqs[i], seqs[i-1], i)
+			break
+		}
+	}
+	for _, d := range []*driver{djs, dsg} {
+		d.send("leave")
+		d.wait("left", 5*time.Second)
+	}
+}
