@@ -69,7 +69,7 @@ func (c *wsConn) kickLocked() {
 	c.dirty = true
 	if !c.flushing && !c.dead.Load() {
 		c.flushing = true
-		go c.flush()
+		c.srv.flusher.push(c)
 	}
 }
 
@@ -86,9 +86,11 @@ func (c *wsConn) closeWith(code CloseCode, endSession bool) {
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
-// flush writes everything pending in one write per round until nothing is
-// left.
-func (c *wsConn) flush() {
+// flush writes everything pending, one write per round, until nothing is
+// left. On a flusher worker (blocking false) a write that cannot finish
+// within fastWriteTimeout, and the close handshake, continue on a goroutine
+// of their own.
+func (c *wsConn) flush(blocking bool) {
 	bp := bufPool.Get().(*[]byte)
 	buf := (*bp)[:0]
 	defer func() {
@@ -119,22 +121,53 @@ func (c *wsConn) flush() {
 			buf = append(buf, closeFrame(code)...)
 		}
 		if len(buf) > 0 {
-			_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
+			timeout := c.srv.cfg.WriteTimeout
+			if !blocking {
+				timeout = fastWriteTimeout
+			}
+			_ = c.nc.SetWriteDeadline(time.Now().Add(timeout))
 			n, err := c.nc.Write(buf)
 			c.srv.stats.bytesOut.Add(int64(n))
 			c.srv.stats.writes.Add(1)
-			buf = buf[:0]
 			if err != nil {
+				if !blocking && errors.Is(err, os.ErrDeadlineExceeded) && !c.dead.Load() {
+					rest := append([]byte(nil), buf[n:]...)
+					go c.finishSlow(rest, closing)
+					return
+				}
 				c.srv.drop(c, err)
 				return
 			}
+			buf = buf[:0]
 		}
 		if closing {
-			c.linger()
-			c.srv.drop(c, nil)
+			if blocking {
+				c.linger()
+				c.srv.drop(c, nil)
+			} else {
+				go func() { c.linger(); c.srv.drop(c, nil) }()
+			}
 			return
 		}
 	}
+}
+
+// finishSlow completes a write that timed out on a worker, then keeps
+// flushing this connection on its own goroutine.
+func (c *wsConn) finishSlow(rest []byte, closing bool) {
+	_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
+	n, err := c.nc.Write(rest)
+	c.srv.stats.bytesOut.Add(int64(n))
+	if err != nil {
+		c.srv.drop(c, err)
+		return
+	}
+	if closing {
+		c.linger()
+		c.srv.drop(c, nil)
+		return
+	}
+	c.flush(true)
 }
 
 // linger half-closes after the close frame and drains what the client still

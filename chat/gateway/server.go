@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 	"net/url"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,12 +32,13 @@ type stats struct {
 
 // Server is the gateway. Create with New, run with Serve, stop with Close.
 type Server struct {
-	cfg    Config
-	poller *poller
-	done   chan struct{}
-	wg     sync.WaitGroup
-	stats  stats
-	closed atomic.Bool
+	cfg     Config
+	poller  *poller
+	flusher *flusher
+	done    chan struct{}
+	wg      sync.WaitGroup
+	stats   stats
+	closed  atomic.Bool
 
 	mu sync.RWMutex
 	// Guarded by mu:
@@ -74,6 +76,7 @@ func New(cfg Config) (*Server, error) {
 		byUser: map[model.Snowflake][]*session{}, subs: map[model.Snowflake]*atomic.Pointer[[]*session]{},
 		identifies: map[model.Snowflake]*window{},
 	}
+	s.flusher = newFlusher(max(4, 2*runtime.GOMAXPROCS(0)))
 	s.wg.Add(2)
 	go func() { defer s.wg.Done(); p.run(s.readable) }()
 	go func() { defer s.wg.Done(); s.sweep() }()
@@ -143,6 +146,7 @@ func (s *Server) Close() error {
 		s.drop(c, ErrClosed)
 	}
 	close(s.done)
+	s.flusher.close()
 	s.poller.close()
 	s.wg.Wait()
 	s.poller.release()

@@ -1,0 +1,76 @@
+package gateway
+
+import (
+	"sync"
+	"time"
+)
+
+// fastWriteTimeout bounds a write on a flusher worker; a connection whose
+// socket buffer stays full longer is handed to a goroutine of its own so a
+// slow client never stalls the workers.
+const fastWriteTimeout = 20 * time.Millisecond
+
+// flusher is a small pool of workers writing connections' pending frames.
+// A connection is queued at most once (wsConn.flushing), so while the pool
+// is busy more frames accumulate per connection and each write coalesces
+// them: the busier the gateway, the fewer syscalls per delivery.
+type flusher struct {
+	mu   sync.Mutex
+	cond *sync.Cond
+	// Guarded by mu:
+	queue  []*wsConn
+	head   int
+	closed bool
+	wg     sync.WaitGroup
+}
+
+func newFlusher(workers int) *flusher {
+	f := &flusher{}
+	f.cond = sync.NewCond(&f.mu)
+	for range workers {
+		f.wg.Add(1)
+		go f.run()
+	}
+	return f
+}
+
+func (f *flusher) push(c *wsConn) {
+	f.mu.Lock()
+	f.queue = append(f.queue, c)
+	f.mu.Unlock()
+	f.cond.Signal()
+}
+
+func (f *flusher) run() {
+	defer f.wg.Done()
+	batch := make([]*wsConn, 0, 32)
+	for {
+		f.mu.Lock()
+		for f.head == len(f.queue) && !f.closed {
+			f.cond.Wait()
+		}
+		if f.head == len(f.queue) {
+			f.mu.Unlock()
+			return
+		}
+		n := min(cap(batch), len(f.queue)-f.head)
+		batch = append(batch[:0], f.queue[f.head:f.head+n]...)
+		clear(f.queue[f.head : f.head+n])
+		f.head += n
+		if f.head == len(f.queue) {
+			f.queue, f.head = f.queue[:0], 0
+		}
+		f.mu.Unlock()
+		for _, c := range batch {
+			c.flush(false)
+		}
+	}
+}
+
+func (f *flusher) close() {
+	f.mu.Lock()
+	f.closed = true
+	f.mu.Unlock()
+	f.cond.Broadcast()
+	f.wg.Wait()
+}
