@@ -65,6 +65,19 @@ func (c *wsConn) kick() {
 	c.mu.Unlock()
 }
 
+// mark sets dirty and reports whether the caller must queue c for a flush
+// (batch form of kick, used by Dispatch).
+func (c *wsConn) mark() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.dirty = true
+	if c.flushing || c.dead.Load() {
+		return false
+	}
+	c.flushing = true
+	return true
+}
+
 func (c *wsConn) kickLocked() {
 	c.dirty = true
 	if !c.flushing && !c.dead.Load() {

@@ -41,6 +41,17 @@ func (f *flusher) push(c *wsConn) {
 	f.cond.Signal()
 }
 
+// pushAll queues several connections with one lock round.
+func (f *flusher) pushAll(cs []*wsConn) {
+	if len(cs) == 0 {
+		return
+	}
+	f.mu.Lock()
+	f.queue = append(f.queue, cs...)
+	f.mu.Unlock()
+	f.cond.Broadcast()
+}
+
 func (f *flusher) run() {
 	defer f.wg.Done()
 	batch := make([]*wsConn, 0, 32)

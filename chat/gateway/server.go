@@ -459,14 +459,27 @@ func (s *Server) Dispatch(ev *Event) {
 		return
 	}
 	n := 0
+	wake := make([]*wsConn, 0, min(len(*v), 1024))
 	for _, ss := range *v {
-		if ss.wants(ev) {
-			if !ss.enqueue(ev) {
-				s.stats.dropped.Add(1)
+		if !ss.wants(ev) {
+			continue
+		}
+		n++
+		c, ok := ss.push(ev)
+		switch {
+		case c == nil:
+		case !ok:
+			s.stats.dropped.Add(1)
+			c.closeWith(CloseUnknownError, false)
+		case c.mark():
+			wake = append(wake, c)
+			if len(wake) == cap(wake) {
+				s.flusher.pushAll(wake)
+				wake = wake[:0]
 			}
-			n++
 		}
 	}
+	s.flusher.pushAll(wake)
 	s.stats.dispatches.Add(int64(n))
 }
 

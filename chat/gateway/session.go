@@ -52,10 +52,24 @@ func (s *session) inShard(g model.Snowflake) bool {
 // It reports false if the session had to drop unsent dispatches (the
 // connection is too far behind and is being closed).
 func (s *session) enqueue(ev *Event) bool {
+	c, ok := s.push(ev)
+	if c != nil {
+		if ok {
+			c.kick()
+		} else {
+			c.closeWith(CloseUnknownError, false)
+		}
+	}
+	return ok
+}
+
+// push appends ev and returns the connection to wake (nil if detached) and
+// false if unsent dispatches had to be dropped.
+func (s *session) push(ev *Event) (*wsConn, bool) {
 	s.mu.Lock()
 	if s.ended {
 		s.mu.Unlock()
-		return true
+		return nil, true
 	}
 	s.seq++
 	s.items = append(s.items, item{seq: s.seq, ev: ev})
@@ -69,14 +83,7 @@ func (s *session) enqueue(ev *Event) bool {
 	}
 	c := s.conn
 	s.mu.Unlock()
-	if c != nil {
-		if lost {
-			c.closeWith(CloseUnknownError, false)
-		} else {
-			c.kick()
-		}
-	}
-	return !lost
+	return c, !lost
 }
 
 // trimLocked removes the first n items.

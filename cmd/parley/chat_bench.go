@@ -21,7 +21,7 @@ func runBenchGateway(ctx context.Context, args []string, stdout io.Writer) error
 	conns := fs.Int("conns", 10000, "concurrent gateway connections")
 	dial := fs.Int("dial-concurrency", 256, "simultaneous handshakes")
 	msgs := fs.Int("messages", 100, "messages in the throughput burst (each fans out to every connection)")
-	rate := fs.Float64("paced-rate", 10, "messages per second in the latency phase")
+	rate := fs.Float64("paced-rate", 5, "messages per second in the latency phase")
 	paced := fs.Int("paced-messages", 30, "messages in the latency phase (0 skips it)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	logLevel := cli.String(fs, "log-level", "PARLEY_LOG_LEVEL", "warn", "log level")
