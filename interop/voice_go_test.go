@@ -3,12 +3,14 @@ package interop
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/parleyhq/parley/internal/ogg"
 	"github.com/parleyhq/parley/internal/voiceclient"
+	"github.com/parleyhq/parley/sfu/voicecrypto"
 )
 
 // Parley's Go client against the real server: the protocol paths the
@@ -142,5 +144,47 @@ func TestVoiceRecorder(t *testing.T) {
 	checkFrames(t, "recording", recorded, frames)
 	if n := len(recorded) - len(nonSilence(recorded)); n != voiceclient.SilenceFrames {
 		t.Errorf("recording has %d silence frames, want %d", n, voiceclient.SilenceFrames)
+	}
+}
+
+// TestVoiceEveryMode puts one Go client per mode the server offers with
+// LegacyModes (the two AEAD modes and the five deprecated ones, which no
+// third-party client here exercises except discordgo's xsalsa20_poly1305)
+// in one room; everyone talks at once and must hear everyone else.
+func TestVoiceEveryMode(t *testing.T) {
+	env := startVoice(t, true)
+	modes := voicecrypto.Modes(true)
+	peers := make([]*goPeer, len(modes))
+	sent := map[string][][]byte{}
+	for i, m := range modes {
+		user := fmt.Sprintf("4000000000000000%02d", i)
+		peers[i] = env.joinGo(t, user, m)
+		if peers[i].conn.Mode() != m {
+			t.Fatalf("asked for %s, got %s", m, peers[i].conn.Mode())
+		}
+		sent[user] = ogg.SyntheticOpus(25, uint64(400+i))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	errs := make(chan error, len(peers))
+	for _, p := range peers {
+		go func() { errs <- p.conn.PlayFrames(ctx, sent[p.user]) }()
+	}
+	for range peers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, rx := range peers {
+		for j, tx := range peers {
+			if i == j {
+				continue
+			}
+			rx.got.waitAudio(tx.user, len(sent[tx.user]), 3*time.Second)
+			checkGoFrames(t, fmt.Sprintf("%s -> %s", modes[j], modes[i]), rx, tx.user, sent[tx.user])
+		}
+		if st := rx.conn.Stats(); st.DecryptErrors != 0 {
+			t.Errorf("%s: %d packets failed to decrypt", modes[i], st.DecryptErrors)
+		}
 	}
 }
