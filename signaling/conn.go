@@ -12,12 +12,20 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/parleyhq/parley/e2ee/dave"
 	"github.com/parleyhq/parley/internal/voicetoken"
 )
 
 // outQueue bounds the messages waiting for a slow client; a client that
 // lets it fill is closed with 4015 (resumable) rather than slowing others.
 const outQueue = 256
+
+// outFrame is one queued WebSocket message: JSON text or a DAVE binary
+// frame.
+type outFrame struct {
+	data   []byte
+	binary bool
+}
 
 // conn is one WebSocket connection. Its reader goroutine (run) owns the
 // fields below mu; a writer goroutine drains out.
@@ -26,7 +34,7 @@ type conn struct {
 	ws      *websocket.Conn
 	dialect Dialect
 	remote  string
-	out     chan []byte
+	out     chan outFrame
 	done    chan struct{}
 
 	closeOnce sync.Once
@@ -37,6 +45,8 @@ type conn struct {
 	sess          *session
 	tokens        float64
 	lastRefill    time.Time
+	daveTokens    float64 // a separate bucket for DAVE messages
+	daveRefill    time.Time
 	lastHeartbeat time.Time
 	connectedAt   time.Time
 }
@@ -45,8 +55,9 @@ func newConn(s *Server, ws *websocket.Conn, d Dialect, remote string) *conn {
 	now := s.cfg.Now()
 	return &conn{
 		srv: s, ws: ws, dialect: d, remote: remote,
-		out: make(chan []byte, outQueue), done: make(chan struct{}),
+		out: make(chan outFrame, outQueue), done: make(chan struct{}),
 		tokens: float64(s.cfg.RateBurst), lastRefill: now, lastHeartbeat: now, connectedAt: now,
+		daveTokens: float64(s.cfg.DAVERateBurst), daveRefill: now,
 	}
 }
 
@@ -58,7 +69,7 @@ func (c *conn) run() {
 		hello.D = helloPayload{V: 8, HeartbeatInterval: float64(c.srv.cfg.HeartbeatInterval.Milliseconds())}
 	}
 	if b, err := json.Marshal(hello); err == nil {
-		c.enqueue(b)
+		c.enqueue(outFrame{data: b})
 	}
 	err := c.readLoop()
 	var ce *closeError
@@ -118,10 +129,10 @@ func (c *conn) readLoop() error {
 		if int64(len(data)) > cfg.MaxMessageBytes {
 			return closeWith(CloseDecodeError, "message exceeds "+strconv.FormatInt(cfg.MaxMessageBytes, 10)+" bytes")
 		}
-		if !c.allow() {
-			return closeWith(CloseRateLimited, "too many messages")
-		}
 		if typ == websocket.BinaryMessage {
+			if !c.allowDAVE() {
+				return closeWith(CloseRateLimited, "too many DAVE messages")
+			}
 			if err := c.handleBinary(data); err != nil {
 				return err
 			}
@@ -129,7 +140,13 @@ func (c *conn) readLoop() error {
 		}
 		var m inbound
 		if err := json.Unmarshal(data, &m); err != nil {
+			if !c.allow() {
+				return closeWith(CloseRateLimited, "too many messages")
+			}
 			return closeWith(CloseDecodeError, "invalid JSON")
+		}
+		if isDAVEOp(m.Op) && !c.allowDAVE() || !isDAVEOp(m.Op) && !c.allow() {
+			return closeWith(CloseRateLimited, "too many messages")
 		}
 		c.srv.metrics.messages.WithLabelValues(m.Op.String()).Inc()
 		if err := c.handle(m); err != nil {
@@ -150,6 +167,23 @@ func (c *conn) allow() bool {
 	c.tokens--
 	return true
 }
+
+// allowDAVE takes one token from the connection's DAVE bucket: a member
+// answers every membership change with a commit and an op 23, so DAVE
+// messages get their own, larger budget (Config.DAVERateBurst).
+func (c *conn) allowDAVE() bool {
+	cfg := &c.srv.cfg
+	now := cfg.Now()
+	c.daveTokens = min(float64(cfg.DAVERateBurst), c.daveTokens+now.Sub(c.daveRefill).Seconds()*cfg.DAVERatePerSecond)
+	c.daveRefill = now
+	if c.daveTokens < 1 {
+		return false
+	}
+	c.daveTokens--
+	return true
+}
+
+func isDAVEOp(op Op) bool { return op == OpDAVEReadyForTransition || op == OpDAVEInvalidCommitWelcome }
 
 func (c *conn) handle(m inbound) error {
 	switch m.Op {
@@ -173,23 +207,41 @@ func (c *conn) handle(m inbound) error {
 		return c.speaking(m.D)
 	case OpVideo:
 		return nil // video sink wants: no video yet
+	case OpDAVEReadyForTransition, OpDAVEInvalidCommitWelcome:
+		msg, err := dave.DecodeJSON(dave.Opcode(m.Op), m.D)
+		if err != nil {
+			return closeWith(CloseBadRequest, "invalid "+m.Op.String()+" payload")
+		}
+		return c.srv.daveHandle(c.sess, msg)
 	}
 	return closeWith(CloseUnknownOpcode, "unknown opcode "+strconv.Itoa(int(m.Op)))
 }
 
 func knownClientOp(op Op) bool {
 	switch op {
-	case OpSelectProtocol, OpSpeaking, OpVideo:
+	case OpSelectProtocol, OpSpeaking, OpVideo, OpDAVEReadyForTransition, OpDAVEInvalidCommitWelcome:
 		return true
 	}
 	return false
 }
 
-func (c *conn) handleBinary([]byte) error {
+// handleBinary decodes a client's DAVE binary frame (op 26 key package or
+// op 28 commit/welcome, dave.md §3) and passes it to the room.
+func (c *conn) handleBinary(data []byte) error {
 	if c.sess == nil {
 		return closeWith(CloseNotAuthenticated, "identify first")
 	}
-	return closeWith(CloseUnknownOpcode, "binary frames are DAVE opcodes; DAVE not negotiated")
+	msg, err := dave.DecodeClientFrame(data)
+	switch {
+	case err == nil:
+	case errors.Is(err, dave.ErrUnknownOpcode):
+		return closeWith(CloseUnknownOpcode, "unknown binary opcode")
+	default:
+		c.srv.metrics.dave.WithLabelValues("bad_frame").Inc()
+		return closeWith(CloseBadRequest, "invalid DAVE frame: "+err.Error())
+	}
+	c.srv.metrics.messages.WithLabelValues(Op(msg.Opcode()).String()).Inc()
+	return c.srv.daveHandle(c.sess, msg)
 }
 
 func (c *conn) identify(d json.RawMessage) error {
@@ -204,6 +256,10 @@ func (c *conn) identify(d json.RawMessage) error {
 	claims, err := srv.cfg.Tokens.Verify(id.Token, string(id.UserID), string(id.ServerID), string(id.SessionID), srv.cfg.Now())
 	if err != nil {
 		return closeWith(CloseAuthenticationFailed, authReason(err))
+	}
+	daveMax := srv.daveMaxFor(id.MaxDaveProtocolVersion, c.dialect, claims.UserID, claims.ChannelID)
+	if srv.cfg.DAVE == DAVERequired && daveMax == 0 {
+		return closeWith(CloseE2EERequired, "DAVE end-to-end encryption required (max_dave_protocol_version 1 over v=8)")
 	}
 	room := roomKey(claims.GuildID, claims.ChannelID)
 	if old := srv.lookup(claims.SessionID); old != nil {
@@ -220,11 +276,12 @@ func (c *conn) identify(d json.RawMessage) error {
 	ss := &session{
 		srv: srv, id: claims.SessionID, user: claims.UserID, guild: claims.GuildID,
 		channel: claims.ChannelID, room: room, dialect: c.dialect, media: media,
-		daveVersion: id.MaxDaveProtocolVersion,
+		daveMax: daveMax,
 	}
 	if replaced := srv.register(ss); replaced != nil {
 		replaced.kick(CloseSessionInvalid, "replaced by a newer session")
 		replaced.end()
+		srv.daveLeave(replaced)
 		if replaced.room != room {
 			srv.broadcast(replaced.room, replaced, func(*session) (Op, any) {
 				return OpClientDisconnect, clientDisconnect{UserID: replaced.user}
@@ -336,7 +393,7 @@ func (c *conn) heartbeat(d json.RawMessage) error {
 		return nil
 	}
 	b, _ := json.Marshal(outbound{Op: OpHeartbeatACK, D: ack})
-	c.enqueue(b)
+	c.enqueue(outFrame{data: b})
 	return nil
 }
 
@@ -364,7 +421,9 @@ func (c *conn) selectProtocol(d json.RawMessage) error {
 	for i, b := range key {
 		ints[i] = int(b)
 	}
-	ss.send(OpSessionDescription, sessionDescription{Mode: sp.Data.Mode, SecretKey: ints})
+	c.srv.daveJoin(ss, func(v uint16) {
+		ss.send(OpSessionDescription, sessionDescription{Mode: sp.Data.Mode, SecretKey: ints, DaveProtocolVersion: int(v)})
+	})
 	return nil
 }
 
@@ -386,10 +445,10 @@ func (c *conn) speaking(d json.RawMessage) error {
 }
 
 // enqueue queues an encoded message; a full queue closes the connection.
-func (c *conn) enqueue(b []byte) {
+func (c *conn) enqueue(f outFrame) {
 	select {
 	case <-c.done:
-	case c.out <- b:
+	case c.out <- f:
 	default:
 		go c.terminate(CloseServerCrashed, "client too slow; resume")
 	}
@@ -400,9 +459,13 @@ func (c *conn) writeLoop() {
 		select {
 		case <-c.done:
 			return
-		case b := <-c.out:
+		case f := <-c.out:
 			_ = c.ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
-			if err := c.ws.WriteMessage(websocket.TextMessage, b); err != nil {
+			typ := websocket.TextMessage
+			if f.binary {
+				typ = websocket.BinaryMessage
+			}
+			if err := c.ws.WriteMessage(typ, f.data); err != nil {
 				c.closeNow(0, "")
 				return
 			}

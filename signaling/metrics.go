@@ -8,6 +8,7 @@ type metrics struct {
 	sessions    prometheus.Gauge
 	closes      *prometheus.CounterVec
 	messages    *prometheus.CounterVec
+	dave        *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -24,9 +25,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "parley", Subsystem: "voice_gateway", Name: "messages_total",
 			Help: "Client messages received, by opcode."}, []string{"op"}),
+		dave: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "parley", Subsystem: "voice_gateway", Name: "dave_events_total",
+			Help: "DAVE inputs dropped or refused and transition timeouts, by reason."}, []string{"reason"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.connections, m.sessions, m.closes, m.messages)
+		reg.MustRegister(m.connections, m.sessions, m.closes, m.messages, m.dave)
 	}
 	return m
 }

@@ -1,11 +1,16 @@
 package signaling
 
-import "strconv"
+import (
+	"strconv"
+
+	"github.com/parleyhq/parley/e2ee/dave"
+)
 
 // Op is a voice gateway opcode (voice-protocol.md §2.2).
 type Op int
 
-// Voice gateway opcodes. DAVE opcodes 21-31 are in e2ee/dave.
+// Voice gateway opcodes. The DAVE opcodes 21-31 (dave.md §3) are
+// e2ee/dave's; the JSON ones a client sends are named here too.
 const (
 	OpIdentify           Op = 0
 	OpSelectProtocol     Op = 1
@@ -20,6 +25,9 @@ const (
 	OpClientsConnect     Op = 11
 	OpVideo              Op = 12
 	OpClientDisconnect   Op = 13
+
+	OpDAVEReadyForTransition   = Op(dave.OpReadyForTransition)
+	OpDAVEInvalidCommitWelcome = Op(dave.OpInvalidCommitWelcome)
 )
 
 func (o Op) String() string {
@@ -50,6 +58,9 @@ func (o Op) String() string {
 		return "video"
 	case OpClientDisconnect:
 		return "client_disconnect"
+	}
+	if d := dave.Opcode(o); o >= 0 && o <= 255 && d.IsDAVE() {
+		return d.String()
 	}
 	return "op_" + strconv.Itoa(int(o))
 }

@@ -2,6 +2,7 @@ package signaling
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/parleyhq/parley/e2ee/mls"
 	"github.com/parleyhq/parley/internal/voicectl"
 	"github.com/parleyhq/parley/internal/voicetoken"
 	"github.com/prometheus/client_golang/prometheus"
@@ -37,9 +39,22 @@ type Config struct {
 	RatePerSecond float64
 	// ReplayBuffer is how many numbered v8 messages are kept for resume.
 	ReplayBuffer int
-	Logger       *slog.Logger
-	Metrics      prometheus.Registerer
-	Now          func() time.Time
+	// DAVE is the end-to-end encryption policy (default DAVEPreferred).
+	DAVE DAVEPolicy
+	// DAVETransitionTimeout bounds the wait for op 23 before a transition
+	// executes anyway (default dave.DefaultTransitionTimeout, 2 s).
+	DAVETransitionTimeout time.Duration
+	// DAVERateBurst and DAVERatePerSecond bound a connection's DAVE
+	// messages (ops 23, 26, 28, 31), separately from the others (default
+	// 120 and 10/s); exceeding them closes with 4021.
+	DAVERateBurst     int
+	DAVERatePerSecond float64
+	// DAVESigner is the gateway's MLS external-sender key (dave.md §5);
+	// nil generates one.
+	DAVESigner *ecdsa.PrivateKey
+	Logger     *slog.Logger
+	Metrics    prometheus.Registerer
+	Now        func() time.Time
 }
 
 // Validate fills defaults and checks the config.
@@ -77,6 +92,20 @@ func (c *Config) Validate() error {
 	if c.ReplayBuffer == 0 {
 		c.ReplayBuffer = 256
 	}
+	switch c.DAVE {
+	case DAVEPreferred, DAVERequired, DAVEOff:
+	default:
+		return fmt.Errorf("%w: unknown DAVE policy %d", ErrConfig, int(c.DAVE))
+	}
+	if c.DAVETransitionTimeout < 0 {
+		return fmt.Errorf("%w: negative DAVE transition timeout", ErrConfig)
+	}
+	if c.DAVERateBurst == 0 {
+		c.DAVERateBurst = 120
+	}
+	if c.DAVERatePerSecond == 0 {
+		c.DAVERatePerSecond = 10
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -103,6 +132,10 @@ type Server struct {
 	conns  map[*conn]struct{}
 	closed bool
 	wg     sync.WaitGroup
+
+	daveSender *mls.ExternalSender
+	daveMu     sync.Mutex           // guards daveRooms
+	daveRooms  map[string]*daveRoom // by room key
 }
 
 // New validates cfg and returns a Server.
@@ -110,10 +143,19 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	key := cfg.DAVESigner
+	if key == nil {
+		var err error
+		if key, err = mls.GenerateSignatureKey(); err != nil {
+			return nil, fmt.Errorf("signaling: DAVE external sender key: %w", err)
+		}
+	}
 	return &Server{
-		cfg:     cfg,
-		log:     cfg.Logger,
-		metrics: newMetrics(cfg.Metrics),
+		daveSender: mls.NewExternalSender(key, daveSenderIdentity),
+		daveRooms:  map[string]*daveRoom{},
+		cfg:        cfg,
+		log:        cfg.Logger,
+		metrics:    newMetrics(cfg.Metrics),
 		upgrader: websocket.Upgrader{
 			HandshakeTimeout: 10 * time.Second,
 			ReadBufferSize:   4096,
@@ -191,8 +233,22 @@ func (s *Server) Close(ctx context.Context) error {
 	for _, ss := range sessions {
 		s.endSession(ss)
 	}
+	s.daveMu.Lock()
+	rooms := make([]*daveRoom, 0, len(s.daveRooms))
+	for _, r := range s.daveRooms {
+		rooms = append(rooms, r)
+	}
+	clear(s.daveRooms)
+	s.daveMu.Unlock()
+	for _, r := range rooms {
+		r.stop()
+	}
 	return nil
 }
+
+// daveSenderIdentity is the basic-credential identity of the gateway as
+// the groups' external sender (user id 0, 8 bytes big-endian).
+var daveSenderIdentity = make([]byte, 8)
 
 func roomKey(guild, channel string) string { return guild + "/" + channel }
 
@@ -249,6 +305,7 @@ func (s *Server) endSession(ss *session) {
 	s.broadcast(ss.room, ss, func(*session) (Op, any) {
 		return OpClientDisconnect, clientDisconnect{UserID: ss.user}
 	})
+	s.daveLeave(ss)
 }
 
 // peers returns the other sessions in ss's room.

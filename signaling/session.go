@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/parleyhq/parley/e2ee/dave"
 	"github.com/parleyhq/parley/internal/voicectl"
 )
 
@@ -17,21 +18,25 @@ type session struct {
 	room                     string
 	dialect                  Dialect
 	media                    Participant
-	daveVersion              int
-	mu                       sync.Mutex // guards all following fields
-	conn                     *conn      // nil while detached
-	seq                      int64      // last numbered message (v8)
-	replay                   []replayed // ring of numbered messages
-	replayNext               int
-	speaking                 int
-	mode                     string
-	detachTimer              *time.Timer
-	ended                    bool
+	// daveMax is the DAVE version this client may use (0 or 1; see
+	// Server.daveMaxFor).
+	daveMax uint16
+	// dave is guarded by the mu of the session's daveRoom.
+	dave        daveSession
+	mu          sync.Mutex // guards all following fields
+	conn        *conn      // nil while detached
+	seq         int64      // last numbered message (v8)
+	replay      []replayed // ring of numbered messages
+	replayNext  int
+	speaking    int
+	mode        string
+	detachTimer *time.Timer
+	ended       bool
 }
 
 type replayed struct {
 	seq int64
-	msg []byte
+	msg outFrame
 }
 
 // send encodes and queues a message for the session's connection; in v8 it
@@ -54,18 +59,62 @@ func (ss *session) send(op Op, d any) {
 		ss.srv.log.Error("encode", "op", op.String(), "err", err)
 		return
 	}
+	f := outFrame{data: b}
 	if v8 {
-		r := replayed{seq: ss.seq, msg: b}
-		if len(ss.replay) < ss.srv.cfg.ReplayBuffer {
-			ss.replay = append(ss.replay, r)
-		} else {
-			ss.replay[ss.replayNext] = r
-			ss.replayNext = (ss.replayNext + 1) % len(ss.replay)
-		}
+		ss.keepLocked(f)
 	}
 	if ss.conn != nil {
-		ss.conn.enqueue(b)
+		ss.conn.enqueue(f)
 	}
+}
+
+// sendBinary queues a DAVE binary frame (ops 25, 27, 29, 30: u16 seq ‖ op
+// ‖ payload, dave.md §3). Binary frames share the session's v8 sequence:
+// @discordjs/voice takes each frame's u16 seq as its seq_ack, so they are
+// numbered, kept and replayed on resume like JSON messages
+// (voice-protocol.md §2.5). DAVE is only negotiated on v8.
+func (ss *session) sendBinary(m dave.BinaryMessage) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.ended {
+		return
+	}
+	b, err := dave.AppendServerFrame(nil, uint16(ss.seq+1), m)
+	if err != nil {
+		ss.srv.log.Error("encode", "op", m.Opcode().String(), "err", err)
+		return
+	}
+	ss.seq++
+	f := outFrame{data: b, binary: true}
+	ss.keepLocked(f)
+	if ss.conn != nil {
+		ss.conn.enqueue(f)
+	}
+}
+
+// keepLocked stores numbered message ss.seq for resume.
+func (ss *session) keepLocked(f outFrame) {
+	r := replayed{seq: ss.seq, msg: f}
+	if len(ss.replay) < ss.srv.cfg.ReplayBuffer {
+		ss.replay = append(ss.replay, r)
+	} else {
+		ss.replay[ss.replayNext] = r
+		ss.replayNext = (ss.replayNext + 1) % len(ss.replay)
+	}
+}
+
+// unwrapSeqAck maps a client's seq_ack onto the session's sequence: after
+// a binary frame a client acks its 16-bit seq, so an ack below 2^16 is
+// read as the latest sequence number with those low 16 bits.
+func unwrapSeqAck(ack, last int64) int64 {
+	if ack < 0 || ack >= 1<<16 || last < 1<<16 || last-ack < 1<<16 {
+		return ack
+	}
+	v := last&^0xFFFF | ack
+	if v > last {
+		v -= 1 << 16
+	}
+	return v
 }
 
 // attach binds a connection, replaying numbered messages after seqAck
@@ -79,6 +128,7 @@ func (ss *session) attach(c *conn, seqAck int64, replay bool) (old *conn) {
 		ss.detachTimer = nil
 	}
 	if replay {
+		seqAck = unwrapSeqAck(seqAck, ss.seq)
 		n := len(ss.replay)
 		for i := 0; i < n; i++ {
 			r := ss.replay[(ss.replayNext+i)%n]

@@ -16,7 +16,7 @@ import (
 // so that the chat control plane can hand out its endpoint.
 func init() {
 	var gatewayAddr, udpAddr, publicIP, endpoint *string
-	var legacy *string
+	var legacy, daveFlag *string
 	registerComponent(&component{
 		name:  "voice",
 		order: 10,
@@ -26,6 +26,7 @@ func init() {
 			publicIP = cli.String(fs, "voice-public-ip", "PARLEY_VOICE_PUBLIC_IP", "", "IP announced to clients for UDP (default: the UDP listen IP)")
 			endpoint = cli.String(fs, "voice-endpoint", "PARLEY_VOICE_ENDPOINT", "", "host:port clients connect to (default: the gateway's address)")
 			legacy = cli.String(fs, "voice-legacy-modes", "PARLEY_VOICE_LEGACY_MODES", "auto", "offer deprecated xsalsa20_poly1305 modes: on, off or auto (on with --dev)")
+			daveFlag = cli.String(fs, "voice-dave", "PARLEY_VOICE_DAVE", "preferred", "DAVE end-to-end encryption: required (refuse clients without it, close 4017), preferred (downgrade rooms while a client without it is present) or off")
 		},
 		start: func(ctx context.Context, env *serveEnv) (*running, error) {
 			key, err := env.dir.Key(voicetoken.KeyName)
@@ -42,10 +43,14 @@ func init() {
 			default:
 				return nil, fmt.Errorf("--voice-legacy-modes: %q is not on, off or auto", *legacy)
 			}
+			policy, err := signaling.ParseDAVEPolicy(*daveFlag)
+			if err != nil {
+				return nil, fmt.Errorf("--voice-dave: %w", err)
+			}
 			srv, err := voiceserver.New(voiceserver.Config{
 				GatewayAddr: *gatewayAddr, UDPAddr: *udpAddr, PublicIP: *publicIP,
 				TLS: env.tls, TokenKey: key, LegacyModes: legacyOn,
-				Gateway: signaling.Config{}, Logger: env.log, Metrics: env.metrics,
+				Gateway: signaling.Config{DAVE: policy}, Logger: env.log, Metrics: env.metrics,
 			})
 			if err != nil {
 				return nil, err

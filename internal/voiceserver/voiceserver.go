@@ -37,8 +37,9 @@ type Config struct {
 	LegacyModes bool
 	// Readers is the number of UDP reader goroutines (default GOMAXPROCS).
 	Readers int
-	// Gateway tunes the voice gateway; Media, Tokens, Logger and Metrics
-	// are filled in by New.
+	// Gateway tunes the voice gateway, including the DAVE end-to-end
+	// encryption policy (Gateway.DAVE: preferred by default, required or
+	// off); Media, Tokens, Logger and Metrics are filled in by New.
 	Gateway signaling.Config
 	Logger  *slog.Logger
 	Metrics prometheus.Registerer
@@ -136,6 +137,15 @@ func (s *Server) Controller() voicectl.Controller { return s.gw.Controller() }
 
 // Participants lists connected users.
 func (s *Server) Participants() []voicectl.Participant { return s.gw.Participants() }
+
+// Gateway exposes the voice gateway (DAVE state for tests and the admin
+// API).
+func (s *Server) Gateway() *signaling.Server { return s.gw }
+
+// DAVEState is the DAVE state of a voice channel (signaling.Server.DAVEState).
+func (s *Server) DAVEState(guild, channel string) (signaling.DAVERoomState, bool) {
+	return s.gw.DAVEState(guild, channel)
+}
 
 // Node exposes the SFU (stats for the bench and tests).
 func (s *Server) Node() *sfu.Node { return s.node }
