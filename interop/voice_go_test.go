@@ -188,3 +188,35 @@ func TestVoiceEveryMode(t *testing.T) {
 		}
 	}
 }
+
+// TestVoiceNATAddress: a client whose Select Protocol reports an address
+// other than its real one (a NAT) still receives audio, because the server
+// answers the source address of its packets.
+func TestVoiceNATAddress(t *testing.T) {
+	env := startVoice(t, false)
+	a := env.joinGo(t, "500000000000000001", "")
+	c := env.creds("500000000000000002")
+	got := newFrameLog()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	b, err := voiceclient.Dial(ctx, voiceclient.Config{
+		Endpoint: c.Endpoint, Token: c.Token, SessionID: c.SessionID, UserID: c.UserID, GuildID: c.GuildID,
+		RootCAs: env.pool, Logger: env.log, ReportAddr: "192.0.2.7:9",
+		OnFrame: func(f voiceclient.Frame) { got.add(f.UserID, f.Opus) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	// Like every client, b sends before it hears (the keepalive or its own
+	// audio is what teaches the server its address).
+	if err := b.PlayFrames(ctx, ogg.SyntheticOpus(3, 60)); err != nil {
+		t.Fatal(err)
+	}
+	frames := ogg.SyntheticOpus(25, 61)
+	if err := a.conn.PlayFrames(ctx, frames); err != nil {
+		t.Fatal(err)
+	}
+	got.waitAudio(a.user, len(frames), 3*time.Second)
+	checkFrames(t, "a -> b behind a NAT", got.from(a.user), frames)
+}

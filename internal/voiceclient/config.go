@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/parleyhq/parley/sfu/voicecrypto"
@@ -37,6 +38,12 @@ type Config struct {
 	// disconnect, resumed). It is called from the WebSocket reader.
 	OnEvent func(Event)
 
+	// ReportAddr, if set (host:port), is sent in Select Protocol instead of
+	// the address IP discovery found, as a client behind a NAT or a
+	// misbehaving one would; servers must send media to the source address
+	// of the client's packets regardless (voice-protocol.md §3).
+	ReportAddr string
+
 	// HandshakeTimeout bounds Dial when ctx has no earlier deadline;
 	// zero means 10 s.
 	HandshakeTimeout time.Duration
@@ -54,6 +61,11 @@ func (c *Config) Validate() error {
 	}
 	if c.Mode != "" && !voicecrypto.Supported(c.Mode) {
 		return fmt.Errorf("%w: unknown mode %q", ErrConfig, c.Mode)
+	}
+	if c.ReportAddr != "" {
+		if _, _, err := net.SplitHostPort(c.ReportAddr); err != nil {
+			return fmt.Errorf("%w: ReportAddr: %v", ErrConfig, err)
+		}
 	}
 	if c.HandshakeTimeout < 0 {
 		return fmt.Errorf("%w: negative HandshakeTimeout", ErrConfig)

@@ -228,6 +228,11 @@ func (c *Conn) handshake(ctx context.Context) error {
 	var sp selectProtocolData
 	sp.Protocol = "udp"
 	sp.Data.Address, sp.Data.Port, sp.Data.Mode = c.extIP, c.extPort, mode
+	if c.cfg.ReportAddr != "" {
+		host, port, _ := net.SplitHostPort(c.cfg.ReportAddr) // checked by Validate
+		sp.Data.Address = host
+		sp.Data.Port, _ = strconv.Atoi(port)
+	}
 	if err := c.writeOp(opSelectProtocol, sp); err != nil {
 		return err
 	}

@@ -345,6 +345,8 @@ func TestConfigValidate(t *testing.T) {
 		{"no guild", func(c *Config) { c.GuildID = "" }, false},
 		{"bad mode", func(c *Config) { c.Mode = "rot13" }, false},
 		{"good mode", func(c *Config) { c.Mode = voicecrypto.ModeXSalsa20 }, true},
+		{"bad report addr", func(c *Config) { c.ReportAddr = "nope" }, false},
+		{"report addr", func(c *Config) { c.ReportAddr = "192.0.2.1:9" }, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

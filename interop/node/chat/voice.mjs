@@ -76,6 +76,7 @@ rl.on('line', async (line) => {
       out({ event: 'played' });
     } else if (cmd === 'leave') {
       connection?.destroy();
+      connection = undefined;
       out({ event: 'left' });
     }
   } catch (e) {
