@@ -99,6 +99,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	rep.ForwardedPPS = med(sfuRuns, func(r *TargetResult) float64 { return r.ForwardedPPS })
 	rep.CPUUsPerForwardedPacket = med(sfuRuns, func(r *TargetResult) float64 { return r.CPUUsPerPacket })
+	rep.UserUsPerPacket = med(sfuRuns, func(r *TargetResult) float64 { return r.UserUsPerPacket })
+	rep.SysUsPerPacket = med(sfuRuns, func(r *TargetResult) float64 { return r.SysUsPerPacket })
 	rep.ServerCPUCores = med(sfuRuns, func(r *TargetResult) float64 { return r.ServerCores })
 	rep.LatencyUS = medQ(sfuRuns, func(r *TargetResult) Quantiles { return r.LatencyUS })
 	rep.LatencyAppUS = medQ(sfuRuns, func(r *TargetResult) Quantiles { return r.LatencyAppUS })
@@ -111,6 +113,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if len(reflRuns) > 0 {
 		rep.ReflectorPPS = med(reflRuns, func(r *TargetResult) float64 { return r.ForwardedPPS })
 		rep.ReflectorCPUUsPerPacket = med(reflRuns, func(r *TargetResult) float64 { return r.CPUUsPerPacket })
+		rep.ReflectorUserUsPerPkt = med(reflRuns, func(r *TargetResult) float64 { return r.UserUsPerPacket })
+		rep.ReflectorSysUsPerPkt = med(reflRuns, func(r *TargetResult) float64 { return r.SysUsPerPacket })
 		rep.ReflectorLatencyUS = medQ(reflRuns, func(r *TargetResult) Quantiles { return r.LatencyUS })
 		for _, r := range reflRuns {
 			rep.ReflectorLoss = max(rep.ReflectorLoss, r.Loss)
@@ -137,7 +141,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	rep.Config = ReportConfig{
 		Config: cfg, DurationS: cfg.Duration.Seconds(), WarmupS: cfg.Warmup.Seconds(),
-		PaceQuantumUS: float64(cfg.PaceQuantum.Microseconds()), Reps: o.Reps,
+		QuantumUS: float64(cfg.Quantum.Microseconds()), Reps: o.Reps,
 		Participants: cfg.participants(), OfferedPPS: cfg.offeredPPS(),
 		ExpectedOutPPS:  cfg.offeredPPS() * float64(cfg.Size-1),
 		ServerInProcess: sfu.InProcess(), ServerGOMAXPROCS: o.ServerGOMAXPROCS,

@@ -29,11 +29,14 @@ type Config struct {
 	PayloadSize int `json:"payload_bytes"`
 	// Mode is the transport encryption mode (default aead_aes256_gcm_rtpsize).
 	Mode string `json:"mode"`
-	// RxLoops is the number of receive loops (default runtime.NumCPU()).
-	RxLoops int `json:"rx_loops"`
-	// PaceQuantum is how long the pacer sleeps between send rounds
-	// (default 200 µs); every packet due in a round is sent in it.
-	PaceQuantum time.Duration `json:"-"`
+	// Loops is the number of generator event loops (default 1), each on
+	// its own thread with a share of the speakers and sockets.
+	Loops int `json:"loops"`
+	// Quantum is the event loops' minimum sleep between rounds (default
+	// 200 µs): each round sends every packet due and drains every ready
+	// socket. Kernel receive timestamps keep latency_us exact;
+	// latency_app_us includes up to one quantum of polling delay.
+	Quantum time.Duration `json:"-"`
 	// SetupConcurrency bounds participants joining at once (default 32).
 	SetupConcurrency int `json:"-"`
 	// Progress receives one line per second while a target runs (nil: none).
@@ -74,14 +77,17 @@ func (c *Config) Validate() error {
 	if !voicecrypto.Supported(c.Mode) || voicecrypto.IsLegacy(c.Mode) {
 		return fmt.Errorf("%w: mode %q (use an rtpsize AEAD mode)", ErrConfig, c.Mode)
 	}
-	if c.RxLoops <= 0 {
-		c.RxLoops = runtime.NumCPU()
+	if c.Loops <= 0 {
+		c.Loops = 1
 	}
-	if c.PaceQuantum == 0 {
-		c.PaceQuantum = 200 * time.Microsecond
+	if c.Loops > runtime.NumCPU() {
+		return fmt.Errorf("%w: %d loops > %d CPUs", ErrConfig, c.Loops, runtime.NumCPU())
 	}
-	if c.PaceQuantum < 0 || c.PaceQuantum > FrameInterval {
-		return fmt.Errorf("%w: pace quantum %v not in (0, 20ms]", ErrConfig, c.PaceQuantum)
+	if c.Quantum == 0 {
+		c.Quantum = 200 * time.Microsecond
+	}
+	if c.Quantum < 0 || c.Quantum > FrameInterval {
+		return fmt.Errorf("%w: quantum %v not in (0, 20ms]", ErrConfig, c.Quantum)
 	}
 	if c.SetupConcurrency <= 0 {
 		c.SetupConcurrency = 32

@@ -64,25 +64,40 @@ func schedstatCPU(pid int) (time.Duration, error) {
 const clockTick = 10 * time.Millisecond
 
 func statCPU(pid int) (time.Duration, error) {
+	u, s, err := userSysCPU(pid)
+	return u + s, err
+}
+
+// userSysCPU splits pid's CPU time into user and system time: rusage for
+// the calling process, utime and stime of /proc/PID/stat (clock ticks)
+// for another.
+func userSysCPU(pid int) (user, sys time.Duration, err error) {
+	if pid == os.Getpid() {
+		var ru unix.Rusage
+		if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
+			return 0, 0, fmt.Errorf("voicebench: getrusage: %w", err)
+		}
+		return time.Duration(ru.Utime.Nano()), time.Duration(ru.Stime.Nano()), nil
+	}
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, fmt.Errorf("voicebench: %w", err)
+		return 0, 0, fmt.Errorf("voicebench: %w", err)
 	}
 	// Fields after the parenthesised command name; utime and stime are
 	// fields 14 and 15 of the whole line.
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	if i < 0 {
-		return 0, fmt.Errorf("voicebench: malformed /proc/%d/stat", pid)
+		return 0, 0, fmt.Errorf("voicebench: malformed /proc/%d/stat", pid)
 	}
 	f := strings.Fields(s[i+1:])
 	if len(f) < 13 {
-		return 0, fmt.Errorf("voicebench: malformed /proc/%d/stat", pid)
+		return 0, 0, fmt.Errorf("voicebench: malformed /proc/%d/stat", pid)
 	}
 	ut, err1 := strconv.ParseInt(f[11], 10, 64)
 	st, err2 := strconv.ParseInt(f[12], 10, 64)
 	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("voicebench: malformed /proc/%d/stat", pid)
+		return 0, 0, fmt.Errorf("voicebench: malformed /proc/%d/stat", pid)
 	}
-	return time.Duration(ut+st) * clockTick, nil
+	return time.Duration(ut) * clockTick, time.Duration(st) * clockTick, nil
 }

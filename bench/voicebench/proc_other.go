@@ -6,3 +6,5 @@ import "time"
 
 func processCPU(int) (time.Duration, error) { return 0, ErrUnsupported }
 func selfCPU() (time.Duration, error)       { return 0, ErrUnsupported }
+
+func userSysCPU(int) (time.Duration, time.Duration, error) { return 0, 0, ErrUnsupported }

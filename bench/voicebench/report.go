@@ -15,6 +15,8 @@ type Report struct {
 	// The SFU's figures (medians over repetitions).
 	ForwardedPPS            float64   `json:"forwarded_pps"`
 	CPUUsPerForwardedPacket float64   `json:"cpu_us_per_forwarded_packet"`
+	UserUsPerPacket         float64   `json:"user_us_per_forwarded_packet"`
+	SysUsPerPacket          float64   `json:"sys_us_per_forwarded_packet"`
 	ServerCPUCores          float64   `json:"server_cpu_cores"`
 	LatencyUS               Quantiles `json:"latency_us"`
 	LatencyAppUS            Quantiles `json:"latency_app_us"`
@@ -22,6 +24,8 @@ type Report struct {
 	// The reflector's figures under the same load.
 	ReflectorPPS            float64   `json:"reflector_pps"`
 	ReflectorCPUUsPerPacket float64   `json:"reflector_cpu_us_per_packet"`
+	ReflectorUserUsPerPkt   float64   `json:"reflector_user_us_per_packet"`
+	ReflectorSysUsPerPkt    float64   `json:"reflector_sys_us_per_packet"`
 	ReflectorLatencyUS      Quantiles `json:"reflector_latency_us"`
 	ReflectorLoss           float64   `json:"reflector_loss"`
 	// RatioToReflector compares packets forwarded per CPU-second (the
@@ -56,7 +60,7 @@ type ReportConfig struct {
 	Config
 	DurationS         float64 `json:"duration_s"`
 	WarmupS           float64 `json:"warmup_s"`
-	PaceQuantumUS     float64 `json:"pace_quantum_us"`
+	QuantumUS         float64 `json:"quantum_us"`
 	Reps              int     `json:"reps"`
 	Participants      int     `json:"participants"`
 	OfferedPPS        float64 `json:"offered_pps"`
@@ -125,10 +129,12 @@ func (rep *Report) WriteText(w io.Writer) {
 		c.Rooms, c.Size, c.Speakers, c.Mode, c.PayloadSize, c.DurationS, c.Reps)
 	fmt.Fprintf(w, "machine: %s, %d cores, kernel %s, %s\n", rep.Machine.CPUModel, rep.Machine.Cores, rep.Machine.Kernel, rep.Machine.GoVersion)
 	fmt.Fprintf(w, "offered %.0f pps in, %.0f pps out expected\n\n", c.OfferedPPS, c.ExpectedOutPPS)
-	fmt.Fprintf(w, "%-10s %10s %9s %8s %9s %9s %9s %9s %10s %9s\n", "run", "fwd pps", "µs/pkt", "cores", "p50 µs", "p99 µs", "p99.9 µs", "loss", "gen cores", "gen µs/pkt")
+	fmt.Fprintf(w, "%-10s %10s %8s %13s %7s %9s %9s %9s %9s %10s %9s\n", "run", "fwd pps", "µs/pkt", "(user+sys)", "cores",
+		"p50 µs", "p99 µs", "p99.9 µs", "loss", "gen cores", "gen µs/pkt")
 	for _, r := range rep.Runs {
-		fmt.Fprintf(w, "%-10s %10.0f %9.3f %8.3f %9.1f %9.1f %9.1f %9.6f %10.3f %9.3f\n", r.Name, r.ForwardedPPS, r.CPUUsPerPacket,
-			r.ServerCores, r.LatencyUS.P50, r.LatencyUS.P99, r.LatencyUS.P999, r.Loss, r.GeneratorCores, r.GeneratorUsPerPacket)
+		fmt.Fprintf(w, "%-10s %10.0f %8.3f %6.2f+%-6.2f %7.3f %9.1f %9.1f %9.1f %9.6f %10.3f %9.3f\n", r.Name, r.ForwardedPPS,
+			r.CPUUsPerPacket, r.UserUsPerPacket, r.SysUsPerPacket, r.ServerCores, r.LatencyUS.P50, r.LatencyUS.P99, r.LatencyUS.P999,
+			r.Loss, r.GeneratorCores, r.GeneratorUsPerPacket)
 	}
 	fmt.Fprintf(w, "\nSFU: %.0f pps forwarded, %.3f µs CPU/packet, latency p50 %.1f / p99 %.1f / p99.9 %.1f µs, loss %.6f\n",
 		rep.ForwardedPPS, rep.CPUUsPerForwardedPacket, rep.LatencyUS.P50, rep.LatencyUS.P99, rep.LatencyUS.P999, rep.Loss)

@@ -48,6 +48,11 @@ type TargetResult struct {
 	ServerCores    float64 `json:"server_cpu_cores"`
 	CPUUsPerPacket float64 `json:"cpu_us_per_forwarded_packet"`
 	CPUSource      string  `json:"cpu_source"`
+	// UserUsPerPacket and SysUsPerPacket split CPUUsPerPacket into user
+	// and kernel time (on loopback the kernel time includes delivering
+	// each datagram to the receiver's socket, which the sender pays for).
+	UserUsPerPacket float64 `json:"user_us_per_forwarded_packet"`
+	SysUsPerPacket  float64 `json:"sys_us_per_forwarded_packet"`
 	// Generator CPU over the window (getrusage of this process).
 	GeneratorCPUS        float64 `json:"generator_cpu_s"`
 	GeneratorCores       float64 `json:"generator_cpu_cores"`
@@ -72,7 +77,11 @@ var intentionalReasons = []string{"silence", "server_mute", "server_deaf"}
 func (r *run) result(s0, s1 sample) *TargetResult {
 	win := s1.at.Sub(s0.at).Seconds()
 	var st rxStats
+	var sentWin, late, sendErr uint64
 	for _, l := range r.loops {
+		sentWin += l.pubSentWin.Load()
+		late += l.pubLate.Load()
+		sendErr += l.pubSendErr.Load()
 		st.received += l.st.received
 		st.inWindow += l.st.inWindow
 		st.decryptErr += l.st.decryptErr
@@ -83,8 +92,8 @@ func (r *run) result(s0, s1 sample) *TargetResult {
 	res := &TargetResult{
 		Name: r.t.Name, InProcess: r.t.InProcess(), Participants: len(r.parts), WindowS: round(win, 3),
 		OfferedPPS: r.cfg.offeredPPS(),
-		Sent:       r.sentWin.Load(), Expected: r.expectedWin.Load(), Received: st.inWindow,
-		LateSends: r.lateSends.Load(), SendErrors: r.sendErrs.Load(),
+		Sent:       sentWin, Expected: sentWin * uint64(r.cfg.Size-1), Received: st.inWindow,
+		LateSends: late, SendErrors: sendErr,
 		DecryptErrors: st.decryptErr, Foreign: st.foreign,
 		LatencyUS: quantilesUS(&st.lat), LatencyAppUS: quantilesUS(&st.latApp),
 	}
@@ -119,7 +128,15 @@ func (r *run) result(s0, s1 sample) *TargetResult {
 		if forwarded > 0 {
 			res.CPUUsPerPacket = round(cpu*1e6/forwarded, 3)
 		}
-		res.CPUSource = "schedstat"
+		res.CPUSource = "proc (task schedstat)"
+		if s0.splitErr == nil && s1.splitErr == nil && forwarded > 0 {
+			u, k := (s1.user - s0.user).Seconds(), (s1.sys - s0.sys).Seconds()
+			if u+k > 0 {
+				// Scale the tick-resolution split to the precise total.
+				res.UserUsPerPacket = round(res.CPUUsPerPacket*u/(u+k), 3)
+				res.SysUsPerPacket = round(res.CPUUsPerPacket*k/(u+k), 3)
+			}
+		}
 		if res.InProcess {
 			res.CPUSource = "rusage_self (includes the generator)"
 		}

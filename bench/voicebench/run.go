@@ -21,20 +21,15 @@ type run struct {
 	reflect  bool
 	parts    []*participant
 	speakers []*participant
-	loops    []*rxLoop
+	loops    []*loop
 
 	// start is the pacer's time origin; [winStart, winEnd) is the
 	// measured window in wall-clock ns, fixed before the first send.
 	start            time.Time
 	winStart, winEnd int64
 
-	stopPacer, stopRx atomic.Bool
-
-	// Published by the pacer after every round.
-	sent, sentWin, expectedWin, lateSends, sendErrs atomic.Uint64
-	// secExpected counts expected deliveries per second of the window
-	// (by send time), for the progress line's loss so far.
-	secExpected []atomic.Uint64
+	// stopSend ends sending; stopRx, set a little later, ends the loops.
+	stopSend, stopRx atomic.Bool
 
 	gwWG sync.WaitGroup // gateway reader goroutines
 }
@@ -44,14 +39,19 @@ type sample struct {
 	at     time.Time
 	cpu    time.Duration
 	cpuErr error
-	self   time.Duration
-	ctr    Counters
-	ctrErr error
+	// user and sys split the target's CPU (clock-tick resolution for a
+	// child process).
+	user, sys time.Duration
+	splitErr  error
+	self      time.Duration
+	ctr       Counters
+	ctrErr    error
 }
 
 func (r *run) sample(ctx context.Context) sample {
 	s := sample{at: time.Now()}
 	s.cpu, s.cpuErr = processCPU(r.t.PID)
+	s.user, s.sys, s.splitErr = userSysCPU(r.t.PID)
 	s.self, _ = selfCPU()
 	if r.t.Counters != nil {
 		s.ctr, s.ctrErr = r.t.Counters(ctx)
@@ -75,9 +75,9 @@ func runTarget(ctx context.Context, cfg *Config, t *Target) (*TargetResult, erro
 	r.winStart = r.start.Add(cfg.Warmup).UnixNano()
 	r.winEnd = r.winStart + int64(cfg.Duration)
 	nsec := int(cfg.Duration/time.Second) + 1
-	r.secExpected = make([]atomic.Uint64, nsec)
 	for _, l := range r.loops {
 		l.secRecv = make([]atomic.Uint64, nsec)
+		l.secExp = make([]atomic.Uint64, nsec)
 	}
 	var rxWG sync.WaitGroup
 	rxErr := make(chan error, len(r.loops))
@@ -85,7 +85,7 @@ func runTarget(ctx context.Context, cfg *Config, t *Target) (*TargetResult, erro
 		rxWG.Add(1)
 		go func() {
 			defer rxWG.Done()
-			if err := l.loop(); err != nil {
+			if err := l.run(); err != nil {
 				rxErr <- err
 			}
 		}()
@@ -100,15 +100,12 @@ func runTarget(ctx context.Context, cfg *Config, t *Target) (*TargetResult, erro
 		}()
 	}
 
-	pacerDone := make(chan struct{})
-	go func() { defer close(pacerDone); r.pace() }()
 	stopProgress := make(chan struct{})
 	progressDone := make(chan struct{})
 	go func() { defer close(progressDone); r.progress(stopProgress) }()
 
 	stopAll := func() {
-		r.stopPacer.Store(true)
-		<-pacerDone
+		r.stopSend.Store(true)
 		time.Sleep(50 * time.Millisecond) // last packets in flight
 		r.stopRx.Store(true)
 		rxWG.Wait()
@@ -159,9 +156,12 @@ func (r *run) setup(ctx context.Context) error {
 			}
 		}
 	}
-	// Interleave rooms in the pacing order so neighbouring sends hit
-	// different rooms, as independent clients would.
+	// Spread the speakers evenly over the frame interval, in an order
+	// that interleaves rooms, as independent clients would be.
 	rand.Shuffle(len(r.speakers), func(i, j int) { r.speakers[i], r.speakers[j] = r.speakers[j], r.speakers[i] })
+	for i, p := range r.speakers {
+		p.phase = time.Duration(int64(FrameInterval) * int64(i) / int64(len(r.speakers)))
+	}
 
 	var signer *voicetoken.Signer
 	dialer := &websocket.Dialer{
@@ -224,13 +224,17 @@ func (r *run) setup(ctx context.Context) error {
 		fmt.Fprintf(cfg.Progress, "[%s] %d participants joined in %.1fs (target pid %d)\n", r.t.Name, len(r.parts), time.Since(t0).Seconds(), r.t.PID)
 	}
 
-	nl := min(cfg.RxLoops, len(r.parts))
+	nl := min(cfg.Loops, len(r.parts))
 	for range nl {
-		r.loops = append(r.loops, newRxLoop(r))
+		r.loops = append(r.loops, newLoop(r))
 	}
 	for i, p := range r.parts {
 		l := r.loops[i%nl]
 		l.socks = append(l.socks, p)
+	}
+	for i, p := range r.speakers {
+		l := r.loops[i%nl]
+		l.speakers = append(l.speakers, p) // still in phase order
 	}
 	for i, l := range r.loops {
 		if err := l.initIO(); err != nil {
@@ -288,11 +292,11 @@ func (r *run) progress(stop <-chan struct{}) {
 		}
 		now := time.Now()
 		dt := now.Sub(lastAt).Seconds()
-		var recv uint64
+		var recv, sent uint64
 		for _, l := range r.loops {
 			recv += l.pubReceived.Load()
+			sent += l.pubSent.Load()
 		}
-		sent := r.sent.Load()
 		cpu, _ := processCPU(r.t.PID)
 		self, _ := selfCPU()
 		phase := "warmup"
@@ -321,13 +325,13 @@ func (r *run) progress(stop <-chan struct{}) {
 // seconds that ended at least 250 ms ago, so packets in flight do not count
 // as lost.
 func (r *run) lossSoFar(now time.Time) (expected, received uint64) {
-	for i := range r.secExpected {
+	for i := 0; r.winStart+int64(i+1)*int64(time.Second) <= r.winEnd; i++ {
 		end := r.winStart + int64(i+1)*int64(time.Second)
-		if end > r.winEnd || end+int64(250*time.Millisecond) > now.UnixNano() {
+		if end+int64(250*time.Millisecond) > now.UnixNano() {
 			break
 		}
-		expected += r.secExpected[i].Load()
 		for _, l := range r.loops {
+			expected += l.secExp[i].Load()
 			received += l.secRecv[i].Load()
 		}
 	}

@@ -93,7 +93,7 @@ type rxIO struct {
 	ctrl   []byte
 }
 
-func (l *rxLoop) initIO() error {
+func (l *loop) initIO() error {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return fmt.Errorf("voicebench: epoll_create1: %w", err)
@@ -120,29 +120,33 @@ func (l *rxLoop) initIO() error {
 	return nil
 }
 
-func (l *rxLoop) closeIO() { _ = unix.Close(l.io.epfd) }
+func (l *loop) closeIO() { _ = unix.Close(l.io.epfd) }
 
-// loop waits for readable sockets and drains them until stop is set.
-func (l *rxLoop) loop() error {
+// poll drains every ready socket without blocking; it repeats while
+// epoll_wait fills its event buffer.
+func (l *loop) poll() error {
 	io := &l.io
-	for !l.r.stopRx.Load() {
-		n, err := unix.EpollWait(io.epfd, io.events, 20)
-		if err == unix.EINTR {
+	for {
+		// Zero timeout: never blocks, so a raw syscall is safe.
+		n, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(io.epfd),
+			uintptr(unsafe.Pointer(&io.events[0])), uintptr(len(io.events)), 0, 0, 0)
+		if errno == unix.EINTR {
 			continue
 		}
-		if err != nil {
-			return fmt.Errorf("voicebench: epoll_wait: %w", err)
+		if errno != 0 {
+			return fmt.Errorf("voicebench: epoll_pwait: %w", errno)
 		}
-		for i := 0; i < n; i++ {
+		for i := 0; i < int(n); i++ {
 			l.drain(l.socks[io.events[i].Fd])
 		}
-		l.publish()
+		if int(n) < len(io.events) {
+			return nil
+		}
 	}
-	return nil
 }
 
 // drain reads every queued datagram of p's socket with recvmmsg.
-func (l *rxLoop) drain(p *participant) {
+func (l *loop) drain(p *participant) {
 	io := &l.io
 	for {
 		for j := range io.hdrs {
@@ -190,14 +194,17 @@ func cmsgTimestamp(ctrl []byte, def int64) int64 {
 	return def
 }
 
-// sleepPrecise sleeps d with nanosleep(2) on the calling (locked) thread,
-// whose timer slack pinThread has set to 1 ns.
-func sleepPrecise(d time.Duration) {
+// rawSleep sleeps d with nanosleep(2) as a raw syscall: the goroutine
+// keeps its P (the Go scheduler sees it running), so sleeping costs no
+// hand-off and does not keep sysmon polling. Only loops on their own locked
+// thread, whose timer slack pinThread set to 1 ns, call it; a signal (such
+// as the scheduler's preemption) ends the sleep early, which is harmless.
+func rawSleep(d time.Duration) {
 	if d <= 0 {
 		return
 	}
 	ts := unix.NsecToTimespec(int64(d))
-	_ = unix.Nanosleep(&ts, nil)
+	_, _, _ = unix.RawSyscall(unix.SYS_NANOSLEEP, uintptr(unsafe.Pointer(&ts)), 0, 0)
 }
 
 // pinThread locks the goroutine to its thread and makes that thread's

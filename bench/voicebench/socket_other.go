@@ -16,8 +16,8 @@ func (s *udpSock) close()                      {}
 
 type rxIO struct{}
 
-func (l *rxLoop) initIO() error    { return ErrUnsupported }
-func (l *rxLoop) closeIO()         {}
-func (l *rxLoop) loop() error      { return ErrUnsupported }
-func sleepPrecise(d time.Duration) { time.Sleep(d) }
-func pinThread()                   {}
+func (l *loop) initIO() error  { return ErrUnsupported }
+func (l *loop) closeIO()       {}
+func (l *loop) poll() error    { return ErrUnsupported }
+func rawSleep(d time.Duration) { time.Sleep(d) }
+func pinThread()               {}

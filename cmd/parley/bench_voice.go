@@ -35,8 +35,8 @@ func runBenchVoice(ctx context.Context, args []string, stdout io.Writer) error {
 	reps := fs.Int("reps", 1, "alternate SFU and reflector runs this many times; report medians")
 	noReflector := fs.Bool("no-reflector", false, "skip the reflector baseline")
 	asJSON := fs.Bool("json", false, "print one JSON object")
-	rxLoops := fs.Int("rx-loops", 0, "generator receive loops (default: one per CPU)")
-	quantum := fs.Duration("pace-quantum", 200*time.Microsecond, "pacer sleep between send rounds")
+	loops := fs.Int("loops", 1, "generator event loops (threads)")
+	quantum := fs.Duration("quantum", 200*time.Microsecond, "generator event loop round: send what is due, drain what is ready, sleep")
 	serverProcs := cli.String(fs, "server-gomaxprocs", "PARLEY_BENCH_SERVER_GOMAXPROCS", "", "GOMAXPROCS of the server and reflector child processes (default: Go's)")
 	serverCPUs := fs.String("server-cpus", "", "pin the server and reflector children to these CPUs (taskset -c list)")
 	genCPUs := fs.String("generator-cpus", "", "pin the generator to these CPUs (e.g. 1)")
@@ -51,7 +51,7 @@ func runBenchVoice(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	o := voicebench.Options{
 		Config: voicebench.Config{Rooms: *rooms, Size: *size, Speakers: *speakers, Duration: *duration, Warmup: *warmup,
-			PayloadSize: *payload, Mode: *mode, RxLoops: *rxLoops, PaceQuantum: *quantum, Progress: os.Stderr, Logger: log},
+			PayloadSize: *payload, Mode: *mode, Loops: *loops, Quantum: *quantum, Progress: os.Stderr, Logger: log},
 		Reps: *reps, ServerGOMAXPROCS: *serverProcs,
 	}
 	var pin []string
