@@ -220,3 +220,42 @@ func TestVoiceNATAddress(t *testing.T) {
 	got.waitAudio(a.user, len(frames), 3*time.Second)
 	checkFrames(t, "a -> b behind a NAT", got.from(a.user), frames)
 }
+
+// TestVoiceIdentifyRejected: Identify with a token that does not match is
+// refused with close 4004 (authentication failed).
+func TestVoiceIdentifyRejected(t *testing.T) {
+	env := startVoice(t, false)
+	good := env.creds("600000000000000001")
+	other := env.creds("600000000000000002")
+	_, expired := env.signer.IssueFor(good.UserID, testGuild, testChannel, time.Second, time.Now().Add(-time.Hour))
+	tests := []struct {
+		name string
+		mut  func(*creds)
+	}{
+		{"garbage token", func(c *creds) { c.Token = "pv1.nope.nope" }},
+		{"another user's token", func(c *creds) { c.Token = other.Token }},
+		{"wrong session", func(c *creds) { c.SessionID = other.SessionID }},
+		{"wrong guild", func(c *creds) { c.GuildID = "900000000000000099" }},
+		{"expired", func(c *creds) { c.Token = expired }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := good
+			tt.mut(&c)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			conn, err := voiceclient.Dial(ctx, voiceclient.Config{
+				Endpoint: c.Endpoint, Token: c.Token, SessionID: c.SessionID, UserID: c.UserID, GuildID: c.GuildID,
+				RootCAs: env.pool, Logger: env.log,
+			})
+			if err == nil {
+				conn.Close()
+				t.Fatal("joined")
+			}
+			var ce *voiceclient.CloseError
+			if !errors.As(err, &ce) || ce.Code != 4004 {
+				t.Fatalf("err = %v, want close 4004", err)
+			}
+		})
+	}
+}
