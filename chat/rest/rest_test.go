@@ -1,0 +1,65 @@
+package rest
+
+import (
+	"errors"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/parleyhq/parley/chat/service"
+)
+
+func TestLimiter(t *testing.T) {
+	l := newLimiter()
+	lim := Limit{Requests: 2, Window: time.Second}
+	now := time.Unix(1000, 0)
+	steps := []struct {
+		at        time.Duration
+		remaining int
+		ok        bool
+	}{{0, 1, true}, {100 * time.Millisecond, 0, true}, {200 * time.Millisecond, 0, false}, {time.Second, 1, true}}
+	for i, st := range steps {
+		rem, reset, ok := l.take("k", lim, now.Add(st.at))
+		if rem != st.remaining || ok != st.ok {
+			t.Fatalf("step %d: remaining %d ok %v", i, rem, ok)
+		}
+		if reset.Before(now.Add(st.at)) {
+			t.Fatalf("step %d: reset in the past", i)
+		}
+	}
+	if _, _, ok := l.take("other", lim, now); !ok {
+		t.Fatal("keys are not independent")
+	}
+}
+
+func TestTooMany(t *testing.T) {
+	w := httptest.NewRecorder()
+	now := time.Unix(1000, 0)
+	tooMany(w, now.Add(1500*time.Millisecond), now, true)
+	h := w.Header()
+	if w.Code != 429 || h.Get("Retry-After") != "2" || h.Get("X-RateLimit-Global") != "true" || h.Get("X-RateLimit-Scope") != "global" {
+		t.Fatalf("%d %v", w.Code, h)
+	}
+	if body := w.Body.String(); body != `{"code":0,"global":true,"message":"You are being rate limited.","retry_after":1.5}` {
+		t.Fatalf("body %s", body)
+	}
+}
+
+func TestToAPIError(t *testing.T) {
+	tests := []struct {
+		err          error
+		status, code int
+	}{
+		{service.ErrUnknownChannel, 404, 10003},
+		{service.ErrMissingPermissions, 403, 50013},
+		{&service.FieldError{Field: "content", Code: "X", Message: "m"}, 400, 50035},
+		{service.ErrEmptyMessage, 400, 50006},
+		{errors.New("boom"), 500, 0},
+	}
+	for _, tc := range tests {
+		e, _ := toAPIError(tc.err)
+		if e.status != tc.status || e.Code != tc.code {
+			t.Errorf("%v: %d/%d", tc.err, e.status, e.Code)
+		}
+	}
+}
