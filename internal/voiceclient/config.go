@@ -38,6 +38,11 @@ type Config struct {
 	// disconnect, resumed). It is called from the WebSocket reader.
 	OnEvent func(Event)
 
+	// DisableDAVE turns DAVE end-to-end encryption off: the client then
+	// identifies with max_dave_protocol_version 0. DAVE also stays off when
+	// UserID or ChannelID is not a decimal id (dave.md §1).
+	DisableDAVE bool
+
 	// ReportAddr, if set (host:port), is sent in Select Protocol instead of
 	// the address IP discovery found, as a client behind a NAT or a
 	// misbehaving one would; servers must send media to the source address

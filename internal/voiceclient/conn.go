@@ -81,10 +81,15 @@ type Conn struct {
 
 	send sender // guarded by its own mutex
 
+	// dave is the DAVE participant, nil when DAVE is off; it has its own
+	// lock (after dmu and the sender's).
+	dave *daveSession
+
 	dmu     sync.Mutex                // serializes delivery; guards the fields below
 	users   map[uint32]string         // ssrc -> user id, from op 5
 	members map[string]struct{}       // from op 11/13 and op 5
 	pending map[uint32][]pendingFrame // frames of not yet announced SSRCs
+	daveBuf []byte                    // DAVE plaintext of the frame being delivered
 
 	stats counters
 
@@ -147,6 +152,14 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 		closing: make(chan struct{}),
 	}
 	c.seq.Store(-1)
+	if !cfg.DisableDAVE {
+		d, err := newDAVESession(c)
+		if err != nil {
+			c.log.Info("DAVE off", "err", err)
+		} else {
+			c.dave = d
+		}
+	}
 	if _, ok := ctx.Deadline(); !ok {
 		d := cfg.HandshakeTimeout
 		if d == 0 {
@@ -206,7 +219,7 @@ func (c *Conn) handshake(ctx context.Context) error {
 	}
 	if err := c.writeOp(opIdentify, identifyData{
 		ServerID: c.cfg.GuildID, UserID: c.cfg.UserID, SessionID: c.cfg.SessionID,
-		Token: c.cfg.Token, MaxDaveProtocolVersion: 0,
+		Token: c.cfg.Token, MaxDaveProtocolVersion: c.daveMax(),
 	}); err != nil {
 		return err
 	}

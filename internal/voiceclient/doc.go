@@ -8,8 +8,11 @@
 // through the server's op 5.
 //
 // It is the reference client for `parley voice join`, the interop tests and
-// the load generator. DAVE end-to-end encryption is not implemented yet: the
-// client identifies with max_dave_protocol_version 0.
+// the load generator. It speaks DAVE v1 end-to-end encryption by default
+// (dave.go; shared/docs/dave.md) as an MLS group member: ops 21-31, Opus
+// encrypted with its sender key and decrypted per sender, the epoch, voice
+// privacy code and pairwise codes in Conn.DAVE and Conn.PairwiseCode.
+// Config.DisableDAVE identifies with max_dave_protocol_version 0.
 //
 // # Concurrency
 //

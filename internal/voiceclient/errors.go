@@ -21,6 +21,8 @@ var (
 	ErrClosed = errors.New("voiceclient: connection closed")
 	// ErrFrameTooLarge means an Opus frame does not fit one datagram.
 	ErrFrameTooLarge = errors.New("voiceclient: opus frame too large")
+	// ErrNoDAVE means DAVE is off or the user is not in the group.
+	ErrNoDAVE = errors.New("voiceclient: no DAVE session")
 	// ErrResumeFailed means the gateway dropped and resuming failed.
 	ErrResumeFailed = errors.New("voiceclient: resume failed")
 )

@@ -19,7 +19,11 @@ func (c *Conn) readLoop(ws *websocket.Conn) {
 	defer c.wg.Done()
 	resumes := 0
 	for {
-		_, data, err := ws.ReadMessage()
+		typ, data, err := ws.ReadMessage()
+		if err == nil && typ == websocket.BinaryMessage {
+			c.handleBinary(data)
+			continue
+		}
 		if err == nil {
 			op := c.handle(data)
 			if op == opResumed {
@@ -178,6 +182,9 @@ func (c *Conn) handle(data []byte) int {
 		if err := json.Unmarshal(m.D, &d); err != nil {
 			return bad(err)
 		}
+		if c.dave != nil {
+			c.dave.sessionDescription(uint16(min(max(d.DaveProtocolVersion, 0), 1)))
+		}
 		trySend(c.sdCh, d)
 	case opHeartbeatACK:
 		var d heartbeatACKData
@@ -223,6 +230,10 @@ func (c *Conn) handle(data []byte) int {
 		}
 		c.dmu.Unlock()
 		c.event(Event{Type: EventClientDisconnect, UserID: string(d.UserID)})
+	case opDAVEPrepareTransition, opDAVEExecuteTransition, opDAVEPrepareEpoch:
+		if c.dave != nil {
+			c.dave.handleJSON(m.Op, m.D)
+		}
 	case opResumed:
 		c.log.Info("voice session resumed")
 		c.event(Event{Type: EventResumed})

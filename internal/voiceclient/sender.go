@@ -120,6 +120,12 @@ func (s *sender) sendLocked(seq uint16, ts uint32, marker bool, opus []byte) err
 	binary.BigEndian.PutUint16(b[2:], seq)
 	binary.BigEndian.PutUint32(b[4:], ts)
 	binary.BigEndian.PutUint32(b[8:], c.ssrc)
+	if c.dave != nil {
+		var err error
+		if opus, err = c.dave.encrypt(opus); err != nil {
+			return err
+		}
+	}
 	b = append(b, opus...)
 	s.nonce++
 	var nonce [4]byte

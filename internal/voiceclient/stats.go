@@ -13,6 +13,7 @@ type counters struct {
 	decryptErrors  atomic.Uint64
 	unknownSSRC    atomic.Uint64
 	earlyFrames    atomic.Uint64
+	daveDropped    atomic.Uint64
 	ignored        atomic.Uint64
 	udpErrors      atomic.Uint64
 	badMessages    atomic.Uint64
@@ -34,6 +35,9 @@ type Stats struct {
 	// an SSRC before forwarding its audio, and clients such as
 	// @discordjs/voice drop such frames, so this should stay 0.
 	EarlyFrames uint64 `json:"early_frames"`
+	// DAVEDropped counts frames DAVE could not decrypt (no key yet,
+	// authentication or replay failure); see Conn.DAVE for details.
+	DAVEDropped uint64 `json:"dave_dropped"`
 	// Ignored counts keepalives, RTCP, non-Opus and unclassifiable datagrams.
 	Ignored        uint64        `json:"ignored"`
 	UDPErrors      uint64        `json:"udp_errors"`
@@ -53,6 +57,7 @@ func (c *Conn) Stats() Stats {
 		DecryptErrors:  s.decryptErrors.Load(),
 		UnknownSSRC:    s.unknownSSRC.Load(),
 		EarlyFrames:    s.earlyFrames.Load(),
+		DAVEDropped:    s.daveDropped.Load(),
 		Ignored:        s.ignored.Load(),
 		UDPErrors:      s.udpErrors.Load(),
 		BadMessages:    s.badMessages.Load(),

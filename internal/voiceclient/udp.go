@@ -202,6 +202,14 @@ func (c *Conn) flushPendingLocked(ssrc uint32, user string) {
 }
 
 func (c *Conn) emitLocked(f Frame) {
+	if c.dave != nil {
+		var ok bool
+		if c.daveBuf, ok = c.dave.decrypt(c.daveBuf[:0], f.UserID, f.Opus); !ok {
+			c.stats.daveDropped.Add(1)
+			return
+		}
+		f.Opus = c.daveBuf
+	}
 	c.stats.framesReceived.Add(1)
 	c.stats.bytesReceived.Add(uint64(len(f.Opus)))
 	if c.cfg.OnFrame != nil {

@@ -1,0 +1,197 @@
+package voiceclient
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/parleyhq/parley/internal/datadir"
+	"github.com/parleyhq/parley/internal/voiceserver"
+	"github.com/parleyhq/parley/internal/voicetoken"
+)
+
+// daveRoom is a real voice server with Go clients in one channel.
+type daveRoom struct {
+	t      *testing.T
+	srv    *voiceserver.Server
+	dir    *datadir.Dir
+	signer *voicetoken.Signer
+}
+
+const daveGuild, daveChan = "900", "901"
+
+func newDAVERoom(t *testing.T) *daveRoom {
+	t.Helper()
+	dir, err := datadir.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsCfg, err := dir.TLSConfig("", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := dir.Key(voicetoken.KeyName)
+	signer, _ := voicetoken.NewSigner(key)
+	srv, err := voiceserver.New(voiceserver.Config{TLS: tlsCfg, TokenKey: key, UDPAddr: "127.0.0.1:0", Readers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Close(ctx)
+	})
+	return &daveRoom{t: t, srv: srv, dir: dir, signer: signer}
+}
+
+func (r *daveRoom) join(user string, noDAVE bool) (*Conn, *collector) {
+	r.t.Helper()
+	pool, err := r.dir.CertPool()
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	cl, tok := r.signer.IssueFor(user, daveGuild, daveChan, time.Hour, time.Now())
+	col := newCollector()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := Dial(ctx, Config{Endpoint: r.srv.GatewayAddr(), Token: tok, SessionID: cl.SessionID, UserID: user,
+		GuildID: daveGuild, ChannelID: daveChan, RootCAs: pool, DisableDAVE: noDAVE,
+		OnFrame: col.onFrame, OnEvent: col.onEvent})
+	if err != nil {
+		r.t.Fatalf("join %s: %v", user, err)
+	}
+	r.t.Cleanup(func() { _ = c.Close() })
+	return c, col
+}
+
+// waitSynced waits until every client reports the server's epoch and one
+// privacy code with version 1.
+func (r *daveRoom) waitSynced(conns ...*Conn) DAVEState {
+	r.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st, _ := r.srv.DAVEState(daveGuild, daveChan)
+		ok := st.Established && !st.Transition && st.Proposals == 0 && len(st.GroupUsers) == len(conns)
+		var first DAVEState
+		for i, c := range conns {
+			s := c.DAVE()
+			if !s.Ready || s.ProtocolVersion != 1 || s.Epoch != st.Epoch || s.PrivacyCode == "" || i > 0 && s.PrivacyCode != first.PrivacyCode {
+				ok = false
+			}
+			if i == 0 {
+				first = s
+			}
+		}
+		if ok {
+			return first
+		}
+		if time.Now().After(deadline) {
+			for _, c := range conns {
+				r.t.Logf("%s: %+v", c.UserID(), c.DAVE())
+			}
+			r.t.Fatalf("not synced: server %+v", st)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// exchange sends a burst from every client and checks each other client
+// decrypts every frame to the bytes sent.
+func exchange(t *testing.T, round int, conns []*Conn, cols []*collector) {
+	t.Helper()
+	const n = 10
+	for _, c := range cols {
+		c.mu.Lock()
+		c.frames = nil
+		c.mu.Unlock()
+	}
+	for i, c := range conns {
+		for k := range n {
+			if err := c.SendOpus([]byte(fmt.Sprintf("round %d frame %d from %d", round, k, i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for j, col := range cols {
+		want := n * (len(conns) - 1)
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			col.mu.Lock()
+			got := map[string]int{}
+			for _, f := range col.frames {
+				for i, c := range conns {
+					if f.UserID == c.UserID() && bytes.HasPrefix(f.Opus, []byte(fmt.Sprintf("round %d frame", round))) &&
+						bytes.HasSuffix(f.Opus, []byte("from "+strconv.Itoa(i))) {
+						got[f.UserID]++
+					}
+				}
+			}
+			col.mu.Unlock()
+			total := 0
+			for _, v := range got {
+				total += v
+			}
+			if total >= want {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: client %d decrypted %v, want %d from each other client (%+v)", round, j, got, n, conns[j].DAVE())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+func TestDAVEGoClients(t *testing.T) {
+	r := newDAVERoom(t)
+	a, ca := r.join("1001", false)
+	b, cb := r.join("1002", false)
+	c, cc := r.join("1003", false)
+	st := r.waitSynced(a, b, c)
+	if len(st.PrivacyCode) != 30 || len(st.Members) != 3 {
+		t.Fatalf("state %+v", st)
+	}
+	exchange(t, 1, []*Conn{a, b, c}, []*collector{ca, cb, cc})
+	if st := a.DAVE(); st.Encrypt.Encrypted == 0 || st.Decrypt.Decrypted == 0 {
+		t.Fatalf("frames were not end-to-end encrypted: %+v", st)
+	}
+	ab, err := a.PairwiseCode("1002")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ba, err := b.PairwiseCode("1001")
+	if err != nil || ab != ba || len(ab) != 45 {
+		t.Fatalf("pairwise codes %q %q (%v)", ab, ba, err)
+	}
+
+	// A client without DAVE downgrades the room; all four hear each other.
+	x, cx := r.join("1009", true)
+	deadline := time.Now().Add(5 * time.Second)
+	for a.DAVE().ProtocolVersion != 0 || b.DAVE().ProtocolVersion != 0 || c.DAVE().ProtocolVersion != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no downgrade: %+v", a.DAVE())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	exchange(t, 2, []*Conn{a, b, c, x}, []*collector{ca, cb, cc, cx})
+
+	// It leaves: the room upgrades again.
+	_ = x.Close()
+	r.waitSynced(a, b, c)
+	exchange(t, 3, []*Conn{a, b, c}, []*collector{ca, cb, cc})
+
+	// A member leaves and one joins.
+	_ = b.Close()
+	d, cd := r.join("1004", false)
+	r.waitSynced(a, c, d)
+	exchange(t, 4, []*Conn{a, c, d}, []*collector{ca, cc, cd})
+	if st := a.DAVE(); st.Recoveries != 0 || st.Decrypt.AuthFailures != 0 {
+		t.Fatalf("recoveries or failures: %+v", st)
+	}
+}
