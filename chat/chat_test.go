@@ -116,7 +116,7 @@ func TestEndToEnd(t *testing.T) {
 				t.Fatalf("bad login: %d %d", code, bad.Code)
 			}
 
-			gw := dialGateway(t, s, botTok, 33409|1<<11)
+			gw := dialGateway(t, s, botTok, 33409|1<<11|1<<8|1<<1)
 			ready := gw.expect("READY")
 			var rd struct {
 				SessionID string `json:"session_id"`
@@ -214,6 +214,8 @@ func TestEndToEnd(t *testing.T) {
 				{"GET", "/channels/" + general + "/messages?before=1&after=2", botAuth, nil, 400, 50035},
 				{"GET", "/guilds/999", botAuth, nil, 404, 10004},
 				{"GET", "/channels/abc", botAuth, nil, 400, 50035},
+				{"PATCH", "/channels/" + general, botAuth, []byte(`{"topic":"` + strings.Repeat("a", 2<<20) + `"}`), 413, 40005},
+				{"GET", "/no/such/route", botAuth, nil, 404, 0},
 			}
 			for _, ec := range errCases {
 				var body struct {
@@ -243,6 +245,16 @@ func TestEndToEnd(t *testing.T) {
 			}
 			for range 2 { // the two spam messages before the limit
 				gw.expect("MESSAGE_CREATE")
+			}
+
+			// Op 8 and op 3.
+			gw.send(map[string]any{"op": 8, "d": map[string]any{"guild_id": guild.ID, "query": "ali", "limit": 10, "nonce": "n1"}})
+			if f := gw.expect("GUILD_MEMBERS_CHUNK"); !strings.Contains(string(f.D), reg.UserID) || !strings.Contains(string(f.D), `"nonce":"n1"`) {
+				t.Fatalf("GUILD_MEMBERS_CHUNK %s", f.D)
+			}
+			gw.send(map[string]any{"op": 3, "d": map[string]any{"status": "dnd", "activities": []any{}, "since": nil, "afk": false}})
+			if f := gw.expect("PRESENCE_UPDATE"); !strings.Contains(string(f.D), `"status":"dnd"`) {
+				t.Fatalf("PRESENCE_UPDATE %s", f.D)
 			}
 
 			// Voice hand-off: VOICE_STATE_UPDATE, then VOICE_SERVER_UPDATE

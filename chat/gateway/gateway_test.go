@@ -297,6 +297,19 @@ func TestCloseCodes(t *testing.T) {
 	}
 }
 
+func TestReconnectOnClose(t *testing.T) {
+	s, url, _ := startServer(t, nil)
+	c := dial(t, url)
+	c.expect("10")
+	c.send(identifyPayload("good", 1))
+	c.expect("READY")
+	go s.Close()
+	c.expect("7")
+	if got := c.expectClose(); got != 4000 {
+		t.Fatalf("close %d", got)
+	}
+}
+
 func TestDisallowedIntents(t *testing.T) {
 	none := model.Intent(0)
 	_, url, _ := startServer(t, func(c *Config) { c.AllowedPrivileged = &none })

@@ -121,3 +121,22 @@ func TestChatKill9Durability(t *testing.T) {
 		})
 	}
 }
+
+// TestChatBotCreateOffline: `parley bot create` without a running server
+// writes to the store, and the server started later accepts the token.
+func TestChatBotCreateOffline(t *testing.T) {
+	dir := t.TempDir()
+	out, err := parleyCmd(context.Background(), "bot", "create", "--name", "offline", "--data-dir", dir).Output()
+	if err != nil {
+		t.Fatalf("bot create: %v", err)
+	}
+	_, ready := startServe(t, dir, "--only", "chat", "--chat-api-addr", "127.0.0.1:0", "--chat-gateway-addr", "127.0.0.1:0")
+	var me struct {
+		Username string
+		Bot      bool
+	}
+	api, _ := ready["api"].(string)
+	if code := chatCall(t, api, "GET", "/users/@me", "Bot "+strings.TrimSpace(string(out)), nil, &me); code != 200 || me.Username != "offline" || !me.Bot {
+		t.Fatalf("users/@me: %d %+v", code, me)
+	}
+}
