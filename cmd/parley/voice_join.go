@@ -89,6 +89,48 @@ func newGatewayEvent(e voiceclient.Event) gatewayEvent {
 	return g
 }
 
+// daveEvent is printed when the DAVE state changes: the epoch, the voice
+// privacy code every member shows, and the pairwise verification code with
+// each other member of the group (dave.md §8).
+type daveEvent struct {
+	Event           string            `json:"event"` // "dave"
+	ProtocolVersion uint16            `json:"protocol_version"`
+	Ready           bool              `json:"ready"`
+	Epoch           uint64            `json:"epoch"`
+	PrivacyCode     string            `json:"privacy_code,omitempty"`
+	Fingerprints    map[string]string `json:"fingerprints,omitempty"`
+}
+
+// printDAVE prints the connection's DAVE state whenever kick fires, until
+// done closes. Pairwise codes run scrypt, so not on the gateway reader.
+func printDAVE(conn *voiceclient.Conn, out *joinPrinter, kick <-chan struct{}, done <-chan struct{}) {
+	last := ""
+	for {
+		select {
+		case <-done:
+			return
+		case <-kick:
+		}
+		st := conn.DAVE()
+		ev := daveEvent{Event: "dave", ProtocolVersion: st.ProtocolVersion, Ready: st.Ready, Epoch: st.Epoch, PrivacyCode: st.PrivacyCode}
+		for _, u := range st.Members {
+			if u == conn.UserID() {
+				continue
+			}
+			if code, err := conn.PairwiseCode(u); err == nil {
+				if ev.Fingerprints == nil {
+					ev.Fingerprints = map[string]string{}
+				}
+				ev.Fingerprints[u] = code
+			}
+		}
+		if key := fmt.Sprint(ev); key != last {
+			last = key
+			out.event(ev)
+		}
+	}
+}
+
 type playedEvent struct {
 	Event  string `json:"event"` // "played"
 	File   string `json:"file"`
@@ -106,6 +148,7 @@ type joinSummary struct {
 	DecryptErrors  uint64            `json:"decrypt_errors"`
 	UnknownSSRC    uint64            `json:"unknown_ssrc"`
 	Ended          string            `json:"ended,omitempty"` // why the session ended, if not by us
+	DAVE           *daveEvent        `json:"dave,omitempty"`
 }
 
 func runVoiceJoin(ctx context.Context, args []string, stdout io.Writer) error {
@@ -118,6 +161,7 @@ func runVoiceJoin(ctx context.Context, args []string, stdout io.Writer) error {
 	caFile := fs.String("ca", "", "PEM certificate(s) to trust (default: the data dir's self-signed certificate if present)")
 	dataDir := cli.DataDir(fs)
 	verbose := fs.Bool("v", false, "log connection events to stderr")
+	noE2EE := fs.Bool("no-e2ee", false, "turn DAVE end-to-end encryption off (identify with max_dave_protocol_version 0)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -156,11 +200,12 @@ func runVoiceJoin(ctx context.Context, args []string, stdout io.Writer) error {
 	out := &joinPrinter{w: stdout}
 	var byUserMu sync.Mutex
 	byUser := map[string]uint64{}
+	daveKick := make(chan struct{}, 1)
 	dialCtx, cancelDial := context.WithTimeout(ctx, 15*time.Second)
 	defer cancelDial()
 	conn, err := voiceclient.Dial(dialCtx, voiceclient.Config{
 		Endpoint: creds.Endpoint, Token: creds.Token, SessionID: creds.SessionID, UserID: creds.UserID,
-		GuildID: creds.GuildID, ChannelID: creds.ChannelID, RootCAs: roots, Mode: *mode,
+		GuildID: creds.GuildID, ChannelID: creds.ChannelID, RootCAs: roots, Mode: *mode, DisableDAVE: *noE2EE,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})),
 		OnFrame: func(f voiceclient.Frame) {
 			byUserMu.Lock()
@@ -170,11 +215,24 @@ func runVoiceJoin(ctx context.Context, args []string, stdout io.Writer) error {
 				rec.OnFrame(f)
 			}
 		},
-		OnEvent: func(e voiceclient.Event) { out.event(newGatewayEvent(e)) },
+		OnEvent: func(e voiceclient.Event) {
+			if e.Type == voiceclient.EventDAVE {
+				select {
+				case daveKick <- struct{}{}:
+				default:
+				}
+				return
+			}
+			out.event(newGatewayEvent(e))
+		},
 	})
 	if err != nil {
 		return err
 	}
+	daveDone := make(chan struct{})
+	daveStopped := make(chan struct{})
+	go func() { defer close(daveStopped); printDAVE(conn, out, daveKick, daveDone) }()
+	defer func() { close(daveDone); <-daveStopped }()
 	start := time.Now()
 	out.printJoined(joinedEvent{Event: "joined", UserID: creds.UserID, GuildID: creds.GuildID, ChannelID: creds.ChannelID, SSRC: conn.SSRC(), Mode: conn.Mode()})
 
@@ -227,6 +285,9 @@ func runVoiceJoin(ctx context.Context, args []string, stdout io.Writer) error {
 		Event: "summary", DurationMS: time.Since(start).Milliseconds(),
 		FramesSent: st.FramesSent, FramesReceived: st.FramesReceived,
 		DecryptErrors: st.DecryptErrors, UnknownSSRC: st.UnknownSSRC, Ended: ended,
+	}
+	if st := conn.DAVE(); st.Enabled {
+		sum.DAVE = &daveEvent{Event: "dave", ProtocolVersion: st.ProtocolVersion, Ready: st.Ready, Epoch: st.Epoch, PrivacyCode: st.PrivacyCode}
 	}
 	byUserMu.Lock()
 	sum.ByUser = byUser
