@@ -1,382 +1,474 @@
-// Package mediabench measures the media proxy against a bare govips loop
-// doing the same work in the same run, and compares cache-hit throughput of
-// the same handler on fasthttp and net/http.
+// Package mediabench measures the media proxy fairly
+// (shared/docs/performance.md §8): the proxy under test and a bare govips
+// loop doing the same libvips work each run in a child process of the same
+// binary, and each child reports its own CPU from getrusage(RUSAGE_SELF), so
+// the load generator's CPU is never counted against the server.
 //
-// Everything runs in one process (server, load generator and bare loop);
-// CPU comes from getrusage(RUSAGE_SELF), so "proxy CPU per request"
-// includes the in-process client. Ratios are the point, not absolutes
-// (shared/docs/performance.md §8).
+// Resize: for every case, proxy and bare-loop phases alternate A B A B …
+// (Reps each); the report gives CPU ms per image for both and the median
+// proxy/bare ratio with its min–max over the repetitions.
+//
+// Cache hits: a fasthttp and a net/http child serve the same handler with
+// caches on; a lean generator in this process (raw TCP, keep-alive
+// connections, HTTP/1.1 pipelining, prebuilt requests, responses counted
+// without allocating) alternates between them. The report gives req/s,
+// server CPU µs per request and the generator's own CPU µs per request.
+//
+// Peak RSS is each child's VmHWM from /proc/PID/status.
 package mediabench
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"image"
-	"image/color"
-	"image/color/palette"
-	"image/gif"
-	"image/jpeg"
 	"io"
-	"log/slog"
-	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
-	"sort"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
-	"github.com/davidbyttow/govips/v2/vips"
+	"github.com/parleyhq/parley/internal/datadir"
 	"github.com/parleyhq/parley/mediaproxy"
-	"github.com/valyala/fasthttp"
 )
 
 // Options configure a run.
 type Options struct {
-	// Duration is the measuring time of each phase.
+	// Duration is the measuring time of each phase (one repetition).
 	Duration time.Duration
-	// Concurrency is the number of client goroutines for resize phases.
+	// Reps is the number of A/B repetitions per case.
+	Reps int
+	// Concurrency is the number of clients in resize phases (and of
+	// goroutines in the bare loop).
 	Concurrency int
-	// HitConcurrency is the number of clients for cache-hit phases.
-	HitConcurrency int
-	Log            *slog.Logger
+	// HitConns and HitDepth shape the cache-hit generator: keep-alive
+	// connections, each with HitDepth pipelined requests in flight.
+	HitConns, HitDepth int
+	// GenProcs is this process's GOMAXPROCS during cache-hit phases.
+	GenProcs int
+	// Cases selects cases by name (resize and hit); empty = all.
+	Cases []string
+	// CPUProfile, when set, is a path prefix: each server child writes
+	// PREFIX-NAME.pprof covering its measured phases.
+	CPUProfile string
+	// Command builds the command line of a child: the same binary with
+	// args appended to the subcommand that leads to RunChild.
+	Command func(ctx context.Context, args ...string) *exec.Cmd
+	// Stderr receives the children's stderr (default os.Stderr).
+	Stderr io.Writer
 }
 
-// Case is one resize workload measured through the proxy and bare.
-type Case struct {
-	Name         string  `json:"name"`
-	Requests     int     `json:"requests"`
-	ImagesPerSec float64 `json:"images_per_s"`
-	CPUms        float64 `json:"cpu_ms_per_request"`
-	P50ms        float64 `json:"p50_ms"`
-	P99ms        float64 `json:"p99_ms"`
-	BareOps      int     `json:"bare_ops"`
-	BareCPUms    float64 `json:"bare_cpu_ms_per_op"`
-	Ratio        float64 `json:"proxy_over_bare_cpu"`
+// ResizeCase is one resize workload, proxy vs bare loop.
+type ResizeCase struct {
+	Name string `json:"name"`
+	// ProxyCPUms is the proxy child's CPU per image, per repetition.
+	ProxyCPUms Summary `json:"proxy_cpu_ms_per_image"`
+	// BareCPUms is the bare-loop child's CPU per image.
+	BareCPUms Summary `json:"bare_cpu_ms_per_image"`
+	// Ratio is ProxyCPUms / BareCPUms of each A/B pair.
+	Ratio         Summary `json:"proxy_over_bare_cpu"`
+	ProxyImages   int     `json:"proxy_images"`
+	BareImages    int     `json:"bare_images"`
+	ProxyPerSec   Summary `json:"proxy_images_per_s"`
+	P50ms         float64 `json:"proxy_p50_ms"`
+	P99ms         float64 `json:"proxy_p99_ms"`
+	OutputBytes   int     `json:"output_bytes"`
+	ClientCPUms   float64 `json:"client_cpu_ms_per_image"`
+	ProxyCPUTotal float64 `json:"proxy_cpu_s_total"`
+}
+
+// HitServer is one front's cache-hit figures.
+type HitServer struct {
+	HTTP      string  `json:"http"`
+	ReqPerSec Summary `json:"req_per_s"`
+	// ServerCPUus is the server child's CPU per response.
+	ServerCPUus Summary `json:"server_cpu_us_per_req"`
+	// GenCPUus is the generator's CPU per response (this process).
+	GenCPUus  Summary `json:"generator_cpu_us_per_req"`
+	Responses int64   `json:"responses"`
+	// CoresFor50k is the server CPU needed for 50k req/s, in cores.
+	CoresFor50k float64 `json:"server_cores_for_50k_req_per_s"`
+}
+
+// HitCase is one cache-hit workload on both fronts.
+type HitCase struct {
+	Name      string      `json:"name"`
+	BodyBytes int64       `json:"body_bytes"`
+	Servers   []HitServer `json:"servers"`
+	// NetOverFast is net/http server CPU / fasthttp server CPU per
+	// request, per repetition pair.
+	NetOverFast Summary `json:"nethttp_over_fasthttp_cpu"`
+}
+
+// ProcRSS is one child's peak resident set.
+type ProcRSS struct {
+	Child  string  `json:"child"`
+	HWMMiB float64 `json:"vmhwm_mib"`
 }
 
 // Report is the bench result.
 type Report struct {
-	Cases           []Case  `json:"cases"`
-	HitFastHTTP     float64 `json:"cache_hit_req_per_s_fasthttp"`
-	HitNetHTTP      float64 `json:"cache_hit_req_per_s_nethttp"`
-	HitFastCPUus    float64 `json:"cache_hit_cpu_us_fasthttp"`
-	HitNetCPUus     float64 `json:"cache_hit_cpu_us_nethttp"`
-	PeakRSSMiB      int64   `json:"peak_rss_mib"`
-	GOMAXPROCS      int     `json:"gomaxprocs"`
-	DurationPerStep string  `json:"duration_per_phase"`
+	Env              Env          `json:"env"`
+	Method           string       `json:"method"`
+	Reps             int          `json:"reps"`
+	DurationPerPhase string       `json:"duration_per_phase"`
+	Concurrency      int          `json:"resize_concurrency"`
+	HitConns         int          `json:"hit_connections"`
+	HitDepth         int          `json:"hit_pipeline_depth"`
+	Resize           []ResizeCase `json:"resize"`
+	Hits             []HitCase    `json:"cache_hits"`
+	PeakRSS          []ProcRSS    `json:"peak_rss"`
 }
 
-func cpuNow() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
+const method = "proxy and bare loop in child processes of the same binary; CPU from each child's getrusage(RUSAGE_SELF) at phase edges; " +
+	"A/B phases interleaved; cache hits from a raw-TCP pipelined generator in the parent (its CPU reported separately)"
 
-func peakRSS() int64 {
-	b, _ := os.ReadFile("/proc/self/status")
-	for line := range strings.SplitSeq(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			n, _ := strconv.ParseInt(strings.Fields(v)[0], 10, 64)
-			return n >> 10
-		}
-	}
-	return 0
-}
-
-// Corpus is the generated input set.
-type Corpus struct {
-	Photo    []byte // 2560×1600 JPEG
-	Animated []byte // animated GIF
-}
-
-// MakeCorpus generates the inputs deterministically.
-func MakeCorpus() (Corpus, error) {
-	const w, h = 2560, 1600
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	r := rand.New(rand.NewPCG(1, 2))
-	for y := range h {
-		for x := range w {
-			n := uint8(r.IntN(24))
-			img.Set(x, y, color.RGBA{uint8(x*255/w) + n, uint8(y*255/h) + n, uint8((x+y)*255/(w+h)) + n, 255})
-		}
-	}
-	var jb bytes.Buffer
-	if err := jpeg.Encode(&jb, img, &jpeg.Options{Quality: 88}); err != nil {
-		return Corpus{}, err
-	}
-	g := &gif.GIF{}
-	for i := range 8 {
-		fr := image.NewPaletted(image.Rect(0, 0, 480, 360), palette.Plan9)
-		for y := range 360 {
-			for x := range 480 {
-				fr.Set(x, y, color.RGBA{uint8(x + i*30), uint8(y), uint8(i * 30), 255})
-			}
-		}
-		g.Image = append(g.Image, fr)
-		g.Delay = append(g.Delay, 10)
-	}
-	var gb bytes.Buffer
-	if err := gif.EncodeAll(&gb, g); err != nil {
-		return Corpus{}, err
-	}
-	return Corpus{Photo: jb.Bytes(), Animated: gb.Bytes()}, nil
-}
-
-type workload struct {
-	name  string
-	src   []byte
-	query string
-	bare  func(src []byte) error
-}
-
-// Run executes every phase.
-func Run(ctx context.Context, o Options) (*Report, error) {
+func (o *Options) defaults() error {
 	if o.Duration <= 0 {
-		o.Duration = 3 * time.Second
+		o.Duration = 2 * time.Second
+	}
+	if o.Reps <= 0 {
+		o.Reps = 5
 	}
 	if o.Concurrency <= 0 {
-		o.Concurrency = 2
+		o.Concurrency = 1
 	}
-	if o.HitConcurrency <= 0 {
-		o.HitConcurrency = 32
+	if o.HitConns <= 0 {
+		o.HitConns = 16
 	}
-	if o.Log == nil {
-		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if o.HitDepth <= 0 {
+		o.HitDepth = 4
 	}
-	if err := mediaproxy.StartVips(); err != nil {
+	if o.GenProcs <= 0 {
+		o.GenProcs = 1
+	}
+	if o.Stderr == nil {
+		o.Stderr = os.Stderr
+	}
+	if o.Command == nil {
+		return fmt.Errorf("mediabench: Options.Command is required")
+	}
+	return nil
+}
+
+func (o *Options) selected(name string) bool {
+	return len(o.Cases) == 0 || slices.Contains(o.Cases, name)
+}
+
+// Run executes every selected phase.
+func Run(ctx context.Context, o Options) (*Report, error) {
+	if err := o.defaults(); err != nil {
 		return nil, err
 	}
+	rep := &Report{Env: hostEnv(), Method: method, Reps: o.Reps, DurationPerPhase: o.Duration.String(),
+		Concurrency: o.Concurrency, HitConns: o.HitConns, HitDepth: o.HitDepth}
+	rep.Env.GenProcs = o.GenProcs
 	corpus, err := MakeCorpus()
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "mediabench-")
+	tmp, err := os.MkdirTemp("", "mediabench-")
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
-	st, err := mediaproxy.OpenStore(dir)
+	defer os.RemoveAll(tmp)
+	paths, err := prepareDataDir(tmp, corpus)
 	if err != nil {
 		return nil, err
 	}
-	key := bytes.Repeat([]byte{9}, 32)
-	newServer := func(cache bool) (*mediaproxy.Server, error) {
-		c := mediaproxy.DefaultConfig()
-		c.Key, c.Store, c.Log, c.Timeout = key, st, o.Log, time.Minute
-		c.Queue = 64
-		if !cache {
-			c.MemCacheBytes, c.CacheDir = 0, ""
+	childArgs := func(role string, extra ...string) []string {
+		return append([]string{"--role=" + role, "--data-dir=" + tmp}, extra...)
+	}
+	prof := func(name string) string {
+		if o.CPUProfile == "" {
+			return "--cpuprofile="
 		}
-		return mediaproxy.New(c)
+		return "--cpuprofile=" + o.CPUProfile + "-" + name + ".pprof"
 	}
-	cold, err := newServer(false)
-	if err != nil {
-		return nil, err
-	}
-	addr, err := cold.Listen()
-	if err != nil {
-		return nil, err
-	}
-	defer cold.Shutdown(context.Background())
-	put := func(name string, b []byte) (string, error) {
-		a, err := st.Put("1", name, b, mediaproxy.DefaultLimits(), time.Now())
-		if err != nil {
-			return "", err
-		}
-		return cold.Signer().SignAttachment("1", a.ID, a.Filename, time.Now(), 24*time.Hour), nil
-	}
-	photo, err := put("photo.jpg", corpus.Photo)
-	if err != nil {
-		return nil, err
-	}
-	anim, err := put("anim.gif", corpus.Animated)
-	if err != nil {
-		return nil, err
-	}
-	bare := func(f mediaproxy.Format, animated bool) func([]byte) error {
-		return func(src []byte) error {
-			p := vips.NewImportParams()
-			if animated {
-				p.NumPages.Set(-1)
-			}
-			img, err := vips.LoadThumbnailFromBuffer(src, 500, 10_000_000, vips.InterestingNone, vips.SizeDown, p)
-			if err != nil {
-				return err
-			}
-			defer img.Close()
-			switch f {
-			case mediaproxy.FormatWebP:
-				e := vips.NewWebpExportParams()
-				e.Quality, e.StripMetadata = 80, true
-				_, _, err = img.ExportWebp(e)
-			case mediaproxy.FormatJPEG:
-				e := vips.NewJpegExportParams()
-				e.Quality, e.StripMetadata, e.Interlace = 80, true, false
-				_, _, err = img.ExportJpeg(e)
-			case mediaproxy.FormatAVIF:
-				e := vips.NewAvifExportParams()
-				e.Quality, e.StripMetadata, e.Effort = 80, true, 2
-				_, _, err = img.ExportAvif(e)
-			}
-			return err
+
+	var resize []resizeCase
+	for _, c := range resizeCases {
+		if o.selected(c.name) {
+			resize = append(resize, c)
 		}
 	}
-	works := []workload{
-		{"jpeg2560_to_webp500", corpus.Photo, photo + "&width=500&format=webp", bare(mediaproxy.FormatWebP, false)},
-		{"jpeg2560_to_jpeg500", corpus.Photo, photo + "&width=500&format=jpeg", bare(mediaproxy.FormatJPEG, false)},
-		{"jpeg2560_to_avif500", corpus.Photo, photo + "&width=500&format=avif", bare(mediaproxy.FormatAVIF, false)},
-		{"gif_to_animated_webp500", corpus.Animated, anim + "&width=500&format=webp&animated=true", bare(mediaproxy.FormatWebP, true)},
-	}
-	rep := &Report{GOMAXPROCS: runtimeProcs(), DurationPerStep: o.Duration.String()}
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-	for _, w := range works {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		c := Case{Name: w.name}
-		// Proxy: caches are off, and client g asks for quality 80-g%2 so
-		// the two default clients never coalesce: every request is a job.
-		lat, n, cpu, wall, err := drive(ctx, o.Concurrency, o.Duration, func(i int) error {
-			resp, err := client.Get("http://" + addr + w.query + "&quality=" + strconv.Itoa(80-i%2))
-			if err != nil {
-				return err
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != 200 {
-				return fmt.Errorf("%s: status %d", w.name, resp.StatusCode)
-			}
-			return nil
-		})
+	if len(resize) > 0 {
+		srv, err := startChild(ctx, o, "resize-server", childArgs(RoleServer, "--http=fasthttp", "--cache=false", prof("resize"))...)
 		if err != nil {
 			return nil, err
 		}
-		c.Requests, c.ImagesPerSec = n, float64(n)/wall.Seconds()
-		c.CPUms = float64(cpu.Microseconds()) / 1000 / float64(max(n, 1))
-		c.P50ms, c.P99ms = pct(lat, 0.50), pct(lat, 0.99)
-		_, bn, bcpu, _, err := drive(ctx, o.Concurrency, o.Duration, func(int) error { return w.bare(w.src) })
+		bare, err := startChild(ctx, o, "bare", childArgs(RoleBare)...)
+		if err != nil {
+			_ = srv.close()
+			return nil, err
+		}
+		rep.Env.ServerProcs = srv.hello.GOMAXPROCS
+		err = runResize(ctx, o, rep, srv, bare, resize, paths)
+		rep.PeakRSS = append(rep.PeakRSS, rssOf(srv), rssOf(bare))
+		_, _ = srv.close(), bare.close()
 		if err != nil {
 			return nil, err
 		}
-		c.BareOps = bn
-		c.BareCPUms = float64(bcpu.Microseconds()) / 1000 / float64(max(bn, 1))
-		if c.BareCPUms > 0 {
-			c.Ratio = c.CPUms / c.BareCPUms
+	}
+
+	var hits []hitCase
+	for _, c := range hitCases {
+		if o.selected(c.name) {
+			hits = append(hits, c)
 		}
-		rep.Cases = append(rep.Cases, c)
 	}
-	// Cache hits: fasthttp front vs the same handler on net/http.
-	hot, err := newServer(true)
-	if err != nil {
-		return nil, err
-	}
-	haddr, err := hot.Listen()
-	if err != nil {
-		return nil, err
-	}
-	defer hot.Shutdown(context.Background())
-	nl, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	nsrv := &http.Server{Handler: hot}
-	go nsrv.Serve(nl)
-	defer nsrv.Close()
-	hitPath := photo + "&width=500&format=webp"
-	for _, target := range []struct {
-		addr string
-		out  *float64
-		cpu  *float64
-	}{{haddr, &rep.HitFastHTTP, &rep.HitFastCPUus}, {nl.Addr().String(), &rep.HitNetHTTP, &rep.HitNetCPUus}} {
-		hc := &fasthttp.HostClient{Addr: target.addr, MaxConns: o.HitConcurrency * 2}
-		uri := "http://" + target.addr + hitPath
-		get := func(int) error {
-			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-			defer fasthttp.ReleaseRequest(req)
-			defer fasthttp.ReleaseResponse(resp)
-			req.SetRequestURI(uri)
-			if err := hc.Do(req, resp); err != nil {
-				return err
-			}
-			if resp.StatusCode() != 200 {
-				return fmt.Errorf("cache hit: status %d", resp.StatusCode())
-			}
-			return nil
-		}
-		if err := get(0); err != nil { // warm
-			return nil, err
-		}
-		_, n, cpu, wall, err := drive(ctx, o.HitConcurrency, o.Duration, get)
+	if len(hits) > 0 {
+		fast, err := startChild(ctx, o, "fasthttp-server", childArgs(RoleServer, "--http=fasthttp", "--cache=true", prof("hit-fasthttp"))...)
 		if err != nil {
 			return nil, err
 		}
-		*target.out = float64(n) / wall.Seconds()
-		*target.cpu = float64(cpu.Microseconds()) / float64(max(n, 1))
+		nethttp, err := startChild(ctx, o, "nethttp-server", childArgs(RoleServer, "--http=nethttp", "--cache=true", prof("hit-nethttp"))...)
+		if err != nil {
+			_ = fast.close()
+			return nil, err
+		}
+		rep.Env.ServerProcs = fast.hello.GOMAXPROCS
+		err = runHitCases(ctx, o, rep, []*child{fast, nethttp}, hits, paths)
+		rep.PeakRSS = append(rep.PeakRSS, rssOf(fast), rssOf(nethttp))
+		_, _ = fast.close(), nethttp.close()
+		if err != nil {
+			return nil, err
+		}
 	}
-	rep.PeakRSSMiB = peakRSS()
 	return rep, nil
 }
 
-// drive runs fn from conc goroutines for d and returns latencies, count,
-// process CPU and wall time.
-func drive(ctx context.Context, conc int, d time.Duration, fn func(i int) error) ([]time.Duration, int, time.Duration, time.Duration, error) {
-	var (
-		mu    sync.Mutex
-		lats  []time.Duration
-		count atomic.Int64
-		first error
-		wg    sync.WaitGroup
-	)
-	ctx, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
-	cpu0, t0 := cpuNow(), time.Now()
-	for g := range conc {
-		wg.Go(func() {
-			local := make([]time.Duration, 0, 1024)
-			for i := g; ctx.Err() == nil; i += conc {
-				s := time.Now()
-				if err := fn(i); err != nil {
-					mu.Lock()
-					if first == nil {
-						first = err
-					}
-					mu.Unlock()
-					cancel()
-					return
-				}
-				local = append(local, time.Since(s))
-				count.Add(1)
-			}
-			mu.Lock()
-			lats = append(lats, local...)
-			mu.Unlock()
-		})
+func rssOf(c *child) ProcRSS {
+	return ProcRSS{Child: c.name, HWMMiB: float64(c.hwmKiB()) / 1024}
+}
+
+// prepareDataDir lays out a Parley data dir: the media key, the corpus
+// stored as attachments in channel 1, and the raw corpus files for the
+// bare loop. It returns the signed path of each corpus file.
+func prepareDataDir(dir string, corpus Corpus) (map[string]string, error) {
+	dd, err := datadir.Open(dir)
+	if err != nil {
+		return nil, err
 	}
-	wg.Wait()
-	return lats, int(count.Load()), cpuNow() - cpu0, time.Since(t0), first
+	key, err := dd.Key(mediaproxy.KeyName)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := mediaproxy.NewSigner(key)
+	if err != nil {
+		return nil, err
+	}
+	st, err := mediaproxy.OpenStore(dd.Join("media"))
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "corpus"), 0o700); err != nil {
+		return nil, err
+	}
+	paths := map[string]string{}
+	now := time.Now()
+	for name, b := range corpus.files() {
+		if err := os.WriteFile(filepath.Join(dir, "corpus", name), b, 0o600); err != nil {
+			return nil, err
+		}
+		a, err := st.Put("1", name, b, mediaproxy.DefaultLimits(), now)
+		if err != nil {
+			return nil, err
+		}
+		paths[name] = signer.SignAttachment(a.ChannelID, a.ID, a.Filename, now, 24*time.Hour)
+	}
+	return paths, nil
+}
+
+// runResize alternates proxy (A) and bare (B) phases for each case.
+func runResize(ctx context.Context, o Options, rep *Report, srv, bare *child, cases []resizeCase, paths map[string]string) error {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.Concurrency + 2}}
+	defer client.CloseIdleConnections()
+	base := "http://" + srv.hello.Addr
+	profiling := false
+	for _, c := range cases {
+		url := base + paths[c.file] + "&" + c.query + "&quality="
+		var outBytes atomic.Int64
+		get := func(i int) error {
+			resp, err := client.Get(url + strconv.Itoa(qualityFor(i)))
+			if err != nil {
+				return err
+			}
+			n, _ := io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("mediabench: %s: proxy answered %d", c.name, resp.StatusCode)
+			}
+			outBytes.Store(n)
+			return nil
+		}
+		// Warm both sides (first-use costs, page cache, libvips init).
+		if err := get(0); err != nil {
+			return err
+		}
+		if _, err := bare.call(fmt.Sprintf("bare %s %d 1 1", c.name, 0)); err != nil {
+			return err
+		}
+		if !profiling {
+			if _, err := srv.call("prof"); err != nil {
+				return err
+			}
+			profiling = true
+		}
+		rc := ResizeCase{Name: c.name}
+		var pcpu, bcpu, ratio, rate []float64
+		var lat []time.Duration
+		var clientCPU time.Duration
+		for range o.Reps {
+			// A: proxy.
+			s0, err := srv.cpu()
+			if err != nil {
+				return err
+			}
+			var mu sync.Mutex
+			g0 := selfCPU()
+			n, _, wall, err := drive(ctx, o.Concurrency, o.Duration, 2, func(i int) error {
+				t := time.Now()
+				err := get(i)
+				mu.Lock()
+				lat = append(lat, time.Since(t))
+				mu.Unlock()
+				return err
+			})
+			clientCPU += selfCPU() - g0
+			if err != nil {
+				return err
+			}
+			s1, err := srv.cpu()
+			if err != nil {
+				return err
+			}
+			p := float64(s1-s0) / float64(time.Millisecond) / float64(n)
+			rc.ProxyImages += n
+			rc.ProxyCPUTotal += (s1 - s0).Seconds()
+			rate = append(rate, float64(n)/wall.Seconds())
+			// B: bare loop.
+			r, err := bare.call(fmt.Sprintf("bare %s %d %d 2", c.name, o.Duration, o.Concurrency))
+			if err != nil {
+				return err
+			}
+			b := float64(r.CPUns) / float64(time.Millisecond) / float64(r.Ops)
+			rc.BareImages += int(r.Ops)
+			pcpu, bcpu, ratio = append(pcpu, p), append(bcpu, b), append(ratio, p/b)
+		}
+		rc.ProxyCPUms, rc.BareCPUms, rc.Ratio, rc.ProxyPerSec = summarize(pcpu), summarize(bcpu), summarize(ratio), summarize(rate)
+		rc.P50ms, rc.P99ms = pct(lat, 0.50), pct(lat, 0.99)
+		rc.OutputBytes = int(outBytes.Load())
+		rc.ClientCPUms = float64(clientCPU) / float64(time.Millisecond) / float64(max(rc.ProxyImages, 1))
+		rep.Resize = append(rep.Resize, rc)
+	}
+	return nil
+}
+
+// runHitCases alternates the fronts (A B A B …) on each cache-hit case.
+func runHitCases(ctx context.Context, o Options, rep *Report, servers []*child, cases []hitCase, paths map[string]string) error {
+	prev := runtime.GOMAXPROCS(o.GenProcs)
+	defer runtime.GOMAXPROCS(prev)
+	httpOf := func(c *child) string { return strings.TrimSuffix(c.name, "-server") }
+	for _, srv := range servers {
+		// Warm: the first request of each case is a miss that fills the
+		// cache; check a second one hits.
+		for _, c := range cases {
+			for range 2 {
+				if _, err := runHits(ctx, srv.hello.Addr, hitRequest(srv.hello.Addr, paths[c.file]+"&"+c.query), 1, 1, 0, srv); err != nil {
+					return fmt.Errorf("mediabench: warming %s on %s: %w", c.name, srv.name, err)
+				}
+			}
+		}
+		if _, err := srv.call("prof"); err != nil {
+			return err
+		}
+	}
+	for _, c := range cases {
+		hc := HitCase{Name: c.name}
+		rate := make([][]float64, len(servers))
+		scpu := make([][]float64, len(servers))
+		gcpu := make([][]float64, len(servers))
+		resp := make([]int64, len(servers))
+		for range o.Reps {
+			for i, srv := range servers {
+				l, err := runHits(ctx, srv.hello.Addr, hitRequest(srv.hello.Addr, paths[c.file]+"&"+c.query), o.HitConns, o.HitDepth, o.Duration, srv)
+				if err != nil {
+					return fmt.Errorf("mediabench: %s on %s: %w", c.name, srv.name, err)
+				}
+				n := float64(max(l.responses, 1))
+				rate[i] = append(rate[i], float64(l.responses)/l.wall.Seconds())
+				scpu[i] = append(scpu[i], float64(l.serverCPU)/float64(time.Microsecond)/n)
+				gcpu[i] = append(gcpu[i], float64(l.genCPU)/float64(time.Microsecond)/n)
+				resp[i] += l.responses
+				hc.BodyBytes = l.bodyBytes
+			}
+		}
+		for i, srv := range servers {
+			hs := HitServer{HTTP: httpOf(srv), ReqPerSec: summarize(rate[i]), ServerCPUus: summarize(scpu[i]), GenCPUus: summarize(gcpu[i]), Responses: resp[i]}
+			hs.CoresFor50k = hs.ServerCPUus.Median * 50_000 / 1e6
+			hc.Servers = append(hc.Servers, hs)
+		}
+		if len(servers) == 2 {
+			r := make([]float64, len(scpu[0]))
+			for k := range r {
+				r[k] = scpu[1][k] / scpu[0][k]
+			}
+			hc.NetOverFast = summarize(r)
+		}
+		rep.Hits = append(rep.Hits, hc)
+	}
+	return nil
 }
 
 func pct(l []time.Duration, p float64) float64 {
 	if len(l) == 0 {
 		return 0
 	}
-	sort.Slice(l, func(i, j int) bool { return l[i] < l[j] })
+	slices.Sort(l)
 	return float64(l[min(len(l)-1, int(p*float64(len(l))))].Microseconds()) / 1000
 }
 
 // Text renders the report for humans.
 func (r *Report) Text(w io.Writer) {
-	fmt.Fprintf(w, "media proxy bench (GOMAXPROCS=%d, %s per phase, in-process client)\n", r.GOMAXPROCS, r.DurationPerStep)
-	fmt.Fprintf(w, "%-26s %8s %9s %9s %8s %8s %11s %7s\n", "case", "img/s", "cpu ms", "p50 ms", "p99 ms", "reqs", "bare cpu ms", "ratio")
-	for _, c := range r.Cases {
-		fmt.Fprintf(w, "%-26s %8.1f %9.1f %9.1f %8.1f %8d %11.1f %7.2f\n", c.Name, c.ImagesPerSec, c.CPUms, c.P50ms, c.P99ms, c.Requests, c.BareCPUms, c.Ratio)
+	e := r.Env
+	fmt.Fprintf(w, "media proxy bench — %s\n", r.Method)
+	fmt.Fprintf(w, "host: %s, %d CPUs, kernel %s, %s, loadavg %s; server GOMAXPROCS=%d, generator GOMAXPROCS=%d\n",
+		e.CPUModel, e.NumCPU, e.Kernel, e.GoVersion, e.LoadAvg, e.ServerProcs, e.GenProcs)
+	fmt.Fprintf(w, "%d reps × %s per phase\n", r.Reps, r.DurationPerPhase)
+	if len(r.Resize) > 0 {
+		fmt.Fprintf(w, "\nresize, concurrency %d: CPU ms per image, median [min–max]\n", r.Concurrency)
+		fmt.Fprintf(w, "%-25s %-22s %-22s %-20s %7s %7s %7s\n", "case", "proxy", "bare loop", "ratio", "img/s", "p50 ms", "p99 ms")
+		for _, c := range r.Resize {
+			fmt.Fprintf(w, "%-25s %-22s %-22s %-20s %7.1f %7.1f %7.1f\n", c.Name, span(c.ProxyCPUms, "%.1f"), span(c.BareCPUms, "%.1f"),
+				span(c.Ratio, "%.3f"), c.ProxyPerSec.Median, c.P50ms, c.P99ms)
+		}
 	}
-	fmt.Fprintf(w, "cache hits: fasthttp %.0f req/s (%.1f µs CPU/req), net/http %.0f req/s (%.1f µs CPU/req)\n", r.HitFastHTTP, r.HitFastCPUus, r.HitNetHTTP, r.HitNetCPUus)
-	fmt.Fprintf(w, "peak RSS %d MiB\n", r.PeakRSSMiB)
+	if len(r.Hits) > 0 {
+		fmt.Fprintf(w, "\ncache hits, %d connections × %d pipelined: median [min–max]\n", r.HitConns, r.HitDepth)
+		fmt.Fprintf(w, "%-16s %7s %-9s %-26s %-22s %-18s %s\n", "case", "bytes", "front", "req/s", "server µs/req", "generator µs/req", "cores for 50k/s")
+		for _, c := range r.Hits {
+			for _, s := range c.Servers {
+				fmt.Fprintf(w, "%-16s %7d %-9s %-26s %-22s %-18s %.2f\n", c.Name, c.BodyBytes, s.HTTP, span(s.ReqPerSec, "%.0f"),
+					span(s.ServerCPUus, "%.1f"), span(s.GenCPUus, "%.1f"), s.CoresFor50k)
+			}
+			fmt.Fprintf(w, "%-16s net/http ÷ fasthttp server CPU: %s\n", c.Name, span(c.NetOverFast, "%.2f"))
+		}
+	}
+	if len(r.PeakRSS) > 0 {
+		fmt.Fprintf(w, "\npeak RSS (VmHWM):")
+		for _, p := range r.PeakRSS {
+			fmt.Fprintf(w, " %s %.0f MiB;", p.Child, p.HWMMiB)
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+func span(s Summary, f string) string {
+	return fmt.Sprintf(f+" ["+f+"–"+f+"]", s.Median, s.Min, s.Max)
 }
