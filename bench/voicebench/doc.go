@@ -15,15 +15,18 @@
 //
 // # Data path of the generator
 //
-//   - One pacer goroutine sends every speaker's packets: speakers are spread
-//     evenly over the 20 ms frame interval and the pacer sleeps in quanta
-//     (default 200 µs) with clock_nanosleep on a locked OS thread, so the
-//     offered load has no 20 ms bursts and costs one sendto per packet (a
-//     speaker's packets leave from its own socket, so sendmmsg cannot batch
-//     across speakers).
-//   - A few receive loops (one per CPU by default) each own an epoll instance
-//     over a share of the sockets and drain ready sockets with recvmmsg. No
-//     goroutine per socket or per packet.
+// One event loop (Config.Loops, default 1) on a locked OS thread does
+// everything per round: it sends every speaker packet that is due (speakers
+// are spread evenly over the 20 ms frame interval; one sendto each, since a
+// speaker's packets must leave from its own socket), then takes every ready
+// socket from its own epoll instance with a zero timeout and drains it with
+// recvmmsg, then sleeps until the next due packet or one quantum (default
+// 200 µs), whichever is later. All of these are non-blocking syscalls or a
+// sleep issued as raw syscalls, so the loop costs one wake-up per quantum
+// whatever the packet rate, never hands its P back and forth with the Go
+// scheduler, and never leaves a receiver asleep for the server's sendmmsg to
+// wake (a cost the server would otherwise be charged for on loopback). No
+// goroutine per socket or per packet.
 //
 // # What is measured
 //

@@ -46,9 +46,18 @@ func dialUDP(to netip.AddrPort) (*udpSock, error) {
 	return s, nil
 }
 
-// send writes one datagram without blocking.
+// send writes one datagram without blocking (a raw syscall, like every
+// syscall of the event loops).
 func (s *udpSock) send(b []byte) error {
-	return unix.Sendto(s.fd, b, unix.MSG_DONTWAIT, nil)
+	if len(b) == 0 {
+		return nil
+	}
+	_, _, errno := unix.RawSyscall6(unix.SYS_SENDTO, uintptr(s.fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)),
+		unix.MSG_DONTWAIT, 0, 0)
+	if errno != 0 {
+		return errno
+	}
+	return nil
 }
 
 // recv reads one datagram, blocking up to the socket's receive timeout

@@ -1,0 +1,78 @@
+package voicebench
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+)
+
+func TestReflectorForwardsToRoom(t *testing.T) {
+	r, err := NewReflector(ReflectorConfig{StatsAddr: "off"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Start()
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := r.Close(ctx); err != nil {
+			t.Error(err)
+		}
+	}()
+	raddr, _ := net.ResolveUDPAddr("udp4", r.UDPAddr())
+	dial := func(room, idx int) *net.UDPConn {
+		c, err := net.DialUDP("udp4", nil, raddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		req := joinDatagram(room, uint32(idx+1), idx)
+		if _, err := c.Write(req); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 64)
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		n, err := c.Read(buf)
+		if err != nil || string(buf[:n]) != string(req) {
+			t.Fatalf("join ack %q, %v", buf[:n], err)
+		}
+		return c
+	}
+	a, b, c := dial(1, 0), dial(1, 1), dial(2, 2)
+	stranger, err := net.DialUDP("udp4", nil, raddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stranger.Close()
+	if _, err := stranger.Write([]byte("not a member")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Write([]byte("hello room 1")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	_ = b.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, err := b.Read(buf)
+	if err != nil || string(buf[:n]) != "hello room 1" {
+		t.Fatalf("b got %q, %v", buf[:n], err)
+	}
+	// Neither the sender nor another room hears it.
+	for name, conn := range map[string]*net.UDPConn{"sender": a, "other room": c} {
+		_ = conn.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		if n, err := conn.Read(buf); err == nil {
+			t.Errorf("%s got %q", name, buf[:n])
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		ctr := r.Counters()
+		if ctr.In == 1 && ctr.Out == 1 && ctr.Drops["unknown_source"] == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("counters %+v", ctr)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
