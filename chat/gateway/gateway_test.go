@@ -417,3 +417,39 @@ func BenchmarkAppendDispatch(b *testing.B) {
 		buf = appendDispatch(buf[:0], "MESSAGE_CREATE", 12345, data)
 	}
 }
+
+func TestBadFrames(t *testing.T) {
+	_, url, _ := startServer(t, nil)
+	tests := []struct {
+		name  string
+		frame ws.Frame
+	}{
+		{"unmasked", ws.NewTextFrame([]byte(`{"op":1}`))},
+		{"binary", ws.MaskFrame(ws.NewBinaryFrame([]byte{0x83, 0x74}))},
+		{"fragment", ws.MaskFrame(ws.Frame{Header: ws.Header{Fin: false, OpCode: ws.OpText, Length: 3}, Payload: []byte(`{"o`)})},
+		{"not json", ws.MaskFrame(ws.NewTextFrame([]byte("\x00\xff garbage")))},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := dial(t, url)
+			c.expect("10")
+			if err := ws.WriteFrame(c.nc, tc.frame); err != nil {
+				t.Fatal(err)
+			}
+			if got := c.expectClose(); got != 4002 {
+				t.Fatalf("close %d", got)
+			}
+		})
+	}
+	// Garbage instead of an HTTP upgrade: the server hangs up.
+	nc, err := net.Dial("tcp", strings.TrimPrefix(url, "ws://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	_, _ = nc.Write([]byte("\x16\x03\x01garbage\r\n\r\n"))
+	_ = nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadAll(nc); err != nil {
+		t.Fatalf("server did not hang up: %v", err)
+	}
+}

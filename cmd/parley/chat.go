@@ -4,7 +4,10 @@ import (
 	"context"
 	"flag"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/parleyhq/parley/chat"
+	"github.com/parleyhq/parley/chat/gateway"
 	"github.com/parleyhq/parley/chat/store"
 	"github.com/parleyhq/parley/internal/cli"
 	"github.com/parleyhq/parley/internal/voicetoken"
@@ -70,8 +73,33 @@ func startChat(ctx context.Context, env *serveEnv) (*running, error) {
 	if err != nil {
 		return nil, err
 	}
+	if env.metrics != nil {
+		registerChatMetrics(env.metrics, srv)
+	}
 	return &running{
 		addrs: map[string]string{"api": srv.APIAddr(), "gateway": srv.GatewayAddr()},
 		stop:  srv.Stop,
 	}, nil
 }
+
+// registerChatMetrics exports the gateway counters.
+func registerChatMetrics(reg *prometheus.Registry, srv *chat.Server) {
+	stat := func(f func(st gateway.Stats) int64) func() float64 {
+		return func() float64 { return float64(f(srv.Gateway.Stats())) }
+	}
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_chat_gateway_connections", Help: "Open gateway connections."},
+			stat(func(s gateway.Stats) int64 { return s.Connections })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_chat_gateway_sessions", Help: "Live gateway sessions (attached or resumable)."},
+			stat(func(s gateway.Stats) int64 { return s.Sessions })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_chat_gateway_dispatches_total", Help: "Dispatches enqueued to sessions (deliveries)."},
+			stat(func(s gateway.Stats) int64 { return s.Dispatches })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_chat_gateway_writes_total", Help: "Socket writes (each coalesces pending frames)."},
+			stat(func(s gateway.Stats) int64 { return s.Writes })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_chat_gateway_bytes_out_total", Help: "Bytes written to gateway sockets."},
+			stat(func(s gateway.Stats) int64 { return s.BytesOut })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_chat_gateway_slow_drops_total", Help: "Connections closed for falling behind their dispatch limit."},
+			stat(func(s gateway.Stats) int64 { return s.Dropped })),
+	)
+}
+
