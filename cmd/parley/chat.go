@@ -102,4 +102,3 @@ func registerChatMetrics(reg *prometheus.Registry, srv *chat.Server) {
 			stat(func(s gateway.Stats) int64 { return s.Dropped })),
 	)
 }
-
