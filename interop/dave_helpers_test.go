@@ -1,0 +1,10 @@
+package interop
+
+import (
+	"context"
+	"time"
+)
+
+func contextTimeout(d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), d)
+}
