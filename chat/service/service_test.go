@@ -1,0 +1,94 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"path/filepath"
+	"testing"
+
+	"github.com/parleyhq/parley/chat/model"
+	"github.com/parleyhq/parley/chat/store"
+)
+
+func TestPassword(t *testing.T) {
+	h := hashPassword("correct horse", 1000)
+	if !checkPassword("correct horse", h) || checkPassword("wrong", h) || checkPassword("correct horse", "garbage") {
+		t.Fatal("password check")
+	}
+}
+
+func TestValidUsername(t *testing.T) {
+	tests := []struct {
+		name string
+		ok   bool
+	}{{"ab", true}, {"a", false}, {" ab", false}, {"a@b", false}, {"Parley", false}, {"0123456789012345678901234567890123", false}}
+	for _, tc := range tests {
+		if err := validUsername(tc.name); (err == nil) != tc.ok {
+			t.Errorf("%q: %v", tc.name, err)
+		} else if err != nil && !errors.Is(err, ErrInvalidForm) {
+			t.Errorf("%q: %v is not ErrInvalidForm", tc.name, err)
+		}
+	}
+}
+
+func TestSeedAndPermissions(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "c.db"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	s, err := New(ctx, Config{Store: st, Log: slog.New(slog.DiscardHandler), PasswordIterations: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, _, err := s.CreateBot(ctx, "admin", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	user, tok, err := s.Register(ctx, "user1", "password-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Register(ctx, "user1", "password-1"); !errors.Is(err, ErrInvalidForm) {
+		t.Fatalf("duplicate: %v", err)
+	}
+	if u, err := s.Authenticate(ctx, "Bearer "+tok); err != nil || u.ID != user.ID {
+		t.Fatalf("Authenticate: %v", err)
+	}
+	if _, err := s.Authenticate(ctx, "Bot nope"); !errors.Is(err, ErrUnauthorized) {
+		t.Fatalf("bad token: %v", err)
+	}
+	g := s.DefaultGuild()
+	s.mu.RLock()
+	gs := s.guilds[g]
+	up, ap := s.permsLocked(gs, user.ID), s.permsLocked(gs, admin.ID)
+	s.mu.RUnlock()
+	if up&model.PermSendMessages == 0 || up&model.PermManageChannels != 0 || ap&model.PermManageChannels == 0 {
+		t.Fatalf("perms user %b admin %b", up, ap)
+	}
+	name := "nope"
+	if _, err := s.CreateChannel(ctx, user.ID, g, ChannelPatch{Name: &name}); !errors.Is(err, ErrMissingPermissions) {
+		t.Fatalf("user created a channel: %v", err)
+	}
+	if _, err := s.CreateChannel(ctx, admin.ID, g, ChannelPatch{Name: &name}); err != nil {
+		t.Fatal(err)
+	}
+	// A restart loads the same graph (seeded once).
+	s2, err := New(ctx, Config{Store: st, Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s2.DefaultGuild() != g {
+		t.Fatal("reseeded")
+	}
+	cs, err := s2.GuildChannels(user.ID, g)
+	if err != nil || len(cs) != 3 {
+		t.Fatalf("channels after restart: %d %v", len(cs), err)
+	}
+	// Voice without a registry is refused, not a panic.
+	if err := s2.joinVoice(ctx, g, user.ID, cs[1].ID, false, false, "gw", false, false, ""); !errors.Is(err, ErrNoVoice) {
+		t.Fatalf("joinVoice without voice: %v", err)
+	}
+}
