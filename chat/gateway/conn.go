@@ -26,6 +26,11 @@ type wsConn struct {
 	dead     atomic.Bool
 	lastRecv atomic.Int64 // unix nanos of the last client frame
 
+	// compress is set at upgrade for compress=zlib-stream; zStarted (flush
+	// goroutine only) records that the zlib header went out.
+	compress bool
+	zStarted bool
+
 	// Reader-goroutine state (one reader at a time).
 	winStart int64
 	winCount int
@@ -132,6 +137,12 @@ func (c *wsConn) flush(blocking bool) {
 		if closing {
 			c.srv.poller.remove(c)
 			buf = append(buf, closeFrame(code)...)
+		}
+		if c.compress && len(buf) > 0 {
+			zb := bufPool.Get().(*[]byte)
+			z := compressFrames((*zb)[:0], buf, &c.zStarted)
+			buf, *zb = z, buf[:0]
+			bufPool.Put(zb)
 		}
 		if len(buf) > 0 {
 			timeout := c.srv.cfg.WriteTimeout

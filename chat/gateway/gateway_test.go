@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"bytes"
+	"compress/zlib"
 	"context"
 	"encoding/json"
 	"errors"
@@ -451,5 +453,64 @@ func TestBadFrames(t *testing.T) {
 	_ = nc.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if _, err := io.ReadAll(nc); err != nil {
 		t.Fatalf("server did not hang up: %v", err)
+	}
+}
+
+// TestZlibStream: with compress=zlib-stream every message is a binary frame
+// of one zlib stream that a standard streaming inflater decodes message by
+// message, each ending with the sync-flush marker.
+func TestZlibStream(t *testing.T) {
+	s, url, _ := startServer(t, nil)
+	c := dial(t, url+"/?v=10&encoding=json&compress=zlib-stream")
+	pr, pw := io.Pipe()
+	go func() {
+		for {
+			_ = c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+			h, err := ws.ReadHeader(c.r)
+			if err != nil {
+				pw.CloseWithError(err)
+				return
+			}
+			p := make([]byte, h.Length)
+			if _, err := io.ReadFull(c.r, p); err != nil || h.OpCode != ws.OpBinary || !bytes.HasSuffix(p, []byte{0, 0, 0xff, 0xff}) {
+				pw.CloseWithError(fmt.Errorf("frame op %v err %v suffix %x", h.OpCode, err, p[max(0, len(p)-4):]))
+				return
+			}
+			_, _ = pw.Write(p)
+		}
+	}()
+	zr, err := zlib.NewReader(pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(zr)
+	next := func() frame {
+		var f frame
+		if err := dec.Decode(&f); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	if f := next(); f.Op != 10 {
+		t.Fatalf("first %+v", f)
+	}
+	c.send(identifyPayload("good", int(model.IntentGuilds|model.IntentGuildMessages)))
+	if f := next(); *f.T != "READY" {
+		t.Fatalf("%+v", f)
+	}
+	next() // GUILD_CREATE
+	ev, _ := NewEvent("MESSAGE_CREATE", testGuild, model.IntentGuildMessages, map[string]string{"content": strings.Repeat("compress me ", 50)})
+	s.Dispatch(ev)
+	if f := next(); *f.T != "MESSAGE_CREATE" || !strings.Contains(string(f.D), "compress me") {
+		t.Fatalf("%+v", f)
+	}
+}
+
+func BenchmarkCompressFrames(b *testing.B) {
+	src := appendDispatch(nil, "MESSAGE_CREATE", 7, []byte(`{"content":"`+strings.Repeat("hello world ", 40)+`"}`))
+	started := true
+	var dst []byte
+	for b.Loop() {
+		dst = compressFrames(dst[:0], src, &started)
 	}
 }

@@ -178,8 +178,11 @@ func (s *Server) upgrade(nc net.Conn) {
 		return
 	}
 	_ = nc.SetDeadline(time.Time{})
+	// compress=zlib-stream is served as stateless per-message deflate
+	// (compressFrames); other values (zstd-stream) are ignored and text is
+	// sent, which every client we know parses (chat-gateway.md §4).
 	now := time.Now().UnixNano()
-	c := &wsConn{srv: s, nc: nc, created: now}
+	c := &wsConn{srv: s, nc: nc, created: now, compress: p.compress == "zlib-stream"}
 	c.lastRecv.Store(now)
 	s.mu.Lock()
 	if s.closed.Load() {
@@ -197,8 +200,6 @@ func (s *Server) upgrade(nc net.Conn) {
 		c.closeWith(CloseDecodeError, false)
 		return
 	}
-	// compress=zlib-stream is ignored: every client we serve parses text
-	// frames even after asking for compression (chat-gateway.md §4).
 	c.queue(controlFrame(OpHello, map[string]int64{"heartbeat_interval": s.cfg.HeartbeatInterval.Milliseconds()}))
 	if err := s.poller.add(c); err != nil {
 		s.cfg.Log.Warn("gateway poll", "err", err)
