@@ -225,7 +225,7 @@ func TestDiscordgoVoice(t *testing.T) {
 	env := startVoice(t, true)
 	const goUser, dgoUser = "100000000000000021", "100000000000000022"
 	goFrames, dgoFrames := ogg.SyntheticOpus(100, 21), ogg.SyntheticOpus(100, 22)
-	g := env.joinGo(t, goUser, "")
+	g := env.joinGoNoDAVE(t, goUser, "")
 	d := joinDiscordgo(t, env, dgoUser)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

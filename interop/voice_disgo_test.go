@@ -62,7 +62,7 @@ func TestDisgoVoice(t *testing.T) {
 			env := startVoice(t, false)
 			const goUser, disgoUser = "100000000000000011", "100000000000000012"
 			goFrames, disgoFrames := ogg.SyntheticOpus(100, 11), ogg.SyntheticOpus(100, 12)
-			g := env.joinGo(t, goUser, "")
+			g := env.joinGoNoDAVE(t, goUser, "")
 			d := startDisgo(t, env, disgoUser, disgoFrames, mode)
 			if ready := d.wait("ready", 20*time.Second); ready.Mode != mode {
 				t.Fatalf("disgo selected %q, want %q", ready.Mode, mode)

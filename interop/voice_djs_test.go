@@ -34,7 +34,7 @@ func TestDiscordJSVoice(t *testing.T) {
 			env := startVoice(t, false)
 			const goUser, djsUser = "100000000000000001", "100000000000000002"
 			goFrames, djsFrames := ogg.SyntheticOpus(100, 1), ogg.SyntheticOpus(100, 2)
-			g := env.joinGo(t, goUser, "")
+			g := env.joinGoNoDAVE(t, goUser, "")
 			d := startDJS(t, env, djsUser, djsFrames, []string{goUser}, mode)
 			if ready := d.wait("ready", 20*time.Second); ready.Mode != mode {
 				t.Fatalf("discordjs selected %q, want %q", ready.Mode, mode)

@@ -21,8 +21,8 @@ import (
 // reorder one sender's packets, whatever its reader parallelism.
 func TestVoiceOrderUnderBurst(t *testing.T) {
 	env := startVoice(t, false)
-	a := env.joinGo(t, "200000000000000001", "")
-	b := env.joinGo(t, "200000000000000002", "")
+	a := env.joinGoNoDAVE(t, "200000000000000001", "")
+	b := env.joinGoNoDAVE(t, "200000000000000002", "")
 	frames := ogg.SyntheticOpus(500, 41)
 	if err := a.conn.Speaking(true); err != nil {
 		t.Fatal(err)
@@ -42,8 +42,8 @@ func TestVoiceOrderUnderBurst(t *testing.T) {
 // order, and the listener must not see it leave.
 func TestVoiceResume(t *testing.T) {
 	env := startVoice(t, false)
-	a := env.joinGo(t, "200000000000000011", "")
-	b := env.joinGo(t, "200000000000000012", "")
+	a := env.joinGoNoDAVE(t, "200000000000000011", "")
+	b := env.joinGoNoDAVE(t, "200000000000000012", "")
 	frames := ogg.SyntheticOpus(100, 42)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -75,8 +75,8 @@ func TestVoiceResume(t *testing.T) {
 // with 4014 (no resume), and the others see op 13.
 func TestVoiceKick(t *testing.T) {
 	env := startVoice(t, false)
-	a := env.joinGo(t, "200000000000000021", "")
-	b := env.joinGo(t, "200000000000000022", "")
+	a := env.joinGoNoDAVE(t, "200000000000000021", "")
+	b := env.joinGoNoDAVE(t, "200000000000000022", "")
 	if err := env.srv.Controller().Disconnect(testGuild, a.user); err != nil {
 		t.Fatal(err)
 	}
@@ -112,14 +112,14 @@ func TestVoiceRecorder(t *testing.T) {
 	defer cancel()
 	listener, err := voiceclient.Dial(ctx, voiceclient.Config{
 		Endpoint: c.Endpoint, Token: c.Token, SessionID: c.SessionID, UserID: c.UserID, GuildID: c.GuildID,
-		RootCAs: env.pool, Logger: env.log,
+		RootCAs: env.pool, Logger: env.log, DisableDAVE: true,
 		OnFrame: func(f voiceclient.Frame) { rec.OnFrame(f); got.add(f.UserID, f.Opus) },
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer listener.Close()
-	a := env.joinGo(t, "200000000000000031", "")
+	a := env.joinGoNoDAVE(t, "200000000000000031", "")
 	src := filepath.Join(t.TempDir(), "in.ogg")
 	frames := ogg.SyntheticOpus(50, 43)
 	if err := ogg.WriteFile(src, frames); err != nil {
@@ -158,7 +158,7 @@ func TestVoiceEveryMode(t *testing.T) {
 	sent := map[string][][]byte{}
 	for i, m := range modes {
 		user := fmt.Sprintf("4000000000000000%02d", i)
-		peers[i] = env.joinGo(t, user, m)
+		peers[i] = env.joinGoNoDAVE(t, user, m)
 		if peers[i].conn.Mode() != m {
 			t.Fatalf("asked for %s, got %s", m, peers[i].conn.Mode())
 		}
@@ -194,14 +194,14 @@ func TestVoiceEveryMode(t *testing.T) {
 // answers the source address of its packets.
 func TestVoiceNATAddress(t *testing.T) {
 	env := startVoice(t, false)
-	a := env.joinGo(t, "500000000000000001", "")
+	a := env.joinGoNoDAVE(t, "500000000000000001", "")
 	c := env.creds("500000000000000002")
 	got := newFrameLog()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	b, err := voiceclient.Dial(ctx, voiceclient.Config{
 		Endpoint: c.Endpoint, Token: c.Token, SessionID: c.SessionID, UserID: c.UserID, GuildID: c.GuildID,
-		RootCAs: env.pool, Logger: env.log, ReportAddr: "192.0.2.7:9",
+		RootCAs: env.pool, Logger: env.log, DisableDAVE: true, ReportAddr: "192.0.2.7:9",
 		OnFrame: func(f voiceclient.Frame) { got.add(f.UserID, f.Opus) },
 	})
 	if err != nil {
@@ -246,7 +246,7 @@ func TestVoiceIdentifyRejected(t *testing.T) {
 			defer cancel()
 			conn, err := voiceclient.Dial(ctx, voiceclient.Config{
 				Endpoint: c.Endpoint, Token: c.Token, SessionID: c.SessionID, UserID: c.UserID, GuildID: c.GuildID,
-				RootCAs: env.pool, Logger: env.log,
+				RootCAs: env.pool, Logger: env.log, DisableDAVE: true,
 			})
 			if err == nil {
 				conn.Close()

@@ -221,6 +221,19 @@ func (p *goPeer) hasEvent(typ, user string) bool {
 
 func (e *voiceEnv) joinGo(t *testing.T, user, mode string) *goPeer {
 	t.Helper()
+	return e.dialGo(t, user, mode, false)
+}
+
+// joinGoNoDAVE joins with DAVE off (max_dave_protocol_version 0). The
+// transport tests use it: DAVE has its own tests (dave_*_test.go), and
+// whether a room runs DAVE then depends only on what they test.
+func (e *voiceEnv) joinGoNoDAVE(t *testing.T, user, mode string) *goPeer {
+	t.Helper()
+	return e.dialGo(t, user, mode, true)
+}
+
+func (e *voiceEnv) dialGo(t *testing.T, user, mode string, noDAVE bool) *goPeer {
+	t.Helper()
 	c := e.creds(user)
 	p := &goPeer{user: user, got: newFrameLog()}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -228,8 +241,9 @@ func (e *voiceEnv) joinGo(t *testing.T, user, mode string) *goPeer {
 	conn, err := voiceclient.Dial(ctx, voiceclient.Config{
 		Endpoint: c.Endpoint, Token: c.Token, SessionID: c.SessionID, UserID: user,
 		GuildID: c.GuildID, ChannelID: c.ChannelID, RootCAs: e.pool, Mode: mode,
-		Logger:  e.log.With("client", "go:"+user),
-		OnFrame: func(f voiceclient.Frame) { p.got.addSeq(f.UserID, f.Opus, f.Seq) },
+		DisableDAVE: noDAVE,
+		Logger:      e.log.With("client", "go:"+user),
+		OnFrame:     func(f voiceclient.Frame) { p.got.addSeq(f.UserID, f.Opus, f.Seq) },
 		OnEvent: func(e voiceclient.Event) {
 			p.mu.Lock()
 			p.events = append(p.events, e)

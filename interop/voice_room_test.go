@@ -41,8 +41,8 @@ func TestVoiceRoomAllClients(t *testing.T) {
 		return out
 	}
 
-	go1 := env.joinGo(t, go1User, "")
-	go2 := env.joinGo(t, go2User, voicecrypto.ModeXChaCha20RTPSize)
+	go1 := env.joinGoNoDAVE(t, go1User, "")
+	go2 := env.joinGoNoDAVE(t, go2User, voicecrypto.ModeXChaCha20RTPSize)
 	djs := startDJS(t, env, djsUser, sent[djsUser], others(djsUser), "")
 	dsg := startDisgo(t, env, dsgUser, sent[dsgUser], "")
 	dgo := joinDiscordgo(t, env, dgoUser)

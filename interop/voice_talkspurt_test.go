@@ -23,8 +23,8 @@ func TestVoiceTalkSpurts(t *testing.T) {
 		dsgUser = "300000000000000004"
 		dgoUser = "300000000000000005"
 	)
-	spk := env.joinGo(t, spkUser, "")
-	g := env.joinGo(t, goUser, "")
+	spk := env.joinGoNoDAVE(t, spkUser, "")
+	g := env.joinGoNoDAVE(t, goUser, "")
 	djs := startDJS(t, env, djsUser, nil, []string{spkUser}, "")
 	dsg := startDisgo(t, env, dsgUser, nil, "")
 	dgo := joinDiscordgo(t, env, dgoUser)
