@@ -93,6 +93,7 @@ func TestEndToEnd(t *testing.T) {
 			voice := &fakeVoice{}
 			s := startChat(t, sc, voice, func(c *chat.Config) {
 				c.REST.Routes = map[string]rest.Limit{"POST /channels/{channel}/messages": {Requests: 3, Window: time.Minute}}
+				c.REST.Invalid = rest.Limit{Requests: 50, Window: time.Minute}
 			})
 			ctx := context.Background()
 			bot, botTok, err := s.Service.CreateBot(ctx, "testbot", true)
@@ -302,6 +303,33 @@ func TestEndToEnd(t *testing.T) {
 			if !strings.Contains(string(left.D), `"channel_id":null`) {
 				t.Fatalf("leave state %s", left.D)
 			}
+			// Invalid requests (401/403/429) per IP are limited too: after 50,
+			// everything from this IP gets a global 429.
+			for range 60 {
+				api(t, s, "GET", "/users/@me", "Bot invalid", nil, nil)
+			}
+			if code, hdr := api(t, s, "GET", "/users/@me", botAuth, nil, nil); code != 429 || hdr.Get("X-RateLimit-Global") != "true" {
+				t.Fatalf("invalid-request limit: %d %v", code, hdr)
+			}
+		})
+	}
+}
+
+func TestKick(t *testing.T) {
+	for name, sc := range engines(t) {
+		t.Run(name, func(t *testing.T) {
+			s := startChat(t, sc, &fakeVoice{}, nil)
+			_, botTok, err := s.Service.CreateBot(context.Background(), "kicker", true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			botAuth := "Bot " + botTok
+			guild := struct{ ID string }{s.Service.DefaultGuild().String()}
+			var reg struct {
+				Token  string `json:"token"`
+				UserID string `json:"user_id"`
+			}
+			api(t, s, "POST", "/auth/register", "", map[string]string{"username": "alice", "password": "hunter2hunter2"}, &reg)
 			// Kick: the user's sessions get GUILD_DELETE.
 			alice := dialGateway(t, s, reg.Token, 1)
 			alice.expect("GUILD_CREATE")

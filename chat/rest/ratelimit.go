@@ -60,6 +60,18 @@ func (l *limiter) take(key string, lim Limit, now time.Time) (remaining int, res
 	return lim.Requests - w.used, reset, true
 }
 
+// exhausted reports whether key's current window is used up, without
+// consuming.
+func (l *limiter) exhausted(key string, lim Limit, now time.Time) (time.Time, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	w := l.windows[key]
+	if w == nil || now.Sub(w.start) >= lim.Window {
+		return time.Time{}, false
+	}
+	return w.start.Add(lim.Window), w.used >= lim.Requests
+}
+
 func bucketHash(route string) string {
 	h := sha256.Sum256([]byte(route))
 	return hex.EncodeToString(h[:8])

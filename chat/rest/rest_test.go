@@ -63,3 +63,19 @@ func TestToAPIError(t *testing.T) {
 		}
 	}
 }
+
+func TestExhausted(t *testing.T) {
+	l := newLimiter()
+	lim := Limit{Requests: 1, Window: time.Minute}
+	now := time.Unix(1000, 0)
+	if _, ex := l.exhausted("k", lim, now); ex {
+		t.Fatal("fresh key exhausted")
+	}
+	l.take("k", lim, now)
+	if reset, ex := l.exhausted("k", lim, now); !ex || !reset.Equal(now.Add(time.Minute)) {
+		t.Fatalf("exhausted %v %v", ex, reset)
+	}
+	if _, ex := l.exhausted("k", lim, now.Add(time.Minute)); ex {
+		t.Fatal("window did not reset")
+	}
+}

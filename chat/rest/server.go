@@ -36,6 +36,9 @@ type Config struct {
 	Default Limit
 	// MaxBody is the largest request body (default 1 MiB).
 	MaxBody int64
+	// Invalid limits 401/403/429 answers per client IP (default 10,000 per
+	// 10 minutes, Discord's); beyond it every request from that IP gets 429.
+	Invalid Limit
 }
 
 // Validate checks the configuration.
@@ -71,6 +74,9 @@ func New(cfg Config) (*Server, error) {
 		routes[k] = v
 	}
 	cfg.Routes = routes
+	if cfg.Invalid.Requests == 0 {
+		cfg.Invalid = Limit{10_000, 10 * time.Minute}
+	}
 	if cfg.MaxBody == 0 {
 		cfg.MaxBody = 1 << 20
 	}
@@ -122,9 +128,21 @@ func (s *Server) handle(pattern string, auth bool, major string, h handler) {
 	if !ok {
 		lim = s.cfg.Default
 	}
-	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+	s.mux.HandleFunc(pattern, func(w0 http.ResponseWriter, r *http.Request) {
+		ip := clientIP(r)
+		now := time.Now()
+		if reset, banned := s.lim.exhausted("invalid:"+ip, s.cfg.Invalid, now); banned {
+			tooMany(w0, reset, now, true)
+			return
+		}
+		w := &statusWriter{ResponseWriter: w0}
+		defer func() {
+			if w.status == http.StatusUnauthorized || w.status == http.StatusForbidden || w.status == http.StatusTooManyRequests {
+				s.lim.take("invalid:"+ip, s.cfg.Invalid, now)
+			}
+		}()
 		c := &call{w: w, r: r}
-		caller := clientIP(r)
+		caller := ip
 		if auth {
 			u, err := s.cfg.Service.Authenticate(r.Context(), r.Header.Get("Authorization"))
 			if err != nil {
@@ -133,7 +151,6 @@ func (s *Server) handle(pattern string, auth bool, major string, h handler) {
 			}
 			c.user, caller = u, u.ID.String()
 		}
-		now := time.Now()
 		if _, reset, ok := s.lim.take("global:"+caller, s.cfg.Global, now); !ok {
 			tooMany(w, reset, now, true)
 			return
@@ -156,6 +173,17 @@ func (s *Server) handle(pattern string, auth bool, major string, h handler) {
 		}
 		writeJSON(w, status, body)
 	})
+}
+
+// statusWriter records the status code for the invalid-request limit.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
 }
 
 func clientIP(r *http.Request) string {
