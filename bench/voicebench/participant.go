@@ -37,6 +37,9 @@ type participant struct {
 	sock    *udpSock
 	cipher  *voicecrypto.Cipher
 	gw      *gatewayConn // nil behind the reflector
+	// serverPort is the target's media port (from Ready, or the
+	// reflector's address).
+	serverPort uint16
 
 	// Owned by the pacer.
 	seq   uint16
@@ -170,6 +173,7 @@ func joinSFU(ctx context.Context, t *Target, mode string, signer *voicetoken.Sig
 		return fail("ready", fmt.Errorf("mode %s not offered (%v)", mode, ready.Modes))
 	}
 	p.ssrc = ready.SSRC
+	p.serverPort = uint16(ready.Port)
 	addr, err := netip.ParseAddr(ready.IP)
 	if err != nil {
 		return fail("ready", err)
@@ -290,6 +294,7 @@ func joinReflector(t *Target, mode string, p *participant) error {
 	if p.sock, err = dialUDP(ap); err != nil {
 		return err
 	}
+	p.serverPort = ap.Port()
 	req := joinDatagram(p.room, p.ssrc, p.idx)
 	buf := make([]byte, rxBufSize)
 	for range 10 {

@@ -101,3 +101,43 @@ func userSysCPU(pid int) (user, sys time.Duration, err error) {
 	}
 	return time.Duration(ut) * clockTick, time.Duration(st) * clockTick, nil
 }
+
+// udpDrops sums the kernel's drop counters (receive buffer overflows) of
+// the IPv4 UDP sockets bound to the given local ports, from /proc/net/udp.
+func udpDrops(ports map[uint16]bool) (uint64, error) {
+	b, err := os.ReadFile("/proc/net/udp")
+	if err != nil {
+		return 0, fmt.Errorf("voicebench: %w", err)
+	}
+	var total uint64
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) < 13 {
+			continue
+		}
+		_, portHex, ok := strings.Cut(f[1], ":")
+		if !ok {
+			continue
+		}
+		port, err := strconv.ParseUint(portHex, 16, 16)
+		if err != nil || !ports[uint16(port)] {
+			continue
+		}
+		if d, err := strconv.ParseUint(f[len(f)-1], 10, 64); err == nil {
+			total += d
+		}
+	}
+	return total, nil
+}
+
+// localPort is the bound port of a socket.
+func (s *udpSock) localPort() uint16 {
+	sa, err := unix.Getsockname(s.fd)
+	if err != nil {
+		return 0
+	}
+	if in4, ok := sa.(*unix.SockaddrInet4); ok {
+		return uint16(in4.Port)
+	}
+	return 0
+}

@@ -136,6 +136,12 @@ func (rep *Report) WriteText(w io.Writer) {
 			r.CPUUsPerPacket, r.UserUsPerPacket, r.SysUsPerPacket, r.ServerCores, r.LatencyUS.P50, r.LatencyUS.P99, r.LatencyUS.P999,
 			r.Loss, r.GeneratorCores, r.GeneratorUsPerPacket)
 	}
+	for _, r := range rep.Runs {
+		if r.ServerSocketDrops+r.GeneratorSocketDrops+r.LateSends+r.SendErrors+r.DecryptErrors+uint64(r.GatewayClosed) > 0 {
+			fmt.Fprintf(w, "%-10s kernel drops: target socket %d, generator sockets %d; sends >1 ms late %d, send errors %d, decrypt errors %d, gateway closed %d\n",
+				r.Name, r.ServerSocketDrops, r.GeneratorSocketDrops, r.LateSends, r.SendErrors, r.DecryptErrors, r.GatewayClosed)
+		}
+	}
 	fmt.Fprintf(w, "\nSFU: %.0f pps forwarded, %.3f µs CPU/packet, latency p50 %.1f / p99 %.1f / p99.9 %.1f µs, loss %.6f\n",
 		rep.ForwardedPPS, rep.CPUUsPerForwardedPacket, rep.LatencyUS.P50, rep.LatencyUS.P99, rep.LatencyUS.P999, rep.Loss)
 	if rep.ReflectorPPS > 0 {

@@ -64,11 +64,16 @@ type TargetResult struct {
 	// Counters are the target's counter deltas over the window.
 	Counters      *Counters `json:"counters,omitempty"`
 	CountersError string    `json:"counters_error,omitempty"`
-	LateSends     uint64    `json:"late_sends_1ms"`
-	SendErrors    uint64    `json:"send_errors"`
-	DecryptErrors uint64    `json:"decrypt_errors"`
-	Foreign       uint64    `json:"foreign_datagrams"`
-	GatewayClosed int       `json:"gateway_closed"`
+	// ServerSocketDrops and GeneratorSocketDrops are the kernel's receive
+	// buffer overflows over the window (/proc/net/udp): datagrams lost
+	// before the target or the generator could read them.
+	ServerSocketDrops    uint64 `json:"server_socket_drops"`
+	GeneratorSocketDrops uint64 `json:"generator_socket_drops"`
+	LateSends            uint64 `json:"late_sends_1ms"`
+	SendErrors           uint64 `json:"send_errors"`
+	DecryptErrors        uint64 `json:"decrypt_errors"`
+	Foreign              uint64 `json:"foreign_datagrams"`
+	GatewayClosed        int    `json:"gateway_closed"`
 }
 
 // intentionalReasons are SFU drop reasons that are policy, not loss.
@@ -96,6 +101,10 @@ func (r *run) result(s0, s1 sample) *TargetResult {
 		LateSends: late, SendErrors: sendErr,
 		DecryptErrors: st.decryptErr, Foreign: st.foreign,
 		LatencyUS: quantilesUS(&st.lat), LatencyAppUS: quantilesUS(&st.latApp),
+	}
+	if s0.dropsErr == nil && s1.dropsErr == nil {
+		res.ServerSocketDrops = s1.srvDrops - s0.srvDrops
+		res.GeneratorSocketDrops = s1.genDrops - s0.genDrops
 	}
 	dwin := r.cfg.Duration.Seconds()
 	res.SentPPS = round(float64(res.Sent)/dwin, 1)

@@ -32,6 +32,9 @@ type run struct {
 	stopSend, stopRx atomic.Bool
 
 	gwWG sync.WaitGroup // gateway reader goroutines
+
+	// Local ports of the target's media socket and of the generator's.
+	srvPorts, genPorts map[uint16]bool
 }
 
 // sample is the state of counters at one edge of the window.
@@ -46,12 +49,20 @@ type sample struct {
 	self      time.Duration
 	ctr       Counters
 	ctrErr    error
+	// Kernel receive-buffer drops of the target's and the generator's
+	// sockets.
+	srvDrops, genDrops uint64
+	dropsErr           error
 }
 
 func (r *run) sample(ctx context.Context) sample {
 	s := sample{at: time.Now()}
 	s.cpu, s.cpuErr = processCPU(r.t.PID)
 	s.user, s.sys, s.splitErr = userSysCPU(r.t.PID)
+	s.srvDrops, s.dropsErr = udpDrops(r.srvPorts)
+	if s.dropsErr == nil {
+		s.genDrops, s.dropsErr = udpDrops(r.genPorts)
+	}
 	s.self, _ = selfCPU()
 	if r.t.Counters != nil {
 		s.ctr, s.ctrErr = r.t.Counters(ctx)
@@ -224,6 +235,11 @@ func (r *run) setup(ctx context.Context) error {
 		fmt.Fprintf(cfg.Progress, "[%s] %d participants joined in %.1fs (target pid %d)\n", r.t.Name, len(r.parts), time.Since(t0).Seconds(), r.t.PID)
 	}
 
+	r.srvPorts, r.genPorts = map[uint16]bool{}, map[uint16]bool{}
+	for _, p := range r.parts {
+		r.srvPorts[p.serverPort] = true
+		r.genPorts[p.sock.localPort()] = true
+	}
 	nl := min(cfg.Loops, len(r.parts))
 	for range nl {
 		r.loops = append(r.loops, newLoop(r))
