@@ -18,9 +18,10 @@ import (
 // transition:
 //
 //   - Room enforcement (only DAVE frames and Opus silence are forwarded) is
-//     on while the room is at protocol version 1, except during an upgrade:
-//     from the op 24 that starts it until the first commit transition
-//     executes, members still send transport-only Opus.
+//     on while the room is at protocol version 1 with an established group,
+//     except while the group is being created (first members, sole-member
+//     reset, upgrade): until its first commit transition executes, members
+//     still send transport-only Opus.
 //   - A receiver is DAVE-capable (gets DAVE frames) once it has processed a
 //     commit or Welcome: from its op 23 for that transition, or the op 22
 //     that executes it. op 24 epoch 1 (re-creation) and op 31 (the client
@@ -43,8 +44,10 @@ type daveRoom struct {
 	nextSynthetic uint64
 	// commits lists, per live commit transition, the users that must
 	// process its op 29 or op 30.
-	commits   map[uint16][]uint64
-	upgrading bool
+	commits map[uint16][]uint64
+	// creating: the room is at version 1 but its group's first commit
+	// has not executed yet.
+	creating bool
 	timer     *time.Timer
 	closed    bool
 }
@@ -265,12 +268,12 @@ func (r *daveRoom) afterLocked(now time.Time, before uint16, sends []dave.Send) 
 	after := r.ss.ProtocolVersion()
 	switch {
 	case len(r.members) == 0 || after == 0:
-		r.upgrading = false
-	case before == 0 && after == 1:
-		r.upgrading = true // op 24 epoch 1 to every member (dave.md §4 "Upgrade")
+		r.creating = false
+	case r.ss.Epoch() == 0:
+		r.creating = true // no group yet (first members, reset, upgrade)
 	}
 	r.deliver(sends)
-	on := after == 1 && !r.upgrading
+	on := after == 1 && !r.creating && r.ss.Epoch() > 0
 	for _, m := range r.members {
 		m.media.SetRoomDAVE(on)
 	}
@@ -300,7 +303,7 @@ func (r *daveRoom) deliver(sends []dave.Send) {
 					}
 				}
 				if r.ss.ProtocolVersion() == 1 {
-					r.upgrading = false
+					r.creating = false
 				}
 			}
 		}
@@ -380,9 +383,9 @@ type DAVERoomState struct {
 	Users, GroupUsers []uint64
 	// Proposals counts proposals awaiting a commit.
 	Proposals int
-	// Transition reports a transition awaiting op 23; Upgrading an upgrade
+	// Transition reports a transition awaiting op 23; Creating a group
 	// whose first commit has not executed yet.
-	Transition, Upgrading bool
+	Transition, Creating bool
 	// Enforced reports the SFU forwards only DAVE frames and silence.
 	Enforced bool
 }
@@ -398,13 +401,13 @@ func (s *Server) DAVEState(guild, channel string) (DAVERoomState, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	info := r.ss.DebugInfo()
-	st := DAVERoomState{ProtocolVersion: r.ss.ProtocolVersion(), Epoch: r.ss.Epoch(), Upgrading: r.upgrading}
+	st := DAVERoomState{ProtocolVersion: r.ss.ProtocolVersion(), Epoch: r.ss.Epoch(), Creating: r.creating}
 	st.Established, _ = info["established"].(bool)
 	st.Users, _ = info["users"].([]uint64)
 	st.GroupUsers, _ = info["group_users"].([]uint64)
 	st.Proposals, _ = info["live_proposals"].(int)
 	_, st.Transition = r.ss.NextDeadline()
-	st.Enforced = st.ProtocolVersion == 1 && !r.upgrading
+	st.Enforced = st.ProtocolVersion == 1 && !r.creating && st.Epoch > 0
 	return st, true
 }
 

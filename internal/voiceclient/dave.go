@@ -72,6 +72,8 @@ type daveSession struct {
 	joined      bool
 	lastCommit  []byte
 	enc         *dave.Encryptor
+	sendKey     bool                        // enc holds this group's key
+	sendNext    map[uint16]*dave.KeyRatchet // own ratchet per prepared commit transition
 	encBuf      []byte
 	decs        map[uint64]*dave.Decryptor
 	code        string
@@ -89,7 +91,7 @@ func newDAVESession(c *Conn) (*daveSession, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: DAVE needs a numeric channel id (got %q)", ErrConfig, c.cfg.ChannelID)
 	}
-	return &daveSession{c: c, self: self, chID: ch, pending: map[uint16]uint16{},
+	return &daveSession{c: c, self: self, chID: ch, pending: map[uint16]uint16{}, sendNext: map[uint16]*dave.KeyRatchet{},
 		enc: dave.NewEncryptor(), encBuf: make([]byte, 0, MaxOpusSize+dave.MaxOverhead+16),
 		decs: map[uint64]*dave.Decryptor{}}, nil
 }
@@ -184,6 +186,8 @@ func (d *daveSession) reinitLocked() {
 		return
 	}
 	d.sig, d.bundle, d.group, d.joined, d.lastCommit = sig, b, nil, false, nil
+	d.sendKey = false
+	clear(d.sendNext)
 	d.pendingGroupLocked()
 	d.writeBinary(dave.KeyPackageMessage{KeyPackage: b.KeyPackage.Marshal()})
 }
@@ -269,6 +273,11 @@ func (d *daveSession) executeLocked(id uint16) bool {
 		return false
 	}
 	delete(d.pending, id)
+	if r := d.sendNext[id]; r != nil {
+		delete(d.sendNext, id)
+		d.enc.SetKeyRatchet(r)
+		d.sendKey = true
+	}
 	old := d.version
 	d.version = v
 	d.transitions++
@@ -395,18 +404,23 @@ func (d *daveSession) welcomeLocked(m dave.WelcomeMessage) bool {
 	return true
 }
 
-// newEpochLocked installs the keys of the group's new epoch: this client's
-// sender ratchet and every other member's receive ratchet. Like davey, it
-// switches when it processes the commit or Welcome, not on op 22.
+// newEpochLocked installs the keys of the group's new epoch: every other
+// member's receive ratchet at once (receivers keep the previous epoch's for
+// a while), this client's sender ratchet when the transition executes
+// (op 22), so that no member receives frames it has no key for yet. davey
+// switches its sender when it processes the commit (dave.md §4).
 func (d *daveSession) newEpochLocked(transition uint16) {
 	first := !d.joined
 	d.joined = true
 	d.lastCommit = nil
 	exp := dave.ExporterFunc(d.group.Exporter)
-	if r, err := dave.NewSenderKeyRatchet(exp, d.self); err == nil {
-		d.enc.SetKeyRatchet(r)
-	} else {
+	if r, err := dave.NewSenderKeyRatchet(exp, d.self); err != nil {
 		d.c.log.Warn("dave: sender key", "err", err)
+	} else if transition == 0 {
+		d.enc.SetKeyRatchet(r)
+		d.sendKey = true
+	} else {
+		d.sendNext[transition] = r
 	}
 	live := map[uint64]bool{}
 	for _, m := range d.group.Members() {
@@ -476,7 +490,7 @@ func (d *daveSession) recoverLocked(id uint16, why error) {
 func (d *daveSession) encrypt(frame []byte) ([]byte, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.version == 0 || !d.joined || dave.IsOpusSilence(frame) {
+	if d.version == 0 || !d.sendKey || dave.IsOpusSilence(frame) {
 		return frame, nil
 	}
 	out, err := d.enc.Encrypt(d.encBuf[:0], frame)
