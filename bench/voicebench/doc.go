@@ -5,6 +5,23 @@
 // same load to a minimal UDP reflector so the SFU can be compared with a
 // floor measured in the same run (shared/docs/performance.md §8).
 //
+// # Usage
+//
+//	parley bench voice --rooms 200 --size 10 --speakers 2 --duration 20s --json
+//	parley bench voice --data-dir DIR ...   # load the server running on DIR
+//
+// Without --data-dir the command starts `parley serve --only voice` on a
+// temporary data dir as a child process (GOMAXPROCS from
+// --server-gomaxprocs, optional taskset pinning with --server-cpus and
+// --generator-cpus) and `parley bench reflector` as a second child, loads
+// the SFU, then the reflector (--reps alternates them), printing a progress
+// line per second on stderr. The report (Report) carries forwarded_pps,
+// cpu_us_per_forwarded_packet (split into user and system time),
+// latency_us, loss, reflector_pps, ratio_to_reflector, the generator's own
+// CPU, kernel socket drops, the configuration, the machine, and the issue's
+// targets as checks. --cpuprofile runs the server in-process for a pprof
+// profile instead.
+//
 // # Participants
 //
 // A participant is not a full voiceclient.Conn: it is one WSS connection

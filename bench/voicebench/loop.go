@@ -89,15 +89,16 @@ func (l *loop) sendDue(now time.Duration) {
 	size := uint64(r.cfg.Size - 1)
 	for l.due() <= now {
 		p := l.speakers[l.next]
-		if now-l.due() > time.Millisecond {
+		sendNS := time.Now().UnixNano()
+		inWin := sendNS >= r.winStart && sendNS < r.winEnd
+		if inWin && now-l.due() > time.Millisecond {
 			l.late++
 		}
-		sendNS := time.Now().UnixNano()
 		if err := r.sendOne(p, l.sendBuf, sendNS); err != nil {
 			l.sendErr++
 		} else {
 			l.sent++
-			if sendNS >= r.winStart && sendNS < r.winEnd {
+			if inWin {
 				l.sentWin++
 				l.secExp[(sendNS-r.winStart)/int64(time.Second)].Add(size)
 			}

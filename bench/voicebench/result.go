@@ -69,7 +69,9 @@ type TargetResult struct {
 	// before the target or the generator could read them.
 	ServerSocketDrops    uint64 `json:"server_socket_drops"`
 	GeneratorSocketDrops uint64 `json:"generator_socket_drops"`
-	LateSends            uint64 `json:"late_sends_1ms"`
+	// LateSends counts window sends more than 1 ms behind schedule (the
+	// generator was starved of CPU).
+	LateSends uint64 `json:"late_sends_1ms"`
 	SendErrors           uint64 `json:"send_errors"`
 	DecryptErrors        uint64 `json:"decrypt_errors"`
 	Foreign              uint64 `json:"foreign_datagrams"`
