@@ -71,11 +71,11 @@ type TargetResult struct {
 	GeneratorSocketDrops uint64 `json:"generator_socket_drops"`
 	// LateSends counts window sends more than 1 ms behind schedule (the
 	// generator was starved of CPU).
-	LateSends uint64 `json:"late_sends_1ms"`
-	SendErrors           uint64 `json:"send_errors"`
-	DecryptErrors        uint64 `json:"decrypt_errors"`
-	Foreign              uint64 `json:"foreign_datagrams"`
-	GatewayClosed        int    `json:"gateway_closed"`
+	LateSends     uint64 `json:"late_sends_1ms"`
+	SendErrors    uint64 `json:"send_errors"`
+	DecryptErrors uint64 `json:"decrypt_errors"`
+	Foreign       uint64 `json:"foreign_datagrams"`
+	GatewayClosed int    `json:"gateway_closed"`
 }
 
 // intentionalReasons are SFU drop reasons that are policy, not loss.
