@@ -48,8 +48,8 @@ type daveRoom struct {
 	// creating: the room is at version 1 but its group's first commit
 	// has not executed yet.
 	creating bool
-	timer     *time.Timer
-	closed    bool
+	timer    *time.Timer
+	closed   bool
 }
 
 // daveSession is a session's DAVE state, guarded by its room's mu.
