@@ -156,9 +156,18 @@ func run(path string) error {
 	if err := conn.Open(ctx, channelID, false, false); err != nil {
 		return fmt.Errorf("open: %w", err)
 	}
-	modeMu.Lock()
-	out(map[string]any{"event": "ready", "mode": mode})
-	modeMu.Unlock()
+	// Open can return before disgo runs the event handler for op 4: wait
+	// for the mode it reports.
+	var selected string
+	for deadline := time.Now().Add(5 * time.Second); selected == "" && time.Now().Before(deadline); {
+		modeMu.Lock()
+		selected = mode
+		modeMu.Unlock()
+		if selected == "" {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	out(map[string]any{"event": "ready", "mode": selected})
 
 	done := make(chan struct{})
 	go func() {
