@@ -52,13 +52,16 @@ func newMemCache(max int64) *memCache {
 	return &memCache{max: max, ll: list.New(), items: map[string]*list.Element{}}
 }
 
-func (c *memCache) get(key string) (Variant, bool) {
+func (c *memCache) get(key string) (Variant, bool) { return c.getBytes([]byte(key)) }
+
+// getBytes looks key up without making a string of it.
+func (c *memCache) getBytes(key []byte) (Variant, bool) {
 	if c.max <= 0 {
 		return Variant{}, false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if e, ok := c.items[key]; ok {
+	if e, ok := c.items[string(key)]; ok {
 		c.ll.MoveToFront(e)
 		return e.Value.(*memEntry).v, true
 	}

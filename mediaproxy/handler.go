@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -22,21 +23,28 @@ import (
 type Request struct {
 	Method        string
 	RawPath       string // still escaped
-	Query         url.Values
+	RawQuery      string // still escaped, without '?'
 	Accept        string
 	IfNoneMatch   string
 	Authorization string
 	Body          []byte
 }
 
-// Response is what the handler answers.
+// Response is what the handler answers. Header keys are in canonical MIME
+// form (net/http writes them into its header map as they are). Body may be
+// shared with the cache and must not be modified.
 type Response struct {
 	Status int
 	Header [][2]string
 	Body   []byte
 }
 
-func (r *Response) set(k, v string) { r.Header = append(r.Header, [2]string{k, v}) }
+func (r *Response) set(k, v string) {
+	if r.Header == nil {
+		r.Header = make([][2]string, 0, 8)
+	}
+	r.Header = append(r.Header, [2]string{k, v})
+}
 
 // errorBody is the JSON of every error.
 type errorBody struct {
@@ -66,16 +74,20 @@ func jsonResponse(status int, v any) Response {
 	return r
 }
 
-// Serve answers one request. ctx carries the request deadline.
+// Serve answers one request. Waiting for a job is bounded by
+// Config.Timeout (and by ctx, which may end sooner, e.g. when the client
+// goes away).
 func (s *Server) Serve(ctx context.Context, req *Request) Response {
 	start := time.Now()
 	resp := s.route(ctx, req)
 	s.metrics.status(resp.Status)
-	lvl := s.log.Debug
+	lvl := slog.LevelDebug
 	if resp.Status >= 500 {
-		lvl = s.log.Warn
+		lvl = slog.LevelWarn
 	}
-	lvl("request", "method", req.Method, "path", req.RawPath, "status", resp.Status, "bytes", len(resp.Body), "ms", float64(time.Since(start).Microseconds())/1000)
+	if s.log.Enabled(ctx, lvl) {
+		s.log.Log(ctx, lvl, "request", "method", req.Method, "path", req.RawPath, "status", resp.Status, "bytes", len(resp.Body), "ms", float64(time.Since(start).Microseconds())/1000)
+	}
 	return resp
 }
 
@@ -102,33 +114,45 @@ func (s *Server) health() Response {
 		"queue_depth": s.pool.QueueDepth(), "workers_busy": s.pool.Running()})
 }
 
-func splitPath(raw string, n int) ([]string, error) {
-	parts := strings.Split(raw, "/")
-	if len(parts) != n {
-		return nil, fmt.Errorf("%w: malformed path", ErrNotFound)
+// splitPath3 splits an escaped path into exactly three non-empty
+// unescaped segments (no allocation unless a segment is escaped).
+func splitPath3(raw string) (a, b, c string, err error) {
+	var ok bool
+	if a, raw, ok = strings.Cut(raw, "/"); ok {
+		b, c, ok = strings.Cut(raw, "/")
 	}
-	for i, p := range parts {
-		u, err := url.PathUnescape(p)
+	if !ok || strings.IndexByte(c, '/') >= 0 {
+		return "", "", "", fmt.Errorf("%w: malformed path", ErrNotFound)
+	}
+	for _, p := range []*string{&a, &b, &c} {
+		u, err := pathUnescape(*p)
 		if err != nil || u == "" {
-			return nil, fmt.Errorf("%w: malformed path", ErrNotFound)
+			return "", "", "", fmt.Errorf("%w: malformed path", ErrNotFound)
 		}
-		parts[i] = u
+		*p = u
 	}
-	return parts, nil
+	return a, b, c, nil
+}
+
+func pathUnescape(s string) (string, error) {
+	if strings.IndexByte(s, '%') < 0 {
+		return s, nil
+	}
+	return url.PathUnescape(s)
 }
 
 func (s *Server) serveAttachment(ctx context.Context, req *Request, rest string) Response {
-	parts, err := splitPath(rest, 3)
+	ch, id, name, err := splitPath3(rest)
 	if err != nil {
 		return errorResponse(err)
 	}
-	ch, id, name := parts[0], parts[1], parts[2]
-	q := req.Query
+	q := parseParams(req.RawQuery)
 	now := s.now()
-	if err := s.signer.VerifyAttachment(ch, id, name, q.Get("ex"), q.Get("is"), q.Get("hm"), now); err != nil {
+	exp, err := s.signer.verifyAttachment(ch, id, name, q.ex.v, q.is.v, q.hm.v, now)
+	if err != nil {
 		return errorResponse(err)
 	}
-	opts, err := ParseOptions(q, req.Accept)
+	opts, err := parseOptions(&q, req.Accept)
 	if err != nil {
 		return errorResponse(err)
 	}
@@ -139,12 +163,10 @@ func (s *Server) serveAttachment(ctx context.Context, req *Request, rest string)
 	if a.Filename != name {
 		return errorResponse(fmt.Errorf("%w: no such attachment", ErrNotFound))
 	}
-	exp, _ := strconv.ParseInt(q.Get("ex"), 16, 64)
 	maxAge := min(time.Unix(exp, 0).Sub(now), 365*24*time.Hour)
-	key := "a:" + a.SHA256 + "|" + opts.Key()
-	return s.serveVariant(ctx, req, key, opts, maxAge, func(context.Context) ([]byte, error) {
-		return s.cfg.Store.Open(a, s.cfg.Limits.MaxBytes)
-	})
+	var kb [160]byte
+	key := append(append(append(kb[:0], "a:"...), a.SHA256...), '|')
+	return s.serveVariant(ctx, req, opts.AppendKey(key), opts, maxAge, variantSource{att: a})
 }
 
 func (s *Server) serveExternal(ctx context.Context, req *Request, rest string) Response {
@@ -155,24 +177,42 @@ func (s *Server) serveExternal(ctx context.Context, req *Request, rest string) R
 	if err := s.signer.VerifyExternal(sig, target); err != nil {
 		return errorResponse(err)
 	}
-	opts, err := ParseOptions(req.Query, req.Accept)
+	q := parseParams(req.RawQuery)
+	opts, err := parseOptions(&q, req.Accept)
 	if err != nil {
 		return errorResponse(err)
 	}
-	key := "e:" + target + "|" + opts.Key()
-	return s.serveVariant(ctx, req, key, opts, 365*24*time.Hour, func(ctx context.Context) ([]byte, error) {
-		release, err := s.fetchPool.Acquire(ctx)
-		if err != nil {
-			return nil, err
-		}
-		defer release()
-		return s.fetcher.Fetch(ctx, target)
-	})
+	key := append(append([]byte("e:"), target...), '|')
+	return s.serveVariant(ctx, req, opts.AppendKey(key), opts, 365*24*time.Hour, variantSource{target: target})
+}
+
+// variantSource names where a variant's original comes from: an
+// attachment, or an external URL when target is set. It is a value so
+// that a cache hit allocates no closure; produce reads it on a miss.
+type variantSource struct {
+	att    Attachment
+	target string
+}
+
+func (s *Server) readSource(ctx context.Context, src variantSource) ([]byte, error) {
+	if src.target == "" {
+		return s.cfg.Store.Open(src.att, s.cfg.Limits.MaxBytes)
+	}
+	release, err := s.fetchPool.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	return s.fetcher.Fetch(ctx, src.target)
 }
 
 func etagOf(key string) string {
-	s := sha256.Sum256([]byte("parley-media-v1\x00" + key))
-	return `"` + base64.RawURLEncoding.EncodeToString(s[:18]) + `"`
+	h := sha256.New()
+	h.Write([]byte("parley-media-v1\x00"))
+	h.Write([]byte(key))
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	return `"` + base64.RawURLEncoding.EncodeToString(sum[:18]) + `"`
 }
 
 func etagMatches(header, etag string) bool {
@@ -185,51 +225,74 @@ func etagMatches(header, etag string) bool {
 	return false
 }
 
+// immutableYear is the Cache-Control of variants that live a year.
+const immutableYear = "public, max-age=31536000, immutable"
+
+func cacheControl(maxAge time.Duration) string {
+	secs := int64(max(maxAge, 0) / time.Second)
+	if secs == 365*24*3600 {
+		return immutableYear
+	}
+	var b [64]byte
+	out := append(b[:0], "public, max-age="...)
+	out = strconv.AppendInt(out, secs, 10)
+	return string(append(out, ", immutable"...))
+}
+
 // serveVariant answers from the ETag, the memory cache, the disk cache or
-// a coalesced pipeline run, in that order.
-func (s *Server) serveVariant(ctx context.Context, req *Request, key string, opts Options, maxAge time.Duration, source func(context.Context) ([]byte, error)) Response {
-	etag := etagOf(key)
-	headers := func(r *Response) {
-		r.set("ETag", etag)
-		r.set("Cache-Control", "public, max-age="+strconv.FormatInt(int64(max(maxAge, 0)/time.Second), 10)+", immutable")
+// a coalesced pipeline run, in that order. keyb is the variant key; it is
+// only read during the call (a string is made of it on a miss).
+func (s *Server) serveVariant(ctx context.Context, req *Request, keyb []byte, opts Options, maxAge time.Duration, source variantSource) Response {
+	headers := func(r *Response, etag string) {
+		r.set("Etag", etag)
+		r.set("Cache-Control", cacheControl(maxAge))
 		if opts.VariesOnAccept() {
 			r.set("Vary", "Accept")
 		}
 	}
-	if req.IfNoneMatch != "" && etagMatches(req.IfNoneMatch, etag) {
-		s.metrics.hit("etag")
-		r := Response{Status: http.StatusNotModified}
-		headers(&r)
-		return r
+	if req.IfNoneMatch != "" {
+		if etag := etagOf(string(keyb)); etagMatches(req.IfNoneMatch, etag) {
+			s.metrics.hit(tierETag)
+			r := Response{Status: http.StatusNotModified}
+			headers(&r, etag)
+			return r
+		}
 	}
-	v, ok := s.mem.get(key)
+	v, ok := s.mem.getBytes(keyb)
 	if ok {
-		s.metrics.hit("memory")
-	} else if v, ok = s.disk.get(key, etag); ok {
-		s.metrics.hit("disk")
-		s.mem.put(key, v)
+		s.metrics.hit(tierMemory)
 	} else {
-		s.metrics.misses.Add(1)
-		c, leader := s.flight.Do(key, func() (Variant, error) { return s.produce(key, etag, opts, source) })
-		if !leader {
-			s.metrics.coalesced.Inc()
+		key := string(keyb)
+		etag := etagOf(key)
+		if v, ok = s.disk.get(key, etag); ok {
+			s.metrics.hit(tierDisk)
+			s.mem.put(key, v)
+		} else {
+			s.metrics.misses.Add(1)
+			o, src := opts, source // copies: only a miss moves them to the heap
+			c, leader := s.flight.Do(key, func() (Variant, error) { return s.produce(key, etag, o, src) })
+			if !leader {
+				s.metrics.coalesced.Inc()
+			}
+			ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+			defer cancel()
+			select {
+			case <-c.done:
+			case <-ctx.Done():
+				return errorResponse(fmt.Errorf("%w: request deadline", ErrTimeout))
+			}
+			if c.err != nil {
+				return errorResponse(c.err)
+			}
+			v = c.res
 		}
-		select {
-		case <-c.done:
-		case <-ctx.Done():
-			return errorResponse(fmt.Errorf("%w: request deadline", ErrTimeout))
-		}
-		if c.err != nil {
-			return errorResponse(c.err)
-		}
-		v = c.res
 	}
 	r := Response{Status: http.StatusOK, Body: v.Body}
 	if req.Method == http.MethodHead {
 		r.Body = nil
 	}
 	r.set("Content-Type", v.Format.ContentType())
-	headers(&r)
+	headers(&r, v.ETag)
 	r.set("X-Content-Type-Options", "nosniff")
 	r.set("Content-Security-Policy", "default-src 'none'; sandbox")
 	return r
@@ -238,10 +301,10 @@ func (s *Server) serveVariant(ctx context.Context, req *Request, key string, opt
 // produce runs one job for key under its own deadline, detached from any
 // one requester so that coalesced waiters are not cancelled by the first
 // caller leaving.
-func (s *Server) produce(key, etag string, opts Options, source func(context.Context) ([]byte, error)) (Variant, error) {
+func (s *Server) produce(key, etag string, opts Options, source variantSource) (Variant, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
 	defer cancel()
-	src, err := source(ctx)
+	src, err := s.readSource(ctx, source)
 	if err != nil {
 		return Variant{}, err
 	}
@@ -289,7 +352,7 @@ func (s *Server) upload(req *Request, channel string) Response {
 	if strings.Contains(channel, "/") {
 		return errorResponse(fmt.Errorf("%w: malformed path", ErrNotFound))
 	}
-	name := req.Query.Get("filename")
+	name := parseParams(req.RawQuery).filename.v
 	if name == "" {
 		name = "file"
 	}

@@ -16,7 +16,25 @@ type metrics struct {
 	hits       atomic.Int64
 	misses     atomic.Int64
 	coalesced  prometheus.Counter
+
+	// Label lookups hash the label values; the hot path uses counters
+	// resolved once: byStatus is filled on first use of each code,
+	// byTier up front.
+	byStatus [600]atomic.Pointer[prometheus.Counter]
+	byTier   [numTiers]prometheus.Counter
 }
+
+// Cache tiers (the "tier" label of parley_media_cache_hits_total).
+type tier uint8
+
+const (
+	tierMemory tier = iota
+	tierDisk
+	tierETag
+	numTiers
+)
+
+var tierNames = [numTiers]string{"memory", "disk", "etag"}
 
 func newMetrics(pool *Pool, stats *Stats, extra prometheus.Registerer) *metrics {
 	m := &metrics{reg: prometheus.NewRegistry()}
@@ -39,6 +57,9 @@ func newMetrics(pool *Pool, stats *Stats, extra prometheus.Registerer) *metrics 
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_media_decodes_total", Help: "Sources handed to libvips for decoding."}, func() float64 { return float64(stats.Decodes.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_media_decode_errors_total", Help: "Sources libvips failed to decode."}, func() float64 { return float64(stats.DecodeErrors.Load()) }),
 	}
+	for t := range m.byTier {
+		m.byTier[t] = m.cacheHits.WithLabelValues(tierNames[t])
+	}
 	for _, c := range cs {
 		m.reg.MustRegister(c)
 		if extra != nil {
@@ -48,9 +69,21 @@ func newMetrics(pool *Pool, stats *Stats, extra prometheus.Registerer) *metrics 
 	return m
 }
 
-func (m *metrics) status(code int) { m.requests.WithLabelValues(strconv.Itoa(code)).Inc() }
+func (m *metrics) status(code int) {
+	if code < 0 || code >= len(m.byStatus) {
+		m.requests.WithLabelValues(strconv.Itoa(code)).Inc()
+		return
+	}
+	p := m.byStatus[code].Load()
+	if p == nil {
+		c := m.requests.WithLabelValues(strconv.Itoa(code))
+		p = &c
+		m.byStatus[code].Store(p)
+	}
+	(*p).Inc()
+}
 
-func (m *metrics) hit(tier string) {
+func (m *metrics) hit(t tier) {
 	m.hits.Add(1)
-	m.cacheHits.WithLabelValues(tier).Inc()
+	m.byTier[t].Inc()
 }

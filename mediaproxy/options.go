@@ -48,26 +48,32 @@ type query interface {
 // format, quality, animated, plus upscale. accept is the request's Accept
 // header, used only when no format is given.
 func ParseOptions(q query, accept string) (Options, error) {
+	p := paramsOf(q)
+	return parseOptions(&p, accept)
+}
+
+// parseOptions is ParseOptions on parsed parameters (the request path).
+func parseOptions(q *params, accept string) (Options, error) {
 	var o Options
-	dim := func(name string) (int, error) {
-		if !q.Has(name) {
+	dim := func(name string, p param) (int, error) {
+		if !p.ok {
 			return 0, nil
 		}
-		n, err := strconv.Atoi(q.Get(name))
+		n, err := strconv.Atoi(p.v)
 		if err != nil || n < 1 || n > MaxDimension {
 			return 0, fmt.Errorf("%w: %s must be an integer 1..%d", ErrBadOptions, name, MaxDimension)
 		}
 		return n, nil
 	}
 	var err error
-	if o.Width, err = dim("width"); err != nil {
+	if o.Width, err = dim("width", q.width); err != nil {
 		return o, err
 	}
-	if o.Height, err = dim("height"); err != nil {
+	if o.Height, err = dim("height", q.height); err != nil {
 		return o, err
 	}
-	if q.Has("size") {
-		n, err := strconv.Atoi(q.Get("size"))
+	if q.size.ok {
+		n, err := strconv.Atoi(q.size.v)
 		if err != nil || n < 16 || n > MaxDimension || bits.OnesCount(uint(n)) != 1 {
 			return o, fmt.Errorf("%w: size must be a power of two 16..%d", ErrBadOptions, MaxDimension)
 		}
@@ -76,8 +82,8 @@ func ParseOptions(q query, accept string) (Options, error) {
 		}
 		o.Width, o.Height = n, n
 	}
-	switch f := strings.ToLower(q.Get("format")); f {
-	case "", "auto":
+	switch f := q.format.v; {
+	case f == "" || lowerIs(f, "auto"):
 		if acceptsWebP(accept) {
 			o.choice, o.Format = choiceWebPFromAccept, FormatWebP
 		}
@@ -88,11 +94,10 @@ func ParseOptions(q query, accept string) (Options, error) {
 		}
 		o.choice, o.Format = choiceExplicit, ff
 	}
-	if q.Has("quality") {
-		switch v := strings.ToLower(q.Get("quality")); v {
-		case "lossless":
+	if q.quality.ok {
+		if v := q.quality.v; lowerIs(v, "lossless") {
 			o.Lossless = true
-		default:
+		} else {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 || n > 100 {
 				return o, fmt.Errorf("%w: quality must be 1..100 or lossless", ErrBadOptions)
@@ -100,26 +105,45 @@ func ParseOptions(q query, accept string) (Options, error) {
 			o.Quality = n
 		}
 	}
-	if o.Animated, err = boolOpt(q, "animated"); err != nil {
+	if o.Animated, err = boolOpt("animated", q.animated); err != nil {
 		return o, err
 	}
-	if o.Upscale, err = boolOpt(q, "upscale"); err != nil {
+	if o.Upscale, err = boolOpt("upscale", q.upscale); err != nil {
 		return o, err
 	}
 	return o, nil
 }
 
-func boolOpt(q query, name string) (bool, error) {
-	if !q.Has(name) {
+func boolOpt(name string, p param) (bool, error) {
+	if !p.ok {
 		return false, nil
 	}
-	switch strings.ToLower(q.Get(name)) {
-	case "", "1", "true", "yes":
+	switch v := p.v; {
+	case v == "" || v == "1" || lowerIs(v, "true") || lowerIs(v, "yes"):
 		return true, nil
-	case "0", "false", "no":
+	case v == "0" || lowerIs(v, "false") || lowerIs(v, "no"):
 		return false, nil
 	}
 	return false, fmt.Errorf("%w: %s must be true or false", ErrBadOptions, name)
+}
+
+// lowerIs reports whether strings.ToLower(s) == lower for an ASCII lower
+// without allocating (no non-ASCII rune lowers to an ASCII letter other
+// than the Kelvin sign, and no option word contains a k).
+func lowerIs(s, lower string) bool {
+	if len(s) != len(lower) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
 }
 
 func acceptsWebP(accept string) bool {
@@ -172,7 +196,10 @@ func (o Options) Resolve(src Format) Options {
 // lossless format, animated on a still format) give the same key. When the
 // format came from Accept, the key names the chosen format, so it is shared
 // with an explicit format= request.
-func (o Options) Key() string {
+func (o Options) Key() string { return string(o.AppendKey(nil)) }
+
+// AppendKey appends Key to dst without allocating beyond dst's growth.
+func (o Options) AppendKey(dst []byte) []byte {
 	if o.choice == choiceSource {
 		if o.Quality == DefaultQuality {
 			o.Quality = 0
@@ -185,26 +212,30 @@ func (o Options) Key() string {
 		o = o.Resolve(o.Format)
 		o.choice = c
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "w=%d&h=%d", o.Width, o.Height)
+	dst = append(dst, "w="...)
+	dst = strconv.AppendInt(dst, int64(o.Width), 10)
+	dst = append(dst, "&h="...)
+	dst = strconv.AppendInt(dst, int64(o.Height), 10)
 	switch o.choice {
 	case choiceSource:
-		b.WriteString("&f=src")
+		dst = append(dst, "&f=src"...)
 	default:
-		b.WriteString("&f=" + o.Format.String())
+		dst = append(dst, "&f="...)
+		dst = append(dst, o.Format.String()...)
 	}
 	if o.Lossless {
-		b.WriteString("&q=lossless")
+		dst = append(dst, "&q=lossless"...)
 	} else if o.Quality != 0 {
-		fmt.Fprintf(&b, "&q=%d", o.Quality)
+		dst = append(dst, "&q="...)
+		dst = strconv.AppendInt(dst, int64(o.Quality), 10)
 	}
 	if o.Animated {
-		b.WriteString("&a=1")
+		dst = append(dst, "&a=1"...)
 	}
 	if o.Upscale {
-		b.WriteString("&u=1")
+		dst = append(dst, "&u=1"...)
 	}
-	return b.String()
+	return dst
 }
 
 // VariesOnAccept reports whether the response depends on the Accept header.

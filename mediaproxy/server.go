@@ -6,6 +6,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/textproto"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -127,35 +130,48 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // HandleFastHTTP adapts fasthttp to Serve. Every input is copied into a
 // Request before any hand-off, and the handler returns only after the
-// response is complete, so no worker ever holds the RequestCtx.
+// response is complete, so no worker ever holds the RequestCtx. The body
+// is sent without a copy (SetBodyRaw): cached bodies are never modified.
 func (s *Server) HandleFastHTTP(fc *fasthttp.RequestCtx) {
-	path := string(fc.URI().PathOriginal())
-	if path == "/metrics" {
-		s.metricsH(fc)
-		return
-	}
 	req := &Request{
-		Method:        string(fc.Method()),
-		RawPath:       path,
-		Query:         make(map[string][]string, 4),
+		Method:        methodString(fc),
 		Accept:        string(fc.Request.Header.Peek("Accept")),
 		IfNoneMatch:   string(fc.Request.Header.Peek("If-None-Match")),
 		Authorization: string(fc.Request.Header.Peek("Authorization")),
 	}
-	for k, v := range fc.QueryArgs().All() {
-		req.Query.Add(string(k), string(v))
+	if uri := fc.RequestURI(); len(uri) > 0 && uri[0] == '/' {
+		// Origin form: one copy, then path and query are substrings (a
+		// fragment is dropped, as fasthttp's URI parser does).
+		u, _, _ := strings.Cut(string(uri), "#")
+		req.RawPath, req.RawQuery, _ = strings.Cut(u, "?")
+	} else {
+		req.RawPath, req.RawQuery = string(fc.URI().PathOriginal()), string(fc.URI().QueryString())
+	}
+	if req.RawPath == "/metrics" {
+		s.metricsH(fc)
+		return
 	}
 	if req.Method == http.MethodPost {
 		req.Body = append([]byte(nil), fc.PostBody()...)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
-	resp := s.Serve(ctx, req)
-	cancel()
+	resp := s.Serve(context.Background(), req)
 	fc.SetStatusCode(resp.Status)
 	for _, h := range resp.Header {
 		fc.Response.Header.Set(h[0], h[1])
 	}
-	fc.SetBody(resp.Body)
+	fc.Response.SetBodyRaw(resp.Body)
+}
+
+func methodString(fc *fasthttp.RequestCtx) string {
+	switch {
+	case fc.IsGet():
+		return http.MethodGet
+	case fc.IsHead():
+		return http.MethodHead
+	case fc.IsPost():
+		return http.MethodPost
+	}
+	return string(fc.Method())
 }
 
 // ServeHTTP is the same handler on net/http.
@@ -165,7 +181,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := &Request{
-		Method: r.Method, RawPath: r.URL.EscapedPath(), Query: r.URL.Query(),
+		Method: r.Method, RawPath: r.URL.EscapedPath(), RawQuery: r.URL.RawQuery,
 		Accept: r.Header.Get("Accept"), IfNoneMatch: r.Header.Get("If-None-Match"), Authorization: r.Header.Get("Authorization"),
 	}
 	if r.Method == http.MethodPost {
@@ -176,14 +192,26 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		req.Body = b
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Timeout)
-	defer cancel()
-	writeResponse(w, s.Serve(ctx, req))
+	writeResponse(w, s.Serve(r.Context(), req))
 }
 
+// writeResponse writes resp with its Content-Length (so net/http does not
+// chunk bodies over its 2 KiB buffer). Header keys are canonical already,
+// so they go into the map as they are, sharing one backing array.
 func writeResponse(w http.ResponseWriter, resp Response) {
-	for _, h := range resp.Header {
-		w.Header().Set(h[0], h[1])
+	h := w.Header()
+	n := len(resp.Header)
+	if len(resp.Body) > 0 {
+		n++
+	}
+	vals := make([]string, n)
+	for i, kv := range resp.Header {
+		vals[i] = kv[1]
+		h[textproto.CanonicalMIMEHeaderKey(kv[0])] = vals[i : i+1 : i+1]
+	}
+	if len(resp.Body) > 0 {
+		vals[n-1] = strconv.Itoa(len(resp.Body))
+		h["Content-Length"] = vals[n-1 : n : n]
 	}
 	w.WriteHeader(resp.Status)
 	_, _ = w.Write(resp.Body)

@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -39,11 +40,21 @@ type Attachment struct {
 //	ROOT/attachments/CHANNEL/ID.json   the Attachment record
 //
 // Every file is written to a temporary name and renamed, so readers never
-// see a partial blob or record.
+// see a partial blob or record. Records never change once written, so Get
+// keeps recently read ones in memory (bounded) and a cache hit costs no
+// file system access.
 type Store struct {
 	root string
 	seq  atomic.Uint32
+
+	mu   sync.RWMutex
+	recs map[recKey]Attachment // guarded by mu; at most maxCachedRecords
 }
+
+type recKey struct{ channel, id string }
+
+// maxCachedRecords bounds Store's record cache (~200 B each).
+const maxCachedRecords = 1 << 16
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
@@ -54,7 +65,7 @@ func OpenStore(root string) (*Store, error) {
 			return nil, fmt.Errorf("mediaproxy: store: %w", err)
 		}
 	}
-	s := &Store{root: root}
+	s := &Store{root: root, recs: map[recKey]Attachment{}}
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	s.seq.Store(binary.LittleEndian.Uint32(b[:]))
@@ -124,14 +135,32 @@ func (s *Store) PutRaw(channel, filename string, data []byte, p Probe, now time.
 	if err := datadir.WriteFileAtomic(filepath.Join(s.root, "attachments", channel, a.ID+".json"), rec, 0o600); err != nil {
 		return Attachment{}, fmt.Errorf("mediaproxy: store: %w", err)
 	}
+	s.remember(a)
 	return a, nil
+}
+
+// remember caches a record; past the bound the cache starts over, which
+// costs one file read per record still in use.
+func (s *Store) remember(a Attachment) {
+	s.mu.Lock()
+	if len(s.recs) >= maxCachedRecords {
+		clear(s.recs)
+	}
+	s.recs[recKey{a.ChannelID, a.ID}] = a
+	s.mu.Unlock()
 }
 
 func (s *Store) blobPath(h string) string { return filepath.Join(s.root, "blobs", h[:2], h) }
 
 // Get returns the record of attachment id in channel.
 func (s *Store) Get(channel, id string) (Attachment, error) {
-	if !idPattern.MatchString(channel) || !idPattern.MatchString(id) {
+	s.mu.RLock()
+	a, ok := s.recs[recKey{channel, id}]
+	s.mu.RUnlock()
+	if ok {
+		return a, nil
+	}
+	if !validID(channel) || !validID(id) {
 		return Attachment{}, ErrNotFound
 	}
 	b, err := os.ReadFile(filepath.Join(s.root, "attachments", channel, id+".json"))
@@ -141,11 +170,28 @@ func (s *Store) Get(channel, id string) (Attachment, error) {
 	if err != nil {
 		return Attachment{}, fmt.Errorf("mediaproxy: store: %w", err)
 	}
-	var a Attachment
-	if err := json.Unmarshal(b, &a); err != nil {
+	var rec Attachment
+	if err := json.Unmarshal(b, &rec); err != nil {
 		return Attachment{}, fmt.Errorf("mediaproxy: store: corrupt record %s/%s: %w", channel, id, err)
 	}
-	return a, nil
+	if rec.ChannelID == channel && rec.ID == id {
+		s.remember(rec)
+	}
+	return rec, nil
+}
+
+// validID is idPattern without the regexp: 1–64 of [A-Za-z0-9_-].
+func validID(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // Open reads an attachment's bytes, refusing blobs over maxBytes.
