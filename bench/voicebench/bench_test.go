@@ -46,8 +46,10 @@ func TestBenchSmoke(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var progress strings.Builder
-	o := smokeOptions(t, 1500*time.Millisecond)
+	o := smokeOptions(t, time.Second)
 	o.Config.Progress = &progress
+	// Two repetitions: the second must not see the first's members.
+	o.Reps = 2
 	rep, err := Run(ctx, o)
 	if err != nil {
 		t.Fatal(err)
@@ -72,8 +74,8 @@ func TestBenchSmoke(t *testing.T) {
 			t.Errorf("latency_us has no %q", k)
 		}
 	}
-	if len(rep.Runs) != 2 {
-		t.Fatalf("%d runs, want sfu and reflector", len(rep.Runs))
+	if len(rep.Runs) != 4 {
+		t.Fatalf("%d runs, want sfu and reflector twice", len(rep.Runs))
 	}
 	for _, r := range rep.Runs {
 		if r.Received == 0 || r.Expected == 0 || r.Lost != 0 || r.Loss != 0 {

@@ -261,15 +261,21 @@ func indexByte(s string, c byte) int {
 }
 
 // Reflector join datagram: magic, room, SSRC, participant index, all
-// big-endian. The reflector echoes it as the acknowledgement.
+// big-endian. The reflector echoes it as the acknowledgement. A leave
+// datagram has the same layout with leaveMagic and is not acknowledged.
 const (
-	joinMagic = "PVRJ"
-	joinLen   = 16
+	joinMagic  = "PVRJ"
+	leaveMagic = "PVRL"
+	joinLen    = 16
 )
 
 func joinDatagram(room int, ssrc uint32, idx int) []byte {
+	return reflectorDatagram(joinMagic, room, ssrc, idx)
+}
+
+func reflectorDatagram(magic string, room int, ssrc uint32, idx int) []byte {
 	b := make([]byte, joinLen)
-	copy(b, joinMagic)
+	copy(b, magic)
 	binary.BigEndian.PutUint32(b[4:8], uint32(room))
 	binary.BigEndian.PutUint32(b[8:12], ssrc)
 	binary.BigEndian.PutUint32(b[12:16], uint32(idx))

@@ -70,8 +70,8 @@ type Reflector struct {
 	members atomic.Pointer[membership]
 	mu      sync.Mutex // serialises writers of members
 
-	in, out, drops, joins atomic.Uint64
-	wg                    sync.WaitGroup
+	in, out, drops, joins, leaves atomic.Uint64
+	wg                            sync.WaitGroup
 }
 
 // membership maps a source address to its room's member addresses.
@@ -134,6 +134,7 @@ func (r *Reflector) serveStats(w http.ResponseWriter, _ *http.Request) {
 	fmt.Fprintf(w, "parley_reflector_packets_out_total %d\n", r.out.Load())
 	fmt.Fprintf(w, "parley_reflector_drops_total{reason=\"unknown_source\"} %d\n", r.drops.Load())
 	fmt.Fprintf(w, "parley_reflector_joins_total %d\n", r.joins.Load())
+	fmt.Fprintf(w, "parley_reflector_leaves_total %d\n", r.leaves.Load())
 }
 
 // Start runs the readers (and the stats server) until Close.
@@ -204,10 +205,17 @@ func (r *Reflector) read() {
 			pkt := m.Buffers[0][:m.N]
 			ap := from.AddrPort()
 			ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-			if len(pkt) == joinLen && string(pkt[:4]) == joinMagic {
-				r.join(pkt, ap, from)
-				mm = r.members.Load()
-				continue
+			if len(pkt) == joinLen {
+				switch string(pkt[:4]) {
+				case joinMagic:
+					r.join(pkt, ap, from)
+					mm = r.members.Load()
+					continue
+				case leaveMagic:
+					r.leave(ap)
+					mm = r.members.Load()
+					continue
+				}
 			}
 			src := mm.byAddr[ap]
 			if src == nil {
@@ -283,4 +291,38 @@ func (r *Reflector) join(pkt []byte, ap netip.AddrPort, from *net.UDPAddr) {
 	}
 	r.mu.Unlock()
 	_, _ = r.conn.WriteToUDP(pkt, from)
+}
+
+// leave forgets the member at ap (idempotent).
+func (r *Reflector) leave(ap netip.AddrPort) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	old := r.members.Load()
+	m := old.byAddr[ap]
+	if m == nil {
+		return
+	}
+	next := &membership{byAddr: make(map[netip.AddrPort]*reflMember, len(old.byAddr)), rooms: make(map[uint32][]*reflMember, len(old.rooms))}
+	for k, v := range old.byAddr {
+		if k != ap {
+			next.byAddr[k] = v
+		}
+	}
+	for k, v := range old.rooms {
+		if k != m.room {
+			next.rooms[k] = v
+			continue
+		}
+		var rest []*reflMember
+		for _, q := range v {
+			if q != m {
+				rest = append(rest, q)
+			}
+		}
+		if len(rest) > 0 {
+			next.rooms[k] = rest
+		}
+	}
+	r.members.Store(next)
+	r.leaves.Add(1)
 }

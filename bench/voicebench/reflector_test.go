@@ -64,15 +64,38 @@ func TestReflectorForwardsToRoom(t *testing.T) {
 			t.Errorf("%s got %q", name, buf[:n])
 		}
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		ctr := r.Counters()
-		if ctr.In == 1 && ctr.Out == 1 && ctr.Drops["unknown_source"] == 1 {
-			break
+	waitCounters := func(in, out, unknown uint64) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			ctr := r.Counters()
+			if ctr.In == in && ctr.Out == out && ctr.Drops["unknown_source"] == unknown {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("counters %+v, want in %d out %d unknown %d", ctr, in, out, unknown)
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
+	}
+	waitCounters(1, 1, 1)
+
+	// After b leaves, a's packets reach nobody and b's are unknown.
+	if _, err := b.Write(reflectorDatagram(leaveMagic, 1, 2, 1)); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for r.leaves.Load() != 1 {
 		if time.Now().After(deadline) {
-			t.Fatalf("counters %+v", ctr)
+			t.Fatal("leave not processed")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	if _, err := a.Write([]byte("anyone?")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Write([]byte("gone")); err != nil {
+		t.Fatal(err)
+	}
+	waitCounters(2, 1, 2)
 }

@@ -366,6 +366,11 @@ func (r *run) teardown() {
 			_ = p.gw.ws.Close()
 		}
 		if p.sock != nil {
+			if r.reflect {
+				// Leave, so that a later run's sockets (which may
+				// reuse these ports) start from clean rooms.
+				_ = p.sock.send(reflectorDatagram(leaveMagic, p.room, p.ssrc, p.idx))
+			}
 			p.sock.close()
 		}
 	}
