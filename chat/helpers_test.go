@@ -3,19 +3,17 @@ package chat_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/parleyhq/parley/internal/testpg"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/parleyhq/parley/chat"
@@ -64,46 +62,11 @@ var _ voicectl.Controller = (*fakeVoice)(nil)
 
 var testVoiceKey = bytes.Repeat([]byte{7}, 32)
 
-// postgresDSN makes a schema of its own and returns a DSN selecting it, or
-// "" when PostgreSQL is not configured (a failure under PARLEY_INTEROP=1).
-func postgresDSN(t testing.TB) string {
-	t.Helper()
-	dsn := os.Getenv("PARLEY_TEST_POSTGRES_DSN")
-	if dsn == "" {
-		if os.Getenv("PARLEY_INTEROP") == "1" {
-			t.Fatal("PARLEY_TEST_POSTGRES_DSN is not set (run through scripts/with-postgres.sh)")
-		}
-		return ""
-	}
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	schema := "chat_" + hex.EncodeToString(b[:])
-	db, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if db, err := sql.Open("pgx", dsn); err == nil {
-			_, _ = db.Exec("DROP SCHEMA " + schema + " CASCADE")
-			db.Close()
-		}
-	})
-	sep := "?"
-	if strings.Contains(dsn, "?") {
-		sep = "&"
-	}
-	return dsn + sep + "search_path=" + schema
-}
-
 // engines returns the store configs to run on: SQLite always, PostgreSQL
 // when configured.
 func engines(t *testing.T) map[string]store.Config {
 	out := map[string]store.Config{"sqlite": {SQLitePath: filepath.Join(t.TempDir(), "chat.db")}}
-	if dsn := postgresDSN(t); dsn != "" {
+	if dsn := testpg.DSN(t, "chat"); dsn != "" {
 		out["postgres"] = store.Config{PostgresDSN: dsn}
 	} else {
 		t.Log("PARLEY_TEST_POSTGRES_DSN not set: PostgreSQL half skipped")

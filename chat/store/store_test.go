@@ -2,16 +2,13 @@ package store_test
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"errors"
-	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/parleyhq/parley/internal/testpg"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/parleyhq/parley/chat/model"
@@ -30,7 +27,7 @@ func openEngines(t *testing.T) map[string]store.Store {
 	}
 	t.Cleanup(func() { sq.Close() })
 	out["sqlite"] = sq
-	if dsn := PostgresDSN(t); dsn != "" {
+	if dsn := testpg.DSN(t, "store"); dsn != "" {
 		pg, err := store.OpenPostgres(ctx, dsn)
 		if err != nil {
 			t.Fatal(err)
@@ -39,44 +36,6 @@ func openEngines(t *testing.T) map[string]store.Store {
 		out["postgres"] = pg
 	}
 	return out
-}
-
-// PostgresDSN creates a schema of its own for the test and returns a DSN
-// selecting it, or "" (skipping the PostgreSQL half) when no server is
-// configured outside `make test`.
-func PostgresDSN(t *testing.T) string {
-	t.Helper()
-	dsn := os.Getenv("PARLEY_TEST_POSTGRES_DSN")
-	if dsn == "" {
-		if os.Getenv("PARLEY_INTEROP") == "1" {
-			t.Fatal("PARLEY_TEST_POSTGRES_DSN is not set (run through scripts/with-postgres.sh)")
-		}
-		t.Log("PARLEY_TEST_POSTGRES_DSN not set: PostgreSQL half skipped")
-		return ""
-	}
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	schema := "t_" + hex.EncodeToString(b[:])
-	db, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		db, err := sql.Open("pgx", dsn)
-		if err == nil {
-			_, _ = db.Exec("DROP SCHEMA " + schema + " CASCADE")
-			db.Close()
-		}
-	})
-	sep := "?"
-	if strings.Contains(dsn, "?") {
-		sep = "&"
-	}
-	return dsn + sep + "search_path=" + schema
 }
 
 func eachEngine(t *testing.T, f func(t *testing.T, s store.Store)) {

@@ -3,53 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 
+	"github.com/parleyhq/parley/internal/testpg"
+
 	_ "github.com/jackc/pgx/v5/stdlib"
 )
-
-// chatPostgresDSN returns a DSN on a schema of its own, or "" (the
-// PostgreSQL half is skipped outside `make test`).
-func chatPostgresDSN(t *testing.T) string {
-	t.Helper()
-	dsn := os.Getenv("PARLEY_TEST_POSTGRES_DSN")
-	if dsn == "" {
-		if os.Getenv("PARLEY_INTEROP") == "1" {
-			t.Fatal("PARLEY_TEST_POSTGRES_DSN is not set (run through scripts/with-postgres.sh)")
-		}
-		return ""
-	}
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	schema := "kill_" + hex.EncodeToString(b[:])
-	db, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if db, err := sql.Open("pgx", dsn); err == nil {
-			_, _ = db.Exec("DROP SCHEMA " + schema + " CASCADE")
-			db.Close()
-		}
-	})
-	sep := "?"
-	if strings.Contains(dsn, "?") {
-		sep = "&"
-	}
-	return dsn + sep + "search_path=" + schema
-}
 
 func chatCall(t *testing.T, api, method, path, token string, body any, out any) int {
 	t.Helper()
@@ -77,7 +40,7 @@ func chatCall(t *testing.T, api, method, path, token string, body any, out any) 
 // of `parley serve`, on SQLite and on PostgreSQL.
 func TestChatKill9Durability(t *testing.T) {
 	engines := map[string][]string{"sqlite": nil}
-	if dsn := chatPostgresDSN(t); dsn != "" {
+	if dsn := testpg.DSN(t, "kill"); dsn != "" {
 		engines["postgres"] = []string{"--chat-postgres-dsn", dsn}
 	} else {
 		t.Log("PARLEY_TEST_POSTGRES_DSN not set: PostgreSQL half skipped")
