@@ -133,6 +133,13 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			}
 		}
 		rep.RatioToReflector = round(median(ratios), 3)
+		over := make([]float64, 0, len(reflRuns))
+		for i, rr := range reflRuns {
+			if sfuRuns[i].CPUUsPerPacket > 0 && rr.CPUUsPerPacket > 0 {
+				over = append(over, sfuRuns[i].CPUUsPerPacket-rr.CPUUsPerPacket)
+			}
+		}
+		rep.CPUUsOverReflector = round(median(over), 3)
 		rep.PPSRatioToReflector = round(median(ppsRatios), 3)
 		rep.AddedLatencyUS.P50 = round(rep.LatencyUS.P50-rep.ReflectorLatencyUS.P50, 1)
 		rep.AddedLatencyUS.P99 = round(rep.LatencyUS.P99-rep.ReflectorLatencyUS.P99, 1)
