@@ -85,7 +85,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		for i, r := range rs {
 			v[i] = f(r)
 		}
-		return median(v)
+		return round(median(v), 3)
 	}
 	medQ := func(rs []*TargetResult, f func(*TargetResult) Quantiles) Quantiles {
 		return Quantiles{

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -314,10 +313,4 @@ func joinReflector(t *Target, mode string, p *participant) error {
 	}
 	p.sock.close()
 	return fmt.Errorf("%w: reflector did not acknowledge participant %d", ErrHandshake, p.idx)
-}
-
-// isTimeout reports a network timeout.
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
 }
