@@ -5,106 +5,92 @@ import (
 	"testing"
 )
 
-// benchSetup builds an n-member group efficiently: the creator adds n-1
-// members in one commit (inline Adds), and only member 1 joins from the
-// Welcome; the other members exist as leaves. It then caches one external
-// Add of a fresh key package in both groups.
-type benchSetup struct {
-	creator, receiver *Group
-	ref               ProposalRef
-	view              *ServerGroupView
-	welcome           []byte
-	joiner            *KeyPackageBundle
-}
-
-func newBenchSetup(b *testing.B, n int) *benchSetup {
-	b.Helper()
-	gid := userID(uint64(n))
-	key, err := GenerateSignatureKey()
-	mustNoErr(b, err)
-	es := NewExternalSender(key, userID(0))
-	members := make([]*testMember, n)
-	for i := range members {
-		members[i] = newTestMember(b, uint64(i+1))
-	}
-	creator, err := NewGroup(gid, members[0].bundle, []Extension{es.Extension()})
-	mustNoErr(b, err)
-	var adds []Proposal
-	for _, m := range members[1:] {
-		adds = append(adds, AddProposal(m.bundle.KeyPackage))
-	}
-	_, welcome, err := creator.CreateCommit(nil, adds)
-	mustNoErr(b, err)
-	mustNoErr(b, creator.MergePendingCommit())
-	receiver, err := JoinFromWelcome(welcome, members[1].bundle)
-	mustNoErr(b, err)
-
-	view := NewServerGroupView(gid, es)
-	view.epoch, view.established = creator.Epoch(), true
-	for _, m := range creator.Members() {
-		ln := *creator.st.tree.leaf(m.LeafIndex)
-		view.leaves = append(view.leaves, &ln)
-	}
-	newcomer := newTestMember(b, uint64(n+1))
-	msg, ref, err := view.ProposeAdd(newcomer.kpBytes())
-	mustNoErr(b, err)
-	for _, g := range []*Group{creator, receiver} {
-		_, _, err := g.ProcessProposal(msg)
-		mustNoErr(b, err)
-	}
-	return &benchSetup{creator: creator, receiver: receiver, ref: ref, view: view, welcome: welcome, joiner: members[n-1].bundle}
-}
+// Commit benchmarks for the cases DAVE hits, at 25, 100 and 500 members
+// (fixtures in benchfixture_test.go, built once per size):
+//
+//   - worst: the first commit after a mass Add (one external Add by
+//     reference). Parents are blank, so the UpdatePath encrypts to n-1
+//     single leaves.
+//   - add, remove: steady state (every member has committed, all parents
+//     populated); a commit of one external Add by reference (with its
+//     Welcome) or one external Remove by reference.
+//
+// Committer is leaf 0 and receiver leaf 1, the receiver that derives the
+// most path keys.
 
 var benchSizes = []int{25, 100, 500}
 
-// BenchmarkCommitCreate measures CreateCommit (one external Add by
-// reference, full UpdatePath, Welcome) right after a mass Add, the worst
-// case: every copath resolution is made of single leaves.
+type benchCommit struct {
+	name   string
+	state  func(*benchFixture) *benchCase
+	ref    func(*benchCase) ProposalRef
+	commit func(*benchCase) []byte
+}
+
+var benchCommits = []benchCommit{
+	{"worst", func(f *benchFixture) *benchCase { return &f.worst },
+		func(c *benchCase) ProposalRef { return c.addRef }, func(c *benchCase) []byte { return c.addCommit }},
+	{"add", func(f *benchFixture) *benchCase { return &f.steady },
+		func(c *benchCase) ProposalRef { return c.addRef }, func(c *benchCase) []byte { return c.addCommit }},
+	{"remove", func(f *benchFixture) *benchCase { return &f.steady },
+		func(c *benchCase) ProposalRef { return c.removeRef }, func(c *benchCase) []byte { return c.removeCommit }},
+}
+
+// BenchmarkCommitCreate measures CreateCommit (full UpdatePath, and the
+// Welcome for an Add).
 func BenchmarkCommitCreate(b *testing.B) {
-	for _, n := range benchSizes {
-		b.Run(fmt.Sprintf("members=%d", n), func(b *testing.B) {
-			s := newBenchSetup(b, n)
-			b.ResetTimer()
-			for b.Loop() {
-				if _, _, err := s.creator.CreateCommit([]ProposalRef{s.ref}, nil); err != nil {
-					b.Fatal(err)
-				}
+	for _, bc := range benchCommits {
+		b.Run(bc.name, func(b *testing.B) {
+			for _, n := range benchSizes {
+				b.Run(fmt.Sprintf("members=%d", n), func(b *testing.B) {
+					c := bc.state(fixture(b, n))
+					refs := []ProposalRef{bc.ref(c)}
+					b.ReportAllocs()
+					for b.Loop() {
+						g := *c.committer
+						g.pending = nil
+						if _, _, err := g.CreateCommit(refs, nil); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
 			}
 		})
 	}
 }
 
-// BenchmarkCommitProcess measures ProcessCommit of such a commit by another
-// member.
+// BenchmarkCommitProcess measures ProcessCommit of such a commit by the
+// receiver.
 func BenchmarkCommitProcess(b *testing.B) {
-	for _, n := range benchSizes {
-		b.Run(fmt.Sprintf("members=%d", n), func(b *testing.B) {
-			s := newBenchSetup(b, n)
-			commit, _, err := s.creator.CreateCommit([]ProposalRef{s.ref}, nil)
-			mustNoErr(b, err)
-			b.ResetTimer()
-			for b.Loop() {
-				g := *s.receiver
-				if _, err := g.ProcessCommit(commit); err != nil {
-					b.Fatal(err)
-				}
+	for _, bc := range benchCommits {
+		b.Run(bc.name, func(b *testing.B) {
+			for _, n := range benchSizes {
+				b.Run(fmt.Sprintf("members=%d", n), func(b *testing.B) {
+					c := bc.state(fixture(b, n))
+					commit := bc.commit(c)
+					b.ReportAllocs()
+					for b.Loop() {
+						g := *c.receiver
+						if _, err := g.ProcessCommit(commit); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
 			}
 		})
 	}
 }
 
 // BenchmarkServerCheckCommit measures the gateway's structural validation
-// and Welcome split.
+// and Welcome split of the worst-case commit.
 func BenchmarkServerCheckCommit(b *testing.B) {
 	for _, n := range benchSizes {
 		b.Run(fmt.Sprintf("members=%d", n), func(b *testing.B) {
-			s := newBenchSetup(b, n)
-			commit, welcome, err := s.creator.CreateCommit([]ProposalRef{s.ref}, nil)
-			mustNoErr(b, err)
-			data := append(commit, welcome...)
-			b.ResetTimer()
+			c := &fixture(b, n).worst
+			data := append(append([]byte{}, c.addCommit...), c.addWelcome...)
+			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := s.view.CheckCommit(data, nil); err != nil {
+				if _, err := c.view.CheckCommit(data, nil); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -113,16 +99,25 @@ func BenchmarkServerCheckCommit(b *testing.B) {
 }
 
 // BenchmarkJoinFromWelcome measures joining an n-member group (tree
-// verification dominates).
+// verification dominates): worst joins from the mass Add's Welcome (one
+// populated path), steady joins the full tree from an Add commit's Welcome.
 func BenchmarkJoinFromWelcome(b *testing.B) {
-	for _, n := range benchSizes {
-		b.Run(fmt.Sprintf("members=%d", n), func(b *testing.B) {
-			s := newBenchSetup(b, n)
-			b.ResetTimer()
-			for b.Loop() {
-				if _, err := JoinFromWelcome(s.welcome, s.joiner); err != nil {
-					b.Fatal(err)
-				}
+	for _, name := range []string{"worst", "steady"} {
+		b.Run(name, func(b *testing.B) {
+			for _, n := range benchSizes {
+				b.Run(fmt.Sprintf("members=%d", n), func(b *testing.B) {
+					f := fixture(b, n)
+					c := &f.worst
+					if name == "steady" {
+						c = &f.steady
+					}
+					b.ReportAllocs()
+					for b.Loop() {
+						if _, err := JoinFromWelcome(c.joinWelcome, c.joiner); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
 			}
 		})
 	}
