@@ -227,4 +227,3 @@ func TestBenchFixture(t *testing.T) {
 		}
 	}
 }
-
