@@ -208,6 +208,9 @@ func TestBenchFixture(t *testing.T) {
 				_, err = committer.ProcessCommit(msgs[0])
 				mustNoErr(t, err)
 				groups := []*Group{&committer, &receiver}
+				for _, g := range groups {
+					checkHashCache(t, g.st.tree)
+				}
 				if msgs[1] != nil {
 					joined, err := JoinFromWelcome(msgs[1], c.newcomer)
 					mustNoErr(t, err)
@@ -226,4 +229,19 @@ func TestBenchFixture(t *testing.T) {
 			}
 		}
 	}
+}
+
+// checkHashCache compares every cached node hash of tr with a fresh
+// computation on a re-parsed copy.
+func checkHashCache(t *testing.T, tr *ratchetTree) {
+	t.Helper()
+	fresh, err := parseRatchetTree(tr.Marshal())
+	mustNoErr(t, err)
+	want := fresh.hashes()
+	for x := range tr.nodes {
+		if h := tr.nodes[x].hash; h != nil {
+			eq(t, "cached node hash", h, want[x])
+		}
+	}
+	eq(t, "tree hash", tr.treeHash(), fresh.treeHash())
 }

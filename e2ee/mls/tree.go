@@ -25,10 +25,15 @@ func (p *parentNode) unmarshal(r *reader) {
 	p.UnmergedLeaves = r.u32s()
 }
 
-// node is one slot of the array tree; both nil means blank.
+// node is one slot of the array tree; leaf and parent both nil means
+// blank. The LeafNode and parentNode values are immutable once in a tree:
+// clones share them, and every change replaces the pointer through
+// setLeaf, setParent or blankNode, which also drop the cached hashes of the
+// node and its ancestors.
 type node struct {
 	leaf   *LeafNode
 	parent *parentNode
+	hash   []byte // cached tree hash of the subtree rooted here; nil = stale
 }
 
 func (n *node) blank() bool { return n.leaf == nil && n.parent == nil }
@@ -63,17 +68,42 @@ func (t *ratchetTree) leaf(i uint32) *LeafNode {
 	return t.nodes[leafNode(i)].leaf
 }
 
+// clone returns a copy of t that can be changed independently. Nodes'
+// values and cached hashes are shared (they are immutable), so this is one
+// allocation and a copy of the node array.
 func (t *ratchetTree) clone() *ratchetTree {
-	c := &ratchetTree{nodes: make([]node, len(t.nodes))}
-	for i, n := range t.nodes {
-		c.nodes[i].leaf = n.leaf // leaves are immutable once in the tree
-		if n.parent != nil {
-			p := *n.parent
-			p.UnmergedLeaves = slices.Clone(p.UnmergedLeaves)
-			c.nodes[i].parent = &p
+	return &ratchetTree{nodes: slices.Clone(t.nodes)}
+}
+
+// invalidate drops the cached hashes of x and its ancestors.
+func (t *ratchetTree) invalidate(x uint32) {
+	r := root(t.leafCount())
+	for {
+		t.nodes[x].hash = nil
+		if x == r {
+			return
 		}
+		x = parent(x)
 	}
-	return c
+}
+
+// setLeaf installs ln at leaf i.
+func (t *ratchetTree) setLeaf(i uint32, ln *LeafNode) {
+	x := leafNode(i)
+	t.nodes[x].leaf = ln
+	t.invalidate(x)
+}
+
+// setParent installs p at parent node x.
+func (t *ratchetTree) setParent(x uint32, p *parentNode) {
+	t.nodes[x].parent = p
+	t.invalidate(x)
+}
+
+// blankNode blanks node x.
+func (t *ratchetTree) blankNode(x uint32) {
+	t.nodes[x] = node{}
+	t.invalidate(x)
 }
 
 // marshal writes the ratchet_tree extension content: optional<Node><V>
@@ -228,10 +258,12 @@ func (t *ratchetTree) addLeaf(ln *LeafNode) uint32 {
 		n *= 2
 	}
 	x := leafNode(i)
-	t.nodes[x].leaf = ln
+	t.setLeaf(i, ln)
 	for _, p := range directPath(x, n) {
 		if pn := t.nodes[p].parent; pn != nil {
-			pn.UnmergedLeaves = append(pn.UnmergedLeaves, i)
+			c := *pn
+			c.UnmergedLeaves = append(slices.Clip(pn.UnmergedLeaves), i)
+			t.setParent(p, &c)
 		}
 	}
 	return i
@@ -240,14 +272,14 @@ func (t *ratchetTree) addLeaf(ln *LeafNode) uint32 {
 // blankPath blanks leaf's direct path (not the leaf).
 func (t *ratchetTree) blankPath(leaf uint32) {
 	for _, p := range directPath(leafNode(leaf), t.leafCount()) {
-		t.nodes[p] = node{}
+		t.blankNode(p)
 	}
 }
 
 // removeLeaf blanks a leaf and its direct path, then truncates the tree
 // while its right half is blank (RFC 9420 §12.1.3).
 func (t *ratchetTree) removeLeaf(leaf uint32) {
-	t.nodes[leafNode(leaf)] = node{}
+	t.blankNode(leafNode(leaf))
 	t.blankPath(leaf)
 	for n := t.leafCount(); n > 1; n /= 2 {
 		half := nodeWidth(n / 2)
@@ -267,7 +299,7 @@ func (t *ratchetTree) removeLeaf(leaf uint32) {
 
 // updateLeaf replaces a leaf and blanks its direct path (RFC 9420 §12.1.2).
 func (t *ratchetTree) updateLeaf(leaf uint32, ln *LeafNode) {
-	t.nodes[leafNode(leaf)].leaf = ln
+	t.setLeaf(leaf, ln)
 	t.blankPath(leaf)
 }
 
@@ -275,7 +307,10 @@ func (t *ratchetTree) updateLeaf(leaf uint32, ln *LeafNode) {
 func (t *ratchetTree) hashes() [][]byte {
 	out := make([][]byte, len(t.nodes))
 	if len(t.nodes) > 0 {
-		t.hashInto(out, root(t.leafCount()), nil)
+		t.nodeHash(root(t.leafCount()))
+		for x := range t.nodes {
+			out[x] = t.nodes[x].hash
+		}
 	}
 	return out
 }
@@ -285,38 +320,70 @@ func (t *ratchetTree) treeHash() []byte {
 	if len(t.nodes) == 0 {
 		return nil
 	}
-	return t.hashInto(make([][]byte, len(t.nodes)), root(t.leafCount()), nil)
+	return t.nodeHash(root(t.leafCount()))
 }
 
-// hashInto computes the tree hash of x, storing subtree hashes in out.
-// Leaves in exclude are treated as blank and dropped from unmerged lists.
-func (t *ratchetTree) hashInto(out [][]byte, x uint32, exclude []uint32) []byte {
-	var w writer
-	n := &t.nodes[x]
-	if isLeaf(x) {
-		w.u8(nodeTypeLeaf)
-		w.u32(nodeLeaf(x))
-		present := n.leaf != nil && !slices.Contains(exclude, nodeLeaf(x))
-		w.optional(present, func(w *writer) { n.leaf.marshal(w) })
-	} else {
-		lh := t.hashInto(out, left(x), exclude)
-		rh := t.hashInto(out, right(x), exclude)
-		w.u8(nodeTypeParent)
-		w.optional(n.parent != nil, func(w *writer) {
-			if len(exclude) == 0 {
-				n.parent.marshal(w)
-				return
-			}
-			p := *n.parent
-			p.UnmergedLeaves = slices.DeleteFunc(slices.Clone(p.UnmergedLeaves), func(l uint32) bool { return slices.Contains(exclude, l) })
-			p.marshal(w)
-		})
-		w.bytes(lh)
-		w.bytes(rh)
+// nodeHash returns the tree hash of the subtree at x (RFC 9420 §7.8),
+// computing and caching what is stale. After a commit only the changed
+// paths are rehashed.
+func (t *ratchetTree) nodeHash(x uint32) []byte {
+	if h := t.nodes[x].hash; h != nil {
+		return h
 	}
-	h := hash(w.b)
-	out[x] = h
+	var h []byte
+	if isLeaf(x) {
+		h = leafHash(x, t.nodes[x].leaf)
+	} else {
+		lh := t.nodeHash(left(x))
+		rh := t.nodeHash(right(x))
+		h = parentTreeHash(t.nodes[x].parent, lh, rh)
+	}
+	t.nodes[x].hash = h
 	return h
+}
+
+// leafHash is the tree hash of leaf node x holding ln (nil: blank).
+func leafHash(x uint32, ln *LeafNode) []byte {
+	var w writer
+	w.u8(nodeTypeLeaf)
+	w.u32(nodeLeaf(x))
+	w.optional(ln != nil, func(w *writer) { ln.marshal(w) })
+	return hash(w.b)
+}
+
+// parentTreeHash is the tree hash of a parent node holding p (nil: blank)
+// with child hashes lh and rh.
+func parentTreeHash(p *parentNode, lh, rh []byte) []byte {
+	var w writer
+	w.u8(nodeTypeParent)
+	w.optional(p != nil, func(w *writer) { p.marshal(w) })
+	w.bytes(lh)
+	w.bytes(rh)
+	return hash(w.b)
+}
+
+// hashExcluding is the tree hash of the subtree at x with the leaves in
+// exclude treated as blank and dropped from unmerged lists (RFC 9420
+// §7.9.1). It is not cached, but subtrees without an excluded leaf use the
+// cache: unmerged leaves are descendants of their parent (verify checks
+// this before parent hashes), so such a subtree has no excluded leaf in
+// its unmerged lists either.
+func (t *ratchetTree) hashExcluding(x uint32, exclude []uint32) []byte {
+	if !slices.ContainsFunc(exclude, func(l uint32) bool { return isAncestor(x, leafNode(l)) }) {
+		return t.nodeHash(x)
+	}
+	if isLeaf(x) {
+		return leafHash(x, nil) // x is excluded
+	}
+	lh := t.hashExcluding(left(x), exclude)
+	rh := t.hashExcluding(right(x), exclude)
+	p := t.nodes[x].parent
+	if p != nil {
+		c := *p
+		c.UnmergedLeaves = slices.DeleteFunc(slices.Clone(p.UnmergedLeaves), func(l uint32) bool { return slices.Contains(exclude, l) })
+		p = &c
+	}
+	return parentTreeHash(p, lh, rh)
 }
 
 // parentHash is the parent hash of p given the original sibling tree hash
@@ -330,17 +397,17 @@ func parentHashOf(p *parentNode, siblingHash []byte) []byte {
 }
 
 // originalSiblingHash is the tree hash of s with p's unmerged leaves
-// removed (RFC 9420 §7.9.1). hashes caches plain subtree hashes.
-func (t *ratchetTree) originalSiblingHash(p *parentNode, s uint32, hashes [][]byte) []byte {
+// removed (RFC 9420 §7.9.1).
+func (t *ratchetTree) originalSiblingHash(p *parentNode, s uint32) []byte {
 	if len(p.UnmergedLeaves) == 0 {
-		return hashes[s]
+		return t.nodeHash(s)
 	}
-	return t.hashInto(make([][]byte, len(t.nodes)), s, p.UnmergedLeaves)
+	return t.hashExcluding(s, p.UnmergedLeaves)
 }
 
 // verifyParentHashes checks that every non-blank parent node is
 // parent-hash valid (RFC 9420 §7.9.2) by walking up from each leaf.
-func (t *ratchetTree) verifyParentHashes(hashes [][]byte) error {
+func (t *ratchetTree) verifyParentHashes() error {
 	n := t.leafCount()
 	covered := make([]bool, len(t.nodes))
 	sibHashes := make(map[uint32][]byte) // sibling node -> original sibling tree hash under its parent
@@ -365,7 +432,7 @@ func (t *ratchetTree) verifyParentHashes(hashes [][]byte) error {
 			}
 			sh, ok := sibHashes[s]
 			if !ok {
-				sh = t.originalSiblingHash(pn, s, hashes)
+				sh = t.originalSiblingHash(pn, s)
 				sibHashes[s] = sh
 			}
 			if cur == nil || !bytes.Equal(cur, parentHashOf(pn, sh)) {
@@ -388,11 +455,20 @@ func (t *ratchetTree) verifyParentHashes(hashes [][]byte) error {
 // hash, parent hashes, leaf signatures and validity, unmerged leaves and
 // unique encryption keys.
 func (t *ratchetTree) verify(groupID, treeHash []byte) error {
-	hashes := t.hashes()
-	if len(t.nodes) == 0 || !bytes.Equal(hashes[root(t.leafCount())], treeHash) {
+	if len(t.nodes) == 0 || !bytes.Equal(t.treeHash(), treeHash) {
 		return fmt.Errorf("%w: tree hash mismatch", ErrInvalidTree)
 	}
-	if err := t.verifyParentHashes(hashes); err != nil {
+	for x := range t.nodes {
+		if p := t.nodes[x].parent; p != nil {
+			for _, l := range p.UnmergedLeaves {
+				lx := leafNode(l)
+				if lx >= uint32(len(t.nodes)) || t.nodes[lx].leaf == nil || !isAncestor(uint32(x), lx) {
+					return fmt.Errorf("%w: unmerged leaf %d at node %d", ErrInvalidTree, l, x)
+				}
+			}
+		}
+	}
+	if err := t.verifyParentHashes(); err != nil {
 		return err
 	}
 	keys := make(map[string]bool)
@@ -415,14 +491,6 @@ func (t *ratchetTree) verify(groupID, treeHash []byte) error {
 			}
 			if err := n.leaf.VerifySignature(groupID, uint32(x/2)); err != nil {
 				return fmt.Errorf("%w: leaf %d: %w", ErrInvalidTree, x/2, err)
-			}
-		}
-		if n.parent != nil {
-			for _, l := range n.parent.UnmergedLeaves {
-				lx := leafNode(l)
-				if lx >= uint32(len(t.nodes)) || t.nodes[lx].leaf == nil || !isAncestor(uint32(x), lx) {
-					return fmt.Errorf("%w: unmerged leaf %d at node %d", ErrInvalidTree, l, x)
-				}
 			}
 		}
 	}

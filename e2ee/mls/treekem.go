@@ -59,38 +59,34 @@ func (t *ratchetTree) createPath(leaf uint32, base *LeafNode, groupID []byte, si
 	pk.commitSecret = deriveSecret(ps, "path")
 
 	t.blankPath(leaf)
-	for i, x := range fdp {
-		t.nodes[x].parent = &parentNode{EncryptionKey: nodes[i].EncryptionKey, UnmergedLeaves: []uint32{}}
-	}
 	ln := &LeafNode{
 		EncryptionKey: leafKey.pub,
 		SignatureKey:  base.SignatureKey,
 		Credential:    base.Credential,
 		Capabilities:  base.Capabilities,
 		Source:        LeafSourceCommit,
-		ParentHash:    t.setParentHashes(fdp, cop),
+		ParentHash:    t.installPath(fdp, cop, nodes),
 		Extensions:    base.Extensions,
 	}
 	if err := ln.sign(sig, groupID, leaf); err != nil {
 		return nil, err
 	}
-	t.nodes[leafNode(leaf)].leaf = ln
+	t.setLeaf(leaf, ln)
 	pk.path = &UpdatePath{LeafNode: *ln, Nodes: nodes}
 	return pk, nil
 }
 
-// setParentHashes fills parent_hash of the filtered direct path nodes top
-// down and returns the parent hash the leaf must carry (RFC 9420 §7.9).
-func (t *ratchetTree) setParentHashes(fdp, cop []uint32) []byte {
-	if len(fdp) == 0 {
-		return []byte{}
-	}
-	hashes := t.hashes()
+// installPath sets the filtered direct path nodes fdp to fresh parents
+// with the keys of nodes (no unmerged leaves), computing their parent_hash
+// top down, and returns the parent hash the leaf must carry (RFC 9420
+// §7.9). The copath subtrees are untouched by the path, so their cached
+// hashes serve as the original sibling hashes.
+func (t *ratchetTree) installPath(fdp, cop []uint32, nodes []UpdatePathNode) []byte {
 	ph := []byte{}
 	for i := len(fdp) - 1; i >= 0; i-- {
-		p := t.nodes[fdp[i]].parent
-		p.ParentHash = ph
-		ph = parentHashOf(p, hashes[cop[i]])
+		p := &parentNode{EncryptionKey: nodes[i].EncryptionKey, ParentHash: ph, UnmergedLeaves: []uint32{}}
+		ph = parentHashOf(p, t.nodeHash(cop[i]))
+		t.setParent(fdp[i], p)
 	}
 	return ph
 }
@@ -180,11 +176,8 @@ func (t *ratchetTree) mergePath(sender uint32, path *UpdatePath, groupID []byte)
 		}
 	}
 	t.blankPath(sender)
-	for i, x := range fdp {
-		t.nodes[x].parent = &parentNode{EncryptionKey: path.Nodes[i].EncryptionKey, UnmergedLeaves: []uint32{}}
-	}
-	t.nodes[leafNode(sender)].leaf = &ln
-	if ph := t.setParentHashes(fdp, cop); !bytes.Equal(ph, ln.ParentHash) {
+	t.setLeaf(sender, &ln)
+	if ph := t.installPath(fdp, cop, path.Nodes); !bytes.Equal(ph, ln.ParentHash) {
 		return nil, nil, fmt.Errorf("%w: update path parent hash mismatch", ErrInvalidCommit)
 	}
 	return fdp, cop, nil
