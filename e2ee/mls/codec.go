@@ -71,11 +71,22 @@ func (w *writer) bytes(v []byte) {
 	w.b = append(w.b, v...)
 }
 
-// vec writes whatever f writes as a <V> vector.
+// vec writes whatever f writes as a <V> vector. f writes in place after a
+// one-byte header, which is widened afterwards if the content needs it, so
+// nested vectors cost no allocation and at most a short move each.
 func (w *writer) vec(f func(w *writer)) {
-	var inner writer
-	f(&inner)
-	w.bytes(inner.b)
+	start := len(w.b)
+	w.b = append(w.b, 0)
+	f(w)
+	n := len(w.b) - start - 1
+	if n < 1<<6 {
+		w.b[start] = byte(n)
+		return
+	}
+	hdr := appendVarint(make([]byte, 0, 4), n)
+	w.b = append(w.b, hdr[1:]...)
+	copy(w.b[start+len(hdr):], w.b[start+1:start+1+n])
+	copy(w.b[start:], hdr)
 }
 
 // optional writes the presence byte and, if present, calls f.
