@@ -14,6 +14,8 @@ import "encoding/binary"
 const (
 	payloadTOC = 0xFC
 	payloadMin = 13
+	// rxBufSize holds one datagram (send and receive buffers).
+	rxBufSize = 2048
 )
 
 // putPayload writes the generator payload into b (len(b) >= payloadMin).

@@ -87,9 +87,8 @@ type mmsghdr struct {
 }
 
 const (
-	rxBatch   = 8    // datagrams per recvmmsg
-	rxBufSize = 2048 // one datagram
-	rxCtrl    = 64   // control buffer: one SCM_TIMESTAMPNS cmsg is 32 bytes
+	rxBatch = 8  // datagrams per recvmmsg
+	rxCtrl  = 64 // control buffer: one SCM_TIMESTAMPNS cmsg is 32 bytes
 )
 
 // rxIO is a receive loop's epoll instance and recvmmsg buffers.
