@@ -127,9 +127,10 @@ func (g *Group) buildWelcome(st *groupState, confirmationTag []byte, pk *pathKey
 		return nil, err
 	}
 	wl := &Welcome{CipherSuite: CipherSuite, EncryptedGroupInfo: aead.Seal(nil, nonce, w.b, nil)}
-	for i, leaf := range a.added {
+	wl.Secrets = make([]EncryptedGroupSecrets, len(a.added))
+	err = parallel(len(a.added), 1, func(i int) error {
 		gs := groupSecrets{JoinerSecret: st.secrets.joinerSecret, PSKs: a.psks}
-		lca := commonAncestor(leafNode(leaf), leafNode(st.ownLeaf))
+		lca := commonAncestor(leafNode(a.added[i]), leafNode(st.ownLeaf))
 		if j := slices.Index(pk.fdp, lca); j >= 0 {
 			gs.PathSecret = pk.pathSecrets[j+1]
 		}
@@ -137,10 +138,11 @@ func (g *Group) buildWelcome(st *groupState, confirmationTag []byte, pk *pathKey
 		gs.marshal(&sw)
 		kp := a.addedKPs[i]
 		ct, err := encryptWithLabel(kp.InitKey, "Welcome", wl.EncryptedGroupInfo, sw.b)
-		if err != nil {
-			return nil, err
-		}
-		wl.Secrets = append(wl.Secrets, EncryptedGroupSecrets{NewMember: kp.Ref(), EncryptedGroupSecrets: ct})
+		wl.Secrets[i] = EncryptedGroupSecrets{NewMember: kp.Ref(), EncryptedGroupSecrets: ct}
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	return wl.Marshal(), nil
 }

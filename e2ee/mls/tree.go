@@ -471,8 +471,9 @@ func (t *ratchetTree) verify(groupID, treeHash []byte) error {
 	if err := t.verifyParentHashes(); err != nil {
 		return err
 	}
-	keys := make(map[string]bool)
-	sigKeys := make(map[string]bool)
+	keys := make(map[string]bool, len(t.nodes))
+	sigKeys := make(map[string]bool, t.leafCount())
+	var leaves []uint32
 	for x := range t.nodes {
 		n := &t.nodes[x]
 		if k := n.encryptionKey(); k != nil {
@@ -486,15 +487,22 @@ func (t *ratchetTree) verify(groupID, treeHash []byte) error {
 				return fmt.Errorf("%w: duplicate signature key at node %d", ErrInvalidTree, x)
 			}
 			sigKeys[string(n.leaf.SignatureKey)] = true
-			if err := n.leaf.validate(); err != nil {
-				return fmt.Errorf("%w: leaf %d: %w", ErrInvalidTree, x/2, err)
-			}
-			if err := n.leaf.VerifySignature(groupID, uint32(x/2)); err != nil {
-				return fmt.Errorf("%w: leaf %d: %w", ErrInvalidTree, x/2, err)
-			}
+			leaves = append(leaves, uint32(x/2))
 		}
 	}
-	return nil
+	// Leaf checks dominate joining (one ECDSA verification per member) and
+	// are independent: run them in parallel.
+	return parallel(len(leaves), 1, func(i int) error {
+		l := leaves[i]
+		ln := t.nodes[leafNode(l)].leaf
+		if err := ln.validate(); err != nil {
+			return fmt.Errorf("%w: leaf %d: %w", ErrInvalidTree, l, err)
+		}
+		if err := ln.VerifySignature(groupID, l); err != nil {
+			return fmt.Errorf("%w: leaf %d: %w", ErrInvalidTree, l, err)
+		}
+		return nil
+	})
 }
 
 // findLeaf returns the index of the leaf equal to ln.

@@ -4,11 +4,8 @@ import (
 	"bytes"
 	"crypto/ecdsa"
 	"crypto/rand"
-	"errors"
 	"fmt"
-	"runtime"
 	"slices"
-	"sync"
 )
 
 // TreeKEM (RFC 9420 §7.4-§7.6): creating, merging and decrypting an
@@ -40,23 +37,25 @@ func (t *ratchetTree) createPath(leaf uint32, base *LeafNode, groupID []byte, si
 		return nil, err
 	}
 	pk.pathSecrets = append(pk.pathSecrets, ps)
-	leafKey, err := nodeKeyFromPathSecret(ps)
-	if err != nil {
+	for range fdp {
+		ps = deriveSecret(ps, "path")
+		pk.pathSecrets = append(pk.pathSecrets, ps)
+	}
+	pk.commitSecret = deriveSecret(ps, "path")
+	keys := make([]*hpkeKey, len(pk.pathSecrets))
+	if err := parallel(len(keys), 1, func(i int) (err error) {
+		keys[i], err = nodeKeyFromPathSecret(pk.pathSecrets[i])
+		return err
+	}); err != nil {
 		return nil, err
 	}
+	leafKey := keys[0]
 	pk.privs[leafNode(leaf)] = leafKey
 	nodes := make([]UpdatePathNode, len(fdp))
 	for i, x := range fdp {
-		ps = deriveSecret(ps, "path")
-		pk.pathSecrets = append(pk.pathSecrets, ps)
-		k, err := nodeKeyFromPathSecret(ps)
-		if err != nil {
-			return nil, err
-		}
-		pk.privs[x] = k
-		nodes[i].EncryptionKey = k.pub
+		pk.privs[x] = keys[i+1]
+		nodes[i].EncryptionKey = keys[i+1].pub
 	}
-	pk.commitSecret = deriveSecret(ps, "path")
 
 	t.blankPath(leaf)
 	ln := &LeafNode{
@@ -93,9 +92,9 @@ func (t *ratchetTree) installPath(fdp, cop []uint32, nodes []UpdatePathNode) []b
 
 // encryptPath encrypts each path secret to the resolution of the matching
 // copath node, excluding leaves in exclude (new members of this commit).
-// Large fan-outs are encrypted in parallel: right after a mass Add every
-// resolution is made of single leaves, so a commit costs one HPKE
-// encryption per member.
+// The encryptions run in parallel: right after a mass Add every resolution
+// is made of single leaves, so a commit costs one HPKE encryption per
+// member; in a full tree it is one per copath level.
 func (t *ratchetTree) encryptPath(pk *pathKeys, ctx []byte, exclude []uint32) error {
 	type job struct {
 		node, slot int
@@ -113,38 +112,13 @@ func (t *ratchetTree) encryptPath(pk *pathKeys, ctx []byte, exclude []uint32) er
 			pk.path.Nodes[i].EncryptedPathSecret = append(pk.path.Nodes[i].EncryptedPathSecret, HPKECiphertext{})
 		}
 	}
-	run := func(j job) error {
+	return parallel(len(jobs), 1, func(k int) error {
+		j := jobs[k]
 		ct, err := encryptWithLabel(j.pub, "UpdatePathNode", ctx, pk.pathSecrets[j.node+1])
 		pk.path.Nodes[j.node].EncryptedPathSecret[j.slot] = ct
 		return err
-	}
-	workers := min(runtime.GOMAXPROCS(0), len(jobs)/parallelEncryptMin)
-	if workers < 2 {
-		for _, j := range jobs {
-			if err := run(j); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	errs := make([]error, workers)
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			for k := w; k < len(jobs); k += workers {
-				if err := run(jobs[k]); err != nil {
-					errs[w] = err
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	return errors.Join(errs...)
+	})
 }
-
-// parallelEncryptMin is the number of HPKE encryptions per extra worker.
-const parallelEncryptMin = 8
 
 // mergePath applies a received UpdatePath from sender to t (proposals
 // already applied): it blanks the sender's direct path, installs the new
@@ -214,18 +188,25 @@ func (t *ratchetTree) decryptPath(own uint32, path *UpdatePath, fdp, cop []uint3
 		return nil, nil, fmt.Errorf("path secret: %w", err)
 	}
 	pathSecret = ps
-	for k := i; k < len(fdp); k++ {
-		if k > i {
+	secrets := make([][]byte, len(fdp)-i)
+	for k := range secrets {
+		if k > 0 {
 			ps = deriveSecret(ps, "path")
 		}
-		key, err := nodeKeyFromPathSecret(ps)
-		if err != nil {
-			return nil, nil, err
+		secrets[k] = ps
+	}
+	keys := make([]*hpkeKey, len(secrets))
+	if err := parallel(len(keys), 1, func(k int) (err error) {
+		keys[k], err = nodeKeyFromPathSecret(secrets[k])
+		return err
+	}); err != nil {
+		return nil, nil, err
+	}
+	for k, key := range keys {
+		if !bytes.Equal(key.pub, path.Nodes[i+k].EncryptionKey) {
+			return nil, nil, fmt.Errorf("%w: derived key of node %d does not match the path", ErrInvalidCommit, fdp[i+k])
 		}
-		if !bytes.Equal(key.pub, path.Nodes[k].EncryptionKey) {
-			return nil, nil, fmt.Errorf("%w: derived key of node %d does not match the path", ErrInvalidCommit, fdp[k])
-		}
-		privs[fdp[k]] = key
+		privs[fdp[i+k]] = key
 	}
 	return pathSecret, deriveSecret(ps, "path"), nil
 }
