@@ -191,10 +191,12 @@ func (g *Group) applyProposals(t *ratchetTree, list []resolved, committer uint32
 			return nil, fmt.Errorf("%w: proposal type %d", ErrUnsupported, p.Type)
 		}
 	}
+	var changed []uint32 // leaves with new keys or credentials
 	for _, r := range list {
 		if r.p.Type == ProposalUpdate {
 			ln := *r.p.LeafNode
 			t.updateLeaf(r.sender.Index, &ln)
+			changed = append(changed, r.sender.Index)
 		}
 	}
 	for _, r := range list {
@@ -219,30 +221,33 @@ func (g *Group) applyProposals(t *ratchetTree, list []resolved, committer uint32
 			a.psks = append(a.psks, *r.p.PSK)
 		}
 	}
-	if err := checkUniqueKeys(t); err != nil {
+	changed = append(changed, a.added...)
+	if err := checkUniqueKeys(t, changed); err != nil {
 		return nil, err
 	}
-	if err := g.checkIdentities(t); err != nil {
+	if err := g.checkNewIdentities(t, changed); err != nil {
 		return nil, err
 	}
 	return a, nil
 }
 
 // checkUniqueKeys enforces distinct signature and encryption keys across
-// leaves (RFC 9420 §7.3).
-func checkUniqueKeys(t *ratchetTree) error {
-	sig := make(map[string]bool)
-	enc := make(map[string]bool)
-	for i := uint32(0); i < t.leafCount(); i++ {
-		l := t.leaf(i)
-		if l == nil {
+// leaves (RFC 9420 §7.3) after the leaves in changed got new keys. The
+// other leaves are distinct already (checked when they entered the tree),
+// so each changed leaf is compared with every other one: a few hundred
+// byte comparisons, no map.
+func checkUniqueKeys(t *ratchetTree, changed []uint32) error {
+	for _, c := range changed {
+		cl := t.leaf(c)
+		if cl == nil {
 			continue
 		}
-		if sig[string(l.SignatureKey)] || enc[string(l.EncryptionKey)] {
-			return fmt.Errorf("%w: duplicate leaf key at leaf %d", ErrInvalidProposal, i)
+		for i := range t.leafCount() {
+			if l := t.leaf(i); l != nil && i != c &&
+				(bytes.Equal(l.SignatureKey, cl.SignatureKey) || bytes.Equal(l.EncryptionKey, cl.EncryptionKey)) {
+				return fmt.Errorf("%w: duplicate leaf key at leaves %d and %d", ErrInvalidProposal, i, c)
+			}
 		}
-		sig[string(l.SignatureKey)] = true
-		enc[string(l.EncryptionKey)] = true
 	}
 	return nil
 }
@@ -375,7 +380,7 @@ func (g *Group) ProcessCommit(msg []byte) (*CommitSummary, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := checkUniqueKeys(tree); err != nil {
+		if err := checkUniqueKeys(tree, []uint32{committer}); err != nil {
 			return nil, err
 		}
 	} else if a.pathNeeded {

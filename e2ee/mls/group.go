@@ -227,6 +227,27 @@ func (g *Group) contextOf(st *groupState) []byte {
 	return gc.Marshal()
 }
 
+// checkNewIdentities is checkIdentities after the leaves in changed got
+// new credentials, the others being distinct already.
+func (g *Group) checkNewIdentities(t *ratchetTree, changed []uint32) error {
+	if !g.opts.uniqueIdentities {
+		return nil
+	}
+	for _, c := range changed {
+		cl := t.leaf(c)
+		if cl == nil {
+			continue
+		}
+		for i := range t.leafCount() {
+			if l := t.leaf(i); l != nil && i != c && bytes.Equal(l.Identity(), cl.Identity()) {
+				return fmt.Errorf("%w: two leaves with identity %x", ErrInvalidProposal, cl.Identity())
+			}
+		}
+	}
+	return nil
+}
+
+// checkIdentities enforces WithUniqueIdentities over the whole tree.
 func (g *Group) checkIdentities(t *ratchetTree) error {
 	if !g.opts.uniqueIdentities {
 		return nil
