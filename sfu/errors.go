@@ -34,6 +34,7 @@ const (
 	DropSpoofedDiscovery
 	DropNotE2EE
 	DropE2EEToPlainReceiver
+	DropSocketOverflow
 	numDropReasons
 )
 
@@ -71,6 +72,8 @@ func (r DropReason) String() string {
 		return "not_e2ee"
 	case DropE2EEToPlainReceiver:
 		return "e2ee_to_plain_receiver"
+	case DropSocketOverflow:
+		return "socket_overflow"
 	}
 	return "unknown"
 }

@@ -38,6 +38,7 @@ func newReader(n *Node, sock *socket) *reader {
 	r := &reader{n: n, sock: sock, in: make([]ipv4.Message, n.cfg.BatchSize), plain: make([]byte, 0, maxDatagram)}
 	for i := range r.in {
 		r.in[i].Buffers = [][]byte{make([]byte, maxDatagram)}
+		r.in[i].OOB = make([]byte, 64)
 	}
 	r.out = newSender(n, sock, 2048)
 	return r
@@ -55,6 +56,9 @@ func (r *reader) run() {
 			continue
 		}
 		t0 := now()
+		if k > 0 {
+			r.countOverflows(&r.in[k-1])
+		}
 		for i := 0; i < k; i++ {
 			m := &r.in[i]
 			from, _ := m.Addr.(*net.UDPAddr)
@@ -68,6 +72,17 @@ func (r *reader) run() {
 		}
 		r.ls.flush(&r.n.stats)
 	}
+}
+
+// countOverflows adds the kernel's receive-queue drops since the last
+// batch (SO_RXQ_OVFL is cumulative per socket, little-endian host order).
+func (r *reader) countOverflows(m *ipv4.Message) {
+	n, ok := rxqOverflow(m.OOB[:m.NN])
+	if !ok || n == r.sock.overflows {
+		return
+	}
+	r.ls.drops[DropSocketOverflow] += uint64(n - r.sock.overflows)
+	r.sock.overflows = n
 }
 
 // handle classifies one datagram by shape (voice-protocol.md §3).

@@ -12,7 +12,7 @@ import (
 // voice`: a raw UDP relay with the SFU's batching and static rooms, printing
 // a JSON ready line like `parley serve`.
 func init() {
-	register(&command{name: "bench reflector", summary: "(internal) UDP reflector baseline for bench voice", run: runBenchReflector})
+	register(&command{name: "bench reflector", summary: "UDP reflector baseline for bench voice", hidden: true, run: runBenchReflector})
 }
 
 func runBenchReflector(ctx context.Context, args []string, stdout io.Writer) error {

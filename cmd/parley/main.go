@@ -24,7 +24,10 @@ import (
 type command struct {
 	name    string
 	summary string
-	run     func(ctx context.Context, args []string, stdout io.Writer) error
+	// hidden commands (internal children of other commands) are left
+	// out of the usage listing.
+	hidden bool
+	run    func(ctx context.Context, args []string, stdout io.Writer) error
 }
 
 var commands = map[string]*command{}
@@ -68,14 +71,19 @@ func dispatch(ctx context.Context, args []string, stdout io.Writer) error {
 func usage(w io.Writer, args []string) {
 	prefix := strings.Join(args, " ")
 	names := make([]string, 0, len(commands))
-	for n := range commands {
+	for n, c := range commands {
+		if c.hidden {
+			continue
+		}
 		if prefix == "" || strings.HasPrefix(n, prefix) || (len(args) > 0 && strings.HasPrefix(n, args[0])) {
 			names = append(names, n)
 		}
 	}
 	if len(names) == 0 {
-		for n := range commands {
-			names = append(names, n)
+		for n, c := range commands {
+			if !c.hidden {
+				names = append(names, n)
+			}
 		}
 		if prefix != "" {
 			fmt.Fprintf(w, "parley: unknown command %q\n\n", prefix)
