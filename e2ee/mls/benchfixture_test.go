@@ -231,16 +231,26 @@ func TestBenchFixture(t *testing.T) {
 	}
 }
 
-// checkHashCache compares every cached node hash of tr with a fresh
-// computation on a re-parsed copy.
+// checkHashCache compares every cached node hash and encoding of tr with
+// a fresh computation.
 func checkHashCache(t *testing.T, tr *ratchetTree) {
 	t.Helper()
 	fresh, err := parseRatchetTree(tr.Marshal())
 	mustNoErr(t, err)
 	want := fresh.hashes()
 	for x := range tr.nodes {
-		if h := tr.nodes[x].hash; h != nil {
-			eq(t, "cached node hash", h, want[x])
+		n := &tr.nodes[x]
+		if n.hash != nil {
+			eq(t, "cached node hash", n.hash, want[x])
+		}
+		if n.enc != nil {
+			var w writer
+			if n.leaf != nil {
+				n.leaf.marshal(&w)
+			} else {
+				n.parent.marshal(&w)
+			}
+			eq(t, "cached node encoding", n.enc, w.b)
 		}
 	}
 	eq(t, "tree hash", tr.treeHash(), fresh.treeHash())

@@ -11,6 +11,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"fmt"
+	"io"
 )
 
 // Protocol constants (RFC 9420 §17.1, §5.1).
@@ -83,20 +84,28 @@ func mac(key, data []byte) []byte {
 
 func macEqual(a, b []byte) bool { return subtle.ConstantTimeCompare(a, b) == 1 }
 
-// refHash is RefHash (RFC 9420 §5.2).
-func refHash(label string, value []byte) []byte {
-	var w writer
-	w.bytes([]byte(label))
-	w.bytes(value)
-	return hash(w.b)
+// hashLabeled is Hash(label<V> || value<V>) for label = prefix+name,
+// streamed so large values (a GroupInfo with its ratchet tree) are not
+// copied.
+func hashLabeled(prefix, name string, value []byte) []byte {
+	var hdr [4]byte
+	h := sha256.New()
+	h.Write(appendVarint(hdr[:0], len(prefix)+len(name)))
+	io.WriteString(h, prefix)
+	io.WriteString(h, name)
+	h.Write(appendVarint(hdr[:0], len(value)))
+	h.Write(value)
+	return h.Sum(make([]byte, 0, hashLen))
 }
 
-// signContent builds SignContent (RFC 9420 §5.1.2) and returns its digest.
+// refHash is RefHash (RFC 9420 §5.2).
+func refHash(label string, value []byte) []byte {
+	return hashLabeled("", label, value)
+}
+
+// signDigest returns the digest of SignContent (RFC 9420 §5.1.2).
 func signDigest(label string, content []byte) []byte {
-	var w writer
-	w.bytes([]byte(labelPrefix + label))
-	w.bytes(content)
-	return hash(w.b)
+	return hashLabeled(labelPrefix, label, content)
 }
 
 // signWithLabel is SignWithLabel: ECDSA P-256 over SHA-256, DER encoded.

@@ -111,22 +111,23 @@ func (g *Group) buildWelcome(st *groupState, confirmationTag []byte, pk *pathKey
 		Epoch: st.epoch, TreeHash: st.treeHash,
 		ConfirmedTranscriptHash: st.confirmedTH, Extensions: st.extensions,
 	}
+	tree := st.tree.Marshal()
 	gi := &GroupInfo{
 		GroupContext:    gc,
-		Extensions:      []Extension{{Type: ExtensionRatchetTree, Data: st.tree.Marshal()}},
+		Extensions:      []Extension{{Type: ExtensionRatchetTree, Data: tree}},
 		ConfirmationTag: confirmationTag,
 		Signer:          st.ownLeaf,
 	}
-	if err := gi.sign(g.sig); err != nil {
+	giBytes, err := gi.signedEncoding(g.sig, len(tree))
+	if err != nil {
 		return nil, err
 	}
-	var w writer
-	gi.marshal(&w)
 	aead, nonce, err := welcomeAEAD(st.secrets.welcomeSecret)
 	if err != nil {
 		return nil, err
 	}
-	wl := &Welcome{CipherSuite: CipherSuite, EncryptedGroupInfo: aead.Seal(nil, nonce, w.b, nil)}
+	// Seal in place: giBytes is ours.
+	wl := &Welcome{CipherSuite: CipherSuite, EncryptedGroupInfo: aead.Seal(giBytes[:0], nonce, giBytes, nil)}
 	wl.Secrets = make([]EncryptedGroupSecrets, len(a.added))
 	err = parallel(len(a.added), 1, func(i int) error {
 		gs := groupSecrets{JoinerSecret: st.secrets.joinerSecret, PSKs: a.psks}

@@ -28,12 +28,13 @@ func (p *parentNode) unmarshal(r *reader) {
 // node is one slot of the array tree; leaf and parent both nil means
 // blank. The LeafNode and parentNode values are immutable once in a tree:
 // clones share them, and every change replaces the pointer through
-// setLeaf, setParent or blankNode, which also drop the cached hashes of the
-// node and its ancestors.
+// setLeaf, setParent or blankNode, which also drop the node's cached
+// encoding and the cached hashes of the node and its ancestors.
 type node struct {
 	leaf   *LeafNode
 	parent *parentNode
 	hash   []byte // cached tree hash of the subtree rooted here; nil = stale
+	enc    []byte // cached encoding of leaf or parent; nil = not computed
 }
 
 func (n *node) blank() bool { return n.leaf == nil && n.parent == nil }
@@ -90,13 +91,13 @@ func (t *ratchetTree) invalidate(x uint32) {
 // setLeaf installs ln at leaf i.
 func (t *ratchetTree) setLeaf(i uint32, ln *LeafNode) {
 	x := leafNode(i)
-	t.nodes[x].leaf = ln
+	t.nodes[x].leaf, t.nodes[x].enc = ln, nil
 	t.invalidate(x)
 }
 
 // setParent installs p at parent node x.
 func (t *ratchetTree) setParent(x uint32, p *parentNode) {
-	t.nodes[x].parent = p
+	t.nodes[x].parent, t.nodes[x].enc = p, nil
 	t.invalidate(x)
 }
 
@@ -106,6 +107,23 @@ func (t *ratchetTree) blankNode(x uint32) {
 	t.invalidate(x)
 }
 
+// encoding returns the encoding of node x's LeafNode or ParentNode (nil if
+// blank), cached: tree hashes and every Welcome's ratchet_tree need it.
+func (t *ratchetTree) encoding(x uint32) []byte {
+	n := &t.nodes[x]
+	if n.enc != nil || n.blank() {
+		return n.enc
+	}
+	var w writer
+	if n.leaf != nil {
+		n.leaf.marshal(&w)
+	} else {
+		n.parent.marshal(&w)
+	}
+	n.enc = w.b
+	return n.enc
+}
+
 // marshal writes the ratchet_tree extension content: optional<Node><V>
 // with trailing blank nodes omitted (RFC 9420 §12.4.3.3).
 func (t *ratchetTree) marshal(w *writer) {
@@ -113,17 +131,23 @@ func (t *ratchetTree) marshal(w *writer) {
 	for end > 0 && t.nodes[end-1].blank() {
 		end--
 	}
+	size := 4
+	for x := range t.nodes[:end] {
+		size += 2 + len(t.encoding(uint32(x)))
+	}
+	w.b = slices.Grow(w.b, size)
 	w.vec(func(w *writer) {
-		for _, n := range t.nodes[:end] {
+		for x := range t.nodes[:end] {
+			n := &t.nodes[x]
 			switch {
 			case n.leaf != nil:
 				w.u8(1)
 				w.u8(nodeTypeLeaf)
-				n.leaf.marshal(w)
+				w.raw(n.enc)
 			case n.parent != nil:
 				w.u8(1)
 				w.u8(nodeTypeParent)
-				n.parent.marshal(w)
+				w.raw(n.enc)
 			default:
 				w.u8(0)
 			}
@@ -332,31 +356,32 @@ func (t *ratchetTree) nodeHash(x uint32) []byte {
 	}
 	var h []byte
 	if isLeaf(x) {
-		h = leafHash(x, t.nodes[x].leaf)
+		h = leafHash(x, t.encoding(x))
 	} else {
 		lh := t.nodeHash(left(x))
 		rh := t.nodeHash(right(x))
-		h = parentTreeHash(t.nodes[x].parent, lh, rh)
+		h = parentTreeHash(t.encoding(x), lh, rh)
 	}
 	t.nodes[x].hash = h
 	return h
 }
 
-// leafHash is the tree hash of leaf node x holding ln (nil: blank).
-func leafHash(x uint32, ln *LeafNode) []byte {
-	var w writer
+// leafHash is the tree hash of leaf node x whose LeafNode encodes as enc
+// (nil: blank).
+func leafHash(x uint32, enc []byte) []byte {
+	w := writer{b: make([]byte, 0, 6+len(enc))}
 	w.u8(nodeTypeLeaf)
 	w.u32(nodeLeaf(x))
-	w.optional(ln != nil, func(w *writer) { ln.marshal(w) })
+	w.optional(enc != nil, func(w *writer) { w.raw(enc) })
 	return hash(w.b)
 }
 
-// parentTreeHash is the tree hash of a parent node holding p (nil: blank)
-// with child hashes lh and rh.
-func parentTreeHash(p *parentNode, lh, rh []byte) []byte {
-	var w writer
+// parentTreeHash is the tree hash of a parent node whose ParentNode
+// encodes as enc (nil: blank), with child hashes lh and rh.
+func parentTreeHash(enc, lh, rh []byte) []byte {
+	w := writer{b: make([]byte, 0, 4+len(enc)+len(lh)+len(rh))}
 	w.u8(nodeTypeParent)
-	w.optional(p != nil, func(w *writer) { p.marshal(w) })
+	w.optional(enc != nil, func(w *writer) { w.raw(enc) })
 	w.bytes(lh)
 	w.bytes(rh)
 	return hash(w.b)
@@ -377,13 +402,15 @@ func (t *ratchetTree) hashExcluding(x uint32, exclude []uint32) []byte {
 	}
 	lh := t.hashExcluding(left(x), exclude)
 	rh := t.hashExcluding(right(x), exclude)
-	p := t.nodes[x].parent
-	if p != nil {
+	var enc []byte
+	if p := t.nodes[x].parent; p != nil {
 		c := *p
 		c.UnmergedLeaves = slices.DeleteFunc(slices.Clone(p.UnmergedLeaves), func(l uint32) bool { return slices.Contains(exclude, l) })
-		p = &c
+		var w writer
+		c.marshal(&w)
+		enc = w.b
 	}
-	return parentTreeHash(p, lh, rh)
+	return parentTreeHash(enc, lh, rh)
 }
 
 // parentHash is the parent hash of p given the original sibling tree hash

@@ -37,15 +37,18 @@ func (g *GroupInfo) unmarshal(r *reader) {
 	g.Signature = r.bytes()
 }
 
-func (g *GroupInfo) sign(key *ecdsa.PrivateKey) error {
-	var w writer
+// signedEncoding signs g and returns its encoding, marshalling the (large,
+// ratchet tree carrying) GroupInfoTBS once for both.
+func (g *GroupInfo) signedEncoding(key *ecdsa.PrivateKey, sizeHint int) ([]byte, error) {
+	w := writer{b: make([]byte, 0, sizeHint+512)}
 	g.marshalTBS(&w)
 	sig, err := signWithLabel(key, "GroupInfoTBS", w.b)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	g.Signature = sig
-	return nil
+	w.bytes(sig)
+	return w.b, nil
 }
 
 func (g *GroupInfo) verify(pub []byte) error {
