@@ -76,50 +76,73 @@ func hash(b []byte) []byte {
 	return h[:]
 }
 
-func mac(key, data []byte) []byte {
-	m := hmac.New(sha256.New, key)
-	m.Write(data)
-	return m.Sum(nil)
-}
+func mac(key, data []byte) []byte { return macParts(key, data) }
 
 func macEqual(a, b []byte) bool { return subtle.ConstantTimeCompare(a, b) == 1 }
 
-// hashLabeled is Hash(label<V> || value<V>) for label = prefix+name,
-// streamed so large values (a GroupInfo with its ratchet tree) are not
-// copied.
-func hashLabeled(prefix, name string, value []byte) []byte {
+// hashLabeled is Hash(label<V> || value<V>) for label = prefix+name and
+// value the concatenation of parts, streamed so large values (a GroupInfo
+// with its ratchet tree, a commit with a big UpdatePath) are not copied.
+func hashLabeled(prefix, name string, parts ...[]byte) []byte {
 	var hdr [4]byte
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
 	h := sha256.New()
 	h.Write(appendVarint(hdr[:0], len(prefix)+len(name)))
 	io.WriteString(h, prefix)
 	io.WriteString(h, name)
-	h.Write(appendVarint(hdr[:0], len(value)))
-	h.Write(value)
+	h.Write(appendVarint(hdr[:0], n))
+	for _, p := range parts {
+		h.Write(p)
+	}
 	return h.Sum(make([]byte, 0, hashLen))
 }
 
-// refHash is RefHash (RFC 9420 §5.2).
-func refHash(label string, value []byte) []byte {
-	return hashLabeled("", label, value)
+// hashParts is Hash of the concatenation of parts.
+func hashParts(parts ...[]byte) []byte {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write(p)
+	}
+	return h.Sum(make([]byte, 0, hashLen))
 }
 
-// signDigest returns the digest of SignContent (RFC 9420 §5.1.2).
-func signDigest(label string, content []byte) []byte {
-	return hashLabeled(labelPrefix, label, content)
+// macParts is MAC(key, concatenation of parts).
+func macParts(key []byte, parts ...[]byte) []byte {
+	m := hmac.New(sha256.New, key)
+	for _, p := range parts {
+		m.Write(p)
+	}
+	return m.Sum(nil)
+}
+
+// refHash is RefHash (RFC 9420 §5.2).
+func refHash(label string, value ...[]byte) []byte {
+	return hashLabeled("", label, value...)
+}
+
+// signDigest returns the digest of SignContent (RFC 9420 §5.1.2) whose
+// content is the concatenation of parts.
+func signDigest(label string, content ...[]byte) []byte {
+	return hashLabeled(labelPrefix, label, content...)
 }
 
 // signWithLabel is SignWithLabel: ECDSA P-256 over SHA-256, DER encoded.
-func signWithLabel(key *ecdsa.PrivateKey, label string, content []byte) ([]byte, error) {
-	return ecdsa.SignASN1(rand.Reader, key, signDigest(label, content))
+// The content is the concatenation of parts.
+func signWithLabel(key *ecdsa.PrivateKey, label string, content ...[]byte) ([]byte, error) {
+	return ecdsa.SignASN1(rand.Reader, key, signDigest(label, content...))
 }
 
-// verifyWithLabel is VerifyWithLabel.
-func verifyWithLabel(pub []byte, label string, content, sig []byte) error {
+// verifyWithLabel is VerifyWithLabel over sig and the concatenation of
+// content.
+func verifyWithLabel(pub []byte, label string, sig []byte, content ...[]byte) error {
 	pk, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), pub)
 	if err != nil {
 		return fmt.Errorf("%w: signature key: %v", ErrInvalidKey, err)
 	}
-	if !ecdsa.VerifyASN1(pk, signDigest(label, content), sig) {
+	if !ecdsa.VerifyASN1(pk, signDigest(label, content...), sig) {
 		return fmt.Errorf("%w: %s", ErrInvalidSignature, label)
 	}
 	return nil

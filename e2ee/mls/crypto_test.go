@@ -62,14 +62,14 @@ func TestCryptoBasicsVectors(t *testing.T) {
 		eq(t, "derive_tree_secret", deriveTreeSecret(d.Secret, d.Label, d.Generation, d.Length), d.Out)
 
 		s := c.SignWithLabel
-		mustNoErr(t, verifyWithLabel(s.Pub, s.Label, s.Content, s.Signature))
+		mustNoErr(t, verifyWithLabel(s.Pub, s.Label, s.Signature, s.Content))
 		key, err := ParseSignatureKey(s.Priv)
 		mustNoErr(t, err)
 		eq(t, "sign pub", SignaturePublicKey(key), s.Pub)
 		sig, err := signWithLabel(key, s.Label, s.Content)
 		mustNoErr(t, err)
-		mustNoErr(t, verifyWithLabel(s.Pub, s.Label, s.Content, sig))
-		if err := verifyWithLabel(s.Pub, s.Label+"x", s.Content, sig); !errors.Is(err, ErrInvalidSignature) {
+		mustNoErr(t, verifyWithLabel(s.Pub, s.Label, sig, s.Content))
+		if err := verifyWithLabel(s.Pub, s.Label+"x", sig, s.Content); !errors.Is(err, ErrInvalidSignature) {
 			t.Fatalf("wrong label verified: %v", err)
 		}
 

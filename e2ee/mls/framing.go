@@ -139,14 +139,30 @@ type PublicMessage struct {
 	Signature       []byte
 	ConfirmationTag []byte // commits only
 	MembershipTag   []byte // member senders only
+
+	// content caches the encoding of Content for the signature, tags,
+	// transcript hash and references computed from it (a commit after a
+	// mass Add is tens of kilobytes). Set by sign and on first use;
+	// Content must not change afterwards.
+	content []byte
 }
 
 func (m *PublicMessage) marshal(w *writer) {
-	m.Content.marshal(w)
+	w.raw(m.contentBytes())
 	m.marshalAuth(w)
 	if m.Content.Sender.Type == SenderMember {
 		w.bytes(m.MembershipTag)
 	}
+}
+
+// contentBytes returns the (cached) FramedContent encoding.
+func (m *PublicMessage) contentBytes() []byte {
+	if m.content == nil {
+		var w writer
+		m.Content.marshal(&w)
+		m.content = w.b
+	}
+	return m.content
 }
 
 // marshalAuth writes FramedContentAuthData.
@@ -168,9 +184,20 @@ func (m *PublicMessage) unmarshal(r *reader) {
 	}
 }
 
+var publicTBSHeader = []byte{byte(ProtocolVersion >> 8), byte(ProtocolVersion), 0, byte(WireFormatPublicMessage)}
+
+// tbs returns FramedContentTBS (RFC 9420 §6.1) as parts to concatenate.
+func (m *PublicMessage) tbs(ctx []byte) [][]byte {
+	if m.Content.Sender.Type == SenderMember || m.Content.Sender.Type == SenderNewMemberCommit {
+		return [][]byte{publicTBSHeader, m.contentBytes(), ctx}
+	}
+	return [][]byte{publicTBSHeader, m.contentBytes()}
+}
+
 // sign sets the signature over FramedContentTBS.
 func (m *PublicMessage) sign(key *ecdsa.PrivateKey, ctx []byte) error {
-	sig, err := signWithLabel(key, "FramedContentTBS", m.Content.tbs(WireFormatPublicMessage, ctx))
+	m.content = nil
+	sig, err := signWithLabel(key, "FramedContentTBS", m.tbs(ctx)...)
 	if err != nil {
 		return err
 	}
@@ -179,28 +206,27 @@ func (m *PublicMessage) sign(key *ecdsa.PrivateKey, ctx []byte) error {
 }
 
 func (m *PublicMessage) verify(pub, ctx []byte) error {
-	return verifyWithLabel(pub, "FramedContentTBS", m.Content.tbs(WireFormatPublicMessage, ctx), m.Signature)
+	return verifyWithLabel(pub, "FramedContentTBS", m.Signature, m.tbs(ctx)...)
 }
 
 // membershipTag computes MAC(membership_key, AuthenticatedContentTBM).
 func (m *PublicMessage) membershipTag(key, ctx []byte) []byte {
 	var w writer
-	w.raw(m.Content.tbs(WireFormatPublicMessage, ctx))
 	m.marshalAuth(&w)
-	return mac(key, w.b)
+	return macParts(key, append(m.tbs(ctx), w.b)...)
+}
+
+// authenticatedContent returns AuthenticatedContent as parts to
+// concatenate.
+func (m *PublicMessage) authenticatedContent() [][]byte {
+	var w writer
+	m.marshalAuth(&w)
+	return [][]byte{publicTBSHeader[2:], m.contentBytes(), w.b}
 }
 
 // proposalRef is RefHash("MLS 1.0 Proposal Reference", AuthenticatedContent).
-func (m *PublicMessage) authenticatedContent() []byte {
-	var w writer
-	w.u16(uint16(WireFormatPublicMessage))
-	m.Content.marshal(&w)
-	m.marshalAuth(&w)
-	return w.b
-}
-
-func proposalRef(authenticatedContent []byte) ProposalRef {
-	return refHash("MLS 1.0 Proposal Reference", authenticatedContent)
+func proposalRef(authenticatedContent [][]byte) ProposalRef {
+	return refHash("MLS 1.0 Proposal Reference", authenticatedContent...)
 }
 
 // PrivateMessage is an encrypted message (RFC 9420 §6.3). This package

@@ -100,7 +100,7 @@ func (k *KeyPackage) Verify() error {
 	}
 	var w writer
 	k.marshalContent(&w)
-	if err := verifyWithLabel(k.LeafNode.SignatureKey, "KeyPackageTBS", w.b, k.Signature); err != nil {
+	if err := verifyWithLabel(k.LeafNode.SignatureKey, "KeyPackageTBS", k.Signature, w.b); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidKeyPackage, err)
 	}
 	return nil

@@ -145,11 +145,8 @@ func pskStep(secret []byte, id *PreSharedKeyID, psk []byte, index, count int) []
 // confirmedTranscriptHash = Hash(interim_before || ConfirmedTranscriptHashInput).
 func confirmedTranscriptHash(interim []byte, m *PublicMessage) []byte {
 	var w writer
-	w.raw(interim)
-	w.u16(uint16(WireFormatPublicMessage))
-	m.Content.marshal(&w)
 	w.bytes(m.Signature)
-	return hash(w.b)
+	return hashParts(interim, publicTBSHeader[2:], m.contentBytes(), w.b)
 }
 
 // interimTranscriptHash = Hash(confirmed || InterimTranscriptHashInput).

@@ -246,7 +246,7 @@ func (l *LeafNode) sign(key *ecdsa.PrivateKey, groupID []byte, leaf uint32) erro
 // VerifySignature checks the leaf signature. groupID and leaf are ignored
 // for key-package leaves.
 func (l *LeafNode) VerifySignature(groupID []byte, leaf uint32) error {
-	return verifyWithLabel(l.SignatureKey, "LeafNodeTBS", l.tbs(groupID, leaf), l.Signature)
+	return verifyWithLabel(l.SignatureKey, "LeafNodeTBS", l.Signature, l.tbs(groupID, leaf))
 }
 
 // validate checks suite-level rules common to every leaf (RFC 9420 §7.3):

@@ -58,7 +58,7 @@ func TestMessageProtectionVectors(t *testing.T) {
 			mustNoErr(t, err)
 			pm, err := unprotectPrivate(m.Private, c.SenderDataSecret, c.EncryptionSecret, 2)
 			mustNoErr(t, err)
-			mustNoErr(t, verifyWithLabel(c.SignaturePub, "FramedContentTBS", pm.Content.tbs(WireFormatPrivateMessage, ctx), pm.Signature))
+			mustNoErr(t, verifyWithLabel(c.SignaturePub, "FramedContentTBS", pm.Signature, pm.Content.tbs(WireFormatPrivateMessage, ctx)))
 			eq(t, "private content", body(pm), priv.want)
 		}
 	}

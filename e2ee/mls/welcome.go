@@ -54,7 +54,7 @@ func (g *GroupInfo) signedEncoding(key *ecdsa.PrivateKey, sizeHint int) ([]byte,
 func (g *GroupInfo) verify(pub []byte) error {
 	var w writer
 	g.marshalTBS(&w)
-	return verifyWithLabel(pub, "GroupInfoTBS", w.b, g.Signature)
+	return verifyWithLabel(pub, "GroupInfoTBS", g.Signature, w.b)
 }
 
 // groupSecrets is GroupSecrets (RFC 9420 §12.4.3.1).
