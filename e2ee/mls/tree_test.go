@@ -1,6 +1,7 @@
 package mls
 
 import (
+	"math/rand/v2"
 	"slices"
 	"testing"
 )
@@ -190,4 +191,105 @@ func TestTreeOperationsVectors(t *testing.T) {
 		eq(t, "tree after", tr.Marshal(), c.TreeAfter)
 		eq(t, "tree hash after", tr.treeHash(), c.TreeHashAfter)
 	}
+}
+
+// TestTreeHashCacheRandom applies random leaf and parent changes to a tree
+// and its clones and checks after each step that the cached node hashes
+// and encodings match a fresh computation, and that clones stay
+// independent.
+func TestTreeHashCacheRandom(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	randKey := func() []byte {
+		k := make([]byte, PublicKeyLen)
+		for i := range k {
+			k[i] = byte(rng.Uint32())
+		}
+		return k
+	}
+	newLeaf := func() *LeafNode {
+		return &LeafNode{EncryptionKey: randKey(), SignatureKey: randKey(), Credential: BasicCredential(randKey()[:8]),
+			Capabilities: DefaultCapabilities(), Source: LeafSourceCommit, ParentHash: randKey()[:32]}
+	}
+	tr := &ratchetTree{}
+	tr.addLeaf(newLeaf())
+	var saved []*ratchetTree
+	var savedHash [][]byte
+	excluded, maxLeaves := 0, uint32(0)
+	for step := range 400 {
+		maxLeaves = max(maxLeaves, tr.leafCount())
+		n := tr.leafCount()
+		switch op := rng.IntN(6); op {
+		case 0, 1:
+			tr.addLeaf(newLeaf())
+		case 2:
+			if l := rng.Uint32N(n); tr.leaf(l) != nil && len(membersOf(tr)) > 1 {
+				tr.removeLeaf(l)
+			}
+		case 3:
+			if l := rng.Uint32N(n); tr.leaf(l) != nil {
+				tr.updateLeaf(l, newLeaf())
+			}
+		case 4:
+			// Only where a real tree has parents: both subtrees occupied
+			// (so the tree never ends in a parent).
+			if x := 2*rng.Uint32N(max(n-1, 1)) + 1; n > 1 && tr.hasNonBlank(left(x)) && tr.hasNonBlank(right(x)) {
+				var unmerged []uint32
+				for l := range n {
+					if isAncestor(x, leafNode(l)) && tr.leaf(l) != nil && rng.IntN(3) == 0 {
+						unmerged = append(unmerged, l)
+					}
+				}
+				tr.setParent(x, &parentNode{EncryptionKey: randKey(), ParentHash: randKey()[:32], UnmergedLeaves: unmerged})
+			}
+		case 5:
+			saved = append(saved, tr.clone())
+			savedHash = append(savedHash, slices.Clone(tr.treeHash()))
+			tr = tr.clone()
+		}
+		if rng.IntN(2) == 0 {
+			tr.treeHash() // sometimes warm the cache, sometimes not
+		}
+		if step%10 == 0 {
+			checkHashCache(t, tr)
+			fresh, err := parseRatchetTree(tr.Marshal())
+			mustNoErr(t, err)
+			for x := uint32(1); x < uint32(len(tr.nodes)); x += 2 {
+				if p := tr.nodes[x].parent; p != nil && len(p.UnmergedLeaves) > 0 {
+					for _, s := range []uint32{left(x), right(x)} {
+						eq(t, "hash excluding", tr.originalSiblingHash(p, s), fresh.hashExcludingUncached(s, p.UnmergedLeaves))
+						excluded++
+					}
+				}
+			}
+		}
+	}
+	for i, s := range saved {
+		eq(t, "saved tree hash", s.treeHash(), savedHash[i])
+		checkHashCache(t, s)
+	}
+	if excluded < 20 || maxLeaves < 32 || len(saved) < 20 {
+		t.Fatalf("walk too tame: %d excluded-hash checks, %d leaves, %d clones", excluded, maxLeaves, len(saved))
+	}
+}
+
+// hashExcludingUncached is hashExcluding computed from scratch, as the
+// original implementation did.
+func (t *ratchetTree) hashExcludingUncached(x uint32, exclude []uint32) []byte {
+	if isLeaf(x) {
+		if t.nodes[x].leaf == nil || slices.Contains(exclude, nodeLeaf(x)) {
+			return leafHash(x, nil)
+		}
+		return leafHash(x, t.nodes[x].leaf.Marshal())
+	}
+	lh := t.hashExcludingUncached(left(x), exclude)
+	rh := t.hashExcludingUncached(right(x), exclude)
+	var enc []byte
+	if p := t.nodes[x].parent; p != nil {
+		c := *p
+		c.UnmergedLeaves = slices.DeleteFunc(slices.Clone(p.UnmergedLeaves), func(l uint32) bool { return slices.Contains(exclude, l) })
+		var w writer
+		c.marshal(&w)
+		enc = w.b
+	}
+	return parentTreeHash(enc, lh, rh)
 }
