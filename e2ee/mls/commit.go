@@ -2,6 +2,7 @@ package mls
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"slices"
 )
@@ -340,24 +341,68 @@ func (g *Group) ProcessCommit(msg []byte) (*CommitSummary, error) {
 	if committer == g.st.ownLeaf {
 		return nil, fmt.Errorf("%w: commit from own leaf is not the pending commit", ErrInvalidCommit)
 	}
-	if err := g.verifyMember(pm); err != nil {
-		return nil, err
+	sender := g.st.tree.leaf(committer)
+	if sender == nil {
+		return nil, fmt.Errorf("%w: sender leaf %d", ErrUnknownMember, committer)
 	}
-	list, inline, err := g.resolve(c.Commit.Proposals, committer)
+	ctx := g.contextOf(&g.st) // also caches g.st.treeHash before the goroutines read g.st
+	// membershipTag also caches pm's content encoding, which both
+	// goroutines below read.
+	if !macEqual(pm.membershipTag(g.st.secrets.membershipKey, ctx), pm.MembershipTag) {
+		return nil, fmt.Errorf("%w: membership tag", ErrInvalidTag)
+	}
+	// The two signatures (FramedContent, and the UpdatePath's LeafNode) are
+	// checked on one goroutine while the commit is applied and the path
+	// decrypted on another; nothing is installed unless both succeed, and
+	// a signature failure is the error reported.
+	var (
+		sum *CommitSummary
+		st  *groupState
+	)
+	err = parallel(2, 1, func(i int) (err error) {
+		if i == 0 {
+			if err := pm.verify(sender.SignatureKey, ctx); err != nil {
+				return err
+			}
+			if path := c.Commit.Path; path != nil {
+				return path.LeafNode.VerifySignature(g.groupID, committer)
+			}
+			return nil
+		}
+		sum, st, err = g.applyCommit(pm, committer)
+		return err
+	})
+	if errors.Is(err, ErrRemoved) {
+		return sum, err
+	}
 	if err != nil {
 		return nil, err
+	}
+	g.advance(*st)
+	return sum, nil
+}
+
+// applyCommit computes the state after another member's commit whose
+// signatures are checked separately: proposals, UpdatePath merge and
+// decryption, key schedule and confirmation tag. It does not change g. If
+// the commit removes this member it returns the summary and ErrRemoved.
+func (g *Group) applyCommit(pm *PublicMessage, committer uint32) (*CommitSummary, *groupState, error) {
+	c := &pm.Content
+	list, inline, err := g.resolve(c.Commit.Proposals, committer)
+	if err != nil {
+		return nil, nil, err
 	}
 	tree := g.st.tree.clone()
 	a, err := g.applyProposals(tree, list, committer)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	sum := &CommitSummary{Epoch: g.st.epoch + 1, Committer: committer, Removed: a.removed, Inline: inline}
 	for i, leaf := range a.added {
 		sum.Added = append(sum.Added, Member{LeafIndex: leaf, Identity: a.addedKPs[i].Identity(), SignatureKey: a.addedKPs[i].LeafNode.SignatureKey})
 	}
 	if slices.ContainsFunc(a.removed, func(mb Member) bool { return mb.LeafIndex == g.st.ownLeaf }) {
-		return sum, ErrRemoved
+		return sum, nil, ErrRemoved
 	}
 	exts := g.st.extensions
 	if a.extensions != nil {
@@ -366,38 +411,37 @@ func (g *Group) ProcessCommit(msg []byte) (*CommitSummary, error) {
 	privs := g.st.privs
 	var commitSecret []byte
 	if path := c.Commit.Path; path != nil {
-		fdp, cop, err := tree.mergePath(committer, path, g.groupID)
+		fdp, cop, err := tree.mergePathUnsigned(committer, path)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if old := g.st.tree.leaf(committer); !old.Credential.equal(&path.LeafNode.Credential) || !bytes.Equal(old.SignatureKey, path.LeafNode.SignatureKey) {
 			// RFC 9420 allows a credential change; DAVE never does it and
 			// the gateway rejects it, so refuse it here too.
-			return nil, fmt.Errorf("%w: committer changed credential or signature key", ErrInvalidCommit)
+			return nil, nil, fmt.Errorf("%w: committer changed credential or signature key", ErrInvalidCommit)
 		}
 		privs = keepPrivs(tree, privs)
 		_, commitSecret, err = tree.decryptPath(g.st.ownLeaf, path, fdp, cop, g.provisionalContext(tree, exts), privs, a.added)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if err := checkUniqueKeys(tree, []uint32{committer}); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	} else if a.pathNeeded {
-		return nil, fmt.Errorf("%w: path required", ErrInvalidCommit)
+		return nil, nil, fmt.Errorf("%w: path required", ErrInvalidCommit)
 	} else {
 		privs = keepPrivs(tree, privs)
 	}
 	st, err := g.nextState(tree, exts, privs, pm, commitSecret, a.psks)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !macEqual(mac(st.secrets.confirmationKey, st.confirmedTH), pm.ConfirmationTag) {
-		return nil, fmt.Errorf("%w: confirmation tag", ErrInvalidTag)
+		return nil, nil, fmt.Errorf("%w: confirmation tag", ErrInvalidTag)
 	}
 	st.interimTH = interimTranscriptHash(st.confirmedTH, pm.ConfirmationTag)
-	g.advance(*st)
-	return sum, nil
+	return sum, st, nil
 }
 
 // nextState derives the next epoch's state after a commit (without the

@@ -50,3 +50,46 @@ func TestCommitRejectsDuplicates(t *testing.T) {
 		})
 	}
 }
+
+// TestProcessCommitRejectsBadSignatures checks that the signatures
+// ProcessCommit verifies concurrently with decryption still reject: a
+// FramedContent signed by another key, and an UpdatePath leaf whose
+// signature is not the committer's (both with valid membership tags).
+func TestProcessCommitRejectsBadSignatures(t *testing.T) {
+	f := newBenchFixture(t, 5)
+	c := &f.steady
+	other, err := GenerateSignatureKey()
+	mustNoErr(t, err)
+	ctx := c.committer.contextOf(&c.committer.st)
+	committerKey := f.members[0].bundle.sigKey
+	tests := []struct {
+		name   string
+		tamper func(pm *PublicMessage)
+	}{
+		{"content signed by another key", func(pm *PublicMessage) { mustNoErr(t, pm.sign(other, ctx)) }},
+		{"path leaf signed by another key", func(pm *PublicMessage) {
+			ln := &pm.Content.Commit.Path.LeafNode
+			mustNoErr(t, ln.sign(other, f.groupID, 0))
+			mustNoErr(t, pm.sign(committerKey, ctx))
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := ParseMLSMessage(c.removeCommit)
+			mustNoErr(t, err)
+			tc.tamper(m.Public)
+			m.Public.MembershipTag = m.Public.membershipTag(c.committer.st.secrets.membershipKey, ctx)
+			g := *c.receiver
+			if _, err := g.ProcessCommit(m.Marshal()); !errors.Is(err, ErrInvalidSignature) {
+				t.Fatalf("err = %v, want %v", err, ErrInvalidSignature)
+			}
+			if g.Epoch() != c.receiver.Epoch() {
+				t.Fatal("epoch advanced")
+			}
+		})
+	}
+	// Untampered, it is accepted.
+	g := *c.receiver
+	_, err = g.ProcessCommit(c.removeCommit)
+	mustNoErr(t, err)
+}

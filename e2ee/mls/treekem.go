@@ -126,6 +126,15 @@ func (t *ratchetTree) encryptPath(pk *pathKeys, ctx []byte, exclude []uint32) er
 // and signature (RFC 9420 §7.5, §12.4.2). It returns the filtered direct
 // path and copath used.
 func (t *ratchetTree) mergePath(sender uint32, path *UpdatePath, groupID []byte) (fdp, cop []uint32, err error) {
+	if err := path.LeafNode.VerifySignature(groupID, sender); err != nil {
+		return nil, nil, err
+	}
+	return t.mergePathUnsigned(sender, path)
+}
+
+// mergePathUnsigned is mergePath without the leaf signature check, for
+// callers that verify it concurrently.
+func (t *ratchetTree) mergePathUnsigned(sender uint32, path *UpdatePath) (fdp, cop []uint32, err error) {
 	fdp, cop = t.filteredDirectPath(sender)
 	if len(path.Nodes) != len(fdp) {
 		return nil, nil, fmt.Errorf("%w: update path has %d nodes, filtered direct path %d", ErrInvalidCommit, len(path.Nodes), len(fdp))
@@ -135,9 +144,6 @@ func (t *ratchetTree) mergePath(sender uint32, path *UpdatePath, groupID []byte)
 		return nil, nil, fmt.Errorf("%w: path leaf source %d", ErrInvalidCommit, ln.Source)
 	}
 	if err := ln.validate(); err != nil {
-		return nil, nil, err
-	}
-	if err := ln.VerifySignature(groupID, sender); err != nil {
 		return nil, nil, err
 	}
 	old := t.leaf(sender)
