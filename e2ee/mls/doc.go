@@ -29,6 +29,14 @@
 //     proposals without any group secret.
 //   - server.go: [ServerGroupView], the delivery service's key-less roster
 //     that validates commits (dave.md §5) and splits Welcomes.
+//   - parallel.go: runs independent public-key operations (path
+//     encryptions and key derivations, Welcome secrets, leaf signature
+//     checks on join, a commit's signatures) across GOMAXPROCS.
+//
+// Performance: tree nodes are immutable and shared between clones; each
+// node caches its encoding and subtree hash, invalidated along the path
+// when it changes, so a commit rehashes only the changed paths
+// (bench_test.go has the figures for 25, 100 and 500 members).
 //
 // Handshake messages are always PublicMessage (wire format 1), as DAVE
 // requires; PrivateMessage is decoded but not processed by [Group].
