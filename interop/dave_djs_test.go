@@ -74,7 +74,7 @@ func daveSynced(t *testing.T, env *voiceEnv, gos []*goPeer, djs []*driver, other
 		var code, why string
 		for _, g := range gos {
 			s := g.conn.DAVE()
-			if !s.Ready || s.ProtocolVersion != 1 || s.Epoch != st.Epoch || code != "" && s.PrivacyCode != code {
+			if !s.Ready || s.ProtocolVersion != 1 || s.Epoch != st.Epoch || s.Pending != 0 || code != "" && s.PrivacyCode != code {
 				ok, why = false, "go "+g.user+" "+strconv.FormatUint(s.Epoch, 10)
 			}
 			code = s.PrivacyCode

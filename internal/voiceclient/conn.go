@@ -118,8 +118,9 @@ const (
 )
 
 // Dial joins the voice session described by cfg and returns once the UDP
-// path is ready (Session Description received). ctx bounds the handshake
-// only; use Close to leave.
+// path is ready (Session Description received) and, with DAVE, once media
+// can go out end-to-end encrypted (see WaitDAVE; at most 5 s more, within
+// ctx). ctx bounds the handshake only; use Close to leave.
 func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -177,6 +178,14 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 	c.handshaken.Store(true)
 	c.joinedAt = time.Now()
 	c.log.Info("voice joined", "ssrc", c.ssrc, "mode", c.mode, "external", net.JoinHostPort(c.extIP, strconv.Itoa(c.extPort)))
+	// With DAVE, return once media can go out end-to-end encrypted (or
+	// needs no DAVE): a client that sends at once would otherwise wait in
+	// its first SendOpus. Not settling in time is not fatal.
+	wctx, cancel := context.WithTimeout(ctx, daveSendWait)
+	defer cancel()
+	if err := c.WaitDAVE(wctx); err != nil {
+		c.log.Info("DAVE not settled when joined; sends wait for it", "err", err)
+	}
 	return c, nil
 }
 
@@ -337,6 +346,14 @@ func (c *Conn) UserForSSRC(ssrc uint32) (string, bool) {
 	defer c.dmu.Unlock()
 	u, ok := c.users[ssrc]
 	return u, ok
+}
+
+// hasMembers reports whether the server reported anyone else in the
+// channel.
+func (c *Conn) hasMembers() bool {
+	c.dmu.Lock()
+	defer c.dmu.Unlock()
+	return len(c.members) > 0
 }
 
 // Members returns the other users the server reported in this channel.

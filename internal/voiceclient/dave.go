@@ -2,6 +2,7 @@ package voiceclient
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"encoding/binary"
 	"encoding/json"
@@ -39,7 +40,10 @@ type DAVEState struct {
 	// Members are the users of the group, this one included.
 	Members []string `json:"members,omitempty"`
 	// Transitions counts executed transitions; Recoveries the op 31s sent.
+	// Pending counts prepared transitions awaiting their op 22 (this
+	// client still sends with the previous epoch's key meanwhile).
 	Transitions int `json:"transitions"`
+	Pending     int `json:"pending"`
 	Recoveries  int `json:"recoveries"`
 	// Encrypt and Decrypt are the frame counters.
 	Encrypt dave.EncryptorStats `json:"encrypt"`
@@ -51,6 +55,12 @@ type DAVEState struct {
 // daveTransitionExpiry is how long receivers accept transport-only frames
 // after an upgrade executes, and previous keys stay usable (dave.md §4).
 const daveTransitionExpiry = 10 * time.Second
+
+// daveSendWait bounds how long a send waits for DAVE to settle (see
+// daveSession.encrypt) before it fails with ErrDAVENotReady. Settling takes
+// a few gateway round trips, or the gateway's transition timeout (2 s)
+// when a member does not answer.
+const daveSendWait = 5 * time.Second
 
 // daveSession is the client's DAVE participant (dave.md §4; modelled on
 // @discordjs/voice DAVESession.ts over davey). The WebSocket reader drives
@@ -80,6 +90,9 @@ type daveSession struct {
 	transitions int
 	recoveries  int
 	undecrypt   uint64
+	// changed is closed and replaced whenever the state that decides how
+	// frames are sent may have changed (notifyLocked); senders wait on it.
+	changed chan struct{}
 }
 
 func newDAVESession(c *Conn) (*daveSession, error) {
@@ -93,7 +106,7 @@ func newDAVESession(c *Conn) (*daveSession, error) {
 	}
 	return &daveSession{c: c, self: self, chID: ch, pending: map[uint16]uint16{}, sendNext: map[uint16]*dave.KeyRatchet{},
 		enc: dave.NewEncryptor(), encBuf: make([]byte, 0, MaxOpusSize+dave.MaxOverhead+16),
-		decs: map[uint64]*dave.Decryptor{}}, nil
+		decs: map[uint64]*dave.Decryptor{}, changed: make(chan struct{})}, nil
 }
 
 // DAVE returns the connection's DAVE state.
@@ -105,7 +118,7 @@ func (c *Conn) DAVE() DAVEState {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	st := DAVEState{Enabled: true, ProtocolVersion: d.version, Ready: d.joined, PrivacyCode: d.code,
-		Transitions: d.transitions, Recoveries: d.recoveries, Encrypt: d.enc.Stats(), Undecryptable: d.undecrypt}
+		Transitions: d.transitions, Pending: len(d.pending), Recoveries: d.recoveries, Encrypt: d.enc.Stats(), Undecryptable: d.undecrypt}
 	if d.joined {
 		st.Epoch = d.group.Epoch()
 		for _, m := range d.group.Members() {
@@ -171,6 +184,21 @@ func (d *daveSession) sessionDescription(version uint16) {
 	if version >= 1 {
 		d.reinitLocked()
 	}
+	d.notifyLocked()
+}
+
+// notifyLocked wakes senders waiting for the DAVE state to settle.
+func (d *daveSession) notifyLocked() {
+	close(d.changed)
+	d.changed = make(chan struct{})
+}
+
+// notify is notifyLocked for callers outside the lock (a member left, so
+// this client may now be alone in the room).
+func (d *daveSession) notify() {
+	d.mu.Lock()
+	d.notifyLocked()
+	d.mu.Unlock()
 }
 
 // reinitLocked starts afresh with a new key package (op 26).
@@ -260,6 +288,7 @@ func (d *daveSession) handleJSON(op int, raw json.RawMessage) {
 			changed = true
 		}
 	}
+	d.notifyLocked()
 	d.mu.Unlock()
 	if changed {
 		d.c.event(Event{Type: EventDAVE})
@@ -315,6 +344,7 @@ func (d *daveSession) handleBinary(msg dave.BinaryMessage) {
 	case dave.WelcomeMessage:
 		changed = d.welcomeLocked(m)
 	}
+	d.notifyLocked()
 	d.mu.Unlock()
 	if changed {
 		d.c.event(Event{Type: EventDAVE})
@@ -483,22 +513,92 @@ func (d *daveSession) recoverLocked(id uint16, why error) {
 	d.reinitLocked()
 }
 
-// encrypt returns frame as it goes into RTP: DAVE-encrypted while the
-// protocol version is 1 and the client is in the group, as is otherwise
-// (and always for the Opus silence frame). The result is valid until the
-// next call; the sender serialises calls.
+// encrypt returns frame as it goes into RTP: DAVE-encrypted with this
+// client's sender key, or as is when the protocol version is 0, for the
+// Opus silence frame, and while no one else is in the room. The result is
+// valid until the next call; the sender serialises calls.
+//
+// In between (protocol version 1 without a sender key: joining or
+// re-creating a group, recovering after op 31, or between this client's
+// op 23 and the op 22 that installs its key) it waits, up to daveSendWait,
+// rather than send a frame no receiver could use: the SFU drops
+// transport-only frames once the room's group is established, and a
+// receiver cannot decrypt a key it has not been given. libdave fails such
+// frames (no key ratchet: encryption failure) and D++ reports voice ready
+// only once its first transition is ready; waiting keeps every frame.
 func (d *daveSession) encrypt(frame []byte) ([]byte, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.version == 0 || !d.sendKey || dave.IsOpusSilence(frame) {
+	if dave.IsOpusSilence(frame) {
 		return frame, nil
 	}
-	out, err := d.enc.Encrypt(d.encBuf[:0], frame)
-	if err != nil {
-		return nil, err
+	var timer *time.Timer
+	for {
+		alone := !d.c.hasMembers()
+		d.mu.Lock()
+		switch {
+		case d.version == 0 || !d.sendKey && alone:
+			d.mu.Unlock()
+			return frame, nil
+		case d.sendKey:
+			out, err := d.enc.Encrypt(d.encBuf[:0], frame)
+			if err == nil {
+				d.encBuf = out[:0]
+			}
+			d.mu.Unlock()
+			return out, err
+		}
+		wait := d.changed
+		d.mu.Unlock()
+		if timer == nil {
+			d.c.stats.daveWaits.Add(1)
+			timer = time.NewTimer(daveSendWait)
+			defer timer.Stop()
+		}
+		select {
+		case <-wait:
+		case <-d.c.closing:
+			return nil, ErrClosed
+		case <-timer.C:
+			d.c.stats.daveNotReady.Add(1)
+			return nil, fmt.Errorf("%w after %v", ErrDAVENotReady, daveSendWait)
+		}
 	}
-	d.encBuf = out[:0]
-	return out, nil
+}
+
+// settled reports whether a frame sent now goes out without waiting (see
+// encrypt), and otherwise returns the channel that closes on the next
+// state change.
+func (d *daveSession) settled() (bool, <-chan struct{}) {
+	alone := !d.c.hasMembers()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.version == 0 || d.sendKey || alone {
+		return true, nil
+	}
+	return false, d.changed
+}
+
+// WaitDAVE waits until media sent now goes out without waiting for DAVE:
+// the protocol version is 0, or this client holds its sender key for the
+// room's group, or no one else is in the room. It returns at once when
+// DAVE is off; ErrClosed if the connection ends first. Dial waits for it
+// (up to 5 s), and SendOpus waits the same way on its own.
+func (c *Conn) WaitDAVE(ctx context.Context) error {
+	if c.dave == nil {
+		return nil
+	}
+	for {
+		ok, wait := c.dave.settled()
+		if ok {
+			return nil
+		}
+		select {
+		case <-wait:
+		case <-c.closing:
+			return ErrClosed
+		case <-ctx.Done():
+			return fmt.Errorf("%w: %w", ErrDAVENotReady, ctx.Err())
+		}
+	}
 }
 
 // decrypt returns the Opus of a frame from user, appended to dst, or

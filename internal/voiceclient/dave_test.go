@@ -3,6 +3,7 @@ package voiceclient
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/parleyhq/parley/internal/datadir"
 	"github.com/parleyhq/parley/internal/voiceserver"
 	"github.com/parleyhq/parley/internal/voicetoken"
+	"github.com/parleyhq/parley/sfu/voicecrypto"
 )
 
 // daveRoom is a real voice server with Go clients in one channel.
@@ -71,7 +73,9 @@ func (r *daveRoom) join(user string, noDAVE bool) (*Conn, *collector) {
 }
 
 // waitSynced waits until every client reports the server's epoch and one
-// privacy code with version 1.
+// privacy code with version 1, and has executed its transitions (a member
+// sends with the previous epoch's key until its op 22, which a member
+// that joined in this epoch cannot decrypt).
 func (r *daveRoom) waitSynced(conns ...*Conn) DAVEState {
 	r.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
@@ -81,7 +85,7 @@ func (r *daveRoom) waitSynced(conns ...*Conn) DAVEState {
 		var first DAVEState
 		for i, c := range conns {
 			s := c.DAVE()
-			if !s.Ready || s.ProtocolVersion != 1 || s.Epoch != st.Epoch || s.PrivacyCode == "" || i > 0 && s.PrivacyCode != first.PrivacyCode {
+			if !s.Ready || s.ProtocolVersion != 1 || s.Epoch != st.Epoch || s.Pending != 0 || s.PrivacyCode == "" || i > 0 && s.PrivacyCode != first.PrivacyCode {
 				ok = false
 			}
 			if i == 0 {
@@ -193,5 +197,115 @@ func TestDAVEGoClients(t *testing.T) {
 	exchange(t, 4, []*Conn{a, c, d}, []*collector{ca, cc, cd})
 	if st := a.DAVE(); st.Recoveries != 0 || st.Decrypt.AuthFailures != 0 {
 		t.Fatalf("recoveries or failures: %+v", st)
+	}
+}
+
+// TestDAVESendRightAfterDial: both members send a burst the moment the
+// second one's Dial returns. Every frame arrives, end-to-end encrypted:
+// Dial returns once the joiner holds its sender key, and the first member
+// waits for the op 22 that installs its own rather than send frames the SFU
+// drops (transport-only Opus once the group exists).
+func TestDAVESendRightAfterDial(t *testing.T) {
+	r := newDAVERoom(t)
+	a, ca := r.join("2001", false)
+	b, cb := r.join("2002", false)
+	const n = 50
+	send := func(c *Conn, errs chan<- error) {
+		for k := range n {
+			if err := c.SendOpus([]byte(fmt.Sprintf("frame %d from %s", k, c.UserID()))); err != nil {
+				errs <- err
+				return
+			}
+		}
+		errs <- nil
+	}
+	errs := make(chan error, 2)
+	go send(a, errs)
+	go send(b, errs)
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range []struct {
+		to   *collector
+		from *Conn
+	}{{cb, a}, {ca, b}} {
+		got := p.to.waitFrames(t, n, 5*time.Second)
+		for k, f := range got {
+			if want := fmt.Sprintf("frame %d from %s", k, p.from.UserID()); string(f.Opus) != want || f.UserID != p.from.UserID() {
+				t.Fatalf("frame %d from %s: %q, want %q", k, p.from.UserID(), f.Opus, want)
+			}
+		}
+	}
+	for _, c := range []*Conn{a, b} {
+		if st := c.DAVE(); st.Encrypt.Encrypted != n || st.Decrypt.Decrypted != n || st.Decrypt.Passthrough != 0 {
+			t.Errorf("%s: not every frame end-to-end encrypted: %+v", c.UserID(), st)
+		}
+		if st := c.Stats(); st.DAVENotReady != 0 {
+			t.Errorf("%s: %+v", c.UserID(), st)
+		}
+	}
+}
+
+// TestDAVESendWaitsForKey: at DAVE version 1 with someone else in the room
+// and no sender key, a send waits; it goes out once the client is alone
+// (transport-only Opus that no one receives), and Close ends the wait.
+func TestDAVESendWaitsForKey(t *testing.T) {
+	s := newFakeServer(t, voicecrypto.Modes(false))
+	s.daveVersion = 1 // and never a key
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	c, err := Dial(ctx, Config{Endpoint: s.endpoint(), Token: "tok", SessionID: "sess", UserID: "11", GuildID: "12",
+		ChannelID: "13", RootCAs: s.pool()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	short, cancel2 := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel2()
+	if err := c.WaitDAVE(short); !errors.Is(err, ErrDAVENotReady) {
+		t.Fatalf("WaitDAVE = %v, want ErrDAVENotReady", err)
+	}
+
+	sent := make(chan error, 1)
+	go func() { sent <- c.SendOpus([]byte("hello")) }()
+	select {
+	case err := <-sent:
+		t.Fatalf("SendOpus returned %v before DAVE settled", err)
+	case <-time.After(150 * time.Millisecond):
+	}
+	s.write(s.lastWS(), opClientDisconnect, map[string]any{"user_id": "echo"})
+	select {
+	case err := <-sent:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("SendOpus still waiting with no one else in the room")
+	}
+	if err := c.WaitDAVE(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if st := c.Stats(); st.DAVEWaits != 1 || st.FramesSent != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+
+	s.write(s.lastWS(), opClientsConnect, map[string]any{"user_ids": []string{"echo"}})
+	for deadline := time.Now().Add(2 * time.Second); len(c.Members()) == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("op 11 not seen")
+		}
+	}
+	go func() { sent <- c.SendOpus([]byte("again")) }()
+	time.Sleep(50 * time.Millisecond)
+	_ = c.Close()
+	select {
+	case err := <-sent:
+		if !errors.Is(err, ErrClosed) {
+			t.Fatalf("SendOpus after Close = %v, want ErrClosed", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("Close did not end the wait")
 	}
 }

@@ -12,7 +12,11 @@
 // (dave.go; shared/docs/dave.md) as an MLS group member: ops 21-31, Opus
 // encrypted with its sender key and decrypted per sender, the epoch, voice
 // privacy code and pairwise codes in Conn.DAVE and Conn.PairwiseCode.
-// Config.DisableDAVE identifies with max_dave_protocol_version 0.
+// Config.DisableDAVE identifies with max_dave_protocol_version 0. It never
+// sends media that no receiver can use: at DAVE version 1 without a sender
+// key for the room's group (joining, re-creating or recovering a group, or
+// between its op 23 and op 22), Dial and SendOpus wait for the key (up to
+// 5 s, then ErrDAVENotReady) unless no one else is in the room.
 //
 // # Concurrency
 //

@@ -23,6 +23,10 @@ var (
 	ErrFrameTooLarge = errors.New("voiceclient: opus frame too large")
 	// ErrNoDAVE means DAVE is off or the user is not in the group.
 	ErrNoDAVE = errors.New("voiceclient: no DAVE session")
+	// ErrDAVENotReady means a send waited too long for DAVE to settle (no
+	// sender key for the room's group yet; see Conn.WaitDAVE). The frame
+	// was not sent.
+	ErrDAVENotReady = errors.New("voiceclient: DAVE not ready to send")
 	// ErrResumeFailed means the gateway dropped and resuming failed.
 	ErrResumeFailed = errors.New("voiceclient: resume failed")
 )

@@ -43,6 +43,10 @@ type fakeServer struct {
 	announced     bool
 	nonce         voicecrypto.ServerNonce
 	paths         []string
+	// daveVersion is op 4's dave_protocol_version; with 1 the fake sends
+	// op 11 before op 4 (as Parley does) and ignores binary frames, so a
+	// DAVE client never gets keys.
+	daveVersion int
 }
 
 const echoSSRC = 4242
@@ -101,9 +105,12 @@ func (s *fakeServer) serveWS(ws *websocket.Conn) {
 	send := func(op int, d any) { s.write(ws, op, d) }
 	send(opHello, map[string]any{"heartbeat_interval": 100.5})
 	for {
-		_, data, err := ws.ReadMessage()
+		typ, data, err := ws.ReadMessage()
 		if err != nil {
 			return
+		}
+		if typ == websocket.BinaryMessage {
+			continue // DAVE key package: this fake is no DAVE gateway
 		}
 		var m inbound
 		if err := json.Unmarshal(data, &m); err != nil {
@@ -132,8 +139,16 @@ func (s *fakeServer) serveWS(ws *websocket.Conn) {
 			for i, v := range s.key {
 				k[i] = int(v)
 			}
-			send(opSessionDescription, map[string]any{"mode": sp.Data.Mode, "secret_key": k, "dave_protocol_version": 0})
-			send(opClientsConnect, map[string]any{"user_ids": []string{"echo"}})
+			s.mu.Lock()
+			dv := s.daveVersion
+			s.mu.Unlock()
+			if dv > 0 {
+				send(opClientsConnect, map[string]any{"user_ids": []string{"echo"}})
+			}
+			send(opSessionDescription, map[string]any{"mode": sp.Data.Mode, "secret_key": k, "dave_protocol_version": dv})
+			if dv == 0 {
+				send(opClientsConnect, map[string]any{"user_ids": []string{"echo"}})
+			}
 		case opHeartbeat:
 			var hb heartbeatData
 			_ = json.Unmarshal(m.D, &hb)

@@ -229,6 +229,9 @@ func (c *Conn) handle(data []byte) int {
 			}
 		}
 		c.dmu.Unlock()
+		if c.dave != nil {
+			c.dave.notify() // alone now? a waiting send may go
+		}
 		c.event(Event{Type: EventClientDisconnect, UserID: string(d.UserID)})
 	case opDAVEPrepareTransition, opDAVEExecuteTransition, opDAVEPrepareEpoch:
 		if c.dave != nil {

@@ -14,6 +14,8 @@ type counters struct {
 	unknownSSRC    atomic.Uint64
 	earlyFrames    atomic.Uint64
 	daveDropped    atomic.Uint64
+	daveWaits      atomic.Uint64
+	daveNotReady   atomic.Uint64
 	ignored        atomic.Uint64
 	udpErrors      atomic.Uint64
 	badMessages    atomic.Uint64
@@ -38,6 +40,11 @@ type Stats struct {
 	// DAVEDropped counts frames DAVE could not decrypt (no key yet,
 	// authentication or replay failure); see Conn.DAVE for details.
 	DAVEDropped uint64 `json:"dave_dropped"`
+	// DAVEWaits counts sends that waited for DAVE to settle (a sender key
+	// for the room's group) before going out; DAVENotReady those that gave
+	// up after 5 s and returned ErrDAVENotReady.
+	DAVEWaits    uint64 `json:"dave_waits"`
+	DAVENotReady uint64 `json:"dave_not_ready"`
 	// Ignored counts keepalives, RTCP, non-Opus and unclassifiable datagrams.
 	Ignored        uint64        `json:"ignored"`
 	UDPErrors      uint64        `json:"udp_errors"`
@@ -58,6 +65,8 @@ func (c *Conn) Stats() Stats {
 		UnknownSSRC:    s.unknownSSRC.Load(),
 		EarlyFrames:    s.earlyFrames.Load(),
 		DAVEDropped:    s.daveDropped.Load(),
+		DAVEWaits:      s.daveWaits.Load(),
+		DAVENotReady:   s.daveNotReady.Load(),
 		Ignored:        s.ignored.Load(),
 		UDPErrors:      s.udpErrors.Load(),
 		BadMessages:    s.badMessages.Load(),
