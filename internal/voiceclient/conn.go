@@ -95,6 +95,7 @@ type Conn struct {
 
 	closeOnce sync.Once
 	closing   chan struct{}
+	readDone  chan struct{} // closed when readLoop returns
 	errMu     sync.Mutex
 	err       error // +checklocks:errMu
 	wg        sync.WaitGroup
@@ -142,15 +143,16 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 			HandshakeTimeout: 10 * time.Second,
 			Proxy:            nil,
 		},
-		hbReset: make(chan time.Duration, 1),
-		helloCh: make(chan helloData, 1),
-		readyCh: make(chan readyData, 1),
-		sdCh:    make(chan sessionDescriptionData, 1),
-		discoCh: make(chan []byte, 1),
-		users:   map[uint32]string{},
-		members: map[string]struct{}{},
-		pending: map[uint32][]pendingFrame{},
-		closing: make(chan struct{}),
+		hbReset:  make(chan time.Duration, 1),
+		helloCh:  make(chan helloData, 1),
+		readyCh:  make(chan readyData, 1),
+		sdCh:     make(chan sessionDescriptionData, 1),
+		discoCh:  make(chan []byte, 1),
+		users:    map[uint32]string{},
+		members:  map[string]struct{}{},
+		pending:  map[uint32][]pendingFrame{},
+		closing:  make(chan struct{}),
+		readDone: make(chan struct{}),
 	}
 	c.seq.Store(-1)
 	if !cfg.DisableDAVE {
@@ -367,14 +369,18 @@ func (c *Conn) Members() []string {
 	return out
 }
 
-// Close leaves the session: it closes the WebSocket with 1000 and the UDP
-// socket, and waits for the connection's goroutines. It returns the error
-// that ended the connection earlier, if the server did.
+// Close leaves the session: it sends a WebSocket close frame with 1000 and
+// waits (up to closeWait) for the server's close frame in answer before it
+// closes the sockets, so that the server reads the close and ends the
+// session at once instead of keeping it for a resume (RFC 6455 §7.1.1: the
+// server closes the TCP connection first). It waits for the connection's
+// goroutines and returns the error that ended the connection earlier, if
+// the server did.
 func (c *Conn) Close() error {
 	c.errMu.Lock()
 	prior := c.err
 	c.errMu.Unlock()
-	c.fail(ErrClosed)
+	c.closeOnce.Do(func() { c.teardown(ErrClosed, true) })
 	c.wg.Wait()
 	if prior != nil && !errors.Is(prior, ErrClosed) {
 		return prior
@@ -386,27 +392,50 @@ func (c *Conn) Close() error {
 	return nil
 }
 
-// fail ends the connection with err (the first cause wins).
+// closeWait bounds Close's wait for the server's close frame.
+const closeWait = time.Second
+
+// fail ends the connection with err (the first cause wins) without the
+// closing handshake: the server closed, or the connection is broken.
 func (c *Conn) fail(err error) {
-	c.closeOnce.Do(func() {
-		c.errMu.Lock()
-		c.err = err
-		c.errMu.Unlock()
-		close(c.closing)
-		c.wmu.Lock()
-		if c.ws != nil {
-			_ = c.ws.WriteControl(websocket.CloseMessage,
-				websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
-			_ = c.ws.Close()
+	c.closeOnce.Do(func() { c.teardown(err, false) })
+}
+
+// teardown records why the connection ends, sends a close frame (1000),
+// optionally waits for the reader to see the server's answer, and closes
+// the sockets.
+func (c *Conn) teardown(err error, handshake bool) {
+	c.errMu.Lock()
+	c.err = err
+	c.errMu.Unlock()
+	close(c.closing)
+	c.wmu.Lock()
+	sent := false
+	if c.ws != nil {
+		sent = c.ws.WriteControl(websocket.CloseMessage,
+			websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(closeWait)) == nil
+	}
+	c.wmu.Unlock()
+	if handshake && sent {
+		t := time.NewTimer(closeWait)
+		select {
+		case <-c.readDone:
+		case <-t.C:
+			c.log.Debug("voice gateway did not answer the close frame", "wait", closeWait)
 		}
-		c.wmu.Unlock()
-		if c.udp != nil {
-			_ = c.udp.Close()
-		}
-		if !errors.Is(err, ErrClosed) || isCloseError(err) {
-			c.log.Warn("voice connection ended", "err", err)
-		}
-	})
+		t.Stop()
+	}
+	c.wmu.Lock()
+	if c.ws != nil {
+		_ = c.ws.Close()
+	}
+	c.wmu.Unlock()
+	if c.udp != nil {
+		_ = c.udp.Close()
+	}
+	if !errors.Is(err, ErrClosed) || isCloseError(err) {
+		c.log.Warn("voice connection ended", "err", err)
+	}
 }
 
 func isCloseError(err error) bool {

@@ -467,3 +467,54 @@ func FuzzParseDiscovery(f *testing.F) {
 		_, _, _ = parseDiscovery(b, 0)
 	})
 }
+
+// TestCloseHandshake: Close sends a close frame with 1000 and keeps the
+// connection open until the server answers it (so the server reads the
+// close and ends the session rather than keeping it for a resume), but
+// not longer than closeWait.
+func TestCloseHandshake(t *testing.T) {
+	tests := []struct {
+		name  string
+		delay time.Duration // before the server answers the close frame
+	}{
+		{"server answers", 200 * time.Millisecond},
+		{"server silent", 5 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newFakeServer(t, voicecrypto.Modes(false))
+			s.closeDelay = tt.delay
+			c := dialFake(t, s, newCollector(), "")
+			start := time.Now()
+			if err := c.Close(); err != nil {
+				t.Fatalf("Close = %v", err)
+			}
+			took := time.Since(start)
+			if took > closeWait+500*time.Millisecond {
+				t.Fatalf("Close took %v", took)
+			}
+			deadline := time.Now().Add(3 * time.Second)
+			for {
+				s.mu.Lock()
+				code, echo, eof := s.closeCode, s.echoAt, s.eofAt
+				s.mu.Unlock()
+				if !eof.IsZero() && (tt.delay > closeWait || !echo.IsZero()) {
+					if code != websocket.CloseNormalClosure {
+						t.Fatalf("close code %d, want 1000", code)
+					}
+					if tt.delay < closeWait && eof.Before(echo) {
+						t.Fatalf("client closed the connection %v before the server answered its close frame", echo.Sub(eof))
+					}
+					if tt.delay > closeWait && took < closeWait {
+						t.Fatalf("Close returned after %v without an answer", took)
+					}
+					return
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("server saw close code %d, answer %v, EOF %v", code, echo, eof)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		})
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gorilla/websocket"
 
@@ -47,6 +48,13 @@ type fakeServer struct {
 	// op 11 before op 4 (as Parley does) and ignores binary frames, so a
 	// DAVE client never gets keys.
 	daveVersion int
+	// closeDelay, if set, delays the answer to the client's close frame;
+	// closeCode, echoAt and eofAt record the close, the answer and when
+	// the client closed the TCP connection.
+	closeDelay time.Duration
+	closeCode  int
+	echoAt     time.Time
+	eofAt      time.Time
 }
 
 const echoSSRC = 4242
@@ -103,10 +111,41 @@ func (s *fakeServer) write(ws *websocket.Conn, op int, d any) {
 
 func (s *fakeServer) serveWS(ws *websocket.Conn) {
 	send := func(op int, d any) { s.write(ws, op, d) }
+	s.mu.Lock()
+	delay := s.closeDelay
+	s.mu.Unlock()
+	if delay > 0 {
+		ws.SetCloseHandler(func(code int, _ string) error {
+			s.mu.Lock()
+			s.closeCode = code
+			s.mu.Unlock()
+			go func() {
+				time.Sleep(delay)
+				s.mu.Lock()
+				s.echoAt = time.Now()
+				s.mu.Unlock()
+				s.wmu.Lock()
+				_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, ""), time.Now().Add(time.Second))
+				s.wmu.Unlock()
+			}()
+			return nil
+		})
+	}
 	send(opHello, map[string]any{"heartbeat_interval": 100.5})
 	for {
 		typ, data, err := ws.ReadMessage()
 		if err != nil {
+			if delay > 0 { // when does the client close the TCP connection?
+				buf := make([]byte, 512)
+				for {
+					if _, err := ws.UnderlyingConn().Read(buf); err != nil {
+						break
+					}
+				}
+				s.mu.Lock()
+				s.eofAt = time.Now()
+				s.mu.Unlock()
+			}
 			return
 		}
 		if typ == websocket.BinaryMessage {

@@ -17,9 +17,17 @@ import (
 // WebSocket the connection uses after the first.
 func (c *Conn) readLoop(ws *websocket.Conn) {
 	defer c.wg.Done()
+	defer close(c.readDone)
 	resumes := 0
 	for {
 		typ, data, err := ws.ReadMessage()
+		if err == nil {
+			select {
+			case <-c.closing: // leaving: read until the server's close frame
+				continue
+			default:
+			}
+		}
 		if err == nil && typ == websocket.BinaryMessage {
 			c.handleBinary(data)
 			continue
