@@ -194,16 +194,38 @@ type variantSource struct {
 	target string
 }
 
-func (s *Server) readSource(ctx context.Context, src variantSource) ([]byte, error) {
-	if src.target == "" {
-		return s.cfg.Store.Open(src.att, s.cfg.Limits.MaxBytes)
+// maxPooledSource bounds the source buffers kept for reuse.
+const maxPooledSource = 8 << 20
+
+// readSource returns the original's bytes. Attachments are read into a
+// pooled buffer (a fresh multi-megabyte buffer per job costs page faults,
+// zeroing and GC work); done hands it back and must be called once the
+// pipeline, and so libvips, is finished with the bytes.
+func (s *Server) readSource(ctx context.Context, src variantSource) (data []byte, done func(), err error) {
+	if src.target != "" {
+		release, err := s.fetchPool.Acquire(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		defer release()
+		data, err := s.fetcher.Fetch(ctx, src.target)
+		return data, func() {}, err
 	}
-	release, err := s.fetchPool.Acquire(ctx)
+	bp, _ := s.srcBufs.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
+	}
+	data, err = s.cfg.Store.ReadInto(src.att, s.cfg.Limits.MaxBytes, *bp)
 	if err != nil {
-		return nil, err
+		s.srcBufs.Put(bp)
+		return nil, nil, err
 	}
-	defer release()
-	return s.fetcher.Fetch(ctx, src.target)
+	return data, func() {
+		if cap(data) <= maxPooledSource {
+			*bp = data[:0]
+			s.srcBufs.Put(bp)
+		}
+	}, nil
 }
 
 func etagOf(key string) string {
@@ -304,10 +326,14 @@ func (s *Server) serveVariant(ctx context.Context, req *Request, keyb []byte, op
 func (s *Server) produce(key, etag string, opts Options, source variantSource) (Variant, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
 	defer cancel()
-	src, err := s.readSource(ctx, source)
+	src, done, err := s.readSource(ctx, source)
 	if err != nil {
 		return Variant{}, err
 	}
+	// Run has closed the libvips image (and libvips' operation cache is
+	// off) by the time this runs, so nothing reads src afterwards; the
+	// result body is a copy made by the encoder.
+	defer done()
 	release, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return Variant{}, err

@@ -2,11 +2,15 @@ package mediaproxy
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -118,7 +122,8 @@ func TestStoreRecordCache(t *testing.T) {
 // TestFrontsAgree sends the same requests through fasthttp and net/http
 // and expects the same status, headers and body.
 func TestFrontsAgree(t *testing.T) {
-	e := newTestServer(t, nil)
+	now := time.Now() // one clock for both fronts: Cache-Control counts seconds to expiry
+	e := newTestServer(t, func(c *Config) { c.Now = func() time.Time { return now } })
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -178,4 +183,74 @@ func TestFrontsAgree(t *testing.T) {
 	if etag == "" {
 		t.Fatal("no ETag seen")
 	}
+}
+
+func TestStoreReadInto(t *testing.T) {
+	st, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := st.PutRaw("5", "a.bin", []byte("hello"), Probe{}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 0, 64)
+	got, err := st.ReadInto(a, 100, buf)
+	if err != nil || string(got) != "hello" || &got[0] != &buf[:1][0] {
+		t.Fatalf("ReadInto: %q %v (reused buffer: %v)", got, err, err == nil && &got[0] == &buf[:1][0])
+	}
+	if got, err := st.ReadInto(a, 100, nil); err != nil || string(got) != "hello" {
+		t.Fatalf("ReadInto(nil): %q %v", got, err)
+	}
+	if _, err := st.ReadInto(a, 4, buf); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("over the limit: %v", err)
+	}
+	b := a
+	b.Size = 3 // the record is smaller than the blob: the blob is checked too
+	if _, err := st.ReadInto(b, 4, buf); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("blob over the limit: %v", err)
+	}
+	b.SHA256 = strings.Repeat("0", 64)
+	if _, err := st.ReadInto(b, 100, buf); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("missing blob: %v", err)
+	}
+}
+
+// TestSourceBufferReuse runs many uncached jobs on sources of different
+// sizes at once: each output must come from its own source, whatever
+// pooled buffer it was read into.
+func TestSourceBufferReuse(t *testing.T) {
+	e := newTestServer(t, func(c *Config) { c.MemCacheBytes, c.CacheDir, c.Queue = 0, "", 64 })
+	wide := e.put(t, "wide.jpg", sourceOf(t, FormatJPEG, 300, 100))
+	tall := e.put(t, "tall.png", sourceOf(t, FormatPNG, 50, 200))
+	var wg sync.WaitGroup
+	errs := make(chan string, 40)
+	for i := range 20 {
+		for _, c := range []struct {
+			path       string
+			ratioW, rH int
+			wantFmt    Format
+		}{{wide, 3, 1, FormatJPEG}, {tall, 1, 4, FormatPNG}} {
+			wg.Go(func() {
+				w := 20 + i // below both sources' widths: no upscaling
+				resp, body := e.get(t, withQuery(c.path, "width="+strconv.Itoa(w)))
+				p, err := ProbeImage(body, 1)
+				if resp.StatusCode != 200 || err != nil || p.Format != c.wantFmt || p.Width != w || absInt(p.Height*c.ratioW-w*c.rH) > c.ratioW {
+					errs <- fmt.Sprintf("%s width %d: status %d probe %+v %v", c.path[:30], w, resp.StatusCode, p, err)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+}
+
+func absInt(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
 }

@@ -36,6 +36,7 @@ type Server struct {
 	metricsH  fasthttp.RequestHandler
 	metricsN  http.Handler
 	now       func() time.Time
+	srcBufs   sync.Pool // *[]byte source buffers (readSource)
 
 	mu  sync.Mutex
 	srv *fasthttp.Server // guarded by mu

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -196,21 +197,45 @@ func validID(s string) bool {
 
 // Open reads an attachment's bytes, refusing blobs over maxBytes.
 func (s *Store) Open(a Attachment, maxBytes int64) ([]byte, error) {
+	return s.ReadInto(a, maxBytes, nil)
+}
+
+// ReadInto is Open reading into buf's storage when it is large enough
+// (the proxy reuses source buffers across jobs), else into a new slice.
+func (s *Store) ReadInto(a Attachment, maxBytes int64, buf []byte) ([]byte, error) {
 	if len(a.SHA256) != 64 {
 		return nil, fmt.Errorf("mediaproxy: store: corrupt record %s", a.ID)
 	}
 	if a.Size > maxBytes {
 		return nil, fmt.Errorf("%w: %d bytes", ErrTooLarge, a.Size)
 	}
-	b, err := os.ReadFile(s.blobPath(a.SHA256))
+	f, err := os.Open(s.blobPath(a.SHA256))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("mediaproxy: store: %w", err)
 	}
-	if int64(len(b)) > maxBytes {
-		return nil, fmt.Errorf("%w: %d bytes", ErrTooLarge, len(b))
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("mediaproxy: store: %w", err)
 	}
-	return b, nil
+	if fi.Size() > maxBytes {
+		return nil, fmt.Errorf("%w: %d bytes", ErrTooLarge, fi.Size())
+	}
+	// One byte more than the size, to notice a blob that grew.
+	n := int(fi.Size())
+	if cap(buf) < n+1 {
+		buf = make([]byte, n+1)
+	}
+	buf = buf[:n+1]
+	got, err := io.ReadFull(f, buf)
+	switch {
+	case err == nil || got > n:
+		return nil, fmt.Errorf("mediaproxy: store: blob %s changed while read", a.SHA256)
+	case !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF):
+		return nil, fmt.Errorf("mediaproxy: store: %w", err)
+	}
+	return buf[:got], nil
 }

@@ -51,8 +51,8 @@ type ChildOptions struct {
 // The control protocol: the child prints one JSON hello line, then
 // answers each command line on stdin with one JSON line on stdout.
 //
-//	cpu                              → {"cpu_ns": N}   getrusage(RUSAGE_SELF)
-//	bare CASE DURATION_NS CONC MINOPS → {"ops": N, "cpu_ns": N, "wall_ns": N}
+//	cpu                              → {"cpu_ns": N, "sys_ns": N}   getrusage(RUSAGE_SELF)
+//	bare CASE DURATION_NS CONC MINOPS → {"ops": N, "cpu_ns": N, "sys_ns": N, "wall_ns": N}
 //	prof                             → {} (starts the CPU profile)
 //
 // End of stdin stops the child (and writes the profile).
@@ -62,6 +62,8 @@ type childReply struct {
 	Addr       string `json:"addr,omitempty"`
 	GOMAXPROCS int    `json:"gomaxprocs,omitempty"`
 	CPUns      int64  `json:"cpu_ns,omitempty"`
+	SysNs      int64  `json:"sys_ns,omitempty"` // the system-time part of CPUns
+	MinFlt     int64  `json:"minflt,omitempty"` // minor page faults
 	Ops        int64  `json:"ops,omitempty"`
 	WallNs     int64  `json:"wall_ns,omitempty"`
 }
@@ -103,7 +105,8 @@ func RunChild(ctx context.Context, o ChildOptions, in io.Reader, out io.Writer) 
 		var r childReply
 		switch f[0] {
 		case "cpu":
-			r.CPUns = int64(selfCPU())
+			u, sys, flt := selfUsageFaults()
+			r.CPUns, r.SysNs, r.MinFlt = int64(u+sys), int64(sys), flt
 		case "prof":
 			if o.CPUProfile != "" && !profiling {
 				pf, err := os.Create(o.CPUProfile)
@@ -214,6 +217,7 @@ func runBare(ctx context.Context, dir string, args []string) childReply {
 	if err != nil {
 		return childReply{Error: err.Error()}
 	}
+	_, sys0, flt0 := selfUsageFaults()
 	n, cpu, wall, err := drive(ctx, conc, time.Duration(d), minOps, func(i int) error {
 		_, err := bareOp(src, *c, qualityFor(i))
 		return err
@@ -221,7 +225,8 @@ func runBare(ctx context.Context, dir string, args []string) childReply {
 	if err != nil {
 		return childReply{Error: err.Error()}
 	}
-	return childReply{Ops: int64(n), CPUns: int64(cpu), WallNs: int64(wall)}
+	_, sys1, flt1 := selfUsageFaults()
+	return childReply{Ops: int64(n), CPUns: int64(cpu), SysNs: int64(sys1 - sys0), MinFlt: flt1 - flt0, WallNs: int64(wall)}
 }
 
 // drive runs fn from conc goroutines until d has passed and at least
@@ -310,8 +315,14 @@ func (c *child) call(cmd string) (childReply, error) {
 }
 
 func (c *child) cpu() (time.Duration, error) {
+	total, _, _, err := c.usage()
+	return total, err
+}
+
+// usage is the child's total and system CPU and minor faults so far.
+func (c *child) usage() (total, sys time.Duration, minflt int64, err error) {
 	r, err := c.call("cpu")
-	return time.Duration(r.CPUns), err
+	return time.Duration(r.CPUns), time.Duration(r.SysNs), r.MinFlt, err
 }
 
 // hwmKiB is the child's peak RSS so far.

@@ -13,17 +13,19 @@ import (
 // Corpus is the generated input set.
 type Corpus struct {
 	Photo    []byte // 2560×1600 JPEG q88, sRGB, no ICC profile, no EXIF
+	PhotoICC []byte // the same picture with an embedded sRGB ICC profile, as cameras and editors write
 	Animated []byte // 8-frame 480×360 animated GIF
 }
 
 // Corpus file names in DATA/corpus/ (the bare-loop child reads them).
 const (
-	photoFile = "photo.jpg"
-	animFile  = "anim.gif"
+	photoFile    = "photo.jpg"
+	photoICCFile = "photo-srgb-icc.jpg"
+	animFile     = "anim.gif"
 )
 
 func (c Corpus) files() map[string][]byte {
-	return map[string][]byte{photoFile: c.Photo, animFile: c.Animated}
+	return map[string][]byte{photoFile: c.Photo, photoICCFile: c.PhotoICC, animFile: c.Animated}
 }
 
 // MakeCorpus generates the inputs deterministically: pixels in Go (a
@@ -59,6 +61,15 @@ func MakeCorpus() (Corpus, error) {
 	if err != nil {
 		return Corpus{}, err
 	}
+	// Attach libvips' sRGB profile (an identity transform) and keep it.
+	if err := img.TransformICCProfileWithFallback(vips.SRGBIEC6196621ICCProfilePath, vips.SRGBIEC6196621ICCProfilePath); err != nil {
+		return Corpus{}, err
+	}
+	ep.StripMetadata = false
+	photoICC, _, err := img.ExportJpeg(ep)
+	if err != nil {
+		return Corpus{}, err
+	}
 	g := &gif.GIF{}
 	for i := range 8 {
 		fr := image.NewPaletted(image.Rect(0, 0, 480, 360), palette.Plan9)
@@ -75,7 +86,7 @@ func MakeCorpus() (Corpus, error) {
 	if err := gif.EncodeAll(&gb, g); err != nil {
 		return Corpus{}, err
 	}
-	return Corpus{Photo: photo, Animated: gb.Bytes()}, nil
+	return Corpus{Photo: photo, PhotoICC: photoICC, Animated: gb.Bytes()}, nil
 }
 
 // resizeCase is one resize workload, measured through the proxy and as a
@@ -91,6 +102,7 @@ type resizeCase struct {
 
 var resizeCases = []resizeCase{
 	{"jpeg2560_to_jpeg500", photoFile, "width=500&format=jpeg", 500, mediaproxy.FormatJPEG, false},
+	{"jpeg2560icc_to_jpeg500", photoICCFile, "width=500&format=jpeg", 500, mediaproxy.FormatJPEG, false},
 	{"jpeg2560_to_webp500", photoFile, "width=500&format=webp", 500, mediaproxy.FormatWebP, false},
 	{"jpeg2560_to_avif500", photoFile, "width=500&format=avif", 500, mediaproxy.FormatAVIF, false},
 	{"gif_to_animated_webp500", animFile, "width=500&format=webp&animated=true", 500, mediaproxy.FormatWebP, true},

@@ -5,7 +5,8 @@
 // the load generator's CPU is never counted against the server.
 //
 // Resize: for every case, proxy and bare-loop phases alternate A B A B …
-// (Reps each); the report gives CPU ms per image for both and the median
+// (Reps repetitions of Duration each, themselves alternating in Slice-long
+// turns); the report gives CPU ms per image for both and the median
 // proxy/bare ratio with its min–max over the repetitions.
 //
 // Cache hits: a fasthttp and a net/http child serve the same handler with
@@ -43,6 +44,9 @@ type Options struct {
 	Duration time.Duration
 	// Reps is the number of A/B repetitions per case.
 	Reps int
+	// Slice is the unit of resize alternation: each repetition runs
+	// Duration/Slice proxy slices, each followed by a bare-loop slice.
+	Slice time.Duration
 	// Concurrency is the number of clients in resize phases (and of
 	// goroutines in the bare loop).
 	Concurrency int
@@ -53,7 +57,7 @@ type Options struct {
 	GenProcs int
 	// Cases selects cases by name (resize and hit); empty = all.
 	Cases []string
-	// CPUProfile, when set, is a path prefix: each server child writes
+	// CPUProfile, when set, is a path prefix: each child writes
 	// PREFIX-NAME.pprof covering its measured phases.
 	CPUProfile string
 	// Command builds the command line of a child: the same binary with
@@ -70,6 +74,12 @@ type ResizeCase struct {
 	ProxyCPUms Summary `json:"proxy_cpu_ms_per_image"`
 	// BareCPUms is the bare-loop child's CPU per image.
 	BareCPUms Summary `json:"bare_cpu_ms_per_image"`
+	// ProxySysMs and BareSysMs are the system-time parts (I/O, page faults).
+	ProxySysMs Summary `json:"proxy_sys_ms_per_image"`
+	BareSysMs  Summary `json:"bare_sys_ms_per_image"`
+	// ProxyFaults and BareFaults are minor page faults per image.
+	ProxyFaults float64 `json:"proxy_minor_faults_per_image"`
+	BareFaults  float64 `json:"bare_minor_faults_per_image"`
 	// Ratio is ProxyCPUms / BareCPUms of each A/B pair.
 	Ratio         Summary `json:"proxy_over_bare_cpu"`
 	ProxyImages   int     `json:"proxy_images"`
@@ -117,6 +127,7 @@ type Report struct {
 	Method           string       `json:"method"`
 	Reps             int          `json:"reps"`
 	DurationPerPhase string       `json:"duration_per_phase"`
+	Slice            string       `json:"resize_slice"`
 	Concurrency      int          `json:"resize_concurrency"`
 	HitConns         int          `json:"hit_connections"`
 	HitDepth         int          `json:"hit_pipeline_depth"`
@@ -126,7 +137,7 @@ type Report struct {
 }
 
 const method = "proxy and bare loop in child processes of the same binary; CPU from each child's getrusage(RUSAGE_SELF) at phase edges; " +
-	"A/B phases interleaved; cache hits from a raw-TCP pipelined generator in the parent (its CPU reported separately)"
+	"A/B interleaved (resize in short slices within each repetition); cache hits from a raw-TCP pipelined generator in the parent (its CPU reported separately)"
 
 func (o *Options) defaults() error {
 	if o.Duration <= 0 {
@@ -137,6 +148,9 @@ func (o *Options) defaults() error {
 	}
 	if o.Concurrency <= 0 {
 		o.Concurrency = 1
+	}
+	if o.Slice <= 0 || o.Slice > o.Duration {
+		o.Slice = min(250*time.Millisecond, o.Duration)
 	}
 	if o.HitConns <= 0 {
 		o.HitConns = 16
@@ -165,7 +179,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err := o.defaults(); err != nil {
 		return nil, err
 	}
-	rep := &Report{Env: hostEnv(), Method: method, Reps: o.Reps, DurationPerPhase: o.Duration.String(),
+	rep := &Report{Env: hostEnv(), Method: method, Reps: o.Reps, DurationPerPhase: o.Duration.String(), Slice: o.Slice.String(),
 		Concurrency: o.Concurrency, HitConns: o.HitConns, HitDepth: o.HitDepth}
 	rep.Env.GenProcs = o.GenProcs
 	corpus, err := MakeCorpus()
@@ -202,7 +216,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		if err != nil {
 			return nil, err
 		}
-		bare, err := startChild(ctx, o, "bare", childArgs(RoleBare)...)
+		bare, err := startChild(ctx, o, "bare", childArgs(RoleBare, prof("bare"))...)
 		if err != nil {
 			_ = srv.close()
 			return nil, err
@@ -315,53 +329,71 @@ func runResize(ctx context.Context, o Options, rep *Report, srv, bare *child, ca
 			return err
 		}
 		if !profiling {
-			if _, err := srv.call("prof"); err != nil {
-				return err
+			for _, c := range []*child{srv, bare} {
+				if _, err := c.call("prof"); err != nil {
+					return err
+				}
 			}
 			profiling = true
 		}
 		rc := ResizeCase{Name: c.name}
-		var pcpu, bcpu, ratio, rate []float64
+		var pcpu, bcpu, psys, bsys, ratio, rate []float64
 		var lat []time.Duration
 		var clientCPU time.Duration
+		var pflt, bflt int64
+		var mu sync.Mutex
+		timedGet := func(i int) error {
+			t := time.Now()
+			err := get(i)
+			mu.Lock()
+			lat = append(lat, time.Since(t))
+			mu.Unlock()
+			return err
+		}
+		nSlices := max(1, int(o.Duration/o.Slice))
 		for range o.Reps {
-			// A: proxy.
-			s0, err := srv.cpu()
-			if err != nil {
-				return err
+			// One repetition: Duration of proxy (A) and of bare loop (B),
+			// alternating in slices so that load changes on the host
+			// (other tenants) hit both sides alike.
+			var pn, bn int64
+			var pc, ps, bc, bs, pwall time.Duration
+			for range nSlices {
+				s0, sys0, f0, err := srv.usage()
+				if err != nil {
+					return err
+				}
+				g0 := selfCPU()
+				n, _, wall, err := drive(ctx, o.Concurrency, o.Slice, 1, timedGet)
+				clientCPU += selfCPU() - g0
+				if err != nil {
+					return err
+				}
+				s1, sys1, f1, err := srv.usage()
+				if err != nil {
+					return err
+				}
+				pn, pc, ps, pwall = pn+int64(n), pc+s1-s0, ps+sys1-sys0, pwall+wall
+				pflt += f1 - f0
+				r, err := bare.call(fmt.Sprintf("bare %s %d %d 1", c.name, o.Slice, o.Concurrency))
+				if err != nil {
+					return err
+				}
+				bn, bc, bs = bn+r.Ops, bc+time.Duration(r.CPUns), bs+time.Duration(r.SysNs)
+				bflt += r.MinFlt
 			}
-			var mu sync.Mutex
-			g0 := selfCPU()
-			n, _, wall, err := drive(ctx, o.Concurrency, o.Duration, 2, func(i int) error {
-				t := time.Now()
-				err := get(i)
-				mu.Lock()
-				lat = append(lat, time.Since(t))
-				mu.Unlock()
-				return err
-			})
-			clientCPU += selfCPU() - g0
-			if err != nil {
-				return err
-			}
-			s1, err := srv.cpu()
-			if err != nil {
-				return err
-			}
-			p := float64(s1-s0) / float64(time.Millisecond) / float64(n)
-			rc.ProxyImages += n
-			rc.ProxyCPUTotal += (s1 - s0).Seconds()
-			rate = append(rate, float64(n)/wall.Seconds())
-			// B: bare loop.
-			r, err := bare.call(fmt.Sprintf("bare %s %d %d 2", c.name, o.Duration, o.Concurrency))
-			if err != nil {
-				return err
-			}
-			b := float64(r.CPUns) / float64(time.Millisecond) / float64(r.Ops)
-			rc.BareImages += int(r.Ops)
+			perImage := func(d time.Duration, n int64) float64 { return float64(d) / float64(time.Millisecond) / float64(n) }
+			p, b := perImage(pc, pn), perImage(bc, bn)
 			pcpu, bcpu, ratio = append(pcpu, p), append(bcpu, b), append(ratio, p/b)
+			psys, bsys = append(psys, perImage(ps, pn)), append(bsys, perImage(bs, bn))
+			rate = append(rate, float64(pn)/pwall.Seconds())
+			rc.ProxyImages += int(pn)
+			rc.BareImages += int(bn)
+			rc.ProxyCPUTotal += pc.Seconds()
 		}
 		rc.ProxyCPUms, rc.BareCPUms, rc.Ratio, rc.ProxyPerSec = summarize(pcpu), summarize(bcpu), summarize(ratio), summarize(rate)
+		rc.ProxySysMs, rc.BareSysMs = summarize(psys), summarize(bsys)
+		rc.ProxyFaults = float64(pflt) / float64(max(rc.ProxyImages, 1))
+		rc.BareFaults = float64(bflt) / float64(max(rc.BareImages, 1))
 		rc.P50ms, rc.P99ms = pct(lat, 0.50), pct(lat, 0.99)
 		rc.OutputBytes = int(outBytes.Load())
 		rc.ClientCPUms = float64(clientCPU) / float64(time.Millisecond) / float64(max(rc.ProxyImages, 1))
@@ -440,13 +472,13 @@ func (r *Report) Text(w io.Writer) {
 	fmt.Fprintf(w, "media proxy bench — %s\n", r.Method)
 	fmt.Fprintf(w, "host: %s, %d CPUs, kernel %s, %s, loadavg %s; server GOMAXPROCS=%d, generator GOMAXPROCS=%d\n",
 		e.CPUModel, e.NumCPU, e.Kernel, e.GoVersion, e.LoadAvg, e.ServerProcs, e.GenProcs)
-	fmt.Fprintf(w, "%d reps × %s per phase\n", r.Reps, r.DurationPerPhase)
+	fmt.Fprintf(w, "%d reps × %s per phase (resize alternates in %s slices)\n", r.Reps, r.DurationPerPhase, r.Slice)
 	if len(r.Resize) > 0 {
 		fmt.Fprintf(w, "\nresize, concurrency %d: CPU ms per image, median [min–max]\n", r.Concurrency)
-		fmt.Fprintf(w, "%-25s %-22s %-22s %-20s %7s %7s %7s\n", "case", "proxy", "bare loop", "ratio", "img/s", "p50 ms", "p99 ms")
+		fmt.Fprintf(w, "%-25s %-22s %-22s %-20s %9s %7s %7s %7s\n", "case", "proxy", "bare loop", "ratio", "sys p/b", "img/s", "p50 ms", "p99 ms")
 		for _, c := range r.Resize {
-			fmt.Fprintf(w, "%-25s %-22s %-22s %-20s %7.1f %7.1f %7.1f\n", c.Name, span(c.ProxyCPUms, "%.1f"), span(c.BareCPUms, "%.1f"),
-				span(c.Ratio, "%.3f"), c.ProxyPerSec.Median, c.P50ms, c.P99ms)
+			fmt.Fprintf(w, "%-25s %-22s %-22s %-20s %4.1f/%-4.1f %7.1f %7.1f %7.1f\n", c.Name, span(c.ProxyCPUms, "%.1f"), span(c.BareCPUms, "%.1f"),
+				span(c.Ratio, "%.3f"), c.ProxySysMs.Median, c.BareSysMs.Median, c.ProxyPerSec.Median, c.P50ms, c.P99ms)
 		}
 	}
 	if len(r.Hits) > 0 {

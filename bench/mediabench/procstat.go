@@ -13,9 +13,21 @@ import (
 // selfCPU is this process's user + system CPU time from getrusage
 // (microsecond resolution, every thread including exited ones).
 func selfCPU() time.Duration {
+	u, s := selfUsage()
+	return u + s
+}
+
+// selfUsage is selfCPU split into user and system time.
+func selfUsage() (user, sys time.Duration) {
+	u, s, _ := selfUsageFaults()
+	return u, s
+}
+
+// selfUsageFaults adds the count of minor page faults so far.
+func selfUsageFaults() (user, sys time.Duration, minflt int64) {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return time.Duration(ru.Utime.Nano()), time.Duration(ru.Stime.Nano()), ru.Minflt
 }
 
 // procHWM returns VmHWM (peak resident set) of pid in KiB, from

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"time"
 
 	"github.com/parleyhq/parley/bench/mediabench"
 	"github.com/parleyhq/parley/internal/cli"
@@ -20,6 +21,7 @@ func runBenchMediaProxy(ctx context.Context, args []string, stdout io.Writer) er
 	fs := flag.NewFlagSet("bench mediaproxy", flag.ContinueOnError)
 	d := cli.Duration(fs, "duration", "PARLEY_BENCH_DURATION", 2e9, "measuring time per phase (one repetition)")
 	reps := fs.Int("reps", 5, "A/B repetitions per case")
+	slice := fs.Duration("slice", 250*time.Millisecond, "resize phases alternate proxy and bare loop in turns this long")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	conc := fs.Int("concurrency", 1, "clients in resize phases (and goroutines in the bare loop)")
 	conns := fs.Int("hit-conns", 16, "keep-alive connections in cache-hit phases")
@@ -47,7 +49,7 @@ func runBenchMediaProxy(ctx context.Context, args []string, stdout io.Writer) er
 		sel = strings.Split(*cases, ",")
 	}
 	rep, err := mediabench.Run(ctx, mediabench.Options{
-		Duration: *d, Reps: *reps, Concurrency: *conc, HitConns: *conns, HitDepth: *depth, GenProcs: *genProcs,
+		Duration: *d, Reps: *reps, Slice: *slice, Concurrency: *conc, HitConns: *conns, HitDepth: *depth, GenProcs: *genProcs,
 		Cases: sel, CPUProfile: *cpuProfile,
 		Command: func(ctx context.Context, args ...string) *exec.Cmd {
 			return exec.CommandContext(ctx, exe, append([]string{"bench", "mediaproxy"}, args...)...)
