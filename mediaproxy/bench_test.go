@@ -3,6 +3,7 @@ package mediaproxy
 import (
 	"context"
 	"net/url"
+	"os"
 	"syscall"
 	"testing"
 	"time"
@@ -85,4 +86,23 @@ func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func BenchmarkIsSRGBProfile(b *testing.B) {
+	if err := StartVips(); err != nil {
+		b.Fatal(err)
+	}
+	path, err := vips.GetSRGBIEC6196621ICCProfilePath()
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if !isSRGBProfile(p) {
+			b.Fatal("not sRGB")
+		}
+	}
 }

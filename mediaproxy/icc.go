@@ -156,12 +156,21 @@ func isSRGBCurve(d []byte) bool {
 	default:
 		return false
 	}
-	for i := range 256 {
-		x := float64(i) / 255
-		// A linear-domain error e is an encoded error of about e / slope.
-		if math.Abs(eval(x)-srgbEOTF(x)) > srgbTRCLevels/255*srgbSlope(x) {
+	for i, ref := range srgbRef {
+		if math.Abs(eval(float64(i)/255)-ref.y) > ref.tol {
 			return false
 		}
 	}
 	return true
 }
+
+// srgbRef holds, per 8-bit level, the sRGB curve's linear value and the
+// tolerance around it: a linear-domain error e is an encoded error of
+// about e / slope, and the encoded error allowed is srgbTRCLevels.
+var srgbRef = func() (t [256]struct{ y, tol float64 }) {
+	for i := range t {
+		x := float64(i) / 255
+		t[i].y, t[i].tol = srgbEOTF(x), srgbTRCLevels/255*srgbSlope(x)
+	}
+	return t
+}()
