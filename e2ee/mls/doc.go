@@ -36,7 +36,7 @@
 // Performance: tree nodes are immutable and shared between clones; each
 // node caches its encoding and subtree hash, invalidated along the path
 // when it changes, so a commit rehashes only the changed paths
-// (bench_test.go has the figures for 25, 100 and 500 members).
+// (bench_test.go measures 25, 100 and 500 members).
 //
 // Handshake messages are always PublicMessage (wire format 1), as DAVE
 // requires; PrivateMessage is decoded but not processed by [Group].
