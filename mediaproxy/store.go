@@ -54,8 +54,9 @@ type Store struct {
 
 type recKey struct{ channel, id string }
 
-// maxCachedRecords bounds Store's record cache (~200 B each).
-const maxCachedRecords = 1 << 16
+// maxCachedRecords bounds Store's record cache (a few hundred bytes each;
+// a record not cached costs one small file read).
+const maxCachedRecords = 1 << 14
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
