@@ -16,6 +16,13 @@
 // server CPU µs per request and the generator's own CPU µs per request.
 //
 // Peak RSS is each child's VmHWM from /proc/PID/status.
+//
+// Usage (the children are the same binary with --role):
+//
+//	parley bench mediaproxy --duration 2s [--reps 5] [--json]
+//	parley bench mediaproxy --cases jpeg2560_to_jpeg500 --cpuprofile /tmp/mp
+//	go tool pprof -top parley /tmp/mp-resize.pprof   # also -bare, -hit-fasthttp, -hit-nethttp
+//	parley bench mediaproxy --cases avatar128_webp,thumb500_webp --hit-depth 1 --hit-conns 64
 package mediabench
 
 import (
