@@ -1,6 +1,7 @@
 package dave
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -200,11 +201,9 @@ func (s *ServerSession) Leave(now time.Time, user uint64) []Send {
 		return append(out, s.soleMemberReset()...)
 	}
 	if leaf, ok := s.view.LeafOf(identity(user)); ok && s.view.Established() {
-		if _, _, err := s.view.ProposeRemove(leaf); err == nil {
-			out = append(out, s.distribute()...)
-		}
+		_, _, _ = s.view.ProposeRemove(leaf)
 	}
-	return out
+	return append(out, s.distribute()...) // the Remove, and proposals a revoke re-issued
 }
 
 // Handle dispatches a client message: ReadyForTransition (23),
@@ -454,18 +453,47 @@ func (s *ServerSession) removing(leaf uint32) bool {
 	return false
 }
 
-// revoke withdraws a live proposal and tells whoever received it.
+// revoke withdraws a live proposal and tells whoever received it. Every
+// other live proposal is withdrawn with it and proposed afresh (a new
+// signature, so a new ProposalRef) by the caller's next distribute: the
+// proposals left may be exactly the set a member committed before the
+// revoked one arrived, and that commit, still in flight, would then win
+// although the member has since replaced it with a later one. davey
+// merges its latest pending commit instead (a different epoch secret:
+// it and the group stop hearing each other until it gives up with op 31),
+// libdave cannot process it at all. With fresh refs, only commits made
+// after the revoke can match.
 func (s *ServerSession) revoke(ref mls.ProposalRef) []Send {
 	if !s.view.Revoke(ref) {
 		return nil
 	}
+	gone := []mls.ProposalRef{ref}
+	for _, p := range s.view.Proposals() {
+		s.view.Revoke(p.Ref)
+		gone = append(gone, p.Ref)
+		switch p.Type {
+		case mls.ProposalAdd:
+			for _, m := range s.members {
+				if bytes.Equal(m.addRef, p.Ref) {
+					m.addRef = nil // distribute proposes it again
+				}
+			}
+		case mls.ProposalRemove:
+			_, _, _ = s.view.ProposeRemove(p.Leaf)
+		}
+	}
 	var out []Send
 	for _, u := range s.sortedUsers() {
 		m := s.members[u]
-		if m.sent[string(ref)] {
-			delete(m.sent, string(ref))
-			msg, err := RevokeProposals(ref)
-			if err == nil {
+		var refs [][]byte
+		for _, r := range gone {
+			if m.sent[string(r)] {
+				delete(m.sent, string(r))
+				refs = append(refs, r)
+			}
+		}
+		if len(refs) > 0 {
+			if msg, err := RevokeProposals(refs...); err == nil {
 				out = append(out, Send{u, msg})
 			}
 		}

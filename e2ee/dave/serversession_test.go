@@ -359,3 +359,52 @@ func TestServerSessionRejects(t *testing.T) {
 	}
 	_ = binary.BigEndian
 }
+
+// TestServerSessionRevokeReissues: a member commits the live proposals
+// (Add 3), commits again when Add 4 arrives, and once more after 4 leaves
+// and its Add is revoked. Its first commit, still in flight, covers what
+// is left, but must lose: the member has replaced it, and davey (or
+// libdave) cannot merge a superseded own commit. The gateway re-issues the
+// remaining proposals with new refs, so only commits made after the revoke
+// match.
+func TestServerSessionRevokeReissues(t *testing.T) {
+	r := newSimRoom(t)
+	r.join(1, true)
+	r.join(2, true)
+	r.assertSynced(1, 2)
+	c1 := r.clients[1]
+	// Feed the gateway's messages for member 1 by hand; hold its commits.
+	var held []Message
+	toOne := func(sends []Send) {
+		for _, s := range sends {
+			if s.User == 1 {
+				held = append(held, c1.handle(s.Msg)...)
+			}
+		}
+	}
+	kp := func(u uint64) []Send {
+		c := &simClient{t: t, user: u, dave: true}
+		_, sends := r.s.Join(r.now, u, 1)
+		out, err := r.s.KeyPackage(r.now, u, c.newKeyPackage())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return append(sends, out...)
+	}
+	toOne(kp(3))
+	toOne(kp(4))
+	toOne(r.s.Leave(r.now, 4))
+	if len(held) < 3 {
+		t.Fatalf("member 1 sent %d commits, want 3", len(held))
+	}
+	first, last := held[0], held[len(held)-1]
+	if _, err := r.s.Handle(r.now, 1, first); !errors.Is(err, ErrCommit) {
+		t.Fatalf("commit made before the revoke: %v, want ErrCommit", err)
+	}
+	if _, err := r.s.Handle(r.now, 1, last); err != nil {
+		t.Fatalf("commit made after the revoke: %v", err)
+	}
+	if r.s.Epoch() != 2 {
+		t.Fatalf("epoch %d, want 2", r.s.Epoch())
+	}
+}
