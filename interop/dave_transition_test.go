@@ -2,7 +2,6 @@ package interop
 
 import (
 	"fmt"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -18,13 +17,14 @@ type hearing struct {
 	last    map[[2]string]int
 	since   map[[2]string]time.Time
 	worst   map[[2]string]time.Duration
+	worstAt map[[2]string]time.Time // when the worst silence began
 	stop    chan struct{}
 	done    chan struct{}
 }
 
 func newHearing() *hearing {
 	h := &hearing{logs: map[string]*frameLog{}, senders: map[string][]string{}, last: map[[2]string]int{},
-		since: map[[2]string]time.Time{}, worst: map[[2]string]time.Duration{}, stop: make(chan struct{}), done: make(chan struct{})}
+		since: map[[2]string]time.Time{}, worst: map[[2]string]time.Duration{}, worstAt: map[[2]string]time.Time{}, stop: make(chan struct{}), done: make(chan struct{})}
 	go h.run()
 	return h
 }
@@ -80,6 +80,7 @@ func (h *hearing) run() {
 					}
 					if at, ok := h.since[k]; ok && now.Sub(at) > h.worst[k] {
 						h.worst[k] = now.Sub(at)
+						h.worstAt[k] = at
 					}
 				}
 			}
@@ -119,8 +120,8 @@ func (h *hearing) recent(t *testing.T, what string, window time.Duration) {
 			if at, ok := h.since[k]; !ok || now.Sub(at) > window {
 				t.Errorf("%s: %s has not heard %s in the last %v", what, r, s, window)
 			}
-			if h.worst[k] > time.Second {
-				t.Logf("%s: %s did not hear %s for %v at worst", what, r, s, h.worst[k])
+			if h.worst[k] > 500*time.Millisecond {
+				t.Logf("%s: %s did not hear %s for %v at worst (from %s)", what, r, s, h.worst[k], h.worstAt[k].UTC().Format("15:04:05.000"))
 			}
 		}
 	}
@@ -228,8 +229,11 @@ func TestDAVEDowngradeUpgrade(t *testing.T) {
 }
 
 // TestDAVEChurn: 20 Go clients join and leave in quick succession while a
-// Go client and two @discordjs/voice clients talk; they keep hearing each
-// other, and end in the server's group with one epoch and privacy code.
+// Go client and two @discordjs/voice clients talk. No listener goes more
+// than 1.5 s without a frame from any speaker (as across a downgrade and
+// upgrade), and they end in the server's group, exactly the three of them
+// (every churned client's close was read at once), with one epoch and
+// privacy code.
 func TestDAVEChurn(t *testing.T) {
 	env := startVoice(t, false)
 	const u1, ua, ub = "100000000000000401", "100000000000000402", "100000000000000403"
@@ -265,41 +269,20 @@ func TestDAVEChurn(t *testing.T) {
 	for _, p := range live {
 		_ = p.conn.Close()
 	}
-	// A churned client whose close frame was lost stays for the resume
-	// window, so its leaf may remain: wait for the server's group to
-	// settle, then require the members' rosters to match it.
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		st, _ := env.srv.DAVEState(testGuild, testChannel)
-		group := map[string]bool{}
-		for _, u := range st.GroupUsers {
-			group[strconv.FormatUint(u, 10)] = true
-		}
-		gs := g.conn.DAVE()
-		same := st.Established && !st.Transition && st.Proposals == 0 && gs.Epoch == st.Epoch && len(gs.Members) == len(group)
-		for _, u := range gs.Members {
-			same = same && group[u]
-		}
-		if same && group[u1] && group[ua] && group[ub] {
-			var extra []string
-			for u := range group {
-				if u != u1 && u != ua && u != ub {
-					extra = append(extra, u)
-				}
-			}
-			daveSynced(t, env, []*goPeer{g}, []*driver{da, db}, extra...)
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("group not settled after churn: server %+v, go %+v", st, gs)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	// Every churned client closed with a close frame the server read, so
+	// its session ended at once: the group is the three members again.
+	daveSynced(t, env, []*goPeer{g}, []*driver{da, db})
 	time.Sleep(time.Second)
-	// Under heavy churn on a loaded machine silences of several seconds
-	// were seen once in a few runs (see the log); what must hold is that
-	// every member hears every other again.
 	h.recent(t, "after churn", time.Second)
+	h.check(t, "across churn", 1500*time.Millisecond)
+	drops := env.srv.Node().Stats().Snapshot().Drops
+	t.Logf("SFU drops %v; go client %+v", drops, g.conn.DAVE())
+	if drops["not_e2ee"] != 0 {
+		t.Errorf("%d transport-only frames sent into the E2EE room", drops["not_e2ee"])
+	}
+	if st := g.conn.DAVE(); st.Recoveries != 0 {
+		t.Errorf("go client recovered (op 31) %d times", st.Recoveries)
+	}
 	da.send("stop")
 	db.send("stop")
 }

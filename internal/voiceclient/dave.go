@@ -80,7 +80,6 @@ type daveSession struct {
 	ext         []byte // op 25 payload
 	group       *mls.Group
 	joined      bool
-	lastCommit  []byte
 	enc         *dave.Encryptor
 	sendKey     bool                        // enc holds this group's key
 	sendNext    map[uint16]*dave.KeyRatchet // own ratchet per prepared commit transition
@@ -213,7 +212,7 @@ func (d *daveSession) reinitLocked() {
 		d.c.log.Warn("dave: key package", "err", err)
 		return
 	}
-	d.sig, d.bundle, d.group, d.joined, d.lastCommit = sig, b, nil, false, nil
+	d.sig, d.bundle, d.group, d.joined = sig, b, nil, false
 	d.sendKey = false
 	clear(d.sendNext)
 	d.pendingGroupLocked()
@@ -393,13 +392,16 @@ func (d *daveSession) proposalsLocked(m dave.ProposalsMessage, members []string)
 	if len(refs) == 0 {
 		return
 	}
-	d.group.ClearPendingCommit()
+	// Earlier commits of this epoch stay pending: the gateway may still
+	// pick one of them (the proposals it covers can become the live set
+	// again after a revoke), and ProcessCommit merges whichever it
+	// announces. Dropping them made this client recover (op 31) from its
+	// own winning commit during churn.
 	commit, welcome, err := d.group.CreateCommit(refs, nil)
 	if err != nil {
 		d.c.log.Warn("dave: commit", "err", err)
 		return
 	}
-	d.lastCommit = commit
 	d.writeBinary(dave.CommitWelcome{Data: append(bytes.Clone(commit), welcome...)})
 }
 
@@ -407,9 +409,6 @@ func (d *daveSession) commitLocked(m dave.AnnounceCommitTransition) bool {
 	if d.group == nil {
 		d.recoverLocked(m.TransitionID, errors.New("commit without a group"))
 		return false
-	}
-	if !bytes.Equal(m.Commit, d.lastCommit) {
-		d.group.ClearPendingCommit()
 	}
 	if _, err := d.group.ProcessCommit(m.Commit); err != nil {
 		d.recoverLocked(m.TransitionID, err)
@@ -442,7 +441,6 @@ func (d *daveSession) welcomeLocked(m dave.WelcomeMessage) bool {
 func (d *daveSession) newEpochLocked(transition uint16) {
 	first := !d.joined
 	d.joined = true
-	d.lastCommit = nil
 	exp := dave.ExporterFunc(d.group.Exporter)
 	if r, err := dave.NewSenderKeyRatchet(exp, d.self); err != nil {
 		d.c.log.Warn("dave: sender key", "err", err)
