@@ -117,7 +117,9 @@ func TestDialPlayEcho(t *testing.T) {
 				}
 			}
 			st := c.Stats()
-			if st.FramesSent != 20 || st.FramesReceived != 20 || st.DecryptErrors != 0 || st.EarlyFrames < 3 || st.EarlyFrames > 4 {
+			// At least the 3 frames echoed before op 5 was written are
+			// early; more when the echo overtakes op 5 on a loaded machine.
+			if st.FramesSent != 20 || st.FramesReceived != 20 || st.DecryptErrors != 0 || st.EarlyFrames < 3 || st.EarlyFrames > uint64(len(frames)) {
 				t.Fatalf("stats %+v", st)
 			}
 			var sp []json.RawMessage
