@@ -172,4 +172,12 @@ func (r *reader) rtp(pkt []byte, from *net.UDPAddr) {
 		r.out.flush(&r.ls) // before taking the source's lock
 	}
 	p.forward(r, members, &h, plain[h.PayloadStart:h.PayloadEnd])
+	if r.out.used >= flushAt {
+		// Send what is ready rather than holding it for the whole receive
+		// batch: a full batch fanned out is hundreds of datagrams.
+		r.out.flush(&r.ls)
+	}
 }
+
+// flushAt is how many queued datagrams trigger a send mid-batch.
+const flushAt = 64
