@@ -14,12 +14,12 @@ import (
 )
 
 // startDJSDAVE starts @discordjs/voice with DAVE on (@snazzah/davey inside;
-// interop/node/dave/djs-dave-driver.mjs).
+// interop/node/voice/djs-driver.mjs with dave: true).
 func startDJSDAVE(t *testing.T, env *voiceEnv, user string, frames [][]byte, subscribe []string) *driver {
 	t.Helper()
 	node := nodeBinary(t, "@discordjs/voice", "@snazzah/davey", "@noble/ciphers")
-	cfgPath := writeDriverConfig(t, driverConfig{creds: env.creds(user), Subscribe: subscribe}, frames)
-	cmd := exec.Command(node, repoFile(t, filepath.Join("node", "dave", "djs-dave-driver.mjs")), cfgPath)
+	cfgPath := writeDriverConfig(t, driverConfig{creds: env.creds(user), Subscribe: subscribe, DAVE: true}, frames)
+	cmd := exec.Command(node, repoFile(t, filepath.Join("node", "voice", "djs-driver.mjs")), cfgPath)
 	cmd.Dir = repoFile(t, "node")
 	cmd.Env = append(os.Environ(), "NODE_EXTRA_CA_CERTS="+env.dir.CertPath(), "NODE_NO_WARNINGS=1")
 	return startDriver(t, "discordjs-dave", user, cmd)

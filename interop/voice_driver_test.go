@@ -46,6 +46,7 @@ type driverConfig struct {
 	Subscribe []string `json:"subscribe,omitempty"`
 	Mode      string   `json:"mode,omitempty"`
 	CA        string   `json:"ca,omitempty"`
+	DAVE      bool     `json:"dave,omitempty"`
 	Debug     bool     `json:"debug"`
 }
 

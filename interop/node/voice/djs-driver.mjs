@@ -1,22 +1,26 @@
 // djs-driver.mjs drives @discordjs/voice 0.19.2 for Parley's interop tests
-// (interop/voice_djs_test.go; shared/docs/voice-protocol.md §5.1).
+// (interop/voice_djs_test.go, interop/dave_djs_test.go; shared/docs/
+// voice-protocol.md §5.1, dave.md §9) through a custom adapter, with DAVE
+// (@snazzah/davey inside) on when the config says `dave: true`.
 //
 // Usage: node djs-driver.mjs CONFIG.json
 //
 // CONFIG: {endpoint, token, session_id, user_id, guild_id, channel_id,
 //          frames: [base64 Opus packets to play], subscribe: [user ids],
-//          mode: optional mode to force, debug: bool}
+//          mode: "only offer this mode", dave: bool, debug: bool}
 //
-// It joins through a custom adapter (no main gateway), prints JSON lines on
-// stdout and takes commands on stdin:
-//   stdout {"event":"ready","mode":...,"ssrc":...}  connection Ready (UDP up)
-//          {"event":"frame","user":id,"opus":base64}  one received packet
-//          {"event":"played","frames":n}            the player went idle
-//          {"event":"error","message":...}          fatal; exits 1
-//          {"event":"debug","message":...}          with debug: true
-//          {"event":"left"}                         after "leave"
-//   stdin  "play"   play the frames (Speaking on, frames, 5 silence, off)
-//          "leave"  destroy the connection and exit 0
+// stdout {"event":"ready","mode":...,"ssrc":...}
+//        {"event":"frame","user":id,"opus":base64}   one received packet
+//        {"event":"played","frames":n}
+//        {"event":"state","message":"{version, epoch, code, ready}"} (JSON text)
+//        {"event":"code","user":id,"message":"45 digits"}
+//        {"event":"error","message":...} / {"event":"debug",...} / {"event":"left"}
+// stdin  "play"        play the frames (Speaking on, frames, 5 silence, off)
+//        "stream"      send "djs <user> <n>" frames every 20 ms until "stop"
+//        "stop"        end the stream
+//        "state"       print the DAVE state
+//        "code USER"   print the pairwise verification code with USER
+//        "leave"       destroy the connection and exit 0
 //
 // Forcing a mode: @discordjs/voice picks the first offered mode it supports,
 // in the server's order. With `mode` set, the driver narrows the modes list
@@ -106,7 +110,7 @@ const connection = joinVoiceChannel({
   adapterCreator,
   selfDeaf: false,
   selfMute: false,
-  daveEncryption: false,
+  daveEncryption: Boolean(cfg.dave),
   debug: Boolean(cfg.debug),
 });
 if (cfg.debug) connection.on('debug', (m) => out({ event: 'debug', message: m }));
@@ -130,6 +134,7 @@ try {
 const net = connection.state.networking?.state;
 out({ event: 'ready', mode: net?.connectionData?.encryptionMode, ssrc: net?.connectionData?.ssrc });
 
+let streaming = false;
 const frames = (cfg.frames ?? []).map((b) => Buffer.from(b, 'base64'));
 
 const rl = createInterface({ input: process.stdin });
@@ -145,6 +150,33 @@ rl.on('line', async (line) => {
       fail(`playback: ${err}`);
     }
     out({ event: 'played', frames: frames.length });
+  } else if (cmd === 'stream') {
+    streaming = true;
+    let n = 0;
+    async function* gen() {
+      while (streaming) yield Buffer.from(`djs ${cfg.user_id} ${n++}`);
+    }
+    player.play(createAudioResource(Readable.from(gen()), { inputType: StreamType.Opus }));
+  } else if (cmd === 'stop') {
+    streaming = false;
+    player.stop(true);
+    out({ event: 'stopped' });
+  } else if (cmd === 'state') {
+    const dave = connection.state.networking?.state?.dave;
+    const state = {
+      version: dave?.protocolVersion ?? null,
+      epoch: dave?.session ? String(dave.session.epoch) : null,
+      code: dave?.voicePrivacyCode ?? null,
+      ready: Boolean(dave?.session?.ready),
+    };
+    out({ event: 'state', message: JSON.stringify(state) });
+  } else if (cmd.startsWith('code ')) {
+    const user = cmd.slice(5).trim();
+    try {
+      out({ event: 'code', user, message: await connection.getVerificationCode(user) });
+    } catch (err) {
+      out({ event: 'code', user, message: `error: ${err}` });
+    }
   } else if (cmd === 'leave') {
     player.stop(true);
     connection.destroy();
