@@ -284,9 +284,9 @@ func TestDAVESendWaitsForKey(t *testing.T) {
 	case <-time.After(2 * time.Second):
 		t.Fatal("SendOpus still waiting with no one else in the room")
 	}
-	if err := c.WaitDAVE(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	// (No WaitDAVE check here: the fake server echoes the frame and
+	// announces "echo" again with op 5, so the client may no longer be
+	// alone by now; SendOpus returning already shows the wait ended.)
 	if st := c.Stats(); st.DAVEWaits != 1 || st.FramesSent != 1 {
 		t.Fatalf("stats %+v", st)
 	}
