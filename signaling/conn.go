@@ -43,10 +43,8 @@ type conn struct {
 
 	// Owned by the reader goroutine.
 	sess          *session
-	tokens        float64
-	lastRefill    time.Time
-	daveTokens    float64 // a separate bucket for DAVE messages
-	daveRefill    time.Time
+	rate          bucket
+	daveRate      bucket // a separate, larger budget for DAVE messages
 	lastHeartbeat time.Time
 	connectedAt   time.Time
 }
@@ -56,8 +54,9 @@ func newConn(s *Server, ws *websocket.Conn, d Dialect, remote string) *conn {
 	return &conn{
 		srv: s, ws: ws, dialect: d, remote: remote,
 		out: make(chan outFrame, outQueue), done: make(chan struct{}),
-		tokens: float64(s.cfg.RateBurst), lastRefill: now, lastHeartbeat: now, connectedAt: now,
-		daveTokens: float64(s.cfg.DAVERateBurst), daveRefill: now,
+		rate:          newBucket(s.cfg.RateBurst, s.cfg.RatePerSecond, now),
+		daveRate:      newBucket(s.cfg.DAVERateBurst, s.cfg.DAVERatePerSecond, now),
+		lastHeartbeat: now, connectedAt: now,
 	}
 }
 
@@ -156,30 +155,31 @@ func (c *conn) readLoop() error {
 }
 
 // allow takes one token from the connection's rate bucket.
-func (c *conn) allow() bool {
-	cfg := &c.srv.cfg
-	now := cfg.Now()
-	c.tokens = min(float64(cfg.RateBurst), c.tokens+now.Sub(c.lastRefill).Seconds()*cfg.RatePerSecond)
-	c.lastRefill = now
-	if c.tokens < 1 {
-		return false
-	}
-	c.tokens--
-	return true
-}
+func (c *conn) allow() bool { return c.rate.take(c.srv.cfg.Now()) }
 
 // allowDAVE takes one token from the connection's DAVE bucket: a member
 // answers every membership change with a commit and an op 23, so DAVE
 // messages get their own, larger budget (Config.DAVERateBurst).
-func (c *conn) allowDAVE() bool {
-	cfg := &c.srv.cfg
-	now := cfg.Now()
-	c.daveTokens = min(float64(cfg.DAVERateBurst), c.daveTokens+now.Sub(c.daveRefill).Seconds()*cfg.DAVERatePerSecond)
-	c.daveRefill = now
-	if c.daveTokens < 1 {
+func (c *conn) allowDAVE() bool { return c.daveRate.take(c.srv.cfg.Now()) }
+
+// bucket is a token bucket owned by one goroutine.
+type bucket struct {
+	tokens, burst, perSecond float64
+	last                     time.Time
+}
+
+func newBucket(burst int, perSecond float64, now time.Time) bucket {
+	return bucket{tokens: float64(burst), burst: float64(burst), perSecond: perSecond, last: now}
+}
+
+// take refills for the time since the last call and takes one token.
+func (b *bucket) take(now time.Time) bool {
+	b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.perSecond)
+	b.last = now
+	if b.tokens < 1 {
 		return false
 	}
-	c.daveTokens--
+	b.tokens--
 	return true
 }
 
