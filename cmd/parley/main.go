@@ -50,7 +50,7 @@ func main() {
 		os.Exit(0)
 	}
 	if err != nil {
-		if !errors.Is(err, errUsage) {
+		if err != errUsage { // a bare errUsage follows a printed usage
 			fmt.Fprintln(os.Stderr, "parley:", err)
 		}
 		os.Exit(2)

@@ -145,15 +145,9 @@ func runMediaPut(_ context.Context, args []string, stdout io.Writer) error {
 	name := fs.String("filename", "", "stored file name (default: the file's base name)")
 	ttl := fs.Duration("ttl", 24*time.Hour, "signed URL lifetime")
 	// Flags may follow the file argument.
-	var file string
-	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
-		file, args = args[0], args[1:]
-	}
-	if err := fs.Parse(args); err != nil {
+	file, err := cli.ParseOneArg(fs, args)
+	if err != nil {
 		return err
-	}
-	if file == "" && fs.NArg() > 0 {
-		file = fs.Arg(0)
 	}
 	if file == "" || *channel == "" {
 		fs.Usage()
@@ -197,15 +191,9 @@ func runMediaPut(_ context.Context, args []string, stdout io.Writer) error {
 func runMediaSignExternal(_ context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("media sign-external", flag.ContinueOnError)
 	dataDir := cli.DataDir(fs)
-	var target string
-	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
-		target, args = args[0], args[1:]
-	}
-	if err := fs.Parse(args); err != nil {
+	target, err := cli.ParseOneArg(fs, args)
+	if err != nil {
 		return err
-	}
-	if target == "" && fs.NArg() > 0 {
-		target = fs.Arg(0)
 	}
 	if target == "" {
 		return fmt.Errorf("usage: parley media sign-external URL [--data-dir DIR]: %w", errUsage)

@@ -63,3 +63,19 @@ func PrintJSON(w io.Writer, v any) error {
 	_, err = w.Write(append(b, '\n'))
 	return err
 }
+
+// ParseOneArg parses fs and returns the one positional argument, which may
+// stand before or after the flags ("" if there is none).
+func ParseOneArg(fs *flag.FlagSet, args []string) (string, error) {
+	var arg string
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		arg, args = args[0], args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		return "", err
+	}
+	if arg == "" && fs.NArg() > 0 {
+		arg = fs.Arg(0)
+	}
+	return arg, nil
+}
