@@ -128,16 +128,7 @@ func (s *Service) CreateChannel(ctx context.Context, user, guild model.Snowflake
 
 // ModifyChannel is PATCH /channels/{id}.
 func (s *Service) ModifyChannel(ctx context.Context, user, id model.Snowflake, p ChannelPatch) (model.Channel, error) {
-	s.mu.RLock()
-	cur, gs, err := s.channelLocked(id)
-	if err == nil {
-		err = s.require(gs, user, model.PermManageChannels)
-	}
-	var c model.Channel
-	if cur != nil {
-		c = *cur
-	}
-	s.mu.RUnlock()
+	c, gs, err := s.manageableChannel(user, id)
 	if err != nil {
 		return model.Channel{}, err
 	}
@@ -164,16 +155,7 @@ func (s *Service) ModifyChannel(ctx context.Context, user, id model.Snowflake, p
 // DeleteChannel is DELETE /channels/{id}; users in a deleted voice channel
 // are disconnected from voice.
 func (s *Service) DeleteChannel(ctx context.Context, user, id model.Snowflake) (model.Channel, error) {
-	s.mu.RLock()
-	cur, gs, err := s.channelLocked(id)
-	if err == nil {
-		err = s.require(gs, user, model.PermManageChannels)
-	}
-	var c model.Channel
-	if cur != nil {
-		c = *cur
-	}
-	s.mu.RUnlock()
+	c, gs, err := s.manageableChannel(user, id)
 	if err != nil {
 		return model.Channel{}, err
 	}
@@ -189,4 +171,19 @@ func (s *Service) DeleteChannel(ctx context.Context, user, id model.Snowflake) (
 	}
 	s.dispatcher().Dispatch(event("CHANNEL_DELETE", c.GuildID, model.IntentGuilds, c))
 	return c, nil
+}
+
+// manageableChannel returns a copy of channel id and its guild if user may
+// manage channels there.
+func (s *Service) manageableChannel(user, id model.Snowflake) (model.Channel, *guildState, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	cur, gs, err := s.channelLocked(id)
+	if err == nil {
+		err = s.require(gs, user, model.PermManageChannels)
+	}
+	if err != nil {
+		return model.Channel{}, nil, err
+	}
+	return *cur, gs, nil
 }
