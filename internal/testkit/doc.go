@@ -1,0 +1,7 @@
+// Package testkit holds the helpers every Parley test shares: bounded
+// polling of a condition instead of sleeps ([Eventually]), a goroutine-leak
+// check for servers' Close ([NoLeaks], on go.uber.org/goleak), and a TLS
+// pair from a throw-away data dir ([TLS]).
+//
+// It is imported by tests only.
+package testkit
