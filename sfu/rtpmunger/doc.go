@@ -61,9 +61,8 @@
 // stragglers of the old source are dropped, not renumbered into the new
 // stream (versatica/mediasoup#823).
 //
-// Start. By default the first outgoing SN and TS equal the incoming ones;
-// WithStart picks other values, e.g. random ones drawn by the caller (RFC
-// 3550 §5.1).
+// Start. The first outgoing SN and TS equal the incoming ones (the
+// client's own, random by RFC 3550 §5.1); only SwitchSource re-anchors.
 //
 // # Guarantees (checked by FuzzMunger)
 //

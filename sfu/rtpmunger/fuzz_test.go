@@ -207,8 +207,9 @@ func (im *invariantModel) closeSegment() {
 // run interprets ops: each byte picks an action.
 func runInvariant(t *testing.T, ops []byte) {
 	im := &invariantModel{t: t, m: New(), next: b + 1000, tsBase: 12345}
-	if len(ops) > 0 && ops[0]&1 == 1 {
-		im.m = New(WithStart(uint16(ops[0])<<8|0xF0, 0xFFFFF000))
+	if len(ops) > 0 && ops[0]&1 == 1 { // start just below a 16-bit and a 32-bit wrap
+		im.next = b + uint64(ops[0])<<8 | 0xF0
+		im.tsBase = 1<<32 - 0x1000 - im.next*960%(1<<32)
 	}
 	im.seg = newSegment(0, false)
 	for i := 0; i < len(ops); i++ {

@@ -16,40 +16,10 @@ type Out struct {
 	ExtSeq, ExtTS uint64
 }
 
-// Stats counts what a Munger did. Forward and Drop errors are counted
-// here as well as returned.
-type Stats struct {
-	Forwarded  uint64 // packets given an outgoing SN
-	Reordered  uint64 // of which arrived out of order
-	Dropped    uint64 // Drop calls recorded (excluded or late)
-	LateDrops  uint64 // of which were out of order: they leave a hole
-	Duplicates uint64 // ErrDuplicate
-	TooOld     uint64 // ErrTooOld
-	CacheMiss  uint64 // ErrCacheMiss
-	Switches   uint64 // SwitchSource calls that re-anchored the stream
-	Reverted   uint64 // Forwards turned into Drops by Revert (counted in Dropped)
-}
-
-// Option configures a Munger.
-type Option func(*Munger)
-
-// WithStart makes the first outgoing packet carry seq and ts (for example
-// random values, as RFC 3550 §5.1 recommends) instead of the incoming ones.
-func WithStart(seq uint16, ts uint32) Option {
-	return func(m *Munger) {
-		m.startSet = true
-		m.startSN = 1<<16 | uint64(seq)
-		m.startTS = 1<<32 | uint64(ts)
-	}
-}
-
 // Munger rewrites the sequence numbers and timestamps of one source's
 // packets towards one receiver. See the package documentation. Not safe for
 // concurrent use: the owner (the forwarder) holds its lock around calls.
 type Munger struct {
-	startSet         bool
-	startSN, startTS uint64
-
 	started   bool
 	highestIn uint64 // highest incoming extended SN processed
 	snOffset  uint64 // out = in - snOffset for SNs above highestIn
@@ -65,35 +35,21 @@ type Munger struct {
 	prevMaxTS  uint64
 	ranges     rangeMap
 	seen       history
-	stats      Stats
 }
 
-// New returns a Munger. Without options the outgoing SN and TS equal the
-// incoming ones until the first Drop or source switch.
-func New(opts ...Option) *Munger {
-	m := &Munger{}
-	for _, o := range opts {
-		o(m)
-	}
-	return m
-}
+// New returns a Munger. The outgoing SN and TS equal the incoming ones
+// until the first Drop or source switch.
+func New() *Munger { return &Munger{} }
 
-// Reset forgets all state except the options, as if newly created.
-func (m *Munger) Reset() {
-	*m = Munger{startSet: m.startSet, startSN: m.startSN, startTS: m.startTS}
-}
+// Reset forgets all state, as if newly created.
+func (m *Munger) Reset() { *m = Munger{} }
 
 // start anchors the mapping at the first packet.
 func (m *Munger) start(extSN, extTS uint64) {
 	m.started = true
-	outSN, outTS := extSN, extTS
-	if m.startSet {
-		outSN, outTS = m.startSN, m.startTS
-	}
-	m.snOffset = extSN - outSN
-	m.tsOffset = extTS - outTS
+	m.snOffset, m.tsOffset = 0, 0
 	m.highestIn = extSN - 1
-	m.maxOutSN, m.maxOutTS = outSN-1, outTS
+	m.maxOutSN, m.maxOutTS = extSN-1, extTS
 	m.marker = true
 	m.ranges.reset(extSN, m.snOffset)
 	m.seen.clear()
@@ -123,7 +79,6 @@ func (m *Munger) Forward(extSN, extTS uint64, talkspurtStart bool) (Out, error) 
 		m.prevMaxSN, m.prevMaxTS = m.maxOutSN, m.maxOutTS
 		m.marker = false
 		m.emitted(outSN, outTS)
-		m.stats.Forwarded++
 		return out(outSN, outTS, marker), nil
 	}
 	if err := m.checkOld(extSN); err != nil {
@@ -131,15 +86,12 @@ func (m *Munger) Forward(extSN, extTS uint64, talkspurtStart bool) (Out, error) 
 	}
 	off, ok := m.ranges.lookup(extSN)
 	if !ok {
-		m.stats.CacheMiss++
 		return Out{}, ErrCacheMiss
 	}
 	m.seen.set(extSN)
 	m.revertable = false
 	outSN, outTS := extSN-off, extTS-m.tsOffset
 	m.emitted(outSN, outTS)
-	m.stats.Forwarded++
-	m.stats.Reordered++
 	return out(outSN, outTS, talkspurtStart), nil
 }
 
@@ -159,7 +111,6 @@ func (m *Munger) Drop(extSN uint64) error {
 	m.revertable = false
 	if !m.started {
 		m.marker = true
-		m.stats.Dropped++
 		return nil
 	}
 	if m.newer(extSN) {
@@ -168,15 +119,12 @@ func (m *Munger) Drop(extSN uint64) error {
 		m.highestIn = extSN
 		m.snOffset = m.ranges.exclude(extSN)
 		m.marker = true
-		m.stats.Dropped++
 		return nil
 	}
 	if err := m.checkOld(extSN); err != nil {
 		return err
 	}
 	m.seen.set(extSN)
-	m.stats.Dropped++
-	m.stats.LateDrops++
 	return nil
 }
 
@@ -194,9 +142,6 @@ func (m *Munger) Revert(extSN uint64) bool {
 	m.snOffset = m.ranges.exclude(extSN)
 	m.maxOutSN, m.maxOutTS = m.prevMaxSN, m.prevMaxTS
 	m.marker = true
-	m.stats.Forwarded--
-	m.stats.Dropped++
-	m.stats.Reverted++
 	return true
 }
 
@@ -225,7 +170,6 @@ func (m *Munger) SwitchSource(extSN, extTS, elapsedTS uint64) {
 	m.marker = true
 	m.ranges.reset(extSN, m.snOffset)
 	m.seen.clear()
-	m.stats.Switches++
 }
 
 // newer reports whether extSN is beyond every SN processed. Comparisons
@@ -236,11 +180,9 @@ func (m *Munger) newer(extSN uint64) bool { return int64(extSN-m.highestIn) > 0 
 // checkOld classifies an SN at or below highestIn.
 func (m *Munger) checkOld(extSN uint64) error {
 	if m.highestIn-extSN >= HistorySize {
-		m.stats.TooOld++
 		return ErrTooOld
 	}
 	if m.seen.test(extSN) {
-		m.stats.Duplicates++
 		return ErrDuplicate
 	}
 	return nil
@@ -265,9 +207,6 @@ func (m *Munger) Started() bool { return m.started }
 // Last returns the highest outgoing extended SN and TS emitted so far.
 func (m *Munger) Last() (extSN, extTS uint64) { return m.maxOutSN, m.maxOutTS }
 
-// Stats returns the counters.
-func (m *Munger) Stats() Stats { return m.stats }
-
 // DebugInfo returns the state for debug dumps.
 func (m *Munger) DebugInfo() map[string]any {
 	return map[string]any{
@@ -279,7 +218,6 @@ func (m *Munger) DebugInfo() map[string]any {
 		"max_out_ts": m.maxOutTS,
 		"marker":     m.marker,
 		"ranges":     m.ranges.n,
-		"stats":      m.stats,
 	}
 }
 
