@@ -34,7 +34,7 @@ func TestDAVEBurstAfterDial(t *testing.T) {
 			if st := a.conn.DAVE(); st.Encrypt.Encrypted != uint64(len(frames)) {
 				t.Errorf("sender: %d of %d frames end-to-end encrypted: %+v", st.Encrypt.Encrypted, len(frames), st)
 			}
-			if d := env.srv.Node().Stats().Snapshot().Drops; len(d) != 0 {
+			if d := env.srv.SFU().Stats().Snapshot().Drops; len(d) != 0 {
 				t.Errorf("SFU drops %v", d)
 			}
 		})

@@ -275,7 +275,7 @@ func TestDAVEChurn(t *testing.T) {
 	time.Sleep(time.Second)
 	h.recent(t, "after churn", time.Second)
 	h.check(t, "across churn", 1500*time.Millisecond)
-	drops := env.srv.Node().Stats().Snapshot().Drops
+	drops := env.srv.SFU().Stats().Snapshot().Drops
 	t.Logf("SFU drops %v; go client %+v", drops, g.conn.DAVE())
 	if drops["not_e2ee"] != 0 {
 		t.Errorf("%d transport-only frames sent into the E2EE room", drops["not_e2ee"])

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/internal/ogg"
-	"github.com/parleyhq/parley/sfu/voicecrypto"
+	"github.com/parleyhq/parley/voiceproto"
 )
 
 // disgo runs in its own process (interop/disgodriver, built without -race):
@@ -57,7 +57,7 @@ func startDisgo(t *testing.T, env *voiceEnv, user string, frames [][]byte, mode 
 // TestDisgoVoice: disgo and Parley's Go client exchange audio, in both AEAD
 // modes.
 func TestDisgoVoice(t *testing.T) {
-	for _, mode := range []string{voicecrypto.ModeAES256GCMRTPSize, voicecrypto.ModeXChaCha20RTPSize} {
+	for _, mode := range []string{voiceproto.ModeAES256GCMRTPSize, voiceproto.ModeXChaCha20RTPSize} {
 		t.Run(mode, func(t *testing.T) {
 			env := startVoice(t, false)
 			const goUser, disgoUser = "100000000000000011", "100000000000000012"

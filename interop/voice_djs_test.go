@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/internal/ogg"
-	"github.com/parleyhq/parley/sfu/voicecrypto"
+	"github.com/parleyhq/parley/voiceproto"
 )
 
 // startDJS starts @discordjs/voice 0.19.2 in Node (djs-driver.mjs): it joins
@@ -29,7 +29,7 @@ func startDJS(t *testing.T, env *voiceEnv, user string, frames [][]byte, subscri
 // TestDiscordJSVoice: @discordjs/voice and Parley's Go client exchange audio
 // through the server, in both AEAD modes.
 func TestDiscordJSVoice(t *testing.T) {
-	for _, mode := range []string{voicecrypto.ModeAES256GCMRTPSize, voicecrypto.ModeXChaCha20RTPSize} {
+	for _, mode := range []string{voiceproto.ModeAES256GCMRTPSize, voiceproto.ModeXChaCha20RTPSize} {
 		t.Run(mode, func(t *testing.T) {
 			env := startVoice(t, false)
 			const goUser, djsUser = "100000000000000001", "100000000000000002"

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/internal/ogg"
-	"github.com/parleyhq/parley/internal/voiceclient"
-	"github.com/parleyhq/parley/sfu/voicecrypto"
+	"github.com/parleyhq/parley/voiceclient"
+	"github.com/parleyhq/parley/voiceproto"
 )
 
 // Parley's Go client against the real server: the protocol paths the
@@ -153,7 +153,7 @@ func TestVoiceRecorder(t *testing.T) {
 // in one room; everyone talks at once and must hear everyone else.
 func TestVoiceEveryMode(t *testing.T) {
 	env := startVoice(t, true)
-	modes := voicecrypto.Modes(true)
+	modes := voiceproto.Modes(true)
 	peers := make([]*goPeer, len(modes))
 	sent := map[string][][]byte{}
 	for i, m := range modes {

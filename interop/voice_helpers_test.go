@@ -19,9 +19,9 @@ import (
 
 	"github.com/parleyhq/parley/internal/datadir"
 	"github.com/parleyhq/parley/internal/ogg"
-	"github.com/parleyhq/parley/internal/voiceclient"
-	"github.com/parleyhq/parley/internal/voiceserver"
 	"github.com/parleyhq/parley/internal/voicetoken"
+	"github.com/parleyhq/parley/voiceclient"
+	"github.com/parleyhq/parley/voicenode"
 )
 
 // interopRequired is true under `make test`: a missing client is a failure.
@@ -45,7 +45,7 @@ const (
 
 // voiceEnv is a real Parley voice server on loopback.
 type voiceEnv struct {
-	srv    *voiceserver.Server
+	srv    *voicenode.Node
 	dir    *datadir.Dir
 	signer *voicetoken.Signer
 	pool   *x509.CertPool
@@ -92,7 +92,7 @@ func startVoice(t *testing.T, legacy bool) *voiceEnv {
 		t.Fatal(err)
 	}
 	log := testLogger(t)
-	srv, err := voiceserver.New(voiceserver.Config{
+	srv, err := voicenode.New(voicenode.Config{
 		GatewayAddr: "127.0.0.1:0", UDPAddr: "127.0.0.1:0", TLS: tlsCfg, TokenKey: key,
 		LegacyModes: legacy, Logger: log,
 	})

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/internal/ogg"
-	"github.com/parleyhq/parley/sfu/voicecrypto"
+	"github.com/parleyhq/parley/voiceproto"
 )
 
 // TestVoiceRoomAllClients puts @discordjs/voice, disgo, discordgo and two
@@ -42,17 +42,17 @@ func TestVoiceRoomAllClients(t *testing.T) {
 	}
 
 	go1 := env.joinGoNoDAVE(t, go1User, "")
-	go2 := env.joinGoNoDAVE(t, go2User, voicecrypto.ModeXChaCha20RTPSize)
+	go2 := env.joinGoNoDAVE(t, go2User, voiceproto.ModeXChaCha20RTPSize)
 	djs := startDJS(t, env, djsUser, sent[djsUser], others(djsUser), "")
 	dsg := startDisgo(t, env, dsgUser, sent[dsgUser], "")
 	dgo := joinDiscordgo(t, env, dgoUser)
-	if ready := djs.wait("ready", 20*time.Second); ready.Mode != voicecrypto.ModeAES256GCMRTPSize {
+	if ready := djs.wait("ready", 20*time.Second); ready.Mode != voiceproto.ModeAES256GCMRTPSize {
 		t.Errorf("discordjs selected %q", ready.Mode)
 	}
-	if ready := dsg.wait("ready", 20*time.Second); ready.Mode != voicecrypto.ModeAES256GCMRTPSize {
+	if ready := dsg.wait("ready", 20*time.Second); ready.Mode != voiceproto.ModeAES256GCMRTPSize {
 		t.Errorf("disgo selected %q", ready.Mode)
 	}
-	if go2.conn.Mode() != voicecrypto.ModeXChaCha20RTPSize {
+	if go2.conn.Mode() != voiceproto.ModeXChaCha20RTPSize {
 		t.Errorf("go2 mode %q", go2.conn.Mode())
 	}
 

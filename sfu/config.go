@@ -9,7 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Config configures a Node.
+// Config configures a Server.
 type Config struct {
 	// UDPAddr is the media socket's listen address (default 127.0.0.1:0).
 	UDPAddr string
@@ -34,25 +34,16 @@ type Config struct {
 	Metrics     prometheus.Registerer
 }
 
-// Validate fills defaults and checks the config.
-func (c *Config) Validate() error {
+// withDefaults returns c with every zero field that has a default set.
+func (c Config) withDefaults() Config {
 	if c.UDPAddr == "" {
 		c.UDPAddr = "127.0.0.1:0"
-	}
-	if _, err := net.ResolveUDPAddr("udp", c.UDPAddr); err != nil {
-		return fmt.Errorf("%w: UDPAddr: %v", ErrConfig, err)
-	}
-	if c.PublicIP != "" && net.ParseIP(c.PublicIP) == nil {
-		return fmt.Errorf("%w: PublicIP %q is not an IP", ErrConfig, c.PublicIP)
 	}
 	if c.Readers <= 0 {
 		c.Readers = runtime.GOMAXPROCS(0)
 	}
 	if c.BatchSize <= 0 {
 		c.BatchSize = 64
-	}
-	if c.BatchSize > 1024 {
-		return fmt.Errorf("%w: BatchSize %d > 1024", ErrConfig, c.BatchSize)
 	}
 	if c.TrailingSilence == 0 {
 		c.TrailingSilence = 5
@@ -62,6 +53,24 @@ func (c *Config) Validate() error {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Validate reports the first invalid field; it changes nothing (New
+// applies the defaults first).
+func (c Config) Validate() error {
+	if _, err := net.ResolveUDPAddr("udp", c.UDPAddr); err != nil {
+		return fmt.Errorf("%w: UDPAddr: %v", ErrConfig, err)
+	}
+	if c.PublicIP != "" && net.ParseIP(c.PublicIP) == nil {
+		return fmt.Errorf("%w: PublicIP %q is not an IP", ErrConfig, c.PublicIP)
+	}
+	if c.BatchSize > 1024 {
+		return fmt.Errorf("%w: BatchSize %d > 1024", ErrConfig, c.BatchSize)
+	}
+	if c.TrailingSilence < 0 || c.MaxRoomSize < 0 {
+		return fmt.Errorf("%w: negative TrailingSilence or MaxRoomSize", ErrConfig)
 	}
 	return nil
 }

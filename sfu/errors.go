@@ -5,10 +5,9 @@ import "errors"
 // Sentinel errors.
 var (
 	ErrConfig      = errors.New("sfu: invalid config")
-	ErrClosed      = errors.New("sfu: node closed")
+	ErrClosed      = errors.New("sfu: server closed")
 	ErrSSRCSpace   = errors.New("sfu: no free SSRC")
 	ErrRoomFull    = errors.New("sfu: room is full")
-	ErrNonceSpace  = errors.New("sfu: server nonce space exhausted for receiver")
 	ErrUnknownMode = errors.New("sfu: encryption mode not offered")
 )
 
@@ -35,6 +34,7 @@ const (
 	DropNotE2EE
 	DropE2EEToPlainReceiver
 	DropSocketOverflow
+	DropTooLarge
 	numDropReasons
 )
 
@@ -74,6 +74,8 @@ func (r DropReason) String() string {
 		return "e2ee_to_plain_receiver"
 	case DropSocketOverflow:
 		return "socket_overflow"
+	case DropTooLarge:
+		return "too_large"
 	}
 	return "unknown"
 }

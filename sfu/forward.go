@@ -1,12 +1,11 @@
 package sfu
 
 import (
-	"encoding/binary"
 	"net"
 
 	"github.com/parleyhq/parley/e2ee/dave"
 	"github.com/parleyhq/parley/sfu/rtpmunger"
-	"github.com/parleyhq/parley/sfu/voicecrypto"
+	"github.com/parleyhq/parley/voiceproto"
 )
 
 // forward fans one authenticated packet of p out to every other member,
@@ -15,13 +14,13 @@ import (
 // not forward to a receiver (suppressed silence, server mute or deafen, a
 // receiver without transport) are reported to that receiver's munger so the
 // receiver still sees a contiguous stream.
-func (p *Participant) forward(r *reader, members []*Participant, h *voicecrypto.Header, payload []byte) {
+func (p *Participant) forward(r *reader, members []*Participant, h *voiceproto.Header, payload []byte) {
 	f := &p.fwd
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	extSN, extTS := f.unwrap.Unwrap(h.Seq, h.Timestamp)
 
-	silent := len(payload) == 3 && [3]byte(payload) == silenceFrame
+	silent := len(payload) == len(dave.OpusSilence) && [3]byte(payload) == dave.OpusSilence
 	talkspurt := h.Marker || !f.started
 	if silent {
 		f.silentRun++
@@ -38,16 +37,17 @@ func (p *Participant) forward(r *reader, members []*Participant, h *voicecrypto.
 	e2ee := !silent && dave.IsProtocolFrame(payload)
 	source := numDropReasons
 	switch {
-	case silent && f.silentRun > p.node.cfg.TrailingSilence:
+	case silent && f.silentRun > p.srv.cfg.TrailingSilence:
 		source = DropSilence
 	case p.serverMute.Load():
 		source = DropMuted
 	case p.room.dave.Load() && !silent && !e2ee:
 		source = DropNotE2EE
 	}
-	if len(payload)+voicecrypto.FixedHeaderLen > slotSize-64 {
-		r.ls.drops[DropMalformed]++
-		return
+	if len(payload)+voiceproto.FixedHeaderLen > maxForwardPayload {
+		// Too large to re-seal for some receiver: nobody gets it, and
+		// every receiver's munger hears of it so no one sees a hole.
+		source = DropTooLarge
 	}
 
 	for _, q := range members {
@@ -88,16 +88,8 @@ func (p *Participant) forward(r *reader, members []*Participant, h *voicecrypto.
 			r.ls.drops[DropNonceSpace]++
 			continue
 		}
-		b := r.out.slot()
-		b = b[:voicecrypto.FixedHeaderLen]
-		b[0] = 0x80
-		b[1] = opusPT
-		if out.Marker && q.marker.Load() {
-			b[1] |= 0x80
-		}
-		binary.BigEndian.PutUint16(b[2:4], out.Seq)
-		binary.BigEndian.PutUint32(b[4:8], out.TS)
-		binary.BigEndian.PutUint32(b[8:12], p.ssrc)
+		b := r.out.slot()[:voiceproto.FixedHeaderLen]
+		voiceproto.PutFixedHeader(b, out.Marker && q.marker.Load(), voiceproto.PayloadTypeOpus, out.Seq, out.TS, p.ssrc)
 		b = append(b, payload...)
 		sealed, err := qt.cipher.Seal(b[:0], b, nonce)
 		if err != nil {
@@ -109,16 +101,20 @@ func (p *Participant) forward(r *reader, members []*Participant, h *voicecrypto.
 	}
 }
 
+// maxForwardPayload bounds what forward re-seals: a slot less the largest
+// transport overhead (tag 16 + suffix nonce 24) and some room to spare.
+const maxForwardPayload = slotSize - 64
+
 // next returns the next server nonce under this key (safe for concurrent
 // readers).
 func (t *transport) next() ([4]byte, bool) {
 	// Once exhausted, stop counting so the counter can never wrap back
 	// into used values.
-	if t.nonce.Load() >= voicecrypto.ServerNonceSpace {
+	if t.nonce.Load() >= voiceproto.ServerNonceSpace {
 		return [4]byte{}, false
 	}
 	n := t.nonce.Add(1) - 1
-	return voicecrypto.ServerNonceAt(n)
+	return voiceproto.ServerNonceAt(n)
 }
 
 // learnAddr records a discovery request's source as p's media address

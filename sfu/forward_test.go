@@ -1,270 +1,131 @@
-package sfu_test
+package sfu
 
 import (
 	"bytes"
-	"context"
 	"fmt"
-	"sync"
 	"testing"
-	"time"
 
-	"github.com/parleyhq/parley/internal/datadir"
+	"github.com/parleyhq/parley/e2ee/dave"
 	"github.com/parleyhq/parley/internal/ogg"
-	"github.com/parleyhq/parley/internal/voiceclient"
-	"github.com/parleyhq/parley/internal/voiceserver"
-	"github.com/parleyhq/parley/internal/voicetoken"
-	"github.com/parleyhq/parley/sfu/voicecrypto"
+	"github.com/parleyhq/parley/voiceproto"
 )
 
-// room is a voice server with Go clients joined to one channel.
-type room struct {
-	t       *testing.T
-	srv     *voiceserver.Server
-	clients map[string]*voiceclient.Conn
-	mu      sync.Mutex
-	got     map[string][]voiceclient.Frame // receiver -> frames (Opus copied)
-}
-
-func newRoom(t *testing.T, users []string, modes map[string]string) *room {
-	t.Helper()
-	dir, err := datadir.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	tcfg, _ := dir.TLSConfig("", "")
-	pool, _ := dir.CertPool()
-	key := bytes.Repeat([]byte{7}, 32)
-	srv, err := voiceserver.New(voiceserver.Config{TLS: tcfg, TokenKey: key, LegacyModes: true, Readers: 1}) // one reader: the tests assert arrival order
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = srv.Start(context.Background())
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Close(ctx)
-	})
-	signer, _ := voicetoken.NewSigner(key)
-	r := &room{t: t, srv: srv, clients: map[string]*voiceclient.Conn{}, got: map[string][]voiceclient.Frame{}}
-	for _, u := range users {
-		c, tok := signer.IssueFor(u, "g", "lounge", time.Minute, time.Now())
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		conn, err := voiceclient.Dial(ctx, voiceclient.Config{
-			Endpoint: srv.GatewayAddr(), Token: tok, SessionID: c.SessionID, UserID: u, GuildID: "g", ChannelID: "lounge",
-			RootCAs: pool, Mode: modes[u],
-			OnFrame: func(f voiceclient.Frame) {
-				f.Opus = bytes.Clone(f.Opus)
-				r.mu.Lock()
-				r.got[u] = append(r.got[u], f)
-				r.mu.Unlock()
-			},
-		})
-		cancel()
-		if err != nil {
-			t.Fatalf("dial %s: %v", u, err)
-		}
-		t.Cleanup(func() { _ = conn.Close() })
-		r.clients[u] = conn
-	}
-	// Wait until every client knows every other's SSRC.
-	r.waitFor("members", func() bool {
-		for _, c := range r.clients {
-			if len(c.Members()) < len(users)-1 {
-				return false
-			}
-		}
-		return true
-	})
-	return r
-}
-
-func (r *room) waitFor(what string, cond func() bool) {
-	r.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			r.t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-// frames returns what receiver got from sender.
-func (r *room) frames(receiver, sender string) []voiceclient.Frame {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []voiceclient.Frame
-	for _, f := range r.got[receiver] {
-		if f.UserID == sender {
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
-func (r *room) waitFrames(receiver, sender string, n int) []voiceclient.Frame {
-	r.t.Helper()
-	r.waitFor(fmt.Sprintf("%d frames %s->%s", n, sender, receiver), func() bool { return len(r.frames(receiver, sender)) >= n })
-	return r.frames(receiver, sender)
-}
-
-// send paces packets so loopback keeps them in order.
-func (r *room) send(user string, pkts []voiceclient.Packet) {
-	r.t.Helper()
-	for _, p := range pkts {
-		if err := r.clients[user].SendPacket(p); err != nil {
-			r.t.Fatal(err)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
-func packets(frames [][]byte, seq uint16, ts uint32) []voiceclient.Packet {
-	out := make([]voiceclient.Packet, len(frames))
-	for i, f := range frames {
-		out[i] = voiceclient.Packet{Seq: seq + uint16(i), Timestamp: ts + uint32(i)*960, Opus: f}
-	}
-	return out
-}
-
-// checkContiguous asserts consecutive sequence numbers and returns the
-// timestamp deltas.
-func checkContiguous(t *testing.T, fs []voiceclient.Frame) []uint32 {
-	t.Helper()
-	var deltas []uint32
-	for i := 1; i < len(fs); i++ {
-		if fs[i].Seq != fs[i-1].Seq+1 {
-			t.Fatalf("frame %d: seq %d after %d, not contiguous", i, fs[i].Seq, fs[i-1].Seq)
-		}
-		deltas = append(deltas, fs[i].Timestamp-fs[i-1].Timestamp)
-	}
-	return deltas
-}
-
 func TestForwardEveryModeByteForByte(t *testing.T) {
-	modes := voicecrypto.Modes(true)
-	users := make([]string, len(modes))
-	byUser := map[string]string{}
+	h := newHarness(t, func(c *Config) { c.LegacyModes = true })
+	modes := voiceproto.Modes(true)
+	peers := make([]*peer, len(modes))
 	for i, m := range modes {
-		users[i] = fmt.Sprintf("u%d", i)
-		byUser[users[i]] = m
+		peers[i] = h.join("room", fmt.Sprintf("u%d-%s", i, m), m)
 	}
-	r := newRoom(t, users, byUser)
-	for i, sender := range users {
+	for i, sender := range peers {
 		frames := ogg.SyntheticOpus(20, uint64(i))
-		r.send(sender, packets(frames, 65530, 4294967000)) // wraps both
-		for _, recv := range users {
+		sender.send(seqFrom(frames, 65530, 4294967000)...) // wraps both
+		for _, recv := range peers {
 			if recv == sender {
 				continue
 			}
-			got := r.waitFrames(recv, sender, len(frames))
+			got := recv.waitFrames(sender, len(frames))
 			for j, f := range got {
 				if !bytes.Equal(f.Opus, frames[j]) {
-					t.Fatalf("%s (%s) -> %s (%s): frame %d differs", sender, byUser[sender], recv, byUser[recv], j)
+					t.Fatalf("%s -> %s: frame %d differs", sender.name, recv.name, j)
 				}
-				if f.SSRC != r.clients[sender].SSRC() {
-					t.Fatalf("frame from SSRC %d, want sender's %d", f.SSRC, r.clients[sender].SSRC())
+				if f.PayloadType != voiceproto.PayloadTypeOpus || f.Marker && j > 0 {
+					t.Fatalf("%s -> %s: frame %d header %+v", sender.name, recv.name, j, f.Header)
 				}
 			}
-			for _, d := range checkContiguous(t, got) {
+			for _, d := range contiguous(t, got) {
 				if d != 960 {
 					t.Fatalf("timestamp delta %d, want 960", d)
 				}
 			}
 		}
 	}
+	if d := h.srv.Stats().Snapshot().Drops; len(d) != 0 {
+		t.Fatalf("drops %v, want none", d)
+	}
 }
 
 func TestSilenceSuppressionKeepsStreamContiguous(t *testing.T) {
-	r := newRoom(t, []string{"talker", "marks", "plain"}, nil)
-	// "marks" sends a marked packet so the server knows it accepts markers.
-	r.send("marks", []voiceclient.Packet{{Seq: 1, Timestamp: 960, Marker: true, Opus: []byte{0xFC, 1, 2, 3}}})
-	r.waitFrames("plain", "marks", 1)
+	h := newHarness(t, nil)
+	talker, marks, plain := h.join("r", "talker", ""), h.join("r", "marks", ""), h.join("r", "plain", "")
+	// "marks" sends a marked packet so the server knows it accepts markers
+	// (disgo drops packets whose byte 1 is not 0x78).
+	marks.send(pkt{seq: 1, ts: 960, marker: true, opus: []byte{0xFC, 1, 2, 3}})
+	plain.waitFrames(marks, 1)
 
 	voice := ogg.SyntheticOpus(10, 42)
-	silence := []byte{0xF8, 0xFF, 0xFE}
+	silence := dave.OpusSilence[:]
 	var frames [][]byte
 	frames = append(frames, voice[:5]...)
 	for range 20 {
 		frames = append(frames, silence)
 	}
 	frames = append(frames, voice[5:]...)
-	r.send("talker", packets(frames, 100, 48000))
+	frames = append(frames, marker)
+	talker.send(seqFrom(frames, 100, 48000)...)
 
-	for _, recv := range []string{"marks", "plain"} {
-		got := r.waitFrames(recv, "talker", 5+5+5)
-		time.Sleep(50 * time.Millisecond)
-		got = r.frames(recv, "talker")
+	for _, recv := range []*peer{marks, plain} {
+		got := recv.untilMarker(talker)
 		if len(got) != 15 {
-			t.Fatalf("%s got %d frames, want 15 (5 voice, 5 trailing silence, 5 voice)", recv, len(got))
+			t.Fatalf("%s got %d frames, want 15 (5 voice, 5 trailing silence, 5 voice)", recv.name, len(got))
 		}
-		deltas := checkContiguous(t, got)
+		deltas := contiguous(t, got)
 		// After 5 forwarded silence frames, 15 were suppressed: the jump
 		// carries the real elapsed time.
 		if deltas[9] != 16*960 {
-			t.Fatalf("%s: timestamp jump over suppressed silence %d, want %d", recv, deltas[9], 16*960)
+			t.Fatalf("%s: timestamp jump over suppressed silence %d, want %d", recv.name, deltas[9], 16*960)
 		}
 		resumed := got[10]
-		if want := recv == "marks"; resumed.Marker != want {
-			t.Fatalf("%s: marker on the new talkspurt = %v, want %v", recv, resumed.Marker, want)
+		if want := recv == marks; resumed.Marker != want {
+			t.Fatalf("%s: marker on the new talkspurt = %v, want %v", recv.name, resumed.Marker, want)
 		}
 		if !bytes.Equal(resumed.Opus, voice[5]) {
-			t.Fatalf("%s: first frame after silence differs", recv)
+			t.Fatalf("%s: first frame after silence differs", recv.name)
 		}
 	}
+	h.drops(map[DropReason]uint64{DropSilence: 15 * 2})
 }
 
 func TestServerMuteAndDeafen(t *testing.T) {
-	r := newRoom(t, []string{"a", "b", "c"}, nil)
-	ctl := r.srv.Controller()
+	h := newHarness(t, nil)
+	a, b, c := h.join("r", "a", ""), h.join("r", "b", ""), h.join("r", "c", "")
 	frames := ogg.SyntheticOpus(30, 1)
-	r.send("a", packets(frames[:10], 0, 0))
-	r.waitFrames("b", "a", 10)
-	r.waitFrames("c", "a", 10)
+	a.send(seqFrom(frames[:10], 0, 0)...)
+	b.waitFrames(a, 10)
+	c.waitFrames(a, 10)
 
-	if err := ctl.SetServerMute("g", "a", true); err != nil {
-		t.Fatal(err)
-	}
-	r.send("a", packets(frames[10:20], 10, 10*960))
-	if err := ctl.SetServerMute("g", "a", false); err != nil {
-		t.Fatal(err)
-	}
-	if err := ctl.SetServerDeaf("g", "c", true); err != nil {
-		t.Fatal(err)
-	}
-	r.send("a", packets(frames[20:], 20, 20*960))
-	got := r.waitFrames("b", "a", 20)
-	time.Sleep(50 * time.Millisecond)
-	if got = r.frames("b", "a"); len(got) != 20 {
+	a.p.SetServerMute(true)
+	a.send(seqFrom(frames[10:20], 10, 10*960)...)
+	h.drops(map[DropReason]uint64{DropMuted: 20}) // 10 packets x 2 receivers, processed
+	a.p.SetServerMute(false)
+	c.p.SetServerDeaf(true)
+	a.send(seqFrom(frames[20:], 20, 20*960)...)
+	a.send(pkt{seq: 30, ts: 30 * 960, opus: marker})
+	got := b.untilMarker(a)
+	if len(got) != 20 {
 		t.Fatalf("b got %d frames, want 20 (10 muted ones dropped)", len(got))
 	}
-	deltas := checkContiguous(t, got)
+	deltas := contiguous(t, got)
 	if deltas[9] != 11*960 {
 		t.Fatalf("timestamp jump across the mute %d, want %d", deltas[9], 11*960)
 	}
 	if !bytes.Equal(got[10].Opus, frames[20]) {
 		t.Fatal("first frame after unmute differs")
 	}
-	if n := len(r.frames("c", "a")); n != 10 {
+	if n := len(c.frames(a)); n != 10 {
 		t.Fatalf("deafened c got %d frames, want the 10 from before", n)
 	}
-	if err := ctl.SetServerMute("g", "nobody", true); err == nil {
-		t.Fatal("muting an unknown user succeeded")
-	}
-	drops := r.srv.Node().Stats().Snapshot().Drops
-	if drops["server_mute"] != 20 || drops["server_deaf"] != 10 {
-		t.Fatalf("drops %v, want server_mute 20 (10 packets x 2 receivers), server_deaf 10", drops)
-	}
+	// 11 packets (10 + the marker) not sent to c.
+	h.drops(map[DropReason]uint64{DropMuted: 20, DropDeafened: 11})
 }
 
 func TestReorderedPacketsKeepTheirNumbers(t *testing.T) {
-	r := newRoom(t, []string{"a", "b"}, nil)
+	h := newHarness(t, nil)
+	a, b := h.join("r", "a", ""), h.join("r", "b", "")
 	frames := ogg.SyntheticOpus(5, 9)
-	p := packets(frames, 500, 0)
-	r.send("a", []voiceclient.Packet{p[0], p[1], p[3], p[2], p[4], p[4]})
-	got := r.waitFrames("b", "a", 5)
-	time.Sleep(50 * time.Millisecond)
-	got = r.frames("b", "a")
+	p := seqFrom(append(frames, marker), 500, 0)
+	a.send(p[0], p[1], p[3], p[2], p[4], p[4], p[5])
+	got := b.untilMarker(a)
 	if len(got) != 5 {
 		t.Fatalf("got %d frames, want 5 (the duplicate dropped)", len(got))
 	}
@@ -277,29 +138,109 @@ func TestReorderedPacketsKeepTheirNumbers(t *testing.T) {
 			t.Fatalf("frame %d seq %d, want %d", i, f.Seq, want)
 		}
 	}
+	h.drops(map[DropReason]uint64{DropMunger: 1})
+}
+
+// TestOversizePayloadLeavesNoHole: a payload too large to re-seal for a
+// receiver is dropped for everyone, and each receiver's munger hears of
+// it, so the stream stays contiguous (it used to leave a hole).
+func TestOversizePayloadLeavesNoHole(t *testing.T) {
+	h := newHarness(t, nil)
+	a, b, c := h.join("r", "a", ""), h.join("r", "b", ""), h.join("r", "c", "")
+	big := bytes.Repeat([]byte{0xAB}, maxForwardPayload) // + 12 header bytes: over
+	big[0] = 0xFC
+	frames := ogg.SyntheticOpus(4, 5)
+	a.send(seqFrom([][]byte{frames[0], frames[1], big, frames[2], frames[3], marker}, 7, 0)...)
+	for _, recv := range []*peer{b, c} {
+		got := recv.untilMarker(a)
+		if len(got) != 4 {
+			t.Fatalf("%s got %d frames, want 4", recv.name, len(got))
+		}
+		contiguous(t, got)
+	}
+	h.drops(map[DropReason]uint64{DropTooLarge: 2})
+}
+
+// TestDAVEEnforcement: with the room's DAVE on, only DAVE frames and the
+// silence frame pass; a receiver that cannot decrypt DAVE gets none; both
+// drops keep sequence numbers contiguous.
+func TestDAVEEnforcement(t *testing.T) {
+	h := newHarness(t, nil)
+	a, e2ee, plainRx := h.join("r", "a", ""), h.join("r", "e2ee", ""), h.join("r", "plain", "")
+	a.p.SetRoomDAVE(true)
+	a.p.SetDAVECapable(true)
+	e2ee.p.SetDAVECapable(true)
+	enc := dave.NewEncryptor()
+	r, err := dave.NewKeyRatchet(bytes.Repeat([]byte{3}, dave.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc.SetKeyRatchet(r)
+	opus := ogg.SyntheticOpus(3, 8)
+	var frames [][]byte
+	for _, f := range opus {
+		sealed, err := enc.Encrypt(nil, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		frames = append(frames, sealed)
+	}
+	// DAVE, plain (dropped), DAVE, silence, DAVE, end marker (sealed too).
+	end, _ := enc.Encrypt(nil, marker)
+	a.send(seqFrom([][]byte{frames[0], opus[1], frames[1], dave.OpusSilence[:], frames[2], end}, 1, 0)...)
+	got := e2ee.untilMarkerFunc(a, func(f rtpFrame) bool { return bytes.Equal(f.Opus, end) })
+	if len(got) != 4 {
+		t.Fatalf("e2ee receiver got %d frames, want 4 (the plain one dropped)", len(got))
+	}
+	contiguous(t, got)
+	// The plain receiver gets only the silence frame, and the stream's
+	// numbering does not jump when DAVE frames are held back from it.
+	h.drops(map[DropReason]uint64{DropNotE2EE: 2, DropE2EEToPlainReceiver: 4})
+	if got := plainRx.frames(a); len(got) != 1 || !bytes.Equal(got[0].Opus, dave.OpusSilence[:]) {
+		t.Fatalf("plain receiver got %d frames, want only the silence frame", len(got))
+	}
 }
 
 func TestGarbageIsDroppedAndCounted(t *testing.T) {
-	r := newRoom(t, []string{"a", "b"}, nil)
-	a := r.clients["a"]
-	ssrc := a.SSRC()
-	bad := [][]byte{
-		{0x80, 0x78, 0, 1, 0, 0, 0, 1, byte(ssrc >> 24), byte(ssrc >> 16), byte(ssrc >> 8), byte(ssrc), 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20}, // bad tag
-		{0x80, 0x78, 0, 1, 0, 0, 0, 1, 0xde, 0xad, 0xbe, 0xef, 1, 2, 3}, // unknown ssrc
-		{1, 2, 3},       // unknown kind
-		make([]byte, 8), // keepalive
-		{0x80, 0xc8, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, // RTCP
+	h := newHarness(t, nil)
+	a, b := h.join("r", "a", ""), h.join("r", "b", "")
+	ssrc := a.p.SSRC()
+	hdr := make([]byte, voiceproto.FixedHeaderLen)
+	voiceproto.PutFixedHeader(hdr, false, voiceproto.PayloadTypeOpus, 1, 1, ssrc)
+	badTag := append(bytes.Clone(hdr), bytes.Repeat([]byte{1}, 20)...)
+	voiceproto.PutFixedHeader(hdr, false, voiceproto.PayloadTypeOpus, 1, 1, 0xdeadbeef)
+	unknownSSRC := append(bytes.Clone(hdr), 1, 2, 3)
+	badDiscovery := voiceproto.DiscoveryRequest(ssrc)
+	badDiscovery[3] = 71 // length field
+	for _, d := range [][]byte{
+		badTag, unknownSSRC,
+		{1, 2, 3}, // unknown kind
+		badDiscovery[:],
+		make([]byte, voiceproto.KeepaliveLen),
+		{0x80, 0xc8, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, // RTCP sender report
+	} {
+		a.raw(d)
 	}
-	for _, b := range bad {
-		if err := a.WriteDatagram(b); err != nil {
-			t.Fatal(err)
-		}
+	a.send(seqFrom([][]byte{marker}, 0, 0)...)
+	b.untilMarker(a)
+	h.drops(map[DropReason]uint64{DropDecrypt: 1, DropUnknownSSRC: 1, DropUnknownKind: 1, DropMalformed: 1})
+	if st := h.srv.Stats().Snapshot(); st.Keepalives != 1 || st.RTCP != 1 {
+		t.Fatalf("keepalives %d, rtcp %d, want 1 each", st.Keepalives, st.RTCP)
 	}
-	frames := ogg.SyntheticOpus(3, 3)
-	r.send("a", packets(frames, 0, 0))
-	r.waitFrames("b", "a", 3)
-	st := r.srv.Node().Stats().Snapshot()
-	if st.Drops["decrypt"] < 1 || st.Drops["unknown_ssrc"] < 1 || st.Drops["unknown_kind"] < 1 || st.Keepalives < 1 || st.RTCP < 1 {
-		t.Fatalf("stats %+v", st)
-	}
+}
+
+// TestDiscoveryCannotMoveAProvenAddress: once authenticated media came
+// from an address, a discovery request from elsewhere (spoofable, it is
+// not authenticated) does not redirect the participant's media.
+func TestDiscoveryCannotMoveAProvenAddress(t *testing.T) {
+	h := newHarness(t, nil)
+	a, b := h.join("r", "a", ""), h.join("r", "b", "")
+	b.send(pkt{seq: 1, opus: []byte{0xFC, 1}}) // b's address is now proven
+	a.waitFrames(b, 1)
+	attacker := h.join("other", "attacker", "")
+	spoof := voiceproto.DiscoveryRequest(b.p.SSRC())
+	attacker.raw(spoof[:])
+	h.drops(map[DropReason]uint64{DropSpoofedDiscovery: 1})
+	a.send(pkt{seq: 1, opus: marker})
+	b.untilMarker(a) // still reaches b's own socket
 }

@@ -7,7 +7,7 @@ import (
 	"net"
 	"testing"
 
-	"github.com/parleyhq/parley/sfu/voicecrypto"
+	"github.com/parleyhq/parley/voiceproto"
 )
 
 // BenchmarkPacketPath measures the whole per-packet path on one reader:
@@ -15,7 +15,7 @@ import (
 // batched sendmmsg to loopback, for one speaker fanned out to N-1
 // receivers. ns/fwd is the cost per forwarded packet.
 func BenchmarkPacketPath(b *testing.B) {
-	for _, mode := range []string{voicecrypto.ModeAES256GCMRTPSize, voicecrypto.ModeXChaCha20RTPSize} {
+	for _, mode := range []string{voiceproto.ModeAES256GCMRTPSize, voiceproto.ModeXChaCha20RTPSize} {
 		for _, size := range []int{2, 10} {
 			for _, send := range []bool{true, false} {
 				name := fmt.Sprintf("%s/room=%d/send=%v", mode, size, send)
@@ -26,7 +26,7 @@ func BenchmarkPacketPath(b *testing.B) {
 }
 
 func benchPacketPath(b *testing.B, mode string, size int, send bool) {
-	n, err := NewNode(Config{UDPAddr: "127.0.0.1:0", Readers: 1})
+	n, err := New(Config{UDPAddr: "127.0.0.1:0", Readers: 1})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func benchPacketPath(b *testing.B, mode string, size int, send bool) {
 			speaker = p
 		}
 	}
-	c, _ := voicecrypto.New(mode, key)
+	c, _ := voiceproto.NewCipher(mode, key)
 	payload := bytes.Repeat([]byte{0xAB}, 80)
 	payload[0] = 0xFC
 	const batch = 64

@@ -8,12 +8,12 @@ import (
 	"sync/atomic"
 
 	"github.com/parleyhq/parley/sfu/rtpmunger"
-	"github.com/parleyhq/parley/sfu/voicecrypto"
+	"github.com/parleyhq/parley/voiceproto"
 )
 
 // transport is a participant's negotiated encryption, replaced whole.
 type transport struct {
-	cipher *voicecrypto.Cipher
+	cipher *voiceproto.Cipher
 	// nonce counts the server's packets under this key; values map into
 	// the server nonce space (voice-protocol.md §3.4).
 	nonce atomic.Uint32
@@ -22,7 +22,7 @@ type transport struct {
 // Participant is one user in a room: a source of audio for the others and
 // a receiver of theirs.
 type Participant struct {
-	node *Node
+	srv  *Server
 	room *Room
 	user string
 	ssrc uint32
@@ -52,13 +52,12 @@ type forwarder struct {
 	mu        sync.Mutex // guards all following fields
 	unwrap    rtpmunger.Unwrapper
 	started   bool
-	silentRun int  // consecutive silence frames received
-	suppress  bool // the current silent run is past the trailing frames
+	silentRun int // consecutive silence frames received
 	downs     map[*Participant]*rtpmunger.Munger
 }
 
-func newParticipant(n *Node, r *Room, user string, ssrc uint32) *Participant {
-	p := &Participant{node: n, room: r, user: user, ssrc: ssrc}
+func newParticipant(srv *Server, r *Room, user string, ssrc uint32) *Participant {
+	p := &Participant{srv: srv, room: r, user: user, ssrc: ssrc}
 	p.fwd.downs = map[*Participant]*rtpmunger.Munger{}
 	return p
 }
@@ -71,10 +70,10 @@ func (p *Participant) User() string { return p.user }
 
 // SetTransport installs the encryption mode and key from Select Protocol.
 func (p *Participant) SetTransport(mode string, key []byte) error {
-	if !slices.Contains(p.node.modes, mode) {
+	if !slices.Contains(p.srv.modes, mode) {
 		return fmt.Errorf("%w: %q", ErrUnknownMode, mode)
 	}
-	c, err := voicecrypto.New(mode, key)
+	c, err := voiceproto.NewCipher(mode, key)
 	if err != nil {
 		return err
 	}
@@ -107,7 +106,7 @@ func (p *Participant) Leave() {
 	if p.left.Swap(true) {
 		return
 	}
-	p.node.leave(p)
+	p.srv.leave(p)
 }
 
 // setAddr records where p's authenticated packets come from (a NAT may

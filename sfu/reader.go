@@ -1,32 +1,24 @@
 package sfu
 
 import (
-	"encoding/binary"
 	"net"
 	"time"
 
-	"github.com/parleyhq/parley/sfu/voicecrypto"
 	"golang.org/x/net/ipv4"
+
+	"github.com/parleyhq/parley/voiceproto"
 )
 
-const (
-	// maxDatagram bounds what a reader accepts; larger datagrams are cut
-	// by the kernel and then fail authentication.
-	maxDatagram = 1500
-	// opusPT is Discord's Opus payload type.
-	opusPT = 120
-)
-
-// silenceFrame is the Opus frame clients send five of before they stop
-// (voice-protocol.md §3.5).
-var silenceFrame = [3]byte{0xF8, 0xFF, 0xFE}
+// maxDatagram bounds what a reader accepts; larger datagrams are cut by
+// the kernel and then fail authentication.
+const maxDatagram = 1500
 
 // reader is one socket reader goroutine with its own buffers: a receive
 // batch, a decryption scratch buffer, and an outgoing batch it flushes
 // after each receive batch. No goroutine per packet, no lock held while
 // sending.
 type reader struct {
-	n     *Node
+	srv   *Server
 	sock  *socket
 	in    []ipv4.Message
 	plain []byte
@@ -34,13 +26,13 @@ type reader struct {
 	ls    localStats
 }
 
-func newReader(n *Node, sock *socket) *reader {
-	r := &reader{n: n, sock: sock, in: make([]ipv4.Message, n.cfg.BatchSize), plain: make([]byte, 0, maxDatagram)}
+func newReader(srv *Server, sock *socket) *reader {
+	r := &reader{srv: srv, sock: sock, in: make([]ipv4.Message, srv.cfg.BatchSize), plain: make([]byte, 0, maxDatagram)}
 	for i := range r.in {
 		r.in[i].Buffers = [][]byte{make([]byte, maxDatagram)}
 		r.in[i].OOB = make([]byte, 64)
 	}
-	r.out = newSender(n, sock, 2048)
+	r.out = newSender(srv, sock, 2048)
 	return r
 }
 
@@ -51,7 +43,7 @@ func (r *reader) run() {
 			if isClosedErr(err) {
 				return
 			}
-			r.n.log.Warn("udp read", "err", err)
+			r.srv.log.Warn("udp read", "err", err)
 			time.Sleep(time.Millisecond)
 			continue
 		}
@@ -68,9 +60,9 @@ func (r *reader) run() {
 			r.handle(m.Buffers[0][:m.N], from)
 		}
 		if sent := r.out.flush(&r.ls); sent > 0 {
-			r.n.metrics.latency.Observe(now().Sub(t0).Seconds())
+			r.srv.metrics.latency.Observe(now().Sub(t0).Seconds())
 		}
-		r.ls.flush(&r.n.stats)
+		r.ls.flush(&r.srv.stats)
 	}
 }
 
@@ -87,14 +79,14 @@ func (r *reader) countOverflows(m *ipv4.Message) {
 
 // handle classifies one datagram by shape (voice-protocol.md §3).
 func (r *reader) handle(pkt []byte, from *net.UDPAddr) {
-	switch voicecrypto.Classify(pkt) {
-	case voicecrypto.KindDiscovery:
+	switch voiceproto.Classify(pkt) {
+	case voiceproto.KindDiscovery:
 		r.discovery(pkt, from)
-	case voicecrypto.KindKeepalive:
+	case voiceproto.KindKeepalive:
 		r.ls.keepalives++
-	case voicecrypto.KindRTCP:
+	case voiceproto.KindRTCP:
 		r.ls.rtcp++ // desktop clients multiplex RTCP; tolerated, unused
-	case voicecrypto.KindRTP:
+	case voiceproto.KindRTP:
 		r.rtp(pkt, from)
 	default:
 		r.ls.drops[DropUnknownKind]++
@@ -106,8 +98,12 @@ func (r *reader) handle(pkt []byte, from *net.UDPAddr) {
 // listen-only client's media, but never overrides an address that an
 // authenticated packet has proven.
 func (r *reader) discovery(pkt []byte, from *net.UDPAddr) {
-	ssrc := binary.BigEndian.Uint32(pkt[4:8])
-	p := r.n.participant(ssrc)
+	ssrc, err := voiceproto.ParseDiscoveryRequest(pkt)
+	if err != nil {
+		r.ls.drops[DropMalformed]++
+		return
+	}
+	p := r.srv.participant(ssrc)
 	if p == nil {
 		r.ls.drops[DropUnknownSSRC]++
 		return
@@ -116,16 +112,7 @@ func (r *reader) discovery(pkt []byte, from *net.UDPAddr) {
 		r.ls.drops[DropSpoofedDiscovery]++
 		return
 	}
-	var resp [voicecrypto.DiscoveryLen]byte
-	binary.BigEndian.PutUint16(resp[0:2], 2)
-	binary.BigEndian.PutUint16(resp[2:4], 70)
-	binary.BigEndian.PutUint32(resp[4:8], ssrc)
-	ip := from.IP
-	if v4 := ip.To4(); v4 != nil {
-		ip = v4
-	}
-	copy(resp[8:71], ip.String())
-	binary.BigEndian.PutUint16(resp[72:74], uint16(from.Port))
+	resp := voiceproto.DiscoveryResponse(ssrc, from.AddrPort())
 	if _, err := r.sock.conn.WriteToUDP(resp[:], from); err != nil {
 		r.ls.drops[DropSendError]++
 	}
@@ -133,11 +120,12 @@ func (r *reader) discovery(pkt []byte, from *net.UDPAddr) {
 
 // rtp authenticates a media packet and fans it out.
 func (r *reader) rtp(pkt []byte, from *net.UDPAddr) {
-	if len(pkt) < voicecrypto.FixedHeaderLen {
+	ssrc, ok := voiceproto.PeekSSRC(pkt)
+	if !ok {
 		r.ls.drops[DropMalformed]++
 		return
 	}
-	p := r.n.participant(binary.BigEndian.Uint32(pkt[8:12]))
+	p := r.srv.participant(ssrc)
 	if p == nil {
 		r.ls.drops[DropUnknownSSRC]++
 		return
@@ -153,12 +141,12 @@ func (r *reader) rtp(pkt []byte, from *net.UDPAddr) {
 		r.ls.drops[DropDecrypt]++
 		return
 	}
-	h, err := voicecrypto.ParseHeader(plain)
+	h, err := voiceproto.ParseHeader(plain)
 	if err != nil {
 		r.ls.drops[DropMalformed]++
 		return
 	}
-	if h.PayloadType != opusPT {
+	if h.PayloadType != voiceproto.PayloadTypeOpus {
 		r.ls.drops[DropNotOpus]++
 		return
 	}

@@ -11,8 +11,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/parleyhq/parley/sfu/voicecrypto"
 	"golang.org/x/net/ipv4"
+
+	"github.com/parleyhq/parley/voiceproto"
 )
 
 // batchConn is the batched datagram I/O of golang.org/x/net's ipv4/ipv6
@@ -22,13 +23,13 @@ type batchConn interface {
 	WriteBatch(ms []ipv4.Message, flags int) (int, error)
 }
 
-// Node is the SFU on one UDP socket: it owns the socket, the reader
+// Server is the SFU on one UDP address: it owns the socket, the reader
 // goroutines and every room.
 //
-// Packet path: reader.run (recvmmsg) → Node.handle (classify, discovery,
+// Packet path: reader.run (recvmmsg) → reader.handle (classify, discovery,
 // SSRC lookup, decrypt) → Participant.forward (per-receiver munging and
 // re-encryption into the reader's batch) → sender.flush (sendmmsg).
-type Node struct {
+type Server struct {
 	cfg Config
 	log *slog.Logger
 	// socks are SO_REUSEPORT sockets on one address, one per reader: the
@@ -51,8 +52,9 @@ type Node struct {
 	wg sync.WaitGroup
 }
 
-// NewNode validates cfg and binds the UDP socket.
-func NewNode(cfg Config) (*Node, error) {
+// New validates cfg and binds the UDP sockets.
+func New(cfg Config) (*Server, error) {
+	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -62,50 +64,51 @@ func NewNode(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("sfu: listen %s: %w", cfg.UDPAddr, err)
 	}
 	local := first.conn.LocalAddr().(*net.UDPAddr)
-	n := &Node{cfg: cfg, log: cfg.Logger, socks: []*socket{first}, local: local,
-		modes: voicecrypto.Modes(cfg.LegacyModes), rooms: map[string]*Room{}}
-	for len(n.socks) < cfg.Readers {
-		s, err := listenReusePort(local)
+	s := &Server{cfg: cfg, log: cfg.Logger, socks: []*socket{first}, local: local,
+		modes: voiceproto.Modes(cfg.LegacyModes), rooms: map[string]*Room{}}
+	for len(s.socks) < cfg.Readers {
+		sock, err := listenReusePort(local)
 		if err != nil {
-			n.closeSockets()
+			s.closeSockets()
 			return nil, fmt.Errorf("sfu: listen %s: %w", local, err)
 		}
-		n.socks = append(n.socks, s)
+		s.socks = append(s.socks, sock)
 	}
-	n.publicIP = cfg.PublicIP
-	if n.publicIP == "" {
+	s.publicIP = cfg.PublicIP
+	if s.publicIP == "" {
 		if local.IP.IsUnspecified() {
-			n.publicIP = "127.0.0.1"
+			s.publicIP = "127.0.0.1"
 		} else {
-			n.publicIP = local.IP.String()
+			s.publicIP = local.IP.String()
 		}
 	}
 	empty := map[uint32]*Participant{}
-	n.bySSRC.Store(&empty)
-	n.metrics = newMetrics(cfg.Metrics, &n.stats)
-	return n, nil
+	s.bySSRC.Store(&empty)
+	s.metrics = newMetrics(cfg.Metrics, &s.stats)
+	return s, nil
 }
 
-// Start runs the reader goroutines until Close.
-func (n *Node) Start() {
-	for _, sock := range n.socks {
-		r := newReader(n, sock)
-		n.wg.Add(1)
+// Start runs the reader goroutines until Close; it returns at once.
+func (s *Server) Start(context.Context) error {
+	for _, sock := range s.socks {
+		r := newReader(s, sock)
+		s.wg.Add(1)
 		go func() {
-			defer n.wg.Done()
+			defer s.wg.Done()
 			r.run()
 		}()
 	}
+	return nil
 }
 
 // Close stops the readers and closes the socket.
-func (n *Node) Close(ctx context.Context) error {
-	n.mu.Lock()
-	n.closed = true
-	n.mu.Unlock()
-	err := n.closeSockets()
+func (s *Server) Close(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	err := s.closeSockets()
 	done := make(chan struct{})
-	go func() { n.wg.Wait(); close(done) }()
+	go func() { s.wg.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-ctx.Done():
@@ -115,34 +118,34 @@ func (n *Node) Close(ctx context.Context) error {
 }
 
 // LocalAddr is the socket's bound address.
-func (n *Node) LocalAddr() *net.UDPAddr { return n.local }
+func (s *Server) LocalAddr() *net.UDPAddr { return s.local }
 
 // UDPEndpoint is the ip and port announced in Ready.
-func (n *Node) UDPEndpoint() (string, int) { return n.publicIP, n.local.Port }
+func (s *Server) UDPEndpoint() (string, int) { return s.publicIP, s.local.Port }
 
 // Modes lists the encryption modes offered, in preference order.
-func (n *Node) Modes() []string { return n.modes }
+func (s *Server) Modes() []string { return s.modes }
 
 // Stats returns the node's counters.
-func (n *Node) Stats() *Stats { return &n.stats }
+func (s *Server) Stats() *Stats { return &s.stats }
 
 // Join adds user to room, allocating a unique SSRC.
-func (n *Node) Join(roomID, user string) (*Participant, error) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.closed {
+func (s *Server) Join(roomID, user string) (*Participant, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
 		return nil, ErrClosed
 	}
-	room := n.rooms[roomID]
+	room := s.rooms[roomID]
 	if room == nil {
 		room = newRoom(roomID)
-		n.rooms[roomID] = room
-		n.metrics.rooms.Set(float64(len(n.rooms)))
+		s.rooms[roomID] = room
+		s.metrics.rooms.Set(float64(len(s.rooms)))
 	}
-	if len(room.snapshot()) >= n.cfg.MaxRoomSize {
+	if len(room.snapshot()) >= s.cfg.MaxRoomSize {
 		return nil, ErrRoomFull
 	}
-	old := *n.bySSRC.Load()
+	old := *s.bySSRC.Load()
 	var ssrc uint32
 	for range 100 {
 		c := rand.Uint32()
@@ -154,24 +157,24 @@ func (n *Node) Join(roomID, user string) (*Participant, error) {
 	if ssrc == 0 {
 		return nil, ErrSSRCSpace
 	}
-	p := newParticipant(n, room, user, ssrc)
+	p := newParticipant(s, room, user, ssrc)
 	next := make(map[uint32]*Participant, len(old)+1)
 	for k, v := range old {
 		next[k] = v
 	}
 	next[ssrc] = p
-	n.bySSRC.Store(&next)
+	s.bySSRC.Store(&next)
 	room.add(p)
-	n.metrics.participants.Inc()
+	s.metrics.participants.Inc()
 	return p, nil
 }
 
 // leave removes p from its room and the SSRC map.
-func (n *Node) leave(p *Participant) {
-	n.mu.Lock()
-	old := *n.bySSRC.Load()
+func (s *Server) leave(p *Participant) {
+	s.mu.Lock()
+	old := *s.bySSRC.Load()
 	if old[p.ssrc] != p {
-		n.mu.Unlock()
+		s.mu.Unlock()
 		return
 	}
 	next := make(map[uint32]*Participant, len(old))
@@ -180,13 +183,13 @@ func (n *Node) leave(p *Participant) {
 			next[k] = v
 		}
 	}
-	n.bySSRC.Store(&next)
+	s.bySSRC.Store(&next)
 	if p.room.remove(p) == 0 {
-		delete(n.rooms, p.room.id)
-		n.metrics.rooms.Set(float64(len(n.rooms)))
+		delete(s.rooms, p.room.id)
+		s.metrics.rooms.Set(float64(len(s.rooms)))
 	}
-	n.metrics.participants.Dec()
-	n.mu.Unlock()
+	s.metrics.participants.Dec()
+	s.mu.Unlock()
 	// Forget the munging state others kept for p as a receiver.
 	for _, q := range p.room.snapshot() {
 		q.forgetReceiver(p)
@@ -194,39 +197,39 @@ func (n *Node) leave(p *Participant) {
 }
 
 // participant looks up an SSRC without locking.
-func (n *Node) participant(ssrc uint32) *Participant {
-	return (*n.bySSRC.Load())[ssrc]
+func (s *Server) participant(ssrc uint32) *Participant {
+	return (*s.bySSRC.Load())[ssrc]
 }
 
 // RoomSize reports the participants in a room (for tests and DebugInfo).
-func (n *Node) RoomSize(roomID string) int {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if r := n.rooms[roomID]; r != nil {
+func (s *Server) RoomSize(roomID string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r := s.rooms[roomID]; r != nil {
 		return len(r.snapshot())
 	}
 	return 0
 }
 
 // DebugInfo dumps the node's state.
-func (n *Node) DebugInfo() map[string]any {
-	n.mu.Lock()
+func (s *Server) DebugInfo() map[string]any {
+	s.mu.Lock()
 	rooms := map[string]any{}
-	for id, r := range n.rooms {
+	for id, r := range s.rooms {
 		var users []string
 		for _, p := range r.snapshot() {
 			users = append(users, p.user)
 		}
 		rooms[id] = users
 	}
-	n.mu.Unlock()
-	return map[string]any{"udp": n.local.String(), "modes": n.modes, "rooms": rooms, "stats": n.stats.Snapshot()}
+	s.mu.Unlock()
+	return map[string]any{"udp": s.local.String(), "modes": s.modes, "rooms": rooms, "stats": s.stats.Snapshot()}
 }
 
-func (n *Node) closeSockets() error {
+func (s *Server) closeSockets() error {
 	var errs []error
-	for _, s := range n.socks {
-		errs = append(errs, s.conn.Close())
+	for _, sock := range s.socks {
+		errs = append(errs, sock.conn.Close())
 	}
 	return errors.Join(errs...)
 }

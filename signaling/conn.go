@@ -12,8 +12,10 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
 	"github.com/parleyhq/parley/e2ee/dave"
 	"github.com/parleyhq/parley/internal/voicetoken"
+	"github.com/parleyhq/parley/voiceproto"
 )
 
 // outQueue bounds the messages waiting for a slow client; a client that
@@ -32,14 +34,14 @@ type outFrame struct {
 type conn struct {
 	srv     *Server
 	ws      *websocket.Conn
-	dialect Dialect
+	dialect voiceproto.Dialect
 	remote  string
 	out     chan outFrame
 	done    chan struct{}
 
 	closeOnce sync.Once
-	mu        sync.Mutex // guards closedBy
-	closedBy  CloseCode  // set when the server closes the connection
+	mu        sync.Mutex           // guards closedBy
+	closedBy  voiceproto.CloseCode // set when the server closes the connection
 
 	// Owned by the reader goroutine.
 	sess          *session
@@ -49,7 +51,7 @@ type conn struct {
 	connectedAt   time.Time
 }
 
-func newConn(s *Server, ws *websocket.Conn, d Dialect, remote string) *conn {
+func newConn(s *Server, ws *websocket.Conn, d voiceproto.Dialect, remote string) *conn {
 	now := s.cfg.Now()
 	return &conn{
 		srv: s, ws: ws, dialect: d, remote: remote,
@@ -63,11 +65,11 @@ func newConn(s *Server, ws *websocket.Conn, d Dialect, remote string) *conn {
 // run serves the connection until it closes.
 func (c *conn) run() {
 	go c.writeLoop()
-	hello := outbound{Op: OpHello, D: helloPayload{HeartbeatInterval: float64(c.srv.cfg.HeartbeatInterval.Milliseconds())}}
-	if c.dialect == DialectV8 {
-		hello.D = helloPayload{V: 8, HeartbeatInterval: float64(c.srv.cfg.HeartbeatInterval.Milliseconds())}
+	hello := voiceproto.Hello{HeartbeatInterval: float64(c.srv.cfg.HeartbeatInterval.Milliseconds())}
+	if c.dialect == voiceproto.DialectV8 {
+		hello.V = 8
 	}
-	if b, err := json.Marshal(hello); err == nil {
+	if b, err := json.Marshal(voiceproto.Message{Op: voiceproto.OpHello, D: hello}); err == nil {
 		c.enqueue(outFrame{data: b})
 	}
 	err := c.readLoop()
@@ -92,7 +94,7 @@ func (c *conn) finish(err error) {
 	c.mu.Unlock()
 	clientLeft := websocket.IsCloseError(err, websocket.CloseNormalClosure)
 	switch {
-	case by == CloseGoingAway || by == CloseServerCrashed:
+	case by == voiceproto.CloseGoingAway || by == voiceproto.CloseServerCrashed:
 		ss.detach(c) // shutdown or slow client: resumable
 	case by != 0 || clientLeft:
 		ss.detach(c)
@@ -115,9 +117,9 @@ func (c *conn) readLoop() error {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
 				if c.sess == nil {
-					return closeWith(CloseNotAuthenticated, "identify timeout")
+					return closeWith(voiceproto.CloseNotAuthenticated, "identify timeout")
 				}
-				return closeWith(CloseSessionTimeout, "heartbeat timeout")
+				return closeWith(voiceproto.CloseSessionTimeout, "heartbeat timeout")
 			}
 			return err
 		}
@@ -126,26 +128,26 @@ func (c *conn) readLoop() error {
 			return err
 		}
 		if int64(len(data)) > cfg.MaxMessageBytes {
-			return closeWith(CloseDecodeError, "message exceeds "+strconv.FormatInt(cfg.MaxMessageBytes, 10)+" bytes")
+			return closeWith(voiceproto.CloseDecodeError, "message exceeds "+strconv.FormatInt(cfg.MaxMessageBytes, 10)+" bytes")
 		}
 		if typ == websocket.BinaryMessage {
 			if !c.allowDAVE() {
-				return closeWith(CloseRateLimited, "too many DAVE messages")
+				return closeWith(voiceproto.CloseRateLimited, "too many DAVE messages")
 			}
 			if err := c.handleBinary(data); err != nil {
 				return err
 			}
 			continue
 		}
-		var m inbound
+		var m voiceproto.RawMessage
 		if err := json.Unmarshal(data, &m); err != nil {
 			if !c.allow() {
-				return closeWith(CloseRateLimited, "too many messages")
+				return closeWith(voiceproto.CloseRateLimited, "too many messages")
 			}
-			return closeWith(CloseDecodeError, "invalid JSON")
+			return closeWith(voiceproto.CloseDecodeError, "invalid JSON")
 		}
 		if isDAVEOp(m.Op) && !c.allowDAVE() || !isDAVEOp(m.Op) && !c.allow() {
-			return closeWith(CloseRateLimited, "too many messages")
+			return closeWith(voiceproto.CloseRateLimited, "too many messages")
 		}
 		c.srv.metrics.messages.WithLabelValues(m.Op.String()).Inc()
 		if err := c.handle(m); err != nil {
@@ -183,43 +185,45 @@ func (b *bucket) take(now time.Time) bool {
 	return true
 }
 
-func isDAVEOp(op Op) bool { return op == OpDAVEReadyForTransition || op == OpDAVEInvalidCommitWelcome }
+func isDAVEOp(op voiceproto.Op) bool {
+	return op == voiceproto.OpDAVEReadyForTransition || op == voiceproto.OpDAVEInvalidCommitWelcome
+}
 
-func (c *conn) handle(m inbound) error {
+func (c *conn) handle(m voiceproto.RawMessage) error {
 	switch m.Op {
-	case OpIdentify:
+	case voiceproto.OpIdentify:
 		return c.identify(m.D)
-	case OpResume:
+	case voiceproto.OpResume:
 		return c.resume(m.D)
-	case OpHeartbeat:
+	case voiceproto.OpHeartbeat:
 		return c.heartbeat(m.D)
 	}
 	if c.sess == nil {
 		if knownClientOp(m.Op) {
-			return closeWith(CloseNotAuthenticated, "identify first")
+			return closeWith(voiceproto.CloseNotAuthenticated, "identify first")
 		}
-		return closeWith(CloseUnknownOpcode, "unknown opcode "+strconv.Itoa(int(m.Op)))
+		return closeWith(voiceproto.CloseUnknownOpcode, "unknown opcode "+strconv.Itoa(int(m.Op)))
 	}
 	switch m.Op {
-	case OpSelectProtocol:
+	case voiceproto.OpSelectProtocol:
 		return c.selectProtocol(m.D)
-	case OpSpeaking:
+	case voiceproto.OpSpeaking:
 		return c.speaking(m.D)
-	case OpVideo:
+	case voiceproto.OpVideo:
 		return nil // video sink wants: no video yet
-	case OpDAVEReadyForTransition, OpDAVEInvalidCommitWelcome:
+	case voiceproto.OpDAVEReadyForTransition, voiceproto.OpDAVEInvalidCommitWelcome:
 		msg, err := dave.DecodeJSON(dave.Opcode(m.Op), m.D)
 		if err != nil {
-			return closeWith(CloseBadRequest, "invalid "+m.Op.String()+" payload")
+			return closeWith(voiceproto.CloseBadRequest, "invalid "+m.Op.String()+" payload")
 		}
 		return c.srv.daveHandle(c.sess, msg)
 	}
-	return closeWith(CloseUnknownOpcode, "unknown opcode "+strconv.Itoa(int(m.Op)))
+	return closeWith(voiceproto.CloseUnknownOpcode, "unknown opcode "+strconv.Itoa(int(m.Op)))
 }
 
-func knownClientOp(op Op) bool {
+func knownClientOp(op voiceproto.Op) bool {
 	switch op {
-	case OpSelectProtocol, OpSpeaking, OpVideo, OpDAVEReadyForTransition, OpDAVEInvalidCommitWelcome:
+	case voiceproto.OpSelectProtocol, voiceproto.OpSpeaking, voiceproto.OpVideo, voiceproto.OpDAVEReadyForTransition, voiceproto.OpDAVEInvalidCommitWelcome:
 		return true
 	}
 	return false
@@ -229,49 +233,52 @@ func knownClientOp(op Op) bool {
 // op 28 commit/welcome, dave.md §3) and passes it to the room.
 func (c *conn) handleBinary(data []byte) error {
 	if c.sess == nil {
-		return closeWith(CloseNotAuthenticated, "identify first")
+		return closeWith(voiceproto.CloseNotAuthenticated, "identify first")
 	}
 	msg, err := dave.DecodeClientFrame(data)
 	switch {
 	case err == nil:
 	case errors.Is(err, dave.ErrUnknownOpcode):
-		return closeWith(CloseUnknownOpcode, "unknown binary opcode")
+		return closeWith(voiceproto.CloseUnknownOpcode, "unknown binary opcode")
 	default:
 		c.srv.metrics.dave.WithLabelValues("bad_frame").Inc()
-		return closeWith(CloseBadRequest, "invalid DAVE frame: "+err.Error())
+		return closeWith(voiceproto.CloseBadRequest, "invalid DAVE frame: "+err.Error())
 	}
-	c.srv.metrics.messages.WithLabelValues(Op(msg.Opcode()).String()).Inc()
+	c.srv.metrics.messages.WithLabelValues(voiceproto.Op(msg.Opcode()).String()).Inc()
 	return c.srv.daveHandle(c.sess, msg)
 }
 
 func (c *conn) identify(d json.RawMessage) error {
 	if c.sess != nil {
-		return closeWith(CloseAlreadyAuthenticated, "already identified")
+		return closeWith(voiceproto.CloseAlreadyAuthenticated, "already identified")
 	}
-	var id identify
+	var id voiceproto.Identify
 	if err := json.Unmarshal(d, &id); err != nil {
-		return closeWith(CloseDecodeError, "invalid identify payload")
+		return closeWith(voiceproto.CloseDecodeError, "invalid identify payload: "+err.Error())
+	}
+	if id.ServerID == "" || id.UserID == "" || id.SessionID == "" || id.Token == "" {
+		return closeWith(voiceproto.CloseDecodeError, "identify needs server_id, user_id, session_id and token")
 	}
 	srv := c.srv
 	claims, err := srv.cfg.Tokens.Verify(id.Token, string(id.UserID), string(id.ServerID), string(id.SessionID), srv.cfg.Now())
 	if err != nil {
-		return closeWith(CloseAuthenticationFailed, authReason(err))
+		return closeWith(voiceproto.CloseAuthenticationFailed, authReason(err))
 	}
 	daveMax := srv.daveMaxFor(id.MaxDaveProtocolVersion, c.dialect, claims.UserID, claims.ChannelID)
 	if srv.cfg.DAVE == DAVERequired && daveMax == 0 {
-		return closeWith(CloseE2EERequired, "DAVE end-to-end encryption required (max_dave_protocol_version 1 over v=8)")
+		return closeWith(voiceproto.CloseE2EERequired, "DAVE end-to-end encryption required (max_dave_protocol_version 1 over v=8)")
 	}
 	room := roomKey(claims.GuildID, claims.ChannelID)
 	if old := srv.lookup(claims.SessionID); old != nil {
 		// The same session identifying again (a client that could not
 		// resume): start afresh.
-		old.kick(CloseSessionInvalid, "session re-identified")
+		old.kick(voiceproto.CloseSessionInvalid, "session re-identified")
 		srv.endSession(old)
 	}
 	media, err := srv.cfg.Media.Join(room, claims.UserID)
 	if err != nil {
 		srv.log.Warn("media join", "room", room, "user", claims.UserID, "err", err)
-		return closeWith(CloseServerNotFound, "voice server cannot take this session")
+		return closeWith(voiceproto.CloseServerNotFound, "voice server cannot take this session")
 	}
 	ss := &session{
 		srv: srv, id: claims.SessionID, user: claims.UserID, guild: claims.GuildID,
@@ -279,12 +286,12 @@ func (c *conn) identify(d json.RawMessage) error {
 		daveMax: daveMax,
 	}
 	if replaced := srv.register(ss); replaced != nil {
-		replaced.kick(CloseSessionInvalid, "replaced by a newer session")
+		replaced.kick(voiceproto.CloseSessionInvalid, "replaced by a newer session")
 		replaced.end()
 		srv.daveLeave(replaced)
 		if replaced.room != room {
-			srv.broadcast(replaced.room, replaced, func(*session) (Op, any) {
-				return OpClientDisconnect, clientDisconnect{UserID: replaced.user}
+			srv.broadcast(replaced.room, replaced, func(*session) (voiceproto.Op, any) {
+				return voiceproto.OpClientDisconnect, voiceproto.ClientDisconnect{UserID: voiceproto.ID(replaced.user)}
 			})
 		}
 	}
@@ -292,7 +299,7 @@ func (c *conn) identify(d json.RawMessage) error {
 	c.lastHeartbeat = srv.cfg.Now()
 	ss.attach(c, 0, false)
 	ip, port := srv.cfg.Media.UDPEndpoint()
-	ss.send(OpReady, readyPayload{
+	ss.send(voiceproto.OpReady, voiceproto.Ready{
 		SSRC: media.SSRC(), IP: ip, Port: port, Modes: srv.cfg.Media.Modes(),
 		HeartbeatInterval: float64(srv.cfg.HeartbeatInterval.Milliseconds()),
 		Experiments:       []string{}, Streams: []any{},
@@ -309,20 +316,20 @@ func (c *conn) identify(d json.RawMessage) error {
 func (c *conn) introduce(ss *session) {
 	peers := c.srv.peers(ss)
 	if len(peers) > 0 {
-		ids := make([]string, 0, len(peers))
+		ids := make([]voiceproto.ID, 0, len(peers))
 		for _, p := range peers {
-			ids = append(ids, p.user)
+			ids = append(ids, voiceproto.ID(p.user))
 		}
-		ss.send(OpClientsConnect, clientsConnect{UserIDs: ids})
+		ss.send(voiceproto.OpClientsConnect, voiceproto.ClientsConnect{UserIDs: ids})
 		for _, p := range peers {
-			ss.send(OpSpeaking, speakingOut{UserID: p.user, SSRC: p.media.SSRC(), Speaking: p.speakingFor(ss.dialect)})
+			ss.send(voiceproto.OpSpeaking, p.speakingFor(ss.dialect))
 		}
 	}
-	c.srv.broadcast(ss.room, ss, func(*session) (Op, any) {
-		return OpClientsConnect, clientsConnect{UserIDs: []string{ss.user}}
+	c.srv.broadcast(ss.room, ss, func(*session) (voiceproto.Op, any) {
+		return voiceproto.OpClientsConnect, voiceproto.ClientsConnect{UserIDs: []voiceproto.ID{voiceproto.ID(ss.user)}}
 	})
-	c.srv.broadcast(ss.room, ss, func(to *session) (Op, any) {
-		return OpSpeaking, speakingOut{UserID: ss.user, SSRC: ss.media.SSRC(), Speaking: ss.speakingFor(to.dialect)}
+	c.srv.broadcast(ss.room, ss, func(to *session) (voiceproto.Op, any) {
+		return voiceproto.OpSpeaking, ss.speakingFor(to.dialect)
 	})
 }
 
@@ -338,25 +345,28 @@ func authReason(err error) string {
 
 func (c *conn) resume(d json.RawMessage) error {
 	if c.sess != nil {
-		return closeWith(CloseAlreadyAuthenticated, "already identified")
+		return closeWith(voiceproto.CloseAlreadyAuthenticated, "already identified")
 	}
-	var r resume
+	var r voiceproto.Resume
 	if err := json.Unmarshal(d, &r); err != nil {
-		return closeWith(CloseDecodeError, "invalid resume payload")
+		return closeWith(voiceproto.CloseDecodeError, "invalid resume payload: "+err.Error())
+	}
+	if r.ServerID == "" || r.SessionID == "" || r.Token == "" {
+		return closeWith(voiceproto.CloseDecodeError, "resume needs server_id, session_id and token")
 	}
 	srv := c.srv
 	ss := srv.lookup(string(r.SessionID))
 	if ss == nil || ss.guild != string(r.ServerID) {
-		return closeWith(CloseSessionInvalid, "unknown session")
+		return closeWith(voiceproto.CloseSessionInvalid, "unknown session")
 	}
 	// The token must be the one issued for this session; it may have
 	// expired since identify.
 	claims, err := srv.cfg.Tokens.Parse(r.Token, srv.cfg.Now())
 	if err != nil && !errors.Is(err, voicetoken.ErrExpired) {
-		return closeWith(CloseAuthenticationFailed, authReason(err))
+		return closeWith(voiceproto.CloseAuthenticationFailed, authReason(err))
 	}
 	if claims.SessionID != ss.id || claims.UserID != ss.user || claims.GuildID != ss.guild {
-		return closeWith(CloseAuthenticationFailed, "token not issued for this session")
+		return closeWith(voiceproto.CloseAuthenticationFailed, "token not issued for this session")
 	}
 	c.sess = ss
 	c.lastHeartbeat = srv.cfg.Now()
@@ -364,10 +374,10 @@ func (c *conn) resume(d json.RawMessage) error {
 	if r.SeqAck != nil {
 		seqAck = *r.SeqAck
 	}
-	if old := ss.attach(c, seqAck, c.dialect == DialectV8); old != nil {
-		old.terminate(CloseSessionInvalid, "session resumed elsewhere")
+	if old := ss.attach(c, seqAck, c.dialect == voiceproto.DialectV8); old != nil {
+		old.terminate(voiceproto.CloseSessionInvalid, "session resumed elsewhere")
 	}
-	ss.send(OpResumed, nil)
+	ss.send(voiceproto.OpResumed, nil)
 	srv.log.Info("voice resume", "user", ss.user, "session", ss.id, "seq_ack", seqAck)
 	return nil
 }
@@ -375,71 +385,61 @@ func (c *conn) resume(d json.RawMessage) error {
 func (c *conn) heartbeat(d json.RawMessage) error {
 	c.lastHeartbeat = c.srv.cfg.Now()
 	var ack json.RawMessage = d
-	if c.dialect == DialectV8 && len(d) > 0 && d[0] == '{' {
-		var hb heartbeatV8
+	if c.dialect == voiceproto.DialectV8 && len(d) > 0 && d[0] == '{' {
+		var hb voiceproto.Heartbeat
 		if err := json.Unmarshal(d, &hb); err != nil {
-			return closeWith(CloseDecodeError, "invalid heartbeat payload")
+			return closeWith(voiceproto.CloseDecodeError, "invalid heartbeat payload")
 		}
-		b, _ := json.Marshal(struct {
-			T json.RawMessage `json:"t"`
-		}{T: hb.T})
+		b, _ := json.Marshal(voiceproto.HeartbeatACK{T: hb.T})
 		ack = b
 	}
 	if len(ack) == 0 {
 		ack = json.RawMessage("null")
 	}
 	if c.sess != nil {
-		c.sess.send(OpHeartbeatACK, ack)
+		c.sess.send(voiceproto.OpHeartbeatACK, ack)
 		return nil
 	}
-	b, _ := json.Marshal(outbound{Op: OpHeartbeatACK, D: ack})
+	b, _ := json.Marshal(voiceproto.Message{Op: voiceproto.OpHeartbeatACK, D: ack})
 	c.enqueue(outFrame{data: b})
 	return nil
 }
 
 func (c *conn) selectProtocol(d json.RawMessage) error {
-	var sp selectProtocol
+	var sp voiceproto.SelectProtocol
 	if err := json.Unmarshal(d, &sp); err != nil {
-		return closeWith(CloseDecodeError, "invalid select protocol payload")
+		return closeWith(voiceproto.CloseDecodeError, "invalid select protocol payload")
 	}
-	if sp.Protocol != "udp" {
-		return closeWith(CloseUnknownProtocol, "unknown protocol "+strconv.Quote(sp.Protocol))
+	if sp.Protocol != voiceproto.ProtocolUDP {
+		return closeWith(voiceproto.CloseUnknownProtocol, "unknown protocol "+strconv.Quote(sp.Protocol))
 	}
 	if !slices.Contains(c.srv.cfg.Media.Modes(), sp.Data.Mode) {
-		return closeWith(CloseUnknownEncryption, "unknown encryption mode "+strconv.Quote(sp.Data.Mode))
+		return closeWith(voiceproto.CloseUnknownEncryption, "unknown encryption mode "+strconv.Quote(sp.Data.Mode))
 	}
-	key := make([]byte, 32)
+	key := make(voiceproto.SecretKey, voiceproto.KeySize)
 	_, _ = rand.Read(key)
 	ss := c.sess
 	if err := ss.media.SetTransport(sp.Data.Mode, key); err != nil {
-		return closeWith(CloseUnknownEncryption, err.Error())
+		return closeWith(voiceproto.CloseUnknownEncryption, err.Error())
 	}
 	ss.mu.Lock()
 	ss.mode = sp.Data.Mode
 	ss.mu.Unlock()
-	ints := make([]int, len(key))
-	for i, b := range key {
-		ints[i] = int(b)
-	}
 	c.srv.daveJoin(ss, func(v uint16) {
-		ss.send(OpSessionDescription, sessionDescription{Mode: sp.Data.Mode, SecretKey: ints, DaveProtocolVersion: int(v)})
+		ss.send(voiceproto.OpSessionDescription, voiceproto.SessionDescription{Mode: sp.Data.Mode, SecretKey: key, DaveProtocolVersion: int(v)})
 	})
 	return nil
 }
 
 func (c *conn) speaking(d json.RawMessage) error {
-	var sp speaking
+	var sp voiceproto.Speaking
 	if err := json.Unmarshal(d, &sp); err != nil {
-		return closeWith(CloseDecodeError, "invalid speaking payload")
-	}
-	flags, err := sp.flags()
-	if err != nil {
-		return closeWith(CloseDecodeError, err.Error())
+		return closeWith(voiceproto.CloseDecodeError, "invalid speaking payload: "+err.Error())
 	}
 	ss := c.sess
-	ss.setSpeaking(flags)
-	c.srv.broadcast(ss.room, ss, func(to *session) (Op, any) {
-		return OpSpeaking, speakingOut{UserID: ss.user, SSRC: ss.media.SSRC(), Speaking: ss.speakingFor(to.dialect)}
+	ss.setSpeaking(sp.Speaking)
+	c.srv.broadcast(ss.room, ss, func(to *session) (voiceproto.Op, any) {
+		return voiceproto.OpSpeaking, ss.speakingFor(to.dialect)
 	})
 	return nil
 }
@@ -450,7 +450,7 @@ func (c *conn) enqueue(f outFrame) {
 	case <-c.done:
 	case c.out <- f:
 	default:
-		go c.terminate(CloseServerCrashed, "client too slow; resume")
+		go c.terminate(voiceproto.CloseServerCrashed, "client too slow; resume")
 	}
 }
 
@@ -475,7 +475,7 @@ func (c *conn) writeLoop() {
 
 // terminate flushes queued messages briefly, sends a close frame with code
 // and closes the socket.
-func (c *conn) terminate(code CloseCode, reason string) {
+func (c *conn) terminate(code voiceproto.CloseCode, reason string) {
 	c.mu.Lock()
 	if c.closedBy == 0 {
 		c.closedBy = code
@@ -485,7 +485,7 @@ func (c *conn) terminate(code CloseCode, reason string) {
 }
 
 // closeNow sends a close frame (if code != 0) and closes the socket once.
-func (c *conn) closeNow(code CloseCode, reason string) {
+func (c *conn) closeNow(code voiceproto.CloseCode, reason string) {
 	c.closeOnce.Do(func() {
 		if code != 0 {
 			c.srv.metrics.closes.WithLabelValues(strconv.Itoa(int(code))).Inc()

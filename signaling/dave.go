@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/e2ee/dave"
+	"github.com/parleyhq/parley/voiceproto"
 )
 
 // daveRoom coordinates DAVE (shared/docs/dave.md) for one voice room: it
@@ -73,8 +74,8 @@ func numericID(s string) (uint64, bool) {
 // daveMaxFor is the DAVE version a client identifying with offered can
 // use: 1 only with the policy on, the v8 dialect (binary frames carry its
 // sequence numbers) and numeric user and channel ids.
-func (s *Server) daveMaxFor(offered int, d Dialect, user, channel string) uint16 {
-	if s.cfg.DAVE == DAVEOff || offered < 1 || d != DialectV8 {
+func (s *Server) daveMaxFor(offered int, d voiceproto.Dialect, user, channel string) uint16 {
+	if s.cfg.DAVE == DAVEOff || offered < 1 || d != voiceproto.DialectV8 {
 		return 0
 	}
 	if _, ok := numericID(user); !ok {
@@ -207,12 +208,12 @@ func (s *Server) daveLeave(ss *session) {
 // for another epoch is dropped (dave.md §5: the first valid commit wins).
 func (s *Server) daveHandle(ss *session, msg dave.Message) error {
 	if ss.daveMax == 0 {
-		return closeWith(CloseBadRequest, "DAVE opcode "+strconv.Itoa(int(msg.Opcode()))+" without DAVE negotiated")
+		return closeWith(voiceproto.CloseBadRequest, "DAVE opcode "+strconv.Itoa(int(msg.Opcode()))+" without DAVE negotiated")
 	}
 	r := s.lockRoom(ss)
 	defer r.mu.Unlock()
 	if !ss.dave.joined || r.members[ss.dave.id] != ss {
-		return closeWith(CloseBadRequest, "DAVE opcode before select protocol")
+		return closeWith(voiceproto.CloseBadRequest, "DAVE opcode before select protocol")
 	}
 	id := ss.dave.id
 	switch m := msg.(type) {
@@ -246,10 +247,10 @@ func (s *Server) daveHandle(ss *session, msg dave.Message) error {
 		return nil
 	case errors.Is(err, dave.ErrKeyPackage):
 		s.metrics.dave.WithLabelValues("bad_key_package").Inc()
-		return closeWith(CloseBadRequest, "invalid DAVE key package")
+		return closeWith(voiceproto.CloseBadRequest, "invalid DAVE key package")
 	}
 	s.metrics.dave.WithLabelValues("bad_message").Inc()
-	return closeWith(CloseBadRequest, "invalid DAVE message: "+err.Error())
+	return closeWith(voiceproto.CloseBadRequest, "invalid DAVE message: "+err.Error())
 }
 
 // pending reports whether user must process commit transition id.
@@ -314,7 +315,7 @@ func (r *daveRoom) deliver(sends []dave.Send) {
 		if bm, ok := sd.Msg.(dave.BinaryMessage); ok {
 			to.sendBinary(bm)
 		} else {
-			to.send(Op(sd.Msg.Opcode()), sd.Msg)
+			to.send(voiceproto.Op(sd.Msg.Opcode()), sd.Msg)
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
 	"github.com/parleyhq/parley/e2ee/dave"
 	"github.com/parleyhq/parley/e2ee/mls"
 )

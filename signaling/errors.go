@@ -1,21 +1,25 @@
 package signaling
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/parleyhq/parley/voiceproto"
+)
 
 // Sentinel errors.
 var (
-	ErrBadVersion = errors.New("signaling: unsupported voice gateway version")
-	ErrConfig     = errors.New("signaling: invalid config")
-	ErrClosed     = errors.New("signaling: server closed")
+	ErrConfig = errors.New("signaling: invalid config")
 )
 
 // closeError is returned by message handlers to end a connection with a
 // specific close code.
 type closeError struct {
-	code   CloseCode
+	code   voiceproto.CloseCode
 	reason string
 }
 
 func (e *closeError) Error() string { return e.code.String() + ": " + e.reason }
 
-func closeWith(code CloseCode, reason string) error { return &closeError{code: code, reason: reason} }
+func closeWith(code voiceproto.CloseCode, reason string) error {
+	return &closeError{code: code, reason: reason}
+}

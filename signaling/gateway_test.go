@@ -12,15 +12,16 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
 	"github.com/parleyhq/parley/internal/datadir"
-	"github.com/parleyhq/parley/internal/voiceserver"
 	"github.com/parleyhq/parley/internal/voicetoken"
 	"github.com/parleyhq/parley/signaling"
+	"github.com/parleyhq/parley/voicenode"
 )
 
 type harness struct {
 	t      *testing.T
-	srv    *voiceserver.Server
+	srv    *voicenode.Node
 	signer *voicetoken.Signer
 	dialer *websocket.Dialer
 }
@@ -40,7 +41,7 @@ func newHarness(t *testing.T, gw signaling.Config) *harness {
 		t.Fatal(err)
 	}
 	key := make([]byte, 32)
-	srv, err := voiceserver.New(voiceserver.Config{TLS: tcfg, TokenKey: key, LegacyModes: true, Gateway: gw, Readers: 1})
+	srv, err := voicenode.New(voicenode.Config{TLS: tcfg, TokenKey: key, LegacyModes: true, Gateway: gw, Readers: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,10 +10,12 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/parleyhq/parley/e2ee/mls"
 	"github.com/parleyhq/parley/internal/voicectl"
 	"github.com/parleyhq/parley/internal/voicetoken"
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/parleyhq/parley/voiceproto"
 )
 
 // Config configures a voice gateway Server.
@@ -57,19 +59,10 @@ type Config struct {
 	Now        func() time.Time
 }
 
-// Validate fills defaults and checks the config.
-func (c *Config) Validate() error {
-	if c.Media == nil {
-		return fmt.Errorf("%w: Media is nil", ErrConfig)
-	}
-	if c.Tokens == nil {
-		return fmt.Errorf("%w: Tokens is nil", ErrConfig)
-	}
+// withDefaults returns c with every zero field that has a default set.
+func (c Config) withDefaults() Config {
 	if c.HeartbeatInterval == 0 {
 		c.HeartbeatInterval = 13750 * time.Millisecond
-	}
-	if c.HeartbeatInterval < 0 {
-		return fmt.Errorf("%w: negative heartbeat interval", ErrConfig)
 	}
 	if c.HeartbeatTimeout == 0 {
 		c.HeartbeatTimeout = c.HeartbeatInterval * 5 / 2
@@ -92,14 +85,6 @@ func (c *Config) Validate() error {
 	if c.ReplayBuffer == 0 {
 		c.ReplayBuffer = 256
 	}
-	switch c.DAVE {
-	case DAVEPreferred, DAVERequired, DAVEOff:
-	default:
-		return fmt.Errorf("%w: unknown DAVE policy %d", ErrConfig, int(c.DAVE))
-	}
-	if c.DAVETransitionTimeout < 0 {
-		return fmt.Errorf("%w: negative DAVE transition timeout", ErrConfig)
-	}
 	if c.DAVERateBurst == 0 {
 		c.DAVERateBurst = 120
 	}
@@ -111,6 +96,33 @@ func (c *Config) Validate() error {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	return c
+}
+
+// Validate reports the first invalid field; it changes nothing (New
+// applies the defaults first).
+func (c Config) Validate() error {
+	if c.Media == nil {
+		return fmt.Errorf("%w: Media is nil", ErrConfig)
+	}
+	if c.Tokens == nil {
+		return fmt.Errorf("%w: Tokens is nil", ErrConfig)
+	}
+	if c.HeartbeatInterval < 0 || c.HeartbeatTimeout < 0 || c.IdentifyTimeout < 0 || c.ResumeWindow < 0 {
+		return fmt.Errorf("%w: negative interval or timeout", ErrConfig)
+	}
+	if c.MaxMessageBytes < 0 || c.RateBurst < 0 || c.RatePerSecond < 0 || c.ReplayBuffer < 0 ||
+		c.DAVERateBurst < 0 || c.DAVERatePerSecond < 0 {
+		return fmt.Errorf("%w: negative limit", ErrConfig)
+	}
+	switch c.DAVE {
+	case DAVEPreferred, DAVERequired, DAVEOff:
+	default:
+		return fmt.Errorf("%w: unknown DAVE policy %d", ErrConfig, int(c.DAVE))
+	}
+	if c.DAVETransitionTimeout < 0 {
+		return fmt.Errorf("%w: negative DAVE transition timeout", ErrConfig)
 	}
 	return nil
 }
@@ -140,6 +152,7 @@ type Server struct {
 
 // New validates cfg and returns a Server.
 func New(cfg Config) (*Server, error) {
+	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -172,7 +185,7 @@ func New(cfg Config) (*Server, error) {
 
 // ServeHTTP upgrades to a WebSocket and runs the connection.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	dialect, err := ParseDialect(r.URL.Query().Get("v"))
+	dialect, err := voiceproto.ParseDialect(r.URL.Query().Get("v"))
 	if err != nil {
 		http.Error(w, `{"code":400,"message":"unsupported voice gateway version; use v=4..8"}`, http.StatusBadRequest)
 		return
@@ -189,7 +202,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		c.closeNow(CloseGoingAway, "server shutting down")
+		c.closeNow(voiceproto.CloseGoingAway, "server shutting down")
 		return
 	}
 	s.conns[c] = struct{}{}
@@ -221,7 +234,7 @@ func (s *Server) Close(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	for _, c := range conns {
-		c.terminate(CloseGoingAway, "server shutting down")
+		c.terminate(voiceproto.CloseGoingAway, "server shutting down")
 	}
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
@@ -302,8 +315,8 @@ func (s *Server) endSession(ss *session) {
 		return
 	}
 	ss.end()
-	s.broadcast(ss.room, ss, func(*session) (Op, any) {
-		return OpClientDisconnect, clientDisconnect{UserID: ss.user}
+	s.broadcast(ss.room, ss, func(*session) (voiceproto.Op, any) {
+		return voiceproto.OpClientDisconnect, voiceproto.ClientDisconnect{UserID: voiceproto.ID(ss.user)}
 	})
 	s.daveLeave(ss)
 }
@@ -323,7 +336,7 @@ func (s *Server) peers(ss *session) []*session {
 
 // broadcast sends a message built per receiver to every session in room
 // except from.
-func (s *Server) broadcast(room string, from *session, build func(to *session) (Op, any)) {
+func (s *Server) broadcast(room string, from *session, build func(to *session) (voiceproto.Op, any)) {
 	s.mu.Lock()
 	targets := make([]*session, 0, len(s.rooms[room]))
 	for p := range s.rooms[room] {
@@ -395,7 +408,7 @@ func (c controller) Disconnect(guild, user string) error {
 	if ss == nil {
 		return voicectl.ErrNotConnected
 	}
-	ss.kick(CloseDisconnected, "disconnected by the control plane")
+	ss.kick(voiceproto.CloseDisconnected, "disconnected by the control plane")
 	c.s.endSession(ss)
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/parleyhq/parley/e2ee/dave"
 	"github.com/parleyhq/parley/internal/voicectl"
+	"github.com/parleyhq/parley/voiceproto"
 )
 
 // session is one authenticated voice session. It outlives its connection
@@ -16,7 +17,7 @@ type session struct {
 	srv                      *Server
 	id, user, guild, channel string
 	room                     string
-	dialect                  Dialect
+	dialect                  voiceproto.Dialect
 	media                    Participant
 	// daveMax is the DAVE version this client may use (0 or 1; see
 	// Server.daveMaxFor).
@@ -28,7 +29,7 @@ type session struct {
 	seq         int64      // last numbered message (v8)
 	replay      []replayed // ring of numbered messages
 	replayNext  int
-	speaking    int
+	speaking    voiceproto.SpeakingFlags
 	mode        string
 	detachTimer *time.Timer
 	ended       bool
@@ -41,18 +42,17 @@ type replayed struct {
 
 // send encodes and queues a message for the session's connection; in v8 it
 // numbers the message and keeps it for re-delivery on resume.
-func (ss *session) send(op Op, d any) {
+func (ss *session) send(op voiceproto.Op, d any) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	if ss.ended {
 		return
 	}
-	out := outbound{Op: op, D: d}
-	v8 := ss.dialect == DialectV8 && numbered(op)
+	out := voiceproto.Message{Op: op, D: d}
+	v8 := ss.dialect == voiceproto.DialectV8 && op.Numbered()
 	if v8 {
 		ss.seq++
-		seq := ss.seq
-		out.Seq, out.S = &seq, &seq
+		out = voiceproto.NumberedMessage(op, d, ss.seq)
 	}
 	b, err := json.Marshal(out)
 	if err != nil {
@@ -159,7 +159,7 @@ func (ss *session) detach(c *conn) {
 }
 
 // kick closes the session's connection with code.
-func (ss *session) kick(code CloseCode, reason string) {
+func (ss *session) kick(code voiceproto.CloseCode, reason string) {
 	ss.mu.Lock()
 	c := ss.conn
 	ss.mu.Unlock()
@@ -183,22 +183,19 @@ func (ss *session) end() {
 	ss.media.Leave()
 }
 
-func (ss *session) setSpeaking(flags int) {
+func (ss *session) setSpeaking(flags voiceproto.SpeakingFlags) {
 	ss.mu.Lock()
 	ss.speaking = flags
 	ss.mu.Unlock()
 }
 
-// speakingFor renders this session's speaking state for a receiver's
-// dialect: a bool for legacy clients, the bitmask otherwise.
-func (ss *session) speakingFor(to Dialect) any {
+// speakingFor is this session's op 5 for a receiver of dialect to.
+func (ss *session) speakingFor(to voiceproto.Dialect) voiceproto.PeerSpeaking {
 	ss.mu.Lock()
 	f := ss.speaking
 	ss.mu.Unlock()
-	if to == DialectLegacy {
-		return f != 0
-	}
-	return f
+	return voiceproto.PeerSpeaking{UserID: voiceproto.ID(ss.user), SSRC: ss.media.SSRC(), Speaking: f,
+		Legacy: to == voiceproto.DialectLegacy}
 }
 
 func (ss *session) describe() voicectl.Participant {

@@ -7,12 +7,12 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/internal/ogg"
-	"github.com/parleyhq/parley/sfu/voicecrypto"
+	"github.com/parleyhq/parley/voiceproto"
 )
 
 // benchConn is a dialed-looking Conn whose UDP socket points at a local
 // sink, for measuring the send and receive paths without a server.
-func benchConn(b *testing.B, mode string) (*Conn, *voicecrypto.Cipher) {
+func benchConn(b *testing.B, mode string) (*Conn, *voiceproto.Cipher) {
 	b.Helper()
 	sink, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
@@ -32,7 +32,7 @@ func benchConn(b *testing.B, mode string) (*Conn, *voicecrypto.Cipher) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { u.Close() })
-	ciph, err := voicecrypto.New(mode, make([]byte, 32))
+	ciph, err := voiceproto.NewCipher(mode, make([]byte, 32))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -40,12 +40,12 @@ func benchConn(b *testing.B, mode string) (*Conn, *voicecrypto.Cipher) {
 	c.ssrc, c.udp = 1, u
 	c.cipher.Store(ciph)
 	c.send.init(c)
-	c.send.speaking = SpeakingMicrophone
+	c.send.speaking = voiceproto.SpeakingMicrophone
 	return c, ciph
 }
 
 func BenchmarkSendOpus(b *testing.B) {
-	for _, mode := range []string{voicecrypto.ModeAES256GCMRTPSize, voicecrypto.ModeXChaCha20RTPSize} {
+	for _, mode := range []string{voiceproto.ModeAES256GCMRTPSize, voiceproto.ModeXChaCha20RTPSize} {
 		b.Run(mode, func(b *testing.B) {
 			c, _ := benchConn(b, mode)
 			frame := ogg.SyntheticOpus(1, 1)[0]
@@ -62,7 +62,7 @@ func BenchmarkSendOpus(b *testing.B) {
 
 // BenchmarkReceive measures decrypt, parse and delivery of one datagram.
 func BenchmarkReceive(b *testing.B) {
-	for _, mode := range []string{voicecrypto.ModeAES256GCMRTPSize, voicecrypto.ModeXChaCha20RTPSize} {
+	for _, mode := range []string{voiceproto.ModeAES256GCMRTPSize, voiceproto.ModeXChaCha20RTPSize} {
 		b.Run(mode, func(b *testing.B) {
 			c, ciph := benchConn(b, mode)
 			c.users[7] = "u"

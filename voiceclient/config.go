@@ -7,7 +7,7 @@ import (
 	"net"
 	"time"
 
-	"github.com/parleyhq/parley/sfu/voicecrypto"
+	"github.com/parleyhq/parley/voiceproto"
 )
 
 // Config describes one voice session to join. Endpoint, Token, SessionID,
@@ -55,7 +55,7 @@ type Config struct {
 }
 
 // Validate reports a missing or invalid field.
-func (c *Config) Validate() error {
+func (c Config) Validate() error {
 	for _, f := range []struct{ name, v string }{
 		{"Endpoint", c.Endpoint}, {"Token", c.Token}, {"SessionID", c.SessionID},
 		{"UserID", c.UserID}, {"GuildID", c.GuildID},
@@ -64,7 +64,7 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("%w: %s is required", ErrConfig, f.name)
 		}
 	}
-	if c.Mode != "" && !voicecrypto.Supported(c.Mode) {
+	if c.Mode != "" && !voiceproto.Supported(c.Mode) {
 		return fmt.Errorf("%w: unknown mode %q", ErrConfig, c.Mode)
 	}
 	if c.ReportAddr != "" {
@@ -82,13 +82,13 @@ func (c *Config) Validate() error {
 // modes when Config.Mode is empty: the two current AEAD modes, then the
 // legacy ones a server may still offer.
 var preferredModes = []string{
-	voicecrypto.ModeAES256GCMRTPSize,
-	voicecrypto.ModeXChaCha20RTPSize,
-	voicecrypto.ModeXSalsa20LiteRTPSize,
-	voicecrypto.ModeAES256GCM,
-	voicecrypto.ModeXSalsa20Lite,
-	voicecrypto.ModeXSalsa20Suffix,
-	voicecrypto.ModeXSalsa20,
+	voiceproto.ModeAES256GCMRTPSize,
+	voiceproto.ModeXChaCha20RTPSize,
+	voiceproto.ModeXSalsa20LiteRTPSize,
+	voiceproto.ModeAES256GCM,
+	voiceproto.ModeXSalsa20Lite,
+	voiceproto.ModeXSalsa20Suffix,
+	voiceproto.ModeXSalsa20,
 }
 
 // pickMode chooses the mode to select from the server's offer.

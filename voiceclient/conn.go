@@ -17,7 +17,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/parleyhq/parley/sfu/voicecrypto"
+	"github.com/parleyhq/parley/voiceproto"
 )
 
 // Frame is one decrypted remote Opus packet.
@@ -33,11 +33,11 @@ type Frame struct {
 
 // Event is a gateway event reported through Config.OnEvent.
 type Event struct {
-	Type     string   `json:"type"` // "speaking", "clients_connect", "client_disconnect", "resumed"
-	UserID   string   `json:"user_id,omitempty"`
-	UserIDs  []string `json:"user_ids,omitempty"`
-	SSRC     uint32   `json:"ssrc,omitempty"`
-	Speaking int      `json:"speaking"`
+	Type     string                   `json:"type"` // "speaking", "clients_connect", "client_disconnect", "resumed"
+	UserID   string                   `json:"user_id,omitempty"`
+	UserIDs  []string                 `json:"user_ids,omitempty"`
+	SSRC     uint32                   `json:"ssrc,omitempty"`
+	Speaking voiceproto.SpeakingFlags `json:"speaking"`
 }
 
 // Event types.
@@ -61,7 +61,7 @@ type Conn struct {
 	udp      *net.UDPConn
 	extIP    string
 	extPort  int
-	cipher   atomic.Pointer[voicecrypto.Cipher]
+	cipher   atomic.Pointer[voiceproto.Cipher]
 	joinedAt time.Time
 
 	wmu sync.Mutex      // guards ws writes and the ws pointer
@@ -74,9 +74,9 @@ type Conn struct {
 	lastRTT    atomic.Int64 // ns
 	handshaken atomic.Bool
 
-	helloCh chan helloData
-	readyCh chan readyData
-	sdCh    chan sessionDescriptionData
+	helloCh chan voiceproto.Hello
+	readyCh chan voiceproto.Ready
+	sdCh    chan voiceproto.SessionDescription
 	discoCh chan []byte
 
 	send sender // guarded by its own mutex
@@ -144,9 +144,9 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 			Proxy:            nil,
 		},
 		hbReset:  make(chan time.Duration, 1),
-		helloCh:  make(chan helloData, 1),
-		readyCh:  make(chan readyData, 1),
-		sdCh:     make(chan sessionDescriptionData, 1),
+		helloCh:  make(chan voiceproto.Hello, 1),
+		readyCh:  make(chan voiceproto.Ready, 1),
+		sdCh:     make(chan voiceproto.SessionDescription, 1),
 		discoCh:  make(chan []byte, 1),
 		users:    map[uint32]string{},
 		members:  map[string]struct{}{},
@@ -228,8 +228,8 @@ func (c *Conn) handshake(ctx context.Context) error {
 	if _, err := waitFor(ctx, c, c.helloCh, "hello"); err != nil {
 		return err
 	}
-	if err := c.writeOp(opIdentify, identifyData{
-		ServerID: c.cfg.GuildID, UserID: c.cfg.UserID, SessionID: c.cfg.SessionID,
+	if err := c.writeOp(voiceproto.OpIdentify, voiceproto.Identify{
+		ServerID: voiceproto.ID(c.cfg.GuildID), UserID: voiceproto.ID(c.cfg.UserID), SessionID: voiceproto.ID(c.cfg.SessionID),
 		Token: c.cfg.Token, MaxDaveProtocolVersion: c.daveMax(),
 	}); err != nil {
 		return err
@@ -249,15 +249,15 @@ func (c *Conn) handshake(ctx context.Context) error {
 	if err := c.openUDP(ctx, ready); err != nil {
 		return err
 	}
-	var sp selectProtocolData
-	sp.Protocol = "udp"
+	var sp voiceproto.SelectProtocol
+	sp.Protocol = voiceproto.ProtocolUDP
 	sp.Data.Address, sp.Data.Port, sp.Data.Mode = c.extIP, c.extPort, mode
 	if c.cfg.ReportAddr != "" {
 		host, port, _ := net.SplitHostPort(c.cfg.ReportAddr) // checked by Validate
 		sp.Data.Address = host
 		sp.Data.Port, _ = strconv.Atoi(port)
 	}
-	if err := c.writeOp(opSelectProtocol, sp); err != nil {
+	if err := c.writeOp(voiceproto.OpSelectProtocol, sp); err != nil {
 		return err
 	}
 	sd, err := waitFor(ctx, c, c.sdCh, "session description")
@@ -267,17 +267,7 @@ func (c *Conn) handshake(ctx context.Context) error {
 	if sd.Mode != mode {
 		c.log.Warn("server chose another mode", "selected", mode, "got", sd.Mode)
 	}
-	if len(sd.SecretKey) != voicecrypto.KeySize {
-		return fmt.Errorf("%w: secret_key has %d bytes", ErrHandshake, len(sd.SecretKey))
-	}
-	key := make([]byte, len(sd.SecretKey))
-	for i, v := range sd.SecretKey {
-		if v < 0 || v > 255 {
-			return fmt.Errorf("%w: secret_key value %d", ErrHandshake, v)
-		}
-		key[i] = byte(v)
-	}
-	ciph, err := voicecrypto.New(sd.Mode, key)
+	ciph, err := voiceproto.NewCipher(sd.Mode, sd.SecretKey)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrHandshake, err)
 	}
@@ -301,8 +291,8 @@ func waitFor[T any](ctx context.Context, c *Conn, ch <-chan T, what string) (T, 
 }
 
 // writeOp sends one JSON message on the current WebSocket.
-func (c *Conn) writeOp(op int, d any) error {
-	b, err := json.Marshal(outbound{Op: op, D: d})
+func (c *Conn) writeOp(op voiceproto.Op, d any) error {
+	b, err := json.Marshal(voiceproto.Message{Op: op, D: d})
 	if err != nil {
 		return err
 	}
@@ -318,7 +308,7 @@ func (c *Conn) writeOp(op int, d any) error {
 	}
 	_ = c.ws.SetWriteDeadline(time.Now().Add(5 * time.Second))
 	if err := c.ws.WriteMessage(websocket.TextMessage, b); err != nil {
-		return fmt.Errorf("voiceclient: write op %d: %w", op, err)
+		return fmt.Errorf("voiceclient: write %v: %w", op, err)
 	}
 	return nil
 }

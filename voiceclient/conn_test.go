@@ -15,7 +15,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/parleyhq/parley/internal/ogg"
-	"github.com/parleyhq/parley/sfu/voicecrypto"
+	"github.com/parleyhq/parley/voiceproto"
 )
 
 // collector gathers frames and events from a Conn.
@@ -76,17 +76,17 @@ func dialFake(t *testing.T, s *fakeServer, col *collector, mode string) *Conn {
 }
 
 func TestDialPlayEcho(t *testing.T) {
-	all := voicecrypto.Modes(true)
+	all := voiceproto.Modes(true)
 	tests := []struct {
 		name     string
 		offered  []string
 		force    string
 		wantMode string
 	}{
-		{"best of current", voicecrypto.Modes(false), "", voicecrypto.ModeAES256GCMRTPSize},
-		{"xchacha only", []string{voicecrypto.ModeXChaCha20RTPSize}, "", voicecrypto.ModeXChaCha20RTPSize},
-		{"forced xchacha", all, voicecrypto.ModeXChaCha20RTPSize, voicecrypto.ModeXChaCha20RTPSize},
-		{"legacy xsalsa20", []string{voicecrypto.ModeXSalsa20}, "", voicecrypto.ModeXSalsa20},
+		{"best of current", voiceproto.Modes(false), "", voiceproto.ModeAES256GCMRTPSize},
+		{"xchacha only", []string{voiceproto.ModeXChaCha20RTPSize}, "", voiceproto.ModeXChaCha20RTPSize},
+		{"forced xchacha", all, voiceproto.ModeXChaCha20RTPSize, voiceproto.ModeXChaCha20RTPSize},
+		{"legacy xsalsa20", []string{voiceproto.ModeXSalsa20}, "", voiceproto.ModeXSalsa20},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -158,7 +158,7 @@ func TestNoSupportedMode(t *testing.T) {
 }
 
 func TestHeartbeats(t *testing.T) {
-	s := newFakeServer(t, voicecrypto.Modes(false))
+	s := newFakeServer(t, voiceproto.Modes(false))
 	c := dialFake(t, s, newCollector(), "")
 	time.Sleep(450 * time.Millisecond)
 	s.mu.Lock()
@@ -178,7 +178,7 @@ func TestResumeAfterDrop(t *testing.T) {
 }
 
 func testResume(t *testing.T, drop bool) {
-	s := newFakeServer(t, voicecrypto.Modes(false))
+	s := newFakeServer(t, voiceproto.Modes(false))
 	col := newCollector()
 	c := dialFake(t, s, col, "")
 	if err := c.SendOpus(ogg.SyntheticOpus(1, 5)[0]); err != nil {
@@ -194,14 +194,14 @@ func testResume(t *testing.T, drop bool) {
 	for {
 		s.mu.Lock()
 		n := len(s.resumes)
-		var r resumeData
+		var r voiceproto.Resume
 		if n > 0 {
 			r = s.resumes[0]
 		}
 		ids := s.identifies
 		s.mu.Unlock()
 		if n > 0 {
-			if r.SessionID != "sess" || r.ServerID != "g1" || r.Token != "tok" || r.SeqAck < 3 || ids != 1 {
+			if r.SessionID != "sess" || r.ServerID != "g1" || r.Token != "tok" || r.SeqAck == nil || *r.SeqAck < 3 || ids != 1 {
 				t.Fatalf("resume %+v after %d identifies", r, ids)
 			}
 			break
@@ -244,7 +244,7 @@ func waitEvent(t *testing.T, col *collector, typ string) {
 }
 
 func TestFatalClose(t *testing.T) {
-	s := newFakeServer(t, voicecrypto.Modes(false))
+	s := newFakeServer(t, voiceproto.Modes(false))
 	c := dialFake(t, s, newCollector(), "")
 	ws := s.lastWS()
 	s.wmu.Lock()
@@ -273,7 +273,7 @@ func TestFatalClose(t *testing.T) {
 }
 
 func TestPlayOggAndRecorder(t *testing.T) {
-	s := newFakeServer(t, voicecrypto.Modes(false))
+	s := newFakeServer(t, voiceproto.Modes(false))
 	dir := t.TempDir()
 	rec, err := NewRecorder(dir)
 	if err != nil {
@@ -319,7 +319,7 @@ func TestPlayOggAndRecorder(t *testing.T) {
 }
 
 func TestPlayCancel(t *testing.T) {
-	s := newFakeServer(t, voicecrypto.Modes(false))
+	s := newFakeServer(t, voiceproto.Modes(false))
 	c := dialFake(t, s, newCollector(), "")
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
@@ -346,7 +346,7 @@ func TestConfigValidate(t *testing.T) {
 		{"no token", func(c *Config) { c.Token = "" }, false},
 		{"no guild", func(c *Config) { c.GuildID = "" }, false},
 		{"bad mode", func(c *Config) { c.Mode = "rot13" }, false},
-		{"good mode", func(c *Config) { c.Mode = voicecrypto.ModeXSalsa20 }, true},
+		{"good mode", func(c *Config) { c.Mode = voiceproto.ModeXSalsa20 }, true},
 		{"bad report addr", func(c *Config) { c.ReportAddr = "nope" }, false},
 		{"report addr", func(c *Config) { c.ReportAddr = "192.0.2.1:9" }, true},
 	}
@@ -379,35 +379,12 @@ func TestGatewayURL(t *testing.T) {
 }
 
 func TestPickMode(t *testing.T) {
-	m, err := pickMode([]string{voicecrypto.ModeXChaCha20RTPSize, voicecrypto.ModeAES256GCMRTPSize}, "")
-	if err != nil || m != voicecrypto.ModeAES256GCMRTPSize {
+	m, err := pickMode([]string{voiceproto.ModeXChaCha20RTPSize, voiceproto.ModeAES256GCMRTPSize}, "")
+	if err != nil || m != voiceproto.ModeAES256GCMRTPSize {
 		t.Fatalf("%q %v", m, err)
 	}
-	if _, err := pickMode([]string{voicecrypto.ModeXChaCha20RTPSize}, voicecrypto.ModeAES256GCMRTPSize); !errors.Is(err, ErrNoMode) {
+	if _, err := pickMode([]string{voiceproto.ModeXChaCha20RTPSize}, voiceproto.ModeAES256GCMRTPSize); !errors.Is(err, ErrNoMode) {
 		t.Fatalf("forced missing mode: %v", err)
-	}
-}
-
-func TestParseDiscovery(t *testing.T) {
-	good := make([]byte, 74)
-	good[1], good[3], good[7] = 2, 70, 9
-	copy(good[8:], "127.0.0.1")
-	good[72], good[73] = 0x1f, 0x90
-	ip, port, err := parseDiscovery(good, 9)
-	if err != nil || ip != "127.0.0.1" || port != 8080 {
-		t.Fatalf("%s %d %v", ip, port, err)
-	}
-	for name, mut := range map[string]func([]byte){
-		"wrong ssrc": func(b []byte) { b[7] = 8 },
-		"type 1":     func(b []byte) { b[1] = 1 },
-		"ipv6":       func(b []byte) { copy(b[8:], "::1\x00") },
-		"port 0":     func(b []byte) { b[72], b[73] = 0, 0 },
-	} {
-		b := append([]byte(nil), good...)
-		mut(b)
-		if _, _, err := parseDiscovery(b, 9); !errors.Is(err, ErrDiscovery) {
-			t.Errorf("%s: %v", name, err)
-		}
 	}
 }
 
@@ -415,8 +392,8 @@ func TestParseDiscovery(t *testing.T) {
 func newBareConn(onFrame func(Frame)) *Conn {
 	return &Conn{
 		cfg: Config{OnFrame: onFrame}, log: discardLogger(),
-		hbReset: make(chan time.Duration, 1), helloCh: make(chan helloData, 1),
-		readyCh: make(chan readyData, 1), sdCh: make(chan sessionDescriptionData, 1),
+		hbReset: make(chan time.Duration, 1), helloCh: make(chan voiceproto.Hello, 1),
+		readyCh: make(chan voiceproto.Ready, 1), sdCh: make(chan voiceproto.SessionDescription, 1),
 		users: map[uint32]string{}, members: map[string]struct{}{}, pending: map[uint32][]pendingFrame{},
 		closing: make(chan struct{}),
 	}
@@ -460,16 +437,6 @@ func FuzzHandle(f *testing.F) {
 	})
 }
 
-func FuzzParseDiscovery(f *testing.F) {
-	good := make([]byte, 74)
-	good[1], good[3] = 2, 70
-	copy(good[8:], "10.0.0.1")
-	f.Add(good)
-	f.Fuzz(func(t *testing.T, b []byte) {
-		_, _, _ = parseDiscovery(b, 0)
-	})
-}
-
 // TestCloseHandshake: Close sends a close frame with 1000 and keeps the
 // connection open until the server answers it (so the server reads the
 // close and ends the session rather than keeping it for a resume), but
@@ -484,7 +451,7 @@ func TestCloseHandshake(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := newFakeServer(t, voicecrypto.Modes(false))
+			s := newFakeServer(t, voiceproto.Modes(false))
 			s.closeDelay = tt.delay
 			c := dialFake(t, s, newCollector(), "")
 			start := time.Now()

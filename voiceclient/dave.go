@@ -17,6 +17,7 @@ import (
 
 	"github.com/parleyhq/parley/e2ee/dave"
 	"github.com/parleyhq/parley/e2ee/mls"
+	"github.com/parleyhq/parley/voiceproto"
 )
 
 // EventDAVE is reported through Config.OnEvent when the DAVE state changes
@@ -250,13 +251,13 @@ func (d *daveSession) writeBinary(m dave.BinaryMessage) {
 }
 
 func (d *daveSession) writeJSON(op dave.Opcode, v any) {
-	if err := d.c.writeOp(int(op), v); err != nil {
+	if err := d.c.writeOp(voiceproto.Op(op), v); err != nil {
 		d.c.log.Debug("dave: write", "op", op.String(), "err", err)
 	}
 }
 
 // handleJSON processes ops 21, 22 and 24.
-func (d *daveSession) handleJSON(op int, raw json.RawMessage) {
+func (d *daveSession) handleJSON(op voiceproto.Op, raw json.RawMessage) {
 	msg, err := dave.DecodeJSON(dave.Opcode(op), raw)
 	if err != nil {
 		d.c.stats.badMessages.Add(1)
@@ -622,13 +623,6 @@ func (d *daveSession) decrypt(dst []byte, user string, frame []byte) ([]byte, bo
 	}
 	return out, true
 }
-
-// DAVE opcodes the client receives as JSON (dave.md §3).
-const (
-	opDAVEPrepareTransition = int(dave.OpPrepareTransition)
-	opDAVEExecuteTransition = int(dave.OpExecuteTransition)
-	opDAVEPrepareEpoch      = int(dave.OpPrepareEpoch)
-)
 
 // daveMax is the max_dave_protocol_version this client identifies with.
 func (c *Conn) daveMax() int {

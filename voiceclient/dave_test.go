@@ -10,15 +10,15 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/internal/datadir"
-	"github.com/parleyhq/parley/internal/voiceserver"
 	"github.com/parleyhq/parley/internal/voicetoken"
-	"github.com/parleyhq/parley/sfu/voicecrypto"
+	"github.com/parleyhq/parley/voicenode"
+	"github.com/parleyhq/parley/voiceproto"
 )
 
 // daveRoom is a real voice server with Go clients in one channel.
 type daveRoom struct {
 	t      *testing.T
-	srv    *voiceserver.Server
+	srv    *voicenode.Node
 	dir    *datadir.Dir
 	signer *voicetoken.Signer
 }
@@ -37,7 +37,7 @@ func newDAVERoom(t *testing.T) *daveRoom {
 	}
 	key, _ := dir.Key(voicetoken.KeyName)
 	signer, _ := voicetoken.NewSigner(key)
-	srv, err := voiceserver.New(voiceserver.Config{TLS: tlsCfg, TokenKey: key, UDPAddr: "127.0.0.1:0", Readers: 1})
+	srv, err := voicenode.New(voicenode.Config{TLS: tlsCfg, TokenKey: key, UDPAddr: "127.0.0.1:0", Readers: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,7 +252,7 @@ func TestDAVESendRightAfterDial(t *testing.T) {
 // and no sender key, a send waits; it goes out once the client is alone
 // (transport-only Opus that no one receives), and Close ends the wait.
 func TestDAVESendWaitsForKey(t *testing.T) {
-	s := newFakeServer(t, voicecrypto.Modes(false))
+	s := newFakeServer(t, voiceproto.Modes(false))
 	s.daveVersion = 1 // and never a key
 	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 	defer cancel()
@@ -275,7 +275,7 @@ func TestDAVESendWaitsForKey(t *testing.T) {
 		t.Fatalf("SendOpus returned %v before DAVE settled", err)
 	case <-time.After(150 * time.Millisecond):
 	}
-	s.write(s.lastWS(), opClientDisconnect, map[string]any{"user_id": "echo"})
+	s.write(s.lastWS(), voiceproto.OpClientDisconnect, map[string]any{"user_id": "echo"})
 	select {
 	case err := <-sent:
 		if err != nil {
@@ -291,7 +291,7 @@ func TestDAVESendWaitsForKey(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 
-	s.write(s.lastWS(), opClientsConnect, map[string]any{"user_ids": []string{"echo"}})
+	s.write(s.lastWS(), voiceproto.OpClientsConnect, map[string]any{"user_ids": []string{"echo"}})
 	for deadline := time.Now().Add(2 * time.Second); len(c.Members()) == 0; time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("op 11 not seen")

@@ -14,6 +14,7 @@ import (
 
 	"github.com/parleyhq/parley/e2ee/dave"
 	"github.com/parleyhq/parley/e2ee/mls"
+	"github.com/parleyhq/parley/voiceproto"
 )
 
 // daveMember is a daveSession driven directly by a test playing the
@@ -45,7 +46,7 @@ func newDAVEMember(t *testing.T, user uint64) *daveMember {
 			if typ == websocket.BinaryMessage {
 				msg, err = dave.DecodeClientFrame(data)
 			} else {
-				var in inbound
+				var in voiceproto.RawMessage
 				if err = json.Unmarshal(data, &in); err == nil {
 					msg, err = dave.DecodeJSON(dave.Opcode(in.Op), in.D)
 				}
@@ -110,7 +111,7 @@ func deliver(t *testing.T, sends []dave.Send, to ...*daveMember) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			m.c.dave.handleJSON(int(s.Msg.Opcode()), raw)
+			m.c.dave.handleJSON(voiceproto.Op(s.Msg.Opcode()), raw)
 		}
 	}
 }

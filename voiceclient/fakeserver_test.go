@@ -14,7 +14,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/parleyhq/parley/sfu/voicecrypto"
+	"github.com/parleyhq/parley/voiceproto"
 )
 
 // fakeServer is a minimal voice server for testing the client's side of
@@ -27,14 +27,14 @@ type fakeServer struct {
 	udp    *net.UDPConn
 	key    []byte
 	modes  []string
-	cipher *voicecrypto.Cipher
+	cipher *voiceproto.Cipher
 
 	wmu sync.Mutex // serializes WebSocket writes
 
 	mu            sync.Mutex
 	ws            []*websocket.Conn
 	identifies    int
-	resumes       []resumeData
+	resumes       []voiceproto.Resume
 	speaking      []json.RawMessage
 	heartbeats    int
 	received      [][]byte
@@ -42,7 +42,7 @@ type fakeServer struct {
 	seq           int64
 	announceAfter int
 	announced     bool
-	nonce         voicecrypto.ServerNonce
+	nonce         voiceproto.ServerNonce
 	paths         []string
 	// daveVersion is op 4's dave_protocol_version; with 1 the fake sends
 	// op 11 before op 4 (as Parley does) and ignores binary frames, so a
@@ -99,7 +99,7 @@ func (s *fakeServer) pool() *x509.CertPool {
 	return p
 }
 
-func (s *fakeServer) write(ws *websocket.Conn, op int, d any) {
+func (s *fakeServer) write(ws *websocket.Conn, op voiceproto.Op, d any) {
 	s.mu.Lock()
 	s.seq++
 	b, _ := json.Marshal(map[string]any{"op": op, "d": d, "seq": s.seq})
@@ -110,7 +110,7 @@ func (s *fakeServer) write(ws *websocket.Conn, op int, d any) {
 }
 
 func (s *fakeServer) serveWS(ws *websocket.Conn) {
-	send := func(op int, d any) { s.write(ws, op, d) }
+	send := func(op voiceproto.Op, d any) { s.write(ws, op, d) }
 	s.mu.Lock()
 	delay := s.closeDelay
 	s.mu.Unlock()
@@ -131,7 +131,7 @@ func (s *fakeServer) serveWS(ws *websocket.Conn) {
 			return nil
 		})
 	}
-	send(opHello, map[string]any{"heartbeat_interval": 100.5})
+	send(voiceproto.OpHello, map[string]any{"heartbeat_interval": 100.5})
 	for {
 		typ, data, err := ws.ReadMessage()
 		if err != nil {
@@ -151,22 +151,22 @@ func (s *fakeServer) serveWS(ws *websocket.Conn) {
 		if typ == websocket.BinaryMessage {
 			continue // DAVE key package: this fake is no DAVE gateway
 		}
-		var m inbound
+		var m voiceproto.RawMessage
 		if err := json.Unmarshal(data, &m); err != nil {
 			s.t.Errorf("fake: bad json %s", data)
 			return
 		}
 		switch m.Op {
-		case opIdentify:
+		case voiceproto.OpIdentify:
 			s.mu.Lock()
 			s.identifies++
 			s.mu.Unlock()
 			port := s.udp.LocalAddr().(*net.UDPAddr).Port
-			send(opReady, map[string]any{"ssrc": 77, "ip": "127.0.0.1", "port": port, "modes": s.modes, "heartbeat_interval": 100.5})
-		case opSelectProtocol:
-			var sp selectProtocolData
+			send(voiceproto.OpReady, map[string]any{"ssrc": 77, "ip": "127.0.0.1", "port": port, "modes": s.modes, "heartbeat_interval": 100.5})
+		case voiceproto.OpSelectProtocol:
+			var sp voiceproto.SelectProtocol
 			_ = json.Unmarshal(m.D, &sp)
-			c, err := voicecrypto.New(sp.Data.Mode, s.key)
+			c, err := voiceproto.NewCipher(sp.Data.Mode, s.key)
 			if err != nil {
 				s.t.Errorf("fake: mode %q: %v", sp.Data.Mode, err)
 				return
@@ -182,30 +182,30 @@ func (s *fakeServer) serveWS(ws *websocket.Conn) {
 			dv := s.daveVersion
 			s.mu.Unlock()
 			if dv > 0 {
-				send(opClientsConnect, map[string]any{"user_ids": []string{"echo"}})
+				send(voiceproto.OpClientsConnect, map[string]any{"user_ids": []string{"echo"}})
 			}
-			send(opSessionDescription, map[string]any{"mode": sp.Data.Mode, "secret_key": k, "dave_protocol_version": dv})
+			send(voiceproto.OpSessionDescription, map[string]any{"mode": sp.Data.Mode, "secret_key": k, "dave_protocol_version": dv})
 			if dv == 0 {
-				send(opClientsConnect, map[string]any{"user_ids": []string{"echo"}})
+				send(voiceproto.OpClientsConnect, map[string]any{"user_ids": []string{"echo"}})
 			}
-		case opHeartbeat:
-			var hb heartbeatData
+		case voiceproto.OpHeartbeat:
+			var hb voiceproto.Heartbeat
 			_ = json.Unmarshal(m.D, &hb)
 			s.mu.Lock()
 			s.heartbeats++
 			s.mu.Unlock()
-			send(opHeartbeatACK, map[string]any{"t": hb.T})
-		case opSpeaking:
+			send(voiceproto.OpHeartbeatACK, map[string]any{"t": hb.T})
+		case voiceproto.OpSpeaking:
 			s.mu.Lock()
 			s.speaking = append(s.speaking, append(json.RawMessage(nil), m.D...))
 			s.mu.Unlock()
-		case opResume:
-			var r resumeData
+		case voiceproto.OpResume:
+			var r voiceproto.Resume
 			_ = json.Unmarshal(m.D, &r)
 			s.mu.Lock()
 			s.resumes = append(s.resumes, r)
 			s.mu.Unlock()
-			send(opResumed, nil)
+			send(voiceproto.OpResumed, nil)
 		}
 	}
 }
@@ -224,8 +224,8 @@ func (s *fakeServer) serveUDP() {
 			return
 		}
 		pkt := buf[:n]
-		switch voicecrypto.Classify(pkt) {
-		case voicecrypto.KindDiscovery:
+		switch voiceproto.Classify(pkt) {
+		case voiceproto.KindDiscovery:
 			resp := make([]byte, 74)
 			binary.BigEndian.PutUint16(resp, 2)
 			binary.BigEndian.PutUint16(resp[2:], 70)
@@ -233,7 +233,7 @@ func (s *fakeServer) serveUDP() {
 			copy(resp[8:], from.IP.String())
 			binary.BigEndian.PutUint16(resp[72:], uint16(from.Port))
 			_, _ = s.udp.WriteToUDP(resp, from)
-		case voicecrypto.KindRTP:
+		case voiceproto.KindRTP:
 			s.echo(pkt, from)
 		}
 	}
@@ -253,7 +253,7 @@ func (s *fakeServer) echo(pkt []byte, from *net.UDPAddr) {
 		s.t.Errorf("fake: open: %v", err)
 		return
 	}
-	h, err := voicecrypto.ParseHeader(clear)
+	h, err := voiceproto.ParseHeader(clear)
 	if err != nil {
 		s.t.Errorf("fake: header: %v", err)
 		return
@@ -274,6 +274,6 @@ func (s *fakeServer) echo(pkt []byte, from *net.UDPAddr) {
 	}
 	_, _ = s.udp.WriteToUDP(wire, from)
 	if announce {
-		s.write(s.lastWS(), opSpeaking, map[string]any{"user_id": "echo", "ssrc": echoSSRC, "speaking": 1})
+		s.write(s.lastWS(), voiceproto.OpSpeaking, map[string]any{"user_id": "echo", "ssrc": echoSSRC, "speaking": 1})
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/parleyhq/parley/voiceproto"
 )
 
 // readLoop reads the WebSocket, dispatches messages and, after a resumable
@@ -34,7 +36,7 @@ func (c *Conn) readLoop(ws *websocket.Conn) {
 		}
 		if err == nil {
 			op := c.handle(data)
-			if op == opResumed {
+			if op == voiceproto.OpResumed {
 				resumes = 0
 			}
 			continue
@@ -49,7 +51,7 @@ func (c *Conn) readLoop(ws *websocket.Conn) {
 			c.fail(closeErr(code, err))
 			return
 		}
-		if !resumable(code) {
+		if !code.Resumable() {
 			c.fail(closeErr(code, err))
 			return
 		}
@@ -76,25 +78,21 @@ func (c *Conn) readLoop(ws *websocket.Conn) {
 
 // closeCode extracts the WebSocket close code; 1006 (abnormal) for network
 // errors without a close frame.
-func closeCode(err error) int {
+func closeCode(err error) voiceproto.CloseCode {
 	var ce *websocket.CloseError
 	if errors.As(err, &ce) {
-		return ce.Code
+		return voiceproto.CloseCode(ce.Code)
 	}
-	return websocket.CloseAbnormalClosure
+	return voiceproto.CloseAbnormal
 }
 
-func closeErr(code int, err error) error {
+func closeErr(code voiceproto.CloseCode, err error) error {
 	var ce *websocket.CloseError
 	if errors.As(err, &ce) {
 		return &CloseError{Code: ce.Code, Text: ce.Text}
 	}
 	return fmt.Errorf("%w: %v", ErrClosed, err)
 }
-
-// resumable follows @discordjs/voice: resume after a close code below 4000
-// or 4015 (voice server crashed).
-func resumable(code int) bool { return code < 4000 || code == 4015 }
 
 // resume dials a new WebSocket and sends op 7 Resume; op 8 Hello and op 9
 // Resumed are handled by readLoop.
@@ -136,8 +134,9 @@ func (c *Conn) resume(attempt int) (*websocket.Conn, error) {
 	if old != nil {
 		_ = old.Close()
 	}
-	if err := c.writeOp(opResume, resumeData{
-		ServerID: c.cfg.GuildID, SessionID: c.cfg.SessionID, Token: c.cfg.Token, SeqAck: c.seq.Load(),
+	seqAck := c.seq.Load()
+	if err := c.writeOp(voiceproto.OpResume, voiceproto.Resume{
+		ServerID: voiceproto.ID(c.cfg.GuildID), SessionID: voiceproto.ID(c.cfg.SessionID), Token: c.cfg.Token, SeqAck: &seqAck,
 	}); err != nil {
 		_ = ws.Close()
 		return nil, err
@@ -147,26 +146,24 @@ func (c *Conn) resume(attempt int) (*websocket.Conn, error) {
 
 // handle dispatches one server message and returns its opcode (-1 if it
 // could not be parsed).
-func (c *Conn) handle(data []byte) int {
-	var m inbound
+func (c *Conn) handle(data []byte) voiceproto.Op {
+	var m voiceproto.RawMessage
 	if err := json.Unmarshal(data, &m); err != nil {
 		c.stats.badMessages.Add(1)
 		c.log.Debug("voice gateway: undecodable message", "err", err)
 		return -1
 	}
-	if m.Seq != nil {
-		c.seq.Store(*m.Seq)
-	} else if m.S != nil {
-		c.seq.Store(*m.S)
+	if seq, ok := m.Sequence(); ok {
+		c.seq.Store(seq)
 	}
-	bad := func(err error) int {
+	bad := func(err error) voiceproto.Op {
 		c.stats.badMessages.Add(1)
 		c.log.Debug("voice gateway: bad payload", "op", m.Op, "err", err)
 		return m.Op
 	}
 	switch m.Op {
-	case opHello:
-		var d helloData
+	case voiceproto.OpHello:
+		var d voiceproto.Hello
 		if err := json.Unmarshal(m.D, &d); err != nil {
 			return bad(err)
 		}
@@ -179,14 +176,14 @@ func (c *Conn) handle(data []byte) int {
 			c.hbReset <- iv
 		}
 		trySend(c.helloCh, d)
-	case opReady:
-		var d readyData
+	case voiceproto.OpReady:
+		var d voiceproto.Ready
 		if err := json.Unmarshal(m.D, &d); err != nil {
 			return bad(err)
 		}
 		trySend(c.readyCh, d)
-	case opSessionDescription:
-		var d sessionDescriptionData
+	case voiceproto.OpSessionDescription:
+		var d voiceproto.SessionDescription
 		if err := json.Unmarshal(m.D, &d); err != nil {
 			return bad(err)
 		}
@@ -194,8 +191,8 @@ func (c *Conn) handle(data []byte) int {
 			c.dave.sessionDescription(uint16(min(max(d.DaveProtocolVersion, 0), 1)))
 		}
 		trySend(c.sdCh, d)
-	case opHeartbeatACK:
-		var d heartbeatACKData
+	case voiceproto.OpHeartbeatACK:
+		var d voiceproto.HeartbeatACK
 		if err := json.Unmarshal(m.D, &d); err != nil {
 			// Below v8 the ACK is a bare integer.
 			d.T = m.D
@@ -204,28 +201,27 @@ func (c *Conn) handle(data []byte) int {
 			c.hbAckedT.Store(t)
 			c.lastRTT.Store(int64(time.Since(time.UnixMilli(t))))
 		}
-	case opSpeaking:
-		var d speakingIn
+	case voiceproto.OpSpeaking:
+		var d voiceproto.PeerSpeaking
 		if err := json.Unmarshal(m.D, &d); err != nil {
 			return bad(err)
 		}
 		c.announce(string(d.UserID), d.SSRC)
-		c.event(Event{Type: EventSpeaking, UserID: string(d.UserID), SSRC: d.SSRC, Speaking: d.flags()})
-	case opClientsConnect:
-		var d clientsConnectData
+		c.event(Event{Type: EventSpeaking, UserID: string(d.UserID), SSRC: d.SSRC, Speaking: d.Speaking})
+	case voiceproto.OpClientsConnect:
+		var d voiceproto.ClientsConnect
 		if err := json.Unmarshal(m.D, &d); err != nil {
 			return bad(err)
 		}
-		ids := make([]string, len(d.UserIDs))
+		ids := voiceproto.IDs(d.UserIDs)
 		c.dmu.Lock()
-		for i, u := range d.UserIDs {
-			ids[i] = string(u)
-			c.members[ids[i]] = struct{}{}
+		for _, id := range ids {
+			c.members[id] = struct{}{}
 		}
 		c.dmu.Unlock()
 		c.event(Event{Type: EventClientsConnect, UserIDs: ids})
-	case opClientDisconnect:
-		var d clientDisconnectData
+	case voiceproto.OpClientDisconnect:
+		var d voiceproto.ClientDisconnect
 		if err := json.Unmarshal(m.D, &d); err != nil {
 			return bad(err)
 		}
@@ -241,11 +237,11 @@ func (c *Conn) handle(data []byte) int {
 			c.dave.notify() // alone now? a waiting send may go
 		}
 		c.event(Event{Type: EventClientDisconnect, UserID: string(d.UserID)})
-	case opDAVEPrepareTransition, opDAVEExecuteTransition, opDAVEPrepareEpoch:
+	case voiceproto.OpDAVEPrepareTransition, voiceproto.OpDAVEExecuteTransition, voiceproto.OpDAVEPrepareEpoch:
 		if c.dave != nil {
 			c.dave.handleJSON(m.Op, m.D)
 		}
-	case opResumed:
+	case voiceproto.OpResumed:
 		c.log.Info("voice session resumed")
 		c.event(Event{Type: EventResumed})
 	default:
@@ -310,15 +306,16 @@ func (c *Conn) timerLoop() {
 				t = c.hbSentT.Load() + 1
 			}
 			c.hbSentT.Store(t)
-			if err := c.writeOp(opHeartbeat, heartbeatData{T: t, SeqAck: c.seq.Load()}); err != nil {
+			seqAck := c.seq.Load()
+			beat := voiceproto.Heartbeat{T: json.RawMessage(strconv.FormatInt(t, 10)), SeqAck: &seqAck}
+			if err := c.writeOp(voiceproto.OpHeartbeat, beat); err != nil {
 				c.log.Debug("voice heartbeat write failed", "err", err)
 			}
 			hb.Reset(interval)
 		case <-keep.C:
 			if u := c.udpConn(); u != nil && c.handshaken.Load() {
-				var b [8]byte
 				keepCounter++
-				b[0], b[1], b[2], b[3] = byte(keepCounter), byte(keepCounter>>8), byte(keepCounter>>16), byte(keepCounter>>24)
+				b := voiceproto.Keepalive(keepCounter)
 				_, _ = u.Write(b[:])
 			}
 		}

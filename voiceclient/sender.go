@@ -1,11 +1,10 @@
 package voiceclient
 
 import (
-	"encoding/binary"
 	"math/rand/v2"
 	"sync"
 
-	"github.com/parleyhq/parley/sfu/voicecrypto"
+	"github.com/parleyhq/parley/voiceproto"
 )
 
 // MaxOpusSize is the largest Opus payload SendOpus accepts, so that the
@@ -35,7 +34,7 @@ type sender struct {
 	wire  []byte // +checklocks:mu
 
 	speakMu  sync.Mutex
-	speaking int // +checklocks:speakMu; last flags sent
+	speaking voiceproto.SpeakingFlags // +checklocks:speakMu; last flags sent
 }
 
 func (s *sender) init(c *Conn) {
@@ -111,15 +110,8 @@ func (s *sender) sendLocked(seq uint16, ts uint32, marker bool, opus []byte) err
 		return ErrClosed
 	default:
 	}
-	b := s.clear[:12]
-	b[0] = 0x80
-	b[1] = voicecrypto.PayloadTypeOpus
-	if marker {
-		b[1] |= 0x80
-	}
-	binary.BigEndian.PutUint16(b[2:], seq)
-	binary.BigEndian.PutUint32(b[4:], ts)
-	binary.BigEndian.PutUint32(b[8:], c.ssrc)
+	b := s.clear[:voiceproto.FixedHeaderLen]
+	voiceproto.PutFixedHeader(b, marker, voiceproto.PayloadTypeOpus, seq, ts, c.ssrc)
 	if c.dave != nil {
 		var err error
 		if opus, err = c.dave.encrypt(opus); err != nil {
@@ -128,9 +120,7 @@ func (s *sender) sendLocked(seq uint16, ts uint32, marker bool, opus []byte) err
 	}
 	b = append(b, opus...)
 	s.nonce++
-	var nonce [4]byte
-	binary.BigEndian.PutUint32(nonce[:], s.nonce)
-	wire, err := ciph.Seal(s.wire[:0], b, nonce)
+	wire, err := ciph.Seal(s.wire[:0], b, voiceproto.ClientNonce(s.nonce))
 	if err != nil {
 		return err
 	}
@@ -145,18 +135,19 @@ func (s *sender) sendLocked(seq uint16, ts uint32, marker bool, opus []byte) err
 
 // Speaking sends op 5 with the microphone flag set or cleared.
 func (c *Conn) Speaking(on bool) error {
-	flags := 0
+	var flags voiceproto.SpeakingFlags
 	if on {
-		flags = SpeakingMicrophone
+		flags = voiceproto.SpeakingMicrophone
 	}
 	return c.SetSpeaking(flags)
 }
 
-// SetSpeaking sends op 5 with the given flags (SpeakingMicrophone etc.).
-func (c *Conn) SetSpeaking(flags int) error {
+// SetSpeaking sends op 5 with the given flags
+// (voiceproto.SpeakingMicrophone etc.).
+func (c *Conn) SetSpeaking(flags voiceproto.SpeakingFlags) error {
 	c.send.speakMu.Lock()
 	defer c.send.speakMu.Unlock()
-	if err := c.writeOp(opSpeaking, speakingOut{Speaking: flags, Delay: 0, SSRC: c.ssrc}); err != nil {
+	if err := c.writeOp(voiceproto.OpSpeaking, voiceproto.Speaking{Speaking: flags, Delay: 0, SSRC: c.ssrc}); err != nil {
 		return err
 	}
 	c.send.speaking = flags

@@ -1,21 +1,19 @@
 package voiceclient
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
 	"strconv"
 	"time"
 
-	"github.com/parleyhq/parley/sfu/voicecrypto"
+	"github.com/parleyhq/parley/voiceproto"
 )
 
 // openUDP connects the media socket to the address in Ready, starts the UDP
 // reader and runs IP discovery (voice-protocol.md §3.1).
-func (c *Conn) openUDP(ctx context.Context, ready readyData) error {
+func (c *Conn) openUDP(ctx context.Context, ready voiceproto.Ready) error {
 	raddr, err := net.ResolveUDPAddr("udp4", net.JoinHostPort(ready.IP, strconv.Itoa(ready.Port)))
 	if err != nil {
 		return fmt.Errorf("%w: ready address: %v", ErrHandshake, err)
@@ -38,23 +36,23 @@ func (c *Conn) openUDP(ctx context.Context, ready readyData) error {
 	c.wg.Add(1)
 	go c.udpLoop(u)
 
-	req := make([]byte, voicecrypto.DiscoveryLen)
-	binary.BigEndian.PutUint16(req[0:], 1)
-	binary.BigEndian.PutUint16(req[2:], 70)
-	binary.BigEndian.PutUint32(req[4:], c.ssrc)
+	req := voiceproto.DiscoveryRequest(c.ssrc)
 	t := time.NewTicker(discoveryInterval)
 	defer t.Stop()
 	for range discoveryAttempts {
-		if _, err := u.Write(req); err != nil {
+		if _, err := u.Write(req[:]); err != nil {
 			return fmt.Errorf("%w: %v", ErrDiscovery, err)
 		}
 		select {
 		case resp := <-c.discoCh:
-			ip, port, err := parseDiscovery(resp, c.ssrc)
+			ssrc, addr, err := voiceproto.ParseDiscoveryResponse(resp)
 			if err != nil {
-				return err
+				return fmt.Errorf("%w: %w", ErrDiscovery, err)
 			}
-			c.extIP, c.extPort = ip, port
+			if ssrc != c.ssrc {
+				return fmt.Errorf("%w: response for ssrc %d, want %d", ErrDiscovery, ssrc, c.ssrc)
+			}
+			c.extIP, c.extPort = addr.Addr().String(), int(addr.Port())
 			return nil
 		case <-t.C:
 		case <-c.closing:
@@ -64,30 +62,6 @@ func (c *Conn) openUDP(ctx context.Context, ready readyData) error {
 		}
 	}
 	return fmt.Errorf("%w: no response after %d requests", ErrDiscovery, discoveryAttempts)
-}
-
-// parseDiscovery checks a 74-byte response: type 2, length 70, our SSRC,
-// NUL-terminated IPv4 address, big-endian port.
-func parseDiscovery(b []byte, ssrc uint32) (string, int, error) {
-	if len(b) != voicecrypto.DiscoveryLen || binary.BigEndian.Uint16(b) != 2 || binary.BigEndian.Uint16(b[2:]) != 70 {
-		return "", 0, fmt.Errorf("%w: malformed response", ErrDiscovery)
-	}
-	if got := binary.BigEndian.Uint32(b[4:]); got != ssrc {
-		return "", 0, fmt.Errorf("%w: response for ssrc %d, want %d", ErrDiscovery, got, ssrc)
-	}
-	addr := b[8:72]
-	if i := bytes.IndexByte(addr, 0); i >= 0 {
-		addr = addr[:i]
-	}
-	ip := net.ParseIP(string(addr))
-	if ip == nil || ip.To4() == nil {
-		return "", 0, fmt.Errorf("%w: address %q is not IPv4", ErrDiscovery, addr)
-	}
-	port := int(binary.BigEndian.Uint16(b[72:]))
-	if port == 0 {
-		return "", 0, fmt.Errorf("%w: port 0", ErrDiscovery)
-	}
-	return ip.String(), port, nil
 }
 
 // udpLoop reads media datagrams: discovery responses go to the handshake,
@@ -120,11 +94,11 @@ func (c *Conn) udpLoop(u *net.UDPConn) {
 // decryptable Opus RTP packet. clear is scratch space of at least
 // len(pkt) bytes capacity.
 func (c *Conn) handleDatagram(pkt, clear []byte, now time.Time) {
-	switch voicecrypto.Classify(pkt) {
-	case voicecrypto.KindDiscoveryResponse:
+	switch voiceproto.Classify(pkt) {
+	case voiceproto.KindDiscoveryResponse:
 		trySend(c.discoCh, append([]byte(nil), pkt...))
 		return
-	case voicecrypto.KindRTP:
+	case voiceproto.KindRTP:
 	default:
 		c.stats.ignored.Add(1)
 		return
@@ -139,8 +113,8 @@ func (c *Conn) handleDatagram(pkt, clear []byte, now time.Time) {
 		c.stats.decryptErrors.Add(1)
 		return
 	}
-	h, err := voicecrypto.ParseHeader(out)
-	if err != nil || h.PayloadType != voicecrypto.PayloadTypeOpus {
+	h, err := voiceproto.ParseHeader(out)
+	if err != nil || h.PayloadType != voiceproto.PayloadTypeOpus {
 		c.stats.ignored.Add(1)
 		return
 	}

@@ -1,7 +1,4 @@
-// Package voiceserver wires one voice server together: the sfu node (UDP
-// media) and the signaling gateway (WSS) on a TLS listener. `parley serve`,
-// the interop tests and the bench all start voice through it.
-package voiceserver
+package voicenode
 
 import (
 	"context"
@@ -37,6 +34,10 @@ type Config struct {
 	LegacyModes bool
 	// Readers is the number of UDP reader goroutines (default GOMAXPROCS).
 	Readers int
+	// SFU tunes the media plane beyond the fields above (batch size,
+	// trailing silence, room size); its UDPAddr, PublicIP, LegacyModes,
+	// Readers, Logger and Metrics are set by New from this Config.
+	SFU sfu.Config
 	// Gateway tunes the voice gateway, including the DAVE end-to-end
 	// encryption policy (Gateway.DAVE: preferred by default, required or
 	// off); Media, Tokens, Logger and Metrics are filled in by New.
@@ -45,24 +46,29 @@ type Config struct {
 	Metrics prometheus.Registerer
 }
 
-// Validate checks the config and fills defaults.
-func (c *Config) Validate() error {
+// withDefaults returns c with its defaults set.
+func (c Config) withDefaults() Config {
 	if c.GatewayAddr == "" {
 		c.GatewayAddr = "127.0.0.1:0"
-	}
-	if c.TLS == nil {
-		return errors.New("voiceserver: TLS config is required (clients only speak wss://)")
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	return c
+}
+
+// Validate reports what New cannot work with; it changes nothing.
+func (c Config) Validate() error {
+	if c.TLS == nil {
+		return fmt.Errorf("%w: TLS config is required (clients only speak wss://)", ErrConfig)
+	}
 	return nil
 }
 
-// Server is a running voice server.
-type Server struct {
+// Node is a running voice node.
+type Node struct {
 	cfg  Config
-	node *sfu.Node
+	sfu  *sfu.Server
 	gw   *signaling.Server
 	ln   net.Listener
 	http *http.Server
@@ -72,8 +78,9 @@ type Server struct {
 	closeErr  error
 }
 
-// New builds the node and the gateway and binds both sockets.
-func New(cfg Config) (*Server, error) {
+// New builds the SFU and the gateway and binds both sockets.
+func New(cfg Config) (*Node, error) {
+	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -81,29 +88,30 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	node, err := sfu.NewNode(sfu.Config{
-		UDPAddr: cfg.UDPAddr, PublicIP: cfg.PublicIP, LegacyModes: cfg.LegacyModes,
-		Readers: cfg.Readers, Logger: cfg.Logger.With("component", "sfu"), Metrics: cfg.Metrics,
-	})
+	scfg := cfg.SFU
+	scfg.UDPAddr, scfg.PublicIP, scfg.LegacyModes, scfg.Readers = cfg.UDPAddr, cfg.PublicIP, cfg.LegacyModes, cfg.Readers
+	scfg.Logger, scfg.Metrics = cfg.Logger.With("component", "sfu"), cfg.Metrics
+	media, err := sfu.New(scfg)
 	if err != nil {
 		return nil, err
 	}
 	gcfg := cfg.Gateway
-	gcfg.Media = media{node}
+	gcfg.Media = mediaPlane{media}
 	gcfg.Tokens = signer
 	gcfg.Logger = cfg.Logger.With("component", "voice_gateway")
 	gcfg.Metrics = cfg.Metrics
 	gw, err := signaling.New(gcfg)
 	if err != nil {
-		_ = node.Close(context.Background())
+		_ = media.Close(context.Background())
 		return nil, err
 	}
 	ln, err := net.Listen("tcp", cfg.GatewayAddr)
 	if err != nil {
-		_ = node.Close(context.Background())
-		return nil, fmt.Errorf("voiceserver: listen %s: %w", cfg.GatewayAddr, err)
+		_ = media.Close(context.Background())
+		_ = gw.Close(context.Background())
+		return nil, fmt.Errorf("voicenode: listen %s: %w", cfg.GatewayAddr, err)
 	}
-	s := &Server{cfg: cfg, node: node, gw: gw, ln: ln, done: make(chan struct{})}
+	s := &Node{cfg: cfg, sfu: media, gw: gw, ln: ln, done: make(chan struct{})}
 	s.http = &http.Server{
 		Handler:           gw,
 		TLSConfig:         cfg.TLS,
@@ -114,9 +122,11 @@ func New(cfg Config) (*Server, error) {
 }
 
 // Start serves until Close; it returns at once.
-func (s *Server) Start(context.Context) error {
-	s.node.Start()
-	go func() {
+func (s *Node) Start(ctx context.Context) error {
+	if err := s.sfu.Start(ctx); err != nil {
+		return err
+	}
+	go func() { // owned by Close, which waits on done
 		defer close(s.done)
 		err := s.http.Serve(tls.NewListener(s.ln, s.cfg.TLS))
 		if err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -127,52 +137,53 @@ func (s *Server) Start(context.Context) error {
 }
 
 // GatewayAddr is the host:port clients put after wss://.
-func (s *Server) GatewayAddr() string { return s.ln.Addr().String() }
+func (s *Node) GatewayAddr() string { return s.ln.Addr().String() }
 
 // UDPAddr is the media socket's address.
-func (s *Server) UDPAddr() string { return s.node.LocalAddr().String() }
+func (s *Node) UDPAddr() string { return s.sfu.LocalAddr().String() }
 
 // Controller is the control-plane interface (mute, deafen, disconnect).
-func (s *Server) Controller() voicectl.Controller { return s.gw.Controller() }
+func (s *Node) Controller() voicectl.Controller { return s.gw.Controller() }
 
 // Participants lists connected users.
-func (s *Server) Participants() []voicectl.Participant { return s.gw.Participants() }
+func (s *Node) Participants() []voicectl.Participant { return s.gw.Participants() }
 
 // Gateway exposes the voice gateway (DAVE state for tests and the admin
 // API).
-func (s *Server) Gateway() *signaling.Server { return s.gw }
+func (s *Node) Gateway() *signaling.Server { return s.gw }
 
 // DAVEState is the DAVE state of a voice channel (signaling.Server.DAVEState).
-func (s *Server) DAVEState(guild, channel string) (signaling.DAVERoomState, bool) {
+func (s *Node) DAVEState(guild, channel string) (signaling.DAVERoomState, bool) {
 	return s.gw.DAVEState(guild, channel)
 }
 
-// Node exposes the SFU (stats for the bench and tests).
-func (s *Server) Node() *sfu.Node { return s.node }
+// SFU exposes the media plane (stats for the bench and tests).
+func (s *Node) SFU() *sfu.Server { return s.sfu }
 
 // Close sends every client a close frame (1001), stops the listeners and
 // the SFU.
-func (s *Server) Close(ctx context.Context) error {
+func (s *Node) Close(ctx context.Context) error {
 	s.closeOnce.Do(func() {
 		gwErr := s.gw.Close(ctx)
 		httpErr := s.http.Shutdown(ctx)
 		<-s.done
-		nodeErr := s.node.Close(ctx)
-		s.closeErr = errors.Join(gwErr, httpErr, nodeErr)
+		sfuErr := s.sfu.Close(ctx)
+		s.closeErr = errors.Join(gwErr, httpErr, sfuErr)
 	})
 	return s.closeErr
 }
 
-// media adapts the sfu node to the gateway's Media interface.
-type media struct{ n *sfu.Node }
+// mediaPlane adapts the SFU to the gateway's Media interface (the gateway
+// defines what it needs; sfu does not know the gateway).
+type mediaPlane struct{ s *sfu.Server }
 
-func (m media) Join(room, user string) (signaling.Participant, error) {
-	p, err := m.n.Join(room, user)
+func (m mediaPlane) Join(room, user string) (signaling.Participant, error) {
+	p, err := m.s.Join(room, user)
 	if err != nil {
 		return nil, err
 	}
 	return p, nil
 }
 
-func (m media) Modes() []string                    { return m.n.Modes() }
-func (m media) UDPEndpoint() (ip string, port int) { return m.n.UDPEndpoint() }
+func (m mediaPlane) Modes() []string                    { return m.s.Modes() }
+func (m mediaPlane) UDPEndpoint() (ip string, port int) { return m.s.UDPEndpoint() }

@@ -1,4 +1,4 @@
-package voicecrypto
+package voiceproto
 
 import "encoding/binary"
 

@@ -1,4 +1,4 @@
-package voicecrypto
+package voiceproto
 
 import (
 	"crypto/aes"
@@ -11,7 +11,7 @@ import (
 )
 
 // Cipher seals and opens Discord voice packets for one (mode, 32-byte key).
-// It is immutable after New; Seal and Open are safe for concurrent use.
+// It is immutable after NewCipher; Seal and Open are safe for concurrent use.
 type Cipher struct {
 	mode string
 	id   modeID
@@ -25,8 +25,8 @@ type Cipher struct {
 // cipher.AEAD interface would escape and cost an allocation per packet.
 var nonces = sync.Pool{New: func() any { return new([24]byte) }}
 
-// New returns a Cipher for mode and the 32-byte secret_key.
-func New(mode string, key []byte) (*Cipher, error) {
+// NewCipher returns a Cipher for mode and the 32-byte secret_key.
+func NewCipher(mode string, key []byte) (*Cipher, error) {
 	id := parseMode(mode)
 	if id == modeInvalid {
 		return nil, ErrUnknownMode

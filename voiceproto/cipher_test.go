@@ -1,4 +1,4 @@
-package voicecrypto
+package voiceproto
 
 import (
 	"bytes"
@@ -15,9 +15,9 @@ import (
 
 func mustNew(t testing.TB, mode string) *Cipher {
 	t.Helper()
-	c, err := New(mode, testKey)
+	c, err := NewCipher(mode, testKey)
 	if err != nil {
-		t.Fatalf("New(%q): %v", mode, err)
+		t.Fatalf("NewCipher(%q): %v", mode, err)
 	}
 	return c
 }
@@ -44,7 +44,7 @@ func TestNew(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := New(tt.mode, tt.key); !errors.Is(err, tt.want) {
+			if _, err := NewCipher(tt.mode, tt.key); !errors.Is(err, tt.want) {
 				t.Fatalf("err = %v, want %v", err, tt.want)
 			}
 		})
@@ -294,7 +294,7 @@ func TestCrossKeyAndMode(t *testing.T) {
 	for _, m := range allModes {
 		c := mustNew(t, m)
 		wire, _ := c.Seal(nil, rtp, [4]byte{1})
-		c2, _ := New(m, other)
+		c2, _ := NewCipher(m, other)
 		if _, err := c2.Open(nil, wire); !errors.Is(err, ErrAuth) {
 			t.Errorf("%s: wrong key: err = %v, want ErrAuth", m, err)
 		}

@@ -1,7 +1,27 @@
-// Package voicecrypto implements Discord voice transport encryption for
-// Parley's UDP media path: the RTP header parser, datagram classification,
-// the seven transport-encryption modes a Discord voice server can offer,
-// and the server's nonce space. It is pure: no I/O, no clocks, no logging.
+// Package voiceproto is Discord's voice protocol on the wire, defined once
+// for every end that speaks it: the server (sfu, signaling), the Go client
+// (voiceclient) and the load generator (bench/voicebench). It is pure: no
+// I/O, no clocks, no logging, and it imports nothing of Parley but the
+// DAVE opcodes (e2ee/dave).
+//
+// # Voice gateway (shared/docs/voice-protocol.md §2)
+//
+// JSON messages {op, d} over WSS: the opcodes ([Op]), one Go type per
+// payload ([Identify], [Ready], [SelectProtocol], [SessionDescription],
+// [Speaking], [PeerSpeaking], ...), the envelopes ([RawMessage] to decode,
+// [Message] and [NumberedMessage] to encode, with v8's "seq"/"s"), the
+// close codes ([CloseCode], with [CloseCode.Resumable]) and the dialects
+// chosen by ?v= ([Dialect]). Ids decode from strings or numbers ([ID]);
+// speaking from a bitmask or a bool ([SpeakingFlags]). DAVE's binary
+// frames (ops 25-30) are e2ee/dave's.
+//
+// # UDP (§3)
+//
+// Datagram classes by shape ([Classify]), IP discovery
+// ([DiscoveryRequest], [ParseDiscoveryResponse], ...), keepalives, the RTP
+// header ([ParseHeader], [PutFixedHeader]), the transport-encryption modes
+// and their [Cipher], and the nonce spaces of client and server
+// ([ClientNonce], [ServerNonce]).
 //
 // # Modes and wire layouts (shared/docs/voice-protocol.md §3.3)
 //
@@ -59,4 +79,4 @@
 // secretbox modes in-place operation costs one temporary allocation, since
 // NaCl secretbox forbids overlapping buffers. The preferred modes cost
 // ~0.2-0.4 µs per 100-byte packet (shared/docs/performance.md §5).
-package voicecrypto
+package voiceproto

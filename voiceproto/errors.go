@@ -1,4 +1,4 @@
-package voicecrypto
+package voiceproto
 
 import "errors"
 
@@ -6,22 +6,32 @@ import "errors"
 // reasons for the caller to count, not log.
 var (
 	// ErrUnknownMode: the mode string is not one of the Mode constants.
-	ErrUnknownMode = errors.New("voicecrypto: unknown encryption mode")
+	ErrUnknownMode = errors.New("voiceproto: unknown encryption mode")
 	// ErrKeySize: the secret key is not 32 bytes.
-	ErrKeySize = errors.New("voicecrypto: secret key must be 32 bytes")
+	ErrKeySize = errors.New("voiceproto: secret key must be 32 bytes")
 	// ErrShortPacket: the packet is shorter than its header, extension,
 	// padding or the mode's tag and nonce require.
-	ErrShortPacket = errors.New("voicecrypto: packet too short")
+	ErrShortPacket = errors.New("voiceproto: packet too short")
 	// ErrNotRTP: the packet is not RTP version 2.
-	ErrNotRTP = errors.New("voicecrypto: not an RTP version 2 packet")
+	ErrNotRTP = errors.New("voiceproto: not an RTP version 2 packet")
 	// ErrBadPadding: the P bit is set but the padding count is zero or
 	// larger than the packet after the header.
-	ErrBadPadding = errors.New("voicecrypto: invalid RTP padding")
+	ErrBadPadding = errors.New("voiceproto: invalid RTP padding")
 	// ErrAuth: decryption failed (wrong key, wrong mode or tampered packet).
-	ErrAuth = errors.New("voicecrypto: message authentication failed")
+	ErrAuth = errors.New("voiceproto: message authentication failed")
 	// ErrOverlap: dst's spare capacity overlaps the input other than in
 	// place (dst == input[:0]).
-	ErrOverlap = errors.New("voicecrypto: dst overlaps input")
+	ErrOverlap = errors.New("voiceproto: dst overlaps input")
 	// ErrRandom: the system random source failed (suffix mode only).
-	ErrRandom = errors.New("voicecrypto: random source failed")
+	ErrRandom = errors.New("voiceproto: random source failed")
+)
+
+// Gateway errors.
+var (
+	// ErrBadVersion: the ?v= query parameter names no dialect.
+	ErrBadVersion = errors.New("voiceproto: unsupported voice gateway version")
+	// ErrBadPayload: a gateway payload field has the wrong shape.
+	ErrBadPayload = errors.New("voiceproto: invalid payload")
+	// ErrBadDiscovery: an IP discovery datagram is malformed.
+	ErrBadDiscovery = errors.New("voiceproto: malformed IP discovery datagram")
 )

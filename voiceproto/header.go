@@ -1,4 +1,4 @@
-package voicecrypto
+package voiceproto
 
 import "encoding/binary"
 
@@ -117,4 +117,28 @@ func clearLen(m modeID, pkt []byte) (int, error) {
 		return 0, ErrShortPacket
 	}
 	return n, nil
+}
+
+// PutFixedHeader writes the 12-byte fixed RTP header of a packet Parley
+// sends (RFC 3550 §5.1): version 2, no padding, no extension, no CSRCs.
+// b must hold at least FixedHeaderLen bytes.
+func PutFixedHeader(b []byte, marker bool, payloadType uint8, seq uint16, ts, ssrc uint32) {
+	_ = b[FixedHeaderLen-1]
+	b[0] = 0x80
+	b[1] = payloadType & 0x7F
+	if marker {
+		b[1] |= 0x80
+	}
+	binary.BigEndian.PutUint16(b[2:4], seq)
+	binary.BigEndian.PutUint32(b[4:8], ts)
+	binary.BigEndian.PutUint32(b[8:12], ssrc)
+}
+
+// PeekSSRC returns the SSRC of an RTP packet, encrypted or not (the fixed
+// header is always clear), or false if pkt is shorter than the header.
+func PeekSSRC(pkt []byte) (uint32, bool) {
+	if len(pkt) < FixedHeaderLen {
+		return 0, false
+	}
+	return binary.BigEndian.Uint32(pkt[8:12]), true
 }

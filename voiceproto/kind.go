@@ -1,4 +1,6 @@
-package voicecrypto
+package voiceproto
+
+import "encoding/binary"
 
 // Kind is the class of a UDP datagram on the voice socket, decided by shape
 // alone (voice-protocol.md §3).
@@ -56,4 +58,16 @@ func Classify(pkt []byte) Kind {
 		return KindRTCP
 	}
 	return KindRTP
+}
+
+// KeepaliveLen is the length of a UDP keepalive.
+const KeepaliveLen = 8
+
+// Keepalive returns the UDP keepalive a client sends every few seconds to
+// hold its NAT binding: a little-endian counter in 8 bytes, as the
+// desktop client and @discordjs/voice send it. Servers ignore its content.
+func Keepalive(counter uint32) [KeepaliveLen]byte {
+	var b [KeepaliveLen]byte
+	binary.LittleEndian.PutUint32(b[:4], counter)
+	return b
 }

@@ -1,4 +1,4 @@
-package voicecrypto
+package voiceproto
 
 // Transport-encryption mode names as they appear in the voice gateway's
 // Ready (op 2) "modes" list and in Select Protocol (op 1).

@@ -1,4 +1,4 @@
-package voicecrypto
+package voiceproto
 
 // ServerNonceSpace is the number of nonces a ServerNonce yields per key.
 const ServerNonceSpace = 1 << 29
@@ -48,3 +48,10 @@ func (s *ServerNonce) Remaining() uint32 { return ServerNonceSpace - s.n }
 // IsServerNonce reports whether nonce lies in the server's nonce space.
 // A received packet carrying one was not produced by a conforming client.
 func IsServerNonce(nonce [4]byte) bool { return nonce[0] >= 0x80 && nonce[3] >= 0xC0 }
+
+// ClientNonce returns the 4-byte wire nonce of a client's n-th packet: a
+// big-endian counter, as @discordjs/voice writes it (from 1). It is never
+// in the server's nonce space while n < 2^31.
+func ClientNonce(n uint32) [4]byte {
+	return [4]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)}
+}

@@ -1,5 +1,5 @@
 //go:build !race
 
-package voicecrypto
+package voiceproto
 
 const raceEnabled = false

@@ -1,6 +1,6 @@
 //go:build race
 
-package voicecrypto
+package voiceproto
 
 // raceEnabled: sync.Pool drops items at random under the race detector, so
 // allocation counts are meaningless there.

@@ -7,7 +7,7 @@ import (
 	"runtime"
 	"time"
 
-	"github.com/parleyhq/parley/sfu/voicecrypto"
+	"github.com/parleyhq/parley/voiceproto"
 )
 
 // FrameInterval is the Opus frame duration every speaker sends at (50 pps).
@@ -72,9 +72,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: payload size %d not in [%d, 1200]", ErrConfig, c.PayloadSize, payloadMin)
 	}
 	if c.Mode == "" {
-		c.Mode = voicecrypto.ModeAES256GCMRTPSize
+		c.Mode = voiceproto.ModeAES256GCMRTPSize
 	}
-	if !voicecrypto.Supported(c.Mode) || voicecrypto.IsLegacy(c.Mode) {
+	if !voiceproto.Supported(c.Mode) || voiceproto.IsLegacy(c.Mode) {
 		return fmt.Errorf("%w: mode %q (use an rtpsize AEAD mode)", ErrConfig, c.Mode)
 	}
 	if c.Loops <= 0 {

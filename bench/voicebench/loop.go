@@ -1,11 +1,10 @@
 package voicebench
 
 import (
-	"encoding/binary"
 	"sync/atomic"
 	"time"
 
-	"github.com/parleyhq/parley/sfu/voicecrypto"
+	"github.com/parleyhq/parley/voiceproto"
 )
 
 // rxStats are one event loop's receive counts, owned by its goroutine until
@@ -111,20 +110,14 @@ func (l *loop) sendDue(now time.Duration) {
 
 // sendOne builds, seals and sends p's next packet stamped with sendNS.
 func (r *run) sendOne(p *participant, buf []byte, sendNS int64) error {
-	n := voicecrypto.FixedHeaderLen + r.cfg.PayloadSize
+	n := voiceproto.FixedHeaderLen + r.cfg.PayloadSize
 	b := buf[:n]
-	b[0] = 0x80
-	b[1] = voicecrypto.PayloadTypeOpus
-	binary.BigEndian.PutUint16(b[2:4], p.seq)
-	binary.BigEndian.PutUint32(b[4:8], p.ts)
-	binary.BigEndian.PutUint32(b[8:12], p.ssrc)
-	putPayload(b[voicecrypto.FixedHeaderLen:], sendNS, uint32(p.idx))
+	voiceproto.PutFixedHeader(b, false, voiceproto.PayloadTypeOpus, p.seq, p.ts, p.ssrc)
+	putPayload(b[voiceproto.FixedHeaderLen:], sendNS, uint32(p.idx))
 	// A big-endian counter from 1, as discordjs: never in the server's
 	// nonce space (voice-protocol.md §3.4).
 	p.nonce++
-	var nonce [4]byte
-	binary.BigEndian.PutUint32(nonce[:], p.nonce)
-	sealed, err := p.cipher.Seal(b[:0], b, nonce)
+	sealed, err := p.cipher.Seal(b[:0], b, voiceproto.ClientNonce(p.nonce))
 	if err != nil {
 		return err
 	}
@@ -140,18 +133,15 @@ func (l *loop) packet(p *participant, pkt []byte, kernNS, userNS int64) {
 	if l.r.reflect {
 		// The reflector forwards the sender's bytes: open with the
 		// sender's key, found from the SSRC (index + 1).
-		if len(pkt) < voicecrypto.FixedHeaderLen {
-			l.st.foreign++
-			return
-		}
-		i := int(binary.BigEndian.Uint32(pkt[8:12])) - 1
-		if i < 0 || i >= len(l.r.parts) {
+		ssrc, ok := voiceproto.PeekSSRC(pkt)
+		i := int(ssrc) - 1
+		if !ok || i < 0 || i >= len(l.r.parts) {
 			l.st.foreign++
 			return
 		}
 		c = l.r.parts[i].cipher
 	}
-	if voicecrypto.Classify(pkt) != voicecrypto.KindRTP {
+	if voiceproto.Classify(pkt) != voiceproto.KindRTP {
 		l.st.foreign++
 		return
 	}
@@ -160,7 +150,7 @@ func (l *loop) packet(p *participant, pkt []byte, kernNS, userNS int64) {
 		l.st.decryptErr++
 		return
 	}
-	h, err := voicecrypto.ParseHeader(plain)
+	h, err := voiceproto.ParseHeader(plain)
 	if err != nil {
 		l.st.foreign++
 		return

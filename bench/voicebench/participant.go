@@ -14,8 +14,9 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
 	"github.com/parleyhq/parley/internal/voicetoken"
-	"github.com/parleyhq/parley/sfu/voicecrypto"
+	"github.com/parleyhq/parley/voiceproto"
 )
 
 // Ids the generator joins with: one guild, one channel per room.
@@ -34,7 +35,7 @@ type participant struct {
 	user    string
 	ssrc    uint32
 	sock    *udpSock
-	cipher  *voicecrypto.Cipher
+	cipher  *voiceproto.Cipher
 	gw      *gatewayConn // nil behind the reflector
 	// serverPort is the target's media port (from Ready, or the
 	// reflector's address).
@@ -59,16 +60,9 @@ type gatewayConn struct {
 	nextHB   time.Time    // owned by the heartbeat goroutine
 }
 
-// envelope is a gateway message.
-type envelope struct {
-	Op  int             `json:"op"`
-	D   json.RawMessage `json:"d"`
-	Seq *int64          `json:"seq"`
-}
-
 // read returns the next gateway message, tracking seq.
-func (g *gatewayConn) read() (envelope, error) {
-	var m envelope
+func (g *gatewayConn) read() (voiceproto.RawMessage, error) {
+	var m voiceproto.RawMessage
 	_, data, err := g.ws.ReadMessage()
 	if err != nil {
 		return m, err
@@ -76,14 +70,14 @@ func (g *gatewayConn) read() (envelope, error) {
 	if err := json.Unmarshal(data, &m); err != nil {
 		return m, fmt.Errorf("%w: bad gateway message: %v", ErrHandshake, err)
 	}
-	if m.Seq != nil {
-		g.seq.Store(*m.Seq)
+	if seq, ok := m.Sequence(); ok {
+		g.seq.Store(seq)
 	}
 	return m, nil
 }
 
 // readOp reads until a message with op arrives.
-func (g *gatewayConn) readOp(op int) (envelope, error) {
+func (g *gatewayConn) readOp(op voiceproto.Op) (voiceproto.RawMessage, error) {
 	for {
 		m, err := g.read()
 		if err != nil {
@@ -95,8 +89,8 @@ func (g *gatewayConn) readOp(op int) (envelope, error) {
 	}
 }
 
-func (g *gatewayConn) write(op int, d any) error {
-	b, err := json.Marshal(map[string]any{"op": op, "d": d})
+func (g *gatewayConn) write(op voiceproto.Op, d any) error {
+	b, err := json.Marshal(voiceproto.Message{Op: op, D: d})
 	if err != nil {
 		return err
 	}
@@ -140,31 +134,24 @@ func joinSFU(ctx context.Context, t *Target, mode string, signer *voicetoken.Sig
 	}
 	_ = ws.SetReadDeadline(deadline)
 
-	m, err := g.readOp(8)
+	m, err := g.readOp(voiceproto.OpHello)
 	if err != nil {
 		return fail("hello", err)
 	}
-	var hello struct {
-		HeartbeatInterval float64 `json:"heartbeat_interval"`
-	}
+	var hello voiceproto.Hello
 	if err := json.Unmarshal(m.D, &hello); err != nil || hello.HeartbeatInterval <= 0 {
 		return fail("hello", fmt.Errorf("heartbeat_interval %v (%v)", hello.HeartbeatInterval, err))
 	}
 	g.interval = time.Duration(hello.HeartbeatInterval * float64(time.Millisecond))
 
-	if err := g.write(0, map[string]any{"server_id": benchGuild, "user_id": p.user,
-		"session_id": claims.SessionID, "token": tok, "max_dave_protocol_version": 0}); err != nil {
+	if err := g.write(voiceproto.OpIdentify, voiceproto.Identify{ServerID: benchGuild, UserID: voiceproto.ID(p.user),
+		SessionID: voiceproto.ID(claims.SessionID), Token: tok}); err != nil {
 		return fail("identify", err)
 	}
-	if m, err = g.readOp(2); err != nil {
+	if m, err = g.readOp(voiceproto.OpReady); err != nil {
 		return fail("ready", err)
 	}
-	var ready struct {
-		SSRC  uint32   `json:"ssrc"`
-		IP    string   `json:"ip"`
-		Port  int      `json:"port"`
-		Modes []string `json:"modes"`
-	}
+	var ready voiceproto.Ready
 	if err := json.Unmarshal(m.D, &ready); err != nil {
 		return fail("ready", err)
 	}
@@ -185,33 +172,26 @@ func joinSFU(ctx context.Context, t *Target, mode string, signer *voicetoken.Sig
 		p.sock.close()
 		return fail("ip discovery", err)
 	}
-	if err := g.write(1, map[string]any{"protocol": "udp",
-		"data": map[string]any{"address": ip, "port": port, "mode": mode}}); err != nil {
+	if err := g.write(voiceproto.OpSelectProtocol, voiceproto.SelectProtocol{Protocol: voiceproto.ProtocolUDP,
+		Data: voiceproto.SelectProtocolData{Address: ip, Port: port, Mode: mode}}); err != nil {
 		p.sock.close()
 		return fail("select protocol", err)
 	}
-	if m, err = g.readOp(4); err != nil {
+	if m, err = g.readOp(voiceproto.OpSessionDescription); err != nil {
 		p.sock.close()
 		return fail("session description", err)
 	}
-	var sd struct {
-		Mode      string `json:"mode"`
-		SecretKey []int  `json:"secret_key"`
-	}
-	if err := json.Unmarshal(m.D, &sd); err != nil || len(sd.SecretKey) != voicecrypto.KeySize {
+	var sd voiceproto.SessionDescription
+	if err := json.Unmarshal(m.D, &sd); err != nil {
 		p.sock.close()
-		return fail("session description", fmt.Errorf("bad secret_key (%v)", err))
+		return fail("session description", err)
 	}
-	key := make([]byte, voicecrypto.KeySize)
-	for i, v := range sd.SecretKey {
-		key[i] = byte(v)
-	}
-	if p.cipher, err = voicecrypto.New(sd.Mode, key); err != nil {
+	if p.cipher, err = voiceproto.NewCipher(sd.Mode, sd.SecretKey); err != nil {
 		p.sock.close()
 		return fail("session description", err)
 	}
 	if p.speaker {
-		if err := g.write(5, map[string]any{"speaking": 1, "delay": 0, "ssrc": p.ssrc}); err != nil {
+		if err := g.write(voiceproto.OpSpeaking, voiceproto.Speaking{Speaking: voiceproto.SpeakingMicrophone, SSRC: p.ssrc}); err != nil {
 			p.sock.close()
 			return fail("speaking", err)
 		}
@@ -224,10 +204,7 @@ func joinSFU(ctx context.Context, t *Target, mode string, signer *voicetoken.Sig
 // discover runs IP discovery: a 74-byte request, retried, until the answer
 // echoes the SSRC.
 func discover(s *udpSock, ssrc uint32) (string, int, error) {
-	var req [voicecrypto.DiscoveryLen]byte
-	binary.BigEndian.PutUint16(req[0:2], 1)
-	binary.BigEndian.PutUint16(req[2:4], 70)
-	binary.BigEndian.PutUint32(req[4:8], ssrc)
+	req := voiceproto.DiscoveryRequest(ssrc)
 	buf := make([]byte, rxBufSize)
 	for range 10 {
 		if err := s.send(req[:]); err != nil {
@@ -237,26 +214,13 @@ func discover(s *udpSock, ssrc uint32) (string, int, error) {
 		if err != nil {
 			continue // timeout: resend
 		}
-		b := buf[:n]
-		if n != voicecrypto.DiscoveryLen || binary.BigEndian.Uint16(b[0:2]) != 2 || binary.BigEndian.Uint32(b[4:8]) != ssrc {
+		got, addr, err := voiceproto.ParseDiscoveryResponse(buf[:n])
+		if err != nil || got != ssrc {
 			continue
 		}
-		ip := string(b[8:72])
-		if i := indexByte(ip, 0); i >= 0 {
-			ip = ip[:i]
-		}
-		return ip, int(binary.BigEndian.Uint16(b[72:74])), nil
+		return addr.Addr().String(), int(addr.Port()), nil
 	}
 	return "", 0, errors.New("no discovery response")
-}
-
-func indexByte(s string, c byte) int {
-	for i := 0; i < len(s); i++ {
-		if s[i] == c {
-			return i
-		}
-	}
-	return -1
 }
 
 // Reflector join datagram: magic, room, SSRC, participant index, all
@@ -291,9 +255,9 @@ func joinReflector(t *Target, mode string, p *participant) error {
 	}
 	p.user = strconv.Itoa(benchUserBase + p.idx)
 	p.ssrc = uint32(p.idx + 1)
-	key := make([]byte, voicecrypto.KeySize)
+	key := make([]byte, voiceproto.KeySize)
 	_, _ = rand.Read(key)
-	if p.cipher, err = voicecrypto.New(mode, key); err != nil {
+	if p.cipher, err = voiceproto.NewCipher(mode, key); err != nil {
 		return err
 	}
 	if p.sock, err = dialUDP(ap); err != nil {

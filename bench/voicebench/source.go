@@ -10,10 +10,11 @@ import (
 	"os/exec"
 	"time"
 
-	"github.com/parleyhq/parley/internal/datadir"
-	"github.com/parleyhq/parley/internal/voiceserver"
-	"github.com/parleyhq/parley/internal/voicetoken"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/parleyhq/parley/internal/datadir"
+	"github.com/parleyhq/parley/internal/voicetoken"
+	"github.com/parleyhq/parley/voicenode"
 )
 
 // AttachSource is the server already running on dataDir (found through
@@ -83,14 +84,14 @@ func InProcessServerSource(dataDir string, log *slog.Logger) Source {
 		if err != nil {
 			return nil, nil, err
 		}
-		srv, err := voiceserver.New(voiceserver.Config{TLS: tcfg, TokenKey: key, Logger: log, Metrics: prometheus.NewRegistry()})
+		srv, err := voicenode.New(voicenode.Config{TLS: tcfg, TokenKey: key, Logger: log, Metrics: prometheus.NewRegistry()})
 		if err != nil {
 			return nil, nil, err
 		}
 		if err := srv.Start(ctx); err != nil {
 			return nil, nil, err
 		}
-		node := srv.Node()
+		node := srv.SFU()
 		t := &Target{Name: "sfu", Gateway: srv.GatewayAddr(), RootCAs: pool, TokenKey: key, PID: os.Getpid(),
 			Counters: func(context.Context) (Counters, error) {
 				s := node.Stats().Snapshot()

@@ -16,7 +16,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/parleyhq/parley/internal/datadir"
 	"github.com/parleyhq/parley/internal/ogg"
-	"github.com/parleyhq/parley/internal/voiceclient"
+	"github.com/parleyhq/parley/voiceclient"
 )
 
 // chatGateway is a minimal main-gateway client for the Go side of the test.
@@ -76,7 +76,7 @@ func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
 
 // TestChatDiscordJSVoice: a discord.js Client joins Lounge through Parley's
 // main gateway with @discordjs/voice and guild.voiceAdapterCreator, plays an
-// Ogg Opus file, and a Go voice client (internal/voiceclient) that joined the
+// Ogg Opus file, and a Go voice client (voiceclient) that joined the
 // same channel through the same hand-off receives every packet byte for
 // byte.
 func TestChatDiscordJSVoice(t *testing.T) {

@@ -7,9 +7,9 @@ import (
 	"fmt"
 
 	"github.com/parleyhq/parley/internal/cli"
-	"github.com/parleyhq/parley/internal/voiceserver"
 	"github.com/parleyhq/parley/internal/voicetoken"
 	"github.com/parleyhq/parley/signaling"
+	"github.com/parleyhq/parley/voicenode"
 )
 
 // The voice server: WSS gateway plus UDP media, first component to start
@@ -47,7 +47,7 @@ func init() {
 			if err != nil {
 				return nil, fmt.Errorf("--voice-dave: %w", err)
 			}
-			srv, err := voiceserver.New(voiceserver.Config{
+			srv, err := voicenode.New(voicenode.Config{
 				GatewayAddr: *gatewayAddr, UDPAddr: *udpAddr, PublicIP: *publicIP,
 				TLS: env.tls, TokenKey: key, LegacyModes: legacyOn,
 				Gateway: signaling.Config{DAVE: policy}, Logger: env.log, Metrics: env.metrics,

@@ -15,7 +15,8 @@ import (
 
 	"github.com/parleyhq/parley/internal/cli"
 	"github.com/parleyhq/parley/internal/datadir"
-	"github.com/parleyhq/parley/internal/voiceclient"
+	"github.com/parleyhq/parley/voiceclient"
+	"github.com/parleyhq/parley/voiceproto"
 )
 
 func init() {
@@ -74,11 +75,11 @@ type joinedEvent struct {
 // gatewayEvent is a voiceclient.Event as a JSON line: "speaking",
 // "clients_connect", "client_disconnect" or "resumed".
 type gatewayEvent struct {
-	Event    string   `json:"event"`
-	UserID   string   `json:"user_id,omitempty"`
-	UserIDs  []string `json:"user_ids,omitempty"`
-	SSRC     uint32   `json:"ssrc,omitempty"`
-	Speaking *int     `json:"speaking,omitempty"`
+	Event    string                    `json:"event"`
+	UserID   string                    `json:"user_id,omitempty"`
+	UserIDs  []string                  `json:"user_ids,omitempty"`
+	SSRC     uint32                    `json:"ssrc,omitempty"`
+	Speaking *voiceproto.SpeakingFlags `json:"speaking,omitempty"`
 }
 
 func newGatewayEvent(e voiceclient.Event) gatewayEvent {

@@ -1,0 +1,297 @@
+package sfu
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/parleyhq/parley/internal/testkit"
+	"github.com/parleyhq/parley/voiceproto"
+)
+
+// harness is a running SFU on loopback with raw UDP peers: the packet path
+// tested where it lives, without the gateway. A peer joins a room, gets a
+// transport (mode and key, as Select Protocol would set), and sends and
+// receives real encrypted datagrams; tests assert on what arrives and on
+// the drop-reason counters.
+type harness struct {
+	t   *testing.T
+	srv *Server
+}
+
+// newHarness starts a server with one reader (tests assert arrival order)
+// and closes it when the test ends, checking that no goroutine is left.
+func newHarness(t *testing.T, mod func(*Config)) *harness {
+	t.Helper()
+	testkit.NoLeaks(t)
+	cfg := Config{UDPAddr: "127.0.0.1:0", Readers: 1}
+	if mod != nil {
+		mod(&cfg)
+	}
+	srv, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.Close(ctx); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	return &harness{t: t, srv: srv}
+}
+
+// peer is one client: a UDP socket connected to the server, its
+// participant, its cipher and a receive loop that decrypts what arrives.
+type peer struct {
+	t      *testing.T
+	name   string
+	p      *Participant
+	conn   *net.UDPConn
+	cipher *voiceproto.Cipher
+	nonce  uint32
+
+	mu      sync.Mutex
+	got     []rtpFrame // decrypted media, in arrival order
+	discoOK chan discoResp
+	done    chan struct{}
+}
+
+// discoResp is an IP discovery answer.
+type discoResp struct {
+	ssrc uint32
+	addr netip.AddrPort
+}
+
+// rtpFrame is one received packet after decryption.
+type rtpFrame struct {
+	voiceproto.Header
+	Opus []byte
+}
+
+// join adds a peer to room with a transport in mode (the best mode when
+// empty) and runs IP discovery, so the server knows where to send before
+// the peer speaks.
+func (h *harness) join(room, name, mode string) *peer {
+	h.t.Helper()
+	if mode == "" {
+		mode = voiceproto.ModeAES256GCMRTPSize
+	}
+	p, err := h.srv.Join(room, name)
+	if err != nil {
+		h.t.Fatalf("join %s: %v", name, err)
+	}
+	key := make([]byte, voiceproto.KeySize)
+	_, _ = rand.Read(key)
+	if err := p.SetTransport(mode, key); err != nil {
+		h.t.Fatalf("transport %s: %v", mode, err)
+	}
+	c, err := voiceproto.NewCipher(mode, key)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	conn, err := net.DialUDP("udp", nil, h.srv.LocalAddr())
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	pe := &peer{t: h.t, name: name, p: p, conn: conn, cipher: c,
+		discoOK: make(chan discoResp, 1), done: make(chan struct{})}
+	go pe.readLoop()
+	h.t.Cleanup(func() { _ = conn.Close(); <-pe.done })
+	pe.discover()
+	return pe
+}
+
+func (pe *peer) readLoop() {
+	defer close(pe.done)
+	buf := make([]byte, 2048)
+	for {
+		n, err := pe.conn.Read(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue // ICMP unreachable and the like
+		}
+		pkt := buf[:n]
+		switch voiceproto.Classify(pkt) {
+		case voiceproto.KindDiscoveryResponse:
+			ssrc, addr, err := voiceproto.ParseDiscoveryResponse(pkt)
+			if err == nil {
+				select {
+				case pe.discoOK <- discoResp{ssrc: ssrc, addr: addr}:
+				default:
+				}
+			}
+		case voiceproto.KindRTP:
+			plain, err := pe.cipher.Open(nil, pkt)
+			if err != nil {
+				pe.t.Errorf("%s: undecryptable packet from the server: %v", pe.name, err)
+				continue
+			}
+			h, err := voiceproto.ParseHeader(plain)
+			if err != nil {
+				pe.t.Errorf("%s: bad header from the server: %v", pe.name, err)
+				continue
+			}
+			pe.mu.Lock()
+			pe.got = append(pe.got, rtpFrame{Header: h, Opus: bytes.Clone(plain[h.PayloadStart:h.PayloadEnd])})
+			pe.mu.Unlock()
+		}
+	}
+}
+
+// discover runs IP discovery until the server answers.
+func (pe *peer) discover() {
+	pe.t.Helper()
+	req := voiceproto.DiscoveryRequest(pe.p.SSRC())
+	for range 50 {
+		_, _ = pe.conn.Write(req[:])
+		select {
+		case r := <-pe.discoOK:
+			if r.ssrc != pe.p.SSRC() || r.addr != pe.conn.LocalAddr().(*net.UDPAddr).AddrPort() {
+				pe.t.Fatalf("%s: discovery answered %+v, want ssrc %d at %v", pe.name, r, pe.p.SSRC(), pe.conn.LocalAddr())
+			}
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	pe.t.Fatalf("%s: no discovery response", pe.name)
+}
+
+// pkt is one packet a peer sends.
+type pkt struct {
+	seq    uint16
+	ts     uint32
+	marker bool
+	opus   []byte
+}
+
+// seqFrom numbers frames from seq, 20 ms apart from ts.
+func seqFrom(frames [][]byte, seq uint16, ts uint32) []pkt {
+	out := make([]pkt, len(frames))
+	for i, f := range frames {
+		out[i] = pkt{seq: seq + uint16(i), ts: ts + uint32(i)*960, opus: f}
+	}
+	return out
+}
+
+// send seals and sends packets with the peer's SSRC. One socket on
+// loopback to one reader keeps them in order.
+func (pe *peer) send(pkts ...pkt) {
+	pe.t.Helper()
+	for _, k := range pkts {
+		b := make([]byte, voiceproto.FixedHeaderLen, voiceproto.FixedHeaderLen+len(k.opus)+64)
+		voiceproto.PutFixedHeader(b, k.marker, voiceproto.PayloadTypeOpus, k.seq, k.ts, pe.p.SSRC())
+		pe.nonce++
+		sealed, err := pe.cipher.Seal(nil, append(b, k.opus...), voiceproto.ClientNonce(pe.nonce))
+		if err != nil {
+			pe.t.Fatal(err)
+		}
+		pe.raw(sealed)
+	}
+}
+
+// raw sends a datagram as is.
+func (pe *peer) raw(b []byte) {
+	pe.t.Helper()
+	if _, err := pe.conn.Write(b); err != nil {
+		pe.t.Fatal(err)
+	}
+}
+
+// frames returns what the peer received from sender's SSRC so far.
+func (pe *peer) frames(from *peer) []rtpFrame {
+	pe.mu.Lock()
+	defer pe.mu.Unlock()
+	var out []rtpFrame
+	for _, f := range pe.got {
+		if f.SSRC == from.p.SSRC() {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// waitFrames waits until the peer has n frames from sender.
+func (pe *peer) waitFrames(from *peer, n int) []rtpFrame {
+	pe.t.Helper()
+	testkit.Eventually(pe.t, 5*time.Second, func() bool { return len(pe.frames(from)) >= n },
+		"%s: %d frames from %s (have %d)", pe.name, n, from.name, len(pe.frames(from)))
+	return pe.frames(from)
+}
+
+// marker is a frame no test sends otherwise: a sender's last packet, so a
+// receiver that has it has everything forwarded before it ("nothing more
+// arrived" without a sleep).
+var marker = []byte{0xFC, 0xEE, 0xEE, 0xEE}
+
+// untilMarker waits for the marker frame from sender and returns the
+// frames before it.
+func (pe *peer) untilMarker(from *peer) []rtpFrame {
+	pe.t.Helper()
+	return pe.untilMarkerFunc(from, func(f rtpFrame) bool { return bytes.Equal(f.Opus, marker) })
+}
+
+// untilMarkerFunc is untilMarker with the end frame recognised by isEnd.
+func (pe *peer) untilMarkerFunc(from *peer, isEnd func(rtpFrame) bool) []rtpFrame {
+	pe.t.Helper()
+	var got []rtpFrame
+	testkit.Eventually(pe.t, 5*time.Second, func() bool {
+		got = pe.frames(from)
+		return len(got) > 0 && isEnd(got[len(got)-1])
+	}, "%s: end frame from %s", pe.name, from.name)
+	return got[:len(got)-1]
+}
+
+// drops waits until the drop counters include want (and returns them).
+func (h *harness) drops(want map[DropReason]uint64) map[string]uint64 {
+	h.t.Helper()
+	var got map[string]uint64
+	ok := testkit.Poll(5*time.Second, func() bool {
+		got = h.srv.Stats().Snapshot().Drops
+		for r, n := range want {
+			if got[r.String()] != n {
+				return false
+			}
+		}
+		return true
+	})
+	if !ok {
+		h.t.Fatalf("drops %v, want %v", got, fmtDrops(want))
+	}
+	return got
+}
+
+func fmtDrops(m map[DropReason]uint64) string {
+	s := ""
+	for r, n := range m {
+		s += fmt.Sprintf("%s:%d ", r, n)
+	}
+	return s
+}
+
+// contiguous fails unless consecutive frames have consecutive sequence
+// numbers, and returns the timestamp deltas.
+func contiguous(t *testing.T, fs []rtpFrame) []uint32 {
+	t.Helper()
+	var deltas []uint32
+	for i := 1; i < len(fs); i++ {
+		if fs[i].Seq != fs[i-1].Seq+1 {
+			t.Fatalf("frame %d: seq %d after %d, not contiguous", i, fs[i].Seq, fs[i-1].Seq)
+		}
+		deltas = append(deltas, fs[i].Timestamp-fs[i-1].Timestamp)
+	}
+	return deltas
+}

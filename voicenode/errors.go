@@ -1,0 +1,6 @@
+package voicenode
+
+import "errors"
+
+// ErrConfig reports an unusable Config.
+var ErrConfig = errors.New("voicenode: invalid config")
