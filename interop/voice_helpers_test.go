@@ -22,6 +22,7 @@ import (
 	"github.com/parleyhq/parley/internal/voicetoken"
 	"github.com/parleyhq/parley/voiceclient"
 	"github.com/parleyhq/parley/voicenode"
+	"github.com/parleyhq/parley/voicenode/voicenodetest"
 )
 
 // interopRequired is true under `make test`: a missing client is a failure.
@@ -45,7 +46,7 @@ const (
 
 // voiceEnv is a real Parley voice server on loopback.
 type voiceEnv struct {
-	srv    *voicenode.Node
+	srv    *voicenodetest.Node
 	dir    *datadir.Dir
 	signer *voicetoken.Signer
 	pool   *x509.CertPool
@@ -71,62 +72,16 @@ func (w tWriter) Write(p []byte) (int, error) {
 
 func startVoice(t *testing.T, legacy bool) *voiceEnv {
 	t.Helper()
-	dir, err := datadir.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	tlsCfg, err := dir.TLSConfig("", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool, err := dir.CertPool()
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := dir.Key(voicetoken.KeyName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := voicetoken.NewSigner(key)
-	if err != nil {
-		t.Fatal(err)
-	}
 	log := testLogger(t)
-	srv, err := voicenode.New(voicenode.Config{
-		GatewayAddr: "127.0.0.1:0", UDPAddr: "127.0.0.1:0", TLS: tlsCfg, TokenKey: key,
-		LegacyModes: legacy, Logger: log,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := srv.Close(ctx); err != nil {
-			t.Logf("voice server close: %v", err)
-		}
-	})
-	return &voiceEnv{srv: srv, dir: dir, signer: signer, pool: pool, log: log}
+	srv := voicenodetest.Start(t, voicenode.Config{LegacyModes: legacy, Logger: log})
+	return &voiceEnv{srv: srv, dir: srv.Dir, signer: srv.Signer, pool: srv.RootCAs, log: log}
 }
 
 // creds is what `parley voice-token` prints.
-type creds struct {
-	Endpoint  string `json:"endpoint"`
-	Token     string `json:"token"`
-	SessionID string `json:"session_id"`
-	UserID    string `json:"user_id"`
-	GuildID   string `json:"guild_id"`
-	ChannelID string `json:"channel_id"`
-}
+type creds = voicetoken.Credentials
 
 func (e *voiceEnv) creds(user string) creds {
-	c, tok := e.signer.IssueFor(user, testGuild, testChannel, time.Hour, time.Now())
-	return creds{Endpoint: e.srv.GatewayAddr(), Token: tok, SessionID: c.SessionID, UserID: user, GuildID: testGuild, ChannelID: testChannel}
+	return e.srv.Creds(user, testGuild, testChannel)
 }
 
 // frameLog collects received Opus frames per sending user.

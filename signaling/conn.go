@@ -30,18 +30,34 @@ type outFrame struct {
 }
 
 // conn is one WebSocket connection. Its reader goroutine (run) owns the
-// fields below mu; a writer goroutine drains out.
+// fields after the lock and starts, and waits for, one writer goroutine
+// (writeLoop) that drains the backlog and out.
 type conn struct {
 	srv     *Server
 	ws      *websocket.Conn
 	dialect voiceproto.Dialect
 	remote  string
 	out     chan outFrame
-	done    chan struct{}
+	// wake nudges the writer when the backlog grew.
+	wake chan struct{}
+	// done is closed when the socket is closed (closeNow).
+	done chan struct{}
+	// writerDone is closed when writeLoop returns.
+	writerDone chan struct{}
+	// kill is closed (once, killOnce) when the connection must end for a
+	// reason found on a path that may not block (a full queue): the writer
+	// closes the socket.
+	kill     chan struct{}
+	killOnce sync.Once
 
 	closeOnce sync.Once
-	mu        sync.Mutex           // guards closedBy
+	mu        sync.Mutex           // guards the following
 	closedBy  voiceproto.CloseCode // set when the server closes the connection
+	killWhy   string               // the close reason for kill
+	// backlog is written before anything in out: the messages a resume
+	// replays, which may be as many as the replay buffer holds and so
+	// must not go through out's bound (they are bounded by ReplayBuffer).
+	backlog []outFrame
 
 	// Owned by the reader goroutine.
 	sess          *session
@@ -55,16 +71,19 @@ func newConn(s *Server, ws *websocket.Conn, d voiceproto.Dialect, remote string)
 	now := s.cfg.Now()
 	return &conn{
 		srv: s, ws: ws, dialect: d, remote: remote,
-		out: make(chan outFrame, outQueue), done: make(chan struct{}),
+		out: make(chan outFrame, outQueue), wake: make(chan struct{}, 1),
+		done: make(chan struct{}), writerDone: make(chan struct{}), kill: make(chan struct{}),
 		rate:          newBucket(s.cfg.RateBurst, s.cfg.RatePerSecond, now),
 		daveRate:      newBucket(s.cfg.DAVERateBurst, s.cfg.DAVERatePerSecond, now),
 		lastHeartbeat: now, connectedAt: now,
 	}
 }
 
-// run serves the connection until it closes.
+// run serves the connection until it closes, and returns once its writer
+// has stopped too.
 func (c *conn) run() {
-	go c.writeLoop()
+	defer func() { <-c.writerDone }()
+	go c.writeLoop() // owned by run, which waits for it
 	hello := voiceproto.Hello{HeartbeatInterval: float64(c.srv.cfg.HeartbeatInterval.Milliseconds())}
 	if c.dialect == voiceproto.DialectV8 {
 		hello.V = 8
@@ -444,37 +463,126 @@ func (c *conn) speaking(d json.RawMessage) error {
 	return nil
 }
 
-// enqueue queues an encoded message; a full queue closes the connection.
+// enqueue queues an encoded message without blocking (callers may hold a
+// session or room lock). A full queue means the client does not read fast
+// enough: the connection ends with 4015 (resumable) rather than slowing
+// anyone else down.
 func (c *conn) enqueue(f outFrame) {
 	select {
 	case <-c.done:
 	case c.out <- f:
 	default:
-		go c.terminate(voiceproto.CloseServerCrashed, "client too slow; resume")
+		c.requestClose(voiceproto.CloseServerCrashed, "client too slow; resume")
 	}
 }
 
+// enqueueBacklog queues frames to be written before anything in out (the
+// messages a resume replays). It does not block.
+func (c *conn) enqueueBacklog(fs []outFrame) {
+	if len(fs) == 0 {
+		return
+	}
+	c.mu.Lock()
+	c.backlog = append(c.backlog, fs...)
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// requestClose ends the connection with code from a path that must not
+// block: it records the code, tells the writer, and cuts short a write the
+// writer may be blocked in (a client that does not read). The writer then
+// closes the socket.
+func (c *conn) requestClose(code voiceproto.CloseCode, reason string) {
+	c.killOnce.Do(func() {
+		c.mu.Lock()
+		if c.closedBy == 0 {
+			c.closedBy = code
+		}
+		c.killWhy = reason
+		c.mu.Unlock()
+		close(c.kill)
+		_ = c.ws.UnderlyingConn().SetWriteDeadline(time.Now())
+	})
+}
+
+// writeLoop writes the backlog and queued frames until the connection
+// closes. It is the only writer of data frames.
 func (c *conn) writeLoop() {
+	defer close(c.writerDone)
 	for {
+		select { // a requested close goes before any queued frame
+		case <-c.kill:
+			c.closeKilled()
+			return
+		default:
+		}
 		select {
 		case <-c.done:
 			return
-		case f := <-c.out:
-			_ = c.ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
-			typ := websocket.TextMessage
-			if f.binary {
-				typ = websocket.BinaryMessage
+		case <-c.kill:
+			c.closeKilled()
+			return
+		case <-c.wake:
+			if !c.writeBacklog() {
+				return
 			}
-			if err := c.ws.WriteMessage(typ, f.data); err != nil {
-				c.closeNow(0, "")
+		case f := <-c.out:
+			if !c.writeBacklog() || !c.write(f) {
 				return
 			}
 		}
 	}
 }
 
-// terminate flushes queued messages briefly, sends a close frame with code
-// and closes the socket.
+// closeKilled closes the socket with the code requestClose recorded.
+func (c *conn) closeKilled() {
+	c.mu.Lock()
+	code := c.closedBy
+	why := c.killWhy
+	c.mu.Unlock()
+	c.closeNow(code, why)
+}
+
+// writeBacklog writes and clears the backlog; false if the socket failed.
+func (c *conn) writeBacklog() bool {
+	c.mu.Lock()
+	fs := c.backlog
+	c.backlog = nil
+	c.mu.Unlock()
+	for _, f := range fs {
+		if !c.write(f) {
+			return false
+		}
+	}
+	return true
+}
+
+// write sends one frame; on failure it closes the socket (with the close
+// code requestClose recorded, if that is why the write was cut short).
+func (c *conn) write(f outFrame) bool {
+	_ = c.ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	typ := websocket.TextMessage
+	if f.binary {
+		typ = websocket.BinaryMessage
+	}
+	if err := c.ws.WriteMessage(typ, f.data); err != nil {
+		select {
+		case <-c.kill:
+			c.closeKilled()
+		default:
+			c.closeNow(0, "")
+		}
+		return false
+	}
+	return true
+}
+
+// terminate records code as the reason the server ends the connection,
+// sends a close frame with it (what is still queued is not flushed) and
+// closes the socket.
 func (c *conn) terminate(code voiceproto.CloseCode, reason string) {
 	c.mu.Lock()
 	if c.closedBy == 0 {

@@ -55,7 +55,7 @@ func (h *harness) daveMember(t *testing.T, user uint64, channel string, offered 
 	t.Helper()
 	m := &daveMember{t: t, user: user, channel: channel, offered: offered,
 		connected: map[string]bool{}, ops: map[int]int{}, notify: make(chan struct{}, 1)}
-	ws, _, err := h.dialer.Dial("wss://"+h.srv.GatewayAddr()+"/?v=8", nil)
+	ws, _, err := h.srv.Dialer().Dial("wss://"+h.srv.GatewayAddr()+"/?v=8", nil)
 	if err != nil {
 		t.Fatalf("dial: %v", err)
 	}

@@ -2,7 +2,6 @@ package signaling_test
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,51 +12,25 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/parleyhq/parley/internal/datadir"
+	"github.com/parleyhq/parley/internal/testkit"
 	"github.com/parleyhq/parley/internal/voicetoken"
 	"github.com/parleyhq/parley/signaling"
 	"github.com/parleyhq/parley/voicenode"
+	"github.com/parleyhq/parley/voicenode/voicenodetest"
 )
 
 type harness struct {
-	t      *testing.T
-	srv    *voicenode.Node
-	signer *voicetoken.Signer
-	dialer *websocket.Dialer
+	t   *testing.T
+	srv *voicenodetest.Node
 }
 
+// newHarness starts a voice node with gateway config gw (one UDP reader)
+// and checks, when the test ends, that closing it left no goroutine.
 func newHarness(t *testing.T, gw signaling.Config) *harness {
 	t.Helper()
-	dir, err := datadir.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	tcfg, err := dir.TLSConfig("", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool, err := dir.CertPool()
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := make([]byte, 32)
-	srv, err := voicenode.New(voicenode.Config{TLS: tcfg, TokenKey: key, LegacyModes: true, Gateway: gw, Readers: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := srv.Close(ctx); err != nil {
-			t.Errorf("close: %v", err)
-		}
-	})
-	signer, _ := voicetoken.NewSigner(key)
-	return &harness{t: t, srv: srv, signer: signer,
-		dialer: &websocket.Dialer{TLSClientConfig: &tls.Config{RootCAs: pool}, HandshakeTimeout: 5 * time.Second}}
+	testkit.NoLeaks(t)
+	srv := voicenodetest.Start(t, voicenode.Config{LegacyModes: true, Gateway: gw, Readers: 1})
+	return &harness{t: t, srv: srv}
 }
 
 type client struct {
@@ -69,7 +42,7 @@ type client struct {
 
 func (h *harness) dial(query string) *client {
 	h.t.Helper()
-	ws, _, err := h.dialer.Dial("wss://"+h.srv.GatewayAddr()+"/"+query, nil)
+	ws, _, err := h.srv.Dialer().Dial("wss://"+h.srv.GatewayAddr()+"/"+query, nil)
 	if err != nil {
 		h.t.Fatalf("dial: %v", err)
 	}
@@ -78,7 +51,7 @@ func (h *harness) dial(query string) *client {
 }
 
 func (h *harness) creds(user, channel string) (voicetoken.Claims, string) {
-	return h.signer.IssueFor(user, "g1", channel, time.Minute, time.Now())
+	return h.srv.Signer.IssueFor(user, "g1", channel, time.Minute, time.Now())
 }
 
 func (c *client) send(op int, d any) {
@@ -199,7 +172,7 @@ func TestHeartbeatTimeout(t *testing.T) {
 
 func TestBadVersion(t *testing.T) {
 	h := newHarness(t, signaling.Config{})
-	_, resp, err := h.dialer.Dial("wss://"+h.srv.GatewayAddr()+"/?v=99", nil)
+	_, resp, err := h.srv.Dialer().Dial("wss://"+h.srv.GatewayAddr()+"/?v=99", nil)
 	if err == nil || resp == nil || resp.StatusCode != http.StatusBadRequest {
 		t.Fatalf("v=99: err %v resp %v, want HTTP 400", err, resp)
 	}
@@ -333,5 +306,59 @@ func TestServerShutdownSendsCloseFrame(t *testing.T) {
 	}
 	if got := <-done; got != 1001 {
 		t.Fatalf("close code %d, want 1001", got)
+	}
+}
+
+// TestResumeReplaysAFullBuffer: a resume that replays as many messages as
+// the replay buffer holds (here 4x a connection's queue) delivers them
+// all, then op 9, and does not trip the "client too slow" close (the
+// replay used to go through the bounded queue under the session lock).
+func TestResumeReplaysAFullBuffer(t *testing.T) {
+	const buffer = 1024
+	h := newHarness(t, signaling.Config{RateBurst: 2000, RatePerSecond: 1000, ReplayBuffer: buffer})
+	a := h.dial("?v=8")
+	a.next(8)
+	a.identify(h, "alice", "c1")
+	ready := a.next(2)
+	a.ws.UnderlyingConn().Close() // a network failure: the session waits for a resume
+
+	b := h.dial("?v=8")
+	b.next(8)
+	b.identify(h, "bob", "c1")
+	b.next(2)
+	const updates = buffer + 200 // more than the replay buffer keeps
+	for i := range updates {
+		b.send(5, map[string]any{"speaking": i % 2, "delay": 0})
+	}
+	// bob's own heartbeat ACK comes after all his speaking updates were
+	// handled, so alice's session holds every message by then.
+	b.send(3, map[string]any{"t": 77, "seq_ack": 0})
+	b.next(6)
+
+	r := h.dial("?v=8")
+	r.next(8)
+	r.send(7, map[string]any{"server_id": "g1", "session_id": a.c.SessionID, "token": a.tk, "seq_ack": *ready.Seq})
+	var replayed []int64
+	_ = r.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		var m msg
+		if err := r.ws.ReadJSON(&m); err != nil {
+			t.Fatalf("after %d replayed messages: %v", len(replayed), err)
+		}
+		if m.Op == 9 {
+			break
+		}
+		if m.Seq == nil {
+			t.Fatalf("replayed op %d without seq", m.Op)
+		}
+		replayed = append(replayed, *m.Seq)
+	}
+	if len(replayed) != buffer {
+		t.Fatalf("replayed %d messages, want the %d the buffer holds", len(replayed), buffer)
+	}
+	for i := 1; i < len(replayed); i++ {
+		if replayed[i] != replayed[i-1]+1 {
+			t.Fatalf("replay not in order: seq %d after %d", replayed[i], replayed[i-1])
+		}
 	}
 }

@@ -130,12 +130,14 @@ func (ss *session) attach(c *conn, seqAck int64, replay bool) (old *conn) {
 	if replay {
 		seqAck = unwrapSeqAck(seqAck, ss.seq)
 		n := len(ss.replay)
+		var missed []outFrame
 		for i := 0; i < n; i++ {
 			r := ss.replay[(ss.replayNext+i)%n]
 			if r.seq > seqAck {
-				c.enqueue(r.msg)
+				missed = append(missed, r.msg)
 			}
 		}
+		c.enqueueBacklog(missed)
 	}
 	return old
 }

@@ -9,61 +9,34 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parleyhq/parley/internal/datadir"
-	"github.com/parleyhq/parley/internal/voicetoken"
+	"github.com/parleyhq/parley/internal/testkit"
 	"github.com/parleyhq/parley/voicenode"
+	"github.com/parleyhq/parley/voicenode/voicenodetest"
 	"github.com/parleyhq/parley/voiceproto"
 )
 
 // daveRoom is a real voice server with Go clients in one channel.
 type daveRoom struct {
-	t      *testing.T
-	srv    *voicenode.Node
-	dir    *datadir.Dir
-	signer *voicetoken.Signer
+	t   *testing.T
+	srv *voicenodetest.Node
 }
 
 const daveGuild, daveChan = "900", "901"
 
 func newDAVERoom(t *testing.T) *daveRoom {
 	t.Helper()
-	dir, err := datadir.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	tlsCfg, err := dir.TLSConfig("", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, _ := dir.Key(voicetoken.KeyName)
-	signer, _ := voicetoken.NewSigner(key)
-	srv, err := voicenode.New(voicenode.Config{TLS: tlsCfg, TokenKey: key, UDPAddr: "127.0.0.1:0", Readers: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Close(ctx)
-	})
-	return &daveRoom{t: t, srv: srv, dir: dir, signer: signer}
+	testkit.NoLeaks(t)
+	return &daveRoom{t: t, srv: voicenodetest.Start(t, voicenode.Config{Readers: 1})}
 }
 
 func (r *daveRoom) join(user string, noDAVE bool) (*Conn, *collector) {
 	r.t.Helper()
-	pool, err := r.dir.CertPool()
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	cl, tok := r.signer.IssueFor(user, daveGuild, daveChan, time.Hour, time.Now())
+	cr := r.srv.Creds(user, daveGuild, daveChan)
 	col := newCollector()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := Dial(ctx, Config{Endpoint: r.srv.GatewayAddr(), Token: tok, SessionID: cl.SessionID, UserID: user,
-		GuildID: daveGuild, ChannelID: daveChan, RootCAs: pool, DisableDAVE: noDAVE,
+	c, err := Dial(ctx, Config{Endpoint: cr.Endpoint, Token: cr.Token, SessionID: cr.SessionID, UserID: user,
+		GuildID: daveGuild, ChannelID: daveChan, RootCAs: r.srv.RootCAs, DisableDAVE: noDAVE,
 		OnFrame: col.onFrame, OnEvent: col.onEvent})
 	if err != nil {
 		r.t.Fatalf("join %s: %v", user, err)

@@ -13,9 +13,10 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/parleyhq/parley/bench/voicebench"
 	"github.com/parleyhq/parley/internal/cli"
-	"golang.org/x/sys/unix"
 )
 
 func init() {

@@ -13,7 +13,7 @@ import (
 
 func init() {
 	register(&command{name: "bench gateway", summary: "chat gateway load: N connections, memory per idle connection, fan-out deliveries/s, p99 latency", run: runBenchGateway})
-	register(&command{name: "bench gateway-clients", summary: "(internal) client process for bench gateway", run: runBenchGatewayClients})
+	register(&command{name: "bench gateway-clients", summary: "(internal) client process for bench gateway", hidden: true, run: runBenchGatewayClients})
 }
 
 func runBenchGateway(ctx context.Context, args []string, stdout io.Writer) error {

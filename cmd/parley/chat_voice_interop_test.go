@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
 	"github.com/parleyhq/parley/internal/datadir"
 	"github.com/parleyhq/parley/internal/ogg"
 	"github.com/parleyhq/parley/voiceclient"

@@ -58,7 +58,19 @@ func main() {
 }
 
 // dispatch finds the longest registered command name that prefixes args.
+// No arguments, help, -h and --help print the command list (exit 0);
+// `help CMD` is `CMD -h`.
 func dispatch(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) == 0 || isHelp(args[0]) {
+		if len(args) > 1 {
+			return dispatch(ctx, append(args[1:], "-h"), stdout)
+		}
+		usage(stdout, nil)
+		return nil
+	}
+	if args[0] == "--version" {
+		args = []string{"version"}
+	}
 	for n := min(len(args), 3); n > 0; n-- {
 		if c, ok := commands[strings.Join(args[:n], " ")]; ok {
 			return c.run(ctx, args[n:], stdout)
@@ -67,6 +79,8 @@ func dispatch(ctx context.Context, args []string, stdout io.Writer) error {
 	usage(os.Stderr, args)
 	return errUsage
 }
+
+func isHelp(a string) bool { return a == "help" || a == "-h" || a == "--help" || a == "-help" }
 
 func usage(w io.Writer, args []string) {
 	prefix := strings.Join(args, " ")
@@ -94,4 +108,5 @@ func usage(w io.Writer, args []string) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-24s %s\n", n, commands[n].summary)
 	}
+	fmt.Fprintln(w, "\n`parley COMMAND -h` describes a command's flags; `make run` starts `parley serve`.")
 }

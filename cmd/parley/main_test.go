@@ -14,7 +14,9 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
 	"github.com/parleyhq/parley/internal/datadir"
+	"github.com/parleyhq/parley/internal/voicetoken"
 )
 
 // TestMain lets tests run this test binary as the parley command itself
@@ -82,7 +84,7 @@ func TestServeReadyAndShutdown(t *testing.T) {
 	if err != nil {
 		t.Fatalf("voice-token: %v", err)
 	}
-	var creds voiceCredentials
+	var creds voicetoken.Credentials
 	if err := json.Unmarshal(out, &creds); err != nil || creds.Endpoint != ready["voice_gateway"] || creds.Token == "" || creds.SessionID == "" {
 		t.Fatalf("voice-token printed %s", out)
 	}

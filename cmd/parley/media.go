@@ -10,10 +10,11 @@ import (
 	"os"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/parleyhq/parley/internal/cli"
 	"github.com/parleyhq/parley/internal/datadir"
 	"github.com/parleyhq/parley/mediaproxy"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 func init() {

@@ -14,12 +14,13 @@ import (
 	"sort"
 	"time"
 
-	"github.com/parleyhq/parley/internal/cli"
-	"github.com/parleyhq/parley/internal/datadir"
-	"github.com/parleyhq/parley/internal/voicectl"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/parleyhq/parley/internal/cli"
+	"github.com/parleyhq/parley/internal/datadir"
+	"github.com/parleyhq/parley/internal/voicectl"
 )
 
 // component is one part of `parley serve`. Components start in order of

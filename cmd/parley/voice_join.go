@@ -15,6 +15,7 @@ import (
 
 	"github.com/parleyhq/parley/internal/cli"
 	"github.com/parleyhq/parley/internal/datadir"
+	"github.com/parleyhq/parley/internal/voicetoken"
 	"github.com/parleyhq/parley/voiceclient"
 	"github.com/parleyhq/parley/voiceproto"
 )
@@ -310,8 +311,8 @@ func runVoiceJoin(ctx context.Context, args []string, stdout io.Writer) error {
 
 // readVoiceCredentials reads `parley voice-token` output from a file or,
 // for "-", from stdin.
-func readVoiceCredentials(path string, stdin io.Reader) (voiceCredentials, error) {
-	var c voiceCredentials
+func readVoiceCredentials(path string, stdin io.Reader) (voicetoken.Credentials, error) {
+	var c voicetoken.Credentials
 	var b []byte
 	var err error
 	if path == "-" {

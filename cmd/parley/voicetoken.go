@@ -16,17 +16,6 @@ func init() {
 	register(&command{name: "voice-token", summary: "issue voice credentials for a running server", run: runVoiceToken})
 }
 
-// voiceCredentials is what `parley voice-token` prints and `parley voice
-// join --credentials` reads.
-type voiceCredentials struct {
-	Endpoint  string `json:"endpoint"`
-	Token     string `json:"token"`
-	SessionID string `json:"session_id"`
-	UserID    string `json:"user_id"`
-	GuildID   string `json:"guild_id"`
-	ChannelID string `json:"channel_id"`
-}
-
 func runVoiceToken(_ context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("voice-token", flag.ContinueOnError)
 	dataDir := cli.DataDir(fs)
@@ -52,24 +41,23 @@ func runVoiceToken(_ context.Context, args []string, stdout io.Writer) error {
 	return cli.PrintJSON(stdout, creds)
 }
 
-func issueVoiceCredentials(dataDir, endpoint, user, guild, channel string, ttl time.Duration) (voiceCredentials, error) {
+func issueVoiceCredentials(dataDir, endpoint, user, guild, channel string, ttl time.Duration) (voicetoken.Credentials, error) {
 	dir, err := datadir.Open(dataDir)
 	if err != nil {
-		return voiceCredentials{}, err
+		return voicetoken.Credentials{}, err
 	}
 	if endpoint == "" {
 		if endpoint, err = dir.ReadyAddr("voice_gateway"); err != nil {
-			return voiceCredentials{}, fmt.Errorf("%w (%v)", errNoServer, err)
+			return voicetoken.Credentials{}, fmt.Errorf("%w (%v)", errNoServer, err)
 		}
 	}
 	key, err := dir.Key(voicetoken.KeyName)
 	if err != nil {
-		return voiceCredentials{}, err
+		return voicetoken.Credentials{}, err
 	}
 	s, err := voicetoken.NewSigner(key)
 	if err != nil {
-		return voiceCredentials{}, err
+		return voicetoken.Credentials{}, err
 	}
-	c, tok := s.IssueFor(user, guild, channel, ttl, time.Now())
-	return voiceCredentials{Endpoint: endpoint, Token: tok, SessionID: c.SessionID, UserID: user, GuildID: guild, ChannelID: channel}, nil
+	return s.Credentials(endpoint, user, guild, channel, ttl, time.Now()), nil
 }

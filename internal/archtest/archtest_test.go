@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -25,9 +26,14 @@ func repoRoot(t *testing.T) string {
 // more than one file carrying one.
 func TestPackageDocs(t *testing.T) {
 	root := repoRoot(t)
-	out, err := exec.Command("go", "list", "-f", "{{.Dir}}", "./...").Output()
+	list := exec.Command("go", "list", "-f", "{{.Dir}}", "./...")
+	list.Dir = root
+	out, err := list.Output()
 	if err != nil {
 		t.Fatalf("go list: %v", err)
+	}
+	if n := len(strings.Fields(string(out))); n < 20 {
+		t.Fatalf("go list found %d packages: the check would be vacuous", n)
 	}
 	for _, dir := range strings.Fields(string(out)) {
 		fset := token.NewFileSet()
@@ -58,13 +64,80 @@ func TestPackageDocs(t *testing.T) {
 
 type goPkg struct {
 	ImportPath string
-	Deps       []string
+	Imports    []string // direct
+	Deps       []string // transitive
 	CgoFiles   []string
 }
 
-// TestDependencyFences keeps the layers apart.
-func TestDependencyFences(t *testing.T) {
+const mod = "github.com/parleyhq/parley/"
+
+// Third-party modules the fences name.
+const (
+	pion   = "github.com/pion/"
+	govips = "github.com/davidbyttow/govips"
+)
+
+// components are the module's top-level packages, by layer: a package may
+// depend on those below it and never on those above. Fences below name
+// the exceptions and the finer rules.
+var components = []string{"sfu", "signaling", "voiceproto", "voiceclient", "voicenode", "chat", "mediaproxy", "e2ee", "bench", "cmd", "interop", "internal"}
+
+// except returns the components other than keep, as module paths.
+func except(keep ...string) []string {
+	var out []string
+	for _, c := range components {
+		if !slices.Contains(keep, c) {
+			out = append(out, mod+c)
+		}
+	}
+	return out
+}
+
+// transitive fences: a package under from must not depend (directly or
+// through others) on any of forbidden.
+var transitive = []struct {
+	from      string
+	forbidden []string
+	why       string
+}{
+	{"e2ee", append(except("e2ee"), pion, govips), "MLS and DAVE are the ground floor: they know no transport"},
+	{"voiceproto", append(except("voiceproto", "e2ee"), pion, govips, "github.com/gorilla/"),
+		"the wire protocol is pure: no I/O, used by every end"},
+	{"sfu", append(except("sfu", "voiceproto", "e2ee", "internal"), govips),
+		"the media plane knows no gateway, chat, client or composition"},
+	{"signaling", append(except("signaling", "voiceproto", "e2ee", "internal"), pion, govips),
+		"the gateway reaches the SFU through its consumer-defined Media interface and hands SDP to it as strings"},
+	{"voiceclient", append(except("voiceclient", "voiceproto", "e2ee", "internal"), govips),
+		"the client shares the protocol with the server, not its code"},
+	{"voicenode", append(except("voicenode", "sfu", "signaling", "voiceproto", "e2ee", "internal"), govips),
+		"a voice node composes the SFU and the gateway, nothing else"},
+	{"chat", append(except("chat", "internal"), pion, govips),
+		"chat reaches voice only through internal/voicectl and voicetoken"},
+	{"mediaproxy", append(except("mediaproxy", "internal"), pion), "the media proxy stands alone"},
+	{"internal", except("internal"), "internal holds leaf helpers: nothing below a component imports it"},
+	{"internal/testkit", except("internal"), "the test kit is a leaf"},
+}
+
+// direct fences: only the listed packages may import a module directly.
+var direct = []struct {
+	dep     string
+	allowed []string
+	why     string
+}{
+	{pion, []string{"sfu", "voiceclient", "bench"}, "pion is the WebRTC transport of the SFU, the Go client and the bench"},
+	{mod + "bench", []string{"bench", "cmd"}, "the load harness is a leaf of the binary"},
+	{mod + "voicenode", []string{"cmd", "bench", "interop"}, "the voice node is composed only by the binary (and the bench's in-process target)"},
+}
+
+func under(pkg, prefix string) bool {
+	rel := strings.TrimPrefix(pkg, mod)
+	return rel == prefix || strings.HasPrefix(rel, prefix+"/")
+}
+
+func listPackages(t *testing.T) []goPkg {
+	t.Helper()
 	cmd := exec.Command("go", "list", "-json", "./...")
+	cmd.Dir = repoRoot(t) // not this package's folder: the whole module
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -86,33 +159,65 @@ func TestDependencyFences(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatal(err)
 	}
-	const mod = "github.com/parleyhq/parley/"
-	rules := []struct {
-		from      string // package path prefix inside the module
-		forbidden []string
-	}{
-		{"chat", []string{"github.com/pion/", mod + "sfu"}},
-		{"signaling", []string{"github.com/pion/webrtc", "github.com/davidbyttow/govips", mod + "chat"}},
-		{"mediaproxy", []string{"github.com/pion/", mod + "sfu", mod + "signaling"}},
-		{"sfu", []string{"github.com/davidbyttow/govips", mod + "signaling", mod + "chat", mod + "mediaproxy"}},
-		{"e2ee", []string{"github.com/davidbyttow/govips", mod + "chat", mod + "mediaproxy"}},
+	// A fence test that sees only a few packages passes vacuously (it
+	// once listed only its own folder).
+	var seen []string
+	for _, c := range []string{"sfu", "signaling", "voiceproto", "voiceclient", "voicenode", "chat", "mediaproxy", "e2ee/mls", "cmd/parley"} {
+		if !slices.ContainsFunc(pkgs, func(p goPkg) bool { return p.ImportPath == mod+c }) {
+			seen = append(seen, c)
+		}
 	}
+	if len(seen) > 0 {
+		t.Fatalf("go list did not see %v: the fences would check nothing", seen)
+	}
+	return pkgs
+}
+
+// TestDependencyFences keeps the layers apart: arrows point one way.
+func TestDependencyFences(t *testing.T) {
+	pkgs := listPackages(t)
 	for _, p := range pkgs {
-		rel := strings.TrimPrefix(p.ImportPath, mod)
-		for _, r := range rules {
-			if rel != r.from && !strings.HasPrefix(rel, r.from+"/") {
+		for _, r := range transitive {
+			if !under(p.ImportPath, r.from) {
 				continue
 			}
 			for _, d := range p.Deps {
 				for _, f := range r.forbidden {
-					if strings.HasPrefix(d, f) {
-						t.Errorf("%s imports %s (fence: %s must not depend on %s)", p.ImportPath, d, r.from, f)
+					if d == f || strings.HasPrefix(d, strings.TrimSuffix(f, "/")+"/") || (strings.HasSuffix(f, "/") && strings.HasPrefix(d, f)) {
+						t.Errorf("%s depends on %s (fence: %s must not depend on %s: %s)", p.ImportPath, d, r.from, f, r.why)
 					}
 				}
 			}
-			if r.from == "sfu" && len(p.CgoFiles) > 0 {
-				t.Errorf("%s uses cgo; sfu must stay pure Go", p.ImportPath)
+		}
+		for _, r := range direct {
+			for _, d := range p.Imports {
+				if d != r.dep && !strings.HasPrefix(d, strings.TrimSuffix(r.dep, "/")+"/") {
+					continue
+				}
+				ok := false
+				for _, a := range r.allowed {
+					ok = ok || under(p.ImportPath, a)
+				}
+				if !ok && !under(p.ImportPath, strings.TrimPrefix(r.dep, mod)) {
+					t.Errorf("%s imports %s (only %v may: %s)", p.ImportPath, d, r.allowed, r.why)
+				}
 			}
+		}
+		if len(p.CgoFiles) > 0 && !under(p.ImportPath, "mediaproxy") {
+			t.Errorf("%s uses cgo; only mediaproxy may (libvips)", p.ImportPath)
+		}
+	}
+}
+
+// TestFencesHaveTeeth checks the fence matcher on paths that must and
+// must not match, so a typo in a rule cannot silently pass everything.
+func TestFencesHaveTeeth(t *testing.T) {
+	if !under(mod+"chat/service", "chat") || under(mod+"chatter", "chat") || !under(mod+"chat", "chat") {
+		t.Fatal("under() matches wrongly")
+	}
+	for _, c := range components {
+		if len(except(c)) != len(components)-1 {
+			t.Fatalf("except(%s) removed %d components", c, len(components)-len(except(c)))
 		}
 	}
 }

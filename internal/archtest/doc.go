@@ -1,5 +1,15 @@
-// Package archtest holds repository-wide tests of the house rules: every
-// package has a doc comment, and the dependency fences between the layers
-// hold (chat, signaling and mediaproxy never import pion; sfu never imports
-// libvips or cgo; sfu never imports signaling or chat).
+// Package archtest holds repository-wide tests of the house rules, run
+// over the whole module: every package has one doc comment, and the
+// dependency fences between the layers hold. Arrows point down:
+//
+//	cmd, bench                      the binary and the load harness
+//	voicenode                       composes sfu + signaling (a voice node)
+//	sfu, signaling, voiceclient     media plane, voice gateway, Go client
+//	voiceproto                      Discord's voice protocol on the wire
+//	e2ee                            MLS and DAVE
+//	chat, mediaproxy                stand alone (chat reaches voice through internal/voicectl)
+//	internal                        leaf helpers
+//
+// pion is imported only by sfu, voiceclient and bench; cgo (libvips) only
+// by mediaproxy.
 package archtest

@@ -4,7 +4,9 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"strconv"
@@ -64,18 +66,26 @@ func PrintJSON(w io.Writer, v any) error {
 	return err
 }
 
-// ParseOneArg parses fs and returns the one positional argument, which may
-// stand before or after the flags ("" if there is none).
+// ParseOneArg parses fs and returns the one positional argument ("" if
+// there is none), which may stand anywhere among the flags: before them,
+// after them or between two of them. A second positional argument is
+// ErrExtraArg.
 func ParseOneArg(fs *flag.FlagSet, args []string) (string, error) {
 	var arg string
-	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
-		arg, args = args[0], args[1:]
+	for {
+		if err := fs.Parse(args); err != nil {
+			return "", err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return arg, nil
+		}
+		if arg != "" {
+			return "", fmt.Errorf("%w: %q after %q", ErrExtraArg, rest[0], arg)
+		}
+		arg, args = rest[0], rest[1:]
 	}
-	if err := fs.Parse(args); err != nil {
-		return "", err
-	}
-	if arg == "" && fs.NArg() > 0 {
-		arg = fs.Arg(0)
-	}
-	return arg, nil
 }
+
+// ErrExtraArg: a command that takes one positional argument got more.
+var ErrExtraArg = errors.New("more than one argument")
