@@ -35,9 +35,6 @@ func TestKeyScheduleVectors(t *testing.T) {
 	}
 	loadVectors(t, "key-schedule.json", &cases)
 	for _, c := range cases {
-		if c.CipherSuite != CipherSuite {
-			continue
-		}
 		initSecret := []byte(c.InitialInitSecret)
 		for i, e := range c.Epochs {
 			gc := GroupContext{Version: 1, CipherSuite: CipherSuite, GroupID: c.GroupID, Epoch: uint64(i), TreeHash: e.TreeHash, ConfirmedTranscriptHash: e.ConfirmedTranscriptHash}
@@ -77,9 +74,6 @@ func TestTranscriptHashVectors(t *testing.T) {
 	}
 	loadVectors(t, "transcript-hashes.json", &cases)
 	for _, c := range cases {
-		if c.CipherSuite != CipherSuite {
-			continue
-		}
 		// AuthenticatedContent = wire_format || FramedContent || auth data.
 		r := newReader(c.AuthenticatedContent)
 		if wf := WireFormat(r.u16()); wf != WireFormatPublicMessage {
@@ -109,9 +103,6 @@ func TestPSKSecretVectors(t *testing.T) {
 	}
 	loadVectors(t, "psk_secret.json", &cases)
 	for _, c := range cases {
-		if c.CipherSuite != CipherSuite {
-			continue
-		}
 		store := ExternalPSKs{}
 		var ids []PreSharedKeyID
 		for _, p := range c.PSKs {
@@ -147,9 +138,6 @@ func TestSecretTreeVectors(t *testing.T) {
 	}
 	loadVectors(t, "secret-tree.json", &cases)
 	for _, c := range cases {
-		if c.CipherSuite != CipherSuite {
-			continue
-		}
 		k, n := senderDataKey(c.SenderData.Secret, c.SenderData.Ciphertext)
 		eq(t, "sender data key", k, c.SenderData.Key)
 		eq(t, "sender data nonce", n, c.SenderData.Nonce)

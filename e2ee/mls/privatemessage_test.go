@@ -24,9 +24,6 @@ func TestMessageProtectionVectors(t *testing.T) {
 	}
 	loadVectors(t, "message-protection.json", &cases)
 	for _, c := range cases {
-		if c.CipherSuite != CipherSuite {
-			continue
-		}
 		gc := GroupContext{Version: 1, CipherSuite: CipherSuite, GroupID: c.GroupID, Epoch: c.Epoch, TreeHash: c.TreeHash, ConfirmedTranscriptHash: c.ConfirmedTranscriptHash}
 		ctx := gc.Marshal()
 		body := func(pm *PublicMessage) []byte {

@@ -14,9 +14,6 @@ func TestWelcomeVectors(t *testing.T) {
 	}
 	loadVectors(t, "welcome.json", &cases)
 	for _, c := range cases {
-		if c.CipherSuite != CipherSuite {
-			continue
-		}
 		kp, err := ParseKeyPackage(c.KeyPackage)
 		mustNoErr(t, err)
 		mustNoErr(t, kp.Verify())
@@ -56,9 +53,6 @@ func runPassiveClient(t *testing.T, file string) {
 	var cases []passiveClientVector
 	loadVectors(t, file, &cases)
 	for i, c := range cases {
-		if c.CipherSuite != CipherSuite {
-			continue
-		}
 		kp, err := ParseKeyPackage(c.KeyPackage)
 		mustNoErr(t, err)
 		sig, err := ParseSignatureKey(c.SignaturePriv)
