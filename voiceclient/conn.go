@@ -296,21 +296,11 @@ func (c *Conn) writeOp(op voiceproto.Op, d any) error {
 	if err != nil {
 		return err
 	}
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	select {
-	case <-c.closing:
-		return ErrClosed
-	default:
-	}
-	if c.ws == nil {
-		return ErrClosed
-	}
-	_ = c.ws.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	if err := c.ws.WriteMessage(websocket.TextMessage, b); err != nil {
+	err = c.writeMessage(websocket.TextMessage, b)
+	if err != nil && !errors.Is(err, ErrClosed) {
 		return fmt.Errorf("voiceclient: write %v: %w", op, err)
 	}
-	return nil
+	return err
 }
 
 // SSRC returns the SSRC the server assigned in Ready.

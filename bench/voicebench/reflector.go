@@ -137,8 +137,9 @@ func (r *Reflector) serveStats(w http.ResponseWriter, _ *http.Request) {
 	fmt.Fprintf(w, "parley_reflector_leaves_total %d\n", r.leaves.Load())
 }
 
-// Start runs the readers (and the stats server) until Close.
-func (r *Reflector) Start() {
+// Start runs the readers (and the stats server) until Close; it returns
+// at once.
+func (r *Reflector) Start(context.Context) error {
 	for range r.cfg.Readers {
 		r.wg.Add(1)
 		go func() {
@@ -153,6 +154,7 @@ func (r *Reflector) Start() {
 			_ = r.stats.Serve(r.sln)
 		}()
 	}
+	return nil
 }
 
 // Close stops the readers and closes the sockets.

@@ -12,7 +12,9 @@ func TestReflectorForwardsToRoom(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.Start()
+	if err := r.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

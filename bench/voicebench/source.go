@@ -108,13 +108,15 @@ func InProcessServerSource(dataDir string, log *slog.Logger) Source {
 
 // InProcessReflectorSource runs the reflector inside this process.
 func InProcessReflectorSource(cfg ReflectorConfig) Source {
-	return func(context.Context) (*Target, func(), error) {
+	return func(ctx context.Context) (*Target, func(), error) {
 		cfg.StatsAddr = "off"
 		r, err := NewReflector(cfg)
 		if err != nil {
 			return nil, nil, err
 		}
-		r.Start()
+		if err := r.Start(ctx); err != nil {
+			return nil, nil, err
+		}
 		t := &Target{Name: "reflector", Reflector: true, UDP: r.UDPAddr(), PID: os.Getpid(),
 			Counters: func(context.Context) (Counters, error) { return r.Counters(), nil }}
 		stop := func() {
@@ -134,7 +136,9 @@ func ServeReflector(ctx context.Context, cfg ReflectorConfig, stdout io.Writer) 
 	if err != nil {
 		return err
 	}
-	r.Start()
+	if err := r.Start(ctx); err != nil {
+		return err
+	}
 	ready := map[string]any{"ready": true, "udp": r.UDPAddr(), "stats": r.StatsAddr(), "pid": os.Getpid()}
 	b, _ := json.Marshal(ready)
 	if _, err := fmt.Fprintf(stdout, "%s\n", b); err != nil {
