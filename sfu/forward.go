@@ -1,8 +1,6 @@
 package sfu
 
 import (
-	"net"
-
 	"github.com/parleyhq/parley/e2ee/dave"
 	"github.com/parleyhq/parley/sfu/rtpmunger"
 	"github.com/parleyhq/parley/voiceproto"
@@ -115,15 +113,4 @@ func (t *transport) next() ([4]byte, bool) {
 	}
 	n := t.nonce.Add(1) - 1
 	return voiceproto.ServerNonceAt(n)
-}
-
-// learnAddr records a discovery request's source as p's media address
-// unless an authenticated packet already proved another one.
-func (p *Participant) learnAddr(a *net.UDPAddr) bool {
-	if p.addrProven.Load() {
-		cur := p.addr.Load()
-		return cur != nil && cur.Port == a.Port && cur.IP.Equal(a.IP)
-	}
-	p.storeAddr(a)
-	return true
 }

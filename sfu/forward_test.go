@@ -229,18 +229,54 @@ func TestGarbageIsDroppedAndCounted(t *testing.T) {
 	}
 }
 
-// TestDiscoveryCannotMoveAProvenAddress: once authenticated media came
-// from an address, a discovery request from elsewhere (spoofable, it is
-// not authenticated) does not redirect the participant's media.
-func TestDiscoveryCannotMoveAProvenAddress(t *testing.T) {
-	h := newHarness(t, nil)
-	a, b := h.join("r", "a", ""), h.join("r", "b", "")
-	b.send(pkt{seq: 1, opus: []byte{0xFC, 1}}) // b's address is now proven
-	a.waitFrames(b, 1)
-	attacker := h.join("other", "attacker", "")
-	spoof := voiceproto.DiscoveryRequest(b.p.SSRC())
-	attacker.raw(spoof[:])
-	h.drops(map[DropReason]uint64{DropSpoofedDiscovery: 1})
-	a.send(pkt{seq: 1, opus: marker})
-	b.untilMarker(a) // still reaches b's own socket
+// TestDiscoveryCannotRedirectMedia: SSRCs are announced to the room and
+// discovery is not authenticated, so a spoofed discovery request must never
+// decide where a client's media goes: not a speaker's (proven by
+// authenticated packets), not a listener's that never sends anything
+// authenticated, whether the spoof comes before or after the victim's own
+// discovery. A client that declares an address discovery did not show gets
+// media once it sends an authenticated packet.
+func TestDiscoveryCannotRedirectMedia(t *testing.T) {
+	tests := []struct {
+		name string
+		// join adds the victim; spoof is called at the moment under test.
+		join    func(h *harness, spoof func(ssrc uint32)) *peer
+		speaks  bool // the victim sends before the others speak
+		answers bool // whether the attacker got a discovery answer
+	}{
+		{"listener, spoof after select protocol", func(h *harness, _ func(uint32)) *peer {
+			return h.join("r", "victim", "")
+		}, false, false},
+		{"listener, spoof before its own discovery", func(h *harness, spoof func(uint32)) *peer {
+			return h.joinWith("r", "victim", "", joinOpts{beforeDiscovery: spoof})
+		}, false, true}, // the early spoof is answered (to the attacker), and changes nothing
+		{"speaker, spoof after authenticated media", func(h *harness, _ func(uint32)) *peer {
+			return h.join("r", "victim", "")
+		}, true, false},
+		{"declared address differs (NAT): media after it speaks", func(h *harness, _ func(uint32)) *peer {
+			return h.joinWith("r", "victim", "", joinOpts{declared: "192.0.2.7:9"})
+		}, true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, nil)
+			a := h.attacker()
+			speaker := h.join("r", "speaker", "")
+			victim := tt.join(h, a.spoof)
+			if tt.speaks {
+				victim.send(pkt{seq: 1, opus: []byte{0xFC, 1}})
+				speaker.waitFrames(victim, 1)
+			}
+			a.spoof(victim.p.SSRC())
+			h.drops(map[DropReason]uint64{DropSpoofedDiscovery: 1})
+			frames := ogg.SyntheticOpus(10, 4)
+			speaker.send(seqFrom(append(frames, marker), 1, 0)...)
+			if got := victim.untilMarker(speaker); len(got) != len(frames) {
+				t.Fatalf("victim got %d frames, want %d", len(got), len(frames))
+			}
+			if media, answered := a.received(); media != 0 || answered != tt.answers {
+				t.Fatalf("attacker got %d media packets (want 0), discovery answered %v (want %v)", media, answered, tt.answers)
+			}
+		})
+	}
 }

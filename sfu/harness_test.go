@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/parleyhq/parley/internal/testkit"
 	"github.com/parleyhq/parley/voiceproto"
 )
@@ -81,10 +83,27 @@ type rtpFrame struct {
 }
 
 // join adds a peer to room with a transport in mode (the best mode when
-// empty) and runs IP discovery, so the server knows where to send before
-// the peer speaks.
+// empty) after IP discovery, declaring the address discovery found, as
+// every client does; the server can then send to it before it speaks.
 func (h *harness) join(room, name, mode string) *peer {
 	h.t.Helper()
+	return h.joinWith(room, name, mode, joinOpts{})
+}
+
+// joinOpts vary how a peer joins.
+type joinOpts struct {
+	// declared is the address declared in Select Protocol ("" declares the
+	// one discovery found).
+	declared string
+	// beforeDiscovery runs once the SSRC is allocated, before the peer's
+	// own discovery request.
+	beforeDiscovery func(ssrc uint32)
+}
+
+// joinWith is join with options.
+func (h *harness) joinWith(room, name, mode string, o joinOpts) *peer {
+	h.t.Helper()
+	declared := o.declared
 	if mode == "" {
 		mode = voiceproto.ModeAES256GCMRTPSize
 	}
@@ -94,9 +113,6 @@ func (h *harness) join(room, name, mode string) *peer {
 	}
 	key := make([]byte, voiceproto.KeySize)
 	_, _ = rand.Read(key)
-	if err := p.SetTransport(mode, key); err != nil {
-		h.t.Fatalf("transport %s: %v", mode, err)
-	}
 	c, err := voiceproto.NewCipher(mode, key)
 	if err != nil {
 		h.t.Fatal(err)
@@ -109,7 +125,16 @@ func (h *harness) join(room, name, mode string) *peer {
 		discoOK: make(chan discoResp, 1), done: make(chan struct{})}
 	go pe.readLoop()
 	h.t.Cleanup(func() { _ = conn.Close(); <-pe.done })
-	pe.discover()
+	if o.beforeDiscovery != nil {
+		o.beforeDiscovery(p.SSRC())
+	}
+	found := pe.discover()
+	if declared == "" {
+		declared = found.String()
+	}
+	if err := p.SetTransport(mode, key, declared); err != nil {
+		h.t.Fatalf("transport %s: %v", mode, err)
+	}
 	return pe
 }
 
@@ -152,8 +177,9 @@ func (pe *peer) readLoop() {
 	}
 }
 
-// discover runs IP discovery until the server answers.
-func (pe *peer) discover() {
+// discover runs IP discovery until the server answers, and returns the
+// address it reported.
+func (pe *peer) discover() netip.AddrPort {
 	pe.t.Helper()
 	req := voiceproto.DiscoveryRequest(pe.p.SSRC())
 	for range 50 {
@@ -163,11 +189,12 @@ func (pe *peer) discover() {
 			if r.ssrc != pe.p.SSRC() || r.addr != pe.conn.LocalAddr().(*net.UDPAddr).AddrPort() {
 				pe.t.Fatalf("%s: discovery answered %+v, want ssrc %d at %v", pe.name, r, pe.p.SSRC(), pe.conn.LocalAddr())
 			}
-			return
+			return r.addr
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
 	pe.t.Fatalf("%s: no discovery response", pe.name)
+	return netip.AddrPort{}
 }
 
 // pkt is one packet a peer sends.
@@ -200,6 +227,59 @@ func (pe *peer) send(pkts ...pkt) {
 			pe.t.Fatal(err)
 		}
 		pe.raw(sealed)
+	}
+}
+
+// attacker is a UDP socket that never joins: it sends spoofed discovery
+// requests and reports whether the server ever sent it anything.
+type attacker struct {
+	t    *testing.T
+	conn *net.UDPConn
+}
+
+func (h *harness) attacker() *attacker {
+	h.t.Helper()
+	conn, err := net.DialUDP("udp", nil, h.srv.LocalAddr())
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Cleanup(func() { _ = conn.Close() })
+	return &attacker{t: h.t, conn: conn}
+}
+
+// spoof sends a discovery request for ssrc.
+func (a *attacker) spoof(ssrc uint32) {
+	req := voiceproto.DiscoveryRequest(ssrc)
+	if _, err := a.conn.Write(req[:]); err != nil {
+		a.t.Fatal(err)
+	}
+}
+
+// received drains what arrived so far (loopback delivers a datagram into
+// the socket's queue before the send returns) and returns the media count
+// and whether a discovery answer came.
+func (a *attacker) received() (media int, answered bool) {
+	raw, err := a.conn.SyscallConn()
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	buf := make([]byte, 2048)
+	for {
+		// A non-blocking receive: what is queued, and nothing more.
+		var n int
+		var rerr error
+		if err := raw.Read(func(fd uintptr) bool {
+			n, _, rerr = unix.Recvfrom(int(fd), buf, unix.MSG_DONTWAIT)
+			return true
+		}); err != nil || rerr != nil {
+			return media, answered
+		}
+		switch voiceproto.Classify(buf[:n]) {
+		case voiceproto.KindDiscoveryResponse:
+			answered = true
+		case voiceproto.KindRTP:
+			media++
+		}
 	}
 }
 

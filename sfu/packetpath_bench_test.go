@@ -46,7 +46,7 @@ func benchPacketPath(b *testing.B, mode string, size int, send bool) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := p.SetTransport(mode, key); err != nil {
+		if err := p.SetTransport(mode, key, ""); err != nil {
 			b.Fatal(err)
 		}
 		p.setAddr(sinkAddr)

@@ -28,11 +28,16 @@ type Participant struct {
 	ssrc uint32
 
 	transport atomic.Pointer[transport]
-	// addr is where the client's packets come from; media goes there.
+	// addr is where media goes: the source of the client's authenticated
+	// packets, or, until one arrives, the address it declared in Select
+	// Protocol once a discovery request from there was answered. Nothing
+	// unauthenticated alone ever sets or moves it (addr.go).
 	addr atomic.Pointer[net.UDPAddr]
-	// addrProven: an authenticated packet came from addr, so unauthenticated
-	// discovery requests may no longer move it.
+	// addrProven: an authenticated packet came from addr.
 	addrProven atomic.Bool
+	// disc is the discovery bookkeeping (addr.go); its lock is only taken
+	// for discovery requests and Select Protocol, never per packet.
+	disc       discovery
 	serverMute atomic.Bool
 	serverDeaf atomic.Bool
 	// marker: the client sends RTP marker bits itself, so it accepts them
@@ -68,8 +73,13 @@ func (p *Participant) SSRC() uint32 { return p.ssrc }
 // User is the participant's user id.
 func (p *Participant) User() string { return p.user }
 
-// SetTransport installs the encryption mode and key from Select Protocol.
-func (p *Participant) SetTransport(mode string, key []byte) error {
+// SetTransport installs the encryption mode and key from Select Protocol,
+// and the address the client declared there ("ip:port", what its IP
+// discovery told it): media may go to that address once a discovery
+// request from it has been answered, before the client sends anything
+// authenticated. An empty or malformed declared address waits for
+// authenticated media instead.
+func (p *Participant) SetTransport(mode string, key []byte, declared string) error {
 	if !slices.Contains(p.srv.modes, mode) {
 		return fmt.Errorf("%w: %q", ErrUnknownMode, mode)
 	}
@@ -78,6 +88,7 @@ func (p *Participant) SetTransport(mode string, key []byte) error {
 		return err
 	}
 	p.transport.Store(&transport{cipher: c})
+	p.declare(declared)
 	return nil
 }
 
@@ -107,24 +118,6 @@ func (p *Participant) Leave() {
 		return
 	}
 	p.srv.leave(p)
-}
-
-// setAddr records where p's authenticated packets come from (a NAT may
-// rebind the client's port mid-call).
-func (p *Participant) setAddr(a *net.UDPAddr) {
-	if !p.addrProven.Load() {
-		p.addrProven.Store(true)
-	}
-	if cur := p.addr.Load(); cur != nil && cur.Port == a.Port && cur.IP.Equal(a.IP) {
-		return
-	}
-	p.storeAddr(a)
-}
-
-func (p *Participant) storeAddr(a *net.UDPAddr) {
-	cp := *a
-	cp.IP = slices.Clone(a.IP)
-	p.addr.Store(&cp)
 }
 
 // forgetReceiver drops the munging state kept for receiver r.

@@ -108,7 +108,7 @@ func (r *reader) discovery(pkt []byte, from *net.UDPAddr) {
 		r.ls.drops[DropUnknownSSRC]++
 		return
 	}
-	if !p.learnAddr(from) {
+	if !p.acceptDiscovery(from.AddrPort()) {
 		r.ls.drops[DropSpoofedDiscovery]++
 		return
 	}

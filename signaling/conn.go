@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/parleyhq/parley/e2ee/dave"
+	"github.com/parleyhq/parley/internal/connlimit"
 	"github.com/parleyhq/parley/internal/voicetoken"
 	"github.com/parleyhq/parley/voiceproto"
 )
@@ -168,7 +169,7 @@ func (c *conn) readLoop() error {
 		if isDAVEOp(m.Op) && !c.allowDAVE() || !isDAVEOp(m.Op) && !c.allow() {
 			return closeWith(voiceproto.CloseRateLimited, "too many messages")
 		}
-		c.srv.metrics.messages.WithLabelValues(m.Op.String()).Inc()
+		c.srv.metrics.messages.WithLabelValues(m.Op.Label()).Inc()
 		if err := c.handle(m); err != nil {
 			return err
 		}
@@ -263,7 +264,7 @@ func (c *conn) handleBinary(data []byte) error {
 		c.srv.metrics.dave.WithLabelValues("bad_frame").Inc()
 		return closeWith(voiceproto.CloseBadRequest, "invalid DAVE frame: "+err.Error())
 	}
-	c.srv.metrics.messages.WithLabelValues(voiceproto.Op(msg.Opcode()).String()).Inc()
+	c.srv.metrics.messages.WithLabelValues(voiceproto.Op(msg.Opcode()).Label()).Inc()
 	return c.srv.daveHandle(c.sess, msg)
 }
 
@@ -316,6 +317,7 @@ func (c *conn) identify(d json.RawMessage) error {
 	}
 	c.sess = ss
 	c.lastHeartbeat = srv.cfg.Now()
+	connlimit.Admit(c.ws.UnderlyingConn())
 	ss.attach(c, 0, false)
 	ip, port := srv.cfg.Media.UDPEndpoint()
 	ss.send(voiceproto.OpReady, voiceproto.Ready{
@@ -389,6 +391,7 @@ func (c *conn) resume(d json.RawMessage) error {
 	}
 	c.sess = ss
 	c.lastHeartbeat = srv.cfg.Now()
+	connlimit.Admit(c.ws.UnderlyingConn())
 	seqAck := int64(-1)
 	if r.SeqAck != nil {
 		seqAck = *r.SeqAck
@@ -438,7 +441,8 @@ func (c *conn) selectProtocol(d json.RawMessage) error {
 	key := make(voiceproto.SecretKey, voiceproto.KeySize)
 	_, _ = rand.Read(key)
 	ss := c.sess
-	if err := ss.media.SetTransport(sp.Data.Mode, key); err != nil {
+	declared := net.JoinHostPort(sp.Data.Address, strconv.Itoa(sp.Data.Port))
+	if err := ss.media.SetTransport(sp.Data.Mode, key, declared); err != nil {
 		return closeWith(voiceproto.CloseUnknownEncryption, err.Error())
 	}
 	ss.mu.Lock()

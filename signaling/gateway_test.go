@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/parleyhq/parley/internal/testkit"
 	"github.com/parleyhq/parley/internal/voicetoken"
@@ -361,4 +362,42 @@ func TestResumeReplaysAFullBuffer(t *testing.T) {
 			t.Fatalf("replay not in order: seq %d after %d", replayed[i], replayed[i-1])
 		}
 	}
+}
+
+// TestClientChosenLabelsAreBounded: unauthenticated clients sending
+// opcodes of their choice do not create metric series of their choice:
+// every label value a client can influence comes from a closed set.
+func TestClientChosenLabelsAreBounded(t *testing.T) {
+	testkit.NoLeaks(t)
+	reg := prometheus.NewRegistry()
+	srv := voicenodetest.Start(t, voicenode.Config{Metrics: reg, Readers: 1})
+	h := &harness{t: t, srv: srv}
+	for i := range 40 {
+		c := h.dial("?v=8")
+		c.next(8)
+		c.send(1000+i*7919, nil)
+		c.closeCode()
+		_ = c.ws.Close()
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != "parley_voice_gateway_messages_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "op" && strings.HasPrefix(l.GetValue(), "op_") {
+					t.Fatalf("client-chosen label value %q", l.GetValue())
+				}
+			}
+		}
+		if n := len(f.GetMetric()); n > 2 {
+			t.Fatalf("%d series after 40 distinct unknown opcodes, want at most 2", n)
+		}
+		return
+	}
+	t.Fatal("no messages_total series at all")
 }

@@ -14,8 +14,9 @@ type Media interface {
 // Participant is one user's media state in the SFU.
 type Participant interface {
 	SSRC() uint32
-	// SetTransport installs the mode and key chosen in Select Protocol.
-	SetTransport(mode string, key []byte) error
+	// SetTransport installs the mode and key chosen in Select Protocol
+	// and the address ("ip:port") the client declared there.
+	SetTransport(mode string, key []byte, declared string) error
 	SetServerMute(bool)
 	SetServerDeaf(bool)
 	ServerMute() bool

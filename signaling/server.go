@@ -28,7 +28,7 @@ type Config struct {
 	// heartbeat (default 2.5 × HeartbeatInterval).
 	HeartbeatTimeout time.Duration
 	// IdentifyTimeout closes a connection that neither identifies nor
-	// resumes in time with 4003 (default 20 s).
+	// resumes in time with 4003 (default 5 s: clients identify at once).
 	IdentifyTimeout time.Duration
 	// ResumeWindow keeps a disconnected session (and its media) resumable
 	// (default 30 s).
@@ -68,7 +68,7 @@ func (c Config) withDefaults() Config {
 		c.HeartbeatTimeout = c.HeartbeatInterval * 5 / 2
 	}
 	if c.IdentifyTimeout == 0 {
-		c.IdentifyTimeout = 20 * time.Second
+		c.IdentifyTimeout = 5 * time.Second
 	}
 	if c.ResumeWindow == 0 {
 		c.ResumeWindow = 30 * time.Second

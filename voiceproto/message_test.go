@@ -248,3 +248,17 @@ func FuzzDiscovery(f *testing.F) {
 		}
 	})
 }
+
+func TestOpLabelIsAClosedSet(t *testing.T) {
+	labels := map[string]bool{}
+	for o := Op(-300); o < 70000; o++ {
+		labels[o.Label()] = true
+	}
+	// 13 JSON opcodes (0-13 without 10), 11 DAVE opcodes, and "unknown".
+	if len(labels) != 13+11+1 {
+		t.Fatalf("%d distinct labels: %v", len(labels), labels)
+	}
+	if Op(10).Known() || Op(14).Known() || !Op(31).Known() || !OpIdentify.Known() {
+		t.Fatal("Known() wrong at the edges")
+	}
+}

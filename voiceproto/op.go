@@ -70,6 +70,21 @@ func (o Op) String() string {
 	return "op_" + strconv.Itoa(int(o))
 }
 
+// Known reports whether o is an opcode of the protocol (0-13 but 10, or a
+// DAVE opcode).
+func (o Op) Known() bool {
+	return o >= OpIdentify && o <= OpClientDisconnect && o != 10 || o.IsDAVE()
+}
+
+// Label is a metric label for o from a closed set: String for a known
+// opcode, "unknown" for any other (a client chooses the number).
+func (o Op) Label() string {
+	if o.Known() {
+		return o.String()
+	}
+	return "unknown"
+}
+
 // IsDAVE reports whether o is one of the DAVE opcodes 21-31.
 func (o Op) IsDAVE() bool { return o >= 0 && o <= 255 && dave.Opcode(o).IsDAVE() }
 
