@@ -15,8 +15,12 @@ deps:
 build: deps
 	$(GO) build -o $(BIN) ./cmd/parley
 
+# --dev: development defaults (the deprecated voice encryption modes that
+# discordgo v0.29.0 needs are offered); production runs `parley serve`
+# without it.
 run: build
-	$(BIN) serve --data-dir $(DATA_DIR)
+	@echo "make run: parley serve --dev (development defaults; see README, Security)"
+	$(BIN) serve --dev --data-dir $(DATA_DIR)
 
 vet:
 	$(GO) vet ./...

@@ -11,11 +11,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/parleyhq/parley/internal/connlimit"
 	"github.com/parleyhq/parley/internal/voicectl"
 	"github.com/parleyhq/parley/internal/voicetoken"
 	"github.com/parleyhq/parley/sfu"
 	"github.com/parleyhq/parley/signaling"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Config configures a Server.
@@ -34,6 +36,10 @@ type Config struct {
 	LegacyModes bool
 	// Readers is the number of UDP reader goroutines (default GOMAXPROCS).
 	Readers int
+	// Conns caps the gateway's connections per client IP: open ones, and
+	// ones that have not identified yet (DefaultConns where zero; a
+	// negative cap means none).
+	Conns connlimit.Config
 	// SFU tunes the media plane beyond the fields above (batch size,
 	// trailing silence, room size); its UDPAddr, PublicIP, LegacyModes,
 	// Readers, Logger and Metrics are set by New from this Config.
@@ -46,15 +52,32 @@ type Config struct {
 	Metrics prometheus.Registerer
 }
 
+// DefaultConns are the gateway's per-IP caps: a voice client holds one
+// connection, and identifies within a second of connecting; a NAT of many
+// users stays well within them.
+var DefaultConns = connlimit.Config{PerIP: 256, PendingPerIP: 16}
+
 // withDefaults returns c with its defaults set.
 func (c Config) withDefaults() Config {
 	if c.GatewayAddr == "" {
 		c.GatewayAddr = "127.0.0.1:0"
 	}
+	c.Conns.PerIP = capOrDefault(c.Conns.PerIP, DefaultConns.PerIP)
+	c.Conns.PendingPerIP = capOrDefault(c.Conns.PendingPerIP, DefaultConns.PendingPerIP)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	return c
+}
+
+func capOrDefault(v, def int) int {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return 0 // no cap
+	}
+	return v
 }
 
 // Validate reports what New cannot work with; it changes nothing.
@@ -111,7 +134,18 @@ func New(cfg Config) (*Node, error) {
 		_ = gw.Close(context.Background())
 		return nil, fmt.Errorf("voicenode: listen %s: %w", cfg.GatewayAddr, err)
 	}
-	s := &Node{cfg: cfg, sfu: media, gw: gw, ln: ln, done: make(chan struct{})}
+	limited := connlimit.Wrap(ln, cfg.Conns)
+	s := &Node{cfg: cfg, sfu: media, gw: gw, ln: limited, done: make(chan struct{})}
+	if cfg.Metrics != nil {
+		cfg.Metrics.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: "parley", Subsystem: "voice_gateway", Name: "refused_connections_total",
+			Help: "Connections closed at accept: over the per-IP cap.", ConstLabels: prometheus.Labels{"cap": "per_ip"},
+		}, func() float64 { return float64(limited.Rejections().PerIP) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Namespace: "parley", Subsystem: "voice_gateway", Name: "refused_connections_total",
+				Help: "Connections closed at accept: over the per-IP cap.", ConstLabels: prometheus.Labels{"cap": "pending_per_ip"},
+			}, func() float64 { return float64(limited.Rejections().Pending) }))
+	}
 	s.http = &http.Server{
 		Handler:           gw,
 		TLSConfig:         cfg.TLS,

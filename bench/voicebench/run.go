@@ -209,7 +209,7 @@ func (r *run) setup(ctx context.Context) error {
 			if r.reflect {
 				err = joinReflector(r.t, cfg.Mode, p)
 			} else {
-				err = joinSFU(jctx, r.t, cfg.Mode, signer, dialer, p)
+				err = joinSFU(jctx, r.t, cfg.Mode, signer, participantDialer(dialer, r.t.Gateway, p.idx), p)
 				if err == nil {
 					r.gwWG.Add(1)
 					go func() { defer r.gwWG.Done(); p.gw.readLoop() }()

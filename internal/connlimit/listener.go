@@ -1,0 +1,159 @@
+package connlimit
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+)
+
+// Config sets the caps; zero means unlimited.
+type Config struct {
+	// PerIP bounds the open connections of one client address.
+	PerIP int
+	// PendingPerIP bounds the connections of one client address that have
+	// not been admitted (authenticated) yet.
+	PendingPerIP int
+}
+
+// Validate reports a negative cap.
+func (c Config) Validate() error {
+	if c.PerIP < 0 || c.PendingPerIP < 0 {
+		return errors.New("connlimit: negative cap")
+	}
+	return nil
+}
+
+// Rejections counts connections closed at Accept, by the cap they hit.
+type Rejections struct {
+	PerIP, Pending uint64
+}
+
+// Listener wraps a net.Listener with the caps.
+type Listener struct {
+	net.Listener
+	cfg Config
+
+	mu    sync.Mutex // guards the maps
+	open  map[netip.Addr]int
+	unadm map[netip.Addr]int
+
+	rejectedPerIP, rejectedPending atomic.Uint64
+}
+
+// Wrap returns ln with the caps of cfg.
+func Wrap(ln net.Listener, cfg Config) *Listener {
+	return &Listener{Listener: ln, cfg: cfg, open: map[netip.Addr]int{}, unadm: map[netip.Addr]int{}}
+}
+
+// Accept returns the next connection within the caps; connections over a
+// cap are closed at once and counted.
+func (l *Listener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		ip := remoteIP(c)
+		l.mu.Lock()
+		switch {
+		case l.cfg.PerIP > 0 && l.open[ip] >= l.cfg.PerIP:
+			l.mu.Unlock()
+			l.rejectedPerIP.Add(1)
+			_ = c.Close()
+			continue
+		case l.cfg.PendingPerIP > 0 && l.unadm[ip] >= l.cfg.PendingPerIP:
+			l.mu.Unlock()
+			l.rejectedPending.Add(1)
+			_ = c.Close()
+			continue
+		}
+		l.open[ip]++
+		l.unadm[ip]++
+		l.mu.Unlock()
+		return &conn{Conn: c, l: l, ip: ip}, nil
+	}
+}
+
+// Rejections returns the counts of connections refused so far.
+func (l *Listener) Rejections() Rejections {
+	return Rejections{PerIP: l.rejectedPerIP.Load(), Pending: l.rejectedPending.Load()}
+}
+
+// Open reports the open connections of ip (tests, debug).
+func (l *Listener) Open(ip netip.Addr) (open, pending int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.open[ip], l.unadm[ip]
+}
+
+func (l *Listener) release(ip netip.Addr, admitted bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.open[ip]--; l.open[ip] <= 0 {
+		delete(l.open, ip)
+	}
+	if !admitted {
+		if l.unadm[ip]--; l.unadm[ip] <= 0 {
+			delete(l.unadm, ip)
+		}
+	}
+}
+
+func (l *Listener) admit(ip netip.Addr) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.unadm[ip]--; l.unadm[ip] <= 0 {
+		delete(l.unadm, ip)
+	}
+}
+
+func remoteIP(c net.Conn) netip.Addr {
+	if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
+		return ap.Addr().Unmap()
+	}
+	return netip.Addr{}
+}
+
+// conn is an accepted connection; it gives its place back on Close.
+type conn struct {
+	net.Conn
+	l  *Listener
+	ip netip.Addr
+
+	admitted atomic.Bool
+	closed   atomic.Bool
+}
+
+func (c *conn) Close() error {
+	err := c.Conn.Close()
+	if !c.closed.Swap(true) {
+		c.l.release(c.ip, c.admitted.Load())
+	}
+	return err
+}
+
+func (c *conn) admit() {
+	if c.closed.Load() || c.admitted.Swap(true) {
+		return
+	}
+	c.l.admit(c.ip)
+}
+
+// Admit marks c, or the connection it wraps (a *tls.Conn, or anything with
+// a NetConn method), as authenticated: it no longer counts against
+// PendingPerIP. It does nothing for a connection no Listener accepted.
+func Admit(c net.Conn) {
+	for c != nil {
+		if lc, ok := c.(*conn); ok {
+			lc.admit()
+			return
+		}
+		u, ok := c.(interface{ NetConn() net.Conn })
+		if !ok {
+			return
+		}
+		c = u.NetConn()
+	}
+}

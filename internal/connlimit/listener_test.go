@@ -1,0 +1,99 @@
+package connlimit
+
+import (
+	"crypto/tls"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/parleyhq/parley/internal/testkit"
+)
+
+// dialFrom connects to ln from the loopback address src.
+func dialFrom(t *testing.T, ln net.Listener, src string) net.Conn {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 2 * time.Second}
+	c, err := d.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// accepted serves l in the background, sending every accepted conn.
+func accepted(t *testing.T, l *Listener) <-chan net.Conn {
+	t.Helper()
+	out := make(chan net.Conn, 64)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			out <- c
+		}
+	}()
+	t.Cleanup(func() { _ = l.Close(); <-done })
+	return out
+}
+
+func TestPendingAndPerIPCaps(t *testing.T) {
+	testkit.NoLeaks(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := Wrap(ln, Config{PerIP: 3, PendingPerIP: 2})
+	got := accepted(t, l)
+	a := netip.MustParseAddr("127.0.0.1")
+
+	dialFrom(t, l, "127.0.0.1")
+	dialFrom(t, l, "127.0.0.1")
+	c1, c2 := <-got, <-got
+	dialFrom(t, l, "127.0.0.1") // third pending: refused
+	testkit.Eventually(t, 5*time.Second, func() bool { return l.Rejections().Pending == 1 }, "pending rejection")
+
+	other := dialFrom(t, l, "127.0.0.2") // another address is not affected
+	_ = other
+	<-got
+
+	Admit(c1)
+	dialFrom(t, l, "127.0.0.1") // a pending place is free again
+	c3 := <-got
+	Admit(c2)
+	Admit(c3)
+	dialFrom(t, l, "127.0.0.1") // 3 open already: refused by PerIP
+	testkit.Eventually(t, 5*time.Second, func() bool { return l.Rejections().PerIP == 1 }, "per-IP rejection")
+	if open, pending := l.Open(a); open != 3 || pending != 0 {
+		t.Fatalf("open %d pending %d, want 3 and 0", open, pending)
+	}
+	_ = c1.Close()
+	_ = c1.Close() // twice: counted once
+	if open, _ := l.Open(a); open != 2 {
+		t.Fatalf("open %d after a close, want 2", open)
+	}
+	Admit(c1) // after close: no effect
+	if _, pending := l.Open(a); pending != 0 {
+		t.Fatalf("pending %d", pending)
+	}
+}
+
+func TestAdmitThroughTLS(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := Wrap(ln, Config{PendingPerIP: 1})
+	got := accepted(t, l)
+	dialFrom(t, l, "127.0.0.1")
+	raw := <-got
+	Admit(tls.Server(raw, &tls.Config{}))
+	if _, pending := l.Open(netip.MustParseAddr("127.0.0.1")); pending != 0 {
+		t.Fatalf("pending %d after Admit through a tls.Conn", pending)
+	}
+	_ = raw.Close()
+}
