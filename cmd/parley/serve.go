@@ -98,6 +98,12 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if was, ok := dir.Tightened(); ok {
+		log.Warn("data dir was open to other users; tightened to 0700", "path", dir.Path(), "was", was.String())
+	}
+	if *dev {
+		log.Warn("development defaults (--dev): the deprecated voice encryption modes are offered")
+	}
 	tcfg, err := dir.TLSConfig(*tlsCert, *tlsKey)
 	if err != nil {
 		return err

@@ -25,6 +25,9 @@ var (
 	ErrNotReady = errors.New("datadir: no ready.json (is `parley serve` running on this data dir?)")
 	// ErrBadKeyName means a key name has characters other than [a-z0-9_-].
 	ErrBadKeyName = errors.New("datadir: bad key name")
+	// ErrOpenDir means the data dir exists with group or world access that
+	// cannot be taken away.
+	ErrOpenDir = errors.New("datadir: data dir open to other users")
 	// ErrBadKey means a key file exists but does not hold 32 bytes.
 	ErrBadKey = errors.New("datadir: key file is not 32 bytes")
 )
@@ -37,9 +40,16 @@ var keyName = regexp.MustCompile(`^[a-z0-9_-]{1,64}$`)
 // Dir is an opened data directory.
 type Dir struct {
 	path string
+	// tightened is the mode the directory had when Open took group and
+	// world access away from it (0 if it did not have to).
+	tightened os.FileMode
 }
 
-// Open creates the directory if needed and returns a handle on it.
+// Open creates the directory if needed (0700) and returns a handle on it.
+// The data dir holds keys, password hashes and every message, so a
+// directory that already exists with group or world access is tightened
+// to 0700 (Tightened reports it, for the operator's log); one Open cannot
+// tighten (not the owner) is refused.
 func Open(path string) (*Dir, error) {
 	if path == "" {
 		path = "./data"
@@ -51,7 +61,43 @@ func Open(path string) (*Dir, error) {
 	if err := os.MkdirAll(abs, 0o700); err != nil {
 		return nil, fmt.Errorf("datadir: %w", err)
 	}
-	return &Dir{path: abs}, nil
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return nil, fmt.Errorf("datadir: %w", err)
+	}
+	d := &Dir{path: abs}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		if err := os.Chmod(abs, perm&0o700|0o700); err != nil {
+			return nil, fmt.Errorf("%w: %s is %v and cannot be tightened: %v", ErrOpenDir, abs, perm, err)
+		}
+		d.tightened = perm
+	}
+	return d, nil
+}
+
+// Tightened returns the permissions the directory had before Open took
+// group and world access away, and whether it did.
+func (d *Dir) Tightened() (os.FileMode, bool) { return d.tightened, d.tightened != 0 }
+
+// CreatePrivate creates the file at path (if it does not exist) readable
+// by the owner only, and takes group and world access away from one that
+// exists: for files other code opens by name, such as a database.
+func CreatePrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("datadir: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("datadir: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		if err := f.Chmod(0o600); err != nil {
+			return fmt.Errorf("datadir: %w", err)
+		}
+	}
+	return nil
 }
 
 // Path returns the absolute path of the directory.

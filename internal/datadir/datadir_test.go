@@ -110,3 +110,63 @@ func TestReady(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestOpenTightensAnOpenDir: a data dir that exists with group or world
+// access (a mkdir under umask 022) is tightened to 0700 and reported; a
+// new one is created 0700.
+func TestOpenTightensAnOpenDir(t *testing.T) {
+	base := t.TempDir()
+	open := filepath.Join(base, "open")
+	if err := os.Mkdir(open, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(open, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	d, err := Open(open)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if was, ok := d.Tightened(); !ok || was != 0o755 {
+		t.Fatalf("Tightened() = %v, %v; want 0755, true", was, ok)
+	}
+	for _, p := range []string{open, filepath.Join(base, "fresh")} {
+		d, err := Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := d.Tightened(); ok && p != open {
+			t.Fatalf("%s: a fresh dir reported as tightened", p)
+		}
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if perm := fi.Mode().Perm(); perm != 0o700 {
+			t.Fatalf("%s is %v, want 0700", p, perm)
+		}
+	}
+}
+
+func TestCreatePrivate(t *testing.T) {
+	dir := t.TempDir()
+	fresh, loose := filepath.Join(dir, "fresh.db"), filepath.Join(dir, "loose.db")
+	if err := os.WriteFile(loose, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{fresh, loose} {
+		if err := CreatePrivate(p); err != nil {
+			t.Fatal(err)
+		}
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if perm := fi.Mode().Perm(); perm != 0o600 {
+			t.Fatalf("%s is %v, want 0600", p, perm)
+		}
+	}
+	if b, _ := os.ReadFile(loose); string(b) != "x" {
+		t.Fatal("CreatePrivate changed an existing file's content")
+	}
+}
