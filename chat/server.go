@@ -66,12 +66,11 @@ type Server struct {
 	Gateway  *gateway.Server
 	Registry *registry.Embedded
 
-	st     store.Store
-	apiLn  net.Listener
-	gwLn   net.Listener
-	http   *http.Server
-	log    *slog.Logger
-	gwDone chan struct{}
+	st    store.Store
+	apiLn net.Listener
+	gwLn  net.Listener
+	http  *http.Server
+	log   *slog.Logger
 }
 
 // Start opens the store, loads state and starts both listeners.
@@ -83,7 +82,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{st: st, log: cfg.Log, gwDone: make(chan struct{})}
+	s := &Server{st: st, log: cfg.Log}
 	fail := func(err error) (*Server, error) {
 		s.closeListeners()
 		st.Close()
@@ -121,7 +120,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	gwURL := "ws://" + hostPort(cfg.PublicHost, s.gwLn.Addr())
 	gcfg := cfg.Gateway
-	gcfg.Backend, gcfg.Log, gcfg.ResumeURL = svc.GatewayBackend(), cfg.Log, gwURL
+	gcfg.Backend, gcfg.Logger, gcfg.ResumeURL, gcfg.Listener = svc.GatewayBackend(), cfg.Log, gwURL, s.gwLn
 	if s.Gateway, err = gateway.New(gcfg); err != nil {
 		return fail(err)
 	}
@@ -136,16 +135,13 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	api, err := rest.New(rcfg)
 	if err != nil {
-		s.Gateway.Close()
+		_ = s.Gateway.Close(ctx)
 		return fail(err)
 	}
 	s.http = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
-	go func() {
-		defer close(s.gwDone)
-		if err := s.Gateway.Serve(s.gwLn); err != nil {
-			cfg.Log.Error("gateway serve", "err", err)
-		}
-	}()
+	if err := s.Gateway.Start(ctx); err != nil {
+		return fail(err)
+	}
 	go func() {
 		if err := s.http.Serve(s.apiLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			cfg.Log.Error("api serve", "err", err)
@@ -182,7 +178,6 @@ func (s *Server) closeListeners() {
 // store.
 func (s *Server) Stop(ctx context.Context) error {
 	err := s.http.Shutdown(ctx)
-	s.Gateway.Close()
-	<-s.gwDone
+	_ = s.Gateway.Close(ctx)
 	return errors.Join(err, s.st.Close())
 }

@@ -12,6 +12,8 @@ var (
 	ErrConfig = errors.New("gateway: invalid configuration")
 	// ErrClosed means the server is shut down.
 	ErrClosed = errors.New("gateway: server closed")
+	// ErrStarted means Start was called twice.
+	ErrStarted = errors.New("gateway: server already started")
 	// ErrFrameTooLarge means a client frame exceeds Config.MaxFrame.
 	ErrFrameTooLarge = errors.New("gateway: frame too large")
 )

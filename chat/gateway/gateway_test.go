@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"strings"
 	"sync"
@@ -18,6 +17,7 @@ import (
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
 	"github.com/parleyhq/parley/chat/model"
+	"github.com/parleyhq/parley/internal/testkit"
 )
 
 const testGuild model.Snowflake = 1000
@@ -67,7 +67,7 @@ func (f *fakeBackend) SessionEnded(s SessionRef) {
 func startServer(t *testing.T, mod func(*Config)) (*Server, string, *fakeBackend) {
 	t.Helper()
 	fb := &fakeBackend{}
-	cfg := Config{Backend: fb, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), ReplayLimit: 50}
+	cfg := Config{Backend: fb, ReplayLimit: 50}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -76,13 +76,21 @@ func startServer(t *testing.T, mod func(*Config)) (*Server, string, *fakeBackend
 		t.Fatal(err)
 	}
 	fb.srv = s
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+	t.Cleanup(func() { closeServer(t, s) })
+	if err := s.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	go s.Serve(ln)
-	t.Cleanup(func() { s.Close() })
-	return s, "ws://" + ln.Addr().String(), fb
+	return s, "ws://" + s.Addr(), fb
+}
+
+// closeServer closes s with a 5 s bound on the graceful part.
+func closeServer(t testing.TB, s *Server) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Close(ctx); err != nil {
+		t.Errorf("close: %v", err)
+	}
 }
 
 type client struct {
@@ -215,13 +223,16 @@ func TestIdentifyDispatchResume(t *testing.T) {
 	if *vsu.S != *vs.S+1 {
 		t.Fatalf("voice order %d %d", *vs.S, *vsu.S)
 	}
-	if len(fb.voices) != 1 || fb.voices[0].ChannelID == nil || *fb.voices[0].ChannelID != 5 {
-		t.Fatalf("voices %+v", fb.voices)
+	fb.mu.Lock()
+	voices := fb.voices
+	fb.mu.Unlock()
+	if len(voices) != 1 || voices[0].ChannelID == nil || *voices[0].ChannelID != 5 {
+		t.Fatalf("voices %+v", voices)
 	}
 	last := *vsu.S
 	// Drop the connection abruptly, dispatch while detached, resume.
 	c.nc.Close()
-	waitFor(t, func() bool { return s.Stats().Connections == 0 })
+	testkit.Eventually(t, 5*time.Second, func() bool { return s.Stats().Connections == 0 }, "dropped connection still counted")
 	ev2, _ := NewEvent("MESSAGE_CREATE", testGuild, model.IntentGuildMessages, map[string]string{"content": "missed"})
 	s.Dispatch(ev2)
 	c2 := dial(t, url+"/?v=9&encoding=json")
@@ -242,18 +253,7 @@ func TestIdentifyDispatchResume(t *testing.T) {
 	}
 	// Client close 1000 ends the session.
 	_ = ws.WriteFrame(c2.nc, ws.MaskFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(1000, ""))))
-	waitFor(t, func() bool { fb.mu.Lock(); defer fb.mu.Unlock(); return len(fb.ended) == 1 })
-}
-
-func waitFor(t *testing.T, f func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !f() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met in 5 s")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.Eventually(t, 5*time.Second, func() bool { fb.mu.Lock(); defer fb.mu.Unlock(); return len(fb.ended) == 1 }, "close 1000 did not end the session")
 }
 
 func TestCloseCodes(t *testing.T) {
@@ -305,7 +305,7 @@ func TestReconnectOnClose(t *testing.T) {
 	c.expect("10")
 	c.send(identifyPayload("good", 1))
 	c.expect("READY")
-	go s.Close()
+	go closeServer(t, s)
 	c.expect("7")
 	if got := c.expectClose(); got != 4000 {
 		t.Fatalf("close %d", got)

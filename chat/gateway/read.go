@@ -1,14 +1,16 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"time"
 
 	"github.com/gobwas/ws"
 )
 
-// readable reads one frame from a connection the poller saw readable.
-func (s *Server) readable(c *wsConn) {
+// readable reads one frame from a connection the poller saw readable (on
+// a work goroutine); ctx is the server's lifetime context.
+func (s *Server) readable(ctx context.Context, c *wsConn) {
 	if c.dead.Load() || !c.reading.CompareAndSwap(false, true) {
 		return
 	}
@@ -19,7 +21,7 @@ func (s *Server) readable(c *wsConn) {
 	}
 	h, payload, err := c.readFrame(buf)
 	if err == nil {
-		err = s.frame(c, h, payload)
+		err = s.frame(ctx, c, h, payload)
 	}
 	*bp = buf[:0]
 	bufPool.Put(bp)
@@ -39,7 +41,7 @@ func (s *Server) readable(c *wsConn) {
 }
 
 // frame handles one WebSocket frame.
-func (s *Server) frame(c *wsConn, h ws.Header, p []byte) error {
+func (s *Server) frame(ctx context.Context, c *wsConn, h ws.Header, p []byte) error {
 	switch h.OpCode {
 	case ws.OpPing:
 		c.queue(append(appendFrameHeader(nil, ws.OpPong, len(p)), p...))
@@ -70,7 +72,7 @@ func (s *Server) frame(c *wsConn, h ws.Header, p []byte) error {
 			c.closeWith(CloseDecodeError, false)
 			return nil
 		}
-		s.handle(c, p)
+		s.handle(ctx, c, p)
 		return nil
 	default: // binary (etf, compressed) and fragmented frames are not supported
 		c.closeWith(CloseDecodeError, false)

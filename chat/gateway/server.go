@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"runtime"
 	"sync"
@@ -12,36 +13,42 @@ import (
 	"github.com/parleyhq/parley/chat/model"
 )
 
-// Stats are cumulative counters (read with Server.Stats).
-type Stats struct {
-	Connections int64 // open connections
-	Sessions    int64 // live sessions (attached or resumable)
-	Dispatches  int64 // dispatch enqueues (deliveries)
-	Writes      int64 // socket writes (each coalesces frames)
-	BytesOut    int64
-	Dropped     int64 // connections closed for falling behind
-}
-
-type stats struct {
-	dispatches, writes, bytesOut, dropped atomic.Int64
-}
-
-// Server is the gateway. Create with New, run with Serve, stop with Close.
+// Server is the gateway. New binds its listener, Start starts its
+// goroutines, Close stops and waits for all of them.
+//
+// Goroutines, all started and waited for by the server:
+//   - loops: the accept loop, the poll loop and the sweeper (Start);
+//   - the flusher's workers (Start; flusher.close waits for them);
+//   - work: one goroutine per upgrade in progress, per frame being read
+//     (started by the poller through goWork), per slow write (finishSlow)
+//     and per lingering close (linger).
+//
+// Only the accept loop, the poll loop, the flusher's workers and work
+// goroutines themselves start work goroutines, so Close waits for those
+// starters before it waits for work (a WaitGroup must not grow from zero
+// while it is being waited for).
 type Server struct {
 	cfg     Config
+	ln      net.Listener
 	poller  *poller
 	flusher *flusher
-	done    chan struct{}
-	wg      sync.WaitGroup
 	stats   stats
-	closed  atomic.Bool
+	closed  atomic.Bool   // set when Close begins; no new connection is admitted
+	quit    chan struct{} // closed when Close begins: stops the accept backoff and the sweeper
+	loops   sync.WaitGroup
+	work    sync.WaitGroup
+
+	closeOnce sync.Once
 
 	mu sync.RWMutex
 	// Guarded by mu:
+	started   bool
+	cancel    context.CancelFunc // ends the lifetime context of Start (backend calls)
+	upgrading map[net.Conn]struct{}
 	conns     map[*wsConn]struct{}
+	drained   chan struct{} // set by Close; closed by drop when conns becomes empty
 	sessions  map[string]*session
 	byUser    map[model.Snowflake][]*session
-	listeners []net.Listener
 	// subs maps a guild to its subscribed sessions: a copy-on-write slice
 	// (the map is guarded by mu, the slices are immutable once stored).
 	subs map[model.Snowflake]*atomic.Pointer[[]*session]
@@ -56,97 +63,149 @@ type window struct {
 	n     int
 }
 
-// New validates cfg and returns a server with its poller running.
+const (
+	// closeGrace bounds how long Close waits for connections to take their
+	// close frames (also bounded by Close's context).
+	closeGrace = 2 * time.Second
+	// backendTimeout bounds one backend call made for a client payload.
+	backendTimeout = 10 * time.Second
+	// acceptBackoff is the pause after a temporary accept error.
+	acceptBackoff = 10 * time.Millisecond
+)
+
+// New applies the defaults to cfg, validates it and binds the listener
+// (Addr reports it). No goroutine runs until Start; Close releases
+// everything even if Start was never called.
 func New(cfg Config) (*Server, error) {
+	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
+		if cfg.Listener != nil {
+			_ = cfg.Listener.Close()
+		}
 		return nil, err
 	}
-	cfg.setDefaults()
-	p, err := newPoller()
-	if err != nil {
-		return nil, err
+	ln := cfg.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+			return nil, fmt.Errorf("gateway: listen %s: %w", cfg.Addr, err)
+		}
 	}
 	s := &Server{
-		cfg: cfg, poller: p, done: make(chan struct{}),
-		conns: map[*wsConn]struct{}{}, sessions: map[string]*session{},
+		cfg: cfg, ln: ln, quit: make(chan struct{}),
+		upgrading: map[net.Conn]struct{}{}, conns: map[*wsConn]struct{}{}, sessions: map[string]*session{},
 		byUser: map[model.Snowflake][]*session{}, subs: map[model.Snowflake]*atomic.Pointer[[]*session]{},
 		identifies: map[model.Snowflake]*window{},
 	}
+	p, err := newPoller(s.goWork)
+	if err != nil {
+		_ = ln.Close()
+		return nil, err
+	}
+	s.poller = p
 	s.flusher = newFlusher(max(4, 2*runtime.GOMAXPROCS(0)))
-	s.wg.Add(2)
-	go func() { defer s.wg.Done(); p.run(s.readable) }()
-	go func() { defer s.wg.Done(); s.sweep() }()
 	return s, nil
 }
 
-// Stats returns the counters.
-func (s *Server) Stats() Stats {
-	s.mu.RLock()
-	st := Stats{Connections: int64(len(s.conns)), Sessions: int64(len(s.sessions))}
-	s.mu.RUnlock()
-	st.Dispatches, st.Writes = s.stats.dispatches.Load(), s.stats.writes.Load()
-	st.BytesOut, st.Dropped = s.stats.bytesOut.Load(), s.stats.dropped.Load()
-	return st
-}
+// Addr is the bound listen address (host:port).
+func (s *Server) Addr() string { return s.ln.Addr().String() }
 
-// Serve accepts connections on ln until Close.
-func (s *Server) Serve(ln net.Listener) error {
+// Start starts the accept loop, the poll loop, the sweeper and the
+// flusher, and returns at once. Backend calls get contexts derived from
+// ctx's values that end when Close gives up on the graceful part, not when
+// ctx is cancelled: only Close stops the server.
+func (s *Server) Start(ctx context.Context) error {
 	s.mu.Lock()
-	if s.closed.Load() {
-		s.mu.Unlock()
+	defer s.mu.Unlock()
+	switch {
+	case s.closed.Load():
 		return ErrClosed
+	case s.started:
+		return ErrStarted
 	}
-	s.listeners = append(s.listeners, ln)
-	s.mu.Unlock()
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			if s.closed.Load() {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(10 * time.Millisecond)
-				continue
-			}
-			return err
-		}
-		go s.upgrade(nc)
-	}
+	s.started = true
+	life, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.cancel = cancel
+	s.flusher.start()
+	s.loops.Add(3)
+	go func() { defer s.loops.Done(); s.poller.run(func(c *wsConn) { s.readable(life, c) }) }()
+	go func() { defer s.loops.Done(); s.sweep() }()
+	go func() { defer s.loops.Done(); s.accept() }()
+	return nil
 }
 
-// Close sends op 7 Reconnect to every connection, closes them and stops.
-func (s *Server) Close() error {
-	if s.closed.Swap(true) {
-		return nil
-	}
+// goWork runs f on a goroutine counted in s.work. Callers are the
+// goroutines listed on Server (never a caller of the exported API).
+func (s *Server) goWork(f func()) {
+	s.work.Add(1)
+	go func() {
+		defer s.work.Done()
+		f()
+	}()
+}
+
+// Close stops accepting, sends op 7 Reconnect and a close frame to every
+// connection, waits until they are gone (graceful part: at most closeGrace,
+// and bounded by ctx), then cancels backend calls, drops what is left and
+// waits for every goroutine the server started. It is idempotent; later
+// calls return once the first has finished.
+func (s *Server) Close(ctx context.Context) error {
+	s.closeOnce.Do(func() { s.shutdown(ctx) })
+	return nil
+}
+
+func (s *Server) shutdown(ctx context.Context) {
 	s.mu.Lock()
-	for _, ln := range s.listeners {
-		_ = ln.Close()
+	s.closed.Store(true)
+	close(s.quit)
+	_ = s.ln.Close()
+	for nc := range s.upgrading {
+		_ = nc.Close() // the upgrade fails at once
 	}
-	conns := make([]*wsConn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
+	conns := s.connsLocked()
+	if len(conns) > 0 {
+		s.drained = make(chan struct{})
 	}
+	drained, cancel := s.drained, s.cancel
 	s.mu.Unlock()
+
 	reconnect := controlFrame(OpReconnect, nil)
 	for _, c := range conns {
 		c.queue(reconnect)
 		c.closeWith(CloseUnknownError, false)
 	}
-	deadline := time.Now().Add(2 * time.Second)
-	for time.Now().Before(deadline) && s.Stats().Connections > 0 {
-		time.Sleep(10 * time.Millisecond)
+	if drained != nil {
+		grace := time.NewTimer(closeGrace)
+		select {
+		case <-drained:
+		case <-grace.C:
+		case <-ctx.Done():
+		}
+		grace.Stop()
 	}
+
+	if cancel != nil {
+		cancel()
+	}
+	s.mu.RLock()
+	conns = s.connsLocked()
+	s.mu.RUnlock()
 	for _, c := range conns {
-		s.drop(c, ErrClosed)
+		s.drop(c, ErrClosed) // unblocks its reads, slow writes and linger
 	}
-	close(s.done)
 	s.flusher.close()
 	s.poller.close()
-	s.wg.Wait()
+	s.loops.Wait()
+	s.work.Wait()
 	s.poller.release()
-	return nil
+}
+
+func (s *Server) connsLocked() []*wsConn {
+	out := make([]*wsConn, 0, len(s.conns))
+	for c := range s.conns {
+		out = append(out, c)
+	}
+	return out
 }
 
 // drop closes a connection without a close frame; idempotent.
@@ -162,9 +221,13 @@ func (s *Server) drop(c *wsConn, err error) {
 	c.mu.Unlock()
 	s.mu.Lock()
 	delete(s.conns, c)
+	if s.drained != nil && len(s.conns) == 0 {
+		close(s.drained)
+		s.drained = nil
+	}
 	s.mu.Unlock()
 	if err != nil && !errors.Is(err, ErrClosed) {
-		s.cfg.Log.Debug("gateway conn closed", "err", err)
+		s.cfg.Logger.Debug("gateway conn closed", "err", err)
 	}
 	if sess != nil {
 		sess.detach(c, time.Now())
@@ -174,6 +237,8 @@ func (s *Server) drop(c *wsConn, err error) {
 	}
 }
 
-func (s *Server) ctx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), 10*time.Second)
+// callCtx bounds one backend call made for a client payload; ctx is the
+// lifetime context Start made, which Close cancels.
+func callCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, backendTimeout)
 }

@@ -8,7 +8,7 @@ func (s *Server) sweep() {
 	defer t.Stop()
 	for {
 		select {
-		case <-s.done:
+		case <-s.quit:
 			return
 		case <-t.C:
 		}

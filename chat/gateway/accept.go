@@ -1,12 +1,38 @@
 package gateway
 
 import (
+	"errors"
 	"net"
 	"net/url"
 	"time"
 
 	"github.com/gobwas/ws"
 )
+
+// accept admits connections until Close closes the listener; each is
+// upgraded on a work goroutine.
+func (s *Server) accept() {
+	for {
+		nc, err := s.ln.Accept()
+		if err != nil {
+			if s.closed.Load() {
+				return
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				select {
+				case <-s.quit:
+					return
+				case <-time.After(acceptBackoff):
+				}
+				continue
+			}
+			s.cfg.Logger.Error("gateway accept", "err", err)
+			return
+		}
+		s.goWork(func() { s.upgrade(nc) })
+	}
+}
 
 // params are the gateway URL's query parameters.
 type params struct {
@@ -15,7 +41,17 @@ type params struct {
 	compress string
 }
 
+// upgrade does the WebSocket handshake (at most 10 s; Close cuts it short
+// by closing nc) and registers the connection.
 func (s *Server) upgrade(nc net.Conn) {
+	s.mu.Lock()
+	if s.closed.Load() {
+		s.mu.Unlock()
+		_ = nc.Close()
+		return
+	}
+	s.upgrading[nc] = struct{}{}
+	s.mu.Unlock()
 	_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
 	var p params
 	u := ws.Upgrader{
@@ -27,8 +63,12 @@ func (s *Server) upgrade(nc net.Conn) {
 			return nil
 		},
 	}
-	if _, err := u.Upgrade(nc); err != nil {
-		s.cfg.Log.Debug("gateway upgrade", "err", err, "remote", nc.RemoteAddr().String())
+	_, err := u.Upgrade(nc)
+	s.mu.Lock()
+	delete(s.upgrading, nc)
+	s.mu.Unlock()
+	if err != nil {
+		s.cfg.Logger.Debug("gateway upgrade", "err", err, "remote", nc.RemoteAddr().String())
 		_ = nc.Close()
 		return
 	}
@@ -57,7 +97,7 @@ func (s *Server) upgrade(nc net.Conn) {
 	}
 	c.queue(controlFrame(OpHello, map[string]int64{"heartbeat_interval": s.cfg.HeartbeatInterval.Milliseconds()}))
 	if err := s.poller.add(c); err != nil {
-		s.cfg.Log.Warn("gateway poll", "err", err)
+		s.cfg.Logger.Warn("gateway poll", "err", err)
 		s.drop(c, err)
 	}
 }
