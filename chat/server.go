@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
-	"time"
 
 	"github.com/parleyhq/parley/chat/gateway"
 	"github.com/parleyhq/parley/chat/registry"
@@ -69,7 +67,7 @@ type Server struct {
 	st    store.Store
 	apiLn net.Listener
 	gwLn  net.Listener
-	http  *http.Server
+	api   *rest.Server
 	log   *slog.Logger
 }
 
@@ -126,27 +124,23 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	svc.SetDispatcher(s.Gateway)
 	rcfg := cfg.REST
-	rcfg.Service, rcfg.Log, rcfg.GatewayURL, rcfg.AdminKey = svc, cfg.Log, gwURL, cfg.AdminKey
+	rcfg.Service, rcfg.Logger, rcfg.GatewayURL, rcfg.AdminKey, rcfg.Listener = svc, cfg.Log, gwURL, cfg.AdminKey, s.apiLn
 	if rcfg.MaxConcurrency == 0 {
 		rcfg.MaxConcurrency = gcfg.IdentifyBurst
 		if rcfg.MaxConcurrency == 0 {
 			rcfg.MaxConcurrency = 16
 		}
 	}
-	api, err := rest.New(rcfg)
-	if err != nil {
+	if s.api, err = rest.New(rcfg); err != nil {
 		_ = s.Gateway.Close(ctx)
 		return fail(err)
 	}
-	s.http = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	if err := s.Gateway.Start(ctx); err != nil {
 		return fail(err)
 	}
-	go func() {
-		if err := s.http.Serve(s.apiLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			cfg.Log.Error("api serve", "err", err)
-		}
-	}()
+	if err := s.api.Start(ctx); err != nil {
+		return fail(err)
+	}
 	cfg.Log.Info("chat started", "api", s.APIAddr(), "gateway", s.GatewayAddr(), "store", st.Engine(), "voice_endpoint", cfg.VoiceEndpoint)
 	return s, nil
 }
@@ -177,7 +171,7 @@ func (s *Server) closeListeners() {
 // Stop shuts down REST, then the gateway (op 7 to every client), then the
 // store.
 func (s *Server) Stop(ctx context.Context) error {
-	err := s.http.Shutdown(ctx)
+	err := s.api.Close(ctx)
 	_ = s.Gateway.Close(ctx)
 	return errors.Join(err, s.st.Close())
 }
