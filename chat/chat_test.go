@@ -16,6 +16,7 @@ import (
 	"github.com/gobwas/ws/wsutil"
 	"github.com/parleyhq/parley/chat"
 	"github.com/parleyhq/parley/chat/rest"
+	"github.com/parleyhq/parley/internal/testkit"
 	"github.com/parleyhq/parley/internal/voicetoken"
 )
 
@@ -88,6 +89,7 @@ type idObj struct {
 }
 
 func TestEndToEnd(t *testing.T) {
+	testkit.NoLeaks(t)
 	for name, sc := range engines(t) {
 		t.Run(name, func(t *testing.T) {
 			voice := &fakeVoice{}
@@ -316,6 +318,7 @@ func TestEndToEnd(t *testing.T) {
 }
 
 func TestKick(t *testing.T) {
+	testkit.NoLeaks(t)
 	for name, sc := range engines(t) {
 		t.Run(name, func(t *testing.T) {
 			s := startChat(t, sc, &fakeVoice{}, nil)
