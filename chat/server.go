@@ -16,6 +16,13 @@ import (
 	"github.com/parleyhq/parley/internal/voicetoken"
 )
 
+// The service is the gateway's backend and the gateway its dispatcher;
+// each side defines the interface it needs.
+var (
+	_ gateway.Backend    = (*service.Service)(nil)
+	_ service.Dispatcher = (*gateway.Server)(nil)
+)
+
 // Server is the chat server: the composition of store, service, gateway
 // and REST API. New builds and binds it, Start starts the gateway and the
 // API, Close stops them and closes the store.
@@ -77,7 +84,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	gwURL := "ws://" + hostPort(cfg.PublicHost, gwLn.Addr())
 	gcfg := cfg.Gateway
-	gcfg.Backend, gcfg.Logger, gcfg.ResumeURL, gcfg.Listener = s.Service.GatewayBackend(), cfg.Logger, gwURL, gwLn
+	gcfg.Backend, gcfg.Logger, gcfg.ResumeURL, gcfg.Listener = s.Service, cfg.Logger, gwURL, gwLn
 	if s.Gateway, err = gateway.New(gcfg); err != nil {
 		return fail(err)
 	}

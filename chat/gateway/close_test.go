@@ -84,7 +84,7 @@ func TestCloseSlowWriter(t *testing.T) {
 	c.expect("READY")
 	big := map[string]string{"content": strings.Repeat("x", 256<<10)}
 	testkit.Eventually(t, 10*time.Second, func() bool {
-		ev, _ := NewEvent("MESSAGE_CREATE", testGuild, model.IntentGuildMessages, big)
+		ev, _ := model.NewEvent("MESSAGE_CREATE", testGuild, model.IntentGuildMessages, big)
 		s.Dispatch(ev)
 		return s.Stats().SlowWriters == 1
 	}, "the connection never became a slow writer")

@@ -4,7 +4,7 @@ import "github.com/parleyhq/parley/chat/model"
 
 // Dispatch sends ev to every session subscribed to ev.GuildID that has the
 // event's intent. It never blocks on a socket.
-func (s *Server) Dispatch(ev *Event) {
+func (s *Server) Dispatch(ev *model.Event) {
 	s.mu.RLock()
 	p := s.subs[ev.GuildID]
 	s.mu.RUnlock()
@@ -22,7 +22,7 @@ func (s *Server) Dispatch(ev *Event) {
 			continue
 		}
 		n++
-		c, ok := ss.push(ev)
+		c, ok := ss.push(ev, true)
 		switch {
 		case c == nil:
 		case !ok:
@@ -42,7 +42,7 @@ func (s *Server) Dispatch(ev *Event) {
 
 // DispatchUser sends ev to every session of a user (no intent check
 // beyond ev.Intent).
-func (s *Server) DispatchUser(user model.Snowflake, ev *Event) {
+func (s *Server) DispatchUser(user model.Snowflake, ev *model.Event) {
 	s.mu.RLock()
 	list := append([]*session(nil), s.byUser[user]...)
 	s.mu.RUnlock()
@@ -55,7 +55,7 @@ func (s *Server) DispatchUser(user model.Snowflake, ev *Event) {
 }
 
 // DispatchSession sends ev to one session; false if it does not exist.
-func (s *Server) DispatchSession(id string, ev *Event) bool {
+func (s *Server) DispatchSession(id string, ev *model.Event) bool {
 	s.mu.RLock()
 	ss := s.sessions[id]
 	s.mu.RUnlock()
@@ -79,7 +79,7 @@ func (s *Server) JoinGuild(user, guild model.Snowflake, guildCreate []byte) {
 		}
 	}
 	s.mu.Unlock()
-	ev := &Event{Name: "GUILD_CREATE", GuildID: guild, Data: guildCreate, replay: true}
+	ev := &model.Event{Name: "GUILD_CREATE", GuildID: guild, Data: guildCreate}
 	for _, ss := range list {
 		ss.enqueue(ev)
 	}
@@ -93,7 +93,7 @@ func (s *Server) LeaveGuild(user, guild model.Snowflake) {
 		s.unsubscribeLocked(ss, guild)
 	}
 	s.mu.Unlock()
-	ev, _ := NewEvent("GUILD_DELETE", guild, 0, map[string]any{"id": guild, "unavailable": false})
+	ev, _ := model.NewEvent("GUILD_DELETE", guild, 0, map[string]any{"id": guild, "unavailable": false})
 	for _, ss := range list {
 		ss.enqueue(ev)
 	}

@@ -25,7 +25,7 @@ const testGuild model.Snowflake = 1000
 type fakeBackend struct {
 	mu     sync.Mutex
 	ended  []string
-	voices []VoiceStateRequest
+	voices []model.VoiceStateRequest
 	srv    *Server
 }
 
@@ -36,7 +36,7 @@ func (f *fakeBackend) Authenticate(_ context.Context, token string) (model.User,
 	case "other":
 		return model.NewUser(2, "other", true), nil
 	}
-	return model.User{}, ErrAuth
+	return model.User{}, model.ErrUnauthorized
 }
 func (f *fakeBackend) GuildsOf(model.Snowflake) []model.Snowflake {
 	return []model.Snowflake{testGuild}
@@ -44,21 +44,23 @@ func (f *fakeBackend) GuildsOf(model.Snowflake) []model.Snowflake {
 func (f *fakeBackend) GuildCreate(g model.Snowflake) ([]byte, error) {
 	return json.Marshal(map[string]any{"id": g, "name": "Parley", "channels": []any{}})
 }
-func (f *fakeBackend) VoiceStateUpdate(_ context.Context, s SessionRef, req VoiceStateRequest) error {
+func (f *fakeBackend) VoiceStateUpdate(_ context.Context, s model.SessionRef, req model.VoiceStateRequest) error {
 	f.mu.Lock()
 	f.voices = append(f.voices, req)
 	f.mu.Unlock()
-	ev, _ := NewEvent("VOICE_STATE_UPDATE", req.GuildID, model.IntentGuildVoiceStates, map[string]any{"session_id": s.ID})
+	ev, _ := model.NewEvent("VOICE_STATE_UPDATE", req.GuildID, model.IntentGuildVoiceStates, map[string]any{"session_id": s.ID})
 	f.srv.Dispatch(ev)
-	ev2, _ := NewEvent("VOICE_SERVER_UPDATE", 0, 0, map[string]any{"token": "t", "endpoint": "x:1"})
+	ev2, _ := model.NewEvent("VOICE_SERVER_UPDATE", 0, 0, map[string]any{"token": "t", "endpoint": "x:1"})
 	f.srv.DispatchSession(s.ID, ev2)
 	return nil
 }
-func (f *fakeBackend) PresenceUpdate(context.Context, SessionRef, json.RawMessage) error { return nil }
-func (f *fakeBackend) GuildMembersChunk(context.Context, SessionRef, RequestGuildMembers) ([]byte, error) {
+func (f *fakeBackend) PresenceUpdate(context.Context, model.SessionRef, model.PresenceUpdate) error {
+	return nil
+}
+func (f *fakeBackend) GuildMembersChunk(context.Context, model.SessionRef, model.RequestGuildMembers) ([]byte, error) {
 	return []byte(`{"members":[]}`), nil
 }
-func (f *fakeBackend) SessionEnded(s SessionRef) {
+func (f *fakeBackend) SessionEnded(s model.SessionRef) {
 	f.mu.Lock()
 	f.ended = append(f.ended, s.ID)
 	f.mu.Unlock()
@@ -206,13 +208,13 @@ func TestIdentifyDispatchResume(t *testing.T) {
 	if gc := c.expect("GUILD_CREATE"); *gc.S != 2 {
 		t.Fatalf("GUILD_CREATE seq %d", *gc.S)
 	}
-	ev, _ := NewEvent("MESSAGE_CREATE", testGuild, model.IntentGuildMessages, map[string]string{"content": "hi"})
+	ev, _ := model.NewEvent("MESSAGE_CREATE", testGuild, model.IntentGuildMessages, map[string]string{"content": "hi"})
 	s.Dispatch(ev)
 	if f := c.expect("MESSAGE_CREATE"); *f.S != 3 || !strings.Contains(string(f.D), "hi") {
 		t.Fatalf("MESSAGE_CREATE %s", f.D)
 	}
 	// Intent filtering: no GUILD_MESSAGE_TYPING intent.
-	typing, _ := NewEvent("TYPING_START", testGuild, model.IntentGuildMessageTyping, map[string]string{})
+	typing, _ := model.NewEvent("TYPING_START", testGuild, model.IntentGuildMessageTyping, map[string]string{})
 	s.Dispatch(typing)
 	c.send(map[string]any{"op": 1, "d": 3})
 	c.expect("11")
@@ -233,7 +235,7 @@ func TestIdentifyDispatchResume(t *testing.T) {
 	// Drop the connection abruptly, dispatch while detached, resume.
 	c.nc.Close()
 	testkit.Eventually(t, 5*time.Second, func() bool { return s.Stats().Connections == 0 }, "dropped connection still counted")
-	ev2, _ := NewEvent("MESSAGE_CREATE", testGuild, model.IntentGuildMessages, map[string]string{"content": "missed"})
+	ev2, _ := model.NewEvent("MESSAGE_CREATE", testGuild, model.IntentGuildMessages, map[string]string{"content": "missed"})
 	s.Dispatch(ev2)
 	c2 := dial(t, url+"/?v=9&encoding=json")
 	c2.expect("10")
@@ -359,8 +361,8 @@ func TestMessageContentIntent(t *testing.T) {
 	c.expect("10")
 	c.send(identifyPayload("good", int(model.IntentGuilds|model.IntentGuildMessages)))
 	c.expect("GUILD_CREATE")
-	s.Dispatch(&Event{Name: "MESSAGE_CREATE", GuildID: testGuild, Intent: model.IntentGuildMessages,
-		Data: []byte(`{"content":"secret"}`), NoContent: []byte(`{"content":""}`), AuthorID: 2, replay: true})
+	s.Dispatch(&model.Event{Name: "MESSAGE_CREATE", GuildID: testGuild, Intent: model.IntentGuildMessages,
+		Data: []byte(`{"content":"secret"}`), NoContent: []byte(`{"content":""}`), AuthorID: 2})
 	if f := c.expect("MESSAGE_CREATE"); strings.Contains(string(f.D), "secret") {
 		t.Fatalf("content leaked without MESSAGE_CONTENT: %s", f.D)
 	}
@@ -407,7 +409,7 @@ func FuzzDecodePayload(f *testing.F) {
 		_ = json.Unmarshal(p.D, &id)
 		var r Resume
 		_ = json.Unmarshal(p.D, &r)
-		var v VoiceStateRequest
+		var v model.VoiceStateRequest
 		_ = json.Unmarshal(p.D, &v)
 	})
 }
@@ -499,7 +501,7 @@ func TestZlibStream(t *testing.T) {
 		t.Fatalf("%+v", f)
 	}
 	next() // GUILD_CREATE
-	ev, _ := NewEvent("MESSAGE_CREATE", testGuild, model.IntentGuildMessages, map[string]string{"content": strings.Repeat("compress me ", 50)})
+	ev, _ := model.NewEvent("MESSAGE_CREATE", testGuild, model.IntentGuildMessages, map[string]string{"content": strings.Repeat("compress me ", 50)})
 	s.Dispatch(ev)
 	if f := next(); *f.T != "MESSAGE_CREATE" || !strings.Contains(string(f.D), "compress me") {
 		t.Fatalf("%+v", f)

@@ -124,7 +124,7 @@ func (s *Server) identify(ctx context.Context, c *wsConn, d json.RawMessage) {
 	actx, cancel := callCtx(ctx)
 	user, err := s.cfg.Backend.Authenticate(actx, id.Token)
 	cancel()
-	if errors.Is(err, ErrAuth) {
+	if errors.Is(err, model.ErrUnauthorized) {
 		c.closeWith(CloseAuthenticationFailed, false)
 		return
 	} else if err != nil {
@@ -156,14 +156,14 @@ func (s *Server) identify(ctx context.Context, c *wsConn, d json.RawMessage) {
 		"user_settings": map[string]any{}, "shard": shard, "_trace": []string{"parley"},
 	}
 	rb, _ := json.Marshal(ready)
-	ss.enqueue(&Event{Name: "READY", Data: rb})
+	ss.enqueueOnce(&model.Event{Name: "READY", Data: rb})
 	for _, g := range guilds {
 		gc, err := s.cfg.Backend.GuildCreate(g)
 		if err != nil {
 			s.cfg.Logger.Warn("gateway guild_create", "guild", g, "err", err)
 			continue
 		}
-		ss.enqueue(&Event{Name: "GUILD_CREATE", GuildID: g, Data: gc})
+		ss.enqueueOnce(&model.Event{Name: "GUILD_CREATE", GuildID: g, Data: gc})
 	}
 	ss.mu.Lock()
 	ss.conn = c
@@ -184,7 +184,7 @@ func (s *Server) resume(ctx context.Context, c *wsConn, d json.RawMessage) {
 	actx, cancel := callCtx(ctx)
 	user, err := s.cfg.Backend.Authenticate(actx, r.Token)
 	cancel()
-	if errors.Is(err, ErrAuth) {
+	if errors.Is(err, model.ErrUnauthorized) {
 		c.closeWith(CloseAuthenticationFailed, false)
 		return
 	} else if err != nil {
@@ -216,7 +216,7 @@ func (s *Server) resume(ctx context.Context, c *wsConn, d json.RawMessage) {
 	c.mu.Lock()
 	c.sess = ss
 	c.mu.Unlock()
-	ss.enqueue(&Event{Name: "RESUMED", Data: []byte(`{"_trace":["parley"]}`)})
+	ss.enqueueOnce(&model.Event{Name: "RESUMED", Data: []byte(`{"_trace":["parley"]}`)})
 }
 
 func (s *Server) sessionOp(ctx context.Context, c *wsConn, sess *session, p Payload) {
@@ -224,11 +224,16 @@ func (s *Server) sessionOp(ctx context.Context, c *wsConn, sess *session, p Payl
 	defer cancel()
 	switch p.Op {
 	case OpPresenceUpdate:
-		if err := s.cfg.Backend.PresenceUpdate(ctx, sess.ref(), p.D); err != nil {
+		var req model.PresenceUpdate
+		err := json.Unmarshal(p.D, &req)
+		if err == nil {
+			err = s.cfg.Backend.PresenceUpdate(ctx, sess.ref(), req)
+		}
+		if err != nil {
 			s.cfg.Logger.Debug("gateway presence", "err", err)
 		}
 	case OpVoiceStateUpdate:
-		var req VoiceStateRequest
+		var req model.VoiceStateRequest
 		if err := json.Unmarshal(p.D, &req); err != nil || req.GuildID == 0 {
 			c.closeWith(CloseDecodeError, false)
 			return
@@ -237,7 +242,7 @@ func (s *Server) sessionOp(ctx context.Context, c *wsConn, sess *session, p Payl
 			s.cfg.Logger.Info("gateway voice state", "user", sess.user.ID, "err", err)
 		}
 	case OpRequestGuildMembers:
-		var req RequestGuildMembers
+		var req model.RequestGuildMembers
 		if err := json.Unmarshal(p.D, &req); err != nil || req.GuildID == 0 {
 			c.closeWith(CloseDecodeError, false)
 			return
@@ -247,6 +252,6 @@ func (s *Server) sessionOp(ctx context.Context, c *wsConn, sess *session, p Payl
 			s.cfg.Logger.Debug("gateway members", "err", err)
 			return
 		}
-		sess.enqueue(&Event{Name: "GUILD_MEMBERS_CHUNK", GuildID: req.GuildID, Data: b, replay: true})
+		sess.enqueue(&model.Event{Name: "GUILD_MEMBERS_CHUNK", GuildID: req.GuildID, Data: b})
 	}
 }

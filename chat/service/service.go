@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/parleyhq/parley/chat/gateway"
 	"github.com/parleyhq/parley/chat/model"
 	"github.com/parleyhq/parley/chat/registry"
 	"github.com/parleyhq/parley/chat/store"
@@ -17,11 +16,12 @@ import (
 	"github.com/parleyhq/parley/internal/voicetoken"
 )
 
-// Dispatcher delivers gateway events; *gateway.Server implements it.
+// Dispatcher delivers events to gateway sessions; chat/gateway.Server
+// implements it (chat.New connects the two).
 type Dispatcher interface {
-	Dispatch(ev *gateway.Event)
-	DispatchUser(user model.Snowflake, ev *gateway.Event)
-	DispatchSession(id string, ev *gateway.Event) bool
+	Dispatch(ev *model.Event)
+	DispatchUser(user model.Snowflake, ev *model.Event)
+	DispatchSession(id string, ev *model.Event) bool
 	JoinGuild(user, guild model.Snowflake, guildCreate []byte)
 	LeaveGuild(user, guild model.Snowflake)
 }
@@ -132,9 +132,9 @@ func (s *Service) dispatcher() Dispatcher {
 
 type nopDispatcher struct{}
 
-func (nopDispatcher) Dispatch(*gateway.Event)                            {}
-func (nopDispatcher) DispatchUser(model.Snowflake, *gateway.Event)       {}
-func (nopDispatcher) DispatchSession(string, *gateway.Event) bool        { return false }
+func (nopDispatcher) Dispatch(*model.Event)                              {}
+func (nopDispatcher) DispatchUser(model.Snowflake, *model.Event)         {}
+func (nopDispatcher) DispatchSession(string, *model.Event) bool          { return false }
 func (nopDispatcher) JoinGuild(model.Snowflake, model.Snowflake, []byte) {}
 func (nopDispatcher) LeaveGuild(model.Snowflake, model.Snowflake)        {}
 
@@ -250,10 +250,10 @@ func (s *Service) DefaultGuild() model.Snowflake {
 
 // event encodes d (our own types, which always encode; a failure yields
 // d = null rather than a panic).
-func event(name string, guild model.Snowflake, intent model.Intent, d any) *gateway.Event {
-	ev, err := gateway.NewEvent(name, guild, intent, d)
+func event(name string, guild model.Snowflake, intent model.Intent, d any) *model.Event {
+	ev, err := model.NewEvent(name, guild, intent, d)
 	if err != nil {
-		ev, _ = gateway.NewEvent(name, guild, intent, nil)
+		ev, _ = model.NewEvent(name, guild, intent, nil)
 	}
 	return ev
 }

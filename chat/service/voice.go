@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/parleyhq/parley/chat/gateway"
 	"github.com/parleyhq/parley/chat/model"
 	"github.com/parleyhq/parley/chat/voicestate"
 	"github.com/parleyhq/parley/internal/voicectl"
@@ -15,7 +14,7 @@ import (
 // VoiceStateUpdate handles gateway op 4 (shared/docs/voice-protocol.md §4):
 // VOICE_STATE_UPDATE to the guild first, then, on a join or move,
 // VOICE_SERVER_UPDATE with a fresh token to the requesting session only.
-func (s *Service) VoiceStateUpdate(ctx context.Context, ref gateway.SessionRef, req gateway.VoiceStateRequest) error {
+func (s *Service) VoiceStateUpdate(ctx context.Context, ref model.SessionRef, req model.VoiceStateRequest) error {
 	if req.ChannelID == nil {
 		s.mu.RLock()
 		gs := s.guilds[req.GuildID]
@@ -162,8 +161,8 @@ func (s *Service) VoiceRegions(ctx context.Context) []map[string]any {
 }
 
 // SessionEnded leaves voice for a gateway session that can no longer resume
-// (gateway.Backend).
-func (s *Service) SessionEnded(ref gateway.SessionRef) {
+// (a gateway backend call).
+func (s *Service) SessionEnded(ref model.SessionRef) {
 	for _, e := range s.voice.BySession(ref.ID) {
 		s.leaveVoice(e.State.GuildID, e.State.UserID, true)
 	}
