@@ -71,7 +71,7 @@ func New(cfg Config) (*Server, error) {
 		s.Registry.Upsert(registry.Node{ID: "local", Region: cfg.VoiceRegion, Endpoint: cfg.VoiceEndpoint, Healthy: true}, load)
 	}
 	if s.Service, err = service.New(ctx, service.Config{
-		Store: st, Log: cfg.Logger, Registry: s.Registry, Voice: cfg.Voice, VoiceSigner: signer,
+		Store: st, Logger: cfg.Logger, Registry: s.Registry, Voice: cfg.Voice, VoiceSigner: signer,
 		NoAutoJoin: cfg.NoAutoJoin, PasswordIterations: cfg.PasswordIterations,
 	}); err != nil {
 		return fail(err)

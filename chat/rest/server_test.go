@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -25,7 +24,7 @@ func newService(t *testing.T) *service.Service {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	svc, err := service.New(ctx, service.Config{Store: st, Log: slog.New(slog.DiscardHandler), PasswordIterations: 1000})
+	svc, err := service.New(ctx, service.Config{Store: st, PasswordIterations: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
