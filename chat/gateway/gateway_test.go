@@ -213,10 +213,16 @@ func TestIdentifyDispatchResume(t *testing.T) {
 	if f := c.expect("MESSAGE_CREATE"); *f.S != 3 || !strings.Contains(string(f.D), "hi") {
 		t.Fatalf("MESSAGE_CREATE %s", f.D)
 	}
-	// Intent filtering: no GUILD_MESSAGE_TYPING intent.
+	// Intent filtering: no GUILD_MESSAGE_TYPING intent. The marker sent
+	// after TYPING_START must be the very next frame.
 	typing, _ := model.NewEvent("TYPING_START", testGuild, model.IntentGuildMessageTyping, map[string]string{})
 	s.Dispatch(typing)
-	c.send(map[string]any{"op": 1, "d": 3})
+	marker, _ := model.NewEvent("MESSAGE_CREATE", testGuild, model.IntentGuildMessages, map[string]string{"content": "marker"})
+	s.Dispatch(marker)
+	if f, code := c.read(); code != 0 || f.T == nil || *f.T != "MESSAGE_CREATE" || *f.S != 4 {
+		t.Fatalf("after a filtered TYPING_START: %+v (close %d)", f, code)
+	}
+	c.send(map[string]any{"op": 1, "d": 4})
 	c.expect("11")
 	// Voice state update: VOICE_STATE_UPDATE then VOICE_SERVER_UPDATE.
 	c.send(map[string]any{"op": 4, "d": map[string]any{"guild_id": "1000", "channel_id": "5", "self_mute": false, "self_deaf": false}})
