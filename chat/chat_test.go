@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,8 @@ import (
 	"github.com/gobwas/ws/wsutil"
 	"github.com/parleyhq/parley/chat"
 	"github.com/parleyhq/parley/chat/rest"
+	"github.com/parleyhq/parley/chat/store"
+	"github.com/parleyhq/parley/internal/testkit"
 	"github.com/parleyhq/parley/internal/voicetoken"
 )
 
@@ -88,6 +91,7 @@ type idObj struct {
 }
 
 func TestEndToEnd(t *testing.T) {
+	testkit.NoLeaks(t)
 	for name, sc := range engines(t) {
 		t.Run(name, func(t *testing.T) {
 			voice := &fakeVoice{}
@@ -316,6 +320,7 @@ func TestEndToEnd(t *testing.T) {
 }
 
 func TestKick(t *testing.T) {
+	testkit.NoLeaks(t)
 	for name, sc := range engines(t) {
 		t.Run(name, func(t *testing.T) {
 			s := startChat(t, sc, &fakeVoice{}, nil)
@@ -338,5 +343,44 @@ func TestKick(t *testing.T) {
 			}
 			alice.expect("GUILD_DELETE")
 		})
+	}
+}
+
+// TestGatewayBadToken: the service's ErrUnauthorized reaches the gateway
+// as a bad token (close 4004), not as a failure (4000).
+func TestGatewayBadToken(t *testing.T) {
+	testkit.NoLeaks(t)
+	s := startChat(t, store.Config{SQLitePath: filepath.Join(t.TempDir(), "chat.db")}, nil, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	nc, br, _, err := ws.Dial(ctx, "ws://"+s.GatewayAddr()+"/?v=10&encoding=json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	rw := struct {
+		io.Reader
+		io.Writer
+	}{io.Reader(nc), nc}
+	if br != nil {
+		rw.Reader = io.MultiReader(br, nc)
+	}
+	b, _ := json.Marshal(map[string]any{"op": 2, "d": map[string]any{"token": "Bot nope", "intents": 1}})
+	if err := wsutil.WriteClientText(nc, b); err != nil {
+		t.Fatal(err)
+	}
+	_ = nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		_, err := wsutil.ReadServerText(rw)
+		var ce wsutil.ClosedError
+		if errors.As(err, &ce) {
+			if ce.Code != 4004 {
+				t.Fatalf("close %d, want 4004", ce.Code)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -84,7 +84,7 @@ func testLogger(t testing.TB) *slog.Logger {
 func startChat(t testing.TB, sc store.Config, voice *fakeVoice, mod func(*chat.Config)) *chat.Server {
 	t.Helper()
 	cfg := chat.Config{
-		Log: testLogger(t), Store: sc, APIAddr: "127.0.0.1:0", GatewayAddr: "127.0.0.1:0",
+		Logger: testLogger(t), Store: sc, APIAddr: "127.0.0.1:0", GatewayAddr: "127.0.0.1:0",
 		VoiceEndpoint: "127.0.0.1:9", VoiceKey: testVoiceKey, PasswordIterations: 1000,
 	}
 	if voice != nil {
@@ -93,15 +93,21 @@ func startChat(t testing.TB, sc store.Config, voice *fakeVoice, mod func(*chat.C
 	if mod != nil {
 		mod(&cfg)
 	}
-	s, err := chat.Start(context.Background(), cfg)
+	s, err := chat.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_ = s.Stop(ctx)
+		if err := s.Close(ctx); err != nil {
+			t.Errorf("close: %v", err)
+		}
+		http.DefaultClient.CloseIdleConnections()
 	})
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	return s
 }
 

@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
-	"net/http"
-	"time"
+	"sync"
 
 	"github.com/parleyhq/parley/chat/gateway"
 	"github.com/parleyhq/parley/chat/registry"
@@ -18,140 +16,84 @@ import (
 	"github.com/parleyhq/parley/internal/voicetoken"
 )
 
-// ErrConfig means the server configuration is invalid.
-var ErrConfig = errors.New("chat: invalid configuration")
+// The service is the gateway's backend and the gateway its dispatcher;
+// each side defines the interface it needs.
+var (
+	_ gateway.Backend    = (*service.Service)(nil)
+	_ service.Dispatcher = (*gateway.Server)(nil)
+)
 
-// Config configures a chat Server.
-type Config struct {
-	Log   *slog.Logger
-	Store store.Config
-	// APIAddr and GatewayAddr are listen addresses (port 0 works).
-	APIAddr, GatewayAddr string
-	// PublicHost overrides the host in the gateway URL (default: the
-	// listener's address).
-	PublicHost string
-	// Voice is the SFU's control interface (nil: no moderation reaches it).
-	Voice voicectl.Controller
-	// VoiceEndpoint is the voice gateway host:port; empty disables hand-off.
-	VoiceEndpoint string
-	// VoiceRegion names the embedded node's region (default "local").
-	VoiceRegion string
-	// VoiceKey is the voice token HMAC key (datadir key voicetoken.KeyName).
-	VoiceKey []byte
-	// AdminKey authorises local admin routes (`parley bot create`).
-	AdminKey []byte
-	// NoAutoJoin keeps new accounts out of the default guild.
-	NoAutoJoin bool
-	// Gateway and REST tuning (zero values take their defaults).
-	Gateway gateway.Config
-	REST    rest.Config
-	// PasswordIterations is the PBKDF2 cost (tests lower it).
-	PasswordIterations int
-}
-
-// Validate checks the configuration.
-func (c Config) Validate() error {
-	if c.Log == nil {
-		return fmt.Errorf("%w: no logger", ErrConfig)
-	}
-	if c.VoiceEndpoint != "" && len(c.VoiceKey) < 32 {
-		return fmt.Errorf("%w: voice endpoint without a 32-byte voice key", ErrConfig)
-	}
-	return c.Store.Validate()
-}
-
-// Server is the running chat server.
+// Server is the chat server: the composition of store, service, gateway
+// and REST API. New builds and binds it, Start starts the gateway and the
+// API, Close stops them and closes the store.
 type Server struct {
 	Service  *service.Service
 	Gateway  *gateway.Server
 	Registry *registry.Embedded
 
-	st     store.Store
-	apiLn  net.Listener
-	gwLn   net.Listener
-	http   *http.Server
-	log    *slog.Logger
-	gwDone chan struct{}
+	cfg Config
+	st  *store.SQL
+	api *rest.Server
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
-// Start opens the store, loads state and starts both listeners.
-func Start(ctx context.Context, cfg Config) (*Server, error) {
+// New applies the defaults to cfg and validates it, opens the store and
+// loads its state (bounded by cfg.OpenTimeout), builds the service, binds
+// the gateway and API listeners and connects the service to the gateway.
+// Nothing is served until Start.
+func New(cfg Config) (*Server, error) {
+	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.OpenTimeout)
+	defer cancel()
 	st, err := store.Open(ctx, cfg.Store)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{st: st, log: cfg.Log, gwDone: make(chan struct{})}
+	s := &Server{cfg: cfg, st: st, Registry: registry.NewEmbedded()}
 	fail := func(err error) (*Server, error) {
-		s.closeListeners()
-		st.Close()
+		_ = s.Close(context.Background()) // nothing started yet: releases at once
 		return nil, err
 	}
 	var signer *voicetoken.Signer
-	s.Registry = registry.NewEmbedded()
 	if cfg.VoiceEndpoint != "" {
 		if signer, err = voicetoken.NewSigner(cfg.VoiceKey); err != nil {
 			return fail(err)
-		}
-		region := cfg.VoiceRegion
-		if region == "" {
-			region = "local"
 		}
 		var load registry.LoadFunc
 		if l, ok := cfg.Voice.(voicectl.Lister); ok {
 			load = func() float64 { return float64(len(l.Participants())) }
 		}
-		s.Registry.Upsert(registry.Node{ID: "local", Region: region, Endpoint: cfg.VoiceEndpoint, Healthy: true}, load)
+		s.Registry.Upsert(registry.Node{ID: "local", Region: cfg.VoiceRegion, Endpoint: cfg.VoiceEndpoint, Healthy: true}, load)
 	}
-	svc, err := service.New(ctx, service.Config{
-		Store: st, Log: cfg.Log, Registry: s.Registry, Voice: cfg.Voice, VoiceSigner: signer,
+	if s.Service, err = service.New(ctx, service.Config{
+		Store: st, Logger: cfg.Logger, Registry: s.Registry, Voice: cfg.Voice, VoiceSigner: signer,
 		NoAutoJoin: cfg.NoAutoJoin, PasswordIterations: cfg.PasswordIterations,
-	})
-	if err != nil {
+	}); err != nil {
 		return fail(err)
 	}
-	s.Service = svc
-	if s.gwLn, err = net.Listen("tcp", cfg.GatewayAddr); err != nil {
+	// The gateway's listener is bound here: the gateway URL (resume URL and
+	// GET /gateway) carries its port.
+	gwLn, err := net.Listen("tcp", cfg.GatewayAddr)
+	if err != nil {
 		return fail(fmt.Errorf("chat: gateway listen: %w", err))
 	}
-	if s.apiLn, err = net.Listen("tcp", cfg.APIAddr); err != nil {
-		return fail(fmt.Errorf("chat: api listen: %w", err))
-	}
-	gwURL := "ws://" + hostPort(cfg.PublicHost, s.gwLn.Addr())
+	gwURL := "ws://" + hostPort(cfg.PublicHost, gwLn.Addr())
 	gcfg := cfg.Gateway
-	gcfg.Backend, gcfg.Log, gcfg.ResumeURL = svc.GatewayBackend(), cfg.Log, gwURL
+	gcfg.Backend, gcfg.Logger, gcfg.ResumeURL, gcfg.Listener = s.Service, cfg.Logger, gwURL, gwLn
 	if s.Gateway, err = gateway.New(gcfg); err != nil {
 		return fail(err)
 	}
-	svc.SetDispatcher(s.Gateway)
+	s.Service.SetDispatcher(s.Gateway)
 	rcfg := cfg.REST
-	rcfg.Service, rcfg.Log, rcfg.GatewayURL, rcfg.AdminKey = svc, cfg.Log, gwURL, cfg.AdminKey
-	if rcfg.MaxConcurrency == 0 {
-		rcfg.MaxConcurrency = gcfg.IdentifyBurst
-		if rcfg.MaxConcurrency == 0 {
-			rcfg.MaxConcurrency = 16
-		}
-	}
-	api, err := rest.New(rcfg)
-	if err != nil {
-		s.Gateway.Close()
+	rcfg.Service, rcfg.Logger, rcfg.GatewayURL, rcfg.AdminKey, rcfg.Addr = s.Service, cfg.Logger, gwURL, cfg.AdminKey, cfg.APIAddr
+	if s.api, err = rest.New(rcfg); err != nil {
 		return fail(err)
 	}
-	s.http = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
-	go func() {
-		defer close(s.gwDone)
-		if err := s.Gateway.Serve(s.gwLn); err != nil {
-			cfg.Log.Error("gateway serve", "err", err)
-		}
-	}()
-	go func() {
-		if err := s.http.Serve(s.apiLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			cfg.Log.Error("api serve", "err", err)
-		}
-	}()
-	cfg.Log.Info("chat started", "api", s.APIAddr(), "gateway", s.GatewayAddr(), "store", st.Engine(), "voice_endpoint", cfg.VoiceEndpoint)
 	return s, nil
 }
 
@@ -163,26 +105,39 @@ func hostPort(host string, a net.Addr) string {
 	return net.JoinHostPort(host, port)
 }
 
-// APIAddr is the REST listener's address.
-func (s *Server) APIAddr() string { return s.apiLn.Addr().String() }
-
-// GatewayAddr is the gateway listener's address.
-func (s *Server) GatewayAddr() string { return s.gwLn.Addr().String() }
-
-func (s *Server) closeListeners() {
-	if s.apiLn != nil {
-		s.apiLn.Close()
+// Start starts the gateway and the REST API and returns at once. If it
+// fails, Close still releases everything.
+func (s *Server) Start(ctx context.Context) error {
+	if err := s.Gateway.Start(ctx); err != nil {
+		return err
 	}
-	if s.gwLn != nil {
-		s.gwLn.Close()
+	if err := s.api.Start(ctx); err != nil {
+		return err
 	}
+	s.cfg.Logger.Info("chat started", "api", s.APIAddr(), "gateway", s.GatewayAddr(), "store", s.st.Engine(), "voice_endpoint", s.cfg.VoiceEndpoint)
+	return nil
 }
 
-// Stop shuts down REST, then the gateway (op 7 to every client), then the
-// store.
-func (s *Server) Stop(ctx context.Context) error {
-	err := s.http.Shutdown(ctx)
-	s.Gateway.Close()
-	<-s.gwDone
-	return errors.Join(err, s.st.Close())
+// APIAddr is the REST listener's address.
+func (s *Server) APIAddr() string { return s.api.Addr() }
+
+// GatewayAddr is the gateway listener's address.
+func (s *Server) GatewayAddr() string { return s.Gateway.Addr() }
+
+// Close shuts down REST, then the gateway (op 7 to every client), then
+// closes the store; ctx bounds the graceful parts, and every goroutine
+// either server started has ended when Close returns. It is idempotent.
+func (s *Server) Close(ctx context.Context) error {
+	s.closeOnce.Do(func() {
+		var errs []error
+		if s.api != nil {
+			errs = append(errs, s.api.Close(ctx))
+		}
+		if s.Gateway != nil {
+			errs = append(errs, s.Gateway.Close(ctx))
+		}
+		errs = append(errs, s.st.Close())
+		s.closeErr = errors.Join(errs...)
+	})
+	return s.closeErr
 }

@@ -33,7 +33,7 @@ func TestMain(m *testing.M) {
 func TestRunSmall(t *testing.T) {
 	res, err := Run(context.Background(), Config{
 		Conns: 20, DialConcurrency: 8, Messages: 5, PacedRate: 50, PacedMessages: 3,
-		Log: slog.New(slog.DiscardHandler),
+		Logger: slog.New(slog.DiscardHandler),
 		Child: func(ctx context.Context, a ...string) *exec.Cmd {
 			cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
 			cmd.Env = append(os.Environ(), "GATEWAYBENCH_CHILD=1", "GATEWAYBENCH_ARGS="+strings.Join(a, " "))

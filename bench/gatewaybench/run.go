@@ -40,13 +40,14 @@ type Config struct {
 	// Child returns the command running `parley bench gateway-clients`
 	// with the given arguments.
 	Child func(ctx context.Context, args ...string) *exec.Cmd
-	Log   *slog.Logger
+	// Logger receives the server's logs; nil discards them.
+	Logger *slog.Logger
 }
 
 // Validate checks the configuration.
 func (c Config) Validate() error {
-	if c.Conns < 1 || c.Messages < 1 || c.Child == nil || c.Log == nil || c.PacedRate <= 0 {
-		return fmt.Errorf("%w: need conns, messages, paced rate, child and log", ErrConfig)
+	if c.Conns < 1 || c.Messages < 1 || c.Child == nil || c.PacedRate <= 0 {
+		return fmt.Errorf("%w: need conns, messages, paced rate and child", ErrConfig)
 	}
 	return nil
 }
@@ -115,14 +116,18 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if _, err := RaiseNoFile(); err != nil {
 		return Result{}, err
 	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	res := Result{Conns: cfg.Conns, GOMAXPROCS: runtime.GOMAXPROCS(0), NumCPU: runtime.NumCPU()}
 	dir, err := os.MkdirTemp("", "parley-gwbench")
 	if err != nil {
 		return res, err
 	}
 	defer os.RemoveAll(dir)
-	srv, err := chat.Start(ctx, chat.Config{
-		Log: cfg.Log, Store: store.Config{SQLitePath: filepath.Join(dir, "chat.db")},
+	srv, err := chat.New(chat.Config{
+		Logger: cfg.Logger, Store: store.Config{SQLitePath: filepath.Join(dir, "chat.db")},
 		APIAddr: "127.0.0.1:0", GatewayAddr: "127.0.0.1:0", PasswordIterations: 1000,
 		Gateway: gateway.Config{IdentifyBurst: 1 << 30, ReplayLimit: 4096},
 	})
@@ -132,8 +137,11 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		_ = srv.Stop(sctx)
+		_ = srv.Close(sctx)
 	}()
+	if err := srv.Start(ctx); err != nil {
+		return res, err
+	}
 	svc := srv.Service
 	_, botTok, err := svc.CreateBot(ctx, "benchbot", false)
 	if err != nil {
@@ -188,7 +196,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	res.ConnectSeconds = time.Since(t0).Seconds()
 	res.Connected, res.Failed = st.Connected, st.Failed
-	cfg.Log.Info("clients connected", "connected", st.Connected, "failed", st.Failed, "seconds", res.ConnectSeconds)
+	log.Info("clients connected", "connected", st.Connected, "failed", st.Failed, "seconds", res.ConnectSeconds)
 	time.Sleep(time.Second) // let flush goroutines and upgrade buffers settle
 	memAfter, rssAfter := goMem(), rss()
 	if st.Connected > 0 {
@@ -243,7 +251,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if res.Burst, err = phase(cfg.Messages, 0); err != nil {
 		return res, err
 	}
-	cfg.Log.Info("burst done", "deliveries_per_sec", res.Burst.DeliveriesPerSec)
+	log.Info("burst done", "deliveries_per_sec", res.Burst.DeliveriesPerSec)
 	if cfg.PacedMessages > 0 {
 		if res.Paced, err = phase(cfg.PacedMessages, cfg.PacedRate); err != nil {
 			return res, err

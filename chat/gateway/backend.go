@@ -2,32 +2,27 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
 
 	"github.com/parleyhq/parley/chat/model"
 )
 
-// SessionRef identifies a gateway session to the backend.
-type SessionRef struct {
-	ID     string
-	UserID model.Snowflake
-}
-
-// Backend is what the gateway needs from the chat service. It is never
-// called with a gateway lock held, and may call Server.Dispatch* itself.
+// Backend is what the gateway needs from the chat service (which
+// implements it). It is never called with a gateway lock held, and may
+// call Server.Dispatch* itself.
 type Backend interface {
-	// Authenticate resolves a token; ErrAuth for a bad one.
+	// Authenticate resolves a token; for a bad one the error matches
+	// model.ErrUnauthorized (close 4004), any other error closes with 4000.
 	Authenticate(ctx context.Context, token string) (model.User, error)
 	// GuildsOf lists the guilds a user is a member of.
 	GuildsOf(user model.Snowflake) []model.Snowflake
 	// GuildCreate encodes the GUILD_CREATE `d` for a guild.
 	GuildCreate(guild model.Snowflake) ([]byte, error)
 	// VoiceStateUpdate handles op 4.
-	VoiceStateUpdate(ctx context.Context, s SessionRef, req VoiceStateRequest) error
+	VoiceStateUpdate(ctx context.Context, s model.SessionRef, req model.VoiceStateRequest) error
 	// PresenceUpdate handles op 3.
-	PresenceUpdate(ctx context.Context, s SessionRef, d json.RawMessage) error
+	PresenceUpdate(ctx context.Context, s model.SessionRef, p model.PresenceUpdate) error
 	// GuildMembersChunk encodes a GUILD_MEMBERS_CHUNK `d` for op 8.
-	GuildMembersChunk(ctx context.Context, s SessionRef, req RequestGuildMembers) ([]byte, error)
+	GuildMembersChunk(ctx context.Context, s model.SessionRef, req model.RequestGuildMembers) ([]byte, error)
 	// SessionEnded reports a session that can no longer resume.
-	SessionEnded(s SessionRef)
+	SessionEnded(s model.SessionRef)
 }

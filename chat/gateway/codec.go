@@ -7,7 +7,6 @@ import (
 	"strconv"
 
 	"github.com/gobwas/ws"
-	"github.com/parleyhq/parley/chat/model"
 )
 
 // Payload is a decoded client envelope. D is left raw for the op handler.
@@ -58,22 +57,6 @@ type Resume struct {
 	Token     string `json:"token"`
 	SessionID string `json:"session_id"`
 	Seq       int64  `json:"seq"`
-}
-
-// VoiceStateRequest is op 4's d.
-type VoiceStateRequest struct {
-	GuildID   model.Snowflake  `json:"guild_id"`
-	ChannelID *model.Snowflake `json:"channel_id"`
-	SelfMute  bool             `json:"self_mute"`
-	SelfDeaf  bool             `json:"self_deaf"`
-}
-
-// RequestGuildMembers is op 8's d.
-type RequestGuildMembers struct {
-	GuildID model.Snowflake `json:"guild_id"`
-	Query   string          `json:"query"`
-	Limit   int             `json:"limit"`
-	Nonce   string          `json:"nonce"`
 }
 
 // appendFrameHeader appends an unmasked server frame header for a payload

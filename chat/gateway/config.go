@@ -3,17 +3,25 @@ package gateway
 import (
 	"fmt"
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/parleyhq/parley/chat/model"
 )
 
-// Config configures a Server.
+// Config configures a Server. New applies the defaults (withDefaults),
+// then validates.
 type Config struct {
 	// Backend authenticates and supplies guild state (required).
 	Backend Backend
-	// Log is the logger (required).
-	Log *slog.Logger
+	// Logger receives structured logs; nil discards them.
+	Logger *slog.Logger
+	// Addr is the listen address New binds (port 0 picks one; default
+	// "127.0.0.1:0"). Ignored when Listener is set.
+	Addr string
+	// Listener, if set, is used instead of binding Addr. The server owns
+	// it from New on: Close closes it, and so does a New that fails.
+	Listener net.Listener
 	// ResumeURL is resume_gateway_url in READY, e.g. "ws://127.0.0.1:4001".
 	ResumeURL string
 	// HeartbeatInterval is sent in Hello (default 41.25 s).
@@ -47,7 +55,14 @@ type Config struct {
 	MaxShards int
 }
 
-func (c *Config) setDefaults() {
+// withDefaults returns c with every unset field filled in.
+func (c Config) withDefaults() Config {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Addr == "" && c.Listener == nil {
+		c.Addr = "127.0.0.1:0"
+	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d == 0 {
 			*d = v
@@ -73,15 +88,16 @@ func (c *Config) setDefaults() {
 		p := model.IntentsPrivileged
 		c.AllowedPrivileged = &p
 	}
+	return c
 }
 
-// Validate checks required fields and ranges.
+// Validate checks required fields and ranges and reports the first problem
+// (wrapping ErrConfig). It changes nothing: New applies the defaults
+// before it validates.
 func (c Config) Validate() error {
 	switch {
 	case c.Backend == nil:
 		return fmt.Errorf("%w: no backend", ErrConfig)
-	case c.Log == nil:
-		return fmt.Errorf("%w: no logger", ErrConfig)
 	case c.HeartbeatInterval < 0, c.ResumeWindow < 0, c.MaxFrame < 0, c.EventsPerMinute < 0, c.ReplayLimit < 0:
 		return fmt.Errorf("%w: negative limit", ErrConfig)
 	}

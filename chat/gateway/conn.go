@@ -12,10 +12,12 @@ import (
 	"github.com/gobwas/ws"
 )
 
-// wsConn is one WebSocket connection. Reads happen in short-lived
-// goroutines started by the poller (at most one at a time, guarded by
-// reading); writes in a short-lived flush goroutine (at most one, guarded by
-// flushing).
+// wsConn is one WebSocket connection. Reads happen on work goroutines the
+// poller starts per readable frame (at most one at a time, guarded by
+// reading). Writes happen in flush, run by a flusher worker (queued at most
+// once, guarded by flushing); a write that stalls, and the lingering close,
+// continue on a work goroutine of their own (finishSlow, linger) while
+// flushing stays set, so there is still one writer at a time.
 type wsConn struct {
 	srv     *Server
 	nc      net.Conn
@@ -26,8 +28,8 @@ type wsConn struct {
 	dead     atomic.Bool
 	lastRecv atomic.Int64 // unix nanos of the last client frame
 
-	// compress is set at upgrade for compress=zlib-stream; zStarted (flush
-	// goroutine only) records that the zlib header went out.
+	// compress is set at upgrade for compress=zlib-stream; zStarted (the
+	// one writer only) records that the zlib header went out.
 	compress bool
 	zStarted bool
 
@@ -39,7 +41,7 @@ type wsConn struct {
 	// Guarded by mu:
 	ctrl       [][]byte // control frames waiting to be written
 	dirty      bool     // something to write since the last check
-	flushing   bool     // a flush goroutine is running
+	flushing   bool     // a writer (flush, finishSlow, linger) owns the connection
 	closing    bool     // write a close frame after pending data, then close
 	closeCode  CloseCode
 	endSession bool // the close also ends the session
@@ -106,8 +108,8 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b 
 
 // flush writes everything pending, one write per round, until nothing is
 // left. On a flusher worker (blocking false) a write that cannot finish
-// within fastWriteTimeout, and the close handshake, continue on a goroutine
-// of their own.
+// within fastWriteTimeout, and the close handshake, continue on a work
+// goroutine of their own (the server waits for it in Close).
 func (c *wsConn) flush(blocking bool) {
 	bp := bufPool.Get().(*[]byte)
 	buf := (*bp)[:0]
@@ -156,7 +158,7 @@ func (c *wsConn) flush(blocking bool) {
 			if err != nil {
 				if !blocking && errors.Is(err, os.ErrDeadlineExceeded) && !c.dead.Load() {
 					rest := append([]byte(nil), buf[n:]...)
-					go c.finishSlow(rest, closing)
+					c.srv.goWork(func() { c.finishSlow(rest, closing) })
 					return
 				}
 				c.srv.drop(c, err)
@@ -169,7 +171,7 @@ func (c *wsConn) flush(blocking bool) {
 				c.linger()
 				c.srv.drop(c, nil)
 			} else {
-				go func() { c.linger(); c.srv.drop(c, nil) }()
+				c.srv.goWork(func() { c.linger(); c.srv.drop(c, nil) })
 			}
 			return
 		}
@@ -179,6 +181,8 @@ func (c *wsConn) flush(blocking bool) {
 // finishSlow completes a write that timed out on a worker, then keeps
 // flushing this connection on its own goroutine.
 func (c *wsConn) finishSlow(rest []byte, closing bool) {
+	c.srv.stats.slowWriters.Add(1)
+	defer c.srv.stats.slowWriters.Add(-1)
 	_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
 	n, err := c.nc.Write(rest)
 	c.srv.stats.bytesOut.Add(int64(n))

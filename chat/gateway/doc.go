@@ -6,8 +6,10 @@
 // (poller) watches every connection for readability, so an idle connection
 // holds no goroutine, no bufio and no buffers: just its wsConn, its session
 // and the kernel socket. A goroutine exists per connection only while a
-// frame is being read (readable) or while its write queue is being flushed
-// (flush), and each write coalesces every pending frame into one syscall.
+// frame is being read (readable), while a stalled write is finished
+// (finishSlow) or while a close lingers (linger); writes otherwise happen
+// on a small pool of flusher workers, and each write coalesces every
+// pending frame into one syscall.
 //
 // Fan-out: an Event carries its `d` encoded once; each recipient gets a small
 // per-session prefix (`{"t":…,"s":N,"op":0,"d":`) spliced in front at flush
@@ -15,8 +17,11 @@
 // write queue (seq > written) and as the replay log for Resume (trimmed by
 // the heartbeat's acknowledged seq and capped by Config.ReplayLimit).
 //
-// Ownership: Server owns the listener, the poller, the sweeper goroutine and
-// every wsConn; a session outlives its connection for Config.ResumeWindow.
+// Lifecycle and ownership: New binds the listener, Start starts the accept
+// loop, the poll loop, the sweeper and the flusher workers, and Close stops
+// and waits for every goroutine the server started, per-connection ones
+// included (see Server). Server owns the listener, the poller and every
+// wsConn; a session outlives its connection for Config.ResumeWindow.
 // Lock order: Server.mu → session.mu → wsConn.mu; the backend is never
 // called with a lock held, and Dispatch never blocks on a socket.
 package gateway

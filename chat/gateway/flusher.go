@@ -15,23 +15,29 @@ const fastWriteTimeout = 20 * time.Millisecond
 // is busy more frames accumulate per connection and each write coalesces
 // them: the busier the gateway, the fewer syscalls per delivery.
 type flusher struct {
+	workers int
+	wg      sync.WaitGroup // the workers
+
 	mu   sync.Mutex
 	cond *sync.Cond
 	// Guarded by mu:
 	queue  []*wsConn
 	head   int
 	closed bool
-	wg     sync.WaitGroup
 }
 
 func newFlusher(workers int) *flusher {
-	f := &flusher{}
+	f := &flusher{workers: workers}
 	f.cond = sync.NewCond(&f.mu)
-	for range workers {
+	return f
+}
+
+// start starts the workers (once, from Server.Start).
+func (f *flusher) start() {
+	for range f.workers {
 		f.wg.Add(1)
 		go f.run()
 	}
-	return f
 }
 
 func (f *flusher) push(c *wsConn) {
@@ -78,6 +84,8 @@ func (f *flusher) run() {
 	}
 }
 
+// close stops the workers once the queue is empty and waits for them;
+// pushes after close are never written (their connections are dropped).
 func (f *flusher) close() {
 	f.mu.Lock()
 	f.closed = true

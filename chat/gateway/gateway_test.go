@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"strings"
 	"sync"
@@ -18,6 +17,7 @@ import (
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
 	"github.com/parleyhq/parley/chat/model"
+	"github.com/parleyhq/parley/internal/testkit"
 )
 
 const testGuild model.Snowflake = 1000
@@ -25,7 +25,7 @@ const testGuild model.Snowflake = 1000
 type fakeBackend struct {
 	mu     sync.Mutex
 	ended  []string
-	voices []VoiceStateRequest
+	voices []model.VoiceStateRequest
 	srv    *Server
 }
 
@@ -36,7 +36,7 @@ func (f *fakeBackend) Authenticate(_ context.Context, token string) (model.User,
 	case "other":
 		return model.NewUser(2, "other", true), nil
 	}
-	return model.User{}, ErrAuth
+	return model.User{}, model.ErrUnauthorized
 }
 func (f *fakeBackend) GuildsOf(model.Snowflake) []model.Snowflake {
 	return []model.Snowflake{testGuild}
@@ -44,21 +44,23 @@ func (f *fakeBackend) GuildsOf(model.Snowflake) []model.Snowflake {
 func (f *fakeBackend) GuildCreate(g model.Snowflake) ([]byte, error) {
 	return json.Marshal(map[string]any{"id": g, "name": "Parley", "channels": []any{}})
 }
-func (f *fakeBackend) VoiceStateUpdate(_ context.Context, s SessionRef, req VoiceStateRequest) error {
+func (f *fakeBackend) VoiceStateUpdate(_ context.Context, s model.SessionRef, req model.VoiceStateRequest) error {
 	f.mu.Lock()
 	f.voices = append(f.voices, req)
 	f.mu.Unlock()
-	ev, _ := NewEvent("VOICE_STATE_UPDATE", req.GuildID, model.IntentGuildVoiceStates, map[string]any{"session_id": s.ID})
+	ev, _ := model.NewEvent("VOICE_STATE_UPDATE", req.GuildID, model.IntentGuildVoiceStates, map[string]any{"session_id": s.ID})
 	f.srv.Dispatch(ev)
-	ev2, _ := NewEvent("VOICE_SERVER_UPDATE", 0, 0, map[string]any{"token": "t", "endpoint": "x:1"})
+	ev2, _ := model.NewEvent("VOICE_SERVER_UPDATE", 0, 0, map[string]any{"token": "t", "endpoint": "x:1"})
 	f.srv.DispatchSession(s.ID, ev2)
 	return nil
 }
-func (f *fakeBackend) PresenceUpdate(context.Context, SessionRef, json.RawMessage) error { return nil }
-func (f *fakeBackend) GuildMembersChunk(context.Context, SessionRef, RequestGuildMembers) ([]byte, error) {
+func (f *fakeBackend) PresenceUpdate(context.Context, model.SessionRef, model.PresenceUpdate) error {
+	return nil
+}
+func (f *fakeBackend) GuildMembersChunk(context.Context, model.SessionRef, model.RequestGuildMembers) ([]byte, error) {
 	return []byte(`{"members":[]}`), nil
 }
-func (f *fakeBackend) SessionEnded(s SessionRef) {
+func (f *fakeBackend) SessionEnded(s model.SessionRef) {
 	f.mu.Lock()
 	f.ended = append(f.ended, s.ID)
 	f.mu.Unlock()
@@ -67,7 +69,7 @@ func (f *fakeBackend) SessionEnded(s SessionRef) {
 func startServer(t *testing.T, mod func(*Config)) (*Server, string, *fakeBackend) {
 	t.Helper()
 	fb := &fakeBackend{}
-	cfg := Config{Backend: fb, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), ReplayLimit: 50}
+	cfg := Config{Backend: fb, ReplayLimit: 50}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -76,13 +78,21 @@ func startServer(t *testing.T, mod func(*Config)) (*Server, string, *fakeBackend
 		t.Fatal(err)
 	}
 	fb.srv = s
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+	t.Cleanup(func() { closeServer(t, s) })
+	if err := s.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	go s.Serve(ln)
-	t.Cleanup(func() { s.Close() })
-	return s, "ws://" + ln.Addr().String(), fb
+	return s, "ws://" + s.Addr(), fb
+}
+
+// closeServer closes s with a 5 s bound on the graceful part.
+func closeServer(t testing.TB, s *Server) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Close(ctx); err != nil {
+		t.Errorf("close: %v", err)
+	}
 }
 
 type client struct {
@@ -198,15 +208,21 @@ func TestIdentifyDispatchResume(t *testing.T) {
 	if gc := c.expect("GUILD_CREATE"); *gc.S != 2 {
 		t.Fatalf("GUILD_CREATE seq %d", *gc.S)
 	}
-	ev, _ := NewEvent("MESSAGE_CREATE", testGuild, model.IntentGuildMessages, map[string]string{"content": "hi"})
+	ev, _ := model.NewEvent("MESSAGE_CREATE", testGuild, model.IntentGuildMessages, map[string]string{"content": "hi"})
 	s.Dispatch(ev)
 	if f := c.expect("MESSAGE_CREATE"); *f.S != 3 || !strings.Contains(string(f.D), "hi") {
 		t.Fatalf("MESSAGE_CREATE %s", f.D)
 	}
-	// Intent filtering: no GUILD_MESSAGE_TYPING intent.
-	typing, _ := NewEvent("TYPING_START", testGuild, model.IntentGuildMessageTyping, map[string]string{})
+	// Intent filtering: no GUILD_MESSAGE_TYPING intent. The marker sent
+	// after TYPING_START must be the very next frame.
+	typing, _ := model.NewEvent("TYPING_START", testGuild, model.IntentGuildMessageTyping, map[string]string{})
 	s.Dispatch(typing)
-	c.send(map[string]any{"op": 1, "d": 3})
+	marker, _ := model.NewEvent("MESSAGE_CREATE", testGuild, model.IntentGuildMessages, map[string]string{"content": "marker"})
+	s.Dispatch(marker)
+	if f, code := c.read(); code != 0 || f.T == nil || *f.T != "MESSAGE_CREATE" || *f.S != 4 {
+		t.Fatalf("after a filtered TYPING_START: %+v (close %d)", f, code)
+	}
+	c.send(map[string]any{"op": 1, "d": 4})
 	c.expect("11")
 	// Voice state update: VOICE_STATE_UPDATE then VOICE_SERVER_UPDATE.
 	c.send(map[string]any{"op": 4, "d": map[string]any{"guild_id": "1000", "channel_id": "5", "self_mute": false, "self_deaf": false}})
@@ -215,14 +231,17 @@ func TestIdentifyDispatchResume(t *testing.T) {
 	if *vsu.S != *vs.S+1 {
 		t.Fatalf("voice order %d %d", *vs.S, *vsu.S)
 	}
-	if len(fb.voices) != 1 || fb.voices[0].ChannelID == nil || *fb.voices[0].ChannelID != 5 {
-		t.Fatalf("voices %+v", fb.voices)
+	fb.mu.Lock()
+	voices := fb.voices
+	fb.mu.Unlock()
+	if len(voices) != 1 || voices[0].ChannelID == nil || *voices[0].ChannelID != 5 {
+		t.Fatalf("voices %+v", voices)
 	}
 	last := *vsu.S
 	// Drop the connection abruptly, dispatch while detached, resume.
 	c.nc.Close()
-	waitFor(t, func() bool { return s.Stats().Connections == 0 })
-	ev2, _ := NewEvent("MESSAGE_CREATE", testGuild, model.IntentGuildMessages, map[string]string{"content": "missed"})
+	testkit.Eventually(t, 5*time.Second, func() bool { return s.Stats().Connections == 0 }, "dropped connection still counted")
+	ev2, _ := model.NewEvent("MESSAGE_CREATE", testGuild, model.IntentGuildMessages, map[string]string{"content": "missed"})
 	s.Dispatch(ev2)
 	c2 := dial(t, url+"/?v=9&encoding=json")
 	c2.expect("10")
@@ -242,18 +261,7 @@ func TestIdentifyDispatchResume(t *testing.T) {
 	}
 	// Client close 1000 ends the session.
 	_ = ws.WriteFrame(c2.nc, ws.MaskFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(1000, ""))))
-	waitFor(t, func() bool { fb.mu.Lock(); defer fb.mu.Unlock(); return len(fb.ended) == 1 })
-}
-
-func waitFor(t *testing.T, f func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !f() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met in 5 s")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.Eventually(t, 5*time.Second, func() bool { fb.mu.Lock(); defer fb.mu.Unlock(); return len(fb.ended) == 1 }, "close 1000 did not end the session")
 }
 
 func TestCloseCodes(t *testing.T) {
@@ -305,7 +313,7 @@ func TestReconnectOnClose(t *testing.T) {
 	c.expect("10")
 	c.send(identifyPayload("good", 1))
 	c.expect("READY")
-	go s.Close()
+	go closeServer(t, s)
 	c.expect("7")
 	if got := c.expectClose(); got != 4000 {
 		t.Fatalf("close %d", got)
@@ -359,8 +367,8 @@ func TestMessageContentIntent(t *testing.T) {
 	c.expect("10")
 	c.send(identifyPayload("good", int(model.IntentGuilds|model.IntentGuildMessages)))
 	c.expect("GUILD_CREATE")
-	s.Dispatch(&Event{Name: "MESSAGE_CREATE", GuildID: testGuild, Intent: model.IntentGuildMessages,
-		Data: []byte(`{"content":"secret"}`), NoContent: []byte(`{"content":""}`), AuthorID: 2, replay: true})
+	s.Dispatch(&model.Event{Name: "MESSAGE_CREATE", GuildID: testGuild, Intent: model.IntentGuildMessages,
+		Data: []byte(`{"content":"secret"}`), NoContent: []byte(`{"content":""}`), AuthorID: 2})
 	if f := c.expect("MESSAGE_CREATE"); strings.Contains(string(f.D), "secret") {
 		t.Fatalf("content leaked without MESSAGE_CONTENT: %s", f.D)
 	}
@@ -407,7 +415,7 @@ func FuzzDecodePayload(f *testing.F) {
 		_ = json.Unmarshal(p.D, &id)
 		var r Resume
 		_ = json.Unmarshal(p.D, &r)
-		var v VoiceStateRequest
+		var v model.VoiceStateRequest
 		_ = json.Unmarshal(p.D, &v)
 	})
 }
@@ -499,7 +507,7 @@ func TestZlibStream(t *testing.T) {
 		t.Fatalf("%+v", f)
 	}
 	next() // GUILD_CREATE
-	ev, _ := NewEvent("MESSAGE_CREATE", testGuild, model.IntentGuildMessages, map[string]string{"content": strings.Repeat("compress me ", 50)})
+	ev, _ := model.NewEvent("MESSAGE_CREATE", testGuild, model.IntentGuildMessages, map[string]string{"content": strings.Repeat("compress me ", 50)})
 	s.Dispatch(ev)
 	if f := next(); *f.T != "MESSAGE_CREATE" || !strings.Contains(string(f.D), "compress me") {
 		t.Fatalf("%+v", f)

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"strconv"
@@ -10,7 +11,7 @@ import (
 )
 
 // handle processes one client payload.
-func (s *Server) handle(c *wsConn, data []byte) {
+func (s *Server) handle(ctx context.Context, c *wsConn, data []byte) {
 	now := time.Now().UnixNano()
 	c.lastRecv.Store(now)
 	// 120 payloads per 60 s per connection (fixed window).
@@ -36,19 +37,19 @@ func (s *Server) handle(c *wsConn, data []byte) {
 			c.closeWith(CloseAlreadyAuthenticated, false)
 			return
 		}
-		s.identify(c, p.D)
+		s.identify(ctx, c, p.D)
 	case OpResume:
 		if sess != nil {
 			c.closeWith(CloseAlreadyAuthenticated, false)
 			return
 		}
-		s.resume(c, p.D)
+		s.resume(ctx, c, p.D)
 	case OpPresenceUpdate, OpVoiceStateUpdate, OpRequestGuildMembers:
 		if sess == nil {
 			c.closeWith(CloseNotAuthenticated, false)
 			return
 		}
-		s.sessionOp(c, sess, p)
+		s.sessionOp(ctx, c, sess, p)
 	default:
 		c.closeWith(CloseUnknownOpcode, false)
 	}
@@ -83,7 +84,7 @@ func (s *Server) identifyAllowed(user model.Snowflake, now time.Time) bool {
 	return w.n <= s.cfg.IdentifyBurst
 }
 
-func (s *Server) identify(c *wsConn, d json.RawMessage) {
+func (s *Server) identify(ctx context.Context, c *wsConn, d json.RawMessage) {
 	var id Identify
 	if err := json.Unmarshal(d, &id); err != nil {
 		c.closeWith(CloseDecodeError, false)
@@ -120,14 +121,14 @@ func (s *Server) identify(c *wsConn, d json.RawMessage) {
 		c.closeWith(CloseInvalidShard, false)
 		return
 	}
-	ctx, cancel := s.ctx()
-	user, err := s.cfg.Backend.Authenticate(ctx, id.Token)
+	actx, cancel := callCtx(ctx)
+	user, err := s.cfg.Backend.Authenticate(actx, id.Token)
 	cancel()
-	if errors.Is(err, ErrAuth) {
+	if errors.Is(err, model.ErrUnauthorized) {
 		c.closeWith(CloseAuthenticationFailed, false)
 		return
 	} else if err != nil {
-		s.cfg.Log.Warn("gateway identify", "err", err)
+		s.cfg.Logger.Warn("gateway identify", "err", err)
 		c.closeWith(CloseUnknownError, false)
 		return
 	}
@@ -155,14 +156,14 @@ func (s *Server) identify(c *wsConn, d json.RawMessage) {
 		"user_settings": map[string]any{}, "shard": shard, "_trace": []string{"parley"},
 	}
 	rb, _ := json.Marshal(ready)
-	ss.enqueue(&Event{Name: "READY", Data: rb})
+	ss.enqueueOnce(&model.Event{Name: "READY", Data: rb})
 	for _, g := range guilds {
 		gc, err := s.cfg.Backend.GuildCreate(g)
 		if err != nil {
-			s.cfg.Log.Warn("gateway guild_create", "guild", g, "err", err)
+			s.cfg.Logger.Warn("gateway guild_create", "guild", g, "err", err)
 			continue
 		}
-		ss.enqueue(&Event{Name: "GUILD_CREATE", GuildID: g, Data: gc})
+		ss.enqueueOnce(&model.Event{Name: "GUILD_CREATE", GuildID: g, Data: gc})
 	}
 	ss.mu.Lock()
 	ss.conn = c
@@ -174,16 +175,16 @@ func (s *Server) identify(c *wsConn, d json.RawMessage) {
 	c.kick()
 }
 
-func (s *Server) resume(c *wsConn, d json.RawMessage) {
+func (s *Server) resume(ctx context.Context, c *wsConn, d json.RawMessage) {
 	var r Resume
 	if err := json.Unmarshal(d, &r); err != nil {
 		c.closeWith(CloseDecodeError, false)
 		return
 	}
-	ctx, cancel := s.ctx()
-	user, err := s.cfg.Backend.Authenticate(ctx, r.Token)
+	actx, cancel := callCtx(ctx)
+	user, err := s.cfg.Backend.Authenticate(actx, r.Token)
 	cancel()
-	if errors.Is(err, ErrAuth) {
+	if errors.Is(err, model.ErrUnauthorized) {
 		c.closeWith(CloseAuthenticationFailed, false)
 		return
 	} else if err != nil {
@@ -215,37 +216,42 @@ func (s *Server) resume(c *wsConn, d json.RawMessage) {
 	c.mu.Lock()
 	c.sess = ss
 	c.mu.Unlock()
-	ss.enqueue(&Event{Name: "RESUMED", Data: []byte(`{"_trace":["parley"]}`)})
+	ss.enqueueOnce(&model.Event{Name: "RESUMED", Data: []byte(`{"_trace":["parley"]}`)})
 }
 
-func (s *Server) sessionOp(c *wsConn, sess *session, p Payload) {
-	ctx, cancel := s.ctx()
+func (s *Server) sessionOp(ctx context.Context, c *wsConn, sess *session, p Payload) {
+	ctx, cancel := callCtx(ctx)
 	defer cancel()
 	switch p.Op {
 	case OpPresenceUpdate:
-		if err := s.cfg.Backend.PresenceUpdate(ctx, sess.ref(), p.D); err != nil {
-			s.cfg.Log.Debug("gateway presence", "err", err)
+		var req model.PresenceUpdate
+		err := json.Unmarshal(p.D, &req)
+		if err == nil {
+			err = s.cfg.Backend.PresenceUpdate(ctx, sess.ref(), req)
+		}
+		if err != nil {
+			s.cfg.Logger.Debug("gateway presence", "err", err)
 		}
 	case OpVoiceStateUpdate:
-		var req VoiceStateRequest
+		var req model.VoiceStateRequest
 		if err := json.Unmarshal(p.D, &req); err != nil || req.GuildID == 0 {
 			c.closeWith(CloseDecodeError, false)
 			return
 		}
 		if err := s.cfg.Backend.VoiceStateUpdate(ctx, sess.ref(), req); err != nil {
-			s.cfg.Log.Info("gateway voice state", "user", sess.user.ID, "err", err)
+			s.cfg.Logger.Info("gateway voice state", "user", sess.user.ID, "err", err)
 		}
 	case OpRequestGuildMembers:
-		var req RequestGuildMembers
+		var req model.RequestGuildMembers
 		if err := json.Unmarshal(p.D, &req); err != nil || req.GuildID == 0 {
 			c.closeWith(CloseDecodeError, false)
 			return
 		}
 		b, err := s.cfg.Backend.GuildMembersChunk(ctx, sess.ref(), req)
 		if err != nil {
-			s.cfg.Log.Debug("gateway members", "err", err)
+			s.cfg.Logger.Debug("gateway members", "err", err)
 			return
 		}
-		sess.enqueue(&Event{Name: "GUILD_MEMBERS_CHUNK", GuildID: req.GuildID, Data: b, replay: true})
+		sess.enqueue(&model.Event{Name: "GUILD_MEMBERS_CHUNK", GuildID: req.GuildID, Data: b})
 	}
 }

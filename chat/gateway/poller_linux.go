@@ -21,6 +21,8 @@ type poller struct {
 	epfd   int
 	wake   int // eventfd that interrupts epoll_wait on close
 	closed atomic.Bool
+	// spawn runs a read on a goroutine the server owns (Server.goWork).
+	spawn func(func())
 
 	mu sync.Mutex
 	// conns maps fd to connection; guarded by mu.
@@ -29,7 +31,7 @@ type poller struct {
 
 const pollEvents = unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT
 
-func newPoller() (*poller, error) {
+func newPoller(spawn func(func())) (*poller, error) {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: epoll_create: %w", err)
@@ -44,7 +46,7 @@ func newPoller() (*poller, error) {
 		unix.Close(wake)
 		return nil, fmt.Errorf("gateway: epoll_ctl: %w", err)
 	}
-	return &poller{epfd: epfd, wake: wake, conns: map[int32]*wsConn{}}, nil
+	return &poller{epfd: epfd, wake: wake, spawn: spawn, conns: map[int32]*wsConn{}}, nil
 }
 
 // fdOf returns the descriptor of a connection.
@@ -98,8 +100,8 @@ func (p *poller) remove(c *wsConn) {
 	_ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, c.fd, nil)
 }
 
-// run delivers readiness until close; ready is called in a new goroutine
-// for each readable connection.
+// run delivers readiness until close: ready is called through spawn, on a
+// goroutine of its own, for each readable connection.
 func (p *poller) run(ready func(*wsConn)) {
 	events := make([]unix.EpollEvent, 256)
 	for !p.closed.Load() {
@@ -119,7 +121,7 @@ func (p *poller) run(ready func(*wsConn)) {
 			c := p.conns[fd]
 			p.mu.Unlock()
 			if c != nil {
-				go ready(c)
+				p.spawn(func() { ready(c) })
 			}
 		}
 	}
@@ -133,7 +135,8 @@ func (p *poller) close() {
 	_, _ = unix.Write(p.wake, one)
 }
 
-// release frees the descriptors once run has returned.
+// release frees the descriptors once run and every read it started have
+// returned.
 func (p *poller) release() {
 	unix.Close(p.epfd)
 	unix.Close(p.wake)

@@ -5,22 +5,27 @@ package gateway
 import "sync/atomic"
 
 // poller is the portable fallback: one goroutine per connection blocking in
-// read (more memory per idle connection than the Linux epoll loop).
+// read (more memory per idle connection than the Linux epoll loop). The
+// goroutines are started through spawn, so the server owns and waits for
+// them; each ends when its connection is dropped or the poller closes.
 type poller struct {
 	closed atomic.Bool
+	spawn  func(func())
 	ready  func(*wsConn)
 	start  chan struct{}
 }
 
-func newPoller() (*poller, error) { return &poller{start: make(chan struct{})}, nil }
+func newPoller(spawn func(func())) (*poller, error) {
+	return &poller{spawn: spawn, start: make(chan struct{})}, nil
+}
 
 func (p *poller) add(c *wsConn) error {
-	go func() {
+	p.spawn(func() {
 		<-p.start
 		for !p.closed.Load() && !c.isDead() {
 			p.ready(c)
 		}
-	}()
+	})
 	return nil
 }
 

@@ -2,50 +2,53 @@ package gateway
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
+	"fmt"
 	"net"
-	"net/url"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/gobwas/ws"
 	"github.com/parleyhq/parley/chat/model"
 )
 
-// Stats are cumulative counters (read with Server.Stats).
-type Stats struct {
-	Connections int64 // open connections
-	Sessions    int64 // live sessions (attached or resumable)
-	Dispatches  int64 // dispatch enqueues (deliveries)
-	Writes      int64 // socket writes (each coalesces frames)
-	BytesOut    int64
-	Dropped     int64 // connections closed for falling behind
-}
-
-type stats struct {
-	dispatches, writes, bytesOut, dropped atomic.Int64
-}
-
-// Server is the gateway. Create with New, run with Serve, stop with Close.
+// Server is the gateway. New binds its listener, Start starts its
+// goroutines, Close stops and waits for all of them.
+//
+// Goroutines, all started and waited for by the server:
+//   - loops: the accept loop, the poll loop and the sweeper (Start);
+//   - the flusher's workers (Start; flusher.close waits for them);
+//   - work: one goroutine per upgrade in progress, per frame being read
+//     (started by the poller through goWork), per slow write (finishSlow)
+//     and per lingering close (linger).
+//
+// Only the accept loop, the poll loop, the flusher's workers and work
+// goroutines themselves start work goroutines, so Close waits for those
+// starters before it waits for work (a WaitGroup must not grow from zero
+// while it is being waited for).
 type Server struct {
 	cfg     Config
+	ln      net.Listener
 	poller  *poller
 	flusher *flusher
-	done    chan struct{}
-	wg      sync.WaitGroup
 	stats   stats
-	closed  atomic.Bool
+	closed  atomic.Bool   // set when Close begins; no new connection is admitted
+	quit    chan struct{} // closed when Close begins: stops the accept backoff and the sweeper
+	loops   sync.WaitGroup
+	work    sync.WaitGroup
+
+	closeOnce sync.Once
 
 	mu sync.RWMutex
 	// Guarded by mu:
+	started   bool
+	cancel    context.CancelFunc // ends the lifetime context of Start (backend calls)
+	upgrading map[net.Conn]struct{}
 	conns     map[*wsConn]struct{}
+	drained   chan struct{} // set by Close; closed by drop when conns becomes empty
 	sessions  map[string]*session
 	byUser    map[model.Snowflake][]*session
-	listeners []net.Listener
 	// subs maps a guild to its subscribed sessions: a copy-on-write slice
 	// (the map is guarded by mu, the slices are immutable once stored).
 	subs map[model.Snowflake]*atomic.Pointer[[]*session]
@@ -60,222 +63,149 @@ type window struct {
 	n     int
 }
 
-// New validates cfg and returns a server with its poller running.
+const (
+	// closeGrace bounds how long Close waits for connections to take their
+	// close frames (also bounded by Close's context).
+	closeGrace = 2 * time.Second
+	// backendTimeout bounds one backend call made for a client payload.
+	backendTimeout = 10 * time.Second
+	// acceptBackoff is the pause after a temporary accept error.
+	acceptBackoff = 10 * time.Millisecond
+)
+
+// New applies the defaults to cfg, validates it and binds the listener
+// (Addr reports it). No goroutine runs until Start; Close releases
+// everything even if Start was never called.
 func New(cfg Config) (*Server, error) {
+	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
+		if cfg.Listener != nil {
+			_ = cfg.Listener.Close()
+		}
 		return nil, err
 	}
-	cfg.setDefaults()
-	p, err := newPoller()
-	if err != nil {
-		return nil, err
+	ln := cfg.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+			return nil, fmt.Errorf("gateway: listen %s: %w", cfg.Addr, err)
+		}
 	}
 	s := &Server{
-		cfg: cfg, poller: p, done: make(chan struct{}),
-		conns: map[*wsConn]struct{}{}, sessions: map[string]*session{},
+		cfg: cfg, ln: ln, quit: make(chan struct{}),
+		upgrading: map[net.Conn]struct{}{}, conns: map[*wsConn]struct{}{}, sessions: map[string]*session{},
 		byUser: map[model.Snowflake][]*session{}, subs: map[model.Snowflake]*atomic.Pointer[[]*session]{},
 		identifies: map[model.Snowflake]*window{},
 	}
+	p, err := newPoller(s.goWork)
+	if err != nil {
+		_ = ln.Close()
+		return nil, err
+	}
+	s.poller = p
 	s.flusher = newFlusher(max(4, 2*runtime.GOMAXPROCS(0)))
-	s.wg.Add(2)
-	go func() { defer s.wg.Done(); p.run(s.readable) }()
-	go func() { defer s.wg.Done(); s.sweep() }()
 	return s, nil
 }
 
-// Stats returns the counters.
-func (s *Server) Stats() Stats {
-	s.mu.RLock()
-	st := Stats{Connections: int64(len(s.conns)), Sessions: int64(len(s.sessions))}
-	s.mu.RUnlock()
-	st.Dispatches, st.Writes = s.stats.dispatches.Load(), s.stats.writes.Load()
-	st.BytesOut, st.Dropped = s.stats.bytesOut.Load(), s.stats.dropped.Load()
-	return st
-}
+// Addr is the bound listen address (host:port).
+func (s *Server) Addr() string { return s.ln.Addr().String() }
 
-// Serve accepts connections on ln until Close.
-func (s *Server) Serve(ln net.Listener) error {
+// Start starts the accept loop, the poll loop, the sweeper and the
+// flusher, and returns at once. Backend calls get contexts derived from
+// ctx's values that end when Close gives up on the graceful part, not when
+// ctx is cancelled: only Close stops the server.
+func (s *Server) Start(ctx context.Context) error {
 	s.mu.Lock()
-	if s.closed.Load() {
-		s.mu.Unlock()
+	defer s.mu.Unlock()
+	switch {
+	case s.closed.Load():
 		return ErrClosed
+	case s.started:
+		return ErrStarted
 	}
-	s.listeners = append(s.listeners, ln)
-	s.mu.Unlock()
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			if s.closed.Load() {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(10 * time.Millisecond)
-				continue
-			}
-			return err
-		}
-		go s.upgrade(nc)
-	}
+	s.started = true
+	life, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.cancel = cancel
+	s.flusher.start()
+	s.loops.Add(3)
+	go func() { defer s.loops.Done(); s.poller.run(func(c *wsConn) { s.readable(life, c) }) }()
+	go func() { defer s.loops.Done(); s.sweep() }()
+	go func() { defer s.loops.Done(); s.accept() }()
+	return nil
 }
 
-// Close sends op 7 Reconnect to every connection, closes them and stops.
-func (s *Server) Close() error {
-	if s.closed.Swap(true) {
-		return nil
-	}
+// goWork runs f on a goroutine counted in s.work. Callers are the
+// goroutines listed on Server (never a caller of the exported API).
+func (s *Server) goWork(f func()) {
+	s.work.Add(1)
+	go func() {
+		defer s.work.Done()
+		f()
+	}()
+}
+
+// Close stops accepting, sends op 7 Reconnect and a close frame to every
+// connection, waits until they are gone (graceful part: at most closeGrace,
+// and bounded by ctx), then cancels backend calls, drops what is left and
+// waits for every goroutine the server started. It is idempotent; later
+// calls return once the first has finished.
+func (s *Server) Close(ctx context.Context) error {
+	s.closeOnce.Do(func() { s.shutdown(ctx) })
+	return nil
+}
+
+func (s *Server) shutdown(ctx context.Context) {
 	s.mu.Lock()
-	for _, ln := range s.listeners {
-		_ = ln.Close()
+	s.closed.Store(true)
+	close(s.quit)
+	_ = s.ln.Close()
+	for nc := range s.upgrading {
+		_ = nc.Close() // the upgrade fails at once
 	}
-	conns := make([]*wsConn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
+	conns := s.connsLocked()
+	if len(conns) > 0 {
+		s.drained = make(chan struct{})
 	}
+	drained, cancel := s.drained, s.cancel
 	s.mu.Unlock()
+
 	reconnect := controlFrame(OpReconnect, nil)
 	for _, c := range conns {
 		c.queue(reconnect)
 		c.closeWith(CloseUnknownError, false)
 	}
-	deadline := time.Now().Add(2 * time.Second)
-	for time.Now().Before(deadline) && s.Stats().Connections > 0 {
-		time.Sleep(10 * time.Millisecond)
+	if drained != nil {
+		grace := time.NewTimer(closeGrace)
+		select {
+		case <-drained:
+		case <-grace.C:
+		case <-ctx.Done():
+		}
+		grace.Stop()
 	}
+
+	if cancel != nil {
+		cancel()
+	}
+	s.mu.RLock()
+	conns = s.connsLocked()
+	s.mu.RUnlock()
 	for _, c := range conns {
-		s.drop(c, ErrClosed)
+		s.drop(c, ErrClosed) // unblocks its reads, slow writes and linger
 	}
-	close(s.done)
 	s.flusher.close()
 	s.poller.close()
-	s.wg.Wait()
+	s.loops.Wait()
+	s.work.Wait()
 	s.poller.release()
-	return nil
 }
 
-// params are the gateway URL's query parameters.
-type params struct {
-	version  string
-	encoding string
-	compress string
-}
-
-func (s *Server) upgrade(nc net.Conn) {
-	_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
-	var p params
-	u := ws.Upgrader{
-		OnRequest: func(uri []byte) error {
-			if pu, err := url.ParseRequestURI(string(uri)); err == nil {
-				q := pu.Query()
-				p.version, p.encoding, p.compress = q.Get("v"), q.Get("encoding"), q.Get("compress")
-			}
-			return nil
-		},
+func (s *Server) connsLocked() []*wsConn {
+	out := make([]*wsConn, 0, len(s.conns))
+	for c := range s.conns {
+		out = append(out, c)
 	}
-	if _, err := u.Upgrade(nc); err != nil {
-		s.cfg.Log.Debug("gateway upgrade", "err", err, "remote", nc.RemoteAddr().String())
-		_ = nc.Close()
-		return
-	}
-	_ = nc.SetDeadline(time.Time{})
-	// compress=zlib-stream is served as stateless per-message deflate
-	// (compressFrames); other values (zstd-stream) are ignored and text is
-	// sent, which every client we know parses (chat-gateway.md §4).
-	now := time.Now().UnixNano()
-	c := &wsConn{srv: s, nc: nc, created: now, compress: p.compress == "zlib-stream"}
-	c.lastRecv.Store(now)
-	s.mu.Lock()
-	if s.closed.Load() {
-		s.mu.Unlock()
-		_ = nc.Close()
-		return
-	}
-	s.conns[c] = struct{}{}
-	s.mu.Unlock()
-	switch {
-	case p.version != "" && p.version != "10" && p.version != "9":
-		c.closeWith(CloseInvalidAPIVersion, false)
-		return
-	case p.encoding != "" && p.encoding != "json":
-		c.closeWith(CloseDecodeError, false)
-		return
-	}
-	c.queue(controlFrame(OpHello, map[string]int64{"heartbeat_interval": s.cfg.HeartbeatInterval.Milliseconds()}))
-	if err := s.poller.add(c); err != nil {
-		s.cfg.Log.Warn("gateway poll", "err", err)
-		s.drop(c, err)
-	}
-}
-
-// readable reads one frame from a connection the poller saw readable.
-func (s *Server) readable(c *wsConn) {
-	if c.dead.Load() || !c.reading.CompareAndSwap(false, true) {
-		return
-	}
-	bp := bufPool.Get().(*[]byte)
-	buf := (*bp)[:cap(*bp)]
-	if len(buf) < s.cfg.MaxFrame {
-		buf = make([]byte, s.cfg.MaxFrame)
-	}
-	h, payload, err := c.readFrame(buf)
-	if err == nil {
-		err = s.frame(c, h, payload)
-	}
-	*bp = buf[:0]
-	bufPool.Put(bp)
-	c.reading.Store(false)
-	switch {
-	case err == nil, errors.Is(err, errIdle):
-		if !c.dead.Load() {
-			if err := s.poller.rearm(c); err != nil && !c.dead.Load() {
-				s.drop(c, err)
-			}
-		}
-	case errors.Is(err, ErrFrameTooLarge), errors.Is(err, ws.ErrProtocolMaskRequired):
-		c.closeWith(CloseDecodeError, false)
-	default:
-		s.drop(c, err)
-	}
-}
-
-// frame handles one WebSocket frame.
-func (s *Server) frame(c *wsConn, h ws.Header, p []byte) error {
-	switch h.OpCode {
-	case ws.OpPing:
-		c.queue(append(appendFrameHeader(nil, ws.OpPong, len(p)), p...))
-		return nil
-	case ws.OpPong:
-		return nil
-	case ws.OpClose:
-		code := ws.StatusNoStatusRcvd
-		if len(p) >= 2 {
-			code = ws.StatusCode(uint16(p[0])<<8 | uint16(p[1]))
-		}
-		// 1000/1001 from the client end the session (discord.js logout);
-		// other codes keep it resumable.
-		end := code == ws.StatusNormalClosure || code == ws.StatusGoingAway
-		c.mu.Lock()
-		c.closing, c.endSession = true, end
-		c.mu.Unlock()
-		echo := ws.NewCloseFrameBody(code, "")
-		if code == ws.StatusNoStatusRcvd {
-			echo = nil
-		}
-		_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
-		_, _ = c.nc.Write(append(appendFrameHeader(nil, ws.OpClose, len(echo)), echo...))
-		s.drop(c, nil)
-		return nil
-	case ws.OpText:
-		if !h.Fin {
-			c.closeWith(CloseDecodeError, false)
-			return nil
-		}
-		s.handle(c, p)
-		return nil
-	default: // binary (etf, compressed) and fragmented frames are not supported
-		c.closeWith(CloseDecodeError, false)
-		return nil
-	}
+	return out
 }
 
 // drop closes a connection without a close frame; idempotent.
@@ -291,9 +221,13 @@ func (s *Server) drop(c *wsConn, err error) {
 	c.mu.Unlock()
 	s.mu.Lock()
 	delete(s.conns, c)
+	if s.drained != nil && len(s.conns) == 0 {
+		close(s.drained)
+		s.drained = nil
+	}
 	s.mu.Unlock()
 	if err != nil && !errors.Is(err, ErrClosed) {
-		s.cfg.Log.Debug("gateway conn closed", "err", err)
+		s.cfg.Logger.Debug("gateway conn closed", "err", err)
 	}
 	if sess != nil {
 		sess.detach(c, time.Now())
@@ -303,257 +237,8 @@ func (s *Server) drop(c *wsConn, err error) {
 	}
 }
 
-// sweep closes connections that never identify or stop heartbeating and
-// ends sessions whose resume window passed.
-func (s *Server) sweep() {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.done:
-			return
-		case <-t.C:
-		}
-		now := time.Now()
-		silent := (s.cfg.HeartbeatInterval + s.cfg.HeartbeatGrace).Nanoseconds()
-		var idle, unidentified []*wsConn
-		var expired []*session
-		s.mu.RLock()
-		for c := range s.conns {
-			if now.UnixNano()-c.lastRecv.Load() > silent {
-				idle = append(idle, c)
-			} else if c.session() == nil && now.UnixNano()-c.created > s.cfg.IdentifyTimeout.Nanoseconds() {
-				unidentified = append(unidentified, c)
-			}
-		}
-		for _, ss := range s.sessions {
-			if ss.expired(now, s.cfg.ResumeWindow) {
-				expired = append(expired, ss)
-			}
-		}
-		s.mu.RUnlock()
-		for _, c := range idle {
-			c.closeWith(CloseSessionTimedOut, true)
-		}
-		for _, c := range unidentified {
-			c.closeWith(CloseNotAuthenticated, false)
-		}
-		for _, ss := range expired {
-			s.endSession(ss)
-		}
-		s.idMu.Lock()
-		for u, w := range s.identifies {
-			if now.Sub(w.start) > s.cfg.IdentifyWindow {
-				delete(s.identifies, u)
-			}
-		}
-		s.idMu.Unlock()
-	}
-}
-
-// ---- sessions and subscriptions ----
-
-func newSessionID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
-// register adds a session and subscribes it to guilds.
-func (s *Server) register(ss *session, guilds []model.Snowflake) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.sessions[ss.id] = ss
-	s.byUser[ss.user.ID] = append(s.byUser[ss.user.ID], ss)
-	for _, g := range guilds {
-		s.subscribeLocked(ss, g)
-	}
-}
-
-func (s *Server) subscribeLocked(ss *session, g model.Snowflake) {
-	p := s.subs[g]
-	if p == nil {
-		p = &atomic.Pointer[[]*session]{}
-		s.subs[g] = p
-	}
-	var cur []*session
-	if v := p.Load(); v != nil {
-		cur = *v
-	}
-	next := make([]*session, len(cur), len(cur)+1)
-	copy(next, cur)
-	next = append(next, ss)
-	p.Store(&next)
-	ss.mu.Lock()
-	ss.guilds = append(ss.guilds, g)
-	ss.mu.Unlock()
-}
-
-func (s *Server) unsubscribeLocked(ss *session, g model.Snowflake) {
-	if p := s.subs[g]; p != nil {
-		if v := p.Load(); v != nil {
-			next := make([]*session, 0, len(*v))
-			for _, x := range *v {
-				if x != ss {
-					next = append(next, x)
-				}
-			}
-			if len(next) == 0 {
-				delete(s.subs, g)
-			} else {
-				p.Store(&next)
-			}
-		}
-	}
-	ss.mu.Lock()
-	for i, x := range ss.guilds {
-		if x == g {
-			ss.guilds = append(ss.guilds[:i], ss.guilds[i+1:]...)
-			break
-		}
-	}
-	ss.mu.Unlock()
-}
-
-// endSession removes a session for good and tells the backend.
-func (s *Server) endSession(ss *session) {
-	if !ss.end() {
-		return
-	}
-	s.mu.Lock()
-	delete(s.sessions, ss.id)
-	list := s.byUser[ss.user.ID]
-	for i, x := range list {
-		if x == ss {
-			list = append(list[:i:i], list[i+1:]...)
-			break
-		}
-	}
-	if len(list) == 0 {
-		delete(s.byUser, ss.user.ID)
-	} else {
-		s.byUser[ss.user.ID] = list
-	}
-	ss.mu.Lock()
-	guilds := append([]model.Snowflake(nil), ss.guilds...)
-	ss.mu.Unlock()
-	for _, g := range guilds {
-		s.unsubscribeLocked(ss, g)
-	}
-	s.mu.Unlock()
-	s.cfg.Backend.SessionEnded(ss.ref())
-}
-
-// ---- dispatch ----
-
-// Dispatch sends ev to every session subscribed to ev.GuildID that has the
-// event's intent. It never blocks on a socket.
-func (s *Server) Dispatch(ev *Event) {
-	s.mu.RLock()
-	p := s.subs[ev.GuildID]
-	s.mu.RUnlock()
-	if p == nil {
-		return
-	}
-	v := p.Load()
-	if v == nil {
-		return
-	}
-	n := 0
-	wake := make([]*wsConn, 0, min(len(*v), 1024))
-	for _, ss := range *v {
-		if !ss.wants(ev) {
-			continue
-		}
-		n++
-		c, ok := ss.push(ev)
-		switch {
-		case c == nil:
-		case !ok:
-			s.stats.dropped.Add(1)
-			c.closeWith(CloseUnknownError, false)
-		case c.mark():
-			wake = append(wake, c)
-			if len(wake) == cap(wake) {
-				s.flusher.pushAll(wake)
-				wake = wake[:0]
-			}
-		}
-	}
-	s.flusher.pushAll(wake)
-	s.stats.dispatches.Add(int64(n))
-}
-
-// DispatchUser sends ev to every session of a user (no intent check
-// beyond ev.Intent).
-func (s *Server) DispatchUser(user model.Snowflake, ev *Event) {
-	s.mu.RLock()
-	list := append([]*session(nil), s.byUser[user]...)
-	s.mu.RUnlock()
-	for _, ss := range list {
-		if ss.wants(ev) {
-			ss.enqueue(ev)
-			s.stats.dispatches.Add(1)
-		}
-	}
-}
-
-// DispatchSession sends ev to one session; false if it does not exist.
-func (s *Server) DispatchSession(id string, ev *Event) bool {
-	s.mu.RLock()
-	ss := s.sessions[id]
-	s.mu.RUnlock()
-	if ss == nil {
-		return false
-	}
-	ss.enqueue(ev)
-	s.stats.dispatches.Add(1)
-	return true
-}
-
-// JoinGuild subscribes a user's sessions to a guild and sends them its
-// GUILD_CREATE (a member was added).
-func (s *Server) JoinGuild(user, guild model.Snowflake, guildCreate []byte) {
-	s.mu.Lock()
-	var list []*session
-	for _, ss := range s.byUser[user] {
-		if ss.inShard(guild) {
-			list = append(list, ss)
-			s.subscribeLocked(ss, guild)
-		}
-	}
-	s.mu.Unlock()
-	ev := &Event{Name: "GUILD_CREATE", GuildID: guild, Data: guildCreate, replay: true}
-	for _, ss := range list {
-		ss.enqueue(ev)
-	}
-}
-
-// LeaveGuild unsubscribes a user's sessions and sends GUILD_DELETE.
-func (s *Server) LeaveGuild(user, guild model.Snowflake) {
-	s.mu.Lock()
-	list := append([]*session(nil), s.byUser[user]...)
-	for _, ss := range list {
-		s.unsubscribeLocked(ss, guild)
-	}
-	s.mu.Unlock()
-	ev, _ := NewEvent("GUILD_DELETE", guild, 0, map[string]any{"id": guild, "unavailable": false})
-	for _, ss := range list {
-		ss.enqueue(ev)
-	}
-}
-
-// SessionUser returns the user of a live session.
-func (s *Server) SessionUser(id string) (model.Snowflake, bool) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	ss := s.sessions[id]
-	if ss == nil {
-		return 0, false
-	}
-	return ss.user.ID, true
-}
-
-func (s *Server) ctx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), 10*time.Second)
+// callCtx bounds one backend call made for a client payload; ctx is the
+// lifetime context Start made, which Close cancels.
+func callCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, backendTimeout)
 }

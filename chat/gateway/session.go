@@ -11,7 +11,10 @@ import (
 // item is one dispatch in a session's list.
 type item struct {
 	seq int64
-	ev  *Event
+	ev  *model.Event
+	// replay marks dispatches Resume may replay (not READY, the identify's
+	// GUILD_CREATEs, RESUMED).
+	replay bool
 }
 
 // session is a gateway session: identity, sequence and the dispatch list
@@ -36,10 +39,10 @@ type session struct {
 	guilds     []model.Snowflake
 }
 
-func (s *session) ref() SessionRef { return SessionRef{ID: s.id, UserID: s.user.ID} }
+func (s *session) ref() model.SessionRef { return model.SessionRef{ID: s.id, UserID: s.user.ID} }
 
 // wants reports whether the session receives ev.
-func (s *session) wants(ev *Event) bool {
+func (s *session) wants(ev *model.Event) bool {
 	return ev.Intent == 0 || s.intents.Has(ev.Intent)
 }
 
@@ -48,11 +51,18 @@ func (s *session) inShard(g model.Snowflake) bool {
 	return s.shard[1] <= 1 || int((uint64(g)>>22)%uint64(s.shard[1])) == s.shard[0]
 }
 
-// enqueue assigns the next seq to ev and wakes the connection's writer.
-// It reports false if the session had to drop unsent dispatches (the
-// connection is too far behind and is being closed).
-func (s *session) enqueue(ev *Event) bool {
-	c, ok := s.push(ev)
+// enqueue assigns the next seq to ev, a dispatch Resume may replay, and
+// wakes the connection's writer. It reports false if the session had to
+// drop unsent dispatches (the connection is too far behind and is being
+// closed).
+func (s *session) enqueue(ev *model.Event) bool { return s.enqueueAs(ev, true) }
+
+// enqueueOnce is enqueue for a dispatch Resume does not replay (READY,
+// the identify's GUILD_CREATEs, RESUMED).
+func (s *session) enqueueOnce(ev *model.Event) bool { return s.enqueueAs(ev, false) }
+
+func (s *session) enqueueAs(ev *model.Event, replay bool) bool {
+	c, ok := s.push(ev, replay)
 	if c != nil {
 		if ok {
 			c.kick()
@@ -65,14 +75,14 @@ func (s *session) enqueue(ev *Event) bool {
 
 // push appends ev and returns the connection to wake (nil if detached) and
 // false if unsent dispatches had to be dropped.
-func (s *session) push(ev *Event) (*wsConn, bool) {
+func (s *session) push(ev *model.Event, replay bool) (*wsConn, bool) {
 	s.mu.Lock()
 	if s.ended {
 		s.mu.Unlock()
 		return nil, true
 	}
 	s.seq++
-	s.items = append(s.items, item{seq: s.seq, ev: ev})
+	s.items = append(s.items, item{seq: s.seq, ev: ev, replay: replay})
 	lost := false
 	if len(s.items) > s.limit {
 		drop := len(s.items) - s.limit
@@ -125,9 +135,9 @@ func (s *session) render(c *wsConn, buf []byte) []byte {
 	keep := start
 	for i := start; i < len(s.items); i++ {
 		it := s.items[i]
-		buf = appendDispatch(buf, it.ev.Name, it.seq, it.ev.dataFor(s.intents, s.user.ID))
+		buf = appendDispatch(buf, it.ev.Name, it.seq, it.ev.DataFor(s.intents, s.user.ID))
 		s.written = it.seq
-		if it.ev.replay {
+		if it.replay {
 			s.items[keep] = it
 			keep++
 		} else {

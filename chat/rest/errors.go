@@ -8,8 +8,15 @@ import (
 	"github.com/parleyhq/parley/chat/service"
 )
 
-// ErrConfig means the REST configuration is invalid.
-var ErrConfig = errors.New("rest: invalid configuration")
+// Sentinel errors.
+var (
+	// ErrConfig means the REST configuration is invalid.
+	ErrConfig = errors.New("rest: invalid configuration")
+	// ErrClosed means the server is shut down.
+	ErrClosed = errors.New("rest: server closed")
+	// ErrStarted means Start was called twice.
+	ErrStarted = errors.New("rest: server already started")
+)
 
 // apiError is Discord's error body.
 type apiError struct {

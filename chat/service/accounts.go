@@ -4,12 +4,68 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"time"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/parleyhq/parley/chat/model"
 	"github.com/parleyhq/parley/chat/store"
 )
+
+// accounts is the in-memory copy of users and token hashes (write-through:
+// the store holds the truth, a token missing here is looked up there).
+type accounts struct {
+	mu sync.RWMutex
+	// Guarded by mu:
+	users  map[model.Snowflake]model.User
+	tokens map[string]model.Snowflake // sha256(token) → user
+}
+
+func newAccounts() *accounts {
+	return &accounts{users: map[model.Snowflake]model.User{}, tokens: map[string]model.Snowflake{}}
+}
+
+// user returns a user by id.
+func (a *accounts) user(id model.Snowflake) (model.User, bool) {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	u, ok := a.users[id]
+	return u, ok
+}
+
+// put adds or replaces a user.
+func (a *accounts) put(u model.User) {
+	a.mu.Lock()
+	a.users[u.ID] = u
+	a.mu.Unlock()
+}
+
+// byToken returns the user a token hash belongs to, if both are cached.
+func (a *accounts) byToken(hash []byte) (model.User, bool) {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	id, ok := a.tokens[string(hash)]
+	u, uok := a.users[id]
+	return u, ok && uok
+}
+
+// putToken records a token hash for a user.
+func (a *accounts) putToken(hash []byte, user model.Snowflake) {
+	a.mu.Lock()
+	a.tokens[string(hash)] = user
+	a.mu.Unlock()
+}
+
+// memberObjects renders members with their users, under one read lock.
+func (a *accounts) memberObjects(ms []model.Member) []model.MemberObject {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	out := make([]model.MemberObject, len(ms))
+	for i, m := range ms {
+		u := a.users[m.UserID]
+		out[i] = m.Object(&u)
+	}
+	return out
+}
 
 // Register creates a user account and returns it with a token.
 func (s *Service) Register(ctx context.Context, username, password string) (model.User, string, error) {
@@ -58,11 +114,8 @@ func (s *Service) createAccount(ctx context.Context, a store.Account) (model.Use
 	if err != nil {
 		return model.User{}, "", err
 	}
-	s.mu.Lock()
-	s.users[a.User.ID] = a.User
-	def := s.defaultGuild
-	s.mu.Unlock()
-	if !s.cfg.NoAutoJoin && def != 0 {
+	s.accounts.put(a.User)
+	if def := s.graph.defaultID(); !s.cfg.NoAutoJoin && def != 0 {
 		if err := s.AddMember(ctx, def, a.User.ID); err != nil {
 			return model.User{}, "", err
 		}
@@ -76,9 +129,7 @@ func (s *Service) issueToken(ctx context.Context, user model.Snowflake) (string,
 	if err := s.st.PutToken(ctx, h, user); err != nil {
 		return "", err
 	}
-	s.mu.Lock()
-	s.tokens[string(h)] = user
-	s.mu.Unlock()
+	s.accounts.putToken(h, user)
 	return tok, nil
 }
 
@@ -107,11 +158,7 @@ func (s *Service) Authenticate(ctx context.Context, auth string) (model.User, er
 		return model.User{}, ErrUnauthorized
 	}
 	h := tokenHash(tok)
-	s.mu.RLock()
-	id, ok := s.tokens[string(h)]
-	u, uok := s.users[id]
-	s.mu.RUnlock()
-	if ok && uok {
+	if u, ok := s.accounts.byToken(h); ok {
 		return u, nil
 	}
 	id, err := s.st.UserByToken(ctx, h)
@@ -120,92 +167,20 @@ func (s *Service) Authenticate(ctx context.Context, auth string) (model.User, er
 	} else if err != nil {
 		return model.User{}, err
 	}
-	u, err = s.st.GetUser(ctx, id)
+	u, err := s.st.GetUser(ctx, id)
 	if err != nil {
 		return model.User{}, ErrUnauthorized
 	}
-	s.mu.Lock()
-	s.tokens[string(h)] = id
-	s.users[id] = u
-	s.mu.Unlock()
+	s.accounts.put(u)
+	s.accounts.putToken(h, id)
 	return u, nil
 }
 
 // User returns a user by id.
 func (s *Service) User(id model.Snowflake) (model.User, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	u, ok := s.users[id]
+	u, ok := s.accounts.user(id)
 	if !ok {
 		return model.User{}, ErrUnknownUser
 	}
 	return u, nil
-}
-
-// AddMember makes user a member of guild and tells the gateway.
-func (s *Service) AddMember(ctx context.Context, guild, user model.Snowflake) error {
-	s.mu.RLock()
-	gs := s.guilds[guild]
-	u, uok := s.users[user]
-	_, already := func() (*model.Member, bool) {
-		if gs == nil {
-			return nil, false
-		}
-		m, ok := gs.members[user]
-		return m, ok
-	}()
-	s.mu.RUnlock()
-	if gs == nil {
-		return ErrUnknownGuild
-	}
-	if !uok {
-		return ErrUnknownUser
-	}
-	if already {
-		return nil
-	}
-	m := model.Member{GuildID: guild, UserID: user, JoinedAt: time.Now().UTC(), Roles: []model.Snowflake{}}
-	if err := s.st.PutMember(ctx, m); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	gs.members[user] = &m
-	s.mu.Unlock()
-	obj := m.Object(&u)
-	gid := guild
-	obj.GuildID = &gid
-	d := s.dispatcher()
-	d.Dispatch(event("GUILD_MEMBER_ADD", guild, model.IntentGuildMembers, obj))
-	if gc, err := s.GuildCreate(guild); err == nil {
-		d.JoinGuild(user, guild, gc)
-	}
-	return nil
-}
-
-func (s *Service) grantAdmin(ctx context.Context, user model.Snowflake) error {
-	s.mu.Lock()
-	gs := s.guilds[s.defaultGuild]
-	if gs == nil || gs.members[user] == nil {
-		s.mu.Unlock()
-		return ErrUnknownMember
-	}
-	var admin model.Snowflake
-	for _, r := range gs.roles {
-		if r.Name == "Admin" {
-			admin = r.ID
-		}
-	}
-	m := *gs.members[user]
-	m.Roles = append(append([]model.Snowflake(nil), m.Roles...), admin)
-	s.mu.Unlock()
-	if admin == 0 {
-		return ErrUnknownGuild
-	}
-	if err := s.st.PutMember(ctx, m); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	gs.members[user] = &m
-	s.mu.Unlock()
-	return nil
 }

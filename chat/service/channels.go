@@ -71,37 +71,23 @@ func (p ChannelPatch) apply(c *model.Channel) error {
 
 // Channel is GET /channels/{id}.
 func (s *Service) Channel(user, id model.Snowflake) (model.Channel, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	c, gs, err := s.channelLocked(id)
+	v, err := s.graph.channelAccess(user, id, model.PermViewChannel)
 	if err != nil {
 		return model.Channel{}, err
 	}
-	if err := s.require(gs, user, model.PermViewChannel); err != nil {
-		return model.Channel{}, err
-	}
-	return *c, nil
+	return v.channel, nil
 }
 
 // CreateChannel is POST /guilds/{id}/channels.
 func (s *Service) CreateChannel(ctx context.Context, user, guild model.Snowflake, p ChannelPatch) (model.Channel, error) {
-	s.mu.RLock()
-	gs, err := s.memberGuildLocked(user, guild)
-	if err == nil {
-		err = s.require(gs, user, model.PermManageChannels)
-	}
-	pos := 0
-	if gs != nil {
-		pos = len(gs.channels)
-	}
-	s.mu.RUnlock()
+	v, err := s.graph.access(user, guild, model.PermManageChannels)
 	if err != nil {
 		return model.Channel{}, err
 	}
 	if p.Name == nil {
 		return model.Channel{}, fieldErr("name", "BASE_TYPE_REQUIRED", "This field is required")
 	}
-	c := model.Channel{ID: s.gen.Next(), GuildID: guild, Type: model.ChannelText, Position: pos, PermissionOverwrites: []model.Overwrite{}}
+	c := model.Channel{ID: s.gen.Next(), GuildID: guild, Type: model.ChannelText, Position: v.channels, PermissionOverwrites: []model.Overwrite{}}
 	if p.Type != nil {
 		if *p.Type != model.ChannelText && *p.Type != model.ChannelVoice {
 			return model.Channel{}, fieldErr("type", "BASE_TYPE_CHOICES", "Value must be one of {0, 2}.")
@@ -117,21 +103,18 @@ func (s *Service) CreateChannel(ctx context.Context, user, guild model.Snowflake
 	if err := s.st.PutChannel(ctx, c); err != nil {
 		return model.Channel{}, err
 	}
-	s.mu.Lock()
-	cc := c
-	gs.channels[c.ID] = &cc
-	s.channelGuild[c.ID] = guild
-	s.mu.Unlock()
+	s.graph.addChannel(c)
 	s.dispatcher().Dispatch(event("CHANNEL_CREATE", guild, model.IntentGuilds, c))
 	return c, nil
 }
 
 // ModifyChannel is PATCH /channels/{id}.
 func (s *Service) ModifyChannel(ctx context.Context, user, id model.Snowflake, p ChannelPatch) (model.Channel, error) {
-	c, gs, err := s.manageableChannel(user, id)
+	v, err := s.graph.channelAccess(user, id, model.PermManageChannels)
 	if err != nil {
 		return model.Channel{}, err
 	}
+	c := v.channel
 	if p.Type != nil && *p.Type != c.Type {
 		return model.Channel{}, fieldErr("type", "CHANNEL_TYPE_INVALID", "Cannot change the channel type.")
 	}
@@ -141,13 +124,7 @@ func (s *Service) ModifyChannel(ctx context.Context, user, id model.Snowflake, p
 	if err := s.st.PutChannel(ctx, c); err != nil {
 		return model.Channel{}, err
 	}
-	s.mu.Lock()
-	if gs.channels[id] != nil {
-		c.LastMessageID = gs.channels[id].LastMessageID
-		cc := c
-		gs.channels[id] = &cc
-	}
-	s.mu.Unlock()
+	c = s.graph.updateChannel(c)
 	s.dispatcher().Dispatch(event("CHANNEL_UPDATE", c.GuildID, model.IntentGuilds, c))
 	return c, nil
 }
@@ -155,35 +132,18 @@ func (s *Service) ModifyChannel(ctx context.Context, user, id model.Snowflake, p
 // DeleteChannel is DELETE /channels/{id}; users in a deleted voice channel
 // are disconnected from voice.
 func (s *Service) DeleteChannel(ctx context.Context, user, id model.Snowflake) (model.Channel, error) {
-	c, gs, err := s.manageableChannel(user, id)
+	v, err := s.graph.channelAccess(user, id, model.PermManageChannels)
 	if err != nil {
 		return model.Channel{}, err
 	}
+	c := v.channel
 	if err := s.st.DeleteChannel(ctx, id); err != nil {
 		return model.Channel{}, err
 	}
-	s.mu.Lock()
-	delete(gs.channels, id)
-	delete(s.channelGuild, id)
-	s.mu.Unlock()
+	s.graph.removeChannel(c)
 	for _, u := range s.voice.InChannel(c.GuildID, id) {
 		s.disconnectVoice(c.GuildID, u)
 	}
 	s.dispatcher().Dispatch(event("CHANNEL_DELETE", c.GuildID, model.IntentGuilds, c))
 	return c, nil
-}
-
-// manageableChannel returns a copy of channel id and its guild if user may
-// manage channels there.
-func (s *Service) manageableChannel(user, id model.Snowflake) (model.Channel, *guildState, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	cur, gs, err := s.channelLocked(id)
-	if err == nil {
-		err = s.require(gs, user, model.PermManageChannels)
-	}
-	if err != nil {
-		return model.Channel{}, nil, err
-	}
-	return *cur, gs, nil
 }

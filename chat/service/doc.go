@@ -6,6 +6,17 @@
 // registry, voice tokens, and moderation reaching the SFU through
 // voicectl.Controller).
 //
+// It imports neither transport: events are model.Event values handed to a
+// Dispatcher (the gateway), and the service satisfies the gateway's
+// Backend interface with model types.
+//
+// Files: service.go (the Service facade and its parts), accounts.go (users
+// and tokens), guildgraph.go (the in-memory guild graph), permissions.go
+// (the permission rules), guilds.go, members.go, channels.go, messages.go,
+// voice.go and presence.go (the operations), dispatch.go (the Dispatcher),
+// seed.go (first start and loading).
+//
 // Every mutation commits to the store before it is acknowledged or
-// dispatched. Locks are never held while dispatching or calling the store.
+// dispatched. Locks are never held while dispatching or calling the store,
+// and no path holds two locks (see Service).
 package service

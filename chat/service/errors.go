@@ -3,11 +3,14 @@ package service
 import (
 	"errors"
 	"fmt"
+
+	"github.com/parleyhq/parley/chat/model"
 )
 
 // Sentinel errors; chat/rest maps them to Discord's JSON error codes.
+// ErrUnauthorized wraps model.ErrUnauthorized, which the gateway checks.
 var (
-	ErrUnauthorized       = errors.New("service: invalid token")
+	ErrUnauthorized       = fmt.Errorf("service: %w", model.ErrUnauthorized)
 	ErrUnknownGuild       = errors.New("service: unknown guild")
 	ErrUnknownChannel     = errors.New("service: unknown channel")
 	ErrUnknownMessage     = errors.New("service: unknown message")

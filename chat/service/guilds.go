@@ -3,10 +3,8 @@ package service
 import (
 	"context"
 	"encoding/json"
-	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/parleyhq/parley/chat/model"
 )
@@ -53,62 +51,36 @@ type guildCreate struct {
 	SoundboardSounds     []any                `json:"soundboard_sounds"`
 }
 
-func (s *Service) guildObjectLocked(gs *guildState) guildObject {
-	g := gs.guild
+// guildObject renders the REST guild object.
+func guildObjectOf(g model.Guild, roles []model.Role) guildObject {
 	g.PreferredLocale, g.AFKTimeout, g.MaxMembers, g.MaxVideoUsers = "en-US", 300, 500000, 25
-	roles := append([]model.Role(nil), gs.roles...)
 	return guildObject{Guild: g, Roles: roles, Emojis: []any{}, Stickers: []any{}, Features: []string{}, Region: "local"}
 }
 
-func (s *Service) channelsLocked(gs *guildState) []model.Channel {
-	out := make([]model.Channel, 0, len(gs.channels))
-	for _, c := range gs.channels {
-		out = append(out, *c)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Position != out[j].Position {
-			return out[i].Position < out[j].Position
-		}
-		return out[i].ID < out[j].ID
-	})
-	return out
-}
-
-func (s *Service) memberObjectLocked(m *model.Member) model.MemberObject {
-	u := s.users[m.UserID]
-	return m.Object(&u)
-}
+// DefaultGuild is the seeded guild's id.
+func (s *Service) DefaultGuild() model.Snowflake { return s.graph.defaultID() }
 
 // Guild returns the REST guild object; user must be a member.
 func (s *Service) Guild(user, guild model.Snowflake) (any, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	gs, err := s.memberGuildLocked(user, guild)
+	v, err := s.graph.access(user, guild, 0)
 	if err != nil {
 		return nil, err
 	}
-	return s.guildObjectLocked(gs), nil
+	return guildObjectOf(v.guild, v.roles), nil
 }
 
-// GuildCreate encodes the GUILD_CREATE `d` (gateway.Backend).
+// GuildCreate encodes the GUILD_CREATE `d` (a gateway backend call).
 func (s *Service) GuildCreate(guild model.Snowflake) ([]byte, error) {
-	s.mu.RLock()
-	gs := s.guilds[guild]
-	if gs == nil {
-		s.mu.RUnlock()
-		return nil, ErrUnknownGuild
+	snap, err := s.graph.snapshot(guild)
+	if err != nil {
+		return nil, err
 	}
 	gc := guildCreate{
-		guildObject: s.guildObjectLocked(gs), Channels: s.channelsLocked(gs), MemberCount: len(gs.members),
+		guildObject: guildObjectOf(snap.guild, snap.roles), Channels: snap.channels, MemberCount: len(snap.members),
+		Members: s.accounts.memberObjects(snap.members),
 		Threads: []any{}, Presences: []any{}, StageInstances: []any{}, GuildScheduledEvents: []any{}, SoundboardSounds: []any{},
-		JoinedAt: model.Timestamp(gs.guild.ID.Time()), Large: len(gs.members) > 250,
+		JoinedAt: model.Timestamp(snap.guild.ID.Time()), Large: len(snap.members) > 250,
 	}
-	gc.Members = make([]model.MemberObject, 0, len(gs.members))
-	for _, m := range gs.members {
-		gc.Members = append(gc.Members, s.memberObjectLocked(m))
-	}
-	s.mu.RUnlock()
-	sort.Slice(gc.Members, func(i, j int) bool { return gc.Members[i].User.ID < gc.Members[j].User.ID })
 	gc.VoiceStates = []model.VoiceState{}
 	for _, e := range s.voice.Guild(guild) {
 		gc.VoiceStates = append(gc.VoiceStates, e.State)
@@ -116,176 +88,37 @@ func (s *Service) GuildCreate(guild model.Snowflake) ([]byte, error) {
 	return json.Marshal(gc)
 }
 
-// GuildsOf lists a user's guilds (gateway.Backend).
+// GuildsOf lists a user's guilds by id (a gateway backend call).
 func (s *Service) GuildsOf(user model.Snowflake) []model.Snowflake {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
 	var out []model.Snowflake
-	for id, gs := range s.guilds {
-		if gs.members[user] != nil {
-			out = append(out, id)
-		}
+	for _, m := range s.graph.memberships(user) {
+		out = append(out, m.guild.ID)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
 	return out
 }
 
 // UserGuilds is GET /users/@me/guilds.
 func (s *Service) UserGuilds(user model.Snowflake) []map[string]any {
-	var out []map[string]any
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	for _, id := range s.guildIDsLocked(user) {
-		gs := s.guilds[id]
-		out = append(out, map[string]any{"id": id, "name": gs.guild.Name, "icon": nil, "owner": gs.guild.OwnerID == user,
-			"permissions": strconv.FormatUint(s.permsLocked(gs, user), 10), "features": []string{}})
-	}
-	if out == nil {
-		out = []map[string]any{}
+	out := []map[string]any{}
+	for _, m := range s.graph.memberships(user) {
+		out = append(out, map[string]any{"id": m.guild.ID, "name": m.guild.Name, "icon": nil, "owner": m.guild.OwnerID == user,
+			"permissions": strconv.FormatUint(m.perms, 10), "features": []string{}})
 	}
 	return out
-}
-
-func (s *Service) guildIDsLocked(user model.Snowflake) []model.Snowflake {
-	var out []model.Snowflake
-	for id, gs := range s.guilds {
-		if gs.members[user] != nil {
-			out = append(out, id)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
-	return out
-}
-
-// memberGuildLocked returns the guild if user is a member.
-func (s *Service) memberGuildLocked(user, guild model.Snowflake) (*guildState, error) {
-	gs := s.guilds[guild]
-	if gs == nil {
-		return nil, ErrUnknownGuild
-	}
-	if gs.members[user] == nil {
-		return nil, ErrMissingAccess
-	}
-	return gs, nil
-}
-
-// permsLocked computes a member's guild permissions.
-func (s *Service) permsLocked(gs *guildState, user model.Snowflake) uint64 {
-	if gs.guild.OwnerID == user {
-		return ^uint64(0) >> 1
-	}
-	m := gs.members[user]
-	if m == nil {
-		return 0
-	}
-	var p uint64
-	for _, r := range gs.roles {
-		has := r.ID == gs.guild.ID
-		for _, id := range m.Roles {
-			has = has || id == r.ID
-		}
-		if has {
-			v, _ := strconv.ParseUint(r.Permissions, 10, 64)
-			p |= v
-		}
-	}
-	if p&model.PermAdministrator != 0 {
-		return ^uint64(0) >> 1
-	}
-	return p
-}
-
-func (s *Service) require(gs *guildState, user model.Snowflake, perm uint64) error {
-	if gs.members[user] == nil {
-		return ErrMissingAccess
-	}
-	if s.permsLocked(gs, user)&perm != perm {
-		return ErrMissingPermissions
-	}
-	return nil
-}
-
-// channelLocked returns a channel and its guild.
-func (s *Service) channelLocked(id model.Snowflake) (*model.Channel, *guildState, error) {
-	g, ok := s.channelGuild[id]
-	if !ok {
-		return nil, nil, ErrUnknownChannel
-	}
-	gs := s.guilds[g]
-	c := gs.channels[id]
-	if c == nil {
-		return nil, nil, ErrUnknownChannel
-	}
-	return c, gs, nil
 }
 
 // GuildChannels is GET /guilds/{id}/channels.
 func (s *Service) GuildChannels(user, guild model.Snowflake) ([]model.Channel, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	gs, err := s.memberGuildLocked(user, guild)
-	if err != nil {
-		return nil, err
-	}
-	return s.channelsLocked(gs), nil
-}
-
-// GuildMembers is GET /guilds/{id}/members (limit 1-1000, after user id).
-func (s *Service) GuildMembers(user, guild model.Snowflake, limit int, after model.Snowflake) ([]model.MemberObject, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	gs, err := s.memberGuildLocked(user, guild)
-	if err != nil {
-		return nil, err
-	}
-	ids := make([]model.Snowflake, 0, len(gs.members))
-	for id := range gs.members {
-		if id > after {
-			ids = append(ids, id)
-		}
-	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-	if limit < 1 {
-		limit = 1
-	}
-	ids = ids[:min(len(ids), limit)]
-	out := make([]model.MemberObject, len(ids))
-	for i, id := range ids {
-		out[i] = s.memberObjectLocked(gs.members[id])
-	}
-	return out, nil
-}
-
-// Member is GET /guilds/{id}/members/{user}.
-func (s *Service) Member(user, guild, target model.Snowflake) (model.MemberObject, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	gs, err := s.memberGuildLocked(user, guild)
-	if err != nil {
-		return model.MemberObject{}, err
-	}
-	m := gs.members[target]
-	if m == nil {
-		return model.MemberObject{}, ErrUnknownMember
-	}
-	return s.memberObjectLocked(m), nil
+	return s.graph.channels(user, guild)
 }
 
 // ModifyGuild is PATCH /guilds/{id} (name).
 func (s *Service) ModifyGuild(ctx context.Context, user, guild model.Snowflake, name *string) (any, error) {
-	s.mu.RLock()
-	gs, err := s.memberGuildLocked(user, guild)
-	if err == nil {
-		err = s.require(gs, user, model.PermManageGuild)
-	}
-	var g model.Guild
-	if gs != nil {
-		g = gs.guild
-	}
-	s.mu.RUnlock()
+	v, err := s.graph.access(user, guild, model.PermManageGuild)
 	if err != nil {
 		return nil, err
 	}
+	g := v.guild
 	if name != nil {
 		n := strings.TrimSpace(*name)
 		if len(n) < 2 || len(n) > 100 {
@@ -296,42 +129,7 @@ func (s *Service) ModifyGuild(ctx context.Context, user, guild model.Snowflake, 
 	if err := s.st.PutGuild(ctx, g); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	gs.guild = g
-	obj := s.guildObjectLocked(gs)
-	s.mu.Unlock()
+	obj := guildObjectOf(g, s.graph.setGuild(g))
 	s.dispatcher().Dispatch(event("GUILD_UPDATE", guild, model.IntentGuilds, obj))
 	return obj, nil
 }
-
-// GuildMembersChunk answers gateway op 8.
-func (s *Service) guildMembersChunk(guild model.Snowflake, query string, limit int, nonce string) (map[string]any, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	gs := s.guilds[guild]
-	if gs == nil {
-		return nil, ErrUnknownGuild
-	}
-	if limit <= 0 {
-		limit = len(gs.members)
-	}
-	var out []model.MemberObject
-	for _, m := range gs.members {
-		u := s.users[m.UserID]
-		if query == "" || strings.HasPrefix(strings.ToLower(u.Username), strings.ToLower(query)) {
-			out = append(out, s.memberObjectLocked(m))
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].User.ID < out[j].User.ID })
-	out = out[:min(len(out), limit)]
-	if out == nil {
-		out = []model.MemberObject{}
-	}
-	d := map[string]any{"guild_id": guild, "members": out, "chunk_index": 0, "chunk_count": 1, "not_found": []any{}}
-	if nonce != "" {
-		d["nonce"] = nonce
-	}
-	return d, nil
-}
-
-func nowTS() string { return model.Timestamp(time.Now()) }

@@ -2,7 +2,11 @@ package service
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"sort"
+	"strings"
+	"time"
 
 	"github.com/parleyhq/parley/chat/model"
 	"github.com/parleyhq/parley/internal/voicectl"
@@ -18,34 +22,139 @@ type MemberPatch struct {
 	ChannelSet bool             `json:"-"`
 }
 
+// memberObject renders a member with its user.
+func (s *Service) memberObject(m model.Member) model.MemberObject {
+	u, _ := s.accounts.user(m.UserID)
+	return m.Object(&u)
+}
+
+// GuildMembers is GET /guilds/{id}/members (limit 1-1000, after user id).
+func (s *Service) GuildMembers(user, guild model.Snowflake, limit int, after model.Snowflake) ([]model.MemberObject, error) {
+	all, err := s.graph.members(user, guild)
+	if err != nil {
+		return nil, err
+	}
+	i := sort.Search(len(all), func(i int) bool { return all[i].UserID > after })
+	page := all[i:]
+	if limit < 1 {
+		limit = 1
+	}
+	return s.accounts.memberObjects(page[:min(len(page), limit)]), nil
+}
+
+// Member is GET /guilds/{id}/members/{user}.
+func (s *Service) Member(user, guild, target model.Snowflake) (model.MemberObject, error) {
+	if _, err := s.graph.access(user, guild, 0); err != nil {
+		return model.MemberObject{}, err
+	}
+	m, ok := s.graph.member(guild, target)
+	if !ok {
+		return model.MemberObject{}, ErrUnknownMember
+	}
+	return s.memberObject(m), nil
+}
+
+// GuildMembersChunk handles gateway op 8: the members whose username
+// starts with the query (case-insensitive), at most limit (0: all).
+func (s *Service) GuildMembersChunk(_ context.Context, ref model.SessionRef, req model.RequestGuildMembers) ([]byte, error) {
+	all, err := s.graph.members(ref.UserID, req.GuildID)
+	if err != nil {
+		return nil, err
+	}
+	limit := req.Limit
+	if limit <= 0 {
+		limit = len(all)
+	}
+	q := strings.ToLower(req.Query)
+	out := []model.MemberObject{}
+	for _, obj := range s.accounts.memberObjects(all) {
+		if len(out) == limit {
+			break
+		}
+		if q == "" || strings.HasPrefix(strings.ToLower(obj.User.Username), q) {
+			out = append(out, obj)
+		}
+	}
+	d := map[string]any{"guild_id": req.GuildID, "members": out, "chunk_index": 0, "chunk_count": 1, "not_found": []any{}}
+	if req.Nonce != "" {
+		d["nonce"] = req.Nonce
+	}
+	return json.Marshal(d)
+}
+
+// AddMember makes user a member of guild and tells the gateway.
+func (s *Service) AddMember(ctx context.Context, guild, user model.Snowflake) error {
+	if !s.graph.exists(guild) {
+		return ErrUnknownGuild
+	}
+	u, ok := s.accounts.user(user)
+	if !ok {
+		return ErrUnknownUser
+	}
+	if _, already := s.graph.member(guild, user); already {
+		return nil
+	}
+	m := model.Member{GuildID: guild, UserID: user, JoinedAt: time.Now().UTC(), Roles: []model.Snowflake{}}
+	if err := s.st.PutMember(ctx, m); err != nil {
+		return err
+	}
+	s.graph.addMember(m)
+	obj := m.Object(&u)
+	gid := guild
+	obj.GuildID = &gid
+	d := s.dispatcher()
+	d.Dispatch(event("GUILD_MEMBER_ADD", guild, model.IntentGuildMembers, obj))
+	if gc, err := s.GuildCreate(guild); err == nil {
+		d.JoinGuild(user, guild, gc)
+	}
+	return nil
+}
+
+// grantAdmin gives a member of the default guild its Admin role.
+func (s *Service) grantAdmin(ctx context.Context, user model.Snowflake) error {
+	g := s.graph.defaultID()
+	m, ok := s.graph.member(g, user)
+	if !ok {
+		return ErrUnknownMember
+	}
+	admin := s.graph.roleNamed(g, "Admin")
+	if admin == 0 {
+		return ErrUnknownGuild
+	}
+	m.Roles = append(append([]model.Snowflake(nil), m.Roles...), admin)
+	if err := s.st.PutMember(ctx, m); err != nil {
+		return err
+	}
+	s.graph.addMember(m)
+	return nil
+}
+
 // ModifyMember applies moderation: server mute/deafen reach the SFU, a
 // channel move issues a new voice token, channel_id null disconnects.
 func (s *Service) ModifyMember(ctx context.Context, user, guild, target model.Snowflake, p MemberPatch) (model.MemberObject, error) {
-	s.mu.RLock()
-	gs, err := s.memberGuildLocked(user, guild)
-	var m model.Member
-	if err == nil {
-		if cur := gs.members[target]; cur == nil {
-			err = ErrUnknownMember
-		} else {
-			m = *cur
-		}
-	}
-	if err == nil && p.Mute != nil {
-		err = s.require(gs, user, model.PermMuteMembers)
-	}
-	if err == nil && p.Deaf != nil {
-		err = s.require(gs, user, model.PermDeafenMembers)
-	}
-	if err == nil && p.ChannelSet {
-		err = s.require(gs, user, model.PermMoveMembers)
-	}
-	if err == nil && p.Nick != nil && user != target {
-		err = s.require(gs, user, model.PermManageGuild)
-	}
-	s.mu.RUnlock()
+	v, err := s.graph.access(user, guild, 0)
 	if err != nil {
 		return model.MemberObject{}, err
+	}
+	m, ok := s.graph.member(guild, target)
+	if !ok {
+		return model.MemberObject{}, ErrUnknownMember
+	}
+	var need uint64
+	if p.Mute != nil {
+		need |= model.PermMuteMembers
+	}
+	if p.Deaf != nil {
+		need |= model.PermDeafenMembers
+	}
+	if p.ChannelSet {
+		need |= model.PermMoveMembers
+	}
+	if p.Nick != nil && user != target {
+		need |= model.PermManageGuild
+	}
+	if v.perms&need != need {
+		return model.MemberObject{}, ErrMissingPermissions
 	}
 	if p.Nick != nil {
 		n := *p.Nick
@@ -67,13 +176,8 @@ func (s *Service) ModifyMember(ctx context.Context, user, guild, target model.Sn
 	if err := s.st.PutMember(ctx, m); err != nil {
 		return model.MemberObject{}, err
 	}
-	s.mu.Lock()
-	if gs.members[target] != nil {
-		mm := m
-		gs.members[target] = &mm
-	}
-	obj := s.memberObjectLocked(&m)
-	s.mu.Unlock()
+	s.graph.updateMember(m)
+	obj := s.memberObject(m)
 	gid := guild
 	obj.GuildID = &gid
 	s.dispatcher().Dispatch(event("GUILD_MEMBER_UPDATE", guild, model.IntentGuildMembers, obj))
@@ -92,31 +196,28 @@ func (s *Service) ModifyMember(ctx context.Context, user, guild, target model.Sn
 }
 
 // KickMember is DELETE /guilds/{id}/members/{user}: voice is disconnected,
-// the member removed and the user's sessions get GUILD_DELETE.
+// the member removed and the user's sessions get GUILD_DELETE. Members may
+// leave themselves; the owner cannot be kicked.
 func (s *Service) KickMember(ctx context.Context, user, guild, target model.Snowflake) error {
-	s.mu.RLock()
-	gs, err := s.memberGuildLocked(user, guild)
-	if err == nil && target != user {
-		err = s.require(gs, user, model.PermKickMembers)
-	}
-	if err == nil && gs.members[target] == nil {
-		err = ErrUnknownMember
-	}
-	if err == nil && gs.guild.OwnerID == target {
-		err = ErrMissingPermissions
-	}
-	u := s.users[target]
-	s.mu.RUnlock()
+	v, err := s.graph.access(user, guild, 0)
 	if err != nil {
 		return err
 	}
+	if target != user && v.perms&model.PermKickMembers == 0 {
+		return ErrMissingPermissions
+	}
+	if _, ok := s.graph.member(guild, target); !ok {
+		return ErrUnknownMember
+	}
+	if v.guild.OwnerID == target {
+		return ErrMissingPermissions
+	}
+	u, _ := s.accounts.user(target)
 	s.disconnectVoice(guild, target)
 	if err := s.st.DeleteMember(ctx, guild, target); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	delete(gs.members, target)
-	s.mu.Unlock()
+	s.graph.removeMember(guild, target)
 	d := s.dispatcher()
 	d.Dispatch(event("GUILD_MEMBER_REMOVE", guild, model.IntentGuildMembers, map[string]any{"guild_id": guild, "user": u}))
 	d.LeaveGuild(target, guild)

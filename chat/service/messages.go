@@ -39,38 +39,27 @@ func (s *Service) CreateMessage(ctx context.Context, author, channel model.Snowf
 	if utf8.RuneCountInString(req.Content) > MaxContent {
 		return model.Message{}, fieldErr("content", "BASE_TYPE_MAX_LENGTH", "Must be 2000 or fewer in length.")
 	}
-	s.mu.RLock()
-	c, gs, err := s.channelLocked(channel)
-	if err == nil {
-		err = s.require(gs, author, model.PermViewChannel|model.PermSendMessages)
-	}
-	var m model.Message
-	if err == nil {
-		m = model.Message{ID: s.gen.Next(), ChannelID: channel, AuthorID: author, Content: req.Content, TTS: req.TTS, Embeds: json.RawMessage(embeds)}
-		m.MentionEveryone = strings.Contains(req.Content, "@everyone") && s.permsLocked(gs, author)&model.PermMentionEveryone != 0
-		for _, sub := range mentionRe.FindAllStringSubmatch(req.Content, 20) {
-			if id, err := model.ParseSnowflake(sub[1]); err == nil && gs.members[id] != nil {
-				m.Mentions = append(m.Mentions, s.users[id])
-			}
-		}
-	}
-	guild := model.Snowflake(0)
-	if c != nil {
-		guild = c.GuildID
-	}
-	s.mu.RUnlock()
+	v, err := s.graph.channelAccess(author, channel, model.PermViewChannel|model.PermSendMessages)
 	if err != nil {
 		return model.Message{}, err
+	}
+	guild := v.channel.GuildID
+	m := model.Message{ID: s.gen.Next(), ChannelID: channel, AuthorID: author, Content: req.Content, TTS: req.TTS, Embeds: json.RawMessage(embeds)}
+	m.MentionEveryone = strings.Contains(req.Content, "@everyone") && v.perms&model.PermMentionEveryone != 0
+	var ids []model.Snowflake
+	for _, sub := range mentionRe.FindAllStringSubmatch(req.Content, 20) {
+		if id, err := model.ParseSnowflake(sub[1]); err == nil {
+			ids = append(ids, id)
+		}
+	}
+	for _, id := range s.graph.membersAmong(guild, ids) {
+		u, _ := s.accounts.user(id)
+		m.Mentions = append(m.Mentions, u)
 	}
 	if err := s.st.CreateMessage(ctx, m); err != nil {
 		return model.Message{}, err
 	}
-	s.mu.Lock()
-	if cur := gs.channels[channel]; cur != nil {
-		id := m.ID
-		cur.LastMessageID = &id
-	}
-	s.mu.Unlock()
+	s.graph.setLastMessage(channel, m.ID)
 	m = s.render(m, guild)
 	m.Nonce = req.Nonce
 	s.dispatchMessage("MESSAGE_CREATE", m)
@@ -90,15 +79,13 @@ func checkEmbeds(raw json.RawMessage) (string, error) {
 
 // render fills author, member, guild id and the empty arrays.
 func (s *Service) render(m model.Message, guild model.Snowflake) model.Message {
-	s.mu.RLock()
-	u := s.users[m.AuthorID]
+	u, _ := s.accounts.user(m.AuthorID)
 	m.Author = &u
 	for i, mu := range m.Mentions {
-		if full, ok := s.users[mu.ID]; ok {
+		if full, ok := s.accounts.user(mu.ID); ok {
 			m.Mentions[i] = full
 		}
 	}
-	s.mu.RUnlock()
 	if guild != 0 {
 		g := guild
 		m.GuildID = &g
@@ -124,14 +111,10 @@ func (s *Service) dispatchMessage(name string, m model.Message) {
 	if m.GuildID == nil {
 		return
 	}
-	s.mu.RLock()
-	if gs := s.guilds[*m.GuildID]; gs != nil {
-		if mem := gs.members[m.AuthorID]; mem != nil {
-			obj := mem.Object(nil)
-			m.Member = &obj
-		}
+	if mem, ok := s.graph.member(*m.GuildID, m.AuthorID); ok {
+		obj := mem.Object(nil)
+		m.Member = &obj
 	}
-	s.mu.RUnlock()
 	ev := event(name, *m.GuildID, model.IntentGuildMessages, m)
 	nc := m
 	nc.Content, nc.Embeds = "", json.RawMessage("[]")
@@ -142,16 +125,11 @@ func (s *Service) dispatchMessage(name string, m model.Message) {
 
 // readable checks access to a channel's history and returns its guild.
 func (s *Service) readable(user, channel model.Snowflake) (model.Snowflake, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	c, gs, err := s.channelLocked(channel)
+	v, err := s.graph.channelAccess(user, channel, model.PermViewChannel|model.PermReadMessageHistory)
 	if err != nil {
 		return 0, err
 	}
-	if err := s.require(gs, user, model.PermViewChannel|model.PermReadMessageHistory); err != nil {
-		return 0, err
-	}
-	return c.GuildID, nil
+	return v.channel.GuildID, nil
 }
 
 // GetMessage is GET /channels/{id}/messages/{mid}.
@@ -229,13 +207,7 @@ func (s *Service) DeleteMessage(ctx context.Context, user, channel, id model.Sno
 		return err
 	}
 	if m.AuthorID != user {
-		s.mu.RLock()
-		_, gs, err := s.channelLocked(channel)
-		if err == nil {
-			err = s.require(gs, user, model.PermManageMessages)
-		}
-		s.mu.RUnlock()
-		if err != nil {
+		if _, err := s.graph.channelAccess(user, channel, model.PermManageMessages); err != nil {
 			return err
 		}
 	}
@@ -251,20 +223,12 @@ func (s *Service) DeleteMessage(ctx context.Context, user, channel, id model.Sno
 
 // Typing is POST /channels/{id}/typing.
 func (s *Service) Typing(user, channel model.Snowflake) error {
-	s.mu.RLock()
-	c, gs, err := s.channelLocked(channel)
-	if err == nil {
-		err = s.require(gs, user, model.PermSendMessages)
-	}
-	var mem model.MemberObject
-	if err == nil {
-		mem = s.memberObjectLocked(gs.members[user])
-	}
-	s.mu.RUnlock()
+	v, err := s.graph.channelAccess(user, channel, model.PermSendMessages)
 	if err != nil {
 		return err
 	}
-	s.dispatcher().Dispatch(event("TYPING_START", c.GuildID, model.IntentGuildMessageTyping, map[string]any{
-		"channel_id": channel, "guild_id": c.GuildID, "user_id": user, "timestamp": time.Now().Unix(), "member": mem}))
+	guild := v.channel.GuildID
+	s.dispatcher().Dispatch(event("TYPING_START", guild, model.IntentGuildMessageTyping, map[string]any{
+		"channel_id": channel, "guild_id": guild, "user_id": user, "timestamp": time.Now().Unix(), "member": s.memberObject(v.member)}))
 	return nil
 }

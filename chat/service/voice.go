@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/parleyhq/parley/chat/gateway"
 	"github.com/parleyhq/parley/chat/model"
 	"github.com/parleyhq/parley/chat/voicestate"
 	"github.com/parleyhq/parley/internal/voicectl"
@@ -15,40 +14,31 @@ import (
 // VoiceStateUpdate handles gateway op 4 (shared/docs/voice-protocol.md §4):
 // VOICE_STATE_UPDATE to the guild first, then, on a join or move,
 // VOICE_SERVER_UPDATE with a fresh token to the requesting session only.
-func (s *Service) VoiceStateUpdate(ctx context.Context, ref gateway.SessionRef, req gateway.VoiceStateRequest) error {
+func (s *Service) VoiceStateUpdate(ctx context.Context, ref model.SessionRef, req model.VoiceStateRequest) error {
 	if req.ChannelID == nil {
-		s.mu.RLock()
-		gs := s.guilds[req.GuildID]
-		s.mu.RUnlock()
-		if gs == nil {
+		if !s.graph.exists(req.GuildID) {
 			return ErrUnknownGuild
 		}
 		s.leaveVoice(req.GuildID, ref.UserID, false)
 		return nil
 	}
-	s.mu.RLock()
-	c, gs, err := s.channelLocked(*req.ChannelID)
-	if err == nil && gs.guild.ID != req.GuildID {
-		err = ErrUnknownChannel
+	c, err := s.graph.channel(*req.ChannelID)
+	switch {
+	case err != nil:
+		return err
+	case c.GuildID != req.GuildID:
+		return ErrUnknownChannel
+	case c.Type != model.ChannelVoice:
+		return fmt.Errorf("%w: not a voice channel", ErrUnknownChannel)
 	}
-	if err == nil && c.Type != model.ChannelVoice {
-		err = fmt.Errorf("%w: not a voice channel", ErrUnknownChannel)
-	}
-	if err == nil {
-		err = s.require(gs, ref.UserID, model.PermConnect)
-	}
-	var mute, deaf bool
-	var region string
-	if err == nil {
-		m := gs.members[ref.UserID]
-		mute, deaf = m.Mute, m.Deaf
-		if c.RTCRegion != nil {
-			region = *c.RTCRegion
-		}
-	}
-	s.mu.RUnlock()
+	v, err := s.graph.channelAccess(ref.UserID, *req.ChannelID, model.PermConnect)
 	if err != nil {
 		return err
+	}
+	mute, deaf := v.member.Mute, v.member.Deaf
+	var region string
+	if v.channel.RTCRegion != nil {
+		region = *v.channel.RTCRegion
 	}
 	return s.joinVoice(ctx, req.GuildID, ref.UserID, *req.ChannelID, req.SelfMute, req.SelfDeaf, ref.ID, mute, deaf, region)
 }
@@ -90,18 +80,16 @@ func (s *Service) moveVoice(ctx context.Context, guild, user, channel model.Snow
 	if !ok {
 		return fmt.Errorf("%w: target user is not connected to voice", ErrInvalidForm)
 	}
-	s.mu.RLock()
-	c, gs, err := s.channelLocked(channel)
-	if err == nil && (gs.guild.ID != guild || c.Type != model.ChannelVoice) {
+	c, err := s.graph.channel(channel)
+	if err == nil && (c.GuildID != guild || c.Type != model.ChannelVoice) {
 		err = ErrUnknownChannel
 	}
-	var region string
-	if err == nil && c.RTCRegion != nil {
-		region = *c.RTCRegion
-	}
-	s.mu.RUnlock()
 	if err != nil {
 		return err
+	}
+	var region string
+	if c.RTCRegion != nil {
+		region = *c.RTCRegion
 	}
 	st := e.State
 	return s.joinVoice(ctx, guild, user, channel, st.SelfMute, st.SelfDeaf, e.GatewaySession, st.Mute, st.Deaf, region)
@@ -129,14 +117,10 @@ func (s *Service) leaveVoice(guild, user model.Snowflake, force bool) {
 // dispatchVoiceState sends VOICE_STATE_UPDATE with the member object
 // (discord.js feeds its voice adapter from it).
 func (s *Service) dispatchVoiceState(st model.VoiceState) {
-	s.mu.RLock()
-	if gs := s.guilds[st.GuildID]; gs != nil {
-		if m := gs.members[st.UserID]; m != nil {
-			obj := s.memberObjectLocked(m)
-			st.Member = &obj
-		}
+	if m, ok := s.graph.member(st.GuildID, st.UserID); ok {
+		obj := s.memberObject(m)
+		st.Member = &obj
 	}
-	s.mu.RUnlock()
 	s.dispatcher().Dispatch(event("VOICE_STATE_UPDATE", st.GuildID, model.IntentGuildVoiceStates, st))
 }
 
@@ -162,8 +146,8 @@ func (s *Service) VoiceRegions(ctx context.Context) []map[string]any {
 }
 
 // SessionEnded leaves voice for a gateway session that can no longer resume
-// (gateway.Backend).
-func (s *Service) SessionEnded(ref gateway.SessionRef) {
+// (a gateway backend call).
+func (s *Service) SessionEnded(ref model.SessionRef) {
 	for _, e := range s.voice.BySession(ref.ID) {
 		s.leaveVoice(e.State.GuildID, e.State.UserID, true)
 	}

@@ -9,7 +9,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"time"
 
@@ -62,7 +61,7 @@ func runBotCreate(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 		defer st.Close()
-		svc, err := service.New(ctx, service.Config{Store: st, Log: slog.New(slog.DiscardHandler)})
+		svc, err := service.New(ctx, service.Config{Store: st})
 		if err != nil {
 			return err
 		}

@@ -56,7 +56,7 @@ func startChat(ctx context.Context, env *serveEnv) (*running, error) {
 		return nil, err
 	}
 	cfg := chat.Config{
-		Log: env.log.With("component", "chat"), Store: chatStoreConfig(env),
+		Logger: env.log.With("component", "chat"), Store: chatStoreConfig(env),
 		APIAddr: *chatF.apiAddr, GatewayAddr: *chatF.gatewayAddr, PublicHost: *chatF.publicHost,
 		VoiceKey: voiceKey, AdminKey: adminKey, NoAutoJoin: *chatF.noAutoJoin, VoiceRegion: *chatF.voiceRegion,
 	}
@@ -69,8 +69,12 @@ func startChat(ctx context.Context, env *serveEnv) (*running, error) {
 	if cfg.VoiceEndpoint == "" {
 		env.log.Warn("chat: no voice server in this process; voice hand-off disabled")
 	}
-	srv, err := chat.Start(ctx, cfg)
+	srv, err := chat.New(cfg)
 	if err != nil {
+		return nil, err
+	}
+	if err := srv.Start(ctx); err != nil {
+		_ = srv.Close(ctx)
 		return nil, err
 	}
 	if env.metrics != nil {
@@ -78,7 +82,7 @@ func startChat(ctx context.Context, env *serveEnv) (*running, error) {
 	}
 	return &running{
 		addrs: map[string]string{"api": srv.APIAddr(), "gateway": srv.GatewayAddr()},
-		stop:  srv.Stop,
+		stop:  srv.Close,
 	}, nil
 }
 

@@ -34,7 +34,7 @@ func runBenchGateway(ctx context.Context, args []string, stdout io.Writer) error
 	}
 	res, err := gatewaybench.Run(ctx, gatewaybench.Config{
 		Conns: *conns, DialConcurrency: *dial, Messages: *msgs, PacedRate: *rate, PacedMessages: *paced,
-		Log: newLogger(*logLevel, os.Stderr),
+		Logger: newLogger(*logLevel, os.Stderr),
 		Child: func(ctx context.Context, a ...string) *exec.Cmd {
 			return exec.CommandContext(ctx, exe, append([]string{"bench", "gateway-clients"}, a...)...)
 		},

@@ -1,0 +1,87 @@
+package chat
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/parleyhq/parley/chat/gateway"
+	"github.com/parleyhq/parley/chat/rest"
+	"github.com/parleyhq/parley/chat/store"
+	"github.com/parleyhq/parley/internal/voicectl"
+)
+
+// Config configures a chat Server. New applies the defaults
+// (withDefaults), then validates.
+type Config struct {
+	// Logger receives structured logs; nil discards them.
+	Logger *slog.Logger
+	Store  store.Config
+	// APIAddr and GatewayAddr are listen addresses (port 0 picks one;
+	// default "127.0.0.1:0").
+	APIAddr, GatewayAddr string
+	// PublicHost overrides the host in the gateway URL (default: the
+	// listener's address).
+	PublicHost string
+	// Voice is the SFU's control interface (nil: no moderation reaches it).
+	Voice voicectl.Controller
+	// VoiceEndpoint is the voice gateway host:port; empty disables hand-off.
+	VoiceEndpoint string
+	// VoiceRegion names the embedded node's region (default "local").
+	VoiceRegion string
+	// VoiceKey is the voice token HMAC key (datadir key voicetoken.KeyName).
+	VoiceKey []byte
+	// AdminKey authorises local admin routes (`parley bot create`).
+	AdminKey []byte
+	// NoAutoJoin keeps new accounts out of the default guild.
+	NoAutoJoin bool
+	// Gateway and REST tuning (zero values take their defaults; their
+	// Backend/Service, Logger, listeners, URLs and AdminKey are set by New).
+	Gateway gateway.Config
+	REST    rest.Config
+	// PasswordIterations is the PBKDF2 cost (tests lower it).
+	PasswordIterations int
+	// OpenTimeout bounds opening the store and loading its state in New
+	// (default 30 s).
+	OpenTimeout time.Duration
+}
+
+// withDefaults returns c with every unset field filled in.
+func (c Config) withDefaults() Config {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.APIAddr == "" {
+		c.APIAddr = "127.0.0.1:0"
+	}
+	if c.GatewayAddr == "" {
+		c.GatewayAddr = "127.0.0.1:0"
+	}
+	if c.VoiceRegion == "" {
+		c.VoiceRegion = "local"
+	}
+	if c.REST.MaxConcurrency == 0 {
+		// /gateway/bot advertises the gateway's identify burst.
+		c.REST.MaxConcurrency = c.Gateway.IdentifyBurst
+		if c.REST.MaxConcurrency == 0 {
+			c.REST.MaxConcurrency = 16
+		}
+	}
+	if c.OpenTimeout == 0 {
+		c.OpenTimeout = 30 * time.Second
+	}
+	return c
+}
+
+// Validate checks the configuration and reports the first problem
+// (wrapping ErrConfig or store.ErrConfig). It changes nothing: New applies
+// the defaults before it validates.
+func (c Config) Validate() error {
+	if c.VoiceEndpoint != "" && len(c.VoiceKey) < 32 {
+		return fmt.Errorf("%w: voice endpoint without a 32-byte voice key", ErrConfig)
+	}
+	if c.OpenTimeout < 0 {
+		return fmt.Errorf("%w: negative open timeout", ErrConfig)
+	}
+	return c.Store.Validate()
+}

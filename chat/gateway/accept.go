@@ -1,0 +1,103 @@
+package gateway
+
+import (
+	"errors"
+	"net"
+	"net/url"
+	"time"
+
+	"github.com/gobwas/ws"
+)
+
+// accept admits connections until Close closes the listener; each is
+// upgraded on a work goroutine.
+func (s *Server) accept() {
+	for {
+		nc, err := s.ln.Accept()
+		if err != nil {
+			if s.closed.Load() {
+				return
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				select {
+				case <-s.quit:
+					return
+				case <-time.After(acceptBackoff):
+				}
+				continue
+			}
+			s.cfg.Logger.Error("gateway accept", "err", err)
+			return
+		}
+		s.goWork(func() { s.upgrade(nc) })
+	}
+}
+
+// params are the gateway URL's query parameters.
+type params struct {
+	version  string
+	encoding string
+	compress string
+}
+
+// upgrade does the WebSocket handshake (at most 10 s; Close cuts it short
+// by closing nc) and registers the connection.
+func (s *Server) upgrade(nc net.Conn) {
+	s.mu.Lock()
+	if s.closed.Load() {
+		s.mu.Unlock()
+		_ = nc.Close()
+		return
+	}
+	s.upgrading[nc] = struct{}{}
+	s.mu.Unlock()
+	_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
+	var p params
+	u := ws.Upgrader{
+		OnRequest: func(uri []byte) error {
+			if pu, err := url.ParseRequestURI(string(uri)); err == nil {
+				q := pu.Query()
+				p.version, p.encoding, p.compress = q.Get("v"), q.Get("encoding"), q.Get("compress")
+			}
+			return nil
+		},
+	}
+	_, err := u.Upgrade(nc)
+	s.mu.Lock()
+	delete(s.upgrading, nc)
+	s.mu.Unlock()
+	if err != nil {
+		s.cfg.Logger.Debug("gateway upgrade", "err", err, "remote", nc.RemoteAddr().String())
+		_ = nc.Close()
+		return
+	}
+	_ = nc.SetDeadline(time.Time{})
+	// compress=zlib-stream is served as stateless per-message deflate
+	// (compressFrames); other values (zstd-stream) are ignored and text is
+	// sent, which every client we know parses (chat-gateway.md §4).
+	now := time.Now().UnixNano()
+	c := &wsConn{srv: s, nc: nc, created: now, compress: p.compress == "zlib-stream"}
+	c.lastRecv.Store(now)
+	s.mu.Lock()
+	if s.closed.Load() {
+		s.mu.Unlock()
+		_ = nc.Close()
+		return
+	}
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	switch {
+	case p.version != "" && p.version != "10" && p.version != "9":
+		c.closeWith(CloseInvalidAPIVersion, false)
+		return
+	case p.encoding != "" && p.encoding != "json":
+		c.closeWith(CloseDecodeError, false)
+		return
+	}
+	c.queue(controlFrame(OpHello, map[string]int64{"heartbeat_interval": s.cfg.HeartbeatInterval.Milliseconds()}))
+	if err := s.poller.add(c); err != nil {
+		s.cfg.Logger.Warn("gateway poll", "err", err)
+		s.drop(c, err)
+	}
+}

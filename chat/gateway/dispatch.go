@@ -1,0 +1,100 @@
+package gateway
+
+import "github.com/parleyhq/parley/chat/model"
+
+// Dispatch sends ev to every session subscribed to ev.GuildID that has the
+// event's intent. It never blocks on a socket.
+func (s *Server) Dispatch(ev *model.Event) {
+	s.mu.RLock()
+	p := s.subs[ev.GuildID]
+	s.mu.RUnlock()
+	if p == nil {
+		return
+	}
+	v := p.Load()
+	if v == nil {
+		return
+	}
+	n := 0
+	wake := make([]*wsConn, 0, min(len(*v), 1024))
+	for _, ss := range *v {
+		if !ss.wants(ev) {
+			continue
+		}
+		n++
+		c, ok := ss.push(ev, true)
+		switch {
+		case c == nil:
+		case !ok:
+			s.stats.dropped.Add(1)
+			c.closeWith(CloseUnknownError, false)
+		case c.mark():
+			wake = append(wake, c)
+			if len(wake) == cap(wake) {
+				s.flusher.pushAll(wake)
+				wake = wake[:0]
+			}
+		}
+	}
+	s.flusher.pushAll(wake)
+	s.stats.dispatches.Add(int64(n))
+}
+
+// DispatchUser sends ev to every session of a user (no intent check
+// beyond ev.Intent).
+func (s *Server) DispatchUser(user model.Snowflake, ev *model.Event) {
+	s.mu.RLock()
+	list := append([]*session(nil), s.byUser[user]...)
+	s.mu.RUnlock()
+	for _, ss := range list {
+		if ss.wants(ev) {
+			ss.enqueue(ev)
+			s.stats.dispatches.Add(1)
+		}
+	}
+}
+
+// DispatchSession sends ev to one session; false if it does not exist.
+func (s *Server) DispatchSession(id string, ev *model.Event) bool {
+	s.mu.RLock()
+	ss := s.sessions[id]
+	s.mu.RUnlock()
+	if ss == nil {
+		return false
+	}
+	ss.enqueue(ev)
+	s.stats.dispatches.Add(1)
+	return true
+}
+
+// JoinGuild subscribes a user's sessions to a guild and sends them its
+// GUILD_CREATE (a member was added).
+func (s *Server) JoinGuild(user, guild model.Snowflake, guildCreate []byte) {
+	s.mu.Lock()
+	var list []*session
+	for _, ss := range s.byUser[user] {
+		if ss.inShard(guild) {
+			list = append(list, ss)
+			s.subscribeLocked(ss, guild)
+		}
+	}
+	s.mu.Unlock()
+	ev := &model.Event{Name: "GUILD_CREATE", GuildID: guild, Data: guildCreate}
+	for _, ss := range list {
+		ss.enqueue(ev)
+	}
+}
+
+// LeaveGuild unsubscribes a user's sessions and sends GUILD_DELETE.
+func (s *Server) LeaveGuild(user, guild model.Snowflake) {
+	s.mu.Lock()
+	list := append([]*session(nil), s.byUser[user]...)
+	for _, ss := range list {
+		s.unsubscribeLocked(ss, guild)
+	}
+	s.mu.Unlock()
+	ev, _ := model.NewEvent("GUILD_DELETE", guild, 0, map[string]any{"id": guild, "unavailable": false})
+	for _, ss := range list {
+		ss.enqueue(ev)
+	}
+}

@@ -1,0 +1,81 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/gobwas/ws"
+)
+
+// readable reads one frame from a connection the poller saw readable (on
+// a work goroutine); ctx is the server's lifetime context.
+func (s *Server) readable(ctx context.Context, c *wsConn) {
+	if c.dead.Load() || !c.reading.CompareAndSwap(false, true) {
+		return
+	}
+	bp := bufPool.Get().(*[]byte)
+	buf := (*bp)[:cap(*bp)]
+	if len(buf) < s.cfg.MaxFrame {
+		buf = make([]byte, s.cfg.MaxFrame)
+	}
+	h, payload, err := c.readFrame(buf)
+	if err == nil {
+		err = s.frame(ctx, c, h, payload)
+	}
+	*bp = buf[:0]
+	bufPool.Put(bp)
+	c.reading.Store(false)
+	switch {
+	case err == nil, errors.Is(err, errIdle):
+		if !c.dead.Load() {
+			if err := s.poller.rearm(c); err != nil && !c.dead.Load() {
+				s.drop(c, err)
+			}
+		}
+	case errors.Is(err, ErrFrameTooLarge), errors.Is(err, ws.ErrProtocolMaskRequired):
+		c.closeWith(CloseDecodeError, false)
+	default:
+		s.drop(c, err)
+	}
+}
+
+// frame handles one WebSocket frame.
+func (s *Server) frame(ctx context.Context, c *wsConn, h ws.Header, p []byte) error {
+	switch h.OpCode {
+	case ws.OpPing:
+		c.queue(append(appendFrameHeader(nil, ws.OpPong, len(p)), p...))
+		return nil
+	case ws.OpPong:
+		return nil
+	case ws.OpClose:
+		code := ws.StatusNoStatusRcvd
+		if len(p) >= 2 {
+			code = ws.StatusCode(uint16(p[0])<<8 | uint16(p[1]))
+		}
+		// 1000/1001 from the client end the session (discord.js logout);
+		// other codes keep it resumable.
+		end := code == ws.StatusNormalClosure || code == ws.StatusGoingAway
+		c.mu.Lock()
+		c.closing, c.endSession = true, end
+		c.mu.Unlock()
+		echo := ws.NewCloseFrameBody(code, "")
+		if code == ws.StatusNoStatusRcvd {
+			echo = nil
+		}
+		_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+		_, _ = c.nc.Write(append(appendFrameHeader(nil, ws.OpClose, len(echo)), echo...))
+		s.drop(c, nil)
+		return nil
+	case ws.OpText:
+		if !h.Fin {
+			c.closeWith(CloseDecodeError, false)
+			return nil
+		}
+		s.handle(ctx, c, p)
+		return nil
+	default: // binary (etf, compressed) and fragmented frames are not supported
+		c.closeWith(CloseDecodeError, false)
+		return nil
+	}
+}

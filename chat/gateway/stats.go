@@ -1,0 +1,32 @@
+package gateway
+
+import "sync/atomic"
+
+// Stats are the gateway's gauges and cumulative counters (read with
+// Server.Stats).
+type Stats struct {
+	Connections int64 // open connections
+	Sessions    int64 // live sessions (attached or resumable)
+	Dispatches  int64 // dispatch enqueues (deliveries)
+	Writes      int64 // socket writes (each coalesces frames)
+	BytesOut    int64
+	Dropped     int64 // connections closed for falling behind
+	// SlowWriters are connections being written on a goroutine of their
+	// own because their socket buffer stayed full (finishSlow).
+	SlowWriters int64
+}
+
+type stats struct {
+	dispatches, writes, bytesOut, dropped, slowWriters atomic.Int64
+}
+
+// Stats returns the counters.
+func (s *Server) Stats() Stats {
+	s.mu.RLock()
+	st := Stats{Connections: int64(len(s.conns)), Sessions: int64(len(s.sessions))}
+	s.mu.RUnlock()
+	st.Dispatches, st.Writes = s.stats.dispatches.Load(), s.stats.writes.Load()
+	st.BytesOut, st.Dropped = s.stats.bytesOut.Load(), s.stats.dropped.Load()
+	st.SlowWriters = s.stats.slowWriters.Load()
+	return st
+}

@@ -1,0 +1,50 @@
+package gateway
+
+import "time"
+
+// ends sessions whose resume window passed.
+func (s *Server) sweep() {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.quit:
+			return
+		case <-t.C:
+		}
+		now := time.Now()
+		silent := (s.cfg.HeartbeatInterval + s.cfg.HeartbeatGrace).Nanoseconds()
+		var idle, unidentified []*wsConn
+		var expired []*session
+		s.mu.RLock()
+		for c := range s.conns {
+			if now.UnixNano()-c.lastRecv.Load() > silent {
+				idle = append(idle, c)
+			} else if c.session() == nil && now.UnixNano()-c.created > s.cfg.IdentifyTimeout.Nanoseconds() {
+				unidentified = append(unidentified, c)
+			}
+		}
+		for _, ss := range s.sessions {
+			if ss.expired(now, s.cfg.ResumeWindow) {
+				expired = append(expired, ss)
+			}
+		}
+		s.mu.RUnlock()
+		for _, c := range idle {
+			c.closeWith(CloseSessionTimedOut, true)
+		}
+		for _, c := range unidentified {
+			c.closeWith(CloseNotAuthenticated, false)
+		}
+		for _, ss := range expired {
+			s.endSession(ss)
+		}
+		s.idMu.Lock()
+		for u, w := range s.identifies {
+			if now.Sub(w.start) > s.cfg.IdentifyWindow {
+				delete(s.identifies, u)
+			}
+		}
+		s.idMu.Unlock()
+	}
+}

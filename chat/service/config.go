@@ -1,0 +1,62 @@
+package service
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/parleyhq/parley/chat/registry"
+	"github.com/parleyhq/parley/chat/store"
+	"github.com/parleyhq/parley/internal/voicectl"
+	"github.com/parleyhq/parley/internal/voicetoken"
+)
+
+// Config configures a Service. New applies the defaults (withDefaults),
+// then validates.
+type Config struct {
+	// Store persists everything (required).
+	Store store.Store
+	// Logger receives structured logs; nil discards them.
+	Logger *slog.Logger
+	// Registry chooses voice nodes; nil disables voice hand-off.
+	Registry registry.Registry
+	// Voice applies server mute/deafen/disconnect at the SFU; may be nil.
+	Voice voicectl.Controller
+	// VoiceSigner issues voice tokens; nil disables voice hand-off.
+	VoiceSigner *voicetoken.Signer
+	// VoiceTokenTTL is a voice token's lifetime (default 1 h).
+	VoiceTokenTTL time.Duration
+	// NoAutoJoin stops new accounts from joining the default guild.
+	NoAutoJoin bool
+	// PasswordIterations is the PBKDF2 cost (default 100,000).
+	PasswordIterations int
+	// Worker is the snowflake worker id (0-31).
+	Worker uint8
+}
+
+// withDefaults returns c with every unset field filled in.
+func (c Config) withDefaults() Config {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.PasswordIterations == 0 {
+		c.PasswordIterations = 100_000
+	}
+	if c.VoiceTokenTTL == 0 {
+		c.VoiceTokenTTL = time.Hour
+	}
+	return c
+}
+
+// Validate checks the configuration and reports the first problem
+// (wrapping ErrConfig). It changes nothing: New applies the defaults
+// before it validates.
+func (c Config) Validate() error {
+	switch {
+	case c.Store == nil:
+		return fmt.Errorf("%w: no store", ErrConfig)
+	case c.PasswordIterations < 0 || c.VoiceTokenTTL < 0:
+		return fmt.Errorf("%w: negative value", ErrConfig)
+	}
+	return nil
+}
