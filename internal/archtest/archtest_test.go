@@ -93,6 +93,17 @@ func except(keep ...string) []string {
 	return out
 }
 
+// chatExcept returns chat's packages other than keep, as module paths.
+func chatExcept(keep ...string) []string {
+	var out []string
+	for _, p := range []string{"model", "store", "voicestate", "registry", "service", "gateway", "rest"} {
+		if !slices.Contains(keep, p) {
+			out = append(out, mod+"chat/"+p)
+		}
+	}
+	return append(out, mod+"chat$") // the composition root (exactly) is above them all
+}
+
 // transitive fences: a package under from must not depend (directly or
 // through others) on any of forbidden.
 var transitive = []struct {
@@ -114,6 +125,12 @@ var transitive = []struct {
 	{"chat", append(except("chat", "internal"), pion, govips),
 		"chat reaches voice only through internal/voicectl and voicetoken"},
 	{"mediaproxy", append(except("mediaproxy", "internal"), pion), "the media proxy stands alone"},
+	{"chat/model", chatExcept("model"), "chat's model is its ground floor"},
+	{"chat/store", chatExcept("store", "model"), "chat's store knows only the model"},
+	{"chat/voicestate", chatExcept("voicestate", "model"), "voice states know only the model"},
+	{"chat/service", chatExcept("service", "store", "model", "voicestate", "registry"), "chat's domain layer does not know its transports"},
+	{"chat/gateway", chatExcept("gateway", "model"), "the gateway reaches the service through its consumer-defined Backend"},
+	{"chat/rest", chatExcept("rest", "service", "store", "model", "voicestate", "registry"), "REST is a transport beside the gateway"},
 	{"internal", except("internal"), "internal holds leaf helpers: nothing below a component imports it"},
 	{"internal/testkit", except("internal"), "the test kit is a leaf"},
 }
@@ -127,6 +144,15 @@ var direct = []struct {
 	{pion, []string{"sfu", "voiceclient", "bench"}, "pion is the WebRTC transport of the SFU, the Go client and the bench"},
 	{mod + "bench", []string{"bench", "cmd"}, "the load harness is a leaf of the binary"},
 	{mod + "voicenode", []string{"cmd", "bench", "interop"}, "the voice node is composed only by the binary (and the bench's in-process target)"},
+}
+
+// matches reports whether package path d is f or lies under it; f ending
+// in "$" matches exactly.
+func matches(d, f string) bool {
+	if exact, ok := strings.CutSuffix(f, "$"); ok {
+		return d == exact
+	}
+	return d == f || strings.HasPrefix(d, strings.TrimSuffix(f, "/")+"/")
 }
 
 func under(pkg, prefix string) bool {
@@ -183,7 +209,7 @@ func TestDependencyFences(t *testing.T) {
 			}
 			for _, d := range p.Deps {
 				for _, f := range r.forbidden {
-					if d == f || strings.HasPrefix(d, strings.TrimSuffix(f, "/")+"/") || (strings.HasSuffix(f, "/") && strings.HasPrefix(d, f)) {
+					if matches(d, f) {
 						t.Errorf("%s depends on %s (fence: %s must not depend on %s: %s)", p.ImportPath, d, r.from, f, r.why)
 					}
 				}
@@ -214,6 +240,18 @@ func TestDependencyFences(t *testing.T) {
 func TestFencesHaveTeeth(t *testing.T) {
 	if !under(mod+"chat/service", "chat") || under(mod+"chatter", "chat") || !under(mod+"chat", "chat") {
 		t.Fatal("under() matches wrongly")
+	}
+	for _, tt := range []struct {
+		d, f string
+		want bool
+	}{
+		{mod + "chat/model", mod + "chat$", false}, {mod + "chat", mod + "chat$", true},
+		{mod + "chat/model", mod + "chat", true}, {mod + "chatter", mod + "chat", false},
+		{pion + "webrtc/v4", pion, true}, {"github.com/pionx/y", pion, false},
+	} {
+		if matches(tt.d, tt.f) != tt.want {
+			t.Errorf("matches(%s, %s) = %v", tt.d, tt.f, !tt.want)
+		}
 	}
 	for _, c := range components {
 		if len(except(c)) != len(components)-1 {

@@ -10,6 +10,8 @@
 //	chat, mediaproxy                stand alone (chat reaches voice through internal/voicectl)
 //	internal                        leaf helpers
 //
-// pion is imported only by sfu, voiceclient and bench; cgo (libvips) only
-// by mediaproxy.
+// Inside chat: transports (gateway, rest) → service → store → model, and
+// only the composition root (package chat) sees them all. pion is
+// imported only by sfu, voiceclient and bench; cgo (libvips) only by
+// mediaproxy.
 package archtest
