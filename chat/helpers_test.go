@@ -33,13 +33,15 @@ func (f *fakeVoice) record(s string) error {
 	f.mu.Unlock()
 	return nil
 }
-func (f *fakeVoice) SetServerMute(g, u string, m bool) error {
+func (f *fakeVoice) SetServerMute(_ context.Context, g, u string, m bool) error {
 	return f.record("mute " + u + " " + boolStr(m))
 }
-func (f *fakeVoice) SetServerDeaf(g, u string, d bool) error {
+func (f *fakeVoice) SetServerDeaf(_ context.Context, g, u string, d bool) error {
 	return f.record("deaf " + u + " " + boolStr(d))
 }
-func (f *fakeVoice) Disconnect(g, u string) error { return f.record("disconnect " + u) }
+func (f *fakeVoice) Disconnect(_ context.Context, g, u string) error {
+	return f.record("disconnect " + u)
+}
 func (f *fakeVoice) has(s string) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -77,7 +77,7 @@ func TestVoiceKick(t *testing.T) {
 	env := startVoice(t, false)
 	a := env.joinGoNoDAVE(t, "200000000000000021", "")
 	b := env.joinGoNoDAVE(t, "200000000000000022", "")
-	if err := env.srv.Controller().Disconnect(testGuild, a.user); err != nil {
+	if err := env.srv.Controller().Disconnect(context.Background(), testGuild, a.user); err != nil {
 		t.Fatal(err)
 	}
 	select {

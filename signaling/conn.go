@@ -288,6 +288,10 @@ func (c *conn) identify(d json.RawMessage) error {
 	if srv.cfg.DAVE == DAVERequired && daveMax == 0 {
 		return closeWith(voiceproto.CloseE2EERequired, "DAVE end-to-end encryption required (max_dave_protocol_version 1 over v=8)")
 	}
+	mod, err := srv.admit(claims)
+	if err != nil {
+		return err
+	}
 	room := roomKey(claims.GuildID, claims.ChannelID)
 	if old := srv.lookup(claims.SessionID); old != nil {
 		// The same session identifying again (a client that could not
@@ -300,6 +304,7 @@ func (c *conn) identify(d json.RawMessage) error {
 		srv.log.Warn("media join", "room", room, "user", claims.UserID, "err", err)
 		return closeWith(voiceproto.CloseServerNotFound, "voice server cannot take this session")
 	}
+	applyModeration(media, mod) // before anything can be forwarded
 	ss := &session{
 		srv: srv, id: claims.SessionID, user: claims.UserID, guild: claims.GuildID,
 		channel: claims.ChannelID, room: room, dialect: c.dialect, media: media,
@@ -389,6 +394,15 @@ func (c *conn) resume(d json.RawMessage) error {
 	if claims.SessionID != ss.id || claims.UserID != ss.user || claims.GuildID != ss.guild {
 		return closeWith(voiceproto.CloseAuthenticationFailed, "token not issued for this session")
 	}
+	claims.ChannelID = ss.channel
+	mod, err := srv.admit(claims)
+	if err != nil {
+		if ce := (*closeError)(nil); errors.As(err, &ce) && ce.code == voiceproto.CloseDisconnected {
+			srv.endSession(ss) // revoked: it does not wait for another resume
+		}
+		return err
+	}
+	applyModeration(ss.media, mod)
 	c.sess = ss
 	c.lastHeartbeat = srv.cfg.Now()
 	connlimit.Admit(c.ws.UnderlyingConn())

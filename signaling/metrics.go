@@ -9,6 +9,7 @@ type metrics struct {
 	closes      *prometheus.CounterVec
 	messages    *prometheus.CounterVec
 	dave        *prometheus.CounterVec
+	admissions  *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -28,9 +29,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		dave: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "parley", Subsystem: "voice_gateway", Name: "dave_events_total",
 			Help: "DAVE inputs dropped or refused and transition timeouts, by reason."}, []string{"reason"}),
+		admissions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "parley", Subsystem: "voice_gateway", Name: "admissions_refused_total",
+			Help: "Identify and Resume refused by the control plane: revoked, or error (unreachable)."}, []string{"reason"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.connections, m.sessions, m.closes, m.messages, m.dave)
+		reg.MustRegister(m.connections, m.sessions, m.closes, m.messages, m.dave, m.admissions)
 	}
 	return m
 }

@@ -22,6 +22,13 @@ import (
 type Config struct {
 	Media  Media
 	Tokens *voicetoken.Signer
+	// Admitter is the control plane asked at every Identify and Resume
+	// whether the session is still known and with which server mute and
+	// deafen it starts (voicectl). Nil: the token alone admits, and the
+	// node's own moderation table (Controller) applies.
+	Admitter voicectl.Admitter
+	// AdmitTimeout bounds one Admit call (default 5 s).
+	AdmitTimeout time.Duration
 	// HeartbeatInterval is announced in Hello and Ready (default 13.75 s).
 	HeartbeatInterval time.Duration
 	// HeartbeatTimeout closes a session with 4009 after this long without a
@@ -91,6 +98,9 @@ func (c Config) withDefaults() Config {
 	if c.DAVERatePerSecond == 0 {
 		c.DAVERatePerSecond = 10
 	}
+	if c.AdmitTimeout == 0 {
+		c.AdmitTimeout = 5 * time.Second
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -109,7 +119,7 @@ func (c Config) Validate() error {
 	if c.Tokens == nil {
 		return fmt.Errorf("%w: Tokens is nil", ErrConfig)
 	}
-	if c.HeartbeatInterval < 0 || c.HeartbeatTimeout < 0 || c.IdentifyTimeout < 0 || c.ResumeWindow < 0 {
+	if c.HeartbeatInterval < 0 || c.HeartbeatTimeout < 0 || c.IdentifyTimeout < 0 || c.ResumeWindow < 0 || c.AdmitTimeout < 0 {
 		return fmt.Errorf("%w: negative interval or timeout", ErrConfig)
 	}
 	if c.MaxMessageBytes < 0 || c.RateBurst < 0 || c.RatePerSecond < 0 || c.ReplayBuffer < 0 ||
@@ -140,10 +150,19 @@ type Server struct {
 	// byUser finds a user's session in a guild: guild + "/" + user.
 	byUser map[string]*session
 	// rooms lists the sessions in each room (guild + "/" + channel).
-	rooms  map[string]map[*session]struct{}
-	conns  map[*conn]struct{}
-	closed bool
-	wg     sync.WaitGroup
+	rooms map[string]map[*session]struct{}
+	// moderation is the node's own server mute/deafen by guild + "/" +
+	// user, set through the Controller whether or not the user is
+	// connected, applied when a session starts (unless an Admitter speaks
+	// for the guild). Only true flags are kept.
+	moderation map[string]voicectl.Moderation
+	conns      map[*conn]struct{}
+	closed     bool
+	wg         sync.WaitGroup
+
+	// ctx ends at Close: it bounds calls to the control plane.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	daveSender *mls.ExternalSender
 	daveMu     sync.Mutex           // guards daveRooms
@@ -163,7 +182,9 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("signaling: DAVE external sender key: %w", err)
 		}
 	}
+	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{
+		ctx: ctx, cancel: cancel, moderation: map[string]voicectl.Moderation{},
 		daveSender: mls.NewExternalSender(key, daveSenderIdentity),
 		daveRooms:  map[string]*daveRoom{},
 		cfg:        cfg,
@@ -222,6 +243,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // Close ends every connection with 1001 and every session, and waits for
 // the connection goroutines until ctx is done.
 func (s *Server) Close(ctx context.Context) error {
+	s.cancel()
 	s.mu.Lock()
 	s.closed = true
 	conns := make([]*conn, 0, len(s.conns))
@@ -385,25 +407,23 @@ func (s *Server) Participants() []voicectl.Participant {
 
 type controller struct{ s *Server }
 
-func (c controller) SetServerMute(guild, user string, mute bool) error {
-	ss := c.s.userSession(guild, user)
-	if ss == nil {
-		return voicectl.ErrNotConnected
+func (c controller) SetServerMute(_ context.Context, guild, user string, mute bool) error {
+	c.s.moderate(guild, user, func(m *voicectl.Moderation) { m.Mute = mute })
+	if ss := c.s.userSession(guild, user); ss != nil {
+		ss.media.SetServerMute(mute)
 	}
-	ss.media.SetServerMute(mute)
 	return nil
 }
 
-func (c controller) SetServerDeaf(guild, user string, deaf bool) error {
-	ss := c.s.userSession(guild, user)
-	if ss == nil {
-		return voicectl.ErrNotConnected
+func (c controller) SetServerDeaf(_ context.Context, guild, user string, deaf bool) error {
+	c.s.moderate(guild, user, func(m *voicectl.Moderation) { m.Deaf = deaf })
+	if ss := c.s.userSession(guild, user); ss != nil {
+		ss.media.SetServerDeaf(deaf)
 	}
-	ss.media.SetServerDeaf(deaf)
 	return nil
 }
 
-func (c controller) Disconnect(guild, user string) error {
+func (c controller) Disconnect(_ context.Context, guild, user string) error {
 	ss := c.s.userSession(guild, user)
 	if ss == nil {
 		return voicectl.ErrNotConnected

@@ -142,7 +142,7 @@ func (s *Service) DeleteChannel(ctx context.Context, user, id model.Snowflake) (
 	}
 	s.graph.removeChannel(c)
 	for _, u := range s.voice.InChannel(c.GuildID, id) {
-		s.disconnectVoice(c.GuildID, u)
+		s.disconnectVoice(ctx, c.GuildID, u)
 	}
 	s.dispatcher().Dispatch(event("CHANNEL_DELETE", c.GuildID, model.IntentGuilds, c))
 	return c, nil

@@ -23,6 +23,7 @@ var (
 	ErrInvalidForm        = errors.New("service: invalid form body")
 	ErrBadLogin           = errors.New("service: invalid login or password")
 	ErrNoVoice            = errors.New("service: no voice server available")
+	ErrChannelFull        = errors.New("service: voice channel is full (user_limit)")
 	ErrConfig             = errors.New("service: invalid configuration")
 )
 

@@ -182,11 +182,11 @@ func (s *Service) ModifyMember(ctx context.Context, user, guild, target model.Sn
 	obj.GuildID = &gid
 	s.dispatcher().Dispatch(event("GUILD_MEMBER_UPDATE", guild, model.IntentGuildMembers, obj))
 	if p.Mute != nil || p.Deaf != nil {
-		s.applyServerVoice(guild, target, m.Mute, m.Deaf)
+		s.applyServerVoice(ctx, guild, target, m.Mute, m.Deaf)
 	}
 	if p.ChannelSet {
 		if p.ChannelID == nil {
-			s.disconnectVoice(guild, target)
+			s.disconnectVoice(ctx, guild, target)
 		} else if err := s.moveVoice(ctx, guild, target, *p.ChannelID); err != nil {
 			return obj, err
 		}
@@ -213,7 +213,7 @@ func (s *Service) KickMember(ctx context.Context, user, guild, target model.Snow
 		return ErrMissingPermissions
 	}
 	u, _ := s.accounts.user(target)
-	s.disconnectVoice(guild, target)
+	s.disconnectVoice(ctx, guild, target)
 	if err := s.st.DeleteMember(ctx, guild, target); err != nil {
 		return err
 	}
@@ -225,16 +225,16 @@ func (s *Service) KickMember(ctx context.Context, user, guild, target model.Snow
 }
 
 // applyServerVoice pushes server mute/deafen to the SFU and the guild.
-func (s *Service) applyServerVoice(guild, user model.Snowflake, mute, deaf bool) {
+func (s *Service) applyServerVoice(ctx context.Context, guild, user model.Snowflake, mute, deaf bool) {
 	e, ok := s.voice.SetServer(guild, user, mute, deaf)
 	if !ok {
 		return
 	}
 	if v := s.cfg.Voice; v != nil {
-		if err := v.SetServerMute(guild.String(), user.String(), mute); err != nil && !errors.Is(err, voicectl.ErrNotConnected) {
+		if err := v.SetServerMute(ctx, guild.String(), user.String(), mute); err != nil && !errors.Is(err, voicectl.ErrNotConnected) {
 			s.log.Warn("voice server mute", "guild", guild, "user", user, "err", err)
 		}
-		if err := v.SetServerDeaf(guild.String(), user.String(), deaf); err != nil && !errors.Is(err, voicectl.ErrNotConnected) {
+		if err := v.SetServerDeaf(ctx, guild.String(), user.String(), deaf); err != nil && !errors.Is(err, voicectl.ErrNotConnected) {
 			s.log.Warn("voice server deaf", "guild", guild, "user", user, "err", err)
 		}
 	}

@@ -86,7 +86,8 @@ func TestSeedAndRestart(t *testing.T) {
 		t.Fatalf("token after restart: %v", err)
 	}
 	// Voice without a registry is refused, not a panic.
-	if err := s2.joinVoice(ctx, g, user.ID, cs[1].ID, false, false, "gw", false, false, ""); !errors.Is(err, ErrNoVoice) {
+	lounge := cs[1].ID
+	if err := s2.VoiceStateUpdate(ctx, model.SessionRef{ID: "gw", UserID: user.ID}, model.VoiceStateRequest{GuildID: g, ChannelID: &lounge}); !errors.Is(err, ErrNoVoice) {
 		t.Fatalf("joinVoice without voice: %v", err)
 	}
 }

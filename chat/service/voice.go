@@ -16,10 +16,13 @@ import (
 // VOICE_SERVER_UPDATE with a fresh token to the requesting session only.
 func (s *Service) VoiceStateUpdate(ctx context.Context, ref model.SessionRef, req model.VoiceStateRequest) error {
 	if req.ChannelID == nil {
-		if !s.graph.exists(req.GuildID) {
+		// Leaving: only a member's own state, and only if there is one
+		// (a non-member could otherwise put VOICE_STATE_UPDATEs into any
+		// guild).
+		if _, ok := s.graph.member(req.GuildID, ref.UserID); !ok {
 			return ErrUnknownGuild
 		}
-		s.leaveVoice(req.GuildID, ref.UserID, false)
+		s.leaveVoice(ctx, req.GuildID, ref.UserID, false)
 		return nil
 	}
 	c, err := s.graph.channel(*req.ChannelID)
@@ -35,35 +38,48 @@ func (s *Service) VoiceStateUpdate(ctx context.Context, ref model.SessionRef, re
 	if err != nil {
 		return err
 	}
-	mute, deaf := v.member.Mute, v.member.Deaf
-	var region string
-	if v.channel.RTCRegion != nil {
-		region = *v.channel.RTCRegion
-	}
-	return s.joinVoice(ctx, req.GuildID, ref.UserID, *req.ChannelID, req.SelfMute, req.SelfDeaf, ref.ID, mute, deaf, region)
+	return s.joinVoice(ctx, req.GuildID, ref.UserID, req.SelfMute, req.SelfDeaf, ref.ID, v, false)
 }
 
-// joinVoice records the state and performs the hand-off when needed.
-func (s *Service) joinVoice(ctx context.Context, guild, user, channel model.Snowflake, selfMute, selfDeaf bool, gwSession string, mute, deaf bool, region string) error {
+// joinVoice records the state and performs the hand-off when needed. The
+// channel's user_limit holds unless moved (a moderator's move) or the
+// member may move members (Discord lets them into full channels).
+func (s *Service) joinVoice(ctx context.Context, guild, user model.Snowflake, selfMute, selfDeaf bool, gwSession string, v channelView, moved bool) error {
 	if s.cfg.Registry == nil || s.cfg.VoiceSigner == nil {
 		return ErrNoVoice
 	}
+	channel := v.channel.ID
 	prev, had := s.voice.Get(guild, user)
 	needs := !had || prev.State.ChannelID == nil || *prev.State.ChannelID != channel
 	var endpoint string
 	if needs {
+		var region string
+		if v.channel.RTCRegion != nil {
+			region = *v.channel.RTCRegion
+		}
 		node, err := s.cfg.Registry.Pick(ctx, region)
 		if err != nil {
 			return fmt.Errorf("%w: %v", ErrNoVoice, err)
 		}
 		endpoint = node.Endpoint
 	}
+	limit := v.channel.UserLimit
+	if moved || v.perms&(model.PermMoveMembers|model.PermAdministrator) != 0 {
+		limit = 0
+	}
 	var token string
-	change := s.voice.Join(guild, user, channel, selfMute, selfDeaf, gwSession, mute, deaf, func() string {
+	change, err := s.voice.Join(voicestate.JoinRequest{Guild: guild, User: user, Channel: channel,
+		SelfMute: selfMute, SelfDeaf: selfDeaf, GatewaySession: gwSession,
+		Mute: v.member.Mute, Deaf: v.member.Deaf, Limit: limit}, func() string {
 		claims, tok := s.cfg.VoiceSigner.IssueFor(user.String(), guild.String(), channel.String(), s.cfg.VoiceTokenTTL, time.Now())
 		token = tok
 		return claims.SessionID
 	})
+	if errors.Is(err, voicestate.ErrChannelFull) {
+		return ErrChannelFull
+	} else if err != nil {
+		return err
+	}
 	s.dispatchVoiceState(change.New.State)
 	if change.Handoff {
 		ev := event("VOICE_SERVER_UPDATE", 0, 0, map[string]any{"token": token, "guild_id": guild, "endpoint": endpoint})
@@ -87,22 +103,29 @@ func (s *Service) moveVoice(ctx context.Context, guild, user, channel model.Snow
 	if err != nil {
 		return err
 	}
-	var region string
-	if c.RTCRegion != nil {
-		region = *c.RTCRegion
+	// The moved member must be able to connect there; the mover's right
+	// to move (checked by the caller) lifts the user limit.
+	v, err := s.graph.channelAccess(user, channel, model.PermConnect)
+	if err != nil {
+		return err
 	}
 	st := e.State
-	return s.joinVoice(ctx, guild, user, channel, st.SelfMute, st.SelfDeaf, e.GatewaySession, st.Mute, st.Deaf, region)
+	return s.joinVoice(ctx, guild, user, st.SelfMute, st.SelfDeaf, e.GatewaySession, v, true)
 }
 
 // disconnectVoice ends a member's voice session at the SFU and tells the
 // guild (moderation, kick, channel deletion).
-func (s *Service) disconnectVoice(guild, user model.Snowflake) { s.leaveVoice(guild, user, true) }
+func (s *Service) disconnectVoice(ctx context.Context, guild, user model.Snowflake) {
+	s.leaveVoice(ctx, guild, user, true)
+}
 
-func (s *Service) leaveVoice(guild, user model.Snowflake, force bool) {
+func (s *Service) leaveVoice(ctx context.Context, guild, user model.Snowflake, force bool) {
 	change := s.voice.Leave(guild, user)
-	if v := s.cfg.Voice; v != nil && (force || change.Old != nil) {
-		if err := v.Disconnect(guild.String(), user.String()); err != nil && !errors.Is(err, voicectl.ErrNotConnected) {
+	if change.Old == nil && !force {
+		return // nothing to leave, nothing to tell
+	}
+	if v := s.cfg.Voice; v != nil {
+		if err := v.Disconnect(ctx, guild.String(), user.String()); err != nil && !errors.Is(err, voicectl.ErrNotConnected) {
 			s.log.Warn("voice disconnect", "guild", guild, "user", user, "err", err)
 		}
 	}
@@ -148,7 +171,95 @@ func (s *Service) VoiceRegions(ctx context.Context) []map[string]any {
 // SessionEnded leaves voice for a gateway session that can no longer resume
 // (a gateway backend call).
 func (s *Service) SessionEnded(ref model.SessionRef) {
+	ctx, cancel := context.WithTimeout(context.Background(), voiceCallTimeout)
+	defer cancel()
 	for _, e := range s.voice.BySession(ref.ID) {
-		s.leaveVoice(e.State.GuildID, e.State.UserID, true)
+		s.leaveVoice(ctx, e.State.GuildID, e.State.UserID, true)
 	}
+}
+
+// voiceCallTimeout bounds calls to voice nodes made on no request's behalf.
+const voiceCallTimeout = 10 * time.Second
+
+// Admit answers a voice node's question at every Identify and Resume
+// (voicectl.Admitter): is this voice session one chat still knows — the
+// member's current voice state in that channel, issued with that session
+// id, and the member may still connect there — and with which server mute
+// and deafen does it start. Chat's stored state is the truth, so a kick,
+// a leave, a lost permission or a deleted channel refuses every token
+// issued before, on every node, without any polling.
+func (s *Service) Admit(ctx context.Context, vs voicectl.Session) (voicectl.Moderation, error) {
+	guild, err := model.ParseSnowflake(vs.GuildID)
+	if err != nil || !s.graph.exists(guild) {
+		return voicectl.Moderation{}, voicectl.ErrNotManaged
+	}
+	user, uerr := model.ParseSnowflake(vs.UserID)
+	channel, cerr := model.ParseSnowflake(vs.ChannelID)
+	if uerr != nil || cerr != nil {
+		return voicectl.Moderation{}, voicectl.ErrRevoked
+	}
+	e, ok := s.voice.Get(guild, user)
+	if !ok || e.State.SessionID != vs.SessionID || e.State.ChannelID == nil || *e.State.ChannelID != channel {
+		return voicectl.Moderation{}, voicectl.ErrRevoked
+	}
+	v, err := s.graph.channelAccess(user, channel, model.PermConnect)
+	if err != nil {
+		s.disconnectVoice(ctx, guild, user) // access lost since the join
+		return voicectl.Moderation{}, voicectl.ErrRevoked
+	}
+	return voicectl.Moderation{Mute: v.member.Mute, Deaf: v.member.Deaf}, nil
+}
+
+// Moderation is the operator's voice moderation (the admin API) as a
+// voicectl.Controller over chat's stored state: a server mute or deafen is
+// stored on the member, as a moderator's PATCH would (with the guild
+// owner's authority), told to the guild and pushed to the voice session;
+// so it holds when the member joins later or reconnects. A guild chat does
+// not manage answers voicectl.ErrNotManaged.
+func (s *Service) Moderation() voicectl.Controller { return moderation{s} }
+
+type moderation struct{ s *Service }
+
+func (m moderation) target(guildID, userID string) (guild, user, owner model.Snowflake, err error) {
+	guild, gerr := model.ParseSnowflake(guildID)
+	if gerr != nil {
+		return 0, 0, 0, voicectl.ErrNotManaged
+	}
+	snap, serr := m.s.graph.snapshot(guild)
+	if serr != nil {
+		return 0, 0, 0, voicectl.ErrNotManaged
+	}
+	user, err = model.ParseSnowflake(userID)
+	if err != nil {
+		return 0, 0, 0, ErrUnknownMember
+	}
+	return guild, user, snap.guild.OwnerID, nil
+}
+
+func (m moderation) SetServerMute(ctx context.Context, guildID, userID string, mute bool) error {
+	guild, user, owner, err := m.target(guildID, userID)
+	if err == nil {
+		_, err = m.s.ModifyMember(ctx, owner, guild, user, MemberPatch{Mute: &mute})
+	}
+	return err
+}
+
+func (m moderation) SetServerDeaf(ctx context.Context, guildID, userID string, deaf bool) error {
+	guild, user, owner, err := m.target(guildID, userID)
+	if err == nil {
+		_, err = m.s.ModifyMember(ctx, owner, guild, user, MemberPatch{Deaf: &deaf})
+	}
+	return err
+}
+
+func (m moderation) Disconnect(ctx context.Context, guildID, userID string) error {
+	guild, user, _, err := m.target(guildID, userID)
+	if err != nil {
+		return err
+	}
+	if _, ok := m.s.voice.Get(guild, user); !ok {
+		return voicectl.ErrNotConnected
+	}
+	m.s.disconnectVoice(ctx, guild, user)
+	return nil
 }

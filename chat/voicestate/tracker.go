@@ -1,6 +1,7 @@
 package voicestate
 
 import (
+	"errors"
 	"sort"
 	"sync"
 
@@ -35,42 +36,73 @@ func New() *Tracker {
 	return &Tracker{guilds: map[model.Snowflake]map[model.Snowflake]*Entry{}}
 }
 
-// Join records user in channel (joining, moving or updating self flags).
-// newSession is called only when a hand-off is needed and returns the voice
-// session id for the new token.
-func (t *Tracker) Join(guild, user, channel model.Snowflake, selfMute, selfDeaf bool, gwSession string, serverMute, serverDeaf bool, newSession func() string) Change {
+// ErrChannelFull means a join would put more users in a voice channel
+// than its user_limit allows.
+var ErrChannelFull = errors.New("voicestate: voice channel is full")
+
+// JoinRequest is a user joining, moving to or updating their state in a
+// voice channel.
+type JoinRequest struct {
+	Guild, User, Channel model.Snowflake
+	SelfMute, SelfDeaf   bool
+	// GatewaySession owns the state ("" keeps the current owner).
+	GatewaySession string
+	// Mute and Deaf are the member's server mute and deafen.
+	Mute, Deaf bool
+	// Limit is the channel's user_limit (0: none). A user not yet in the
+	// channel cannot join it when Limit users are; the check and the join
+	// are one step, so concurrent joins cannot overfill it.
+	Limit int
+}
+
+// Join records r (joining, moving or updating self flags). newSession is
+// called only when a hand-off is needed and returns the voice session id
+// for the new token.
+func (t *Tracker) Join(r JoinRequest, newSession func() string) (Change, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	g := t.guilds[guild]
+	g := t.guilds[r.Guild]
+	old := g[r.User]
+	moving := old == nil || old.State.ChannelID == nil || *old.State.ChannelID != r.Channel
+	if moving && r.Limit > 0 {
+		n := 0
+		for _, e := range g {
+			if e.State.ChannelID != nil && *e.State.ChannelID == r.Channel {
+				n++
+			}
+		}
+		if n >= r.Limit {
+			return Change{}, ErrChannelFull
+		}
+	}
 	if g == nil {
 		g = map[model.Snowflake]*Entry{}
-		t.guilds[guild] = g
+		t.guilds[r.Guild] = g
 	}
-	old := g[user]
 	var ch Change
 	if old != nil {
 		c := *old
 		ch.Old = &c
 	}
-	e := &Entry{GatewaySession: gwSession}
+	e := &Entry{GatewaySession: r.GatewaySession}
 	if old != nil {
 		*e = *old
-		if gwSession != "" {
-			e.GatewaySession = gwSession
+		if r.GatewaySession != "" {
+			e.GatewaySession = r.GatewaySession
 		}
 	}
-	c := channel
-	e.State.GuildID, e.State.UserID, e.State.ChannelID = guild, user, &c
-	e.State.SelfMute, e.State.SelfDeaf = selfMute, selfDeaf
-	e.State.Mute, e.State.Deaf = serverMute, serverDeaf
-	if old == nil || old.State.ChannelID == nil || *old.State.ChannelID != channel {
+	c := r.Channel
+	e.State.GuildID, e.State.UserID, e.State.ChannelID = r.Guild, r.User, &c
+	e.State.SelfMute, e.State.SelfDeaf = r.SelfMute, r.SelfDeaf
+	e.State.Mute, e.State.Deaf = r.Mute, r.Deaf
+	if moving {
 		ch.Handoff = true
 		e.State.SessionID = newSession()
 	}
-	g[user] = e
+	g[r.User] = e
 	n := *e
 	ch.New = &n
-	return ch
+	return ch, nil
 }
 
 // Leave removes a user's state; Old is nil if there was none.

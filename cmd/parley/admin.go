@@ -57,6 +57,8 @@ func init() {
 	}
 }
 
+var errUnknownAction = errors.New("unknown action")
+
 type adminVoiceRequest struct {
 	GuildID string `json:"guild_id"`
 	UserID  string `json:"user_id"`
@@ -101,15 +103,28 @@ func adminHandler(env *serveEnv, token string) http.Handler {
 			return
 		}
 		on := req.On == nil || *req.On
-		var err error
-		switch r.PathValue("action") {
-		case "mute":
-			err = env.voice.SetServerMute(req.GuildID, req.UserID, on)
-		case "deafen":
-			err = env.voice.SetServerDeaf(req.GuildID, req.UserID, on)
-		case "kick":
-			err = env.voice.Disconnect(req.GuildID, req.UserID)
-		default:
+		act := func(ctl voicectl.Controller) error {
+			switch r.PathValue("action") {
+			case "mute":
+				return ctl.SetServerMute(r.Context(), req.GuildID, req.UserID, on)
+			case "deafen":
+				return ctl.SetServerDeaf(r.Context(), req.GuildID, req.UserID, on)
+			case "kick":
+				return ctl.Disconnect(r.Context(), req.GuildID, req.UserID)
+			}
+			return errUnknownAction
+		}
+		// Chat's stored state is the truth for its guilds: moderation goes
+		// through chat (stored, told to the guild, pushed to the session);
+		// the voice node's own table serves guilds chat does not manage.
+		var err error = voicectl.ErrNotManaged
+		if env.chatModeration != nil {
+			err = act(env.chatModeration)
+		}
+		if errors.Is(err, voicectl.ErrNotManaged) {
+			err = act(env.voice)
+		}
+		if errors.Is(err, errUnknownAction) {
 			fail(w, http.StatusNotFound, "unknown action")
 			return
 		}

@@ -80,6 +80,8 @@ func startChat(ctx context.Context, env *serveEnv) (*running, error) {
 	if env.metrics != nil {
 		registerChatMetrics(env.metrics, srv)
 	}
+	env.admission.set(srv.Service)
+	env.chatModeration = srv.Service.Moderation()
 	return &running{
 		addrs: map[string]string{"api": srv.APIAddr(), "gateway": srv.GatewayAddr()},
 		stop:  srv.Close,

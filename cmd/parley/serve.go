@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"sort"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -52,6 +53,12 @@ type serveEnv struct {
 	addrs map[string]string
 	// voice is set by the voice component for the control plane.
 	voice voicectl.Controller
+	// admission is what the voice gateway asks at every Identify and
+	// Resume; the chat component points it at chat (voicectl.Admitter).
+	admission *admissionProxy
+	// chatModeration is chat's voice moderation (admin API), set by the
+	// chat component.
+	chatModeration voicectl.Controller
 	// voiceEndpoint is the host:port clients put after wss:// .
 	voiceEndpoint string
 	// voiceParticipants lists connected voice users (admin API).
@@ -110,7 +117,7 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	env := &serveEnv{dir: dir, log: log, tls: tcfg, metrics: reg, dev: *dev, addrs: map[string]string{}}
+	env := &serveEnv{dir: dir, log: log, tls: tcfg, metrics: reg, dev: *dev, addrs: map[string]string{}, admission: &admissionProxy{}}
 	_ = dir.RemoveReady()
 
 	selected := map[string]bool{}
@@ -192,3 +199,21 @@ func splitComma(s string) []string {
 
 // errNoServer is returned by client subcommands when ready.json is missing.
 var errNoServer = errors.New("no running server found in the data dir; start `parley serve --data-dir DIR` first")
+
+// admissionProxy is the voice gateway's Admitter in `parley serve`: the
+// voice component starts before chat, so it holds the control plane that
+// chat sets once it runs. Without chat (--only voice) every guild is
+// unmanaged and the token alone admits.
+type admissionProxy struct {
+	target atomic.Pointer[voicectl.Admitter]
+}
+
+func (p *admissionProxy) set(a voicectl.Admitter) { p.target.Store(&a) }
+
+// Admit asks the control plane, if one is set.
+func (p *admissionProxy) Admit(ctx context.Context, s voicectl.Session) (voicectl.Moderation, error) {
+	if a := p.target.Load(); a != nil {
+		return (*a).Admit(ctx, s)
+	}
+	return voicectl.Moderation{}, voicectl.ErrNotManaged
+}

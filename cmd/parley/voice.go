@@ -54,7 +54,7 @@ func init() {
 			srv, err := voicenode.New(voicenode.Config{
 				GatewayAddr: *gatewayAddr, UDPAddr: *udpAddr, PublicIP: *publicIP,
 				TLS: env.tls, TokenKey: key, LegacyModes: legacyOn,
-				Gateway: signaling.Config{DAVE: policy}, Logger: env.log, Metrics: env.metrics,
+				Gateway: signaling.Config{DAVE: policy, Admitter: env.admission}, Logger: env.log, Metrics: env.metrics,
 				Conns: connlimit.Config{PerIP: *maxConns, PendingPerIP: *maxPending},
 			})
 			if err != nil {

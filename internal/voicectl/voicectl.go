@@ -1,25 +1,80 @@
 // Package voicectl is the contract between the voice control plane (chat,
-// admin CLI) and a voice server (sfu + signaling): the few operations a
-// control plane performs on participants of a running voice session. It has
-// no dependencies so that chat never imports the media path.
+// admin CLI) and a voice node (sfu + signaling), in both directions:
+//
+//   - Controller: what the control plane does to live voice sessions
+//     (server mute, deafen, disconnect).
+//   - Admitter: what a voice node asks the control plane at every Identify
+//     and Resume: is this session still one the control plane knows, and
+//     with which server mute and deafen must it start?
+//
+// The control plane's stored voice state is the truth; a node applies it
+// before the first packet of a session is forwarded, and a revocation
+// (kick, leaving the guild, losing access to the channel, the channel's
+// deletion) reaches live sessions through Controller.Disconnect and new
+// ones through Admit. Nothing is polled per packet. The package has no
+// dependencies so that chat never imports the media path.
 package voicectl
 
-import "errors"
+import (
+	"context"
+	"errors"
+)
 
-// ErrNotConnected means the user has no voice session in that guild.
-var ErrNotConnected = errors.New("voicectl: user not connected to voice in that guild")
+// Errors.
+var (
+	// ErrNotConnected means the user has no voice session in that guild.
+	ErrNotConnected = errors.New("voicectl: user not connected to voice in that guild")
+	// ErrRevoked means the control plane no longer knows the session: the
+	// node refuses it (close 4014) and must not let it resume.
+	ErrRevoked = errors.New("voicectl: voice session revoked")
+	// ErrNotManaged means the control plane does not manage the session's
+	// guild (credentials an operator minted with `parley voice-token` for a
+	// guild chat does not have): the node admits it on its own authority,
+	// the token.
+	ErrNotManaged = errors.New("voicectl: guild not managed by this control plane")
+)
 
 // Controller acts on a user's voice session, identified by guild (the voice
-// protocol's server_id) and user id.
+// protocol's server_id) and user id. ctx bounds the call (an RPC to a
+// remote node or a store write).
 type Controller interface {
-	// SetServerMute stops (or resumes) forwarding the user's audio to others.
-	SetServerMute(guildID, userID string, mute bool) error
-	// SetServerDeaf stops (or resumes) forwarding others' audio to the user.
-	SetServerDeaf(guildID, userID string, deaf bool) error
+	// SetServerMute stops (or resumes) forwarding the user's audio to
+	// others, in the live session and in the user's next sessions on this
+	// node (nil even when the user is not connected).
+	SetServerMute(ctx context.Context, guildID, userID string, mute bool) error
+	// SetServerDeaf stops (or resumes) forwarding others' audio to the
+	// user, as SetServerMute.
+	SetServerDeaf(ctx context.Context, guildID, userID string, deaf bool) error
 	// Disconnect ends the user's voice session with close code 4014
 	// (kicked or channel gone: the client must not reconnect).
-	Disconnect(guildID, userID string) error
+	Disconnect(ctx context.Context, guildID, userID string) error
 }
+
+// Session is what a voice token binds: who joins which channel, and the
+// voice session id the control plane issued with the token.
+type Session struct {
+	GuildID, ChannelID, UserID, SessionID string
+}
+
+// Moderation is the server-side voice state a session starts with.
+type Moderation struct {
+	Mute, Deaf bool
+}
+
+// Admitter decides whether a voice session may start or resume. It is
+// called once per Identify and Resume, never per packet.
+type Admitter interface {
+	// Admit returns the session's stored moderation, ErrRevoked if the
+	// control plane no longer knows the session, or ErrNotManaged. Any
+	// other error (the control plane is unreachable) refuses the session.
+	Admit(ctx context.Context, s Session) (Moderation, error)
+}
+
+// AdmitterFunc adapts a function to Admitter.
+type AdmitterFunc func(ctx context.Context, s Session) (Moderation, error)
+
+// Admit calls f.
+func (f AdmitterFunc) Admit(ctx context.Context, s Session) (Moderation, error) { return f(ctx, s) }
 
 // Participant describes one connected voice user.
 type Participant struct {
