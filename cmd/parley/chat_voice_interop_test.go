@@ -17,6 +17,7 @@ import (
 
 	"github.com/parleyhq/parley/internal/datadir"
 	"github.com/parleyhq/parley/internal/ogg"
+	"github.com/parleyhq/parley/internal/testkit"
 	"github.com/parleyhq/parley/voiceclient"
 )
 
@@ -211,16 +212,11 @@ func TestChatDiscordJSVoice(t *testing.T) {
 	})
 	say("play")
 	expect("played")
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
+	testkit.Poll(5*time.Second, func() bool { // the check below says what is missing
 		mu.Lock()
-		n := len(got)
-		mu.Unlock()
-		if n >= len(frames) {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		defer mu.Unlock()
+		return len(got) >= len(frames)
+	})
 	mu.Lock()
 	defer mu.Unlock()
 	if len(got) != len(frames) {
