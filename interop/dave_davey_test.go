@@ -15,7 +15,9 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
 	"github.com/parleyhq/parley/e2ee/dave"
+	"github.com/parleyhq/parley/internal/testkit"
 )
 
 // daveyProc is interop/node/dave/davey-driver.mjs: @snazzah/davey
@@ -346,32 +348,31 @@ func daveySynced(t *testing.T, env *voiceEnv, members ...*daveyMember) uint64 {
 		want = append(want, n)
 	}
 	slices.Sort(want)
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		st, _ := env.srv.DAVEState(testGuild, testChannel)
+	st, _ := env.srv.DAVEState(testGuild, testChannel)
+	synced := testkit.Poll(15*time.Second, func() bool {
+		st, _ = env.srv.DAVEState(testGuild, testChannel)
 		group := slices.Clone(st.GroupUsers)
 		slices.Sort(group)
-		ok := st.Established && !st.Transition && st.Proposals == 0 && slices.Equal(group, want)
+		if !st.Established || st.Transition || st.Proposals != 0 || !slices.Equal(group, want) {
+			return false
+		}
 		code := ""
 		for _, m := range members {
 			s := m.state()
-			if !ok || !s.Ready || s.Epoch == nil || *s.Epoch != strconv.FormatUint(st.Epoch, 10) || s.Code == nil || code != "" && *s.Code != code {
-				ok = false
-				break
+			if !s.Ready || s.Epoch == nil || *s.Epoch != strconv.FormatUint(st.Epoch, 10) || s.Code == nil || code != "" && *s.Code != code {
+				return false
 			}
 			code = *s.Code
 		}
-		if ok {
-			return st.Epoch
+		return true
+	})
+	if !synced {
+		for _, m := range members {
+			t.Logf("davey %s: %+v", m.user, m.state())
 		}
-		if time.Now().After(deadline) {
-			for _, m := range members {
-				t.Logf("davey %s: %+v", m.user, m.state())
-			}
-			t.Fatalf("davey members not in sync with the server: %+v", st)
-		}
-		time.Sleep(30 * time.Millisecond)
+		t.Fatalf("davey members not in sync with the server: %+v", st)
 	}
+	return st.Epoch
 }
 
 // daveyMedia checks a frame encrypted by each member decrypts at the others.
@@ -410,19 +411,13 @@ func TestDAVEDavey(t *testing.T) {
 	a.setHold(true)
 	b.setHold(true)
 	c := joinDavey(t, env, p, uc)
-	deadline := time.Now().Add(10 * time.Second)
-	for len(a.heldOps()) < 1 || len(b.heldOps()) < 1 {
-		if time.Now().After(deadline) {
-			t.Fatal("no Add proposal for c")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.Eventually(t, 10*time.Second, func() bool { return len(a.heldOps()) >= 1 && len(b.heldOps()) >= 1 }, "no Add proposal for c")
 	_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
-	for !slices.Equal(a.heldOps(), []byte{0, 1}) || !slices.Equal(b.heldOps(), []byte{0, 1}) {
-		if time.Now().After(deadline) {
-			t.Fatalf("held ops a %v b %v, want append then revoke", a.heldOps(), b.heldOps())
-		}
-		time.Sleep(10 * time.Millisecond)
+	revoked := func() bool {
+		return slices.Equal(a.heldOps(), []byte{0, 1}) && slices.Equal(b.heldOps(), []byte{0, 1})
+	}
+	if !testkit.Poll(10*time.Second, revoked) {
+		t.Fatalf("held ops a %v b %v, want append then revoke", a.heldOps(), b.heldOps())
 	}
 	a.setHold(false)
 	b.setHold(false)

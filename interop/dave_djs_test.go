@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/internal/ogg"
+	"github.com/parleyhq/parley/internal/testkit"
 )
 
 // startDJSDAVE starts @discordjs/voice with DAVE on (@snazzah/davey inside;
@@ -64,14 +65,19 @@ func daveSynced(t *testing.T, env *voiceEnv, gos []*goPeer, djs []*driver, other
 		want = append(want, n)
 	}
 	slices.Sort(want)
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		st, _ := env.srv.DAVEState(testGuild, testChannel)
+	st, _ := env.srv.DAVEState(testGuild, testChannel)
+	var code, why string
+	synced := testkit.Poll(20*time.Second, func() bool {
+		st, _ = env.srv.DAVEState(testGuild, testChannel)
 		group := slices.Clone(st.GroupUsers)
 		slices.Sort(group)
 		ok := st.Established && !st.Transition && st.Proposals == 0 && slices.Equal(group, want)
+		why = ""
+		if !ok {
+			why = "server"
+		}
 		epoch := strconv.FormatUint(st.Epoch, 10)
-		var code, why string
+		code = ""
 		for _, g := range gos {
 			s := g.conn.DAVE()
 			if !s.Ready || s.ProtocolVersion != 1 || s.Epoch != st.Epoch || s.Pending != 0 || code != "" && s.PrivacyCode != code {
@@ -89,14 +95,12 @@ func daveSynced(t *testing.T, env *voiceEnv, gos []*goPeer, djs []*driver, other
 				code = *s.Code
 			}
 		}
-		if ok && code != "" {
-			return code
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("DAVE not in sync (%s): server %+v", why, st)
-		}
-		time.Sleep(50 * time.Millisecond)
+		return ok && code != ""
+	})
+	if !synced {
+		t.Fatalf("DAVE not in sync (%s): server %+v", why, st)
 	}
+	return code
 }
 
 // TestDAVEDiscordJS: Parley's Go client and two @discordjs/voice clients

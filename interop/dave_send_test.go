@@ -27,7 +27,7 @@ func TestDAVEBurstAfterDial(t *testing.T) {
 				if err := a.conn.SendOpus(f); err != nil {
 					t.Fatal(err)
 				}
-				time.Sleep(2 * time.Millisecond)
+				time.Sleep(2 * time.Millisecond) // paces the burst at ten times real time
 			}
 			b.got.waitAudio(a.user, len(frames), 3*time.Second)
 			checkGoFrames(t, "a -> b", b, a.user, frames)

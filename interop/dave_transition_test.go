@@ -5,6 +5,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/parleyhq/parley/internal/testkit"
 )
 
 // hearing samples, every 100 ms, how many frames each receiver has from
@@ -107,22 +109,42 @@ func (h *hearing) check(t *testing.T, what string, max time.Duration) {
 	}
 }
 
-// recent fails unless every watched receiver heard every sender within
-// window; it logs the longest silences seen.
-func (h *hearing) recent(t *testing.T, what string, window time.Duration) {
-	t.Helper()
+// notHeard lists the watched (receiver, sender) pairs without a new frame
+// since after (a sample at or after it).
+func (h *hearing) notHeard(after time.Time) [][2]string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	now := time.Now()
+	var out [][2]string
 	for r, ss := range h.senders {
 		for _, s := range ss {
 			k := [2]string{r, s}
-			if at, ok := h.since[k]; !ok || now.Sub(at) > window {
-				t.Errorf("%s: %s has not heard %s in the last %v", what, r, s, window)
+			if at, ok := h.since[k]; !ok || at.Before(after) {
+				out = append(out, k)
 			}
-			if h.worst[k] > 500*time.Millisecond {
-				t.Logf("%s: %s did not hear %s for %v at worst (from %s)", what, r, s, h.worst[k], h.worstAt[k].UTC().Format("15:04:05.000"))
-			}
+		}
+	}
+	return out
+}
+
+// heardSince waits until every watched receiver heard every sender after
+// the time after, and fails the test if one does not within timeout.
+func (h *hearing) heardSince(t *testing.T, what string, after time.Time, timeout time.Duration) {
+	t.Helper()
+	if !testkit.Poll(timeout, func() bool { return len(h.notHeard(after)) == 0 }) {
+		for _, k := range h.notHeard(after) {
+			t.Errorf("%s: %s did not hear %s within %v", what, k[0], k[1], timeout)
+		}
+	}
+}
+
+// logWorst logs the longest silences seen, over 500 ms.
+func (h *hearing) logWorst(t *testing.T, what string) {
+	t.Helper()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for k, d := range h.worst {
+		if d > 500*time.Millisecond {
+			t.Logf("%s: %s did not hear %s for %v at worst (from %s)", what, k[0], k[1], d, h.worstAt[k].UTC().Format("15:04:05.000"))
 		}
 	}
 }
@@ -152,17 +174,11 @@ func streamGo(g *goPeer, stop <-chan struct{}, wg *sync.WaitGroup) {
 
 func waitVersion(t *testing.T, env *voiceEnv, v uint16) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		st, _ := env.srv.DAVEState(testGuild, testChannel)
-		if st.ProtocolVersion == v && !st.Transition {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("room not at DAVE version %d: %+v", v, st)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	st, _ := env.srv.DAVEState(testGuild, testChannel)
+	testkit.Eventually(t, 10*time.Second, func() bool {
+		st, _ = env.srv.DAVEState(testGuild, testChannel)
+		return st.ProtocolVersion == v && !st.Transition
+	}, "room not at DAVE version %d: %+v", v, &st)
 }
 
 // TestDAVEDowngradeUpgrade: two Go clients and @discordjs/voice (DAVE) talk
@@ -190,17 +206,28 @@ func TestDAVEDowngradeUpgrade(t *testing.T) {
 	h.watch(u1, g1.got, u2, uj)
 	h.watch(u2, g2.got, u1, uj)
 	h.watch(uj, dj.got, u1, u2)
-	time.Sleep(time.Second)
+	h.heardSince(t, "before the downgrade", time.Time{}, 5*time.Second)
 
 	x := startDisgo(t, env, ux, syntheticFrames(50, 309), "")
 	x.wait("ready", 20*time.Second)
 	waitVersion(t, env, 0)
-	for deadline := time.Now().Add(5 * time.Second); g1.conn.DAVE().ProtocolVersion != 0; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("Go client after downgrade: %+v", g1.conn.DAVE())
-		}
+	// Every DAVE client executed the downgrade before disgo plays: one that
+	// has not yet would drop disgo's frames as undecryptable.
+	if !testkit.Poll(5*time.Second, func() bool {
+		return g1.conn.DAVE().ProtocolVersion == 0 && g2.conn.DAVE().ProtocolVersion == 0
+	}) {
+		t.Fatalf("Go clients after downgrade: %+v, %+v", g1.conn.DAVE(), g2.conn.DAVE())
 	}
-	time.Sleep(time.Second)
+	djsVersion := -1 // none
+	if !testkit.Poll(5*time.Second, func() bool {
+		djsVersion = -1
+		if v := dj.daveState().Version; v != nil {
+			djsVersion = *v
+		}
+		return djsVersion == 0
+	}) {
+		t.Fatalf("discord.js after downgrade: DAVE version %d", djsVersion)
+	}
 	x.send("play")
 	x.wait("played", 15*time.Second)
 	for _, p := range []struct {
@@ -220,7 +247,8 @@ func TestDAVEDowngradeUpgrade(t *testing.T) {
 	x.wait("left", 5*time.Second)
 	waitVersion(t, env, 1)
 	daveSynced(t, env, []*goPeer{g1, g2}, []*driver{dj})
-	time.Sleep(time.Second)
+	h.heardSince(t, "after the upgrade", time.Now(), 5*time.Second)
+	h.logWorst(t, "across downgrade and upgrade")
 	h.check(t, "across downgrade and upgrade", 1500*time.Millisecond)
 	if st := g1.conn.DAVE(); st.Decrypt.Decrypted == 0 || st.Encrypt.Encrypted == 0 {
 		t.Errorf("no end-to-end encrypted media after the upgrade: %+v", st)
@@ -255,7 +283,7 @@ func TestDAVEChurn(t *testing.T) {
 	h.watch(u1, g.got, ua, ub)
 	h.watch(ua, da.got, u1, ub)
 	h.watch(ub, db.got, u1, ua)
-	time.Sleep(500 * time.Millisecond)
+	h.heardSince(t, "before churn", time.Time{}, 5*time.Second)
 
 	var live []*goPeer
 	for i := range 20 {
@@ -272,8 +300,8 @@ func TestDAVEChurn(t *testing.T) {
 	// Every churned client closed with a close frame the server read, so
 	// its session ended at once: the group is the three members again.
 	daveSynced(t, env, []*goPeer{g}, []*driver{da, db})
-	time.Sleep(time.Second)
-	h.recent(t, "after churn", time.Second)
+	h.heardSince(t, "after churn", time.Now(), 5*time.Second)
+	h.logWorst(t, "across churn")
 	h.check(t, "across churn", 1500*time.Millisecond)
 	drops := env.srv.SFU().Stats().Snapshot().Drops
 	t.Logf("SFU drops %v; go client %+v", drops, g.conn.DAVE())

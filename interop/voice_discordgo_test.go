@@ -16,6 +16,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/parleyhq/parley/internal/ogg"
+	"github.com/parleyhq/parley/internal/testkit"
 )
 
 // fakeMainGateway is the smallest main gateway discordgo v0.29.0 needs to
@@ -215,7 +216,9 @@ func (p *discordgoPeer) play(ctx context.Context, frames [][]byte) error {
 			return ctx.Err()
 		}
 	}
-	time.Sleep(100 * time.Millisecond) // let the sender drain its 2-slot channel
+	// Speaking off once discordgo's sender took the last frames from its
+	// 2-slot channel (any still on their way are silence).
+	testkit.Poll(time.Second, func() bool { return len(p.vc.OpusSend) == 0 })
 	return p.vc.Speaking(false)
 }
 
@@ -238,19 +241,9 @@ func TestDiscordgoVoice(t *testing.T) {
 		t.Fatalf("discordgo play: %v", err)
 	}
 	g.got.waitAudio(dgoUser, len(dgoFrames), 3*time.Second)
-	waitFor(t, 3*time.Second, func() bool {
+	testkit.Poll(3*time.Second, func() bool { // the checks below say what is missing
 		return len(nonSilence(d.got.from("ssrc:"+strconv.FormatUint(uint64(g.conn.SSRC()), 10)))) >= len(goFrames)
 	})
 	checkGoFrames(t, "discordgo -> go", g, dgoUser, dgoFrames)
 	checkFrames(t, "go -> discordgo", d.from(t, goUser), goFrames)
-}
-
-// waitFor polls cond until it holds or d passes (the caller's checks then
-// report what is missing).
-func waitFor(t *testing.T, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
 }

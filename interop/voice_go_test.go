@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/internal/ogg"
+	"github.com/parleyhq/parley/internal/testkit"
 	"github.com/parleyhq/parley/voiceclient"
 	"github.com/parleyhq/parley/voiceproto"
 )
@@ -31,7 +32,7 @@ func TestVoiceOrderUnderBurst(t *testing.T) {
 		if err := a.conn.SendOpus(f); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(2 * time.Millisecond)
+		time.Sleep(2 * time.Millisecond) // paces the burst at ten times real time
 	}
 	b.got.waitAudio(a.user, len(frames), 3*time.Second)
 	checkGoFrames(t, "a -> b", b, a.user, frames)
@@ -49,7 +50,10 @@ func TestVoiceResume(t *testing.T) {
 	defer cancel()
 	playErr := make(chan error, 1)
 	go func() { playErr <- a.conn.PlayFrames(ctx, frames) }()
-	time.Sleep(500 * time.Millisecond)
+	// Mid-stream: a quarter of the frames reached the listener.
+	if !b.got.waitAudio(a.user, len(frames)/4, 5*time.Second) {
+		t.Fatalf("listener got %d frames before the drop, want %d", len(nonSilence(b.got.from(a.user))), len(frames)/4)
+	}
 	a.conn.DropGateway()
 	if !a.waitEvent(voiceclient.EventResumed, "", 5*time.Second) {
 		t.Fatalf("no resume; conn err %v", a.conn.Err())
@@ -133,7 +137,7 @@ func TestVoiceRecorder(t *testing.T) {
 	if err := a.conn.PlayOgg(ctx, f); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 3*time.Second, func() bool { return len(got.from(a.user)) >= len(frames)+voiceclient.SilenceFrames })
+	testkit.Poll(3*time.Second, func() bool { return len(got.from(a.user)) >= len(frames)+voiceclient.SilenceFrames }) // checkFrames says what is missing
 	if err := rec.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/parleyhq/parley/internal/datadir"
 	"github.com/parleyhq/parley/internal/ogg"
+	"github.com/parleyhq/parley/internal/testkit"
 	"github.com/parleyhq/parley/internal/voicetoken"
 	"github.com/parleyhq/parley/voiceclient"
 	"github.com/parleyhq/parley/voicenode"
@@ -89,11 +90,10 @@ type frameLog struct {
 	mu     sync.Mutex
 	byUser map[string][][]byte
 	seqs   map[string][]uint16 // RTP sequence numbers, where the receiver exposes them
-	notify chan struct{}
 }
 
 func newFrameLog() *frameLog {
-	return &frameLog{byUser: map[string][][]byte{}, seqs: map[string][]uint16{}, notify: make(chan struct{}, 1)}
+	return &frameLog{byUser: map[string][][]byte{}, seqs: map[string][]uint16{}}
 }
 
 func (l *frameLog) add(user string, opus []byte) { l.addSeq(user, opus, 0) }
@@ -103,10 +103,6 @@ func (l *frameLog) addSeq(user string, opus []byte, seq uint16) {
 	l.byUser[user] = append(l.byUser[user], append([]byte(nil), opus...))
 	l.seqs[user] = append(l.seqs[user], seq)
 	l.mu.Unlock()
-	select {
-	case l.notify <- struct{}{}:
-	default:
-	}
 }
 
 func (l *frameLog) from(user string) [][]byte {
@@ -125,20 +121,10 @@ func (l *frameLog) users() []string {
 	return out
 }
 
-// waitAudio waits until at least n non-silence frames from user arrived.
+// waitAudio waits until at least n non-silence frames from user arrived
+// and reports whether they did (the caller's checks say what is missing).
 func (l *frameLog) waitAudio(user string, n int, d time.Duration) bool {
-	deadline := time.NewTimer(d)
-	defer deadline.Stop()
-	for {
-		if len(nonSilence(l.from(user))) >= n {
-			return true
-		}
-		select {
-		case <-l.notify:
-		case <-deadline.C:
-			return false
-		}
-	}
+	return testkit.Poll(d, func() bool { return len(nonSilence(l.from(user))) >= n })
 }
 
 // goPeer is Parley's own voice client in the room.
@@ -151,16 +137,10 @@ type goPeer struct {
 	events []voiceclient.Event
 }
 
-// waitEvent waits for a gateway event of type typ (and user, if not "").
+// waitEvent waits for a gateway event of type typ (and user, if not "")
+// and reports whether it came.
 func (p *goPeer) waitEvent(typ, user string, d time.Duration) bool {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if p.hasEvent(typ, user) {
-			return true
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return false
+	return testkit.Poll(d, func() bool { return p.hasEvent(typ, user) })
 }
 
 func (p *goPeer) hasEvent(typ, user string) bool {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/internal/ogg"
+	"github.com/parleyhq/parley/internal/testkit"
 	"github.com/parleyhq/parley/voiceproto"
 )
 
@@ -96,7 +97,7 @@ func TestVoiceRoomAllClients(t *testing.T) {
 		}
 	}
 	// discordgo's frames are keyed by SSRC, resolved through its op 5 map.
-	waitFor(t, listenTO, func() bool {
+	testkit.Poll(listenTO, func() bool { // the checks below say what is missing
 		for _, tx := range others(dgoUser) {
 			dgo.mu.Lock()
 			n := 0

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/internal/ogg"
+	"github.com/parleyhq/parley/internal/testkit"
 )
 
 // TestVoiceTalkSpurts: a Parley Go client talks twice with a pause (two
@@ -37,6 +38,8 @@ func TestVoiceTalkSpurts(t *testing.T) {
 	if err := spk.conn.PlayFrames(ctx, frames[:30]); err != nil {
 		t.Fatal(err)
 	}
+	// The pause between the two talk-spurts is real-time media (what the
+	// test is about), not synchronisation.
 	time.Sleep(400 * time.Millisecond)
 	if err := spk.conn.PlayFrames(ctx, frames[30:]); err != nil {
 		t.Fatal(err)
@@ -51,7 +54,7 @@ func TestVoiceTalkSpurts(t *testing.T) {
 	}
 	g.got.waitAudio(spkUser, len(frames), 3*time.Second)
 	checkGoFrames(t, "go -> go", g, spkUser, frames)
-	waitFor(t, 3*time.Second, func() bool {
+	testkit.Poll(3*time.Second, func() bool { // checkFrames says what is missing
 		return len(nonSilence(dgo.got.from(fmt.Sprintf("ssrc:%d", spk.conn.SSRC())))) >= len(frames)
 	})
 	checkFrames(t, "go -> discordgo", dgo.from(t, spkUser), frames)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/parleyhq/parley/e2ee/dave"
 	"github.com/parleyhq/parley/e2ee/mls"
+	"github.com/parleyhq/parley/internal/testkit"
 	"github.com/parleyhq/parley/signaling"
 )
 
@@ -28,32 +29,20 @@ func synced(t *testing.T, h *harness, members ...*daveMember) {
 	}
 	slices.Sort(want)
 	var st signaling.DAVERoomState
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	allIn := func() bool {
 		var ok bool
 		st, ok = h.srv.Gateway().DAVEState("g1", daveChannel)
 		group := slices.Clone(st.GroupUsers)
 		slices.Sort(group)
-		allIn := ok && st.Established && !st.Transition && st.Proposals == 0 && slices.Equal(group, want)
-		var code string
-		for i, m := range members {
+		return ok && st.Established && !st.Transition && st.Proposals == 0 && slices.Equal(group, want) &&
+			membersAt(st.Epoch, members)
+	}
+	if !testkit.Poll(5*time.Second, allIn) {
+		for _, m := range members {
 			e, c := m.state()
-			if e != st.Epoch || c == "" || i > 0 && c != code {
-				allIn = false
-			}
-			code = c
+			t.Logf("user %d: epoch %d code %q ops %v", m.user, e, c, m.snapshotOps())
 		}
-		if allIn {
-			break
-		}
-		if time.Now().After(deadline) {
-			for _, m := range members {
-				e, c := m.state()
-				t.Logf("user %d: epoch %d code %q ops %v", m.user, e, c, m.snapshotOps())
-			}
-			t.Fatalf("members %v not synced with the server: %+v", want, st)
-		}
-		time.Sleep(10 * time.Millisecond)
+		t.Fatalf("members %v not synced with the server: %+v", want, st)
 	}
 	if !st.Enforced {
 		t.Errorf("room at DAVE v1 without SFU enforcement: %+v", st)
@@ -242,7 +231,10 @@ func TestDAVEBadInput(t *testing.T) {
 					t.Fatalf("close code %d, want %d", code, tc.wantClose)
 				}
 			} else {
-				time.Sleep(100 * time.Millisecond)
+				// The server handles a connection's messages in order: when
+				// the ACK of a heartbeat sent after the input arrives, the
+				// input was handled and did not close c.
+				c.heartbeat()
 				if closed, code := c.closedWith(); closed {
 					t.Fatalf("closed with %d", code)
 				}
@@ -260,26 +252,26 @@ func TestDAVEBadInput(t *testing.T) {
 // waitGroup is synced for another channel (no media check).
 func waitGroup(t *testing.T, h *harness, ch string, members ...*daveMember) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		st, _ := h.srv.Gateway().DAVEState("g1", ch)
-		ok := st.Established && !st.Transition && st.Proposals == 0 && len(st.GroupUsers) == len(members)
-		var code string
-		for i, m := range members {
-			e, c := m.state()
-			if e != st.Epoch || c == "" || i > 0 && c != code {
-				ok = false
-			}
-			code = c
+	var st signaling.DAVERoomState
+	testkit.Eventually(t, 5*time.Second, func() bool {
+		st, _ = h.srv.Gateway().DAVEState("g1", ch)
+		return st.Established && !st.Transition && st.Proposals == 0 && len(st.GroupUsers) == len(members) &&
+			membersAt(st.Epoch, members)
+	}, "channel %s not synced: %+v", ch, &st)
+}
+
+// membersAt reports whether every member is in epoch with the same voice
+// privacy code.
+func membersAt(epoch uint64, members []*daveMember) bool {
+	var code string
+	for i, m := range members {
+		e, c := m.state()
+		if e != epoch || c == "" || i > 0 && c != code {
+			return false
 		}
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("channel %s not synced: %+v", ch, st)
-		}
-		time.Sleep(10 * time.Millisecond)
+		code = c
 	}
+	return true
 }
 
 func TestDAVEPolicy(t *testing.T) {
@@ -362,8 +354,8 @@ func TestDAVEResumeReplaysBinaryFrames(t *testing.T) {
 	if typ, _, err := c.ws.ReadMessage(); err != nil || typ != websocket.BinaryMessage {
 		t.Fatalf("op 25: %d %v", typ, err)
 	}
-	c.ws.UnderlyingConn().Close()
-	time.Sleep(50 * time.Millisecond)
+	c.ws.UnderlyingConn().Close() // a network failure: the session waits for a resume
+	h.waitConns(t, 0)
 	r := h.dial("?v=8")
 	r.next(8)
 	r.send(7, map[string]any{"server_id": "g1", "session_id": cl.SessionID, "token": tk, "seq_ack": *sd.Seq})

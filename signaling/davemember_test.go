@@ -14,6 +14,7 @@ import (
 
 	"github.com/parleyhq/parley/e2ee/dave"
 	"github.com/parleyhq/parley/e2ee/mls"
+	"github.com/parleyhq/parley/internal/testkit"
 )
 
 // daveMember is a DAVE participant built on e2ee/mls talking to the real
@@ -48,13 +49,12 @@ type daveMember struct {
 	noReady   bool // never send op 23 (timeout tests)
 	closeCode int
 	closed    bool
-	notify    chan struct{}
 }
 
 func (h *harness) daveMember(t *testing.T, user uint64, channel string, offered int) *daveMember {
 	t.Helper()
 	m := &daveMember{t: t, user: user, channel: channel, offered: offered,
-		connected: map[string]bool{}, ops: map[int]int{}, notify: make(chan struct{}, 1)}
+		connected: map[string]bool{}, ops: map[int]int{}}
 	ws, _, err := h.srv.Dialer().Dial("wss://"+h.srv.GatewayAddr()+"/?v=8", nil)
 	if err != nil {
 		t.Fatalf("dial: %v", err)
@@ -93,7 +93,6 @@ func (m *daveMember) readLoop() {
 		m.mu.Lock()
 		m.closed = true
 		m.mu.Unlock()
-		m.poke()
 	}()
 	for {
 		typ, data, err := m.ws.ReadMessage()
@@ -113,14 +112,6 @@ func (m *daveMember) readLoop() {
 			m.text(data)
 		}
 		m.mu.Unlock()
-		m.poke()
-	}
-}
-
-func (m *daveMember) poke() {
-	select {
-	case m.notify <- struct{}{}:
-	default:
 	}
 }
 
@@ -332,22 +323,26 @@ func (m *daveMember) readyLocked(id uint16) {
 // waitFor polls cond (called with m.mu held) until it holds.
 func (m *daveMember) waitFor(what string, cond func() bool) {
 	m.t.Helper()
-	deadline := time.NewTimer(5 * time.Second)
-	defer deadline.Stop()
-	for {
+	held := testkit.Poll(5*time.Second, func() bool {
 		m.mu.Lock()
-		ok := cond()
-		m.mu.Unlock()
-		if ok {
-			return
-		}
-		select {
-		case <-m.notify:
-		case <-time.After(20 * time.Millisecond):
-		case <-deadline.C:
-			m.t.Fatalf("user %d: no %s within 5s (ops %v)", m.user, what, m.snapshotOps())
-		}
+		defer m.mu.Unlock()
+		return cond()
+	})
+	if !held {
+		m.t.Fatalf("user %d: no %s within 5s (ops %v)", m.user, what, m.snapshotOps())
 	}
+}
+
+// heartbeat sends a heartbeat and waits for its ACK (or the close). The
+// server handles a connection's messages in order, so the ACK is a marker:
+// everything m sent before was handled when it arrives.
+func (m *daveMember) heartbeat() {
+	m.t.Helper()
+	m.mu.Lock()
+	acks, seq := m.ops[6], m.lastSeq
+	m.mu.Unlock()
+	m.writeJSON(3, map[string]any{"t": time.Now().UnixMilli(), "seq_ack": seq})
+	m.waitFor("heartbeat ACK", func() bool { return m.ops[6] > acks || m.closed })
 }
 
 func (m *daveMember) snapshotOps() map[int]int {

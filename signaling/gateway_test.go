@@ -21,8 +21,9 @@ import (
 )
 
 type harness struct {
-	t   *testing.T
-	srv *voicenodetest.Node
+	t       *testing.T
+	srv     *voicenodetest.Node
+	metrics *prometheus.Registry // the node's
 }
 
 // newHarness starts a voice node with gateway config gw (one UDP reader)
@@ -30,8 +31,37 @@ type harness struct {
 func newHarness(t *testing.T, gw signaling.Config) *harness {
 	t.Helper()
 	testkit.NoLeaks(t)
-	srv := voicenodetest.Start(t, voicenode.Config{LegacyModes: true, Gateway: gw, Readers: 1})
-	return &harness{t: t, srv: srv}
+	reg := prometheus.NewRegistry()
+	srv := voicenodetest.Start(t, voicenode.Config{LegacyModes: true, Gateway: gw, Readers: 1, Metrics: reg})
+	return &harness{t: t, srv: srv, metrics: reg}
+}
+
+// waitConns waits until the gateway has n open connections: after a
+// client drops its connection, the server has detached the session (it
+// awaits a resume) once the count fell.
+func (h *harness) waitConns(t *testing.T, n int) {
+	t.Helper()
+	got := -1
+	testkit.Eventually(t, 5*time.Second, func() bool {
+		got = h.gauge(t, "parley_voice_gateway_connections")
+		return got == n
+	}, "%d gateway connections, want %d", &got, n)
+}
+
+// gauge reads a gauge without labels from the node's metrics.
+func (h *harness) gauge(t *testing.T, name string) int {
+	t.Helper()
+	families, err := h.metrics.Gather()
+	if err != nil {
+		t.Fatalf("gather metrics: %v", err)
+	}
+	for _, f := range families {
+		if f.GetName() == name && len(f.GetMetric()) == 1 {
+			return int(f.GetMetric()[0].GetGauge().GetValue())
+		}
+	}
+	t.Fatalf("no gauge %s", name)
+	return 0
 }
 
 type client struct {
@@ -261,16 +291,20 @@ func TestResumeReplaysMissedMessages(t *testing.T) {
 	ready := a.next(2)
 	// Drop the connection without a close frame, as a network failure would.
 	a.ws.UnderlyingConn().Close()
+	h.waitConns(t, 0)
 
 	b := h.dial("?v=8")
 	b.next(8)
 	b.identify(h, "bob", "c1")
 	b.next(2)
 	b.send(5, map[string]any{"speaking": 1, "delay": 0})
+	// bob's own heartbeat ACK comes after his speaking update was handled,
+	// so alice's session holds it by then.
+	b.send(3, map[string]any{"t": 77, "seq_ack": 0})
+	b.next(6)
 
 	// Resume acking only Ready: the connect and speaking events about bob
 	// must be re-delivered.
-	time.Sleep(100 * time.Millisecond)
 	r := h.dial("?v=8")
 	r.next(8)
 	r.send(7, map[string]any{"server_id": "g1", "session_id": a.c.SessionID, "token": a.tk, "seq_ack": *ready.Seq})
@@ -322,6 +356,7 @@ func TestResumeReplaysAFullBuffer(t *testing.T) {
 	a.identify(h, "alice", "c1")
 	ready := a.next(2)
 	a.ws.UnderlyingConn().Close() // a network failure: the session waits for a resume
+	h.waitConns(t, 0)
 
 	b := h.dial("?v=8")
 	b.next(8)

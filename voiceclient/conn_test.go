@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/parleyhq/parley/internal/ogg"
+	"github.com/parleyhq/parley/internal/testkit"
 	"github.com/parleyhq/parley/voiceproto"
 )
 
@@ -23,17 +25,15 @@ type collector struct {
 	mu     sync.Mutex
 	frames []Frame
 	events []Event
-	notify chan struct{}
 }
 
-func newCollector() *collector { return &collector{notify: make(chan struct{}, 1)} }
+func newCollector() *collector { return &collector{} }
 
 func (c *collector) onFrame(f Frame) {
 	f.Opus = append([]byte(nil), f.Opus...)
 	c.mu.Lock()
 	c.frames = append(c.frames, f)
 	c.mu.Unlock()
-	trySend(c.notify, struct{}{})
 }
 
 func (c *collector) onEvent(e Event) {
@@ -42,22 +42,20 @@ func (c *collector) onEvent(e Event) {
 	c.mu.Unlock()
 }
 
+// waitFrames waits until n frames arrived and returns all that did.
 func (c *collector) waitFrames(t *testing.T, n int, d time.Duration) []Frame {
 	t.Helper()
-	deadline := time.After(d)
-	for {
+	var got []Frame
+	arrived := testkit.Poll(d, func() bool {
 		c.mu.Lock()
-		got := append([]Frame(nil), c.frames...)
-		c.mu.Unlock()
-		if len(got) >= n {
-			return got
-		}
-		select {
-		case <-c.notify:
-		case <-deadline:
-			t.Fatalf("received %d frames, want %d", len(got), n)
-		}
+		defer c.mu.Unlock()
+		got = append(got[:0], c.frames...)
+		return len(got) >= n
+	})
+	if !arrived {
+		t.Fatalf("received %d frames within %v, want %d", len(got), d, n)
 	}
+	return got
 }
 
 func dialFake(t *testing.T, s *fakeServer, col *collector, mode string) *Conn {
@@ -124,16 +122,13 @@ func TestDialPlayEcho(t *testing.T) {
 			}
 			var sp []json.RawMessage
 			var path string
-			for range 100 {
+			testkit.Poll(2*time.Second, func() bool {
 				s.mu.Lock()
-				sp = append([]json.RawMessage(nil), s.speaking...)
+				defer s.mu.Unlock()
+				sp = append(sp[:0], s.speaking...)
 				path = s.paths[0]
-				s.mu.Unlock()
-				if len(sp) >= 2 {
-					break
-				}
-				time.Sleep(10 * time.Millisecond)
-			}
+				return len(sp) >= 2
+			})
 			if len(sp) != 2 || !strings.Contains(string(sp[0]), `"speaking":1`) || !strings.Contains(string(sp[1]), `"speaking":0`) {
 				t.Fatalf("speaking messages %s", sp)
 			}
@@ -157,18 +152,20 @@ func TestNoSupportedMode(t *testing.T) {
 	}
 }
 
+// TestHeartbeats: the client heartbeats at the interval from Hello (the
+// fake's 100 ms) and measures the round trip from the ACKs. Three
+// heartbeats take 300 ms; the bound is 5x that, so a client on the
+// default 13.75 s interval fails.
 func TestHeartbeats(t *testing.T) {
 	s := newFakeServer(t, voiceproto.Modes(false))
 	c := dialFake(t, s, newCollector(), "")
-	time.Sleep(450 * time.Millisecond)
-	s.mu.Lock()
-	n := s.heartbeats
-	s.mu.Unlock()
-	if n < 2 {
-		t.Fatalf("%d heartbeats in 450 ms at 100 ms", n)
+	beats := func() int {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.heartbeats
 	}
-	if c.Stats().HeartbeatRTT <= 0 {
-		t.Fatal("no heartbeat RTT")
+	if !testkit.Poll(1500*time.Millisecond, func() bool { return beats() >= 3 && c.Stats().HeartbeatRTT > 0 }) {
+		t.Fatalf("%d heartbeats within 1.5 s at 100 ms (want 3), heartbeat RTT %v", beats(), c.Stats().HeartbeatRTT)
 	}
 }
 
@@ -190,26 +187,16 @@ func testResume(t *testing.T, drop bool) {
 	} else {
 		_ = s.lastWS().Close() // abrupt: the client sees 1006
 	}
-	deadline := time.Now().Add(3 * time.Second)
-	for {
+	testkit.Eventually(t, 3*time.Second, func() bool {
 		s.mu.Lock()
-		n := len(s.resumes)
-		var r voiceproto.Resume
-		if n > 0 {
-			r = s.resumes[0]
-		}
-		ids := s.identifies
-		s.mu.Unlock()
-		if n > 0 {
-			if r.SessionID != "sess" || r.ServerID != "g1" || r.Token != "tok" || r.SeqAck == nil || *r.SeqAck < 3 || ids != 1 {
-				t.Fatalf("resume %+v after %d identifies", r, ids)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no resume")
-		}
-		time.Sleep(20 * time.Millisecond)
+		defer s.mu.Unlock()
+		return len(s.resumes) > 0
+	}, "no resume")
+	s.mu.Lock()
+	r, ids := s.resumes[0], s.identifies
+	s.mu.Unlock()
+	if r.SessionID != "sess" || r.ServerID != "g1" || r.Token != "tok" || r.SeqAck == nil || *r.SeqAck < 3 || ids != 1 {
+		t.Fatalf("resume %+v after %d identifies", r, ids)
 	}
 	// The gateway works again (op 5 goes over the new socket) and so does media.
 	if err := c.Speaking(false); err != nil {
@@ -229,18 +216,11 @@ func testResume(t *testing.T, drop bool) {
 
 func waitEvent(t *testing.T, col *collector, typ string) {
 	t.Helper()
-	for range 100 {
+	testkit.Eventually(t, 2*time.Second, func() bool {
 		col.mu.Lock()
-		for _, e := range col.events {
-			if e.Type == typ {
-				col.mu.Unlock()
-				return
-			}
-		}
-		col.mu.Unlock()
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("no %s event", typ)
+		defer col.mu.Unlock()
+		return slices.ContainsFunc(col.events, func(e Event) bool { return e.Type == typ })
+	}, "no %s event", typ)
 }
 
 func TestFatalClose(t *testing.T) {
@@ -328,8 +308,10 @@ func TestPlayCancel(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 2*time.Second {
 		t.Fatalf("err = %v after %v", err, time.Since(start))
 	}
+	// 100 ms hold 5 frames at 20 ms; a paced player sends a few, not the
+	// 500 (the bound is 5x, and no lower bound beyond "it played").
 	n := c.Stats().FramesSent
-	if n < 3 || n > 9 {
+	if n < 1 || n > 25 {
 		t.Fatalf("sent %d frames in 100 ms", n)
 	}
 }
@@ -462,27 +444,25 @@ func TestCloseHandshake(t *testing.T) {
 			if took > closeWait+500*time.Millisecond {
 				t.Fatalf("Close took %v", took)
 			}
-			deadline := time.Now().Add(3 * time.Second)
-			for {
+			var code int
+			var echo, eof time.Time
+			seen := testkit.Poll(3*time.Second, func() bool {
 				s.mu.Lock()
-				code, echo, eof := s.closeCode, s.echoAt, s.eofAt
-				s.mu.Unlock()
-				if !eof.IsZero() && (tt.delay > closeWait || !echo.IsZero()) {
-					if code != websocket.CloseNormalClosure {
-						t.Fatalf("close code %d, want 1000", code)
-					}
-					if tt.delay < closeWait && eof.Before(echo) {
-						t.Fatalf("client closed the connection %v before the server answered its close frame", echo.Sub(eof))
-					}
-					if tt.delay > closeWait && took < closeWait {
-						t.Fatalf("Close returned after %v without an answer", took)
-					}
-					return
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("server saw close code %d, answer %v, EOF %v", code, echo, eof)
-				}
-				time.Sleep(10 * time.Millisecond)
+				defer s.mu.Unlock()
+				code, echo, eof = s.closeCode, s.echoAt, s.eofAt
+				return !eof.IsZero() && (tt.delay > closeWait || !echo.IsZero())
+			})
+			if !seen {
+				t.Fatalf("server saw close code %d, answer %v, EOF %v", code, echo, eof)
+			}
+			if code != websocket.CloseNormalClosure {
+				t.Fatalf("close code %d, want 1000", code)
+			}
+			if tt.delay < closeWait && eof.Before(echo) {
+				t.Fatalf("client closed the connection %v before the server answered its close frame", echo.Sub(eof))
+			}
+			if tt.delay > closeWait && took < closeWait {
+				t.Fatalf("Close returned after %v without an answer", took)
 			}
 		})
 	}

@@ -51,11 +51,11 @@ func (r *daveRoom) join(user string, noDAVE bool) (*Conn, *collector) {
 // that joined in this epoch cannot decrypt).
 func (r *daveRoom) waitSynced(conns ...*Conn) DAVEState {
 	r.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		st, _ := r.srv.DAVEState(daveGuild, daveChan)
+	st, _ := r.srv.DAVEState(daveGuild, daveChan)
+	var first DAVEState
+	synced := testkit.Poll(10*time.Second, func() bool {
+		st, _ = r.srv.DAVEState(daveGuild, daveChan)
 		ok := st.Established && !st.Transition && st.Proposals == 0 && len(st.GroupUsers) == len(conns)
-		var first DAVEState
 		for i, c := range conns {
 			s := c.DAVE()
 			if !s.Ready || s.ProtocolVersion != 1 || s.Epoch != st.Epoch || s.Pending != 0 || s.PrivacyCode == "" || i > 0 && s.PrivacyCode != first.PrivacyCode {
@@ -65,17 +65,15 @@ func (r *daveRoom) waitSynced(conns ...*Conn) DAVEState {
 				first = s
 			}
 		}
-		if ok {
-			return first
+		return ok
+	})
+	if !synced {
+		for _, c := range conns {
+			r.t.Logf("%s: %+v", c.UserID(), c.DAVE())
 		}
-		if time.Now().After(deadline) {
-			for _, c := range conns {
-				r.t.Logf("%s: %+v", c.UserID(), c.DAVE())
-			}
-			r.t.Fatalf("not synced: server %+v", st)
-		}
-		time.Sleep(10 * time.Millisecond)
+		r.t.Fatalf("not synced: server %+v", st)
 	}
+	return first
 }
 
 // exchange sends a burst from every client and checks each other client
@@ -97,30 +95,25 @@ func exchange(t *testing.T, round int, conns []*Conn, cols []*collector) {
 	}
 	for j, col := range cols {
 		want := n * (len(conns) - 1)
-		deadline := time.Now().Add(5 * time.Second)
-		for {
+		var got map[string]int
+		all := testkit.Poll(5*time.Second, func() bool {
 			col.mu.Lock()
-			got := map[string]int{}
+			defer col.mu.Unlock()
+			got = map[string]int{}
+			total := 0
 			for _, f := range col.frames {
 				for i, c := range conns {
 					if f.UserID == c.UserID() && bytes.HasPrefix(f.Opus, []byte(fmt.Sprintf("round %d frame", round))) &&
 						bytes.HasSuffix(f.Opus, []byte("from "+strconv.Itoa(i))) {
 						got[f.UserID]++
+						total++
 					}
 				}
 			}
-			col.mu.Unlock()
-			total := 0
-			for _, v := range got {
-				total += v
-			}
-			if total >= want {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("round %d: client %d decrypted %v, want %d from each other client (%+v)", round, j, got, n, conns[j].DAVE())
-			}
-			time.Sleep(10 * time.Millisecond)
+			return total >= want
+		})
+		if !all {
+			t.Fatalf("round %d: client %d decrypted %v, want %d from each other client (%+v)", round, j, got, n, conns[j].DAVE())
 		}
 	}
 }
@@ -149,13 +142,9 @@ func TestDAVEGoClients(t *testing.T) {
 
 	// A client without DAVE downgrades the room; all four hear each other.
 	x, cx := r.join("1009", true)
-	deadline := time.Now().Add(5 * time.Second)
-	for a.DAVE().ProtocolVersion != 0 || b.DAVE().ProtocolVersion != 0 || c.DAVE().ProtocolVersion != 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("no downgrade: %+v", a.DAVE())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.Eventually(t, 5*time.Second, func() bool {
+		return a.DAVE().ProtocolVersion == 0 && b.DAVE().ProtocolVersion == 0 && c.DAVE().ProtocolVersion == 0
+	}, "no downgrade: %v %v %v", a.DAVE().ProtocolVersion, b.DAVE().ProtocolVersion, c.DAVE().ProtocolVersion)
 	exchange(t, 2, []*Conn{a, b, c, x}, []*collector{ca, cb, cc, cx})
 
 	// It leaves: the room upgrades again.
@@ -243,10 +232,11 @@ func TestDAVESendWaitsForKey(t *testing.T) {
 
 	sent := make(chan error, 1)
 	go func() { sent <- c.SendOpus([]byte("hello")) }()
+	waiting(t, c, 1)
 	select {
 	case err := <-sent:
 		t.Fatalf("SendOpus returned %v before DAVE settled", err)
-	case <-time.After(150 * time.Millisecond):
+	default:
 	}
 	s.write(s.lastWS(), voiceproto.OpClientDisconnect, map[string]any{"user_id": "echo"})
 	select {
@@ -265,13 +255,9 @@ func TestDAVESendWaitsForKey(t *testing.T) {
 	}
 
 	s.write(s.lastWS(), voiceproto.OpClientsConnect, map[string]any{"user_ids": []string{"echo"}})
-	for deadline := time.Now().Add(2 * time.Second); len(c.Members()) == 0; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("op 11 not seen")
-		}
-	}
+	testkit.Eventually(t, 2*time.Second, func() bool { return len(c.Members()) > 0 }, "op 11 not seen")
 	go func() { sent <- c.SendOpus([]byte("again")) }()
-	time.Sleep(50 * time.Millisecond)
+	waiting(t, c, 2)
 	_ = c.Close()
 	select {
 	case err := <-sent:
@@ -281,4 +267,11 @@ func TestDAVESendWaitsForKey(t *testing.T) {
 	case <-time.After(2 * time.Second):
 		t.Fatal("Close did not end the wait")
 	}
+}
+
+// waiting waits until the n-th send that had to wait for DAVE is waiting
+// (Stats.DAVEWaits counts a send as it starts to wait).
+func waiting(t *testing.T, c *Conn, n uint64) {
+	t.Helper()
+	testkit.Eventually(t, 2*time.Second, func() bool { return c.Stats().DAVEWaits >= n }, "send %d not waiting for DAVE: %+v", n, c.Stats())
 }

@@ -51,10 +51,11 @@ type fakeServer struct {
 	// closeDelay, if set, delays the answer to the client's close frame;
 	// closeCode, echoAt and eofAt record the close, the answer and when
 	// the client closed the TCP connection.
-	closeDelay time.Duration
-	closeCode  int
-	echoAt     time.Time
-	eofAt      time.Time
+	closeDelay  time.Duration
+	closeCode   int
+	closeAnswer *time.Timer // sends the answer after closeDelay
+	echoAt      time.Time
+	eofAt       time.Time
 }
 
 const echoSSRC = 4242
@@ -84,6 +85,11 @@ func newFakeServer(t *testing.T, modes []string) *fakeServer {
 	}))
 	go s.serveUDP()
 	t.Cleanup(func() {
+		s.mu.Lock()
+		if s.closeAnswer != nil {
+			s.closeAnswer.Stop()
+		}
+		s.mu.Unlock()
 		s.http.CloseClientConnections()
 		s.http.Close()
 		s.udp.Close()
@@ -116,18 +122,19 @@ func (s *fakeServer) serveWS(ws *websocket.Conn) {
 	s.mu.Unlock()
 	if delay > 0 {
 		ws.SetCloseHandler(func(code int, _ string) error {
-			s.mu.Lock()
-			s.closeCode = code
-			s.mu.Unlock()
-			go func() {
-				time.Sleep(delay)
+			// The delay is the slow server under test, not
+			// synchronisation; the cleanup stops an answer not yet due.
+			answer := time.AfterFunc(delay, func() {
 				s.mu.Lock()
 				s.echoAt = time.Now()
 				s.mu.Unlock()
 				s.wmu.Lock()
 				_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, ""), time.Now().Add(time.Second))
 				s.wmu.Unlock()
-			}()
+			})
+			s.mu.Lock()
+			s.closeCode, s.closeAnswer = code, answer
+			s.mu.Unlock()
 			return nil
 		})
 	}

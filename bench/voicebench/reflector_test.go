@@ -5,9 +5,12 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/parleyhq/parley/internal/testkit"
 )
 
 func TestReflectorForwardsToRoom(t *testing.T) {
+	testkit.NoLeaks(t) // checked after the deferred Close
 	r, err := NewReflector(ReflectorConfig{StatsAddr: "off"})
 	if err != nil {
 		t.Fatal(err)
@@ -41,7 +44,17 @@ func TestReflectorForwardsToRoom(t *testing.T) {
 		}
 		return c
 	}
-	a, b, c := dial(1, 0), dial(1, 1), dial(2, 2)
+	a, b, c, d := dial(1, 0), dial(1, 1), dial(2, 2), dial(2, 3)
+	read := func(name string, conn *net.UDPConn) string {
+		t.Helper()
+		buf := make([]byte, 64)
+		_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		n, err := conn.Read(buf)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		return string(buf[:n])
+	}
 	stranger, err := net.DialUDP("udp4", nil, raddr)
 	if err != nil {
 		t.Fatal(err)
@@ -53,51 +66,43 @@ func TestReflectorForwardsToRoom(t *testing.T) {
 	if _, err := a.Write([]byte("hello room 1")); err != nil {
 		t.Fatal(err)
 	}
-	buf := make([]byte, 64)
-	_ = b.SetReadDeadline(time.Now().Add(5 * time.Second))
-	n, err := b.Read(buf)
-	if err != nil || string(buf[:n]) != "hello room 1" {
-		t.Fatalf("b got %q, %v", buf[:n], err)
+	if got := read("b", b); got != "hello room 1" {
+		t.Fatalf("b got %q", got)
 	}
-	// Neither the sender nor another room hears it.
-	for name, conn := range map[string]*net.UDPConn{"sender": a, "other room": c} {
-		_ = conn.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
-		if n, err := conn.Read(buf); err == nil {
-			t.Errorf("%s got %q", name, buf[:n])
+	// Neither the sender nor another room hears it: the first thing each
+	// reads is a marker its room sent after b had the packet (loopback UDP
+	// keeps one sender's order).
+	for _, m := range []struct {
+		name     string
+		from, to *net.UDPConn
+	}{{"sender", b, a}, {"other room", d, c}} {
+		if _, err := m.from.Write([]byte("marker")); err != nil {
+			t.Fatal(err)
+		}
+		if got := read(m.name, m.to); got != "marker" {
+			t.Errorf("%s got %q before the marker", m.name, got)
 		}
 	}
 	waitCounters := func(in, out, unknown uint64) {
 		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			ctr := r.Counters()
-			if ctr.In == in && ctr.Out == out && ctr.Drops["unknown_source"] == unknown {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("counters %+v, want in %d out %d unknown %d", ctr, in, out, unknown)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		var ctr Counters
+		testkit.Eventually(t, 5*time.Second, func() bool {
+			ctr = r.Counters()
+			return ctr.In == in && ctr.Out == out && ctr.Drops["unknown_source"] == unknown
+		}, "counters %+v, want in %d out %d unknown %d", &ctr, in, out, unknown)
 	}
-	waitCounters(1, 1, 1)
+	waitCounters(3, 3, 1)
 
 	// After b leaves, a's packets reach nobody and b's are unknown.
 	if _, err := b.Write(reflectorDatagram(leaveMagic, 1, 2, 1)); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for r.leaves.Load() != 1 {
-		if time.Now().After(deadline) {
-			t.Fatal("leave not processed")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.Eventually(t, 5*time.Second, func() bool { return r.leaves.Load() == 1 }, "leave not processed")
 	if _, err := a.Write([]byte("anyone?")); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := b.Write([]byte("gone")); err != nil {
 		t.Fatal(err)
 	}
-	waitCounters(2, 1, 2)
+	waitCounters(4, 3, 2)
 }

@@ -212,7 +212,7 @@ func TestChatDiscordJSVoice(t *testing.T) {
 	})
 	say("play")
 	expect("played")
-	testkit.Poll(5*time.Second, func() bool {
+	testkit.Poll(5*time.Second, func() bool { // the check below says what is missing
 		mu.Lock()
 		defer mu.Unlock()
 		return len(got) >= len(frames)
