@@ -27,7 +27,7 @@ func nodeInterop(t *testing.T) (string, string) {
 	if err != nil {
 		miss("node not found: %v", err)
 	}
-	dir, err := filepath.Abs(filepath.Join("..", "..", "interop", "node"))
+	dir, err := filepath.Abs(filepath.Join("..", "interop", "node"))
 	if err != nil {
 		t.Fatal(err)
 	}
