@@ -150,6 +150,11 @@ func New(cfg Config) (*Node, error) {
 		Handler:           gw,
 		TLSConfig:         cfg.TLS,
 		ReadHeaderTimeout: 10 * time.Second,
+		// Until the WebSocket upgrade; the gateway sets its own deadlines
+		// on upgraded connections (gorilla clears these at the upgrade).
+		ReadTimeout:  10 * time.Second,
+		WriteTimeout: 10 * time.Second,
+		IdleTimeout:  30 * time.Second,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
 	}
 	return s, nil

@@ -11,7 +11,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"time"
 
 	"github.com/parleyhq/parley/internal/cli"
 	"github.com/parleyhq/parley/internal/datadir"
@@ -39,9 +38,8 @@ func init() {
 			if err != nil {
 				return nil, fmt.Errorf("admin: %w", err)
 			}
-			srv := &http.Server{Handler: adminHandler(env, adminToken(key)), ReadHeaderTimeout: 5 * time.Second}
-			go func() { _ = srv.Serve(ln) }()
-			return &running{addrs: map[string]string{"admin": ln.Addr().String()}, stop: srv.Shutdown}, nil
+			srv := startHTTP(ln, adminHandler(env, adminToken(key)), defaultHTTPTimeouts, env.log)
+			return &running{addrs: map[string]string{"admin": ln.Addr().String()}, stop: srv.close}, nil
 		},
 	})
 	for _, a := range []struct{ name, summary string }{

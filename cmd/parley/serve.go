@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"sort"
 	"sync/atomic"
@@ -156,8 +155,7 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 		stopAll()
 		return fmt.Errorf("metrics: %w", err)
 	}
-	msrv := &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = msrv.Serve(ml) }()
+	msrv := startHTTP(ml, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), defaultHTTPTimeouts, log)
 	env.addrs["metrics"] = ml.Addr().String()
 
 	ready := map[string]any{"ready": true, "data_dir": dir.Path(), "cert": dir.CertPath(), "pid": os.Getpid()}
@@ -177,7 +175,7 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 	log.Info("shutting down")
 	_ = dir.RemoveReady()
 	sctx, cancel := context.WithTimeout(context.Background(), *shutdown)
-	_ = msrv.Shutdown(sctx)
+	_ = msrv.close(sctx)
 	cancel()
 	stopAll()
 	return nil
