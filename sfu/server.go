@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/net/ipv4"
 
+	"github.com/parleyhq/parley/internal/lifecycle"
 	"github.com/parleyhq/parley/voiceproto"
 )
 
@@ -107,12 +108,8 @@ func (s *Server) Close(ctx context.Context) error {
 	s.closed = true
 	s.mu.Unlock()
 	err := s.closeSockets()
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		return ctx.Err()
+	if werr := lifecycle.WaitContext(ctx, &s.wg); werr != nil {
+		return werr
 	}
 	return err
 }

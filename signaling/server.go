@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/parleyhq/parley/e2ee/mls"
+	"github.com/parleyhq/parley/internal/lifecycle"
 	"github.com/parleyhq/parley/internal/voicectl"
 	"github.com/parleyhq/parley/internal/voicetoken"
 	"github.com/parleyhq/parley/voiceproto"
@@ -258,12 +259,8 @@ func (s *Server) Close(ctx context.Context) error {
 	for _, c := range conns {
 		c.terminate(voiceproto.CloseGoingAway, "server shutting down")
 	}
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		return ctx.Err()
+	if err := lifecycle.WaitContext(ctx, &s.wg); err != nil {
+		return err
 	}
 	for _, ss := range sessions {
 		s.endSession(ss)

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/net/ipv4"
+
+	"github.com/parleyhq/parley/internal/lifecycle"
 )
 
 // ReflectorConfig configures a Reflector.
@@ -163,12 +165,8 @@ func (r *Reflector) Close(ctx context.Context) error {
 	if r.stats != nil {
 		_ = r.stats.Shutdown(ctx)
 	}
-	done := make(chan struct{})
-	go func() { r.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		return ctx.Err()
+	if werr := lifecycle.WaitContext(ctx, &r.wg); werr != nil {
+		return werr
 	}
 	return err
 }

@@ -40,19 +40,16 @@ import (
 	"github.com/disgoorg/disgo/voice"
 	"github.com/disgoorg/snowflake/v2"
 	"github.com/gorilla/websocket"
+
+	"github.com/parleyhq/parley/internal/voicetoken"
 )
 
 type config struct {
-	Endpoint  string   `json:"endpoint"`
-	Token     string   `json:"token"`
-	SessionID string   `json:"session_id"`
-	UserID    string   `json:"user_id"`
-	GuildID   string   `json:"guild_id"`
-	ChannelID string   `json:"channel_id"`
-	Frames    []string `json:"frames"`
-	CA        string   `json:"ca"`
-	Mode      string   `json:"mode"`
-	Debug     bool     `json:"debug"`
+	voicetoken.Credentials
+	Frames []string `json:"frames"`
+	CA     string   `json:"ca"`
+	Mode   string   `json:"mode"`
+	Debug  bool     `json:"debug"`
 }
 
 var outMu sync.Mutex
