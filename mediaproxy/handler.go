@@ -74,10 +74,10 @@ func jsonResponse(status int, v any) Response {
 	return r
 }
 
-// Serve answers one request. Waiting for a job is bounded by
+// Handle answers one request. Waiting for a job is bounded by
 // Config.Timeout (and by ctx, which may end sooner, e.g. when the client
 // goes away).
-func (s *Server) Serve(ctx context.Context, req *Request) Response {
+func (s *Server) Handle(ctx context.Context, req *Request) Response {
 	start := time.Now()
 	resp := s.route(ctx, req)
 	s.metrics.status(resp.Status)

@@ -3,6 +3,7 @@ package mediaproxy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -17,9 +18,9 @@ import (
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 )
 
-// Server is the media proxy. Its handler is transport-neutral (Serve); the
-// fasthttp server is the production front, and ServeHTTP offers the same
-// handler on net/http (the bench compares the two).
+// Server is the media proxy. Its handler is transport-neutral (Handle);
+// the fasthttp server is the production front, and ServeHTTP offers the
+// same handler on net/http (the bench compares the two).
 type Server struct {
 	cfg       Config
 	log       *slog.Logger
@@ -37,14 +38,18 @@ type Server struct {
 	metricsN  http.Handler
 	now       func() time.Time
 	srcBufs   sync.Pool // *[]byte source buffers (readSource)
+	ln        net.Listener
+	srv       *fasthttp.Server
 
-	mu  sync.Mutex
-	srv *fasthttp.Server // guarded by mu
-	ln  net.Listener     // guarded by mu
+	closeOnce sync.Once
+	closeErr  error
 }
 
-// New validates cfg, starts libvips (once per process) and builds a server.
+// New applies the defaults to cfg, validates it, starts libvips (once per
+// process), builds a server and binds cfg.Addr (Addr reports it). Start
+// serves; Close releases the listener even if Start was never called.
 func New(cfg Config) (*Server, error) {
+	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -59,11 +64,8 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Fetch.MaxBytes <= 0 || cfg.Fetch.MaxBytes > cfg.Limits.MaxBytes {
-		cfg.Fetch.MaxBytes = cfg.Limits.MaxBytes
-	}
 	s := &Server{
-		cfg: cfg, log: cfg.Log, signer: signer,
+		cfg: cfg, log: cfg.Logger, signer: signer,
 		pool:      NewPool(cfg.Workers, cfg.Queue),
 		fetchPool: NewPool(4*cfg.Workers, 4*cfg.Queue),
 		fetcher:   NewFetcher(cfg.Fetch),
@@ -72,13 +74,25 @@ func New(cfg Config) (*Server, error) {
 		stats:     &Stats{},
 		now:       cfg.Now,
 	}
-	if s.now == nil {
-		s.now = time.Now
-	}
 	s.pipeline = MainPipeline(s.stats)
 	s.metrics = newMetrics(s.pool, s.stats, cfg.Registerer)
 	s.metricsN = promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})
 	s.metricsH = fasthttpadaptor.NewFastHTTPHandler(s.metricsN)
+	s.srv = &fasthttp.Server{
+		Handler:               s.HandleFastHTTP,
+		Name:                  "parley-media",
+		ReadTimeout:           cfg.Timeout,
+		WriteTimeout:          cfg.Timeout,
+		IdleTimeout:           60 * time.Second,
+		MaxRequestBodySize:    int(cfg.Limits.MaxBytes) + 4096,
+		NoDefaultServerHeader: true,
+		Concurrency:           4096,
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("mediaproxy: listen %s: %w", cfg.Addr, err)
+	}
+	s.ln = ln
 	return s, nil
 }
 
@@ -88,48 +102,33 @@ func (s *Server) Stats() *Stats { return s.stats }
 // Signer returns the URL signer.
 func (s *Server) Signer() *Signer { return s.signer }
 
-// Listen binds cfg.Addr and serves fasthttp in a goroutine owned by the
-// server until Shutdown. It returns the bound address.
-func (s *Server) Listen() (string, error) {
-	ln, err := net.Listen("tcp", s.cfg.Addr)
-	if err != nil {
-		return "", err
-	}
-	srv := &fasthttp.Server{
-		Handler:               s.HandleFastHTTP,
-		Name:                  "parley-media",
-		ReadTimeout:           s.cfg.Timeout,
-		WriteTimeout:          s.cfg.Timeout,
-		IdleTimeout:           60 * time.Second,
-		MaxRequestBodySize:    int(s.cfg.Limits.MaxBytes) + 4096,
-		NoDefaultServerHeader: true,
-		Concurrency:           4096,
-	}
-	s.mu.Lock()
-	s.srv, s.ln = srv, ln
-	s.mu.Unlock()
+// Addr is the bound listen address (host:port).
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Start serves fasthttp on the bound listener until Close; it returns at
+// once.
+func (s *Server) Start(context.Context) error {
 	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, net.ErrClosed) {
+		if err := s.srv.Serve(s.ln); err != nil && !errors.Is(err, net.ErrClosed) {
 			s.log.Error("media server stopped", "err", err)
 		}
 	}()
-	s.log.Info("media proxy listening", "addr", ln.Addr().String(), "workers", s.cfg.Workers, "queue", s.cfg.Queue)
-	return ln.Addr().String(), nil
+	s.log.Info("media proxy listening", "addr", s.Addr(), "workers", s.cfg.Workers, "queue", s.cfg.Queue)
+	return nil
 }
 
-// Shutdown stops accepting connections and waits for handlers to finish.
-func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	srv := s.srv
-	s.mu.Unlock()
-	s.fetcher.CloseIdle()
-	if srv == nil {
-		return nil
-	}
-	return srv.ShutdownWithContext(ctx)
+// Close stops accepting connections and waits for handlers to finish. It
+// is idempotent.
+func (s *Server) Close(ctx context.Context) error {
+	s.closeOnce.Do(func() {
+		_ = s.ln.Close()
+		s.fetcher.CloseIdle()
+		s.closeErr = s.srv.ShutdownWithContext(ctx)
+	})
+	return s.closeErr
 }
 
-// HandleFastHTTP adapts fasthttp to Serve. Every input is copied into a
+// HandleFastHTTP adapts fasthttp to Handle. Every input is copied into a
 // Request before any hand-off, and the handler returns only after the
 // response is complete, so no worker ever holds the RequestCtx. The body
 // is sent without a copy (SetBodyRaw): cached bodies are never modified.
@@ -155,7 +154,7 @@ func (s *Server) HandleFastHTTP(fc *fasthttp.RequestCtx) {
 	if req.Method == http.MethodPost {
 		req.Body = append([]byte(nil), fc.PostBody()...)
 	}
-	resp := s.Serve(context.Background(), req)
+	resp := s.Handle(context.Background(), req)
 	fc.SetStatusCode(resp.Status)
 	for _, h := range resp.Header {
 		fc.Response.Header.Set(h[0], h[1])
@@ -193,7 +192,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		req.Body = b
 	}
-	writeResponse(w, s.Serve(r.Context(), req))
+	writeResponse(w, s.Handle(r.Context(), req))
 }
 
 // writeResponse writes resp with its Content-Length (so net/http does not

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -31,7 +30,6 @@ func newTestServer(t testing.TB, mutate func(*Config)) *testEnv {
 	key := bytes.Repeat([]byte{7}, 32)
 	cfg := DefaultConfig()
 	cfg.Key, cfg.Store, cfg.CacheDir = key, st, dir+"/cache"
-	cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg.UploadToken = UploadToken(key)
 	cfg.Workers, cfg.Queue = 2, 8
 	if mutate != nil {
@@ -41,16 +39,15 @@ func newTestServer(t testing.TB, mutate func(*Config)) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr, err := s.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_ = s.Shutdown(ctx)
+		_ = s.Close(ctx)
 	})
-	return &testEnv{srv: s, base: "http://" + addr, store: st, key: key, now: time.Now()}
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return &testEnv{srv: s, base: "http://" + s.Addr(), store: st, key: key, now: time.Now()}
 }
 
 // put stores data without checks and returns its signed path.
