@@ -37,6 +37,8 @@ var (
 	ErrUpstream = errors.New("mediaproxy: upstream failure")
 	// ErrOverloaded means the worker queue is full (503).
 	ErrOverloaded = errors.New("mediaproxy: overloaded")
+	// ErrClosed means the server is closing or closed (503).
+	ErrClosed = errors.New("mediaproxy: server closed")
 	// ErrTimeout means the request deadline passed (504).
 	ErrTimeout = errors.New("mediaproxy: timeout")
 	// ErrInternal is anything else (500); details are logged, never sent.
@@ -66,6 +68,7 @@ var errorClasses = []errorClass{
 	{ErrImageBomb, http.StatusUnprocessableEntity, "image_bomb"},
 	{ErrUpstream, http.StatusBadGateway, "upstream_failure"},
 	{ErrOverloaded, http.StatusServiceUnavailable, "overloaded"},
+	{ErrClosed, http.StatusServiceUnavailable, "closed"},
 	{ErrTimeout, http.StatusGatewayTimeout, "timeout"},
 }
 

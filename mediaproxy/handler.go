@@ -292,7 +292,10 @@ func (s *Server) serveVariant(ctx context.Context, req *Request, keyb []byte, op
 		} else {
 			s.metrics.misses.Add(1)
 			o, src := opts, source // copies: only a miss moves them to the heap
-			c, leader := s.flight.Do(key, func() (Variant, error) { return s.produce(key, etag, o, src) })
+			c, leader, err := s.flight.Do(key, func(ctx context.Context) (Variant, error) { return s.produce(ctx, key, etag, o, src) })
+			if err != nil {
+				return errorResponse(err)
+			}
 			if !leader {
 				s.metrics.coalesced.Inc()
 			}
@@ -300,6 +303,8 @@ func (s *Server) serveVariant(ctx context.Context, req *Request, keyb []byte, op
 			defer cancel()
 			select {
 			case <-c.done:
+			case <-s.halt:
+				return errorResponse(fmt.Errorf("%w: shutting down", ErrClosed))
 			case <-ctx.Done():
 				return errorResponse(fmt.Errorf("%w: request deadline", ErrTimeout))
 			}
@@ -322,9 +327,9 @@ func (s *Server) serveVariant(ctx context.Context, req *Request, keyb []byte, op
 
 // produce runs one job for key under its own deadline, detached from any
 // one requester so that coalesced waiters are not cancelled by the first
-// caller leaving.
-func (s *Server) produce(key, etag string, opts Options, source variantSource) (Variant, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
+// caller leaving; ctx is the flight group's (Close cancels it).
+func (s *Server) produce(ctx context.Context, key, etag string, opts Options, source variantSource) (Variant, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
 	src, done, err := s.readSource(ctx, source)
 	if err != nil {

@@ -21,6 +21,10 @@ import (
 // Server is the media proxy. Its handler is transport-neutral (Handle);
 // the fasthttp server is the production front, and ServeHTTP offers the
 // same handler on net/http (the bench compares the two).
+//
+// Goroutines: Start starts the fasthttp front's accept loop (and through
+// it one goroutine per connection); a miss starts one job goroutine per
+// variant key (flightGroup). Close waits for all of them.
 type Server struct {
 	cfg       Config
 	log       *slog.Logger
@@ -38,8 +42,12 @@ type Server struct {
 	metricsN  http.Handler
 	now       func() time.Time
 	srcBufs   sync.Pool // *[]byte source buffers (readSource)
-	ln        net.Listener
-	srv       *fasthttp.Server
+	front     *front
+	halt      chan struct{} // closed when Close stops waiting gracefully
+
+	mu      sync.Mutex
+	started bool // guarded by mu
+	closed  bool // guarded by mu
 
 	closeOnce sync.Once
 	closeErr  error
@@ -73,12 +81,13 @@ func New(cfg Config) (*Server, error) {
 		disk:      disk,
 		stats:     &Stats{},
 		now:       cfg.Now,
+		halt:      make(chan struct{}),
 	}
 	s.pipeline = MainPipeline(s.stats)
 	s.metrics = newMetrics(s.pool, s.stats, cfg.Registerer)
 	s.metricsN = promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})
 	s.metricsH = fasthttpadaptor.NewFastHTTPHandler(s.metricsN)
-	s.srv = &fasthttp.Server{
+	srv := &fasthttp.Server{
 		Handler:               s.HandleFastHTTP,
 		Name:                  "parley-media",
 		ReadTimeout:           cfg.Timeout,
@@ -87,13 +96,22 @@ func New(cfg Config) (*Server, error) {
 		MaxRequestBodySize:    int(cfg.Limits.MaxBytes) + 4096,
 		NoDefaultServerHeader: true,
 		Concurrency:           4096,
+		Logger:                slogPrintf{cfg.Logger},
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("mediaproxy: listen %s: %w", cfg.Addr, err)
 	}
-	s.ln = ln
+	s.front = newFront(srv, ln, cfg.Logger)
 	return s, nil
+}
+
+// slogPrintf gives fasthttp's Printf-style logger to slog, at Debug (it
+// reports client-side connection errors).
+type slogPrintf struct{ l *slog.Logger }
+
+func (p slogPrintf) Printf(format string, args ...any) {
+	p.l.Debug("fasthttp", "msg", fmt.Sprintf(format, args...))
 }
 
 // Stats returns the pipeline counters.
@@ -103,29 +121,64 @@ func (s *Server) Stats() *Stats { return s.stats }
 func (s *Server) Signer() *Signer { return s.signer }
 
 // Addr is the bound listen address (host:port).
-func (s *Server) Addr() string { return s.ln.Addr().String() }
+func (s *Server) Addr() string { return s.front.ln.Addr().String() }
 
 // Start serves fasthttp on the bound listener until Close; it returns at
-// once.
+// once. It fails after Close or when called twice.
 func (s *Server) Start(context.Context) error {
-	go func() {
-		if err := s.srv.Serve(s.ln); err != nil && !errors.Is(err, net.ErrClosed) {
-			s.log.Error("media server stopped", "err", err)
-		}
-	}()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.closed:
+		return ErrClosed
+	case s.started:
+		return errors.New("mediaproxy: Start called twice")
+	}
+	s.started = true
+	s.front.start()
 	s.log.Info("media proxy listening", "addr", s.Addr(), "workers", s.cfg.Workers, "queue", s.cfg.Queue)
 	return nil
 }
 
-// Close stops accepting connections and waits for handlers to finish. It
-// is idempotent.
+// Close stops the server and waits for every goroutine it started.
+//
+// The graceful part, bounded by ctx: the listener closes, idle
+// connections close, requests in flight are answered (each connection
+// closes after its answer) and jobs in flight finish, their results
+// cached. When ctx ends first, Close returns ctx's error after the hard
+// part: waiters get 503 (ErrClosed), jobs are cancelled (the pipeline
+// stops before its next step and libvips' kill flag ends the current one,
+// so no long resize is waited for) and every connection is closed. Close
+// is idempotent; later calls return the first one's result.
 func (s *Server) Close(ctx context.Context) error {
-	s.closeOnce.Do(func() {
-		_ = s.ln.Close()
-		s.fetcher.CloseIdle()
-		s.closeErr = s.srv.ShutdownWithContext(ctx)
-	})
+	s.closeOnce.Do(func() { s.closeErr = s.close(ctx) })
 	return s.closeErr
+}
+
+func (s *Server) close(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	lnErr := s.front.close()
+	drained := make(chan struct{})
+	go func() { // owned by close, which waits for it below
+		defer close(drained)
+		s.front.wait()
+		<-s.flight.idle()
+	}()
+	var graceErr error
+	select {
+	case <-drained:
+	case <-ctx.Done():
+		graceErr = ctx.Err()
+	}
+	close(s.halt)
+	s.flight.halt()
+	s.front.closeAll()
+	<-drained
+	s.flight.wait()
+	s.fetcher.CloseIdle()
+	return errors.Join(lnErr, graceErr)
 }
 
 // HandleFastHTTP adapts fasthttp to Handle. Every input is copied into a
@@ -155,6 +208,9 @@ func (s *Server) HandleFastHTTP(fc *fasthttp.RequestCtx) {
 		req.Body = append([]byte(nil), fc.PostBody()...)
 	}
 	resp := s.Handle(context.Background(), req)
+	if s.front.closing.Load() {
+		fc.SetConnectionClose()
+	}
 	fc.SetStatusCode(resp.Status)
 	for _, h := range resp.Header {
 		fc.Response.Header.Set(h[0], h[1])
