@@ -39,6 +39,10 @@ var (
 	ErrOverloaded = errors.New("mediaproxy: overloaded")
 	// ErrClosed means the server is closing or closed (503).
 	ErrClosed = errors.New("mediaproxy: server closed")
+	// ErrClientGone means the client went away (or the caller's context
+	// ended) before the answer was ready. The status is nginx's 499
+	// "client closed request"; nobody reads it but the metrics and logs.
+	ErrClientGone = errors.New("mediaproxy: client went away")
 	// ErrTimeout means the request deadline passed (504).
 	ErrTimeout = errors.New("mediaproxy: timeout")
 	// ErrInternal is anything else (500); details are logged, never sent.
@@ -46,6 +50,10 @@ var (
 	// ErrConfig means a Config field is invalid.
 	ErrConfig = errors.New("mediaproxy: invalid config")
 )
+
+// StatusClientClosedRequest is nginx's status for a request whose client
+// went away before the answer (ErrClientGone).
+const StatusClientClosedRequest = 499
 
 // errorClass is the status and stable JSON code of a sentinel.
 type errorClass struct {
@@ -70,6 +78,7 @@ var errorClasses = []errorClass{
 	{ErrOverloaded, http.StatusServiceUnavailable, "overloaded"},
 	{ErrClosed, http.StatusServiceUnavailable, "closed"},
 	{ErrTimeout, http.StatusGatewayTimeout, "timeout"},
+	{ErrClientGone, StatusClientClosedRequest, "client_closed_request"},
 }
 
 // StatusOf returns the HTTP status and JSON error code for err.

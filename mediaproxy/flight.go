@@ -2,13 +2,26 @@ package mediaproxy
 
 import (
 	"context"
+	"errors"
 	"sync"
 )
+
+// errAbandoned is the cancellation cause of a job every waiter left.
+var errAbandoned = errors.New("mediaproxy: every waiter left")
 
 // flightGroup coalesces concurrent identical misses into one job and owns
 // the jobs' goroutines: each runs in a goroutine the group starts, halt
 // cancels them all and refuses new ones, and wait returns once every one
 // has ended (Server.Close calls both).
+//
+// A job goes on while someone waits for it. When its last waiter leaves
+// (the client went away, or its own deadline passed) the job is cancelled,
+// giving back its place in a queue or its worker slot, unless it has
+// committed: produce commits once it holds a worker slot and the result is
+// going to be cached, because finishing then costs less than the work
+// already spent and the next request for the variant is a cache hit. A
+// cancelled job leaves the group at once, so a later request for its key
+// starts a new one.
 type flightGroup struct {
 	wg sync.WaitGroup // one per job goroutine; Add only under mu, never after halt
 
@@ -21,35 +34,41 @@ type flightGroup struct {
 
 // flightCall is one job and what its waiters read once done is closed.
 type flightCall struct {
+	key    string
 	done   chan struct{} // closed when res and err are set
 	res    Variant
 	err    error
 	cancel context.CancelCauseFunc // cancels the job's context
+
+	waiters   int  // guarded by flightGroup.mu
+	committed bool // guarded by flightGroup.mu
 }
 
-// Do returns the job for key, starting it (leader) when none is in flight:
-// fn then runs in a goroutine the group owns, with a context that halt
-// cancels (its own deadline is fn's to set). Waiters read the result after
-// c.done is closed and can stop waiting on their own deadline without
-// cancelling the shared work. After halt, Do fails with ErrClosed.
-func (g *flightGroup) Do(key string, fn func(ctx context.Context) (Variant, error)) (c *flightCall, leader bool, err error) {
+// Do makes the caller a waiter of the job for key, starting the job
+// (leader) when none is in flight: fn then runs in a goroutine the group
+// owns, with a context that halt or abandonment cancels (its own deadline
+// is fn's to set); fn calls commit to finish even without waiters. A
+// waiter reads the result once c.done is closed, or stops waiting earlier
+// and calls leave. After halt, Do fails with ErrClosed.
+func (g *flightGroup) Do(key string, fn func(ctx context.Context, commit func()) (Variant, error)) (c *flightCall, leader bool, err error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.halted {
 		return nil, false, ErrClosed
 	}
 	if c, ok := g.calls[key]; ok {
+		c.waiters++
 		return c, false, nil
 	}
 	if g.calls == nil {
 		g.calls = map[string]*flightCall{}
 	}
 	ctx, cancel := context.WithCancelCause(context.Background())
-	c = &flightCall{done: make(chan struct{}), cancel: cancel}
+	c = &flightCall{key: key, done: make(chan struct{}), cancel: cancel, waiters: 1}
 	g.calls[key] = c
 	g.running++
 	g.wg.Go(func() {
-		res, err := fn(ctx)
+		res, err := fn(ctx, func() { g.commit(c) })
 		cancel(nil)
 		g.mu.Lock()
 		if g.calls[key] == c {
@@ -66,6 +85,33 @@ func (g *flightGroup) Do(key string, fn func(ctx context.Context) (Variant, erro
 		g.mu.Unlock()
 	})
 	return c, true, nil
+}
+
+// commit makes c finish even if every waiter leaves.
+func (g *flightGroup) commit(c *flightCall) {
+	g.mu.Lock()
+	c.committed = true
+	g.mu.Unlock()
+}
+
+// leave is called by a waiter that stops waiting before c is done. The
+// last one to leave an uncommitted job cancels it and reports true.
+func (g *flightGroup) leave(c *flightCall) (abandoned bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if c.waiters--; c.waiters > 0 || c.committed {
+		return false
+	}
+	select {
+	case <-c.done:
+		return false
+	default:
+	}
+	if g.calls[c.key] == c {
+		delete(g.calls, c.key)
+	}
+	c.cancel(errAbandoned)
+	return true
 }
 
 // idle returns a channel closed once no job is running (at once if none

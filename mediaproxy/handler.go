@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -28,6 +29,10 @@ type Request struct {
 	IfNoneMatch   string
 	Authorization string
 	Body          []byte
+
+	// conn is the client's connection on the fasthttp front: a request
+	// that waits for a job watches it for the client going away.
+	conn net.Conn
 }
 
 // Response is what the handler answers. Header keys are in canonical MIME
@@ -75,8 +80,8 @@ func jsonResponse(status int, v any) Response {
 }
 
 // Handle answers one request. Waiting for a job is bounded by
-// Config.Timeout (and by ctx, which may end sooner, e.g. when the client
-// goes away).
+// Config.Timeout and ends sooner when ctx does, when the client goes away
+// (fasthttp front) or when the server is closed.
 func (s *Server) Handle(ctx context.Context, req *Request) Response {
 	start := time.Now()
 	resp := s.route(ctx, req)
@@ -291,27 +296,10 @@ func (s *Server) serveVariant(ctx context.Context, req *Request, keyb []byte, op
 			s.mem.put(key, v)
 		} else {
 			s.metrics.misses.Add(1)
-			o, src := opts, source // copies: only a miss moves them to the heap
-			c, leader, err := s.flight.Do(key, func(ctx context.Context) (Variant, error) { return s.produce(ctx, key, etag, o, src) })
-			if err != nil {
+			var err error
+			if v, err = s.awaitJob(ctx, req, key, etag, opts, source); err != nil {
 				return errorResponse(err)
 			}
-			if !leader {
-				s.metrics.coalesced.Inc()
-			}
-			ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
-			defer cancel()
-			select {
-			case <-c.done:
-			case <-s.halt:
-				return errorResponse(fmt.Errorf("%w: shutting down", ErrClosed))
-			case <-ctx.Done():
-				return errorResponse(fmt.Errorf("%w: request deadline", ErrTimeout))
-			}
-			if c.err != nil {
-				return errorResponse(c.err)
-			}
-			v = c.res
 		}
 	}
 	r := Response{Status: http.StatusOK, Body: v.Body}
@@ -325,10 +313,55 @@ func (s *Server) serveVariant(ctx context.Context, req *Request, keyb []byte, op
 	return r
 }
 
+// awaitJob waits for the job producing key, joining the one in flight or
+// starting it. The wait ends with the job, or earlier with the request's
+// deadline, its client going away or the server halting; the last waiter
+// to leave early may cancel the job (flightGroup).
+func (s *Server) awaitJob(ctx context.Context, req *Request, key, etag string, opts Options, source variantSource) (Variant, error) {
+	c, leader, err := s.flight.Do(key, func(ctx context.Context, commit func()) (Variant, error) {
+		return s.produce(ctx, commit, key, etag, opts, source)
+	})
+	if err != nil {
+		return Variant{}, err
+	}
+	if !leader {
+		s.metrics.coalesced.Inc()
+	}
+	ctx, unwatch := s.waiters.add(ctx, req.conn)
+	defer unwatch()
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	select {
+	case <-c.done:
+		if c.err != nil && ctx.Err() != nil {
+			return Variant{}, waitError(ctx) // the job ended for the same reason
+		}
+		return c.res, c.err
+	case <-ctx.Done():
+		if s.flight.leave(c) {
+			s.metrics.abandoned.Inc()
+		}
+		return Variant{}, waitError(ctx)
+	}
+}
+
+// waitError says why a wait ended early.
+func waitError(ctx context.Context) error {
+	switch cause := context.Cause(ctx); {
+	case errors.Is(cause, ErrClosed):
+		return fmt.Errorf("%w: shutting down", ErrClosed)
+	case errors.Is(cause, context.DeadlineExceeded):
+		return fmt.Errorf("%w: request deadline", ErrTimeout)
+	default: // the client left, or the caller's context was cancelled
+		return ErrClientGone
+	}
+}
+
 // produce runs one job for key under its own deadline, detached from any
 // one requester so that coalesced waiters are not cancelled by the first
-// caller leaving; ctx is the flight group's (Close cancels it).
-func (s *Server) produce(ctx context.Context, key, etag string, opts Options, source variantSource) (Variant, error) {
+// caller leaving; ctx is the flight group's (cancelled by Close, or when
+// every waiter left before commit).
+func (s *Server) produce(ctx context.Context, commit func(), key, etag string, opts Options, source variantSource) (Variant, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
 	src, done, err := s.readSource(ctx, source)
@@ -344,9 +377,15 @@ func (s *Server) produce(ctx context.Context, key, etag string, opts Options, so
 		return Variant{}, err
 	}
 	defer release()
+	if s.caching() {
+		commit()
+	}
 	start := time.Now()
 	j := &Job{Source: src, Opts: opts, Limits: s.cfg.Limits, log: s.log}
 	if err := s.pipeline.Run(ctx, j); err != nil {
+		if cause := context.Cause(ctx); errors.Is(cause, ErrClosed) || errors.Is(cause, errAbandoned) {
+			return Variant{}, fmt.Errorf("%w: job cancelled (%w)", ErrClosed, cause)
+		}
 		if errors.Is(err, ErrTimeout) {
 			s.stats.Timeouts.Add(1)
 		}
@@ -360,6 +399,9 @@ func (s *Server) produce(ctx context.Context, key, etag string, opts Options, so
 	}
 	return v, nil
 }
+
+// caching reports whether a produced variant is kept (memory or disk).
+func (s *Server) caching() bool { return s.mem.max > 0 || s.disk != nil }
 
 // UploadToken derives the bearer token for POST /upload from the media key.
 func UploadToken(key []byte) string {

@@ -23,8 +23,9 @@ import (
 // same handler on net/http (the bench compares the two).
 //
 // Goroutines: Start starts the fasthttp front's accept loop (and through
-// it one goroutine per connection); a miss starts one job goroutine per
-// variant key (flightGroup). Close waits for all of them.
+// it one goroutine per connection) and the watcher of waiting clients
+// (waiterSet); a miss starts one job goroutine per variant key
+// (flightGroup). Close waits for all of them.
 type Server struct {
 	cfg       Config
 	log       *slog.Logger
@@ -43,7 +44,7 @@ type Server struct {
 	now       func() time.Time
 	srcBufs   sync.Pool // *[]byte source buffers (readSource)
 	front     *front
-	halt      chan struct{} // closed when Close stops waiting gracefully
+	waiters   *waiterSet
 
 	mu      sync.Mutex
 	started bool // guarded by mu
@@ -81,7 +82,7 @@ func New(cfg Config) (*Server, error) {
 		disk:      disk,
 		stats:     &Stats{},
 		now:       cfg.Now,
-		halt:      make(chan struct{}),
+		waiters:   newWaiterSet(),
 	}
 	s.pipeline = MainPipeline(s.stats)
 	s.metrics = newMetrics(s.pool, s.stats, cfg.Registerer)
@@ -135,6 +136,7 @@ func (s *Server) Start(context.Context) error {
 		return errors.New("mediaproxy: Start called twice")
 	}
 	s.started = true
+	s.waiters.start()
 	s.front.start()
 	s.log.Info("media proxy listening", "addr", s.Addr(), "workers", s.cfg.Workers, "queue", s.cfg.Queue)
 	return nil
@@ -172,11 +174,12 @@ func (s *Server) close(ctx context.Context) error {
 	case <-ctx.Done():
 		graceErr = ctx.Err()
 	}
-	close(s.halt)
+	s.waiters.halt()
 	s.flight.halt()
 	s.front.closeAll()
 	<-drained
 	s.flight.wait()
+	s.waiters.wait()
 	s.fetcher.CloseIdle()
 	return errors.Join(lnErr, graceErr)
 }
@@ -187,6 +190,7 @@ func (s *Server) close(ctx context.Context) error {
 // is sent without a copy (SetBodyRaw): cached bodies are never modified.
 func (s *Server) HandleFastHTTP(fc *fasthttp.RequestCtx) {
 	req := &Request{
+		conn:          fc.Conn(),
 		Method:        methodString(fc),
 		Accept:        string(fc.Request.Header.Peek("Accept")),
 		IfNoneMatch:   string(fc.Request.Header.Peek("If-None-Match")),
