@@ -30,6 +30,11 @@ type Config struct {
 	// Workers is the number of concurrent libvips jobs (default
 	// GOMAXPROCS); Queue how many more may wait before requests get 503.
 	Workers, Queue int
+	// BodyBudget bounds the bytes of bodies held in memory at once
+	// (uploads being read, fetched originals, attachment sources being
+	// processed); a request that does not fit gets 503 with Retry-After.
+	// Default max(256 MiB, 2 × Limits.MaxBytes); at least Limits.MaxBytes.
+	BodyBudget int64
 	// Timeout bounds one request end to end (504 past it); default 10 s.
 	Timeout time.Duration
 	// Fetch configures external fetches; Fetch.MaxBytes is capped at
@@ -83,6 +88,9 @@ func (c Config) withDefaults() Config {
 		c.SignedTTL = d.SignedTTL
 	}
 	c.Limits = c.Limits.withDefaults()
+	if c.BodyBudget == 0 {
+		c.BodyBudget = max(256<<20, 2*c.Limits.MaxBytes)
+	}
 	if c.Fetch.MaxBytes <= 0 || c.Fetch.MaxBytes > c.Limits.MaxBytes {
 		c.Fetch.MaxBytes = c.Limits.MaxBytes
 	}
@@ -113,5 +121,11 @@ func (c Config) Validate() error {
 	case c.SignedTTL <= 0:
 		return fmt.Errorf("%w: SignedTTL must be positive", ErrConfig)
 	}
-	return c.Limits.Validate()
+	if err := c.Limits.Validate(); err != nil {
+		return err
+	}
+	if c.BodyBudget < c.Limits.MaxBytes {
+		return fmt.Errorf("%w: BodyBudget must be at least Limits.MaxBytes", ErrConfig)
+	}
+	return nil
 }

@@ -2,12 +2,9 @@ package mediaproxy
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -28,7 +25,13 @@ type Request struct {
 	Accept        string
 	IfNoneMatch   string
 	Authorization string
+	// Body is a POST body already in memory. BodyStream, when set
+	// instead, is read by the handler only once the request is authorised
+	// and the body budget has room for it; ContentLength is its declared
+	// length, -1 when unknown (chunked).
 	Body          []byte
+	BodyStream    io.Reader
+	ContentLength int64
 
 	// conn is the client's connection on the fasthttp front: a request
 	// that waits for a job watches it for the client going away.
@@ -68,6 +71,9 @@ func errorResponse(err error) Response {
 	r := Response{Status: st, Body: b}
 	r.set("Content-Type", "application/json")
 	r.set("Cache-Control", "no-store")
+	if st == http.StatusServiceUnavailable {
+		r.set("Retry-After", "1")
+	}
 	return r
 }
 
@@ -191,48 +197,6 @@ func (s *Server) serveExternal(ctx context.Context, req *Request, rest string) R
 	return s.serveVariant(ctx, req, opts.AppendKey(key), opts, 365*24*time.Hour, variantSource{target: target})
 }
 
-// variantSource names where a variant's original comes from: an
-// attachment, or an external URL when target is set. It is a value so
-// that a cache hit allocates no closure; produce reads it on a miss.
-type variantSource struct {
-	att    Attachment
-	target string
-}
-
-// maxPooledSource bounds the source buffers kept for reuse.
-const maxPooledSource = 8 << 20
-
-// readSource returns the original's bytes. Attachments are read into a
-// pooled buffer (a fresh multi-megabyte buffer per job costs page faults,
-// zeroing and GC work); done hands it back and must be called once the
-// pipeline, and so libvips, is finished with the bytes.
-func (s *Server) readSource(ctx context.Context, src variantSource) (data []byte, done func(), err error) {
-	if src.target != "" {
-		release, err := s.fetchPool.Acquire(ctx)
-		if err != nil {
-			return nil, nil, err
-		}
-		defer release()
-		data, err := s.fetcher.Fetch(ctx, src.target)
-		return data, func() {}, err
-	}
-	bp, _ := s.srcBufs.Get().(*[]byte)
-	if bp == nil {
-		bp = new([]byte)
-	}
-	data, err = s.cfg.Store.ReadInto(src.att, s.cfg.Limits.MaxBytes, *bp)
-	if err != nil {
-		s.srcBufs.Put(bp)
-		return nil, nil, err
-	}
-	return data, func() {
-		if cap(data) <= maxPooledSource {
-			*bp = data[:0]
-			s.srcBufs.Put(bp)
-		}
-	}, nil
-}
-
 func etagOf(key string) string {
 	h := sha256.New()
 	h.Write([]byte("parley-media-v1\x00"))
@@ -311,143 +275,4 @@ func (s *Server) serveVariant(ctx context.Context, req *Request, keyb []byte, op
 	r.set("X-Content-Type-Options", "nosniff")
 	r.set("Content-Security-Policy", "default-src 'none'; sandbox")
 	return r
-}
-
-// awaitJob waits for the job producing key, joining the one in flight or
-// starting it. The wait ends with the job, or earlier with the request's
-// deadline, its client going away or the server halting; the last waiter
-// to leave early may cancel the job (flightGroup).
-func (s *Server) awaitJob(ctx context.Context, req *Request, key, etag string, opts Options, source variantSource) (Variant, error) {
-	c, leader, err := s.flight.Do(key, func(ctx context.Context, commit func()) (Variant, error) {
-		return s.produce(ctx, commit, key, etag, opts, source)
-	})
-	if err != nil {
-		return Variant{}, err
-	}
-	if !leader {
-		s.metrics.coalesced.Inc()
-	}
-	ctx, unwatch := s.waiters.add(ctx, req.conn)
-	defer unwatch()
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
-	defer cancel()
-	select {
-	case <-c.done:
-		if c.err != nil && ctx.Err() != nil {
-			return Variant{}, waitError(ctx) // the job ended for the same reason
-		}
-		return c.res, c.err
-	case <-ctx.Done():
-		if s.flight.leave(c) {
-			s.metrics.abandoned.Inc()
-		}
-		return Variant{}, waitError(ctx)
-	}
-}
-
-// waitError says why a wait ended early.
-func waitError(ctx context.Context) error {
-	switch cause := context.Cause(ctx); {
-	case errors.Is(cause, ErrClosed):
-		return fmt.Errorf("%w: shutting down", ErrClosed)
-	case errors.Is(cause, context.DeadlineExceeded):
-		return fmt.Errorf("%w: request deadline", ErrTimeout)
-	default: // the client left, or the caller's context was cancelled
-		return ErrClientGone
-	}
-}
-
-// produce runs one job for key under its own deadline, detached from any
-// one requester so that coalesced waiters are not cancelled by the first
-// caller leaving; ctx is the flight group's (cancelled by Close, or when
-// every waiter left before commit).
-func (s *Server) produce(ctx context.Context, commit func(), key, etag string, opts Options, source variantSource) (Variant, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
-	defer cancel()
-	src, done, err := s.readSource(ctx, source)
-	if err != nil {
-		return Variant{}, err
-	}
-	// Run has closed the libvips image (and libvips' operation cache is
-	// off) by the time this runs, so nothing reads src afterwards; the
-	// result body is a copy made by the encoder.
-	defer done()
-	release, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return Variant{}, err
-	}
-	defer release()
-	if s.caching() {
-		commit()
-	}
-	start := time.Now()
-	j := &Job{Source: src, Opts: opts, Limits: s.cfg.Limits, log: s.log}
-	if err := s.pipeline.Run(ctx, j); err != nil {
-		if cause := context.Cause(ctx); errors.Is(cause, ErrClosed) || errors.Is(cause, errAbandoned) {
-			return Variant{}, fmt.Errorf("%w: job cancelled (%w)", ErrClosed, cause)
-		}
-		if errors.Is(err, ErrTimeout) {
-			s.stats.Timeouts.Add(1)
-		}
-		return Variant{}, err
-	}
-	s.metrics.processing.Observe(time.Since(start).Seconds())
-	v := Variant{Body: j.Result.Body, Format: j.Result.Format, ETag: etag}
-	s.mem.put(key, v)
-	if err := s.disk.put(key, v); err != nil {
-		s.log.Warn("disk cache write", "err", err)
-	}
-	return v, nil
-}
-
-// caching reports whether a produced variant is kept (memory or disk).
-func (s *Server) caching() bool { return s.mem.max > 0 || s.disk != nil }
-
-// UploadToken derives the bearer token for POST /upload from the media key.
-func UploadToken(key []byte) string {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte("parley-media-upload-token"))
-	return hex.EncodeToString(m.Sum(nil))
-}
-
-// UploadResult is the JSON answer to an upload (and `parley media put`).
-type UploadResult struct {
-	Attachment
-	Path string `json:"path"`
-	URL  string `json:"url"`
-}
-
-func (s *Server) upload(req *Request, channel string) Response {
-	tok, ok := strings.CutPrefix(req.Authorization, "Bearer ")
-	if s.cfg.UploadToken == "" || !ok || !hmac.Equal([]byte(tok), []byte(s.cfg.UploadToken)) {
-		return errorResponse(ErrUnauthorized)
-	}
-	if strings.Contains(channel, "/") {
-		return errorResponse(fmt.Errorf("%w: malformed path", ErrNotFound))
-	}
-	name := parseParams(req.RawQuery).filename.v
-	if name == "" {
-		name = "file"
-	}
-	a, err := s.cfg.Store.Put(channel, name, req.Body, s.cfg.Limits, s.now())
-	if err != nil {
-		return errorResponse(err)
-	}
-	return jsonResponse(http.StatusCreated, s.result(a))
-}
-
-func (s *Server) result(a Attachment) UploadResult {
-	p := s.signer.SignAttachment(a.ChannelID, a.ID, a.Filename, s.now(), s.cfg.SignedTTL)
-	return UploadResult{Attachment: a, Path: p, URL: strings.TrimSuffix(s.cfg.PublicURL, "/") + p}
-}
-
-func readBody(r *http.Request, limit int64) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("%w: reading body", ErrBadRequest)
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%w: upload over %d bytes", ErrTooLarge, limit)
-	}
-	return b, nil
 }

@@ -37,7 +37,7 @@ const (
 
 var tierNames = [numTiers]string{"memory", "disk", "etag"}
 
-func newMetrics(pool *Pool, stats *Stats, extra prometheus.Registerer) *metrics {
+func newMetrics(pool *Pool, budget *byteBudget, stats *Stats, extra prometheus.Registerer) *metrics {
 	m := &metrics{reg: prometheus.NewRegistry()}
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "parley_media_requests_total", Help: "Requests by HTTP status."}, []string{"status"})
 	m.processing = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "parley_media_processing_seconds", Help: "Pipeline time per processed variant.",
@@ -48,6 +48,8 @@ func newMetrics(pool *Pool, stats *Stats, extra prometheus.Registerer) *metrics 
 	cs := []prometheus.Collector{m.requests, m.processing, m.cacheHits, m.coalesced, m.abandoned,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_media_queue_depth", Help: "Jobs waiting for a libvips worker."}, func() float64 { return float64(pool.QueueDepth()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_media_workers_busy", Help: "Jobs holding a libvips worker."}, func() float64 { return float64(pool.Running()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_media_body_bytes_in_flight", Help: "Bytes of bodies held in memory (uploads, fetched and attachment sources)."}, func() float64 { return float64(budget.InFlight()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_media_body_budget_rejects_total", Help: "Requests refused (503) because the body budget was full."}, func() float64 { return float64(budget.rejects.Load()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_media_cache_hit_ratio", Help: "Cache hits / (hits + misses) since start."}, func() float64 {
 			h, mi := m.hits.Load(), m.misses.Load()
 			if h+mi == 0 {

@@ -45,6 +45,7 @@ type Server struct {
 	srcBufs   sync.Pool // *[]byte source buffers (readSource)
 	front     *front
 	waiters   *waiterSet
+	budget    *byteBudget
 
 	mu      sync.Mutex
 	started bool // guarded by mu
@@ -83,21 +84,27 @@ func New(cfg Config) (*Server, error) {
 		stats:     &Stats{},
 		now:       cfg.Now,
 		waiters:   newWaiterSet(),
+		budget:    newByteBudget(cfg.BodyBudget),
 	}
 	s.pipeline = MainPipeline(s.stats)
-	s.metrics = newMetrics(s.pool, s.stats, cfg.Registerer)
+	s.metrics = newMetrics(s.pool, s.budget, s.stats, cfg.Registerer)
 	s.metricsN = promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})
 	s.metricsH = fasthttpadaptor.NewFastHTTPHandler(s.metricsN)
 	srv := &fasthttp.Server{
-		Handler:               s.HandleFastHTTP,
-		Name:                  "parley-media",
-		ReadTimeout:           cfg.Timeout,
-		WriteTimeout:          cfg.Timeout,
-		IdleTimeout:           60 * time.Second,
-		MaxRequestBodySize:    int(cfg.Limits.MaxBytes) + 4096,
-		NoDefaultServerHeader: true,
-		Concurrency:           4096,
-		Logger:                slogPrintf{cfg.Logger},
+		Handler:            s.HandleFastHTTP,
+		Name:               "parley-media",
+		ReadTimeout:        cfg.Timeout,
+		WriteTimeout:       cfg.Timeout,
+		IdleTimeout:        60 * time.Second,
+		MaxRequestBodySize: int(cfg.Limits.MaxBytes) + 4096,
+		// Bodies are streamed: fasthttp reads at most 8 KiB of one before
+		// the handler runs, and upload reads the rest only once it is
+		// authorised and admitted by the body budget.
+		StreamRequestBody:            true,
+		DisablePreParseMultipartForm: true,
+		NoDefaultServerHeader:        true,
+		Concurrency:                  4096,
+		Logger:                       slogPrintf{cfg.Logger},
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -186,7 +193,8 @@ func (s *Server) close(ctx context.Context) error {
 
 // HandleFastHTTP adapts fasthttp to Handle. Every input is copied into a
 // Request before any hand-off, and the handler returns only after the
-// response is complete, so no worker ever holds the RequestCtx. The body
+// response is complete, so no worker ever holds the RequestCtx (an
+// upload's body stream is read by Handle itself, on this goroutine). The body
 // is sent without a copy (SetBodyRaw): cached bodies are never modified.
 func (s *Server) HandleFastHTTP(fc *fasthttp.RequestCtx) {
 	req := &Request{
@@ -209,7 +217,9 @@ func (s *Server) HandleFastHTTP(fc *fasthttp.RequestCtx) {
 		return
 	}
 	if req.Method == http.MethodPost {
-		req.Body = append([]byte(nil), fc.PostBody()...)
+		if bs := fc.RequestBodyStream(); bs != nil {
+			req.BodyStream, req.ContentLength = bs, max(int64(fc.Request.Header.ContentLength()), -1)
+		}
 	}
 	resp := s.Handle(context.Background(), req)
 	if s.front.closing.Load() {
@@ -245,12 +255,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Accept: r.Header.Get("Accept"), IfNoneMatch: r.Header.Get("If-None-Match"), Authorization: r.Header.Get("Authorization"),
 	}
 	if r.Method == http.MethodPost {
-		b, err := readBody(r, s.cfg.Limits.MaxBytes)
-		if err != nil {
-			writeResponse(w, errorResponse(err))
-			return
-		}
-		req.Body = b
+		req.BodyStream, req.ContentLength = r.Body, r.ContentLength
 	}
 	writeResponse(w, s.Handle(r.Context(), req))
 }
