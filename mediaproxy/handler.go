@@ -16,8 +16,10 @@ import (
 	"time"
 )
 
-// Request is a transport-neutral request: every field is a copy, so a job
-// handed to a worker never refers to fasthttp's RequestCtx.
+// Request is a transport-neutral request. Its strings are copies, so a
+// job handed to a worker never refers to fasthttp's RequestCtx; BodyStream
+// is read only by Handle itself, before it returns, and the connection
+// only peeked at while Handle waits.
 type Request struct {
 	Method        string
 	RawPath       string // still escaped
