@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -96,11 +97,17 @@ func TestCloseIdleConnections(t *testing.T) {
 	if resp, body := e.get(t, withQuery(p, "width=8")); resp.StatusCode != 200 {
 		t.Fatalf("status %d: %s", resp.StatusCode, body)
 	}
+	if err := e.srv.Start(context.Background()); !errors.Is(err, ErrStarted) {
+		t.Fatalf("second Start = %v, want ErrStarted", err)
+	}
 	if err := closeWithin(t, e.srv, 5*time.Second, 2*time.Second); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
 	if err := e.srv.Close(context.Background()); err != nil {
 		t.Fatalf("second Close: %v", err)
+	}
+	if err := e.srv.Start(context.Background()); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Start after Close = %v, want ErrClosed", err)
 	}
 }
 
@@ -116,6 +123,9 @@ func TestCloseWithoutStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := s.Addr()
+	if strings.HasSuffix(addr, ":0") {
+		t.Fatalf("Addr %s: New did not bind", addr)
+	}
 	if err := s.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}

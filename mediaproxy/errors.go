@@ -47,6 +47,8 @@ var (
 	ErrTimeout = errors.New("mediaproxy: timeout")
 	// ErrInternal is anything else (500); details are logged, never sent.
 	ErrInternal = errors.New("mediaproxy: internal error")
+	// ErrStarted means Start was called on a server already started.
+	ErrStarted = errors.New("mediaproxy: already started")
 	// ErrConfig means a Config field is invalid.
 	ErrConfig = errors.New("mediaproxy: invalid config")
 )

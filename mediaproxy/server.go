@@ -140,7 +140,7 @@ func (s *Server) Start(context.Context) error {
 	case s.closed:
 		return ErrClosed
 	case s.started:
-		return errors.New("mediaproxy: Start called twice")
+		return ErrStarted
 	}
 	s.started = true
 	s.waiters.start()
@@ -155,10 +155,11 @@ func (s *Server) Start(context.Context) error {
 // connections close, requests in flight are answered (each connection
 // closes after its answer) and jobs in flight finish, their results
 // cached. When ctx ends first, Close returns ctx's error after the hard
-// part: waiters get 503 (ErrClosed), jobs are cancelled (the pipeline
-// stops before its next step and libvips' kill flag ends the current one,
-// so no long resize is waited for) and every connection is closed. Close
-// is idempotent; later calls return the first one's result.
+// part: waiters are released with ErrClosed (a 503 on a front that still
+// carries it), jobs are cancelled (the pipeline stops before its next step
+// and libvips' kill flag ends the current one, so no long resize is waited
+// for) and every connection is closed. Close is idempotent; later calls
+// return the first one's result.
 func (s *Server) Close(ctx context.Context) error {
 	s.closeOnce.Do(func() { s.closeErr = s.close(ctx) })
 	return s.closeErr
