@@ -195,7 +195,10 @@ func (s *Server) close(ctx context.Context) error {
 // HandleFastHTTP adapts fasthttp to Handle. Every input is copied into a
 // Request before any hand-off, and the handler returns only after the
 // response is complete, so no worker ever holds the RequestCtx (an
-// upload's body stream is read by Handle itself, on this goroutine). The body
+// upload's body stream is read by Handle itself, on this goroutine).
+// Handle gets the background context: a request that waits for a job (a
+// miss) derives from it one that is cancelled when the client goes away
+// or the server closes (waiterSet), and a cache hit never waits. The body
 // is sent without a copy (SetBodyRaw): cached bodies are never modified.
 func (s *Server) HandleFastHTTP(fc *fasthttp.RequestCtx) {
 	req := &Request{
