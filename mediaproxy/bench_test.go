@@ -25,12 +25,12 @@ func BenchmarkServeCacheHit(b *testing.B) {
 	p := e.put(b, "a.png", sourceOf(b, FormatPNG, 64, 64))
 	u, _ := url.Parse(p + "&width=32&format=webp")
 	req := &Request{Method: "GET", RawPath: u.EscapedPath(), RawQuery: u.RawQuery, Accept: "image/avif,image/webp,*/*"}
-	if r := e.srv.Serve(context.Background(), req); r.Status != 200 {
+	if r := e.srv.Handle(context.Background(), req); r.Status != 200 {
 		b.Fatalf("status %d", r.Status)
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if r := e.srv.Serve(context.Background(), req); r.Status != 200 {
+		if r := e.srv.Handle(context.Background(), req); r.Status != 200 {
 			b.Fatalf("status %d", r.Status)
 		}
 	}

@@ -37,13 +37,25 @@ var (
 	ErrUpstream = errors.New("mediaproxy: upstream failure")
 	// ErrOverloaded means the worker queue is full (503).
 	ErrOverloaded = errors.New("mediaproxy: overloaded")
+	// ErrClosed means the server is closing or closed (503).
+	ErrClosed = errors.New("mediaproxy: server closed")
+	// ErrClientGone means the client went away (or the caller's context
+	// ended) before the answer was ready. The status is nginx's 499
+	// "client closed request"; nobody reads it but the metrics and logs.
+	ErrClientGone = errors.New("mediaproxy: client went away")
 	// ErrTimeout means the request deadline passed (504).
 	ErrTimeout = errors.New("mediaproxy: timeout")
 	// ErrInternal is anything else (500); details are logged, never sent.
 	ErrInternal = errors.New("mediaproxy: internal error")
+	// ErrStarted means Start was called on a server already started.
+	ErrStarted = errors.New("mediaproxy: already started")
 	// ErrConfig means a Config field is invalid.
 	ErrConfig = errors.New("mediaproxy: invalid config")
 )
+
+// StatusClientClosedRequest is nginx's status for a request whose client
+// went away before the answer (ErrClientGone).
+const StatusClientClosedRequest = 499
 
 // errorClass is the status and stable JSON code of a sentinel.
 type errorClass struct {
@@ -66,7 +78,9 @@ var errorClasses = []errorClass{
 	{ErrImageBomb, http.StatusUnprocessableEntity, "image_bomb"},
 	{ErrUpstream, http.StatusBadGateway, "upstream_failure"},
 	{ErrOverloaded, http.StatusServiceUnavailable, "overloaded"},
+	{ErrClosed, http.StatusServiceUnavailable, "closed"},
 	{ErrTimeout, http.StatusGatewayTimeout, "timeout"},
+	{ErrClientGone, StatusClientClosedRequest, "client_closed_request"},
 }
 
 // StatusOf returns the HTTP status and JSON error code for err.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/netip"
@@ -168,6 +167,12 @@ func checkTargetURL(u *url.URL) error {
 // Fetch GETs target and returns at most MaxBytes of body. The content is
 // not trusted: the caller sniffs it.
 func (f *Fetcher) Fetch(ctx context.Context, target string) ([]byte, error) {
+	return f.fetch(ctx, target, nil)
+}
+
+// fetch is Fetch reserving the body from res (nil: no budget) before
+// reading it: the declared length up front, chunk by chunk without one.
+func (f *Fetcher) fetch(ctx context.Context, target string, res *reservation) ([]byte, error) {
 	u, err := url.Parse(target)
 	if err != nil {
 		return nil, fmt.Errorf("%w: bad URL", ErrBadRequest)
@@ -194,14 +199,18 @@ func (f *Fetcher) Fetch(ctx context.Context, target string) ([]byte, error) {
 	if resp.ContentLength > f.cfg.MaxBytes {
 		return nil, fmt.Errorf("%w: upstream declares %d bytes", ErrTooLarge, resp.ContentLength)
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, f.cfg.MaxBytes+1))
-	if err != nil {
-		return nil, classifyFetchError(ctx, err)
-	}
-	if int64(len(body)) > f.cfg.MaxBytes {
+	body, err := readBody(resp.Body, resp.ContentLength, f.cfg.MaxBytes, res)
+	switch {
+	case err == nil:
+		return body, nil
+	case errors.Is(err, ErrTooLarge):
 		return nil, fmt.Errorf("%w: upstream body over %d bytes", ErrTooLarge, f.cfg.MaxBytes)
+	case errors.Is(err, ErrOverloaded):
+		return nil, err
+	case errors.Is(err, errShortBody):
+		return nil, fmt.Errorf("%w: upstream body shorter than declared", ErrUpstream)
 	}
-	return body, nil
+	return nil, classifyFetchError(ctx, err)
 }
 
 func classifyFetchError(ctx context.Context, err error) error {

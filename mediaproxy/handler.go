@@ -2,15 +2,13 @@ package mediaproxy
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -18,8 +16,10 @@ import (
 	"time"
 )
 
-// Request is a transport-neutral request: every field is a copy, so a job
-// handed to a worker never refers to fasthttp's RequestCtx.
+// Request is a transport-neutral request. Its strings are copies, so a
+// job handed to a worker never refers to fasthttp's RequestCtx; BodyStream
+// is read only by Handle itself, before it returns, and the connection
+// only peeked at while Handle waits.
 type Request struct {
 	Method        string
 	RawPath       string // still escaped
@@ -27,7 +27,17 @@ type Request struct {
 	Accept        string
 	IfNoneMatch   string
 	Authorization string
+	// Body is a POST body already in memory. BodyStream, when set
+	// instead, is read by the handler only once the request is authorised
+	// and the body budget has room for it; ContentLength is its declared
+	// length, -1 when unknown (chunked).
 	Body          []byte
+	BodyStream    io.Reader
+	ContentLength int64
+
+	// conn is the client's connection on the fasthttp front: a request
+	// that waits for a job watches it for the client going away.
+	conn net.Conn
 }
 
 // Response is what the handler answers. Header keys are in canonical MIME
@@ -63,6 +73,9 @@ func errorResponse(err error) Response {
 	r := Response{Status: st, Body: b}
 	r.set("Content-Type", "application/json")
 	r.set("Cache-Control", "no-store")
+	if st == http.StatusServiceUnavailable {
+		r.set("Retry-After", "1")
+	}
 	return r
 }
 
@@ -74,10 +87,10 @@ func jsonResponse(status int, v any) Response {
 	return r
 }
 
-// Serve answers one request. Waiting for a job is bounded by
-// Config.Timeout (and by ctx, which may end sooner, e.g. when the client
-// goes away).
-func (s *Server) Serve(ctx context.Context, req *Request) Response {
+// Handle answers one request. Waiting for a job is bounded by
+// Config.Timeout and ends sooner when ctx does, when the client goes away
+// (fasthttp front) or when the server is closed.
+func (s *Server) Handle(ctx context.Context, req *Request) Response {
 	start := time.Now()
 	resp := s.route(ctx, req)
 	s.metrics.status(resp.Status)
@@ -186,48 +199,6 @@ func (s *Server) serveExternal(ctx context.Context, req *Request, rest string) R
 	return s.serveVariant(ctx, req, opts.AppendKey(key), opts, 365*24*time.Hour, variantSource{target: target})
 }
 
-// variantSource names where a variant's original comes from: an
-// attachment, or an external URL when target is set. It is a value so
-// that a cache hit allocates no closure; produce reads it on a miss.
-type variantSource struct {
-	att    Attachment
-	target string
-}
-
-// maxPooledSource bounds the source buffers kept for reuse.
-const maxPooledSource = 8 << 20
-
-// readSource returns the original's bytes. Attachments are read into a
-// pooled buffer (a fresh multi-megabyte buffer per job costs page faults,
-// zeroing and GC work); done hands it back and must be called once the
-// pipeline, and so libvips, is finished with the bytes.
-func (s *Server) readSource(ctx context.Context, src variantSource) (data []byte, done func(), err error) {
-	if src.target != "" {
-		release, err := s.fetchPool.Acquire(ctx)
-		if err != nil {
-			return nil, nil, err
-		}
-		defer release()
-		data, err := s.fetcher.Fetch(ctx, src.target)
-		return data, func() {}, err
-	}
-	bp, _ := s.srcBufs.Get().(*[]byte)
-	if bp == nil {
-		bp = new([]byte)
-	}
-	data, err = s.cfg.Store.ReadInto(src.att, s.cfg.Limits.MaxBytes, *bp)
-	if err != nil {
-		s.srcBufs.Put(bp)
-		return nil, nil, err
-	}
-	return data, func() {
-		if cap(data) <= maxPooledSource {
-			*bp = data[:0]
-			s.srcBufs.Put(bp)
-		}
-	}, nil
-}
-
 func etagOf(key string) string {
 	h := sha256.New()
 	h.Write([]byte("parley-media-v1\x00"))
@@ -291,22 +262,10 @@ func (s *Server) serveVariant(ctx context.Context, req *Request, keyb []byte, op
 			s.mem.put(key, v)
 		} else {
 			s.metrics.misses.Add(1)
-			o, src := opts, source // copies: only a miss moves them to the heap
-			c, leader := s.flight.Do(key, func() (Variant, error) { return s.produce(key, etag, o, src) })
-			if !leader {
-				s.metrics.coalesced.Inc()
+			var err error
+			if v, err = s.awaitJob(ctx, req, key, etag, opts, source); err != nil {
+				return errorResponse(err)
 			}
-			ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
-			defer cancel()
-			select {
-			case <-c.done:
-			case <-ctx.Done():
-				return errorResponse(fmt.Errorf("%w: request deadline", ErrTimeout))
-			}
-			if c.err != nil {
-				return errorResponse(c.err)
-			}
-			v = c.res
 		}
 	}
 	r := Response{Status: http.StatusOK, Body: v.Body}
@@ -318,89 +277,4 @@ func (s *Server) serveVariant(ctx context.Context, req *Request, keyb []byte, op
 	r.set("X-Content-Type-Options", "nosniff")
 	r.set("Content-Security-Policy", "default-src 'none'; sandbox")
 	return r
-}
-
-// produce runs one job for key under its own deadline, detached from any
-// one requester so that coalesced waiters are not cancelled by the first
-// caller leaving.
-func (s *Server) produce(key, etag string, opts Options, source variantSource) (Variant, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
-	defer cancel()
-	src, done, err := s.readSource(ctx, source)
-	if err != nil {
-		return Variant{}, err
-	}
-	// Run has closed the libvips image (and libvips' operation cache is
-	// off) by the time this runs, so nothing reads src afterwards; the
-	// result body is a copy made by the encoder.
-	defer done()
-	release, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return Variant{}, err
-	}
-	defer release()
-	start := time.Now()
-	j := &Job{Source: src, Opts: opts, Limits: s.cfg.Limits, log: s.log}
-	if err := s.pipeline.Run(ctx, j); err != nil {
-		if errors.Is(err, ErrTimeout) {
-			s.stats.Timeouts.Add(1)
-		}
-		return Variant{}, err
-	}
-	s.metrics.processing.Observe(time.Since(start).Seconds())
-	v := Variant{Body: j.Result.Body, Format: j.Result.Format, ETag: etag}
-	s.mem.put(key, v)
-	if err := s.disk.put(key, v); err != nil {
-		s.log.Warn("disk cache write", "err", err)
-	}
-	return v, nil
-}
-
-// UploadToken derives the bearer token for POST /upload from the media key.
-func UploadToken(key []byte) string {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte("parley-media-upload-token"))
-	return hex.EncodeToString(m.Sum(nil))
-}
-
-// UploadResult is the JSON answer to an upload (and `parley media put`).
-type UploadResult struct {
-	Attachment
-	Path string `json:"path"`
-	URL  string `json:"url"`
-}
-
-func (s *Server) upload(req *Request, channel string) Response {
-	tok, ok := strings.CutPrefix(req.Authorization, "Bearer ")
-	if s.cfg.UploadToken == "" || !ok || !hmac.Equal([]byte(tok), []byte(s.cfg.UploadToken)) {
-		return errorResponse(ErrUnauthorized)
-	}
-	if strings.Contains(channel, "/") {
-		return errorResponse(fmt.Errorf("%w: malformed path", ErrNotFound))
-	}
-	name := parseParams(req.RawQuery).filename.v
-	if name == "" {
-		name = "file"
-	}
-	a, err := s.cfg.Store.Put(channel, name, req.Body, s.cfg.Limits, s.now())
-	if err != nil {
-		return errorResponse(err)
-	}
-	return jsonResponse(http.StatusCreated, s.result(a))
-}
-
-func (s *Server) result(a Attachment) UploadResult {
-	p := s.signer.SignAttachment(a.ChannelID, a.ID, a.Filename, s.now(), s.cfg.SignedTTL)
-	return UploadResult{Attachment: a, Path: p, URL: strings.TrimSuffix(s.cfg.PublicURL, "/") + p}
-}
-
-func readBody(r *http.Request, limit int64) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("%w: reading body", ErrBadRequest)
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%w: upload over %d bytes", ErrTooLarge, limit)
-	}
-	return b, nil
 }

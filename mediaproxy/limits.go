@@ -21,6 +21,24 @@ func DefaultLimits() Limits {
 	return Limits{MaxBytes: 25 << 20, MaxFramePixels: 50_000_000, MaxTotalPixels: 200_000_000, MaxFrames: 500}
 }
 
+// withDefaults fills each zero limit from DefaultLimits.
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits()
+	if l.MaxBytes == 0 {
+		l.MaxBytes = d.MaxBytes
+	}
+	if l.MaxFramePixels == 0 {
+		l.MaxFramePixels = d.MaxFramePixels
+	}
+	if l.MaxTotalPixels == 0 {
+		l.MaxTotalPixels = d.MaxTotalPixels
+	}
+	if l.MaxFrames == 0 {
+		l.MaxFrames = d.MaxFrames
+	}
+	return l
+}
+
 // Validate checks every limit is positive.
 func (l Limits) Validate() error {
 	if l.MaxBytes <= 0 || l.MaxFramePixels <= 0 || l.MaxTotalPixels <= 0 || l.MaxFrames <= 0 {

@@ -16,6 +16,7 @@ type metrics struct {
 	hits       atomic.Int64
 	misses     atomic.Int64
 	coalesced  prometheus.Counter
+	abandoned  prometheus.Counter
 
 	// Label lookups hash the label values; the hot path uses counters
 	// resolved once: byStatus is filled on first use of each code,
@@ -36,16 +37,19 @@ const (
 
 var tierNames = [numTiers]string{"memory", "disk", "etag"}
 
-func newMetrics(pool *Pool, stats *Stats, extra prometheus.Registerer) *metrics {
+func newMetrics(pool *Pool, budget *byteBudget, stats *Stats, extra prometheus.Registerer) *metrics {
 	m := &metrics{reg: prometheus.NewRegistry()}
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "parley_media_requests_total", Help: "Requests by HTTP status."}, []string{"status"})
 	m.processing = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "parley_media_processing_seconds", Help: "Pipeline time per processed variant.",
 		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}})
 	m.cacheHits = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "parley_media_cache_hits_total", Help: "Cache hits by tier (memory, disk, etag)."}, []string{"tier"})
 	m.coalesced = prometheus.NewCounter(prometheus.CounterOpts{Name: "parley_media_coalesced_total", Help: "Misses that joined an identical in-flight job."})
-	cs := []prometheus.Collector{m.requests, m.processing, m.cacheHits, m.coalesced,
+	m.abandoned = prometheus.NewCounter(prometheus.CounterOpts{Name: "parley_media_abandoned_jobs_total", Help: "Jobs cancelled because every client waiting for them went away."})
+	cs := []prometheus.Collector{m.requests, m.processing, m.cacheHits, m.coalesced, m.abandoned,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_media_queue_depth", Help: "Jobs waiting for a libvips worker."}, func() float64 { return float64(pool.QueueDepth()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_media_workers_busy", Help: "Jobs holding a libvips worker."}, func() float64 { return float64(pool.Running()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_media_body_bytes_in_flight", Help: "Bytes of bodies held in memory (uploads, fetched and attachment sources)."}, func() float64 { return float64(budget.InFlight()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_media_body_budget_rejects_total", Help: "Requests refused (503) because the body budget was full."}, func() float64 { return float64(budget.rejects.Load()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_media_cache_hit_ratio", Help: "Cache hits / (hits + misses) since start."}, func() float64 {
 			h, mi := m.hits.Load(), m.misses.Load()
 			if h+mi == 0 {

@@ -3,6 +3,7 @@ package mediaproxy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -17,9 +18,14 @@ import (
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 )
 
-// Server is the media proxy. Its handler is transport-neutral (Serve); the
-// fasthttp server is the production front, and ServeHTTP offers the same
-// handler on net/http (the bench compares the two).
+// Server is the media proxy. Its handler is transport-neutral (Handle);
+// the fasthttp server is the production front, and ServeHTTP offers the
+// same handler on net/http (the bench compares the two).
+//
+// Goroutines: Start starts the fasthttp front's accept loop (and through
+// it one goroutine per connection) and the watcher of waiting clients
+// (waiterSet); a miss starts one job goroutine per variant key
+// (flightGroup). Close waits for all of them.
 type Server struct {
 	cfg       Config
 	log       *slog.Logger
@@ -37,14 +43,23 @@ type Server struct {
 	metricsN  http.Handler
 	now       func() time.Time
 	srcBufs   sync.Pool // *[]byte source buffers (readSource)
+	front     *front
+	waiters   *waiterSet
+	budget    *byteBudget
 
-	mu  sync.Mutex
-	srv *fasthttp.Server // guarded by mu
-	ln  net.Listener     // guarded by mu
+	mu      sync.Mutex
+	started bool // guarded by mu
+	closed  bool // guarded by mu
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
-// New validates cfg, starts libvips (once per process) and builds a server.
+// New applies the defaults to cfg, validates it, starts libvips (once per
+// process), builds a server and binds cfg.Addr (Addr reports it). Start
+// serves; Close releases the listener even if Start was never called.
 func New(cfg Config) (*Server, error) {
+	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -59,11 +74,8 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Fetch.MaxBytes <= 0 || cfg.Fetch.MaxBytes > cfg.Limits.MaxBytes {
-		cfg.Fetch.MaxBytes = cfg.Limits.MaxBytes
-	}
 	s := &Server{
-		cfg: cfg, log: cfg.Log, signer: signer,
+		cfg: cfg, log: cfg.Logger, signer: signer,
 		pool:      NewPool(cfg.Workers, cfg.Queue),
 		fetchPool: NewPool(4*cfg.Workers, 4*cfg.Queue),
 		fetcher:   NewFetcher(cfg.Fetch),
@@ -71,15 +83,43 @@ func New(cfg Config) (*Server, error) {
 		disk:      disk,
 		stats:     &Stats{},
 		now:       cfg.Now,
-	}
-	if s.now == nil {
-		s.now = time.Now
+		waiters:   newWaiterSet(),
+		budget:    newByteBudget(cfg.BodyBudget),
 	}
 	s.pipeline = MainPipeline(s.stats)
-	s.metrics = newMetrics(s.pool, s.stats, cfg.Registerer)
+	s.metrics = newMetrics(s.pool, s.budget, s.stats, cfg.Registerer)
 	s.metricsN = promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})
 	s.metricsH = fasthttpadaptor.NewFastHTTPHandler(s.metricsN)
+	srv := &fasthttp.Server{
+		Handler:            s.HandleFastHTTP,
+		Name:               "parley-media",
+		ReadTimeout:        cfg.Timeout,
+		WriteTimeout:       cfg.Timeout,
+		IdleTimeout:        60 * time.Second,
+		MaxRequestBodySize: int(cfg.Limits.MaxBytes) + 4096,
+		// Bodies are streamed: fasthttp reads at most 8 KiB of one before
+		// the handler runs, and upload reads the rest only once it is
+		// authorised and admitted by the body budget.
+		StreamRequestBody:            true,
+		DisablePreParseMultipartForm: true,
+		NoDefaultServerHeader:        true,
+		Concurrency:                  4096,
+		Logger:                       slogPrintf{cfg.Logger},
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("mediaproxy: listen %s: %w", cfg.Addr, err)
+	}
+	s.front = newFront(srv, ln, cfg.Logger)
 	return s, nil
+}
+
+// slogPrintf gives fasthttp's Printf-style logger to slog, at Debug (it
+// reports client-side connection errors).
+type slogPrintf struct{ l *slog.Logger }
+
+func (p slogPrintf) Printf(format string, args ...any) {
+	p.l.Debug("fasthttp", "msg", fmt.Sprintf(format, args...))
 }
 
 // Stats returns the pipeline counters.
@@ -88,53 +128,81 @@ func (s *Server) Stats() *Stats { return s.stats }
 // Signer returns the URL signer.
 func (s *Server) Signer() *Signer { return s.signer }
 
-// Listen binds cfg.Addr and serves fasthttp in a goroutine owned by the
-// server until Shutdown. It returns the bound address.
-func (s *Server) Listen() (string, error) {
-	ln, err := net.Listen("tcp", s.cfg.Addr)
-	if err != nil {
-		return "", err
-	}
-	srv := &fasthttp.Server{
-		Handler:               s.HandleFastHTTP,
-		Name:                  "parley-media",
-		ReadTimeout:           s.cfg.Timeout,
-		WriteTimeout:          s.cfg.Timeout,
-		IdleTimeout:           60 * time.Second,
-		MaxRequestBodySize:    int(s.cfg.Limits.MaxBytes) + 4096,
-		NoDefaultServerHeader: true,
-		Concurrency:           4096,
-	}
+// Addr is the bound listen address (host:port).
+func (s *Server) Addr() string { return s.front.ln.Addr().String() }
+
+// Start serves fasthttp on the bound listener until Close; it returns at
+// once. It fails after Close or when called twice.
+func (s *Server) Start(context.Context) error {
 	s.mu.Lock()
-	s.srv, s.ln = srv, ln
+	defer s.mu.Unlock()
+	switch {
+	case s.closed:
+		return ErrClosed
+	case s.started:
+		return ErrStarted
+	}
+	s.started = true
+	s.waiters.start()
+	s.front.start()
+	s.log.Info("media proxy listening", "addr", s.Addr(), "workers", s.cfg.Workers, "queue", s.cfg.Queue)
+	return nil
+}
+
+// Close stops the server and waits for every goroutine it started.
+//
+// The graceful part, bounded by ctx: the listener closes, idle
+// connections close, requests in flight are answered (each connection
+// closes after its answer) and jobs in flight finish, their results
+// cached. When ctx ends first, Close returns ctx's error after the hard
+// part: waiters are released with ErrClosed (a 503 on a front that still
+// carries it), jobs are cancelled (the pipeline stops before its next step
+// and libvips' kill flag ends the current one, so no long resize is waited
+// for) and every connection is closed. Close is idempotent; later calls
+// return the first one's result.
+func (s *Server) Close(ctx context.Context) error {
+	s.closeOnce.Do(func() { s.closeErr = s.close(ctx) })
+	return s.closeErr
+}
+
+func (s *Server) close(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
 	s.mu.Unlock()
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, net.ErrClosed) {
-			s.log.Error("media server stopped", "err", err)
-		}
+	lnErr := s.front.close()
+	drained := make(chan struct{})
+	go func() { // owned by close, which waits for it below
+		defer close(drained)
+		s.front.wait()
+		<-s.flight.idle()
 	}()
-	s.log.Info("media proxy listening", "addr", ln.Addr().String(), "workers", s.cfg.Workers, "queue", s.cfg.Queue)
-	return ln.Addr().String(), nil
-}
-
-// Shutdown stops accepting connections and waits for handlers to finish.
-func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	srv := s.srv
-	s.mu.Unlock()
-	s.fetcher.CloseIdle()
-	if srv == nil {
-		return nil
+	var graceErr error
+	select {
+	case <-drained:
+	case <-ctx.Done():
+		graceErr = ctx.Err()
 	}
-	return srv.ShutdownWithContext(ctx)
+	s.waiters.halt()
+	s.flight.halt()
+	s.front.closeAll()
+	<-drained
+	s.flight.wait()
+	s.waiters.wait()
+	s.fetcher.CloseIdle()
+	return errors.Join(lnErr, graceErr)
 }
 
-// HandleFastHTTP adapts fasthttp to Serve. Every input is copied into a
+// HandleFastHTTP adapts fasthttp to Handle. Every input is copied into a
 // Request before any hand-off, and the handler returns only after the
-// response is complete, so no worker ever holds the RequestCtx. The body
+// response is complete, so no worker ever holds the RequestCtx (an
+// upload's body stream is read by Handle itself, on this goroutine).
+// Handle gets the background context: a request that waits for a job (a
+// miss) derives from it one that is cancelled when the client goes away
+// or the server closes (waiterSet), and a cache hit never waits. The body
 // is sent without a copy (SetBodyRaw): cached bodies are never modified.
 func (s *Server) HandleFastHTTP(fc *fasthttp.RequestCtx) {
 	req := &Request{
+		conn:          fc.Conn(),
 		Method:        methodString(fc),
 		Accept:        string(fc.Request.Header.Peek("Accept")),
 		IfNoneMatch:   string(fc.Request.Header.Peek("If-None-Match")),
@@ -153,9 +221,14 @@ func (s *Server) HandleFastHTTP(fc *fasthttp.RequestCtx) {
 		return
 	}
 	if req.Method == http.MethodPost {
-		req.Body = append([]byte(nil), fc.PostBody()...)
+		if bs := fc.RequestBodyStream(); bs != nil {
+			req.BodyStream, req.ContentLength = bs, max(int64(fc.Request.Header.ContentLength()), -1)
+		}
 	}
-	resp := s.Serve(context.Background(), req)
+	resp := s.Handle(context.Background(), req)
+	if s.front.closing.Load() {
+		fc.SetConnectionClose()
+	}
 	fc.SetStatusCode(resp.Status)
 	for _, h := range resp.Header {
 		fc.Response.Header.Set(h[0], h[1])
@@ -186,14 +259,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Accept: r.Header.Get("Accept"), IfNoneMatch: r.Header.Get("If-None-Match"), Authorization: r.Header.Get("Authorization"),
 	}
 	if r.Method == http.MethodPost {
-		b, err := readBody(r, s.cfg.Limits.MaxBytes)
-		if err != nil {
-			writeResponse(w, errorResponse(err))
-			return
-		}
-		req.Body = b
+		req.BodyStream, req.ContentLength = r.Body, r.ContentLength
 	}
-	writeResponse(w, s.Serve(r.Context(), req))
+	writeResponse(w, s.Handle(r.Context(), req))
 }
 
 // writeResponse writes resp with its Content-Length (so net/http does not

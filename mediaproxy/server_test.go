@@ -5,8 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -14,14 +15,22 @@ import (
 )
 
 type testEnv struct {
-	srv   *Server
-	base  string
-	store *Store
-	key   []byte
-	now   time.Time
+	srv    *Server
+	base   string
+	store  *Store
+	key    []byte
+	now    time.Time
+	client *http.Client // its own transport: the test's connections only
 }
 
 func newTestServer(t testing.TB, mutate func(*Config)) *testEnv {
+	t.Helper()
+	return newHookedServer(t, mutate, nil)
+}
+
+// newHookedServer is newTestServer with hook run on the server before
+// Start (tests swap the pipeline there).
+func newHookedServer(t testing.TB, mutate func(*Config), hook func(*Server)) *testEnv {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := OpenStore(dir + "/store")
@@ -31,7 +40,6 @@ func newTestServer(t testing.TB, mutate func(*Config)) *testEnv {
 	key := bytes.Repeat([]byte{7}, 32)
 	cfg := DefaultConfig()
 	cfg.Key, cfg.Store, cfg.CacheDir = key, st, dir+"/cache"
-	cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg.UploadToken = UploadToken(key)
 	cfg.Workers, cfg.Queue = 2, 8
 	if mutate != nil {
@@ -41,16 +49,20 @@ func newTestServer(t testing.TB, mutate func(*Config)) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr, err := s.Listen()
-	if err != nil {
-		t.Fatal(err)
+	if hook != nil {
+		hook(s)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_ = s.Shutdown(ctx)
+		_ = s.Close(ctx)
 	})
-	return &testEnv{srv: s, base: "http://" + addr, store: st, key: key, now: time.Now()}
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{Transport: &http.Transport{}}
+	t.Cleanup(client.CloseIdleConnections)
+	return &testEnv{srv: s, base: "http://" + s.Addr(), store: st, key: key, now: time.Now(), client: client}
 }
 
 // put stores data without checks and returns its signed path.
@@ -72,13 +84,35 @@ func (e *testEnv) get(t *testing.T, path string, hdr ...string) (*http.Response,
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := e.client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp, b
+}
+
+// metric reads one unlabelled series (or the sum of a labelled one's
+// series) from /metrics.
+func (e *testEnv) metric(t testing.TB, name string) float64 {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	e.srv.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	sum := 0.0
+	for line := range strings.SplitSeq(rec.Body.String(), "\n") {
+		rest, ok := strings.CutPrefix(line, name)
+		if !ok || (rest != "" && rest[0] != ' ' && rest[0] != '{') {
+			continue
+		}
+		f := strings.Fields(rest)
+		v, err := strconv.ParseFloat(f[len(f)-1], 64)
+		if err != nil {
+			t.Fatalf("metric line %q: %v", line, err)
+		}
+		sum += v
+	}
+	return sum
 }
 
 func withQuery(path, q string) string {
@@ -176,7 +210,7 @@ func TestUploadEndpoint(t *testing.T) {
 		if tok != "" {
 			req.Header.Set("Authorization", "Bearer "+tok)
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := e.client.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -150,13 +150,18 @@ func startServer(o ChildOptions) (string, func() error, error) {
 	c := mediaproxy.DefaultConfig()
 	c.Key, c.Store = key, st
 	// Production logging level: per-request logs are Debug and stay off.
-	c.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	c.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	c.Timeout, c.Queue = time.Minute, 64
 	if o.Cache {
 		c.CacheDir = dd.Join("media-cache-" + o.HTTP)
 	} else {
 		c.MemCacheBytes, c.CacheDir = 0, ""
 	}
+	if o.HTTP != "fasthttp" && o.HTTP != "nethttp" {
+		return "", nil, fmt.Errorf("mediabench: --http must be fasthttp or nethttp, not %q", o.HTTP)
+	}
+	// The media server binds its own listener; the net/http front serves
+	// the same handler on another one and leaves that one unused.
 	s, err := mediaproxy.New(c)
 	if err != nil {
 		return "", nil, err
@@ -164,36 +169,32 @@ func startServer(o ChildOptions) (string, func() error, error) {
 	shutdownCtx := func() (context.Context, context.CancelFunc) {
 		return context.WithTimeout(context.Background(), 10*time.Second)
 	}
-	switch o.HTTP {
-	case "fasthttp":
-		addr, err := s.Listen()
-		if err != nil {
+	if o.HTTP == "fasthttp" {
+		if err := s.Start(context.Background()); err != nil {
 			return "", nil, err
 		}
-		return addr, func() error {
+		return s.Addr(), func() error {
 			ctx, cancel := shutdownCtx()
 			defer cancel()
-			return s.Shutdown(ctx)
-		}, nil
-	case "nethttp":
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return "", nil, err
-		}
-		hs := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second}
-		done := make(chan error, 1)
-		go func() { done <- hs.Serve(ln) }()
-		return ln.Addr().String(), func() error {
-			ctx, cancel := shutdownCtx()
-			defer cancel()
-			err := hs.Shutdown(ctx)
-			if serr := <-done; !errors.Is(serr, http.ErrServerClosed) && err == nil {
-				err = serr
-			}
-			return err
+			return s.Close(ctx)
 		}, nil
 	}
-	return "", nil, fmt.Errorf("mediabench: --http must be fasthttp or nethttp, not %q", o.HTTP)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, errors.Join(err, s.Close(context.Background()))
+	}
+	hs := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second}
+	done := make(chan error, 1)
+	go func() { done <- hs.Serve(ln) }()
+	return ln.Addr().String(), func() error {
+		ctx, cancel := shutdownCtx()
+		defer cancel()
+		err := hs.Shutdown(ctx)
+		if serr := <-done; !errors.Is(serr, http.ErrServerClosed) && err == nil {
+			err = serr
+		}
+		return errors.Join(err, s.Close(ctx))
+	}, nil
 }
 
 // runBare runs one bare-loop phase: args are CASE DURATION_NS CONC MINOPS.

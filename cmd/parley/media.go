@@ -67,7 +67,7 @@ func (o mediaOpts) config(dir *datadir.Dir, log *slog.Logger, reg prometheus.Reg
 		return mediaproxy.Config{}, err
 	}
 	c := mediaproxy.DefaultConfig()
-	c.Addr, c.Key, c.Store, c.Log, c.Registerer = *o.addr, key, st, log, reg
+	c.Addr, c.Key, c.Store, c.Logger, c.Registerer = *o.addr, key, st, log, reg
 	c.CacheDir = dir.Join("media-cache")
 	c.Workers, c.Queue, c.Timeout = *o.workers, *o.queue, *o.timeout
 	c.MemCacheBytes, c.DiskCacheBytes = int64(*o.memCache)<<20, int64(*o.diskCache)<<20
@@ -85,28 +85,28 @@ func (o mediaOpts) config(dir *datadir.Dir, log *slog.Logger, reg prometheus.Reg
 	return c, nil
 }
 
-func startMediaServer(cfg mediaproxy.Config) (*mediaproxy.Server, string, error) {
+func startMediaServer(ctx context.Context, cfg mediaproxy.Config) (*mediaproxy.Server, error) {
 	s, err := mediaproxy.New(cfg)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	addr, err := s.Listen()
-	if err != nil {
-		return nil, "", err
+	if err := s.Start(ctx); err != nil {
+		_ = s.Close(ctx)
+		return nil, err
 	}
-	return s, addr, nil
+	return s, nil
 }
 
-func startMedia(_ context.Context, env *serveEnv) (*running, error) {
+func startMedia(ctx context.Context, env *serveEnv) (*running, error) {
 	cfg, err := mediaFlagValues.config(env.dir, env.log.With("component", "media"), env.metrics)
 	if err != nil {
 		return nil, err
 	}
-	s, addr, err := startMediaServer(cfg)
+	s, err := startMediaServer(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	return &running{addrs: map[string]string{"media": addr}, stop: s.Shutdown}, nil
+	return &running{addrs: map[string]string{"media": s.Addr()}, stop: s.Close}, nil
 }
 
 func runMediaProxy(ctx context.Context, args []string, stdout io.Writer) error {
@@ -126,17 +126,17 @@ func runMediaProxy(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	s, addr, err := startMediaServer(cfg)
+	s, err := startMediaServer(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	if err := cli.PrintJSON(stdout, map[string]any{"ready": true, "media": addr, "pid": os.Getpid()}); err != nil {
+	if err := cli.PrintJSON(stdout, map[string]any{"ready": true, "media": s.Addr(), "pid": os.Getpid()}); err != nil {
 		log.Warn("stdout", "err", err)
 	}
 	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return s.Shutdown(sctx)
+	return s.Close(sctx)
 }
 
 func runMediaPut(_ context.Context, args []string, stdout io.Writer) error {
