@@ -35,3 +35,7 @@ var (
 	// ErrBadDiscovery: an IP discovery datagram is malformed.
 	ErrBadDiscovery = errors.New("voiceproto: malformed IP discovery datagram")
 )
+
+// ErrBadSDP: a webrtc SDP fragment is malformed, too large or lacks what
+// the dialect needs.
+var ErrBadSDP = errors.New("voiceproto: invalid SDP fragment")

@@ -1,6 +1,7 @@
 package voiceproto
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 )
@@ -30,21 +31,70 @@ type Resume struct {
 }
 
 // SelectProtocol is op 1: the transport and, for "udp", the client's
-// address from IP discovery and the chosen encryption mode.
+// address from IP discovery and the chosen encryption mode; for "webrtc"
+// (the browser dialect, webrtc.go) the client's SDP fragment and codecs.
 type SelectProtocol struct {
 	Protocol string             `json:"protocol"`
 	Data     SelectProtocolData `json:"data"`
+	// SDP is the webrtc dialect's offer fragment (also sent as data).
+	SDP string `json:"sdp,omitempty"`
+	// Codecs are the webrtc dialect's offered codecs.
+	Codecs []Codec `json:"codecs,omitempty"`
+	// RTCConnectionID identifies the browser's peer connection.
+	RTCConnectionID string `json:"rtc_connection_id,omitempty"`
 }
 
-// SelectProtocolData is op 1's "data" for the udp protocol.
+// SelectProtocolData is op 1's "data": an object for the udp protocol; in
+// the webrtc dialect a string, the SDP fragment (kept in Fragment).
 type SelectProtocolData struct {
 	Address string `json:"address"`
 	Port    int    `json:"port"`
 	Mode    string `json:"mode"`
+	// Fragment is data when it is a string (webrtc).
+	Fragment string `json:"-"`
 }
 
-// ProtocolUDP is the native transport of Select Protocol.
-const ProtocolUDP = "udp"
+// UnmarshalJSON accepts the udp object or the webrtc string.
+func (d *SelectProtocolData) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) > 0 && b[0] == '"' {
+		*d = SelectProtocolData{}
+		return json.Unmarshal(b, &d.Fragment)
+	}
+	type plain SelectProtocolData
+	var p plain
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	*d = SelectProtocolData(p)
+	return nil
+}
+
+// MarshalJSON writes the fragment string when set, else the udp object.
+func (d SelectProtocolData) MarshalJSON() ([]byte, error) {
+	if d.Fragment != "" {
+		return json.Marshal(d.Fragment)
+	}
+	type plain SelectProtocolData
+	return json.Marshal(plain(d))
+}
+
+// Transports of Select Protocol.
+const (
+	// ProtocolUDP is the native transport: RTP over UDP with AEAD.
+	ProtocolUDP = "udp"
+	// ProtocolWebRTC is the browser dialect: ICE, DTLS-SRTP.
+	ProtocolWebRTC = "webrtc"
+)
+
+// Codec is one codec a webrtc client offers in Select Protocol.
+type Codec struct {
+	Name           string `json:"name"`
+	Type           string `json:"type"` // audio or video
+	Priority       int    `json:"priority"`
+	PayloadType    int    `json:"payload_type"`
+	RTXPayloadType int    `json:"rtx_payload_type,omitempty"`
+}
 
 // Heartbeat is op 3 in the v8 dialect: a nonce T echoed in the ACK and the
 // last numbered message received. Below v8 the payload is a bare integer.
@@ -79,9 +129,15 @@ type Ready struct {
 // SessionDescription is op 4: the mode and the 32-byte transport key, and
 // the DAVE protocol version of the call (0: none).
 type SessionDescription struct {
-	Mode                string    `json:"mode"`
-	SecretKey           SecretKey `json:"secret_key"`
+	Mode                string    `json:"mode,omitempty"`
+	SecretKey           SecretKey `json:"secret_key,omitempty"`
 	DaveProtocolVersion int       `json:"dave_protocol_version"`
+	// The webrtc dialect: no mode or key (DTLS-SRTP keys the transport),
+	// the chosen codecs and the answer fragment (webrtc.go).
+	AudioCodec     string `json:"audio_codec,omitempty"`
+	VideoCodec     string `json:"video_codec,omitempty"`
+	MediaSessionID string `json:"media_session_id,omitempty"`
+	SDP            string `json:"sdp,omitempty"`
 }
 
 // Speaking is op 5 from a client: its speaking flags. SSRC is the client's

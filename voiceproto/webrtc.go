@@ -1,0 +1,283 @@
+package voiceproto
+
+import (
+	"encoding/hex"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// The webrtc dialect (shared/docs/webrtc.md §1): a browser speaks the same
+// gateway, but in Select Protocol (op 1) sends an SDP fragment of its offer
+// and its codecs, and gets an answer fragment in Session Description
+// (op 4); ICE, DTLS-SRTP carry the media. A fragment is the offer reduced
+// to its ICE credentials, DTLS fingerprint, header extensions and rtpmap
+// lines; no m=, mid, ssrc or fmtp. Both sides build their full
+// descriptions themselves.
+
+// Bounds on an offer fragment: a browser's is well under 2 KiB.
+const (
+	MaxFragmentBytes = 16 << 10
+	maxFragmentLines = 256
+	maxLineBytes     = 1024
+)
+
+// Fingerprint is a DTLS certificate fingerprint (RFC 8122 §5).
+type Fingerprint struct {
+	Algorithm string // only sha-256 is accepted
+	Value     []byte // the digest
+}
+
+// String is the SDP form "sha-256 AB:CD:…".
+func (f Fingerprint) String() string {
+	h := strings.ToUpper(hex.EncodeToString(f.Value))
+	var b strings.Builder
+	b.WriteString(f.Algorithm)
+	b.WriteByte(' ')
+	for i := 0; i < len(h); i += 2 {
+		if i > 0 {
+			b.WriteByte(':')
+		}
+		b.WriteString(h[i : i+2])
+	}
+	return b.String()
+}
+
+func parseFingerprint(v string) (Fingerprint, error) {
+	alg, hexed, ok := strings.Cut(strings.TrimSpace(v), " ")
+	if !ok || !strings.EqualFold(alg, "sha-256") {
+		return Fingerprint{}, fmt.Errorf("%w: fingerprint %.40q: only sha-256 is accepted", ErrBadSDP, v)
+	}
+	raw, err := hex.DecodeString(strings.ReplaceAll(strings.TrimSpace(hexed), ":", ""))
+	if err != nil || len(raw) != 32 {
+		return Fingerprint{}, fmt.Errorf("%w: fingerprint %.40q is not 32 hex bytes", ErrBadSDP, hexed)
+	}
+	return Fingerprint{Algorithm: "sha-256", Value: raw}, nil
+}
+
+// Extmap is an RTP header extension mapping (RFC 8285).
+type Extmap struct {
+	ID  int
+	URI string
+}
+
+// RTPMap is an a=rtpmap line: a payload type's codec.
+type RTPMap struct {
+	PayloadType int
+	Name        string // as written (opus, VP8, ...)
+	ClockRate   int
+	Channels    int // 0 when absent
+}
+
+// Offer is a webrtc client's offer fragment, parsed.
+type Offer struct {
+	ICEUfrag, ICEPwd string
+	ICEOptions       string
+	Fingerprint      Fingerprint
+	ExtmapAllowMixed bool
+	Extmaps          []Extmap
+	RTPMaps          []RTPMap
+}
+
+// Opus returns the offered Opus payload type.
+func (o Offer) Opus() (int, bool) {
+	for _, m := range o.RTPMaps {
+		if strings.EqualFold(m.Name, "opus") && m.ClockRate == 48000 {
+			return m.PayloadType, true
+		}
+	}
+	return 0, false
+}
+
+// Extmap returns the id the offer gives uri.
+func (o Offer) Extmap(uri string) (int, bool) {
+	for _, e := range o.Extmaps {
+		if e.URI == uri {
+			return e.ID, true
+		}
+	}
+	return 0, false
+}
+
+// ParseOffer parses an offer fragment (lines separated by \n or \r\n).
+// Lines it does not know are ignored; a fragment over MaxFragmentBytes, a
+// line over 1 KiB, missing or malformed ICE credentials or fingerprint, or
+// a malformed extmap or rtpmap is ErrBadSDP with what is wrong.
+func ParseOffer(fragment string) (Offer, error) {
+	var o Offer
+	if len(fragment) > MaxFragmentBytes {
+		return o, fmt.Errorf("%w: fragment of %d bytes (at most %d)", ErrBadSDP, len(fragment), MaxFragmentBytes)
+	}
+	lines := strings.Split(strings.ReplaceAll(fragment, "\r\n", "\n"), "\n")
+	if len(lines) > maxFragmentLines {
+		return o, fmt.Errorf("%w: %d lines (at most %d)", ErrBadSDP, len(lines), maxFragmentLines)
+	}
+	hasFP := false
+	for _, l := range lines {
+		l = strings.TrimSpace(l)
+		if len(l) > maxLineBytes {
+			return o, fmt.Errorf("%w: a line of %d bytes", ErrBadSDP, len(l))
+		}
+		attr, ok := strings.CutPrefix(l, "a=")
+		if !ok {
+			continue
+		}
+		name, val, _ := strings.Cut(attr, ":")
+		var err error
+		switch name {
+		case "ice-ufrag":
+			o.ICEUfrag, err = iceChars(val, 4, "ice-ufrag")
+		case "ice-pwd":
+			o.ICEPwd, err = iceChars(val, 22, "ice-pwd")
+		case "ice-options":
+			o.ICEOptions = val
+		case "fingerprint":
+			o.Fingerprint, err = parseFingerprint(val)
+			hasFP = err == nil
+		case "extmap-allow-mixed":
+			o.ExtmapAllowMixed = true
+		case "extmap":
+			var e Extmap
+			e, err = parseExtmap(val)
+			o.Extmaps = append(o.Extmaps, e)
+		case "rtpmap":
+			var m RTPMap
+			m, err = parseRTPMap(val)
+			o.RTPMaps = append(o.RTPMaps, m)
+		}
+		if err != nil {
+			return Offer{}, err
+		}
+	}
+	switch {
+	case o.ICEUfrag == "" || o.ICEPwd == "":
+		return Offer{}, fmt.Errorf("%w: no ice-ufrag or ice-pwd", ErrBadSDP)
+	case !hasFP:
+		return Offer{}, fmt.Errorf("%w: no fingerprint", ErrBadSDP)
+	}
+	return o, nil
+}
+
+// iceChars checks an ICE credential: ice-chars (RFC 8839 §5.4), min..256.
+func iceChars(v string, min int, what string) (string, error) {
+	if len(v) < min || len(v) > 256 {
+		return "", fmt.Errorf("%w: %s of %d characters", ErrBadSDP, what, len(v))
+	}
+	for _, c := range v {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '+' || c == '/') {
+			return "", fmt.Errorf("%w: %s has %q", ErrBadSDP, what, c)
+		}
+	}
+	return v, nil
+}
+
+func parseExtmap(v string) (Extmap, error) {
+	id, rest, ok := strings.Cut(v, " ")
+	id, _, _ = strings.Cut(id, "/") // a=extmap:3/sendrecv uri
+	n, err := strconv.Atoi(id)
+	uri, _, _ := strings.Cut(strings.TrimSpace(rest), " ")
+	if !ok || err != nil || n < 1 || n > 255 || uri == "" {
+		return Extmap{}, fmt.Errorf("%w: extmap %.60q", ErrBadSDP, v)
+	}
+	return Extmap{ID: n, URI: uri}, nil
+}
+
+func parseRTPMap(v string) (RTPMap, error) {
+	pt, enc, ok := strings.Cut(v, " ")
+	n, err := strconv.Atoi(pt)
+	parts := strings.Split(strings.TrimSpace(enc), "/")
+	if !ok || err != nil || n < 0 || n > 127 || len(parts) < 2 || len(parts) > 3 || parts[0] == "" {
+		return RTPMap{}, fmt.Errorf("%w: rtpmap %.60q", ErrBadSDP, v)
+	}
+	m := RTPMap{PayloadType: n, Name: parts[0]}
+	if m.ClockRate, err = strconv.Atoi(parts[1]); err != nil || m.ClockRate <= 0 {
+		return RTPMap{}, fmt.Errorf("%w: rtpmap clock rate in %.60q", ErrBadSDP, v)
+	}
+	if len(parts) == 3 {
+		if m.Channels, err = strconv.Atoi(parts[2]); err != nil || m.Channels < 1 || m.Channels > 8 {
+			return RTPMap{}, fmt.Errorf("%w: rtpmap channels in %.60q", ErrBadSDP, v)
+		}
+	}
+	return m, nil
+}
+
+// OfferFragment reduces a full SDP offer to the fragment a browser sends:
+// the a=extmap-allow-mixed, a=ice-*, a=fingerprint, a=extmap and a=rtpmap
+// lines of its first media section (all sections share them in BUNDLE),
+// each once.
+func OfferFragment(sdp string) string {
+	var b strings.Builder
+	seen := map[string]bool{}
+	for _, l := range strings.Split(strings.ReplaceAll(sdp, "\r\n", "\n"), "\n") {
+		l = strings.TrimSpace(l)
+		keep := false
+		for _, p := range []string{"a=extmap-allow-mixed", "a=ice-", "a=fingerprint:", "a=extmap:", "a=rtpmap:"} {
+			keep = keep || strings.HasPrefix(l, p)
+		}
+		if keep && !seen[l] {
+			seen[l] = true
+			b.WriteString(l)
+			b.WriteByte('\n')
+		}
+	}
+	return b.String()
+}
+
+// Answer is the server's answer fragment in Session Description: where
+// the ICE-lite server listens, its ICE credentials and DTLS fingerprint.
+type Answer struct {
+	Addr             netip.AddrPort
+	ICEUfrag, ICEPwd string
+	Fingerprint      Fingerprint
+}
+
+// candidatePriority is a host candidate's priority as Discord writes it.
+const candidatePriority = 4261412862
+
+// String is the fragment as op 4 carries it.
+func (a Answer) String() string {
+	ip, port := a.Addr.Addr().Unmap().String(), strconv.Itoa(int(a.Addr.Port()))
+	return "m=audio " + port + " ICE/SDP\n" +
+		"a=fingerprint:" + a.Fingerprint.String() + "\n" +
+		"c=IN IP4 " + ip + "\n" +
+		"a=rtcp:" + port + "\n" +
+		"a=ice-ufrag:" + a.ICEUfrag + "\n" +
+		"a=ice-pwd:" + a.ICEPwd + "\n" +
+		"a=candidate:1 1 UDP " + strconv.Itoa(candidatePriority) + " " + ip + " " + port + " typ host\n"
+}
+
+// ParseAnswer parses an answer fragment (client side).
+func ParseAnswer(s string) (Answer, error) {
+	var a Answer
+	if len(s) > MaxFragmentBytes {
+		return a, fmt.Errorf("%w: answer of %d bytes", ErrBadSDP, len(s))
+	}
+	var ip netip.Addr
+	var port int
+	for _, l := range strings.Split(strings.ReplaceAll(s, "\r\n", "\n"), "\n") {
+		l = strings.TrimSpace(l)
+		var err error
+		switch {
+		case strings.HasPrefix(l, "m=audio "):
+			f := strings.Fields(l)
+			port, err = strconv.Atoi(f[1])
+		case strings.HasPrefix(l, "c=IN IP4 "):
+			ip, err = netip.ParseAddr(strings.TrimPrefix(l, "c=IN IP4 "))
+		case strings.HasPrefix(l, "a=ice-ufrag:"):
+			a.ICEUfrag, err = iceChars(strings.TrimPrefix(l, "a=ice-ufrag:"), 4, "ice-ufrag")
+		case strings.HasPrefix(l, "a=ice-pwd:"):
+			a.ICEPwd, err = iceChars(strings.TrimPrefix(l, "a=ice-pwd:"), 22, "ice-pwd")
+		case strings.HasPrefix(l, "a=fingerprint:"):
+			a.Fingerprint, err = parseFingerprint(strings.TrimPrefix(l, "a=fingerprint:"))
+		}
+		if err != nil {
+			return Answer{}, fmt.Errorf("%w: %.60q: %v", ErrBadSDP, l, err)
+		}
+	}
+	if !ip.IsValid() || port < 1 || port > 65535 || a.ICEUfrag == "" || a.ICEPwd == "" || len(a.Fingerprint.Value) == 0 {
+		return Answer{}, fmt.Errorf("%w: answer lacks the address, ICE credentials or fingerprint", ErrBadSDP)
+	}
+	a.Addr = netip.AddrPortFrom(ip, uint16(port))
+	return a, nil
+}
