@@ -58,7 +58,7 @@ func (p *Participant) forward(r *reader, members []*Participant, h *voiceproto.H
 			f.downs[q] = m
 		}
 		reason := source
-		qt, qa := q.transport.Load(), q.addr.Load()
+		qt := q.transport.Load()
 		switch {
 		case reason != numDropReasons:
 		case q.serverDeaf.Load():
@@ -67,7 +67,7 @@ func (p *Participant) forward(r *reader, members []*Participant, h *voiceproto.H
 			// A receiver that cannot decrypt DAVE frames (during a
 			// downgrade transition) gets none.
 			reason = DropE2EEToPlainReceiver
-		case qt == nil || qa == nil:
+		case qt == nil || !(*qt).ready(q):
 			reason = DropReceiverNotReady
 		}
 		if reason != numDropReasons {
@@ -80,37 +80,13 @@ func (p *Participant) forward(r *reader, members []*Participant, h *voiceproto.H
 			r.ls.drops[DropMunger]++
 			continue
 		}
-		nonce, ok := qt.next()
-		if !ok {
+		if reason := (*qt).send(r, q, out.Seq, out.TS, out.Marker && q.marker.Load(), p.ssrc, payload); reason != numDropReasons {
 			m.Revert(extSN)
-			r.ls.drops[DropNonceSpace]++
-			continue
+			r.ls.drops[reason]++
 		}
-		b := r.out.slot()[:voiceproto.FixedHeaderLen]
-		voiceproto.PutFixedHeader(b, out.Marker && q.marker.Load(), voiceproto.PayloadTypeOpus, out.Seq, out.TS, p.ssrc)
-		b = append(b, payload...)
-		sealed, err := qt.cipher.Seal(b[:0], b, nonce)
-		if err != nil {
-			m.Revert(extSN)
-			r.ls.drops[DropSendError]++
-			continue
-		}
-		r.out.commit(sealed, qa)
 	}
 }
 
 // maxForwardPayload bounds what forward re-seals: a slot less the largest
 // transport overhead (tag 16 + suffix nonce 24) and some room to spare.
 const maxForwardPayload = slotSize - 64
-
-// next returns the next server nonce under this key (safe for concurrent
-// readers).
-func (t *transport) next() ([4]byte, bool) {
-	// Once exhausted, stop counting so the counter can never wrap back
-	// into used values.
-	if t.nonce.Load() >= voiceproto.ServerNonceSpace {
-		return [4]byte{}, false
-	}
-	n := t.nonce.Add(1) - 1
-	return voiceproto.ServerNonceAt(n)
-}

@@ -78,9 +78,9 @@ func benchPacketPath(b *testing.B, mode string, size int, send bool) {
 		j := i % batch
 		if j == 0 && i > 0 {
 			if send {
-				r.out.flush(&r.ls)
+				r.udp.flush(&r.ls)
 			} else {
-				r.out.used = 0
+				r.udp.used = 0
 			}
 			// Advance the stream so every packet is new to the munger; the
 			// header is AAD, so re-seal.
@@ -102,7 +102,7 @@ func benchPacketPath(b *testing.B, mode string, size int, send bool) {
 		r.handle(pkts[j], from)
 	}
 	if send {
-		r.out.flush(&r.ls)
+		r.udp.flush(&r.ls)
 	}
 	b.StopTimer()
 	fwd := float64(b.N) * float64(size-1)

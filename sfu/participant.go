@@ -11,14 +11,6 @@ import (
 	"github.com/parleyhq/parley/voiceproto"
 )
 
-// transport is a participant's negotiated encryption, replaced whole.
-type transport struct {
-	cipher *voiceproto.Cipher
-	// nonce counts the server's packets under this key; values map into
-	// the server nonce space (voice-protocol.md §3.4).
-	nonce atomic.Uint32
-}
-
 // Participant is one user in a room: a source of audio for the others and
 // a receiver of theirs.
 type Participant struct {
@@ -27,6 +19,8 @@ type Participant struct {
 	user string
 	ssrc uint32
 
+	// transport is the downlink's wire format and keys (transport.go),
+	// nil until Select Protocol.
 	transport atomic.Pointer[transport]
 	// addr is where media goes: the source of the client's authenticated
 	// packets, or, until one arrives, the address it declared in Select
@@ -87,9 +81,20 @@ func (p *Participant) SetTransport(mode string, key []byte, declared string) err
 	if err != nil {
 		return err
 	}
-	p.transport.Store(&transport{cipher: c})
+	var t transport = &udpTransport{cipher: c}
+	p.transport.Store(&t)
 	p.declare(declared)
 	return nil
+}
+
+// udpTransport returns p's native transport, if that is what it has.
+func (p *Participant) udpTransport() (*udpTransport, bool) {
+	t := p.transport.Load()
+	if t == nil {
+		return nil, false
+	}
+	u, ok := (*t).(*udpTransport)
+	return u, ok
 }
 
 // SetServerMute stops or resumes forwarding p's audio.

@@ -22,8 +22,9 @@ type reader struct {
 	sock  *socket
 	in    []ipv4.Message
 	plain []byte
-	out   *sender
-	ls    localStats
+	// udp is the outgoing batch on the native socket.
+	udp *sender
+	ls  localStats
 }
 
 func newReader(srv *Server, sock *socket) *reader {
@@ -32,7 +33,7 @@ func newReader(srv *Server, sock *socket) *reader {
 		r.in[i].Buffers = [][]byte{make([]byte, maxDatagram)}
 		r.in[i].OOB = make([]byte, 64)
 	}
-	r.out = newSender(srv, sock, 2048)
+	r.udp = newSender(srv, sock, 2048)
 	return r
 }
 
@@ -59,7 +60,7 @@ func (r *reader) run() {
 			}
 			r.handle(m.Buffers[0][:m.N], from)
 		}
-		if sent := r.out.flush(&r.ls); sent > 0 {
+		if sent := r.flush(); sent > 0 {
 			r.srv.metrics.latency.Observe(now().Sub(t0).Seconds())
 		}
 		r.ls.flush(&r.srv.stats)
@@ -118,7 +119,7 @@ func (r *reader) discovery(pkt []byte, from *net.UDPAddr) {
 	}
 }
 
-// rtp authenticates a media packet and fans it out.
+// rtp authenticates a native media packet and fans it out.
 func (r *reader) rtp(pkt []byte, from *net.UDPAddr) {
 	ssrc, ok := voiceproto.PeekSSRC(pkt)
 	if !ok {
@@ -130,8 +131,8 @@ func (r *reader) rtp(pkt []byte, from *net.UDPAddr) {
 		r.ls.drops[DropUnknownSSRC]++
 		return
 	}
-	t := p.transport.Load()
-	if t == nil {
+	t, ok := p.udpTransport()
+	if !ok {
 		r.ls.drops[DropNoTransport]++
 		return
 	}
@@ -154,18 +155,33 @@ func (r *reader) rtp(pkt []byte, from *net.UDPAddr) {
 	if h.Marker && !p.marker.Load() {
 		p.marker.Store(true)
 	}
+	r.fanOut(p, &h, plain[h.PayloadStart:h.PayloadEnd])
+}
+
+// fanOut forwards one authenticated, parsed packet of p, whatever its
+// transport, to the room.
+func (r *reader) fanOut(p *Participant, h *voiceproto.Header, payload []byte) {
 	r.ls.in++
 	members := p.room.snapshot()
-	if r.out.free() < len(members) {
-		r.out.flush(&r.ls) // before taking the source's lock
+	if r.free() < len(members) {
+		r.flush() // before taking the source's lock
 	}
-	p.forward(r, members, &h, plain[h.PayloadStart:h.PayloadEnd])
-	if r.out.used >= flushAt {
+	p.forward(r, members, h, payload)
+	if r.queued() >= flushAt {
 		// Send what is ready rather than holding it for the whole receive
 		// batch: a full batch fanned out is hundreds of datagrams.
-		r.out.flush(&r.ls)
+		r.flush()
 	}
 }
+
+// free is how many datagrams every outgoing batch can still take.
+func (r *reader) free() int { return r.udp.free() }
+
+// queued is how many datagrams wait in the outgoing batches.
+func (r *reader) queued() int { return r.udp.used }
+
+// flush sends the outgoing batches and returns how many datagrams left.
+func (r *reader) flush() int { return r.udp.flush(&r.ls) }
 
 // flushAt is how many queued datagrams trigger a send mid-batch.
 const flushAt = 64
