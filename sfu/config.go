@@ -13,9 +13,13 @@ import (
 type Config struct {
 	// UDPAddr is the media socket's listen address (default 127.0.0.1:0).
 	UDPAddr string
-	// PublicIP is announced to clients in Ready (default: the listen IP,
-	// or 127.0.0.1 when listening on an unspecified address).
+	// PublicIP is announced to clients in Ready and in WebRTC answers
+	// (default: the listen IP, or 127.0.0.1 when listening on an
+	// unspecified address).
 	PublicIP string
+	// WebRTCAddr is the UDP address every browser's ICE, DTLS and SRTP
+	// share ("": no browsers).
+	WebRTCAddr string
 	// LegacyModes offers the deprecated xsalsa20_poly1305 family (for
 	// discordgo <= v0.29.0); on in dev.
 	LegacyModes bool
@@ -62,6 +66,11 @@ func (c Config) withDefaults() Config {
 func (c Config) Validate() error {
 	if _, err := net.ResolveUDPAddr("udp", c.UDPAddr); err != nil {
 		return fmt.Errorf("%w: UDPAddr: %v", ErrConfig, err)
+	}
+	if c.WebRTCAddr != "" {
+		if _, err := net.ResolveUDPAddr("udp4", c.WebRTCAddr); err != nil {
+			return fmt.Errorf("%w: WebRTCAddr: %v", ErrConfig, err)
+		}
 	}
 	if c.PublicIP != "" && net.ParseIP(c.PublicIP) == nil {
 		return fmt.Errorf("%w: PublicIP %q is not an IP", ErrConfig, c.PublicIP)

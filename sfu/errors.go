@@ -9,6 +9,11 @@ var (
 	ErrSSRCSpace   = errors.New("sfu: no free SSRC")
 	ErrRoomFull    = errors.New("sfu: room is full")
 	ErrUnknownMode = errors.New("sfu: encryption mode not offered")
+	// ErrWebRTCOff: a browser asked for the webrtc transport on a server
+	// without a WebRTC address.
+	ErrWebRTCOff = errors.New("sfu: this voice server takes no WebRTC clients")
+	// ErrNoCodec: a browser offered no codec the room uses (Opus).
+	ErrNoCodec = errors.New("sfu: no common audio codec (opus)")
 )
 
 // DropReason names why an incoming or outgoing packet was not forwarded;
@@ -35,6 +40,9 @@ const (
 	DropE2EEToPlainReceiver
 	DropSocketOverflow
 	DropTooLarge
+	DropUnknownSource
+	DropSRTP
+	DropICEQueue
 	numDropReasons
 )
 
@@ -76,6 +84,12 @@ func (r DropReason) String() string {
 		return "socket_overflow"
 	case DropTooLarge:
 		return "too_large"
+	case DropUnknownSource:
+		return "unknown_source"
+	case DropSRTP:
+		return "srtp"
+	case DropICEQueue:
+		return "ice_queue"
 	}
 	return "unknown"
 }

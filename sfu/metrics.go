@@ -15,6 +15,8 @@ type Stats struct {
 	Keepalives atomic.Uint64
 	RTCP       atomic.Uint64
 	Drops      [numDropReasons]atomic.Uint64
+	// WebRTCFailures counts browsers whose ICE or DTLS handshake failed.
+	WebRTCFailures [2]atomic.Uint64 // 0: ICE, 1: DTLS
 }
 
 // Snapshot is a plain copy of Stats.
@@ -95,6 +97,8 @@ func newMetrics(reg prometheus.Registerer, st *Stats) *metrics {
 		counter("bytes_out_total", "Bytes of forwarded RTP datagrams.", &st.BytesOut, nil),
 		counter("ignored_total", "Datagrams tolerated and ignored.", &st.Keepalives, prometheus.Labels{"kind": "keepalive"}),
 		counter("ignored_total", "Datagrams tolerated and ignored.", &st.RTCP, prometheus.Labels{"kind": "rtcp"}),
+		counter("webrtc_handshake_failures_total", "Browsers whose ICE or DTLS handshake failed, by stage.", &st.WebRTCFailures[0], prometheus.Labels{"stage": "ice"}),
+		counter("webrtc_handshake_failures_total", "Browsers whose ICE or DTLS handshake failed, by stage.", &st.WebRTCFailures[1], prometheus.Labels{"stage": "dtls"}),
 	)
 	for r := DropReason(0); r < numDropReasons; r++ {
 		reg.MustRegister(counter("drops_total", "Packets not forwarded, by reason (per receiver for receiver-side reasons).",

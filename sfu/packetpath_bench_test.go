@@ -70,7 +70,7 @@ func benchPacketPath(b *testing.B, mode string, size int, send bool) {
 		pkts[i], _ = c.Seal(nil, append(hdr, payload...), nonce)
 	}
 	from := &net.UDPAddr{IP: sinkAddr.IP, Port: sinkAddr.Port}
-	r := newReader(n, n.socks[0])
+	r := newReader(n, n.socks[0], false, 0)
 	seqBase := uint16(0)
 	b.ReportAllocs()
 	b.ResetTimer()

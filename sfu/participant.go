@@ -82,7 +82,11 @@ func (p *Participant) SetTransport(mode string, key []byte, declared string) err
 		return err
 	}
 	var t transport = &udpTransport{cipher: c}
-	p.transport.Store(&t)
+	if old := p.transport.Swap(&t); old != nil {
+		if ot, ok := (*old).(*rtcTransport); ok {
+			ot.close()
+		}
+	}
 	p.declare(declared)
 	return nil
 }
@@ -95,6 +99,16 @@ func (p *Participant) udpTransport() (*udpTransport, bool) {
 	}
 	u, ok := (*t).(*udpTransport)
 	return u, ok
+}
+
+// rtcTransport returns p's WebRTC transport, if that is what it has.
+func (p *Participant) rtcTransport() (*rtcTransport, bool) {
+	t := p.transport.Load()
+	if t == nil {
+		return nil, false
+	}
+	r, ok := (*t).(*rtcTransport)
+	return r, ok
 }
 
 // SetServerMute stops or resumes forwarding p's audio.
@@ -121,6 +135,9 @@ func (p *Participant) SetRoomDAVE(on bool) { p.room.dave.Store(on) }
 func (p *Participant) Leave() {
 	if p.left.Swap(true) {
 		return
+	}
+	if t, ok := p.rtcTransport(); ok {
+		t.close()
 	}
 	p.srv.leave(p)
 }

@@ -18,22 +18,32 @@ const maxDatagram = 1500
 // after each receive batch. No goroutine per packet, no lock held while
 // sending.
 type reader struct {
-	srv   *Server
-	sock  *socket
-	in    []ipv4.Message
-	plain []byte
-	// udp is the outgoing batch on the native socket.
+	srv  *Server
+	sock *socket
+	// webrtc: the socket is the browsers' (ICE, DTLS, SRTP), not native.
+	webrtc bool
+	in     []ipv4.Message
+	plain  []byte
+	// udp is the outgoing batch on the native socket, rtc on the WebRTC
+	// one (nil without WebRTC): a reader of either socket sends to both
+	// kinds of receivers.
 	udp *sender
+	rtc *sender
 	ls  localStats
 }
 
-func newReader(srv *Server, sock *socket) *reader {
-	r := &reader{srv: srv, sock: sock, in: make([]ipv4.Message, srv.cfg.BatchSize), plain: make([]byte, 0, maxDatagram)}
+// newReader is the i-th reader of the native (webrtc false) or WebRTC
+// socket.
+func newReader(srv *Server, sock *socket, webrtc bool, i int) *reader {
+	r := &reader{srv: srv, sock: sock, webrtc: webrtc, in: make([]ipv4.Message, srv.cfg.BatchSize), plain: make([]byte, 0, maxDatagram)}
 	for i := range r.in {
 		r.in[i].Buffers = [][]byte{make([]byte, maxDatagram)}
 		r.in[i].OOB = make([]byte, 64)
 	}
-	r.udp = newSender(srv, sock, 2048)
+	r.udp = newSender(srv, srv.socks[i%len(srv.socks)], 2048)
+	if srv.rtc != nil {
+		r.rtc = newSender(srv, srv.rtc.socks[i%len(srv.rtc.socks)], 2048)
+	}
 	return r
 }
 
@@ -58,7 +68,11 @@ func (r *reader) run() {
 			if from == nil {
 				continue
 			}
-			r.handle(m.Buffers[0][:m.N], from)
+			if r.webrtc {
+				r.handleRTC(m.Buffers[0][:m.N], from)
+			} else {
+				r.handle(m.Buffers[0][:m.N], from)
+			}
 		}
 		if sent := r.flush(); sent > 0 {
 			r.srv.metrics.latency.Observe(now().Sub(t0).Seconds())
@@ -175,13 +189,29 @@ func (r *reader) fanOut(p *Participant, h *voiceproto.Header, payload []byte) {
 }
 
 // free is how many datagrams every outgoing batch can still take.
-func (r *reader) free() int { return r.udp.free() }
+func (r *reader) free() int {
+	if r.rtc != nil {
+		return min(r.udp.free(), r.rtc.free())
+	}
+	return r.udp.free()
+}
 
 // queued is how many datagrams wait in the outgoing batches.
-func (r *reader) queued() int { return r.udp.used }
+func (r *reader) queued() int {
+	if r.rtc != nil {
+		return r.udp.used + r.rtc.used
+	}
+	return r.udp.used
+}
 
 // flush sends the outgoing batches and returns how many datagrams left.
-func (r *reader) flush() int { return r.udp.flush(&r.ls) }
+func (r *reader) flush() int {
+	n := r.udp.flush(&r.ls)
+	if r.rtc != nil {
+		n += r.rtc.flush(&r.ls)
+	}
+	return n
+}
 
 // flushAt is how many queued datagrams trigger a send mid-batch.
 const flushAt = 64

@@ -43,6 +43,12 @@ type Server struct {
 	stats    Stats
 	metrics  *metrics
 
+	// rtc is the WebRTC side (rtc.go), nil without Config.WebRTCAddr.
+	rtc *rtcHub
+	// ctx ends at Close: it bounds the WebRTC handshakes.
+	ctx    context.Context
+	cancel context.CancelFunc
+
 	// bySSRC is a copy-on-write map read on every packet without a lock.
 	bySSRC atomic.Pointer[map[uint32]*Participant]
 
@@ -83,6 +89,13 @@ func New(cfg Config) (*Server, error) {
 			s.publicIP = local.IP.String()
 		}
 	}
+	if cfg.WebRTCAddr != "" {
+		if s.rtc, err = newRTCHub(cfg.WebRTCAddr, cfg.Readers, s.publicIP, pionLogs{cfg.Logger.With("component", "webrtc")}); err != nil {
+			s.closeSockets()
+			return nil, err
+		}
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	empty := map[uint32]*Participant{}
 	s.bySSRC.Store(&empty)
 	s.metrics = newMetrics(cfg.Metrics, &s.stats)
@@ -91,8 +104,16 @@ func New(cfg Config) (*Server, error) {
 
 // Start runs the reader goroutines until Close; it returns at once.
 func (s *Server) Start(context.Context) error {
-	for _, sock := range s.socks {
-		r := newReader(s, sock)
+	readers := make([]*reader, 0, 2*len(s.socks))
+	for i, sock := range s.socks {
+		readers = append(readers, newReader(s, sock, false, i))
+	}
+	if s.rtc != nil {
+		for i, sock := range s.rtc.socks {
+			readers = append(readers, newReader(s, sock, true, i))
+		}
+	}
+	for _, r := range readers {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
@@ -107,6 +128,10 @@ func (s *Server) Close(ctx context.Context) error {
 	s.mu.Lock()
 	s.closed = true
 	s.mu.Unlock()
+	s.cancel() // ends the WebRTC transports
+	if s.rtc != nil {
+		s.rtc.close()
+	}
 	err := s.closeSockets()
 	if werr := lifecycle.WaitContext(ctx, &s.wg); werr != nil {
 		return werr
@@ -228,7 +253,27 @@ func (s *Server) closeSockets() error {
 	for _, sock := range s.socks {
 		errs = append(errs, sock.conn.Close())
 	}
+	if s.rtc != nil {
+		s.rtc.closeSockets()
+	}
 	return errors.Join(errs...)
+}
+
+// WebRTCAddr is the browsers' UDP address (nil without WebRTC).
+func (s *Server) WebRTCAddr() *net.UDPAddr {
+	if s.rtc == nil {
+		return nil
+	}
+	return s.rtc.local
+}
+
+// countHandshakeFailure counts a browser's failed ICE or DTLS handshake.
+func (s *Server) countHandshakeFailure(err error) {
+	if errors.Is(err, errICE) {
+		s.stats.WebRTCFailures[0].Add(1)
+	} else {
+		s.stats.WebRTCFailures[1].Add(1)
+	}
 }
 
 func isClosedErr(err error) bool { return errors.Is(err, net.ErrClosed) }

@@ -281,3 +281,52 @@ func ParseAnswer(s string) (Answer, error) {
 	a.Addr = netip.AddrPortFrom(ip, uint16(port))
 	return a, nil
 }
+
+// RemoteSection is one m-section of the full remote description a webrtc
+// client builds from the server's answer (webrtc.md §1): one per
+// transceiver of its offer, in order, each naming the room SSRCs it
+// receives (who they are comes from op 5, never from SDP).
+type RemoteSection struct {
+	MID string
+	// Kind is "audio" or "video"; Direction the server's side of the
+	// transceiver (recvonly for the client's send-only uplink, sendonly for
+	// a receive-only downlink, sendrecv for both).
+	Kind, Direction string
+	// PayloadType and Codec ("opus/48000/2") are the client's own.
+	PayloadType int
+	Codec       string
+	SSRCs       []uint32
+}
+
+// RemoteDescription is the SDP answer a webrtc client sets as its remote
+// description: the server's ICE-lite credentials, fingerprint and one host
+// candidate, then sections.
+func (a Answer) RemoteDescription(sections []RemoteSection) string {
+	ip, port := a.Addr.Addr().Unmap().String(), strconv.Itoa(int(a.Addr.Port()))
+	var b strings.Builder
+	b.WriteString("v=0\r\no=- 1 2 IN IP4 " + ip + "\r\ns=-\r\nt=0 0\r\n")
+	b.WriteString("a=group:BUNDLE")
+	for _, s := range sections {
+		b.WriteString(" " + s.MID)
+	}
+	b.WriteString("\r\na=ice-lite\r\na=msid-semantic: WMS *\r\n")
+	for i, s := range sections {
+		pt := strconv.Itoa(s.PayloadType)
+		b.WriteString("m=" + s.Kind + " " + port + " UDP/TLS/RTP/SAVPF " + pt + "\r\n")
+		b.WriteString("c=IN IP4 " + ip + "\r\na=rtcp:" + port + "\r\n")
+		b.WriteString("a=ice-ufrag:" + a.ICEUfrag + "\r\na=ice-pwd:" + a.ICEPwd + "\r\n")
+		b.WriteString("a=fingerprint:" + a.Fingerprint.String() + "\r\na=setup:passive\r\n")
+		b.WriteString("a=mid:" + s.MID + "\r\na=" + s.Direction + "\r\na=rtcp-mux\r\n")
+		b.WriteString("a=rtpmap:" + pt + " " + s.Codec + "\r\n")
+		for _, ssrc := range s.SSRCs {
+			id := strconv.FormatUint(uint64(ssrc), 10)
+			b.WriteString("a=ssrc:" + id + " cname:" + id + "\r\n")
+			b.WriteString("a=ssrc:" + id + " msid:" + id + " " + id + "\r\n")
+		}
+		if i == 0 {
+			b.WriteString("a=candidate:1 1 UDP " + strconv.Itoa(candidatePriority) + " " + ip + " " + port + " typ host\r\n")
+			b.WriteString("a=end-of-candidates\r\n")
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,63 @@
+package sfu
+
+import (
+	"net"
+
+	"github.com/parleyhq/parley/voiceproto"
+)
+
+// handleRTC demultiplexes a datagram of the WebRTC socket by its first
+// byte (RFC 7983): STUN and DTLS go to pion, SRTP and SRTCP are opened
+// here and fanned out like native media.
+func (r *reader) handleRTC(pkt []byte, from *net.UDPAddr) {
+	if len(pkt) == 0 {
+		r.ls.drops[DropUnknownKind]++
+		return
+	}
+	switch b := pkt[0]; {
+	case b < 4, b >= 20 && b < 64: // STUN, DTLS
+		if !r.srv.rtc.pconn.push(pkt, from) {
+			r.ls.drops[DropICEQueue]++
+		}
+	case b >= 128 && b < 192: // RTP, RTCP
+		r.srtp(pkt, from)
+	default:
+		r.ls.drops[DropUnknownKind]++
+	}
+}
+
+// srtp opens a browser's media packet and fans it out.
+func (r *reader) srtp(pkt []byte, from *net.UDPAddr) {
+	p := r.srv.rtc.participant(unmap(from.AddrPort()))
+	if p == nil {
+		r.ls.drops[DropUnknownSource]++
+		return
+	}
+	t, ok := p.rtcTransport()
+	if !ok {
+		r.ls.drops[DropNoTransport]++
+		return
+	}
+	if len(pkt) >= 2 && pkt[1] >= 192 && pkt[1] <= 223 { // RTCP (RFC 5761 §4)
+		r.ls.rtcp++
+		return
+	}
+	plain, err := t.openRTP(r.plain[:0], pkt)
+	if err != nil {
+		r.ls.drops[DropSRTP]++
+		return
+	}
+	h, err := voiceproto.ParseHeader(plain)
+	if err != nil {
+		r.ls.drops[DropMalformed]++
+		return
+	}
+	if h.PayloadType != t.opusPT {
+		r.ls.drops[DropNotOpus]++
+		return
+	}
+	if h.Marker && !p.marker.Load() {
+		p.marker.Store(true)
+	}
+	r.fanOut(p, &h, plain[h.PayloadStart:h.PayloadEnd])
+}
