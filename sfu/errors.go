@@ -12,8 +12,6 @@ var (
 	// ErrWebRTCOff: a browser asked for the webrtc transport on a server
 	// without a WebRTC address.
 	ErrWebRTCOff = errors.New("sfu: this voice server takes no WebRTC clients")
-	// ErrNoCodec: a browser offered no codec the room uses (Opus).
-	ErrNoCodec = errors.New("sfu: no common audio codec (opus)")
 )
 
 // DropReason names why an incoming or outgoing packet was not forwarded;

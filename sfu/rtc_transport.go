@@ -60,8 +60,8 @@ type rtcTransport struct {
 // offered. It returns the answer fragment for Session Description; ICE,
 // DTLS and the SRTP keys follow in the background, and media flows once
 // they are done. A malformed fragment is voiceproto.ErrBadSDP; no Opus
-// among the codecs is ErrNoCodec; a server without a WebRTC address is
-// ErrWebRTCOff.
+// among the codecs is voiceproto.ErrNoCodec; a server without a WebRTC
+// address is ErrWebRTCOff.
 func (p *Participant) SetWebRTCTransport(fragment string, codecs []voiceproto.Codec) (string, error) {
 	h := p.srv.rtc
 	if h == nil {
@@ -73,7 +73,7 @@ func (p *Participant) SetWebRTCTransport(fragment string, codecs []voiceproto.Co
 	}
 	pt, ok := opusPayloadType(offer, codecs)
 	if !ok {
-		return "", ErrNoCodec
+		return "", voiceproto.ErrNoCodec
 	}
 	t := &rtcTransport{p: p, hub: h, offer: offer, opusPT: uint8(pt), ufrag: randomICE(8), pwd: randomICE(24)}
 	t.agent, err = ice.NewAgent(&ice.AgentConfig{

@@ -446,7 +446,11 @@ func (c *conn) selectProtocol(d json.RawMessage) error {
 	if err := json.Unmarshal(d, &sp); err != nil {
 		return closeWith(voiceproto.CloseDecodeError, "invalid select protocol payload")
 	}
-	if sp.Protocol != voiceproto.ProtocolUDP {
+	switch sp.Protocol {
+	case voiceproto.ProtocolUDP:
+	case voiceproto.ProtocolWebRTC:
+		return c.selectWebRTC(sp)
+	default:
 		return closeWith(voiceproto.CloseUnknownProtocol, "unknown protocol "+strconv.Quote(sp.Protocol))
 	}
 	if !slices.Contains(c.srv.cfg.Media.Modes(), sp.Data.Mode) {
@@ -464,6 +468,32 @@ func (c *conn) selectProtocol(d json.RawMessage) error {
 	ss.mu.Unlock()
 	c.srv.daveJoin(ss, func(v uint16) {
 		ss.send(voiceproto.OpSessionDescription, voiceproto.SessionDescription{Mode: sp.Data.Mode, SecretKey: key, DaveProtocolVersion: int(v)})
+	})
+	return nil
+}
+
+// selectWebRTC is Select Protocol in the browsers' dialect (webrtc.md §1):
+// the offer fragment goes to the media plane as a string, the answer
+// fragment comes back in Session Description, without mode or key.
+func (c *conn) selectWebRTC(sp voiceproto.SelectProtocol) error {
+	fragment := sp.SDP
+	if fragment == "" {
+		fragment = sp.Data.Fragment
+	}
+	ss := c.sess
+	answer, err := ss.media.SetWebRTCTransport(fragment, sp.Codecs)
+	switch {
+	case errors.Is(err, voiceproto.ErrBadSDP), errors.Is(err, voiceproto.ErrNoCodec):
+		return closeWith(voiceproto.CloseBadRequest, err.Error())
+	case err != nil:
+		return closeWith(voiceproto.CloseUnknownProtocol, "webrtc is not available on this voice server")
+	}
+	ss.mu.Lock()
+	ss.mode = voiceproto.ProtocolWebRTC
+	ss.mu.Unlock()
+	c.srv.daveJoin(ss, func(v uint16) {
+		ss.send(voiceproto.OpSessionDescription, voiceproto.SessionDescription{
+			AudioCodec: "opus", MediaSessionID: voicetoken.NewSessionID(), SDP: answer, DaveProtocolVersion: int(v)})
 	})
 	return nil
 }

@@ -1,5 +1,7 @@
 package signaling
 
+import "github.com/parleyhq/parley/voiceproto"
+
 // Media is what the gateway needs from the SFU (consumer-defined so the
 // gateway can be read without the forwarding path).
 type Media interface {
@@ -17,6 +19,11 @@ type Participant interface {
 	// SetTransport installs the mode and key chosen in Select Protocol
 	// and the address ("ip:port") the client declared there.
 	SetTransport(mode string, key []byte, declared string) error
+	// SetWebRTCTransport makes the participant a browser (Select
+	// Protocol's webrtc dialect): the offer fragment and codecs in, the
+	// answer fragment out; voiceproto.ErrBadSDP or ErrNoCodec for a bad
+	// offer, another error when the media plane takes no browsers.
+	SetWebRTCTransport(fragment string, codecs []voiceproto.Codec) (answer string, err error)
 	SetServerMute(bool)
 	SetServerDeaf(bool)
 	ServerMute() bool

@@ -26,8 +26,12 @@ type Config struct {
 	GatewayAddr string
 	// UDPAddr is the media listen address (default 127.0.0.1:0).
 	UDPAddr string
-	// PublicIP is announced to clients for UDP (default: the UDP listen IP).
+	// PublicIP is announced to clients for UDP and WebRTC (default: the UDP
+	// listen IP).
 	PublicIP string
+	// WebRTCAddr is the UDP address browsers' ICE, DTLS and SRTP share
+	// ("": browsers are refused in Select Protocol with 4012).
+	WebRTCAddr string
 	// TLS is required: every client hard-codes wss://.
 	TLS *tls.Config
 	// TokenKey verifies voice tokens (the data dir's voice_token key).
@@ -113,6 +117,7 @@ func New(cfg Config) (*Node, error) {
 	}
 	scfg := cfg.SFU
 	scfg.UDPAddr, scfg.PublicIP, scfg.LegacyModes, scfg.Readers = cfg.UDPAddr, cfg.PublicIP, cfg.LegacyModes, cfg.Readers
+	scfg.WebRTCAddr = cfg.WebRTCAddr
 	scfg.Logger, scfg.Metrics = cfg.Logger.With("component", "sfu"), cfg.Metrics
 	media, err := sfu.New(scfg)
 	if err != nil {
@@ -180,6 +185,14 @@ func (s *Node) GatewayAddr() string { return s.ln.Addr().String() }
 
 // UDPAddr is the media socket's address.
 func (s *Node) UDPAddr() string { return s.sfu.LocalAddr().String() }
+
+// WebRTCAddr is the browsers' UDP address ("" without WebRTC).
+func (s *Node) WebRTCAddr() string {
+	if a := s.sfu.WebRTCAddr(); a != nil {
+		return a.String()
+	}
+	return ""
+}
 
 // Controller is the control-plane interface (mute, deafen, disconnect).
 func (s *Node) Controller() voicectl.Controller { return s.gw.Controller() }

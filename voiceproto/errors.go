@@ -39,3 +39,6 @@ var (
 // ErrBadSDP: a webrtc SDP fragment is malformed, too large or lacks what
 // the dialect needs.
 var ErrBadSDP = errors.New("voiceproto: invalid SDP fragment")
+
+// ErrNoCodec: a webrtc client offered no codec the room uses (Opus).
+var ErrNoCodec = errors.New("voiceproto: no common audio codec (opus)")

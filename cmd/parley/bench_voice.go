@@ -100,7 +100,7 @@ func runBenchVoice(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		defer os.RemoveAll(tmp)
 		o.SFU = voicebench.ChildServerSource(child("serve", "--data-dir", tmp, "--only", "voice",
-			"--voice-addr", "127.0.0.1:0", "--voice-udp-addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0",
+			"--voice-addr", "127.0.0.1:0", "--voice-udp-addr", "127.0.0.1:0", "--voice-webrtc-addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0",
 			"--log-level", "warn"), tmp)
 	}
 	if !*noReflector {

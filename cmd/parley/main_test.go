@@ -42,7 +42,7 @@ func startServe(t *testing.T, dataDir string, extra ...string) (*exec.Cmd, map[s
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
-	args := append([]string{"serve", "--data-dir", dataDir, "--voice-addr", "127.0.0.1:0", "--voice-udp-addr", "127.0.0.1:0",
+	args := append([]string{"serve", "--data-dir", dataDir, "--voice-addr", "127.0.0.1:0", "--voice-udp-addr", "127.0.0.1:0", "--voice-webrtc-addr", "127.0.0.1:0",
 		"--metrics-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--log-level", "warn"}, extra...)
 	cmd := parleyCmd(ctx, args...)
 	stdout, err := cmd.StdoutPipe()
@@ -68,7 +68,7 @@ func startServe(t *testing.T, dataDir string, extra ...string) (*exec.Cmd, map[s
 func TestServeReadyAndShutdown(t *testing.T) {
 	dir := t.TempDir()
 	cmd, ready := startServe(t, dir, "--only", "voice,admin")
-	for _, k := range []string{"voice_gateway", "voice_udp", "metrics", "admin"} {
+	for _, k := range []string{"voice_gateway", "voice_udp", "webrtc_udp", "metrics", "admin"} {
 		if s, _ := ready[k].(string); !strings.HasPrefix(s, "127.0.0.1:") || strings.HasSuffix(s, ":0") {
 			t.Fatalf("ready[%s] = %v", k, ready[k])
 		}

@@ -16,7 +16,7 @@ import (
 // The voice server: WSS gateway plus UDP media, first component to start
 // so that the chat control plane can hand out its endpoint.
 func init() {
-	var gatewayAddr, udpAddr, publicIP, endpoint *string
+	var gatewayAddr, udpAddr, webrtcAddr, publicIP, endpoint *string
 	var legacy, daveFlag *string
 	var maxConns, maxPending *int
 	registerComponent(&component{
@@ -25,6 +25,7 @@ func init() {
 		flags: func(fs *flag.FlagSet) {
 			gatewayAddr = cli.String(fs, "voice-addr", "PARLEY_VOICE_ADDR", "127.0.0.1:8443", "voice gateway (WSS) listen address")
 			udpAddr = cli.String(fs, "voice-udp-addr", "PARLEY_VOICE_UDP_ADDR", "127.0.0.1:50000", "voice media (UDP) listen address")
+			webrtcAddr = cli.String(fs, "voice-webrtc-addr", "PARLEY_VOICE_WEBRTC_ADDR", "127.0.0.1:50001", "browsers' voice media (ICE, DTLS-SRTP over UDP) listen address; off: no browsers")
 			publicIP = cli.String(fs, "voice-public-ip", "PARLEY_VOICE_PUBLIC_IP", "", "IP announced to clients for UDP (default: the UDP listen IP)")
 			endpoint = cli.String(fs, "voice-endpoint", "PARLEY_VOICE_ENDPOINT", "", "host:port clients connect to (default: the gateway's address)")
 			legacy = cli.String(fs, "voice-legacy-modes", "PARLEY_VOICE_LEGACY_MODES", "auto", "offer deprecated xsalsa20_poly1305 modes: on, off or auto (on with --dev)")
@@ -51,8 +52,12 @@ func init() {
 			if err != nil {
 				return nil, fmt.Errorf("--voice-dave: %w", err)
 			}
+			webrtc := *webrtcAddr
+			if webrtc == "off" {
+				webrtc = ""
+			}
 			srv, err := voicenode.New(voicenode.Config{
-				GatewayAddr: *gatewayAddr, UDPAddr: *udpAddr, PublicIP: *publicIP,
+				GatewayAddr: *gatewayAddr, UDPAddr: *udpAddr, WebRTCAddr: webrtc, PublicIP: *publicIP,
 				TLS: env.tls, TokenKey: key, LegacyModes: legacyOn,
 				Gateway: signaling.Config{DAVE: policy, Admitter: env.admission}, Logger: env.log, Metrics: env.metrics,
 				Conns: connlimit.Config{PerIP: *maxConns, PendingPerIP: *maxPending},
@@ -69,8 +74,12 @@ func init() {
 				env.voiceEndpoint = srv.GatewayAddr()
 			}
 			env.voiceParticipants = srv.Participants
+			addrs := map[string]string{"voice_gateway": env.voiceEndpoint, "voice_udp": srv.UDPAddr()}
+			if a := srv.WebRTCAddr(); a != "" {
+				addrs["webrtc_udp"] = a
+			}
 			return &running{
-				addrs: map[string]string{"voice_gateway": env.voiceEndpoint, "voice_udp": srv.UDPAddr()},
+				addrs: addrs,
 				stop:  srv.Close,
 			}, nil
 		},
