@@ -38,6 +38,10 @@ type Config struct {
 	// disconnect, resumed). It is called from the WebSocket reader.
 	OnEvent func(Event)
 
+	// WebRTC joins as a browser does (the webrtc dialect: ICE, DTLS-SRTP
+	// through pion) instead of native UDP; Mode and ReportAddr are unused.
+	WebRTC bool
+
 	// DisableDAVE turns DAVE end-to-end encryption off: the client then
 	// identifies with max_dave_protocol_version 0. DAVE also stays off when
 	// UserID or ChannelID is not a decimal id (dave.md §1).

@@ -62,6 +62,9 @@ type Conn struct {
 	extIP    string
 	extPort  int
 	cipher   atomic.Pointer[voiceproto.Cipher]
+	// rtc is the WebRTC side (Config.WebRTC), set by Dial before the
+	// handshake; nil for native UDP.
+	rtc *rtcLink
 	joinedAt time.Time
 
 	wmu sync.Mutex      // guards ws writes and the ws pointer
@@ -163,6 +166,11 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 			c.dave = d
 		}
 	}
+	if cfg.WebRTC {
+		if c.rtc, err = newRTCLink(c); err != nil {
+			return nil, err
+		}
+	}
 	if _, ok := ctx.Deadline(); !ok {
 		d := cfg.HandshakeTimeout
 		if d == 0 {
@@ -242,6 +250,9 @@ func (c *Conn) handshake(ctx context.Context) error {
 		return fmt.Errorf("%w: ready without ip/port", ErrHandshake)
 	}
 	c.ssrc = ready.SSRC
+	if c.rtc != nil {
+		return c.handshakeWebRTC(ctx)
+	}
 	mode, err := pickMode(ready.Modes, c.cfg.Mode)
 	if err != nil {
 		return err
@@ -274,6 +285,31 @@ func (c *Conn) handshake(ctx context.Context) error {
 	c.mode = sd.Mode
 	c.send.init(c)
 	c.cipher.Store(ciph)
+	return nil
+}
+
+// handshakeWebRTC is the webrtc dialect's Select Protocol and Session
+// Description, and waits until ICE and DTLS are done.
+func (c *Conn) handshakeWebRTC(ctx context.Context) error {
+	sp, err := c.rtc.offer(ctx)
+	if err != nil {
+		return fmt.Errorf("%w: webrtc offer: %v", ErrHandshake, err)
+	}
+	if err := c.writeOp(voiceproto.OpSelectProtocol, sp); err != nil {
+		return err
+	}
+	sd, err := waitFor(ctx, c, c.sdCh, "session description")
+	if err != nil {
+		return err
+	}
+	if sd.SDP == "" {
+		return fmt.Errorf("%w: session description without an answer", ErrHandshake)
+	}
+	if err := c.rtc.accept(ctx, sd.SDP); err != nil {
+		return err
+	}
+	c.mode = voiceproto.ProtocolWebRTC
+	c.send.init(c)
 	return nil
 }
 
@@ -412,6 +448,9 @@ func (c *Conn) teardown(err error, handshake bool) {
 	c.wmu.Unlock()
 	if c.udp != nil {
 		_ = c.udp.Close()
+	}
+	if c.rtc != nil {
+		c.rtc.close()
 	}
 	if !errors.Is(err, ErrClosed) || isCloseError(err) {
 		c.log.Warn("voice connection ended", "err", err)

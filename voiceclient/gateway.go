@@ -207,6 +207,9 @@ func (c *Conn) handle(data []byte) voiceproto.Op {
 			return bad(err)
 		}
 		c.announce(string(d.UserID), d.SSRC)
+		if c.rtc != nil && string(d.UserID) != c.cfg.UserID {
+			c.rtc.want(d.SSRC)
+		}
 		c.event(Event{Type: EventSpeaking, UserID: string(d.UserID), SSRC: d.SSRC, Speaking: d.Speaking})
 	case voiceproto.OpClientsConnect:
 		var d voiceproto.ClientsConnect

@@ -102,13 +102,16 @@ func (s *sender) sendLocked(seq uint16, ts uint32, marker bool, opus []byte) err
 	}
 	c := s.c
 	ciph := c.cipher.Load()
-	if ciph == nil {
+	if ciph == nil && c.rtc == nil {
 		return ErrClosed
 	}
 	select {
 	case <-c.closing:
 		return ErrClosed
 	default:
+	}
+	if c.rtc != nil {
+		return s.sendWebRTCLocked(seq, ts, marker, opus)
 	}
 	b := s.clear[:voiceproto.FixedHeaderLen]
 	voiceproto.PutFixedHeader(b, marker, voiceproto.PayloadTypeOpus, seq, ts, c.ssrc)
@@ -125,6 +128,24 @@ func (s *sender) sendLocked(seq uint16, ts uint32, marker bool, opus []byte) err
 		return err
 	}
 	if _, err := c.udp.Write(wire); err != nil {
+		c.stats.udpErrors.Add(1)
+		return err
+	}
+	c.stats.framesSent.Add(1)
+	c.stats.bytesSent.Add(uint64(len(opus)))
+	return nil
+}
+
+// sendWebRTCLocked sends a frame on the WebRTC track.
+func (s *sender) sendWebRTCLocked(seq uint16, ts uint32, marker bool, opus []byte) error {
+	c := s.c
+	if c.dave != nil {
+		var err error
+		if opus, err = c.dave.encrypt(opus); err != nil {
+			return err
+		}
+	}
+	if err := c.rtc.write(seq, ts, marker, opus); err != nil {
 		c.stats.udpErrors.Add(1)
 		return err
 	}

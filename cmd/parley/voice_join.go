@@ -164,6 +164,7 @@ func runVoiceJoin(ctx context.Context, args []string, stdout io.Writer) error {
 	dataDir := cli.DataDir(fs)
 	verbose := fs.Bool("v", false, "log connection events to stderr")
 	noE2EE := fs.Bool("no-e2ee", false, "turn DAVE end-to-end encryption off (identify with max_dave_protocol_version 0)")
+	webrtc := fs.Bool("webrtc", false, "join as a browser does: the webrtc dialect (ICE, DTLS-SRTP) instead of native UDP")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -207,7 +208,7 @@ func runVoiceJoin(ctx context.Context, args []string, stdout io.Writer) error {
 	defer cancelDial()
 	conn, err := voiceclient.Dial(dialCtx, voiceclient.Config{
 		Endpoint: creds.Endpoint, Token: creds.Token, SessionID: creds.SessionID, UserID: creds.UserID,
-		GuildID: creds.GuildID, ChannelID: creds.ChannelID, RootCAs: roots, Mode: *mode, DisableDAVE: *noE2EE,
+		GuildID: creds.GuildID, ChannelID: creds.ChannelID, RootCAs: roots, Mode: *mode, DisableDAVE: *noE2EE, WebRTC: *webrtc,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})),
 		OnFrame: func(f voiceclient.Frame) {
 			byUserMu.Lock()

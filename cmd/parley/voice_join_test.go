@@ -19,16 +19,15 @@ import (
 // recording holds the same Opus packets. With DAVE on both clients print
 // the same epoch and voice privacy code.
 func TestVoiceJoinPlaysAndRecords(t *testing.T) {
-	for _, e2ee := range []bool{false, true} {
-		name := "transport"
-		if e2ee {
-			name = "dave"
-		}
-		t.Run(name, func(t *testing.T) { testVoiceJoin(t, e2ee) })
+	for _, tc := range []struct {
+		name           string
+		e2ee, listener bool // listener: the listener joins with --webrtc
+	}{{"transport", false, false}, {"dave", true, false}, {"webrtc listener", true, true}} {
+		t.Run(tc.name, func(t *testing.T) { testVoiceJoin(t, tc.e2ee, tc.listener) })
 	}
 }
 
-func testVoiceJoin(t *testing.T, e2ee bool) {
+func testVoiceJoin(t *testing.T, e2ee, webrtcListener bool) {
 	dir := t.TempDir()
 	startServe(t, dir, "--only", "voice")
 	credFile := func(user string) string {
@@ -56,7 +55,11 @@ func testVoiceJoin(t *testing.T, e2ee bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
-	listener := parleyCmd(ctx, append([]string{"voice", "join", "--credentials", credFile("202"), "--record", recDir, "--duration", "8s"}, extra...)...)
+	largs := append([]string{"voice", "join", "--credentials", credFile("202"), "--record", recDir, "--duration", "8s"}, extra...)
+	if webrtcListener {
+		largs = append(largs, "--webrtc")
+	}
+	listener := parleyCmd(ctx, largs...)
 	var lout bytes.Buffer
 	stdout, _ := listener.StdoutPipe()
 	listener.Stderr = os.Stderr
