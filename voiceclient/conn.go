@@ -56,15 +56,15 @@ type Conn struct {
 	dialer *websocket.Dialer
 
 	// Set by Dial before it returns; read-only afterwards.
-	ssrc     uint32
-	mode     string
-	udp      *net.UDPConn
-	extIP    string
-	extPort  int
-	cipher   atomic.Pointer[voiceproto.Cipher]
+	ssrc    uint32
+	mode    string
+	udp     *net.UDPConn
+	extIP   string
+	extPort int
+	cipher  atomic.Pointer[voiceproto.Cipher]
 	// rtc is the WebRTC side (Config.WebRTC), set by Dial before the
 	// handshake; nil for native UDP.
-	rtc *rtcLink
+	rtc      *rtcLink
 	joinedAt time.Time
 
 	wmu sync.Mutex      // guards ws writes and the ws pointer
