@@ -14,7 +14,12 @@ type Stats struct {
 	BytesOut   atomic.Uint64
 	Keepalives atomic.Uint64
 	RTCP       atomic.Uint64
-	Drops      [numDropReasons]atomic.Uint64
+	// Retransmits counts datagrams resent for a browser's NACK.
+	Retransmits atomic.Uint64
+	// WebRTCUnrouted counts STUN and DTLS datagrams that reached no
+	// browser's ICE agent (a wrong ufrag, an address no check came from).
+	WebRTCUnrouted atomic.Uint64
+	Drops          [numDropReasons]atomic.Uint64
 	// WebRTCFailures counts browsers whose ICE or DTLS handshake failed.
 	WebRTCFailures [2]atomic.Uint64 // 0: ICE, 1: DTLS
 }
@@ -41,8 +46,8 @@ func (s *Stats) Snapshot() Snapshot {
 
 // localStats accumulates one reader batch's counts without atomics.
 type localStats struct {
-	in, out, bytes, keepalives, rtcp uint64
-	drops                            [numDropReasons]uint64
+	in, out, bytes, keepalives, rtcp, retransmits uint64
+	drops                                         [numDropReasons]uint64
 }
 
 func (l *localStats) flush(s *Stats) {
@@ -58,6 +63,9 @@ func (l *localStats) flush(s *Stats) {
 	}
 	if l.rtcp != 0 {
 		s.RTCP.Add(l.rtcp)
+	}
+	if l.retransmits != 0 {
+		s.Retransmits.Add(l.retransmits)
 	}
 	for i, n := range l.drops {
 		if n != 0 {
@@ -97,6 +105,8 @@ func newMetrics(reg prometheus.Registerer, st *Stats) *metrics {
 		counter("bytes_out_total", "Bytes of forwarded RTP datagrams.", &st.BytesOut, nil),
 		counter("ignored_total", "Datagrams tolerated and ignored.", &st.Keepalives, prometheus.Labels{"kind": "keepalive"}),
 		counter("ignored_total", "Datagrams tolerated and ignored.", &st.RTCP, prometheus.Labels{"kind": "rtcp"}),
+		counter("retransmits_total", "Datagrams resent for a browser's NACK.", &st.Retransmits, nil),
+		counter("webrtc_unrouted_total", "STUN and DTLS datagrams that reached no browser (unknown ufrag or address).", &st.WebRTCUnrouted, nil),
 		counter("webrtc_handshake_failures_total", "Browsers whose ICE or DTLS handshake failed, by stage.", &st.WebRTCFailures[0], prometheus.Labels{"stage": "ice"}),
 		counter("webrtc_handshake_failures_total", "Browsers whose ICE or DTLS handshake failed, by stage.", &st.WebRTCFailures[1], prometheus.Labels{"stage": "dtls"}),
 	)

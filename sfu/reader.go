@@ -30,6 +30,8 @@ type reader struct {
 	udp *sender
 	rtc *sender
 	ls  localStats
+	// now is when the current receive batch was read (arrival time).
+	now time.Time
 }
 
 // newReader is the i-th reader of the native (webrtc false) or WebRTC
@@ -59,6 +61,7 @@ func (r *reader) run() {
 			continue
 		}
 		t0 := now()
+		r.now = t0
 		if k > 0 {
 			r.countOverflows(&r.in[k-1])
 		}

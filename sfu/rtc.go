@@ -37,13 +37,17 @@ type rtcHub struct {
 	cert        tls.Certificate
 	fingerprint voiceproto.Fingerprint
 
+	// unrouted counts what pion's mux could route to no browser (it is
+	// Stats.WebRTCUnrouted).
+	unrouted *atomic.Uint64
+
 	// byAddr is a copy-on-write map read on every SRTP packet.
 	byAddr atomic.Pointer[map[netip.AddrPort]*Participant]
 	mu     sync.Mutex // serialises writers of byAddr
 }
 
 // newRTCHub binds readers sockets on addr (SO_REUSEPORT, as native).
-func newRTCHub(addr string, readers int, publicIP string, logs pionLogs) (*rtcHub, error) {
+func newRTCHub(addr string, readers int, publicIP string, logs pionLogs, unrouted *atomic.Uint64) (*rtcHub, error) {
 	ua, err := net.ResolveUDPAddr("udp4", addr)
 	if err != nil {
 		return nil, fmt.Errorf("%w: WebRTCAddr: %v", ErrConfig, err)
@@ -52,7 +56,7 @@ func newRTCHub(addr string, readers int, publicIP string, logs pionLogs) (*rtcHu
 	if err != nil {
 		return nil, fmt.Errorf("sfu: listen webrtc %s: %w", addr, err)
 	}
-	h := &rtcHub{socks: []*socket{first}, local: first.conn.LocalAddr().(*net.UDPAddr), logs: logs}
+	h := &rtcHub{socks: []*socket{first}, local: first.conn.LocalAddr().(*net.UDPAddr), logs: logs, unrouted: unrouted}
 	for len(h.socks) < readers {
 		sock, err := listenReusePort(h.local)
 		if err != nil {
@@ -70,7 +74,10 @@ func newRTCHub(addr string, readers int, publicIP string, logs pionLogs) (*rtcHu
 	sum := sha256.Sum256(h.cert.Certificate[0])
 	h.fingerprint = voiceproto.Fingerprint{Algorithm: "sha-256", Value: sum[:]}
 	h.pconn = newICEPacketConn(first)
-	h.mux = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: h.pconn, Logger: logs.NewLogger("ice_mux")})
+	h.mux = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: h.pconn, Logger: logs.NewLogger("ice_mux"),
+		// STUN for no agent (a wrong or stale ufrag) and DTLS from an
+		// address no ICE check came from: dropped and counted.
+		OnUnhandledPacket: func([]byte, netip.AddrPort) { h.unrouted.Add(1) }})
 	empty := map[netip.AddrPort]*Participant{}
 	h.byAddr.Store(&empty)
 	return h, nil

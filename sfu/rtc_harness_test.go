@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/twcc"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/parleyhq/parley/internal/testkit"
@@ -23,6 +25,7 @@ type browser struct {
 	p     *Participant
 	pc    *webrtc.PeerConnection
 	track *webrtc.TrackLocalStaticRTP
+	tr    *webrtc.RTPTransceiver
 	seq   uint16
 
 	mu  sync.Mutex
@@ -34,11 +37,38 @@ type browser struct {
 // from (the server announces them in op 5; here the test knows them).
 func (h *harness) joinBrowser(room, name string, from ...*Participant) *browser {
 	h.t.Helper()
+	return h.joinBrowserWith(room, name, false, from...)
+}
+
+// joinBrowserWith is joinBrowser; with rtcp the browser runs pion's RTCP
+// interceptors (receiver and sender reports, the TransportCC extension on
+// its packets) and the remote description takes nack and transport-cc
+// feedback, as Chrome's does.
+func (h *harness) joinBrowserWith(room, name string, rtcp bool, from ...*Participant) *browser {
+	h.t.Helper()
 	p, err := h.srv.Join(room, name)
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	pc, err := webrtc.NewPeerConnection(webrtc.Configuration{})
+	var me webrtc.MediaEngine
+	if err := me.RegisterDefaultCodecs(); err != nil {
+		h.t.Fatal(err)
+	}
+	var ir interceptor.Registry
+	if rtcp {
+		if err := webrtc.ConfigureRTCPReports(&ir); err != nil {
+			h.t.Fatal(err)
+		}
+		if err := me.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: voiceproto.TransportCC}, webrtc.RTPCodecTypeAudio); err != nil {
+			h.t.Fatal(err)
+		}
+		ti, err := twcc.NewHeaderExtensionInterceptor()
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		ir.Add(ti)
+	}
+	pc, err := webrtc.NewAPI(webrtc.WithMediaEngine(&me), webrtc.WithInterceptorRegistry(&ir)).NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -48,7 +78,7 @@ func (h *harness) joinBrowser(room, name string, from ...*Participant) *browser 
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	if _, err := pc.AddTransceiverFromTrack(b.track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendrecv}); err != nil {
+	if b.tr, err = pc.AddTransceiverFromTrack(b.track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendrecv}); err != nil {
 		h.t.Fatal(err)
 	}
 	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
@@ -90,13 +120,22 @@ func (h *harness) joinBrowser(room, name string, from ...*Participant) *browser 
 	for _, f := range from {
 		ssrcs = append(ssrcs, f.SSRC())
 	}
-	remote := a.RemoteDescription([]voiceproto.RemoteSection{{MID: "0", Kind: "audio", Direction: "sendrecv",
-		PayloadType: 111, Codec: "opus/48000/2", SSRCs: ssrcs}})
+	section := voiceproto.RemoteSection{MID: "0", Kind: "audio", Direction: "sendrecv",
+		PayloadType: 111, Codec: "opus/48000/2", SSRCs: ssrcs}
+	if rtcp {
+		offer, _ := voiceproto.ParseOffer(voiceproto.OfferFragment(pc.LocalDescription().SDP))
+		id, _ := offer.Extmap(voiceproto.TransportCC)
+		section.Feedback = []string{"nack", "transport-cc"}
+		section.Extmaps = []voiceproto.Extmap{{ID: id, URI: voiceproto.TransportCC}}
+	}
+	remote := a.RemoteDescription([]voiceproto.RemoteSection{section})
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: remote}); err != nil {
 		h.t.Fatalf("%s: remote description: %v\n%s", name, err, remote)
 	}
-	testkit.Eventually(h.t, 10*time.Second, func() bool { t, ok := p.rtcTransport(); return ok && t.ready(p) },
-		"%s: ICE and DTLS (pc state %v)", name, pc.ConnectionState())
+	testkit.Eventually(h.t, 10*time.Second, func() bool {
+		t, ok := p.rtcTransport()
+		return ok && t.ready(p) && pc.ConnectionState() == webrtc.PeerConnectionStateConnected
+	}, "%s: ICE and DTLS (pc state %v)", name, pc.ConnectionState())
 	return b
 }
 

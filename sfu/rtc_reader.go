@@ -39,7 +39,11 @@ func (r *reader) srtp(pkt []byte, from *net.UDPAddr) {
 		return
 	}
 	if len(pkt) >= 2 && pkt[1] >= 192 && pkt[1] <= 223 { // RTCP (RFC 5761 §4)
-		r.ls.rtcp++
+		if t.keyed.Load() {
+			r.handleRTCP(t, pkt)
+		} else {
+			r.ls.drops[DropSRTP]++
+		}
 		return
 	}
 	plain, err := t.openRTP(r.plain[:0], pkt)
@@ -56,6 +60,9 @@ func (r *reader) srtp(pkt []byte, from *net.UDPAddr) {
 		r.ls.drops[DropNotOpus]++
 		return
 	}
+	t.upMu.Lock()
+	t.up.note(&h, plain, r.now)
+	t.upMu.Unlock()
 	if h.Marker && !p.marker.Load() {
 		p.marker.Store(true)
 	}

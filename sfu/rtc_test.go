@@ -1,8 +1,14 @@
 package sfu
 
 import (
+	"time"
+
 	"bytes"
 	"testing"
+
+	"github.com/pion/rtcp"
+
+	"github.com/parleyhq/parley/internal/testkit"
 
 	"github.com/pion/rtp"
 
@@ -77,4 +83,64 @@ func TestBrowserToBrowser(t *testing.T) {
 	if d := h.srv.Stats().Snapshot().Drops; d["srtp"] != 0 || d["unknown_source"] != 0 {
 		t.Fatalf("drops %v", d)
 	}
+}
+
+// TestBrowserRTCP: a browser that runs Chrome's RTCP gets, on its own
+// stream, receiver reports and transport-wide congestion feedback, and on
+// the streams it receives, sender reports; its NACK is answered from the
+// cache.
+func TestBrowserRTCP(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.WebRTCAddr = "127.0.0.1:0" })
+	native := h.join("r", "native", "")
+	web := h.joinBrowserWith("r", "web", true, native.p)
+	frames := ogg.SyntheticOpus(40, 5)
+	web.send(append(frames, marker)...)
+	native.untilMarker(&peer{p: web.p, name: "web"})
+	native.send(seqFrom(append(frames, marker), 100, 0)...)
+	back := web.untilMarker(native.p)
+
+	var rr, fb, sr bool
+	deadline := time.Now().Add(10 * time.Second)
+	for !(rr && fb) && time.Now().Before(deadline) {
+		_ = web.tr.Sender().SetReadDeadline(deadline)
+		pkts, _, err := web.tr.Sender().ReadRTCP()
+		if err != nil {
+			t.Fatalf("reading RTCP about the browser's stream: %v (rr %v, feedback %v)", err, rr, fb)
+		}
+		for _, p := range pkts {
+			switch p := p.(type) {
+			case *rtcp.ReceiverReport:
+				for _, r := range p.Reports {
+					rr = rr || r.LastSequenceNumber != 0
+				}
+			case *rtcp.TransportLayerCC:
+				fb = true
+			}
+		}
+	}
+	if !rr || !fb {
+		t.Fatalf("browser's stream: receiver report %v, congestion feedback %v", rr, fb)
+	}
+	for !sr && time.Now().Before(deadline) {
+		_ = web.tr.Receiver().SetReadDeadline(deadline)
+		pkts, _, err := web.tr.Receiver().ReadRTCP()
+		if err != nil {
+			t.Fatalf("reading RTCP about the received stream: %v", err)
+		}
+		for _, p := range pkts {
+			if s, ok := p.(*rtcp.SenderReport); ok && s.SSRC == native.p.SSRC() && s.PacketCount > 0 {
+				sr = true
+			}
+		}
+	}
+	if !sr {
+		t.Fatal("no sender report for the native stream")
+	}
+
+	last := back[len(back)-1].Seq
+	if err := web.pc.WriteRTCP([]rtcp.Packet{&rtcp.TransportLayerNack{MediaSSRC: native.p.SSRC(),
+		Nacks: []rtcp.NackPair{{PacketID: last}}}}); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 5*time.Second, func() bool { return h.srv.Stats().Retransmits.Load() == 1 }, "the NACK answered")
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/pion/dtls/v3"
 	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor/pkg/twcc"
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
 
@@ -53,6 +54,8 @@ type rtcTransport struct {
 	inMu   sync.Mutex    // guards in and inHdr
 	in     *srtp.Context // opens the uplink
 	inHdr  rtp.Header
+
+	rtcpState // reports, congestion feedback, the NACK cache (rtc_rtcp.go)
 }
 
 // SetWebRTCTransport makes p a browser participant (the webrtc dialect of
@@ -76,6 +79,9 @@ func (p *Participant) SetWebRTCTransport(fragment string, codecs []voiceproto.Co
 		return "", voiceproto.ErrNoCodec
 	}
 	t := &rtcTransport{p: p, hub: h, offer: offer, opusPT: uint8(pt), ufrag: randomICE(8), pwd: randomICE(24)}
+	if id, ok := offer.Extmap(voiceproto.TransportCC); ok {
+		t.up.twcc, t.up.twccID = twcc.NewRecorder(p.ssrc), uint8(id)
+	}
 	t.agent, err = ice.NewAgent(&ice.AgentConfig{
 		Lite:            true,
 		NetworkTypes:    []ice.NetworkType{ice.NetworkTypeUDP4},
@@ -251,6 +257,9 @@ func (t *rtcTransport) send(r *reader, _ *Participant, seq uint16, ts uint32, ma
 	b = append(b, payload...)
 	t.outMu.Lock()
 	sealed, err := t.out.EncryptRTP(b[:0], b, &t.outHdr)
+	if err == nil {
+		t.noteSentLocked(ssrc, seq, ts, len(payload), sealed, r.now)
+	}
 	t.outMu.Unlock()
 	if err != nil {
 		return DropSendError

@@ -90,7 +90,7 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	if cfg.WebRTCAddr != "" {
-		if s.rtc, err = newRTCHub(cfg.WebRTCAddr, cfg.Readers, s.publicIP, pionLogs{cfg.Logger.With("component", "webrtc")}); err != nil {
+		if s.rtc, err = newRTCHub(cfg.WebRTCAddr, cfg.Readers, s.publicIP, pionLogs{cfg.Logger.With("component", "webrtc")}, &s.stats.WebRTCUnrouted); err != nil {
 			s.closeSockets()
 			return nil, err
 		}
@@ -112,6 +112,13 @@ func (s *Server) Start(context.Context) error {
 		for i, sock := range s.rtc.socks {
 			readers = append(readers, newReader(s, sock, true, i))
 		}
+	}
+	if s.rtc != nil {
+		s.wg.Add(1)
+		go func() { // the server's one RTCP goroutine, until Close
+			defer s.wg.Done()
+			s.rtc.runRTCP(s.ctx, now)
+		}()
 	}
 	for _, r := range readers {
 		s.wg.Add(1)

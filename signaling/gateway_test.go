@@ -436,3 +436,47 @@ func TestClientChosenLabelsAreBounded(t *testing.T) {
 	}
 	t.Fatal("no messages_total series at all")
 }
+
+// TestWebRTCSelectProtocol: the webrtc dialect of op 1 gets its answer in
+// op 4 (no mode or key), and a bad offer its close code: 4020 for a
+// malformed fragment or no Opus, 4012 from a node without WebRTC.
+func TestWebRTCSelectProtocol(t *testing.T) {
+	testkit.NoLeaks(t)
+	srv := voicenodetest.Start(t, voicenode.Config{WebRTCAddr: "127.0.0.1:0", Readers: 1})
+	h := &harness{t: t, srv: srv}
+	good := "a=ice-ufrag:abcd\na=ice-pwd:0123456789012345678901\na=fingerprint:sha-256 " +
+		strings.TrimSuffix(strings.Repeat("AB:", 32), ":") + "\na=rtpmap:111 opus/48000/2\n"
+	opus := []map[string]any{{"name": "opus", "type": "audio", "priority": 1000, "payload_type": 111}}
+	c := h.dial("?v=8")
+	c.next(8)
+	c.identify(h, "u1", "c1")
+	c.next(2)
+	c.send(1, map[string]any{"protocol": "webrtc", "data": good, "sdp": good, "codecs": opus, "rtc_connection_id": "x"})
+	var sd struct {
+		AudioCodec string  `json:"audio_codec"`
+		SDP        string  `json:"sdp"`
+		Mode       *string `json:"mode"`
+		SecretKey  []int   `json:"secret_key"`
+	}
+	_ = json.Unmarshal(c.next(4).D, &sd)
+	if sd.AudioCodec != "opus" || !strings.Contains(sd.SDP, "a=ice-ufrag:") || sd.Mode != nil || sd.SecretKey != nil {
+		t.Fatalf("webrtc session description %+v", sd)
+	}
+	for name, tc := range map[string]struct {
+		data   string
+		codecs any
+	}{
+		"malformed fragment": {"a=ice-ufrag:abcd\n", opus},
+		"no opus":            {strings.Replace(good, "opus", "PCMU", 1), []map[string]any{{"name": "VP8", "type": "video", "payload_type": 96}}},
+	} {
+		c := h.dial("?v=8")
+		c.t = t
+		c.next(8)
+		c.identify(h, "u-"+strings.ReplaceAll(name, " ", ""), "c1")
+		c.next(2)
+		c.send(1, map[string]any{"protocol": "webrtc", "data": tc.data, "codecs": tc.codecs})
+		if code := c.closeCode(); code != 4020 {
+			t.Errorf("%s: close %d, want 4020", name, code)
+		}
+	}
+}

@@ -142,3 +142,55 @@ func PeekSSRC(pkt []byte) (uint32, bool) {
 	}
 	return binary.BigEndian.Uint32(pkt[8:12]), true
 }
+
+// Extension returns the body of the RFC 8285 header extension element id
+// of a parsed RTP packet (pkt as parsed by ParseHeader into h), if present.
+// One-byte (0xBEDE) and two-byte (0x100X) forms are read; a malformed
+// extension block yields false. It does not allocate.
+func Extension(pkt []byte, h *Header, id uint8) ([]byte, bool) {
+	if !h.Extension || id == 0 {
+		return nil, false
+	}
+	start := FixedHeaderLen + 4*int(h.CC) + 4
+	end := start + h.ExtensionLen
+	if end > len(pkt) || start > end {
+		return nil, false
+	}
+	b := pkt[start:end]
+	switch {
+	case h.ExtensionProfile == ExtProfileOneByte:
+		for i := 0; i < len(b); {
+			if b[i] == 0 { // padding
+				i++
+				continue
+			}
+			eid, n := b[i]>>4, int(b[i]&0x0F)+1
+			if eid == 15 || i+1+n > len(b) {
+				return nil, false
+			}
+			if eid == id {
+				return b[i+1 : i+1+n], true
+			}
+			i += 1 + n
+		}
+	case h.ExtensionProfile&0xFFF0 == 0x1000:
+		for i := 0; i < len(b); {
+			if b[i] == 0 {
+				i++
+				continue
+			}
+			if i+2 > len(b) {
+				return nil, false
+			}
+			eid, n := b[i], int(b[i+1])
+			if i+2+n > len(b) {
+				return nil, false
+			}
+			if eid == id {
+				return b[i+2 : i+2+n], true
+			}
+			i += 2 + n
+		}
+	}
+	return nil, false
+}

@@ -83,3 +83,50 @@ func FuzzParseHeader(f *testing.F) {
 		}
 	})
 }
+
+func TestExtension(t *testing.T) {
+	// One-byte: id 1 (1 byte), padding, id 3 (2 bytes: a TWCC sequence).
+	one := []byte{0x90, 111, 0, 1, 0, 0, 0, 1, 0, 0, 0, 9, 0xBE, 0xDE, 0, 2, 0x10, 0x7F, 0, 0x31, 0x12, 0x34, 0, 0, 0xAA}
+	h, err := ParseHeader(one)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := Extension(one, &h, 3); !ok || len(v) != 2 || v[0] != 0x12 || v[1] != 0x34 {
+		t.Fatalf("id 3: %x %v", v, ok)
+	}
+	if v, ok := Extension(one, &h, 1); !ok || len(v) != 1 || v[0] != 0x7F {
+		t.Fatalf("id 1: %x %v", v, ok)
+	}
+	if _, ok := Extension(one, &h, 5); ok {
+		t.Fatal("absent id found")
+	}
+	// Two-byte profile: id 7, 2 bytes.
+	two := []byte{0x90, 111, 0, 1, 0, 0, 0, 1, 0, 0, 0, 9, 0x10, 0x00, 0, 1, 7, 2, 0xAB, 0xCD, 0xEE}
+	h, err = ParseHeader(two)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := Extension(two, &h, 7); !ok || v[0] != 0xAB || v[1] != 0xCD {
+		t.Fatalf("two-byte id 7: %x %v", v, ok)
+	}
+	// An element that runs past the block.
+	bad := append([]byte(nil), one...)
+	bad[19] = 0x3F // id 3, 16 bytes
+	h, _ = ParseHeader(bad)
+	if _, ok := Extension(bad, &h, 3); ok {
+		t.Fatal("overlong element accepted")
+	}
+}
+
+func FuzzExtension(f *testing.F) {
+	f.Add([]byte{0x90, 111, 0, 1, 0, 0, 0, 1, 0, 0, 0, 9, 0xBE, 0xDE, 0, 1, 0x31, 0x12, 0x34, 0}, uint8(3))
+	f.Fuzz(func(t *testing.T, pkt []byte, id uint8) {
+		h, err := ParseHeader(pkt)
+		if err != nil {
+			return
+		}
+		if v, ok := Extension(pkt, &h, id); ok && len(v) > len(pkt) {
+			t.Fatal("extension longer than the packet")
+		}
+	})
+}

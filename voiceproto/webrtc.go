@@ -296,7 +296,17 @@ type RemoteSection struct {
 	PayloadType int
 	Codec       string
 	SSRCs       []uint32
+	// Feedback are the RTCP feedback types the server takes for the
+	// codec: "nack" (it answers from a cache) and "transport-cc" (it sends
+	// transport-wide congestion feedback for the client's uplink).
+	Feedback []string
+	// Extmaps are the header extensions the client may send, with its own
+	// ids: the server reads TransportCC.
+	Extmaps []Extmap
 }
+
+// TransportCC is the transport-wide congestion control extension's URI.
+const TransportCC = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
 
 // RemoteDescription is the SDP answer a webrtc client sets as its remote
 // description: the server's ICE-lite credentials, fingerprint and one host
@@ -318,6 +328,12 @@ func (a Answer) RemoteDescription(sections []RemoteSection) string {
 		b.WriteString("a=fingerprint:" + a.Fingerprint.String() + "\r\na=setup:passive\r\n")
 		b.WriteString("a=mid:" + s.MID + "\r\na=" + s.Direction + "\r\na=rtcp-mux\r\n")
 		b.WriteString("a=rtpmap:" + pt + " " + s.Codec + "\r\n")
+		for _, fb := range s.Feedback {
+			b.WriteString("a=rtcp-fb:" + pt + " " + fb + "\r\n")
+		}
+		for _, e := range s.Extmaps {
+			b.WriteString("a=extmap:" + strconv.Itoa(e.ID) + " " + e.URI + "\r\n")
+		}
 		for _, ssrc := range s.SSRCs {
 			id := strconv.FormatUint(uint64(ssrc), 10)
 			b.WriteString("a=ssrc:" + id + " cname:" + id + "\r\n")

@@ -1,0 +1,133 @@
+package sfu
+
+import (
+	"bytes"
+	"errors"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/srtp/v3"
+	"github.com/pion/stun/v4"
+
+	"github.com/parleyhq/parley/internal/ogg"
+	"github.com/parleyhq/parley/internal/testkit"
+	"github.com/parleyhq/parley/voiceproto"
+)
+
+// TestWebRTCBadOffers: what a browser sends in Select Protocol is checked
+// before anything is set up: a malformed or oversized fragment is
+// voiceproto.ErrBadSDP, no Opus is ErrNoCodec, and a server without a
+// WebRTC address says so.
+func TestWebRTCBadOffers(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.WebRTCAddr = "127.0.0.1:0" })
+	p, err := h.srv.Join("r", "u")
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := "a=ice-ufrag:abcd\na=ice-pwd:0123456789012345678901\na=fingerprint:sha-256 " +
+		strings.TrimSuffix(strings.Repeat("AB:", 32), ":") + "\na=rtpmap:111 opus/48000/2\n"
+	opus := []voiceproto.Codec{{Name: "opus", Type: "audio", PayloadType: 111}}
+	for name, tc := range map[string]struct {
+		frag   string
+		codecs []voiceproto.Codec
+		want   error
+	}{
+		"malformed":  {"a=ice-ufrag:abcd\n", opus, voiceproto.ErrBadSDP},
+		"oversized":  {good + strings.Repeat("a=x:y\n", voiceproto.MaxFragmentBytes/6), opus, voiceproto.ErrBadSDP},
+		"no opus":    {strings.Replace(good, "opus", "PCMU", 1), []voiceproto.Codec{{Name: "VP8", Type: "video", PayloadType: 96}}, voiceproto.ErrNoCodec},
+		"bad fp alg": {strings.Replace(good, "sha-256", "md5", 1), opus, voiceproto.ErrBadSDP},
+	} {
+		if _, err := p.SetWebRTCTransport(tc.frag, tc.codecs); !errors.Is(err, tc.want) {
+			t.Errorf("%s: %v, want %v", name, err, tc.want)
+		}
+	}
+	off := newHarness(t, nil)
+	q, _ := off.srv.Join("r", "u")
+	if _, err := q.SetWebRTCTransport(good, opus); !errors.Is(err, ErrWebRTCOff) {
+		t.Errorf("no WebRTC address: %v, want ErrWebRTCOff", err)
+	}
+}
+
+// TestWebRTCBadPackets: what arrives on the browsers' socket from the
+// wrong place or in the wrong shape is dropped and counted by reason, and
+// a keyed browser's media keeps flowing: STUN for an unknown ufrag and
+// DTLS from an address no check came from reach no agent; SRTP from an
+// unknown address, SRTP and SRTCP that do not authenticate, and an
+// unknown payload type are dropped.
+func TestWebRTCBadPackets(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.WebRTCAddr = "127.0.0.1:0" })
+	native := h.join("r", "native", "")
+	p, err := h.srv.Join("r", "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A browser transport keyed with a known key, bound to our socket.
+	key, salt := bytes.Repeat([]byte{1}, 16), bytes.Repeat([]byte{2}, 12)
+	in, err := srtp.CreateContext(key, salt, srtp.ProtectionProfileAeadAes128Gcm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seal, _ := srtp.CreateContext(key, salt, srtp.ProtectionProfileAeadAes128Gcm)
+	conn, err := net.DialUDP("udp4", nil, h.srv.WebRTCAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	from := netip.MustParseAddrPort(conn.LocalAddr().String())
+	tr := &rtcTransport{p: p, hub: h.srv.rtc, opusPT: 111, in: in, cancel: func() {}}
+	tr.keyed.Store(true)
+	var tt transport = tr
+	p.transport.Store(&tt)
+	h.srv.rtc.bind(p, netip.AddrPort{}, from)
+	defer h.srv.rtc.bind(p, from, netip.AddrPort{})
+
+	stranger, err := net.DialUDP("udp4", nil, h.srv.WebRTCAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stranger.Close()
+	msg, err := stun.Build(stun.BindingRequest, stun.TransactionID, stun.NewUsername("nope:nope"),
+		stun.NewShortTermIntegrity("0123456789012345678901"), stun.Fingerprint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = stranger.Write(msg.Raw)
+	_, _ = stranger.Write([]byte{22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1}) // a DTLS record
+	_, _ = stranger.Write(append([]byte{0x80, 111}, make([]byte, 40)...))          // SRTP from nowhere
+	testkit.Eventually(t, 5*time.Second, func() bool { return h.srv.Stats().WebRTCUnrouted.Load() >= 2 },
+		"STUN and DTLS for no agent counted (unrouted %d)", h.srv.Stats().WebRTCUnrouted.Load())
+
+	sealRTP := func(pt uint8, seq uint16, payload []byte) []byte {
+		plain, err := (&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: pt, SequenceNumber: seq,
+			Timestamp: uint32(seq) * 960, SSRC: 777}, Payload: payload}).Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := seal.EncryptRTP(nil, plain, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	frames := ogg.SyntheticOpus(3, 1)
+	for _, d := range [][]byte{
+		sealRTP(0, 1, frames[0]), // a payload type the browser did not offer for Opus
+		append([]byte{0x80, 111, 0, 2, 0, 0, 0, 0, 0, 0, 3, 9}, make([]byte, 30)...), // does not authenticate
+		append([]byte{0x80, 200, 0, 6}, make([]byte, 40)...),                         // SRTCP that does not authenticate
+		sealRTP(111, 3, frames[1]),
+		sealRTP(111, 4, marker),
+	} {
+		if _, err := conn.Write(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := native.untilMarker(&peer{p: p, name: "web"})
+	if len(got) != 1 || !bytes.Equal(got[0].Opus, frames[1]) {
+		t.Fatalf("native got %d frames from the browser, want the one good one", len(got))
+	}
+	h.drops(map[DropReason]uint64{DropNotOpus: 1, DropSRTP: 2, DropUnknownSource: 1})
+}

@@ -1,0 +1,288 @@
+package sfu
+
+import (
+	"context"
+	"encoding/binary"
+	"sync"
+	"time"
+
+	"github.com/pion/interceptor/pkg/twcc"
+	"github.com/pion/rtcp"
+
+	"github.com/parleyhq/parley/voiceproto"
+)
+
+// RTCP towards and from browsers (a browser's stack expects it; native
+// clients neither send nor read it):
+//
+//   - every second, a receiver report on the browser's uplink (loss,
+//     jitter, the last sender report's timing) and a sender report per
+//     room SSRC forwarded to it (packet and octet counts, the RTP/NTP
+//     mapping of its munged timestamps);
+//   - every 100 ms, transport-wide congestion feedback on the uplink
+//     (when the browser sends the TransportCC extension), so its send-side
+//     bandwidth estimate works;
+//   - a NACK from the browser is answered from a small cache of the sealed
+//     datagrams last sent to it, by room SSRC and sequence number.
+//
+// Reports are built by one goroutine per server (runRTCP), never per
+// packet; the per-packet work is a few counters under the transport's
+// locks. Malformed RTCP is dropped and counted, never fatal.
+
+const (
+	rtcpInterval = time.Second
+	twccInterval = 100 * time.Millisecond
+	// nackCacheSize sealed datagrams are kept per browser for NACKs, each
+	// up to nackCacheBytes (audio packets are ~100 bytes).
+	nackCacheSize  = 128
+	nackCacheBytes = 320
+)
+
+// uplinkStats is what a receiver report says about the browser's stream
+// (RFC 3550 §6.4.1, A.3, A.8). Guarded by rtcTransport.upMu.
+type uplinkStats struct {
+	ssrc                   uint32
+	started                bool
+	base, max              uint64 // extended sequence numbers
+	cycles                 uint64
+	received               uint64
+	expectedPrior, recvPri uint64
+	jitter                 float64 // in RTP units
+	lastTransit            int64
+	lastSR                 uint32 // middle 32 bits of its last SR's NTP time
+	lastSRAt               time.Time
+	twcc                   *twcc.Recorder
+	twccID                 uint8
+}
+
+// note accounts one uplink packet that arrived at t.
+func (u *uplinkStats) note(h *voiceproto.Header, pkt []byte, at time.Time) {
+	if !u.started || h.SSRC != u.ssrc {
+		*u = uplinkStats{ssrc: h.SSRC, started: true, base: uint64(h.Seq), max: uint64(h.Seq), twcc: u.twcc, twccID: u.twccID}
+	}
+	seq := uint64(h.Seq) | u.cycles
+	if seq < u.max && u.max-seq > 1<<15 { // wrapped
+		u.cycles += 1 << 16
+		seq += 1 << 16
+	}
+	if seq > u.max {
+		u.max = seq
+	}
+	u.received++
+	arrival := at.UnixNano() * 48 / 1e6 // 48 kHz units
+	transit := arrival - int64(h.Timestamp)
+	if u.received > 1 {
+		d := transit - u.lastTransit
+		if d < 0 {
+			d = -d
+		}
+		u.jitter += (float64(d) - u.jitter) / 16
+	}
+	u.lastTransit = transit
+	if u.twcc != nil {
+		if v, ok := voiceproto.Extension(pkt, h, u.twccID); ok && len(v) >= 2 {
+			u.twcc.Record(h.SSRC, binary.BigEndian.Uint16(v), at.UnixMicro())
+		}
+	}
+}
+
+// report is the reception report block on the uplink, and resets the
+// interval counters (RFC 3550 A.3).
+func (u *uplinkStats) report(now time.Time) (rtcp.ReceptionReport, bool) {
+	if !u.started {
+		return rtcp.ReceptionReport{}, false
+	}
+	expected := u.max - u.base + 1
+	lost := int64(expected) - int64(u.received)
+	expInt, recInt := expected-u.expectedPrior, u.received-u.recvPri
+	u.expectedPrior, u.recvPri = expected, u.received
+	var fraction uint8
+	if lostInt := int64(expInt) - int64(recInt); expInt > 0 && lostInt > 0 {
+		fraction = uint8(lostInt << 8 / int64(expInt))
+	}
+	rr := rtcp.ReceptionReport{SSRC: u.ssrc, FractionLost: fraction, TotalLost: uint32(max(0, min(lost, 1<<23-1))),
+		LastSequenceNumber: uint32(u.max), Jitter: uint32(u.jitter), LastSenderReport: u.lastSR}
+	if !u.lastSRAt.IsZero() {
+		rr.Delay = uint32(now.Sub(u.lastSRAt).Seconds() * 65536)
+	}
+	return rr, true
+}
+
+// downStats is what a sender report says about one forwarded room SSRC.
+// Guarded by rtcTransport.outMu.
+type downStats struct {
+	packets, octets uint32
+	lastTS          uint32
+	lastAt          time.Time
+}
+
+// nackEntry is one sealed datagram kept for a NACK.
+type nackEntry struct {
+	ssrc uint32
+	seq  uint16
+	n    int
+	b    [nackCacheBytes]byte
+}
+
+// noteSent accounts a sealed datagram sent to the browser and keeps it
+// for NACKs; the caller holds outMu.
+func (t *rtcTransport) noteSentLocked(ssrc uint32, seq uint16, ts uint32, payload int, sealed []byte, at time.Time) {
+	d := t.down[ssrc]
+	if d == nil {
+		if t.down == nil {
+			t.down = map[uint32]*downStats{}
+		}
+		d = &downStats{}
+		t.down[ssrc] = d
+	}
+	d.packets++
+	d.octets += uint32(payload)
+	d.lastTS, d.lastAt = ts, at
+	if len(sealed) <= nackCacheBytes {
+		e := &t.cache[seq%nackCacheSize]
+		e.ssrc, e.seq, e.n = ssrc, seq, copy(e.b[:], sealed)
+	}
+}
+
+// handleRTCP opens and acts on one SRTCP packet from the browser.
+func (r *reader) handleRTCP(t *rtcTransport, pkt []byte) {
+	r.ls.rtcp++
+	t.inMu.Lock()
+	plain, err := t.in.DecryptRTCP(r.plain[:0], pkt, nil)
+	t.inMu.Unlock()
+	if err != nil {
+		r.ls.drops[DropSRTP]++
+		return
+	}
+	pkts, err := rtcp.Unmarshal(plain)
+	if err != nil {
+		r.ls.drops[DropMalformed]++
+		return
+	}
+	for _, p := range pkts {
+		switch p := p.(type) {
+		case *rtcp.SenderReport:
+			t.upMu.Lock()
+			if p.SSRC == t.up.ssrc {
+				t.up.lastSR, t.up.lastSRAt = uint32(p.NTPTime>>16), r.now
+			}
+			t.upMu.Unlock()
+		case *rtcp.TransportLayerNack:
+			for _, pair := range p.Nacks {
+				for _, seq := range pair.PacketList() {
+					r.resend(t, p.MediaSSRC, seq)
+				}
+			}
+		}
+	}
+}
+
+// resend queues the cached datagram of (ssrc, seq) to the browser again.
+func (r *reader) resend(t *rtcTransport, ssrc uint32, seq uint16) {
+	to := t.remote.Load()
+	if to == nil || r.rtc == nil {
+		return
+	}
+	t.outMu.Lock()
+	e := &t.cache[seq%nackCacheSize]
+	if e.n > 0 && e.ssrc == ssrc && e.seq == seq {
+		if r.rtc.free() == 0 {
+			r.flush()
+		}
+		b := append(r.rtc.slot(), e.b[:e.n]...)
+		r.rtc.commit(b, to)
+		r.ls.retransmits++
+	}
+	t.outMu.Unlock()
+}
+
+// runRTCP sends every browser its reports and congestion feedback until
+// ctx ends. It is the server's one RTCP goroutine.
+func (h *rtcHub) runRTCP(ctx context.Context, clock func() time.Time) {
+	tick := time.NewTicker(twccInterval)
+	defer tick.Stop()
+	n := 0
+	var buf []byte
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		n++
+		reports := n%int(rtcpInterval/twccInterval) == 0
+		now := clock()
+		seen := map[*rtcTransport]bool{}
+		for _, p := range *h.byAddr.Load() {
+			t, ok := p.rtcTransport()
+			if !ok || seen[t] || !t.ready(p) {
+				continue
+			}
+			seen[t] = true
+			buf = t.sendRTCP(h, buf, now, reports)
+		}
+	}
+}
+
+// sendRTCP builds this browser's compound packet (reports every second,
+// TWCC feedback each time) and sends it sealed; buf is scratch.
+func (t *rtcTransport) sendRTCP(h *rtcHub, buf []byte, now time.Time, reports bool) []byte {
+	var pkts []rtcp.Packet
+	t.upMu.Lock()
+	if reports {
+		rr := &rtcp.ReceiverReport{SSRC: t.p.ssrc}
+		if rb, ok := t.up.report(now); ok {
+			rr.Reports = []rtcp.ReceptionReport{rb}
+		}
+		pkts = append(pkts, rr)
+	}
+	if t.up.twcc != nil && t.up.twcc.PacketsHeld() > 0 {
+		pkts = append(pkts, t.up.twcc.BuildFeedbackPacket()...)
+	}
+	t.upMu.Unlock()
+	to := t.remote.Load()
+	t.outMu.Lock()
+	defer t.outMu.Unlock()
+	if reports {
+		ntp := ntpTime(now)
+		for ssrc, d := range t.down {
+			if d.packets == 0 {
+				continue
+			}
+			rtpNow := d.lastTS + uint32(now.Sub(d.lastAt).Seconds()*48000)
+			pkts = append(pkts, &rtcp.SenderReport{SSRC: ssrc, NTPTime: ntp, RTPTime: rtpNow,
+				PacketCount: d.packets, OctetCount: d.octets})
+		}
+	}
+	if len(pkts) == 0 || to == nil {
+		return buf
+	}
+	plain, err := rtcp.Marshal(pkts)
+	if err != nil {
+		return buf
+	}
+	sealed, err := t.out.EncryptRTCP(buf[:0], plain, nil)
+	if err != nil {
+		return buf
+	}
+	_, _ = h.socks[0].conn.WriteToUDP(sealed, to)
+	return sealed
+}
+
+// ntpTime is t as a 64-bit NTP timestamp (RFC 3550 §4).
+func ntpTime(t time.Time) uint64 {
+	const ntpEpochOffset = 2208988800
+	s := uint64(t.Unix() + ntpEpochOffset)
+	frac := uint64(t.Nanosecond()) << 32 / 1e9
+	return s<<32 | frac
+}
+
+// rtcpState is the transport's RTCP bookkeeping (fields of rtcTransport,
+// grouped here for the reader).
+type rtcpState struct {
+	upMu sync.Mutex // guards up
+	up   uplinkStats
+	// down and cache are guarded by rtcTransport.outMu.
+	down  map[uint32]*downStats
+	cache [nackCacheSize]nackEntry
+}
