@@ -91,3 +91,49 @@ func voiced(col *collector, user string) []Frame {
 	}
 	return out
 }
+
+// TestWebRTCResume: a webrtc client whose gateway connection drops resumes
+// the session; its peer connection (ICE, DTLS, SRTP) was never the
+// gateway's, so media flows on without a new handshake.
+func TestWebRTCResume(t *testing.T) {
+	testkit.NoLeaks(t)
+	n := voicenodetest.Start(t, voicenode.Config{WebRTCAddr: "127.0.0.1:0", Readers: 1})
+	join := func(user string, webrtc bool) (*Conn, *collector) {
+		cr := n.Creds(user, daveGuild, daveChan)
+		col := newCollector()
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		c, err := Dial(ctx, Config{Endpoint: cr.Endpoint, Token: cr.Token, SessionID: cr.SessionID, UserID: user,
+			GuildID: daveGuild, ChannelID: daveChan, RootCAs: n.RootCAs, WebRTC: webrtc, DisableDAVE: true,
+			OnFrame: col.onFrame, OnEvent: col.onEvent})
+		if err != nil {
+			t.Fatalf("join %s: %v", user, err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		return c, col
+	}
+	native, nCol := join("2001", false)
+	web, wCol := join("2002", true)
+	web.DropGateway()
+	testkit.Eventually(t, 10*time.Second, func() bool {
+		wCol.mu.Lock()
+		defer wCol.mu.Unlock()
+		for _, e := range wCol.events {
+			if e.Type == EventResumed {
+				return true
+			}
+		}
+		return false
+	}, "the webrtc client resumed")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	frames := ogg.SyntheticOpus(10, 3)
+	if err := web.PlayFrames(ctx, frames); err != nil {
+		t.Fatal(err)
+	}
+	if err := native.PlayFrames(ctx, frames); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 10*time.Second, func() bool { return len(voiced(nCol, "2002")) == len(frames) }, "native hears the resumed client")
+	testkit.Eventually(t, 10*time.Second, func() bool { return len(voiced(wCol, "2001")) == len(frames) }, "the resumed client hears native")
+}
