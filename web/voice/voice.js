@@ -12,8 +12,8 @@
 //   });
 //   vc.addEventListener('track', (e) => play(e.detail.userId, e.detail.track));
 //   await vc.connect();                // resolves once media is negotiated; rejects on a final close
-//   vc.setSpeaking(true);              // op 5 with the microphone flag
-//   await vc.setMute(true);            // self mute: nothing is sent, speaking off
+//   vc.setSpeaking(true);              // op 5 with the microphone flag (kept across reconnects)
+//   await vc.setMute(true);            // self mute: nothing is sent, speaking off until unmuted
 //   await vc.setTrack(otherMic);       // switch input device
 //   await vc.stats();                  // {ssrc: {userId, packetsReceived, packetsLost, audioLevel, totalAudioEnergy}}
 //   vc.disconnect();                   // leave (close 1000: the server ends the session)
@@ -151,7 +151,9 @@ export class VoiceConnection extends EventTarget {
   #session = false; // a session exists on the server (Ready or Resumed seen)
   #attempt = 0; #timer = null; #gen = 0;
   #answer = null; #pt = 111; #mic = null; #pool = []; // pool entries: {t (transceiver), ssrc, user, applied}
-  #busy = false; #dirty = false; #speaking = false; #connect = null;
+  #busy = false; #dirty = false; #connect = null;
+  #speaking = false; // wanted by the app
+  #said = null; // the speaking flags last sent in this session
 
   constructor(opts) {
     super();
@@ -183,14 +185,22 @@ export class VoiceConnection extends EventTarget {
   }
 
   setSpeaking(on) {
-    this.#speaking = Boolean(on) && !this.muted;
-    if (this.ssrc && this.#answer) this.#send(OP.SPEAKING, { speaking: this.#speaking ? MIC : 0, delay: 0, ssrc: this.ssrc });
+    this.#speaking = Boolean(on);
+    this.#saySpeaking();
   }
 
   async setMute(muted) {
     this.muted = Boolean(muted);
-    if (this.muted && this.#speaking) this.setSpeaking(false);
+    this.#saySpeaking();
     await this.#mic?.sender.replaceTrack(this.muted ? null : this.#o.track ?? null);
+  }
+
+  // saySpeaking sends op 5 when the flags differ from what the server has
+  // (once media is up; again after a resume if they changed meanwhile).
+  #saySpeaking() {
+    const flags = this.#speaking && !this.muted ? MIC : 0;
+    if (!this.ssrc || !this.pc?.currentRemoteDescription || flags === (this.#said ?? 0)) return;
+    if (this.#send(OP.SPEAKING, { speaking: flags, delay: 0, ssrc: this.ssrc })) this.#said = flags;
   }
 
   async setTrack(track) {
@@ -235,7 +245,9 @@ export class VoiceConnection extends EventTarget {
   }
 
   #send(op, d) {
-    if (this.#ws?.readyState === WebSocket.OPEN) this.#ws.send(JSON.stringify({ op, d }));
+    if (this.#ws?.readyState !== WebSocket.OPEN) return false;
+    this.#ws.send(JSON.stringify({ op, d }));
+    return true;
   }
 
   #handle(m, resume) {
@@ -264,6 +276,7 @@ export class VoiceConnection extends EventTarget {
         this.#attempt = 0;
         if (this.#answer) this.#setState('connected');
         this.#emit('resumed');
+        this.#saySpeaking();
         break;
       case OP.SESSION:
         this.#answer = parseAnswer(d.sdp ?? '');
@@ -285,11 +298,11 @@ export class VoiceConnection extends EventTarget {
     clearInterval(this.#hb);
     this.#acked = true;
     this.#missed = 0;
-    this.#hb = setInterval(() => {
+    this.#hb = setInterval(() => { // the first after one interval, as @discordjs/voice does
       if (!this.#acked && ++this.#missed >= 2) return this.#drop(4000, 'heartbeat not acknowledged');
       this.#acked = false;
       this.#send(OP.HEARTBEAT, { t: Date.now(), seq_ack: this.#seq });
-    }, interval);
+    }, Math.max(interval || 0, 1000));
   }
 
   // detach forgets the socket: its late events are ignored.
@@ -411,6 +424,7 @@ export class VoiceConnection extends EventTarget {
     this.ssrc = 0;
     this.#seq = -1;
     this.#session = false;
+    this.#said = null;
     for (const id of [...this.users.keys()]) {
       this.users.delete(id);
       this.#emit('leave', { userId: id });
@@ -432,15 +446,16 @@ export class VoiceConnection extends EventTarget {
         const order = mids(pc.localDescription.sdp);
         this.#assign(order);
         const first = !pc.currentRemoteDescription;
+        const placed = order.map((mid) => this.#pool.find((p) => p.t.mid === mid)).filter(Boolean).map((e) => ({ e, ssrc: e.ssrc, user: e.user }));
         await pc.setRemoteDescription({ type: 'answer', sdp: this.#remote(order) });
         if (gen !== this.#gen) return;
-        this.#applied(order);
+        this.#applied(placed);
         if (first) {
+          this.#saySpeaking();
           this.#setState('connected');
           this.#emit('connected');
           this.#connect?.resolve();
           this.#connect = null;
-          if (this.#speaking) this.setSpeaking(true);
         }
       }
     } catch (error) {
@@ -477,16 +492,16 @@ export class VoiceConnection extends EventTarget {
     return remoteDescription(this.#answer, sections);
   }
 
-  // applied records what the remote description now says and announces new tracks.
-  #applied(order) {
-    for (const e of this.#pool) {
-      if (!order.includes(e.t.mid)) continue;
-      if (e.ssrc && e.applied !== e.ssrc) {
-        e.applied = e.ssrc;
-        const u = this.users.get(e.user);
-        if (u) u.track = e.t.receiver.track;
-        this.#emit('track', { userId: e.user, ssrc: e.ssrc, track: e.t.receiver.track });
-      } else if (!e.ssrc) e.applied = 0;
+  // applied records what the remote description now says (placed: the
+  // receivers as it was built) and announces the new tracks still current.
+  #applied(placed) {
+    for (const { e, ssrc, user } of placed) {
+      if (e.ssrc !== ssrc || e.user !== user || e.applied === ssrc) continue; // changed meanwhile: the next round
+      e.applied = ssrc;
+      if (!ssrc) continue;
+      const u = this.users.get(user);
+      if (u) u.track = e.t.receiver.track;
+      this.#emit('track', { userId: user, ssrc, track: e.t.receiver.track });
     }
   }
 }
