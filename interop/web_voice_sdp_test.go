@@ -16,9 +16,11 @@ import (
 
 // TestWebVoiceSDP: web/voice/voice.js (run in Node) reduces an offer and
 // builds the remote description byte for byte as voiceproto does, on a
-// real Chromium offer (testdata/chromium-offer.sdp) and the sections a
-// browser has: the microphone alone, with receivers free or carrying room
-// SSRCs, and a microphone transceiver that also receives.
+// real Chromium offer and the sections a browser has: the microphone
+// alone, with receivers free or carrying room SSRCs, and a microphone
+// transceiver that also receives. testdata/chromium-offer.sdp is Debian's
+// Chromium 156's offer in TestBrowserVoice (PARLEY_SAVE_OFFER=FILE there
+// writes the current one).
 func TestWebVoiceSDP(t *testing.T) {
 	node := nodeBinary(t)
 	offer, err := os.ReadFile(repoFile(t, filepath.Join("testdata", "chromium-offer.sdp")))
