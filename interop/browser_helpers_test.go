@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,41 +29,51 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/parleyhq/parley/internal/ogg"
+	"github.com/parleyhq/parley/signaling"
 	"github.com/parleyhq/parley/voicenode"
 	"github.com/parleyhq/parley/voicenode/voicenodetest"
 	"github.com/parleyhq/parley/voiceproto"
 )
 
-// startVoiceWebRTC is startVoice with the browsers' UDP address on, and
-// the node's metrics in reg.
+// startVoiceWebRTC is startVoice with the browsers' UDP address on, a
+// heartbeat every second (so a client notices a dead connection within
+// seconds), and the node's metrics in reg.
 func startVoiceWebRTC(t *testing.T) (*voiceEnv, *prometheus.Registry) {
 	t.Helper()
 	log := testLogger(t)
 	reg := prometheus.NewRegistry()
-	srv := voicenodetest.Start(t, voicenode.Config{WebRTCAddr: "127.0.0.1:0", Logger: log, Metrics: reg})
+	srv := voicenodetest.Start(t, voicenode.Config{WebRTCAddr: "127.0.0.1:0", Logger: log, Metrics: reg,
+		Gateway: signaling.Config{HeartbeatInterval: time.Second}})
 	return &voiceEnv{srv: srv, dir: srv.Dir, signer: srv.Signer, pool: srv.RootCAs, log: log}, reg
 }
 
 // gatewayMessages is how many op messages the gateway received so far.
 func gatewayMessages(t *testing.T, reg *prometheus.Registry, op voiceproto.Op) int {
 	t.Helper()
+	return int(counters(t, reg, "parley_voice_gateway_messages_total", "op")[op.Label()])
+}
+
+// counters returns the values of a counter family by one label's value.
+func counters(t *testing.T, reg *prometheus.Registry, name, label string) map[string]float64 {
+	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
+	out := map[string]float64{}
 	for _, mf := range mfs {
-		if mf.GetName() != "parley_voice_gateway_messages_total" {
+		if mf.GetName() != name {
 			continue
 		}
 		for _, m := range mf.GetMetric() {
 			for _, l := range m.GetLabel() {
-				if l.GetName() == "op" && l.GetValue() == op.Label() {
-					return int(m.GetCounter().GetValue())
+				if l.GetName() == label {
+					out[l.GetValue()] += m.GetCounter().GetValue()
 				}
 			}
 		}
 	}
-	return 0
+	return out
 }
 
 // browserPage is Debian's Chromium, headless, on the test page
@@ -374,12 +385,13 @@ func (w *syncWriter) Write(b []byte) (int, error) {
 }
 
 // tcpProxy forwards TCP connections to target, so a test can cut them
-// (a network drop the client sees as 1006).
+// (a network drop the client sees as 1006) or stall them (a half-open
+// connection: the client's bytes still arrive, nothing comes back).
 type tcpProxy struct {
 	ln     net.Listener
 	target string
 	mu     sync.Mutex
-	conns  map[net.Conn]bool
+	conns  map[net.Conn]*atomic.Bool // to the client: whether it is stalled
 	wg     sync.WaitGroup
 }
 
@@ -389,7 +401,7 @@ func startTCPProxy(t *testing.T, target string) *tcpProxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &tcpProxy{ln: ln, target: target, conns: map[net.Conn]bool{}}
+	p := &tcpProxy{ln: ln, target: target, conns: map[net.Conn]*atomic.Bool{}}
 	p.wg.Add(1)
 	go p.accept()
 	t.Cleanup(func() {
@@ -414,18 +426,31 @@ func (p *tcpProxy) accept() {
 			_ = c.Close()
 			continue
 		}
+		stalled := &atomic.Bool{}
 		p.mu.Lock()
-		p.conns[c], p.conns[up] = true, true
+		p.conns[c], p.conns[up] = stalled, &atomic.Bool{}
 		p.mu.Unlock()
 		p.wg.Add(2)
-		go p.pipe(c, up)
-		go p.pipe(up, c)
+		go p.pipe(c, up, stalled)
+		go p.pipe(up, c, nil)
 	}
 }
 
-func (p *tcpProxy) pipe(dst, src net.Conn) {
+// pipe copies src to dst, discarding while stalled.
+func (p *tcpProxy) pipe(dst, src net.Conn, stalled *atomic.Bool) {
 	defer p.wg.Done()
-	_, _ = io.Copy(dst, src)
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 && (stalled == nil || !stalled.Load()) {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				break
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
 	_ = dst.Close()
 	_ = src.Close()
 	p.mu.Lock()
@@ -440,6 +465,15 @@ func (p *tcpProxy) drop() {
 	defer p.mu.Unlock()
 	for c := range p.conns {
 		_ = c.Close()
+	}
+}
+
+// stall stops forwarding to the clients of every connection open now.
+func (p *tcpProxy) stall() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, s := range p.conns {
+		s.Store(true)
 	}
 }
 

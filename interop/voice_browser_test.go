@@ -127,6 +127,19 @@ func TestBrowserVoice(t *testing.T) {
 		checkRoom(t, env, page, g, webUser, goUser, djsUser)
 	})
 
+	// A half-open connection: the server hears the browser, the browser
+	// hears nothing. Two heartbeats without an ACK and it resumes.
+	t.Run("stall", func(t *testing.T) {
+		gw.stall()
+		page.until(10*time.Second, `harness.status().resumed >= 2`, "the browser resumed after missing heartbeat ACKs")
+		st := page.status()
+		if st.SSRC != webSSRC || st.Connected != 1 || !slices.Contains(st.Closes, 4000) {
+			t.Errorf("after a stall: ssrc %d (was %d), connected %d times, closes %v; want the same session, resumed after 4000 (no ACK)",
+				st.SSRC, webSSRC, st.Connected, st.Closes)
+		}
+		checkRoom(t, env, page, g, webUser, goUser, djsUser)
+	})
+
 	t.Run("reconnect", func(t *testing.T) {
 		real := webCreds
 		real.Endpoint = env.srv.GatewayAddr()
@@ -152,6 +165,10 @@ func TestBrowserVoice(t *testing.T) {
 			"and reopen its UDP port: not tested")
 	})
 
+	drops, failed := counters(t, metrics, "parley_sfu_drops_total", "reason"), counters(t, metrics, "parley_sfu_webrtc_handshake_failures_total", "stage")
+	if drops["srtp"]+drops["malformed"]+drops["not_opus"]+failed["ice"]+failed["dtls"] > 0 {
+		t.Errorf("the server dropped browser packets or handshakes: drops %v, handshake failures %v", drops, failed)
+	}
 	page.screenshot("browser-voice.png")
 	d.send("leave")
 	d.wait("left", 5*time.Second)
