@@ -33,18 +33,27 @@
 //   reconnecting {attempt, resume}     resumed {}          media {state} (connectionState)
 //   error {error}
 //
+// Also exported, for tests and tools: offerFragment(sdp), parseAnswer(fragment),
+// remoteDescription(answer, sections) (interop/web_voice_sdp_test.go holds
+// them to voiceproto's).
+//
 // How it works. One RTCPeerConnection: one sendrecv transceiver for the
 // microphone and a pool of recvonly ones. The offer goes to the server
 // once, as the fragment voiceproto.OfferFragment describes; the server's
 // answer fragment (op 4) is expanded into a full remote description exactly
 // as voiceproto.Answer.RemoteDescription does: one m-section per
-// transceiver, in order, each listing the room SSRCs it receives. Who an
-// SSRC is comes from op 5 (op 11/13 say who joins and leaves). When an SSRC
-// needs a transceiver and none is free, one is added and the connection
-// renegotiates locally (a new local offer, a rebuilt answer): nothing new
-// goes to the server. A dropped WebSocket resumes (op 7 with seq_ack); a
-// session the server no longer has (4006, 4009), or media that failed,
-// starts afresh with Identify and a new RTCPeerConnection.
+// transceiver, in order, each listing the room SSRCs it receives (the
+// microphone's none: the server's side is recvonly; a receiver's one, or
+// none and inactive while free). Who an SSRC is comes from op 5 (op 11/13
+// say who joins and leaves). When an SSRC needs a transceiver and none is
+// free, one is added and the connection renegotiates locally (a new local
+// offer, a rebuilt answer): nothing new goes to the server. A dropped
+// WebSocket, or two heartbeats without an ACK (close 4000 from this side),
+// resumes (op 7 with seq_ack); a session the server no longer has (4006,
+// 4009), or media that failed (reported as close 4006 'media failed'),
+// starts afresh with Identify and a new RTCPeerConnection. Codes that a
+// retry cannot fix (4001-4005, 4011, 4012, 4014, 4016, 4017, 4020, 4022)
+// close for good.
 
 const OP = { IDENTIFY: 0, SELECT: 1, READY: 2, HEARTBEAT: 3, SESSION: 4, SPEAKING: 5, ACK: 6, RESUME: 7, HELLO: 8, RESUMED: 9, CONNECT: 11, DISCONNECT: 13 };
 // Close codes after which retrying cannot help (voice-protocol.md §2.6).
