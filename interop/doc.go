@@ -3,8 +3,11 @@
 // disgo and discordgo in-process) and Parley's own voice client join a real
 // Parley voice server over loopback and exchange Opus frames, which must
 // arrive byte for byte and in order (shared/docs/voice-protocol.md §5).
+// A real browser joins too: Debian's Chromium, headless, driven by chromedp,
+// runs web/voice/voice.js on the page in interop/browser
+// (voice_browser_test.go; shared/docs/webrtc.md §5).
 //
 // The package has no non-test code besides this comment. The tests run under
 // `make test` with PARLEY_INTEROP=1, where a missing client (Node, the npm
-// packages in interop/node) fails the test; without it they skip.
+// packages in interop/node, chromium) fails the test; without it they skip.
 package interop

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what Parley's build, `make run` and `make test` need and is not
 # already on this Debian machine: C libraries for cgo (libvips), PostgreSQL
-# for the storage tests, Node.js, and the npm packages the interop tests drive.
+# for the storage tests, Node.js, the npm packages the interop tests drive,
+# and Debian's Chromium for the browser test (interop/voice_browser_test.go;
+# never a browser build a tool downloads itself).
 # Idempotent: a second run installs nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +16,7 @@ pkg-config --exists vips 2>/dev/null || need+=(libvips-dev)
 command -v gcc >/dev/null || need+=(gcc)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v node >/dev/null || need+=(nodejs npm)
+command -v chromium >/dev/null || need+=(chromium)
 if ((${#need[@]})); then
   echo "deps: apt-get install ${need[*]}" >&2
   $SUDO apt-get update -qq

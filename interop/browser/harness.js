@@ -1,0 +1,181 @@
+// harness.js: what interop/voice_browser_test.go drives in the page. It joins
+// with web/voice/voice.js (served as /voice.js), plays every remote track
+// through WebAudio and measures what was played, and offers the test a
+// real Opus encoder (WebCodecs) and decoder (decodeAudioData).
+import { VoiceConnection, offerFragment } from '/voice.js';
+
+const LOUD = -35; // dBFS of a 20 ms window that carries a tone
+const $ = (id) => document.getElementById(id);
+const lines = [];
+const events = { closes: [], resumed: 0, connected: 0, reconnecting: 0, tracks: 0, errors: [] };
+const meters = new Map(); // userId -> {analyser, buf, loud, windows, peak, level, el}
+let vc = null;
+let audio = null;
+let packets = {};
+
+function note(s) {
+  lines.push(`${(performance.now() / 1000).toFixed(2)}s ${s}`);
+  $('log').textContent = lines.slice(-14).join('\n');
+}
+
+function dbfs(buf) {
+  let sum = 0;
+  for (const v of buf) sum += v * v;
+  return 10 * Math.log10(sum / buf.length + 1e-12);
+}
+
+// listen plays a user's track and measures it. Chromium pulls remote WebRTC
+// audio into WebAudio only while a media element plays the stream too.
+function listen(userId, track) {
+  meters.get(userId)?.src.disconnect();
+  const stream = new MediaStream([track]);
+  const el = new Audio();
+  el.muted = true;
+  el.srcObject = stream;
+  el.play().catch(() => {});
+  const src = audio.createMediaStreamSource(stream);
+  const analyser = audio.createAnalyser();
+  analyser.fftSize = 1024;
+  src.connect(analyser);
+  analyser.connect(audio.destination);
+  meters.set(userId, { src, el, analyser, buf: new Float32Array(analyser.fftSize), loud: 0, windows: 0, peak: -120, level: -120 });
+}
+
+setInterval(() => {
+  for (const m of meters.values()) {
+    m.analyser.getFloatTimeDomainData(m.buf);
+    m.level = dbfs(m.buf);
+    m.windows++;
+    if (m.level > LOUD) m.loud++;
+    m.peak = Math.max(m.peak, m.level);
+  }
+  render();
+}, 20);
+
+function render() {
+  $('state').textContent = vc?.state ?? 'idle';
+  $('ssrc').textContent = vc?.ssrc || '-';
+  const rows = [...(vc?.users ?? new Map())].map(([id, u]) => {
+    const m = meters.get(id);
+    const width = m ? Math.max(0, Math.min(100, (m.level + 60) * (100 / 60))) : 0;
+    const p = Object.values(packets).find((s) => s.userId === id);
+    return `<tr><td>${id}</td><td>${u.ssrc || '-'}</td><td class="${u.speaking ? 'speaking' : ''}">${u.speaking ? 'speaking' : '-'}</td>` +
+      `<td><div class="meter"><div style="width:${width.toFixed(0)}%"></div></div></td><td>${p?.packetsReceived ?? 0}</td></tr>`;
+  });
+  $('users').innerHTML = rows.join('');
+}
+
+function base64(bytes) {
+  let s = '';
+  for (const b of bytes) s += String.fromCharCode(b);
+  return btoa(s);
+}
+
+window.harness = {
+  // join connects as creds (what `parley voice-token` prints) with the fake
+  // microphone, receivers recvonly transceivers up front.
+  async join(creds, receivers) {
+    audio = new AudioContext({ sampleRate: 48000 });
+    await audio.resume();
+    const mic = await navigator.mediaDevices.getUserMedia({
+      audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false },
+    });
+    $('me').textContent = creds.user_id;
+    vc = new VoiceConnection({
+      endpoint: creds.endpoint, serverId: creds.guild_id, userId: creds.user_id,
+      sessionId: creds.session_id, token: creds.token, track: mic.getAudioTracks()[0], receivers,
+    });
+    vc.addEventListener('state', (e) => note(`state ${e.detail.state}`));
+    vc.addEventListener('ready', (e) => note(`ready ssrc ${e.detail.ssrc}`));
+    vc.addEventListener('connected', () => { events.connected++; note('connected'); });
+    vc.addEventListener('resumed', () => { events.resumed++; note('resumed'); });
+    vc.addEventListener('reconnecting', (e) => { events.reconnecting++; note(`reconnecting #${e.detail.attempt} resume=${e.detail.resume}`); });
+    vc.addEventListener('close', (e) => { events.closes.push(e.detail.code); note(`close ${e.detail.code} ${e.detail.reason} -> ${e.detail.reconnect}`); });
+    vc.addEventListener('join', (e) => note(`join ${e.detail.userId}`));
+    vc.addEventListener('leave', (e) => { meters.get(e.detail.userId)?.src.disconnect(); meters.delete(e.detail.userId); note(`leave ${e.detail.userId}`); });
+    vc.addEventListener('track', (e) => { events.tracks++; listen(e.detail.userId, e.detail.track); note(`track ${e.detail.userId} ssrc ${e.detail.ssrc}`); });
+    vc.addEventListener('trackended', (e) => note(`trackended ${e.detail.userId} ssrc ${e.detail.ssrc}`));
+    vc.addEventListener('media', (e) => note(`media ${e.detail.state}`));
+    vc.addEventListener('error', (e) => { events.errors.push(String(e.detail.error)); note(`error ${e.detail.error}`); });
+    vc.setSpeaking(true); // the fake microphone always talks
+    await vc.connect();
+    return vc.ssrc;
+  },
+
+  async setMute(muted) {
+    await vc.setMute(muted);
+    note(muted ? 'muted' : 'unmuted');
+  },
+
+  status() {
+    const users = {};
+    for (const [id, u] of vc?.users ?? []) users[id] = { ssrc: u.ssrc, speaking: u.speaking, track: Boolean(u.track) };
+    return { state: vc?.state ?? 'idle', ssrc: vc?.ssrc ?? 0, media: vc?.pc?.connectionState ?? '', transceivers: vc?.pc?.getTransceivers().length ?? 0, users, ...events };
+  },
+
+  // offer is the browser's current local offer and its fragment, as voice.js reduces it.
+  offer() {
+    const sdp = vc.pc.localDescription.sdp;
+    return { sdp, fragment: offerFragment(sdp) };
+  },
+
+  // stats is getStats' inbound audio by remote SSRC.
+  async stats() {
+    packets = vc ? await vc.stats() : {};
+    return packets;
+  },
+
+  // levels is what the page played per user: 20 ms windows over LOUD, and the peak.
+  levels() {
+    const out = {};
+    for (const [id, m] of meters) out[id] = { loud: m.loud, windows: m.windows, peak: m.peak };
+    return out;
+  },
+
+  resetLevels() {
+    for (const m of meters.values()) Object.assign(m, { loud: 0, windows: 0, peak: -120 });
+  },
+
+  // encodeTone encodes ms of a tone at freq Hz (with two harmonics) as 20 ms
+  // Opus packets, base64.
+  async encodeTone(freq, ms) {
+    const frames = [];
+    let failed = null;
+    const enc = new AudioEncoder({
+      output: (chunk) => {
+        const b = new Uint8Array(chunk.byteLength);
+        chunk.copyTo(b);
+        frames.push(base64(b));
+      },
+      error: (e) => (failed = e),
+    });
+    enc.configure({ codec: 'opus', sampleRate: 48000, numberOfChannels: 1, bitrate: 64000, opus: { frameDuration: 20000 } });
+    const n = (48000 * ms) / 1000;
+    const data = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      const w = (2 * Math.PI * freq * i) / 48000;
+      data[i] = 0.3 * Math.sin(w) + 0.1 * Math.sin(2 * w) + 0.05 * Math.sin(3 * w);
+    }
+    enc.encode(new AudioData({ format: 'f32', sampleRate: 48000, numberOfFrames: n, numberOfChannels: 1, timestamp: 0, data }));
+    await enc.flush();
+    enc.close();
+    if (failed) throw failed;
+    return frames;
+  },
+
+  // envelope decodes an Ogg Opus file and returns its energy per 20 ms window, in dBFS.
+  async envelope(url) {
+    const res = await fetch(url);
+    if (!res.ok) throw new Error(`${url}: ${res.status}`);
+    const decoded = await new OfflineAudioContext(1, 1, 48000).decodeAudioData(await res.arrayBuffer());
+    const pcm = decoded.getChannelData(0);
+    const out = [];
+    for (let i = 0; i + 960 <= pcm.length; i += 960) out.push(Math.round(dbfs(pcm.subarray(i, i + 960)) * 10) / 10);
+    return out;
+  },
+
+  log() {
+    return lines.join('\n');
+  },
+};
+note('page loaded');

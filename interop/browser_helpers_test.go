@@ -1,0 +1,506 @@
+package interop
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/parleyhq/parley/internal/ogg"
+	"github.com/parleyhq/parley/signaling"
+	"github.com/parleyhq/parley/voicenode"
+	"github.com/parleyhq/parley/voicenode/voicenodetest"
+	"github.com/parleyhq/parley/voiceproto"
+)
+
+// startVoiceWebRTC is startVoice with the browsers' UDP address on, a
+// heartbeat every second (so a client notices a dead connection within
+// seconds), and the node's metrics in reg.
+func startVoiceWebRTC(t *testing.T) (*voiceEnv, *prometheus.Registry) {
+	t.Helper()
+	log := testLogger(t)
+	reg := prometheus.NewRegistry()
+	srv := voicenodetest.Start(t, voicenode.Config{WebRTCAddr: "127.0.0.1:0", Logger: log, Metrics: reg,
+		Gateway: signaling.Config{HeartbeatInterval: time.Second}})
+	return &voiceEnv{srv: srv, dir: srv.Dir, signer: srv.Signer, pool: srv.RootCAs, log: log}, reg
+}
+
+// gatewayMessages is how many op messages the gateway received so far.
+func gatewayMessages(t *testing.T, reg *prometheus.Registry, op voiceproto.Op) int {
+	t.Helper()
+	return int(counters(t, reg, "parley_voice_gateway_messages_total", "op")[op.Label()])
+}
+
+// counters returns the values of a counter family by one label's value.
+func counters(t *testing.T, reg *prometheus.Registry, name, label string) map[string]float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == label {
+					out[l.GetValue()] += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return out
+}
+
+// browserPage is Debian's Chromium, headless, on the test page
+// (interop/browser: web/voice/voice.js under harness.js), served over
+// plain HTTP on loopback. Its fake microphone plays speech.wav.
+type browserPage struct {
+	t      *testing.T
+	ctx    context.Context // the tab
+	base   string          // http://127.0.0.1:port
+	rec    string          // directory served as /rec/
+	dir    string          // the test's temp dir (screenshot)
+	stderr *bytes.Buffer   // Chromium's own output, shown on failure
+}
+
+// The fake microphone's source (writeSpeechWAV): bursts of a voiced sound
+// separated by silence, looped by Chromium.
+const (
+	speechBurst = 400 * time.Millisecond
+	speechGap   = 600 * time.Millisecond
+	speechReps  = 3
+)
+
+// startBrowser starts Chromium trusting the voice node's certificate (by
+// its SPKI hash) and opens the test page. It fails (PARLEY_INTEROP=1) or
+// skips when chromium is not installed.
+func startBrowser(t *testing.T, certPath string) *browserPage {
+	t.Helper()
+	chrome, err := exec.LookPath("chromium")
+	if err != nil {
+		missingClient(t, "chromium not on PATH (Debian's chromium package; scripts/deps.sh installs it)")
+	}
+	dir := t.TempDir()
+	wav := filepath.Join(dir, "speech.wav")
+	if err := os.WriteFile(wav, speechWAV(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := &browserPage{t: t, rec: filepath.Join(dir, "rec"), dir: dir, stderr: &bytes.Buffer{}}
+	if err := os.Mkdir(p.rec, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", http.FileServer(http.Dir(repoFile(t, "browser"))))
+	voiceJS := repoFile(t, filepath.Join("..", "web", "voice", "voice.js"))
+	mux.HandleFunc("/voice.js", func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, voiceJS) })
+	mux.Handle("/rec/", http.StripPrefix("/rec/", http.FileServer(http.Dir(p.rec))))
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	p.base = srv.URL
+
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chrome),
+		chromedp.UserDataDir(filepath.Join(dir, "profile")),
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.WindowSize(900, 600),
+		chromedp.CombinedOutput(&syncWriter{w: p.stderr}),
+		// shared/docs/webrtc.md §5.
+		chromedp.Flag("headless", "new"),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("use-fake-ui-for-media-stream", true),
+		chromedp.Flag("use-fake-device-for-media-stream", true),
+		chromedp.Flag("use-file-for-fake-audio-capture", wav),
+		chromedp.Flag("allow-loopback-in-peer-connection", true),
+		chromedp.Flag("disable-features", "WebRtcHideLocalIpsWithMdns,Translate"),
+		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
+		chromedp.Flag("ignore-certificate-errors-spki-list", certSPKI(t, certPath)),
+		// No connections out of this machine (.library/env/machines/go.md).
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-default-apps", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("disable-breakpad", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		// A test page must not be slowed down when the machine is loaded.
+		chromedp.Flag("disable-background-timer-throttling", true),
+		chromedp.Flag("disable-renderer-backgrounding", true),
+		chromedp.Flag("disable-backgrounding-occluded-windows", true),
+	}
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelTab := chromedp.NewContext(allocCtx)
+	p.ctx = ctx
+	t.Cleanup(func() {
+		if t.Failed() {
+			p.dumpLogs()
+		}
+		cancelTab()
+		cancelAlloc() // kills Chromium and waits for it
+	})
+	// The first action starts Chromium and binds it to the context it is
+	// given: the tab's, not a shorter one.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("chromium: start: %v\n%s", err, p.stderr)
+	}
+	nav, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(nav, chromedp.Navigate(p.base+"/index.html")); err != nil {
+		t.Fatalf("chromium: open the test page: %v\n%s", err, p.stderr)
+	}
+	p.until(10*time.Second, `typeof window.harness === "object"`, "the harness module loaded")
+	return p
+}
+
+// eval evaluates expr in the page, awaiting a promise, and decodes its value.
+func eval[T any](p *browserPage, timeout time.Duration, expr string) T {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, timeout)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
+	if err != nil {
+		p.t.Fatalf("page: %.80s: %v", expr, err)
+	}
+	return v
+}
+
+// until waits for a JavaScript condition.
+func (p *browserPage) until(timeout time.Duration, cond, what string) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, timeout)
+	defer cancel()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](cond)); err != nil {
+		p.t.Fatalf("page: not within %v: %s (%s): %v", timeout, what, cond, err)
+	}
+}
+
+// pageStatus is harness.status().
+type pageStatus struct {
+	State        string `json:"state"`
+	SSRC         uint32 `json:"ssrc"`
+	Media        string `json:"media"`
+	Transceivers int    `json:"transceivers"`
+	Users        map[string]struct {
+		SSRC     uint32 `json:"ssrc"`
+		Speaking int    `json:"speaking"`
+		Track    bool   `json:"track"`
+	} `json:"users"`
+	Closes       []int    `json:"closes"`
+	Resumed      int      `json:"resumed"`
+	Connected    int      `json:"connected"`
+	Reconnecting int      `json:"reconnecting"`
+	Tracks       int      `json:"tracks"`
+	Errors       []string `json:"errors"`
+}
+
+func (p *browserPage) status() pageStatus {
+	p.t.Helper()
+	return eval[pageStatus](p, 5*time.Second, `harness.status()`)
+}
+
+// inbound is getStats' inbound-rtp of one remote SSRC.
+type inbound struct {
+	UserID          string `json:"userId"`
+	PacketsReceived int    `json:"packetsReceived"`
+	PacketsLost     int    `json:"packetsLost"`
+}
+
+func (p *browserPage) stats() map[uint32]inbound {
+	p.t.Helper()
+	return eval[map[uint32]inbound](p, 5*time.Second, `harness.stats()`)
+}
+
+// played is what the page played from one user: 20 ms windows louder
+// than -35 dBFS, and the loudest.
+type played struct {
+	Loud    int     `json:"loud"`
+	Windows int     `json:"windows"`
+	Peak    float64 `json:"peak"`
+}
+
+func (p *browserPage) levels() map[string]played {
+	p.t.Helper()
+	return eval[map[string]played](p, 5*time.Second, `harness.levels()`)
+}
+
+// join joins the voice channel as c with receivers recvonly transceivers
+// made up front; it returns the browser's room SSRC.
+func (p *browserPage) join(c creds, receivers int) uint32 {
+	p.t.Helper()
+	b, _ := json.Marshal(c)
+	return eval[uint32](p, 20*time.Second, fmt.Sprintf(`harness.join(%s, %d)`, b, receivers))
+}
+
+// encodeTone has the browser's Opus encoder (WebCodecs) make ms of a tone.
+func (p *browserPage) encodeTone(freq, ms int) [][]byte {
+	p.t.Helper()
+	b64 := eval[[]string](p, 10*time.Second, fmt.Sprintf(`harness.encodeTone(%d, %d)`, freq, ms))
+	out := make([][]byte, len(b64))
+	for i, s := range b64 {
+		var err error
+		if out[i], err = base64.StdEncoding.DecodeString(s); err != nil {
+			p.t.Fatal(err)
+		}
+	}
+	return out
+}
+
+// envelope has the browser decode frames (an Ogg Opus file served from
+// /rec/) and returns the energy of each 20 ms, in dBFS.
+func (p *browserPage) envelope(name string, frames [][]byte) []float64 {
+	p.t.Helper()
+	var buf bytes.Buffer
+	if err := ogg.Write(&buf, frames); err != nil {
+		p.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(p.rec, name), buf.Bytes(), 0o600); err != nil {
+		p.t.Fatal(err)
+	}
+	return eval[[]float64](p, 10*time.Second, fmt.Sprintf(`harness.envelope("/rec/%s")`, name))
+}
+
+// screenshot saves the page as PNG in the test's temp dir and logs where.
+func (p *browserPage) screenshot(name string) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		p.t.Fatalf("screenshot: %v", err)
+	}
+	path := filepath.Join(p.dir, name)
+	if dir := os.Getenv("PARLEY_TEST_ARTIFACTS"); dir != "" {
+		path = filepath.Join(dir, name) // kept after the test
+	}
+	if err := os.WriteFile(path, png, 0o600); err != nil {
+		p.t.Fatal(err)
+	}
+	p.t.Logf("screenshot of the test page: %s", path)
+}
+
+func (p *browserPage) dumpLogs() {
+	ctx, cancel := context.WithTimeout(p.ctx, 3*time.Second)
+	defer cancel()
+	if log, err := chromedp.Run(ctx, chromedp.Evaluate[string](`window.harness ? harness.log() : ""`)); err == nil {
+		p.t.Logf("page log:\n%s", log)
+	}
+	lines := strings.Split(strings.TrimSpace(p.stderr.String()), "\n")
+	p.t.Logf("chromium output (last lines):\n%s", strings.Join(lines[max(0, len(lines)-30):], "\n"))
+}
+
+// certSPKI is the base64 SHA-256 of the certificate's public key, what
+// --ignore-certificate-errors-spki-list takes.
+func certSPKI(t *testing.T, certPath string) string {
+	t.Helper()
+	b, err := os.ReadFile(certPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(b)
+	if block == nil {
+		t.Fatalf("%s: no PEM block", certPath)
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
+	return base64.StdEncoding.EncodeToString(sum[:])
+}
+
+// speechWAV is the fake microphone: 48 kHz mono 16-bit, speechReps bursts
+// of a voiced sound (a 150 Hz buzz with falling harmonics, 10 ms ramps)
+// each followed by near silence (±1 LSB of dither, so no encoder sees
+// digital zero).
+func speechWAV() []byte {
+	const rate = 48000
+	burst, gap := int(speechBurst.Seconds()*rate), int(speechGap.Seconds()*rate)
+	ramp := rate / 100
+	rng := rand.New(rand.NewPCG(1, 2))
+	var pcm []int16
+	for range speechReps {
+		for i := range burst {
+			env := min(1, float64(i)/float64(ramp), float64(burst-i)/float64(ramp))
+			v := 0.0
+			for k := 1; k <= 8; k++ {
+				v += math.Sin(2*math.Pi*150*float64(k*i)/rate) / float64(k)
+			}
+			pcm = append(pcm, int16(0.25*env*v*32767))
+		}
+		for range gap {
+			pcm = append(pcm, int16(rng.IntN(3)-1))
+		}
+	}
+	var b bytes.Buffer
+	le := binary.LittleEndian
+	b.WriteString("RIFF")
+	_ = binary.Write(&b, le, uint32(36+2*len(pcm)))
+	b.WriteString("WAVEfmt ")
+	for _, v := range []any{uint32(16), uint16(1), uint16(1), uint32(rate), uint32(2 * rate), uint16(2), uint16(16)} {
+		_ = binary.Write(&b, le, v) // PCM, mono, 48 kHz, 16-bit
+	}
+	b.WriteString("data")
+	_ = binary.Write(&b, le, uint32(2*len(pcm)))
+	_ = binary.Write(&b, le, pcm)
+	return b.Bytes()
+}
+
+// syncWriter lets Chromium's output be read while it is written.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (w *syncWriter) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.w.Write(b)
+}
+
+// tcpProxy forwards TCP connections to target, so a test can cut them
+// (a network drop the client sees as 1006) or stall them (a half-open
+// connection: the client's bytes still arrive, nothing comes back).
+type tcpProxy struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	conns  map[net.Conn]*atomic.Bool // to the client: whether it is stalled
+	wg     sync.WaitGroup
+}
+
+func startTCPProxy(t *testing.T, target string) *tcpProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &tcpProxy{ln: ln, target: target, conns: map[net.Conn]*atomic.Bool{}}
+	p.wg.Add(1)
+	go p.accept()
+	t.Cleanup(func() {
+		_ = ln.Close()
+		p.drop()
+		p.wg.Wait()
+	})
+	return p
+}
+
+func (p *tcpProxy) addr() string { return p.ln.Addr().String() }
+
+func (p *tcpProxy) accept() {
+	defer p.wg.Done()
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		up, err := net.Dial("tcp", p.target)
+		if err != nil {
+			_ = c.Close()
+			continue
+		}
+		stalled := &atomic.Bool{}
+		p.mu.Lock()
+		p.conns[c], p.conns[up] = stalled, &atomic.Bool{}
+		p.mu.Unlock()
+		p.wg.Add(2)
+		go p.pipe(c, up, stalled)
+		go p.pipe(up, c, nil)
+	}
+}
+
+// pipe copies src to dst, discarding while stalled.
+func (p *tcpProxy) pipe(dst, src net.Conn, stalled *atomic.Bool) {
+	defer p.wg.Done()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 && (stalled == nil || !stalled.Load()) {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				break
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
+	_ = dst.Close()
+	_ = src.Close()
+	p.mu.Lock()
+	delete(p.conns, dst)
+	delete(p.conns, src)
+	p.mu.Unlock()
+}
+
+// drop cuts every connection open now.
+func (p *tcpProxy) drop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for c := range p.conns {
+		_ = c.Close()
+	}
+}
+
+// stall stops forwarding to the clients of every connection open now.
+func (p *tcpProxy) stall() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, s := range p.conns {
+		s.Store(true)
+	}
+}
+
+// identifyAs opens a raw gateway connection and identifies with c, as a
+// client that could not resume would: the server ends c's session (the
+// connection that held it is closed with 4006) and starts a new one. It
+// returns once Ready arrived; the connection closes when the test ends.
+func identifyAs(t *testing.T, env *voiceEnv, c creds) {
+	t.Helper()
+	ws, _, err := env.srv.Dialer().Dial("wss://"+env.srv.GatewayAddr()+"/?v=8", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ws.Close() })
+	_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	id := voiceproto.Identify{ServerID: voiceproto.ID(c.GuildID), UserID: voiceproto.ID(c.UserID),
+		SessionID: voiceproto.ID(c.SessionID), Token: c.Token}
+	if err := ws.WriteJSON(voiceproto.Message{Op: voiceproto.OpIdentify, D: id}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		var m voiceproto.RawMessage
+		if err := ws.ReadJSON(&m); err != nil {
+			t.Fatalf("identify as %s: %v", c.UserID, err)
+		}
+		if m.Op == voiceproto.OpReady {
+			return
+		}
+	}
+}

@@ -1,0 +1,516 @@
+// voice.js: the browser side of Parley's voice protocol, the web dialect
+// (shared/docs/webrtc.md §1, voice-protocol.md §2). A plain ES module: no
+// build step, no dependencies. DAVE is not spoken (max_dave_protocol_version 0).
+//
+//   import { VoiceConnection } from './voice.js';
+//   const vc = new VoiceConnection({
+//     endpoint: 'voice.example:443',   // host:port of the voice gateway (wss://endpoint/?v=8)
+//     serverId, userId, sessionId, token, // from VOICE_SERVER_UPDATE / `parley voice-token`
+//     track,                           // the microphone MediaStreamTrack (optional)
+//     receivers: 3,                    // recvonly transceivers made up front (more are added locally)
+//     rtcConfig: {},                   // extra RTCConfiguration fields (optional)
+//   });
+//   vc.addEventListener('track', (e) => play(e.detail.userId, e.detail.track));
+//   await vc.connect();                // resolves once media is negotiated; rejects on a final close
+//   vc.setSpeaking(true);              // op 5 with the microphone flag (kept across reconnects)
+//   await vc.setMute(true);            // self mute: nothing is sent, speaking off until unmuted
+//   await vc.setTrack(otherMic);       // switch input device
+//   await vc.stats();                  // {ssrc: {userId, packetsReceived, packetsLost, audioLevel, totalAudioEnergy}}
+//   vc.disconnect();                   // leave (close 1000: the server ends the session)
+//
+// Properties: state ('connecting' | 'connected' | 'reconnecting' | 'closed'),
+// ssrc (this session's room SSRC), users (Map userId -> {ssrc, speaking,
+// track}), pc (the RTCPeerConnection, or null), muted.
+//
+// Events (CustomEvent, fields in e.detail):
+//   state {state}                      ready {ssrc}
+//   connected {}                       media is negotiated (after every fresh session)
+//   join {userId}                      leave {userId}
+//   speaking {userId, ssrc, speaking}  the server's op 5 (speaking is the flags)
+//   track {userId, ssrc, track}        a user's audio, once the remote description lists its SSRC
+//   trackended {userId, ssrc, track}   that track no longer carries the user
+//   close {code, reason, reconnect}    the gateway closed; reconnect is 'resume', 'identify' or null
+//   reconnecting {attempt, resume}     resumed {}          media {state} (connectionState)
+//   error {error}
+//
+// Also exported, for tests and tools: offerFragment(sdp), parseAnswer(fragment),
+// remoteDescription(answer, sections) (interop/web_voice_sdp_test.go holds
+// them to voiceproto's).
+//
+// How it works. One RTCPeerConnection: one sendrecv transceiver for the
+// microphone and a pool of recvonly ones. The offer goes to the server
+// once, as the fragment voiceproto.OfferFragment describes; the server's
+// answer fragment (op 4) is expanded into a full remote description exactly
+// as voiceproto.Answer.RemoteDescription does: one m-section per
+// transceiver, in order, each listing the room SSRCs it receives (the
+// microphone's none: the server's side is recvonly; a receiver's one, or
+// none and inactive while free). Who an SSRC is comes from op 5 (op 11/13
+// say who joins and leaves). When an SSRC needs a transceiver and none is
+// free, one is added and the connection renegotiates locally (a new local
+// offer, a rebuilt answer): nothing new goes to the server. A dropped
+// WebSocket, or two heartbeats without an ACK (close 4000 from this side),
+// resumes (op 7 with seq_ack); a session the server no longer has (4006,
+// 4009), or media that failed (reported as close 4006 'media failed'),
+// starts afresh with Identify and a new RTCPeerConnection. Codes that a
+// retry cannot fix (4001-4005, 4011, 4012, 4014, 4016, 4017, 4020, 4022)
+// close for good.
+
+const OP = { IDENTIFY: 0, SELECT: 1, READY: 2, HEARTBEAT: 3, SESSION: 4, SPEAKING: 5, ACK: 6, RESUME: 7, HELLO: 8, RESUMED: 9, CONNECT: 11, DISCONNECT: 13 };
+// Close codes after which retrying cannot help (voice-protocol.md §2.6).
+const FINAL = new Set([4001, 4002, 4003, 4004, 4005, 4011, 4012, 4014, 4016, 4017, 4020, 4022]);
+// Close codes that mean the session is gone: identify again.
+const SESSION_GONE = new Set([4006, 4009]);
+const MIC = 1; // speaking flag: microphone
+const CODEC = 'opus/48000/2';
+const CANDIDATE_PRIORITY = 4261412862;
+
+/** offerFragment reduces a full SDP offer to what op 1 carries (voiceproto.OfferFragment). */
+export function offerFragment(sdp) {
+  const keep = ['a=extmap-allow-mixed', 'a=ice-', 'a=fingerprint:', 'a=extmap:', 'a=rtpmap:'];
+  const seen = new Set();
+  let out = '';
+  for (let l of sdp.replaceAll('\r\n', '\n').split('\n')) {
+    l = l.trim();
+    if (keep.some((p) => l.startsWith(p)) && !seen.has(l)) {
+      seen.add(l);
+      out += l + '\n';
+    }
+  }
+  return out;
+}
+
+/** parseAnswer reads the server's answer fragment (voiceproto.ParseAnswer). */
+export function parseAnswer(s) {
+  const a = {};
+  for (let l of s.replaceAll('\r\n', '\n').split('\n')) {
+    l = l.trim();
+    if (l.startsWith('m=audio ')) a.port = Number(l.split(/\s+/)[1]);
+    else if (l.startsWith('c=IN IP4 ')) a.ip = l.slice(9);
+    else if (l.startsWith('a=ice-ufrag:')) a.iceUfrag = l.slice(12);
+    else if (l.startsWith('a=ice-pwd:')) a.icePwd = l.slice(10);
+    else if (l.startsWith('a=fingerprint:')) a.fingerprint = fingerprint(l.slice(14));
+  }
+  if (!/^\d+\.\d+\.\d+\.\d+$/.test(a.ip ?? '') || !(a.port >= 1 && a.port <= 65535) || !a.iceUfrag || !a.icePwd || !a.fingerprint) {
+    throw new Error('voice: answer lacks the address, ICE credentials or fingerprint');
+  }
+  return a;
+}
+
+// fingerprint normalises "sha-256 ab:cd:…" as Go prints it back.
+function fingerprint(v) {
+  const [alg, hex = ''] = v.trim().split(/\s+/);
+  const raw = hex.replaceAll(':', '').toUpperCase();
+  if (alg.toLowerCase() !== 'sha-256' || !/^[0-9A-F]{64}$/.test(raw)) throw new Error(`voice: fingerprint ${v.slice(0, 40)}`);
+  return 'sha-256 ' + raw.match(/../g).join(':');
+}
+
+/**
+ * remoteDescription builds the full SDP answer from a parsed answer fragment
+ * and sections [{mid, kind, direction, payloadType, codec, ssrcs}], byte for
+ * byte as voiceproto.Answer.RemoteDescription does.
+ */
+export function remoteDescription(a, sections) {
+  const { ip, port } = a;
+  let b = `v=0\r\no=- 1 2 IN IP4 ${ip}\r\ns=-\r\nt=0 0\r\n`;
+  b += 'a=group:BUNDLE' + sections.map((s) => ' ' + s.mid).join('') + '\r\na=ice-lite\r\na=msid-semantic: WMS *\r\n';
+  sections.forEach((s, i) => {
+    b += `m=${s.kind} ${port} UDP/TLS/RTP/SAVPF ${s.payloadType}\r\nc=IN IP4 ${ip}\r\na=rtcp:${port}\r\n`;
+    b += `a=ice-ufrag:${a.iceUfrag}\r\na=ice-pwd:${a.icePwd}\r\n`;
+    b += `a=fingerprint:${a.fingerprint}\r\na=setup:passive\r\n`;
+    b += `a=mid:${s.mid}\r\na=${s.direction}\r\na=rtcp-mux\r\na=rtpmap:${s.payloadType} ${s.codec}\r\n`;
+    for (const id of s.ssrcs) b += `a=ssrc:${id} cname:${id}\r\na=ssrc:${id} msid:${id} ${id}\r\n`;
+    if (i === 0) b += `a=candidate:1 1 UDP ${CANDIDATE_PRIORITY} ${ip} ${port} typ host\r\na=end-of-candidates\r\n`;
+  });
+  return b;
+}
+
+// direction is the server's side of a transceiver (RemoteSection.Direction).
+function direction(clientSends, serverSends) {
+  if (clientSends) return serverSends ? 'sendrecv' : 'recvonly';
+  return serverSends ? 'sendonly' : 'inactive';
+}
+
+// mids lists the a=mid values of an SDP's m-sections, in order.
+function mids(sdp) {
+  return [...sdp.matchAll(/^a=mid:(\S+)/gm)].map((m) => m[1]);
+}
+
+function opusPayloadType(sdp) {
+  const m = sdp.match(/^a=rtpmap:(\d+) opus\/48000/im);
+  if (!m) throw new Error('voice: the offer has no Opus');
+  return Number(m[1]);
+}
+
+function gathered(pc, ms) {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      pc.removeEventListener('icegatheringstatechange', check);
+      resolve();
+    };
+    const check = () => pc.iceGatheringState === 'complete' && done();
+    const timer = setTimeout(done, ms);
+    pc.addEventListener('icegatheringstatechange', check);
+    check();
+  });
+}
+
+export class VoiceConnection extends EventTarget {
+  #o; #ws = null; #seq = -1; #hb = null; #acked = true; #missed = 0;
+  #session = false; // a session exists on the server (Ready or Resumed seen)
+  #attempt = 0; #timer = null; #gen = 0;
+  #answer = null; #pt = 111; #mic = null; #pool = []; // pool entries: {t (transceiver), ssrc, user, applied}
+  #busy = false; #dirty = false; #connect = null;
+  #speaking = false; // wanted by the app
+  #said = null; // the speaking flags last sent in this session
+
+  constructor(opts) {
+    super();
+    this.#o = { receivers: 3, gatherTimeout: 2000, maxDelay: 5000, rtcConfig: {}, ...opts };
+    this.state = 'closed';
+    this.ssrc = 0;
+    this.users = new Map();
+    this.pc = null;
+    this.muted = false;
+  }
+
+  /** connect opens the gateway; it resolves once media is negotiated and rejects on a final close. */
+  connect() {
+    if (this.state !== 'closed') throw new Error('voice: already connected');
+    this.#setState('connecting');
+    this.#open(false);
+    return new Promise((resolve, reject) => (this.#connect = { resolve, reject }));
+  }
+
+  /** disconnect leaves: the gateway closes with 1000 and the session ends. */
+  disconnect() {
+    const ws = this.#ws;
+    this.#detach();
+    ws?.close(1000);
+    this.#resetMedia();
+    this.#setState('closed');
+    this.#connect?.reject(new Error('voice: disconnected'));
+    this.#connect = null;
+  }
+
+  setSpeaking(on) {
+    this.#speaking = Boolean(on);
+    this.#saySpeaking();
+  }
+
+  async setMute(muted) {
+    this.muted = Boolean(muted);
+    this.#saySpeaking();
+    await this.#mic?.sender.replaceTrack(this.muted ? null : this.#o.track ?? null);
+  }
+
+  // saySpeaking sends op 5 when the flags differ from what the server has
+  // (once media is up; again after a resume if they changed meanwhile).
+  #saySpeaking() {
+    const flags = this.#speaking && !this.muted ? MIC : 0;
+    if (!this.ssrc || !this.pc?.currentRemoteDescription || flags === (this.#said ?? 0)) return;
+    if (this.#send(OP.SPEAKING, { speaking: flags, delay: 0, ssrc: this.ssrc })) this.#said = flags;
+  }
+
+  async setTrack(track) {
+    this.#o.track = track;
+    if (!this.muted) await this.#mic?.sender.replaceTrack(track ?? null);
+  }
+
+  /** stats reports inbound audio by remote SSRC (getStats inbound-rtp). */
+  async stats() {
+    const out = {};
+    const report = this.pc ? await this.pc.getStats() : new Map();
+    report.forEach((s) => {
+      if (s.type !== 'inbound-rtp' || s.kind !== 'audio') return;
+      const e = this.#pool.find((p) => p.applied === s.ssrc);
+      out[s.ssrc] = { userId: e?.user ?? null, packetsReceived: s.packetsReceived, packetsLost: s.packetsLost,
+        audioLevel: s.audioLevel, totalAudioEnergy: s.totalAudioEnergy, jitter: s.jitter };
+    });
+    return out;
+  }
+
+  #emit(type, detail = {}) { this.dispatchEvent(new CustomEvent(type, { detail })); }
+
+  #setState(s) {
+    if (this.state !== s) this.#emit('state', { state: (this.state = s) });
+  }
+
+  // The gateway.
+
+  #open(resume) {
+    const ws = new WebSocket(`wss://${this.#o.endpoint}/?v=8`);
+    ws.binaryType = 'arraybuffer';
+    this.#ws = ws;
+    ws.onmessage = (e) => {
+      if (this.#ws !== ws || typeof e.data !== 'string') return; // binary frames are DAVE's
+      try {
+        this.#handle(JSON.parse(e.data), resume);
+      } catch (error) {
+        this.#emit('error', { error });
+      }
+    };
+    ws.onclose = (e) => this.#ws === ws && this.#closed(e.code, e.reason);
+  }
+
+  #send(op, d) {
+    if (this.#ws?.readyState !== WebSocket.OPEN) return false;
+    this.#ws.send(JSON.stringify({ op, d }));
+    return true;
+  }
+
+  #handle(m, resume) {
+    if (typeof m.seq === 'number') this.#seq = m.seq;
+    const d = m.d ?? {};
+    const o = this.#o;
+    switch (m.op) {
+      case OP.HELLO:
+        this.#heartbeat(d.heartbeat_interval);
+        if (resume) this.#send(OP.RESUME, { server_id: o.serverId, session_id: o.sessionId, token: o.token, seq_ack: this.#seq });
+        else this.#send(OP.IDENTIFY, { server_id: o.serverId, user_id: o.userId, session_id: o.sessionId, token: o.token, max_dave_protocol_version: 0 });
+        break;
+      case OP.ACK:
+        this.#acked = true;
+        this.#missed = 0;
+        break;
+      case OP.READY:
+        this.#session = true;
+        this.#attempt = 0;
+        this.ssrc = d.ssrc;
+        this.#emit('ready', { ssrc: d.ssrc });
+        this.#startMedia();
+        break;
+      case OP.RESUMED:
+        this.#session = true;
+        this.#attempt = 0;
+        if (this.#answer) this.#setState('connected');
+        this.#emit('resumed');
+        this.#saySpeaking();
+        break;
+      case OP.SESSION:
+        this.#answer = parseAnswer(d.sdp ?? '');
+        this.#renegotiate();
+        break;
+      case OP.SPEAKING:
+        this.#speakingOf(String(d.user_id), d.ssrc >>> 0, d.speaking);
+        break;
+      case OP.CONNECT:
+        for (const id of d.user_ids ?? []) if (String(id) !== o.userId) this.#user(String(id));
+        break;
+      case OP.DISCONNECT:
+        this.#leave(String(d.user_id));
+        break;
+    }
+  }
+
+  #heartbeat(interval) {
+    clearInterval(this.#hb);
+    this.#acked = true;
+    this.#missed = 0;
+    this.#hb = setInterval(() => { // the first after one interval, as @discordjs/voice does
+      if (!this.#acked && ++this.#missed >= 2) return this.#drop(4000, 'heartbeat not acknowledged');
+      this.#acked = false;
+      this.#send(OP.HEARTBEAT, { t: Date.now(), seq_ack: this.#seq });
+    }, Math.max(interval || 0, 1000));
+  }
+
+  // detach forgets the socket: its late events are ignored.
+  #detach() {
+    clearInterval(this.#hb);
+    clearTimeout(this.#timer);
+    if (this.#ws) this.#ws.onmessage = this.#ws.onclose = null;
+    this.#ws = null;
+  }
+
+  // drop closes the socket from this side and goes on as if the server had.
+  #drop(code, reason) {
+    const ws = this.#ws;
+    this.#detach();
+    try { ws?.close(code, reason); } catch {}
+    this.#closed(code, reason);
+  }
+
+  #closed(code, reason) {
+    this.#detach();
+    const reconnect = FINAL.has(code) ? null : SESSION_GONE.has(code) || !this.#session ? 'identify' : 'resume';
+    this.#emit('close', { code, reason, reconnect });
+    if (!reconnect) {
+      this.#resetMedia();
+      this.#setState('closed');
+      this.#connect?.reject(Object.assign(new Error(`voice: closed ${code} ${reason}`), { code }));
+      this.#connect = null;
+      return;
+    }
+    if (reconnect === 'identify') this.#resetMedia();
+    this.#setState('reconnecting');
+    const attempt = ++this.#attempt;
+    const delay = attempt === 1 ? 0 : Math.min(250 * 2 ** (attempt - 2), this.#o.maxDelay);
+    this.#emit('reconnecting', { attempt, resume: reconnect === 'resume' });
+    this.#timer = setTimeout(() => this.#open(reconnect === 'resume'), delay);
+  }
+
+  // Users and their SSRCs.
+
+  #user(id) {
+    let u = this.users.get(id);
+    if (!u) {
+      this.users.set(id, (u = { ssrc: 0, speaking: 0, track: null }));
+      this.#emit('join', { userId: id });
+    }
+    return u;
+  }
+
+  #speakingOf(id, ssrc, speaking) {
+    if (!ssrc || id === this.#o.userId) return;
+    const u = this.#user(id);
+    u.speaking = speaking;
+    if (u.ssrc !== ssrc) {
+      for (const [other, v] of this.users) if (other !== id && v.ssrc === ssrc) this.#release(other, v);
+      this.#release(id, u);
+      u.ssrc = ssrc;
+      this.#renegotiate();
+    }
+    this.#emit('speaking', { userId: id, ssrc, speaking });
+  }
+
+  #leave(id) {
+    const u = this.users.get(id);
+    if (!u) return;
+    this.#release(id, u);
+    this.users.delete(id);
+    this.#emit('leave', { userId: id });
+    this.#renegotiate();
+  }
+
+  // release takes the user's SSRC off its transceiver, which is free again.
+  #release(id, u) {
+    const e = this.#pool.find((p) => p.user === id);
+    if (e) {
+      if (e.applied) this.#emit('trackended', { userId: id, ssrc: e.applied, track: e.t.receiver.track });
+      Object.assign(e, { ssrc: 0, user: null, applied: 0 });
+    }
+    u.ssrc = 0;
+    u.track = null;
+  }
+
+  // Media.
+
+  async #startMedia() {
+    this.#resetMedia(true);
+    const gen = this.#gen;
+    const pc = (this.pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require', ...this.#o.rtcConfig }));
+    pc.onconnectionstatechange = () => {
+      if (this.pc !== pc) return;
+      this.#emit('media', { state: pc.connectionState });
+      if (pc.connectionState === 'failed') this.#drop(4006, 'media failed'); // start afresh
+    };
+    try {
+      this.#mic = pc.addTransceiver('audio', { direction: 'sendrecv' });
+      if (!this.muted && this.#o.track) await this.#mic.sender.replaceTrack(this.#o.track);
+      for (let i = 0; i < this.#o.receivers; i++) this.#pool.push({ t: pc.addTransceiver('audio', { direction: 'recvonly' }) });
+      await pc.setLocalDescription(await pc.createOffer());
+      await gathered(pc, this.#o.gatherTimeout);
+      if (gen !== this.#gen) return;
+      const sdp = pc.localDescription.sdp;
+      this.#pt = opusPayloadType(sdp);
+      const frag = offerFragment(sdp);
+      this.#send(OP.SELECT, { protocol: 'webrtc', data: frag, sdp: frag, rtc_connection_id: crypto.randomUUID(),
+        codecs: [{ name: 'opus', type: 'audio', priority: 1000, payload_type: this.#pt }] });
+    } catch (error) {
+      if (gen === this.#gen) this.#emit('error', { error });
+    }
+  }
+
+  // resetMedia closes the peer connection; a fresh session re-learns its users.
+  #resetMedia(keepUsers = false) {
+    this.#gen++;
+    for (const e of this.#pool) if (e.applied && e.user) this.#emit('trackended', { userId: e.user, ssrc: e.applied, track: e.t.receiver.track });
+    this.pc?.close();
+    this.pc = this.#mic = this.#answer = null;
+    this.#pool = [];
+    this.#busy = this.#dirty = false;
+    if (keepUsers) return;
+    this.ssrc = 0;
+    this.#seq = -1;
+    this.#session = false;
+    this.#said = null;
+    for (const id of [...this.users.keys()]) {
+      this.users.delete(id);
+      this.#emit('leave', { userId: id });
+    }
+  }
+
+  // renegotiate brings the remote description up to date with the users'
+  // SSRCs, locally; calls coalesce while one runs.
+  async #renegotiate() {
+    this.#dirty = true;
+    if (this.#busy || !this.#answer || !this.pc) return;
+    this.#busy = true;
+    const pc = this.pc, gen = this.#gen;
+    try {
+      while (this.#dirty && gen === this.#gen) {
+        this.#dirty = false;
+        if (pc.signalingState === 'stable') await pc.setLocalDescription(await pc.createOffer());
+        if (gen !== this.#gen) return;
+        const order = mids(pc.localDescription.sdp);
+        this.#assign(order);
+        const first = !pc.currentRemoteDescription;
+        const placed = order.map((mid) => this.#pool.find((p) => p.t.mid === mid)).filter(Boolean).map((e) => ({ e, ssrc: e.ssrc, user: e.user }));
+        await pc.setRemoteDescription({ type: 'answer', sdp: this.#remote(order) });
+        if (gen !== this.#gen) return;
+        this.#applied(placed);
+        if (first) {
+          this.#saySpeaking();
+          this.#setState('connected');
+          this.#emit('connected');
+          this.#connect?.resolve();
+          this.#connect = null;
+        }
+      }
+    } catch (error) {
+      if (gen === this.#gen) this.#emit('error', { error });
+    } finally {
+      if (gen === this.#gen) this.#busy = false;
+    }
+  }
+
+  // assign puts each unplaced SSRC on a free transceiver of the current
+  // offer; when none is left it adds one, placed in the next round.
+  #assign(order) {
+    let spare = this.#pool.filter((p) => !p.user && !order.includes(p.t.mid)).length; // added, not offered yet
+    for (const [id, u] of this.users) {
+      if (!u.ssrc || this.#pool.some((p) => p.user === id)) continue;
+      const free = this.#pool.find((p) => !p.user && order.includes(p.t.mid));
+      if (free) {
+        Object.assign(free, { ssrc: u.ssrc, user: id });
+        continue;
+      }
+      this.#dirty = true;
+      if (spare > 0) spare--;
+      else this.#pool.push({ t: this.pc.addTransceiver('audio', { direction: 'recvonly' }) });
+    }
+  }
+
+  #remote(order) {
+    const sections = order.map((mid) => {
+      const e = this.#pool.find((p) => p.t.mid === mid);
+      const ssrcs = e?.ssrc ? [e.ssrc] : [];
+      const sends = this.#mic?.mid === mid;
+      return { mid, kind: 'audio', direction: direction(sends, ssrcs.length > 0), payloadType: this.#pt, codec: CODEC, ssrcs };
+    });
+    return remoteDescription(this.#answer, sections);
+  }
+
+  // applied records what the remote description now says (placed: the
+  // receivers as it was built) and announces the new tracks still current.
+  #applied(placed) {
+    for (const { e, ssrc, user } of placed) {
+      if (e.ssrc !== ssrc || e.user !== user || e.applied === ssrc) continue; // changed meanwhile: the next round
+      e.applied = ssrc;
+      if (!ssrc) continue;
+      const u = this.users.get(user);
+      if (u) u.track = e.t.receiver.track;
+      this.#emit('track', { userId: user, ssrc, track: e.t.receiver.track });
+    }
+  }
+}
