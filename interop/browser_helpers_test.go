@@ -504,3 +504,42 @@ func identifyAs(t *testing.T, env *voiceEnv, c creds) {
 		}
 	}
 }
+
+// blockUDP drops every UDP datagram between local ports a and b, both
+// ways, until the returned func (or the test's end) lifts it: a table of
+// its own in nftables, so nothing else on the machine is touched. It needs
+// nft (scripts/deps.sh installs it) and CAP_NET_ADMIN (root).
+func blockUDP(t *testing.T, a, b int) (unblock func()) {
+	t.Helper()
+	nft, err := exec.LookPath("nft")
+	if err != nil {
+		nft = "/usr/sbin/nft" // not on a non-root PATH
+	}
+	table := fmt.Sprintf("parley_test_%d_%d", os.Getpid(), a)
+	rules := fmt.Sprintf(`table inet %[1]s {
+	chain input {
+		type filter hook input priority 0; policy accept;
+		udp sport %[2]d udp dport %[3]d drop
+		udp sport %[3]d udp dport %[2]d drop
+	}
+}
+`, table, a, b)
+	cmd := exec.Command(nft, "-f", "-")
+	cmd.Stdin = strings.NewReader(rules)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		if bytes.Contains(out, []byte("Operation not permitted")) {
+			t.Skipf("blocking a UDP flow needs CAP_NET_ADMIN: %s", out)
+		}
+		t.Fatalf("nft -f: %v: %s", err, out)
+	}
+	var once sync.Once
+	unblock = func() {
+		once.Do(func() {
+			if out, err := exec.Command(nft, "delete", "table", "inet", table).CombinedOutput(); err != nil {
+				t.Errorf("nft delete table %s: %v: %s", table, err, out)
+			}
+		})
+	}
+	t.Cleanup(unblock)
+	return unblock
+}

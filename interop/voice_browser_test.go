@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -20,46 +21,49 @@ import (
 
 // TestBrowserVoice: a real browser (Debian's Chromium, headless, driven
 // by chromedp) joins a voice channel through web/voice/voice.js, beside
-// Parley's Go client and @discordjs/voice:
+// Parley's Go client in each dialect (native UDP, and WebRTC as `parley
+// voice join --webrtc` joins) and @discordjs/voice:
 //
 //   - the browser's speech (its fake microphone plays speechWAV) reaches
-//     both native clients: the Go client's recording is contiguous in
-//     sequence numbers, discord.js got the same packets, and both decode
-//     (in the page, decodeAudioData) to speech where the source spoke and
-//     near silence where it did not;
-//   - each native client's audio reaches the browser: getStats' inbound-rtp
+//     the other three: the native Go client's recording is contiguous in
+//     sequence numbers, the WebRTC Go client and discord.js got the same
+//     packets, and both decode (in the page, decodeAudioData) to speech
+//     where the source spoke and near silence where it did not;
+//   - each other client's audio reaches the browser: getStats' inbound-rtp
 //     packetsReceived for its SSRC, and tone energy in what the page played;
+//   - the two Go clients receive each other byte for byte;
 //   - the browser resumes when its gateway connection drops, and starts
-//     afresh when its session is gone (4006), with no stuck participant.
+//     afresh when its session is gone (4006), and its media recovers when
+//     its UDP flow is blocked for two seconds, with no stuck participant.
 //
-// The browser joins first with one receiving transceiver: the Go client's
-// stream takes it, discord.js's needs a new one (a local renegotiation).
+// The browser joins first with one receiving transceiver: the native Go
+// client's stream takes it, the others need new ones (local
+// renegotiations).
 func TestBrowserVoice(t *testing.T) {
 	testkit.NoLeaks(t)
 	env, metrics := startVoiceWebRTC(t)
 	page := startBrowser(t, env.dir.CertPath())
 	gw := startTCPProxy(t, env.srv.GatewayAddr())
 
-	const webUser, goUser, djsUser = "100000000000000021", "100000000000000022", "100000000000000023"
-	goTone, djsTone := page.encodeTone(440, 1500), page.encodeTone(660, 1500)
-	if len(goTone) < 70 {
-		t.Fatalf("the browser's encoder made %d frames of 1.5 s", len(goTone))
+	const webUser, goUser, djsUser, rtcUser = "100000000000000021", "100000000000000022", "100000000000000023", "100000000000000024"
+	tones := map[string][][]byte{goUser: page.encodeTone(440, 1500), djsUser: page.encodeTone(660, 1500), rtcUser: page.encodeTone(550, 1500)}
+	for _, tone := range tones {
+		if len(tone) < 70 {
+			t.Fatalf("the browser's encoder made %d frames of 1.5 s", len(tone))
+		}
 	}
 
 	webCreds := env.creds(webUser)
 	webCreds.Endpoint = gw.addr() // through the proxy, so the test can cut it
 	webSSRC := page.join(webCreds, 1)
-	g := dialRecorder(t, env, goUser)
-	d := startDJS(t, env, djsUser, djsTone, []string{webUser, goUser}, "")
+	g := dialRecorder(t, env, goUser, false)
+	d := startDJS(t, env, djsUser, tones[djsUser], []string{webUser, goUser, rtcUser}, "")
 	d.wait("ready", 20*time.Second)
-	// TODO(webrtc): the Go client's webrtc mode (voiceclient, `parley voice
-	// join --webrtc`, being written on the webrtc branch) joins here: a
-	// second WebRTC participant. Subscribe discord.js to it, give the browser
-	// one more expected track (and transceiver), and check it like the Go
-	// client in checkBrowserSpeech and checkNativeToBrowser.
+	w := dialRecorder(t, env, rtcUser, true)
+	others := []*goRecorder{g, w}
+	hasTracks := fmt.Sprintf(`(s => s.users[%q]?.track && s.users[%q]?.track && s.users[%q]?.track)(harness.status())`, goUser, djsUser, rtcUser)
 
-	page.until(10*time.Second, fmt.Sprintf(`(s => s.users[%q]?.track && s.users[%q]?.track)(harness.status())`, goUser, djsUser),
-		"the browser has a track for each native client")
+	page.until(10*time.Second, hasTracks, "the browser has a track for each other client")
 	offer := eval[struct{ SDP, Fragment string }](page, 5*time.Second, `harness.offer()`)
 	if os.Getenv("PARLEY_SAVE_OFFER") != "" {
 		_ = os.WriteFile(os.Getenv("PARLEY_SAVE_OFFER"), []byte(offer.SDP), 0o600)
@@ -67,21 +71,29 @@ func TestBrowserVoice(t *testing.T) {
 	if want := voiceproto.OfferFragment(offer.SDP); offer.Fragment != want {
 		t.Errorf("voice.js reduces Chromium's offer to\n%s\nvoiceproto.OfferFragment to\n%s", offer.Fragment, want)
 	}
-	if st := page.status(); st.Transceivers != 3 {
-		t.Errorf("browser has %d transceivers, want 3 (microphone, the one made up front, one added for discord.js)", st.Transceivers)
+	if st := page.status(); st.Transceivers != 4 {
+		t.Errorf("browser has %d transceivers, want 4 (microphone, the one made up front, one added for discord.js, one for the WebRTC Go client)", st.Transceivers)
 	}
 	// The renegotiations were local: one Select Protocol per client.
-	if n := gatewayMessages(t, metrics, voiceproto.OpSelectProtocol); n != 3 {
-		t.Errorf("the gateway received %d Select Protocol messages, want 3 (browser, Go, discord.js)", n)
+	if n := gatewayMessages(t, metrics, voiceproto.OpSelectProtocol); n != 4 {
+		t.Errorf("the gateway received %d Select Protocol messages, want 4 (browser, Go, discord.js, Go over WebRTC)", n)
 	}
 
 	t.Run("browser to native", func(t *testing.T) {
-		testkit.Eventually(t, 5*time.Second, func() bool { return g.saidSpeaking(webUser, voiceproto.SpeakingMicrophone) },
-			"the Go client hears the browser's op 5 (microphone)")
-		checkBrowserSpeech(t, page, g, d, webUser, webSSRC, "first")
+		for _, r := range others {
+			testkit.Eventually(t, 5*time.Second, func() bool { return r.saidSpeaking(webUser, voiceproto.SpeakingMicrophone) },
+				"the Go client %s hears the browser's op 5 (microphone)", r.user)
+		}
+		checkBrowserSpeech(t, page, g, w, d, webUser, webSSRC, "first")
 	})
-	t.Run("native to browser", func(t *testing.T) {
-		checkNativeToBrowser(t, page, g, d, goTone, djsTone)
+	t.Run("others to browser", func(t *testing.T) {
+		checkToBrowser(t, page, others, d, tones)
+	})
+	// The two Go clients, one native and one WebRTC, hear each other's
+	// Opus packets exactly as sent, in order.
+	t.Run("go to go", func(t *testing.T) {
+		checkExact(t, g, w, tones[goUser])
+		checkExact(t, w, g, tones[rtcUser])
 	})
 
 	// Self mute: speaking off, and nothing sent while muted (the marker
@@ -94,7 +106,7 @@ func TestBrowserVoice(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		muted := len(g.frames(webUser, webSSRC))
-		if err := g.conn.PlayFrames(ctx, goTone[:25]); err != nil {
+		if err := g.conn.PlayFrames(ctx, tones[goUser][:25]); err != nil {
 			t.Fatal(err)
 		}
 		after := len(g.frames(webUser, webSSRC))
@@ -124,7 +136,7 @@ func TestBrowserVoice(t *testing.T) {
 		if err := contiguous(g.frames(webUser, webSSRC)); err != nil {
 			t.Errorf("browser -> go across the drop: %v", err)
 		}
-		checkRoom(t, env, page, g, webUser, goUser, djsUser)
+		checkRoom(t, env, page, others, webUser, goUser, djsUser, rtcUser)
 	})
 
 	// A half-open connection: the server hears the browser, the browser
@@ -137,7 +149,7 @@ func TestBrowserVoice(t *testing.T) {
 			t.Errorf("after a stall: ssrc %d (was %d), connected %d times, closes %v; want the same session, resumed after 4000 (no ACK)",
 				st.SSRC, webSSRC, st.Connected, st.Closes)
 		}
-		checkRoom(t, env, page, g, webUser, goUser, djsUser)
+		checkRoom(t, env, page, others, webUser, goUser, djsUser, rtcUser)
 	})
 
 	t.Run("reconnect", func(t *testing.T) {
@@ -150,19 +162,57 @@ func TestBrowserVoice(t *testing.T) {
 		if !slices.Contains(st.Closes, 4006) || st.SSRC == 0 || st.SSRC == webSSRC {
 			t.Fatalf("after 4006: closes %v, ssrc %d (was %d)", st.Closes, st.SSRC, webSSRC)
 		}
-		page.until(10*time.Second, fmt.Sprintf(`(s => s.users[%q]?.track && s.users[%q]?.track)(harness.status())`, goUser, djsUser),
-			"the browser has a track for each native client again")
-		checkBrowserSpeech(t, page, g, d, webUser, st.SSRC, "after-reconnect")
-		checkNativeToBrowser(t, page, g, d, goTone, djsTone)
-		checkRoom(t, env, page, g, webUser, goUser, djsUser)
-		if n := gatewayMessages(t, metrics, voiceproto.OpSelectProtocol); n != 4 {
-			t.Errorf("the gateway received %d Select Protocol messages, want 4 (one more for the browser's new session)", n)
+		page.until(10*time.Second, hasTracks, "the browser has a track for each other client again")
+		checkBrowserSpeech(t, page, g, w, d, webUser, st.SSRC, "after-reconnect")
+		checkToBrowser(t, page, others, d, tones)
+		checkRoom(t, env, page, others, webUser, goUser, djsUser, rtcUser)
+		if n := gatewayMessages(t, metrics, voiceproto.OpSelectProtocol); n != 5 {
+			t.Errorf("the gateway received %d Select Protocol messages, want 5 (one more for the browser's new session)", n)
 		}
 	})
 
+	// The browser's UDP flow is blocked for two seconds (an nftables rule
+	// on its ICE pair's ports, both ways): nothing of it arrives meanwhile,
+	// the others (the WebRTC Go client on the same server port included)
+	// carry on, and afterwards the same session's media flows again both
+	// ways, without a new session or a stuck participant.
 	t.Run("udp block", func(t *testing.T) {
-		t.Skip("the server has no test hook to drop a browser's packets for a while, and a browser cannot close " +
-			"and reopen its UDP port: not tested")
+		st := page.status()
+		browserPort := eval[int](page, 5*time.Second, `harness.mediaPort()`)
+		_, sp, _ := strings.Cut(env.srv.WebRTCAddr(), ":")
+		serverPort, _ := strconv.Atoi(sp)
+		if browserPort == 0 || serverPort == 0 {
+			t.Fatalf("browser's media port %d, server's %q", browserPort, env.srv.WebRTCAddr())
+		}
+		unblock := blockUDP(t, browserPort, serverPort)
+		blocked := len(g.frames(webUser, st.SSRC))
+		// Two seconds, timed by the native Go client's playing: the WebRTC
+		// one must get all of it.
+		fromGo := len(w.frames(goUser, st.Users[goUser].SSRC))
+		clock := slices.Concat(tones[goUser], tones[goUser][:25])
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := g.conn.PlayFrames(ctx, clock); err != nil {
+			t.Fatal(err)
+		}
+		during := len(g.frames(webUser, st.SSRC)) - blocked
+		unblock()
+		t.Logf("the browser's port %d blocked from server port %d for %d frames: %d of the browser's frames arrived meanwhile, its media state %q",
+			browserPort, serverPort, len(clock), during, page.status().Media)
+		if during > 3 {
+			t.Errorf("%d frames of the browser arrived during the block: the block did not hold", during)
+		}
+		testkit.Eventually(t, 5*time.Second, func() bool { return len(w.frames(goUser, st.Users[goUser].SSRC))-fromGo >= len(clock) },
+			"the WebRTC Go client got %d of the %d frames the native one played during the block", len(w.frames(goUser, st.Users[goUser].SSRC))-fromGo, len(clock))
+		after := len(g.frames(webUser, st.SSRC))
+		testkit.Eventually(t, 15*time.Second, func() bool { return len(g.frames(webUser, st.SSRC)) > after+50 },
+			"the browser's audio flows again after the block (%d frames since)", len(g.frames(webUser, st.SSRC))-after)
+		if now := page.status(); now.SSRC != st.SSRC || now.Connected != st.Connected || now.State != "connected" {
+			t.Errorf("after the block: ssrc %d (was %d), connected %d times (was %d), state %q; want the same session, connected",
+				now.SSRC, st.SSRC, now.Connected, st.Connected, now.State)
+		}
+		checkToBrowser(t, page, others, d, tones)
+		checkRoom(t, env, page, others, webUser, goUser, djsUser, rtcUser)
 	})
 
 	drops, failed := counters(t, metrics, "parley_sfu_drops_total", "reason"), counters(t, metrics, "parley_sfu_webrtc_handshake_failures_total", "stage")
@@ -175,13 +225,15 @@ func TestBrowserVoice(t *testing.T) {
 }
 
 // checkBrowserSpeech records 3.5 s of the browser's audio (room SSRC ssrc)
-// at the Go client and compares discord.js's copy: contiguous, the same
-// packets, and speech where the source spoke.
-func checkBrowserSpeech(t *testing.T, page *browserPage, g *goRecorder, d *driver, webUser string, ssrc uint32, name string) {
+// at the native Go client and compares the WebRTC Go client's and
+// discord.js's copies: contiguous, the same packets, and speech where the
+// source spoke.
+func checkBrowserSpeech(t *testing.T, page *browserPage, g, w *goRecorder, d *driver, webUser string, ssrc uint32, name string) {
 	t.Helper()
 	const n = 175 // 3.5 s: at least three bursts and two whole gaps of the 1 s pattern
 	start := len(g.frames(webUser, ssrc))
 	startDJS := len(d.got.from(webUser))
+	startRTC := len(w.frames(webUser, ssrc))
 	if !testkit.Poll(15*time.Second, func() bool { return len(g.frames(webUser, ssrc)) >= start+n }) {
 		t.Fatalf("the Go client received %d frames of the browser (ssrc %d) in 15 s, want %d", len(g.frames(webUser, ssrc))-start, ssrc, n)
 	}
@@ -189,12 +241,17 @@ func checkBrowserSpeech(t *testing.T, page *browserPage, g *goRecorder, d *drive
 	if err := contiguous(got); err != nil {
 		t.Errorf("browser -> go: %v", err)
 	}
-	var opus [][]byte
-	for _, f := range got {
-		opus = append(opus, f.opus)
+	opus := payloads(got)
+	// The WebRTC Go client and discord.js received the same packets, in
+	// the same order (they started recording at about the same time).
+	var rtc []recFrame
+	if !testkit.Poll(5*time.Second, func() bool { rtc = w.frames(webUser, ssrc)[startRTC:]; return overlap(opus, payloads(rtc)) >= n-25 }) {
+		t.Errorf("browser -> go over webrtc: %d of its %d packets are the ones the native Go client got (%d), in order; want %d or more",
+			overlap(opus, payloads(rtc)), len(rtc), n, n-25)
 	}
-	// discord.js received the same packets, in the same order (it started
-	// recording at about the same time).
+	if err := contiguous(rtc); err != nil {
+		t.Errorf("browser -> go over webrtc: %v", err)
+	}
 	var djs [][]byte
 	if !testkit.Poll(5*time.Second, func() bool { djs = d.got.from(webUser)[startDJS:]; return overlap(opus, djs) >= n-25 }) {
 		t.Errorf("browser -> discord.js: %d of its %d packets are the ones the Go client got (%d), in order; want %d or more",
@@ -204,45 +261,77 @@ func checkBrowserSpeech(t *testing.T, page *browserPage, g *goRecorder, d *drive
 	checkSpeech(t, "browser -> discord.js", page.envelope(name+"-djs.ogg", djs))
 }
 
-// checkNativeToBrowser plays a tone from each native client and checks the
-// browser received its packets and played its sound.
-func checkNativeToBrowser(t *testing.T, page *browserPage, g *goRecorder, d *driver, goTone, djsTone [][]byte) {
+// checkToBrowser plays a tone from each other client at once and checks
+// the browser received its packets and played its sound.
+func checkToBrowser(t *testing.T, page *browserPage, gos []*goRecorder, d *driver, tones map[string][][]byte) {
 	t.Helper()
 	st := page.status()
-	goSSRC, djsSSRC := st.Users[g.user].SSRC, st.Users[d.user].SSRC
 	before := page.stats()
 	eval[any](page, 5*time.Second, `harness.resetLevels()`)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- g.conn.PlayFrames(ctx, goTone) }() // the test waits for it below
+	done := make(chan error, len(gos))
+	for _, r := range gos {
+		go func() { done <- r.conn.PlayFrames(ctx, tones[r.user]) }() // the test waits for it below
+	}
 	d.send("play")
 	d.wait("played", 15*time.Second)
-	if err := <-done; err != nil {
-		t.Fatalf("go play: %v", err)
+	for range gos {
+		if err := <-done; err != nil {
+			t.Fatalf("go play: %v", err)
+		}
+	}
+	users := []string{d.user}
+	for _, r := range gos {
+		users = append(users, r.user)
 	}
 	// A 1.5 s tone is 75 windows of 20 ms (the page samples them on a
 	// timer, which a loaded machine delays); what is played lags a little.
 	var lv map[string]played
 	if !testkit.Poll(5*time.Second, func() bool {
 		lv = page.levels()
-		return lv[g.user].Loud >= 35 && lv[d.user].Loud >= 35
+		return !slices.ContainsFunc(users, func(u string) bool { return lv[u].Loud < 35 })
 	}) {
-		t.Errorf("the browser played %+v, want 35 or more loud windows from each of %s (go) and %s (discord.js)", lv, g.user, d.user)
+		t.Errorf("the browser played %+v, want 35 or more loud windows from each of %v", lv, users)
 	}
 	after := page.stats()
 	t.Logf("played by the browser: %+v; inbound-rtp before %+v, after %+v", lv, before, after)
-	for who, ssrc := range map[string]uint32{"go": goSSRC, "discord.js": djsSSRC} {
-		n := after[ssrc].PacketsReceived - before[ssrc].PacketsReceived
-		if n < len(goTone) || after[ssrc].PacketsLost > 0 {
+	for _, u := range users {
+		ssrc := st.Users[u].SSRC
+		n, lost := after[ssrc].PacketsReceived-before[ssrc].PacketsReceived, after[ssrc].PacketsLost-before[ssrc].PacketsLost
+		if n < len(tones[u]) || lost > 0 {
 			t.Errorf("%s -> browser: inbound-rtp of ssrc %d: %d packets received during the tone (sent %d), %d lost",
-				who, ssrc, n, len(goTone), after[ssrc].PacketsLost)
+				u, ssrc, n, len(tones[u]), lost)
 		}
 	}
 }
 
-// checkRoom: everyone is in the room once, and the browser sees the others.
-func checkRoom(t *testing.T, env *voiceEnv, page *browserPage, g *goRecorder, users ...string) {
+// checkExact plays tone from one Go client and checks the other received
+// exactly those Opus packets, in order, with contiguous sequence numbers.
+func checkExact(t *testing.T, from, to *goRecorder, tone [][]byte) {
+	t.Helper()
+	ssrc := from.conn.SSRC()
+	start := len(to.frames(from.user, ssrc))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := from.conn.PlayFrames(ctx, tone); err != nil {
+		t.Fatalf("%s play: %v", from.user, err)
+	}
+	if !testkit.Poll(5*time.Second, func() bool { return len(to.frames(from.user, ssrc)) >= start+len(tone) }) {
+		t.Fatalf("%s -> %s: %d of %d frames arrived", from.user, to.user, len(to.frames(from.user, ssrc))-start, len(tone))
+	}
+	got := to.frames(from.user, ssrc)[start : start+len(tone)]
+	if !slices.EqualFunc(payloads(got), tone, bytes.Equal) {
+		t.Errorf("%s -> %s: the Opus packets received are not the ones sent", from.user, to.user)
+	}
+	if err := contiguous(got); err != nil {
+		t.Errorf("%s -> %s: %v", from.user, to.user, err)
+	}
+}
+
+// checkRoom: everyone is in the room once, and the browser and the Go
+// clients see the others.
+func checkRoom(t *testing.T, env *voiceEnv, page *browserPage, gos []*goRecorder, users ...string) {
 	t.Helper()
 	var in []string
 	for _, p := range env.srv.Participants() {
@@ -256,10 +345,12 @@ func checkRoom(t *testing.T, env *voiceEnv, page *browserPage, g *goRecorder, us
 	if len(st.Users) != len(users)-1 {
 		t.Errorf("browser sees users %v, want the %d others", st.Users, len(users)-1)
 	}
-	members := g.conn.Members()
-	for _, u := range users {
-		if u != g.user && !slices.Contains(members, u) {
-			t.Errorf("go client's members %v lack %s", members, u)
+	for _, g := range gos {
+		members := g.conn.Members()
+		for _, u := range users {
+			if u != g.user && !slices.Contains(members, u) {
+				t.Errorf("go client %s's members %v lack %s", g.user, members, u)
+			}
 		}
 	}
 }
@@ -335,8 +426,9 @@ type recFrame struct {
 	opus []byte
 }
 
-// goRecorder is Parley's Go client recording every packet with its RTP
-// header fields, and the speaking flags the gateway announced.
+// goRecorder is Parley's Go client (in the native dialect, or in the web
+// dialect as `parley voice join --webrtc` joins) recording every packet
+// with its RTP header fields, and the speaking flags the gateway announced.
 type goRecorder struct {
 	user     string
 	conn     *voiceclient.Conn
@@ -345,7 +437,7 @@ type goRecorder struct {
 	speaking map[string][]voiceproto.SpeakingFlags
 }
 
-func dialRecorder(t *testing.T, env *voiceEnv, user string) *goRecorder {
+func dialRecorder(t *testing.T, env *voiceEnv, user string, webrtc bool) *goRecorder {
 	t.Helper()
 	c := env.creds(user)
 	r := &goRecorder{user: user, got: map[string][]recFrame{}, speaking: map[string][]voiceproto.SpeakingFlags{}}
@@ -353,7 +445,7 @@ func dialRecorder(t *testing.T, env *voiceEnv, user string) *goRecorder {
 	defer cancel()
 	conn, err := voiceclient.Dial(ctx, voiceclient.Config{
 		Endpoint: c.Endpoint, Token: c.Token, SessionID: c.SessionID, UserID: user,
-		GuildID: c.GuildID, ChannelID: c.ChannelID, RootCAs: env.pool, DisableDAVE: true,
+		GuildID: c.GuildID, ChannelID: c.ChannelID, RootCAs: env.pool, DisableDAVE: true, WebRTC: webrtc,
 		Logger: env.log.With("client", "go:"+user),
 		OnFrame: func(f voiceclient.Frame) {
 			r.mu.Lock()
@@ -395,6 +487,15 @@ func (r *goRecorder) saidSpeaking(user string, flags voiceproto.SpeakingFlags) b
 	defer r.mu.Unlock()
 	s := r.speaking[user]
 	return len(s) > 0 && s[len(s)-1] == flags
+}
+
+// payloads is the frames' Opus packets.
+func payloads(fs []recFrame) [][]byte {
+	out := make([][]byte, len(fs))
+	for i, f := range fs {
+		out[i] = f.opus
+	}
+	return out
 }
 
 // contiguous reports the first break in the sequence numbers.

@@ -17,6 +17,7 @@ command -v gcc >/dev/null || need+=(gcc)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v node >/dev/null || need+=(nodejs npm)
 command -v chromium >/dev/null || need+=(chromium)
+command -v nft >/dev/null || need+=(nftables) # the browser test blocks one UDP flow for a moment
 if ((${#need[@]})); then
   echo "deps: apt-get install ${need[*]}" >&2
   $SUDO apt-get update -qq

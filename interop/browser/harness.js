@@ -125,6 +125,18 @@ window.harness = {
     return packets;
   },
 
+  // mediaPort is the local UDP port of the ICE candidate pair in use (0 before there is one).
+  async mediaPort() {
+    const stats = await vc.pc.getStats();
+    for (const s of stats.values()) {
+      if (s.type === 'transport' && s.selectedCandidatePairId) {
+        const pair = stats.get(s.selectedCandidatePairId);
+        return stats.get(pair?.localCandidateId)?.port ?? 0;
+      }
+    }
+    return 0;
+  },
+
   // levels is what the page played per user: 20 ms windows over LOUD, and the peak.
   levels() {
     const out = {};
