@@ -295,6 +295,19 @@ func checkToBrowser(t *testing.T, page *browserPage, gos []*goRecorder, d *drive
 		t.Errorf("the browser played %+v, want 35 or more loud windows from each of %v", lv, users)
 	}
 	after := page.stats()
+	// The server's RTCP reached it: a sender report for each stream, and
+	// receiver reports on the microphone's (Chromium measures the RTT).
+	type rtcpSeen struct {
+		SenderReports   map[uint32]int
+		RTTMeasurements int
+	}
+	var rtcp rtcpSeen
+	if !testkit.Poll(5*time.Second, func() bool {
+		rtcp = eval[rtcpSeen](page, 5*time.Second, `harness.rtcp()`)
+		return rtcp.RTTMeasurements > 0 && !slices.ContainsFunc(users, func(u string) bool { return rtcp.SenderReports[st.Users[u].SSRC] == 0 })
+	}) {
+		t.Errorf("the browser's RTCP stats %+v: want a sender report for each of %v and a round trip measured from receiver reports", rtcp, users)
+	}
 	t.Logf("played by the browser: %+v; inbound-rtp before %+v, after %+v", lv, before, after)
 	for _, u := range users {
 		ssrc := st.Users[u].SSRC

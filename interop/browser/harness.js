@@ -125,6 +125,18 @@ window.harness = {
     return packets;
   },
 
+  // rtcp is what the server's RTCP told the browser: sender reports per
+  // received SSRC (remote-outbound-rtp) and receiver reports on what it
+  // sends (remote-inbound-rtp, with round-trip times).
+  async rtcp() {
+    const out = { senderReports: {}, rttMeasurements: 0 };
+    for (const s of (await vc.pc.getStats()).values()) {
+      if (s.type === 'remote-outbound-rtp') out.senderReports[s.ssrc] = s.reportsSent;
+      if (s.type === 'remote-inbound-rtp') out.rttMeasurements += s.roundTripTimeMeasurements ?? 0;
+    }
+    return out;
+  },
+
   // mediaPort is the local UDP port of the ICE candidate pair in use (0 before there is one).
   async mediaPort() {
     const stats = await vc.pc.getStats();
