@@ -23,20 +23,7 @@ func TestWebRTCDialect(t *testing.T) {
 		t.Run(fmt.Sprintf("dave=%v", e2ee), func(t *testing.T) {
 			testkit.NoLeaks(t)
 			n := voicenodetest.Start(t, voicenode.Config{WebRTCAddr: "127.0.0.1:0", Readers: 1})
-			join := func(user string, webrtc bool) (*Conn, *collector) {
-				cr := n.Creds(user, daveGuild, daveChan)
-				col := newCollector()
-				ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-				defer cancel()
-				c, err := Dial(ctx, Config{Endpoint: cr.Endpoint, Token: cr.Token, SessionID: cr.SessionID, UserID: user,
-					GuildID: daveGuild, ChannelID: daveChan, RootCAs: n.RootCAs, WebRTC: webrtc, DisableDAVE: !e2ee,
-					OnFrame: col.onFrame, OnEvent: col.onEvent})
-				if err != nil {
-					t.Fatalf("join %s (webrtc %v): %v", user, webrtc, err)
-				}
-				t.Cleanup(func() { _ = c.Close() })
-				return c, col
-			}
+			join := func(user string, webrtc bool) (*Conn, *collector) { return joinDialect(t, n, user, webrtc, e2ee) }
 			native, nCol := join("1001", false)
 			web, wCol := join("1002", true)
 			other, oCol := join("1003", false) // joins after the browser: a renegotiation
@@ -98,20 +85,7 @@ func voiced(col *collector, user string) []Frame {
 func TestWebRTCResume(t *testing.T) {
 	testkit.NoLeaks(t)
 	n := voicenodetest.Start(t, voicenode.Config{WebRTCAddr: "127.0.0.1:0", Readers: 1})
-	join := func(user string, webrtc bool) (*Conn, *collector) {
-		cr := n.Creds(user, daveGuild, daveChan)
-		col := newCollector()
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		defer cancel()
-		c, err := Dial(ctx, Config{Endpoint: cr.Endpoint, Token: cr.Token, SessionID: cr.SessionID, UserID: user,
-			GuildID: daveGuild, ChannelID: daveChan, RootCAs: n.RootCAs, WebRTC: webrtc, DisableDAVE: true,
-			OnFrame: col.onFrame, OnEvent: col.onEvent})
-		if err != nil {
-			t.Fatalf("join %s: %v", user, err)
-		}
-		t.Cleanup(func() { _ = c.Close() })
-		return c, col
-	}
+	join := func(user string, webrtc bool) (*Conn, *collector) { return joinDialect(t, n, user, webrtc, false) }
 	native, nCol := join("2001", false)
 	web, wCol := join("2002", true)
 	web.DropGateway()
@@ -136,4 +110,22 @@ func TestWebRTCResume(t *testing.T) {
 	}
 	testkit.Eventually(t, 10*time.Second, func() bool { return len(voiced(nCol, "2002")) == len(frames) }, "native hears the resumed client")
 	testkit.Eventually(t, 10*time.Second, func() bool { return len(voiced(wCol, "2001")) == len(frames) }, "the resumed client hears native")
+}
+
+// joinDialect joins user to the DAVE test channel on n in the native or the
+// webrtc dialect, collecting what it hears.
+func joinDialect(t *testing.T, n *voicenodetest.Node, user string, webrtc, e2ee bool) (*Conn, *collector) {
+	t.Helper()
+	cr := n.Creds(user, daveGuild, daveChan)
+	col := newCollector()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	c, err := Dial(ctx, Config{Endpoint: cr.Endpoint, Token: cr.Token, SessionID: cr.SessionID, UserID: user,
+		GuildID: daveGuild, ChannelID: daveChan, RootCAs: n.RootCAs, WebRTC: webrtc, DisableDAVE: !e2ee,
+		OnFrame: col.onFrame, OnEvent: col.onEvent})
+	if err != nil {
+		t.Fatalf("join %s (webrtc %v): %v", user, webrtc, err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c, col
 }
