@@ -142,3 +142,27 @@ func api(t testing.TB, s *chat.Server, method, path, token string, body any, out
 	}
 	return resp.StatusCode, resp.Header
 }
+
+// register creates an account named name and returns its token.
+func register(t testing.TB, s *chat.Server, name string) string {
+	t.Helper()
+	var reg struct{ Token string }
+	if code, _ := api(t, s, "POST", "/auth/register", "", map[string]string{"username": name, "password": "hunter2hunter2"}, &reg); code != 201 {
+		t.Fatalf("register %s: %d", name, code)
+	}
+	return reg.Token
+}
+
+// generalChannel returns the id of the default guild's #general.
+func generalChannel(t testing.TB, s *chat.Server, token string) string {
+	t.Helper()
+	var chans []struct{ ID, Name string }
+	api(t, s, "GET", "/guilds/"+s.Service.DefaultGuild().String()+"/channels", token, nil, &chans)
+	for _, c := range chans {
+		if c.Name == "general" {
+			return c.ID
+		}
+	}
+	t.Fatalf("no #general in %+v", chans)
+	return ""
+}

@@ -40,9 +40,13 @@ type Config struct {
 	Default Limit
 	// MaxBody is the largest request body (default 1 MiB).
 	MaxBody int64
-	// Invalid limits 401/403/429 answers per client IP (default 10,000 per
-	// 10 minutes, Discord's); beyond it every request from that IP gets 429.
+	// Invalid limits 401/403/429 answers (and failed logins) per client
+	// address (default 10,000 per 10 minutes, Discord's); beyond it every
+	// request from that address gets 429. IPv6 addresses count per /64.
 	Invalid Limit
+	// LimiterKeys caps the windows each limiter (global, route, invalid)
+	// holds (default 65,536, a few MB at most); see limiter.
+	LimiterKeys int
 	// ReadHeaderTimeout (default 10 s) and IdleTimeout (default 2 min)
 	// tune the HTTP server.
 	ReadHeaderTimeout, IdleTimeout time.Duration
@@ -73,6 +77,9 @@ func (c Config) withDefaults() Config {
 	if c.Invalid.Requests == 0 {
 		c.Invalid = Limit{10_000, 10 * time.Minute}
 	}
+	if c.LimiterKeys == 0 {
+		c.LimiterKeys = 1 << 16
+	}
 	if c.MaxBody == 0 {
 		c.MaxBody = 1 << 20
 	}
@@ -97,7 +104,7 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: no service", ErrConfig)
 	case c.GatewayURL == "":
 		return fmt.Errorf("%w: no gateway url", ErrConfig)
-	case c.MaxBody < 0 || c.MaxConcurrency < 0:
+	case c.MaxBody < 0 || c.MaxConcurrency < 0 || c.LimiterKeys < 0:
 		return fmt.Errorf("%w: negative limit", ErrConfig)
 	}
 	return nil

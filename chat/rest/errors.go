@@ -54,6 +54,21 @@ var (
 	errBadRequest = apiError{http.StatusBadRequest, 50035, "Invalid Form Body", nil}
 )
 
+// unknownParam is the 404 for a path parameter that names nothing.
+func unknownParam(name string) apiError {
+	switch name {
+	case "guild":
+		return apiError{http.StatusNotFound, 10004, "Unknown Guild", nil}
+	case "channel":
+		return apiError{http.StatusNotFound, 10003, "Unknown Channel", nil}
+	case "message":
+		return apiError{http.StatusNotFound, 10008, "Unknown Message", nil}
+	case "user":
+		return apiError{http.StatusNotFound, 10013, "Unknown User", nil}
+	}
+	return errNotFound
+}
+
 func formError(field, code, msg string) apiError {
 	e := errBadRequest
 	e.Errors = map[string]any{field: map[string]any{"_errors": []map[string]string{{"code": code, "message": msg}}}}

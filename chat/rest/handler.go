@@ -5,60 +5,81 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/parleyhq/parley/chat/model"
 )
 
-// call is one request and its authenticated caller.
+// call is one request and its caller.
 type call struct {
 	w    http.ResponseWriter
 	r    *http.Request
+	addr netip.Addr // the caller's address as the limits see it (callerAddr)
+	// user is the authenticated caller (routes with auth).
 	user model.User
+	// invalid counts the request against the invalid-request limit
+	// whatever its status (a failed login answers 400).
+	invalid bool
 }
 
 type handler func(c *call) (int, any, error)
 
-// handle registers a route with auth and rate limiting.
+// handle registers a route with auth and rate limiting. Every limit is
+// keyed on parsed values (limKey): the caller (user id, or address when
+// unauthenticated), the route, and the route's major parameter parsed as a
+// canonical id; a major parameter that is not one answers 404 before any
+// route window exists for it.
 func (s *Server) handle(pattern string, auth bool, major string, h handler) {
 	bucket := bucketHash(pattern)
+	s.routeCount++
+	route := s.routeCount
 	lim, ok := s.cfg.Routes[pattern]
 	if !ok {
 		lim = s.cfg.Default
 	}
 	s.mux.HandleFunc(pattern, func(w0 http.ResponseWriter, r *http.Request) {
-		ip := clientIP(r)
+		addr := callerAddr(r)
 		now := time.Now()
-		if reset, banned := s.lim.exhausted("invalid:"+ip, s.cfg.Invalid, now); banned {
+		byAddr := limKey{addr: addr}
+		if reset, banned := s.invalid.exhausted(byAddr, s.cfg.Invalid, now); banned {
 			tooMany(w0, reset, now, true)
 			return
 		}
 		w := &statusWriter{ResponseWriter: w0}
+		c := &call{w: w, r: r, addr: addr}
 		defer func() {
-			if w.status == http.StatusUnauthorized || w.status == http.StatusForbidden || w.status == http.StatusTooManyRequests {
-				s.lim.take("invalid:"+ip, s.cfg.Invalid, now)
+			if c.invalid || w.status == http.StatusUnauthorized || w.status == http.StatusForbidden || w.status == http.StatusTooManyRequests {
+				s.invalid.take(byAddr, s.cfg.Invalid, now)
 			}
 		}()
-		c := &call{w: w, r: r}
-		caller := ip
+		caller := byAddr
 		if auth {
 			u, err := s.cfg.Service.Authenticate(r.Context(), r.Header.Get("Authorization"))
 			if err != nil {
 				s.fail(w, err)
 				return
 			}
-			c.user, caller = u, u.ID.String()
+			c.user, caller = u, limKey{user: u.ID}
 		}
-		if _, reset, ok := s.lim.take("global:"+caller, s.cfg.Global, now); !ok {
+		if _, reset, ok := s.global.take(caller, s.cfg.Global, now); !ok {
 			tooMany(w, reset, now, true)
 			return
 		}
-		key := bucket + ":" + r.PathValue(major) + ":" + caller
-		remaining, reset, ok := s.lim.take(key, lim, now)
+		key := caller
+		key.route = route
+		if major != "" {
+			id, err := model.ParseSnowflake(r.PathValue(major))
+			if err != nil {
+				writeError(w, unknownParam(major))
+				return
+			}
+			key.major = id
+		}
+		remaining, reset, ok := s.perRoute.take(key, lim, now)
 		setHeaders(w.Header(), lim, remaining, reset, now, bucket)
 		if !ok {
 			tooMany(w, reset, now, false)
@@ -86,14 +107,6 @@ type statusWriter struct {
 func (w *statusWriter) WriteHeader(code int) {
 	w.status = code
 	w.ResponseWriter.WriteHeader(code)
-}
-
-func clientIP(r *http.Request) string {
-	host := r.RemoteAddr
-	if i := strings.LastIndexByte(host, ':'); i > 0 {
-		host = host[:i]
-	}
-	return host
 }
 
 func (s *Server) fail(w http.ResponseWriter, err error) {
@@ -134,6 +147,8 @@ func decode(c *call, v any) error {
 	return nil
 }
 
+// pathID parses a path id ("@me" is the caller). Anything but a
+// canonical id names nothing: 404 with the parameter's unknown-entity code.
 func pathID(c *call, name string) (model.Snowflake, error) {
 	v := c.r.PathValue(name)
 	if v == "@me" {
@@ -141,7 +156,7 @@ func pathID(c *call, name string) (model.Snowflake, error) {
 	}
 	id, err := model.ParseSnowflake(v)
 	if err != nil {
-		return 0, formError(name+"_id", "NUMBER_TYPE_COERCE", fmt.Sprintf("Value %q is not snowflake.", v))
+		return 0, unknownParam(name)
 	}
 	return id, nil
 }

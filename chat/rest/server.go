@@ -14,11 +14,15 @@ import (
 // shuts it down. ServeHTTP is its handler (usable on its own, e.g. with
 // httptest).
 type Server struct {
-	cfg  Config
-	mux  *http.ServeMux
-	lim  *limiter
-	ln   net.Listener
-	http *http.Server
+	cfg Config
+	mux *http.ServeMux
+	// The limiters, one map each so that filling one cannot evict
+	// another's windows: global per caller, per route and major id per
+	// caller, invalid answers per address.
+	global, perRoute, invalid *limiter
+	routeCount                uint16 // routes registered (route keys)
+	ln                        net.Listener
+	http                      *http.Server
 	// serving counts the Serve goroutine; conns counts the connections
 	// net/http serves (ConnState new → closed), so Close can wait for
 	// their goroutines too.
@@ -49,13 +53,36 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("rest: listen %s: %w", cfg.Addr, err)
 		}
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), lim: newLimiter(), ln: ln}
+	s := &Server{
+		cfg: cfg, mux: http.NewServeMux(), ln: ln,
+		global: newLimiter(cfg.LimiterKeys), perRoute: newLimiter(cfg.LimiterKeys), invalid: newLimiter(cfg.LimiterKeys),
+	}
 	s.routes()
 	s.http = &http.Server{
 		Handler: s, ReadHeaderTimeout: cfg.ReadHeaderTimeout, IdleTimeout: cfg.IdleTimeout,
 		ConnState: s.connState,
 	}
 	return s, nil
+}
+
+// Stats are the REST server's gauges and counters.
+type Stats struct {
+	// LimiterKeys are the windows held by the global, route and invalid
+	// limiters together (each holds at most Config.LimiterKeys).
+	LimiterKeys int
+	// LimiterEvictions counts live windows forgotten to stay within the cap.
+	LimiterEvictions uint64
+}
+
+// Stats returns the current gauges and counters.
+func (s *Server) Stats() Stats {
+	var st Stats
+	for _, l := range []*limiter{s.global, s.perRoute, s.invalid} {
+		n, ev := l.size()
+		st.LimiterKeys += n
+		st.LimiterEvictions += ev
+	}
+	return st
 }
 
 // Addr is the bound listen address (host:port).
