@@ -44,8 +44,11 @@ type Config struct {
 	IdentifyBurst  int
 	IdentifyWindow time.Duration
 	// ReplayLimit caps a session's dispatch list (write queue + replay log,
-	// default 1000); a connection that falls further behind is closed.
-	ReplayLimit int
+	// default 1000 dispatches) and ReplayBytes its size (default 2 MiB);
+	// the oldest dispatches are forgotten beyond either (the newest is
+	// always kept), and a connection whose unsent dispatches had to go is
+	// closed (4000).
+	ReplayLimit, ReplayBytes int
 	// WriteTimeout bounds one socket write (default 10 s).
 	WriteTimeout time.Duration
 	// AllowedPrivileged are the privileged intents identifies may request
@@ -83,6 +86,7 @@ func (c Config) withDefaults() Config {
 	defInt(&c.EventsPerMinute, 120)
 	defInt(&c.IdentifyBurst, 16)
 	defInt(&c.ReplayLimit, 1000)
+	defInt(&c.ReplayBytes, 2<<20)
 	defInt(&c.MaxShards, 16)
 	if c.AllowedPrivileged == nil {
 		p := model.IntentsPrivileged
@@ -98,7 +102,7 @@ func (c Config) Validate() error {
 	switch {
 	case c.Backend == nil:
 		return fmt.Errorf("%w: no backend", ErrConfig)
-	case c.HeartbeatInterval < 0, c.ResumeWindow < 0, c.MaxFrame < 0, c.EventsPerMinute < 0, c.ReplayLimit < 0:
+	case c.HeartbeatInterval < 0, c.ResumeWindow < 0, c.MaxFrame < 0, c.EventsPerMinute < 0, c.ReplayLimit < 0, c.ReplayBytes < 0:
 		return fmt.Errorf("%w: negative limit", ErrConfig)
 	}
 	return nil

@@ -10,19 +10,25 @@ import (
 	"github.com/parleyhq/parley/chat/model"
 )
 
-// handle processes one client payload.
-func (s *Server) handle(ctx context.Context, c *wsConn, data []byte) {
+// countFrame applies Config.EventsPerMinute (a fixed 60 s window per
+// connection) to one client frame; over the limit it closes with 4008 and
+// reports false. Only the connection's reader calls it.
+func (s *Server) countFrame(c *wsConn) bool {
 	now := time.Now().UnixNano()
 	c.lastRecv.Store(now)
-	// 120 payloads per 60 s per connection (fixed window).
 	if now-c.winStart > int64(time.Minute) {
 		c.winStart, c.winCount = now, 0
 	}
 	c.winCount++
 	if c.winCount > s.cfg.EventsPerMinute {
 		c.closeWith(CloseRateLimited, false)
-		return
+		return false
 	}
+	return true
+}
+
+// handle processes one client payload (counted by frame).
+func (s *Server) handle(ctx context.Context, c *wsConn, data []byte) {
 	p, err := DecodePayload(data)
 	if err != nil {
 		c.closeWith(CloseDecodeError, false)
@@ -136,7 +142,7 @@ func (s *Server) identify(ctx context.Context, c *wsConn, d json.RawMessage) {
 		c.queue(controlFrame(OpInvalidSession, false))
 		return
 	}
-	ss := &session{id: newSessionID(), user: user, intents: intents, shard: shard, limit: s.cfg.ReplayLimit}
+	ss := &session{id: newSessionID(), user: user, intents: intents, shard: shard, limit: s.cfg.ReplayLimit, limitBytes: s.cfg.ReplayBytes}
 	var guilds []model.Snowflake
 	for _, g := range s.cfg.Backend.GuildsOf(user.ID) {
 		if ss.inShard(g) {

@@ -40,8 +40,18 @@ func (s *Server) readable(ctx context.Context, c *wsConn) {
 	}
 }
 
-// frame handles one WebSocket frame.
+// frame handles one WebSocket frame. Every frame but close counts
+// against Config.EventsPerMinute (pings and pongs too: each is answered or
+// read at the server's cost); control frames must be whole and at most 125
+// bytes (RFC 6455 §5.5).
 func (s *Server) frame(ctx context.Context, c *wsConn, h ws.Header, p []byte) error {
+	if h.OpCode.IsControl() && (!h.Fin || len(p) > 125) {
+		c.closeWith(CloseDecodeError, false)
+		return nil
+	}
+	if h.OpCode != ws.OpClose && !s.countFrame(c) {
+		return nil
+	}
 	switch h.OpCode {
 	case ws.OpPing:
 		c.queue(append(appendFrameHeader(nil, ws.OpPong, len(p)), p...))

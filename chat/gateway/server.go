@@ -217,7 +217,7 @@ func (s *Server) drop(c *wsConn, err error) {
 	_ = c.nc.Close()
 	c.mu.Lock()
 	sess, end := c.sess, c.endSession
-	c.ctrl = nil
+	c.ctrl, c.ctrlBytes = nil, 0
 	c.mu.Unlock()
 	s.mu.Lock()
 	delete(s.conns, c)

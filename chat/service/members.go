@@ -54,6 +54,10 @@ func (s *Service) Member(user, guild, target model.Snowflake) (model.MemberObjec
 	return s.memberObject(m), nil
 }
 
+// MaxChunkNonce is the longest op 8 nonce echoed in GUILD_MEMBERS_CHUNK
+// (bytes, Discord's limit).
+const MaxChunkNonce = 32
+
 // GuildMembersChunk handles gateway op 8: the members whose username
 // starts with the query (case-insensitive), at most limit (0: all).
 func (s *Service) GuildMembersChunk(_ context.Context, ref model.SessionRef, req model.RequestGuildMembers) ([]byte, error) {
@@ -76,7 +80,7 @@ func (s *Service) GuildMembersChunk(_ context.Context, ref model.SessionRef, req
 		}
 	}
 	d := map[string]any{"guild_id": req.GuildID, "members": out, "chunk_index": 0, "chunk_count": 1, "not_found": []any{}}
-	if req.Nonce != "" {
+	if req.Nonce != "" && len(req.Nonce) <= MaxChunkNonce { // Discord ignores a longer one
 		d["nonce"] = req.Nonce
 	}
 	return json.Marshal(d)
