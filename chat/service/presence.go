@@ -70,7 +70,9 @@ func normalizeActivities(raw json.RawMessage) (json.RawMessage, error) {
 }
 
 // PresenceUpdate handles gateway op 3: PRESENCE_UPDATE to each of the
-// user's guilds. Activities are bounded and re-encoded (normalizeActivities).
+// user's guilds. Activities are bounded and re-encoded
+// (normalizeActivities). Others see an invisible user exactly as an
+// offline one: status "offline", no activities, no client status.
 func (s *Service) PresenceUpdate(_ context.Context, ref model.SessionRef, p model.PresenceUpdate) error {
 	switch p.Status {
 	case "online", "dnd", "idle", "invisible", "offline":
@@ -82,11 +84,15 @@ func (s *Service) PresenceUpdate(_ context.Context, ref model.SessionRef, p mode
 		return err
 	}
 	s.presence.set(ref.UserID, p.Status)
+	shown, clientStatus := p.Status, map[string]string{"desktop": p.Status}
+	if p.Status == "invisible" || p.Status == "offline" {
+		shown, acts, clientStatus = "offline", json.RawMessage("[]"), map[string]string{}
+	}
 	d := s.dispatcher()
 	for _, g := range s.GuildsOf(ref.UserID) {
 		d.Dispatch(event("PRESENCE_UPDATE", g, model.IntentGuildPresences, map[string]any{
-			"user": map[string]any{"id": ref.UserID}, "guild_id": g, "status": p.Status, "activities": acts,
-			"client_status": map[string]string{"desktop": p.Status}}))
+			"user": map[string]any{"id": ref.UserID}, "guild_id": g, "status": shown, "activities": acts,
+			"client_status": clientStatus}))
 	}
 	return nil
 }
