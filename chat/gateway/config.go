@@ -56,6 +56,11 @@ type Config struct {
 	AllowedPrivileged *model.Intent
 	// MaxShards is the largest shard count accepted (default 16).
 	MaxShards int
+	// TokenCheck is how often a session's token is re-checked with the
+	// backend (default 1 min; also at the token's expiry): a token revoked
+	// elsewhere or expired ends the session with 4004 within it.
+	// Revocations through the service are pushed at once (CloseSessions).
+	TokenCheck time.Duration
 }
 
 // withDefaults returns c with every unset field filled in.
@@ -82,6 +87,7 @@ func (c Config) withDefaults() Config {
 	def(&c.ResumeWindow, 2*time.Minute)
 	def(&c.IdentifyWindow, 5*time.Second)
 	def(&c.WriteTimeout, 10*time.Second)
+	def(&c.TokenCheck, time.Minute)
 	defInt(&c.MaxFrame, 4096)
 	defInt(&c.EventsPerMinute, 120)
 	defInt(&c.IdentifyBurst, 16)
@@ -102,7 +108,7 @@ func (c Config) Validate() error {
 	switch {
 	case c.Backend == nil:
 		return fmt.Errorf("%w: no backend", ErrConfig)
-	case c.HeartbeatInterval < 0, c.ResumeWindow < 0, c.MaxFrame < 0, c.EventsPerMinute < 0, c.ReplayLimit < 0, c.ReplayBytes < 0:
+	case c.HeartbeatInterval < 0, c.ResumeWindow < 0, c.TokenCheck < 0, c.MaxFrame < 0, c.EventsPerMinute < 0, c.ReplayLimit < 0, c.ReplayBytes < 0:
 		return fmt.Errorf("%w: negative limit", ErrConfig)
 	}
 	return nil

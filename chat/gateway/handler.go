@@ -128,7 +128,7 @@ func (s *Server) identify(ctx context.Context, c *wsConn, d json.RawMessage) {
 		return
 	}
 	actx, cancel := callCtx(ctx)
-	user, err := s.cfg.Backend.Authenticate(actx, id.Token)
+	auth, err := s.cfg.Backend.Authenticate(actx, id.Token)
 	cancel()
 	if errors.Is(err, model.ErrUnauthorized) {
 		c.closeWith(CloseAuthenticationFailed, false)
@@ -138,11 +138,13 @@ func (s *Server) identify(ctx context.Context, c *wsConn, d json.RawMessage) {
 		c.closeWith(CloseUnknownError, false)
 		return
 	}
+	user := auth.User
 	if !s.identifyAllowed(user.ID, time.Now()) {
 		c.queue(controlFrame(OpInvalidSession, false))
 		return
 	}
-	ss := &session{id: newSessionID(), user: user, intents: intents, shard: shard, limit: s.cfg.ReplayLimit, limitBytes: s.cfg.ReplayBytes}
+	ss := &session{id: newSessionID(), user: user, intents: intents, shard: shard, limit: s.cfg.ReplayLimit, limitBytes: s.cfg.ReplayBytes,
+		token: auth.Token, checkAt: s.nextCheck(time.Now(), auth.Expires)}
 	var guilds []model.Snowflake
 	for _, g := range s.cfg.Backend.GuildsOf(user.ID) {
 		if ss.inShard(g) {
@@ -188,7 +190,7 @@ func (s *Server) resume(ctx context.Context, c *wsConn, d json.RawMessage) {
 		return
 	}
 	actx, cancel := callCtx(ctx)
-	user, err := s.cfg.Backend.Authenticate(actx, r.Token)
+	auth, err := s.cfg.Backend.Authenticate(actx, r.Token)
 	cancel()
 	if errors.Is(err, model.ErrUnauthorized) {
 		c.closeWith(CloseAuthenticationFailed, false)
@@ -200,7 +202,7 @@ func (s *Server) resume(ctx context.Context, c *wsConn, d json.RawMessage) {
 	s.mu.RLock()
 	ss := s.sessions[r.SessionID]
 	s.mu.RUnlock()
-	if ss == nil || ss.user.ID != user.ID {
+	if ss == nil || ss.user.ID != auth.User.ID {
 		c.queue(controlFrame(OpInvalidSession, false))
 		return
 	}
@@ -219,6 +221,7 @@ func (s *Server) resume(ctx context.Context, c *wsConn, d json.RawMessage) {
 		old.mu.Unlock()
 		old.closeWith(CloseUnknownError, false)
 	}
+	ss.setAuth(auth, s.nextCheck(time.Now(), auth.Expires))
 	c.mu.Lock()
 	c.sess = ss
 	c.mu.Unlock()

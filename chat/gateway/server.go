@@ -129,7 +129,7 @@ func (s *Server) Start(ctx context.Context) error {
 	s.flusher.start()
 	s.loops.Add(3)
 	go func() { defer s.loops.Done(); s.poller.run(func(c *wsConn) { s.readable(life, c) }) }()
-	go func() { defer s.loops.Done(); s.sweep() }()
+	go func() { defer s.loops.Done(); s.sweep(life) }()
 	go func() { defer s.loops.Done(); s.accept() }()
 	return nil
 }

@@ -49,6 +49,10 @@ type session struct {
 	detachedAt time.Time
 	ended      bool
 	guilds     []model.Snowflake
+	// token is the token the session was identified or last resumed
+	// with; checkAt (unix nanos) when the sweeper re-checks it.
+	token   model.TokenID
+	checkAt int64
 }
 
 func (s *session) ref() model.SessionRef { return model.SessionRef{ID: s.id, UserID: s.user.ID} }
@@ -218,4 +222,36 @@ func (s *session) logBytes() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.bytes
+}
+
+// setAuth records the token the session was opened or resumed with and
+// when to re-check it.
+func (s *session) setAuth(a model.Auth, checkAt int64) {
+	s.mu.Lock()
+	s.token, s.checkAt = a.Token, checkAt
+	s.mu.Unlock()
+}
+
+// checked records a re-check of token, unless the session has moved to
+// another token meanwhile (a resume).
+func (s *session) checked(token model.TokenID, checkAt int64) {
+	s.mu.Lock()
+	if s.token == token {
+		s.checkAt = checkAt
+	}
+	s.mu.Unlock()
+}
+
+// tokenDue returns the session's token if its check is due at now.
+func (s *session) tokenDue(now int64) (model.TokenID, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.token, !s.ended && now >= s.checkAt
+}
+
+// usesToken reports whether the session was opened with token (nil: any).
+func (s *session) usesToken(token *model.TokenID) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return token == nil || s.token == *token
 }

@@ -19,7 +19,8 @@ type call struct {
 	w    http.ResponseWriter
 	r    *http.Request
 	addr netip.Addr // the caller's address as the limits see it (callerAddr)
-	// user is the authenticated caller (routes with auth).
+	// auth and user are the authenticated caller (routes with auth).
+	auth model.Auth
 	user model.User
 	// invalid counts the request against the invalid-request limit
 	// whatever its status (a failed login answers 400).
@@ -58,12 +59,12 @@ func (s *Server) handle(pattern string, auth bool, major string, h handler) {
 		}()
 		caller := byAddr
 		if auth {
-			u, err := s.cfg.Service.Authenticate(r.Context(), r.Header.Get("Authorization"))
+			a, err := s.cfg.Service.Authenticate(r.Context(), r.Header.Get("Authorization"))
 			if err != nil {
 				s.fail(w, err)
 				return
 			}
-			c.user, caller = u, limKey{user: u.ID}
+			c.auth, c.user, caller = a, a.User, limKey{user: a.User.ID}
 		}
 		if _, reset, ok := s.global.take(caller, s.cfg.Global, now); !ok {
 			tooMany(w, reset, now, true)

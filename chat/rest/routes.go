@@ -38,6 +38,51 @@ func (s *Server) routes() {
 		}
 		return http.StatusOK, map[string]any{"token": tok, "user_id": u.ID, "user": u}, nil
 	})
+	s.handle("POST /auth/logout", true, "", func(c *call) (int, any, error) {
+		return http.StatusNoContent, nil, svc.Logout(c.r.Context(), c.auth)
+	})
+	s.handle("POST /auth/logout-all", true, "", func(c *call) (int, any, error) {
+		return http.StatusNoContent, nil, svc.LogoutAll(c.r.Context(), c.auth)
+	})
+	s.handle("PATCH /users/@me", true, "", func(c *call) (int, any, error) {
+		var req struct {
+			Password    *string `json:"password"`
+			NewPassword *string `json:"new_password"`
+		}
+		if err := decode(c, &req); err != nil {
+			return 0, nil, err
+		}
+		if req.NewPassword == nil {
+			return http.StatusOK, c.user, nil
+		}
+		if req.Password == nil {
+			return 0, nil, formError("password", "BASE_TYPE_REQUIRED", "This field is required")
+		}
+		u, tok, err := svc.ChangePassword(c.r.Context(), c.user.ID, *req.Password, *req.NewPassword)
+		if err != nil {
+			return 0, nil, err
+		}
+		return http.StatusOK, struct {
+			model.User
+			Token string `json:"token"`
+		}{u, tok}, nil
+	})
+	s.handle("POST /_parley/bots/reset", false, "", func(c *call) (int, any, error) {
+		if !s.adminOK(c.r) {
+			return 0, nil, errForbidden
+		}
+		var req struct {
+			Name string `json:"name"`
+		}
+		if err := decode(c, &req); err != nil {
+			return 0, nil, err
+		}
+		u, tok, err := svc.ResetBotToken(c.r.Context(), req.Name)
+		if err != nil {
+			return 0, nil, err
+		}
+		return http.StatusOK, map[string]any{"token": tok, "user_id": u.ID, "user": u}, nil
+	})
 	s.handle("POST /_parley/bots", false, "", func(c *call) (int, any, error) {
 		if !s.adminOK(c.r) {
 			return 0, nil, errForbidden

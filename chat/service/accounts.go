@@ -5,23 +5,33 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/parleyhq/parley/chat/model"
 	"github.com/parleyhq/parley/chat/store"
 )
 
-// accounts is the in-memory copy of users and token hashes (write-through:
-// the store holds the truth, a token missing here is looked up there).
+// accounts is the in-memory copy of users and tokens (write-through: the
+// store holds the truth, a token missing here is looked up there).
 type accounts struct {
 	mu sync.RWMutex
 	// Guarded by mu:
 	users  map[model.Snowflake]model.User
-	tokens map[string]model.Snowflake // sha256(token) → user
+	tokens map[model.TokenID]cachedToken
+	// revocations counts revocations, so a token read from the store
+	// before a revocation is not cached after it (putTokenIf).
+	revocations uint64
+}
+
+// cachedToken is a token's user and lifetime (store.Token without the hash).
+type cachedToken struct {
+	user            model.Snowflake
+	issued, expires time.Time
 }
 
 func newAccounts() *accounts {
-	return &accounts{users: map[model.Snowflake]model.User{}, tokens: map[string]model.Snowflake{}}
+	return &accounts{users: map[model.Snowflake]model.User{}, tokens: map[model.TokenID]cachedToken{}}
 }
 
 // user returns a user by id.
@@ -39,19 +49,41 @@ func (a *accounts) put(u model.User) {
 	a.mu.Unlock()
 }
 
-// byToken returns the user a token hash belongs to, if both are cached.
-func (a *accounts) byToken(hash []byte) (model.User, bool) {
+// token returns a cached token, the revocation count to pass to
+// putTokenIf when it is not cached.
+func (a *accounts) token(id model.TokenID) (cachedToken, uint64, bool) {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	id, ok := a.tokens[string(hash)]
-	u, uok := a.users[id]
-	return u, ok && uok
+	t, ok := a.tokens[id]
+	return t, a.revocations, ok
 }
 
-// putToken records a token hash for a user.
-func (a *accounts) putToken(hash []byte, user model.Snowflake) {
+// putToken caches a token (just issued, or its lifetime moved).
+func (a *accounts) putToken(id model.TokenID, t cachedToken) {
 	a.mu.Lock()
-	a.tokens[string(hash)] = user
+	a.tokens[id] = t
+	a.mu.Unlock()
+}
+
+// putTokenIf caches a token read from the store unless a revocation
+// happened since token reported revs.
+func (a *accounts) putTokenIf(id model.TokenID, t cachedToken, revs uint64) {
+	a.mu.Lock()
+	if a.revocations == revs {
+		a.tokens[id] = t
+	}
+	a.mu.Unlock()
+}
+
+// dropTokens forgets the tokens that match (a revocation).
+func (a *accounts) dropTokens(match func(model.TokenID, cachedToken) bool) {
+	a.mu.Lock()
+	a.revocations++
+	for id, t := range a.tokens {
+		if match(id, t) {
+			delete(a.tokens, id)
+		}
+	}
 	a.mu.Unlock()
 }
 
@@ -72,8 +104,8 @@ func (s *Service) Register(ctx context.Context, username, password string) (mode
 	if err := validUsername(username); err != nil {
 		return model.User{}, "", err
 	}
-	if utf8.RuneCountInString(password) < 8 || len(password) > 512 {
-		return model.User{}, "", fieldErr("password", "PASSWORD_TOO_SHORT", "Must be between 8 and 512 in length.")
+	if err := validPassword("password", password); err != nil {
+		return model.User{}, "", err
 	}
 	u := model.NewUser(s.gen.Next(), username, false)
 	return s.createAccount(ctx, store.Account{User: u, PasswordHash: hashPassword(password, s.cfg.PasswordIterations)})
@@ -110,7 +142,7 @@ func (s *Service) createAccount(ctx context.Context, a store.Account) (model.Use
 	} else if err != nil {
 		return model.User{}, "", err
 	}
-	tok, err := s.issueToken(ctx, a.User.ID)
+	tok, err := s.issueToken(ctx, a.User)
 	if err != nil {
 		return model.User{}, "", err
 	}
@@ -121,16 +153,6 @@ func (s *Service) createAccount(ctx context.Context, a store.Account) (model.Use
 		}
 	}
 	return a.User, tok, nil
-}
-
-func (s *Service) issueToken(ctx context.Context, user model.Snowflake) (string, error) {
-	tok := newToken(user)
-	h := tokenHash(tok)
-	if err := s.st.PutToken(ctx, h, user); err != nil {
-		return "", err
-	}
-	s.accounts.putToken(h, user)
-	return tok, nil
 }
 
 // Login checks a password and returns a new token.
@@ -144,36 +166,8 @@ func (s *Service) Login(ctx context.Context, username, password string) (model.U
 	if !checkPassword(password, a.PasswordHash) {
 		return model.User{}, "", ErrBadLogin
 	}
-	tok, err := s.issueToken(ctx, a.User.ID)
+	tok, err := s.issueToken(ctx, a.User)
 	return a.User, tok, err
-}
-
-// Authenticate resolves an Authorization value: "Bot T", "Bearer T" or T.
-func (s *Service) Authenticate(ctx context.Context, auth string) (model.User, error) {
-	tok := auth
-	for _, p := range []string{"Bot ", "Bearer "} {
-		tok = strings.TrimPrefix(tok, p)
-	}
-	if tok == "" || len(tok) > 256 {
-		return model.User{}, ErrUnauthorized
-	}
-	h := tokenHash(tok)
-	if u, ok := s.accounts.byToken(h); ok {
-		return u, nil
-	}
-	id, err := s.st.UserByToken(ctx, h)
-	if errors.Is(err, store.ErrNotFound) {
-		return model.User{}, ErrUnauthorized
-	} else if err != nil {
-		return model.User{}, err
-	}
-	u, err := s.st.GetUser(ctx, id)
-	if err != nil {
-		return model.User{}, ErrUnauthorized
-	}
-	s.accounts.put(u)
-	s.accounts.putToken(h, id)
-	return u, nil
 }
 
 // User returns a user by id.

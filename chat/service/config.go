@@ -30,6 +30,13 @@ type Config struct {
 	NoAutoJoin bool
 	// PasswordIterations is the PBKDF2 cost (default 100,000).
 	PasswordIterations int
+	// TokenIdleTTL is how long a user token lives after its last use
+	// (default 30 days); TokenMaxAge is how long it lives at most after
+	// the login that issued it (default 365 days). Bot tokens do not
+	// expire (they are reset). See tokens.go.
+	TokenIdleTTL, TokenMaxAge time.Duration
+	// Now is the clock (default time.Now; tests move it).
+	Now func() time.Time
 	// Worker is the snowflake worker id (0-31).
 	Worker uint8
 }
@@ -45,6 +52,15 @@ func (c Config) withDefaults() Config {
 	if c.VoiceTokenTTL == 0 {
 		c.VoiceTokenTTL = time.Hour
 	}
+	if c.TokenIdleTTL == 0 {
+		c.TokenIdleTTL = 30 * 24 * time.Hour
+	}
+	if c.TokenMaxAge == 0 {
+		c.TokenMaxAge = 365 * 24 * time.Hour
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
 	return c
 }
 
@@ -55,7 +71,7 @@ func (c Config) Validate() error {
 	switch {
 	case c.Store == nil:
 		return fmt.Errorf("%w: no store", ErrConfig)
-	case c.PasswordIterations < 0 || c.VoiceTokenTTL < 0:
+	case c.PasswordIterations < 0 || c.VoiceTokenTTL < 0 || c.TokenIdleTTL < 0 || c.TokenMaxAge < 0:
 		return fmt.Errorf("%w: negative value", ErrConfig)
 	}
 	return nil

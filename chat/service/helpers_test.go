@@ -37,6 +37,19 @@ func newTestService(t *testing.T, mod func(*Config)) (*Service, *recorder) {
 type recorder struct {
 	mu     sync.Mutex
 	events []*model.Event
+	closed []closedSessions
+}
+
+// closedSessions is one CloseSessions call.
+type closedSessions struct {
+	user  model.Snowflake
+	token *model.TokenID
+}
+
+func (r *recorder) CloseSessions(user model.Snowflake, token *model.TokenID) {
+	r.mu.Lock()
+	r.closed = append(r.closed, closedSessions{user, token})
+	r.mu.Unlock()
 }
 
 func (r *recorder) Dispatch(ev *model.Event) {

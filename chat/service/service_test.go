@@ -56,7 +56,7 @@ func TestSeedAndRestart(t *testing.T) {
 	if _, _, err := s.Register(ctx, "user1", "password-1"); !errors.Is(err, ErrInvalidForm) {
 		t.Fatalf("duplicate: %v", err)
 	}
-	if u, err := s.Authenticate(ctx, "Bearer "+tok); err != nil || u.ID != user.ID {
+	if a, err := s.Authenticate(ctx, "Bearer "+tok); err != nil || a.User.ID != user.ID {
 		t.Fatalf("Authenticate: %v", err)
 	}
 	if _, err := s.Authenticate(ctx, "Bot nope"); !errors.Is(err, ErrUnauthorized) || !errors.Is(err, model.ErrUnauthorized) {
@@ -82,7 +82,7 @@ func TestSeedAndRestart(t *testing.T) {
 	if err != nil || len(cs) != 3 {
 		t.Fatalf("channels after restart: %d %v", len(cs), err)
 	}
-	if u, err := s2.Authenticate(ctx, tok); err != nil || u.ID != user.ID {
+	if a, err := s2.Authenticate(ctx, tok); err != nil || a.User.ID != user.ID {
 		t.Fatalf("token after restart: %v", err)
 	}
 	// Voice without a registry is refused, not a panic.

@@ -103,3 +103,35 @@ func TestChatBotCreateOffline(t *testing.T) {
 		t.Fatalf("users/@me: %d %+v", code, me)
 	}
 }
+
+// TestChatBotReset (issue item 8): `parley bot reset` revokes a bot's
+// token and prints a new one, offline (on the store) and against a
+// running server.
+func TestChatBotReset(t *testing.T) {
+	dir := t.TempDir()
+	run := func(args ...string) string {
+		t.Helper()
+		out, err := parleyCmd(context.Background(), append(args, "--data-dir", dir)...).Output()
+		if err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		return "Bot " + strings.TrimSpace(string(out))
+	}
+	first := run("bot", "create", "--name", "resettable")
+	second := run("bot", "reset", "--name", "resettable") // offline
+	_, ready := startServe(t, dir, "--only", "chat", "--chat-api-addr", "127.0.0.1:0", "--chat-gateway-addr", "127.0.0.1:0")
+	api, _ := ready["api"].(string)
+	if code := chatCall(t, api, "GET", "/users/@me", first, nil, nil); code != 401 {
+		t.Fatalf("token from before an offline reset: %d", code)
+	}
+	if code := chatCall(t, api, "GET", "/users/@me", second, nil, nil); code != 200 {
+		t.Fatalf("token from the offline reset: %d", code)
+	}
+	third := run("bot", "reset", "--name", "resettable") // through the server
+	if code := chatCall(t, api, "GET", "/users/@me", second, nil, nil); code != 401 {
+		t.Fatalf("token from before a reset: %d", code)
+	}
+	if code := chatCall(t, api, "GET", "/users/@me", third, nil, nil); code != 200 {
+		t.Fatalf("token from the reset: %d", code)
+	}
+}

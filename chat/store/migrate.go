@@ -1,0 +1,94 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+)
+
+// migration brings the schema from one version to the next, inside the
+// transaction migrate opens; it must work on both engines.
+type migration struct {
+	name string
+	run  func(ctx context.Context, s *SQL, tx *sql.Tx) error
+}
+
+// metaSchemaVersion is the meta key holding the schema version. A database
+// without it is at version 1 (schemaTemplate, as first shipped).
+const metaSchemaVersion = "schema_version"
+
+// migrations[i] takes the schema from version i+1 to i+2.
+var migrations = []migration{
+	{"token lifetimes", func(ctx context.Context, s *SQL, tx *sql.Tx) error {
+		return execAll(ctx, tx,
+			`ALTER TABLE tokens ADD COLUMN issued_at BIGINT NOT NULL DEFAULT 0`,
+			`ALTER TABLE tokens ADD COLUMN expires_at BIGINT NOT NULL DEFAULT 0`,
+			`CREATE INDEX IF NOT EXISTS tokens_user ON tokens (user_id)`,
+			`CREATE INDEX IF NOT EXISTS tokens_expiry ON tokens (expires_at)`)
+	}},
+}
+
+// SchemaVersion is the version migrate brings a database to.
+func SchemaVersion() int { return len(migrations) + 1 }
+
+func execAll(ctx context.Context, tx *sql.Tx, stmts ...string) error {
+	for _, q := range stmts {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("%s: %w", q, err)
+		}
+	}
+	return nil
+}
+
+// migrate applies the migrations the database lacks, each in its own
+// transaction with the version bump, so an interrupted upgrade resumes
+// where it stopped. A database newer than this binary is refused.
+func (s *SQL) migrate(ctx context.Context) error {
+	for {
+		done, err := s.migrateOne(ctx)
+		if err != nil || done {
+			return err
+		}
+	}
+}
+
+// migrateOne applies the next migration; done reports there was none.
+func (s *SQL) migrateOne(ctx context.Context) (done bool, err error) {
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		if s.d.dollar {
+			// One migrator at a time on PostgreSQL (SQLite's immediate
+			// transactions already serialise writers).
+			if _, err := tx.ExecContext(ctx, `LOCK TABLE meta IN EXCLUSIVE MODE`); err != nil {
+				return err
+			}
+		}
+		v := 1
+		var text string
+		switch err := tx.QueryRowContext(ctx, s.rebind(`SELECT v FROM meta WHERE k = ?`), metaSchemaVersion).Scan(&text); {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return err
+		default:
+			if v, err = strconv.Atoi(text); err != nil || v < 1 {
+				return fmt.Errorf("%w: schema version %q", ErrSchema, text)
+			}
+		}
+		switch {
+		case v > SchemaVersion():
+			return fmt.Errorf("%w: the database is at version %d, this binary knows %d", ErrSchema, v, SchemaVersion())
+		case v == SchemaVersion():
+			done = true
+			return nil
+		}
+		m := migrations[v-1]
+		if err := m.run(ctx, s, tx); err != nil {
+			return fmt.Errorf("migration %d (%s): %w", v+1, m.name, err)
+		}
+		_, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v`),
+			metaSchemaVersion, strconv.Itoa(v+1))
+		return err
+	})
+	return done, err
+}
