@@ -3,10 +3,8 @@ package service
 import (
 	"context"
 	"errors"
-	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/parleyhq/parley/chat/model"
 	"github.com/parleyhq/parley/chat/store"
@@ -101,7 +99,8 @@ func (a *accounts) memberObjects(ms []model.Member) []model.MemberObject {
 
 // Register creates a user account and returns it with a token.
 func (s *Service) Register(ctx context.Context, username, password string) (model.User, string, error) {
-	if err := validUsername(username); err != nil {
+	username, err := checkUsername(username)
+	if err != nil {
 		return model.User{}, "", err
 	}
 	if err := validPassword("password", password); err != nil {
@@ -114,7 +113,8 @@ func (s *Service) Register(ctx context.Context, username, password string) (mode
 // CreateBot creates a bot user and returns it with its token. admin gives it
 // the default guild's Admin role.
 func (s *Service) CreateBot(ctx context.Context, name string, admin bool) (model.User, string, error) {
-	if err := validUsername(name); err != nil {
+	name, err := checkUsername(name)
+	if err != nil {
 		return model.User{}, "", err
 	}
 	u := model.NewUser(s.gen.Next(), name, true)
@@ -123,17 +123,6 @@ func (s *Service) CreateBot(ctx context.Context, name string, admin bool) (model
 		return u, tok, err
 	}
 	return u, tok, s.grantAdmin(ctx, u.ID)
-}
-
-func validUsername(name string) error {
-	n := utf8.RuneCountInString(name)
-	if n < 2 || n > 32 || strings.TrimSpace(name) != name || strings.ContainsAny(name, "@#:`") {
-		return fieldErr("username", "USERNAME_INVALID", "Username must be 2-32 characters without @ # : `.")
-	}
-	if strings.EqualFold(name, SystemUsername) {
-		return fieldErr("username", "USERNAME_ALREADY_TAKEN", "Username is unavailable.")
-	}
-	return nil
 }
 
 func (s *Service) createAccount(ctx context.Context, a store.Account) (model.User, string, error) {

@@ -69,13 +69,13 @@ func (s *Service) GuildMembersChunk(_ context.Context, ref model.SessionRef, req
 	if limit <= 0 {
 		limit = len(all)
 	}
-	q := strings.ToLower(req.Query)
+	q := model.UsernameKey(req.Query)
 	out := []model.MemberObject{}
 	for _, obj := range s.accounts.memberObjects(all) {
 		if len(out) == limit {
 			break
 		}
-		if q == "" || strings.HasPrefix(strings.ToLower(obj.User.Username), q) {
+		if q == "" || strings.HasPrefix(model.UsernameKey(obj.User.Username), q) {
 			out = append(out, obj)
 		}
 	}
@@ -161,13 +161,13 @@ func (s *Service) ModifyMember(ctx context.Context, user, guild, target model.Sn
 		return model.MemberObject{}, ErrMissingPermissions
 	}
 	if p.Nick != nil {
-		n := *p.Nick
-		if len(n) > 32 {
-			return model.MemberObject{}, fieldErr("nick", "BASE_TYPE_MAX_LENGTH", "Must be 32 or fewer in length.")
-		}
-		if n == "" {
+		if *p.Nick == "" {
 			m.Nick = nil
 		} else {
+			n, err := checkName("nick", *p.Nick, 1, 32)
+			if err != nil {
+				return model.MemberObject{}, err
+			}
 			m.Nick = &n
 		}
 	}

@@ -17,20 +17,6 @@ func TestPassword(t *testing.T) {
 	}
 }
 
-func TestValidUsername(t *testing.T) {
-	tests := []struct {
-		name string
-		ok   bool
-	}{{"ab", true}, {"a", false}, {" ab", false}, {"a@b", false}, {"Parley", false}, {"0123456789012345678901234567890123", false}}
-	for _, tc := range tests {
-		if err := validUsername(tc.name); (err == nil) != tc.ok {
-			t.Errorf("%q: %v", tc.name, err)
-		} else if err != nil && !errors.Is(err, ErrInvalidForm) {
-			t.Errorf("%q: %v is not ErrInvalidForm", tc.name, err)
-		}
-	}
-}
-
 // TestSeedAndRestart: accounts and tokens work on a seeded store, the
 // seeded guild's roles apply (see TestPermissions for the rules), and a
 // restart loads the same graph without seeding again.

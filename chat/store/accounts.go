@@ -23,10 +23,11 @@ type Token struct {
 
 // ---- users ----
 
-// CreateUser inserts a user; ErrConflict if the username is taken.
+// CreateUser inserts a user; ErrConflict if the username is taken in any
+// case (model.UsernameKey).
 func (s *SQL) CreateUser(ctx context.Context, a Account) error {
-	_, err := s.exec(ctx, `INSERT INTO users (id, username, bot, password_hash) VALUES (?, ?, ?, ?)`,
-		id64(a.User.ID), a.User.Username, a.User.Bot, a.PasswordHash)
+	_, err := s.exec(ctx, `INSERT INTO users (id, username, bot, password_hash, name_key) VALUES (?, ?, ?, ?, ?)`,
+		id64(a.User.ID), a.User.Username, a.User.Bot, a.PasswordHash, model.UsernameKey(a.User.Username))
 	return err
 }
 
@@ -41,16 +42,19 @@ func (s *SQL) GetUser(ctx context.Context, id model.Snowflake) (model.User, erro
 	return model.NewUser(id, name, bot), nil
 }
 
-// AccountByName returns a user and its password hash.
+// AccountByName returns a user and its password hash: the user with
+// exactly this name, else the one whose name matches it case-insensitively
+// (model.UsernameKey).
 func (s *SQL) AccountByName(ctx context.Context, username string) (Account, error) {
 	var id int64
 	var a Account
-	err := s.db.QueryRowContext(ctx, s.rebind(`SELECT id, bot, password_hash FROM users WHERE username = ?`), username).
-		Scan(&id, &a.User.Bot, &a.PasswordHash)
+	err := s.db.QueryRowContext(ctx, s.rebind(`SELECT id, username, bot, password_hash FROM users WHERE username = ? OR name_key = ?
+		ORDER BY CASE WHEN username = ? THEN 0 ELSE 1 END LIMIT 1`), username, model.UsernameKey(username), username).
+		Scan(&id, &a.User.Username, &a.User.Bot, &a.PasswordHash)
 	if err := notFound(err); err != nil {
 		return Account{}, err
 	}
-	a.User = model.NewUser(model.Snowflake(id), username, a.User.Bot)
+	a.User = model.NewUser(model.Snowflake(id), a.User.Username, a.User.Bot)
 	return a, nil
 }
 

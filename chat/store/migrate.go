@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+
+	"github.com/parleyhq/parley/chat/model"
 )
 
 // migration brings the schema from one version to the next, inside the
@@ -28,6 +30,53 @@ var migrations = []migration{
 			`CREATE INDEX IF NOT EXISTS tokens_user ON tokens (user_id)`,
 			`CREATE INDEX IF NOT EXISTS tokens_expiry ON tokens (expires_at)`)
 	}},
+	{"username keys", migrateUsernameKeys},
+}
+
+// migrateUsernameKeys adds users.name_key (model.UsernameKey of the
+// username) with a unique index. Users whose names already collide
+// case-insensitively keep their rows: the oldest gets the key, each later
+// one the key "<key>#<id>", which no username can have ('#' is refused),
+// so it can still log in by its exact name but blocks no one.
+func migrateUsernameKeys(ctx context.Context, s *SQL, tx *sql.Tx) error {
+	if _, err := tx.ExecContext(ctx, `ALTER TABLE users ADD COLUMN name_key TEXT NOT NULL DEFAULT ''`); err != nil {
+		return err
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT id, username FROM users ORDER BY id`)
+	if err != nil {
+		return err
+	}
+	type row struct {
+		id  int64
+		key string
+	}
+	var all []row
+	taken := map[string]bool{}
+	for rows.Next() {
+		var r row
+		var name string
+		if err := rows.Scan(&r.id, &name); err != nil {
+			rows.Close()
+			return err
+		}
+		r.key = model.UsernameKey(name)
+		if taken[r.key] {
+			r.key += "#" + strconv.FormatInt(r.id, 10)
+		}
+		taken[r.key] = true
+		all = append(all, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, r := range all {
+		if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE users SET name_key = ? WHERE id = ?`), r.key, r.id); err != nil {
+			return err
+		}
+	}
+	_, err = tx.ExecContext(ctx, `CREATE UNIQUE INDEX IF NOT EXISTS users_name_key ON users (name_key)`)
+	return err
 }
 
 // SchemaVersion is the version migrate brings a database to.

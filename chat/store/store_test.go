@@ -61,6 +61,15 @@ func TestUsersAndTokens(t *testing.T) {
 		if _, err := s.AccountByName(ctx, "bob"); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("missing: %v", err)
 		}
+		// Usernames are unique in any case and width, and found so.
+		for _, variant := range []string{"Alice", "ALICE", "ａｌｉｃｅ"} {
+			if err := s.CreateUser(ctx, store.Account{User: model.NewUser(103, variant, false)}); !errors.Is(err, store.ErrConflict) {
+				t.Fatalf("CreateUser(%q) beside alice: %v", variant, err)
+			}
+			if a, err := s.AccountByName(ctx, variant); err != nil || a.User.ID != 100 || a.User.Username != "alice" {
+				t.Fatalf("AccountByName(%q) = %+v, %v", variant, a, err)
+			}
+		}
 		if err := s.PutToken(ctx, store.Token{Hash: []byte{1, 2, 3}, UserID: 100}); err != nil {
 			t.Fatal(err)
 		}

@@ -131,7 +131,9 @@ func TestMigrateExisting(t *testing.T) {
 			if e.name == "postgres" {
 				ins = `INSERT INTO tokens VALUES ($1, 10)`
 			}
-			if _, err := db.Exec(`INSERT INTO users VALUES (10, 'alice', false, 'h')`); err != nil {
+			// Two users whose names collide case-insensitively, as the
+			// first schema allowed.
+			if _, err := db.Exec(`INSERT INTO users VALUES (10, 'alice', false, 'h'), (11, 'Bob', false, 'h'), (12, 'bob', false, 'h')`); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := db.Exec(ins, []byte("tok")); err != nil {
@@ -149,6 +151,16 @@ func TestMigrateExisting(t *testing.T) {
 				}
 				if v, err := s.GetMeta(ctx, "schema_version"); err != nil || v != fmt.Sprint(store.SchemaVersion()) {
 					t.Fatalf("schema version %q, %v", v, err)
+				}
+				// Each colliding user logs in by its exact name; other
+				// spellings reach the oldest; the name is taken in every case.
+				for name, id := range map[string]model.Snowflake{"bob": 12, "Bob": 11, "BOB": 11, "ALICE": 10} {
+					if a, err := s.AccountByName(ctx, name); err != nil || a.User.ID != id {
+						t.Fatalf("AccountByName(%q) = %d, %v; want %d", name, a.User.ID, err, id)
+					}
+				}
+				if err := s.CreateUser(ctx, store.Account{User: model.NewUser(13, "bOB", false)}); !errors.Is(err, store.ErrConflict) {
+					t.Fatalf("a case variant of migrated names: %v", err)
 				}
 				s.Close()
 			}
