@@ -44,6 +44,14 @@ type Config struct {
 	// address (default 10,000 per 10 minutes, Discord's); beyond it every
 	// request from that address gets 429. IPv6 addresses count per /64.
 	Invalid Limit
+	// AuthPerIP limits the attempts to log in, register or change a
+	// password per client address (default 30 per 5 minutes); each costs
+	// a deliberately slow password hash.
+	AuthPerIP Limit
+	// LoginFailures limits failed password checks per account name, from
+	// any address (default 10 per 15 minutes; names are compared as
+	// usernames are, and whether the account exists makes no difference).
+	LoginFailures Limit
 	// LimiterKeys caps the windows each limiter (global, route, invalid)
 	// holds (default 65,536, a few MB at most); see limiter.
 	LimiterKeys int
@@ -76,6 +84,12 @@ func (c Config) withDefaults() Config {
 	c.Routes = routes
 	if c.Invalid.Requests == 0 {
 		c.Invalid = Limit{10_000, 10 * time.Minute}
+	}
+	if c.AuthPerIP.Requests == 0 {
+		c.AuthPerIP = Limit{30, 5 * time.Minute}
+	}
+	if c.LoginFailures.Requests == 0 {
+		c.LoginFailures = Limit{10, 15 * time.Minute}
 	}
 	if c.LimiterKeys == 0 {
 		c.LimiterKeys = 1 << 16

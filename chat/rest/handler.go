@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/chat/model"
+	"github.com/parleyhq/parley/chat/service"
 )
 
 // call is one request and its caller.
@@ -116,6 +117,14 @@ func (s *Server) fail(w http.ResponseWriter, err error) {
 		writeError(w, ae)
 		return
 	}
+	var lim limited
+	if errors.As(err, &lim) {
+		tooMany(w, lim.reset, time.Now(), false)
+		return
+	}
+	if errors.Is(err, service.ErrBusy) {
+		w.Header().Set("Retry-After", "1")
+	}
 	e, known := toAPIError(err)
 	if !known {
 		s.cfg.Logger.Error("rest", "err", err)
@@ -172,4 +181,32 @@ func (s *Server) adminOK(r *http.Request) bool {
 	}
 	k, err := hex.DecodeString(v)
 	return err == nil && subtle.ConstantTimeCompare(k, s.cfg.AdminKey) == 1
+}
+
+// authAttempt counts one attempt to log in, register or change a password
+// against the caller address's Config.AuthPerIP; over it, the error is a
+// 429.
+func (s *Server) authAttempt(c *call) error {
+	now := time.Now()
+	if _, reset, ok := s.auth.take(limKey{addr: c.addr}, s.cfg.AuthPerIP, now); !ok {
+		return limited{reset}
+	}
+	return nil
+}
+
+// checkPassword runs a password check (login, password change) under the
+// failed-check limit of the account name login: refused while the limit
+// is used up, and a failure (bad is the service's error for it) counts
+// against it and against the address's invalid requests.
+func (s *Server) checkPassword(c *call, login string, bad error, check func() error) error {
+	key, now := accountKey(login), time.Now()
+	if reset, locked := s.failures.exhausted(key, s.cfg.LoginFailures, now); locked {
+		return limited{reset}
+	}
+	err := check()
+	if errors.Is(err, bad) {
+		s.failures.take(key, s.cfg.LoginFailures, now)
+		c.invalid = true
+	}
+	return err
 }

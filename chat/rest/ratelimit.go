@@ -24,10 +24,24 @@ type Limit struct {
 // parts (route index, canonical major id, caller), never from request
 // text, so no request can grow a key.
 type limKey struct {
-	route uint16          // route index + 1 (0: not a route key)
-	major model.Snowflake // the route's major parameter, parsed
-	user  model.Snowflake // the authenticated caller (0: by address)
-	addr  netip.Addr      // the caller's address (unauthenticated; /64 for IPv6)
+	route   uint16          // route index + 1 (0: not a route key)
+	major   model.Snowflake // the route's major parameter, parsed
+	user    model.Snowflake // the authenticated caller (0: by address)
+	addr    netip.Addr      // the caller's address (unauthenticated; /64 for IPv6)
+	account [16]byte        // a login name's key (accountKey; failed logins)
+}
+
+// accountKey is the key of the account a login names, whatever the case,
+// width or length of the name sent (model.UsernameKey, hashed): names no
+// account can have (too long) share one key.
+func accountKey(login string) limKey {
+	if len(login) > 256 {
+		login = ""
+	}
+	h := sha256.Sum256([]byte(model.UsernameKey(login)))
+	var k limKey
+	copy(k.account[:], h[:])
+	return k
 }
 
 // window is one key's state: requests used in [end-Window, end).

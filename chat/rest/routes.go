@@ -18,6 +18,9 @@ func (s *Server) routes() {
 		if err := decode(c, &req); err != nil {
 			return 0, nil, err
 		}
+		if err := s.authAttempt(c); err != nil {
+			return 0, nil, err
+		}
 		u, tok, err := svc.Register(c.r.Context(), req.Username, req.Password)
 		if err != nil {
 			return 0, nil, err
@@ -32,7 +35,15 @@ func (s *Server) routes() {
 		if req.Login == "" {
 			req.Login = req.Username
 		}
-		u, tok, err := svc.Login(c.r.Context(), req.Login, req.Password)
+		if err := s.authAttempt(c); err != nil {
+			return 0, nil, err
+		}
+		var u model.User
+		var tok string
+		err := s.checkPassword(c, req.Login, service.ErrBadLogin, func() (err error) {
+			u, tok, err = svc.Login(c.r.Context(), req.Login, req.Password)
+			return err
+		})
 		if err != nil {
 			return 0, nil, err
 		}
@@ -58,7 +69,15 @@ func (s *Server) routes() {
 		if req.Password == nil {
 			return 0, nil, formError("password", "BASE_TYPE_REQUIRED", "This field is required")
 		}
-		u, tok, err := svc.ChangePassword(c.r.Context(), c.user.ID, *req.Password, *req.NewPassword)
+		if err := s.authAttempt(c); err != nil {
+			return 0, nil, err
+		}
+		var u model.User
+		var tok string
+		err := s.checkPassword(c, c.user.Username, service.ErrBadPassword, func() (err error) {
+			u, tok, err = svc.ChangePassword(c.r.Context(), c.user.ID, *req.Password, *req.NewPassword)
+			return err
+		})
 		if err != nil {
 			return 0, nil, err
 		}

@@ -18,11 +18,12 @@ type Server struct {
 	mux *http.ServeMux
 	// The limiters, one map each so that filling one cannot evict
 	// another's windows: global per caller, per route and major id per
-	// caller, invalid answers per address.
-	global, perRoute, invalid *limiter
-	routeCount                uint16 // routes registered (route keys)
-	ln                        net.Listener
-	http                      *http.Server
+	// caller, invalid answers per address, auth attempts per address,
+	// failed password checks per account name.
+	global, perRoute, invalid, auth, failures *limiter
+	routeCount                                uint16 // routes registered (route keys)
+	ln                                        net.Listener
+	http                                      *http.Server
 	// serving counts the Serve goroutine; conns counts the connections
 	// net/http serves (ConnState new → closed), so Close can wait for
 	// their goroutines too.
@@ -56,6 +57,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg: cfg, mux: http.NewServeMux(), ln: ln,
 		global: newLimiter(cfg.LimiterKeys), perRoute: newLimiter(cfg.LimiterKeys), invalid: newLimiter(cfg.LimiterKeys),
+		auth: newLimiter(cfg.LimiterKeys), failures: newLimiter(cfg.LimiterKeys),
 	}
 	s.routes()
 	s.http = &http.Server{
@@ -67,8 +69,8 @@ func New(cfg Config) (*Server, error) {
 
 // Stats are the REST server's gauges and counters.
 type Stats struct {
-	// LimiterKeys are the windows held by the global, route and invalid
-	// limiters together (each holds at most Config.LimiterKeys).
+	// LimiterKeys are the windows held by all the limiters together (each
+	// holds at most Config.LimiterKeys).
 	LimiterKeys int
 	// LimiterEvictions counts live windows forgotten to stay within the cap.
 	LimiterEvictions uint64
@@ -77,7 +79,7 @@ type Stats struct {
 // Stats returns the current gauges and counters.
 func (s *Server) Stats() Stats {
 	var st Stats
-	for _, l := range []*limiter{s.global, s.perRoute, s.invalid} {
+	for _, l := range []*limiter{s.global, s.perRoute, s.invalid, s.auth, s.failures} {
 		n, ev := l.size()
 		st.LimiterKeys += n
 		st.LimiterEvictions += ev

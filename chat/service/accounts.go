@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/text/unicode/norm"
+
 	"github.com/parleyhq/parley/chat/model"
 	"github.com/parleyhq/parley/chat/store"
 )
@@ -106,8 +108,12 @@ func (s *Service) Register(ctx context.Context, username, password string) (mode
 	if err := validPassword("password", password); err != nil {
 		return model.User{}, "", err
 	}
+	var hash string
+	if err := s.hashers.do(ctx, func() { hash = hashPassword(password, s.cfg.PasswordIterations) }); err != nil {
+		return model.User{}, "", err
+	}
 	u := model.NewUser(s.gen.Next(), username, false)
-	return s.createAccount(ctx, store.Account{User: u, PasswordHash: hashPassword(password, s.cfg.PasswordIterations)})
+	return s.createAccount(ctx, store.Account{User: u, PasswordHash: hash})
 }
 
 // CreateBot creates a bot user and returns it with its token. admin gives it
@@ -144,15 +150,34 @@ func (s *Service) createAccount(ctx context.Context, a store.Account) (model.Use
 	return a.User, tok, nil
 }
 
-// Login checks a password and returns a new token.
-func (s *Service) Login(ctx context.Context, username, password string) (model.User, string, error) {
-	a, err := s.st.AccountByName(ctx, username)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && (a.User.Bot || a.PasswordHash == "")) {
-		return model.User{}, "", ErrBadLogin
-	} else if err != nil {
+// Login checks a password and returns a new token. It does the same work
+// whether the name exists or not: a name without a password (no such user,
+// a bot) is checked against dummyHash, through the same bounded hasher,
+// so neither the time nor the answer (ErrBadLogin) tells them apart. A
+// busy hasher is ErrBusy. Attempt limits are the transport's (chat/rest).
+func (s *Service) Login(ctx context.Context, login, password string) (model.User, string, error) {
+	if len(password) > maxPassword {
+		return model.User{}, "", ErrBadLogin // no account has one: nothing to compare
+	}
+	var a store.Account
+	var err error
+	if len(login) <= maxNameInput {
+		a, err = s.st.AccountByName(ctx, norm.NFKC.String(login))
+	} else {
+		err = store.ErrNotFound
+	}
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return model.User{}, "", err
 	}
-	if !checkPassword(password, a.PasswordHash) {
+	stored, real := a.PasswordHash, err == nil && !a.User.Bot && a.PasswordHash != ""
+	if !real {
+		stored = s.dummy
+	}
+	var match bool
+	if err := s.hashers.do(ctx, func() { match = checkPassword(password, stored) }); err != nil {
+		return model.User{}, "", err
+	}
+	if !real || !match {
 		return model.User{}, "", ErrBadLogin
 	}
 	tok, err := s.issueToken(ctx, a.User)

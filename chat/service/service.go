@@ -33,6 +33,8 @@ type Service struct {
 
 	accounts  *accounts
 	lastPurge atomic.Int64 // unix nanos of the last purge of expired tokens
+	hashers   *hasher      // bounds password hashing
+	dummy     string       // dummyHash at the configured cost
 	graph     *guildGraph
 	presence  presences
 	voice     *voicestate.Tracker
@@ -50,6 +52,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	s := &Service{
 		cfg: cfg, st: cfg.Store, log: cfg.Logger, gen: model.NewGenerator(cfg.Worker, 0),
 		accounts: newAccounts(), graph: newGuildGraph(), voice: voicestate.New(),
+		hashers: newHasher(cfg.PasswordHashers, cfg.PasswordQueue, cfg.PasswordWait), dummy: dummyHash(cfg.PasswordIterations),
 	}
 	if err := s.seed(ctx); err != nil {
 		return nil, err

@@ -196,10 +196,21 @@ func (s *Service) ChangePassword(ctx context.Context, user model.Snowflake, curr
 		return model.User{}, "", ErrUnauthorized
 	}
 	a, err := s.st.AccountByName(ctx, u.Username)
-	if err != nil || a.User.ID != user || a.PasswordHash == "" || !checkPassword(current, a.PasswordHash) {
-		return model.User{}, "", fieldErr("password", "PASSWORD_DOES_NOT_MATCH", "Password does not match.")
+	if err != nil || a.User.ID != user || a.PasswordHash == "" || len(current) > maxPassword {
+		return model.User{}, "", ErrBadPassword
 	}
-	hash := hashPassword(next, s.cfg.PasswordIterations)
+	var match bool
+	var hash string
+	if err := s.hashers.do(ctx, func() {
+		if match = checkPassword(current, a.PasswordHash); match {
+			hash = hashPassword(next, s.cfg.PasswordIterations)
+		}
+	}); err != nil {
+		return model.User{}, "", err
+	}
+	if !match {
+		return model.User{}, "", ErrBadPassword
+	}
 	tok, rec := s.newToken(u)
 	if err := s.st.ReplaceTokens(ctx, &hash, rec); err != nil {
 		return model.User{}, "", err
@@ -228,9 +239,12 @@ func (s *Service) ResetBotToken(ctx context.Context, name string) (model.User, s
 	return a.User, tok, nil
 }
 
+// maxPassword is the longest password accepted (bytes).
+const maxPassword = 512
+
 // validPassword checks a new password's length.
 func validPassword(field, pw string) error {
-	if utf8.RuneCountInString(pw) < 8 || len(pw) > 512 {
+	if utf8.RuneCountInString(pw) < 8 || len(pw) > maxPassword {
 		return fieldErr(field, "PASSWORD_TOO_SHORT", "Must be between 8 and 512 in length.")
 	}
 	return nil
