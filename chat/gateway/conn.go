@@ -20,7 +20,8 @@ import (
 // flushing stays set, so there is still one writer at a time.
 type wsConn struct {
 	srv     *Server
-	nc      net.Conn
+	nc      net.Conn // the connection (connlimit's wrapper): all I/O and Close
+	raw     net.Conn // the socket under nc, for its descriptor (poller)
 	fd      int
 	created int64 // unix nanos
 

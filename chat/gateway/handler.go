@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/chat/model"
+	"github.com/parleyhq/parley/internal/connlimit"
 )
 
 // countFrame applies Config.EventsPerMinute (a fixed 60 s window per
@@ -180,6 +181,7 @@ func (s *Server) identify(ctx context.Context, c *wsConn, d json.RawMessage) {
 	c.sess = ss
 	c.mu.Unlock()
 	s.register(ss, guilds)
+	connlimit.Admit(c.nc) // no longer pending (Config.Conns)
 	c.kick()
 }
 
@@ -225,6 +227,7 @@ func (s *Server) resume(ctx context.Context, c *wsConn, d json.RawMessage) {
 	c.mu.Lock()
 	c.sess = ss
 	c.mu.Unlock()
+	connlimit.Admit(c.nc)
 	ss.enqueueOnce(&model.Event{Name: "RESUMED", Data: []byte(`{"_trace":["parley"]}`)})
 }
 

@@ -18,6 +18,9 @@ type Stats struct {
 	// MaxReplayBytes the largest one (at most Config.ReplayBytes, or one
 	// dispatch).
 	ReplayBytes, MaxReplayBytes int64
+	// RefusedPerIP and RefusedPending count connections closed at accept
+	// for the per-IP caps (Config.Conns).
+	RefusedPerIP, RefusedPending uint64
 }
 
 type stats struct {
@@ -37,5 +40,7 @@ func (s *Server) Stats() Stats {
 	st.Dispatches, st.Writes = s.stats.dispatches.Load(), s.stats.writes.Load()
 	st.BytesOut, st.Dropped = s.stats.bytesOut.Load(), s.stats.dropped.Load()
 	st.SlowWriters = s.stats.slowWriters.Load()
+	rej := s.ln.Rejections()
+	st.RefusedPerIP, st.RefusedPending = rej.PerIP, rej.Pending
 	return st
 }

@@ -73,8 +73,12 @@ type limiter struct {
 func newLimiter(max int) *limiter { return &limiter{max: max, windows: map[limKey]window{}} }
 
 // take consumes one request; it returns the remaining count, the reset
-// time, and whether the request is allowed.
+// time, and whether the request is allowed. A negative lim.Requests is no
+// limit (nothing is kept).
 func (l *limiter) take(key limKey, lim Limit, now time.Time) (remaining int, reset time.Time, ok bool) {
+	if lim.Requests < 0 {
+		return math.MaxInt32, now, true
+	}
 	n := now.UnixNano()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -101,6 +105,9 @@ func (l *limiter) take(key limKey, lim Limit, now time.Time) (remaining int, res
 // exhausted reports whether key's current window is used up, without
 // consuming.
 func (l *limiter) exhausted(key limKey, lim Limit, now time.Time) (time.Time, bool) {
+	if lim.Requests < 0 {
+		return time.Time{}, false
+	}
 	n := now.UnixNano()
 	l.mu.Lock()
 	defer l.mu.Unlock()

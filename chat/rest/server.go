@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
 	"sync"
+
+	"github.com/parleyhq/parley/internal/connlimit"
 )
 
 // Server is the REST API: New binds its listener, Start serves it, Close
@@ -21,9 +24,10 @@ type Server struct {
 	// caller, invalid answers per address, auth attempts per address,
 	// failed password checks per account name.
 	global, perRoute, invalid, auth, failures *limiter
-	routeCount                                uint16 // routes registered (route keys)
-	ln                                        net.Listener
-	http                                      *http.Server
+
+	routeCount uint16              // routes registered (route keys)
+	ln         *connlimit.Listener // Config.MaxConnsPerIP over the bound listener
+	http       *http.Server
 	// serving counts the Serve goroutine; conns counts the connections
 	// net/http serves (ConnState new → closed), so Close can wait for
 	// their goroutines too.
@@ -55,14 +59,15 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	s := &Server{
-		cfg: cfg, mux: http.NewServeMux(), ln: ln,
+		cfg: cfg, mux: http.NewServeMux(), ln: connlimit.Wrap(ln, connlimit.Config{PerIP: max(0, cfg.MaxConnsPerIP)}),
 		global: newLimiter(cfg.LimiterKeys), perRoute: newLimiter(cfg.LimiterKeys), invalid: newLimiter(cfg.LimiterKeys),
 		auth: newLimiter(cfg.LimiterKeys), failures: newLimiter(cfg.LimiterKeys),
 	}
 	s.routes()
 	s.http = &http.Server{
-		Handler: s, ReadHeaderTimeout: cfg.ReadHeaderTimeout, IdleTimeout: cfg.IdleTimeout,
-		ConnState: s.connState,
+		Handler: s, ReadHeaderTimeout: cfg.ReadHeaderTimeout, ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout,
+		IdleTimeout: cfg.IdleTimeout, MaxHeaderBytes: cfg.MaxHeaderBytes, ConnState: s.connState,
+		ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
 	}
 	return s, nil
 }
@@ -74,11 +79,13 @@ type Stats struct {
 	LimiterKeys int
 	// LimiterEvictions counts live windows forgotten to stay within the cap.
 	LimiterEvictions uint64
+	// RefusedConns counts connections closed at accept for the per-IP cap.
+	RefusedConns uint64
 }
 
 // Stats returns the current gauges and counters.
 func (s *Server) Stats() Stats {
-	var st Stats
+	st := Stats{RefusedConns: s.ln.Rejections().PerIP}
 	for _, l := range []*limiter{s.global, s.perRoute, s.invalid, s.auth, s.failures} {
 		n, ev := l.size()
 		st.LimiterKeys += n
