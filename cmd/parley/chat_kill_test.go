@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -94,6 +96,17 @@ func TestChatBotCreateOffline(t *testing.T) {
 		t.Fatalf("bot create: %v", err)
 	}
 	_, ready := startServe(t, dir, "--only", "chat", "--chat-api-addr", "127.0.0.1:0", "--chat-gateway-addr", "127.0.0.1:0")
+	// The database (password and token hashes, messages) is the owner's
+	// alone, in a data dir that existed before (issue item 15).
+	for _, f := range []string{"chat.db", "chat.db-wal", "chat.db-shm"} {
+		fi, err := os.Stat(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Fatalf("%s is %v, want -rw-------", f, fi.Mode().Perm())
+		}
+	}
 	var me struct {
 		Username string
 		Bot      bool
