@@ -65,7 +65,10 @@ func (p ChannelPatch) apply(c *model.Channel) error {
 		if p.RTCRegion == nil || *p.RTCRegion == "" {
 			c.RTCRegion = nil
 		} else {
-			r := *p.RTCRegion
+			r, err := checkName("rtc_region", *p.RTCRegion, 1, 64)
+			if err != nil {
+				return err
+			}
 			c.RTCRegion = &r
 		}
 	}

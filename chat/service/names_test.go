@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -118,5 +119,10 @@ func TestDisplayNames(t *testing.T) {
 	}
 	if c, err := s.CreateChannel(ctx, admin.ID, g, ChannelPatch{Name: str("news"), Topic: str("line one\nline two")}); err != nil || *c.Topic != "line one\nline two" {
 		t.Fatalf("topic with a newline: %+v, %v", c, err)
+	}
+	// The voice region is fanned out in CHANNEL_UPDATE too: bounded.
+	huge := strings.Repeat("r", 100_000)
+	if _, err := s.CreateChannel(ctx, admin.ID, g, ChannelPatch{Name: str("vc"), RTCRegion: &huge, RTCRegionSet: true}); !errors.Is(err, ErrInvalidForm) {
+		t.Errorf("100 kB rtc_region: %v", err)
 	}
 }
