@@ -52,6 +52,14 @@ type wsConn struct {
 
 func (c *wsConn) isDead() bool { return c.dead.Load() }
 
+// isClosing reports whether a close has begun (closeWith, or the client's
+// close frame).
+func (c *wsConn) isClosing() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closing
+}
+
 func (c *wsConn) session() *session {
 	c.mu.Lock()
 	defer c.mu.Unlock()

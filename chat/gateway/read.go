@@ -28,8 +28,13 @@ func (s *Server) readable(ctx context.Context, c *wsConn) {
 	c.reading.Store(false)
 	switch {
 	case err == nil, errors.Is(err, errIdle):
-		if !c.dead.Load() {
-			if err := s.poller.rearm(c); err != nil && !c.dead.Load() {
+		// A closing connection is not read again: its writer takes it off
+		// the poller and lingers, draining what the client still sends.
+		// (Rearming it raced with that removal, and a failed rearm dropped
+		// the connection with input unread: a reset instead of the close
+		// frame.)
+		if !c.dead.Load() && !c.isClosing() {
+			if err := s.poller.rearm(c); err != nil && !c.dead.Load() && !c.isClosing() {
 				s.drop(c, err)
 			}
 		}
