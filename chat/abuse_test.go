@@ -10,8 +10,10 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -54,7 +56,10 @@ const (
 func TestAbuse(t *testing.T) {
 	testkit.NoLeaks(t)
 	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
+	if v := os.Getenv("PARLEY_ABUSE_SEED"); v != "" { // to replay a failure
+		seed, _ = strconv.ParseUint(v, 10, 64)
+	}
+	t.Logf("seed %d (PARLEY_ABUSE_SEED replays it)", seed)
 	s := startChat(t, store.Config{SQLitePath: filepath.Join(t.TempDir(), "chat.db")}, nil, nil)
 	ctx := context.Background()
 	_, alice, err := s.Service.Register(ctx, "alice", "hunter2hunter2")
@@ -179,6 +184,9 @@ type watcher struct {
 
 func startWatcher(g *gwClient) *watcher {
 	w := &watcher{g: g, done: make(chan struct{}), arrived: map[string]time.Time{}}
+	// One deadline for the whole watch, set here only: stop moves it to
+	// now, and the reader must not move it back.
+	_ = g.nc.SetReadDeadline(time.Now().Add(time.Minute))
 	go w.run()
 	return w
 }
@@ -190,7 +198,6 @@ func (w *watcher) run() {
 		io.Writer
 	}{w.g.r, w.g.nc}
 	for {
-		_ = w.g.nc.SetReadDeadline(time.Now().Add(time.Minute))
 		data, err := wsutil.ReadServerText(rw)
 		if err != nil {
 			var ce wsutil.ClosedError
