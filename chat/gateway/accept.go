@@ -15,7 +15,6 @@ import (
 func (s *Server) accept() {
 	for {
 		nc, err := s.ln.Accept()
-		raw := s.raw.last
 		if err != nil {
 			if s.closed.Load() {
 				return
@@ -32,6 +31,10 @@ func (s *Server) accept() {
 			s.cfg.Logger.Error("gateway accept", "err", err)
 			return
 		}
+		raw := nc
+		if u, ok := nc.(interface{ NetConn() net.Conn }); ok {
+			raw = u.NetConn() // the socket under connlimit's wrapper, for the poller
+		}
 		s.goWork(func() { s.upgrade(nc, raw) })
 	}
 }
@@ -45,7 +48,7 @@ type params struct {
 
 // upgrade does the WebSocket handshake (at most 10 s; Close cuts it short
 // by closing nc) and registers the connection. raw is the socket under nc
-// (rawListener), for the poller.
+// (connlimit's wrapper), for the poller.
 func (s *Server) upgrade(nc, raw net.Conn) {
 	s.mu.Lock()
 	if s.closed.Load() {

@@ -103,8 +103,7 @@ func (c Config) withDefaults() Config {
 	defInt(&c.ReplayLimit, 1000)
 	defInt(&c.ReplayBytes, 2<<20)
 	defInt(&c.MaxShards, 16)
-	c.Conns.PerIP = capOrDefault(c.Conns.PerIP, DefaultConns.PerIP)
-	c.Conns.PendingPerIP = capOrDefault(c.Conns.PendingPerIP, DefaultConns.PendingPerIP)
+	c.Conns = c.Conns.WithDefaults(DefaultConns)
 	if c.AllowedPrivileged == nil {
 		p := model.IntentsPrivileged
 		c.AllowedPrivileged = &p

@@ -31,7 +31,6 @@ import (
 type Server struct {
 	cfg     Config
 	ln      *connlimit.Listener // the per-IP caps (Config.Conns) over raw
-	raw     *rawListener
 	poller  *poller
 	flusher *flusher
 	stats   stats
@@ -93,9 +92,8 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("gateway: listen %s: %w", cfg.Addr, err)
 		}
 	}
-	raw := &rawListener{Listener: ln}
 	s := &Server{
-		cfg: cfg, ln: connlimit.Wrap(raw, cfg.Conns), raw: raw, quit: make(chan struct{}),
+		cfg: cfg, ln: connlimit.Wrap(ln, cfg.Conns), quit: make(chan struct{}),
 		upgrading: map[net.Conn]struct{}{}, conns: map[*wsConn]struct{}{}, sessions: map[string]*session{},
 		byUser: map[model.Snowflake][]*session{}, subs: map[model.Snowflake]*atomic.Pointer[[]*session]{},
 		identifies: map[model.Snowflake]*window{},
