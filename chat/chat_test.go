@@ -218,7 +218,7 @@ func TestEndToEnd(t *testing.T) {
 				{"POST", "/channels/" + general + "/messages", botAuth, map[string]string{"content": strings.Repeat("a", 2001)}, 400, 50035},
 				{"GET", "/channels/" + general + "/messages?before=1&after=2", botAuth, nil, 400, 50035},
 				{"GET", "/guilds/999", botAuth, nil, 404, 10004},
-				{"GET", "/channels/abc", botAuth, nil, 400, 50035},
+				{"GET", "/channels/abc", botAuth, nil, 404, 10003},
 				{"PATCH", "/channels/" + general, botAuth, []byte(`{"topic":"` + strings.Repeat("a", 2<<20) + `"}`), 413, 40005},
 				{"GET", "/no/such/route", botAuth, nil, 404, 0},
 			}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -116,6 +117,22 @@ func startChat(t testing.TB, sc store.Config, voice *fakeVoice, mod func(*chat.C
 // api does one REST call and decodes the JSON answer into out (if non-nil).
 func api(t testing.TB, s *chat.Server, method, path, token string, body any, out any) (int, http.Header) {
 	t.Helper()
+	return apiVia(t, http.DefaultClient, s, method, path, token, body, out)
+}
+
+// clientFrom returns an HTTP client whose connections come from the
+// loopback address src (so one test can be many clients to the per-address
+// limits, as real clients are).
+func clientFrom(t testing.TB, src string) *http.Client {
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 5 * time.Second}
+	tr := &http.Transport{DialContext: d.DialContext}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
+}
+
+// apiVia is api through client.
+func apiVia(t testing.TB, client *http.Client, s *chat.Server, method, path, token string, body any, out any) (int, http.Header) {
+	t.Helper()
 	var rd io.Reader
 	if b, ok := body.([]byte); ok {
 		rd = bytes.NewReader(b)
@@ -131,7 +148,7 @@ func api(t testing.TB, s *chat.Server, method, path, token string, body any, out
 		req.Header.Set("Authorization", token)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,4 +160,28 @@ func api(t testing.TB, s *chat.Server, method, path, token string, body any, out
 		}
 	}
 	return resp.StatusCode, resp.Header
+}
+
+// register creates an account named name and returns its token.
+func register(t testing.TB, s *chat.Server, name string) string {
+	t.Helper()
+	var reg struct{ Token string }
+	if code, _ := api(t, s, "POST", "/auth/register", "", map[string]string{"username": name, "password": "hunter2hunter2"}, &reg); code != 201 {
+		t.Fatalf("register %s: %d", name, code)
+	}
+	return reg.Token
+}
+
+// generalChannel returns the id of the default guild's #general.
+func generalChannel(t testing.TB, s *chat.Server, token string) string {
+	t.Helper()
+	var chans []struct{ ID, Name string }
+	api(t, s, "GET", "/guilds/"+s.Service.DefaultGuild().String()+"/channels", token, nil, &chans)
+	for _, c := range chans {
+		if c.Name == "general" {
+			return c.ID
+		}
+	}
+	t.Fatalf("no #general in %+v", chans)
+	return ""
 }

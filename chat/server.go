@@ -29,11 +29,11 @@ var (
 type Server struct {
 	Service  *service.Service
 	Gateway  *gateway.Server
+	API      *rest.Server
 	Registry *registry.Embedded
 
 	cfg Config
 	st  *store.SQL
-	api *rest.Server
 
 	closeOnce sync.Once
 	closeErr  error
@@ -91,7 +91,7 @@ func New(cfg Config) (*Server, error) {
 	s.Service.SetDispatcher(s.Gateway)
 	rcfg := cfg.REST
 	rcfg.Service, rcfg.Logger, rcfg.GatewayURL, rcfg.AdminKey, rcfg.Addr = s.Service, cfg.Logger, gwURL, cfg.AdminKey, cfg.APIAddr
-	if s.api, err = rest.New(rcfg); err != nil {
+	if s.API, err = rest.New(rcfg); err != nil {
 		return fail(err)
 	}
 	return s, nil
@@ -111,7 +111,7 @@ func (s *Server) Start(ctx context.Context) error {
 	if err := s.Gateway.Start(ctx); err != nil {
 		return err
 	}
-	if err := s.api.Start(ctx); err != nil {
+	if err := s.API.Start(ctx); err != nil {
 		return err
 	}
 	s.cfg.Logger.Info("chat started", "api", s.APIAddr(), "gateway", s.GatewayAddr(), "store", s.st.Engine(), "voice_endpoint", s.cfg.VoiceEndpoint)
@@ -119,7 +119,7 @@ func (s *Server) Start(ctx context.Context) error {
 }
 
 // APIAddr is the REST listener's address.
-func (s *Server) APIAddr() string { return s.api.Addr() }
+func (s *Server) APIAddr() string { return s.API.Addr() }
 
 // GatewayAddr is the gateway listener's address.
 func (s *Server) GatewayAddr() string { return s.Gateway.Addr() }
@@ -130,8 +130,8 @@ func (s *Server) GatewayAddr() string { return s.Gateway.Addr() }
 func (s *Server) Close(ctx context.Context) error {
 	s.closeOnce.Do(func() {
 		var errs []error
-		if s.api != nil {
-			errs = append(errs, s.api.Close(ctx))
+		if s.API != nil {
+			errs = append(errs, s.API.Close(ctx))
 		}
 		if s.Gateway != nil {
 			errs = append(errs, s.Gateway.Close(ctx))

@@ -66,22 +66,11 @@ func (c Config) withDefaults() Config {
 	if c.GatewayAddr == "" {
 		c.GatewayAddr = "127.0.0.1:0"
 	}
-	c.Conns.PerIP = capOrDefault(c.Conns.PerIP, DefaultConns.PerIP)
-	c.Conns.PendingPerIP = capOrDefault(c.Conns.PendingPerIP, DefaultConns.PendingPerIP)
+	c.Conns = c.Conns.WithDefaults(DefaultConns)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	return c
-}
-
-func capOrDefault(v, def int) int {
-	switch {
-	case v == 0:
-		return def
-	case v < 0:
-		return 0 // no cap
-	}
-	return v
 }
 
 // Validate reports what New cannot work with; it changes nothing.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -74,13 +75,13 @@ func RunClients(ctx context.Context, cfg ClientConfig, in io.Reader, out io.Writ
 	c := &clients{}
 	sem := make(chan struct{}, max(1, cfg.DialConcurrency))
 	var wg sync.WaitGroup
-	for range cfg.Conns {
+	for i := range cfg.Conns {
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			ready := make(chan struct{})
-			go c.run(ctx, cfg, ready, sem)
+			go c.run(ctx, cfg, i, ready, sem)
 			<-ready
 		}()
 	}
@@ -139,13 +140,34 @@ func (c *clients) heartbeat(ctx context.Context) {
 
 var contentKey = []byte(`"content":"t=`)
 
-// run is one connection: dial, identify, wait for GUILD_CREATE (then
+// clientDialer returns the dialer of connection idx: from its own loopback
+// address (127.128.0.0/10) when the gateway is on IPv4 loopback, so
+// thousands of connections on one machine look like the thousands of
+// clients they stand for, within the gateway's per-IP caps, which the
+// bench never switches off (like voicebench's participantDialer).
+func clientDialer(gatewayURL string, idx int) ws.Dialer {
+	u, err := url.Parse(gatewayURL)
+	if err != nil {
+		return ws.Dialer{}
+	}
+	if ip := net.ParseIP(u.Hostname()); ip == nil || !ip.IsLoopback() || ip.To4() == nil {
+		return ws.Dialer{}
+	}
+	src := &net.TCPAddr{IP: net.IPv4(127, byte(128+idx>>16&63), byte(idx>>8), byte(idx))}
+	return ws.Dialer{NetDial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		d := net.Dialer{LocalAddr: src}
+		return d.DialContext(ctx, network, addr)
+	}}
+}
+
+// run is connection idx: dial, identify, wait for GUILD_CREATE (then
 // signal ready), then count MESSAGE_CREATE deliveries.
-func (c *clients) run(ctx context.Context, cfg ClientConfig, ready chan struct{}, sem chan struct{}) {
+func (c *clients) run(ctx context.Context, cfg ClientConfig, idx int, ready chan struct{}, sem chan struct{}) {
 	signal := sync.OnceFunc(func() { close(ready); <-sem })
 	defer signal()
 	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	nc, br, _, err := ws.Dial(dctx, cfg.GatewayURL+"/?v=10&encoding=json")
+	d := clientDialer(cfg.GatewayURL, idx)
+	nc, br, _, err := d.Dial(dctx, cfg.GatewayURL+"/?v=10&encoding=json")
 	cancel()
 	if err != nil {
 		c.failed.Add(1)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"flag"
 	"log/slog"
+	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"strings"
@@ -65,5 +67,43 @@ func TestHist(t *testing.T) {
 	h.reset()
 	if h.quantile(0.5) != 0 {
 		t.Fatal("reset")
+	}
+}
+
+// TestClientDialerSpreads: each bench connection comes from its own
+// loopback address in 127.128.0.0/10, so the bench stays within the
+// gateway's per-IP caps with their defaults; a remote gateway is dialled
+// from the default address.
+func TestClientDialerSpreads(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	prefix := netip.MustParsePrefix("127.128.0.0/10")
+	seen := map[netip.Addr]bool{}
+	for _, idx := range []int{0, 1, 300, 70_000} {
+		d := clientDialer("ws://"+ln.Addr().String(), idx)
+		if d.NetDial == nil {
+			t.Fatal("no source address for a loopback gateway")
+		}
+		nc, err := d.NetDial(context.Background(), "tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := netip.MustParseAddrPort(sc.RemoteAddr().String()).Addr()
+		sc.Close()
+		nc.Close()
+		if !prefix.Contains(src) || seen[src] {
+			t.Fatalf("connection %d came from %v", idx, src)
+		}
+		seen[src] = true
+	}
+	if d := clientDialer("ws://192.0.2.1:4001", 5); d.NetDial != nil {
+		t.Fatal("a source address for a remote gateway")
 	}
 }

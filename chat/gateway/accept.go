@@ -10,7 +10,8 @@ import (
 )
 
 // accept admits connections until Close closes the listener; each is
-// upgraded on a work goroutine.
+// upgraded on a work goroutine. Connections over the per-IP caps
+// (Config.Conns) are closed inside s.ln.Accept, before any read.
 func (s *Server) accept() {
 	for {
 		nc, err := s.ln.Accept()
@@ -30,7 +31,11 @@ func (s *Server) accept() {
 			s.cfg.Logger.Error("gateway accept", "err", err)
 			return
 		}
-		s.goWork(func() { s.upgrade(nc) })
+		raw := nc
+		if u, ok := nc.(interface{ NetConn() net.Conn }); ok {
+			raw = u.NetConn() // the socket under connlimit's wrapper, for the poller
+		}
+		s.goWork(func() { s.upgrade(nc, raw) })
 	}
 }
 
@@ -42,8 +47,9 @@ type params struct {
 }
 
 // upgrade does the WebSocket handshake (at most 10 s; Close cuts it short
-// by closing nc) and registers the connection.
-func (s *Server) upgrade(nc net.Conn) {
+// by closing nc) and registers the connection. raw is the socket under nc
+// (connlimit's wrapper), for the poller.
+func (s *Server) upgrade(nc, raw net.Conn) {
 	s.mu.Lock()
 	if s.closed.Load() {
 		s.mu.Unlock()
@@ -77,7 +83,7 @@ func (s *Server) upgrade(nc net.Conn) {
 	// (compressFrames); other values (zstd-stream) are ignored and text is
 	// sent, which every client we know parses (chat-gateway.md §4).
 	now := time.Now().UnixNano()
-	c := &wsConn{srv: s, nc: nc, created: now, compress: p.compress == "zlib-stream"}
+	c := &wsConn{srv: s, nc: nc, raw: raw, created: now, compress: p.compress == "zlib-stream"}
 	c.lastRecv.Store(now)
 	s.mu.Lock()
 	if s.closed.Load() {

@@ -12,7 +12,11 @@ import (
 type Backend interface {
 	// Authenticate resolves a token; for a bad one the error matches
 	// model.ErrUnauthorized (close 4004), any other error closes with 4000.
-	Authenticate(ctx context.Context, token string) (model.User, error)
+	Authenticate(ctx context.Context, token string) (model.Auth, error)
+	// CheckToken re-checks the token a session was opened with (every
+	// Config.TokenCheck, and at its expiry): model.ErrUnauthorized ends the
+	// session with 4004. Revocations are also pushed (CloseSessions).
+	CheckToken(ctx context.Context, id model.TokenID) (model.Auth, error)
 	// GuildsOf lists the guilds a user is a member of.
 	GuildsOf(user model.Snowflake) []model.Snowflake
 	// GuildCreate encodes the GUILD_CREATE `d` for a guild.

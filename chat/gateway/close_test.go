@@ -18,10 +18,10 @@ type blockingBackend struct {
 	entered chan struct{}
 }
 
-func (b *blockingBackend) Authenticate(ctx context.Context, token string) (model.User, error) {
+func (b *blockingBackend) Authenticate(ctx context.Context, token string) (model.Auth, error) {
 	close(b.entered)
 	<-ctx.Done()
-	return model.User{}, ctx.Err()
+	return model.Auth{}, ctx.Err()
 }
 
 // closeWithin closes s with a graceful bound of grace and fails the test if

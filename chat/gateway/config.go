@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/chat/model"
+	"github.com/parleyhq/parley/internal/connlimit"
 )
 
 // Config configures a Server. New applies the defaults (withDefaults),
@@ -29,8 +30,16 @@ type Config struct {
 	// HeartbeatGrace is added to the interval before a silent connection is
 	// closed with 4009 (default half an interval).
 	HeartbeatGrace time.Duration
-	// IdentifyTimeout closes connections that do not identify (4003).
+	// IdentifyTimeout closes connections that have not identified or
+	// resumed this long after connecting with 4003 Not authenticated
+	// (default 10 s: clients identify right after Hello, discord.js at
+	// most one identify window, 5 s, later).
 	IdentifyTimeout time.Duration
+	// Conns caps the connections per client IP: open ones, and ones that
+	// have not identified or resumed yet (DefaultConns where zero; a
+	// negative cap means none). Over a cap a connection is closed at
+	// accept, before any read.
+	Conns connlimit.Config
 	// ResumeWindow is how long a detached session stays resumable (default 2 min).
 	ResumeWindow time.Duration
 	// MaxFrame is the largest client frame accepted (default 4096 bytes,
@@ -44,8 +53,11 @@ type Config struct {
 	IdentifyBurst  int
 	IdentifyWindow time.Duration
 	// ReplayLimit caps a session's dispatch list (write queue + replay log,
-	// default 1000); a connection that falls further behind is closed.
-	ReplayLimit int
+	// default 1000 dispatches) and ReplayBytes its size (default 2 MiB);
+	// the oldest dispatches are forgotten beyond either (the newest is
+	// always kept), and a connection whose unsent dispatches had to go is
+	// closed (4000).
+	ReplayLimit, ReplayBytes int
 	// WriteTimeout bounds one socket write (default 10 s).
 	WriteTimeout time.Duration
 	// AllowedPrivileged are the privileged intents identifies may request
@@ -53,6 +65,11 @@ type Config struct {
 	AllowedPrivileged *model.Intent
 	// MaxShards is the largest shard count accepted (default 16).
 	MaxShards int
+	// TokenCheck is how often a session's token is re-checked with the
+	// backend (default 1 min; also at the token's expiry): a token revoked
+	// elsewhere or expired ends the session with 4004 within it.
+	// Revocations through the service are pushed at once (CloseSessions).
+	TokenCheck time.Duration
 }
 
 // withDefaults returns c with every unset field filled in.
@@ -75,15 +92,18 @@ func (c Config) withDefaults() Config {
 	}
 	def(&c.HeartbeatInterval, 41250*time.Millisecond)
 	def(&c.HeartbeatGrace, c.HeartbeatInterval/2)
-	def(&c.IdentifyTimeout, 30*time.Second)
+	def(&c.IdentifyTimeout, 10*time.Second)
 	def(&c.ResumeWindow, 2*time.Minute)
 	def(&c.IdentifyWindow, 5*time.Second)
 	def(&c.WriteTimeout, 10*time.Second)
+	def(&c.TokenCheck, time.Minute)
 	defInt(&c.MaxFrame, 4096)
 	defInt(&c.EventsPerMinute, 120)
 	defInt(&c.IdentifyBurst, 16)
 	defInt(&c.ReplayLimit, 1000)
+	defInt(&c.ReplayBytes, 2<<20)
 	defInt(&c.MaxShards, 16)
+	c.Conns = c.Conns.WithDefaults(DefaultConns)
 	if c.AllowedPrivileged == nil {
 		p := model.IntentsPrivileged
 		c.AllowedPrivileged = &p
@@ -98,7 +118,9 @@ func (c Config) Validate() error {
 	switch {
 	case c.Backend == nil:
 		return fmt.Errorf("%w: no backend", ErrConfig)
-	case c.HeartbeatInterval < 0, c.ResumeWindow < 0, c.MaxFrame < 0, c.EventsPerMinute < 0, c.ReplayLimit < 0:
+	case c.Conns.Validate() != nil:
+		return fmt.Errorf("%w: %v", ErrConfig, c.Conns.Validate())
+	case c.HeartbeatInterval < 0, c.ResumeWindow < 0, c.TokenCheck < 0, c.IdentifyTimeout < 0, c.MaxFrame < 0, c.EventsPerMinute < 0, c.ReplayLimit < 0, c.ReplayBytes < 0:
 		return fmt.Errorf("%w: negative limit", ErrConfig)
 	}
 	return nil

@@ -20,7 +20,8 @@ import (
 // flushing stays set, so there is still one writer at a time.
 type wsConn struct {
 	srv     *Server
-	nc      net.Conn
+	nc      net.Conn // the connection (connlimit's wrapper): all I/O and Close
+	raw     net.Conn // the socket under nc, for its descriptor (poller)
 	fd      int
 	created int64 // unix nanos
 
@@ -40,6 +41,7 @@ type wsConn struct {
 	mu sync.Mutex
 	// Guarded by mu:
 	ctrl       [][]byte // control frames waiting to be written
+	ctrlBytes  int      // their size (at most maxCtrlBytes)
 	dirty      bool     // something to write since the last check
 	flushing   bool     // a writer (flush, finishSlow, linger) owns the connection
 	closing    bool     // write a close frame after pending data, then close
@@ -50,17 +52,35 @@ type wsConn struct {
 
 func (c *wsConn) isDead() bool { return c.dead.Load() }
 
+// isClosing reports whether a close has begun (closeWith, or the client's
+// close frame).
+func (c *wsConn) isClosing() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closing
+}
+
 func (c *wsConn) session() *session {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.sess
 }
 
+// maxCtrlBytes bounds a connection's unwritten control frames (Hello,
+// heartbeat ACKs, pongs, op 9): a client that keeps sending without
+// reading what it is answered is closed (4008) instead of growing them.
+const maxCtrlBytes = 64 << 10
+
 // queue adds a control frame.
 func (c *wsConn) queue(frame []byte) {
 	c.mu.Lock()
 	if !c.closing {
-		c.ctrl = append(c.ctrl, frame)
+		if c.ctrlBytes+len(frame) > maxCtrlBytes {
+			c.closing, c.closeCode, c.endSession = true, CloseRateLimited, false
+		} else {
+			c.ctrl = append(c.ctrl, frame)
+			c.ctrlBytes += len(frame)
+		}
 		c.kickLocked()
 	}
 	c.mu.Unlock()
@@ -130,7 +150,7 @@ func (c *wsConn) flush(blocking bool) {
 		for _, f := range c.ctrl {
 			buf = append(buf, f...)
 		}
-		c.ctrl = nil
+		c.ctrl, c.ctrlBytes = nil, 0
 		sess, closing, code := c.sess, c.closing, c.closeCode
 		c.mu.Unlock()
 		if sess != nil {

@@ -15,7 +15,10 @@
 // per-session prefix (`{"t":…,"s":N,"op":0,"d":`) spliced in front at flush
 // time. A session's dispatches live in one list that serves both as the
 // write queue (seq > written) and as the replay log for Resume (trimmed by
-// the heartbeat's acknowledged seq and capped by Config.ReplayLimit).
+// the heartbeat's acknowledged seq and capped by Config.ReplayLimit
+// dispatches and Config.ReplayBytes bytes). Every client frame, pings
+// included, counts against Config.EventsPerMinute, and unwritten control
+// frames are capped, so no client can grow a connection's queues.
 //
 // Lifecycle and ownership: New binds the listener, Start starts the accept
 // loop, the poll loop, the sweeper and the flusher workers, and Close stops

@@ -23,20 +23,49 @@ import (
 const testGuild model.Snowflake = 1000
 
 type fakeBackend struct {
-	mu     sync.Mutex
-	ended  []string
-	voices []model.VoiceStateRequest
-	srv    *Server
+	mu      sync.Mutex
+	ended   []string
+	voices  []model.VoiceStateRequest
+	revoked map[model.TokenID]bool
+	checks  int
+	srv     *Server
 }
 
-func (f *fakeBackend) Authenticate(_ context.Context, token string) (model.User, error) {
-	switch token {
-	case "good":
-		return model.NewUser(1, "bot", true), nil
-	case "other":
-		return model.NewUser(2, "other", true), nil
+// fakeToken is the id of a test token: its text, zero-padded.
+func fakeToken(token string) model.TokenID {
+	var id model.TokenID
+	copy(id[:], token)
+	return id
+}
+
+var fakeUsers = map[string]model.User{
+	"good": model.NewUser(1, "bot", true), "good2": model.NewUser(1, "bot", true), "other": model.NewUser(2, "other", true),
+}
+
+func (f *fakeBackend) Authenticate(ctx context.Context, token string) (model.Auth, error) {
+	return f.CheckToken(ctx, fakeToken(token))
+}
+
+func (f *fakeBackend) CheckToken(_ context.Context, id model.TokenID) (model.Auth, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.checks++
+	for tok, u := range fakeUsers {
+		if fakeToken(tok) == id && !f.revoked[id] {
+			return model.Auth{User: u, Token: id}, nil
+		}
 	}
-	return model.User{}, model.ErrUnauthorized
+	return model.Auth{}, model.ErrUnauthorized
+}
+
+// revoke makes a token fail from now on.
+func (f *fakeBackend) revoke(token string) {
+	f.mu.Lock()
+	if f.revoked == nil {
+		f.revoked = map[model.TokenID]bool{}
+	}
+	f.revoked[fakeToken(token)] = true
+	f.mu.Unlock()
 }
 func (f *fakeBackend) GuildsOf(model.Snowflake) []model.Snowflake {
 	return []model.Snowflake{testGuild}

@@ -8,21 +8,28 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/chat/model"
+	"github.com/parleyhq/parley/internal/connlimit"
 )
 
-// handle processes one client payload.
-func (s *Server) handle(ctx context.Context, c *wsConn, data []byte) {
+// countFrame applies Config.EventsPerMinute (a fixed 60 s window per
+// connection) to one client frame; over the limit it closes with 4008 and
+// reports false. Only the connection's reader calls it.
+func (s *Server) countFrame(c *wsConn) bool {
 	now := time.Now().UnixNano()
 	c.lastRecv.Store(now)
-	// 120 payloads per 60 s per connection (fixed window).
 	if now-c.winStart > int64(time.Minute) {
 		c.winStart, c.winCount = now, 0
 	}
 	c.winCount++
 	if c.winCount > s.cfg.EventsPerMinute {
 		c.closeWith(CloseRateLimited, false)
-		return
+		return false
 	}
+	return true
+}
+
+// handle processes one client payload (counted by frame).
+func (s *Server) handle(ctx context.Context, c *wsConn, data []byte) {
 	p, err := DecodePayload(data)
 	if err != nil {
 		c.closeWith(CloseDecodeError, false)
@@ -122,7 +129,7 @@ func (s *Server) identify(ctx context.Context, c *wsConn, d json.RawMessage) {
 		return
 	}
 	actx, cancel := callCtx(ctx)
-	user, err := s.cfg.Backend.Authenticate(actx, id.Token)
+	auth, err := s.cfg.Backend.Authenticate(actx, id.Token)
 	cancel()
 	if errors.Is(err, model.ErrUnauthorized) {
 		c.closeWith(CloseAuthenticationFailed, false)
@@ -132,11 +139,13 @@ func (s *Server) identify(ctx context.Context, c *wsConn, d json.RawMessage) {
 		c.closeWith(CloseUnknownError, false)
 		return
 	}
+	user := auth.User
 	if !s.identifyAllowed(user.ID, time.Now()) {
 		c.queue(controlFrame(OpInvalidSession, false))
 		return
 	}
-	ss := &session{id: newSessionID(), user: user, intents: intents, shard: shard, limit: s.cfg.ReplayLimit}
+	ss := &session{id: newSessionID(), user: user, intents: intents, shard: shard, limit: s.cfg.ReplayLimit, limitBytes: s.cfg.ReplayBytes,
+		token: auth.Token, checkAt: s.nextCheck(time.Now(), auth.Expires)}
 	var guilds []model.Snowflake
 	for _, g := range s.cfg.Backend.GuildsOf(user.ID) {
 		if ss.inShard(g) {
@@ -172,6 +181,7 @@ func (s *Server) identify(ctx context.Context, c *wsConn, d json.RawMessage) {
 	c.sess = ss
 	c.mu.Unlock()
 	s.register(ss, guilds)
+	connlimit.Admit(c.nc) // no longer pending (Config.Conns)
 	c.kick()
 }
 
@@ -182,7 +192,7 @@ func (s *Server) resume(ctx context.Context, c *wsConn, d json.RawMessage) {
 		return
 	}
 	actx, cancel := callCtx(ctx)
-	user, err := s.cfg.Backend.Authenticate(actx, r.Token)
+	auth, err := s.cfg.Backend.Authenticate(actx, r.Token)
 	cancel()
 	if errors.Is(err, model.ErrUnauthorized) {
 		c.closeWith(CloseAuthenticationFailed, false)
@@ -194,7 +204,7 @@ func (s *Server) resume(ctx context.Context, c *wsConn, d json.RawMessage) {
 	s.mu.RLock()
 	ss := s.sessions[r.SessionID]
 	s.mu.RUnlock()
-	if ss == nil || ss.user.ID != user.ID {
+	if ss == nil || ss.user.ID != auth.User.ID {
 		c.queue(controlFrame(OpInvalidSession, false))
 		return
 	}
@@ -213,9 +223,11 @@ func (s *Server) resume(ctx context.Context, c *wsConn, d json.RawMessage) {
 		old.mu.Unlock()
 		old.closeWith(CloseUnknownError, false)
 	}
+	ss.setAuth(auth, s.nextCheck(time.Now(), auth.Expires))
 	c.mu.Lock()
 	c.sess = ss
 	c.mu.Unlock()
+	connlimit.Admit(c.nc)
 	ss.enqueueOnce(&model.Event{Name: "RESUMED", Data: []byte(`{"_trace":["parley"]}`)})
 }
 

@@ -68,7 +68,7 @@ func fdOf(c net.Conn) (int, error) {
 
 // add registers c (armed).
 func (p *poller) add(c *wsConn) error {
-	fd, err := fdOf(c.nc)
+	fd, err := fdOf(c.raw)
 	if err != nil {
 		return err
 	}

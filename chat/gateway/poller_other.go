@@ -22,7 +22,7 @@ func newPoller(spawn func(func())) (*poller, error) {
 func (p *poller) add(c *wsConn) error {
 	p.spawn(func() {
 		<-p.start
-		for !p.closed.Load() && !c.isDead() {
+		for !p.closed.Load() && !c.isDead() && !c.isClosing() {
 			p.ready(c)
 		}
 	})

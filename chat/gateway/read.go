@@ -28,8 +28,13 @@ func (s *Server) readable(ctx context.Context, c *wsConn) {
 	c.reading.Store(false)
 	switch {
 	case err == nil, errors.Is(err, errIdle):
-		if !c.dead.Load() {
-			if err := s.poller.rearm(c); err != nil && !c.dead.Load() {
+		// A closing connection is not read again: its writer takes it off
+		// the poller and lingers, draining what the client still sends.
+		// (Rearming it raced with that removal, and a failed rearm dropped
+		// the connection with input unread: a reset instead of the close
+		// frame.)
+		if !c.dead.Load() && !c.isClosing() {
+			if err := s.poller.rearm(c); err != nil && !c.dead.Load() && !c.isClosing() {
 				s.drop(c, err)
 			}
 		}
@@ -40,8 +45,18 @@ func (s *Server) readable(ctx context.Context, c *wsConn) {
 	}
 }
 
-// frame handles one WebSocket frame.
+// frame handles one WebSocket frame. Every frame but close counts
+// against Config.EventsPerMinute (pings and pongs too: each is answered or
+// read at the server's cost); control frames must be whole and at most 125
+// bytes (RFC 6455 §5.5).
 func (s *Server) frame(ctx context.Context, c *wsConn, h ws.Header, p []byte) error {
+	if h.OpCode.IsControl() && (!h.Fin || len(p) > 125) {
+		c.closeWith(CloseDecodeError, false)
+		return nil
+	}
+	if h.OpCode != ws.OpClose && !s.countFrame(c) {
+		return nil
+	}
 	switch h.OpCode {
 	case ws.OpPing:
 		c.queue(append(appendFrameHeader(nil, ws.OpPong, len(p)), p...))

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/chat/model"
+	"github.com/parleyhq/parley/internal/connlimit"
 )
 
 // Server is the gateway. New binds its listener, Start starts its
@@ -29,7 +30,7 @@ import (
 // while it is being waited for).
 type Server struct {
 	cfg     Config
-	ln      net.Listener
+	ln      *connlimit.Listener // the per-IP caps (Config.Conns) over raw
 	poller  *poller
 	flusher *flusher
 	stats   stats
@@ -92,7 +93,7 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	s := &Server{
-		cfg: cfg, ln: ln, quit: make(chan struct{}),
+		cfg: cfg, ln: connlimit.Wrap(ln, cfg.Conns), quit: make(chan struct{}),
 		upgrading: map[net.Conn]struct{}{}, conns: map[*wsConn]struct{}{}, sessions: map[string]*session{},
 		byUser: map[model.Snowflake][]*session{}, subs: map[model.Snowflake]*atomic.Pointer[[]*session]{},
 		identifies: map[model.Snowflake]*window{},
@@ -129,7 +130,7 @@ func (s *Server) Start(ctx context.Context) error {
 	s.flusher.start()
 	s.loops.Add(3)
 	go func() { defer s.loops.Done(); s.poller.run(func(c *wsConn) { s.readable(life, c) }) }()
-	go func() { defer s.loops.Done(); s.sweep() }()
+	go func() { defer s.loops.Done(); s.sweep(life) }()
 	go func() { defer s.loops.Done(); s.accept() }()
 	return nil
 }
@@ -217,7 +218,7 @@ func (s *Server) drop(c *wsConn, err error) {
 	_ = c.nc.Close()
 	c.mu.Lock()
 	sess, end := c.sess, c.endSession
-	c.ctrl = nil
+	c.ctrl, c.ctrlBytes = nil, 0
 	c.mu.Unlock()
 	s.mu.Lock()
 	delete(s.conns, c)

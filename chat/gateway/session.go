@@ -12,10 +12,17 @@ import (
 type item struct {
 	seq int64
 	ev  *model.Event
+	// size is what the item costs the session's byte budget: the `d` this
+	// session is sent plus the frame around it.
+	size int
 	// replay marks dispatches Resume may replay (not READY, the identify's
 	// GUILD_CREATEs, RESUMED).
 	replay bool
 }
+
+// itemOverhead is the frame around a dispatch's name and `d`
+// ({"t":"","s":N,"op":0,"d":} and a frame header).
+const itemOverhead = 48
 
 // session is a gateway session: identity, sequence and the dispatch list
 // that is both write queue and replay log. It outlives its connection for
@@ -25,7 +32,11 @@ type session struct {
 	user    model.User
 	intents model.Intent
 	shard   [2]int
-	limit   int // Config.ReplayLimit
+	// limit and limitBytes cap the dispatch list (Config.ReplayLimit and
+	// Config.ReplayBytes): the oldest dispatches are dropped beyond either,
+	// but the newest is always kept, so one dispatch larger than the byte
+	// budget (a big GUILD_CREATE) is still delivered.
+	limit, limitBytes int
 
 	mu sync.Mutex
 	// Guarded by mu:
@@ -33,10 +44,15 @@ type session struct {
 	written    int64  // last seq written to conn
 	floor      int64  // highest seq removed from items; resume needs seq >= floor
 	items      []item // seq-ordered dispatches not yet acknowledged
+	bytes      int    // the sizes of items
 	conn       *wsConn
 	detachedAt time.Time
 	ended      bool
 	guilds     []model.Snowflake
+	// token is the token the session was identified or last resumed
+	// with; checkAt (unix nanos) when the sweeper re-checks it.
+	token   model.TokenID
+	checkAt int64
 }
 
 func (s *session) ref() model.SessionRef { return model.SessionRef{ID: s.id, UserID: s.user.ID} }
@@ -82,15 +98,16 @@ func (s *session) push(ev *model.Event, replay bool) (*wsConn, bool) {
 		return nil, true
 	}
 	s.seq++
-	s.items = append(s.items, item{seq: s.seq, ev: ev, replay: replay})
-	lost := false
-	if len(s.items) > s.limit {
-		drop := len(s.items) - s.limit
-		if s.items[drop-1].seq > s.written {
-			lost = true
-		}
-		s.trimLocked(drop)
+	size := len(ev.Name) + len(ev.DataFor(s.intents, s.user.ID)) + itemOverhead
+	s.items = append(s.items, item{seq: s.seq, ev: ev, size: size, replay: replay})
+	s.bytes += size
+	drop, freed := 0, 0
+	for drop < len(s.items)-1 && (len(s.items)-drop > s.limit || s.bytes-freed > s.limitBytes) {
+		freed += s.items[drop].size
+		drop++
 	}
+	lost := drop > 0 && s.items[drop-1].seq > s.written
+	s.trimLocked(drop)
 	c := s.conn
 	s.mu.Unlock()
 	return c, !lost
@@ -102,6 +119,9 @@ func (s *session) trimLocked(n int) {
 		return
 	}
 	s.floor = max(s.floor, s.items[n-1].seq)
+	for _, it := range s.items[:n] {
+		s.bytes -= it.size
+	}
 	if n >= len(s.items) {
 		s.items = nil
 		return
@@ -142,6 +162,7 @@ func (s *session) render(c *wsConn, buf []byte) []byte {
 			keep++
 		} else {
 			s.floor = max(s.floor, it.seq)
+			s.bytes -= it.size
 		}
 	}
 	clear(s.items[keep:])
@@ -192,6 +213,45 @@ func (s *session) end() bool {
 	if s.ended {
 		return false
 	}
-	s.ended, s.items = true, nil
+	s.ended, s.items, s.bytes = true, nil, 0
 	return true
+}
+
+// logBytes returns the bytes held in the dispatch list.
+func (s *session) logBytes() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.bytes
+}
+
+// setAuth records the token the session was opened or resumed with and
+// when to re-check it.
+func (s *session) setAuth(a model.Auth, checkAt int64) {
+	s.mu.Lock()
+	s.token, s.checkAt = a.Token, checkAt
+	s.mu.Unlock()
+}
+
+// checked records a re-check of token, unless the session has moved to
+// another token meanwhile (a resume).
+func (s *session) checked(token model.TokenID, checkAt int64) {
+	s.mu.Lock()
+	if s.token == token {
+		s.checkAt = checkAt
+	}
+	s.mu.Unlock()
+}
+
+// tokenDue returns the session's token if its check is due at now.
+func (s *session) tokenDue(now int64) (model.TokenID, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.token, !s.ended && now >= s.checkAt
+}
+
+// usesToken reports whether the session was opened with token (nil: any).
+func (s *session) usesToken(token *model.TokenID) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return token == nil || s.token == *token
 }

@@ -14,6 +14,13 @@ type Stats struct {
 	// SlowWriters are connections being written on a goroutine of their
 	// own because their socket buffer stayed full (finishSlow).
 	SlowWriters int64
+	// ReplayBytes is what every session's dispatch list holds, and
+	// MaxReplayBytes the largest one (at most Config.ReplayBytes, or one
+	// dispatch).
+	ReplayBytes, MaxReplayBytes int64
+	// RefusedPerIP and RefusedPending count connections closed at accept
+	// for the per-IP caps (Config.Conns).
+	RefusedPerIP, RefusedPending uint64
 }
 
 type stats struct {
@@ -24,9 +31,16 @@ type stats struct {
 func (s *Server) Stats() Stats {
 	s.mu.RLock()
 	st := Stats{Connections: int64(len(s.conns)), Sessions: int64(len(s.sessions))}
+	for _, ss := range s.sessions {
+		n := int64(ss.logBytes())
+		st.ReplayBytes += n
+		st.MaxReplayBytes = max(st.MaxReplayBytes, n)
+	}
 	s.mu.RUnlock()
 	st.Dispatches, st.Writes = s.stats.dispatches.Load(), s.stats.writes.Load()
 	st.BytesOut, st.Dropped = s.stats.bytesOut.Load(), s.stats.dropped.Load()
 	st.SlowWriters = s.stats.slowWriters.Load()
+	rej := s.ln.Rejections()
+	st.RefusedPerIP, st.RefusedPending = rej.PerIP, rej.Pending
 	return st
 }

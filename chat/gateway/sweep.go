@@ -1,9 +1,15 @@
 package gateway
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
-// ends sessions whose resume window passed.
-func (s *Server) sweep() {
+// sweep runs once a second until Close: it closes silent and unidentified
+// connections, ends sessions whose resume window passed, forgets identify
+// windows, and re-checks the tokens that are due (ctx: the lifetime
+// context of Start, for the backend calls).
+func (s *Server) sweep(ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
@@ -46,5 +52,6 @@ func (s *Server) sweep() {
 			}
 		}
 		s.idMu.Unlock()
+		s.checkTokens(ctx, now)
 	}
 }

@@ -143,7 +143,7 @@ type Message struct {
 	Pinned          bool            `json:"pinned"`
 	Type            int             `json:"type"`
 	Flags           int             `json:"flags"`
-	Nonce           any             `json:"nonce,omitempty"`
+	Nonce           json.RawMessage `json:"nonce,omitempty"`
 	Components      []any           `json:"components"`
 	// EditedAt is the stored edit time (zero: never edited).
 	EditedAt time.Time `json:"-"`

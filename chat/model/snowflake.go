@@ -46,10 +46,22 @@ func (s *Snowflake) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// ParseSnowflake parses a decimal id; zero is rejected.
+// ParseSnowflake parses an id in its canonical form only: 1 to 20 decimal
+// digits without a leading zero, non-zero, within 64 bits. So one id has
+// one spelling, and whatever is keyed on a parsed id (rate limits, caches)
+// cannot be given fresh keys by spelling the same id differently
+// ("0001" for "1").
 func ParseSnowflake(s string) (Snowflake, error) {
+	if len(s) == 0 || len(s) > 20 || s[0] == '0' {
+		return 0, ErrBadSnowflake
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, ErrBadSnowflake
+		}
+	}
 	v, err := strconv.ParseUint(s, 10, 64)
-	if err != nil || v == 0 {
+	if err != nil {
 		return 0, ErrBadSnowflake
 	}
 	return Snowflake(v), nil

@@ -37,6 +37,9 @@ func TestSnowflake(t *testing.T) {
 		err  bool
 	}{
 		{`"123"`, 123, false}, {`123`, 123, false}, {`null`, 0, false}, {`"abc"`, 0, true}, {`"0"`, 0, true}, {`"-1"`, 0, true},
+		// Only the canonical spelling: one id, one key.
+		{`"0123"`, 0, true}, {`"00000000000000000000123"`, 0, true}, {`"+123"`, 0, true}, {`" 123"`, 0, true},
+		{`"18446744073709551615"`, 18446744073709551615, false}, {`"18446744073709551616"`, 0, true}, {`""`, 0, true},
 	}
 	for _, tc := range tests {
 		var s Snowflake
@@ -56,8 +59,8 @@ func FuzzParseSnowflake(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		v, err := ParseSnowflake(s)
-		if err == nil && (v == 0 || v.String() == "") {
-			t.Fatalf("accepted %q as %d", s, v)
+		if err == nil && (v == 0 || v.String() != s) {
+			t.Fatalf("accepted %q as %d: not its canonical form", s, v)
 		}
 		var x Snowflake
 		_ = x.UnmarshalJSON([]byte(s))

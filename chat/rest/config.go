@@ -10,7 +10,8 @@ import (
 )
 
 // Config configures the REST API. New applies the defaults (withDefaults),
-// then validates.
+// then validates. A Limit with zero Requests takes its default; one with
+// negative Requests is no limit.
 type Config struct {
 	// Service is the chat logic the routes call (required).
 	Service *service.Service
@@ -31,7 +32,8 @@ type Config struct {
 	// AdminKey authorises the local admin routes ("Admin <hex>"); empty
 	// disables them.
 	AdminKey []byte
-	// Global is the per-caller global limit (default 50 per second).
+	// Global is the per-caller global limit: per user, or per address
+	// when unauthenticated (default DefaultGlobal).
 	Global Limit
 	// Routes overrides per-route limits by route name (e.g.
 	// "POST /channels/{channel}/messages"); Default applies to others
@@ -40,13 +42,55 @@ type Config struct {
 	Default Limit
 	// MaxBody is the largest request body (default 1 MiB).
 	MaxBody int64
-	// Invalid limits 401/403/429 answers per client IP (default 10,000 per
-	// 10 minutes, Discord's); beyond it every request from that IP gets 429.
+	// Invalid limits 401/403/429 answers (and failed logins) per client
+	// address (default DefaultInvalid, Discord's); beyond it every request
+	// from that address gets 429.
 	Invalid Limit
-	// ReadHeaderTimeout (default 10 s) and IdleTimeout (default 2 min)
-	// tune the HTTP server.
-	ReadHeaderTimeout, IdleTimeout time.Duration
+	// AuthPerIP limits the attempts to log in, register or change a
+	// password per client address (default DefaultAuthPerIP); each costs
+	// a deliberately slow password hash.
+	AuthPerIP Limit
+	// LoginFailures limits failed password checks per account name, from
+	// any address (default DefaultLoginFailures; names are compared as
+	// usernames are, and whether the account exists makes no difference).
+	LoginFailures Limit
+	// LimiterKeys caps the windows each limiter holds (default 65,536, a
+	// few MB at most); see limiter.
+	LimiterKeys int
+	// The HTTP server's timeouts: ReadHeaderTimeout (default 10 s) bounds
+	// reading a request's headers, ReadTimeout (default 30 s) the whole
+	// request with its body, WriteTimeout (default 60 s) everything from
+	// the end of the headers to the end of the answer, IdleTimeout
+	// (default 2 min) a kept-alive connection between requests. So no
+	// client holds a connection by sending slowly.
+	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+	// MaxHeaderBytes bounds a request's headers (default 32 KiB).
+	MaxHeaderBytes int
+	// MaxConnsPerIP caps the connections one client IP holds open
+	// (default DefaultMaxConnsPerIP; negative: no cap); over it a
+	// connection is closed at accept, before any read.
+	MaxConnsPerIP int
 }
+
+// The default limits. Per-address limits count IPv6 addresses per /64.
+var (
+	// DefaultGlobal is Discord's global limit: 50 requests per second.
+	DefaultGlobal = Limit{50, time.Second}
+	// DefaultInvalid is Discord's: 10,000 invalid answers per 10 minutes.
+	DefaultInvalid = Limit{10_000, 10 * time.Minute}
+	// DefaultAuthPerIP is 30 logins, registrations or password changes per
+	// 5 minutes per address: a household or an office NAT logs in far
+	// less (tokens last weeks), a guesser gets 6 tries a minute.
+	DefaultAuthPerIP = Limit{30, 5 * time.Minute}
+	// DefaultLoginFailures is 10 failed password checks per 15 minutes per
+	// account name, from anywhere.
+	DefaultLoginFailures = Limit{10, 15 * time.Minute}
+)
+
+// DefaultMaxConnsPerIP is the default per-IP connection cap: a browser
+// opens about six per host, a bot a few; a NAT of many users stays within
+// it.
+const DefaultMaxConnsPerIP = 128
 
 const routeCreateMessage = "POST /channels/{channel}/messages"
 
@@ -59,19 +103,32 @@ func (c Config) withDefaults() Config {
 	if c.Addr == "" && c.Listener == nil {
 		c.Addr = "127.0.0.1:0"
 	}
-	if c.Global.Requests == 0 {
-		c.Global = Limit{50, time.Second}
+	defLimit := func(l *Limit, def Limit) {
+		if l.Requests == 0 {
+			*l = def
+		}
 	}
-	if c.Default.Requests == 0 {
-		c.Default = Limit{50, time.Second}
-	}
+	defLimit(&c.Global, DefaultGlobal)
+	defLimit(&c.Default, Limit{50, time.Second})
+	defLimit(&c.Invalid, DefaultInvalid)
+	defLimit(&c.AuthPerIP, DefaultAuthPerIP)
+	defLimit(&c.LoginFailures, DefaultLoginFailures)
 	routes := map[string]Limit{routeCreateMessage: {5, 5 * time.Second}}
 	for k, v := range c.Routes {
 		routes[k] = v
 	}
 	c.Routes = routes
-	if c.Invalid.Requests == 0 {
-		c.Invalid = Limit{10_000, 10 * time.Minute}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&c.ReadHeaderTimeout, 10*time.Second)
+	def(&c.ReadTimeout, 30*time.Second)
+	def(&c.WriteTimeout, 60*time.Second)
+	def(&c.IdleTimeout, 2*time.Minute)
+	if c.LimiterKeys == 0 {
+		c.LimiterKeys = 1 << 16
 	}
 	if c.MaxBody == 0 {
 		c.MaxBody = 1 << 20
@@ -79,11 +136,11 @@ func (c Config) withDefaults() Config {
 	if c.MaxConcurrency == 0 {
 		c.MaxConcurrency = 1
 	}
-	if c.ReadHeaderTimeout == 0 {
-		c.ReadHeaderTimeout = 10 * time.Second
+	if c.MaxHeaderBytes == 0 {
+		c.MaxHeaderBytes = 32 << 10
 	}
-	if c.IdleTimeout == 0 {
-		c.IdleTimeout = 2 * time.Minute
+	if c.MaxConnsPerIP == 0 {
+		c.MaxConnsPerIP = DefaultMaxConnsPerIP
 	}
 	return c
 }
@@ -97,8 +154,15 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: no service", ErrConfig)
 	case c.GatewayURL == "":
 		return fmt.Errorf("%w: no gateway url", ErrConfig)
-	case c.MaxBody < 0 || c.MaxConcurrency < 0:
+	case c.MaxBody < 0 || c.MaxConcurrency < 0 || c.LimiterKeys < 0 || c.MaxHeaderBytes < 0:
 		return fmt.Errorf("%w: negative limit", ErrConfig)
+	case c.ReadHeaderTimeout < 0 || c.ReadTimeout < 0 || c.WriteTimeout < 0 || c.IdleTimeout < 0:
+		return fmt.Errorf("%w: negative timeout", ErrConfig)
+	}
+	for _, l := range []Limit{c.Global, c.Default, c.Invalid, c.AuthPerIP, c.LoginFailures} {
+		if l.Requests > 0 && l.Window <= 0 {
+			return fmt.Errorf("%w: a limit without a window", ErrConfig)
+		}
 	}
 	return nil
 }

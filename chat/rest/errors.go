@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/parleyhq/parley/chat/service"
 )
@@ -43,6 +44,7 @@ var errorTable = []struct {
 	{service.ErrBadLogin, apiError{http.StatusBadRequest, 50035, "Invalid Form Body", map[string]any{
 		"login": map[string]any{"_errors": []map[string]string{{"code": "INVALID_LOGIN", "message": "Login or password is invalid."}}}}}},
 	{service.ErrNoVoice, apiError{http.StatusServiceUnavailable, 0, "No voice server available", nil}},
+	{service.ErrBusy, apiError{http.StatusServiceUnavailable, 0, "Too many logins in progress; retry shortly.", nil}},
 }
 
 var (
@@ -53,6 +55,26 @@ var (
 	errForbidden  = apiError{http.StatusForbidden, 50001, "Missing Access", nil}
 	errBadRequest = apiError{http.StatusBadRequest, 50035, "Invalid Form Body", nil}
 )
+
+// limited is a 429 a handler returns (an attempt limit): tooMany writes it.
+type limited struct{ reset time.Time }
+
+func (limited) Error() string { return "rest: rate limited" }
+
+// unknownParam is the 404 for a path parameter that names nothing.
+func unknownParam(name string) apiError {
+	switch name {
+	case "guild":
+		return apiError{http.StatusNotFound, 10004, "Unknown Guild", nil}
+	case "channel":
+		return apiError{http.StatusNotFound, 10003, "Unknown Channel", nil}
+	case "message":
+		return apiError{http.StatusNotFound, 10008, "Unknown Message", nil}
+	case "user":
+		return apiError{http.StatusNotFound, 10013, "Unknown User", nil}
+	}
+	return errNotFound
+}
 
 func formError(field, code, msg string) apiError {
 	e := errBadRequest

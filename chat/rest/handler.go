@@ -5,60 +5,83 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/parleyhq/parley/chat/model"
+	"github.com/parleyhq/parley/chat/service"
 )
 
-// call is one request and its authenticated caller.
+// call is one request and its caller.
 type call struct {
 	w    http.ResponseWriter
 	r    *http.Request
+	addr netip.Addr // the caller's address as the limits see it (callerAddr)
+	// auth and user are the authenticated caller (routes with auth).
+	auth model.Auth
 	user model.User
+	// invalid counts the request against the invalid-request limit
+	// whatever its status (a failed login answers 400).
+	invalid bool
 }
 
 type handler func(c *call) (int, any, error)
 
-// handle registers a route with auth and rate limiting.
+// handle registers a route with auth and rate limiting. Every limit is
+// keyed on parsed values (limKey): the caller (user id, or address when
+// unauthenticated), the route, and the route's major parameter parsed as a
+// canonical id; a major parameter that is not one answers 404 before any
+// route window exists for it.
 func (s *Server) handle(pattern string, auth bool, major string, h handler) {
 	bucket := bucketHash(pattern)
+	s.routeCount++
+	route := s.routeCount
 	lim, ok := s.cfg.Routes[pattern]
 	if !ok {
 		lim = s.cfg.Default
 	}
 	s.mux.HandleFunc(pattern, func(w0 http.ResponseWriter, r *http.Request) {
-		ip := clientIP(r)
+		addr := callerAddr(r)
 		now := time.Now()
-		if reset, banned := s.lim.exhausted("invalid:"+ip, s.cfg.Invalid, now); banned {
+		byAddr := limKey{addr: addr}
+		if reset, banned := s.invalid.exhausted(byAddr, s.cfg.Invalid, now); banned {
 			tooMany(w0, reset, now, true)
 			return
 		}
 		w := &statusWriter{ResponseWriter: w0}
+		c := &call{w: w, r: r, addr: addr}
 		defer func() {
-			if w.status == http.StatusUnauthorized || w.status == http.StatusForbidden || w.status == http.StatusTooManyRequests {
-				s.lim.take("invalid:"+ip, s.cfg.Invalid, now)
+			if c.invalid || w.status == http.StatusUnauthorized || w.status == http.StatusForbidden || w.status == http.StatusTooManyRequests {
+				s.invalid.take(byAddr, s.cfg.Invalid, now)
 			}
 		}()
-		c := &call{w: w, r: r}
-		caller := ip
+		caller := byAddr
 		if auth {
-			u, err := s.cfg.Service.Authenticate(r.Context(), r.Header.Get("Authorization"))
+			a, err := s.cfg.Service.Authenticate(r.Context(), r.Header.Get("Authorization"))
 			if err != nil {
 				s.fail(w, err)
 				return
 			}
-			c.user, caller = u, u.ID.String()
+			c.auth, c.user, caller = a, a.User, limKey{user: a.User.ID}
 		}
-		if _, reset, ok := s.lim.take("global:"+caller, s.cfg.Global, now); !ok {
+		if _, reset, ok := s.global.take(caller, s.cfg.Global, now); !ok {
 			tooMany(w, reset, now, true)
 			return
 		}
-		key := bucket + ":" + r.PathValue(major) + ":" + caller
-		remaining, reset, ok := s.lim.take(key, lim, now)
+		key := caller
+		key.route = route
+		if major != "" {
+			id, err := model.ParseSnowflake(r.PathValue(major))
+			if err != nil {
+				writeError(w, unknownParam(major))
+				return
+			}
+			key.major = id
+		}
+		remaining, reset, ok := s.perRoute.take(key, lim, now)
 		setHeaders(w.Header(), lim, remaining, reset, now, bucket)
 		if !ok {
 			tooMany(w, reset, now, false)
@@ -88,19 +111,19 @@ func (w *statusWriter) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
-func clientIP(r *http.Request) string {
-	host := r.RemoteAddr
-	if i := strings.LastIndexByte(host, ':'); i > 0 {
-		host = host[:i]
-	}
-	return host
-}
-
 func (s *Server) fail(w http.ResponseWriter, err error) {
 	var ae apiError
 	if errors.As(err, &ae) {
 		writeError(w, ae)
 		return
+	}
+	var lim limited
+	if errors.As(err, &lim) {
+		tooMany(w, lim.reset, time.Now(), false)
+		return
+	}
+	if errors.Is(err, service.ErrBusy) {
+		w.Header().Set("Retry-After", "1")
 	}
 	e, known := toAPIError(err)
 	if !known {
@@ -134,6 +157,8 @@ func decode(c *call, v any) error {
 	return nil
 }
 
+// pathID parses a path id ("@me" is the caller). Anything but a
+// canonical id names nothing: 404 with the parameter's unknown-entity code.
 func pathID(c *call, name string) (model.Snowflake, error) {
 	v := c.r.PathValue(name)
 	if v == "@me" {
@@ -141,7 +166,7 @@ func pathID(c *call, name string) (model.Snowflake, error) {
 	}
 	id, err := model.ParseSnowflake(v)
 	if err != nil {
-		return 0, formError(name+"_id", "NUMBER_TYPE_COERCE", fmt.Sprintf("Value %q is not snowflake.", v))
+		return 0, unknownParam(name)
 	}
 	return id, nil
 }
@@ -156,4 +181,32 @@ func (s *Server) adminOK(r *http.Request) bool {
 	}
 	k, err := hex.DecodeString(v)
 	return err == nil && subtle.ConstantTimeCompare(k, s.cfg.AdminKey) == 1
+}
+
+// authAttempt counts one attempt to log in, register or change a password
+// against the caller address's Config.AuthPerIP; over it, the error is a
+// 429.
+func (s *Server) authAttempt(c *call) error {
+	now := time.Now()
+	if _, reset, ok := s.auth.take(limKey{addr: c.addr}, s.cfg.AuthPerIP, now); !ok {
+		return limited{reset}
+	}
+	return nil
+}
+
+// checkPassword runs a password check (login, password change) under the
+// failed-check limit of the account name login: refused while the limit
+// is used up, and a failure (bad is the service's error for it) counts
+// against it and against the address's invalid requests.
+func (s *Server) checkPassword(c *call, login string, bad error, check func() error) error {
+	key, now := accountKey(login), time.Now()
+	if reset, locked := s.failures.exhausted(key, s.cfg.LoginFailures, now); locked {
+		return limited{reset}
+	}
+	err := check()
+	if errors.Is(err, bad) {
+		s.failures.take(key, s.cfg.LoginFailures, now)
+		c.invalid = true
+	}
+	return err
 }

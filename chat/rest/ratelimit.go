@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/parleyhq/parley/chat/model"
 )
 
 // Limit is a fixed-window rate limit.
@@ -17,59 +20,152 @@ type Limit struct {
 	Window   time.Duration
 }
 
-// window is one bucket's state.
+// limKey is a limiter key. It is a fixed-size value built from parsed
+// parts (route index, canonical major id, caller), never from request
+// text, so no request can grow a key.
+type limKey struct {
+	route   uint16          // route index + 1 (0: not a route key)
+	major   model.Snowflake // the route's major parameter, parsed
+	user    model.Snowflake // the authenticated caller (0: by address)
+	addr    netip.Addr      // the caller's address (unauthenticated; /64 for IPv6)
+	account [16]byte        // a login name's key (accountKey; failed logins)
+}
+
+// accountKey is the key of the account a login names, whatever the case,
+// width or length of the name sent (model.UsernameKey, hashed): names no
+// account can have (too long) share one key.
+func accountKey(login string) limKey {
+	if len(login) > 256 {
+		login = ""
+	}
+	h := sha256.Sum256([]byte(model.UsernameKey(login)))
+	var k limKey
+	copy(k.account[:], h[:])
+	return k
+}
+
+// window is one key's state: requests used in [end-Window, end).
 type window struct {
-	start time.Time
-	used  int
+	end  int64 // unix nanos
+	used int
 }
 
-// limiter keeps per-key fixed windows. Keys are (bucket, major parameter,
-// caller) for routes and (caller) for the global limit.
+// sweepEvery is how often a limiter forgets expired windows on its own;
+// it also bounds how often a full limiter looks for expired ones before
+// evicting a live one.
+const sweepEvery = time.Second
+
+// limiter keeps per-key fixed windows, at most max of them. An expired
+// window is the same as none, so windows are forgotten once they end
+// (checked at most every sweepEvery). When max live windows are held, an
+// arbitrary one is forgotten to make room: its caller starts a fresh
+// window early, but the map never grows past max, whatever callers send.
 type limiter struct {
+	max int
+
 	mu sync.Mutex
-	// windows is guarded by mu.
-	windows map[string]*window
-	last    time.Time
+	// Guarded by mu:
+	windows   map[limKey]window
+	lastSweep int64
+	evicted   uint64
 }
 
-func newLimiter() *limiter { return &limiter{windows: map[string]*window{}} }
+func newLimiter(max int) *limiter { return &limiter{max: max, windows: map[limKey]window{}} }
 
 // take consumes one request; it returns the remaining count, the reset
-// time, and whether the request is allowed.
-func (l *limiter) take(key string, lim Limit, now time.Time) (remaining int, reset time.Time, ok bool) {
+// time, and whether the request is allowed. A negative lim.Requests is no
+// limit (nothing is kept).
+func (l *limiter) take(key limKey, lim Limit, now time.Time) (remaining int, reset time.Time, ok bool) {
+	if lim.Requests < 0 {
+		return math.MaxInt32, now, true
+	}
+	n := now.UnixNano()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if now.Sub(l.last) > time.Minute { // forget idle windows
-		for k, w := range l.windows {
-			if now.Sub(w.start) > 10*time.Minute {
-				delete(l.windows, k)
-			}
+	if n-l.lastSweep >= int64(sweepEvery) {
+		l.sweepLocked(n)
+	}
+	w, found := l.windows[key]
+	if !found || n >= w.end {
+		if !found && len(l.windows) >= l.max {
+			l.makeRoomLocked(n)
 		}
-		l.last = now
+		w = window{end: n + int64(lim.Window)}
 	}
-	w := l.windows[key]
-	if w == nil || now.Sub(w.start) >= lim.Window {
-		w = &window{start: now}
-		l.windows[key] = w
-	}
-	reset = w.start.Add(lim.Window)
+	reset = time.Unix(0, w.end)
 	if w.used >= lim.Requests {
+		l.windows[key] = w
 		return 0, reset, false
 	}
 	w.used++
+	l.windows[key] = w
 	return lim.Requests - w.used, reset, true
 }
 
 // exhausted reports whether key's current window is used up, without
 // consuming.
-func (l *limiter) exhausted(key string, lim Limit, now time.Time) (time.Time, bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	w := l.windows[key]
-	if w == nil || now.Sub(w.start) >= lim.Window {
+func (l *limiter) exhausted(key limKey, lim Limit, now time.Time) (time.Time, bool) {
+	if lim.Requests < 0 {
 		return time.Time{}, false
 	}
-	return w.start.Add(lim.Window), w.used >= lim.Requests
+	n := now.UnixNano()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	w, ok := l.windows[key]
+	if !ok || n >= w.end {
+		return time.Time{}, false
+	}
+	return time.Unix(0, w.end), w.used >= lim.Requests
+}
+
+// sweepLocked forgets every expired window.
+func (l *limiter) sweepLocked(now int64) {
+	for k, w := range l.windows {
+		if now >= w.end {
+			delete(l.windows, k)
+		}
+	}
+	l.lastSweep = now
+}
+
+// makeRoomLocked frees one place: the expired windows if a sweep is due,
+// else an arbitrary live one.
+func (l *limiter) makeRoomLocked(now int64) {
+	if now-l.lastSweep >= int64(sweepEvery)/10 {
+		l.sweepLocked(now)
+		if len(l.windows) < l.max {
+			return
+		}
+	}
+	for k := range l.windows {
+		delete(l.windows, k)
+		l.evicted++
+		return
+	}
+}
+
+// size returns the number of windows held and the live ones evicted so far.
+func (l *limiter) size() (keys int, evicted uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.windows), l.evicted
+}
+
+// callerAddr is the address the per-address limits key on: the remote IP,
+// IPv4-mapped addresses unmapped, IPv6 reduced to its /64 (one host
+// usually holds a whole /64, so one address each would be no limit).
+func callerAddr(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	a := ap.Addr().Unmap()
+	if a.Is6() {
+		if p, err := a.WithZone("").Prefix(64); err == nil {
+			return p.Addr()
+		}
+	}
+	return a
 }
 
 func bucketHash(route string) string {

@@ -6,11 +6,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parleyhq/parley/chat/model"
 	"github.com/parleyhq/parley/chat/service"
 )
 
 func TestLimiter(t *testing.T) {
-	l := newLimiter()
+	l := newLimiter(100)
 	lim := Limit{Requests: 2, Window: time.Second}
 	now := time.Unix(1000, 0)
 	steps := []struct {
@@ -19,7 +20,7 @@ func TestLimiter(t *testing.T) {
 		ok        bool
 	}{{0, 1, true}, {100 * time.Millisecond, 0, true}, {200 * time.Millisecond, 0, false}, {time.Second, 1, true}}
 	for i, st := range steps {
-		rem, reset, ok := l.take("k", lim, now.Add(st.at))
+		rem, reset, ok := l.take(limKey{user: 1}, lim, now.Add(st.at))
 		if rem != st.remaining || ok != st.ok {
 			t.Fatalf("step %d: remaining %d ok %v", i, rem, ok)
 		}
@@ -27,7 +28,7 @@ func TestLimiter(t *testing.T) {
 			t.Fatalf("step %d: reset in the past", i)
 		}
 	}
-	if _, _, ok := l.take("other", lim, now); !ok {
+	if _, _, ok := l.take(limKey{user: 2}, lim, now); !ok {
 		t.Fatal("keys are not independent")
 	}
 }
@@ -65,17 +66,57 @@ func TestToAPIError(t *testing.T) {
 }
 
 func TestExhausted(t *testing.T) {
-	l := newLimiter()
+	l := newLimiter(100)
 	lim := Limit{Requests: 1, Window: time.Minute}
 	now := time.Unix(1000, 0)
-	if _, ex := l.exhausted("k", lim, now); ex {
+	k := limKey{user: 1}
+	if _, ex := l.exhausted(k, lim, now); ex {
 		t.Fatal("fresh key exhausted")
 	}
-	l.take("k", lim, now)
-	if reset, ex := l.exhausted("k", lim, now); !ex || !reset.Equal(now.Add(time.Minute)) {
+	l.take(k, lim, now)
+	if reset, ex := l.exhausted(k, lim, now); !ex || !reset.Equal(now.Add(time.Minute)) {
 		t.Fatalf("exhausted %v %v", ex, reset)
 	}
-	if _, ex := l.exhausted("k", lim, now.Add(time.Minute)); ex {
+	if _, ex := l.exhausted(k, lim, now.Add(time.Minute)); ex {
 		t.Fatal("window did not reset")
+	}
+}
+
+// TestLimiterBounded: windows are forgotten once they end (not 10 minutes
+// later), and a limiter full of live windows stays at its cap however many
+// new keys arrive.
+func TestLimiterBounded(t *testing.T) {
+	l := newLimiter(64)
+	lim := Limit{Requests: 5, Window: time.Second}
+	now := time.Unix(1000, 0)
+	for i := range 10_000 {
+		l.take(limKey{route: 1, major: model.Snowflake(i + 1), user: 7}, lim, now)
+		if n, _ := l.size(); n > 64 {
+			t.Fatalf("%d windows after %d keys, cap 64", n, i+1)
+		}
+	}
+	if _, ev := l.size(); ev == 0 {
+		t.Fatal("no eviction counted")
+	}
+	// One window later every window has ended: the next take sweeps them.
+	l.take(limKey{user: 8}, lim, now.Add(lim.Window+sweepEvery))
+	if n, _ := l.size(); n != 1 {
+		t.Fatalf("%d windows after they all ended, want 1", n)
+	}
+}
+
+func TestCallerAddr(t *testing.T) {
+	tests := []struct{ remote, want string }{
+		{"192.0.2.7:5555", "192.0.2.7"},
+		{"[::ffff:192.0.2.7]:5555", "192.0.2.7"},
+		{"[2001:db8:1:2:3:4:5:6]:5555", "2001:db8:1:2::"},
+		{"[2001:db8:1:2:ffff::1]:80", "2001:db8:1:2::"},
+	}
+	for _, tc := range tests {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = tc.remote
+		if got := callerAddr(r).String(); got != tc.want {
+			t.Errorf("%s: %s, want %s", tc.remote, got, tc.want)
+		}
 	}
 }

@@ -18,6 +18,9 @@ func (s *Server) routes() {
 		if err := decode(c, &req); err != nil {
 			return 0, nil, err
 		}
+		if err := s.authAttempt(c); err != nil {
+			return 0, nil, err
+		}
 		u, tok, err := svc.Register(c.r.Context(), req.Username, req.Password)
 		if err != nil {
 			return 0, nil, err
@@ -32,7 +35,68 @@ func (s *Server) routes() {
 		if req.Login == "" {
 			req.Login = req.Username
 		}
-		u, tok, err := svc.Login(c.r.Context(), req.Login, req.Password)
+		if err := s.authAttempt(c); err != nil {
+			return 0, nil, err
+		}
+		var u model.User
+		var tok string
+		err := s.checkPassword(c, req.Login, service.ErrBadLogin, func() (err error) {
+			u, tok, err = svc.Login(c.r.Context(), req.Login, req.Password)
+			return err
+		})
+		if err != nil {
+			return 0, nil, err
+		}
+		return http.StatusOK, map[string]any{"token": tok, "user_id": u.ID, "user": u}, nil
+	})
+	s.handle("POST /auth/logout", true, "", func(c *call) (int, any, error) {
+		return http.StatusNoContent, nil, svc.Logout(c.r.Context(), c.auth)
+	})
+	s.handle("POST /auth/logout-all", true, "", func(c *call) (int, any, error) {
+		return http.StatusNoContent, nil, svc.LogoutAll(c.r.Context(), c.auth)
+	})
+	s.handle("PATCH /users/@me", true, "", func(c *call) (int, any, error) {
+		var req struct {
+			Password    *string `json:"password"`
+			NewPassword *string `json:"new_password"`
+		}
+		if err := decode(c, &req); err != nil {
+			return 0, nil, err
+		}
+		if req.NewPassword == nil {
+			return http.StatusOK, c.user, nil
+		}
+		if req.Password == nil {
+			return 0, nil, formError("password", "BASE_TYPE_REQUIRED", "This field is required")
+		}
+		if err := s.authAttempt(c); err != nil {
+			return 0, nil, err
+		}
+		var u model.User
+		var tok string
+		err := s.checkPassword(c, c.user.Username, service.ErrBadPassword, func() (err error) {
+			u, tok, err = svc.ChangePassword(c.r.Context(), c.user.ID, *req.Password, *req.NewPassword)
+			return err
+		})
+		if err != nil {
+			return 0, nil, err
+		}
+		return http.StatusOK, struct {
+			model.User
+			Token string `json:"token"`
+		}{u, tok}, nil
+	})
+	s.handle("POST /_parley/bots/reset", false, "", func(c *call) (int, any, error) {
+		if !s.adminOK(c.r) {
+			return 0, nil, errForbidden
+		}
+		var req struct {
+			Name string `json:"name"`
+		}
+		if err := decode(c, &req); err != nil {
+			return 0, nil, err
+		}
+		u, tok, err := svc.ResetBotToken(c.r.Context(), req.Name)
 		if err != nil {
 			return 0, nil, err
 		}

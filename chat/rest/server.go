@@ -4,21 +4,30 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
 	"sync"
+
+	"github.com/parleyhq/parley/internal/connlimit"
 )
 
 // Server is the REST API: New binds its listener, Start serves it, Close
 // shuts it down. ServeHTTP is its handler (usable on its own, e.g. with
 // httptest).
 type Server struct {
-	cfg  Config
-	mux  *http.ServeMux
-	lim  *limiter
-	ln   net.Listener
-	http *http.Server
+	cfg Config
+	mux *http.ServeMux
+	// The limiters, one map each so that filling one cannot evict
+	// another's windows: global per caller, per route and major id per
+	// caller, invalid answers per address, auth attempts per address,
+	// failed password checks per account name.
+	global, perRoute, invalid, auth, failures *limiter
+
+	routeCount uint16              // routes registered (route keys)
+	ln         *connlimit.Listener // Config.MaxConnsPerIP over the bound listener
+	http       *http.Server
 	// serving counts the Serve goroutine; conns counts the connections
 	// net/http serves (ConnState new → closed), so Close can wait for
 	// their goroutines too.
@@ -49,13 +58,40 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("rest: listen %s: %w", cfg.Addr, err)
 		}
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), lim: newLimiter(), ln: ln}
+	s := &Server{
+		cfg: cfg, mux: http.NewServeMux(), ln: connlimit.Wrap(ln, connlimit.Config{PerIP: max(0, cfg.MaxConnsPerIP)}),
+		global: newLimiter(cfg.LimiterKeys), perRoute: newLimiter(cfg.LimiterKeys), invalid: newLimiter(cfg.LimiterKeys),
+		auth: newLimiter(cfg.LimiterKeys), failures: newLimiter(cfg.LimiterKeys),
+	}
 	s.routes()
 	s.http = &http.Server{
-		Handler: s, ReadHeaderTimeout: cfg.ReadHeaderTimeout, IdleTimeout: cfg.IdleTimeout,
-		ConnState: s.connState,
+		Handler: s, ReadHeaderTimeout: cfg.ReadHeaderTimeout, ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout,
+		IdleTimeout: cfg.IdleTimeout, MaxHeaderBytes: cfg.MaxHeaderBytes, ConnState: s.connState,
+		ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
 	}
 	return s, nil
+}
+
+// Stats are the REST server's gauges and counters.
+type Stats struct {
+	// LimiterKeys are the windows held by all the limiters together (each
+	// holds at most Config.LimiterKeys).
+	LimiterKeys int
+	// LimiterEvictions counts live windows forgotten to stay within the cap.
+	LimiterEvictions uint64
+	// RefusedConns counts connections closed at accept for the per-IP cap.
+	RefusedConns uint64
+}
+
+// Stats returns the current gauges and counters.
+func (s *Server) Stats() Stats {
+	st := Stats{RefusedConns: s.ln.Rejections().PerIP}
+	for _, l := range []*limiter{s.global, s.perRoute, s.invalid, s.auth, s.failures} {
+		n, ev := l.size()
+		st.LimiterKeys += n
+		st.LimiterEvictions += ev
+	}
+	return st
 }
 
 // Addr is the bound listen address (host:port).

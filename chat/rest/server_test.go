@@ -81,11 +81,7 @@ func TestCloseCutsSlowRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	testkit.Eventually(t, 5*time.Second, func() bool {
-		s.lim.mu.Lock()
-		defer s.lim.mu.Unlock()
-		return len(s.lim.windows) > 0
-	}, "the request never reached its handler")
+	testkit.Eventually(t, 5*time.Second, func() bool { return s.Stats().LimiterKeys > 0 }, "the request never reached its handler")
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	start := time.Now()
@@ -145,5 +141,91 @@ func TestConfigValidate(t *testing.T) {
 				t.Fatalf("Validate: %v", err)
 			}
 		})
+	}
+}
+
+// TestSlowClientsCut (issue item 14): a request whose body trickles in
+// (one byte every 100 ms) is cut off at ReadTimeout, and the defaults
+// bound reading, writing and idling.
+func TestSlowClientsCut(t *testing.T) {
+	testkit.NoLeaks(t)
+	d := (Config{}).withDefaults()
+	if d.ReadTimeout <= 0 || d.ReadTimeout > time.Minute || d.WriteTimeout <= 0 || d.IdleTimeout <= 0 || d.ReadHeaderTimeout <= 0 {
+		t.Fatalf("default timeouts: %+v", d)
+	}
+	s, err := New(Config{Service: newService(t), GatewayURL: "ws://x", ReadTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close(context.Background()) })
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	nc, err := net.Dial("tcp", s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if _, err := io.WriteString(nc, "POST /api/v10/auth/login HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for time.Since(start) < 5*time.Second {
+		if _, err := nc.Write([]byte{'a'}); err != nil {
+			break // the server hung up
+		}
+		time.Sleep(100 * time.Millisecond) // the slow client's pace, not synchronisation
+	}
+	_ = nc.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if _, err := io.ReadAll(nc); err != nil {
+		t.Fatalf("connection still open after %v: %v", time.Since(start), err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("slow body held the connection %v (ReadTimeout 300 ms)", d)
+	}
+}
+
+// TestConnCapPerIP (issue item 14): connections beyond MaxConnsPerIP from
+// one address are closed at accept; other addresses are served.
+func TestConnCapPerIP(t *testing.T) {
+	testkit.NoLeaks(t)
+	s, err := New(Config{Service: newService(t), GatewayURL: "ws://x", MaxConnsPerIP: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close(context.Background()) })
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	from := func(src string) net.Conn {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
+		nc, err := d.Dial("tcp", s.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { nc.Close() })
+		return nc
+	}
+	served := func(nc net.Conn) bool {
+		if _, err := io.WriteString(nc, "GET /api/v10/gateway HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+			return false
+		}
+		_ = nc.SetReadDeadline(time.Now().Add(3 * time.Second))
+		b := make([]byte, 12)
+		_, err := io.ReadFull(nc, b)
+		return err == nil && string(b) == "HTTP/1.1 200"
+	}
+	a, b := from("127.0.4.1"), from("127.0.4.1")
+	if !served(a) || !served(b) {
+		t.Fatal("connections within the cap not served")
+	}
+	if served(from("127.0.4.1")) {
+		t.Fatal("a third connection from one address was served")
+	}
+	if !served(from("127.0.4.2")) {
+		t.Fatal("another address was refused")
+	}
+	if n := s.Stats().RefusedConns; n != 1 {
+		t.Fatalf("%d refusals counted", n)
 	}
 }

@@ -3,25 +3,35 @@ package service
 import (
 	"context"
 	"errors"
-	"strings"
 	"sync"
-	"unicode/utf8"
+	"time"
+
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/parleyhq/parley/chat/model"
 	"github.com/parleyhq/parley/chat/store"
 )
 
-// accounts is the in-memory copy of users and token hashes (write-through:
-// the store holds the truth, a token missing here is looked up there).
+// accounts is the in-memory copy of users and tokens (write-through: the
+// store holds the truth, a token missing here is looked up there).
 type accounts struct {
 	mu sync.RWMutex
 	// Guarded by mu:
 	users  map[model.Snowflake]model.User
-	tokens map[string]model.Snowflake // sha256(token) → user
+	tokens map[model.TokenID]cachedToken
+	// revocations counts revocations, so a token read from the store
+	// before a revocation is not cached after it (putTokenIf).
+	revocations uint64
+}
+
+// cachedToken is a token's user and lifetime (store.Token without the hash).
+type cachedToken struct {
+	user            model.Snowflake
+	issued, expires time.Time
 }
 
 func newAccounts() *accounts {
-	return &accounts{users: map[model.Snowflake]model.User{}, tokens: map[string]model.Snowflake{}}
+	return &accounts{users: map[model.Snowflake]model.User{}, tokens: map[model.TokenID]cachedToken{}}
 }
 
 // user returns a user by id.
@@ -39,19 +49,41 @@ func (a *accounts) put(u model.User) {
 	a.mu.Unlock()
 }
 
-// byToken returns the user a token hash belongs to, if both are cached.
-func (a *accounts) byToken(hash []byte) (model.User, bool) {
+// token returns a cached token, the revocation count to pass to
+// putTokenIf when it is not cached.
+func (a *accounts) token(id model.TokenID) (cachedToken, uint64, bool) {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	id, ok := a.tokens[string(hash)]
-	u, uok := a.users[id]
-	return u, ok && uok
+	t, ok := a.tokens[id]
+	return t, a.revocations, ok
 }
 
-// putToken records a token hash for a user.
-func (a *accounts) putToken(hash []byte, user model.Snowflake) {
+// putToken caches a token (just issued, or its lifetime moved).
+func (a *accounts) putToken(id model.TokenID, t cachedToken) {
 	a.mu.Lock()
-	a.tokens[string(hash)] = user
+	a.tokens[id] = t
+	a.mu.Unlock()
+}
+
+// putTokenIf caches a token read from the store unless a revocation
+// happened since token reported revs.
+func (a *accounts) putTokenIf(id model.TokenID, t cachedToken, revs uint64) {
+	a.mu.Lock()
+	if a.revocations == revs {
+		a.tokens[id] = t
+	}
+	a.mu.Unlock()
+}
+
+// dropTokens forgets the tokens that match (a revocation).
+func (a *accounts) dropTokens(match func(model.TokenID, cachedToken) bool) {
+	a.mu.Lock()
+	a.revocations++
+	for id, t := range a.tokens {
+		if match(id, t) {
+			delete(a.tokens, id)
+		}
+	}
 	a.mu.Unlock()
 }
 
@@ -69,20 +101,26 @@ func (a *accounts) memberObjects(ms []model.Member) []model.MemberObject {
 
 // Register creates a user account and returns it with a token.
 func (s *Service) Register(ctx context.Context, username, password string) (model.User, string, error) {
-	if err := validUsername(username); err != nil {
+	username, err := checkUsername(username)
+	if err != nil {
 		return model.User{}, "", err
 	}
-	if utf8.RuneCountInString(password) < 8 || len(password) > 512 {
-		return model.User{}, "", fieldErr("password", "PASSWORD_TOO_SHORT", "Must be between 8 and 512 in length.")
+	if err := validPassword("password", password); err != nil {
+		return model.User{}, "", err
+	}
+	var hash string
+	if err := s.hashers.do(ctx, func() { hash = hashPassword(password, s.cfg.PasswordIterations) }); err != nil {
+		return model.User{}, "", err
 	}
 	u := model.NewUser(s.gen.Next(), username, false)
-	return s.createAccount(ctx, store.Account{User: u, PasswordHash: hashPassword(password, s.cfg.PasswordIterations)})
+	return s.createAccount(ctx, store.Account{User: u, PasswordHash: hash})
 }
 
 // CreateBot creates a bot user and returns it with its token. admin gives it
 // the default guild's Admin role.
 func (s *Service) CreateBot(ctx context.Context, name string, admin bool) (model.User, string, error) {
-	if err := validUsername(name); err != nil {
+	name, err := checkUsername(name)
+	if err != nil {
 		return model.User{}, "", err
 	}
 	u := model.NewUser(s.gen.Next(), name, true)
@@ -93,24 +131,13 @@ func (s *Service) CreateBot(ctx context.Context, name string, admin bool) (model
 	return u, tok, s.grantAdmin(ctx, u.ID)
 }
 
-func validUsername(name string) error {
-	n := utf8.RuneCountInString(name)
-	if n < 2 || n > 32 || strings.TrimSpace(name) != name || strings.ContainsAny(name, "@#:`") {
-		return fieldErr("username", "USERNAME_INVALID", "Username must be 2-32 characters without @ # : `.")
-	}
-	if strings.EqualFold(name, SystemUsername) {
-		return fieldErr("username", "USERNAME_ALREADY_TAKEN", "Username is unavailable.")
-	}
-	return nil
-}
-
 func (s *Service) createAccount(ctx context.Context, a store.Account) (model.User, string, error) {
 	if err := s.st.CreateUser(ctx, a); errors.Is(err, store.ErrConflict) {
 		return model.User{}, "", fieldErr("username", "USERNAME_ALREADY_TAKEN", "Username is unavailable.")
 	} else if err != nil {
 		return model.User{}, "", err
 	}
-	tok, err := s.issueToken(ctx, a.User.ID)
+	tok, err := s.issueToken(ctx, a.User)
 	if err != nil {
 		return model.User{}, "", err
 	}
@@ -123,57 +150,38 @@ func (s *Service) createAccount(ctx context.Context, a store.Account) (model.Use
 	return a.User, tok, nil
 }
 
-func (s *Service) issueToken(ctx context.Context, user model.Snowflake) (string, error) {
-	tok := newToken(user)
-	h := tokenHash(tok)
-	if err := s.st.PutToken(ctx, h, user); err != nil {
-		return "", err
+// Login checks a password and returns a new token. It does the same work
+// whether the name exists or not: a name without a password (no such user,
+// a bot) is checked against dummyHash, through the same bounded hasher,
+// so neither the time nor the answer (ErrBadLogin) tells them apart. A
+// busy hasher is ErrBusy. Attempt limits are the transport's (chat/rest).
+func (s *Service) Login(ctx context.Context, login, password string) (model.User, string, error) {
+	if len(password) > maxPassword {
+		return model.User{}, "", ErrBadLogin // no account has one: nothing to compare
 	}
-	s.accounts.putToken(h, user)
-	return tok, nil
-}
-
-// Login checks a password and returns a new token.
-func (s *Service) Login(ctx context.Context, username, password string) (model.User, string, error) {
-	a, err := s.st.AccountByName(ctx, username)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && (a.User.Bot || a.PasswordHash == "")) {
-		return model.User{}, "", ErrBadLogin
-	} else if err != nil {
+	var a store.Account
+	var err error
+	if len(login) <= maxNameInput {
+		a, err = s.st.AccountByName(ctx, norm.NFKC.String(login))
+	} else {
+		err = store.ErrNotFound
+	}
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return model.User{}, "", err
 	}
-	if !checkPassword(password, a.PasswordHash) {
+	stored, real := a.PasswordHash, err == nil && !a.User.Bot && a.PasswordHash != ""
+	if !real {
+		stored = s.dummy
+	}
+	var match bool
+	if err := s.hashers.do(ctx, func() { match = checkPassword(password, stored) }); err != nil {
+		return model.User{}, "", err
+	}
+	if !real || !match {
 		return model.User{}, "", ErrBadLogin
 	}
-	tok, err := s.issueToken(ctx, a.User.ID)
+	tok, err := s.issueToken(ctx, a.User)
 	return a.User, tok, err
-}
-
-// Authenticate resolves an Authorization value: "Bot T", "Bearer T" or T.
-func (s *Service) Authenticate(ctx context.Context, auth string) (model.User, error) {
-	tok := auth
-	for _, p := range []string{"Bot ", "Bearer "} {
-		tok = strings.TrimPrefix(tok, p)
-	}
-	if tok == "" || len(tok) > 256 {
-		return model.User{}, ErrUnauthorized
-	}
-	h := tokenHash(tok)
-	if u, ok := s.accounts.byToken(h); ok {
-		return u, nil
-	}
-	id, err := s.st.UserByToken(ctx, h)
-	if errors.Is(err, store.ErrNotFound) {
-		return model.User{}, ErrUnauthorized
-	} else if err != nil {
-		return model.User{}, err
-	}
-	u, err := s.st.GetUser(ctx, id)
-	if err != nil {
-		return model.User{}, ErrUnauthorized
-	}
-	s.accounts.put(u)
-	s.accounts.putToken(h, id)
-	return u, nil
 }
 
 // User returns a user by id.

@@ -24,9 +24,9 @@ type ChannelPatch struct {
 
 func (p ChannelPatch) apply(c *model.Channel) error {
 	if p.Name != nil {
-		n := strings.TrimSpace(*p.Name)
-		if len(n) < 1 || len(n) > 100 {
-			return fieldErr("name", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")
+		n, err := checkName("name", strings.TrimSpace(*p.Name), 1, 100)
+		if err != nil {
+			return err
 		}
 		if c.Type == model.ChannelText {
 			n = strings.ToLower(strings.ReplaceAll(n, " ", "-"))
@@ -36,6 +36,9 @@ func (p ChannelPatch) apply(c *model.Channel) error {
 	if p.Topic != nil {
 		if len(*p.Topic) > 1024 {
 			return fieldErr("topic", "BASE_TYPE_MAX_LENGTH", "Must be 1024 or fewer in length.")
+		}
+		if err := checkText("topic", *p.Topic); err != nil {
+			return err
 		}
 		t := *p.Topic
 		c.Topic = &t
@@ -62,7 +65,10 @@ func (p ChannelPatch) apply(c *model.Channel) error {
 		if p.RTCRegion == nil || *p.RTCRegion == "" {
 			c.RTCRegion = nil
 		} else {
-			r := *p.RTCRegion
+			r, err := checkName("rtc_region", *p.RTCRegion, 1, 64)
+			if err != nil {
+				return err
+			}
 			c.RTCRegion = &r
 		}
 	}

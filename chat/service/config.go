@@ -3,6 +3,7 @@ package service
 import (
 	"fmt"
 	"log/slog"
+	"runtime"
 	"time"
 
 	"github.com/parleyhq/parley/chat/registry"
@@ -30,6 +31,19 @@ type Config struct {
 	NoAutoJoin bool
 	// PasswordIterations is the PBKDF2 cost (default 100,000).
 	PasswordIterations int
+	// PasswordHashers bounds the password hashes computed at once (login,
+	// registration, password change; default half the cores, at least
+	// one); PasswordQueue bounds the callers waiting for one (default 32)
+	// and PasswordWait how long each waits (default 5 s) before ErrBusy.
+	PasswordHashers, PasswordQueue int
+	PasswordWait                   time.Duration
+	// TokenIdleTTL is how long a user token lives after its last use
+	// (default 30 days); TokenMaxAge is how long it lives at most after
+	// the login that issued it (default 365 days). Bot tokens do not
+	// expire (they are reset). See tokens.go.
+	TokenIdleTTL, TokenMaxAge time.Duration
+	// Now is the clock (default time.Now; tests move it).
+	Now func() time.Time
 	// Worker is the snowflake worker id (0-31).
 	Worker uint8
 }
@@ -42,8 +56,26 @@ func (c Config) withDefaults() Config {
 	if c.PasswordIterations == 0 {
 		c.PasswordIterations = 100_000
 	}
+	if c.PasswordHashers == 0 {
+		c.PasswordHashers = max(1, runtime.GOMAXPROCS(0)/2)
+	}
+	if c.PasswordQueue == 0 {
+		c.PasswordQueue = 32
+	}
+	if c.PasswordWait == 0 {
+		c.PasswordWait = 5 * time.Second
+	}
 	if c.VoiceTokenTTL == 0 {
 		c.VoiceTokenTTL = time.Hour
+	}
+	if c.TokenIdleTTL == 0 {
+		c.TokenIdleTTL = 30 * 24 * time.Hour
+	}
+	if c.TokenMaxAge == 0 {
+		c.TokenMaxAge = 365 * 24 * time.Hour
+	}
+	if c.Now == nil {
+		c.Now = time.Now
 	}
 	return c
 }
@@ -55,7 +87,8 @@ func (c Config) Validate() error {
 	switch {
 	case c.Store == nil:
 		return fmt.Errorf("%w: no store", ErrConfig)
-	case c.PasswordIterations < 0 || c.VoiceTokenTTL < 0:
+	case c.PasswordIterations < 0 || c.VoiceTokenTTL < 0 || c.TokenIdleTTL < 0 || c.TokenMaxAge < 0,
+		c.PasswordHashers < 0 || c.PasswordQueue < 0 || c.PasswordWait < 0:
 		return fmt.Errorf("%w: negative value", ErrConfig)
 	}
 	return nil

@@ -15,6 +15,10 @@ type Dispatcher interface {
 	DispatchSession(id string, ev *model.Event) bool
 	JoinGuild(user, guild model.Snowflake, guildCreate []byte)
 	LeaveGuild(user, guild model.Snowflake)
+	// CloseSessions ends the sessions a user opened with token (nil: with
+	// any token) and closes their connections with 4004: the token was
+	// revoked or expired.
+	CloseSessions(user model.Snowflake, token *model.TokenID)
 }
 
 // dispatcherSlot holds the dispatcher, set once the gateway exists.
@@ -46,6 +50,7 @@ func (nopDispatcher) DispatchUser(model.Snowflake, *model.Event)         {}
 func (nopDispatcher) DispatchSession(string, *model.Event) bool          { return false }
 func (nopDispatcher) JoinGuild(model.Snowflake, model.Snowflake, []byte) {}
 func (nopDispatcher) LeaveGuild(model.Snowflake, model.Snowflake)        {}
+func (nopDispatcher) CloseSessions(model.Snowflake, *model.TokenID)      {}
 
 // SetDispatcher connects the gateway.
 func (s *Service) SetDispatcher(d Dispatcher) { s.disp.set(d) }

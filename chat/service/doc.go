@@ -10,8 +10,9 @@
 // Dispatcher (the gateway), and the service satisfies the gateway's
 // Backend interface with model types.
 //
-// Files: service.go (the Service facade and its parts), accounts.go (users
-// and tokens), guildgraph.go (the in-memory guild graph), permissions.go
+// Files: service.go (the Service facade and its parts), accounts.go (users,
+// registration and login), names.go (what names may hold), tokens.go (token
+// lifetimes, expiry and revocation), guildgraph.go (the in-memory guild graph), permissions.go
 // (the permission rules), guilds.go, members.go, channels.go, messages.go,
 // voice.go and presence.go (the operations), dispatch.go (the Dispatcher),
 // seed.go (first start and loading).

@@ -22,9 +22,15 @@ var (
 	ErrNotAuthor          = errors.New("service: cannot edit a message authored by another user")
 	ErrInvalidForm        = errors.New("service: invalid form body")
 	ErrBadLogin           = errors.New("service: invalid login or password")
-	ErrNoVoice            = errors.New("service: no voice server available")
-	ErrChannelFull        = errors.New("service: voice channel is full (user_limit)")
-	ErrConfig             = errors.New("service: invalid configuration")
+	// ErrBadPassword is a wrong current password in a password change
+	// (an ErrInvalidForm about the field "password").
+	ErrBadPassword = &FieldError{Field: "password", Code: "PASSWORD_DOES_NOT_MATCH", Message: "Password does not match."}
+	// ErrBusy means too many password checks are running or waiting
+	// (Config.PasswordHashers, PasswordQueue): try again shortly.
+	ErrBusy        = errors.New("service: too many logins in progress")
+	ErrNoVoice     = errors.New("service: no voice server available")
+	ErrChannelFull = errors.New("service: voice channel is full (user_limit)")
+	ErrConfig      = errors.New("service: invalid configuration")
 )
 
 // FieldError is an ErrInvalidForm about one field (Discord's errors tree).

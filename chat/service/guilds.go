@@ -120,9 +120,9 @@ func (s *Service) ModifyGuild(ctx context.Context, user, guild model.Snowflake, 
 	}
 	g := v.guild
 	if name != nil {
-		n := strings.TrimSpace(*name)
-		if len(n) < 2 || len(n) > 100 {
-			return nil, fieldErr("name", "BASE_TYPE_BAD_LENGTH", "Must be between 2 and 100 in length.")
+		n, err := checkName("name", strings.TrimSpace(*name), 2, 100)
+		if err != nil {
+			return nil, err
 		}
 		g.Name = n
 	}

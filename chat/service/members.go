@@ -54,6 +54,10 @@ func (s *Service) Member(user, guild, target model.Snowflake) (model.MemberObjec
 	return s.memberObject(m), nil
 }
 
+// MaxChunkNonce is the longest op 8 nonce echoed in GUILD_MEMBERS_CHUNK
+// (bytes, Discord's limit).
+const MaxChunkNonce = 32
+
 // GuildMembersChunk handles gateway op 8: the members whose username
 // starts with the query (case-insensitive), at most limit (0: all).
 func (s *Service) GuildMembersChunk(_ context.Context, ref model.SessionRef, req model.RequestGuildMembers) ([]byte, error) {
@@ -65,18 +69,18 @@ func (s *Service) GuildMembersChunk(_ context.Context, ref model.SessionRef, req
 	if limit <= 0 {
 		limit = len(all)
 	}
-	q := strings.ToLower(req.Query)
+	q := model.UsernameKey(req.Query)
 	out := []model.MemberObject{}
 	for _, obj := range s.accounts.memberObjects(all) {
 		if len(out) == limit {
 			break
 		}
-		if q == "" || strings.HasPrefix(strings.ToLower(obj.User.Username), q) {
+		if q == "" || strings.HasPrefix(model.UsernameKey(obj.User.Username), q) {
 			out = append(out, obj)
 		}
 	}
 	d := map[string]any{"guild_id": req.GuildID, "members": out, "chunk_index": 0, "chunk_count": 1, "not_found": []any{}}
-	if req.Nonce != "" {
+	if req.Nonce != "" && len(req.Nonce) <= MaxChunkNonce { // Discord ignores a longer one
 		d["nonce"] = req.Nonce
 	}
 	return json.Marshal(d)
@@ -157,13 +161,13 @@ func (s *Service) ModifyMember(ctx context.Context, user, guild, target model.Sn
 		return model.MemberObject{}, ErrMissingPermissions
 	}
 	if p.Nick != nil {
-		n := *p.Nick
-		if len(n) > 32 {
-			return model.MemberObject{}, fieldErr("nick", "BASE_TYPE_MAX_LENGTH", "Must be 32 or fewer in length.")
-		}
-		if n == "" {
+		if *p.Nick == "" {
 			m.Nick = nil
 		} else {
+			n, err := checkName("nick", *p.Nick, 1, 32)
+			if err != nil {
+				return model.MemberObject{}, err
+			}
 			m.Nick = &n
 		}
 	}

@@ -17,12 +17,21 @@ import (
 type MessageCreate struct {
 	Content string          `json:"content"`
 	TTS     bool            `json:"tts"`
-	Nonce   any             `json:"nonce"`
+	Nonce   json.RawMessage `json:"nonce"`
 	Embeds  json.RawMessage `json:"embeds"`
 }
 
-// MaxContent is Discord's message length limit.
-const MaxContent = 2000
+// Limits of what a message carries to every member (Discord's). Every
+// client-chosen field of a dispatched event is bounded: each copy is
+// written to every recipient and held in their replay logs.
+const (
+	// MaxContent is the message length limit in characters.
+	MaxContent = 2000
+	// MaxNonce is the nonce length limit in characters (string or integer).
+	MaxNonce = 25
+	// MaxEmbedBytes bounds the embeds' JSON, MaxEmbeds their number.
+	MaxEmbedBytes, MaxEmbeds = 6000, 10
+)
 
 var mentionRe = regexp.MustCompile(`<@!?(\d{1,20})>`)
 
@@ -30,6 +39,10 @@ var mentionRe = regexp.MustCompile(`<@!?(\d{1,20})>`)
 // returned object is what REST answers and what the gateway carries.
 func (s *Service) CreateMessage(ctx context.Context, author, channel model.Snowflake, req MessageCreate) (model.Message, error) {
 	embeds, err := checkEmbeds(req.Embeds)
+	if err != nil {
+		return model.Message{}, err
+	}
+	nonce, err := checkNonce(req.Nonce)
 	if err != nil {
 		return model.Message{}, err
 	}
@@ -61,7 +74,7 @@ func (s *Service) CreateMessage(ctx context.Context, author, channel model.Snowf
 	}
 	s.graph.setLastMessage(channel, m.ID)
 	m = s.render(m, guild)
-	m.Nonce = req.Nonce
+	m.Nonce = nonce
 	s.dispatchMessage("MESSAGE_CREATE", m)
 	return m, nil
 }
@@ -71,10 +84,34 @@ func checkEmbeds(raw json.RawMessage) (string, error) {
 		return "[]", nil
 	}
 	var list []json.RawMessage
-	if err := json.Unmarshal(raw, &list); err != nil || len(list) > 10 || len(raw) > 6000 {
+	if len(raw) > MaxEmbedBytes || json.Unmarshal(raw, &list) != nil || len(list) > MaxEmbeds {
 		return "", fieldErr("embeds", "BASE_TYPE_BAD_LENGTH", "Must be a list of at most 10 embeds.")
 	}
 	return string(raw), nil
+}
+
+// checkNonce accepts what Discord does: a string or an integer of at most
+// MaxNonce characters (null or absent: none). It returns the nonce as sent.
+func checkNonce(raw json.RawMessage) (json.RawMessage, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	bad := fieldErr("nonce", "BASE_TYPE_MAX_LENGTH", "Must be a string or an integer of 25 or fewer characters.")
+	if len(raw) > 8*MaxNonce {
+		return nil, bad // longer than any valid encoding (escapes included)
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err == nil {
+		if utf8.RuneCountInString(s) > MaxNonce {
+			return nil, bad
+		}
+		return append(json.RawMessage(nil), raw...), nil
+	}
+	var n json.Number
+	if err := json.Unmarshal(raw, &n); err != nil || len(n) > MaxNonce || strings.ContainsAny(string(n), ".eE") {
+		return nil, bad // not an integer
+	}
+	return json.RawMessage(n.String()), nil
 }
 
 // render fills author, member, guild id and the empty arrays.

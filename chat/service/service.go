@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 
 	"github.com/parleyhq/parley/chat/model"
 	"github.com/parleyhq/parley/chat/store"
@@ -12,7 +13,7 @@ import (
 // Service is the chat logic, the facade the transports call. Create with
 // New. It is composed of parts that each own one lock and guard one thing:
 //
-//   - accounts (accounts.mu): users and token hashes;
+//   - accounts (accounts.mu): users and tokens (their lifetimes);
 //   - graph (guildGraph.mu): guilds, channels, roles, members and the
 //     default guild;
 //   - presence (presences.mu): each user's last status;
@@ -30,11 +31,14 @@ type Service struct {
 	log *slog.Logger
 	gen *model.Generator
 
-	accounts *accounts
-	graph    *guildGraph
-	presence presences
-	voice    *voicestate.Tracker
-	disp     dispatcherSlot
+	accounts  *accounts
+	lastPurge atomic.Int64 // unix nanos of the last purge of expired tokens
+	hashers   *hasher      // bounds password hashing
+	dummy     string       // dummyHash at the configured cost
+	graph     *guildGraph
+	presence  presences
+	voice     *voicestate.Tracker
+	disp      dispatcherSlot
 }
 
 // New applies the defaults to cfg, validates it and loads the guild graph
@@ -48,6 +52,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	s := &Service{
 		cfg: cfg, st: cfg.Store, log: cfg.Logger, gen: model.NewGenerator(cfg.Worker, 0),
 		accounts: newAccounts(), graph: newGuildGraph(), voice: voicestate.New(),
+		hashers: newHasher(cfg.PasswordHashers, cfg.PasswordQueue, cfg.PasswordWait), dummy: dummyHash(cfg.PasswordIterations),
 	}
 	if err := s.seed(ctx); err != nil {
 		return nil, err

@@ -17,20 +17,6 @@ func TestPassword(t *testing.T) {
 	}
 }
 
-func TestValidUsername(t *testing.T) {
-	tests := []struct {
-		name string
-		ok   bool
-	}{{"ab", true}, {"a", false}, {" ab", false}, {"a@b", false}, {"Parley", false}, {"0123456789012345678901234567890123", false}}
-	for _, tc := range tests {
-		if err := validUsername(tc.name); (err == nil) != tc.ok {
-			t.Errorf("%q: %v", tc.name, err)
-		} else if err != nil && !errors.Is(err, ErrInvalidForm) {
-			t.Errorf("%q: %v is not ErrInvalidForm", tc.name, err)
-		}
-	}
-}
-
 // TestSeedAndRestart: accounts and tokens work on a seeded store, the
 // seeded guild's roles apply (see TestPermissions for the rules), and a
 // restart loads the same graph without seeding again.
@@ -56,7 +42,7 @@ func TestSeedAndRestart(t *testing.T) {
 	if _, _, err := s.Register(ctx, "user1", "password-1"); !errors.Is(err, ErrInvalidForm) {
 		t.Fatalf("duplicate: %v", err)
 	}
-	if u, err := s.Authenticate(ctx, "Bearer "+tok); err != nil || u.ID != user.ID {
+	if a, err := s.Authenticate(ctx, "Bearer "+tok); err != nil || a.User.ID != user.ID {
 		t.Fatalf("Authenticate: %v", err)
 	}
 	if _, err := s.Authenticate(ctx, "Bot nope"); !errors.Is(err, ErrUnauthorized) || !errors.Is(err, model.ErrUnauthorized) {
@@ -82,7 +68,7 @@ func TestSeedAndRestart(t *testing.T) {
 	if err != nil || len(cs) != 3 {
 		t.Fatalf("channels after restart: %d %v", len(cs), err)
 	}
-	if u, err := s2.Authenticate(ctx, tok); err != nil || u.ID != user.ID {
+	if a, err := s2.Authenticate(ctx, tok); err != nil || a.User.ID != user.ID {
 		t.Fatalf("token after restart: %v", err)
 	}
 	// Voice without a registry is refused, not a panic.

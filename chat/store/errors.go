@@ -10,6 +10,9 @@ var (
 	ErrConflict = errors.New("store: already exists")
 	// ErrBadPage means a page query combines around/before/after.
 	ErrBadPage = errors.New("store: before, after and around are mutually exclusive")
+	// ErrSchema means the database's schema version is unknown or newer
+	// than this binary's.
+	ErrSchema = errors.New("store: unsupported schema version")
 	// ErrConfig means the store configuration is invalid.
 	ErrConfig = errors.New("store: invalid configuration")
 )

@@ -1,8 +1,9 @@
 package store
 
-// The schema is the same for both engines but for column types and
-// SQLite's WITHOUT ROWID; {{B}} is the boolean type, {{X}} the blob type,
-// {{W}} the table suffix.
+// schemaTemplate is version 1 of the schema, which migrations (migrate.go)
+// bring to the current version; it is the same for both engines but for
+// column types and SQLite's WITHOUT ROWID: {{B}} is the boolean type, {{X}}
+// the blob type, {{W}} the table suffix. Never change it: add a migration.
 const schemaTemplate = `
 CREATE TABLE IF NOT EXISTS meta (
 	k TEXT PRIMARY KEY,

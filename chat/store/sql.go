@@ -39,6 +39,8 @@ func (s *SQL) DB() *sql.DB { return s.db }
 // Close closes the pool.
 func (s *SQL) Close() error { return s.db.Close() }
 
+// newSQL creates the base schema if it is missing, then brings it to the
+// current version (migrate).
 func newSQL(ctx context.Context, db *sql.DB, d dialect, schema string) (*SQL, error) {
 	s := &SQL{db: db, d: d, q: map[string]string{}}
 	for _, stmt := range strings.Split(schema, ";") {
@@ -50,7 +52,35 @@ func newSQL(ctx context.Context, db *sql.DB, d dialect, schema string) (*SQL, er
 			return nil, fmt.Errorf("store: schema (%s): %w", d.name, err)
 		}
 	}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return s, nil
+}
+
+// tx runs f in a transaction, committing if it returns nil. Errors are
+// mapped like exec's (ErrConflict for a unique key; store sentinels pass
+// through).
+func (s *SQL) tx(ctx context.Context, f func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	if err := f(tx); err != nil {
+		_ = tx.Rollback()
+		switch {
+		case errors.Is(err, ErrNotFound), errors.Is(err, ErrConflict):
+			return err
+		case s.d.isUnique(err):
+			return fmt.Errorf("%w: %v", ErrConflict, err)
+		}
+		return fmt.Errorf("store: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	return nil
 }
 
 // rebind turns ? placeholders into $n for PostgreSQL.
@@ -131,75 +161,6 @@ func strPtr(n sql.Null[string]) *string {
 	}
 	v := n.V
 	return &v
-}
-
-// ---- users and tokens ----
-
-// CreateUser inserts a user; ErrConflict if the username is taken.
-func (s *SQL) CreateUser(ctx context.Context, a Account) error {
-	_, err := s.exec(ctx, `INSERT INTO users (id, username, bot, password_hash) VALUES (?, ?, ?, ?)`,
-		id64(a.User.ID), a.User.Username, a.User.Bot, a.PasswordHash)
-	return err
-}
-
-// GetUser returns one user.
-func (s *SQL) GetUser(ctx context.Context, id model.Snowflake) (model.User, error) {
-	var name string
-	var bot bool
-	err := s.db.QueryRowContext(ctx, s.rebind(`SELECT username, bot FROM users WHERE id = ?`), id64(id)).Scan(&name, &bot)
-	if err := notFound(err); err != nil {
-		return model.User{}, err
-	}
-	return model.NewUser(id, name, bot), nil
-}
-
-// AccountByName returns a user and its password hash.
-func (s *SQL) AccountByName(ctx context.Context, username string) (Account, error) {
-	var id int64
-	var a Account
-	err := s.db.QueryRowContext(ctx, s.rebind(`SELECT id, bot, password_hash FROM users WHERE username = ?`), username).
-		Scan(&id, &a.User.Bot, &a.PasswordHash)
-	if err := notFound(err); err != nil {
-		return Account{}, err
-	}
-	a.User = model.NewUser(model.Snowflake(id), username, a.User.Bot)
-	return a, nil
-}
-
-// ListUsers returns every user.
-func (s *SQL) ListUsers(ctx context.Context) ([]model.User, error) {
-	rows, err := s.query(ctx, `SELECT id, username, bot FROM users ORDER BY id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []model.User
-	for rows.Next() {
-		var id int64
-		var name string
-		var bot bool
-		if err := rows.Scan(&id, &name, &bot); err != nil {
-			return nil, fmt.Errorf("store: %w", err)
-		}
-		out = append(out, model.NewUser(model.Snowflake(id), name, bot))
-	}
-	return out, notFound(rows.Err())
-}
-
-// PutToken maps a token hash to a user.
-func (s *SQL) PutToken(ctx context.Context, hash []byte, user model.Snowflake) error {
-	_, err := s.exec(ctx, `INSERT INTO tokens (hash, user_id) VALUES (?, ?)`, hash, id64(user))
-	return err
-}
-
-// UserByToken resolves a token hash.
-func (s *SQL) UserByToken(ctx context.Context, hash []byte) (model.Snowflake, error) {
-	var id int64
-	err := s.db.QueryRowContext(ctx, s.rebind(`SELECT user_id FROM tokens WHERE hash = ?`), hash).Scan(&id)
-	if err := notFound(err); err != nil {
-		return 0, err
-	}
-	return model.Snowflake(id), nil
 }
 
 // ---- meta ----

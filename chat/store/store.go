@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"time"
 
 	"github.com/parleyhq/parley/chat/model"
 )
@@ -40,13 +41,20 @@ type Account struct {
 // Store is everything the chat server persists. Implementations are safe
 // for concurrent use.
 type Store interface {
-	// Users and tokens.
+	// Users.
 	CreateUser(ctx context.Context, a Account) error
 	GetUser(ctx context.Context, id model.Snowflake) (model.User, error)
 	AccountByName(ctx context.Context, username string) (Account, error)
 	ListUsers(ctx context.Context) ([]model.User, error)
-	PutToken(ctx context.Context, hash []byte, user model.Snowflake) error
-	UserByToken(ctx context.Context, hash []byte) (model.Snowflake, error)
+
+	// Tokens (by hash).
+	PutToken(ctx context.Context, t Token) error
+	GetToken(ctx context.Context, hash []byte) (Token, error)
+	SetTokenLifetime(ctx context.Context, hash []byte, issued, expires time.Time) error
+	DeleteToken(ctx context.Context, hash []byte) error
+	DeleteUserTokens(ctx context.Context, user model.Snowflake) error
+	DeleteExpiredTokens(ctx context.Context, now time.Time) (int64, error)
+	ReplaceTokens(ctx context.Context, passwordHash *string, t Token) error
 
 	// Guild graph.
 	PutGuild(ctx context.Context, g model.Guild) error

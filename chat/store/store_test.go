@@ -61,13 +61,22 @@ func TestUsersAndTokens(t *testing.T) {
 		if _, err := s.AccountByName(ctx, "bob"); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("missing: %v", err)
 		}
-		if err := s.PutToken(ctx, []byte{1, 2, 3}, 100); err != nil {
+		// Usernames are unique in any case and width, and found so.
+		for _, variant := range []string{"Alice", "ALICE", "ａｌｉｃｅ"} {
+			if err := s.CreateUser(ctx, store.Account{User: model.NewUser(103, variant, false)}); !errors.Is(err, store.ErrConflict) {
+				t.Fatalf("CreateUser(%q) beside alice: %v", variant, err)
+			}
+			if a, err := s.AccountByName(ctx, variant); err != nil || a.User.ID != 100 || a.User.Username != "alice" {
+				t.Fatalf("AccountByName(%q) = %+v, %v", variant, a, err)
+			}
+		}
+		if err := s.PutToken(ctx, store.Token{Hash: []byte{1, 2, 3}, UserID: 100}); err != nil {
 			t.Fatal(err)
 		}
-		if id, err := s.UserByToken(ctx, []byte{1, 2, 3}); err != nil || id != 100 {
-			t.Fatalf("UserByToken = %v, %v", id, err)
+		if tok, err := s.GetToken(ctx, []byte{1, 2, 3}); err != nil || tok.UserID != 100 || !tok.ExpiresAt.IsZero() {
+			t.Fatalf("GetToken = %+v, %v", tok, err)
 		}
-		if _, err := s.UserByToken(ctx, []byte{9}); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.GetToken(ctx, []byte{9}); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("bad token: %v", err)
 		}
 		bot := model.NewUser(102, "robot", true)

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/parleyhq/parley/chat/model"
 	"github.com/parleyhq/parley/chat/service"
 	"github.com/parleyhq/parley/chat/store"
 	"github.com/parleyhq/parley/internal/cli"
@@ -20,6 +21,7 @@ import (
 
 func init() {
 	register(&command{name: "bot create", summary: "create a chat bot account and print its token", run: runBotCreate})
+	register(&command{name: "bot reset", summary: "revoke a chat bot's tokens (its sessions close) and print a new one", run: runBotReset})
 }
 
 // botCreated is what `parley bot create --json` prints.
@@ -31,9 +33,29 @@ type botCreated struct {
 
 func runBotCreate(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("bot create", flag.ContinueOnError)
+	admin := fs.Bool("admin", false, "give the bot the default guild's Admin role")
+	return runBot(ctx, fs, args, stdout, "/_parley/bots", http.StatusCreated, func() map[string]any { return map[string]any{"admin": *admin} },
+		func(ctx context.Context, svc *service.Service, name string) (model.User, string, error) {
+			return svc.CreateBot(ctx, name, *admin)
+		})
+}
+
+func runBotReset(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("bot reset", flag.ContinueOnError)
+	return runBot(ctx, fs, args, stdout, "/_parley/bots/reset", http.StatusOK, nil,
+		func(ctx context.Context, svc *service.Service, name string) (model.User, string, error) {
+			return svc.ResetBotToken(ctx, name)
+		})
+}
+
+// runBot is `parley bot create` and `parley bot reset`: through the admin
+// route of the running server (path; extra adds body fields beside
+// "name"), or on the store directly (offline) when none runs; the server
+// loads the store on start.
+func runBot(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Writer, path string, status int, extra func() map[string]any,
+	offline func(ctx context.Context, svc *service.Service, name string) (model.User, string, error)) error {
 	dataDir := cli.DataDir(fs)
 	name := fs.String("name", "", "bot username (required)")
-	admin := fs.Bool("admin", false, "give the bot the default guild's Admin role")
 	asJSON := fs.Bool("json", false, "print {token, user_id, name} instead of the bare token")
 	dsn := cli.String(fs, "chat-postgres-dsn", "PARLEY_CHAT_POSTGRES_DSN", "", "PostgreSQL DSN when no server is running and chat data is in PostgreSQL")
 	if err := fs.Parse(args); err != nil {
@@ -49,13 +71,17 @@ func runBotCreate(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	var out botCreated
 	if api, err := dir.ReadyAddr("api"); err == nil {
-		out, err = botCreateRemote(ctx, dir, api, *name, *admin)
+		req := map[string]any{"name": *name}
+		if extra != nil {
+			for k, v := range extra() {
+				req[k] = v
+			}
+		}
+		out, err = botRemote(ctx, dir, api, path, status, req)
 		if err != nil {
 			return err
 		}
 	} else {
-		// No server running: write to the store directly; the server
-		// loads it on start.
 		st, err := store.Open(ctx, store.Config{PostgresDSN: *dsn, SQLitePath: dir.Join("chat.db")})
 		if err != nil {
 			return err
@@ -65,7 +91,7 @@ func runBotCreate(ctx context.Context, args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		u, tok, err := svc.CreateBot(ctx, *name, *admin)
+		u, tok, err := offline(ctx, svc, *name)
 		if err != nil {
 			return err
 		}
@@ -78,15 +104,15 @@ func runBotCreate(ctx context.Context, args []string, stdout io.Writer) error {
 	return err
 }
 
-func botCreateRemote(ctx context.Context, dir *datadir.Dir, api, name string, admin bool) (botCreated, error) {
+func botRemote(ctx context.Context, dir *datadir.Dir, api, path string, status int, fields map[string]any) (botCreated, error) {
 	key, err := dir.Key(chatAdminKey)
 	if err != nil {
 		return botCreated{}, err
 	}
-	body, _ := json.Marshal(map[string]any{"name": name, "admin": admin})
+	body, _ := json.Marshal(fields)
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+api+"/api/v10/_parley/bots", bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+api+"/api/v10"+path, bytes.NewReader(body))
 	if err != nil {
 		return botCreated{}, err
 	}
@@ -98,8 +124,8 @@ func botCreateRemote(ctx context.Context, dir *datadir.Dir, api, name string, ad
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if resp.StatusCode != http.StatusCreated {
-		return botCreated{}, errors.New("bot create: " + resp.Status + ": " + string(b))
+	if resp.StatusCode != status {
+		return botCreated{}, errors.New(path + ": " + resp.Status + ": " + string(b))
 	}
 	var r struct {
 		Token  string `json:"token"`

@@ -3,13 +3,16 @@ package main
 import (
 	"context"
 	"flag"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/parleyhq/parley/chat"
 	"github.com/parleyhq/parley/chat/gateway"
+	"github.com/parleyhq/parley/chat/rest"
 	"github.com/parleyhq/parley/chat/store"
 	"github.com/parleyhq/parley/internal/cli"
+	"github.com/parleyhq/parley/internal/connlimit"
 	"github.com/parleyhq/parley/internal/voicetoken"
 )
 
@@ -21,6 +24,10 @@ const chatAdminKey = "chat_admin"
 type chatFlags struct {
 	apiAddr, gatewayAddr, publicHost, postgresDSN, sqliteSync, voiceRegion *string
 	noAutoJoin                                                             *bool
+	// Per-IP caps and attempt limits (negative: none).
+	apiConns, gatewayConns, gatewayPending               *int
+	requestsPerSecond, invalidPerIP, authPerIP, failures *int
+	identifyTimeout                                      *time.Duration
 }
 
 var chatF chatFlags
@@ -37,6 +44,22 @@ func init() {
 			chatF.sqliteSync = cli.String(fs, "chat-sqlite-sync", "PARLEY_CHAT_SQLITE_SYNC", "NORMAL", "SQLite synchronous pragma: NORMAL or FULL")
 			chatF.voiceRegion = cli.String(fs, "chat-voice-region", "PARLEY_CHAT_VOICE_REGION", "local", "region name of the local voice node")
 			chatF.noAutoJoin = cli.Bool(fs, "chat-no-autojoin", "PARLEY_CHAT_NO_AUTOJOIN", false, "do not add new accounts to the default guild")
+			chatF.apiConns = cli.Int(fs, "chat-api-max-conns-per-ip", "PARLEY_CHAT_API_MAX_CONNS_PER_IP", rest.DefaultMaxConnsPerIP,
+				"REST API connections one client IP may hold open (-1: no cap)")
+			chatF.gatewayConns = cli.Int(fs, "chat-gateway-max-conns-per-ip", "PARLEY_CHAT_GATEWAY_MAX_CONNS_PER_IP", gateway.DefaultConns.PerIP,
+				"chat gateway connections one client IP may hold open (-1: no cap)")
+			chatF.gatewayPending = cli.Int(fs, "chat-gateway-max-pending-per-ip", "PARLEY_CHAT_GATEWAY_MAX_PENDING_PER_IP", gateway.DefaultConns.PendingPerIP,
+				"chat gateway connections one client IP may hold before they identify (-1: no cap)")
+			chatF.identifyTimeout = cli.Duration(fs, "chat-identify-timeout", "PARLEY_CHAT_IDENTIFY_TIMEOUT", 10*time.Second,
+				"close chat gateway connections that have not identified this long after connecting (4003)")
+			chatF.requestsPerSecond = cli.Int(fs, "chat-requests-per-second", "PARLEY_CHAT_REQUESTS_PER_SECOND", rest.DefaultGlobal.Requests,
+				"REST requests per second per user, or per client IP before authentication (-1: no limit)")
+			chatF.invalidPerIP = cli.Int(fs, "chat-invalid-per-ip", "PARLEY_CHAT_INVALID_PER_IP", rest.DefaultInvalid.Requests,
+				"REST answers 401/403/429 and failed logins per client IP per 10 minutes before every request from it gets 429 (-1: no limit)")
+			chatF.authPerIP = cli.Int(fs, "chat-auth-attempts-per-ip", "PARLEY_CHAT_AUTH_ATTEMPTS_PER_IP", rest.DefaultAuthPerIP.Requests,
+				"logins, registrations and password changes per client IP per 5 minutes (-1: no limit)")
+			chatF.failures = cli.Int(fs, "chat-login-failures-per-account", "PARLEY_CHAT_LOGIN_FAILURES_PER_ACCOUNT", rest.DefaultLoginFailures.Requests,
+				"failed password checks per account name per 15 minutes, from any IP, before its logins get 429 (-1: no limit)")
 		},
 		start: startChat,
 	})
@@ -59,6 +82,17 @@ func startChat(ctx context.Context, env *serveEnv) (*running, error) {
 		Logger: env.log.With("component", "chat"), Store: chatStoreConfig(env),
 		APIAddr: *chatF.apiAddr, GatewayAddr: *chatF.gatewayAddr, PublicHost: *chatF.publicHost,
 		VoiceKey: voiceKey, AdminKey: adminKey, NoAutoJoin: *chatF.noAutoJoin, VoiceRegion: *chatF.voiceRegion,
+		Gateway: gateway.Config{
+			Conns:           connlimit.Config{PerIP: *chatF.gatewayConns, PendingPerIP: *chatF.gatewayPending},
+			IdentifyTimeout: *chatF.identifyTimeout,
+		},
+		REST: rest.Config{
+			MaxConnsPerIP: *chatF.apiConns,
+			Global:        rest.Limit{Requests: *chatF.requestsPerSecond, Window: rest.DefaultGlobal.Window},
+			Invalid:       rest.Limit{Requests: *chatF.invalidPerIP, Window: rest.DefaultInvalid.Window},
+			AuthPerIP:     rest.Limit{Requests: *chatF.authPerIP, Window: rest.DefaultAuthPerIP.Window},
+			LoginFailures: rest.Limit{Requests: *chatF.failures, Window: rest.DefaultLoginFailures.Window},
+		},
 	}
 	// The voice component (order 10) sets these; with `--only chat` they
 	// stay empty and op 4 answers without a voice server.
@@ -106,5 +140,18 @@ func registerChatMetrics(reg *prometheus.Registry, srv *chat.Server) {
 			stat(func(s gateway.Stats) int64 { return s.BytesOut })),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_chat_gateway_slow_drops_total", Help: "Connections closed for falling behind their dispatch limit."},
 			stat(func(s gateway.Stats) int64 { return s.Dropped })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_chat_gateway_replay_bytes", Help: "Bytes held in the sessions' dispatch lists."},
+			stat(func(s gateway.Stats) int64 { return s.ReplayBytes })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_chat_refused_connections_total", Help: "Connections closed at accept: over a per-IP cap.",
+			ConstLabels: prometheus.Labels{"listener": "gateway", "cap": "per_ip"}},
+			stat(func(s gateway.Stats) int64 { return int64(s.RefusedPerIP) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_chat_refused_connections_total", Help: "Connections closed at accept: over a per-IP cap.",
+			ConstLabels: prometheus.Labels{"listener": "gateway", "cap": "pending_per_ip"}},
+			stat(func(s gateway.Stats) int64 { return int64(s.RefusedPending) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_chat_refused_connections_total", Help: "Connections closed at accept: over a per-IP cap.",
+			ConstLabels: prometheus.Labels{"listener": "api", "cap": "per_ip"}},
+			func() float64 { return float64(srv.API.Stats().RefusedConns) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_chat_api_limiter_keys", Help: "Rate-limit windows held by the REST API."},
+			func() float64 { return float64(srv.API.Stats().LimiterKeys) }),
 	)
 }

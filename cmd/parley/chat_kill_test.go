@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -94,6 +96,17 @@ func TestChatBotCreateOffline(t *testing.T) {
 		t.Fatalf("bot create: %v", err)
 	}
 	_, ready := startServe(t, dir, "--only", "chat", "--chat-api-addr", "127.0.0.1:0", "--chat-gateway-addr", "127.0.0.1:0")
+	// The database (password and token hashes, messages) is the owner's
+	// alone, in a data dir that existed before (issue item 15).
+	for _, f := range []string{"chat.db", "chat.db-wal", "chat.db-shm"} {
+		fi, err := os.Stat(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Fatalf("%s is %v, want -rw-------", f, fi.Mode().Perm())
+		}
+	}
 	var me struct {
 		Username string
 		Bot      bool
@@ -101,5 +114,37 @@ func TestChatBotCreateOffline(t *testing.T) {
 	api, _ := ready["api"].(string)
 	if code := chatCall(t, api, "GET", "/users/@me", "Bot "+strings.TrimSpace(string(out)), nil, &me); code != 200 || me.Username != "offline" || !me.Bot {
 		t.Fatalf("users/@me: %d %+v", code, me)
+	}
+}
+
+// TestChatBotReset (issue item 8): `parley bot reset` revokes a bot's
+// token and prints a new one, offline (on the store) and against a
+// running server.
+func TestChatBotReset(t *testing.T) {
+	dir := t.TempDir()
+	run := func(args ...string) string {
+		t.Helper()
+		out, err := parleyCmd(context.Background(), append(args, "--data-dir", dir)...).Output()
+		if err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		return "Bot " + strings.TrimSpace(string(out))
+	}
+	first := run("bot", "create", "--name", "resettable")
+	second := run("bot", "reset", "--name", "resettable") // offline
+	_, ready := startServe(t, dir, "--only", "chat", "--chat-api-addr", "127.0.0.1:0", "--chat-gateway-addr", "127.0.0.1:0")
+	api, _ := ready["api"].(string)
+	if code := chatCall(t, api, "GET", "/users/@me", first, nil, nil); code != 401 {
+		t.Fatalf("token from before an offline reset: %d", code)
+	}
+	if code := chatCall(t, api, "GET", "/users/@me", second, nil, nil); code != 200 {
+		t.Fatalf("token from the offline reset: %d", code)
+	}
+	third := run("bot", "reset", "--name", "resettable") // through the server
+	if code := chatCall(t, api, "GET", "/users/@me", second, nil, nil); code != 401 {
+		t.Fatalf("token from before a reset: %d", code)
+	}
+	if code := chatCall(t, api, "GET", "/users/@me", third, nil, nil); code != 200 {
+		t.Fatalf("token from the reset: %d", code)
 	}
 }

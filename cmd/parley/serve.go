@@ -87,7 +87,7 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 	tlsKey := cli.String(fs, "tls-key", "PARLEY_TLS_KEY", "", "TLS private key PEM")
 	metricsAddr := cli.String(fs, "metrics-addr", "PARLEY_METRICS_ADDR", "127.0.0.1:9090", "Prometheus /metrics listen address")
 	logLevel := cli.String(fs, "log-level", "PARLEY_LOG_LEVEL", "info", "debug, info, warn or error")
-	dev := cli.Bool(fs, "dev", "PARLEY_DEV", false, "development defaults: the deprecated voice encryption modes are offered (discordgo v0.29.0 needs them); `make run` passes it")
+	dev := cli.Bool(fs, "dev", "PARLEY_DEV", false, "development defaults: the deprecated voice encryption modes are offered (discordgo v0.29.0 needs them); make run passes it")
 	only := cli.String(fs, "only", "PARLEY_ONLY", "", "comma-separated components to run (default all)")
 	shutdown := cli.Duration(fs, "shutdown-timeout", "PARLEY_SHUTDOWN_TIMEOUT", 10*time.Second, "graceful shutdown limit")
 	sort.SliceStable(components, func(i, j int) bool { return components[i].order < components[j].order })

@@ -155,7 +155,7 @@ type joinSummary struct {
 
 func runVoiceJoin(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("voice join", flag.ContinueOnError)
-	credsPath := fs.String("credentials", "", "credentials JSON from `parley voice-token` (a file, or - for stdin) (required)")
+	credsPath := fs.String("credentials", "", "credentials JSON from parley voice-token (a file, or - for stdin) (required)")
 	play := fs.String("play", "", "Ogg Opus file to play once joined")
 	record := fs.String("record", "", "directory to record each other speaker into, as <user id>.ogg")
 	duration := fs.Duration("duration", 0, "leave after this long (default: when --play ends, else on interrupt)")

@@ -17,6 +17,22 @@ type Config struct {
 	PendingPerIP int
 }
 
+// WithDefaults returns c with each zero cap taken from def and each
+// negative one meaning no cap: how servers turn a flag's value (0 unset,
+// -1 off) into a Config.
+func (c Config) WithDefaults(def Config) Config {
+	pick := func(v, d int) int {
+		switch {
+		case v == 0:
+			return d
+		case v < 0:
+			return 0
+		}
+		return v
+	}
+	return Config{PerIP: pick(c.PerIP, def.PerIP), PendingPerIP: pick(c.PendingPerIP, def.PendingPerIP)}
+}
+
 // Validate reports a negative cap.
 func (c Config) Validate() error {
 	if c.PerIP < 0 || c.PendingPerIP < 0 {
@@ -109,11 +125,20 @@ func (l *Listener) admit(ip netip.Addr) {
 	}
 }
 
+// remoteIP is the address a connection counts against: its IPv4
+// address, or its IPv6 /64 (one subscriber's prefix, which a client can
+// otherwise spread over freely).
 func remoteIP(c net.Conn) netip.Addr {
-	if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
-		return ap.Addr().Unmap()
+	ap, err := netip.ParseAddrPort(c.RemoteAddr().String())
+	if err != nil {
+		return netip.Addr{}
 	}
-	return netip.Addr{}
+	a := ap.Addr().Unmap()
+	if a.Is6() {
+		p, _ := a.Prefix(64)
+		return p.Addr()
+	}
+	return a
 }
 
 // conn is an accepted connection; it gives its place back on Close.
@@ -133,6 +158,11 @@ func (c *conn) Close() error {
 	}
 	return err
 }
+
+// NetConn returns the accepted connection itself (for a server that needs
+// its descriptor, such as an epoll loop); I/O and Close must still go
+// through c, or the place is never given back.
+func (c *conn) NetConn() net.Conn { return c.Conn }
 
 func (c *conn) admit() {
 	if c.closed.Load() || c.admitted.Swap(true) {

@@ -97,3 +97,37 @@ func TestAdmitThroughTLS(t *testing.T) {
 	}
 	_ = raw.Close()
 }
+
+func TestWithDefaultsAndIPv6(t *testing.T) {
+	def := Config{PerIP: 256, PendingPerIP: 16}
+	for _, tt := range []struct{ in, want Config }{
+		{Config{}, def},
+		{Config{PerIP: -1, PendingPerIP: 4}, Config{PerIP: 0, PendingPerIP: 4}},
+		{Config{PerIP: 9, PendingPerIP: -1}, Config{PerIP: 9}},
+	} {
+		if got := tt.in.WithDefaults(def); got != tt.want {
+			t.Errorf("%+v.WithDefaults = %+v, want %+v", tt.in, got, tt.want)
+		}
+	}
+	a := fakeAddrConn{addr: "[2001:db8:1:2:aaaa::1]:5"}
+	b := fakeAddrConn{addr: "[2001:db8:1:2:bbbb::9]:6"}
+	c := fakeAddrConn{addr: "[2001:db8:1:3::1]:7"}
+	if remoteIP(a) != remoteIP(b) || remoteIP(a) == remoteIP(c) {
+		t.Fatalf("IPv6 /64 grouping: %v %v %v", remoteIP(a), remoteIP(b), remoteIP(c))
+	}
+	if got := remoteIP(fakeAddrConn{addr: "[::ffff:10.0.0.1]:1"}); got != netip.MustParseAddr("10.0.0.1") {
+		t.Fatalf("mapped IPv4: %v", got)
+	}
+}
+
+type fakeAddrConn struct {
+	net.Conn
+	addr string
+}
+
+func (f fakeAddrConn) RemoteAddr() net.Addr { return addrString(f.addr) }
+
+type addrString string
+
+func (a addrString) Network() string { return "tcp" }
+func (a addrString) String() string  { return string(a) }
