@@ -29,7 +29,7 @@ type Options struct {
 
 // Run loads the SFU, then the reflector, Reps times, and reports.
 func Run(ctx context.Context, o Options) (*Report, error) {
-	cfg := o.Config
+	cfg := o.Config.withDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
