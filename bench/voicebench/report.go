@@ -166,9 +166,12 @@ func (rep *Report) WriteText(w io.Writer) {
 		}
 	}
 	sfu := "SFU"
-	if rep.Mix != nil {
+	switch {
+	case rep.Mix != nil && rep.Mix.Share == 1:
+		sfu = "SFU (all WebRTC)"
+	case rep.Mix != nil:
 		sfu = "SFU (mixed)"
-	} else if rep.WebRTC != nil {
+	case rep.WebRTC != nil:
 		sfu = "SFU (native)"
 	}
 	fmt.Fprintf(w, "\n%s: %.0f pps forwarded, %.3f µs CPU/packet, latency p50 %.1f / p99 %.1f / p99.9 %.1f µs, loss %.6f\n",

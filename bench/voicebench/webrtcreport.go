@@ -15,9 +15,11 @@ type WebRTCComparison struct {
 	WebRTCCPUUsPerPacket float64 `json:"webrtc_cpu_us_per_forwarded_packet"`
 	// Ratio is WebRTCCPUUsPerPacket / NativeCPUUsPerPacket: the ratio of
 	// the medians. RepRatios are the per-repetition ratios (each pair ran
-	// back to back), for the spread.
-	Ratio     float64   `json:"ratio"`
-	RepRatios []float64 `json:"rep_ratios"`
+	// back to back), for the spread, and RepRatioMedian their median (less
+	// moved by one repetition the host disturbed).
+	Ratio          float64   `json:"ratio"`
+	RepRatios      []float64 `json:"rep_ratios"`
+	RepRatioMedian float64   `json:"rep_ratio_median"`
 	// The WebRTC runs' other figures (medians; loss is the worst run's).
 	WebRTCUserUsPerPacket float64   `json:"webrtc_user_us_per_forwarded_packet"`
 	WebRTCSysUsPerPacket  float64   `json:"webrtc_sys_us_per_forwarded_packet"`
@@ -62,6 +64,7 @@ func compareWebRTC(native, web, refl []*TargetResult) *WebRTCComparison {
 		}
 		c.WebRTCLoss = max(c.WebRTCLoss, w.Loss)
 	}
+	c.RepRatioMedian = round(median(c.RepRatios), 3)
 	var toRefl []float64
 	for i, rr := range refl {
 		if i < len(web) && web[i].CPUUsPerPacket > 0 {
@@ -142,7 +145,7 @@ func (c *WebRTCComparison) writeText(w io.Writer) {
 	fmt.Fprintf(w, "\nWebRTC vs native, same rooms, %d alternating repetitions (medians):\n", c.Reps)
 	fmt.Fprintf(w, "  native %.3f µs CPU/packet at %.0f pps; webrtc %.3f µs CPU/packet (%.2f user + %.2f sys) at %.0f pps\n",
 		c.NativeCPUUsPerPacket, c.NativeForwardedPPS, c.WebRTCCPUUsPerPacket, c.WebRTCUserUsPerPacket, c.WebRTCSysUsPerPacket, c.WebRTCForwardedPPS)
-	fmt.Fprintf(w, "  ratio webrtc/native %.3f (per repetition: %s)\n", c.Ratio, strings.Join(rr, " "))
+	fmt.Fprintf(w, "  ratio webrtc/native %.3f (per repetition: %s; their median %.3f)\n", c.Ratio, strings.Join(rr, " "), c.RepRatioMedian)
 	fmt.Fprintf(w, "  webrtc latency p50 %.1f / p99 %.1f µs, loss %.6f, ratio to reflector %.3f, join %.1f s\n",
 		c.WebRTCLatencyUS.P50, c.WebRTCLatencyUS.P99, c.WebRTCLoss, c.WebRTCRatioToReflector, c.WebRTCSetupS)
 	fmt.Fprintf(w, "  generator µs per received packet: native %.3f, webrtc %.3f\n", c.NativeGeneratorUsPerPacket, c.WebRTCGeneratorUsPerPacket)
