@@ -25,16 +25,24 @@ type Options struct {
 	ServerGOMAXPROCS string
 	Pinning          string
 	Note             string
+	// CompareWebRTC runs the SFU twice in each repetition, all-native and
+	// then all-WebRTC on the same rooms, before the reflector: the report's
+	// SFU figures are the native runs' and Report.WebRTC compares the two
+	// (Config.WebRTCShare must be 0).
+	CompareWebRTC bool
 }
 
 // Run loads the SFU, then the reflector, Reps times, and reports.
 func Run(ctx context.Context, o Options) (*Report, error) {
-	cfg := o.Config
+	cfg := o.Config.withDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if o.SFU == nil {
 		return nil, fmt.Errorf("%w: no SFU source", ErrConfig)
+	}
+	if o.CompareWebRTC && cfg.WebRTCShare != 0 {
+		return nil, fmt.Errorf("%w: a WebRTC comparison runs share 0 against 1; leave WebRTCShare at 0", ErrConfig)
 	}
 	if o.Reps <= 0 {
 		o.Reps = 1
@@ -53,50 +61,41 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		defer stop()
 	}
 	rep := &Report{Machine: machineInfo()}
-	var sfuRuns, reflRuns []*TargetResult
-	for i := 0; i < o.Reps; i++ {
-		res, err := runTarget(ctx, &cfg, sfu)
+	var sfuRuns, webRuns, reflRuns []*TargetResult
+	// one runs a target and files its result; a second's pause separates
+	// runs.
+	one := func(i int, t *Target, share float64, into *[]*TargetResult) error {
+		if len(rep.Runs) > 0 {
+			if err := pause(ctx, time.Second); err != nil {
+				return err
+			}
+		}
+		res, err := runTarget(ctx, &cfg, t, share)
 		if err != nil {
-			return nil, fmt.Errorf("sfu run %d: %w", i+1, err)
+			return fmt.Errorf("%s run %d: %w", runName(t, share), i+1, err)
 		}
-		sfuRuns = append(sfuRuns, res)
+		*into = append(*into, res)
 		rep.Runs = append(rep.Runs, res)
-		if refl == nil {
-			continue
-		}
-		if err := pause(ctx, time.Second); err != nil {
+		return nil
+	}
+	for i := 0; i < o.Reps; i++ {
+		if err := one(i, sfu, cfg.WebRTCShare, &sfuRuns); err != nil {
 			return nil, err
 		}
-		res, err = runTarget(ctx, &cfg, refl)
-		if err != nil {
-			return nil, fmt.Errorf("reflector run %d: %w", i+1, err)
+		if o.CompareWebRTC {
+			if err := one(i, sfu, 1, &webRuns); err != nil {
+				return nil, err
+			}
 		}
-		reflRuns = append(reflRuns, res)
-		rep.Runs = append(rep.Runs, res)
-		if i+1 < o.Reps {
-			if err := pause(ctx, time.Second); err != nil {
+		if refl != nil {
+			if err := one(i, refl, 0, &reflRuns); err != nil {
 				return nil, err
 			}
 		}
 	}
 
-	med := func(rs []*TargetResult, f func(*TargetResult) float64) float64 {
-		v := make([]float64, len(rs))
-		for i, r := range rs {
-			v[i] = f(r)
-		}
-		return round(median(v), 3)
-	}
-	medQ := func(rs []*TargetResult, f func(*TargetResult) Quantiles) Quantiles {
-		return Quantiles{
-			P50:  med(rs, func(r *TargetResult) float64 { return f(r).P50 }),
-			P90:  med(rs, func(r *TargetResult) float64 { return f(r).P90 }),
-			P99:  med(rs, func(r *TargetResult) float64 { return f(r).P99 }),
-			P999: med(rs, func(r *TargetResult) float64 { return f(r).P999 }),
-			Max:  med(rs, func(r *TargetResult) float64 { return f(r).Max }),
-			N:    uint64(med(rs, func(r *TargetResult) float64 { return float64(f(r).N) })),
-		}
-	}
+	med := medianOf
+	medQ := medianQuantiles
 	rep.ForwardedPPS = med(sfuRuns, func(r *TargetResult) float64 { return r.ForwardedPPS })
 	rep.CPUUsPerForwardedPacket = med(sfuRuns, func(r *TargetResult) float64 { return r.CPUUsPerPacket })
 	rep.UserUsPerPacket = med(sfuRuns, func(r *TargetResult) float64 { return r.UserUsPerPacket })
@@ -154,8 +153,35 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		ServerInProcess: sfu.InProcess(), ServerGOMAXPROCS: o.ServerGOMAXPROCS,
 		GeneratorMaxProcs: runtime.GOMAXPROCS(0), Pinning: o.Pinning, Note: o.Note,
 	}
+	if cfg.WebRTCShare > 0 {
+		rep.Mix = mixOf(sfuRuns)
+	}
+	if o.CompareWebRTC {
+		rep.WebRTC = compareWebRTC(sfuRuns, webRuns, reflRuns)
+	}
 	rep.checks(len(reflRuns) > 0)
 	return rep, nil
+}
+
+// medianOf is the median of f over rs, rounded to 3 digits.
+func medianOf(rs []*TargetResult, f func(*TargetResult) float64) float64 {
+	v := make([]float64, len(rs))
+	for i, r := range rs {
+		v[i] = f(r)
+	}
+	return round(median(v), 3)
+}
+
+// medianQuantiles is the median of each quantile of f over rs.
+func medianQuantiles(rs []*TargetResult, f func(*TargetResult) Quantiles) Quantiles {
+	return Quantiles{
+		P50:  medianOf(rs, func(r *TargetResult) float64 { return f(r).P50 }),
+		P90:  medianOf(rs, func(r *TargetResult) float64 { return f(r).P90 }),
+		P99:  medianOf(rs, func(r *TargetResult) float64 { return f(r).P99 }),
+		P999: medianOf(rs, func(r *TargetResult) float64 { return f(r).P999 }),
+		Max:  medianOf(rs, func(r *TargetResult) float64 { return f(r).Max }),
+		N:    uint64(medianOf(rs, func(r *TargetResult) float64 { return float64(f(r).N) })),
+	}
 }
 
 func pause(ctx context.Context, d time.Duration) error {

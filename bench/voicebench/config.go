@@ -37,6 +37,13 @@ type Config struct {
 	// socket. Kernel receive timestamps keep latency_us exact;
 	// latency_app_us includes up to one quantum of polling delay.
 	Quantum time.Duration `json:"-"`
+	// WebRTCShare is the fraction of participants that join the SFU in
+	// the web dialect (ICE, DTLS-SRTP on the server's WebRTC address)
+	// instead of native UDP: 0 (default) is all-native, 1 all-WebRTC. They
+	// are spread evenly over the speakers and over the listeners
+	// (webRTCAt), so a mixed run has speakers and listeners of both kinds.
+	// The reflector is always loaded all-native (it has no WebRTC).
+	WebRTCShare float64 `json:"webrtc_share"`
 	// SetupConcurrency bounds participants joining at once (default 32).
 	SetupConcurrency int `json:"-"`
 	// Progress receives one line per second while a target runs (nil: none).
@@ -44,8 +51,40 @@ type Config struct {
 	Logger   *slog.Logger `json:"-"`
 }
 
-// Validate fills defaults and checks ranges.
-func (c *Config) Validate() error {
+// withDefaults returns c with its defaults set (New-style: Run applies it
+// before Validate).
+func (c Config) withDefaults() Config {
+	if c.Warmup == 0 {
+		c.Warmup = 2 * time.Second
+	}
+	if c.Drain == 0 {
+		c.Drain = 300 * time.Millisecond
+	}
+	if c.PayloadSize == 0 {
+		c.PayloadSize = 120
+	}
+	if c.Mode == "" {
+		c.Mode = voiceproto.ModeAES256GCMRTPSize
+	}
+	if c.Loops <= 0 {
+		c.Loops = 1
+	}
+	if c.Quantum == 0 {
+		c.Quantum = 200 * time.Microsecond
+	}
+	if c.SetupConcurrency <= 0 {
+		c.SetupConcurrency = 32
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Validate reports what Run cannot work with (ErrConfig); it changes
+// nothing, so zero fields that have defaults are errors here: Run applies
+// the defaults first.
+func (c Config) Validate() error {
 	if c.Rooms <= 0 || c.Size < 2 || c.Speakers <= 0 || c.Speakers > c.Size {
 		return fmt.Errorf("%w: need rooms >= 1, size >= 2, 1 <= speakers <= size (got %d, %d, %d)",
 			ErrConfig, c.Rooms, c.Size, c.Speakers)
@@ -56,44 +95,26 @@ func (c *Config) Validate() error {
 	if c.Duration <= 0 {
 		return fmt.Errorf("%w: duration must be positive", ErrConfig)
 	}
-	if c.Warmup == 0 {
-		c.Warmup = 2 * time.Second
-	}
-	if c.Warmup < 0 {
-		return fmt.Errorf("%w: negative warmup", ErrConfig)
-	}
-	if c.Drain == 0 {
-		c.Drain = 300 * time.Millisecond
-	}
-	if c.PayloadSize == 0 {
-		c.PayloadSize = 120
+	if c.Warmup <= 0 || c.Drain <= 0 {
+		return fmt.Errorf("%w: warmup %v and drain %v must be positive", ErrConfig, c.Warmup, c.Drain)
 	}
 	if c.PayloadSize < payloadMin || c.PayloadSize > 1200 {
 		return fmt.Errorf("%w: payload size %d not in [%d, 1200]", ErrConfig, c.PayloadSize, payloadMin)
 	}
-	if c.Mode == "" {
-		c.Mode = voiceproto.ModeAES256GCMRTPSize
-	}
 	if !voiceproto.Supported(c.Mode) || voiceproto.IsLegacy(c.Mode) {
 		return fmt.Errorf("%w: mode %q (use an rtpsize AEAD mode)", ErrConfig, c.Mode)
 	}
-	if c.Loops <= 0 {
-		c.Loops = 1
+	if c.Loops <= 0 || c.Loops > runtime.NumCPU() {
+		return fmt.Errorf("%w: %d loops not in [1, %d CPUs]", ErrConfig, c.Loops, runtime.NumCPU())
 	}
-	if c.Loops > runtime.NumCPU() {
-		return fmt.Errorf("%w: %d loops > %d CPUs", ErrConfig, c.Loops, runtime.NumCPU())
-	}
-	if c.Quantum == 0 {
-		c.Quantum = 200 * time.Microsecond
-	}
-	if c.Quantum < 0 || c.Quantum > FrameInterval {
+	if c.Quantum <= 0 || c.Quantum > FrameInterval {
 		return fmt.Errorf("%w: quantum %v not in (0, 20ms]", ErrConfig, c.Quantum)
 	}
 	if c.SetupConcurrency <= 0 {
-		c.SetupConcurrency = 32
+		return fmt.Errorf("%w: setup concurrency %d", ErrConfig, c.SetupConcurrency)
 	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
+	if !(c.WebRTCShare >= 0 && c.WebRTCShare <= 1) { // also NaN
+		return fmt.Errorf("%w: webrtc share %v not in [0, 1]", ErrConfig, c.WebRTCShare)
 	}
 	return nil
 }

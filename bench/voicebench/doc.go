@@ -9,6 +9,8 @@
 //
 //	parley bench voice --rooms 200 --size 10 --speakers 2 --duration 20s --json
 //	parley bench voice --data-dir DIR ...   # load the server running on DIR
+//	parley bench voice --webrtc-share 0.3 ... # 30% of participants join as browsers
+//	parley bench voice --webrtc-compare --reps 5 ... # all-native vs all-WebRTC
 //
 // Without --data-dir the command starts `parley serve --only voice` on a
 // temporary data dir as a child process (GOMAXPROCS from
@@ -19,7 +21,8 @@
 // cpu_us_per_forwarded_packet (split into user and system time),
 // latency_us, loss, reflector_pps, ratio_to_reflector, the generator's own
 // CPU, kernel socket drops, the configuration, the machine, and the issue's
-// targets as checks. --cpuprofile runs the server in-process for a pprof
+// targets as checks; with web participants also the mix (mix) or the
+// comparison (webrtc_compare). --cpuprofile runs the server in-process for a pprof
 // profile instead.
 //
 // # Participants
@@ -29,6 +32,33 @@
 // heartbeats, plus one UDP socket created with raw syscalls so that Go's
 // netpoller never sees the media traffic. Against the reflector there is no
 // WebSocket: a 16-byte join datagram registers the socket in its room.
+//
+// # Web participants
+//
+// With --webrtc-share F (Config.WebRTCShare) a fraction F of the
+// participants join in the web dialect (shared/docs/webrtc.md §1), spread
+// evenly over the speakers and, apart, over the listeners (webRTCAt), so
+// a mixed run has speakers and listeners of both kinds; F=0 is exactly the
+// all-native load. A web participant is as lean as a native one: the
+// gateway handshake is the same up to Ready, then Select Protocol carries
+// an offer fragment (its own ICE credentials, the fingerprint of a
+// self-signed certificate, Opus as payload type 111) and Session
+// Description the answer; on its own raw socket towards the server's
+// WebRTC address it runs ICE connectivity checks as the controlling agent
+// (pion/stun messages), then a DTLS client handshake (pion/dtls over
+// handshakeConn, the server's certificate checked against the answer's
+// fingerprint), and derives two SRTP contexts. pion then lets go of the
+// socket (handshakeConn.detach) and the event loops seal and open SRTP
+// themselves, as the server's readers do; SRTCP from the server is counted
+// and not opened. A mixed run reports its deliveries by direction
+// (native/webrtc to native/webrtc) and checks that each direction lost
+// nothing. The reflector is always loaded all-native.
+//
+// --webrtc-compare (Options.CompareWebRTC) runs the same rooms all-native
+// and all-WebRTC in each repetition (default and minimum 5), before the
+// reflector, and reports the medians of the server's CPU per forwarded
+// packet of both and their ratio, checked against the issue's target (at
+// most 1.5).
 //
 // # Data path of the generator
 //

@@ -14,8 +14,12 @@ type rxStats struct {
 	inWindow   uint64 // ... whose send time lies in the measured window
 	decryptErr uint64
 	foreign    uint64 // datagrams that are not generator packets
+	srtcp      uint64 // SRTCP datagrams web participants received (not opened)
 	lat        histogram
 	latApp     histogram
+	// dirRecv counts in-window deliveries by sender and receiver kind
+	// (runs with web participants only).
+	dirRecv [numKinds][numKinds]uint64
 }
 
 // loop is one generator event loop on a locked OS thread: it sends its
@@ -37,6 +41,9 @@ type loop struct {
 	// Send state: speakers[next] is due in frame.
 	next, frame                  int
 	sent, sentWin, late, sendErr uint64
+	// dirExp counts in-window deliveries expected by sender and receiver
+	// kind (runs with web participants only).
+	dirExp [numKinds][numKinds]uint64
 
 	// Published after every round for the progress line and the result.
 	pubReceived, pubInWindow                 atomic.Uint64
@@ -100,6 +107,11 @@ func (l *loop) sendDue(now time.Duration) {
 			if inWin {
 				l.sentWin++
 				l.secExp[(sendNS-r.winStart)/int64(time.Second)].Add(size)
+				if r.mixed {
+					from := p.kind()
+					l.dirExp[from][kindNative] += p.peers[kindNative]
+					l.dirExp[from][kindWeb] += p.peers[kindWeb]
+				}
 			}
 		}
 		if l.next++; l.next == len(l.speakers) {
@@ -110,6 +122,9 @@ func (l *loop) sendDue(now time.Duration) {
 
 // sendOne builds, seals and sends p's next packet stamped with sendNS.
 func (r *run) sendOne(p *participant, buf []byte, sendNS int64) error {
+	if p.link != nil {
+		return r.sendSRTP(p, buf, sendNS)
+	}
 	n := voiceproto.FixedHeaderLen + r.cfg.PayloadSize
 	b := buf[:n]
 	voiceproto.PutFixedHeader(b, false, voiceproto.PayloadTypeOpus, p.seq, p.ts, p.ssrc)
@@ -126,9 +141,29 @@ func (r *run) sendOne(p *participant, buf []byte, sendNS int64) error {
 	return p.sock.send(sealed)
 }
 
+// sendSRTP is sendOne for a web participant: the same packet with the
+// web dialect's Opus payload type, sealed with its SRTP context.
+func (r *run) sendSRTP(p *participant, buf []byte, sendNS int64) error {
+	n := voiceproto.FixedHeaderLen + r.cfg.PayloadSize
+	b := buf[:n]
+	voiceproto.PutFixedHeader(b, false, webOpusPT, p.seq, p.ts, p.ssrc)
+	putPayload(b[voiceproto.FixedHeaderLen:], sendNS, uint32(p.idx))
+	sealed, err := p.link.seal.EncryptRTP(b[:0], b, &p.link.sealHdr)
+	if err != nil {
+		return err
+	}
+	p.seq++
+	p.ts += 960
+	return p.sock.send(sealed)
+}
+
 // packet accounts one received datagram. kernNS is the kernel's receive
 // timestamp, userNS when the loop read it (both wall-clock ns).
 func (l *loop) packet(p *participant, pkt []byte, kernNS, userNS int64) {
+	if p.link != nil {
+		l.srtpPacket(p, pkt, kernNS, userNS)
+		return
+	}
 	c := p.cipher
 	if l.r.reflect {
 		// The reflector forwards the sender's bytes: open with the
@@ -155,7 +190,37 @@ func (l *loop) packet(p *participant, pkt []byte, kernNS, userNS int64) {
 		l.st.foreign++
 		return
 	}
-	sendNS, _, err := parsePayload(plain[h.PayloadStart:h.PayloadEnd])
+	l.deliver(p, plain[h.PayloadStart:h.PayloadEnd], kernNS, userNS)
+}
+
+// srtpPacket is packet for a web participant: RFC 7983 by the first byte,
+// SRTCP (reports; byte 1 in 192-223, RFC 5761 §4) counted and left
+// unopened, SRTP opened with its context.
+func (l *loop) srtpPacket(p *participant, pkt []byte, kernNS, userNS int64) {
+	if len(pkt) < 2 || pkt[0] < 128 || pkt[0] >= 192 {
+		l.st.foreign++ // STUN or DTLS after the handshake
+		return
+	}
+	if pkt[1] >= 192 && pkt[1] <= 223 {
+		l.st.srtcp++
+		return
+	}
+	plain, err := p.link.open.DecryptRTP(l.plain[:0], pkt, &p.link.openHdr)
+	if err != nil {
+		l.st.decryptErr++
+		return
+	}
+	h, err := voiceproto.ParseHeader(plain)
+	if err != nil || h.PayloadType != webOpusPT {
+		l.st.foreign++
+		return
+	}
+	l.deliver(p, plain[h.PayloadStart:h.PayloadEnd], kernNS, userNS)
+}
+
+// deliver accounts one opened generator payload received by p.
+func (l *loop) deliver(p *participant, payload []byte, kernNS, userNS int64) {
+	sendNS, sender, err := parsePayload(payload)
 	if err != nil {
 		l.st.foreign++
 		return
@@ -166,6 +231,9 @@ func (l *loop) packet(p *participant, pkt []byte, kernNS, userNS int64) {
 		l.secRecv[(sendNS-l.r.winStart)/int64(time.Second)].Add(1)
 		l.st.lat.add(kernNS - sendNS)
 		l.st.latApp.add(userNS - sendNS)
+		if l.r.mixed && int(sender) < len(l.r.parts) {
+			l.st.dirRecv[l.r.parts[sender].kind()][p.kind()]++
+		}
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/netip"
 	"slices"
@@ -27,17 +28,25 @@ const (
 	benchUserBase    = 100000000
 )
 
-// participant is one lean voice client: a UDP socket, its transport key,
-// and (behind the SFU) a gateway connection kept alive by heartbeats.
+// participant is one lean voice client: a UDP socket, its transport key
+// (or, for a web participant, its SRTP contexts), and (behind the SFU) a
+// gateway connection kept alive by heartbeats.
 type participant struct {
 	idx     int
 	room    int
 	speaker bool
-	user    string
-	ssrc    uint32
-	sock    *udpSock
-	cipher  *voiceproto.Cipher
-	gw      *gatewayConn // nil behind the reflector
+	// webrtc: the participant joins in the web dialect (set by setup
+	// from Config.WebRTCShare; never behind the reflector).
+	webrtc bool
+	user   string
+	ssrc   uint32
+	sock   *udpSock
+	cipher *voiceproto.Cipher // native participants
+	link   *rtcLink           // web participants, once the handshake is done
+	gw     *gatewayConn       // nil behind the reflector
+	// peers counts the other members of the room by kind (native, web),
+	// for the per-direction accounting of a mixed run.
+	peers [numKinds]uint64
 	// serverPort is the target's media port (from Ready, or the
 	// reflector's address).
 	serverPort uint16
@@ -47,6 +56,21 @@ type participant struct {
 	ts    uint32
 	nonce uint32
 	phase time.Duration
+}
+
+// kind is kindWeb or kindNative.
+func (p *participant) kind() int {
+	if p.webrtc {
+		return kindWeb
+	}
+	return kindNative
+}
+
+// webRTCAt says whether the j-th of a sequence of participants joins in the
+// web dialect when a share of them do: exactly floor(n·share) of the first
+// n do, spread evenly (j is web when floor((j+1)·share) > floor(j·share)).
+func webRTCAt(j int, share float64) bool {
+	return math.Floor(float64(j+1)*share) > math.Floor(float64(j)*share)
 }
 
 // gatewayConn is a participant's voice gateway WebSocket after the
@@ -133,8 +157,9 @@ func participantDialer(d *websocket.Dialer, gateway string, idx int) *websocket.
 	return &pd
 }
 
-// joinSFU runs the voice gateway handshake (voice-protocol.md §2) and IP
-// discovery (§3.1) for p.
+// joinSFU runs the voice gateway handshake (voice-protocol.md §2), then
+// sets up p's transport: IP discovery (§3.1) and Select Protocol "udp" for
+// a native participant, the webrtc dialect (joinWebRTC) for a web one.
 func joinSFU(ctx context.Context, t *Target, mode string, signer *voicetoken.Signer, dialer *websocket.Dialer, p *participant) error {
 	p.user = strconv.Itoa(benchUserBase + p.idx)
 	channel := strconv.Itoa(benchChannelBase + p.room)
@@ -146,6 +171,10 @@ func joinSFU(ctx context.Context, t *Target, mode string, signer *voicetoken.Sig
 	g := &gatewayConn{ws: ws}
 	g.seq.Store(-1)
 	fail := func(step string, err error) error {
+		if p.sock != nil {
+			p.sock.close()
+			p.sock = nil
+		}
 		_ = ws.Close()
 		return fmt.Errorf("%w: user %s: %s: %v", ErrHandshake, p.user, step, err)
 	}
@@ -176,50 +205,61 @@ func joinSFU(ctx context.Context, t *Target, mode string, signer *voicetoken.Sig
 	if err := json.Unmarshal(m.D, &ready); err != nil {
 		return fail("ready", err)
 	}
-	if !slices.Contains(ready.Modes, mode) {
-		return fail("ready", fmt.Errorf("mode %s not offered (%v)", mode, ready.Modes))
-	}
 	p.ssrc = ready.SSRC
-	p.serverPort = uint16(ready.Port)
-	addr, err := netip.ParseAddr(ready.IP)
-	if err != nil {
-		return fail("ready", err)
-	}
-	if p.sock, err = dialUDP(netip.AddrPortFrom(addr, uint16(ready.Port))); err != nil {
-		return fail("udp", err)
-	}
-	ip, port, err := discover(p.sock, p.ssrc)
-	if err != nil {
-		p.sock.close()
-		return fail("ip discovery", err)
-	}
-	if err := g.write(voiceproto.OpSelectProtocol, voiceproto.SelectProtocol{Protocol: voiceproto.ProtocolUDP,
-		Data: voiceproto.SelectProtocolData{Address: ip, Port: port, Mode: mode}}); err != nil {
-		p.sock.close()
-		return fail("select protocol", err)
-	}
-	if m, err = g.readOp(voiceproto.OpSessionDescription); err != nil {
-		p.sock.close()
-		return fail("session description", err)
-	}
-	var sd voiceproto.SessionDescription
-	if err := json.Unmarshal(m.D, &sd); err != nil {
-		p.sock.close()
-		return fail("session description", err)
-	}
-	if p.cipher, err = voiceproto.NewCipher(sd.Mode, sd.SecretKey); err != nil {
-		p.sock.close()
-		return fail("session description", err)
+	if p.webrtc {
+		// Ready's address is the native media socket's: a web client
+		// ignores it and learns the server's from the answer.
+		if step, err := joinWebRTC(ctx, g, p); err != nil {
+			return fail(step, err)
+		}
+	} else if step, err := selectUDP(g, mode, ready, p); err != nil {
+		return fail(step, err)
 	}
 	if p.speaker {
 		if err := g.write(voiceproto.OpSpeaking, voiceproto.Speaking{Speaking: voiceproto.SpeakingMicrophone, SSRC: p.ssrc}); err != nil {
-			p.sock.close()
 			return fail("speaking", err)
 		}
 	}
 	_ = ws.SetReadDeadline(time.Time{})
 	p.gw = g
 	return nil
+}
+
+// selectUDP is the native transport: a socket towards Ready's address, IP
+// discovery, Select Protocol "udp" with mode, and the key from Session
+// Description. It returns the failed step with the error.
+func selectUDP(g *gatewayConn, mode string, ready voiceproto.Ready, p *participant) (string, error) {
+	if !slices.Contains(ready.Modes, mode) {
+		return "ready", fmt.Errorf("mode %s not offered (%v)", mode, ready.Modes)
+	}
+	p.serverPort = uint16(ready.Port)
+	addr, err := netip.ParseAddr(ready.IP)
+	if err != nil {
+		return "ready", err
+	}
+	if p.sock, err = dialUDP(netip.AddrPortFrom(addr, uint16(ready.Port))); err != nil {
+		return "udp", err
+	}
+	ip, port, err := discover(p.sock, p.ssrc)
+	if err != nil {
+		return "ip discovery", err
+	}
+	if err := g.write(voiceproto.OpSelectProtocol, voiceproto.SelectProtocol{Protocol: voiceproto.ProtocolUDP,
+		Data: voiceproto.SelectProtocolData{Address: ip, Port: port, Mode: mode}}); err != nil {
+		return "select protocol", err
+	}
+	m, err := g.readOp(voiceproto.OpSessionDescription)
+	if err != nil {
+		return "session description", err
+	}
+	var sd voiceproto.SessionDescription
+	if err := json.Unmarshal(m.D, &sd); err != nil {
+		return "session description", err
+	}
+	if p.cipher, err = voiceproto.NewCipher(sd.Mode, sd.SecretKey); err != nil {
+		return "session description", err
+	}
+	return "", nil
 }
 
 // discover runs IP discovery: a 74-byte request, retried, until the answer

@@ -34,8 +34,8 @@ type ReflectorConfig struct {
 	Logger    *slog.Logger
 }
 
-// Validate fills defaults and checks the config.
-func (c *ReflectorConfig) Validate() error {
+// withDefaults returns c with its defaults set.
+func (c ReflectorConfig) withDefaults() ReflectorConfig {
 	if c.UDPAddr == "" {
 		c.UDPAddr = "127.0.0.1:0"
 	}
@@ -48,11 +48,23 @@ func (c *ReflectorConfig) Validate() error {
 	if c.BatchSize <= 0 {
 		c.BatchSize = 64
 	}
-	if c.BatchSize > 1024 {
-		return fmt.Errorf("%w: reflector batch size %d > 1024", ErrConfig, c.BatchSize)
-	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Validate reports what NewReflector cannot work with (ErrConfig); it
+// changes nothing (NewReflector applies the defaults first).
+func (c ReflectorConfig) Validate() error {
+	if c.UDPAddr == "" || c.StatsAddr == "" {
+		return fmt.Errorf("%w: reflector needs a UDP and a stats address (or \"off\")", ErrConfig)
+	}
+	if c.Readers <= 0 {
+		return fmt.Errorf("%w: reflector readers %d", ErrConfig, c.Readers)
+	}
+	if c.BatchSize <= 0 || c.BatchSize > 1024 {
+		return fmt.Errorf("%w: reflector batch size %d not in [1, 1024]", ErrConfig, c.BatchSize)
 	}
 	return nil
 }
@@ -74,6 +86,8 @@ type Reflector struct {
 
 	in, out, drops, joins, leaves atomic.Uint64
 	wg                            sync.WaitGroup
+	closeOnce                     sync.Once
+	closeErr                      error // set once by Close
 }
 
 // membership maps a source address to its room's member addresses.
@@ -89,6 +103,7 @@ type reflMember struct {
 
 // NewReflector binds the sockets.
 func NewReflector(cfg ReflectorConfig) (*Reflector, error) {
+	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -159,16 +174,20 @@ func (r *Reflector) Start(context.Context) error {
 	return nil
 }
 
-// Close stops the readers and closes the sockets.
+// Close stops the readers and the stats server, closes the sockets and
+// waits for every goroutine Start started (ctx bounds the stats server's
+// graceful shutdown and the wait). It is idempotent.
 func (r *Reflector) Close(ctx context.Context) error {
-	err := r.conn.Close()
-	if r.stats != nil {
-		_ = r.stats.Shutdown(ctx)
-	}
+	r.closeOnce.Do(func() {
+		r.closeErr = r.conn.Close()
+		if r.stats != nil {
+			_ = r.stats.Shutdown(ctx)
+		}
+	})
 	if werr := lifecycle.WaitContext(ctx, &r.wg); werr != nil {
 		return werr
 	}
-	return err
+	return r.closeErr
 }
 
 // read is one reader goroutine: recvmmsg a batch, queue a copy per other

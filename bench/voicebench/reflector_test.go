@@ -24,6 +24,9 @@ func TestReflectorForwardsToRoom(t *testing.T) {
 		if err := r.Close(ctx); err != nil {
 			t.Error(err)
 		}
+		if err := r.Close(ctx); err != nil { // idempotent
+			t.Errorf("second Close: %v", err)
+		}
 	}()
 	raddr, _ := net.ResolveUDPAddr("udp4", r.UDPAddr())
 	dial := func(room, idx int) *net.UDPConn {

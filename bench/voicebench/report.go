@@ -44,11 +44,17 @@ type Report struct {
 		P50 float64 `json:"p50"`
 		P99 float64 `json:"p99"`
 	} `json:"added_latency_us"`
-	GeneratorCPU GeneratorCPU    `json:"generator_cpu"`
-	Config       ReportConfig    `json:"config"`
-	Machine      Machine         `json:"machine"`
-	Checks       []Check         `json:"checks"`
-	Runs         []*TargetResult `json:"runs"`
+	// Mix describes the web-dialect participants of a mixed load
+	// (Config.WebRTCShare > 0), whose totals the SFU figures above are.
+	Mix *Mix `json:"mix,omitempty"`
+	// WebRTC compares the same rooms all-native (the SFU figures above)
+	// and all-WebRTC (Options.CompareWebRTC).
+	WebRTC       *WebRTCComparison `json:"webrtc_compare,omitempty"`
+	GeneratorCPU GeneratorCPU      `json:"generator_cpu"`
+	Config       ReportConfig      `json:"config"`
+	Machine      Machine           `json:"machine"`
+	Checks       []Check           `json:"checks"`
+	Runs         []*TargetResult   `json:"runs"`
 }
 
 // GeneratorCPU is the load generator's own cost while it loaded the SFU
@@ -125,6 +131,18 @@ func (rep *Report) checks(haveReflector bool) {
 		rep.Checks = append(rep.Checks, Check{Name: "ratio_to_reflector", Value: rep.RatioToReflector, Target: ">= 0.6",
 			Pass: rep.RatioToReflector >= 0.6})
 	}
+	if m := rep.Mix; m != nil {
+		ok, of := delivered(m.Directions)
+		rep.Checks = append(rep.Checks, Check{Name: "directions_delivered", Value: float64(ok), Target: fmt.Sprintf("== %d", of),
+			Pass: of > 0 && ok == of})
+	}
+	if c := rep.WebRTC; c != nil {
+		// The WebRTC issue's target: a browser costs the server at most
+		// 1.5x a native client per forwarded packet.
+		rep.Checks = append(rep.Checks,
+			Check{Name: "webrtc_cpu_ratio_to_native", Value: c.Ratio, Target: "<= 1.5", Pass: c.Ratio > 0 && c.Ratio <= 1.5},
+			Check{Name: "webrtc_loss", Value: c.WebRTCLoss, Target: "== 0", Pass: c.WebRTCLoss == 0})
+	}
 }
 
 // WriteText prints the report for people.
@@ -142,18 +160,36 @@ func (rep *Report) WriteText(w io.Writer) {
 			r.Loss, r.GeneratorCores, r.GeneratorUsPerPacket)
 	}
 	for _, r := range rep.Runs {
-		if r.ServerSocketDrops+r.GeneratorSocketDrops+r.LateSends+r.SendErrors+r.DecryptErrors+uint64(r.GatewayClosed) > 0 {
-			fmt.Fprintf(w, "%-10s kernel drops: target socket %d, generator sockets %d; sends >1 ms late %d, send errors %d, decrypt errors %d, gateway closed %d\n",
-				r.Name, r.ServerSocketDrops, r.GeneratorSocketDrops, r.LateSends, r.SendErrors, r.DecryptErrors, r.GatewayClosed)
+		if r.ServerSocketDrops+r.GeneratorSocketDrops+r.LateSends+r.SendErrors+r.DecryptErrors+r.Foreign+uint64(r.GatewayClosed) > 0 {
+			fmt.Fprintf(w, "%-10s kernel drops: target socket %d, generator sockets %d; sends >1 ms late %d, send errors %d, decrypt errors %d, foreign %d, gateway closed %d\n",
+				r.Name, r.ServerSocketDrops, r.GeneratorSocketDrops, r.LateSends, r.SendErrors, r.DecryptErrors, r.Foreign, r.GatewayClosed)
 		}
 	}
-	fmt.Fprintf(w, "\nSFU: %.0f pps forwarded, %.3f µs CPU/packet, latency p50 %.1f / p99 %.1f / p99.9 %.1f µs, loss %.6f\n",
-		rep.ForwardedPPS, rep.CPUUsPerForwardedPacket, rep.LatencyUS.P50, rep.LatencyUS.P99, rep.LatencyUS.P999, rep.Loss)
+	sfu := "SFU"
+	switch {
+	case rep.Mix != nil && rep.Mix.Share == 1:
+		sfu = "SFU (all WebRTC)"
+	case rep.Mix != nil:
+		sfu = "SFU (mixed)"
+	case rep.WebRTC != nil:
+		sfu = "SFU (native)"
+	}
+	fmt.Fprintf(w, "\n%s: %.0f pps forwarded, %.3f µs CPU/packet, latency p50 %.1f / p99 %.1f / p99.9 %.1f µs, loss %.6f\n",
+		sfu, rep.ForwardedPPS, rep.CPUUsPerForwardedPacket, rep.LatencyUS.P50, rep.LatencyUS.P99, rep.LatencyUS.P999, rep.Loss)
 	if rep.ReflectorPPS > 0 {
 		fmt.Fprintf(w, "reflector: %.0f pps, %.3f µs CPU/packet, latency p50 %.1f / p99 %.1f µs\n",
 			rep.ReflectorPPS, rep.ReflectorCPUUsPerPacket, rep.ReflectorLatencyUS.P50, rep.ReflectorLatencyUS.P99)
 		fmt.Fprintf(w, "ratio to reflector: %.3f (packets per CPU-second), %.3f (packets/s); SFU adds %.3f µs CPU/packet over it\n",
 			rep.RatioToReflector, rep.PPSRatioToReflector, rep.CPUUsOverReflector)
+	}
+	if rep.Mix != nil {
+		rep.Mix.writeText(w)
+	}
+	if rep.WebRTC != nil {
+		rep.WebRTC.writeText(w)
+	}
+	if rep.Mix != nil || rep.WebRTC != nil {
+		fmt.Fprintln(w)
 	}
 	sort.SliceStable(rep.Checks, func(i, j int) bool { return rep.Checks[i].Name < rep.Checks[j].Name })
 	for _, ch := range rep.Checks {

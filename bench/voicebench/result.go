@@ -76,6 +76,29 @@ type TargetResult struct {
 	DecryptErrors uint64 `json:"decrypt_errors"`
 	Foreign       uint64 `json:"foreign_datagrams"`
 	GatewayClosed int    `json:"gateway_closed"`
+	// SetupS is how long every participant took to join.
+	SetupS float64 `json:"setup_s"`
+	// The web-dialect participants of the run (Config.WebRTCShare): the
+	// share, how many there were and how many of them spoke.
+	WebRTCShare     float64 `json:"webrtc_share,omitempty"`
+	WebParticipants int     `json:"web_participants,omitempty"`
+	WebSpeakers     int     `json:"web_speakers,omitempty"`
+	// Directions are the window's deliveries by the sender's and the
+	// receiver's kind (runs with web participants).
+	Directions []Direction `json:"directions,omitempty"`
+	// SRTCP counts the reports the web participants received over the
+	// whole run (counted, not opened).
+	SRTCP uint64 `json:"srtcp_received,omitempty"`
+}
+
+// Direction is the deliveries from one kind of participant to another
+// ("native", "webrtc") in a run's window.
+type Direction struct {
+	From     string `json:"from"`
+	To       string `json:"to"`
+	Expected uint64 `json:"expected"`
+	Received uint64 `json:"received"`
+	Lost     int64  `json:"lost"`
 }
 
 // intentionalReasons are SFU drop reasons that are policy, not loss.
@@ -85,6 +108,7 @@ func (r *run) result(s0, s1 sample) *TargetResult {
 	win := s1.at.Sub(s0.at).Seconds()
 	var st rxStats
 	var sentWin, late, sendErr uint64
+	var dirExp [numKinds][numKinds]uint64
 	for _, l := range r.loops {
 		sentWin += l.pubSentWin.Load()
 		late += l.pubLate.Load()
@@ -93,16 +117,43 @@ func (r *run) result(s0, s1 sample) *TargetResult {
 		st.inWindow += l.st.inWindow
 		st.decryptErr += l.st.decryptErr
 		st.foreign += l.st.foreign
+		st.srtcp += l.st.srtcp
 		st.lat.merge(&l.st.lat)
 		st.latApp.merge(&l.st.latApp)
+		for i := range numKinds {
+			for j := range numKinds {
+				st.dirRecv[i][j] += l.st.dirRecv[i][j]
+				dirExp[i][j] += l.dirExp[i][j]
+			}
+		}
 	}
 	res := &TargetResult{
-		Name: r.t.Name, InProcess: r.t.InProcess(), Participants: len(r.parts), WindowS: round(win, 3),
+		Name: r.name, InProcess: r.t.InProcess(), Participants: len(r.parts), WindowS: round(win, 3),
 		OfferedPPS: r.cfg.offeredPPS(),
 		Sent:       sentWin, Expected: sentWin * uint64(r.cfg.Size-1), Received: st.inWindow,
 		LateSends: late, SendErrors: sendErr,
 		DecryptErrors: st.decryptErr, Foreign: st.foreign,
 		LatencyUS: quantilesUS(&st.lat), LatencyAppUS: quantilesUS(&st.latApp),
+		SetupS: round(r.setupTime.Seconds(), 2),
+	}
+	if r.mixed {
+		res.WebRTCShare, res.SRTCP = r.share, st.srtcp
+		for _, p := range r.parts {
+			if p.webrtc {
+				res.WebParticipants++
+				if p.speaker {
+					res.WebSpeakers++
+				}
+			}
+		}
+		for i := range numKinds {
+			for j := range numKinds {
+				if dirExp[i][j] > 0 || st.dirRecv[i][j] > 0 {
+					res.Directions = append(res.Directions, Direction{From: kindNames[i], To: kindNames[j],
+						Expected: dirExp[i][j], Received: st.dirRecv[i][j], Lost: int64(dirExp[i][j]) - int64(st.dirRecv[i][j])})
+				}
+			}
+		}
 	}
 	if s0.dropsErr == nil && s1.dropsErr == nil {
 		res.ServerSocketDrops = s1.srvDrops - s0.srvDrops

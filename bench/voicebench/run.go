@@ -17,9 +17,15 @@ import (
 
 // run is the generator's state while it loads one target.
 type run struct {
-	cfg      *Config
-	t        *Target
-	reflect  bool
+	cfg     *Config
+	t       *Target
+	reflect bool
+	// name labels the run ("sfu", "webrtc", "sfu-mixed", "reflector").
+	name string
+	// share is the fraction of web participants (0 behind the reflector);
+	// mixed is share > 0: the loops then count deliveries by direction.
+	share    float64
+	mixed    bool
 	parts    []*participant
 	speakers []*participant
 	loops    []*loop
@@ -33,6 +39,9 @@ type run struct {
 	stopSend, stopRx atomic.Bool
 
 	gwWG sync.WaitGroup // gateway reader goroutines
+
+	// setupTime is how long every participant took to join.
+	setupTime time.Duration
 
 	// Local ports of the target's media socket and of the generator's.
 	srvPorts, genPorts map[uint16]bool
@@ -73,10 +82,14 @@ func (r *run) sample(ctx context.Context) sample {
 	return s
 }
 
-// runTarget sets up every participant against t, offers the load through
-// warmup, window and drain, and tears everything down.
-func runTarget(ctx context.Context, cfg *Config, t *Target) (*TargetResult, error) {
-	r := &run{cfg: cfg, t: t, reflect: t.Reflector}
+// runTarget sets up every participant against t (a share of them in the
+// web dialect; none behind the reflector), offers the load through warmup,
+// window and drain, and tears everything down.
+func runTarget(ctx context.Context, cfg *Config, t *Target, share float64) (*TargetResult, error) {
+	if t.Reflector {
+		share = 0
+	}
+	r := &run{cfg: cfg, t: t, reflect: t.Reflector, name: runName(t, share), share: share, mixed: share > 0}
 	defer r.teardown()
 	if err := r.setup(ctx); err != nil {
 		return nil, err
@@ -159,13 +172,29 @@ func runTarget(ctx context.Context, cfg *Config, t *Target) (*TargetResult, erro
 func (r *run) setup(ctx context.Context) error {
 	cfg := r.cfg
 	r.parts = make([]*participant, 0, cfg.participants())
+	// Web participants are spread evenly over the speakers and, apart,
+	// over the listeners, so that a mixed run has both kinds of each.
+	var nSpeakers, nListeners int
 	for room := 0; room < cfg.Rooms; room++ {
+		var members [numKinds]uint64
 		for i := 0; i < cfg.Size; i++ {
 			p := &participant{idx: len(r.parts), room: room, speaker: i < cfg.Speakers}
+			if p.speaker {
+				p.webrtc = webRTCAt(nSpeakers, r.share)
+				nSpeakers++
+			} else {
+				p.webrtc = webRTCAt(nListeners, r.share)
+				nListeners++
+			}
+			members[p.kind()]++
 			r.parts = append(r.parts, p)
 			if p.speaker {
 				r.speakers = append(r.speakers, p)
 			}
+		}
+		for _, p := range r.parts[len(r.parts)-cfg.Size:] {
+			p.peers = members
+			p.peers[p.kind()]--
 		}
 	}
 	// Spread the speakers evenly over the frame interval, in an order
@@ -220,7 +249,7 @@ func (r *run) setup(ctx context.Context) error {
 				return
 			}
 			if n := joined.Add(1); cfg.Progress != nil && n%500 == 0 {
-				fmt.Fprintf(cfg.Progress, "[%s] joined %d/%d participants (%.1fs)\n", r.t.Name, n, len(r.parts), time.Since(t0).Seconds())
+				fmt.Fprintf(cfg.Progress, "[%s] joined %d/%d participants (%.1fs)\n", r.name, n, len(r.parts), time.Since(t0).Seconds())
 			}
 		}()
 	}
@@ -231,9 +260,10 @@ func (r *run) setup(ctx context.Context) error {
 	if firstErr != nil {
 		return firstErr
 	}
-	cfg.Logger.Info("participants joined", "target", r.t.Name, "n", len(r.parts), "took", time.Since(t0))
+	r.setupTime = time.Since(t0)
+	cfg.Logger.Info("participants joined", "target", r.name, "n", len(r.parts), "took", r.setupTime)
 	if cfg.Progress != nil {
-		fmt.Fprintf(cfg.Progress, "[%s] %d participants joined in %.1fs (target pid %d)\n", r.t.Name, len(r.parts), time.Since(t0).Seconds(), r.t.PID)
+		fmt.Fprintf(cfg.Progress, "[%s] %d participants joined in %.1fs (target pid %d)\n", r.name, len(r.parts), r.setupTime.Seconds(), r.t.PID)
 	}
 
 	r.srvPorts, r.genPorts = map[uint16]bool{}, map[uint16]bool{}
@@ -260,6 +290,17 @@ func (r *run) setup(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// runName labels a run against t with share web participants.
+func runName(t *Target, share float64) string {
+	switch {
+	case t.Reflector || share == 0:
+		return t.Name
+	case share == 1:
+		return "webrtc"
+	}
+	return t.Name + "-mixed"
 }
 
 // heartbeats sends each participant's v8 heartbeat on its own phase, so
@@ -332,7 +373,7 @@ func (r *run) progress(stop <-chan struct{}) {
 			srv = "server in-process"
 		}
 		fmt.Fprintf(w, "[%s] %5.1fs %-7s in %6.0f pps  out %7.0f pps  loss %s  %s  generator cpu %3.0f%%\n",
-			r.t.Name, now.Sub(r.start).Seconds(), phase, float64(sent-lastSent)/dt, float64(recv-lastRecv)/dt,
+			r.name, now.Sub(r.start).Seconds(), phase, float64(sent-lastSent)/dt, float64(recv-lastRecv)/dt,
 			loss, srv, 100*(self-lastSelf).Seconds()/dt)
 		lastAt, lastSent, lastRecv, lastCPU, lastSelf = now, sent, recv, cpu, self
 	}

@@ -3,6 +3,7 @@
 package voicebench
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"runtime"
@@ -71,6 +72,18 @@ func (s *udpSock) recv(b []byte) (int, error) {
 		return n, err
 	}
 }
+
+// setRecvTimeout changes how long recv blocks (SO_RCVTIMEO).
+func (s *udpSock) setRecvTimeout(d time.Duration) error {
+	tv := unix.NsecToTimeval(int64(d))
+	if err := unix.SetsockoptTimeval(s.fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		return fmt.Errorf("voicebench: SO_RCVTIMEO: %w", err)
+	}
+	return nil
+}
+
+// isTimeout reports whether a recv error is the receive timeout.
+func isTimeout(err error) bool { return errors.Is(err, unix.EAGAIN) }
 
 func (s *udpSock) close() {
 	if s.fd >= 0 {

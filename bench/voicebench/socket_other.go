@@ -14,6 +14,9 @@ func (s *udpSock) send([]byte) error           { return ErrUnsupported }
 func (s *udpSock) recv([]byte) (int, error)    { return 0, ErrUnsupported }
 func (s *udpSock) close()                      {}
 
+func (s *udpSock) setRecvTimeout(time.Duration) error { return ErrUnsupported }
+func isTimeout(error) bool                            { return false }
+
 type rxIO struct{}
 
 func (l *loop) initIO() error  { return ErrUnsupported }

@@ -64,8 +64,9 @@ func ChildReflectorSource(cmd func() *exec.Cmd) Source {
 }
 
 // InProcessServerSource runs a voice server inside this process on dataDir
-// (tests, and profiling runs where one CPU profile should cover both). Its
-// CPU cannot be told apart from the generator's.
+// (tests, and profiling runs where one CPU profile should cover both), with
+// WebRTC on as the child server has it. Its CPU cannot be told apart from
+// the generator's.
 func InProcessServerSource(dataDir string, log *slog.Logger) Source {
 	return func(ctx context.Context) (*Target, func(), error) {
 		dir, err := datadir.Open(dataDir)
@@ -84,7 +85,8 @@ func InProcessServerSource(dataDir string, log *slog.Logger) Source {
 		if err != nil {
 			return nil, nil, err
 		}
-		srv, err := voicenode.New(voicenode.Config{TLS: tcfg, TokenKey: key, Logger: log, Metrics: prometheus.NewRegistry()})
+		srv, err := voicenode.New(voicenode.Config{TLS: tcfg, TokenKey: key, WebRTCAddr: "127.0.0.1:0", Logger: log,
+			Metrics: prometheus.NewRegistry()})
 		if err != nil {
 			return nil, nil, err
 		}

@@ -33,7 +33,9 @@ func runBenchVoice(ctx context.Context, args []string, stdout io.Writer) error {
 	warmup := fs.Duration("warmup", 2*time.Second, "load before the window")
 	payload := fs.Int("payload", 120, "Opus payload bytes")
 	mode := fs.String("mode", "aead_aes256_gcm_rtpsize", "transport encryption mode")
-	reps := fs.Int("reps", 1, "alternate SFU and reflector runs this many times; report medians")
+	reps := fs.Int("reps", 1, "alternate SFU and reflector runs this many times; report medians (--webrtc-compare: default and minimum 5)")
+	webrtcShare := fs.Float64("webrtc-share", 0, "fraction F of participants that join the SFU as browsers do (ICE, DTLS-SRTP), spread evenly over speakers and listeners; 0 all-native, 1 all-WebRTC")
+	webrtcCompare := fs.Bool("webrtc-compare", false, "run the same rooms all-native and all-WebRTC alternately (then the reflector), and report the ratio of the medians of server CPU per forwarded packet")
 	noReflector := fs.Bool("no-reflector", false, "skip the reflector baseline")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	loops := fs.Int("loops", 1, "generator event loops (threads)")
@@ -46,14 +48,28 @@ func runBenchVoice(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if *webrtcCompare {
+		repsSet := false
+		fs.Visit(func(f *flag.Flag) { repsSet = repsSet || f.Name == "reps" })
+		switch {
+		case !repsSet:
+			*reps = 5
+		case *reps < 5:
+			return fmt.Errorf("bench voice: --webrtc-compare needs --reps of at least 5 (got %d)", *reps)
+		}
+		if *webrtcShare != 0 {
+			return fmt.Errorf("bench voice: --webrtc-compare runs shares 0 and 1 itself; drop --webrtc-share")
+		}
+	}
 	log := slog.New(slog.DiscardHandler)
 	if *verbose {
 		log = newLogger("info", os.Stderr)
 	}
 	o := voicebench.Options{
 		Config: voicebench.Config{Rooms: *rooms, Size: *size, Speakers: *speakers, Duration: *duration, Warmup: *warmup,
-			PayloadSize: *payload, Mode: *mode, Loops: *loops, Quantum: *quantum, Progress: os.Stderr, Logger: log},
-		Reps: *reps, ServerGOMAXPROCS: *serverProcs,
+			PayloadSize: *payload, Mode: *mode, Loops: *loops, Quantum: *quantum, WebRTCShare: *webrtcShare,
+			Progress: os.Stderr, Logger: log},
+		Reps: *reps, ServerGOMAXPROCS: *serverProcs, CompareWebRTC: *webrtcCompare,
 	}
 	var pin []string
 	if *genCPUs != "" {
