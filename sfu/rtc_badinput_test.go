@@ -131,3 +131,45 @@ func TestWebRTCBadPackets(t *testing.T) {
 	}
 	h.drops(map[DropReason]uint64{DropNotOpus: 1, DropSRTP: 2, DropUnknownSource: 1})
 }
+
+// TestWebRTCForgedFingerprint: a browser whose DTLS certificate is not the
+// one its offer named passes ICE and fails DTLS: the failure is counted by
+// stage, nothing of it is ever routed, and an honest browser and a native
+// client in the same room talk on.
+func TestWebRTCForgedFingerprint(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.WebRTCAddr = "127.0.0.1:0" })
+	native := h.join("r", "native", "")
+	forged := h.joinBrowserWith("r", "forged", browserOptions{forge: func(frag string) string {
+		var b strings.Builder
+		for line := range strings.Lines(frag) {
+			if strings.HasPrefix(line, "a=fingerprint:sha-256 ") {
+				line = "a=fingerprint:sha-256 " + strings.TrimSuffix(strings.Repeat("AB:", 32), ":") + "\n"
+			}
+			b.WriteString(line)
+		}
+		return b.String()
+	}}, native.p)
+	testkit.Eventually(t, 10*time.Second, func() bool { return h.srv.Stats().WebRTCFailures[1].Load() == 1 },
+		"the forged browser's DTLS failure counted (dtls %d, ice %d)",
+		h.srv.Stats().WebRTCFailures[1].Load(), h.srv.Stats().WebRTCFailures[0].Load())
+	if tr, ok := forged.p.rtcTransport(); ok && tr.ready(forged.p) {
+		t.Fatal("the forged browser's transport is keyed")
+	}
+
+	honest := h.joinBrowser("r", "honest", native.p)
+	frames := ogg.SyntheticOpus(10, 4)
+	honest.send(append(frames, marker)...)
+	if got := native.untilMarker(&peer{p: honest.p, name: "honest"}); len(got) != len(frames) {
+		t.Fatalf("native got %d frames from the honest browser, want %d", len(got), len(frames))
+	}
+	native.send(seqFrom(append(frames, marker), 100, 960)...)
+	if back := honest.untilMarker(native.p); len(back) != len(frames) {
+		t.Fatalf("the honest browser got %d frames from native, want %d", len(back), len(frames))
+	}
+	if n := len(forged.frames(native.p)); n != 0 {
+		t.Errorf("the forged browser received %d frames", n)
+	}
+	if f := h.srv.Stats().WebRTCFailures[0].Load(); f != 0 {
+		t.Errorf("%d ICE failures, want 0 (the forged browser passed ICE)", f)
+	}
+}

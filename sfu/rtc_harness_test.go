@@ -37,15 +37,24 @@ type browser struct {
 // from (the server announces them in op 5; here the test knows them).
 func (h *harness) joinBrowser(room, name string, from ...*Participant) *browser {
 	h.t.Helper()
-	return h.joinBrowserWith(room, name, false, from...)
+	return h.joinBrowserWith(room, name, browserOptions{}, from...)
 }
 
-// joinBrowserWith is joinBrowser; with rtcp the browser runs pion's RTCP
-// interceptors (receiver and sender reports, the TransportCC extension on
-// its packets) and the remote description takes nack and transport-cc
-// feedback, as Chrome's does.
-func (h *harness) joinBrowserWith(room, name string, rtcp bool, from ...*Participant) *browser {
+// browserOptions vary a test browser.
+type browserOptions struct {
+	// rtcp: the browser runs pion's RTCP interceptors (receiver and sender
+	// reports, the TransportCC extension on its packets) and the remote
+	// description takes nack and transport-cc feedback, as Chrome's does.
+	rtcp bool
+	// forge rewrites the offer fragment before the server sees it; the
+	// browser is then not waited for (its handshake may be meant to fail).
+	forge func(fragment string) string
+}
+
+// joinBrowserWith is joinBrowser with options.
+func (h *harness) joinBrowserWith(room, name string, o browserOptions, from ...*Participant) *browser {
 	h.t.Helper()
+	rtcp := o.rtcp
 	p, err := h.srv.Join(room, name)
 	if err != nil {
 		h.t.Fatal(err)
@@ -108,7 +117,11 @@ func (h *harness) joinBrowserWith(room, name string, rtcp bool, from ...*Partici
 	}
 	<-gathered
 	codecs := []voiceproto.Codec{{Name: "opus", Type: "audio", Priority: 1000, PayloadType: 111}}
-	answer, err := p.SetWebRTCTransport(voiceproto.OfferFragment(pc.LocalDescription().SDP), codecs)
+	fragment := voiceproto.OfferFragment(pc.LocalDescription().SDP)
+	if o.forge != nil {
+		fragment = o.forge(fragment)
+	}
+	answer, err := p.SetWebRTCTransport(fragment, codecs)
 	if err != nil {
 		h.t.Fatalf("%s: SetWebRTCTransport: %v", name, err)
 	}
@@ -131,6 +144,9 @@ func (h *harness) joinBrowserWith(room, name string, rtcp bool, from ...*Partici
 	remote := a.RemoteDescription([]voiceproto.RemoteSection{section})
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: remote}); err != nil {
 		h.t.Fatalf("%s: remote description: %v\n%s", name, err, remote)
+	}
+	if o.forge != nil {
+		return b
 	}
 	testkit.Eventually(h.t, 10*time.Second, func() bool {
 		t, ok := p.rtcTransport()

@@ -92,7 +92,7 @@ func TestBrowserToBrowser(t *testing.T) {
 func TestBrowserRTCP(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.WebRTCAddr = "127.0.0.1:0" })
 	native := h.join("r", "native", "")
-	web := h.joinBrowserWith("r", "web", true, native.p)
+	web := h.joinBrowserWith("r", "web", browserOptions{rtcp: true}, native.p)
 	frames := ogg.SyntheticOpus(40, 5)
 	web.send(append(frames, marker)...)
 	native.untilMarker(&peer{p: web.p, name: "web"})
