@@ -3,7 +3,6 @@ package sfu
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -78,7 +77,7 @@ func (p *Participant) SetWebRTCTransport(fragment string, codecs []voiceproto.Co
 	if !ok {
 		return "", voiceproto.ErrNoCodec
 	}
-	t := &rtcTransport{p: p, hub: h, offer: offer, opusPT: uint8(pt), ufrag: randomICE(8), pwd: randomICE(24)}
+	t := &rtcTransport{p: p, hub: h, offer: offer, opusPT: uint8(pt), ufrag: voiceproto.RandomICE(8), pwd: voiceproto.RandomICE(24)}
 	if id, ok := offer.Extmap(voiceproto.TransportCC); ok {
 		t.up.twcc, t.up.twccID = twcc.NewRecorder(p.ssrc), uint8(id)
 	}
@@ -287,17 +286,6 @@ func (c connPacketConn) ReadFrom(b []byte) (int, net.Addr, error) {
 }
 
 func (c connPacketConn) WriteTo(b []byte, _ net.Addr) (int, error) { return c.Write(b) }
-
-// randomICE returns n random ice-chars.
-func randomICE(n int) string {
-	const chars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/"
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	for i := range b {
-		b[i] = chars[int(b[i])%len(chars)]
-	}
-	return string(b)
-}
 
 func mustAddr(s string) netip.Addr {
 	a, _ := netip.ParseAddr(s)

@@ -1,6 +1,7 @@
 package voiceproto
 
 import (
+	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"net/netip"
@@ -159,13 +160,52 @@ func ParseOffer(fragment string) (Offer, error) {
 	return o, nil
 }
 
+// String is the offer as a fragment (the form OfferFragment reduces a
+// full SDP to): ICE credentials and options, fingerprint, extmaps, rtpmaps.
+func (o Offer) String() string {
+	var b strings.Builder
+	b.WriteString("a=ice-ufrag:" + o.ICEUfrag + "\na=ice-pwd:" + o.ICEPwd + "\n")
+	if o.ICEOptions != "" {
+		b.WriteString("a=ice-options:" + o.ICEOptions + "\n")
+	}
+	b.WriteString("a=fingerprint:" + o.Fingerprint.String() + "\n")
+	if o.ExtmapAllowMixed {
+		b.WriteString("a=extmap-allow-mixed\n")
+	}
+	for _, e := range o.Extmaps {
+		b.WriteString("a=extmap:" + strconv.Itoa(e.ID) + " " + e.URI + "\n")
+	}
+	for _, m := range o.RTPMaps {
+		b.WriteString("a=rtpmap:" + strconv.Itoa(m.PayloadType) + " " + m.Name + "/" + strconv.Itoa(m.ClockRate))
+		if m.Channels > 0 {
+			b.WriteString("/" + strconv.Itoa(m.Channels))
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// iceCharset is the alphabet of ICE credentials (RFC 8839 §5.4).
+const iceCharset = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/"
+
+// RandomICE returns n random ice-chars, for an ICE ufrag (n >= 4) or
+// password (n >= 22).
+func RandomICE(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read does not fail
+	for i := range b {
+		b[i] = iceCharset[int(b[i])%len(iceCharset)]
+	}
+	return string(b)
+}
+
 // iceChars checks an ICE credential: ice-chars (RFC 8839 §5.4), min..256.
 func iceChars(v string, min int, what string) (string, error) {
 	if len(v) < min || len(v) > 256 {
 		return "", fmt.Errorf("%w: %s of %d characters", ErrBadSDP, what, len(v))
 	}
 	for _, c := range v {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '+' || c == '/') {
+		if !strings.ContainsRune(iceCharset, c) {
 			return "", fmt.Errorf("%w: %s has %q", ErrBadSDP, what, c)
 		}
 	}

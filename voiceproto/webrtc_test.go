@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/netip"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -120,6 +121,20 @@ func TestSelectProtocolDialects(t *testing.T) {
 	}
 }
 
+// TestOfferString: an offer written by Offer.String (as the bench's web
+// participants send it) with RandomICE credentials parses back to itself.
+func TestOfferString(t *testing.T) {
+	o := Offer{ICEUfrag: RandomICE(8), ICEPwd: RandomICE(24), Fingerprint: Fingerprint{Algorithm: "sha-256", Value: make([]byte, 32)},
+		Extmaps: []Extmap{{ID: 3, URI: TransportCC}}, RTPMaps: []RTPMap{{PayloadType: 111, Name: "opus", ClockRate: 48000, Channels: 2}}}
+	got, err := ParseOffer(o.String())
+	if err != nil || !reflect.DeepEqual(got, o) {
+		t.Fatalf("ParseOffer(%q) = %+v, %v; want %+v", o.String(), got, err, o)
+	}
+	if pt, ok := got.Opus(); !ok || pt != 111 {
+		t.Errorf("Opus() = %d, %v", pt, ok)
+	}
+}
+
 func FuzzParseOffer(f *testing.F) {
 	f.Add(chromeOffer)
 	f.Add("a=ice-ufrag:abcd\na=ice-pwd:0123456789012345678901\na=fingerprint:sha-256 00")
@@ -130,6 +145,9 @@ func FuzzParseOffer(f *testing.F) {
 		}
 		if _, err := ParseOffer(OfferFragment(s)); err != nil {
 			t.Fatalf("the fragment of an accepted offer is refused: %v", err)
+		}
+		if again, err := ParseOffer(o.String()); err != nil || !reflect.DeepEqual(again, o) {
+			t.Fatalf("re-encoded offer %q: %+v, %v; want %+v", o.String(), again, err, o)
 		}
 		_, _ = o.Opus()
 	})

@@ -84,15 +84,15 @@ type rtcLink struct {
 // client handshake, and the SRTP contexts. It returns the failed step with
 // the error.
 func joinWebRTC(ctx context.Context, g *gatewayConn, p *participant) (string, error) {
-	ufrag, pwd := randomICE(8), randomICE(24)
+	ufrag, pwd := voiceproto.RandomICE(8), voiceproto.RandomICE(24)
 	cert, err := selfsign.GenerateSelfSigned()
 	if err != nil {
 		return "certificate", err
 	}
 	sum := sha256.Sum256(cert.Certificate[0])
 	fp := voiceproto.Fingerprint{Algorithm: "sha-256", Value: sum[:]}
-	frag := "a=ice-ufrag:" + ufrag + "\na=ice-pwd:" + pwd + "\na=fingerprint:" + fp.String() +
-		"\na=rtpmap:" + fmt.Sprint(webOpusPT) + " opus/48000/2\n"
+	frag := voiceproto.Offer{ICEUfrag: ufrag, ICEPwd: pwd, Fingerprint: fp,
+		RTPMaps: []voiceproto.RTPMap{{PayloadType: webOpusPT, Name: "opus", ClockRate: 48000, Channels: 2}}}.String()
 	if err := g.write(voiceproto.OpSelectProtocol, voiceproto.SelectProtocol{Protocol: voiceproto.ProtocolWebRTC,
 		Data: voiceproto.SelectProtocolData{Fragment: frag}, SDP: frag, RTCConnectionID: voicetoken.NewSessionID(),
 		Codecs: []voiceproto.Codec{{Name: "opus", Type: "audio", Priority: 1000, PayloadType: webOpusPT}}}); err != nil {
@@ -265,15 +265,4 @@ func handshakeSRTP(ctx context.Context, d *dtls.Conn) (*rtcLink, error) {
 		return nil, err
 	}
 	return &rtcLink{seal: seal, open: open, profile: profile}, nil
-}
-
-// randomICE returns n random ice-chars (RFC 8839 §5.4).
-func randomICE(n int) string {
-	const chars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/"
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	for i := range b {
-		b[i] = chars[int(b[i])%len(chars)]
-	}
-	return string(b)
 }
