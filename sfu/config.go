@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"runtime"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -20,6 +21,10 @@ type Config struct {
 	// WebRTCAddr is the UDP address every browser's ICE, DTLS and SRTP
 	// share ("": no browsers).
 	WebRTCAddr string
+	// WebRTCHandshakeTimeout bounds one browser's ICE and DTLS handshake
+	// (default 30 s); a browser that has not finished by then is counted
+	// as a handshake failure and gets no media.
+	WebRTCHandshakeTimeout time.Duration
 	// LegacyModes offers the deprecated xsalsa20_poly1305 family (for
 	// discordgo <= v0.29.0); on in dev.
 	LegacyModes bool
@@ -55,6 +60,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxRoomSize == 0 {
 		c.MaxRoomSize = 1000
 	}
+	if c.WebRTCHandshakeTimeout == 0 {
+		c.WebRTCHandshakeTimeout = 30 * time.Second
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -78,8 +86,8 @@ func (c Config) Validate() error {
 	if c.BatchSize > 1024 {
 		return fmt.Errorf("%w: BatchSize %d > 1024", ErrConfig, c.BatchSize)
 	}
-	if c.TrailingSilence < 0 || c.MaxRoomSize < 0 {
-		return fmt.Errorf("%w: negative TrailingSilence or MaxRoomSize", ErrConfig)
+	if c.TrailingSilence < 0 || c.MaxRoomSize < 0 || c.WebRTCHandshakeTimeout < 0 {
+		return fmt.Errorf("%w: negative TrailingSilence, MaxRoomSize or WebRTCHandshakeTimeout", ErrConfig)
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
 
 	"github.com/parleyhq/parley/internal/testkit"
 
@@ -143,4 +144,28 @@ func TestBrowserRTCP(t *testing.T) {
 		t.Fatal(err)
 	}
 	testkit.Eventually(t, 5*time.Second, func() bool { return h.srv.Stats().Retransmits.Load() == 1 }, "the NACK answered")
+}
+
+// TestBrowserOutlivesHandshakeTimeout: the handshake timeout bounds ICE
+// and DTLS only; the DTLS association (and the browser's peer connection)
+// lives on after it, and media still flows both ways.
+func TestBrowserOutlivesHandshakeTimeout(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	h := newHarness(t, func(c *Config) { c.WebRTCAddr = "127.0.0.1:0"; c.WebRTCHandshakeTimeout = timeout })
+	native := h.join("r", "native", "")
+	web := h.joinBrowser("r", "web", native.p)
+	// Watch the browser's connection for well past the timeout: it must
+	// stay connected (bounded polling for a condition that must not occur).
+	if testkit.Poll(5*timeout, func() bool { return web.pc.ConnectionState() != webrtc.PeerConnectionStateConnected }) {
+		t.Fatalf("the browser's connection went %v after the handshake timeout", web.pc.ConnectionState())
+	}
+	frames := ogg.SyntheticOpus(10, 2)
+	native.send(seqFrom(append(frames, marker), 10, 960)...)
+	if got := web.untilMarker(native.p); len(got) != len(frames) {
+		t.Fatalf("the browser got %d frames after the handshake timeout, want %d", len(got), len(frames))
+	}
+	web.send(append(frames, marker)...)
+	if got := native.untilMarker(&peer{p: web.p, name: "web"}); len(got) != len(frames) {
+		t.Fatalf("native got %d frames from the browser after the handshake timeout, want %d", len(got), len(frames))
+	}
 }

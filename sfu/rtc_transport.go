@@ -13,7 +13,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/pion/dtls/v3"
 	"github.com/pion/ice/v4"
@@ -23,9 +22,6 @@ import (
 
 	"github.com/parleyhq/parley/voiceproto"
 )
-
-// rtcHandshakeTimeout bounds ICE and DTLS for one browser.
-const rtcHandshakeTimeout = 30 * time.Second
 
 // rtcTransport is a browser participant's transport: pion's ICE agent
 // (lite, controlled) and DTLS server set it up; then SRTP is sealed and
@@ -121,12 +117,15 @@ func opusPayloadType(offer voiceproto.Offer, codecs []voiceproto.Codec) (int, bo
 	return offer.Opus()
 }
 
-// run sets the transport up and keeps it until ctx ends.
+// run sets the transport up and keeps it until ctx ends. Only the
+// handshake is bounded by the handshake timeout: the DTLS association
+// lives as long as the transport.
 func (t *rtcTransport) run(ctx context.Context) {
 	defer t.teardown()
-	hctx, cancel := context.WithTimeout(ctx, rtcHandshakeTimeout)
-	defer cancel()
-	if err := t.handshake(hctx); err != nil {
+	hctx, cancel := context.WithTimeout(ctx, t.p.srv.cfg.WebRTCHandshakeTimeout)
+	d, err := t.handshake(hctx)
+	cancel()
+	if err != nil {
 		if ctx.Err() == nil {
 			t.p.srv.countHandshakeFailure(err)
 			t.p.srv.log.Debug("webrtc handshake failed", "user", t.p.user, "err", err)
@@ -134,25 +133,27 @@ func (t *rtcTransport) run(ctx context.Context) {
 		return
 	}
 	<-ctx.Done()
+	_ = d.Close()
 }
 
-// handshake runs ICE and DTLS and installs the SRTP keys.
-func (t *rtcTransport) handshake(ctx context.Context) error {
+// handshake runs ICE and DTLS and installs the SRTP keys; it returns the
+// DTLS association, or closes it on failure.
+func (t *rtcTransport) handshake(ctx context.Context) (_ *dtls.Conn, err error) {
 	gathered := make(chan struct{})
 	if err := t.agent.OnCandidate(func(c ice.Candidate) {
 		if c == nil {
 			close(gathered)
 		}
 	}); err != nil {
-		return fmt.Errorf("%w: %v", errICE, err)
+		return nil, fmt.Errorf("%w: %v", errICE, err)
 	}
 	if err := t.agent.GatherCandidates(); err != nil {
-		return fmt.Errorf("%w: %v", errICE, err)
+		return nil, fmt.Errorf("%w: %v", errICE, err)
 	}
 	select {
 	case <-gathered:
 	case <-ctx.Done():
-		return fmt.Errorf("%w: gathering: %v", errICE, ctx.Err())
+		return nil, fmt.Errorf("%w: gathering: %v", errICE, ctx.Err())
 	}
 	_ = t.agent.OnSelectedCandidatePairChange(func(_, remote ice.Candidate) {
 		if t.keyed.Load() {
@@ -161,7 +162,7 @@ func (t *rtcTransport) handshake(ctx context.Context) error {
 	})
 	conn, err := t.agent.Accept(ctx, t.offer.ICEUfrag, t.offer.ICEPwd)
 	if err != nil {
-		return fmt.Errorf("%w: %v", errICE, err)
+		return nil, fmt.Errorf("%w: %v", errICE, err)
 	}
 	d, err := dtls.Server(connPacketConn{conn}, conn.RemoteAddr(), &dtls.Config{
 		Certificates:           []tls.Certificate{t.hub.cert},
@@ -173,28 +174,32 @@ func (t *rtcTransport) handshake(ctx context.Context) error {
 		LoggerFactory:          t.hub.logs,
 	})
 	if err != nil {
-		return fmt.Errorf("%w: %v", errDTLS, err)
+		return nil, fmt.Errorf("%w: %v", errDTLS, err)
 	}
-	context.AfterFunc(ctx, func() { _ = d.Close() }) // ends with the transport
+	defer func() {
+		if err != nil {
+			_ = d.Close()
+		}
+	}()
 	if err := d.HandshakeContext(ctx); err != nil {
-		return fmt.Errorf("%w: %v", errDTLS, err)
+		return nil, fmt.Errorf("%w: %v", errDTLS, err)
 	}
 	profile, ok := d.SelectedSRTPProtectionProfile()
 	if !ok {
-		return fmt.Errorf("%w: no SRTP profile negotiated", errDTLS)
+		return nil, fmt.Errorf("%w: no SRTP profile negotiated", errDTLS)
 	}
 	state, _ := d.ConnectionState()
 	keys := srtp.Config{Profile: srtp.ProtectionProfile(profile)}
 	if err := keys.ExtractSessionKeysFromDTLS(&state, false); err != nil {
-		return fmt.Errorf("%w: %v", errDTLS, err)
+		return nil, fmt.Errorf("%w: %v", errDTLS, err)
 	}
 	out, err := srtp.CreateContext(keys.Keys.LocalMasterKey, keys.Keys.LocalMasterSalt, keys.Profile)
 	if err != nil {
-		return fmt.Errorf("%w: %v", errDTLS, err)
+		return nil, fmt.Errorf("%w: %v", errDTLS, err)
 	}
 	in, err := srtp.CreateContext(keys.Keys.RemoteMasterKey, keys.Keys.RemoteMasterSalt, keys.Profile)
 	if err != nil {
-		return fmt.Errorf("%w: %v", errDTLS, err)
+		return nil, fmt.Errorf("%w: %v", errDTLS, err)
 	}
 	t.outMu.Lock()
 	t.out = out
@@ -205,7 +210,7 @@ func (t *rtcTransport) handshake(ctx context.Context) error {
 	remote, _ := netip.ParseAddrPort(conn.RemoteAddr().String())
 	t.keyed.Store(true)
 	t.setRemote(remote)
-	return nil
+	return d, nil
 }
 
 // verifyFingerprint checks the browser's DTLS certificate against the
