@@ -22,8 +22,8 @@ import (
 //
 // RFC 7983 demultiplexes the socket by the first byte of a datagram: STUN
 // 0-3 and DTLS 20-63 go to pion, SRTP and SRTCP 128-191 to the
-// participant the source address belongs to (byAddr, set once ICE chose
-// the pair and DTLS keyed it).
+// browser's transport the source address belongs to (byAddr, set once ICE
+// chose the pair and DTLS keyed it).
 type rtcHub struct {
 	socks []*socket
 	local *net.UDPAddr
@@ -41,8 +41,9 @@ type rtcHub struct {
 	// Stats.WebRTCUnrouted).
 	unrouted *atomic.Uint64
 
-	// byAddr is a copy-on-write map read on every SRTP packet.
-	byAddr atomic.Pointer[map[netip.AddrPort]*Participant]
+	// byAddr is a copy-on-write map read on every SRTP packet; each
+	// transport is bound at one address at most.
+	byAddr atomic.Pointer[map[netip.AddrPort]*rtcTransport]
 	mu     sync.Mutex // serialises writers of byAddr
 }
 
@@ -78,29 +79,30 @@ func newRTCHub(addr string, readers int, publicIP string, logs pionLogs, unroute
 		// STUN for no agent (a wrong or stale ufrag) and DTLS from an
 		// address no ICE check came from: dropped and counted.
 		OnUnhandledPacket: func([]byte, netip.AddrPort) { h.unrouted.Add(1) }})
-	empty := map[netip.AddrPort]*Participant{}
+	empty := map[netip.AddrPort]*rtcTransport{}
 	h.byAddr.Store(&empty)
 	return h, nil
 }
 
-// participant finds the participant SRTP from src belongs to.
-func (h *rtcHub) participant(src netip.AddrPort) *Participant {
+// transport finds the browser transport SRTP from src belongs to.
+func (h *rtcHub) transport(src netip.AddrPort) *rtcTransport {
 	return (*h.byAddr.Load())[src]
 }
 
-// bind routes SRTP from addr to p (and stops routing from old, if set).
-func (h *rtcHub) bind(p *Participant, old, addr netip.AddrPort) {
+// bind routes SRTP from addr to t, and stops routing from old if it is
+// still t's (a newer transport bound there keeps its route).
+func (h *rtcHub) bind(t *rtcTransport, old, addr netip.AddrPort) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	cur := *h.byAddr.Load()
-	next := make(map[netip.AddrPort]*Participant, len(cur)+1)
+	next := make(map[netip.AddrPort]*rtcTransport, len(cur)+1)
 	for k, v := range cur {
-		if k != old || v != p {
+		if k != old || v != t {
 			next[k] = v
 		}
 	}
 	if addr.IsValid() {
-		next[addr] = p
+		next[addr] = t
 	}
 	h.byAddr.Store(&next)
 }

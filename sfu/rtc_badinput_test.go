@@ -82,8 +82,8 @@ func TestWebRTCBadPackets(t *testing.T) {
 	tr.keyed.Store(true)
 	var tt transport = tr
 	p.transport.Store(&tt)
-	h.srv.rtc.bind(p, netip.AddrPort{}, from)
-	defer h.srv.rtc.bind(p, from, netip.AddrPort{})
+	h.srv.rtc.bind(tr, netip.AddrPort{}, from)
+	defer h.srv.rtc.bind(tr, from, netip.AddrPort{})
 
 	stranger, err := net.DialUDP("udp4", nil, h.srv.WebRTCAddr())
 	if err != nil {

@@ -28,16 +28,12 @@ func (r *reader) handleRTC(pkt []byte, from *net.UDPAddr) {
 
 // srtp opens a browser's media packet and fans it out.
 func (r *reader) srtp(pkt []byte, from *net.UDPAddr) {
-	p := r.srv.rtc.participant(unmap(from.AddrPort()))
-	if p == nil {
+	t := r.srv.rtc.transport(unmap(from.AddrPort()))
+	if t == nil {
 		r.ls.drops[DropUnknownSource]++
 		return
 	}
-	t, ok := p.rtcTransport()
-	if !ok {
-		r.ls.drops[DropNoTransport]++
-		return
-	}
+	p := t.p
 	if len(pkt) >= 2 && pkt[1] >= 192 && pkt[1] <= 223 { // RTCP (RFC 5761 §4)
 		if t.keyed.Load() {
 			r.handleRTCP(t, pkt)

@@ -212,14 +212,10 @@ func (h *rtcHub) runRTCP(ctx context.Context, clock func() time.Time) {
 		n++
 		reports := n%int(rtcpInterval/twccInterval) == 0
 		now := clock()
-		seen := map[*rtcTransport]bool{}
-		for _, p := range *h.byAddr.Load() {
-			t, ok := p.rtcTransport()
-			if !ok || seen[t] || !t.ready(p) {
-				continue
+		for _, t := range *h.byAddr.Load() { // each transport once: bound at one address
+			if t.ready(t.p) {
+				buf = t.sendRTCP(h, buf, now, reports)
 			}
-			seen[t] = true
-			buf = t.sendRTCP(h, buf, now, reports)
 		}
 	}
 }

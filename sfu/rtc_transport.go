@@ -234,7 +234,7 @@ func (t *rtcTransport) setRemote(addr netip.AddrPort) {
 		old = unmap(cur.AddrPort())
 	}
 	t.remote.Store(net.UDPAddrFromAddrPort(addr))
-	t.hub.bind(t.p, old, addr)
+	t.hub.bind(t, old, addr)
 }
 
 // close ends the transport (its goroutine tears it down).
@@ -244,7 +244,7 @@ func (t *rtcTransport) close() { t.cancel() }
 func (t *rtcTransport) teardown() {
 	t.keyed.Store(false)
 	if cur := t.remote.Load(); cur != nil {
-		t.hub.bind(t.p, unmap(cur.AddrPort()), netip.AddrPort{})
+		t.hub.bind(t, unmap(cur.AddrPort()), netip.AddrPort{})
 	}
 	_ = t.agent.Close()
 }
