@@ -17,6 +17,14 @@ func (p *Participant) forward(r *reader, members []*Participant, h *voiceproto.H
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	extSN, extTS := f.unwrap.Unwrap(h.Seq, h.Timestamp)
+	if f.switchSource {
+		f.switchSource = false
+		elapsed := rtpmunger.TicksFor(r.now.Sub(f.lastAt), 48000)
+		for _, m := range f.downs {
+			m.SwitchSource(extSN, extTS, elapsed)
+		}
+	}
+	f.lastAt = r.now
 
 	silent := len(payload) == len(dave.OpusSilence) && [3]byte(payload) == dave.OpusSilence
 	talkspurt := h.Marker || !f.started

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/parleyhq/parley/sfu/rtpmunger"
 	"github.com/parleyhq/parley/voiceproto"
@@ -48,11 +49,15 @@ type Participant struct {
 
 // forwarder is a source's ingress and per-receiver munging state.
 type forwarder struct {
-	mu        sync.Mutex // guards all following fields
-	unwrap    rtpmunger.Unwrapper
-	started   bool
-	silentRun int // consecutive silence frames received
-	downs     map[*Participant]*rtpmunger.Munger
+	mu      sync.Mutex // guards all following fields
+	unwrap  rtpmunger.Unwrapper
+	started bool
+	// switchSource: a new transport replaced the old one; the next packet
+	// re-anchors every receiver's munger (rtpmunger.Munger.SwitchSource).
+	switchSource bool
+	lastAt       time.Time // when the last packet was forwarded
+	silentRun    int       // consecutive silence frames received
+	downs        map[*Participant]*rtpmunger.Munger
 }
 
 func newParticipant(srv *Server, r *Room, user string, ssrc uint32) *Participant {
@@ -81,35 +86,45 @@ func (p *Participant) SetTransport(mode string, key []byte, declared string) err
 	if err != nil {
 		return err
 	}
-	var t transport = &udpTransport{cipher: c}
-	if old := p.transport.Swap(&t); old != nil {
-		if ot, ok := (*old).(*rtcTransport); ok {
-			ot.close()
-		}
-	}
+	p.setTransport(&udpTransport{cipher: c})
 	p.declare(declared)
 	return nil
 }
 
-// udpTransport returns p's native transport, if that is what it has.
-func (p *Participant) udpTransport() (*udpTransport, bool) {
-	t := p.transport.Load()
-	if t == nil {
-		return nil, false
+// setTransport installs t and closes a WebRTC transport it replaces. A
+// replaced transport may bring a new uplink stream (a browser's new peer
+// connection has its own SSRC and sequence numbers), so the source is
+// re-anchored for every receiver at its next packet.
+func (p *Participant) setTransport(t transport) {
+	old := p.transport.Swap(&t)
+	if old == nil {
+		return
 	}
-	u, ok := (*t).(*udpTransport)
-	return u, ok
+	if ot, ok := (*old).(*rtcTransport); ok {
+		ot.close()
+	}
+	p.fwd.mu.Lock()
+	p.fwd.unwrap.Reset()
+	p.fwd.switchSource = p.fwd.started
+	p.fwd.mu.Unlock()
 }
 
-// rtcTransport returns p's WebRTC transport, if that is what it has.
-func (p *Participant) rtcTransport() (*rtcTransport, bool) {
+// transportAs returns p's transport if it is a T.
+func transportAs[T transport](p *Participant) (T, bool) {
+	var zero T
 	t := p.transport.Load()
 	if t == nil {
-		return nil, false
+		return zero, false
 	}
-	r, ok := (*t).(*rtcTransport)
-	return r, ok
+	v, ok := (*t).(T)
+	return v, ok
 }
+
+// udpTransport returns p's native transport, if that is what it has.
+func (p *Participant) udpTransport() (*udpTransport, bool) { return transportAs[*udpTransport](p) }
+
+// rtcTransport returns p's WebRTC transport, if that is what it has.
+func (p *Participant) rtcTransport() (*rtcTransport, bool) { return transportAs[*rtcTransport](p) }
 
 // SetServerMute stops or resumes forwarding p's audio.
 func (p *Participant) SetServerMute(m bool) { p.serverMute.Store(m) }

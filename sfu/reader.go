@@ -42,9 +42,9 @@ func newReader(srv *Server, sock *socket, webrtc bool, i int) *reader {
 		r.in[i].Buffers = [][]byte{make([]byte, maxDatagram)}
 		r.in[i].OOB = make([]byte, 64)
 	}
-	r.udp = newSender(srv, srv.socks[i%len(srv.socks)], 2048)
+	r.udp = newSender(srv.socks[i%len(srv.socks)], 2048)
 	if srv.rtc != nil {
-		r.rtc = newSender(srv, srv.rtc.socks[i%len(srv.rtc.socks)], 2048)
+		r.rtc = newSender(srv.rtc.socks[i%len(srv.rtc.socks)], 2048)
 	}
 	return r
 }

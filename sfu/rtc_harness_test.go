@@ -54,11 +54,19 @@ type browserOptions struct {
 // joinBrowserWith is joinBrowser with options.
 func (h *harness) joinBrowserWith(room, name string, o browserOptions, from ...*Participant) *browser {
 	h.t.Helper()
-	rtcp := o.rtcp
 	p, err := h.srv.Join(room, name)
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	return h.connectBrowser(p, name, o, from...)
+}
+
+// connectBrowser gives participant p a new browser peer connection (its
+// own SSRC and sequence numbers): a first Select Protocol, or another one
+// for the same session.
+func (h *harness) connectBrowser(p *Participant, name string, o browserOptions, from ...*Participant) *browser {
+	h.t.Helper()
+	rtcp := o.rtcp
 	var me webrtc.MediaEngine
 	if err := me.RegisterDefaultCodecs(); err != nil {
 		h.t.Fatal(err)

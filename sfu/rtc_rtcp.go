@@ -180,7 +180,7 @@ func (r *reader) handleRTCP(t *rtcTransport, pkt []byte) {
 // resend queues the cached datagram of (ssrc, seq) to the browser again.
 func (r *reader) resend(t *rtcTransport, ssrc uint32, seq uint16) {
 	to := t.remote.Load()
-	if to == nil || r.rtc == nil {
+	if to == nil {
 		return
 	}
 	t.outMu.Lock()
@@ -198,7 +198,7 @@ func (r *reader) resend(t *rtcTransport, ssrc uint32, seq uint16) {
 
 // runRTCP sends every browser its reports and congestion feedback until
 // ctx ends. It is the server's one RTCP goroutine.
-func (h *rtcHub) runRTCP(ctx context.Context, clock func() time.Time) {
+func (h *rtcHub) runRTCP(ctx context.Context) {
 	tick := time.NewTicker(twccInterval)
 	defer tick.Stop()
 	n := 0
@@ -211,10 +211,10 @@ func (h *rtcHub) runRTCP(ctx context.Context, clock func() time.Time) {
 		}
 		n++
 		reports := n%int(rtcpInterval/twccInterval) == 0
-		now := clock()
+		at := now()
 		for _, t := range *h.byAddr.Load() { // each transport once: bound at one address
 			if t.ready(t.p) {
-				buf = t.sendRTCP(h, buf, now, reports)
+				buf = t.sendRTCP(h, buf, at, reports)
 			}
 		}
 	}

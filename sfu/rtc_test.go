@@ -169,3 +169,30 @@ func TestBrowserOutlivesHandshakeTimeout(t *testing.T) {
 		t.Fatalf("native got %d frames from the browser after the handshake timeout, want %d", len(got), len(frames))
 	}
 }
+
+// TestBrowserNewPeerConnection: a browser that replaces its peer
+// connection within one session (a second Select Protocol) starts a new
+// uplink stream, its own SSRC with sequence numbers behind the old ones:
+// the source re-anchors, so a native receiver gets both streams as one
+// contiguous one and nothing of the new one is dropped as old.
+func TestBrowserNewPeerConnection(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.WebRTCAddr = "127.0.0.1:0" })
+	native := h.join("r", "native", "")
+	web := h.joinBrowser("r", "web", native.p)
+	first, second := ogg.SyntheticOpus(20, 5), ogg.SyntheticOpus(10, 6)
+	web.send(append(first, marker)...)
+	native.untilMarker(&peer{p: web.p, name: "web"})
+
+	again := h.connectBrowser(web.p, "web-again", browserOptions{}, native.p)
+	again.send(append(second, marker)...) // sequence numbers 1.. again, behind the first stream's
+	got := native.untilMarker(&peer{p: web.p, name: "web"})
+	if want := len(first) + 1 + len(second); len(got) != want {
+		t.Fatalf("native got %d frames across the new peer connection, want %d", len(got), want)
+	}
+	for i, f := range got[len(first)+1:] {
+		if !bytes.Equal(f.Opus, second[i]) {
+			t.Fatalf("frame %d of the new stream differs", i)
+		}
+	}
+	contiguous(t, got)
+}

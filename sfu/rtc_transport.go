@@ -34,8 +34,6 @@ type rtcTransport struct {
 	offer  voiceproto.Offer
 	opusPT uint8
 	agent  *ice.Agent
-	ufrag  string
-	pwd    string
 	cancel context.CancelFunc
 
 	keyed atomic.Bool
@@ -73,7 +71,8 @@ func (p *Participant) SetWebRTCTransport(fragment string, codecs []voiceproto.Co
 	if !ok {
 		return "", voiceproto.ErrNoCodec
 	}
-	t := &rtcTransport{p: p, hub: h, offer: offer, opusPT: uint8(pt), ufrag: voiceproto.RandomICE(8), pwd: voiceproto.RandomICE(24)}
+	t := &rtcTransport{p: p, hub: h, offer: offer, opusPT: uint8(pt)}
+	ufrag, pwd := voiceproto.RandomICE(8), voiceproto.RandomICE(24)
 	if id, ok := offer.Extmap(voiceproto.TransportCC); ok {
 		t.up.twcc, t.up.twccID = twcc.NewRecorder(p.ssrc), uint8(id)
 	}
@@ -83,8 +82,8 @@ func (p *Participant) SetWebRTCTransport(fragment string, codecs []voiceproto.Co
 		CandidateTypes:  []ice.CandidateType{ice.CandidateTypeHost},
 		UDPMux:          h.mux,
 		IncludeLoopback: true,
-		LocalUfrag:      t.ufrag,
-		LocalPwd:        t.pwd,
+		LocalUfrag:      ufrag,
+		LocalPwd:        pwd,
 		LoggerFactory:   h.logs,
 	})
 	if err != nil {
@@ -92,18 +91,13 @@ func (p *Participant) SetWebRTCTransport(fragment string, codecs []voiceproto.Co
 	}
 	ctx, cancel := context.WithCancel(p.srv.ctx)
 	t.cancel = cancel
-	var tr transport = t
-	if old := p.transport.Swap(&tr); old != nil {
-		if ot, ok := (*old).(*rtcTransport); ok {
-			ot.close()
-		}
-	}
+	p.setTransport(t)
 	p.srv.wg.Add(1)
 	go func() { // owned by the server: ends with ctx (leave, a new transport, Close)
 		defer p.srv.wg.Done()
 		t.run(ctx)
 	}()
-	return voiceproto.Answer{Addr: h.public, ICEUfrag: t.ufrag, ICEPwd: t.pwd, Fingerprint: h.fingerprint}.String(), nil
+	return voiceproto.Answer{Addr: h.public, ICEUfrag: ufrag, ICEPwd: pwd, Fingerprint: h.fingerprint}.String(), nil
 }
 
 // opusPayloadType prefers the payload type of the codec list, then the
@@ -156,8 +150,8 @@ func (t *rtcTransport) handshake(ctx context.Context) (_ *dtls.Conn, err error) 
 		return nil, fmt.Errorf("%w: gathering: %v", errICE, ctx.Err())
 	}
 	_ = t.agent.OnSelectedCandidatePairChange(func(_, remote ice.Candidate) {
-		if t.keyed.Load() {
-			t.setRemote(netip.AddrPortFrom(mustAddr(remote.Address()), uint16(remote.Port())))
+		if a, err := netip.ParseAddr(remote.Address()); err == nil && t.keyed.Load() {
+			t.setRemote(netip.AddrPortFrom(a, uint16(remote.Port())))
 		}
 	})
 	conn, err := t.agent.Accept(ctx, t.offer.ICEUfrag, t.offer.ICEPwd)
@@ -253,7 +247,7 @@ func (t *rtcTransport) ready(*Participant) bool { return t.keyed.Load() && t.rem
 
 func (t *rtcTransport) send(r *reader, _ *Participant, seq uint16, ts uint32, marker bool, ssrc uint32, payload []byte) DropReason {
 	to := t.remote.Load()
-	if !t.keyed.Load() || to == nil || r.rtc == nil {
+	if !t.keyed.Load() || to == nil {
 		return DropReceiverNotReady
 	}
 	b := r.rtc.slot()[:voiceproto.FixedHeaderLen]
@@ -291,11 +285,6 @@ func (c connPacketConn) ReadFrom(b []byte) (int, net.Addr, error) {
 }
 
 func (c connPacketConn) WriteTo(b []byte, _ net.Addr) (int, error) { return c.Write(b) }
-
-func mustAddr(s string) netip.Addr {
-	a, _ := netip.ParseAddr(s)
-	return a
-}
 
 // Handshake errors, counted by kind.
 var (

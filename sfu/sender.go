@@ -12,15 +12,14 @@ const slotSize = maxDatagram
 // sender is a reader's outgoing batch: fixed slots in one slab, flushed
 // with sendmmsg (WriteBatch).
 type sender struct {
-	srv  *Server
 	sock *socket
 	slab []byte
 	msgs []ipv4.Message
 	used int
 }
 
-func newSender(srv *Server, sock *socket, slots int) *sender {
-	s := &sender{srv: srv, sock: sock, slab: make([]byte, slots*slotSize), msgs: make([]ipv4.Message, slots)}
+func newSender(sock *socket, slots int) *sender {
+	s := &sender{sock: sock, slab: make([]byte, slots*slotSize), msgs: make([]ipv4.Message, slots)}
 	for i := range s.msgs {
 		s.msgs[i].Buffers = [][]byte{nil}
 	}

@@ -112,12 +112,10 @@ func (s *Server) Start(context.Context) error {
 		for i, sock := range s.rtc.socks {
 			readers = append(readers, newReader(s, sock, true, i))
 		}
-	}
-	if s.rtc != nil {
 		s.wg.Add(1)
 		go func() { // the server's one RTCP goroutine, until Close
 			defer s.wg.Done()
-			s.rtc.runRTCP(s.ctx, now)
+			s.rtc.runRTCP(s.ctx)
 		}()
 	}
 	for _, r := range readers {
