@@ -185,9 +185,14 @@ func TestBrowserNewPeerConnection(t *testing.T) {
 
 	again := h.connectBrowser(web.p, "web-again", browserOptions{}, native.p)
 	again.send(append(second, marker)...) // sequence numbers 1.. again, behind the first stream's
-	got := native.untilMarker(&peer{p: web.p, name: "web"})
-	if want := len(first) + 1 + len(second); len(got) != want {
-		t.Fatalf("native got %d frames across the new peer connection, want %d", len(got), want)
+	want := len(first) + 1 + len(second)
+	src := &peer{p: web.p, name: "web"}
+	if !testkit.Poll(5*time.Second, func() bool { return len(native.frames(src)) > want }) {
+		t.Fatalf("native got %d frames across the new peer connection, want %d", len(native.frames(src)), want+1)
+	}
+	got := native.untilMarker(src)
+	if len(got) != want {
+		t.Fatalf("native got %d frames before the second marker, want %d", len(got), want)
 	}
 	for i, f := range got[len(first)+1:] {
 		if !bytes.Equal(f.Opus, second[i]) {
