@@ -9,6 +9,7 @@ import (
 	"github.com/pion/interceptor/pkg/twcc"
 	"github.com/pion/rtcp"
 
+	"github.com/parleyhq/parley/sfu/rtpmunger"
 	"github.com/parleyhq/parley/voiceproto"
 )
 
@@ -43,8 +44,8 @@ const (
 type uplinkStats struct {
 	ssrc                   uint32
 	started                bool
-	base, max              uint64 // extended sequence numbers
-	cycles                 uint64
+	unwrap                 rtpmunger.Unwrapper
+	base, max              uint64 // extended sequence numbers (cycle 1 is the first)
 	received               uint64
 	expectedPrior, recvPri uint64
 	jitter                 float64 // in RTP units
@@ -58,18 +59,15 @@ type uplinkStats struct {
 // note accounts one uplink packet that arrived at t.
 func (u *uplinkStats) note(h *voiceproto.Header, pkt []byte, at time.Time) {
 	if !u.started || h.SSRC != u.ssrc {
-		*u = uplinkStats{ssrc: h.SSRC, started: true, base: uint64(h.Seq), max: uint64(h.Seq), twcc: u.twcc, twccID: u.twccID}
+		*u = uplinkStats{ssrc: h.SSRC, started: true, twcc: u.twcc, twccID: u.twccID}
 	}
-	seq := uint64(h.Seq) | u.cycles
-	if seq < u.max && u.max-seq > 1<<15 { // wrapped
-		u.cycles += 1 << 16
-		seq += 1 << 16
+	seq, _ := u.unwrap.Unwrap(h.Seq, h.Timestamp)
+	if u.received == 0 || seq < u.base { // the first packet, or one from before it
+		u.base = seq
 	}
-	if seq > u.max {
-		u.max = seq
-	}
+	u.max = max(u.max, seq)
 	u.received++
-	arrival := at.UnixNano() * 48 / 1e6 // 48 kHz units
+	arrival := at.UnixMicro() * 48 / 1000 // 48 kHz units
 	transit := arrival - int64(h.Timestamp)
 	if u.received > 1 {
 		d := transit - u.lastTransit
@@ -101,7 +99,8 @@ func (u *uplinkStats) report(now time.Time) (rtcp.ReceptionReport, bool) {
 		fraction = uint8(lostInt << 8 / int64(expInt))
 	}
 	rr := rtcp.ReceptionReport{SSRC: u.ssrc, FractionLost: fraction, TotalLost: uint32(max(0, min(lost, 1<<23-1))),
-		LastSequenceNumber: uint32(u.max), Jitter: uint32(u.jitter), LastSenderReport: u.lastSR}
+		LastSequenceNumber: uint32(u.max - 1<<16), // the wire counts cycles from 0, the Unwrapper from 1
+		Jitter:             uint32(u.jitter), LastSenderReport: u.lastSR}
 	if !u.lastSRAt.IsZero() {
 		rr.Delay = uint32(now.Sub(u.lastSRAt).Seconds() * 65536)
 	}
