@@ -117,10 +117,23 @@ type downStats struct {
 
 // nackEntry is one sealed datagram kept for a NACK.
 type nackEntry struct {
-	ssrc uint32
-	seq  uint16
-	n    int
-	b    [nackCacheBytes]byte
+	ssrc   uint32
+	seq    uint16
+	resent uint8 // times it was sent again (at most maxRetransmits)
+	n      int
+	b      [nackCacheBytes]byte
+}
+
+// maxRetransmits bounds how often one datagram is sent again, however
+// often a NACK lists it.
+const maxRetransmits = 3
+
+// forgetSource drops the sender-report state of a room SSRC that left, so
+// reports stop naming it.
+func (t *rtcTransport) forgetSource(ssrc uint32) {
+	t.outMu.Lock()
+	delete(t.down, ssrc)
+	t.outMu.Unlock()
 }
 
 // noteSent accounts a sealed datagram sent to the browser and keeps it
@@ -139,7 +152,7 @@ func (t *rtcTransport) noteSentLocked(ssrc uint32, seq uint16, ts uint32, payloa
 	d.lastTS, d.lastAt = ts, at
 	if len(sealed) <= nackCacheBytes {
 		e := &t.cache[seq%nackCacheSize]
-		e.ssrc, e.seq, e.n = ssrc, seq, copy(e.b[:], sealed)
+		e.ssrc, e.seq, e.resent, e.n = ssrc, seq, 0, copy(e.b[:], sealed)
 	}
 }
 
@@ -176,23 +189,25 @@ func (r *reader) handleRTCP(t *rtcTransport, pkt []byte) {
 	}
 }
 
-// resend queues the cached datagram of (ssrc, seq) to the browser again.
+// resend queues the cached datagram of (ssrc, seq) to the browser again,
+// at most maxRetransmits times.
 func (r *reader) resend(t *rtcTransport, ssrc uint32, seq uint16) {
 	to := t.remote.Load()
 	if to == nil {
 		return
 	}
-	t.outMu.Lock()
-	e := &t.cache[seq%nackCacheSize]
-	if e.n > 0 && e.ssrc == ssrc && e.seq == seq {
-		if r.rtc.free() == 0 {
-			r.flush()
-		}
-		b := append(r.rtc.slot(), e.b[:e.n]...)
-		r.rtc.commit(b, to)
-		r.ls.retransmits++
+	if r.rtc.free() == 0 {
+		r.flush() // before the lock: a full socket must not stall the senders to t
 	}
-	t.outMu.Unlock()
+	t.outMu.Lock()
+	defer t.outMu.Unlock()
+	e := &t.cache[seq%nackCacheSize]
+	if e.n == 0 || e.ssrc != ssrc || e.seq != seq || e.resent >= maxRetransmits {
+		return
+	}
+	e.resent++
+	r.rtc.commit(append(r.rtc.slot(), e.b[:e.n]...), to)
+	r.ls.retransmits++
 }
 
 // runRTCP sends every browser its reports and congestion feedback until

@@ -144,6 +144,36 @@ func TestBrowserRTCP(t *testing.T) {
 		t.Fatal(err)
 	}
 	testkit.Eventually(t, 5*time.Second, func() bool { return h.srv.Stats().Retransmits.Load() == 1 }, "the NACK answered")
+
+	// A NACK that names one packet ten times gets it sent at most
+	// maxRetransmits times in all; a NACK for another packet after it is
+	// the marker that the first was handled.
+	repeat := make([]rtcp.NackPair, 10)
+	for i := range repeat {
+		repeat[i] = rtcp.NackPair{PacketID: last}
+	}
+	if err := web.pc.WriteRTCP([]rtcp.Packet{&rtcp.TransportLayerNack{MediaSSRC: native.p.SSRC(), Nacks: repeat}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := web.pc.WriteRTCP([]rtcp.Packet{&rtcp.TransportLayerNack{MediaSSRC: native.p.SSRC(),
+		Nacks: []rtcp.NackPair{{PacketID: last - 1}}}}); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 5*time.Second, func() bool { return h.srv.Stats().Retransmits.Load() >= maxRetransmits+1 }, "the NACKs answered")
+	if n := h.srv.Stats().Retransmits.Load(); n != maxRetransmits+1 {
+		t.Errorf("%d retransmissions, want %d (one packet %d times, another once)", n, maxRetransmits+1, maxRetransmits)
+	}
+
+	// A source that left is no longer reported on.
+	tr, _ := web.p.rtcTransport()
+	reported := func() bool { tr.outMu.Lock(); defer tr.outMu.Unlock(); return tr.down[native.p.SSRC()] != nil }
+	if !reported() {
+		t.Fatal("the native stream has no sender-report state")
+	}
+	native.p.Leave()
+	if reported() {
+		t.Error("sender reports still name the native stream after it left")
+	}
 }
 
 // TestBrowserOutlivesHandshakeTimeout: the handshake timeout bounds ICE

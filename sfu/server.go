@@ -217,9 +217,13 @@ func (s *Server) leave(p *Participant) {
 	}
 	s.metrics.participants.Dec()
 	s.mu.Unlock()
-	// Forget the munging state others kept for p as a receiver.
+	// Forget the munging state others kept for p as a receiver, and
+	// what browsers report about p as a source.
 	for _, q := range p.room.snapshot() {
 		q.forgetReceiver(p)
+		if t, ok := q.rtcTransport(); ok {
+			t.forgetSource(p.ssrc)
+		}
 	}
 }
 
