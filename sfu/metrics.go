@@ -6,7 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Stats are the node's cumulative counters. Reader goroutines add to them
+// Stats are the server's cumulative counters. Reader goroutines add to them
 // once per batch; Prometheus reads them through CounterFuncs.
 type Stats struct {
 	PacketsIn  atomic.Uint64 // authenticated RTP packets received
@@ -20,13 +20,16 @@ type Stats struct {
 	// browser's ICE agent (a wrong ufrag, an address no check came from).
 	WebRTCUnrouted atomic.Uint64
 	Drops          [numDropReasons]atomic.Uint64
-	// WebRTCFailures counts browsers whose ICE or DTLS handshake failed.
-	WebRTCFailures [2]atomic.Uint64 // 0: ICE, 1: DTLS
+	// ICEFailures and DTLSFailures count browsers whose handshake failed
+	// at that stage.
+	ICEFailures, DTLSFailures atomic.Uint64
 }
 
 // Snapshot is a plain copy of Stats.
 type Snapshot struct {
 	PacketsIn, PacketsOut, BytesOut, Keepalives, RTCP uint64
+	Retransmits, WebRTCUnrouted                       uint64
+	ICEFailures, DTLSFailures                         uint64
 	Drops                                             map[string]uint64
 }
 
@@ -34,7 +37,9 @@ type Snapshot struct {
 func (s *Stats) Snapshot() Snapshot {
 	out := Snapshot{
 		PacketsIn: s.PacketsIn.Load(), PacketsOut: s.PacketsOut.Load(), BytesOut: s.BytesOut.Load(),
-		Keepalives: s.Keepalives.Load(), RTCP: s.RTCP.Load(), Drops: map[string]uint64{},
+		Keepalives: s.Keepalives.Load(), RTCP: s.RTCP.Load(), Retransmits: s.Retransmits.Load(),
+		WebRTCUnrouted: s.WebRTCUnrouted.Load(), ICEFailures: s.ICEFailures.Load(), DTLSFailures: s.DTLSFailures.Load(),
+		Drops: map[string]uint64{},
 	}
 	for r := DropReason(0); r < numDropReasons; r++ {
 		if n := s.Drops[r].Load(); n > 0 {
@@ -75,7 +80,7 @@ func (l *localStats) flush(s *Stats) {
 	*l = localStats{}
 }
 
-// metrics are the node's Prometheus collectors.
+// metrics are the server's Prometheus collectors.
 type metrics struct {
 	rooms        prometheus.Gauge
 	participants prometheus.Gauge
@@ -107,8 +112,8 @@ func newMetrics(reg prometheus.Registerer, st *Stats) *metrics {
 		counter("ignored_total", "Datagrams tolerated and ignored.", &st.RTCP, prometheus.Labels{"kind": "rtcp"}),
 		counter("retransmits_total", "Datagrams resent for a browser's NACK.", &st.Retransmits, nil),
 		counter("webrtc_unrouted_total", "STUN and DTLS datagrams that reached no browser (unknown ufrag or address).", &st.WebRTCUnrouted, nil),
-		counter("webrtc_handshake_failures_total", "Browsers whose ICE or DTLS handshake failed, by stage.", &st.WebRTCFailures[0], prometheus.Labels{"stage": "ice"}),
-		counter("webrtc_handshake_failures_total", "Browsers whose ICE or DTLS handshake failed, by stage.", &st.WebRTCFailures[1], prometheus.Labels{"stage": "dtls"}),
+		counter("webrtc_handshake_failures_total", "Browsers whose ICE or DTLS handshake failed, by stage.", &st.ICEFailures, prometheus.Labels{"stage": "ice"}),
+		counter("webrtc_handshake_failures_total", "Browsers whose ICE or DTLS handshake failed, by stage.", &st.DTLSFailures, prometheus.Labels{"stage": "dtls"}),
 	)
 	for r := DropReason(0); r < numDropReasons; r++ {
 		reg.MustRegister(counter("drops_total", "Packets not forwarded, by reason (per receiver for receiver-side reasons).",

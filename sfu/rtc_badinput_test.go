@@ -149,9 +149,9 @@ func TestWebRTCForgedFingerprint(t *testing.T) {
 		}
 		return b.String()
 	}}, native.p)
-	testkit.Eventually(t, 10*time.Second, func() bool { return h.srv.Stats().WebRTCFailures[1].Load() == 1 },
+	testkit.Eventually(t, 10*time.Second, func() bool { return h.srv.Stats().DTLSFailures.Load() == 1 },
 		"the forged browser's DTLS failure counted (dtls %d, ice %d)",
-		h.srv.Stats().WebRTCFailures[1].Load(), h.srv.Stats().WebRTCFailures[0].Load())
+		h.srv.Stats().DTLSFailures.Load(), h.srv.Stats().ICEFailures.Load())
 	if tr, ok := forged.p.rtcTransport(); ok && tr.ready(forged.p) {
 		t.Fatal("the forged browser's transport is keyed")
 	}
@@ -169,7 +169,7 @@ func TestWebRTCForgedFingerprint(t *testing.T) {
 	if n := len(forged.frames(native.p)); n != 0 {
 		t.Errorf("the forged browser received %d frames", n)
 	}
-	if f := h.srv.Stats().WebRTCFailures[0].Load(); f != 0 {
+	if f := h.srv.Stats().ICEFailures.Load(); f != 0 {
 		t.Errorf("%d ICE failures, want 0 (the forged browser passed ICE)", f)
 	}
 }

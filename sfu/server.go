@@ -24,12 +24,15 @@ type batchConn interface {
 	WriteBatch(ms []ipv4.Message, flags int) (int, error)
 }
 
-// Server is the SFU on one UDP address: it owns the socket, the reader
-// goroutines and every room.
+// Server is the SFU on its native UDP address (and, with WebRTC, the
+// browsers' one): it owns the sockets, the reader goroutines, the RTCP
+// goroutine and every room.
 //
-// Packet path: reader.run (recvmmsg) → reader.handle (classify, discovery,
-// SSRC lookup, decrypt) → Participant.forward (per-receiver munging and
-// re-encryption into the reader's batch) → sender.flush (sendmmsg).
+// Packet path: reader.run (recvmmsg) → reader.handle (native: classify,
+// discovery, SSRC lookup, decrypt) or reader.handleRTC (browsers: demux,
+// SRTP open) → Participant.forward (per-receiver munging) → the receiver's
+// transport.send (seal AEAD or SRTP into the reader's batch) →
+// sender.flush (sendmmsg).
 type Server struct {
 	cfg Config
 	log *slog.Logger
@@ -153,7 +156,7 @@ func (s *Server) UDPEndpoint() (string, int) { return s.publicIP, s.local.Port }
 // Modes lists the encryption modes offered, in preference order.
 func (s *Server) Modes() []string { return s.modes }
 
-// Stats returns the node's counters.
+// Stats returns the server's counters.
 func (s *Server) Stats() *Stats { return &s.stats }
 
 // Join adds user to room, allocating a unique SSRC.
@@ -242,7 +245,7 @@ func (s *Server) RoomSize(roomID string) int {
 	return 0
 }
 
-// DebugInfo dumps the node's state.
+// DebugInfo dumps the server's state.
 func (s *Server) DebugInfo() map[string]any {
 	s.mu.Lock()
 	rooms := map[string]any{}
@@ -279,9 +282,9 @@ func (s *Server) WebRTCAddr() *net.UDPAddr {
 // countHandshakeFailure counts a browser's failed ICE or DTLS handshake.
 func (s *Server) countHandshakeFailure(err error) {
 	if errors.Is(err, errICE) {
-		s.stats.WebRTCFailures[0].Add(1)
+		s.stats.ICEFailures.Add(1)
 	} else {
-		s.stats.WebRTCFailures[1].Add(1)
+		s.stats.DTLSFailures.Add(1)
 	}
 }
 
