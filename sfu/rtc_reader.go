@@ -34,7 +34,7 @@ func (r *reader) srtp(pkt []byte, from *net.UDPAddr) {
 		return
 	}
 	p := t.p
-	if len(pkt) >= 2 && pkt[1] >= 192 && pkt[1] <= 223 { // RTCP (RFC 5761 §4)
+	if voiceproto.IsMuxedRTCP(pkt) {
 		if t.keyed.Load() {
 			r.handleRTCP(t, pkt)
 		} else {

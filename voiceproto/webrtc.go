@@ -185,6 +185,11 @@ func (o Offer) String() string {
 	return b.String()
 }
 
+// IsMuxedRTCP reports whether a datagram of an RTP/RTCP-multiplexed
+// session (SRTP and SRTCP on one port, as WebRTC has it) is RTCP: its
+// second byte, RTCP's packet type, is 192..223 (RFC 5761 §4).
+func IsMuxedRTCP(pkt []byte) bool { return len(pkt) >= 2 && pkt[1] >= 192 && pkt[1] <= 223 }
+
 // iceCharset is the alphabet of ICE credentials (RFC 8839 §5.4).
 const iceCharset = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/"
 

@@ -167,3 +167,19 @@ func FuzzParseAnswer(f *testing.F) {
 		}
 	})
 }
+
+func TestIsMuxedRTCP(t *testing.T) {
+	for _, tc := range []struct {
+		pkt  []byte
+		want bool
+	}{
+		{nil, false}, {[]byte{0x80}, false},
+		{[]byte{0x80, 111}, false}, {[]byte{0x80, 0x80 | 111}, false}, // RTP, with and without the marker
+		{[]byte{0x80, 191}, false}, {[]byte{0x80, 192}, true}, {[]byte{0x81, 200}, true}, {[]byte{0x81, 205}, true},
+		{[]byte{0x80, 223}, true}, {[]byte{0x80, 224}, false},
+	} {
+		if got := IsMuxedRTCP(tc.pkt); got != tc.want {
+			t.Errorf("IsMuxedRTCP(% x) = %v, want %v", tc.pkt, got, tc.want)
+		}
+	}
+}

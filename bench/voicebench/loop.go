@@ -201,7 +201,7 @@ func (l *loop) srtpPacket(p *participant, pkt []byte, kernNS, userNS int64) {
 		l.st.foreign++ // STUN or DTLS after the handshake
 		return
 	}
-	if pkt[1] >= 192 && pkt[1] <= 223 {
+	if voiceproto.IsMuxedRTCP(pkt) {
 		l.st.srtcp++
 		return
 	}
