@@ -66,7 +66,19 @@ func newRTCLink(c *Conn) (*rtcLink, error) {
 	}
 	l.ssrcs = []uint32{0}
 	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		// pion calls this on its own goroutine, possibly while teardown
+		// runs: teardown closes closing before it takes wmu, so under wmu
+		// either closing is closed (start nothing) or the Add happens
+		// before Close or Dial reaches wg.Wait.
+		c.wmu.Lock()
+		select {
+		case <-c.closing:
+			c.wmu.Unlock()
+			return
+		default:
+		}
 		c.wg.Add(1)
+		c.wmu.Unlock()
 		go func() { // owned by the Conn: ends when the peer connection closes
 			defer c.wg.Done()
 			l.receive(tr)
