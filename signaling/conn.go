@@ -485,8 +485,11 @@ func (c *conn) selectWebRTC(sp voiceproto.SelectProtocol) error {
 	switch {
 	case errors.Is(err, voiceproto.ErrBadSDP), errors.Is(err, voiceproto.ErrNoCodec):
 		return closeWith(voiceproto.CloseBadRequest, err.Error())
-	case err != nil:
+	case errors.Is(err, ErrWebRTCOff):
 		return closeWith(voiceproto.CloseUnknownProtocol, "webrtc is not available on this voice server")
+	case err != nil:
+		c.srv.log.Warn("media webrtc transport", "room", ss.room, "user", ss.user, "err", err)
+		return closeWith(voiceproto.CloseServerNotFound, "voice server cannot take this session")
 	}
 	ss.mu.Lock()
 	ss.mode = voiceproto.ProtocolWebRTC

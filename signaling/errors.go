@@ -9,6 +9,10 @@ import (
 // Sentinel errors.
 var (
 	ErrConfig = errors.New("signaling: invalid config")
+	// ErrWebRTCOff is what a Participant's SetWebRTCTransport returns (or
+	// wraps) when the media plane takes no WebRTC clients: the client is
+	// refused with 4012, not as a server fault.
+	ErrWebRTCOff = errors.New("signaling: the media plane takes no WebRTC clients")
 )
 
 // closeError is returned by message handlers to end a connection with a

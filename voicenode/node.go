@@ -18,6 +18,7 @@ import (
 	"github.com/parleyhq/parley/internal/voicetoken"
 	"github.com/parleyhq/parley/sfu"
 	"github.com/parleyhq/parley/signaling"
+	"github.com/parleyhq/parley/voiceproto"
 )
 
 // Config configures a Server.
@@ -223,7 +224,19 @@ func (m mediaPlane) Join(room, user string) (signaling.Participant, error) {
 	if err != nil {
 		return nil, err
 	}
-	return p, nil
+	return participant{p}, nil
+}
+
+// participant adapts an SFU participant to the gateway's: it maps the
+// SFU's errors to the sentinels the gateway knows.
+type participant struct{ *sfu.Participant }
+
+func (p participant) SetWebRTCTransport(fragment string, codecs []voiceproto.Codec) (string, error) {
+	answer, err := p.Participant.SetWebRTCTransport(fragment, codecs)
+	if errors.Is(err, sfu.ErrWebRTCOff) {
+		return "", fmt.Errorf("%w: %w", signaling.ErrWebRTCOff, err)
+	}
+	return answer, err
 }
 
 func (m mediaPlane) Modes() []string                    { return m.s.Modes() }
