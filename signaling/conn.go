@@ -476,12 +476,8 @@ func (c *conn) selectProtocol(d json.RawMessage) error {
 // the offer fragment goes to the media plane as a string, the answer
 // fragment comes back in Session Description, without mode or key.
 func (c *conn) selectWebRTC(sp voiceproto.SelectProtocol) error {
-	fragment := sp.SDP
-	if fragment == "" {
-		fragment = sp.Data.Fragment
-	}
 	ss := c.sess
-	answer, err := ss.media.SetWebRTCTransport(fragment, sp.Codecs)
+	answer, err := ss.media.SetWebRTCTransport(sp.Fragment(), sp.Codecs)
 	switch {
 	case errors.Is(err, voiceproto.ErrBadSDP), errors.Is(err, voiceproto.ErrNoCodec):
 		return closeWith(voiceproto.CloseBadRequest, err.Error())

@@ -10,7 +10,6 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
-	"github.com/parleyhq/parley/internal/voicetoken"
 	"github.com/parleyhq/parley/voiceproto"
 )
 
@@ -23,7 +22,7 @@ import (
 // goes to the server.
 
 // opusPT is the payload type this client offers for Opus (Chrome's).
-const opusPT = 111
+const opusPT = voiceproto.PayloadTypeWebRTCOpus
 
 // rtcLink is a Conn's WebRTC side.
 type rtcLink struct {
@@ -103,10 +102,7 @@ func (l *rtcLink) offer(ctx context.Context) (voiceproto.SelectProtocol, error) 
 	case <-ctx.Done():
 		return voiceproto.SelectProtocol{}, ctx.Err()
 	}
-	frag := voiceproto.OfferFragment(l.pc.LocalDescription().SDP)
-	return voiceproto.SelectProtocol{Protocol: voiceproto.ProtocolWebRTC, Data: voiceproto.SelectProtocolData{Fragment: frag},
-		SDP: frag, RTCConnectionID: voicetoken.NewSessionID(),
-		Codecs: []voiceproto.Codec{{Name: "opus", Type: "audio", Priority: 1000, PayloadType: opusPT}}}, nil
+	return voiceproto.WebRTCSelect(voiceproto.OfferFragment(l.pc.LocalDescription().SDP), opusPT), nil
 }
 
 // accept applies the server's answer fragment and waits until media can

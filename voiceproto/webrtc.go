@@ -264,6 +264,35 @@ func OfferFragment(sdp string) string {
 	return b.String()
 }
 
+// PayloadTypeWebRTCOpus is the Opus payload type webrtc clients offer by
+// default (Chrome's). The server takes whatever payload type an offer
+// gives Opus.
+const PayloadTypeWebRTCOpus = 111
+
+// WebRTCSelect is Select Protocol in the webrtc dialect as a browser sends
+// it: the offer fragment both as data and as sdp, Opus at opusPT as the one
+// codec, and a fresh random rtc_connection_id.
+func WebRTCSelect(fragment string, opusPT int) SelectProtocol {
+	var id [16]byte
+	_, _ = rand.Read(id[:]) // crypto/rand.Read does not fail
+	return SelectProtocol{
+		Protocol:        ProtocolWebRTC,
+		Data:            SelectProtocolData{Fragment: fragment},
+		SDP:             fragment,
+		RTCConnectionID: hex.EncodeToString(id[:]),
+		Codecs:          []Codec{{Name: "opus", Type: "audio", Priority: 1000, PayloadType: opusPT}},
+	}
+}
+
+// Fragment is a webrtc Select Protocol's offer fragment: sdp, or data when
+// a client sent no sdp.
+func (sp SelectProtocol) Fragment() string {
+	if sp.SDP != "" {
+		return sp.SDP
+	}
+	return sp.Data.Fragment
+}
+
 // Answer is the server's answer fragment in Session Description: where
 // the ICE-lite server listens, its ICE credentials and DTLS fingerprint.
 type Answer struct {

@@ -121,6 +121,49 @@ func TestSelectProtocolDialects(t *testing.T) {
 	}
 }
 
+// TestWebRTCSelect: the Select Protocol WebRTCSelect builds goes over the
+// wire with the fragment as data and sdp and reads back with Fragment; a
+// client that sends only one of them is read too.
+func TestWebRTCSelect(t *testing.T) {
+	b, err := json.Marshal(Message{Op: OpSelectProtocol, D: WebRTCSelect("a=ice-ufrag:abcd\n", PayloadTypeWebRTCOpus)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	var sp SelectProtocol
+	if err := json.Unmarshal(m.D, &sp); err != nil {
+		t.Fatal(err)
+	}
+	if sp.Protocol != ProtocolWebRTC || sp.Data.Fragment != "a=ice-ufrag:abcd\n" || len(sp.RTCConnectionID) != 32 ||
+		!reflect.DeepEqual(sp.Codecs, []Codec{{Name: "opus", Type: "audio", Priority: 1000, PayloadType: 111}}) {
+		t.Fatalf("%s read back as %+v", b, sp)
+	}
+	if other := WebRTCSelect("", 96); other.RTCConnectionID == sp.RTCConnectionID || other.Codecs[0].PayloadType != 96 {
+		t.Fatalf("a second select %+v", other)
+	}
+	tests := []struct {
+		name string
+		sp   SelectProtocol
+		want string
+	}{
+		{"both", WebRTCSelect("a=x", 111), "a=x"},
+		{"sdp only", SelectProtocol{SDP: "a=sdp"}, "a=sdp"},
+		{"data only", SelectProtocol{Data: SelectProtocolData{Fragment: "a=data"}}, "a=data"},
+		{"sdp first", SelectProtocol{SDP: "a=sdp", Data: SelectProtocolData{Fragment: "a=data"}}, "a=sdp"},
+		{"neither", SelectProtocol{}, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.sp.Fragment(); got != tc.want {
+				t.Fatalf("Fragment() = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
 // TestOfferString: an offer written by Offer.String (as the bench's web
 // participants send it) with RandomICE credentials parses back to itself.
 func TestOfferString(t *testing.T) {
