@@ -608,8 +608,20 @@ func (c *conn) writeBacklog() bool {
 }
 
 // write sends one frame; on failure it closes the socket (with the close
-// code requestClose recorded, if that is why the write was cut short).
+// code requestClose recorded, if that is why the write was cut short). A
+// close requested before the frame is honoured instead of writing it:
+// gorilla arms each write with the deadline set here, so the frames of a
+// backlog would otherwise go on being written, each with 10 s, after
+// requestClose's immediate deadline. (A request that lands during a write
+// cuts it short unless gorilla re-arms the deadline just after; then the
+// 10 s bound it.)
 func (c *conn) write(f outFrame) bool {
+	select {
+	case <-c.kill:
+		c.closeKilled()
+		return false
+	default:
+	}
 	_ = c.ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
 	typ := websocket.TextMessage
 	if f.binary {
