@@ -15,6 +15,7 @@ import (
 
 	"github.com/parleyhq/parley/e2ee/dave"
 	"github.com/parleyhq/parley/internal/connlimit"
+	"github.com/parleyhq/parley/internal/voicectl"
 	"github.com/parleyhq/parley/internal/voicetoken"
 	"github.com/parleyhq/parley/voiceproto"
 )
@@ -397,7 +398,7 @@ func (c *conn) resume(d json.RawMessage) error {
 	claims.ChannelID = ss.channel
 	mod, err := srv.admit(claims)
 	if err != nil {
-		if ce := (*closeError)(nil); errors.As(err, &ce) && ce.code == voiceproto.CloseDisconnected {
+		if errors.Is(err, voicectl.ErrRevoked) {
 			srv.endSession(ss) // revoked: it does not wait for another resume
 		}
 		return err
