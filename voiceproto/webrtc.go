@@ -3,6 +3,7 @@ package voiceproto
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -313,7 +314,13 @@ func (a Answer) String() string {
 		"a=rtcp:" + port + "\n" +
 		"a=ice-ufrag:" + a.ICEUfrag + "\n" +
 		"a=ice-pwd:" + a.ICEPwd + "\n" +
-		"a=candidate:1 1 UDP " + strconv.Itoa(candidatePriority) + " " + ip + " " + port + " typ host\n"
+		a.candidate() + "\n"
+}
+
+// candidate is the server's one host candidate line (without its line end).
+func (a Answer) candidate() string {
+	return "a=candidate:1 1 UDP " + strconv.Itoa(candidatePriority) + " " + a.Addr.Addr().Unmap().String() + " " +
+		strconv.Itoa(int(a.Addr.Port())) + " typ host"
 }
 
 // ParseAnswer parses an answer fragment (client side).
@@ -340,7 +347,10 @@ func ParseAnswer(s string) (Answer, error) {
 		case strings.HasPrefix(l, "a=fingerprint:"):
 			a.Fingerprint, err = parseFingerprint(strings.TrimPrefix(l, "a=fingerprint:"))
 		}
-		if err != nil {
+		switch {
+		case errors.Is(err, ErrBadSDP): // says what is wrong already
+			return Answer{}, err
+		case err != nil:
 			return Answer{}, fmt.Errorf("%w: %.60q: %v", ErrBadSDP, l, err)
 		}
 	}
@@ -409,7 +419,7 @@ func (a Answer) RemoteDescription(sections []RemoteSection) string {
 			b.WriteString("a=ssrc:" + id + " msid:" + id + " " + id + "\r\n")
 		}
 		if i == 0 {
-			b.WriteString("a=candidate:1 1 UDP " + strconv.Itoa(candidatePriority) + " " + ip + " " + port + " typ host\r\n")
+			b.WriteString(a.candidate() + "\r\n")
 			b.WriteString("a=end-of-candidates\r\n")
 		}
 	}

@@ -101,6 +101,48 @@ func TestAnswerRoundTrip(t *testing.T) {
 	}
 }
 
+// TestParseAnswerRefuses: a bad answer is ErrBadSDP, said once (a parse
+// helper's error, already ErrBadSDP, used to be wrapped again).
+func TestParseAnswerRefuses(t *testing.T) {
+	good := Answer{Addr: netip.MustParseAddrPort("203.0.113.7:50001"), ICEUfrag: "srvU", ICEPwd: "0123456789abcdefghijklmn",
+		Fingerprint: Fingerprint{Algorithm: "sha-256", Value: bytes.Repeat([]byte{0xAB}, 32)}}.String()
+	tests := []struct{ name, answer string }{
+		{"oversized", strings.Repeat("a=x\n", MaxFragmentBytes/4+1)},
+		{"incomplete", "m=audio 1 ICE/SDP\n"},
+		{"bad port", strings.Replace(good, "m=audio 50001", "m=audio x", 1)},
+		{"bad address", strings.Replace(good, "c=IN IP4 203.0.113.7", "c=IN IP4 nope", 1)},
+		{"short ufrag", strings.Replace(good, "a=ice-ufrag:srvU", "a=ice-ufrag:s", 1)},
+		{"bad fingerprint", strings.Replace(good, "sha-256", "sha-1", 1)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseAnswer(tc.answer)
+			if !errors.Is(err, ErrBadSDP) {
+				t.Fatalf("%v, want ErrBadSDP", err)
+			}
+			if n := strings.Count(err.Error(), ErrBadSDP.Error()); n != 1 {
+				t.Fatalf("%q says %q %d times", err, ErrBadSDP, n)
+			}
+		})
+	}
+}
+
+// TestRemoteDescriptionCandidate: the full remote description carries the
+// same host candidate as the answer fragment, once, in its first section.
+func TestRemoteDescriptionCandidate(t *testing.T) {
+	a := Answer{Addr: netip.MustParseAddrPort("203.0.113.7:50001"), ICEUfrag: "srvU", ICEPwd: "0123456789abcdefghijklmn",
+		Fingerprint: Fingerprint{Algorithm: "sha-256", Value: bytes.Repeat([]byte{0xAB}, 32)}}
+	const cand = "a=candidate:1 1 UDP 4261412862 203.0.113.7 50001 typ host"
+	sdp := a.RemoteDescription([]RemoteSection{{MID: "0", Kind: "audio", Direction: "sendrecv", PayloadType: 111, Codec: "opus/48000/2"},
+		{MID: "1", Kind: "audio", Direction: "sendonly", PayloadType: 111, Codec: "opus/48000/2"}})
+	if strings.Count(sdp, cand+"\r\n") != 1 || strings.Index(sdp, cand) > strings.Index(sdp, "a=mid:1") {
+		t.Fatalf("remote description %q: want %q once, in the first section", sdp, cand)
+	}
+	if !strings.Contains(a.String(), cand+"\n") {
+		t.Fatalf("answer %q lacks %q", a, cand)
+	}
+}
+
 func TestSelectProtocolDialects(t *testing.T) {
 	in := `{"protocol":"webrtc","data":"a=ice-ufrag:x","sdp":"a=ice-ufrag:x","rtc_connection_id":"c1",
 		"codecs":[{"name":"opus","type":"audio","priority":1000,"payload_type":111}]}`
