@@ -205,10 +205,6 @@ func (s *Node) Controller() voicectl.Controller { return s.gw.Controller() }
 // Participants lists connected users.
 func (s *Node) Participants() []voicectl.Participant { return s.gw.Participants() }
 
-// Gateway exposes the voice gateway (DAVE state for tests and the admin
-// API).
-func (s *Node) Gateway() *signaling.Server { return s.gw }
-
 // DAVEState is the DAVE state of a voice channel (signaling.Server.DAVEState).
 func (s *Node) DAVEState(guild, channel string) (signaling.DAVERoomState, bool) {
 	return s.gw.DAVEState(guild, channel)
