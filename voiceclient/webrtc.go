@@ -155,12 +155,15 @@ func (l *rtcLink) want(ssrc uint32) {
 }
 
 // sync gives every wanted SSRC a transceiver: the microphone's first,
-// then one new receive-only transceiver each, renegotiated locally.
+// then one new receive-only transceiver each, renegotiated locally. Before
+// the answer there is nothing to renegotiate: the first remote description
+// lists no remote SSRC (ssrcs is [0]), and accept calls sync once ICE and
+// DTLS are done to add the ones announced meanwhile.
 func (l *rtcLink) sync() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.answer == nil {
-		return nil // the first answer will list them
+		return nil // accept calls sync again once connected
 	}
 	added := false
 	for _, want := range l.wanted {
