@@ -19,7 +19,8 @@ import (
 // the node's own moderation table applies.
 
 // admit returns the moderation a session of claims starts with, or the
-// close error that refuses it.
+// close error that refuses it, wrapping the control plane's error
+// (errors.Is(err, voicectl.ErrRevoked) for a revoked session).
 func (s *Server) admit(claims voicetoken.Claims) (voicectl.Moderation, error) {
 	if a := s.cfg.Admitter; a != nil {
 		ctx, cancel := context.WithTimeout(s.ctx, s.cfg.AdmitTimeout)
@@ -31,11 +32,11 @@ func (s *Server) admit(claims voicetoken.Claims) (voicectl.Moderation, error) {
 			return mod, nil
 		case errors.Is(err, voicectl.ErrRevoked):
 			s.metrics.admissions.WithLabelValues("revoked").Inc()
-			return mod, closeWith(voiceproto.CloseDisconnected, "voice session revoked")
+			return mod, closeFor(voiceproto.CloseDisconnected, "voice session revoked", err)
 		case !errors.Is(err, voicectl.ErrNotManaged):
 			s.metrics.admissions.WithLabelValues("error").Inc()
 			s.log.Warn("voice admission failed", "guild", claims.GuildID, "user", claims.UserID, "err", err)
-			return mod, closeWith(voiceproto.CloseServerNotFound, "voice control plane unavailable; try again")
+			return mod, closeFor(voiceproto.CloseServerNotFound, "voice control plane unavailable; try again", err)
 		}
 	}
 	s.mu.Lock()

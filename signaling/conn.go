@@ -15,6 +15,7 @@ import (
 
 	"github.com/parleyhq/parley/e2ee/dave"
 	"github.com/parleyhq/parley/internal/connlimit"
+	"github.com/parleyhq/parley/internal/voicectl"
 	"github.com/parleyhq/parley/internal/voicetoken"
 	"github.com/parleyhq/parley/voiceproto"
 )
@@ -397,7 +398,7 @@ func (c *conn) resume(d json.RawMessage) error {
 	claims.ChannelID = ss.channel
 	mod, err := srv.admit(claims)
 	if err != nil {
-		if ce := (*closeError)(nil); errors.As(err, &ce) && ce.code == voiceproto.CloseDisconnected {
+		if errors.Is(err, voicectl.ErrRevoked) {
 			srv.endSession(ss) // revoked: it does not wait for another resume
 		}
 		return err
@@ -476,17 +477,16 @@ func (c *conn) selectProtocol(d json.RawMessage) error {
 // the offer fragment goes to the media plane as a string, the answer
 // fragment comes back in Session Description, without mode or key.
 func (c *conn) selectWebRTC(sp voiceproto.SelectProtocol) error {
-	fragment := sp.SDP
-	if fragment == "" {
-		fragment = sp.Data.Fragment
-	}
 	ss := c.sess
-	answer, err := ss.media.SetWebRTCTransport(fragment, sp.Codecs)
+	answer, err := ss.media.SetWebRTCTransport(sp.Fragment(), sp.Codecs)
 	switch {
 	case errors.Is(err, voiceproto.ErrBadSDP), errors.Is(err, voiceproto.ErrNoCodec):
 		return closeWith(voiceproto.CloseBadRequest, err.Error())
-	case err != nil:
+	case errors.Is(err, ErrWebRTCOff):
 		return closeWith(voiceproto.CloseUnknownProtocol, "webrtc is not available on this voice server")
+	case err != nil:
+		c.srv.log.Warn("media webrtc transport", "room", ss.room, "user", ss.user, "err", err)
+		return closeWith(voiceproto.CloseServerNotFound, "voice server cannot take this session")
 	}
 	ss.mu.Lock()
 	ss.mode = voiceproto.ProtocolWebRTC
@@ -609,8 +609,20 @@ func (c *conn) writeBacklog() bool {
 }
 
 // write sends one frame; on failure it closes the socket (with the close
-// code requestClose recorded, if that is why the write was cut short).
+// code requestClose recorded, if that is why the write was cut short). A
+// close requested before the frame is honoured instead of writing it:
+// gorilla arms each write with the deadline set here, so the frames of a
+// backlog would otherwise go on being written, each with 10 s, after
+// requestClose's immediate deadline. (A request that lands during a write
+// cuts it short unless gorilla re-arms the deadline just after; then the
+// 10 s bound it.)
 func (c *conn) write(f outFrame) bool {
+	select {
+	case <-c.kill:
+		c.closeKilled()
+		return false
+	default:
+	}
 	_ = c.ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
 	typ := websocket.TextMessage
 	if f.binary {

@@ -2,10 +2,12 @@ package signaling
 
 import (
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,6 +29,40 @@ func (noMedia) UDPEndpoint() (string, int)               { return "127.0.0.1", 1
 // client's end of the WebSocket.
 func wsPair(t *testing.T) (*conn, *websocket.Conn) {
 	t.Helper()
+	return wsPairWith(t, nil)
+}
+
+// hookedConn calls the hook armed in onWrite (once) after a write.
+type hookedConn struct {
+	net.Conn
+	onWrite *atomic.Pointer[func()]
+}
+
+func (h hookedConn) Write(b []byte) (int, error) {
+	n, err := h.Conn.Write(b)
+	if f := h.onWrite.Swap(nil); f != nil {
+		(*f)()
+	}
+	return n, err
+}
+
+type hookedListener struct {
+	net.Listener
+	onWrite *atomic.Pointer[func()]
+}
+
+func (l hookedListener) Accept() (net.Conn, error) {
+	nc, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return hookedConn{Conn: nc, onWrite: l.onWrite}, nil
+}
+
+// wsPairWith is wsPair whose server socket, when onWrite is not nil,
+// calls the function stored in onWrite after its next write.
+func wsPairWith(t *testing.T, onWrite *atomic.Pointer[func()]) (*conn, *websocket.Conn) {
+	t.Helper()
 	signer, err := voicetoken.NewSigner(make([]byte, 32))
 	if err != nil {
 		t.Fatal(err)
@@ -36,7 +72,7 @@ func wsPair(t *testing.T) (*conn, *websocket.Conn) {
 		t.Fatal(err)
 	}
 	got := make(chan *websocket.Conn, 1)
-	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	hs := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ws, err := srv.upgrader.Upgrade(w, r, nil)
 		if err != nil {
 			t.Error(err)
@@ -44,6 +80,10 @@ func wsPair(t *testing.T) (*conn, *websocket.Conn) {
 		}
 		got <- ws
 	}))
+	if onWrite != nil {
+		hs.Listener = hookedListener{Listener: hs.Listener, onWrite: onWrite}
+	}
+	hs.Start()
 	t.Cleanup(hs.Close)
 	client, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(hs.URL, "http"), nil)
 	if err != nil {
@@ -114,4 +154,41 @@ func TestBacklogGoesFirst(t *testing.T) {
 	}
 	c.closeNow(voiceproto.CloseNormal, "")
 	<-c.writerDone
+}
+
+// TestKillStopsTheBacklog: a close requested while the writer works
+// through a backlog (a resume's replay) stops it at the next frame — the
+// client reads the frame being written, then 4015, and nothing more. The
+// writer used to write the whole backlog first, each frame re-arming a
+// 10 s deadline over requestClose's immediate one.
+func TestKillStopsTheBacklog(t *testing.T) {
+	testkit.NoLeaks(t)
+	var onWrite atomic.Pointer[func()]
+	c, client := wsPairWith(t, &onWrite)
+	kill := func() { c.requestClose(voiceproto.CloseServerCrashed, "client too slow; resume") }
+	onWrite.Store(&kill) // after the first frame is on the socket
+	var replay []outFrame
+	for i := range 10 {
+		replay = append(replay, outFrame{data: []byte(`{"op":11,"d":` + strconv.Itoa(i) + `}`)})
+	}
+	c.enqueueBacklog(replay)
+	go c.writeLoop()
+	<-c.writerDone
+	_ = client.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var frames []string
+	for {
+		_, b, err := client.ReadMessage()
+		if err == nil {
+			frames = append(frames, string(b))
+			continue
+		}
+		var ce *websocket.CloseError
+		if !errors.As(err, &ce) || ce.Code != int(voiceproto.CloseServerCrashed) {
+			t.Fatalf("client read %v after %d frames, want close 4015", err, len(frames))
+		}
+		break
+	}
+	if len(frames) != 1 || frames[0] != `{"op":11,"d":0}` {
+		t.Fatalf("frames before the close: %q, want only the first", frames)
+	}
 }

@@ -31,7 +31,7 @@ func synced(t *testing.T, h *harness, members ...*daveMember) {
 	var st signaling.DAVERoomState
 	allIn := func() bool {
 		var ok bool
-		st, ok = h.srv.Gateway().DAVEState("g1", daveChannel)
+		st, ok = h.srv.DAVEState("g1", daveChannel)
 		group := slices.Clone(st.GroupUsers)
 		slices.Sort(group)
 		return ok && st.Established && !st.Transition && st.Proposals == 0 && slices.Equal(group, want) &&
@@ -69,7 +69,7 @@ func synced(t *testing.T, h *harness, members ...*daveMember) {
 }
 
 func epochOf(t *testing.T, h *harness) uint64 {
-	st, _ := h.srv.Gateway().DAVEState("g1", daveChannel)
+	st, _ := h.srv.DAVEState("g1", daveChannel)
 	return st.Epoch
 }
 
@@ -104,7 +104,7 @@ func TestDAVEFlows(t *testing.T) {
 			a.waitFor("op 21 transition 0", func() bool {
 				return slices.ContainsFunc(a.prepared, func(p dave.PrepareTransition) bool { return p.TransitionID == 0 })
 			})
-			if st, _ := h.srv.Gateway().DAVEState("g1", daveChannel); st.Established {
+			if st, _ := h.srv.DAVEState("g1", daveChannel); st.Established {
 				t.Fatalf("group still established after the sole-member reset: %+v", st)
 			}
 			c := h.daveMember(t, 1003, daveChannel, 1)
@@ -122,7 +122,7 @@ func TestDAVEFlows(t *testing.T) {
 			for _, m := range []*daveMember{a, b} {
 				m.waitFor("downgrade executed", func() bool { return m.version == 0 && len(m.executed) > 0 })
 			}
-			if st, _ := h.srv.Gateway().DAVEState("g1", daveChannel); st.ProtocolVersion != 0 || st.Enforced {
+			if st, _ := h.srv.DAVEState("g1", daveChannel); st.ProtocolVersion != 0 || st.Enforced {
 				t.Fatalf("after downgrade: %+v", st)
 			}
 			// A DAVE client joining a downgraded room gets version 0 too.
@@ -254,7 +254,7 @@ func waitGroup(t *testing.T, h *harness, ch string, members ...*daveMember) {
 	t.Helper()
 	var st signaling.DAVERoomState
 	testkit.Eventually(t, 5*time.Second, func() bool {
-		st, _ = h.srv.Gateway().DAVEState("g1", ch)
+		st, _ = h.srv.DAVEState("g1", ch)
 		return st.Established && !st.Transition && st.Proposals == 0 && len(st.GroupUsers) == len(members) &&
 			membersAt(st.Epoch, members)
 	}, "channel %s not synced: %+v", ch, &st)

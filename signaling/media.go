@@ -21,8 +21,11 @@ type Participant interface {
 	SetTransport(mode string, key []byte, declared string) error
 	// SetWebRTCTransport makes the participant a browser (Select
 	// Protocol's webrtc dialect): the offer fragment and codecs in, the
-	// answer fragment out; voiceproto.ErrBadSDP or ErrNoCodec for a bad
-	// offer, another error when the media plane takes no browsers.
+	// answer fragment out. The client is refused with 4020 for
+	// voiceproto.ErrBadSDP or ErrNoCodec (a bad offer) and with 4012 for
+	// ErrWebRTCOff (the media plane takes no browsers); any other error is
+	// a server fault (an ICE agent that did not start), logged and closed
+	// with 4011 as a failed Join is.
 	SetWebRTCTransport(fragment string, codecs []voiceproto.Codec) (answer string, err error)
 	SetServerMute(bool)
 	SetServerDeaf(bool)

@@ -67,7 +67,9 @@ type Conn struct {
 	rtc      *rtcLink
 	joinedAt time.Time
 
-	wmu sync.Mutex      // guards ws writes and the ws pointer
+	// wmu guards ws writes and the ws pointer, and orders starting a
+	// goroutine (check closing, wg.Add) before teardown's wait.
+	wmu sync.Mutex
 	ws  *websocket.Conn // +checklocks:wmu
 
 	seq        atomic.Int64 // last server message seq, -1 if none

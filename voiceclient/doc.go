@@ -18,11 +18,21 @@
 // between its op 23 and op 22), Dial and SendOpus wait for the key (up to
 // 5 s, then ErrDAVENotReady) unless no one else is in the room.
 //
+// With Config.WebRTC it joins as a browser does instead (the webrtc
+// dialect, shared/docs/webrtc.md §1; webrtc.go): no IP discovery; Select
+// Protocol carries the offer fragment of a pion PeerConnection, Session
+// Description the server's answer fragment, and media goes over ICE and
+// DTLS-SRTP. Remote SSRCs announced in op 5 get receive transceivers,
+// negotiated locally. DAVE works the same over either transport.
+//
 // # Concurrency
 //
-// A Conn runs three goroutines that it owns and stops in Close: the
-// WebSocket reader (which also performs resumes), the UDP reader, and a
-// timer goroutine for heartbeats and UDP keepalives. No goroutine is
-// started per packet. Config.OnFrame and Config.OnEvent are called from the
-// readers; OnFrame calls are serialized and in arrival order.
+// A Conn owns these goroutines, starts them and waits for them in Close:
+// the WebSocket reader (which also performs resumes) and a timer goroutine
+// for heartbeats and UDP keepalives; over native UDP, the UDP reader; with
+// Config.WebRTC, no UDP reader but one reader per remote track, besides
+// pion's own goroutines, which the peer connection's Close stops. No
+// goroutine is started per packet. Config.OnFrame and Config.OnEvent are
+// called from the readers; OnFrame calls are serialized and in arrival
+// order.
 package voiceclient

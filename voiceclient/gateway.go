@@ -108,14 +108,16 @@ func (c *Conn) resume(attempt int) (*websocket.Conn, error) {
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	go func() { // cancel the dial when the conn closes
+	watched := make(chan struct{})
+	go func() { // cancels the dial when the conn closes; resume waits for it
+		defer close(watched)
 		select {
 		case <-c.closing:
 			cancel()
 		case <-ctx.Done():
 		}
 	}()
+	defer func() { cancel(); <-watched }()
 	ws, _, err := c.dialer.DialContext(ctx, c.url, nil)
 	if err != nil {
 		return nil, err

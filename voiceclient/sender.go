@@ -110,42 +110,26 @@ func (s *sender) sendLocked(seq uint16, ts uint32, marker bool, opus []byte) err
 		return ErrClosed
 	default:
 	}
+	var err error
+	if c.dave != nil { // the same DAVE frame on either transport
+		if opus, err = c.dave.encrypt(opus); err != nil {
+			return err
+		}
+	}
 	if c.rtc != nil {
-		return s.sendWebRTCLocked(seq, ts, marker, opus)
-	}
-	b := s.clear[:voiceproto.FixedHeaderLen]
-	voiceproto.PutFixedHeader(b, marker, voiceproto.PayloadTypeOpus, seq, ts, c.ssrc)
-	if c.dave != nil {
-		var err error
-		if opus, err = c.dave.encrypt(opus); err != nil {
-			return err
+		err = c.rtc.write(seq, ts, marker, opus) // pion seals SRTP
+	} else {
+		b := s.clear[:voiceproto.FixedHeaderLen]
+		voiceproto.PutFixedHeader(b, marker, voiceproto.PayloadTypeOpus, seq, ts, c.ssrc)
+		b = append(b, opus...)
+		s.nonce++
+		wire, serr := ciph.Seal(s.wire[:0], b, voiceproto.ClientNonce(s.nonce))
+		if serr != nil {
+			return serr
 		}
+		_, err = c.udp.Write(wire)
 	}
-	b = append(b, opus...)
-	s.nonce++
-	wire, err := ciph.Seal(s.wire[:0], b, voiceproto.ClientNonce(s.nonce))
 	if err != nil {
-		return err
-	}
-	if _, err := c.udp.Write(wire); err != nil {
-		c.stats.udpErrors.Add(1)
-		return err
-	}
-	c.stats.framesSent.Add(1)
-	c.stats.bytesSent.Add(uint64(len(opus)))
-	return nil
-}
-
-// sendWebRTCLocked sends a frame on the WebRTC track.
-func (s *sender) sendWebRTCLocked(seq uint16, ts uint32, marker bool, opus []byte) error {
-	c := s.c
-	if c.dave != nil {
-		var err error
-		if opus, err = c.dave.encrypt(opus); err != nil {
-			return err
-		}
-	}
-	if err := c.rtc.write(seq, ts, marker, opus); err != nil {
 		c.stats.udpErrors.Add(1)
 		return err
 	}

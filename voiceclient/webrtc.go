@@ -10,7 +10,6 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
-	"github.com/parleyhq/parley/internal/voicetoken"
 	"github.com/parleyhq/parley/voiceproto"
 )
 
@@ -23,7 +22,7 @@ import (
 // goes to the server.
 
 // opusPT is the payload type this client offers for Opus (Chrome's).
-const opusPT = 111
+const opusPT = voiceproto.PayloadTypeWebRTCOpus
 
 // rtcLink is a Conn's WebRTC side.
 type rtcLink struct {
@@ -66,7 +65,19 @@ func newRTCLink(c *Conn) (*rtcLink, error) {
 	}
 	l.ssrcs = []uint32{0}
 	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		// pion calls this on its own goroutine, possibly while teardown
+		// runs: teardown closes closing before it takes wmu, so under wmu
+		// either closing is closed (start nothing) or the Add happens
+		// before Close or Dial reaches wg.Wait.
+		c.wmu.Lock()
+		select {
+		case <-c.closing:
+			c.wmu.Unlock()
+			return
+		default:
+		}
 		c.wg.Add(1)
+		c.wmu.Unlock()
 		go func() { // owned by the Conn: ends when the peer connection closes
 			defer c.wg.Done()
 			l.receive(tr)
@@ -91,10 +102,7 @@ func (l *rtcLink) offer(ctx context.Context) (voiceproto.SelectProtocol, error) 
 	case <-ctx.Done():
 		return voiceproto.SelectProtocol{}, ctx.Err()
 	}
-	frag := voiceproto.OfferFragment(l.pc.LocalDescription().SDP)
-	return voiceproto.SelectProtocol{Protocol: voiceproto.ProtocolWebRTC, Data: voiceproto.SelectProtocolData{Fragment: frag},
-		SDP: frag, RTCConnectionID: voicetoken.NewSessionID(),
-		Codecs: []voiceproto.Codec{{Name: "opus", Type: "audio", Priority: 1000, PayloadType: opusPT}}}, nil
+	return voiceproto.WebRTCSelect(voiceproto.OfferFragment(l.pc.LocalDescription().SDP), opusPT), nil
 }
 
 // accept applies the server's answer fragment and waits until media can
@@ -147,12 +155,15 @@ func (l *rtcLink) want(ssrc uint32) {
 }
 
 // sync gives every wanted SSRC a transceiver: the microphone's first,
-// then one new receive-only transceiver each, renegotiated locally.
+// then one new receive-only transceiver each, renegotiated locally. Before
+// the answer there is nothing to renegotiate: the first remote description
+// lists no remote SSRC (ssrcs is [0]), and accept calls sync once ICE and
+// DTLS are done to add the ones announced meanwhile.
 func (l *rtcLink) sync() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.answer == nil {
-		return nil // the first answer will list them
+		return nil // accept calls sync again once connected
 	}
 	added := false
 	for _, want := range l.wanted {

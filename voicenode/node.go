@@ -18,6 +18,7 @@ import (
 	"github.com/parleyhq/parley/internal/voicetoken"
 	"github.com/parleyhq/parley/sfu"
 	"github.com/parleyhq/parley/signaling"
+	"github.com/parleyhq/parley/voiceproto"
 )
 
 // Config configures a Server.
@@ -88,7 +89,12 @@ type Node struct {
 	gw   *signaling.Server
 	ln   net.Listener
 	http *http.Server
+	// done is closed when the serve goroutine Start launched returns.
 	done chan struct{}
+
+	mu      sync.Mutex // guards started and closed
+	started bool       // Start launched the serve goroutine: done will close
+	closed  bool
 
 	closeOnce sync.Once
 	closeErr  error
@@ -154,11 +160,21 @@ func New(cfg Config) (*Node, error) {
 	return s, nil
 }
 
-// Start serves until Close; it returns at once.
+// Start serves until Close; it returns at once. It fails after Close
+// (ErrClosed) and when called twice (ErrStarted).
 func (s *Node) Start(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.closed:
+		return ErrClosed
+	case s.started:
+		return ErrStarted
+	}
 	if err := s.sfu.Start(ctx); err != nil {
 		return err
 	}
+	s.started = true
 	go func() { // owned by Close, which waits on done
 		defer close(s.done)
 		err := s.http.Serve(tls.NewListener(s.ln, s.cfg.TLS))
@@ -189,10 +205,6 @@ func (s *Node) Controller() voicectl.Controller { return s.gw.Controller() }
 // Participants lists connected users.
 func (s *Node) Participants() []voicectl.Participant { return s.gw.Participants() }
 
-// Gateway exposes the voice gateway (DAVE state for tests and the admin
-// API).
-func (s *Node) Gateway() *signaling.Server { return s.gw }
-
 // DAVEState is the DAVE state of a voice channel (signaling.Server.DAVEState).
 func (s *Node) DAVEState(guild, channel string) (signaling.DAVERoomState, bool) {
 	return s.gw.DAVEState(guild, channel)
@@ -202,12 +214,27 @@ func (s *Node) DAVEState(guild, channel string) (signaling.DAVERoomState, bool) 
 func (s *Node) SFU() *sfu.Server { return s.sfu }
 
 // Close sends every client a close frame (1001), stops the listeners and
-// the SFU.
+// the SFU, and waits for the goroutines Start launched (ctx bounds the
+// waits). It may be called without or after a failed Start, and more than
+// once: later calls return the first one's error.
 func (s *Node) Close(ctx context.Context) error {
 	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		started := s.started
+		s.mu.Unlock()
 		gwErr := s.gw.Close(ctx)
-		httpErr := s.http.Shutdown(ctx)
-		<-s.done
+		var httpErr error
+		if started {
+			httpErr = s.http.Shutdown(ctx) // closes the listener, so Serve returns
+			select {
+			case <-s.done:
+			case <-ctx.Done():
+				httpErr = errors.Join(httpErr, fmt.Errorf("voicenode: waiting for the gateway listener: %w", ctx.Err()))
+			}
+		} else {
+			_ = s.ln.Close() // never served: nobody else closes it
+		}
 		sfuErr := s.sfu.Close(ctx)
 		s.closeErr = errors.Join(gwErr, httpErr, sfuErr)
 	})
@@ -223,7 +250,19 @@ func (m mediaPlane) Join(room, user string) (signaling.Participant, error) {
 	if err != nil {
 		return nil, err
 	}
-	return p, nil
+	return participant{p}, nil
+}
+
+// participant adapts an SFU participant to the gateway's: it maps the
+// SFU's errors to the sentinels the gateway knows.
+type participant struct{ *sfu.Participant }
+
+func (p participant) SetWebRTCTransport(fragment string, codecs []voiceproto.Codec) (string, error) {
+	answer, err := p.Participant.SetWebRTCTransport(fragment, codecs)
+	if errors.Is(err, sfu.ErrWebRTCOff) {
+		return "", fmt.Errorf("%w: %w", signaling.ErrWebRTCOff, err)
+	}
+	return answer, err
 }
 
 func (m mediaPlane) Modes() []string                    { return m.s.Modes() }

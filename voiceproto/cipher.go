@@ -61,7 +61,7 @@ func NewCipher(mode string, key []byte) (*Cipher, error) {
 	return c, nil
 }
 
-// Mode returns the mode name given to New.
+// Mode returns the mode name given to NewCipher.
 func (c *Cipher) Mode() string { return c.mode }
 
 // Overhead returns the number of bytes Seal adds to a packet: the 16-byte

@@ -20,7 +20,7 @@ func TestInteropDisgo(t *testing.T) {
 			}
 			c := mustNew(t, m)
 
-			// disgo → voicecrypto, with its LE counter nonces 0, 1.
+			// disgo → voiceproto, with its LE counter nonces 0, 1.
 			for i := range 2 {
 				p := pkt{pt: 120, seq: uint16(100 + i), ts: uint32(960 * i), ssrc: 77, payload: seqBytes(50+i, byte(i))}
 				rtp := p.build()
@@ -34,7 +34,7 @@ func TestInteropDisgo(t *testing.T) {
 				}
 			}
 
-			// voicecrypto → disgo, with and without a header extension.
+			// voiceproto → disgo, with and without a header extension.
 			var sn ServerNonce
 			for _, p := range []pkt{
 				{pt: 120, seq: 1, ts: 2, ssrc: 3, payload: seqBytes(80, 1)},

@@ -71,7 +71,7 @@
 //
 // # Performance and concurrency
 //
-// A [Cipher] is immutable after [New]; Seal and Open are safe for
+// A [Cipher] is immutable after [NewCipher]; Seal and Open are safe for
 // concurrent use. They append to dst and do not allocate when dst has
 // enough capacity (len(rtp)+Overhead() for Seal, len(pkt) for Open). They
 // may work in place: dst may be rtp[:0] (Seal) or pkt[:0] (Open); any other

@@ -3,6 +3,7 @@ package voiceproto
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -269,6 +270,35 @@ func OfferFragment(sdp string) string {
 	return b.String()
 }
 
+// PayloadTypeWebRTCOpus is the Opus payload type webrtc clients offer by
+// default (Chrome's). The server takes whatever payload type an offer
+// gives Opus.
+const PayloadTypeWebRTCOpus = 111
+
+// WebRTCSelect is Select Protocol in the webrtc dialect as a browser sends
+// it: the offer fragment both as data and as sdp, Opus at opusPT as the one
+// codec, and a fresh random rtc_connection_id.
+func WebRTCSelect(fragment string, opusPT int) SelectProtocol {
+	var id [16]byte
+	_, _ = rand.Read(id[:]) // crypto/rand.Read does not fail
+	return SelectProtocol{
+		Protocol:        ProtocolWebRTC,
+		Data:            SelectProtocolData{Fragment: fragment},
+		SDP:             fragment,
+		RTCConnectionID: hex.EncodeToString(id[:]),
+		Codecs:          []Codec{{Name: "opus", Type: "audio", Priority: 1000, PayloadType: opusPT}},
+	}
+}
+
+// Fragment is a webrtc Select Protocol's offer fragment: sdp, or data when
+// a client sent no sdp.
+func (sp SelectProtocol) Fragment() string {
+	if sp.SDP != "" {
+		return sp.SDP
+	}
+	return sp.Data.Fragment
+}
+
 // Answer is the server's answer fragment in Session Description: where
 // the ICE-lite server listens, its ICE credentials and DTLS fingerprint.
 type Answer struct {
@@ -289,7 +319,13 @@ func (a Answer) String() string {
 		"a=rtcp:" + port + "\n" +
 		"a=ice-ufrag:" + a.ICEUfrag + "\n" +
 		"a=ice-pwd:" + a.ICEPwd + "\n" +
-		"a=candidate:1 1 UDP " + strconv.Itoa(candidatePriority) + " " + ip + " " + port + " typ host\n"
+		a.candidate() + "\n"
+}
+
+// candidate is the server's one host candidate line (without its line end).
+func (a Answer) candidate() string {
+	return "a=candidate:1 1 UDP " + strconv.Itoa(candidatePriority) + " " + a.Addr.Addr().Unmap().String() + " " +
+		strconv.Itoa(int(a.Addr.Port())) + " typ host"
 }
 
 // ParseAnswer parses an answer fragment (client side).
@@ -316,7 +352,10 @@ func ParseAnswer(s string) (Answer, error) {
 		case strings.HasPrefix(l, "a=fingerprint:"):
 			a.Fingerprint, err = parseFingerprint(strings.TrimPrefix(l, "a=fingerprint:"))
 		}
-		if err != nil {
+		switch {
+		case errors.Is(err, ErrBadSDP): // says what is wrong already
+			return Answer{}, err
+		case err != nil:
 			return Answer{}, fmt.Errorf("%w: %.60q: %v", ErrBadSDP, l, err)
 		}
 	}
@@ -385,7 +424,7 @@ func (a Answer) RemoteDescription(sections []RemoteSection) string {
 			b.WriteString("a=ssrc:" + id + " msid:" + id + " " + id + "\r\n")
 		}
 		if i == 0 {
-			b.WriteString("a=candidate:1 1 UDP " + strconv.Itoa(candidatePriority) + " " + ip + " " + port + " typ host\r\n")
+			b.WriteString(a.candidate() + "\r\n")
 			b.WriteString("a=end-of-candidates\r\n")
 		}
 	}

@@ -101,6 +101,48 @@ func TestAnswerRoundTrip(t *testing.T) {
 	}
 }
 
+// TestParseAnswerRefuses: a bad answer is ErrBadSDP, said once (a parse
+// helper's error, already ErrBadSDP, used to be wrapped again).
+func TestParseAnswerRefuses(t *testing.T) {
+	good := Answer{Addr: netip.MustParseAddrPort("203.0.113.7:50001"), ICEUfrag: "srvU", ICEPwd: "0123456789abcdefghijklmn",
+		Fingerprint: Fingerprint{Algorithm: "sha-256", Value: bytes.Repeat([]byte{0xAB}, 32)}}.String()
+	tests := []struct{ name, answer string }{
+		{"oversized", strings.Repeat("a=x\n", MaxFragmentBytes/4+1)},
+		{"incomplete", "m=audio 1 ICE/SDP\n"},
+		{"bad port", strings.Replace(good, "m=audio 50001", "m=audio x", 1)},
+		{"bad address", strings.Replace(good, "c=IN IP4 203.0.113.7", "c=IN IP4 nope", 1)},
+		{"short ufrag", strings.Replace(good, "a=ice-ufrag:srvU", "a=ice-ufrag:s", 1)},
+		{"bad fingerprint", strings.Replace(good, "sha-256", "sha-1", 1)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseAnswer(tc.answer)
+			if !errors.Is(err, ErrBadSDP) {
+				t.Fatalf("%v, want ErrBadSDP", err)
+			}
+			if n := strings.Count(err.Error(), ErrBadSDP.Error()); n != 1 {
+				t.Fatalf("%q says %q %d times", err, ErrBadSDP, n)
+			}
+		})
+	}
+}
+
+// TestRemoteDescriptionCandidate: the full remote description carries the
+// same host candidate as the answer fragment, once, in its first section.
+func TestRemoteDescriptionCandidate(t *testing.T) {
+	a := Answer{Addr: netip.MustParseAddrPort("203.0.113.7:50001"), ICEUfrag: "srvU", ICEPwd: "0123456789abcdefghijklmn",
+		Fingerprint: Fingerprint{Algorithm: "sha-256", Value: bytes.Repeat([]byte{0xAB}, 32)}}
+	const cand = "a=candidate:1 1 UDP 4261412862 203.0.113.7 50001 typ host"
+	sdp := a.RemoteDescription([]RemoteSection{{MID: "0", Kind: "audio", Direction: "sendrecv", PayloadType: 111, Codec: "opus/48000/2"},
+		{MID: "1", Kind: "audio", Direction: "sendonly", PayloadType: 111, Codec: "opus/48000/2"}})
+	if strings.Count(sdp, cand+"\r\n") != 1 || strings.Index(sdp, cand) > strings.Index(sdp, "a=mid:1") {
+		t.Fatalf("remote description %q: want %q once, in the first section", sdp, cand)
+	}
+	if !strings.Contains(a.String(), cand+"\n") {
+		t.Fatalf("answer %q lacks %q", a, cand)
+	}
+}
+
 func TestSelectProtocolDialects(t *testing.T) {
 	in := `{"protocol":"webrtc","data":"a=ice-ufrag:x","sdp":"a=ice-ufrag:x","rtc_connection_id":"c1",
 		"codecs":[{"name":"opus","type":"audio","priority":1000,"payload_type":111}]}`
@@ -118,6 +160,49 @@ func TestSelectProtocolDialects(t *testing.T) {
 	b, _ := json.Marshal(SessionDescription{AudioCodec: "opus", SDP: "m=audio", DaveProtocolVersion: 0})
 	if strings.Contains(string(b), "secret_key") || strings.Contains(string(b), "mode") {
 		t.Fatalf("webrtc session description %s carries native fields", b)
+	}
+}
+
+// TestWebRTCSelect: the Select Protocol WebRTCSelect builds goes over the
+// wire with the fragment as data and sdp and reads back with Fragment; a
+// client that sends only one of them is read too.
+func TestWebRTCSelect(t *testing.T) {
+	b, err := json.Marshal(Message{Op: OpSelectProtocol, D: WebRTCSelect("a=ice-ufrag:abcd\n", PayloadTypeWebRTCOpus)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	var sp SelectProtocol
+	if err := json.Unmarshal(m.D, &sp); err != nil {
+		t.Fatal(err)
+	}
+	if sp.Protocol != ProtocolWebRTC || sp.Data.Fragment != "a=ice-ufrag:abcd\n" || len(sp.RTCConnectionID) != 32 ||
+		!reflect.DeepEqual(sp.Codecs, []Codec{{Name: "opus", Type: "audio", Priority: 1000, PayloadType: 111}}) {
+		t.Fatalf("%s read back as %+v", b, sp)
+	}
+	if other := WebRTCSelect("", 96); other.RTCConnectionID == sp.RTCConnectionID || other.Codecs[0].PayloadType != 96 {
+		t.Fatalf("a second select %+v", other)
+	}
+	tests := []struct {
+		name string
+		sp   SelectProtocol
+		want string
+	}{
+		{"both", WebRTCSelect("a=x", 111), "a=x"},
+		{"sdp only", SelectProtocol{SDP: "a=sdp"}, "a=sdp"},
+		{"data only", SelectProtocol{Data: SelectProtocolData{Fragment: "a=data"}}, "a=data"},
+		{"sdp first", SelectProtocol{SDP: "a=sdp", Data: SelectProtocolData{Fragment: "a=data"}}, "a=sdp"},
+		{"neither", SelectProtocol{}, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.sp.Fragment(); got != tc.want {
+				t.Fatalf("Fragment() = %q, want %q", got, tc.want)
+			}
+		})
 	}
 }
 

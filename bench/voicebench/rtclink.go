@@ -21,7 +21,6 @@ import (
 	"github.com/pion/srtp/v3"
 	"github.com/pion/stun/v4"
 
-	"github.com/parleyhq/parley/internal/voicetoken"
 	"github.com/parleyhq/parley/voiceproto"
 )
 
@@ -41,7 +40,7 @@ import (
 // generator's CPU in this bench.)
 
 // webOpusPT is the Opus payload type web participants offer (Chrome's).
-const webOpusPT = 111
+const webOpusPT = voiceproto.PayloadTypeWebRTCOpus
 
 // Kinds of participant, for the per-direction accounting.
 const (
@@ -93,9 +92,7 @@ func joinWebRTC(ctx context.Context, g *gatewayConn, p *participant) (string, er
 	fp := voiceproto.Fingerprint{Algorithm: "sha-256", Value: sum[:]}
 	frag := voiceproto.Offer{ICEUfrag: ufrag, ICEPwd: pwd, Fingerprint: fp,
 		RTPMaps: []voiceproto.RTPMap{{PayloadType: webOpusPT, Name: "opus", ClockRate: 48000, Channels: 2}}}.String()
-	if err := g.write(voiceproto.OpSelectProtocol, voiceproto.SelectProtocol{Protocol: voiceproto.ProtocolWebRTC,
-		Data: voiceproto.SelectProtocolData{Fragment: frag}, SDP: frag, RTCConnectionID: voicetoken.NewSessionID(),
-		Codecs: []voiceproto.Codec{{Name: "opus", Type: "audio", Priority: 1000, PayloadType: webOpusPT}}}); err != nil {
+	if err := g.write(voiceproto.OpSelectProtocol, voiceproto.WebRTCSelect(frag, webOpusPT)); err != nil {
 		return "select protocol", err
 	}
 	m, err := g.readOp(voiceproto.OpSessionDescription)

@@ -91,6 +91,7 @@ func InProcessServerSource(dataDir string, log *slog.Logger) Source {
 			return nil, nil, err
 		}
 		if err := srv.Start(ctx); err != nil {
+			_ = srv.Close(ctx)
 			return nil, nil, err
 		}
 		node := srv.SFU()

@@ -66,6 +66,7 @@ func init() {
 				return nil, err
 			}
 			if err := srv.Start(ctx); err != nil {
+				_ = srv.Close(ctx)
 				return nil, err
 			}
 			env.voice = srv.Controller()

@@ -66,16 +66,16 @@ func Start(t testing.TB, cfg voicenode.Config) *Node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := n.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
+	t.Cleanup(func() { // registered before Start: a failed Start is closed too
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if err := n.Close(ctx); err != nil {
 			t.Errorf("voice node close: %v", err)
 		}
 	})
+	if err := n.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	return &Node{Node: n, Dir: dir, Signer: signer, RootCAs: pool}
 }
 

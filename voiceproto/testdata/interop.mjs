@@ -1,4 +1,4 @@
-// Cross-checks sfu/voicecrypto against @discordjs/voice 0.19.2 (its real
+// Cross-checks voiceproto's Cipher against @discordjs/voice 0.19.2 (its real
 // packet builder and receiver parser) and against independent reference
 // implementations (node:crypto AES-256-GCM, @noble/ciphers XChaCha20-Poly1305
 // and XSalsa20-Poly1305) for every mode. Driven by interop_test.go:
