@@ -49,17 +49,26 @@
 // free, one is added and the connection renegotiates locally (a new local
 // offer, a rebuilt answer): nothing new goes to the server. A dropped
 // WebSocket, or two heartbeats without an ACK (close 4000 from this side),
-// resumes (op 7 with seq_ack); a session the server no longer has (4006,
-// 4009), or media that failed (reported as close 4006 'media failed'),
-// starts afresh with Identify and a new RTCPeerConnection. Codes that a
-// retry cannot fix (4001-4005, 4011, 4012, 4014, 4016, 4017, 4020, 4022)
-// close for good.
+// resumes (op 7 with seq_ack), as do codes below 4000 and 4015 (as
+// voiceproto.CloseCode.Resumable says); a session the server no longer has
+// (any other 4xxx: 4006, 4009, 4021 rate limited...), or media that failed
+// (reported as close 4006 'media failed'), starts afresh with Identify and a
+// new RTCPeerConnection. Codes that a retry cannot fix (4001-4005, 4011,
+// 4012, 4014, 4016, 4017, 4020, 4022) close for good.
 
 const OP = { IDENTIFY: 0, SELECT: 1, READY: 2, HEARTBEAT: 3, SESSION: 4, SPEAKING: 5, ACK: 6, RESUME: 7, HELLO: 8, RESUMED: 9, CONNECT: 11, DISCONNECT: 13 };
 // Close codes after which retrying cannot help (voice-protocol.md §2.6).
 const FINAL = new Set([4001, 4002, 4003, 4004, 4005, 4011, 4012, 4014, 4016, 4017, 4020, 4022]);
-// Close codes that mean the session is gone: identify again.
-const SESSION_GONE = new Set([4006, 4009]);
+// HEARTBEAT_MISSED is this side's close code after two heartbeats without
+// an ACK (a half-open connection): the session is still there.
+const HEARTBEAT_MISSED = 4000;
+// resumable mirrors voiceproto.CloseCode.Resumable: after a code below 4000
+// (a network failure, 1001 going away) or 4015 (server crashed) the session
+// is still there and is resumed; any other 4xxx code (4006, 4009, 4021 rate
+// limited...) ended it: identify again.
+function resumable(code) {
+  return code < 4000 || code === 4015 || code === HEARTBEAT_MISSED;
+}
 const MIC = 1; // speaking flag: microphone
 const CODEC = 'opus/48000/2';
 const CANDIDATE_PRIORITY = 4261412862;
@@ -308,7 +317,7 @@ export class VoiceConnection extends EventTarget {
     this.#acked = true;
     this.#missed = 0;
     this.#hb = setInterval(() => { // the first after one interval, as @discordjs/voice does
-      if (!this.#acked && ++this.#missed >= 2) return this.#drop(4000, 'heartbeat not acknowledged');
+      if (!this.#acked && ++this.#missed >= 2) return this.#drop(HEARTBEAT_MISSED, 'heartbeat not acknowledged');
       this.#acked = false;
       this.#send(OP.HEARTBEAT, { t: Date.now(), seq_ack: this.#seq });
     }, Math.max(interval || 0, 1000));
@@ -332,7 +341,7 @@ export class VoiceConnection extends EventTarget {
 
   #closed(code, reason) {
     this.#detach();
-    const reconnect = FINAL.has(code) ? null : SESSION_GONE.has(code) || !this.#session ? 'identify' : 'resume';
+    const reconnect = FINAL.has(code) ? null : this.#session && resumable(code) ? 'resume' : 'identify';
     this.#emit('close', { code, reason, reconnect });
     if (!reconnect) {
       this.#resetMedia();
