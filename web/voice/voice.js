@@ -47,14 +47,19 @@
 // none and inactive while free). Who an SSRC is comes from op 5 (op 11/13
 // say who joins and leaves). When an SSRC needs a transceiver and none is
 // free, one is added and the connection renegotiates locally (a new local
-// offer, a rebuilt answer): nothing new goes to the server. A dropped
-// WebSocket, or two heartbeats without an ACK (close 4000 from this side),
-// resumes (op 7 with seq_ack), as do codes below 4000 and 4015 (as
-// voiceproto.CloseCode.Resumable says); a session the server no longer has
-// (any other 4xxx: 4006, 4009, 4021 rate limited...), or media that failed
-// (reported as close 4006 'media failed'), starts afresh with Identify and a
-// new RTCPeerConnection. Codes that a retry cannot fix (4001-4005, 4011,
-// 4012, 4014, 4016, 4017, 4020, 4022) close for good.
+// offer, a rebuilt answer): nothing new goes to the server.
+//
+// Messages of a session go out only once the socket carries it (Ready or
+// Resumed on it); a Select Protocol that could not go out (the socket
+// dropped while ICE was gathering), or was lost with the connection, is
+// sent again on Resumed. A dropped WebSocket, or two heartbeats without an
+// ACK (close 4000 from this side), resumes (op 7 with seq_ack), as do codes
+// below 4000 and 4015 (as voiceproto.CloseCode.Resumable says); a session
+// the server no longer has (any other 4xxx: 4006, 4009, 4021 rate
+// limited...), or media that failed (reported as close 4006 'media
+// failed'), starts afresh with Identify and a new RTCPeerConnection. Codes
+// that a retry cannot fix (4001-4005, 4011, 4012, 4014, 4016, 4017, 4020,
+// 4022) close for good.
 
 const OP = { IDENTIFY: 0, SELECT: 1, READY: 2, HEARTBEAT: 3, SESSION: 4, SPEAKING: 5, ACK: 6, RESUME: 7, HELLO: 8, RESUMED: 9, CONNECT: 11, DISCONNECT: 13 };
 // Close codes after which retrying cannot help (voice-protocol.md §2.6).
@@ -167,8 +172,10 @@ function gathered(pc, ms) {
 export class VoiceConnection extends EventTarget {
   #o; #ws = null; #seq = -1; #hb = null; #acked = true; #missed = 0;
   #session = false; // a session exists on the server (Ready or Resumed seen)
+  #ready = false; // this socket carries the session (Ready or Resumed on it)
   #attempt = 0; #timer = null; #gen = 0;
   #answer = null; #pt = 111; #mic = null; #pool = []; // pool entries: {t (transceiver), ssrc, user, applied}
+  #select = null; // this peer connection's Select Protocol (sent again on Resumed while no answer came)
   #busy = false; #dirty = false; #connect = null;
   #speaking = false; // wanted by the app
   #said = null; // the speaking flags last sent in this session
@@ -251,6 +258,7 @@ export class VoiceConnection extends EventTarget {
     const ws = new WebSocket(`wss://${this.#o.endpoint}/?v=8`);
     ws.binaryType = 'arraybuffer';
     this.#ws = ws;
+    this.#ready = false;
     ws.onmessage = (e) => {
       if (this.#ws !== ws || typeof e.data !== 'string') return; // binary frames are DAVE's
       try {
@@ -262,8 +270,11 @@ export class VoiceConnection extends EventTarget {
     ws.onclose = (e) => this.#ws === ws && this.#closed(e.code, e.reason);
   }
 
+  // send sends a message if the socket is open and, except for what
+  // opens a session, carries one (the server closes 4003 otherwise).
   #send(op, d) {
-    if (this.#ws?.readyState !== WebSocket.OPEN) return false;
+    const opening = op === OP.IDENTIFY || op === OP.RESUME || op === OP.HEARTBEAT;
+    if (this.#ws?.readyState !== WebSocket.OPEN || !(opening || this.#ready)) return false;
     this.#ws.send(JSON.stringify({ op, d }));
     return true;
   }
@@ -283,16 +294,20 @@ export class VoiceConnection extends EventTarget {
         this.#missed = 0;
         break;
       case OP.READY:
-        this.#session = true;
+        this.#session = this.#ready = true;
         this.#attempt = 0;
         this.ssrc = d.ssrc;
         this.#emit('ready', { ssrc: d.ssrc });
         this.#startMedia();
         break;
       case OP.RESUMED:
-        this.#session = true;
+        this.#session = this.#ready = true;
         this.#attempt = 0;
         if (this.#answer) this.#setState('connected');
+        // A Select Protocol not sent (the socket dropped while ICE was
+        // gathering) or lost with the old connection: its answer would have
+        // been replayed before Resumed.
+        else if (this.pc && this.#select) this.#send(OP.SELECT, this.#select);
         this.#emit('resumed');
         this.#saySpeaking();
         break;
@@ -423,8 +438,9 @@ export class VoiceConnection extends EventTarget {
       const sdp = pc.localDescription.sdp;
       this.#pt = opusPayloadType(sdp);
       const frag = offerFragment(sdp);
-      this.#send(OP.SELECT, { protocol: 'webrtc', data: frag, sdp: frag, rtc_connection_id: crypto.randomUUID(),
-        codecs: [{ name: 'opus', type: 'audio', priority: 1000, payload_type: this.#pt }] });
+      this.#select = { protocol: 'webrtc', data: frag, sdp: frag, rtc_connection_id: crypto.randomUUID(),
+        codecs: [{ name: 'opus', type: 'audio', priority: 1000, payload_type: this.#pt }] };
+      this.#send(OP.SELECT, this.#select); // else on Resumed
     } catch (error) {
       if (gen === this.#gen) this.#emit('error', { error });
     }
@@ -435,7 +451,7 @@ export class VoiceConnection extends EventTarget {
     this.#gen++;
     for (const e of this.#pool) if (e.applied && e.user) this.#emit('trackended', { userId: e.user, ssrc: e.applied, track: e.t.receiver.track });
     this.pc?.close();
-    this.pc = this.#mic = this.#answer = null;
+    this.pc = this.#mic = this.#answer = this.#select = null;
     this.#pool = [];
     this.#busy = this.#dirty = false;
     if (keepUsers) return;
