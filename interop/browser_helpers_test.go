@@ -78,7 +78,8 @@ func counters(t *testing.T, reg *prometheus.Registry, name, label string) map[st
 
 // browserPage is Debian's Chromium, headless, on the test page
 // (interop/browser: web/voice/voice.js under harness.js), served over
-// plain HTTP on loopback. Its fake microphone plays speech.wav.
+// plain HTTP on loopback. Its fake microphone plays speech.wav. Its
+// methods fail t: a subtest uses its own view of the page (in).
 type browserPage struct {
 	t      *testing.T
 	ctx    context.Context // the tab
@@ -177,6 +178,14 @@ func startBrowser(t *testing.T, certPath string) *browserPage {
 	}
 	p.until(10*time.Second, `typeof window.harness === "object"`, "the harness module loaded")
 	return p
+}
+
+// in is the page as seen from test t (a subtest): its failures end t, not
+// the test that opened the page.
+func (p *browserPage) in(t *testing.T) *browserPage {
+	q := *p
+	q.t = t
+	return &q
 }
 
 // eval evaluates expr in the page, awaiting a promise, and decodes its value.

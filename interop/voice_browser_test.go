@@ -80,6 +80,7 @@ func TestBrowserVoice(t *testing.T) {
 	}
 
 	t.Run("browser to native", func(t *testing.T) {
+		page, d := page.in(t), d.in(t)
 		for _, r := range others {
 			testkit.Eventually(t, 5*time.Second, func() bool { return r.saidSpeaking(webUser, voiceproto.SpeakingMicrophone) },
 				"the Go client %s hears the browser's op 5 (microphone)", r.user)
@@ -87,6 +88,7 @@ func TestBrowserVoice(t *testing.T) {
 		checkBrowserSpeech(t, page, g, w, d, webUser, webSSRC, "first")
 	})
 	t.Run("others to browser", func(t *testing.T) {
+		page, d := page.in(t), d.in(t)
 		checkToBrowser(t, page, others, d, tones)
 	})
 	// The two Go clients, one native and one WebRTC, hear each other's
@@ -100,6 +102,7 @@ func TestBrowserVoice(t *testing.T) {
 	// that time passed: the Go client plays half a second meanwhile), then
 	// the same stream again (Chromium's RTP timestamps do not jump).
 	t.Run("mute", func(t *testing.T) {
+		page := page.in(t)
 		eval[any](page, 5*time.Second, `harness.setMute(true)`)
 		testkit.Eventually(t, 5*time.Second, func() bool { return g.saidSpeaking(webUser, 0) },
 			"the Go client hears the browser stop speaking")
@@ -123,6 +126,7 @@ func TestBrowserVoice(t *testing.T) {
 	})
 
 	t.Run("resume", func(t *testing.T) {
+		page := page.in(t)
 		before := len(g.frames(webUser, webSSRC))
 		gw.drop()
 		page.until(10*time.Second, `harness.status().resumed >= 1`, "the browser resumed")
@@ -142,6 +146,7 @@ func TestBrowserVoice(t *testing.T) {
 	// A half-open connection: the server hears the browser, the browser
 	// hears nothing. Two heartbeats without an ACK and it resumes.
 	t.Run("stall", func(t *testing.T) {
+		page := page.in(t)
 		gw.stall()
 		page.until(10*time.Second, `harness.status().resumed >= 2`, "the browser resumed after missing heartbeat ACKs")
 		st := page.status()
@@ -153,6 +158,7 @@ func TestBrowserVoice(t *testing.T) {
 	})
 
 	t.Run("reconnect", func(t *testing.T) {
+		page, d := page.in(t), d.in(t)
 		real := webCreds
 		real.Endpoint = env.srv.GatewayAddr()
 		identifyAs(t, env, real) // ends the browser's session: 4006
@@ -177,6 +183,7 @@ func TestBrowserVoice(t *testing.T) {
 	// carry on, and afterwards the same session's media flows again both
 	// ways, without a new session or a stuck participant.
 	t.Run("udp block", func(t *testing.T) {
+		page, d := page.in(t), d.in(t)
 		st := page.status()
 		browserPort := eval[int](page, 5*time.Second, `harness.mediaPort()`)
 		_, sp, _ := strings.Cut(env.srv.WebRTCAddr(), ":")
