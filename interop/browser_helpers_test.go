@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"io"
 	"math"
 	"math/rand/v2"
 	"net"
@@ -86,7 +85,7 @@ type browserPage struct {
 	base   string          // http://127.0.0.1:port
 	rec    string          // directory served as /rec/
 	dir    string          // the test's temp dir (screenshot)
-	stderr *bytes.Buffer   // Chromium's own output, shown on failure
+	stderr *syncBuffer     // Chromium's own output, shown on failure
 }
 
 // The fake microphone's source (writeSpeechWAV): bursts of a voiced sound
@@ -111,7 +110,7 @@ func startBrowser(t *testing.T, certPath string) *browserPage {
 	if err := os.WriteFile(wav, speechWAV(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p := &browserPage{t: t, rec: filepath.Join(dir, "rec"), dir: dir, stderr: &bytes.Buffer{}}
+	p := &browserPage{t: t, rec: filepath.Join(dir, "rec"), dir: dir, stderr: &syncBuffer{}}
 	if err := os.Mkdir(p.rec, 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +129,7 @@ func startBrowser(t *testing.T, certPath string) *browserPage {
 		chromedp.NoFirstRun,
 		chromedp.NoDefaultBrowserCheck,
 		chromedp.WindowSize(900, 600),
-		chromedp.CombinedOutput(&syncWriter{w: p.stderr}),
+		chromedp.CombinedOutput(p.stderr),
 		// shared/docs/webrtc.md §5.
 		chromedp.Flag("headless", "new"),
 		chromedp.Flag("no-sandbox", true),
@@ -381,16 +380,22 @@ func speechWAV() []byte {
 	return b.Bytes()
 }
 
-// syncWriter lets Chromium's output be read while it is written.
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
+// syncBuffer lets Chromium's output be read while it is written.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
 }
 
-func (w *syncWriter) Write(b []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.w.Write(b)
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // tcpProxy forwards TCP connections to target, so a test can cut them
