@@ -102,6 +102,29 @@ window.harness = {
     return vc.ssrc;
   },
 
+  // tryConnect connects a second VoiceConnection (no microphone, no
+  // receivers) with opts over the defaults and reports how connect()
+  // settled: {ok, error, code, state (before any disconnect), closes}.
+  async tryConnect(opts) {
+    const out = { closes: [] };
+    try {
+      const c = new VoiceConnection({ serverId: '1', userId: '2', sessionId: 's', token: 't', receivers: 0, ...opts });
+      c.addEventListener('close', (e) => out.closes.push({ code: e.detail.code, reason: e.detail.reason, reconnect: e.detail.reconnect }));
+      try {
+        await c.connect();
+        out.ok = true;
+      } catch (e) {
+        Object.assign(out, { ok: false, error: e.message, code: e.code ?? 0 });
+      }
+      out.state = c.state;
+      c.disconnect();
+    } catch (e) {
+      Object.assign(out, { ok: false, error: `${e.name}: ${e.message}` });
+    }
+    note(`tryConnect ${opts.endpoint}: ${out.ok ? 'connected' : out.error}`);
+    return out;
+  },
+
   async setMute(muted) {
     await vc.setMute(muted);
     note(muted ? 'muted' : 'unmuted');

@@ -5,18 +5,29 @@
 //   import { VoiceConnection } from './voice.js';
 //   const vc = new VoiceConnection({
 //     endpoint: 'voice.example:443',   // host:port of the voice gateway (wss://endpoint/?v=8)
-//     serverId, userId, sessionId, token, // from VOICE_SERVER_UPDATE / `parley voice-token`
+//     serverId, userId, sessionId, token, // from VOICE_SERVER_UPDATE / `parley voice-token`;
+//                                      // userId a string (a snowflake exceeds a Number)
 //     track,                           // the microphone MediaStreamTrack (optional)
 //     receivers: 3,                    // recvonly transceivers made up front (more are added locally)
 //     rtcConfig: {},                   // extra RTCConfiguration fields (optional)
+//     gatherTimeout: 2000,             // ms to wait for ICE gathering before sending the offer
+//     maxDelay: 5000,                  // ms, the cap of the reconnect backoff (0, 250, 500, 1000 ms...)
+//     maxAttempts: 5,                  // gateway connections connect() tries before it rejects
 //   });
 //   vc.addEventListener('track', (e) => play(e.detail.userId, e.detail.track));
-//   await vc.connect();                // resolves once media is negotiated; rejects on a final close
+//   await vc.connect();                // resolves once media is negotiated; rejects on a final close,
+//                                      // a media setup failure, or after maxAttempts connections
 //   vc.setSpeaking(true);              // op 5 with the microphone flag (kept across reconnects)
 //   await vc.setMute(true);            // self mute: nothing is sent, speaking off until unmuted
 //   await vc.setTrack(otherMic);       // switch input device
-//   await vc.stats();                  // {ssrc: {userId, packetsReceived, packetsLost, audioLevel, totalAudioEnergy}}
+//   await vc.stats();                  // {ssrc: {userId, packetsReceived, packetsLost, audioLevel, totalAudioEnergy, jitter}}
 //   vc.disconnect();                   // leave (close 1000: the server ends the session)
+//
+// The browser must trust the voice gateway's TLS certificate: a certificate
+// it refuses looks like an unreachable server (close 1006, nothing more), so
+// connect() retries and then rejects. Give the node a real certificate
+// (--tls-cert/--tls-key), or open https://HOST:PORT once and accept the
+// self-signed one.
 //
 // Properties: state ('connecting' | 'connected' | 'reconnecting' | 'closed'),
 // ssrc (this session's room SSRC), users (Map userId -> {ssrc, speaking,
@@ -30,6 +41,8 @@
 //   track {userId, ssrc, track}        a user's audio, once the remote description lists its SSRC
 //   trackended {userId, ssrc, track}   that track no longer carries the user
 //   close {code, reason, reconnect}    the gateway closed; reconnect is 'resume', 'identify' or null
+//                                      (null: closed for good; 1000 'media setup failed' from this side
+//                                      when media cannot be set up, after an error event)
 //   reconnecting {attempt, resume}     resumed {}          media {state} (connectionState)
 //   error {error}
 //
@@ -174,6 +187,7 @@ export class VoiceConnection extends EventTarget {
   #session = false; // a session exists on the server (Ready or Resumed seen)
   #ready = false; // this socket carries the session (Ready or Resumed on it)
   #attempt = 0; #timer = null; #gen = 0;
+  #tries = 0; // gateway connections opened for the pending connect()
   #answer = null; #pt = 111; #mic = null; #pool = []; // pool entries: {t (transceiver), ssrc, user, applied}
   #select = null; // this peer connection's Select Protocol (sent again on Resumed while no answer came)
   #busy = false; #dirty = false; #connect = null;
@@ -182,7 +196,8 @@ export class VoiceConnection extends EventTarget {
 
   constructor(opts) {
     super();
-    this.#o = { receivers: 3, gatherTimeout: 2000, maxDelay: 5000, rtcConfig: {}, ...opts };
+    if (typeof opts?.userId !== 'string') throw new TypeError('voice: userId must be a string (a snowflake exceeds a Number)');
+    this.#o = { receivers: 3, gatherTimeout: 2000, maxDelay: 5000, maxAttempts: 5, rtcConfig: {}, ...opts };
     this.state = 'closed';
     this.ssrc = 0;
     this.users = new Map();
@@ -190,12 +205,18 @@ export class VoiceConnection extends EventTarget {
     this.muted = false;
   }
 
-  /** connect opens the gateway; it resolves once media is negotiated and rejects on a final close. */
+  /**
+   * connect opens the gateway; it resolves once media is negotiated. It
+   * rejects (and the state is 'closed') on a final close, when media cannot
+   * be set up, or after maxAttempts gateway connections without media.
+   */
   connect() {
     if (this.state !== 'closed') throw new Error('voice: already connected');
+    const settled = new Promise((resolve, reject) => (this.#connect = { resolve, reject }));
+    this.#tries = 0;
     this.#setState('connecting');
     this.#open(false);
-    return new Promise((resolve, reject) => (this.#connect = { resolve, reject }));
+    return settled;
   }
 
   /** disconnect leaves: the gateway closes with 1000 and the session ends. */
@@ -203,10 +224,7 @@ export class VoiceConnection extends EventTarget {
     const ws = this.#ws;
     this.#detach();
     ws?.close(1000);
-    this.#resetMedia();
-    this.#setState('closed');
-    this.#connect?.reject(new Error('voice: disconnected'));
-    this.#connect = null;
+    this.#end(new Error('voice: disconnected'));
   }
 
   setSpeaking(on) {
@@ -255,7 +273,14 @@ export class VoiceConnection extends EventTarget {
   // The gateway.
 
   #open(resume) {
-    const ws = new WebSocket(`wss://${this.#o.endpoint}/?v=8`);
+    if (this.#connect) this.#tries++;
+    let ws;
+    try {
+      ws = new WebSocket(`wss://${this.#o.endpoint}/?v=8`);
+    } catch (error) { // a malformed endpoint: no retry can fix it
+      this.#emit('error', { error });
+      return this.#end(Object.assign(new Error(`voice: cannot open wss://${this.#o.endpoint}: ${error.message}`), { cause: error }));
+    }
     ws.binaryType = 'arraybuffer';
     this.#ws = ws;
     this.#ready = false;
@@ -311,10 +336,17 @@ export class VoiceConnection extends EventTarget {
         this.#emit('resumed');
         this.#saySpeaking();
         break;
-      case OP.SESSION:
-        this.#answer = parseAnswer(d.sdp ?? '');
+      case OP.SESSION: {
+        let answer;
+        try {
+          answer = parseAnswer(d.sdp ?? '');
+        } catch (error) {
+          return this.#fail(error);
+        }
+        this.#answer = answer;
         this.#renegotiate();
         break;
+      }
       case OP.SPEAKING:
         this.#speakingOf(String(d.user_id), d.ssrc >>> 0, d.speaking);
         break;
@@ -356,21 +388,48 @@ export class VoiceConnection extends EventTarget {
 
   #closed(code, reason) {
     this.#detach();
-    const reconnect = FINAL.has(code) ? null : this.#session && resumable(code) ? 'resume' : 'identify';
-    this.#emit('close', { code, reason, reconnect });
-    if (!reconnect) {
-      this.#resetMedia();
-      this.#setState('closed');
-      this.#connect?.reject(Object.assign(new Error(`voice: closed ${code} ${reason}`), { code }));
-      this.#connect = null;
-      return;
+    let reconnect = FINAL.has(code) ? null : this.#session && resumable(code) ? 'resume' : 'identify';
+    let error = Object.assign(new Error(`voice: closed ${code} ${reason}`), { code });
+    if (reconnect && this.#connect && this.#tries >= this.#o.maxAttempts) {
+      // The first connect gives up: an unreachable endpoint, or (1006 too,
+      // all a browser reports) a certificate it does not trust.
+      reconnect = null;
+      const hint = code === 1006 ? ' (unreachable, or a TLS certificate this browser does not trust)' : '';
+      error = Object.assign(new Error(`voice: no media after ${this.#tries} attempts; the last closed ${code}${reason ? ' ' + reason : ''}${hint}`), { code });
     }
+    this.#emit('close', { code, reason, reconnect });
+    if (!reconnect) return this.#end(error);
     if (reconnect === 'identify') this.#resetMedia();
     this.#setState('reconnecting');
     const attempt = ++this.#attempt;
     const delay = attempt === 1 ? 0 : Math.min(250 * 2 ** (attempt - 2), this.#o.maxDelay);
     this.#emit('reconnecting', { attempt, resume: reconnect === 'resume' });
     this.#timer = setTimeout(() => this.#open(reconnect === 'resume'), delay);
+  }
+
+  // fail ends the connection for good when media cannot be set up in a way
+  // a retry would not fix (no RTCPeerConnection, an answer that does not
+  // parse, a remote description the browser refuses): the gateway closes
+  // with 1000 (the server ends the session), 'close' says why, a pending
+  // connect() rejects.
+  #fail(error) {
+    this.#emit('error', { error });
+    const ws = this.#ws;
+    this.#detach();
+    const reason = 'media setup failed';
+    try { ws?.close(1000, reason); } catch {}
+    this.#emit('close', { code: 1000, reason, reconnect: null });
+    this.#end(Object.assign(new Error(`voice: ${reason}: ${error?.message ?? error}`), { code: 1000, cause: error }));
+  }
+
+  // end closes for good: no reconnect is pending, media is closed, and a
+  // pending connect() rejects with error.
+  #end(error) {
+    this.#detach();
+    this.#resetMedia();
+    this.#setState('closed');
+    this.#connect?.reject(error);
+    this.#connect = null;
   }
 
   // Users and their SSRCs.
@@ -422,13 +481,13 @@ export class VoiceConnection extends EventTarget {
   async #startMedia() {
     this.#resetMedia(true);
     const gen = this.#gen;
-    const pc = (this.pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require', ...this.#o.rtcConfig }));
-    pc.onconnectionstatechange = () => {
-      if (this.pc !== pc) return;
-      this.#emit('media', { state: pc.connectionState });
-      if (pc.connectionState === 'failed') this.#drop(4006, 'media failed'); // start afresh
-    };
     try {
+      const pc = (this.pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require', ...this.#o.rtcConfig }));
+      pc.onconnectionstatechange = () => {
+        if (this.pc !== pc) return;
+        this.#emit('media', { state: pc.connectionState });
+        if (pc.connectionState === 'failed') this.#drop(4006, 'media failed'); // start afresh
+      };
       this.#mic = pc.addTransceiver('audio', { direction: 'sendrecv' });
       if (!this.muted && this.#o.track) await this.#mic.sender.replaceTrack(this.#o.track);
       for (let i = 0; i < this.#o.receivers; i++) this.#pool.push({ t: pc.addTransceiver('audio', { direction: 'recvonly' }) });
@@ -442,7 +501,7 @@ export class VoiceConnection extends EventTarget {
         codecs: [{ name: 'opus', type: 'audio', priority: 1000, payload_type: this.#pt }] };
       this.#send(OP.SELECT, this.#select); // else on Resumed
     } catch (error) {
-      if (gen === this.#gen) this.#emit('error', { error });
+      if (gen === this.#gen) this.#fail(error);
     }
   }
 
@@ -493,7 +552,9 @@ export class VoiceConnection extends EventTarget {
         }
       }
     } catch (error) {
-      if (gen === this.#gen) this.#emit('error', { error });
+      if (gen !== this.#gen) return;
+      if (!pc.currentRemoteDescription) this.#fail(error); // the first answer: media never came up
+      else this.#emit('error', { error });
     } finally {
       if (gen === this.#gen) this.#busy = false;
     }
