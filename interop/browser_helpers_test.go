@@ -35,14 +35,17 @@ import (
 )
 
 // startVoiceWebRTC is startVoice with the browsers' UDP address on, a
-// heartbeat every second (so a client notices a dead connection within
-// seconds), and the node's metrics in reg.
+// heartbeat every second (so a client notices a dead connection, two
+// missed ACKs, within seconds), and the node's metrics in reg. The server
+// waits 10 s for a heartbeat before it ends a session (4009), not the
+// default 2.5 intervals: a loaded machine delays a browser's or a Go
+// client's timers by more than that.
 func startVoiceWebRTC(t *testing.T) (*voiceEnv, *prometheus.Registry) {
 	t.Helper()
 	log := testLogger(t)
 	reg := prometheus.NewRegistry()
 	srv := voicenodetest.Start(t, voicenode.Config{WebRTCAddr: "127.0.0.1:0", Logger: log, Metrics: reg,
-		Gateway: signaling.Config{HeartbeatInterval: time.Second}})
+		Gateway: signaling.Config{HeartbeatInterval: time.Second, HeartbeatTimeout: 10 * time.Second}})
 	return &voiceEnv{srv: srv, dir: srv.Dir, signer: srv.Signer, pool: srv.RootCAs, log: log}, reg
 }
 
