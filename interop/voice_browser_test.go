@@ -224,6 +224,32 @@ func TestBrowserVoice(t *testing.T) {
 		checkRoom(t, env, page, others, webUser, goUser, djsUser, rtcUser)
 	})
 
+	// The native Go client leaves and a newcomer takes its receiving
+	// transceiver: the page, which stops every track voice.js says ended,
+	// plays the newcomer (the track it stopped was a clone of its own).
+	t.Run("receiver reused", func(t *testing.T) {
+		page := page.in(t)
+		const newUser = "100000000000000025"
+		before := page.status().Transceivers
+		_ = g.conn.Close()
+		page.until(10*time.Second, fmt.Sprintf(`!(%q in harness.status().users)`, goUser), "the browser sees the native Go client leave")
+		n := dialRecorder(t, env, newUser, false)
+		page.until(10*time.Second, fmt.Sprintf(`harness.status().users[%q]?.track`, newUser), "the browser has a track for the newcomer")
+		if st := page.status(); st.Transceivers != before {
+			t.Errorf("the browser has %d transceivers, had %d: the newcomer did not reuse the one freed", st.Transceivers, before)
+		}
+		eval[any](page, 5*time.Second, `harness.resetLevels()`)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := n.conn.PlayFrames(ctx, tones[goUser]); err != nil {
+			t.Fatal(err)
+		}
+		var lv map[string]played
+		if !testkit.Poll(5*time.Second, func() bool { lv = page.levels(); return lv[newUser].Loud >= 35 }) {
+			t.Errorf("the browser played %+v, want 35 or more loud windows from the newcomer %s", lv, newUser)
+		}
+	})
+
 	drops, failed := counters(t, metrics, "parley_sfu_drops_total", "reason"), counters(t, metrics, "parley_sfu_webrtc_handshake_failures_total", "stage")
 	if drops["srtp"]+drops["malformed"]+drops["not_opus"]+failed["ice"]+failed["dtls"] > 0 {
 		t.Errorf("the server dropped browser packets or handshakes: drops %v, handshake failures %v", drops, failed)

@@ -24,11 +24,11 @@ function dbfs(buf) {
   return 10 * Math.log10(sum / buf.length + 1e-12);
 }
 
-// listen plays a user's track and measures it. Chromium pulls remote WebRTC
-// audio into WebAudio only while a media element plays the stream too.
-function listen(userId, track) {
+// listen plays a user's stream (voice.js's track event) and measures it.
+// Chromium pulls remote WebRTC audio into WebAudio only while a media
+// element plays the stream too.
+function listen(userId, stream) {
   meters.get(userId)?.src.disconnect();
-  const stream = new MediaStream([track]);
   const el = new Audio();
   el.muted = true;
   el.srcObject = stream;
@@ -93,8 +93,10 @@ window.harness = {
     vc.addEventListener('close', (e) => { events.closes.push(e.detail.code); note(`close ${e.detail.code} ${e.detail.reason} -> ${e.detail.reconnect}`); });
     vc.addEventListener('join', (e) => note(`join ${e.detail.userId}`));
     vc.addEventListener('leave', (e) => { meters.get(e.detail.userId)?.src.disconnect(); meters.delete(e.detail.userId); note(`leave ${e.detail.userId}`); });
-    vc.addEventListener('track', (e) => { events.tracks++; listen(e.detail.userId, e.detail.track); note(`track ${e.detail.userId} ssrc ${e.detail.ssrc}`); });
-    vc.addEventListener('trackended', (e) => note(`trackended ${e.detail.userId} ssrc ${e.detail.ssrc}`));
+    vc.addEventListener('track', (e) => { events.tracks++; listen(e.detail.userId, e.detail.stream); note(`track ${e.detail.userId} ssrc ${e.detail.ssrc}`); });
+    // Stopping what ended, as a web author may: the receiver, reused for the
+    // next user, must not go silent.
+    vc.addEventListener('trackended', (e) => { e.detail.track?.stop(); note(`trackended ${e.detail.userId} ssrc ${e.detail.ssrc}`); });
     vc.addEventListener('media', (e) => note(`media ${e.detail.state}`));
     vc.addEventListener('error', (e) => { events.errors.push(String(e.detail.error)); note(`error ${e.detail.error}`); });
     vc.setSpeaking(true); // the fake microphone always talks

@@ -38,8 +38,11 @@
 //   connected {}                       media is negotiated (after every fresh session)
 //   join {userId}                      leave {userId}
 //   speaking {userId, ssrc, speaking}  the server's op 5 (speaking is the flags)
-//   track {userId, ssrc, track}        a user's audio, once the remote description lists its SSRC
-//   trackended {userId, ssrc, track}   that track no longer carries the user
+//   track {userId, ssrc, track, stream} a user's audio, once the remote description lists its SSRC:
+//                                      track is this user's own (a clone of the receiving
+//                                      transceiver's, which carries other users later), stream
+//                                      a MediaStream of it (for an audio element's srcObject)
+//   trackended {userId, ssrc, track}   that track no longer carries the user; voice.js stops it
 //   close {code, reason, reconnect}    the gateway closed; reconnect is 'resume', 'identify' or null
 //                                      (null: closed for good; 1000 'media setup failed' from this side
 //                                      when media cannot be set up, after an error event)
@@ -188,7 +191,8 @@ export class VoiceConnection extends EventTarget {
   #ready = false; // this socket carries the session (Ready or Resumed on it)
   #attempt = 0; #timer = null; #gen = 0;
   #tries = 0; // gateway connections opened for the pending connect()
-  #answer = null; #pt = 111; #mic = null; #pool = []; // pool entries: {t (transceiver), ssrc, user, applied}
+  #answer = null; #pt = 111; #mic = null;
+  #pool = []; // receivers: {t (transceiver), ssrc, user, applied (the SSRC the remote description lists), track (handed out)}
   #select = null; // this peer connection's Select Protocol (sent again on Resumed while no answer came)
   #busy = false; #dirty = false; #connect = null;
   #speaking = false; // wanted by the app
@@ -469,11 +473,22 @@ export class VoiceConnection extends EventTarget {
   #release(id, u) {
     const e = this.#pool.find((p) => p.user === id);
     if (e) {
-      if (e.applied) this.#emit('trackended', { userId: id, ssrc: e.applied, track: e.t.receiver.track });
+      if (e.applied) this.#ended(e, id);
       Object.assign(e, { ssrc: 0, user: null, applied: 0 });
     }
     u.ssrc = 0;
     u.track = null;
+  }
+
+  // ended tells the app that a receiver no longer carries userId and stops
+  // the track it handed out for that user.
+  #ended(e, userId) {
+    const track = e.track;
+    this.#emit('trackended', { userId, ssrc: e.applied, track });
+    track?.stop();
+    e.track = null;
+    const u = this.users.get(userId);
+    if (u?.track === track) u.track = null;
   }
 
   // Media.
@@ -508,7 +523,7 @@ export class VoiceConnection extends EventTarget {
   // resetMedia closes the peer connection; a fresh session re-learns its users.
   #resetMedia(keepUsers = false) {
     this.#gen++;
-    for (const e of this.#pool) if (e.applied && e.user) this.#emit('trackended', { userId: e.user, ssrc: e.applied, track: e.t.receiver.track });
+    for (const e of this.#pool) if (e.applied && e.user) this.#ended(e, e.user);
     this.pc?.close();
     this.pc = this.#mic = this.#answer = this.#select = null;
     this.#pool = [];
@@ -595,8 +610,11 @@ export class VoiceConnection extends EventTarget {
       e.applied = ssrc;
       if (!ssrc) continue;
       const u = this.users.get(user);
-      if (u) u.track = e.t.receiver.track;
-      this.#emit('track', { userId: user, ssrc, track: e.t.receiver.track });
+      // The receiver's own track outlives this user (the transceiver is
+      // reused): the app gets a clone, which it may stop.
+      const track = (e.track = e.t.receiver.track.clone());
+      if (u) u.track = track;
+      this.#emit('track', { userId: user, ssrc, track, stream: new MediaStream([track]) });
     }
   }
 }
