@@ -223,12 +223,10 @@ type pageStatus struct {
 		Speaking int    `json:"speaking"`
 		Track    bool   `json:"track"`
 	} `json:"users"`
-	Closes       []int    `json:"closes"`
-	Resumed      int      `json:"resumed"`
-	Connected    int      `json:"connected"`
-	Reconnecting int      `json:"reconnecting"`
-	Tracks       int      `json:"tracks"`
-	Errors       []string `json:"errors"`
+	Closes    []int    `json:"closes"`
+	Resumed   int      `json:"resumed"`
+	Connected int      `json:"connected"`
+	Errors    []string `json:"errors"` // voice.js's error events
 }
 
 func (p *browserPage) status() pageStatus {

@@ -248,6 +248,7 @@ func TestBrowserVoice(t *testing.T) {
 		if !testkit.Poll(5*time.Second, func() bool { lv = page.levels(); return lv[newUser].Loud >= 35 }) {
 			t.Errorf("the browser played %+v, want 35 or more loud windows from the newcomer %s", lv, newUser)
 		}
+		checkRoom(t, env, page, []*goRecorder{n, w}, webUser, newUser, djsUser, rtcUser)
 	})
 
 	drops, failed := counters(t, metrics, "parley_sfu_drops_total", "reason"), counters(t, metrics, "parley_sfu_webrtc_handshake_failures_total", "stage")
@@ -377,8 +378,8 @@ func checkExact(t *testing.T, from, to *goRecorder, tone [][]byte) {
 	}
 }
 
-// checkRoom: everyone is in the room once, and the browser and the Go
-// clients see the others.
+// checkRoom: everyone is in the room once, the browser and the Go
+// clients see the others, and voice.js reported no error.
 func checkRoom(t *testing.T, env *voiceEnv, page *browserPage, gos []*goRecorder, users ...string) {
 	t.Helper()
 	var in []string
@@ -392,6 +393,9 @@ func checkRoom(t *testing.T, env *voiceEnv, page *browserPage, gos []*goRecorder
 	st := page.status()
 	if len(st.Users) != len(users)-1 {
 		t.Errorf("browser sees users %v, want the %d others", st.Users, len(users)-1)
+	}
+	if len(st.Errors) > 0 {
+		t.Errorf("voice.js reported errors: %q", st.Errors)
 	}
 	for _, g := range gos {
 		members := g.conn.Members()

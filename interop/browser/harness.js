@@ -7,7 +7,7 @@ import { VoiceConnection, offerFragment } from '/voice.js';
 const LOUD = -35; // dBFS of a 20 ms window that carries a tone
 const $ = (id) => document.getElementById(id);
 const lines = [];
-const events = { closes: [], resumed: 0, connected: 0, reconnecting: 0, tracks: 0, errors: [] };
+const events = { closes: [], resumed: 0, connected: 0, errors: [] }; // what status() reports
 const meters = new Map(); // userId -> {analyser, buf, loud, windows, peak, level, el}
 let vc = null;
 let audio = null;
@@ -89,11 +89,11 @@ window.harness = {
     vc.addEventListener('ready', (e) => note(`ready ssrc ${e.detail.ssrc}`));
     vc.addEventListener('connected', () => { events.connected++; note('connected'); });
     vc.addEventListener('resumed', () => { events.resumed++; note('resumed'); });
-    vc.addEventListener('reconnecting', (e) => { events.reconnecting++; note(`reconnecting #${e.detail.attempt} resume=${e.detail.resume}`); });
+    vc.addEventListener('reconnecting', (e) => note(`reconnecting #${e.detail.attempt} resume=${e.detail.resume}`));
     vc.addEventListener('close', (e) => { events.closes.push(e.detail.code); note(`close ${e.detail.code} ${e.detail.reason} -> ${e.detail.reconnect}`); });
     vc.addEventListener('join', (e) => note(`join ${e.detail.userId}`));
     vc.addEventListener('leave', (e) => { meters.get(e.detail.userId)?.src.disconnect(); meters.delete(e.detail.userId); note(`leave ${e.detail.userId}`); });
-    vc.addEventListener('track', (e) => { events.tracks++; listen(e.detail.userId, e.detail.stream); note(`track ${e.detail.userId} ssrc ${e.detail.ssrc}`); });
+    vc.addEventListener('track', (e) => { listen(e.detail.userId, e.detail.stream); note(`track ${e.detail.userId} ssrc ${e.detail.ssrc}`); });
     // Stopping what ended, as a web author may: the receiver, reused for the
     // next user, must not go silent.
     vc.addEventListener('trackended', (e) => { e.detail.track?.stop(); note(`trackended ${e.detail.userId} ssrc ${e.detail.ssrc}`); });
