@@ -9,13 +9,11 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/parleyhq/parley/internal/ogg"
 	"github.com/parleyhq/parley/internal/testkit"
-	"github.com/parleyhq/parley/voiceclient"
 	"github.com/parleyhq/parley/voiceproto"
 )
 
@@ -56,11 +54,11 @@ func TestBrowserVoice(t *testing.T) {
 	webCreds := env.creds(webUser)
 	webCreds.Endpoint = gw.addr() // through the proxy, so the test can cut it
 	webSSRC := page.join(webCreds, 1)
-	g := dialRecorder(t, env, goUser, false)
+	g := env.joinGoNoDAVE(t, goUser, "")
 	d := startDJS(t, env, djsUser, tones[djsUser], []string{webUser, goUser, rtcUser}, "")
 	d.wait("ready", 20*time.Second)
-	w := dialRecorder(t, env, rtcUser, true)
-	others := []*goRecorder{g, w}
+	w := env.joinGoWebRTC(t, rtcUser)
+	others := []*goPeer{g, w}
 	hasTracks := fmt.Sprintf(`(s => s.users[%q]?.track && s.users[%q]?.track && s.users[%q]?.track)(harness.status())`, goUser, djsUser, rtcUser)
 
 	page.until(10*time.Second, hasTracks, "the browser has a track for each other client")
@@ -108,26 +106,26 @@ func TestBrowserVoice(t *testing.T) {
 			"the Go client hears the browser stop speaking")
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		muted := len(g.frames(webUser, webSSRC))
+		muted := len(g.got.fromSSRC(webUser, webSSRC))
 		if err := g.conn.PlayFrames(ctx, tones[goUser][:25]); err != nil {
 			t.Fatal(err)
 		}
-		after := len(g.frames(webUser, webSSRC))
+		after := len(g.got.fromSSRC(webUser, webSSRC))
 		eval[any](page, 5*time.Second, `harness.setMute(false)`)
 		testkit.Eventually(t, 5*time.Second, func() bool {
-			return g.saidSpeaking(webUser, voiceproto.SpeakingMicrophone) && len(g.frames(webUser, webSSRC)) > after+10
+			return g.saidSpeaking(webUser, voiceproto.SpeakingMicrophone) && len(g.got.fromSSRC(webUser, webSSRC)) > after+10
 		}, "the browser speaks again once unmuted")
 		if after-muted > 3 {
 			t.Errorf("%d frames of the muted browser arrived while the Go client played 0.5 s", after-muted)
 		}
-		if err := contiguous(g.frames(webUser, webSSRC)); err != nil {
+		if err := contiguous(g.got.fromSSRC(webUser, webSSRC)); err != nil {
 			t.Errorf("browser -> go across the mute: %v", err)
 		}
 	})
 
 	t.Run("resume", func(t *testing.T) {
 		page := page.in(t)
-		before := len(g.frames(webUser, webSSRC))
+		before := len(g.got.fromSSRC(webUser, webSSRC))
 		gw.drop()
 		page.until(10*time.Second, `harness.status().resumed >= 1`, "the browser resumed")
 		st := page.status()
@@ -135,9 +133,9 @@ func TestBrowserVoice(t *testing.T) {
 			t.Errorf("after a drop: ssrc %d (was %d), connected %d times, closes %v; want the same session, resumed after 1006",
 				st.SSRC, webSSRC, st.Connected, st.Closes)
 		}
-		testkit.Eventually(t, 5*time.Second, func() bool { return len(g.frames(webUser, webSSRC)) > before+50 },
+		testkit.Eventually(t, 5*time.Second, func() bool { return len(g.got.fromSSRC(webUser, webSSRC)) > before+50 },
 			"the browser's audio keeps flowing across the drop")
-		if err := contiguous(g.frames(webUser, webSSRC)); err != nil {
+		if err := contiguous(g.got.fromSSRC(webUser, webSSRC)); err != nil {
 			t.Errorf("browser -> go across the drop: %v", err)
 		}
 		checkRoom(t, env, page, others, webUser, goUser, djsUser, rtcUser)
@@ -194,28 +192,28 @@ func TestBrowserVoice(t *testing.T) {
 			t.Fatalf("browser's media port %d, server's %q", browserPort, env.srv.WebRTCAddr())
 		}
 		unblock := blockUDP(t, browserPort, serverPort)
-		blocked := len(g.frames(webUser, st.SSRC))
+		blocked := len(g.got.fromSSRC(webUser, st.SSRC))
 		// Two seconds, timed by the native Go client's playing: the WebRTC
 		// one must get all of it.
-		fromGo := len(w.frames(goUser, st.Users[goUser].SSRC))
+		fromGo := len(w.got.fromSSRC(goUser, st.Users[goUser].SSRC))
 		clock := slices.Concat(tones[goUser], tones[goUser][:25])
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := g.conn.PlayFrames(ctx, clock); err != nil {
 			t.Fatal(err)
 		}
-		during := len(g.frames(webUser, st.SSRC)) - blocked
+		during := len(g.got.fromSSRC(webUser, st.SSRC)) - blocked
 		unblock()
 		t.Logf("the browser's port %d blocked from server port %d for %d frames: %d of the browser's frames arrived meanwhile, its media state %q",
 			browserPort, serverPort, len(clock), during, page.status().Media)
 		if during > 3 {
 			t.Errorf("%d frames of the browser arrived during the block: the block did not hold", during)
 		}
-		testkit.Eventually(t, 5*time.Second, func() bool { return len(w.frames(goUser, st.Users[goUser].SSRC))-fromGo >= len(clock) },
-			"the WebRTC Go client got %d of the %d frames the native one played during the block", len(w.frames(goUser, st.Users[goUser].SSRC))-fromGo, len(clock))
-		after := len(g.frames(webUser, st.SSRC))
-		testkit.Eventually(t, 15*time.Second, func() bool { return len(g.frames(webUser, st.SSRC)) > after+50 },
-			"the browser's audio flows again after the block (%d frames since)", len(g.frames(webUser, st.SSRC))-after)
+		testkit.Eventually(t, 5*time.Second, func() bool { return len(w.got.fromSSRC(goUser, st.Users[goUser].SSRC))-fromGo >= len(clock) },
+			"the WebRTC Go client got %d of the %d frames the native one played during the block", len(w.got.fromSSRC(goUser, st.Users[goUser].SSRC))-fromGo, len(clock))
+		after := len(g.got.fromSSRC(webUser, st.SSRC))
+		testkit.Eventually(t, 15*time.Second, func() bool { return len(g.got.fromSSRC(webUser, st.SSRC)) > after+50 },
+			"the browser's audio flows again after the block (%d frames since)", len(g.got.fromSSRC(webUser, st.SSRC))-after)
 		if now := page.status(); now.SSRC != st.SSRC || now.Connected != st.Connected || now.State != "connected" {
 			t.Errorf("after the block: ssrc %d (was %d), connected %d times (was %d), state %q; want the same session, connected",
 				now.SSRC, st.SSRC, now.Connected, st.Connected, now.State)
@@ -233,7 +231,7 @@ func TestBrowserVoice(t *testing.T) {
 		before := page.status().Transceivers
 		_ = g.conn.Close()
 		page.until(10*time.Second, fmt.Sprintf(`!(%q in harness.status().users)`, goUser), "the browser sees the native Go client leave")
-		n := dialRecorder(t, env, newUser, false)
+		n := env.joinGoNoDAVE(t, newUser, "")
 		page.until(10*time.Second, fmt.Sprintf(`harness.status().users[%q]?.track`, newUser), "the browser has a track for the newcomer")
 		if st := page.status(); st.Transceivers != before {
 			t.Errorf("the browser has %d transceivers, had %d: the newcomer did not reuse the one freed", st.Transceivers, before)
@@ -248,7 +246,7 @@ func TestBrowserVoice(t *testing.T) {
 		if !testkit.Poll(5*time.Second, func() bool { lv = page.levels(); return lv[newUser].Loud >= 35 }) {
 			t.Errorf("the browser played %+v, want 35 or more loud windows from the newcomer %s", lv, newUser)
 		}
-		checkRoom(t, env, page, []*goRecorder{n, w}, webUser, newUser, djsUser, rtcUser)
+		checkRoom(t, env, page, []*goPeer{n, w}, webUser, newUser, djsUser, rtcUser)
 	})
 
 	drops, failed := counters(t, metrics, "parley_sfu_drops_total", "reason"), counters(t, metrics, "parley_sfu_webrtc_handshake_failures_total", "stage")
@@ -264,16 +262,16 @@ func TestBrowserVoice(t *testing.T) {
 // at the native Go client and compares the WebRTC Go client's and
 // discord.js's copies: contiguous, the same packets, and speech where the
 // source spoke.
-func checkBrowserSpeech(t *testing.T, page *browserPage, g, w *goRecorder, d *driver, webUser string, ssrc uint32, name string) {
+func checkBrowserSpeech(t *testing.T, page *browserPage, g, w *goPeer, d *driver, webUser string, ssrc uint32, name string) {
 	t.Helper()
 	const n = 175 // 3.5 s: at least three bursts and two whole gaps of the 1 s pattern
-	start := len(g.frames(webUser, ssrc))
+	start := len(g.got.fromSSRC(webUser, ssrc))
 	startDJS := len(d.got.from(webUser))
-	startRTC := len(w.frames(webUser, ssrc))
-	if !testkit.Poll(15*time.Second, func() bool { return len(g.frames(webUser, ssrc)) >= start+n }) {
-		t.Fatalf("the Go client received %d frames of the browser (ssrc %d) in 15 s, want %d", len(g.frames(webUser, ssrc))-start, ssrc, n)
+	startRTC := len(w.got.fromSSRC(webUser, ssrc))
+	if !testkit.Poll(15*time.Second, func() bool { return len(g.got.fromSSRC(webUser, ssrc)) >= start+n }) {
+		t.Fatalf("the Go client received %d frames of the browser (ssrc %d) in 15 s, want %d", len(g.got.fromSSRC(webUser, ssrc))-start, ssrc, n)
 	}
-	got := g.frames(webUser, ssrc)[start : start+n]
+	got := g.got.fromSSRC(webUser, ssrc)[start : start+n]
 	if err := contiguous(got); err != nil {
 		t.Errorf("browser -> go: %v", err)
 	}
@@ -281,7 +279,10 @@ func checkBrowserSpeech(t *testing.T, page *browserPage, g, w *goRecorder, d *dr
 	// The WebRTC Go client and discord.js received the same packets, in
 	// the same order (they started recording at about the same time).
 	var rtc []recFrame
-	if !testkit.Poll(5*time.Second, func() bool { rtc = w.frames(webUser, ssrc)[startRTC:]; return overlap(opus, payloads(rtc)) >= n-25 }) {
+	if !testkit.Poll(5*time.Second, func() bool {
+		rtc = w.got.fromSSRC(webUser, ssrc)[startRTC:]
+		return overlap(opus, payloads(rtc)) >= n-25
+	}) {
 		t.Errorf("browser -> go over webrtc: %d of its %d packets are the ones the native Go client got (%d), in order; want %d or more",
 			overlap(opus, payloads(rtc)), len(rtc), n, n-25)
 	}
@@ -299,7 +300,7 @@ func checkBrowserSpeech(t *testing.T, page *browserPage, g, w *goRecorder, d *dr
 
 // checkToBrowser plays a tone from each other client at once and checks
 // the browser received its packets and played its sound.
-func checkToBrowser(t *testing.T, page *browserPage, gos []*goRecorder, d *driver, tones map[string][][]byte) {
+func checkToBrowser(t *testing.T, page *browserPage, gos []*goPeer, d *driver, tones map[string][][]byte) {
 	t.Helper()
 	st := page.status()
 	before := page.stats()
@@ -357,19 +358,19 @@ func checkToBrowser(t *testing.T, page *browserPage, gos []*goRecorder, d *drive
 
 // checkExact plays tone from one Go client and checks the other received
 // exactly those Opus packets, in order, with contiguous sequence numbers.
-func checkExact(t *testing.T, from, to *goRecorder, tone [][]byte) {
+func checkExact(t *testing.T, from, to *goPeer, tone [][]byte) {
 	t.Helper()
 	ssrc := from.conn.SSRC()
-	start := len(to.frames(from.user, ssrc))
+	start := len(to.got.fromSSRC(from.user, ssrc))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := from.conn.PlayFrames(ctx, tone); err != nil {
 		t.Fatalf("%s play: %v", from.user, err)
 	}
-	if !testkit.Poll(5*time.Second, func() bool { return len(to.frames(from.user, ssrc)) >= start+len(tone) }) {
-		t.Fatalf("%s -> %s: %d of %d frames arrived", from.user, to.user, len(to.frames(from.user, ssrc))-start, len(tone))
+	if !testkit.Poll(5*time.Second, func() bool { return len(to.got.fromSSRC(from.user, ssrc)) >= start+len(tone) }) {
+		t.Fatalf("%s -> %s: %d of %d frames arrived", from.user, to.user, len(to.got.fromSSRC(from.user, ssrc))-start, len(tone))
 	}
-	got := to.frames(from.user, ssrc)[start : start+len(tone)]
+	got := to.got.fromSSRC(from.user, ssrc)[start : start+len(tone)]
 	if !slices.EqualFunc(payloads(got), tone, bytes.Equal) {
 		t.Errorf("%s -> %s: the Opus packets received are not the ones sent", from.user, to.user)
 	}
@@ -380,7 +381,7 @@ func checkExact(t *testing.T, from, to *goRecorder, tone [][]byte) {
 
 // checkRoom: everyone is in the room once, the browser and the Go
 // clients see the others, and voice.js reported no error.
-func checkRoom(t *testing.T, env *voiceEnv, page *browserPage, gos []*goRecorder, users ...string) {
+func checkRoom(t *testing.T, env *voiceEnv, page *browserPage, gos []*goPeer, users ...string) {
 	t.Helper()
 	var in []string
 	for _, p := range env.srv.Participants() {
@@ -468,96 +469,6 @@ func checkSpeech(t *testing.T, what string, env []float64) {
 			t.Errorf("%s: only %d of %d windows of a gap are near silence (< %v dBFS)\n%s", what, quiet, b-a-4, silence, show())
 		}
 	}
-}
-
-// recFrame is one packet the Go client received.
-type recFrame struct {
-	ssrc uint32
-	seq  uint16
-	ts   uint32
-	opus []byte
-}
-
-// goRecorder is Parley's Go client (in the native dialect, or in the web
-// dialect as `parley voice join --webrtc` joins) recording every packet
-// with its RTP header fields, and the speaking flags the gateway announced.
-type goRecorder struct {
-	user     string
-	conn     *voiceclient.Conn
-	mu       sync.Mutex
-	got      map[string][]recFrame
-	speaking map[string][]voiceproto.SpeakingFlags
-}
-
-func dialRecorder(t *testing.T, env *voiceEnv, user string, webrtc bool) *goRecorder {
-	t.Helper()
-	c := env.creds(user)
-	r := &goRecorder{user: user, got: map[string][]recFrame{}, speaking: map[string][]voiceproto.SpeakingFlags{}}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := voiceclient.Dial(ctx, voiceclient.Config{
-		Endpoint: c.Endpoint, Token: c.Token, SessionID: c.SessionID, UserID: user,
-		GuildID: c.GuildID, ChannelID: c.ChannelID, RootCAs: env.pool, DisableDAVE: true, WebRTC: webrtc,
-		Logger: env.log.With("client", "go:"+user),
-		OnFrame: func(f voiceclient.Frame) {
-			r.mu.Lock()
-			r.got[f.UserID] = append(r.got[f.UserID], recFrame{ssrc: f.SSRC, seq: f.Seq, ts: f.Timestamp, opus: append([]byte(nil), f.Opus...)})
-			r.mu.Unlock()
-		},
-		OnEvent: func(e voiceclient.Event) {
-			if e.Type == voiceclient.EventSpeaking {
-				r.mu.Lock()
-				r.speaking[e.UserID] = append(r.speaking[e.UserID], e.Speaking)
-				r.mu.Unlock()
-			}
-		},
-	})
-	if err != nil {
-		t.Fatalf("go client %s: %v", user, err)
-	}
-	r.conn = conn
-	t.Cleanup(func() { _ = conn.Close() })
-	return r
-}
-
-// frames returns what arrived from user's room SSRC ssrc, in arrival order.
-func (r *goRecorder) frames(user string, ssrc uint32) []recFrame {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []recFrame
-	for _, f := range r.got[user] {
-		if f.ssrc == ssrc {
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
-// saidSpeaking reports whether user's last speaking flags were flags.
-func (r *goRecorder) saidSpeaking(user string, flags voiceproto.SpeakingFlags) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	s := r.speaking[user]
-	return len(s) > 0 && s[len(s)-1] == flags
-}
-
-// payloads is the frames' Opus packets.
-func payloads(fs []recFrame) [][]byte {
-	out := make([][]byte, len(fs))
-	for i, f := range fs {
-		out[i] = f.opus
-	}
-	return out
-}
-
-// contiguous reports the first break in the sequence numbers.
-func contiguous(fs []recFrame) error {
-	for i := 1; i < len(fs); i++ {
-		if fs[i].seq != fs[i-1].seq+1 {
-			return fmt.Errorf("frame %d of %d: sequence number %d after %d", i, len(fs), fs[i].seq, fs[i-1].seq)
-		}
-	}
-	return nil
 }
 
 // timeline lays frames out in time: a timestamp gap (a suppressed silence)
