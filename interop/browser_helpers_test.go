@@ -295,23 +295,28 @@ func (p *browserPage) envelope(name string, frames [][]byte) []float64 {
 	return eval[[]float64](p, 10*time.Second, fmt.Sprintf(`harness.envelope("/rec/%s")`, name))
 }
 
-// screenshot saves the page as PNG in the test's temp dir and logs where.
+// screenshot saves the whole page as PNG and logs where: in the test's
+// temp dir, which is deleted when the test ends, or in the directory
+// PARLEY_TEST_ARTIFACTS names, where it is kept.
 func (p *browserPage) screenshot(name string) {
 	p.t.Helper()
 	ctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)
 	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // quality 100: PNG
 	if err != nil {
 		p.t.Fatalf("screenshot: %v", err)
 	}
-	path := filepath.Join(p.dir, name)
+	path, kept := filepath.Join(p.dir, name), "deleted when the test ends; set PARLEY_TEST_ARTIFACTS=DIR to keep it"
 	if dir := os.Getenv("PARLEY_TEST_ARTIFACTS"); dir != "" {
-		path = filepath.Join(dir, name) // kept after the test
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			p.t.Fatal(err)
+		}
+		path, kept = filepath.Join(dir, name), "kept: PARLEY_TEST_ARTIFACTS"
 	}
 	if err := os.WriteFile(path, png, 0o600); err != nil {
 		p.t.Fatal(err)
 	}
-	p.t.Logf("screenshot of the test page: %s", path)
+	p.t.Logf("screenshot of the test page: %s (%s)", path, kept)
 }
 
 func (p *browserPage) dumpLogs() {

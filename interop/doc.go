@@ -11,4 +11,9 @@
 // The package has no non-test code besides this comment. The tests run under
 // `make test` with PARLEY_INTEROP=1, where a missing client (Node, the npm
 // packages in interop/node, chromium) fails the test; without it they skip.
+// PARLEY_TEST_DEBUG=1 logs the servers and the clients at debug level.
+// PARLEY_TEST_ARTIFACTS=DIR keeps what a test leaves to look at, such as the
+// browser test's screenshot of its page (browser-voice.png, taken while the
+// others' tones play), which is otherwise in the test's temp dir and deleted
+// with it.
 package interop

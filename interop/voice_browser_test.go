@@ -3,6 +3,7 @@ package interop
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"slices"
@@ -59,6 +60,9 @@ func TestBrowserVoice(t *testing.T) {
 	d.wait("ready", 20*time.Second)
 	w := env.joinGoWebRTC(t, rtcUser)
 	others := []*goPeer{g, w}
+	names, _ := json.Marshal(map[string]string{goUser: "Parley Go client, native UDP", djsUser: "@discordjs/voice in Node",
+		rtcUser: "Parley Go client, WebRTC (--webrtc)"})
+	eval[any](page, 5*time.Second, `harness.setNames(`+string(names)+`)`)
 	hasTracks := fmt.Sprintf(`(s => s.users[%q]?.track && s.users[%q]?.track && s.users[%q]?.track)(harness.status())`, goUser, djsUser, rtcUser)
 
 	page.until(10*time.Second, hasTracks, "the browser has a track for each other client")
@@ -87,7 +91,7 @@ func TestBrowserVoice(t *testing.T) {
 	})
 	t.Run("others to browser", func(t *testing.T) {
 		page, d := page.in(t), d.in(t)
-		checkToBrowser(t, page, others, d, tones)
+		checkToBrowser(t, page, others, d, tones, "browser-voice.png")
 	})
 	// The two Go clients, one native and one WebRTC, hear each other's
 	// Opus packets exactly as sent, in order.
@@ -170,7 +174,7 @@ func TestBrowserVoice(t *testing.T) {
 		}
 		page.until(10*time.Second, hasTracks, "the browser has a track for each other client again")
 		checkBrowserSpeech(t, page, g, w, d, webUser, st.SSRC, "after-reconnect")
-		checkToBrowser(t, page, others, d, tones)
+		checkToBrowser(t, page, others, d, tones, "")
 		checkRoom(t, env, page, others, webUser, goUser, djsUser, rtcUser)
 		if n := gatewayMessages(t, metrics, voiceproto.OpSelectProtocol); n != 5 {
 			t.Errorf("the gateway received %d Select Protocol messages, want 5 (one more for the browser's new session)", n)
@@ -218,7 +222,7 @@ func TestBrowserVoice(t *testing.T) {
 			t.Errorf("after the block: ssrc %d (was %d), connected %d times (was %d), state %q; want the same session, connected",
 				now.SSRC, st.SSRC, now.Connected, st.Connected, now.State)
 		}
-		checkToBrowser(t, page, others, d, tones)
+		checkToBrowser(t, page, others, d, tones, "")
 		checkRoom(t, env, page, others, webUser, goUser, djsUser, rtcUser)
 	})
 
@@ -253,7 +257,6 @@ func TestBrowserVoice(t *testing.T) {
 	if drops["srtp"]+drops["malformed"]+drops["not_opus"]+failed["ice"]+failed["dtls"] > 0 {
 		t.Errorf("the server dropped browser packets or handshakes: drops %v, handshake failures %v", drops, failed)
 	}
-	page.screenshot("browser-voice.png")
 	d.send("leave")
 	d.wait("left", 5*time.Second)
 }
@@ -299,8 +302,9 @@ func checkBrowserSpeech(t *testing.T, page *browserPage, g, w *goPeer, d *driver
 }
 
 // checkToBrowser plays a tone from each other client at once and checks
-// the browser received its packets and played its sound.
-func checkToBrowser(t *testing.T, page *browserPage, gos []*goPeer, d *driver, tones map[string][][]byte) {
+// the browser received its packets and played its sound. With shot, it
+// takes a screenshot of the page while the tones play.
+func checkToBrowser(t *testing.T, page *browserPage, gos []*goPeer, d *driver, tones map[string][][]byte, shot string) {
 	t.Helper()
 	st := page.status()
 	before := page.stats()
@@ -312,15 +316,25 @@ func checkToBrowser(t *testing.T, page *browserPage, gos []*goPeer, d *driver, t
 		go func() { done <- r.conn.PlayFrames(ctx, tones[r.user]) }() // the test waits for it below
 	}
 	d.send("play")
+	users := []string{d.user}
+	for _, r := range gos {
+		users = append(users, r.user)
+	}
+	if shot != "" {
+		// Every meter moves once a tenth of each tone has played.
+		if !testkit.Poll(3*time.Second, func() bool {
+			lv := page.levels()
+			return !slices.ContainsFunc(users, func(u string) bool { return lv[u].Loud < 8 })
+		}) {
+			t.Logf("screenshot: not every tone was audible yet")
+		}
+		page.screenshot(shot)
+	}
 	d.wait("played", 15*time.Second)
 	for range gos {
 		if err := <-done; err != nil {
 			t.Fatalf("go play: %v", err)
 		}
-	}
-	users := []string{d.user}
-	for _, r := range gos {
-		users = append(users, r.user)
 	}
 	// A 1.5 s tone is 75 windows of 20 ms (the page samples them on a
 	// timer, which a loaded machine delays); what is played lags a little.

@@ -9,9 +9,10 @@ const $ = (id) => document.getElementById(id);
 const lines = [];
 const events = { closes: [], resumed: 0, connected: 0, errors: [] }; // what status() reports
 const meters = new Map(); // userId -> {analyser, buf, loud, windows, peak, level, el}
+const names = new Map(); // userId -> what the client is (setNames), for the page
 let vc = null;
 let audio = null;
-let packets = {};
+let packets = {}; // voice.js stats(), refreshed every 250 ms for the packets column
 
 function note(s) {
   lines.push(`${(performance.now() / 1000).toFixed(2)}s ${s}`);
@@ -52,6 +53,17 @@ setInterval(() => {
   render();
 }, 20);
 
+let polling = false;
+setInterval(async () => {
+  if (!vc?.pc || polling) return;
+  polling = true;
+  try {
+    packets = await vc.stats();
+  } catch {} finally {
+    polling = false;
+  }
+}, 250);
+
 function render() {
   $('state').textContent = vc?.state ?? 'idle';
   $('ssrc').textContent = vc?.ssrc || '-';
@@ -59,7 +71,8 @@ function render() {
     const m = meters.get(id);
     const width = m ? Math.max(0, Math.min(100, (m.level + 60) * (100 / 60))) : 0;
     const p = Object.values(packets).find((s) => s.userId === id);
-    return `<tr><td>${id}</td><td>${u.ssrc || '-'}</td><td class="${u.speaking ? 'speaking' : ''}">${u.speaking ? 'speaking' : '-'}</td>` +
+    const who = names.has(id) ? `<div class="who">${names.get(id)}</div>` : '';
+    return `<tr><td>${id}${who}</td><td>${u.ssrc || '-'}</td><td class="${u.speaking ? 'speaking' : ''}">${u.speaking ? 'speaking' : '-'}</td>` +
       `<td><div class="meter"><div style="width:${width.toFixed(0)}%"></div></div></td><td>${p?.packetsReceived ?? 0}</td></tr>`;
   });
   $('users').innerHTML = rows.join('');
@@ -125,6 +138,11 @@ window.harness = {
     }
     note(`tryConnect ${opts.endpoint}: ${out.ok ? 'connected' : out.error}`);
     return out;
+  },
+
+  // setNames labels users on the page ({userId: 'what the client is'}).
+  setNames(byUser) {
+    for (const [id, name] of Object.entries(byUser)) names.set(id, name);
   },
 
   async setMute(muted) {
