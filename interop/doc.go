@@ -5,8 +5,10 @@
 // arrive byte for byte and in order (shared/docs/voice-protocol.md §5).
 // A real browser joins too: Debian's Chromium, headless, driven by chromedp,
 // runs web/voice/voice.js on the page in interop/browser
-// (voice_browser_test.go; shared/docs/webrtc.md §5). Its UDP block uses an
-// nftables table of its own (root, as `make test` runs here).
+// (voice_browser_test.go; shared/docs/webrtc.md §5), and holds voice.js's
+// connect() to settling against a fake gateway that misbehaves
+// (voice_browser_connect_test.go). The UDP block uses an nftables table of
+// its own (root, as `make test` runs here).
 //
 // The package has no non-test code besides this comment. The tests run under
 // `make test` with PARLEY_INTEROP=1, where a missing client (Node, the npm
