@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"io"
 	"math"
 	"math/rand/v2"
 	"net"
@@ -36,14 +35,17 @@ import (
 )
 
 // startVoiceWebRTC is startVoice with the browsers' UDP address on, a
-// heartbeat every second (so a client notices a dead connection within
-// seconds), and the node's metrics in reg.
+// heartbeat every second (so a client notices a dead connection, two
+// missed ACKs, within seconds), and the node's metrics in reg. The server
+// waits 10 s for a heartbeat before it ends a session (4009), not the
+// default 2.5 intervals: a loaded machine delays a browser's or a Go
+// client's timers by more than that.
 func startVoiceWebRTC(t *testing.T) (*voiceEnv, *prometheus.Registry) {
 	t.Helper()
 	log := testLogger(t)
 	reg := prometheus.NewRegistry()
 	srv := voicenodetest.Start(t, voicenode.Config{WebRTCAddr: "127.0.0.1:0", Logger: log, Metrics: reg,
-		Gateway: signaling.Config{HeartbeatInterval: time.Second}})
+		Gateway: signaling.Config{HeartbeatInterval: time.Second, HeartbeatTimeout: 10 * time.Second}})
 	return &voiceEnv{srv: srv, dir: srv.Dir, signer: srv.Signer, pool: srv.RootCAs, log: log}, reg
 }
 
@@ -78,14 +80,15 @@ func counters(t *testing.T, reg *prometheus.Registry, name, label string) map[st
 
 // browserPage is Debian's Chromium, headless, on the test page
 // (interop/browser: web/voice/voice.js under harness.js), served over
-// plain HTTP on loopback. Its fake microphone plays speech.wav.
+// plain HTTP on loopback. Its fake microphone plays speech.wav. Its
+// methods fail t: a subtest uses its own view of the page (in).
 type browserPage struct {
 	t      *testing.T
 	ctx    context.Context // the tab
 	base   string          // http://127.0.0.1:port
 	rec    string          // directory served as /rec/
 	dir    string          // the test's temp dir (screenshot)
-	stderr *bytes.Buffer   // Chromium's own output, shown on failure
+	stderr *syncBuffer     // Chromium's own output, shown on failure
 }
 
 // The fake microphone's source (writeSpeechWAV): bursts of a voiced sound
@@ -110,7 +113,7 @@ func startBrowser(t *testing.T, certPath string) *browserPage {
 	if err := os.WriteFile(wav, speechWAV(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p := &browserPage{t: t, rec: filepath.Join(dir, "rec"), dir: dir, stderr: &bytes.Buffer{}}
+	p := &browserPage{t: t, rec: filepath.Join(dir, "rec"), dir: dir, stderr: &syncBuffer{}}
 	if err := os.Mkdir(p.rec, 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +132,7 @@ func startBrowser(t *testing.T, certPath string) *browserPage {
 		chromedp.NoFirstRun,
 		chromedp.NoDefaultBrowserCheck,
 		chromedp.WindowSize(900, 600),
-		chromedp.CombinedOutput(&syncWriter{w: p.stderr}),
+		chromedp.CombinedOutput(p.stderr),
 		// shared/docs/webrtc.md §5.
 		chromedp.Flag("headless", "new"),
 		chromedp.Flag("no-sandbox", true),
@@ -179,6 +182,14 @@ func startBrowser(t *testing.T, certPath string) *browserPage {
 	return p
 }
 
+// in is the page as seen from test t (a subtest): its failures end t, not
+// the test that opened the page.
+func (p *browserPage) in(t *testing.T) *browserPage {
+	q := *p
+	q.t = t
+	return &q
+}
+
 // eval evaluates expr in the page, awaiting a promise, and decodes its value.
 func eval[T any](p *browserPage, timeout time.Duration, expr string) T {
 	p.t.Helper()
@@ -212,12 +223,10 @@ type pageStatus struct {
 		Speaking int    `json:"speaking"`
 		Track    bool   `json:"track"`
 	} `json:"users"`
-	Closes       []int    `json:"closes"`
-	Resumed      int      `json:"resumed"`
-	Connected    int      `json:"connected"`
-	Reconnecting int      `json:"reconnecting"`
-	Tracks       int      `json:"tracks"`
-	Errors       []string `json:"errors"`
+	Closes    []int    `json:"closes"`
+	Resumed   int      `json:"resumed"`
+	Connected int      `json:"connected"`
+	Errors    []string `json:"errors"` // voice.js's error events
 }
 
 func (p *browserPage) status() pageStatus {
@@ -286,23 +295,28 @@ func (p *browserPage) envelope(name string, frames [][]byte) []float64 {
 	return eval[[]float64](p, 10*time.Second, fmt.Sprintf(`harness.envelope("/rec/%s")`, name))
 }
 
-// screenshot saves the page as PNG in the test's temp dir and logs where.
+// screenshot saves the whole page as PNG and logs where: in the test's
+// temp dir, which is deleted when the test ends, or in the directory
+// PARLEY_TEST_ARTIFACTS names, where it is kept.
 func (p *browserPage) screenshot(name string) {
 	p.t.Helper()
 	ctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)
 	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // quality 100: PNG
 	if err != nil {
 		p.t.Fatalf("screenshot: %v", err)
 	}
-	path := filepath.Join(p.dir, name)
+	path, kept := filepath.Join(p.dir, name), "deleted when the test ends; set PARLEY_TEST_ARTIFACTS=DIR to keep it"
 	if dir := os.Getenv("PARLEY_TEST_ARTIFACTS"); dir != "" {
-		path = filepath.Join(dir, name) // kept after the test
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			p.t.Fatal(err)
+		}
+		path, kept = filepath.Join(dir, name), "kept: PARLEY_TEST_ARTIFACTS"
 	}
 	if err := os.WriteFile(path, png, 0o600); err != nil {
 		p.t.Fatal(err)
 	}
-	p.t.Logf("screenshot of the test page: %s", path)
+	p.t.Logf("screenshot of the test page: %s (%s)", path, kept)
 }
 
 func (p *browserPage) dumpLogs() {
@@ -372,16 +386,22 @@ func speechWAV() []byte {
 	return b.Bytes()
 }
 
-// syncWriter lets Chromium's output be read while it is written.
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
+// syncBuffer lets Chromium's output be read while it is written.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
 }
 
-func (w *syncWriter) Write(b []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.w.Write(b)
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // tcpProxy forwards TCP connections to target, so a test can cut them

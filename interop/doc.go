@@ -5,10 +5,17 @@
 // arrive byte for byte and in order (shared/docs/voice-protocol.md §5).
 // A real browser joins too: Debian's Chromium, headless, driven by chromedp,
 // runs web/voice/voice.js on the page in interop/browser
-// (voice_browser_test.go; shared/docs/webrtc.md §5). Its UDP block uses an
-// nftables table of its own (root, as `make test` runs here).
+// (voice_browser_test.go; shared/docs/webrtc.md §5), and holds voice.js's
+// connect() to settling against a fake gateway that misbehaves
+// (voice_browser_connect_test.go). The UDP block uses an nftables table of
+// its own (root, as `make test` runs here).
 //
 // The package has no non-test code besides this comment. The tests run under
 // `make test` with PARLEY_INTEROP=1, where a missing client (Node, the npm
 // packages in interop/node, chromium) fails the test; without it they skip.
+// PARLEY_TEST_DEBUG=1 logs the servers and the clients at debug level.
+// PARLEY_TEST_ARTIFACTS=DIR keeps what a test leaves to look at, such as the
+// browser test's screenshot of its page (browser-voice.png, taken while the
+// others' tones play), which is otherwise in the test's temp dir and deleted
+// with it.
 package interop

@@ -3,19 +3,18 @@ package interop
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/parleyhq/parley/internal/ogg"
 	"github.com/parleyhq/parley/internal/testkit"
-	"github.com/parleyhq/parley/voiceclient"
 	"github.com/parleyhq/parley/voiceproto"
 )
 
@@ -56,11 +55,14 @@ func TestBrowserVoice(t *testing.T) {
 	webCreds := env.creds(webUser)
 	webCreds.Endpoint = gw.addr() // through the proxy, so the test can cut it
 	webSSRC := page.join(webCreds, 1)
-	g := dialRecorder(t, env, goUser, false)
+	g := env.joinGoNoDAVE(t, goUser, "")
 	d := startDJS(t, env, djsUser, tones[djsUser], []string{webUser, goUser, rtcUser}, "")
 	d.wait("ready", 20*time.Second)
-	w := dialRecorder(t, env, rtcUser, true)
-	others := []*goRecorder{g, w}
+	w := env.joinGoWebRTC(t, rtcUser)
+	others := []*goPeer{g, w}
+	names, _ := json.Marshal(map[string]string{goUser: "Parley Go client, native UDP", djsUser: "@discordjs/voice in Node",
+		rtcUser: "Parley Go client, WebRTC (--webrtc)"})
+	eval[any](page, 5*time.Second, `harness.setNames(`+string(names)+`)`)
 	hasTracks := fmt.Sprintf(`(s => s.users[%q]?.track && s.users[%q]?.track && s.users[%q]?.track)(harness.status())`, goUser, djsUser, rtcUser)
 
 	page.until(10*time.Second, hasTracks, "the browser has a track for each other client")
@@ -80,6 +82,7 @@ func TestBrowserVoice(t *testing.T) {
 	}
 
 	t.Run("browser to native", func(t *testing.T) {
+		page, d := page.in(t), d.in(t)
 		for _, r := range others {
 			testkit.Eventually(t, 5*time.Second, func() bool { return r.saidSpeaking(webUser, voiceproto.SpeakingMicrophone) },
 				"the Go client %s hears the browser's op 5 (microphone)", r.user)
@@ -87,7 +90,8 @@ func TestBrowserVoice(t *testing.T) {
 		checkBrowserSpeech(t, page, g, w, d, webUser, webSSRC, "first")
 	})
 	t.Run("others to browser", func(t *testing.T) {
-		checkToBrowser(t, page, others, d, tones)
+		page, d := page.in(t), d.in(t)
+		checkToBrowser(t, page, others, d, tones, "browser-voice.png")
 	})
 	// The two Go clients, one native and one WebRTC, hear each other's
 	// Opus packets exactly as sent, in order.
@@ -100,30 +104,32 @@ func TestBrowserVoice(t *testing.T) {
 	// that time passed: the Go client plays half a second meanwhile), then
 	// the same stream again (Chromium's RTP timestamps do not jump).
 	t.Run("mute", func(t *testing.T) {
+		page := page.in(t)
 		eval[any](page, 5*time.Second, `harness.setMute(true)`)
 		testkit.Eventually(t, 5*time.Second, func() bool { return g.saidSpeaking(webUser, 0) },
 			"the Go client hears the browser stop speaking")
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		muted := len(g.frames(webUser, webSSRC))
+		muted := len(g.got.fromSSRC(webUser, webSSRC))
 		if err := g.conn.PlayFrames(ctx, tones[goUser][:25]); err != nil {
 			t.Fatal(err)
 		}
-		after := len(g.frames(webUser, webSSRC))
+		after := len(g.got.fromSSRC(webUser, webSSRC))
 		eval[any](page, 5*time.Second, `harness.setMute(false)`)
 		testkit.Eventually(t, 5*time.Second, func() bool {
-			return g.saidSpeaking(webUser, voiceproto.SpeakingMicrophone) && len(g.frames(webUser, webSSRC)) > after+10
+			return g.saidSpeaking(webUser, voiceproto.SpeakingMicrophone) && len(g.got.fromSSRC(webUser, webSSRC)) > after+10
 		}, "the browser speaks again once unmuted")
 		if after-muted > 3 {
 			t.Errorf("%d frames of the muted browser arrived while the Go client played 0.5 s", after-muted)
 		}
-		if err := contiguous(g.frames(webUser, webSSRC)); err != nil {
+		if err := contiguous(g.got.fromSSRC(webUser, webSSRC)); err != nil {
 			t.Errorf("browser -> go across the mute: %v", err)
 		}
 	})
 
 	t.Run("resume", func(t *testing.T) {
-		before := len(g.frames(webUser, webSSRC))
+		page := page.in(t)
+		before := len(g.got.fromSSRC(webUser, webSSRC))
 		gw.drop()
 		page.until(10*time.Second, `harness.status().resumed >= 1`, "the browser resumed")
 		st := page.status()
@@ -131,28 +137,32 @@ func TestBrowserVoice(t *testing.T) {
 			t.Errorf("after a drop: ssrc %d (was %d), connected %d times, closes %v; want the same session, resumed after 1006",
 				st.SSRC, webSSRC, st.Connected, st.Closes)
 		}
-		testkit.Eventually(t, 5*time.Second, func() bool { return len(g.frames(webUser, webSSRC)) > before+50 },
+		testkit.Eventually(t, 5*time.Second, func() bool { return len(g.got.fromSSRC(webUser, webSSRC)) > before+50 },
 			"the browser's audio keeps flowing across the drop")
-		if err := contiguous(g.frames(webUser, webSSRC)); err != nil {
+		if err := contiguous(g.got.fromSSRC(webUser, webSSRC)); err != nil {
 			t.Errorf("browser -> go across the drop: %v", err)
 		}
 		checkRoom(t, env, page, others, webUser, goUser, djsUser, rtcUser)
 	})
 
 	// A half-open connection: the server hears the browser, the browser
-	// hears nothing. Two heartbeats without an ACK and it resumes.
+	// hears nothing. Two heartbeats without an ACK and it resumes: its own
+	// detection (close 4000 from its side), since the server, which still
+	// gets its heartbeats, has no reason to end anything (no 4009).
 	t.Run("stall", func(t *testing.T) {
+		page := page.in(t)
 		gw.stall()
 		page.until(10*time.Second, `harness.status().resumed >= 2`, "the browser resumed after missing heartbeat ACKs")
 		st := page.status()
-		if st.SSRC != webSSRC || st.Connected != 1 || !slices.Contains(st.Closes, 4000) {
-			t.Errorf("after a stall: ssrc %d (was %d), connected %d times, closes %v; want the same session, resumed after 4000 (no ACK)",
+		if st.SSRC != webSSRC || st.Connected != 1 || !slices.Contains(st.Closes, 4000) || slices.Contains(st.Closes, 4009) {
+			t.Errorf("after a stall: ssrc %d (was %d), connected %d times, closes %v; want the same session, resumed after 4000 (no ACK), no 4009",
 				st.SSRC, webSSRC, st.Connected, st.Closes)
 		}
 		checkRoom(t, env, page, others, webUser, goUser, djsUser, rtcUser)
 	})
 
 	t.Run("reconnect", func(t *testing.T) {
+		page, d := page.in(t), d.in(t)
 		real := webCreds
 		real.Endpoint = env.srv.GatewayAddr()
 		identifyAs(t, env, real) // ends the browser's session: 4006
@@ -164,7 +174,7 @@ func TestBrowserVoice(t *testing.T) {
 		}
 		page.until(10*time.Second, hasTracks, "the browser has a track for each other client again")
 		checkBrowserSpeech(t, page, g, w, d, webUser, st.SSRC, "after-reconnect")
-		checkToBrowser(t, page, others, d, tones)
+		checkToBrowser(t, page, others, d, tones, "")
 		checkRoom(t, env, page, others, webUser, goUser, djsUser, rtcUser)
 		if n := gatewayMessages(t, metrics, voiceproto.OpSelectProtocol); n != 5 {
 			t.Errorf("the gateway received %d Select Protocol messages, want 5 (one more for the browser's new session)", n)
@@ -177,6 +187,7 @@ func TestBrowserVoice(t *testing.T) {
 	// carry on, and afterwards the same session's media flows again both
 	// ways, without a new session or a stuck participant.
 	t.Run("udp block", func(t *testing.T) {
+		page, d := page.in(t), d.in(t)
 		st := page.status()
 		browserPort := eval[int](page, 5*time.Second, `harness.mediaPort()`)
 		_, sp, _ := strings.Cut(env.srv.WebRTCAddr(), ":")
@@ -185,41 +196,67 @@ func TestBrowserVoice(t *testing.T) {
 			t.Fatalf("browser's media port %d, server's %q", browserPort, env.srv.WebRTCAddr())
 		}
 		unblock := blockUDP(t, browserPort, serverPort)
-		blocked := len(g.frames(webUser, st.SSRC))
+		blocked := len(g.got.fromSSRC(webUser, st.SSRC))
 		// Two seconds, timed by the native Go client's playing: the WebRTC
 		// one must get all of it.
-		fromGo := len(w.frames(goUser, st.Users[goUser].SSRC))
+		fromGo := len(w.got.fromSSRC(goUser, st.Users[goUser].SSRC))
 		clock := slices.Concat(tones[goUser], tones[goUser][:25])
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := g.conn.PlayFrames(ctx, clock); err != nil {
 			t.Fatal(err)
 		}
-		during := len(g.frames(webUser, st.SSRC)) - blocked
+		during := len(g.got.fromSSRC(webUser, st.SSRC)) - blocked
 		unblock()
 		t.Logf("the browser's port %d blocked from server port %d for %d frames: %d of the browser's frames arrived meanwhile, its media state %q",
 			browserPort, serverPort, len(clock), during, page.status().Media)
 		if during > 3 {
 			t.Errorf("%d frames of the browser arrived during the block: the block did not hold", during)
 		}
-		testkit.Eventually(t, 5*time.Second, func() bool { return len(w.frames(goUser, st.Users[goUser].SSRC))-fromGo >= len(clock) },
-			"the WebRTC Go client got %d of the %d frames the native one played during the block", len(w.frames(goUser, st.Users[goUser].SSRC))-fromGo, len(clock))
-		after := len(g.frames(webUser, st.SSRC))
-		testkit.Eventually(t, 15*time.Second, func() bool { return len(g.frames(webUser, st.SSRC)) > after+50 },
-			"the browser's audio flows again after the block (%d frames since)", len(g.frames(webUser, st.SSRC))-after)
+		testkit.Eventually(t, 5*time.Second, func() bool { return len(w.got.fromSSRC(goUser, st.Users[goUser].SSRC))-fromGo >= len(clock) },
+			"the WebRTC Go client got %d of the %d frames the native one played during the block", len(w.got.fromSSRC(goUser, st.Users[goUser].SSRC))-fromGo, len(clock))
+		after := len(g.got.fromSSRC(webUser, st.SSRC))
+		testkit.Eventually(t, 15*time.Second, func() bool { return len(g.got.fromSSRC(webUser, st.SSRC)) > after+50 },
+			"the browser's audio flows again after the block (%d frames since)", len(g.got.fromSSRC(webUser, st.SSRC))-after)
 		if now := page.status(); now.SSRC != st.SSRC || now.Connected != st.Connected || now.State != "connected" {
 			t.Errorf("after the block: ssrc %d (was %d), connected %d times (was %d), state %q; want the same session, connected",
 				now.SSRC, st.SSRC, now.Connected, st.Connected, now.State)
 		}
-		checkToBrowser(t, page, others, d, tones)
+		checkToBrowser(t, page, others, d, tones, "")
 		checkRoom(t, env, page, others, webUser, goUser, djsUser, rtcUser)
+	})
+
+	// The native Go client leaves and a newcomer takes its receiving
+	// transceiver: the page, which stops every track voice.js says ended,
+	// plays the newcomer (the track it stopped was a clone of its own).
+	t.Run("receiver reused", func(t *testing.T) {
+		page := page.in(t)
+		const newUser = "100000000000000025"
+		before := page.status().Transceivers
+		_ = g.conn.Close()
+		page.until(10*time.Second, fmt.Sprintf(`!(%q in harness.status().users)`, goUser), "the browser sees the native Go client leave")
+		n := env.joinGoNoDAVE(t, newUser, "")
+		page.until(10*time.Second, fmt.Sprintf(`harness.status().users[%q]?.track`, newUser), "the browser has a track for the newcomer")
+		if st := page.status(); st.Transceivers != before {
+			t.Errorf("the browser has %d transceivers, had %d: the newcomer did not reuse the one freed", st.Transceivers, before)
+		}
+		eval[any](page, 5*time.Second, `harness.resetLevels()`)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := n.conn.PlayFrames(ctx, tones[goUser]); err != nil {
+			t.Fatal(err)
+		}
+		var lv map[string]played
+		if !testkit.Poll(5*time.Second, func() bool { lv = page.levels(); return lv[newUser].Loud >= 35 }) {
+			t.Errorf("the browser played %+v, want 35 or more loud windows from the newcomer %s", lv, newUser)
+		}
+		checkRoom(t, env, page, []*goPeer{n, w}, webUser, newUser, djsUser, rtcUser)
 	})
 
 	drops, failed := counters(t, metrics, "parley_sfu_drops_total", "reason"), counters(t, metrics, "parley_sfu_webrtc_handshake_failures_total", "stage")
 	if drops["srtp"]+drops["malformed"]+drops["not_opus"]+failed["ice"]+failed["dtls"] > 0 {
 		t.Errorf("the server dropped browser packets or handshakes: drops %v, handshake failures %v", drops, failed)
 	}
-	page.screenshot("browser-voice.png")
 	d.send("leave")
 	d.wait("left", 5*time.Second)
 }
@@ -228,16 +265,16 @@ func TestBrowserVoice(t *testing.T) {
 // at the native Go client and compares the WebRTC Go client's and
 // discord.js's copies: contiguous, the same packets, and speech where the
 // source spoke.
-func checkBrowserSpeech(t *testing.T, page *browserPage, g, w *goRecorder, d *driver, webUser string, ssrc uint32, name string) {
+func checkBrowserSpeech(t *testing.T, page *browserPage, g, w *goPeer, d *driver, webUser string, ssrc uint32, name string) {
 	t.Helper()
 	const n = 175 // 3.5 s: at least three bursts and two whole gaps of the 1 s pattern
-	start := len(g.frames(webUser, ssrc))
+	start := len(g.got.fromSSRC(webUser, ssrc))
 	startDJS := len(d.got.from(webUser))
-	startRTC := len(w.frames(webUser, ssrc))
-	if !testkit.Poll(15*time.Second, func() bool { return len(g.frames(webUser, ssrc)) >= start+n }) {
-		t.Fatalf("the Go client received %d frames of the browser (ssrc %d) in 15 s, want %d", len(g.frames(webUser, ssrc))-start, ssrc, n)
+	startRTC := len(w.got.fromSSRC(webUser, ssrc))
+	if !testkit.Poll(15*time.Second, func() bool { return len(g.got.fromSSRC(webUser, ssrc)) >= start+n }) {
+		t.Fatalf("the Go client received %d frames of the browser (ssrc %d) in 15 s, want %d", len(g.got.fromSSRC(webUser, ssrc))-start, ssrc, n)
 	}
-	got := g.frames(webUser, ssrc)[start : start+n]
+	got := g.got.fromSSRC(webUser, ssrc)[start : start+n]
 	if err := contiguous(got); err != nil {
 		t.Errorf("browser -> go: %v", err)
 	}
@@ -245,7 +282,10 @@ func checkBrowserSpeech(t *testing.T, page *browserPage, g, w *goRecorder, d *dr
 	// The WebRTC Go client and discord.js received the same packets, in
 	// the same order (they started recording at about the same time).
 	var rtc []recFrame
-	if !testkit.Poll(5*time.Second, func() bool { rtc = w.frames(webUser, ssrc)[startRTC:]; return overlap(opus, payloads(rtc)) >= n-25 }) {
+	if !testkit.Poll(5*time.Second, func() bool {
+		rtc = w.got.fromSSRC(webUser, ssrc)[startRTC:]
+		return overlap(opus, payloads(rtc)) >= n-25
+	}) {
 		t.Errorf("browser -> go over webrtc: %d of its %d packets are the ones the native Go client got (%d), in order; want %d or more",
 			overlap(opus, payloads(rtc)), len(rtc), n, n-25)
 	}
@@ -262,8 +302,9 @@ func checkBrowserSpeech(t *testing.T, page *browserPage, g, w *goRecorder, d *dr
 }
 
 // checkToBrowser plays a tone from each other client at once and checks
-// the browser received its packets and played its sound.
-func checkToBrowser(t *testing.T, page *browserPage, gos []*goRecorder, d *driver, tones map[string][][]byte) {
+// the browser received its packets and played its sound. With shot, it
+// takes a screenshot of the page while the tones play.
+func checkToBrowser(t *testing.T, page *browserPage, gos []*goPeer, d *driver, tones map[string][][]byte, shot string) {
 	t.Helper()
 	st := page.status()
 	before := page.stats()
@@ -275,15 +316,25 @@ func checkToBrowser(t *testing.T, page *browserPage, gos []*goRecorder, d *drive
 		go func() { done <- r.conn.PlayFrames(ctx, tones[r.user]) }() // the test waits for it below
 	}
 	d.send("play")
+	users := []string{d.user}
+	for _, r := range gos {
+		users = append(users, r.user)
+	}
+	if shot != "" {
+		// Every meter moves once a tenth of each tone has played.
+		if !testkit.Poll(3*time.Second, func() bool {
+			lv := page.levels()
+			return !slices.ContainsFunc(users, func(u string) bool { return lv[u].Loud < 8 })
+		}) {
+			t.Logf("screenshot: not every tone was audible yet")
+		}
+		page.screenshot(shot)
+	}
 	d.wait("played", 15*time.Second)
 	for range gos {
 		if err := <-done; err != nil {
 			t.Fatalf("go play: %v", err)
 		}
-	}
-	users := []string{d.user}
-	for _, r := range gos {
-		users = append(users, r.user)
 	}
 	// A 1.5 s tone is 75 windows of 20 ms (the page samples them on a
 	// timer, which a loaded machine delays); what is played lags a little.
@@ -321,19 +372,19 @@ func checkToBrowser(t *testing.T, page *browserPage, gos []*goRecorder, d *drive
 
 // checkExact plays tone from one Go client and checks the other received
 // exactly those Opus packets, in order, with contiguous sequence numbers.
-func checkExact(t *testing.T, from, to *goRecorder, tone [][]byte) {
+func checkExact(t *testing.T, from, to *goPeer, tone [][]byte) {
 	t.Helper()
 	ssrc := from.conn.SSRC()
-	start := len(to.frames(from.user, ssrc))
+	start := len(to.got.fromSSRC(from.user, ssrc))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := from.conn.PlayFrames(ctx, tone); err != nil {
 		t.Fatalf("%s play: %v", from.user, err)
 	}
-	if !testkit.Poll(5*time.Second, func() bool { return len(to.frames(from.user, ssrc)) >= start+len(tone) }) {
-		t.Fatalf("%s -> %s: %d of %d frames arrived", from.user, to.user, len(to.frames(from.user, ssrc))-start, len(tone))
+	if !testkit.Poll(5*time.Second, func() bool { return len(to.got.fromSSRC(from.user, ssrc)) >= start+len(tone) }) {
+		t.Fatalf("%s -> %s: %d of %d frames arrived", from.user, to.user, len(to.got.fromSSRC(from.user, ssrc))-start, len(tone))
 	}
-	got := to.frames(from.user, ssrc)[start : start+len(tone)]
+	got := to.got.fromSSRC(from.user, ssrc)[start : start+len(tone)]
 	if !slices.EqualFunc(payloads(got), tone, bytes.Equal) {
 		t.Errorf("%s -> %s: the Opus packets received are not the ones sent", from.user, to.user)
 	}
@@ -342,9 +393,9 @@ func checkExact(t *testing.T, from, to *goRecorder, tone [][]byte) {
 	}
 }
 
-// checkRoom: everyone is in the room once, and the browser and the Go
-// clients see the others.
-func checkRoom(t *testing.T, env *voiceEnv, page *browserPage, gos []*goRecorder, users ...string) {
+// checkRoom: everyone is in the room once, the browser and the Go
+// clients see the others, and voice.js reported no error.
+func checkRoom(t *testing.T, env *voiceEnv, page *browserPage, gos []*goPeer, users ...string) {
 	t.Helper()
 	var in []string
 	for _, p := range env.srv.Participants() {
@@ -357,6 +408,9 @@ func checkRoom(t *testing.T, env *voiceEnv, page *browserPage, gos []*goRecorder
 	st := page.status()
 	if len(st.Users) != len(users)-1 {
 		t.Errorf("browser sees users %v, want the %d others", st.Users, len(users)-1)
+	}
+	if len(st.Errors) > 0 {
+		t.Errorf("voice.js reported errors: %q", st.Errors)
 	}
 	for _, g := range gos {
 		members := g.conn.Members()
@@ -429,96 +483,6 @@ func checkSpeech(t *testing.T, what string, env []float64) {
 			t.Errorf("%s: only %d of %d windows of a gap are near silence (< %v dBFS)\n%s", what, quiet, b-a-4, silence, show())
 		}
 	}
-}
-
-// recFrame is one packet the Go client received.
-type recFrame struct {
-	ssrc uint32
-	seq  uint16
-	ts   uint32
-	opus []byte
-}
-
-// goRecorder is Parley's Go client (in the native dialect, or in the web
-// dialect as `parley voice join --webrtc` joins) recording every packet
-// with its RTP header fields, and the speaking flags the gateway announced.
-type goRecorder struct {
-	user     string
-	conn     *voiceclient.Conn
-	mu       sync.Mutex
-	got      map[string][]recFrame
-	speaking map[string][]voiceproto.SpeakingFlags
-}
-
-func dialRecorder(t *testing.T, env *voiceEnv, user string, webrtc bool) *goRecorder {
-	t.Helper()
-	c := env.creds(user)
-	r := &goRecorder{user: user, got: map[string][]recFrame{}, speaking: map[string][]voiceproto.SpeakingFlags{}}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := voiceclient.Dial(ctx, voiceclient.Config{
-		Endpoint: c.Endpoint, Token: c.Token, SessionID: c.SessionID, UserID: user,
-		GuildID: c.GuildID, ChannelID: c.ChannelID, RootCAs: env.pool, DisableDAVE: true, WebRTC: webrtc,
-		Logger: env.log.With("client", "go:"+user),
-		OnFrame: func(f voiceclient.Frame) {
-			r.mu.Lock()
-			r.got[f.UserID] = append(r.got[f.UserID], recFrame{ssrc: f.SSRC, seq: f.Seq, ts: f.Timestamp, opus: append([]byte(nil), f.Opus...)})
-			r.mu.Unlock()
-		},
-		OnEvent: func(e voiceclient.Event) {
-			if e.Type == voiceclient.EventSpeaking {
-				r.mu.Lock()
-				r.speaking[e.UserID] = append(r.speaking[e.UserID], e.Speaking)
-				r.mu.Unlock()
-			}
-		},
-	})
-	if err != nil {
-		t.Fatalf("go client %s: %v", user, err)
-	}
-	r.conn = conn
-	t.Cleanup(func() { _ = conn.Close() })
-	return r
-}
-
-// frames returns what arrived from user's room SSRC ssrc, in arrival order.
-func (r *goRecorder) frames(user string, ssrc uint32) []recFrame {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []recFrame
-	for _, f := range r.got[user] {
-		if f.ssrc == ssrc {
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
-// saidSpeaking reports whether user's last speaking flags were flags.
-func (r *goRecorder) saidSpeaking(user string, flags voiceproto.SpeakingFlags) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	s := r.speaking[user]
-	return len(s) > 0 && s[len(s)-1] == flags
-}
-
-// payloads is the frames' Opus packets.
-func payloads(fs []recFrame) [][]byte {
-	out := make([][]byte, len(fs))
-	for i, f := range fs {
-		out[i] = f.opus
-	}
-	return out
-}
-
-// contiguous reports the first break in the sequence numbers.
-func contiguous(fs []recFrame) error {
-	for i := 1; i < len(fs); i++ {
-		if fs[i].seq != fs[i-1].seq+1 {
-			return fmt.Errorf("frame %d of %d: sequence number %d after %d", i, len(fs), fs[i].seq, fs[i-1].seq)
-		}
-	}
-	return nil
 }
 
 // timeline lays frames out in time: a timestamp gap (a suppressed silence)

@@ -15,7 +15,8 @@ import (
 
 // driver is a third-party client in its own process speaking the drivers'
 // line protocol (interop/node/voice/djs-driver.mjs, interop/disgodriver):
-// JSON events on stdout, "play" and "leave" on stdin.
+// JSON events on stdout, "play" and "leave" on stdin. Its methods fail t:
+// a subtest uses its own view of the driver (in).
 type driver struct {
 	t      *testing.T
 	label  string // "discordjs:<user>"
@@ -26,7 +27,15 @@ type driver struct {
 	got    *frameLog
 	done   chan struct{}
 	stderr *lineWriter
-	once   sync.Once
+	stop   func() // closes stdin and waits for the process; once
+}
+
+// in is the driver as seen from test t (a subtest): its failures end t,
+// not the test that started the driver.
+func (d *driver) in(t *testing.T) *driver {
+	e := *d
+	e.t = t
+	return &e
 }
 
 type driverEvent struct {
@@ -85,6 +94,7 @@ func startDriver(t *testing.T, name, user string, cmd *exec.Cmd) *driver {
 	if err := cmd.Start(); err != nil {
 		missingClient(t, "start %s driver: %v", name, err)
 	}
+	d.stop = sync.OnceFunc(d.exit)
 	go d.readStdout(stdout)
 	t.Cleanup(d.stop)
 	return d
@@ -159,19 +169,17 @@ func (d *driver) send(cmd string) {
 	}
 }
 
-// stop closes stdin (the driver leaves and exits) and kills the process if
+// exit closes stdin (the driver leaves and exits) and kills the process if
 // it lingers.
-func (d *driver) stop() {
-	d.once.Do(func() {
-		_ = d.stdin.Close()
-		exited := make(chan struct{})
-		go func() { _ = d.cmd.Wait(); close(exited) }()
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			_ = d.cmd.Process.Kill()
-			<-exited
-		}
-		d.stderr.stop()
-	})
+func (d *driver) exit() {
+	_ = d.stdin.Close()
+	exited := make(chan struct{})
+	go func() { _ = d.cmd.Wait(); close(exited) }()
+	select {
+	case <-exited:
+	case <-time.After(5 * time.Second):
+		_ = d.cmd.Process.Kill()
+		<-exited
+	}
+	d.stderr.stop()
 }

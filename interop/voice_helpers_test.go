@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -24,6 +25,7 @@ import (
 	"github.com/parleyhq/parley/voiceclient"
 	"github.com/parleyhq/parley/voicenode"
 	"github.com/parleyhq/parley/voicenode/voicenodetest"
+	"github.com/parleyhq/parley/voiceproto"
 )
 
 // interopRequired is true under `make test`: a missing client is a failure.
@@ -85,30 +87,59 @@ func (e *voiceEnv) creds(user string) creds {
 	return e.srv.Creds(user, testGuild, testChannel)
 }
 
-// frameLog collects received Opus frames per sending user.
+// recFrame is one received packet: its Opus payload and, where the
+// receiver exposes them (Parley's Go client), its RTP header fields.
+type recFrame struct {
+	ssrc uint32
+	seq  uint16
+	ts   uint32
+	opus []byte
+}
+
+// frameLog collects received frames per sending user.
 type frameLog struct {
 	mu     sync.Mutex
-	byUser map[string][][]byte
-	seqs   map[string][]uint16 // RTP sequence numbers, where the receiver exposes them
+	byUser map[string][]recFrame
 }
 
 func newFrameLog() *frameLog {
-	return &frameLog{byUser: map[string][][]byte{}, seqs: map[string][]uint16{}}
+	return &frameLog{byUser: map[string][]recFrame{}}
 }
 
-func (l *frameLog) add(user string, opus []byte) { l.addSeq(user, opus, 0) }
+// add records an Opus frame from user, from a receiver that shows no RTP
+// header.
+func (l *frameLog) add(user string, opus []byte) { l.addFrame(user, recFrame{opus: opus}) }
 
-func (l *frameLog) addSeq(user string, opus []byte, seq uint16) {
+// addFrame records f from user (its Opus bytes are copied).
+func (l *frameLog) addFrame(user string, f recFrame) {
+	f.opus = append([]byte(nil), f.opus...)
 	l.mu.Lock()
-	l.byUser[user] = append(l.byUser[user], append([]byte(nil), opus...))
-	l.seqs[user] = append(l.seqs[user], seq)
+	l.byUser[user] = append(l.byUser[user], f)
 	l.mu.Unlock()
 }
 
-func (l *frameLog) from(user string) [][]byte {
+// from returns the Opus frames from user, in arrival order.
+func (l *frameLog) from(user string) [][]byte { return payloads(l.frames(user)) }
+
+// frames returns what arrived from user, in arrival order.
+func (l *frameLog) frames(user string) []recFrame {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return append([][]byte(nil), l.byUser[user]...)
+	return slices.Clone(l.byUser[user])
+}
+
+// fromSSRC returns what arrived from user's room SSRC ssrc, in arrival
+// order.
+func (l *frameLog) fromSSRC(user string, ssrc uint32) []recFrame {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []recFrame
+	for _, f := range l.byUser[user] {
+		if f.ssrc == ssrc {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 func (l *frameLog) users() []string {
@@ -121,13 +152,34 @@ func (l *frameLog) users() []string {
 	return out
 }
 
+// payloads is the frames' Opus packets.
+func payloads(fs []recFrame) [][]byte {
+	out := make([][]byte, len(fs))
+	for i, f := range fs {
+		out[i] = f.opus
+	}
+	return out
+}
+
+// contiguous reports the first break in the frames' RTP sequence numbers.
+func contiguous(fs []recFrame) error {
+	for i := 1; i < len(fs); i++ {
+		if fs[i].seq != fs[i-1].seq+1 {
+			return fmt.Errorf("frame %d of %d: sequence number %d after %d", i, len(fs), fs[i].seq, fs[i-1].seq)
+		}
+	}
+	return nil
+}
+
 // waitAudio waits until at least n non-silence frames from user arrived
 // and reports whether they did (the caller's checks say what is missing).
 func (l *frameLog) waitAudio(user string, n int, d time.Duration) bool {
 	return testkit.Poll(d, func() bool { return len(nonSilence(l.from(user))) >= n })
 }
 
-// goPeer is Parley's own voice client in the room.
+// goPeer is Parley's own voice client in the room (in the native dialect,
+// or in the web dialect as `parley voice join --webrtc` joins), recording
+// every packet with its RTP header fields and every gateway event.
 type goPeer struct {
 	user string
 	conn *voiceclient.Conn
@@ -143,6 +195,19 @@ func (p *goPeer) waitEvent(typ, user string, d time.Duration) bool {
 	return testkit.Poll(d, func() bool { return p.hasEvent(typ, user) })
 }
 
+// saidSpeaking reports whether the gateway's last speaking flags for user
+// were flags.
+func (p *goPeer) saidSpeaking(user string, flags voiceproto.SpeakingFlags) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, e := range slices.Backward(p.events) {
+		if e.Type == voiceclient.EventSpeaking && e.UserID == user {
+			return e.Speaking == flags
+		}
+	}
+	return false
+}
+
 func (p *goPeer) hasEvent(typ, user string) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -156,7 +221,7 @@ func (p *goPeer) hasEvent(typ, user string) bool {
 
 func (e *voiceEnv) joinGo(t *testing.T, user, mode string) *goPeer {
 	t.Helper()
-	return e.dialGo(t, user, mode, false)
+	return e.dialGo(t, user, mode, false, false)
 }
 
 // joinGoNoDAVE joins with DAVE off (max_dave_protocol_version 0). The
@@ -164,10 +229,17 @@ func (e *voiceEnv) joinGo(t *testing.T, user, mode string) *goPeer {
 // whether a room runs DAVE then depends only on what they test.
 func (e *voiceEnv) joinGoNoDAVE(t *testing.T, user, mode string) *goPeer {
 	t.Helper()
-	return e.dialGo(t, user, mode, true)
+	return e.dialGo(t, user, mode, true, false)
 }
 
-func (e *voiceEnv) dialGo(t *testing.T, user, mode string, noDAVE bool) *goPeer {
+// joinGoWebRTC joins as `parley voice join --webrtc` does (the web
+// dialect, DAVE off).
+func (e *voiceEnv) joinGoWebRTC(t *testing.T, user string) *goPeer {
+	t.Helper()
+	return e.dialGo(t, user, "", true, true)
+}
+
+func (e *voiceEnv) dialGo(t *testing.T, user, mode string, noDAVE, webrtc bool) *goPeer {
 	t.Helper()
 	c := e.creds(user)
 	p := &goPeer{user: user, got: newFrameLog()}
@@ -176,9 +248,11 @@ func (e *voiceEnv) dialGo(t *testing.T, user, mode string, noDAVE bool) *goPeer 
 	conn, err := voiceclient.Dial(ctx, voiceclient.Config{
 		Endpoint: c.Endpoint, Token: c.Token, SessionID: c.SessionID, UserID: user,
 		GuildID: c.GuildID, ChannelID: c.ChannelID, RootCAs: e.pool, Mode: mode,
-		DisableDAVE: noDAVE,
-		Logger:      e.log.With("client", "go:"+user),
-		OnFrame:     func(f voiceclient.Frame) { p.got.addSeq(f.UserID, f.Opus, f.Seq) },
+		DisableDAVE: noDAVE, WebRTC: webrtc,
+		Logger: e.log.With("client", "go:"+user),
+		OnFrame: func(f voiceclient.Frame) {
+			p.got.addFrame(f.UserID, recFrame{ssrc: f.SSRC, seq: f.Seq, ts: f.Timestamp, opus: f.Opus})
+		},
 		OnEvent: func(e voiceclient.Event) {
 			p.mu.Lock()
 			p.events = append(p.events, e)
@@ -240,10 +314,8 @@ func checkGoFrames(t *testing.T, what string, g *goPeer, from string, want [][]b
 		t.Errorf("%s: %d frames reached %s before the server's op 5 announced their SSRC "+
 			"(@discordjs/voice drops such frames)", what, n, g.user)
 	}
-	g.got.mu.Lock()
-	frames := append([][]byte(nil), g.got.byUser[from]...)
-	seqs := append([]uint16(nil), g.got.seqs[from]...)
-	g.got.mu.Unlock()
+	fs := g.got.frames(from)
+	frames := payloads(fs)
 	if inOrder(nonSilence(frames), want) {
 		checkFrames(t, what, frames, want)
 		return
@@ -252,8 +324,8 @@ func checkGoFrames(t *testing.T, what string, g *goPeer, from string, want [][]b
 	for i := range idx {
 		idx[i] = i
 	}
-	base := seqs[0]
-	sort.SliceStable(idx, func(a, b int) bool { return int16(seqs[idx[a]]-base) < int16(seqs[idx[b]]-base) })
+	base := fs[0].seq
+	sort.SliceStable(idx, func(a, b int) bool { return int16(fs[idx[a]].seq-base) < int16(fs[idx[b]].seq-base) })
 	bySeq := make([][]byte, len(frames))
 	for i, j := range idx {
 		bySeq[i] = frames[j]

@@ -17,6 +17,8 @@ import (
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
 	"golang.org/x/sys/unix"
+
+	"github.com/parleyhq/parley/bench"
 )
 
 // ClientConfig configures the client process.
@@ -141,19 +143,18 @@ func (c *clients) heartbeat(ctx context.Context) {
 var contentKey = []byte(`"content":"t=`)
 
 // clientDialer returns the dialer of connection idx: from its own loopback
-// address (127.128.0.0/10) when the gateway is on IPv4 loopback, so
-// thousands of connections on one machine look like the thousands of
-// clients they stand for, within the gateway's per-IP caps, which the
-// bench never switches off (like voicebench's participantDialer).
+// address in 127.128.0.0/10 (bench.LoopbackSource) when the gateway is on
+// IPv4 loopback.
 func clientDialer(gatewayURL string, idx int) ws.Dialer {
 	u, err := url.Parse(gatewayURL)
 	if err != nil {
 		return ws.Dialer{}
 	}
-	if ip := net.ParseIP(u.Hostname()); ip == nil || !ip.IsLoopback() || ip.To4() == nil {
+	ip := bench.LoopbackSource(u.Hostname(), 128, idx)
+	if ip == nil {
 		return ws.Dialer{}
 	}
-	src := &net.TCPAddr{IP: net.IPv4(127, byte(128+idx>>16&63), byte(idx>>8), byte(idx))}
+	src := &net.TCPAddr{IP: ip}
 	return ws.Dialer{NetDial: func(ctx context.Context, network, addr string) (net.Conn, error) {
 		d := net.Dialer{LocalAddr: src}
 		return d.DialContext(ctx, network, addr)

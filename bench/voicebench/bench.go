@@ -94,27 +94,25 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 	}
 
-	med := medianOf
-	medQ := medianQuantiles
-	rep.ForwardedPPS = med(sfuRuns, func(r *TargetResult) float64 { return r.ForwardedPPS })
-	rep.CPUUsPerForwardedPacket = med(sfuRuns, func(r *TargetResult) float64 { return r.CPUUsPerPacket })
-	rep.UserUsPerPacket = med(sfuRuns, func(r *TargetResult) float64 { return r.UserUsPerPacket })
-	rep.SysUsPerPacket = med(sfuRuns, func(r *TargetResult) float64 { return r.SysUsPerPacket })
-	rep.ServerCPUCores = med(sfuRuns, func(r *TargetResult) float64 { return r.ServerCores })
-	rep.LatencyUS = medQ(sfuRuns, func(r *TargetResult) Quantiles { return r.LatencyUS })
-	rep.LatencyAppUS = medQ(sfuRuns, func(r *TargetResult) Quantiles { return r.LatencyAppUS })
+	rep.ForwardedPPS = medianOf(sfuRuns, func(r *TargetResult) float64 { return r.ForwardedPPS })
+	rep.CPUUsPerForwardedPacket = medianOf(sfuRuns, func(r *TargetResult) float64 { return r.CPUUsPerPacket })
+	rep.UserUsPerPacket = medianOf(sfuRuns, func(r *TargetResult) float64 { return r.UserUsPerPacket })
+	rep.SysUsPerPacket = medianOf(sfuRuns, func(r *TargetResult) float64 { return r.SysUsPerPacket })
+	rep.ServerCPUCores = medianOf(sfuRuns, func(r *TargetResult) float64 { return r.ServerCores })
+	rep.LatencyUS = medianQuantiles(sfuRuns, func(r *TargetResult) Quantiles { return r.LatencyUS })
+	rep.LatencyAppUS = medianQuantiles(sfuRuns, func(r *TargetResult) Quantiles { return r.LatencyAppUS })
 	// Loss is the worst run's: one lossy run is a failure.
 	for _, r := range sfuRuns {
 		rep.Loss = max(rep.Loss, r.Loss)
 	}
-	rep.GeneratorCPU.SFUCores = med(sfuRuns, func(r *TargetResult) float64 { return r.GeneratorCores })
-	rep.GeneratorCPU.SFUUsPerPacket = med(sfuRuns, func(r *TargetResult) float64 { return r.GeneratorUsPerPacket })
+	rep.GeneratorCPU.SFUCores = medianOf(sfuRuns, func(r *TargetResult) float64 { return r.GeneratorCores })
+	rep.GeneratorCPU.SFUUsPerPacket = medianOf(sfuRuns, func(r *TargetResult) float64 { return r.GeneratorUsPerPacket })
 	if len(reflRuns) > 0 {
-		rep.ReflectorPPS = med(reflRuns, func(r *TargetResult) float64 { return r.ForwardedPPS })
-		rep.ReflectorCPUUsPerPacket = med(reflRuns, func(r *TargetResult) float64 { return r.CPUUsPerPacket })
-		rep.ReflectorUserUsPerPkt = med(reflRuns, func(r *TargetResult) float64 { return r.UserUsPerPacket })
-		rep.ReflectorSysUsPerPkt = med(reflRuns, func(r *TargetResult) float64 { return r.SysUsPerPacket })
-		rep.ReflectorLatencyUS = medQ(reflRuns, func(r *TargetResult) Quantiles { return r.LatencyUS })
+		rep.ReflectorPPS = medianOf(reflRuns, func(r *TargetResult) float64 { return r.ForwardedPPS })
+		rep.ReflectorCPUUsPerPacket = medianOf(reflRuns, func(r *TargetResult) float64 { return r.CPUUsPerPacket })
+		rep.ReflectorUserUsPerPkt = medianOf(reflRuns, func(r *TargetResult) float64 { return r.UserUsPerPacket })
+		rep.ReflectorSysUsPerPkt = medianOf(reflRuns, func(r *TargetResult) float64 { return r.SysUsPerPacket })
+		rep.ReflectorLatencyUS = medianQuantiles(reflRuns, func(r *TargetResult) Quantiles { return r.LatencyUS })
 		for _, r := range reflRuns {
 			rep.ReflectorLoss = max(rep.ReflectorLoss, r.Loss)
 		}
@@ -142,8 +140,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		rep.PPSRatioToReflector = round(median(ppsRatios), 3)
 		rep.AddedLatencyUS.P50 = round(rep.LatencyUS.P50-rep.ReflectorLatencyUS.P50, 1)
 		rep.AddedLatencyUS.P99 = round(rep.LatencyUS.P99-rep.ReflectorLatencyUS.P99, 1)
-		rep.GeneratorCPU.ReflectorCores = med(reflRuns, func(r *TargetResult) float64 { return r.GeneratorCores })
-		rep.GeneratorCPU.ReflectorUsPerPacket = med(reflRuns, func(r *TargetResult) float64 { return r.GeneratorUsPerPacket })
+		rep.GeneratorCPU.ReflectorCores = medianOf(reflRuns, func(r *TargetResult) float64 { return r.GeneratorCores })
+		rep.GeneratorCPU.ReflectorUsPerPacket = medianOf(reflRuns, func(r *TargetResult) float64 { return r.GeneratorUsPerPacket })
 	}
 	rep.Config = ReportConfig{
 		Config: cfg, DurationS: cfg.Duration.Seconds(), WarmupS: cfg.Warmup.Seconds(),

@@ -107,7 +107,7 @@ func (l *loop) sendDue(now time.Duration) {
 			if inWin {
 				l.sentWin++
 				l.secExp[(sendNS-r.winStart)/int64(time.Second)].Add(size)
-				if r.mixed {
+				if r.mixed() {
 					from := p.kind()
 					l.dirExp[from][kindNative] += p.peers[kindNative]
 					l.dirExp[from][kindWeb] += p.peers[kindWeb]
@@ -231,7 +231,7 @@ func (l *loop) deliver(p *participant, payload []byte, kernNS, userNS int64) {
 		l.secRecv[(sendNS-l.r.winStart)/int64(time.Second)].Add(1)
 		l.st.lat.add(kernNS - sendNS)
 		l.st.latApp.add(userNS - sendNS)
-		if l.r.mixed && int(sender) < len(l.r.parts) {
+		if l.r.mixed() && int(sender) < len(l.r.parts) {
 			l.st.dirRecv[l.r.parts[sender].kind()][p.kind()]++
 		}
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/parleyhq/parley/bench"
 	"github.com/parleyhq/parley/internal/voicetoken"
 	"github.com/parleyhq/parley/voiceproto"
 )
@@ -138,19 +139,17 @@ func (g *gatewayConn) readLoop() {
 }
 
 // participantDialer returns d for participant idx, its connection coming
-// from its own loopback address (127.64.0.0/10) when the gateway is on
-// loopback: thousands of participants on one machine then look like the
-// thousands of clients they stand for, within the gateway's per-IP caps
-// (connlimit), which the bench never switches off.
+// from its own loopback address in 127.64.0.0/10 (bench.LoopbackSource)
+// when the gateway is on loopback.
 func participantDialer(d *websocket.Dialer, gateway string, idx int) *websocket.Dialer {
 	host, _, err := net.SplitHostPort(gateway)
 	if err != nil {
 		return d
 	}
-	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() || ip.To4() == nil {
+	src := bench.LoopbackSource(host, 64, idx)
+	if src == nil {
 		return d
 	}
-	src := net.IPv4(127, byte(64+idx>>16), byte(idx>>8), byte(idx))
 	nd := &net.Dialer{LocalAddr: &net.TCPAddr{IP: src}, Timeout: 30 * time.Second}
 	pd := *d
 	pd.NetDialContext = nd.DialContext

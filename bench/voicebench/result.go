@@ -136,7 +136,7 @@ func (r *run) result(s0, s1 sample) *TargetResult {
 		LatencyUS: quantilesUS(&st.lat), LatencyAppUS: quantilesUS(&st.latApp),
 		SetupS: round(r.setupTime.Seconds(), 2),
 	}
-	if r.mixed {
+	if r.mixed() {
 		res.WebRTCShare, res.SRTCP = r.share, st.srtcp
 		for _, p := range r.parts {
 			if p.webrtc {

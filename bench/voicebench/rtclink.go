@@ -71,8 +71,6 @@ type rtcLink struct {
 	sealHdr rtp.Header
 	open    *srtp.Context
 	openHdr rtp.Header
-	// profile is the negotiated SRTP protection profile.
-	profile dtls.SRTPProtectionProfile
 }
 
 // joinWebRTC is the webrtc dialect of Select Protocol for p (after Ready)
@@ -261,5 +259,5 @@ func handshakeSRTP(ctx context.Context, d *dtls.Conn) (*rtcLink, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &rtcLink{seal: seal, open: open, profile: profile}, nil
+	return &rtcLink{seal: seal, open: open}, nil
 }

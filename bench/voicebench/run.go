@@ -22,10 +22,9 @@ type run struct {
 	reflect bool
 	// name labels the run ("sfu", "webrtc", "sfu-mixed", "reflector").
 	name string
-	// share is the fraction of web participants (0 behind the reflector);
-	// mixed is share > 0: the loops then count deliveries by direction.
+	// share is the fraction of web participants (0 behind the reflector;
+	// see mixed).
 	share    float64
-	mixed    bool
 	parts    []*participant
 	speakers []*participant
 	loops    []*loop
@@ -46,6 +45,10 @@ type run struct {
 	// Local ports of the target's media socket and of the generator's.
 	srvPorts, genPorts map[uint16]bool
 }
+
+// mixed reports whether the run has web participants: its loops then
+// count deliveries by direction.
+func (r *run) mixed() bool { return r.share > 0 }
 
 // sample is the state of counters at one edge of the window.
 type sample struct {
@@ -89,7 +92,7 @@ func runTarget(ctx context.Context, cfg *Config, t *Target, share float64) (*Tar
 	if t.Reflector {
 		share = 0
 	}
-	r := &run{cfg: cfg, t: t, reflect: t.Reflector, name: runName(t, share), share: share, mixed: share > 0}
+	r := &run{cfg: cfg, t: t, reflect: t.Reflector, name: runName(t, share), share: share}
 	defer r.teardown()
 	if err := r.setup(ctx); err != nil {
 		return nil, err

@@ -7,11 +7,12 @@ import { VoiceConnection, offerFragment } from '/voice.js';
 const LOUD = -35; // dBFS of a 20 ms window that carries a tone
 const $ = (id) => document.getElementById(id);
 const lines = [];
-const events = { closes: [], resumed: 0, connected: 0, reconnecting: 0, tracks: 0, errors: [] };
+const events = { closes: [], resumed: 0, connected: 0, errors: [] }; // what status() reports
 const meters = new Map(); // userId -> {analyser, buf, loud, windows, peak, level, el}
+const names = new Map(); // userId -> what the client is (setNames), for the page
 let vc = null;
 let audio = null;
-let packets = {};
+let packets = {}; // voice.js stats(), refreshed every 250 ms for the packets column
 
 function note(s) {
   lines.push(`${(performance.now() / 1000).toFixed(2)}s ${s}`);
@@ -24,11 +25,11 @@ function dbfs(buf) {
   return 10 * Math.log10(sum / buf.length + 1e-12);
 }
 
-// listen plays a user's track and measures it. Chromium pulls remote WebRTC
-// audio into WebAudio only while a media element plays the stream too.
-function listen(userId, track) {
+// listen plays a user's stream (voice.js's track event) and measures it.
+// Chromium pulls remote WebRTC audio into WebAudio only while a media
+// element plays the stream too.
+function listen(userId, stream) {
   meters.get(userId)?.src.disconnect();
-  const stream = new MediaStream([track]);
   const el = new Audio();
   el.muted = true;
   el.srcObject = stream;
@@ -52,6 +53,17 @@ setInterval(() => {
   render();
 }, 20);
 
+let polling = false;
+setInterval(async () => {
+  if (!vc?.pc || polling) return;
+  polling = true;
+  try {
+    packets = await vc.stats();
+  } catch {} finally {
+    polling = false;
+  }
+}, 250);
+
 function render() {
   $('state').textContent = vc?.state ?? 'idle';
   $('ssrc').textContent = vc?.ssrc || '-';
@@ -59,7 +71,8 @@ function render() {
     const m = meters.get(id);
     const width = m ? Math.max(0, Math.min(100, (m.level + 60) * (100 / 60))) : 0;
     const p = Object.values(packets).find((s) => s.userId === id);
-    return `<tr><td>${id}</td><td>${u.ssrc || '-'}</td><td class="${u.speaking ? 'speaking' : ''}">${u.speaking ? 'speaking' : '-'}</td>` +
+    const who = names.has(id) ? `<div class="who">${names.get(id)}</div>` : '';
+    return `<tr><td>${id}${who}</td><td>${u.ssrc || '-'}</td><td class="${u.speaking ? 'speaking' : ''}">${u.speaking ? 'speaking' : '-'}</td>` +
       `<td><div class="meter"><div style="width:${width.toFixed(0)}%"></div></div></td><td>${p?.packetsReceived ?? 0}</td></tr>`;
   });
   $('users').innerHTML = rows.join('');
@@ -89,17 +102,47 @@ window.harness = {
     vc.addEventListener('ready', (e) => note(`ready ssrc ${e.detail.ssrc}`));
     vc.addEventListener('connected', () => { events.connected++; note('connected'); });
     vc.addEventListener('resumed', () => { events.resumed++; note('resumed'); });
-    vc.addEventListener('reconnecting', (e) => { events.reconnecting++; note(`reconnecting #${e.detail.attempt} resume=${e.detail.resume}`); });
+    vc.addEventListener('reconnecting', (e) => note(`reconnecting #${e.detail.attempt} resume=${e.detail.resume}`));
     vc.addEventListener('close', (e) => { events.closes.push(e.detail.code); note(`close ${e.detail.code} ${e.detail.reason} -> ${e.detail.reconnect}`); });
     vc.addEventListener('join', (e) => note(`join ${e.detail.userId}`));
     vc.addEventListener('leave', (e) => { meters.get(e.detail.userId)?.src.disconnect(); meters.delete(e.detail.userId); note(`leave ${e.detail.userId}`); });
-    vc.addEventListener('track', (e) => { events.tracks++; listen(e.detail.userId, e.detail.track); note(`track ${e.detail.userId} ssrc ${e.detail.ssrc}`); });
-    vc.addEventListener('trackended', (e) => note(`trackended ${e.detail.userId} ssrc ${e.detail.ssrc}`));
+    vc.addEventListener('track', (e) => { listen(e.detail.userId, e.detail.stream); note(`track ${e.detail.userId} ssrc ${e.detail.ssrc}`); });
+    // Stopping what ended, as a web author may: the receiver, reused for the
+    // next user, must not go silent.
+    vc.addEventListener('trackended', (e) => { e.detail.track?.stop(); note(`trackended ${e.detail.userId} ssrc ${e.detail.ssrc}`); });
     vc.addEventListener('media', (e) => note(`media ${e.detail.state}`));
     vc.addEventListener('error', (e) => { events.errors.push(String(e.detail.error)); note(`error ${e.detail.error}`); });
     vc.setSpeaking(true); // the fake microphone always talks
     await vc.connect();
     return vc.ssrc;
+  },
+
+  // tryConnect connects a second VoiceConnection (no microphone, no
+  // receivers) with opts over the defaults and reports how connect()
+  // settled: {ok, error, code, state (before any disconnect), closes}.
+  async tryConnect(opts) {
+    const out = { closes: [] };
+    try {
+      const c = new VoiceConnection({ serverId: '1', userId: '2', sessionId: 's', token: 't', receivers: 0, ...opts });
+      c.addEventListener('close', (e) => out.closes.push({ code: e.detail.code, reason: e.detail.reason, reconnect: e.detail.reconnect }));
+      try {
+        await c.connect();
+        out.ok = true;
+      } catch (e) {
+        Object.assign(out, { ok: false, error: e.message, code: e.code ?? 0 });
+      }
+      out.state = c.state;
+      c.disconnect();
+    } catch (e) {
+      Object.assign(out, { ok: false, error: `${e.name}: ${e.message}` });
+    }
+    note(`tryConnect ${opts.endpoint}: ${out.ok ? 'connected' : out.error}`);
+    return out;
+  },
+
+  // setNames labels users on the page ({userId: 'what the client is'}).
+  setNames(byUser) {
+    for (const [id, name] of Object.entries(byUser)) names.set(id, name);
   },
 
   async setMute(muted) {

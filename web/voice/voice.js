@@ -5,18 +5,29 @@
 //   import { VoiceConnection } from './voice.js';
 //   const vc = new VoiceConnection({
 //     endpoint: 'voice.example:443',   // host:port of the voice gateway (wss://endpoint/?v=8)
-//     serverId, userId, sessionId, token, // from VOICE_SERVER_UPDATE / `parley voice-token`
+//     serverId, userId, sessionId, token, // from VOICE_SERVER_UPDATE / `parley voice-token`;
+//                                      // userId a string (a snowflake exceeds a Number)
 //     track,                           // the microphone MediaStreamTrack (optional)
 //     receivers: 3,                    // recvonly transceivers made up front (more are added locally)
 //     rtcConfig: {},                   // extra RTCConfiguration fields (optional)
+//     gatherTimeout: 2000,             // ms to wait for ICE gathering before sending the offer
+//     maxDelay: 5000,                  // ms, the cap of the reconnect backoff (0, 250, 500, 1000 ms...)
+//     maxAttempts: 5,                  // gateway connections connect() tries before it rejects
 //   });
 //   vc.addEventListener('track', (e) => play(e.detail.userId, e.detail.track));
-//   await vc.connect();                // resolves once media is negotiated; rejects on a final close
+//   await vc.connect();                // resolves once media is negotiated; rejects on a final close,
+//                                      // a media setup failure, or after maxAttempts connections
 //   vc.setSpeaking(true);              // op 5 with the microphone flag (kept across reconnects)
 //   await vc.setMute(true);            // self mute: nothing is sent, speaking off until unmuted
 //   await vc.setTrack(otherMic);       // switch input device
-//   await vc.stats();                  // {ssrc: {userId, packetsReceived, packetsLost, audioLevel, totalAudioEnergy}}
+//   await vc.stats();                  // {ssrc: {userId, packetsReceived, packetsLost, audioLevel, totalAudioEnergy, jitter}}
 //   vc.disconnect();                   // leave (close 1000: the server ends the session)
+//
+// The browser must trust the voice gateway's TLS certificate: a certificate
+// it refuses looks like an unreachable server (close 1006, nothing more), so
+// connect() retries and then rejects. Give the node a real certificate
+// (--tls-cert/--tls-key), or open https://HOST:PORT once and accept the
+// self-signed one.
 //
 // Properties: state ('connecting' | 'connected' | 'reconnecting' | 'closed'),
 // ssrc (this session's room SSRC), users (Map userId -> {ssrc, speaking,
@@ -27,9 +38,14 @@
 //   connected {}                       media is negotiated (after every fresh session)
 //   join {userId}                      leave {userId}
 //   speaking {userId, ssrc, speaking}  the server's op 5 (speaking is the flags)
-//   track {userId, ssrc, track}        a user's audio, once the remote description lists its SSRC
-//   trackended {userId, ssrc, track}   that track no longer carries the user
+//   track {userId, ssrc, track, stream} a user's audio, once the remote description lists its SSRC:
+//                                      track is this user's own (a clone of the receiving
+//                                      transceiver's, which carries other users later), stream
+//                                      a MediaStream of it (for an audio element's srcObject)
+//   trackended {userId, ssrc, track}   that track no longer carries the user; voice.js stops it
 //   close {code, reason, reconnect}    the gateway closed; reconnect is 'resume', 'identify' or null
+//                                      (null: closed for good; 1000 'media setup failed' from this side
+//                                      when media cannot be set up, after an error event)
 //   reconnecting {attempt, resume}     resumed {}          media {state} (connectionState)
 //   error {error}
 //
@@ -47,19 +63,33 @@
 // none and inactive while free). Who an SSRC is comes from op 5 (op 11/13
 // say who joins and leaves). When an SSRC needs a transceiver and none is
 // free, one is added and the connection renegotiates locally (a new local
-// offer, a rebuilt answer): nothing new goes to the server. A dropped
-// WebSocket, or two heartbeats without an ACK (close 4000 from this side),
-// resumes (op 7 with seq_ack); a session the server no longer has (4006,
-// 4009), or media that failed (reported as close 4006 'media failed'),
-// starts afresh with Identify and a new RTCPeerConnection. Codes that a
-// retry cannot fix (4001-4005, 4011, 4012, 4014, 4016, 4017, 4020, 4022)
-// close for good.
+// offer, a rebuilt answer): nothing new goes to the server.
+//
+// Messages of a session go out only once the socket carries it (Ready or
+// Resumed on it); a Select Protocol that could not go out (the socket
+// dropped while ICE was gathering), or was lost with the connection, is
+// sent again on Resumed. A dropped WebSocket, or two heartbeats without an
+// ACK (close 4000 from this side), resumes (op 7 with seq_ack), as do codes
+// below 4000 and 4015 (as voiceproto.CloseCode.Resumable says); a session
+// the server no longer has (any other 4xxx: 4006, 4009, 4021 rate
+// limited...), or media that failed (reported as close 4006 'media
+// failed'), starts afresh with Identify and a new RTCPeerConnection. Codes
+// that a retry cannot fix (4001-4005, 4011, 4012, 4014, 4016, 4017, 4020,
+// 4022) close for good.
 
 const OP = { IDENTIFY: 0, SELECT: 1, READY: 2, HEARTBEAT: 3, SESSION: 4, SPEAKING: 5, ACK: 6, RESUME: 7, HELLO: 8, RESUMED: 9, CONNECT: 11, DISCONNECT: 13 };
 // Close codes after which retrying cannot help (voice-protocol.md §2.6).
 const FINAL = new Set([4001, 4002, 4003, 4004, 4005, 4011, 4012, 4014, 4016, 4017, 4020, 4022]);
-// Close codes that mean the session is gone: identify again.
-const SESSION_GONE = new Set([4006, 4009]);
+// HEARTBEAT_MISSED is this side's close code after two heartbeats without
+// an ACK (a half-open connection): the session is still there.
+const HEARTBEAT_MISSED = 4000;
+// resumable mirrors voiceproto.CloseCode.Resumable: after a code below 4000
+// (a network failure, 1001 going away) or 4015 (server crashed) the session
+// is still there and is resumed; any other 4xxx code (4006, 4009, 4021 rate
+// limited...) ended it: identify again.
+function resumable(code) {
+  return code < 4000 || code === 4015 || code === HEARTBEAT_MISSED;
+}
 const MIC = 1; // speaking flag: microphone
 const CODEC = 'opus/48000/2';
 const CANDIDATE_PRIORITY = 4261412862;
@@ -158,15 +188,20 @@ function gathered(pc, ms) {
 export class VoiceConnection extends EventTarget {
   #o; #ws = null; #seq = -1; #hb = null; #acked = true; #missed = 0;
   #session = false; // a session exists on the server (Ready or Resumed seen)
+  #ready = false; // this socket carries the session (Ready or Resumed on it)
   #attempt = 0; #timer = null; #gen = 0;
-  #answer = null; #pt = 111; #mic = null; #pool = []; // pool entries: {t (transceiver), ssrc, user, applied}
+  #tries = 0; // gateway connections opened for the pending connect()
+  #answer = null; #pt = 111; #mic = null;
+  #pool = []; // receivers: {t (transceiver), ssrc, user, applied (the SSRC the remote description lists), track (handed out)}
+  #select = null; // this peer connection's Select Protocol (sent again on Resumed while no answer came)
   #busy = false; #dirty = false; #connect = null;
   #speaking = false; // wanted by the app
   #said = null; // the speaking flags last sent in this session
 
   constructor(opts) {
     super();
-    this.#o = { receivers: 3, gatherTimeout: 2000, maxDelay: 5000, rtcConfig: {}, ...opts };
+    if (typeof opts?.userId !== 'string') throw new TypeError('voice: userId must be a string (a snowflake exceeds a Number)');
+    this.#o = { receivers: 3, gatherTimeout: 2000, maxDelay: 5000, maxAttempts: 5, rtcConfig: {}, ...opts };
     this.state = 'closed';
     this.ssrc = 0;
     this.users = new Map();
@@ -174,12 +209,18 @@ export class VoiceConnection extends EventTarget {
     this.muted = false;
   }
 
-  /** connect opens the gateway; it resolves once media is negotiated and rejects on a final close. */
+  /**
+   * connect opens the gateway; it resolves once media is negotiated. It
+   * rejects (and the state is 'closed') on a final close, when media cannot
+   * be set up, or after maxAttempts gateway connections without media.
+   */
   connect() {
     if (this.state !== 'closed') throw new Error('voice: already connected');
+    const settled = new Promise((resolve, reject) => (this.#connect = { resolve, reject }));
+    this.#tries = 0;
     this.#setState('connecting');
     this.#open(false);
-    return new Promise((resolve, reject) => (this.#connect = { resolve, reject }));
+    return settled;
   }
 
   /** disconnect leaves: the gateway closes with 1000 and the session ends. */
@@ -187,10 +228,7 @@ export class VoiceConnection extends EventTarget {
     const ws = this.#ws;
     this.#detach();
     ws?.close(1000);
-    this.#resetMedia();
-    this.#setState('closed');
-    this.#connect?.reject(new Error('voice: disconnected'));
-    this.#connect = null;
+    this.#end(new Error('voice: disconnected'));
   }
 
   setSpeaking(on) {
@@ -239,9 +277,17 @@ export class VoiceConnection extends EventTarget {
   // The gateway.
 
   #open(resume) {
-    const ws = new WebSocket(`wss://${this.#o.endpoint}/?v=8`);
+    if (this.#connect) this.#tries++;
+    let ws;
+    try {
+      ws = new WebSocket(`wss://${this.#o.endpoint}/?v=8`);
+    } catch (error) { // a malformed endpoint: no retry can fix it
+      this.#emit('error', { error });
+      return this.#end(Object.assign(new Error(`voice: cannot open wss://${this.#o.endpoint}: ${error.message}`), { cause: error }));
+    }
     ws.binaryType = 'arraybuffer';
     this.#ws = ws;
+    this.#ready = false;
     ws.onmessage = (e) => {
       if (this.#ws !== ws || typeof e.data !== 'string') return; // binary frames are DAVE's
       try {
@@ -253,8 +299,11 @@ export class VoiceConnection extends EventTarget {
     ws.onclose = (e) => this.#ws === ws && this.#closed(e.code, e.reason);
   }
 
+  // send sends a message if the socket is open and, except for what
+  // opens a session, carries one (the server closes 4003 otherwise).
   #send(op, d) {
-    if (this.#ws?.readyState !== WebSocket.OPEN) return false;
+    const opening = op === OP.IDENTIFY || op === OP.RESUME || op === OP.HEARTBEAT;
+    if (this.#ws?.readyState !== WebSocket.OPEN || !(opening || this.#ready)) return false;
     this.#ws.send(JSON.stringify({ op, d }));
     return true;
   }
@@ -274,23 +323,34 @@ export class VoiceConnection extends EventTarget {
         this.#missed = 0;
         break;
       case OP.READY:
-        this.#session = true;
+        this.#session = this.#ready = true;
         this.#attempt = 0;
         this.ssrc = d.ssrc;
         this.#emit('ready', { ssrc: d.ssrc });
         this.#startMedia();
         break;
       case OP.RESUMED:
-        this.#session = true;
+        this.#session = this.#ready = true;
         this.#attempt = 0;
         if (this.#answer) this.#setState('connected');
+        // A Select Protocol not sent (the socket dropped while ICE was
+        // gathering) or lost with the old connection: its answer would have
+        // been replayed before Resumed.
+        else if (this.pc && this.#select) this.#send(OP.SELECT, this.#select);
         this.#emit('resumed');
         this.#saySpeaking();
         break;
-      case OP.SESSION:
-        this.#answer = parseAnswer(d.sdp ?? '');
+      case OP.SESSION: {
+        let answer;
+        try {
+          answer = parseAnswer(d.sdp ?? '');
+        } catch (error) {
+          return this.#fail(error);
+        }
+        this.#answer = answer;
         this.#renegotiate();
         break;
+      }
       case OP.SPEAKING:
         this.#speakingOf(String(d.user_id), d.ssrc >>> 0, d.speaking);
         break;
@@ -308,7 +368,7 @@ export class VoiceConnection extends EventTarget {
     this.#acked = true;
     this.#missed = 0;
     this.#hb = setInterval(() => { // the first after one interval, as @discordjs/voice does
-      if (!this.#acked && ++this.#missed >= 2) return this.#drop(4000, 'heartbeat not acknowledged');
+      if (!this.#acked && ++this.#missed >= 2) return this.#drop(HEARTBEAT_MISSED, 'heartbeat not acknowledged');
       this.#acked = false;
       this.#send(OP.HEARTBEAT, { t: Date.now(), seq_ack: this.#seq });
     }, Math.max(interval || 0, 1000));
@@ -332,21 +392,48 @@ export class VoiceConnection extends EventTarget {
 
   #closed(code, reason) {
     this.#detach();
-    const reconnect = FINAL.has(code) ? null : SESSION_GONE.has(code) || !this.#session ? 'identify' : 'resume';
-    this.#emit('close', { code, reason, reconnect });
-    if (!reconnect) {
-      this.#resetMedia();
-      this.#setState('closed');
-      this.#connect?.reject(Object.assign(new Error(`voice: closed ${code} ${reason}`), { code }));
-      this.#connect = null;
-      return;
+    let reconnect = FINAL.has(code) ? null : this.#session && resumable(code) ? 'resume' : 'identify';
+    let error = Object.assign(new Error(`voice: closed ${code} ${reason}`), { code });
+    if (reconnect && this.#connect && this.#tries >= this.#o.maxAttempts) {
+      // The first connect gives up: an unreachable endpoint, or (1006 too,
+      // all a browser reports) a certificate it does not trust.
+      reconnect = null;
+      const hint = code === 1006 ? ' (unreachable, or a TLS certificate this browser does not trust)' : '';
+      error = Object.assign(new Error(`voice: no media after ${this.#tries} attempts; the last closed ${code}${reason ? ' ' + reason : ''}${hint}`), { code });
     }
+    this.#emit('close', { code, reason, reconnect });
+    if (!reconnect) return this.#end(error);
     if (reconnect === 'identify') this.#resetMedia();
     this.#setState('reconnecting');
     const attempt = ++this.#attempt;
     const delay = attempt === 1 ? 0 : Math.min(250 * 2 ** (attempt - 2), this.#o.maxDelay);
     this.#emit('reconnecting', { attempt, resume: reconnect === 'resume' });
     this.#timer = setTimeout(() => this.#open(reconnect === 'resume'), delay);
+  }
+
+  // fail ends the connection for good when media cannot be set up in a way
+  // a retry would not fix (no RTCPeerConnection, an answer that does not
+  // parse, a remote description the browser refuses): the gateway closes
+  // with 1000 (the server ends the session), 'close' says why, a pending
+  // connect() rejects.
+  #fail(error) {
+    this.#emit('error', { error });
+    const ws = this.#ws;
+    this.#detach();
+    const reason = 'media setup failed';
+    try { ws?.close(1000, reason); } catch {}
+    this.#emit('close', { code: 1000, reason, reconnect: null });
+    this.#end(Object.assign(new Error(`voice: ${reason}: ${error?.message ?? error}`), { code: 1000, cause: error }));
+  }
+
+  // end closes for good: no reconnect is pending, media is closed, and a
+  // pending connect() rejects with error.
+  #end(error) {
+    this.#detach();
+    this.#resetMedia();
+    this.#setState('closed');
+    this.#connect?.reject(error);
+    this.#connect = null;
   }
 
   // Users and their SSRCs.
@@ -386,11 +473,22 @@ export class VoiceConnection extends EventTarget {
   #release(id, u) {
     const e = this.#pool.find((p) => p.user === id);
     if (e) {
-      if (e.applied) this.#emit('trackended', { userId: id, ssrc: e.applied, track: e.t.receiver.track });
+      if (e.applied) this.#ended(e, id);
       Object.assign(e, { ssrc: 0, user: null, applied: 0 });
     }
     u.ssrc = 0;
     u.track = null;
+  }
+
+  // ended tells the app that a receiver no longer carries userId and stops
+  // the track it handed out for that user.
+  #ended(e, userId) {
+    const track = e.track;
+    this.#emit('trackended', { userId, ssrc: e.applied, track });
+    track?.stop();
+    e.track = null;
+    const u = this.users.get(userId);
+    if (u?.track === track) u.track = null;
   }
 
   // Media.
@@ -398,13 +496,13 @@ export class VoiceConnection extends EventTarget {
   async #startMedia() {
     this.#resetMedia(true);
     const gen = this.#gen;
-    const pc = (this.pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require', ...this.#o.rtcConfig }));
-    pc.onconnectionstatechange = () => {
-      if (this.pc !== pc) return;
-      this.#emit('media', { state: pc.connectionState });
-      if (pc.connectionState === 'failed') this.#drop(4006, 'media failed'); // start afresh
-    };
     try {
+      const pc = (this.pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require', ...this.#o.rtcConfig }));
+      pc.onconnectionstatechange = () => {
+        if (this.pc !== pc) return;
+        this.#emit('media', { state: pc.connectionState });
+        if (pc.connectionState === 'failed') this.#drop(4006, 'media failed'); // start afresh
+      };
       this.#mic = pc.addTransceiver('audio', { direction: 'sendrecv' });
       if (!this.muted && this.#o.track) await this.#mic.sender.replaceTrack(this.#o.track);
       for (let i = 0; i < this.#o.receivers; i++) this.#pool.push({ t: pc.addTransceiver('audio', { direction: 'recvonly' }) });
@@ -414,19 +512,20 @@ export class VoiceConnection extends EventTarget {
       const sdp = pc.localDescription.sdp;
       this.#pt = opusPayloadType(sdp);
       const frag = offerFragment(sdp);
-      this.#send(OP.SELECT, { protocol: 'webrtc', data: frag, sdp: frag, rtc_connection_id: crypto.randomUUID(),
-        codecs: [{ name: 'opus', type: 'audio', priority: 1000, payload_type: this.#pt }] });
+      this.#select = { protocol: 'webrtc', data: frag, sdp: frag, rtc_connection_id: crypto.randomUUID(),
+        codecs: [{ name: 'opus', type: 'audio', priority: 1000, payload_type: this.#pt }] };
+      this.#send(OP.SELECT, this.#select); // else on Resumed
     } catch (error) {
-      if (gen === this.#gen) this.#emit('error', { error });
+      if (gen === this.#gen) this.#fail(error);
     }
   }
 
   // resetMedia closes the peer connection; a fresh session re-learns its users.
   #resetMedia(keepUsers = false) {
     this.#gen++;
-    for (const e of this.#pool) if (e.applied && e.user) this.#emit('trackended', { userId: e.user, ssrc: e.applied, track: e.t.receiver.track });
+    for (const e of this.#pool) if (e.applied && e.user) this.#ended(e, e.user);
     this.pc?.close();
-    this.pc = this.#mic = this.#answer = null;
+    this.pc = this.#mic = this.#answer = this.#select = null;
     this.#pool = [];
     this.#busy = this.#dirty = false;
     if (keepUsers) return;
@@ -468,7 +567,9 @@ export class VoiceConnection extends EventTarget {
         }
       }
     } catch (error) {
-      if (gen === this.#gen) this.#emit('error', { error });
+      if (gen !== this.#gen) return;
+      if (!pc.currentRemoteDescription) this.#fail(error); // the first answer: media never came up
+      else this.#emit('error', { error });
     } finally {
       if (gen === this.#gen) this.#busy = false;
     }
@@ -509,8 +610,11 @@ export class VoiceConnection extends EventTarget {
       e.applied = ssrc;
       if (!ssrc) continue;
       const u = this.users.get(user);
-      if (u) u.track = e.t.receiver.track;
-      this.#emit('track', { userId: user, ssrc, track: e.t.receiver.track });
+      // The receiver's own track outlives this user (the transceiver is
+      // reused): the app gets a clone, which it may stop.
+      const track = (e.track = e.t.receiver.track.clone());
+      if (u) u.track = track;
+      this.#emit('track', { userId: user, ssrc, track, stream: new MediaStream([track]) });
     }
   }
 }
