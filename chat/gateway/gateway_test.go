@@ -414,6 +414,11 @@ func TestDecodePayload(t *testing.T) {
 		{`{"d":1}`, 0, false},
 		{`{"op":1.5}`, 0, false},
 		{`{"op":1}{"op":2}`, 0, false},
+		{`{"op":1}}`, 0, false},
+		{`{"op":1}]`, 0, false},
+		{`{"op":1} x`, 0, false},
+		{" {\"op\":1}\n", 1, true},
+		{`{"op":1,"s":7,"t":"X"}`, 1, true},
 		{`[]`, 0, false},
 		{``, 0, false},
 		{`{"op":99999999999}`, 0, false},
@@ -438,6 +443,11 @@ func FuzzDecodePayload(f *testing.F) {
 		p, err := DecodePayload(b)
 		if err != nil {
 			return
+		}
+		// Accepted means exactly one JSON object carrying that op.
+		var obj map[string]json.RawMessage
+		if !json.Valid(b) || json.Unmarshal(b, &obj) != nil {
+			t.Fatalf("accepted %q, not one JSON object", b)
 		}
 		// Every op's d decoder must not panic either.
 		var id Identify
