@@ -28,7 +28,9 @@ type fakeBackend struct {
 	voices  []model.VoiceStateRequest
 	revoked map[model.TokenID]bool
 	checks  int
-	srv     *Server
+	// guildCreates counts GuildCreate calls.
+	guildCreates int
+	srv          *Server
 }
 
 // fakeToken is the id of a test token: its text, zero-padded.
@@ -71,6 +73,9 @@ func (f *fakeBackend) GuildsOf(model.Snowflake) []model.Snowflake {
 	return []model.Snowflake{testGuild}
 }
 func (f *fakeBackend) GuildCreate(g model.Snowflake) ([]byte, error) {
+	f.mu.Lock()
+	f.guildCreates++
+	f.mu.Unlock()
 	return json.Marshal(map[string]any{"id": g, "name": "Parley", "channels": []any{}})
 }
 func (f *fakeBackend) VoiceStateUpdate(_ context.Context, s model.SessionRef, req model.VoiceStateRequest) error {
@@ -291,6 +296,40 @@ func TestIdentifyDispatchResume(t *testing.T) {
 	// Client close 1000 ends the session.
 	_ = ws.WriteFrame(c2.nc, ws.MaskFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(1000, ""))))
 	testkit.Eventually(t, 5*time.Second, func() bool { fb.mu.Lock(); defer fb.mu.Unlock(); return len(fb.ended) == 1 }, "close 1000 did not end the session")
+}
+
+// TestJoinGuild: a new member's sessions are subscribed and get the
+// guild's GUILD_CREATE; a user without sessions (a registration) costs no
+// GUILD_CREATE encoding.
+func TestJoinGuild(t *testing.T) {
+	s, url, fb := startServer(t, nil)
+	creates := func() int {
+		fb.mu.Lock()
+		defer fb.mu.Unlock()
+		return fb.guildCreates
+	}
+	const other model.Snowflake = 2000
+	s.JoinGuild(2, other) // user 2 has no session
+	if n := creates(); n != 0 {
+		t.Fatalf("GuildCreate called %d times for a user without sessions", n)
+	}
+	c := dial(t, url)
+	c.expect("10")
+	c.send(identifyPayload("good", 1<<9))
+	c.expect("GUILD_CREATE")
+	before := creates()
+	s.JoinGuild(1, other)
+	if f := c.expect("GUILD_CREATE"); !strings.Contains(string(f.D), `"id":"2000"`) {
+		t.Fatalf("GUILD_CREATE %s", f.D)
+	}
+	if n := creates() - before; n != 1 {
+		t.Fatalf("GuildCreate called %d times for one session", n)
+	}
+	ev, _ := model.NewEvent("MESSAGE_CREATE", other, model.IntentGuildMessages, map[string]any{"content": "joined"})
+	s.Dispatch(ev)
+	if f := c.expect("MESSAGE_CREATE"); !strings.Contains(string(f.D), "joined") {
+		t.Fatalf("dispatch to the joined guild: %s", f.D)
+	}
 }
 
 func TestCloseCodes(t *testing.T) {

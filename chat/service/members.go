@@ -108,9 +108,7 @@ func (s *Service) AddMember(ctx context.Context, guild, user model.Snowflake) er
 	obj.GuildID = &gid
 	d := s.dispatcher()
 	d.Dispatch(event("GUILD_MEMBER_ADD", guild, model.IntentGuildMembers, obj))
-	if gc, err := s.GuildCreate(guild); err == nil {
-		d.JoinGuild(user, guild, gc)
-	}
+	d.JoinGuild(user, guild) // encodes GUILD_CREATE only if user has sessions
 	return nil
 }
 
