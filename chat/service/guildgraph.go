@@ -140,13 +140,14 @@ func (g *guildGraph) access(user, guild model.Snowflake, perm uint64) (guildView
 	g.mu.RLock()
 	defer g.mu.RUnlock()
 	gs, err := g.memberGuildLocked(user, guild)
+	var p uint64
 	if err == nil {
-		err = gs.require(user, perm)
+		p, err = gs.require(user, perm)
 	}
 	if err != nil {
 		return guildView{}, err
 	}
-	return guildView{guild: gs.guild, roles: append([]model.Role(nil), gs.roles...), perms: gs.perms(user), channels: len(gs.channels)}, nil
+	return guildView{guild: gs.guild, roles: append([]model.Role(nil), gs.roles...), perms: p, channels: len(gs.channels)}, nil
 }
 
 // snapshot copies a whole guild.
@@ -261,13 +262,14 @@ func (g *guildGraph) channelAccess(user, id model.Snowflake, perm uint64) (chann
 	g.mu.RLock()
 	defer g.mu.RUnlock()
 	c, gs, err := g.channelLocked(id)
+	var p uint64
 	if err == nil {
-		err = gs.require(user, perm)
+		p, err = gs.require(user, perm)
 	}
 	if err != nil {
 		return channelView{}, err
 	}
-	return channelView{channel: *c, member: *gs.members[user], perms: gs.perms(user)}, nil
+	return channelView{channel: *c, member: *gs.members[user], perms: p}, nil
 }
 
 // ---- writes (after the store has committed) ----
