@@ -13,13 +13,14 @@ import (
 
 	"github.com/parleyhq/parley/chat/model"
 	"github.com/parleyhq/parley/chat/service"
+	"github.com/parleyhq/parley/internal/connlimit"
 )
 
 // call is one request and its caller.
 type call struct {
 	w    http.ResponseWriter
 	r    *http.Request
-	addr netip.Addr // the caller's address as the limits see it (callerAddr)
+	addr netip.Addr // the caller's address as the limits see it (connlimit.ClientIP)
 	// auth and user are the authenticated caller (routes with auth).
 	auth model.Auth
 	user model.User
@@ -44,7 +45,10 @@ func (s *Server) handle(pattern string, auth bool, major string, h handler) {
 		lim = s.cfg.Default
 	}
 	s.mux.HandleFunc(pattern, func(w0 http.ResponseWriter, r *http.Request) {
-		addr := callerAddr(r)
+		// The per-address limits key on the client as the connection caps
+		// count it: IPv4, or an IPv6 /64 (one host usually holds a whole
+		// /64, so one address each would be no limit).
+		addr := connlimit.ClientIP(r.RemoteAddr)
 		now := time.Now()
 		byAddr := limKey{addr: addr}
 		if reset, banned := s.invalid.exhausted(byAddr, s.cfg.Invalid, now); banned {

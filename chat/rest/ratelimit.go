@@ -151,23 +151,6 @@ func (l *limiter) size() (keys int, evicted uint64) {
 	return len(l.windows), l.evicted
 }
 
-// callerAddr is the address the per-address limits key on: the remote IP,
-// IPv4-mapped addresses unmapped, IPv6 reduced to its /64 (one host
-// usually holds a whole /64, so one address each would be no limit).
-func callerAddr(r *http.Request) netip.Addr {
-	ap, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
-		return netip.Addr{}
-	}
-	a := ap.Addr().Unmap()
-	if a.Is6() {
-		if p, err := a.WithZone("").Prefix(64); err == nil {
-			return p.Addr()
-		}
-	}
-	return a
-}
-
 func bucketHash(route string) string {
 	h := sha256.Sum256([]byte(route))
 	return hex.EncodeToString(h[:8])

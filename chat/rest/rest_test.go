@@ -104,19 +104,3 @@ func TestLimiterBounded(t *testing.T) {
 		t.Fatalf("%d windows after they all ended, want 1", n)
 	}
 }
-
-func TestCallerAddr(t *testing.T) {
-	tests := []struct{ remote, want string }{
-		{"192.0.2.7:5555", "192.0.2.7"},
-		{"[::ffff:192.0.2.7]:5555", "192.0.2.7"},
-		{"[2001:db8:1:2:3:4:5:6]:5555", "2001:db8:1:2::"},
-		{"[2001:db8:1:2:ffff::1]:80", "2001:db8:1:2::"},
-	}
-	for _, tc := range tests {
-		r := httptest.NewRequest("GET", "/", nil)
-		r.RemoteAddr = tc.remote
-		if got := callerAddr(r).String(); got != tc.want {
-			t.Errorf("%s: %s, want %s", tc.remote, got, tc.want)
-		}
-	}
-}
