@@ -12,6 +12,7 @@ import (
 
 func (s *Server) routes() {
 	svc := s.cfg.Service
+	s.mux.HandleFunc("/", notFound) // less specific than every route
 	// Accounts.
 	s.handle("POST /auth/register", false, "", func(c *call) (int, any, error) {
 		var req struct{ Username, Password string }

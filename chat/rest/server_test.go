@@ -6,7 +6,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -227,5 +229,39 @@ func TestConnCapPerIP(t *testing.T) {
 	}
 	if n := s.Stats().RefusedConns; n != 1 {
 		t.Fatalf("%d refusals counted", n)
+	}
+}
+
+// TestNotFound: what no route answers is Discord's 404 JSON: an unknown
+// path, a method the path does not take (not net/http's 405), a path
+// outside /api, and an unclean path (not a redirect that loses /api).
+func TestNotFound(t *testing.T) {
+	s, err := New(Config{Service: newService(t), GatewayURL: "ws://127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close(context.Background()) })
+	tests := []struct{ method, path string }{
+		{"GET", "/api/v10/nope"},
+		{"GET", "/api/v10/gateway/"},
+		{"DELETE", "/api/v10/gateway"},
+		{"PUT", "/api/v10/users/@me"},
+		{"GET", "/gateway"},
+		{"GET", "/api/v10//gateway"},
+		{"GET", "/api/v10/./gateway"},
+		{"GET", "/api/v10/x/../gateway"},
+		{"PATCH", "/api/v10/users//@me"},
+	}
+	for _, tc := range tests {
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, httptest.NewRequest(tc.method, "http://x"+tc.path, nil))
+		if body := strings.TrimSpace(w.Body.String()); w.Code != 404 || body != `{"code":0,"message":"404: Not Found"}` {
+			t.Errorf("%s %s: %d %q (Location %q)", tc.method, tc.path, w.Code, body, w.Header().Get("Location"))
+		}
+	}
+	w := httptest.NewRecorder()
+	s.ServeHTTP(w, httptest.NewRequest("GET", "http://x/api/v9/gateway", nil))
+	if w.Code != 200 {
+		t.Fatalf("GET /api/v9/gateway: %d %s", w.Code, w.Body)
 	}
 }
