@@ -127,7 +127,7 @@ func (s *Server) fail(w http.ResponseWriter, err error) {
 		return
 	}
 	if errors.Is(err, service.ErrBusy) {
-		w.Header().Set("Retry-After", "1")
+		w.Header()[hdrRetryAfter] = []string{"1"}
 	}
 	e, known := toAPIError(err)
 	if !known {

@@ -2,6 +2,7 @@ package rest
 
 import (
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -102,5 +103,25 @@ func TestLimiterBounded(t *testing.T) {
 	l.take(limKey{user: 8}, lim, now.Add(lim.Window+sweepEvery))
 	if n, _ := l.size(); n != 1 {
 		t.Fatalf("%d windows after they all ended, want 1", n)
+	}
+}
+
+// TestHeaderSpelling: the rate-limit headers are stored as net/http
+// would canonicalise them, so a client's Get finds them and Set's
+// canonicalisation is not needed.
+func TestHeaderSpelling(t *testing.T) {
+	for _, h := range []string{hdrLimit, hdrRemaining, hdrReset, hdrResetAfter, hdrBucket, hdrGlobal, hdrScope, hdrRetryAfter} {
+		if c := http.CanonicalHeaderKey(h); c != h {
+			t.Errorf("%q is not canonical (%q)", h, c)
+		}
+	}
+	h := http.Header{}
+	now := time.Unix(1000, 0)
+	setHeaders(h, Limit{Requests: 5}, 4, now.Add(1500*time.Millisecond), now, "b")
+	for k, want := range map[string]string{"X-RateLimit-Limit": "5", "X-RateLimit-Remaining": "4",
+		"X-RateLimit-Reset": "1001.500", "X-RateLimit-Reset-After": "1.500", "X-RateLimit-Bucket": "b"} {
+		if got := h.Get(k); got != want {
+			t.Errorf("%s = %q, want %q", k, got, want)
+		}
 	}
 }
