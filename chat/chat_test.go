@@ -220,6 +220,10 @@ func TestEndToEnd(t *testing.T) {
 				{"GET", "/guilds/999", botAuth, nil, 404, 10004},
 				{"GET", "/channels/abc", botAuth, nil, 404, 10003},
 				{"PATCH", "/channels/" + general, botAuth, []byte(`{"topic":"` + strings.Repeat("a", 2<<20) + `"}`), 413, 40005},
+				{"PATCH", "/channels/" + general, botAuth, []byte(`{"topic":5}`), 400, 50035},
+				{"PATCH", "/channels/" + general, botAuth, []byte(`[]`), 400, 50109},
+				{"PATCH", "/channels/" + general, botAuth, []byte(`{"topic":`), 400, 50109},
+				{"PATCH", "/guilds/" + guild.ID + "/members/" + bot.ID.String(), botAuth, []byte(`{"mute":"yes"}`), 400, 50035},
 				{"GET", "/no/such/route", botAuth, nil, 404, 0},
 			}
 			for _, ec := range errCases {

@@ -140,17 +140,46 @@ func (e apiError) Error() string { return e.Message }
 
 // decode reads a JSON body into v.
 func decode(c *call, v any) error {
+	b, err := readBody(c)
+	if err != nil {
+		return err
+	}
+	return unmarshalBody(b, v)
+}
+
+// decodeFields is decode for a PATCH-style body whose fields tell null
+// from absent: it also returns the top-level keys present.
+func decodeFields(c *call, v any) (map[string]json.RawMessage, error) {
+	b, err := readBody(c)
+	if err != nil {
+		return nil, err
+	}
+	var present map[string]json.RawMessage
+	if err := json.Unmarshal(b, &present); err != nil {
+		return nil, errBadJSON // not an object
+	}
+	return present, unmarshalBody(b, v)
+}
+
+// readBody reads the request body (an empty one is {}).
+func readBody(c *call) ([]byte, error) {
 	b, err := io.ReadAll(c.r.Body)
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		return errTooLarge
+		return nil, errTooLarge
 	}
 	if err != nil {
-		return errBadJSON
+		return nil, errBadJSON
 	}
 	if len(b) == 0 {
 		b = []byte("{}")
 	}
+	return b, nil
+}
+
+// unmarshalBody decodes b into v: a field of the wrong type is Discord's
+// BASE_TYPE_BAD_TYPE form error on that field, anything else 50109.
+func unmarshalBody(b []byte, v any) error {
 	if err := json.Unmarshal(b, v); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) && te.Field != "" {
