@@ -10,18 +10,14 @@ import (
 // event's intent. It never blocks on a socket.
 func (s *Server) Dispatch(ev *model.Event) {
 	s.mu.RLock()
-	p := s.subs[ev.GuildID]
+	subs := s.subs[ev.GuildID] // never written once stored: safe to read unlocked
 	s.mu.RUnlock()
-	if p == nil {
-		return
-	}
-	v := p.Load()
-	if v == nil {
+	if len(subs) == 0 {
 		return
 	}
 	n := 0
-	wake := make([]*wsConn, 0, min(len(*v), 1024))
-	for _, ss := range *v {
+	wake := make([]*wsConn, 0, min(len(subs), 1024))
+	for _, ss := range subs {
 		if !ss.wants(ev) {
 			continue
 		}
