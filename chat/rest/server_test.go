@@ -136,6 +136,10 @@ func TestConfigValidate(t *testing.T) {
 		{"no service", Config{GatewayURL: "ws://x"}, false},
 		{"no gateway url", Config{Service: svc}, false},
 		{"negative body", Config{Service: svc, GatewayURL: "ws://x", MaxBody: -1}, false},
+		{"route without window", Config{Service: svc, GatewayURL: "ws://x", Routes: map[string]Limit{"GET /gateway": {5, 0}}}, false},
+		{"route negative window", Config{Service: svc, GatewayURL: "ws://x", Routes: map[string]Limit{"GET /gateway": {5, -time.Second}}}, false},
+		{"route default", Config{Service: svc, GatewayURL: "ws://x", Routes: map[string]Limit{"GET /gateway": {}}}, true},
+		{"route unlimited", Config{Service: svc, GatewayURL: "ws://x", Routes: map[string]Limit{"GET /gateway": {Requests: -1}}}, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -143,6 +147,34 @@ func TestConfigValidate(t *testing.T) {
 				t.Fatalf("Validate: %v", err)
 			}
 		})
+	}
+}
+
+// TestRouteLimitDefaults: a Routes entry with zero Requests keeps the
+// route's default (it refused every request), whether that is a built-in
+// route limit or Default.
+func TestRouteLimitDefaults(t *testing.T) {
+	c := Config{Routes: map[string]Limit{routeCreateMessage: {}, "GET /gateway": {}, "GET /users/@me": {2, time.Second}}}.withDefaults()
+	if got := c.Routes[routeCreateMessage]; got != (Limit{5, 5 * time.Second}) {
+		t.Errorf("message create: %+v, want the built-in 5 per 5 s", got)
+	}
+	if got, ok := c.Routes["GET /gateway"]; ok {
+		t.Errorf("GET /gateway: %+v, want no entry (Default)", got)
+	}
+	if got := c.Routes["GET /users/@me"]; got != (Limit{2, time.Second}) {
+		t.Errorf("GET /users/@me: %+v", got)
+	}
+	s, err := New(Config{Service: newService(t), GatewayURL: "ws://x", Routes: map[string]Limit{"GET /gateway": {}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close(context.Background()) })
+	for i := range 3 {
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, httptest.NewRequest("GET", "http://x/api/v10/gateway", nil))
+		if w.Code != 200 {
+			t.Fatalf("request %d: %d %s", i, w.Code, w.Body)
+		}
 	}
 }
 
