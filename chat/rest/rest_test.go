@@ -66,6 +66,25 @@ func TestToAPIError(t *testing.T) {
 	}
 }
 
+func TestUnknownParam(t *testing.T) {
+	tests := []struct {
+		name    string
+		code    int
+		message string
+	}{
+		{"guild", 10004, "Unknown Guild"},
+		{"channel", 10003, "Unknown Channel"},
+		{"message", 10008, "Unknown Message"},
+		{"user", 10013, "Unknown User"},
+		{"other", 0, "404: Not Found"},
+	}
+	for _, tc := range tests {
+		if e := unknownParam(tc.name); e.status != 404 || e.Code != tc.code || e.Message != tc.message {
+			t.Errorf("%s: %d %d %q", tc.name, e.status, e.Code, e.Message)
+		}
+	}
+}
+
 func TestExhausted(t *testing.T) {
 	l := newLimiter(100)
 	lim := Limit{Requests: 1, Window: time.Minute}

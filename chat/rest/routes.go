@@ -89,7 +89,7 @@ func (s *Server) routes() {
 	})
 	s.handle("POST /_parley/bots/reset", false, "", func(c *call) (int, any, error) {
 		if !s.adminOK(c.r) {
-			return 0, nil, errForbidden
+			return 0, nil, service.ErrMissingAccess // 403 50001
 		}
 		var req struct {
 			Name string `json:"name"`
@@ -105,7 +105,7 @@ func (s *Server) routes() {
 	})
 	s.handle("POST /_parley/bots", false, "", func(c *call) (int, any, error) {
 		if !s.adminOK(c.r) {
-			return 0, nil, errForbidden
+			return 0, nil, service.ErrMissingAccess // 403 50001
 		}
 		var req struct {
 			Name  string `json:"name"`
