@@ -108,6 +108,16 @@ func (g *guildGraph) exists(guild model.Snowflake) bool {
 	return g.guilds[guild] != nil
 }
 
+// owner returns a guild's owner; false if the guild does not exist.
+func (g *guildGraph) owner(guild model.Snowflake) (model.Snowflake, bool) {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	if gs := g.guilds[guild]; gs != nil {
+		return gs.guild.OwnerID, true
+	}
+	return 0, false
+}
+
 // memberships lists the guilds user is a member of, by id.
 func (g *guildGraph) memberships(user model.Snowflake) []membership {
 	g.mu.RLock()

@@ -242,15 +242,15 @@ func (m moderation) target(guildID, userID string) (guild, user, owner model.Sno
 	if gerr != nil {
 		return 0, 0, 0, voicectl.ErrNotManaged
 	}
-	snap, serr := m.s.graph.snapshot(guild)
-	if serr != nil {
+	owner, ok := m.s.graph.owner(guild)
+	if !ok {
 		return 0, 0, 0, voicectl.ErrNotManaged
 	}
 	user, err = model.ParseSnowflake(userID)
 	if err != nil {
 		return 0, 0, 0, ErrUnknownMember
 	}
-	return guild, user, snap.guild.OwnerID, nil
+	return guild, user, owner, nil
 }
 
 func (m moderation) SetServerMute(ctx context.Context, guildID, userID string, mute bool) error {
