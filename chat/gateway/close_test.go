@@ -142,27 +142,6 @@ func TestLifecycle(t *testing.T) {
 	}
 }
 
-func TestConfigValidate(t *testing.T) {
-	tests := []struct {
-		name string
-		cfg  Config
-		ok   bool
-	}{
-		{"backend only", Config{Backend: &fakeBackend{}}, true},
-		{"no backend", Config{}, false},
-		{"negative frame", Config{Backend: &fakeBackend{}, MaxFrame: -1}, false},
-		{"negative replay", Config{Backend: &fakeBackend{}, ReplayLimit: -1}, false},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			err := tc.cfg.Validate()
-			if (err == nil) != tc.ok || (err != nil && !errors.Is(err, ErrConfig)) {
-				t.Fatalf("Validate: %v", err)
-			}
-		})
-	}
-}
-
 // TestCloseEchoOneWriter: the reader echoes a client's close frame only
 // when no writer owns the connection; with one at work it writes nothing
 // (its bytes would interleave with the writer's) and drops the connection.

@@ -125,7 +125,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: no backend", ErrConfig)
 	case c.Conns.Validate() != nil:
 		return fmt.Errorf("%w: %v", ErrConfig, c.Conns.Validate())
-	case c.HeartbeatInterval < 0, c.ResumeWindow < 0, c.TokenCheck < 0, c.IdentifyTimeout < 0, c.MaxFrame < 0, c.EventsPerMinute < 0, c.ReplayLimit < 0, c.ReplayBytes < 0:
+	case c.HeartbeatInterval < 0, c.HeartbeatGrace < 0, c.ResumeWindow < 0, c.TokenCheck < 0, c.IdentifyTimeout < 0,
+		c.IdentifyWindow < 0, c.WriteTimeout < 0:
+		return fmt.Errorf("%w: negative duration", ErrConfig)
+	case c.MaxFrame < 0, c.EventsPerMinute < 0, c.IdentifyBurst < 0, c.ReplayLimit < 0, c.ReplayBytes < 0, c.MaxShards < 0:
 		return fmt.Errorf("%w: negative limit", ErrConfig)
 	}
 	return nil
