@@ -13,13 +13,17 @@ import (
 	"github.com/parleyhq/parley/internal/testkit"
 )
 
-// dialFrom opens a gateway connection from the loopback address src.
+// dialFrom opens a gateway connection from the loopback address src
+// ("": the default source address).
 func dialFrom(t *testing.T, url, src string) *client {
 	t.Helper()
-	d := ws.Dialer{NetDial: func(ctx context.Context, network, addr string) (net.Conn, error) {
-		nd := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
-		return nd.DialContext(ctx, network, addr)
-	}}
+	var d ws.Dialer
+	if src != "" {
+		d.NetDial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			nd := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
+			return nd.DialContext(ctx, network, addr)
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	nc, br, _, err := d.Dial(ctx, url)

@@ -135,20 +135,10 @@ type client struct {
 	r  io.Reader
 }
 
+// dial opens a gateway connection (from the default source address).
 func dial(t *testing.T, url string) *client {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	nc, br, _, err := ws.Dial(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	c := &client{t: t, nc: nc, r: nc}
-	if br != nil {
-		c.r = io.MultiReader(br, nc)
-	}
-	return c
+	return dialFrom(t, url, "")
 }
 
 type frame struct {
