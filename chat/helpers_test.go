@@ -18,6 +18,7 @@ import (
 
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
+	"github.com/parleyhq/parley/internal/testkit"
 	"github.com/parleyhq/parley/internal/testpg"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
@@ -128,7 +129,8 @@ func api(t testing.TB, s *chat.Server, method, path, token string, body any, out
 // loopback address src (so one test can be many clients to the per-address
 // limits, as real clients are).
 func clientFrom(t testing.TB, src string) *http.Client {
-	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 5 * time.Second}
+	d := testkit.DialerFrom(src)
+	d.Timeout = 5 * time.Second
 	tr := &http.Transport{DialContext: d.DialContext}
 	t.Cleanup(tr.CloseIdleConnections)
 	return &http.Client{Transport: tr, Timeout: 30 * time.Second}

@@ -232,8 +232,7 @@ func TestConnCapPerIP(t *testing.T) {
 		t.Fatal(err)
 	}
 	from := func(src string) net.Conn {
-		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
-		nc, err := d.Dial("tcp", s.Addr())
+		nc, err := testkit.DialerFrom(src).Dial("tcp", s.Addr())
 		if err != nil {
 			t.Fatal(err)
 		}
