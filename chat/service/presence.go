@@ -29,7 +29,9 @@ type activity struct {
 }
 
 // normalizeActivities re-encodes a client's activities with only the
-// relayed fields, each within its limit; anything else is ErrInvalidForm.
+// relayed fields, each within its limit, and the whole no longer than
+// maxActivitiesRaw (re-encoding can grow it: "<" becomes "\u003c"), so
+// its output is accepted again unchanged; anything else is ErrInvalidForm.
 func normalizeActivities(raw json.RawMessage) (json.RawMessage, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return json.RawMessage("[]"), nil
@@ -49,7 +51,11 @@ func normalizeActivities(raw json.RawMessage) (json.RawMessage, error) {
 	if list == nil {
 		list = []activity{}
 	}
-	return json.Marshal(list)
+	out, err := json.Marshal(list)
+	if err != nil || len(out) > maxActivitiesRaw {
+		return nil, bad // what is relayed stays within the limit it was read under
+	}
+	return out, nil
 }
 
 // PresenceUpdate handles gateway op 3: PRESENCE_UPDATE to each of the
