@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -303,13 +302,10 @@ func gatewayTemplates(rng *rand.Rand, tokens []string, ids abuseIDs) [][]byte {
 // gatewayAttacker connects from src again and again until ctx ends, each
 // time sending a random mix of garbage, mutated and valid payloads.
 func gatewayAttacker(ctx context.Context, addr, src string, rng *rand.Rand, tokens []string, ids abuseIDs) {
-	d := ws.Dialer{NetDial: func(ctx context.Context, network, a string) (net.Conn, error) {
-		nd := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
-		return nd.DialContext(ctx, network, a)
-	}}
+	nd := testkit.DialerFrom(src)
+	d := ws.Dialer{NetDial: nd.DialContext}
 	for ctx.Err() == nil {
 		if rng.IntN(8) == 0 { // not even a WebSocket
-			nd := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
 			if nc, err := nd.DialContext(ctx, "tcp", addr); err == nil {
 				_ = nc.SetWriteDeadline(time.Now().Add(time.Second))
 				_, _ = nc.Write(junk(rng, rng.IntN(2000)))
@@ -393,7 +389,8 @@ func gatewayAttacker(ctx context.Context, addr, src string, rng *rand.Rand, toke
 
 // restAttacker sends random and mutated requests from src until ctx ends.
 func restAttacker(ctx context.Context, t *testing.T, addr, src string, rng *rand.Rand, tokens []string, ids abuseIDs) {
-	nd := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: time.Second}
+	nd := testkit.DialerFrom(src)
+	nd.Timeout = time.Second
 	tr := &http.Transport{DialContext: nd.DialContext, MaxConnsPerHost: 8}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: 2 * time.Second}

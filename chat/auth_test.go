@@ -3,36 +3,13 @@ package chat_test
 import (
 	"context"
 	"encoding/hex"
-	"errors"
-	"io"
 	"path/filepath"
 	"testing"
-	"time"
 
-	"github.com/gobwas/ws/wsutil"
 	"github.com/parleyhq/parley/chat"
 	"github.com/parleyhq/parley/chat/store"
 	"github.com/parleyhq/parley/internal/testkit"
 )
-
-// expectClose reads until the server closes and returns the close code.
-func (c *gwClient) expectClose() int {
-	c.t.Helper()
-	_ = c.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
-	for {
-		_, err := wsutil.ReadServerText(struct {
-			io.Reader
-			io.Writer
-		}{c.r, c.nc})
-		var ce wsutil.ClosedError
-		if errors.As(err, &ce) {
-			return int(ce.Code)
-		}
-		if err != nil {
-			c.t.Fatalf("waiting for a close: %v", err)
-		}
-	}
-}
 
 // TestLogoutAndRevocation (issue item 8) through REST and the gateway:
 // POST /auth/logout revokes the token used (401 after, its gateway session

@@ -3,88 +3,18 @@ package chat_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/gobwas/ws"
-	"github.com/gobwas/ws/wsutil"
 	"github.com/parleyhq/parley/chat"
 	"github.com/parleyhq/parley/chat/rest"
 	"github.com/parleyhq/parley/chat/store"
 	"github.com/parleyhq/parley/internal/testkit"
 	"github.com/parleyhq/parley/internal/voicetoken"
 )
-
-type gwClient struct {
-	t  *testing.T
-	nc net.Conn
-	r  io.Reader
-}
-
-type gwFrame struct {
-	Op int             `json:"op"`
-	S  *int64          `json:"s"`
-	T  *string         `json:"t"`
-	D  json.RawMessage `json:"d"`
-}
-
-func dialGateway(t *testing.T, s *chat.Server, token string, intents int) *gwClient {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	nc, br, _, err := ws.Dial(ctx, "ws://"+s.GatewayAddr()+"/?v=10&encoding=json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	c := &gwClient{t: t, nc: nc, r: nc}
-	if br != nil {
-		c.r = io.MultiReader(br, nc)
-	}
-	c.expect("op10")
-	c.send(map[string]any{"op": 2, "d": map[string]any{"token": token, "intents": intents, "properties": map[string]string{"os": "linux"}}})
-	return c
-}
-
-func (c *gwClient) send(v any) {
-	b, _ := json.Marshal(v)
-	if err := wsutil.WriteClientText(c.nc, b); err != nil {
-		c.t.Fatal(err)
-	}
-}
-
-// expect reads until a dispatch named name (or "opN") arrives.
-func (c *gwClient) expect(name string) gwFrame {
-	c.t.Helper()
-	_ = c.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
-	for {
-		data, err := wsutil.ReadServerText(struct {
-			io.Reader
-			io.Writer
-		}{c.r, c.nc})
-		var ce wsutil.ClosedError
-		if errors.As(err, &ce) {
-			c.t.Fatalf("closed %d waiting for %s", ce.Code, name)
-		}
-		if err != nil {
-			c.t.Fatalf("waiting for %s: %v", name, err)
-		}
-		var f gwFrame
-		if err := json.Unmarshal(data, &f); err != nil {
-			c.t.Fatal(err)
-		}
-		if (f.T != nil && *f.T == name) || (f.T == nil && name == fmt.Sprint("op", f.Op)) {
-			return f
-		}
-	}
-}
 
 type idObj struct {
 	ID string `json:"id"`
@@ -220,6 +150,10 @@ func TestEndToEnd(t *testing.T) {
 				{"GET", "/guilds/999", botAuth, nil, 404, 10004},
 				{"GET", "/channels/abc", botAuth, nil, 404, 10003},
 				{"PATCH", "/channels/" + general, botAuth, []byte(`{"topic":"` + strings.Repeat("a", 2<<20) + `"}`), 413, 40005},
+				{"PATCH", "/channels/" + general, botAuth, []byte(`{"topic":5}`), 400, 50035},
+				{"PATCH", "/channels/" + general, botAuth, []byte(`[]`), 400, 50109},
+				{"PATCH", "/channels/" + general, botAuth, []byte(`{"topic":`), 400, 50109},
+				{"PATCH", "/guilds/" + guild.ID + "/members/" + bot.ID.String(), botAuth, []byte(`{"mute":"yes"}`), 400, 50035},
 				{"GET", "/no/such/route", botAuth, nil, 404, 0},
 			}
 			for _, ec := range errCases {
@@ -351,36 +285,7 @@ func TestKick(t *testing.T) {
 func TestGatewayBadToken(t *testing.T) {
 	testkit.NoLeaks(t)
 	s := startChat(t, store.Config{SQLitePath: filepath.Join(t.TempDir(), "chat.db")}, nil, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	nc, br, _, err := ws.Dial(ctx, "ws://"+s.GatewayAddr()+"/?v=10&encoding=json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	rw := struct {
-		io.Reader
-		io.Writer
-	}{io.Reader(nc), nc}
-	if br != nil {
-		rw.Reader = io.MultiReader(br, nc)
-	}
-	b, _ := json.Marshal(map[string]any{"op": 2, "d": map[string]any{"token": "Bot nope", "intents": 1}})
-	if err := wsutil.WriteClientText(nc, b); err != nil {
-		t.Fatal(err)
-	}
-	_ = nc.SetReadDeadline(time.Now().Add(5 * time.Second))
-	for {
-		_, err := wsutil.ReadServerText(rw)
-		var ce wsutil.ClosedError
-		if errors.As(err, &ce) {
-			if ce.Code != 4004 {
-				t.Fatalf("close %d, want 4004", ce.Code)
-			}
-			return
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	if code := dialGateway(t, s, "Bot nope", 1).expectClose(); code != 4004 {
+		t.Fatalf("close %d, want 4004", code)
 	}
 }

@@ -64,7 +64,7 @@ func (c Config) withDefaults() Config {
 		// /gateway/bot advertises the gateway's identify burst.
 		c.REST.MaxConcurrency = c.Gateway.IdentifyBurst
 		if c.REST.MaxConcurrency == 0 {
-			c.REST.MaxConcurrency = 16
+			c.REST.MaxConcurrency = gateway.DefaultIdentifyBurst
 		}
 	}
 	if c.OpenTimeout == 0 {

@@ -3,7 +3,8 @@
 // discordgo) connect to it by changing only their base URLs.
 //
 // Layout, along the request path (imports run down this list only:
-// transports → service → store → model; TestLayers fences it):
+// transports → service → store → model; internal/archtest's
+// TestDependencyFences fences it):
 //
 //	rest        HTTP API (/api/v10, /api/v9 alias), rate limits, errors
 //	gateway     WebSocket gateway: sessions, resume, fan-out (epoll, gobwas/ws)

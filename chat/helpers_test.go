@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -14,6 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsutil"
+	"github.com/parleyhq/parley/internal/testkit"
 	"github.com/parleyhq/parley/internal/testpg"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
@@ -124,7 +129,8 @@ func api(t testing.TB, s *chat.Server, method, path, token string, body any, out
 // loopback address src (so one test can be many clients to the per-address
 // limits, as real clients are).
 func clientFrom(t testing.TB, src string) *http.Client {
-	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 5 * time.Second}
+	d := testkit.DialerFrom(src)
+	d.Timeout = 5 * time.Second
 	tr := &http.Transport{DialContext: d.DialContext}
 	t.Cleanup(tr.CloseIdleConnections)
 	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
@@ -184,4 +190,89 @@ func generalChannel(t testing.TB, s *chat.Server, token string) string {
 	}
 	t.Fatalf("no #general in %+v", chans)
 	return ""
+}
+
+type gwClient struct {
+	t  *testing.T
+	nc net.Conn
+	r  io.Reader
+}
+
+type gwFrame struct {
+	Op int             `json:"op"`
+	S  *int64          `json:"s"`
+	T  *string         `json:"t"`
+	D  json.RawMessage `json:"d"`
+}
+
+func dialGateway(t *testing.T, s *chat.Server, token string, intents int) *gwClient {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	nc, br, _, err := ws.Dial(ctx, "ws://"+s.GatewayAddr()+"/?v=10&encoding=json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	c := &gwClient{t: t, nc: nc, r: nc}
+	if br != nil {
+		c.r = io.MultiReader(br, nc)
+	}
+	c.expect("op10")
+	c.send(map[string]any{"op": 2, "d": map[string]any{"token": token, "intents": intents, "properties": map[string]string{"os": "linux"}}})
+	return c
+}
+
+func (c *gwClient) send(v any) {
+	b, _ := json.Marshal(v)
+	if err := wsutil.WriteClientText(c.nc, b); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// read returns the next frame, or the close code once the server closes
+// (each read waits at most 10 s).
+func (c *gwClient) read() (gwFrame, int) {
+	c.t.Helper()
+	_ = c.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	data, err := wsutil.ReadServerText(struct {
+		io.Reader
+		io.Writer
+	}{c.r, c.nc})
+	var ce wsutil.ClosedError
+	if errors.As(err, &ce) {
+		return gwFrame{}, int(ce.Code)
+	}
+	if err != nil {
+		c.t.Fatalf("read: %v", err)
+	}
+	var f gwFrame
+	if err := json.Unmarshal(data, &f); err != nil {
+		c.t.Fatalf("bad frame %s: %v", data, err)
+	}
+	return f, 0
+}
+
+// expect reads until a dispatch named name (or "opN") arrives.
+func (c *gwClient) expect(name string) gwFrame {
+	c.t.Helper()
+	for {
+		f, code := c.read()
+		if code != 0 {
+			c.t.Fatalf("closed %d waiting for %s", code, name)
+		}
+		if (f.T != nil && *f.T == name) || (f.T == nil && name == fmt.Sprint("op", f.Op)) {
+			return f
+		}
+	}
+}
+
+// expectClose reads until the server closes and returns the close code.
+func (c *gwClient) expectClose() int {
+	c.t.Helper()
+	for {
+		if _, code := c.read(); code != 0 {
+			return code
+		}
+	}
 }

@@ -1,13 +1,16 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gobwas/ws"
 	"github.com/parleyhq/parley/chat/model"
 	"github.com/parleyhq/parley/internal/testkit"
 )
@@ -139,23 +142,31 @@ func TestLifecycle(t *testing.T) {
 	}
 }
 
-func TestConfigValidate(t *testing.T) {
-	tests := []struct {
-		name string
-		cfg  Config
-		ok   bool
-	}{
-		{"backend only", Config{Backend: &fakeBackend{}}, true},
-		{"no backend", Config{}, false},
-		{"negative frame", Config{Backend: &fakeBackend{}, MaxFrame: -1}, false},
-		{"negative replay", Config{Backend: &fakeBackend{}, ReplayLimit: -1}, false},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			err := tc.cfg.Validate()
-			if (err == nil) != tc.ok || (err != nil && !errors.Is(err, ErrConfig)) {
-				t.Fatalf("Validate: %v", err)
-			}
-		})
+// TestCloseEchoOneWriter: the reader echoes a client's close frame only
+// when no writer owns the connection; with one at work it writes nothing
+// (its bytes would interleave with the writer's) and drops the connection.
+func TestCloseEchoOneWriter(t *testing.T) {
+	s, _, _ := startServer(t, nil)
+	for _, writer := range []bool{false, true} {
+		nc, peer := net.Pipe()
+		c := &wsConn{srv: s, nc: nc, fd: -1}
+		c.flushing = writer
+		got := make(chan []byte, 1)
+		go func() { b, _ := io.ReadAll(peer); got <- b }()
+		body := ws.NewCloseFrameBody(ws.StatusNormalClosure, "")
+		if err := s.frame(context.Background(), c, ws.Header{OpCode: ws.OpClose, Fin: true, Length: int64(len(body))}, body); err != nil {
+			t.Fatal(err)
+		}
+		b := <-got
+		want := append(appendFrameHeader(nil, ws.OpClose, len(body)), body...)
+		if writer && len(b) != 0 {
+			t.Errorf("the reader wrote %x while a writer owned the connection", b)
+		}
+		if !writer && !bytes.Equal(b, want) {
+			t.Errorf("echo %x, want %x", b, want)
+		}
+		if !c.dead.Load() {
+			t.Error("connection not dropped")
+		}
 	}
 }

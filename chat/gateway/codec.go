@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -18,19 +17,14 @@ type Payload struct {
 // DecodePayload parses one client text frame. It accepts exactly one JSON
 // object with an integer "op"; anything else is ErrDecode.
 func DecodePayload(b []byte) (Payload, error) {
+	// json.Unmarshal rejects trailing data (a Decoder's More does not see a
+	// stray "}" or "]"), and a json.Number field is filled without UseNumber.
 	var raw struct {
-		Op *json.Number     `json:"op"`
-		D  json.RawMessage  `json:"d"`
-		S  *json.RawMessage `json:"s"`
-		T  *json.RawMessage `json:"t"`
+		Op *json.Number    `json:"op"`
+		D  json.RawMessage `json:"d"`
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	if err := dec.Decode(&raw); err != nil {
+	if err := json.Unmarshal(b, &raw); err != nil {
 		return Payload{}, fmt.Errorf("%w: %v", ErrDecode, err)
-	}
-	if dec.More() {
-		return Payload{}, fmt.Errorf("%w: trailing data", ErrDecode)
 	}
 	if raw.Op == nil {
 		return Payload{}, fmt.Errorf("%w: missing op", ErrDecode)

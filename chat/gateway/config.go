@@ -49,7 +49,8 @@ type Config struct {
 	// 60 s; exceeding closes with 4008).
 	EventsPerMinute int
 	// IdentifyBurst identifies per user are allowed per IdentifyWindow
-	// (max_concurrency; default 16 per 5 s); more get op 9.
+	// (max_concurrency; default DefaultIdentifyBurst per 5 s); more get
+	// op 9.
 	IdentifyBurst  int
 	IdentifyWindow time.Duration
 	// ReplayLimit caps a session's dispatch list (write queue + replay log,
@@ -99,7 +100,7 @@ func (c Config) withDefaults() Config {
 	def(&c.TokenCheck, time.Minute)
 	defInt(&c.MaxFrame, 4096)
 	defInt(&c.EventsPerMinute, 120)
-	defInt(&c.IdentifyBurst, 16)
+	defInt(&c.IdentifyBurst, DefaultIdentifyBurst)
 	defInt(&c.ReplayLimit, 1000)
 	defInt(&c.ReplayBytes, 2<<20)
 	defInt(&c.MaxShards, 16)
@@ -111,6 +112,10 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// DefaultIdentifyBurst is Config.IdentifyBurst's default (the
+// max_concurrency /gateway/bot advertises).
+const DefaultIdentifyBurst = 16
+
 // Validate checks required fields and ranges and reports the first problem
 // (wrapping ErrConfig). It changes nothing: New applies the defaults
 // before it validates.
@@ -120,7 +125,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: no backend", ErrConfig)
 	case c.Conns.Validate() != nil:
 		return fmt.Errorf("%w: %v", ErrConfig, c.Conns.Validate())
-	case c.HeartbeatInterval < 0, c.ResumeWindow < 0, c.TokenCheck < 0, c.IdentifyTimeout < 0, c.MaxFrame < 0, c.EventsPerMinute < 0, c.ReplayLimit < 0, c.ReplayBytes < 0:
+	case c.HeartbeatInterval < 0, c.HeartbeatGrace < 0, c.ResumeWindow < 0, c.TokenCheck < 0, c.IdentifyTimeout < 0,
+		c.IdentifyWindow < 0, c.WriteTimeout < 0:
+		return fmt.Errorf("%w: negative duration", ErrConfig)
+	case c.MaxFrame < 0, c.EventsPerMinute < 0, c.IdentifyBurst < 0, c.ReplayLimit < 0, c.ReplayBytes < 0, c.MaxShards < 0:
 		return fmt.Errorf("%w: negative limit", ErrConfig)
 	}
 	return nil

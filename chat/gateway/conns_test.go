@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"io"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -13,13 +12,11 @@ import (
 	"github.com/parleyhq/parley/internal/testkit"
 )
 
-// dialFrom opens a gateway connection from the loopback address src.
+// dialFrom opens a gateway connection from the loopback address src
+// ("": the default source address).
 func dialFrom(t *testing.T, url, src string) *client {
 	t.Helper()
-	d := ws.Dialer{NetDial: func(ctx context.Context, network, addr string) (net.Conn, error) {
-		nd := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
-		return nd.DialContext(ctx, network, addr)
-	}}
+	d := ws.Dialer{NetDial: testkit.DialerFrom(src).DialContext}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	nc, br, _, err := d.Dial(ctx, url)
@@ -38,8 +35,7 @@ func dialFrom(t *testing.T, url, src string) *client {
 // server before any byte (a per-IP cap at accept).
 func refused(t *testing.T, addr, src string) bool {
 	t.Helper()
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
-	nc, err := d.Dial("tcp", addr)
+	nc, err := testkit.DialerFrom(src).Dial("tcp", addr)
 	if err != nil {
 		return true
 	}

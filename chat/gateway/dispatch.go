@@ -1,23 +1,23 @@
 package gateway
 
-import "github.com/parleyhq/parley/chat/model"
+import (
+	"slices"
+
+	"github.com/parleyhq/parley/chat/model"
+)
 
 // Dispatch sends ev to every session subscribed to ev.GuildID that has the
 // event's intent. It never blocks on a socket.
 func (s *Server) Dispatch(ev *model.Event) {
 	s.mu.RLock()
-	p := s.subs[ev.GuildID]
+	subs := s.subs[ev.GuildID] // never written once stored: safe to read unlocked
 	s.mu.RUnlock()
-	if p == nil {
-		return
-	}
-	v := p.Load()
-	if v == nil {
+	if len(subs) == 0 {
 		return
 	}
 	n := 0
-	wake := make([]*wsConn, 0, min(len(*v), 1024))
-	for _, ss := range *v {
+	wake := make([]*wsConn, 0, min(len(subs), 1024))
+	for _, ss := range subs {
 		if !ss.wants(ev) {
 			continue
 		}
@@ -68,8 +68,21 @@ func (s *Server) DispatchSession(id string, ev *model.Event) bool {
 }
 
 // JoinGuild subscribes a user's sessions to a guild and sends them its
-// GUILD_CREATE (a member was added).
-func (s *Server) JoinGuild(user, guild model.Snowflake, guildCreate []byte) {
+// GUILD_CREATE (a member was added). The GUILD_CREATE is encoded
+// (Backend.GuildCreate), outside the lock, only when the user has a
+// session in the guild's shard: a user who just registered has none.
+func (s *Server) JoinGuild(user, guild model.Snowflake) {
+	s.mu.RLock()
+	want := slices.ContainsFunc(s.byUser[user], func(ss *session) bool { return ss.inShard(guild) })
+	s.mu.RUnlock()
+	if !want {
+		return
+	}
+	guildCreate, err := s.cfg.Backend.GuildCreate(guild)
+	if err != nil {
+		s.cfg.Logger.Warn("gateway guild_create", "guild", guild, "err", err)
+		return
+	}
 	s.mu.Lock()
 	var list []*session
 	for _, ss := range s.byUser[user] {

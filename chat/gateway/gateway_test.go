@@ -28,7 +28,9 @@ type fakeBackend struct {
 	voices  []model.VoiceStateRequest
 	revoked map[model.TokenID]bool
 	checks  int
-	srv     *Server
+	// guildCreates counts GuildCreate calls.
+	guildCreates int
+	srv          *Server
 }
 
 // fakeToken is the id of a test token: its text, zero-padded.
@@ -71,6 +73,9 @@ func (f *fakeBackend) GuildsOf(model.Snowflake) []model.Snowflake {
 	return []model.Snowflake{testGuild}
 }
 func (f *fakeBackend) GuildCreate(g model.Snowflake) ([]byte, error) {
+	f.mu.Lock()
+	f.guildCreates++
+	f.mu.Unlock()
 	return json.Marshal(map[string]any{"id": g, "name": "Parley", "channels": []any{}})
 }
 func (f *fakeBackend) VoiceStateUpdate(_ context.Context, s model.SessionRef, req model.VoiceStateRequest) error {
@@ -130,20 +135,10 @@ type client struct {
 	r  io.Reader
 }
 
+// dial opens a gateway connection (from the default source address).
 func dial(t *testing.T, url string) *client {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	nc, br, _, err := ws.Dial(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	c := &client{t: t, nc: nc, r: nc}
-	if br != nil {
-		c.r = io.MultiReader(br, nc)
-	}
-	return c
+	return dialFrom(t, url, "")
 }
 
 type frame struct {
@@ -293,6 +288,40 @@ func TestIdentifyDispatchResume(t *testing.T) {
 	testkit.Eventually(t, 5*time.Second, func() bool { fb.mu.Lock(); defer fb.mu.Unlock(); return len(fb.ended) == 1 }, "close 1000 did not end the session")
 }
 
+// TestJoinGuild: a new member's sessions are subscribed and get the
+// guild's GUILD_CREATE; a user without sessions (a registration) costs no
+// GUILD_CREATE encoding.
+func TestJoinGuild(t *testing.T) {
+	s, url, fb := startServer(t, nil)
+	creates := func() int {
+		fb.mu.Lock()
+		defer fb.mu.Unlock()
+		return fb.guildCreates
+	}
+	const other model.Snowflake = 2000
+	s.JoinGuild(2, other) // user 2 has no session
+	if n := creates(); n != 0 {
+		t.Fatalf("GuildCreate called %d times for a user without sessions", n)
+	}
+	c := dial(t, url)
+	c.expect("10")
+	c.send(identifyPayload("good", 1<<9))
+	c.expect("GUILD_CREATE")
+	before := creates()
+	s.JoinGuild(1, other)
+	if f := c.expect("GUILD_CREATE"); !strings.Contains(string(f.D), `"id":"2000"`) {
+		t.Fatalf("GUILD_CREATE %s", f.D)
+	}
+	if n := creates() - before; n != 1 {
+		t.Fatalf("GuildCreate called %d times for one session", n)
+	}
+	ev, _ := model.NewEvent("MESSAGE_CREATE", other, model.IntentGuildMessages, map[string]any{"content": "joined"})
+	s.Dispatch(ev)
+	if f := c.expect("MESSAGE_CREATE"); !strings.Contains(string(f.D), "joined") {
+		t.Fatalf("dispatch to the joined guild: %s", f.D)
+	}
+}
+
 func TestCloseCodes(t *testing.T) {
 	_, url, _ := startServer(t, func(c *Config) { c.EventsPerMinute = 5 })
 	good := identifyPayload("good", 513)
@@ -414,6 +443,11 @@ func TestDecodePayload(t *testing.T) {
 		{`{"d":1}`, 0, false},
 		{`{"op":1.5}`, 0, false},
 		{`{"op":1}{"op":2}`, 0, false},
+		{`{"op":1}}`, 0, false},
+		{`{"op":1}]`, 0, false},
+		{`{"op":1} x`, 0, false},
+		{" {\"op\":1}\n", 1, true},
+		{`{"op":1,"s":7,"t":"X"}`, 1, true},
 		{`[]`, 0, false},
 		{``, 0, false},
 		{`{"op":99999999999}`, 0, false},
@@ -438,6 +472,11 @@ func FuzzDecodePayload(f *testing.F) {
 		p, err := DecodePayload(b)
 		if err != nil {
 			return
+		}
+		// Accepted means exactly one JSON object carrying that op.
+		var obj map[string]json.RawMessage
+		if !json.Valid(b) || json.Unmarshal(b, &obj) != nil {
+			t.Fatalf("accepted %q, not one JSON object", b)
 		}
 		// Every op's d decoder must not panic either.
 		var id Identify

@@ -71,15 +71,24 @@ func (s *Server) frame(ctx context.Context, c *wsConn, h ws.Header, p []byte) er
 		// 1000/1001 from the client end the session (discord.js logout);
 		// other codes keep it resumable.
 		end := code == ws.StatusNormalClosure || code == ws.StatusGoingAway
+		// The echo is written here only if no writer owns the connection,
+		// and this reader then takes the writer's place (flushing) so none
+		// starts: one writer at a time (see wsConn). With a writer at work
+		// (or queued) the echo is skipped; the drop below cuts that write
+		// short either way.
 		c.mu.Lock()
 		c.closing, c.endSession = true, end
+		echo := !c.flushing
+		c.flushing = true
 		c.mu.Unlock()
-		echo := ws.NewCloseFrameBody(code, "")
-		if code == ws.StatusNoStatusRcvd {
-			echo = nil
+		if echo {
+			body := ws.NewCloseFrameBody(code, "")
+			if code == ws.StatusNoStatusRcvd {
+				body = nil
+			}
+			_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+			_, _ = c.nc.Write(append(appendFrameHeader(nil, ws.OpClose, len(body)), body...))
 		}
-		_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
-		_, _ = c.nc.Write(append(appendFrameHeader(nil, ws.OpClose, len(echo)), echo...))
 		s.drop(c, nil)
 		return nil
 	case ws.OpText:

@@ -50,9 +50,10 @@ type Server struct {
 	drained   chan struct{} // set by Close; closed by drop when conns becomes empty
 	sessions  map[string]*session
 	byUser    map[model.Snowflake][]*session
-	// subs maps a guild to its subscribed sessions: a copy-on-write slice
-	// (the map is guarded by mu, the slices are immutable once stored).
-	subs map[model.Snowflake]*atomic.Pointer[[]*session]
+	// subs maps a guild to its subscribed sessions. The slices are
+	// copy-on-write: replaced, never written once stored, so Dispatch
+	// reads one under mu and sends without it.
+	subs map[model.Snowflake][]*session
 
 	idMu sync.Mutex
 	// identifies per user in the current window; guarded by idMu.
@@ -95,7 +96,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg: cfg, ln: connlimit.Wrap(ln, cfg.Conns), quit: make(chan struct{}),
 		upgrading: map[net.Conn]struct{}{}, conns: map[*wsConn]struct{}{}, sessions: map[string]*session{},
-		byUser: map[model.Snowflake][]*session{}, subs: map[model.Snowflake]*atomic.Pointer[[]*session]{},
+		byUser: map[model.Snowflake][]*session{}, subs: map[model.Snowflake][]*session{},
 		identifies: map[model.Snowflake]*window{},
 	}
 	p, err := newPoller(s.goWork)

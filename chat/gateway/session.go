@@ -199,11 +199,19 @@ func (s *session) detach(c *wsConn, now time.Time) {
 	s.mu.Unlock()
 }
 
-// expired reports a detached session past its resume window.
-func (s *session) expired(now time.Time, window time.Duration) bool {
+// sweepState is what the sweeper needs of a live session, under one lock:
+// whether it is detached past its resume window (expired), else whether
+// its token's check is due at now, and that token.
+func (s *session) sweepState(now time.Time, window time.Duration) (expired bool, token model.TokenID, due bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return !s.ended && s.conn == nil && !s.detachedAt.IsZero() && now.Sub(s.detachedAt) > window
+	if s.ended {
+		return false, token, false
+	}
+	if s.conn == nil && !s.detachedAt.IsZero() && now.Sub(s.detachedAt) > window {
+		return true, token, false
+	}
+	return false, s.token, now.UnixNano() >= s.checkAt
 }
 
 // end marks the session over; it reports false if it already was.
@@ -240,13 +248,6 @@ func (s *session) checked(token model.TokenID, checkAt int64) {
 		s.checkAt = checkAt
 	}
 	s.mu.Unlock()
-}
-
-// tokenDue returns the session's token if its check is due at now.
-func (s *session) tokenDue(now int64) (model.TokenID, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.token, !s.ended && now >= s.checkAt
 }
 
 // usesToken reports whether the session was opened with token (nil: any).

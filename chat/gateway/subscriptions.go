@@ -3,7 +3,6 @@ package gateway
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"sync/atomic"
 
 	"github.com/parleyhq/parley/chat/model"
 )
@@ -27,38 +26,27 @@ func (s *Server) register(ss *session, guilds []model.Snowflake) {
 }
 
 func (s *Server) subscribeLocked(ss *session, g model.Snowflake) {
-	p := s.subs[g]
-	if p == nil {
-		p = &atomic.Pointer[[]*session]{}
-		s.subs[g] = p
-	}
-	var cur []*session
-	if v := p.Load(); v != nil {
-		cur = *v
-	}
+	cur := s.subs[g]
 	next := make([]*session, len(cur), len(cur)+1)
 	copy(next, cur)
-	next = append(next, ss)
-	p.Store(&next)
+	s.subs[g] = append(next, ss) // a new slice: Dispatch may be reading cur
 	ss.mu.Lock()
 	ss.guilds = append(ss.guilds, g)
 	ss.mu.Unlock()
 }
 
 func (s *Server) unsubscribeLocked(ss *session, g model.Snowflake) {
-	if p := s.subs[g]; p != nil {
-		if v := p.Load(); v != nil {
-			next := make([]*session, 0, len(*v))
-			for _, x := range *v {
-				if x != ss {
-					next = append(next, x)
-				}
+	if cur, ok := s.subs[g]; ok {
+		next := make([]*session, 0, len(cur))
+		for _, x := range cur {
+			if x != ss {
+				next = append(next, x)
 			}
-			if len(next) == 0 {
-				delete(s.subs, g)
-			} else {
-				p.Store(&next)
-			}
+		}
+		if len(next) == 0 {
+			delete(s.subs, g)
+		} else {
+			s.subs[g] = next // a new slice: Dispatch may be reading cur
 		}
 	}
 	ss.mu.Lock()

@@ -8,7 +8,8 @@ import (
 // sweep runs once a second until Close: it closes silent and unidentified
 // connections, ends sessions whose resume window passed, forgets identify
 // windows, and re-checks the tokens that are due (ctx: the lifetime
-// context of Start, for the backend calls).
+// context of Start, for the backend calls). One pass over the sessions
+// finds both the expired ones and the due tokens.
 func (s *Server) sweep(ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
@@ -22,6 +23,7 @@ func (s *Server) sweep(ctx context.Context) {
 		silent := (s.cfg.HeartbeatInterval + s.cfg.HeartbeatGrace).Nanoseconds()
 		var idle, unidentified []*wsConn
 		var expired []*session
+		var due []tokenCheck
 		s.mu.RLock()
 		for c := range s.conns {
 			if now.UnixNano()-c.lastRecv.Load() > silent {
@@ -31,8 +33,11 @@ func (s *Server) sweep(ctx context.Context) {
 			}
 		}
 		for _, ss := range s.sessions {
-			if ss.expired(now, s.cfg.ResumeWindow) {
+			switch exp, tok, ok := ss.sweepState(now, s.cfg.ResumeWindow); {
+			case exp:
 				expired = append(expired, ss)
+			case ok:
+				due = append(due, tokenCheck{ss, tok})
 			}
 		}
 		s.mu.RUnlock()
@@ -52,6 +57,6 @@ func (s *Server) sweep(ctx context.Context) {
 			}
 		}
 		s.idMu.Unlock()
-		s.checkTokens(ctx, now)
+		s.checkTokens(ctx, now, due)
 	}
 }

@@ -49,26 +49,28 @@ func (s *Server) revokeSession(ss *session) {
 	s.endSession(ss)
 }
 
-// checkTokens re-checks the tokens of the sessions due (sweeper): a token
-// that no longer authenticates ends its session (4004); a failure of the
-// backend is retried at the next check.
-func (s *Server) checkTokens(ctx context.Context, now time.Time) {
-	var due []*session
-	s.mu.RLock()
-	for _, ss := range s.sessions {
-		if _, ok := ss.tokenDue(now.UnixNano()); ok {
-			due = append(due, ss)
-		}
-	}
-	s.mu.RUnlock()
-	for _, ss := range due {
-		tok, _ := ss.tokenDue(now.UnixNano())
+// tokenCheck is a session whose token is due for a re-check, and that
+// token (the sweeper's pass found it).
+type tokenCheck struct {
+	ss  *session
+	tok model.TokenID
+}
+
+// checkTokens re-checks the tokens the sweeper found due: a token that no
+// longer authenticates ends its session (4004); a failure of the backend
+// is retried at the next check. A session that resumed with another token
+// since the sweeper's pass is left alone: its new token has its own check.
+func (s *Server) checkTokens(ctx context.Context, now time.Time, due []tokenCheck) {
+	for _, d := range due {
+		ss, tok := d.ss, d.tok
 		cctx, cancel := callCtx(ctx)
 		a, err := s.cfg.Backend.CheckToken(cctx, tok)
 		cancel()
 		switch {
 		case errors.Is(err, model.ErrUnauthorized):
-			s.revokeSession(ss)
+			if ss.usesToken(&tok) {
+				s.revokeSession(ss)
+			}
 		case err != nil:
 			s.cfg.Logger.Warn("gateway token check", "user", ss.user.ID, "err", err)
 			ss.checked(tok, s.nextCheck(now, time.Time{}))

@@ -55,6 +55,9 @@ func ParseSnowflake(s string) (Snowflake, error) {
 	if len(s) == 0 || len(s) > 20 || s[0] == '0' {
 		return 0, ErrBadSnowflake
 	}
+	// ParseUint rejects the same strings, but allocates a *NumError (and
+	// a copy of s) for each; ids come from clients, so non-digits are
+	// refused here for free and ParseUint only fails on overflow.
 	for i := 0; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {
 			return 0, ErrBadSnowflake

@@ -22,3 +22,17 @@ func TestUsernameKey(t *testing.T) {
 		}
 	}
 }
+
+// FuzzUsernameKey: a key is its own key, so comparing keys of keys (as
+// the store does when a name is looked up by key) is the same comparison.
+func FuzzUsernameKey(f *testing.F) {
+	for _, s := range []string{"Parley", "Straße", "ǅemal", "ﬁsh", "Ｐａｒｌｅｙ", "ℌ", "\u0345", "ΐ", "e\u0301"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		k := UsernameKey(s)
+		if k2 := UsernameKey(k); k2 != k {
+			t.Fatalf("UsernameKey(%q) = %q, whose key is %q", s, k, k2)
+		}
+	})
+}

@@ -37,7 +37,8 @@ type Config struct {
 	Global Limit
 	// Routes overrides per-route limits by route name (e.g.
 	// "POST /channels/{channel}/messages"); Default applies to others
-	// (default 50 per second; message create 5 per 5 s per channel).
+	// (default 50 per second; message create 5 per 5 s per channel). An
+	// entry with zero Requests keeps the route's default.
 	Routes  map[string]Limit
 	Default Limit
 	// MaxBody is the largest request body (default 1 MiB).
@@ -95,7 +96,8 @@ const DefaultMaxConnsPerIP = 128
 const routeCreateMessage = "POST /channels/{channel}/messages"
 
 // withDefaults returns c with every unset field filled in (Routes is a
-// new map: the defaults overlaid with c.Routes).
+// new map: the defaults overlaid with the entries of c.Routes that set
+// Requests).
 func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -115,7 +117,9 @@ func (c Config) withDefaults() Config {
 	defLimit(&c.LoginFailures, DefaultLoginFailures)
 	routes := map[string]Limit{routeCreateMessage: {5, 5 * time.Second}}
 	for k, v := range c.Routes {
-		routes[k] = v
+		if v.Requests != 0 { // zero: the route's default
+			routes[k] = v
+		}
 	}
 	c.Routes = routes
 	def := func(d *time.Duration, v time.Duration) {
@@ -162,6 +166,11 @@ func (c Config) Validate() error {
 	for _, l := range []Limit{c.Global, c.Default, c.Invalid, c.AuthPerIP, c.LoginFailures} {
 		if l.Requests > 0 && l.Window <= 0 {
 			return fmt.Errorf("%w: a limit without a window", ErrConfig)
+		}
+	}
+	for route, l := range c.Routes {
+		if l.Requests > 0 && l.Window <= 0 {
+			return fmt.Errorf("%w: route %q: a limit without a window", ErrConfig, route)
 		}
 	}
 	return nil

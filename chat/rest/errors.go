@@ -52,7 +52,6 @@ var (
 	errBadJSON    = apiError{http.StatusBadRequest, 50109, "The request body contains invalid JSON.", nil}
 	errTooLarge   = apiError{http.StatusRequestEntityTooLarge, 40005, "Request entity too large", nil}
 	errInternal   = apiError{http.StatusInternalServerError, 0, "500: Internal Server Error", nil}
-	errForbidden  = apiError{http.StatusForbidden, 50001, "Missing Access", nil}
 	errBadRequest = apiError{http.StatusBadRequest, 50035, "Invalid Form Body", nil}
 )
 
@@ -61,17 +60,19 @@ type limited struct{ reset time.Time }
 
 func (limited) Error() string { return "rest: rate limited" }
 
-// unknownParam is the 404 for a path parameter that names nothing.
+// paramErrors are the errors of the path parameters that name an entity.
+var paramErrors = map[string]error{
+	"guild": service.ErrUnknownGuild, "channel": service.ErrUnknownChannel,
+	"message": service.ErrUnknownMessage, "user": service.ErrUnknownUser,
+}
+
+// unknownParam is the 404 for a path parameter that names nothing: the
+// unknown-entity answer of errorTable, or a plain 404.
 func unknownParam(name string) apiError {
-	switch name {
-	case "guild":
-		return apiError{http.StatusNotFound, 10004, "Unknown Guild", nil}
-	case "channel":
-		return apiError{http.StatusNotFound, 10003, "Unknown Channel", nil}
-	case "message":
-		return apiError{http.StatusNotFound, 10008, "Unknown Message", nil}
-	case "user":
-		return apiError{http.StatusNotFound, 10013, "Unknown User", nil}
+	if err, ok := paramErrors[name]; ok {
+		if e, ok := toAPIError(err); ok {
+			return e
+		}
 	}
 	return errNotFound
 }

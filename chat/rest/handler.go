@@ -13,13 +13,14 @@ import (
 
 	"github.com/parleyhq/parley/chat/model"
 	"github.com/parleyhq/parley/chat/service"
+	"github.com/parleyhq/parley/internal/connlimit"
 )
 
 // call is one request and its caller.
 type call struct {
 	w    http.ResponseWriter
 	r    *http.Request
-	addr netip.Addr // the caller's address as the limits see it (callerAddr)
+	addr netip.Addr // the caller's address as the limits see it (connlimit.ClientIP)
 	// auth and user are the authenticated caller (routes with auth).
 	auth model.Auth
 	user model.User
@@ -44,7 +45,10 @@ func (s *Server) handle(pattern string, auth bool, major string, h handler) {
 		lim = s.cfg.Default
 	}
 	s.mux.HandleFunc(pattern, func(w0 http.ResponseWriter, r *http.Request) {
-		addr := callerAddr(r)
+		// The per-address limits key on the client as the connection caps
+		// count it: IPv4, or an IPv6 /64 (one host usually holds a whole
+		// /64, so one address each would be no limit).
+		addr := connlimit.ClientIP(r.RemoteAddr)
 		now := time.Now()
 		byAddr := limKey{addr: addr}
 		if reset, banned := s.invalid.exhausted(byAddr, s.cfg.Invalid, now); banned {
@@ -123,7 +127,7 @@ func (s *Server) fail(w http.ResponseWriter, err error) {
 		return
 	}
 	if errors.Is(err, service.ErrBusy) {
-		w.Header().Set("Retry-After", "1")
+		w.Header()[hdrRetryAfter] = []string{"1"}
 	}
 	e, known := toAPIError(err)
 	if !known {
@@ -136,17 +140,46 @@ func (e apiError) Error() string { return e.Message }
 
 // decode reads a JSON body into v.
 func decode(c *call, v any) error {
+	b, err := readBody(c)
+	if err != nil {
+		return err
+	}
+	return unmarshalBody(b, v)
+}
+
+// decodeFields is decode for a PATCH-style body whose fields tell null
+// from absent: it also returns the top-level keys present.
+func decodeFields(c *call, v any) (map[string]json.RawMessage, error) {
+	b, err := readBody(c)
+	if err != nil {
+		return nil, err
+	}
+	var present map[string]json.RawMessage
+	if err := json.Unmarshal(b, &present); err != nil {
+		return nil, errBadJSON // not an object
+	}
+	return present, unmarshalBody(b, v)
+}
+
+// readBody reads the request body (an empty one is {}).
+func readBody(c *call) ([]byte, error) {
 	b, err := io.ReadAll(c.r.Body)
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		return errTooLarge
+		return nil, errTooLarge
 	}
 	if err != nil {
-		return errBadJSON
+		return nil, errBadJSON
 	}
 	if len(b) == 0 {
 		b = []byte("{}")
 	}
+	return b, nil
+}
+
+// unmarshalBody decodes b into v: a field of the wrong type is Discord's
+// BASE_TYPE_BAD_TYPE form error on that field, anything else 50109.
+func unmarshalBody(b []byte, v any) error {
 	if err := json.Unmarshal(b, v); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) && te.Field != "" {

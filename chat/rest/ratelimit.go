@@ -3,7 +3,6 @@ package rest
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"math"
 	"net/http"
 	"net/netip"
@@ -151,49 +150,46 @@ func (l *limiter) size() (keys int, evicted uint64) {
 	return len(l.windows), l.evicted
 }
 
-// callerAddr is the address the per-address limits key on: the remote IP,
-// IPv4-mapped addresses unmapped, IPv6 reduced to its /64 (one host
-// usually holds a whole /64, so one address each would be no limit).
-func callerAddr(r *http.Request) netip.Addr {
-	ap, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
-		return netip.Addr{}
-	}
-	a := ap.Addr().Unmap()
-	if a.Is6() {
-		if p, err := a.WithZone("").Prefix(64); err == nil {
-			return p.Addr()
-		}
-	}
-	return a
-}
-
 func bucketHash(route string) string {
 	h := sha256.Sum256([]byte(route))
 	return hex.EncodeToString(h[:8])
 }
 
+// The X-RateLimit-* headers in the canonical spelling net/http stores and
+// sends them in (Header.Set would allocate to canonicalise "RateLimit";
+// clients read header names case-insensitively).
+const (
+	hdrLimit      = "X-Ratelimit-Limit"
+	hdrRemaining  = "X-Ratelimit-Remaining"
+	hdrReset      = "X-Ratelimit-Reset"
+	hdrResetAfter = "X-Ratelimit-Reset-After"
+	hdrBucket     = "X-Ratelimit-Bucket"
+	hdrGlobal     = "X-Ratelimit-Global"
+	hdrScope      = "X-Ratelimit-Scope"
+	hdrRetryAfter = "Retry-After"
+)
+
 // setHeaders writes the X-RateLimit-* headers.
 func setHeaders(h http.Header, lim Limit, remaining int, reset, now time.Time, bucket string) {
 	after := math.Max(0, reset.Sub(now).Seconds())
-	h.Set("X-RateLimit-Limit", strconv.Itoa(lim.Requests))
-	h.Set("X-RateLimit-Remaining", strconv.Itoa(remaining))
-	h.Set("X-RateLimit-Reset", fmt.Sprintf("%.3f", float64(reset.UnixMilli())/1000))
-	h.Set("X-RateLimit-Reset-After", fmt.Sprintf("%.3f", after))
-	h.Set("X-RateLimit-Bucket", bucket)
+	h[hdrLimit] = []string{strconv.Itoa(lim.Requests)}
+	h[hdrRemaining] = []string{strconv.Itoa(remaining)}
+	h[hdrReset] = []string{strconv.FormatFloat(float64(reset.UnixMilli())/1000, 'f', 3, 64)}
+	h[hdrResetAfter] = []string{strconv.FormatFloat(after, 'f', 3, 64)}
+	h[hdrBucket] = []string{bucket}
 }
 
 // tooMany writes a 429 with Discord's headers and body.
 func tooMany(w http.ResponseWriter, reset, now time.Time, global bool) {
 	after := math.Max(0.001, reset.Sub(now).Seconds())
 	h := w.Header()
-	h.Set("Retry-After", strconv.Itoa(int(math.Ceil(after))))
+	h[hdrRetryAfter] = []string{strconv.Itoa(int(math.Ceil(after)))}
 	scope := "user"
 	if global {
-		h.Set("X-RateLimit-Global", "true")
+		h[hdrGlobal] = []string{"true"}
 		scope = "global"
 	}
-	h.Set("X-RateLimit-Scope", scope)
+	h[hdrScope] = []string{scope}
 	writeJSON(w, http.StatusTooManyRequests, map[string]any{
 		"message": "You are being rate limited.", "retry_after": math.Round(after*1000) / 1000, "global": global, "code": 0})
 }

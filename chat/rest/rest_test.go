@@ -2,6 +2,7 @@ package rest
 
 import (
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -65,6 +66,25 @@ func TestToAPIError(t *testing.T) {
 	}
 }
 
+func TestUnknownParam(t *testing.T) {
+	tests := []struct {
+		name    string
+		code    int
+		message string
+	}{
+		{"guild", 10004, "Unknown Guild"},
+		{"channel", 10003, "Unknown Channel"},
+		{"message", 10008, "Unknown Message"},
+		{"user", 10013, "Unknown User"},
+		{"other", 0, "404: Not Found"},
+	}
+	for _, tc := range tests {
+		if e := unknownParam(tc.name); e.status != 404 || e.Code != tc.code || e.Message != tc.message {
+			t.Errorf("%s: %d %d %q", tc.name, e.status, e.Code, e.Message)
+		}
+	}
+}
+
 func TestExhausted(t *testing.T) {
 	l := newLimiter(100)
 	lim := Limit{Requests: 1, Window: time.Minute}
@@ -105,18 +125,22 @@ func TestLimiterBounded(t *testing.T) {
 	}
 }
 
-func TestCallerAddr(t *testing.T) {
-	tests := []struct{ remote, want string }{
-		{"192.0.2.7:5555", "192.0.2.7"},
-		{"[::ffff:192.0.2.7]:5555", "192.0.2.7"},
-		{"[2001:db8:1:2:3:4:5:6]:5555", "2001:db8:1:2::"},
-		{"[2001:db8:1:2:ffff::1]:80", "2001:db8:1:2::"},
+// TestHeaderSpelling: the rate-limit headers are stored as net/http
+// would canonicalise them, so a client's Get finds them and Set's
+// canonicalisation is not needed.
+func TestHeaderSpelling(t *testing.T) {
+	for _, h := range []string{hdrLimit, hdrRemaining, hdrReset, hdrResetAfter, hdrBucket, hdrGlobal, hdrScope, hdrRetryAfter} {
+		if c := http.CanonicalHeaderKey(h); c != h {
+			t.Errorf("%q is not canonical (%q)", h, c)
+		}
 	}
-	for _, tc := range tests {
-		r := httptest.NewRequest("GET", "/", nil)
-		r.RemoteAddr = tc.remote
-		if got := callerAddr(r).String(); got != tc.want {
-			t.Errorf("%s: %s, want %s", tc.remote, got, tc.want)
+	h := http.Header{}
+	now := time.Unix(1000, 0)
+	setHeaders(h, Limit{Requests: 5}, 4, now.Add(1500*time.Millisecond), now, "b")
+	for k, want := range map[string]string{"X-RateLimit-Limit": "5", "X-RateLimit-Remaining": "4",
+		"X-RateLimit-Reset": "1001.500", "X-RateLimit-Reset-After": "1.500", "X-RateLimit-Bucket": "b"} {
+		if got := h.Get(k); got != want {
+			t.Errorf("%s = %q, want %q", k, got, want)
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 func (s *Server) routes() {
 	svc := s.cfg.Service
+	s.mux.HandleFunc("/", notFound) // less specific than every route
 	// Accounts.
 	s.handle("POST /auth/register", false, "", func(c *call) (int, any, error) {
 		var req struct{ Username, Password string }
@@ -88,7 +89,7 @@ func (s *Server) routes() {
 	})
 	s.handle("POST /_parley/bots/reset", false, "", func(c *call) (int, any, error) {
 		if !s.adminOK(c.r) {
-			return 0, nil, errForbidden
+			return 0, nil, service.ErrMissingAccess // 403 50001
 		}
 		var req struct {
 			Name string `json:"name"`
@@ -104,7 +105,7 @@ func (s *Server) routes() {
 	})
 	s.handle("POST /_parley/bots", false, "", func(c *call) (int, any, error) {
 		if !s.adminOK(c.r) {
-			return 0, nil, errForbidden
+			return 0, nil, service.ErrMissingAccess // 403 50001
 		}
 		var req struct {
 			Name  string `json:"name"`
@@ -240,16 +241,12 @@ func (s *Server) guildRoutes(svc *service.Service) {
 		if err != nil {
 			return 0, nil, err
 		}
-		var raw map[string]json.RawMessage
-		if err := decode(c, &raw); err != nil {
+		var p service.MemberPatch
+		present, err := decodeFields(c, &p)
+		if err != nil {
 			return 0, nil, err
 		}
-		var p service.MemberPatch
-		b, _ := json.Marshal(raw)
-		if err := json.Unmarshal(b, &p); err != nil {
-			return 0, nil, errBadJSON
-		}
-		_, p.ChannelSet = raw["channel_id"]
+		_, p.ChannelSet = present["channel_id"]
 		m, err := svc.ModifyMember(c.r.Context(), c.user.ID, g, u, p)
 		return http.StatusOK, m, err
 	})
@@ -272,16 +269,12 @@ func guildUser(c *call) (model.Snowflake, model.Snowflake, error) {
 }
 
 func channelPatch(c *call) (service.ChannelPatch, error) {
-	var raw map[string]json.RawMessage
 	var p service.ChannelPatch
-	if err := decode(c, &raw); err != nil {
+	present, err := decodeFields(c, &p)
+	if err != nil {
 		return p, err
 	}
-	b, _ := json.Marshal(raw)
-	if err := json.Unmarshal(b, &p); err != nil {
-		return p, errBadJSON
-	}
-	_, p.RTCRegionSet = raw["rtc_region"]
+	_, p.RTCRegionSet = present["rtc_region"]
 	return p, nil
 }
 

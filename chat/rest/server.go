@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path"
 	"strings"
 	"sync"
 
@@ -164,12 +165,31 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errNotFound)
 		return
 	}
-	r2 := r.Clone(r.Context())
-	r2.URL.Path, r2.URL.RawPath = p, ""
-	r2.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBody)
-	if _, pattern := s.mux.Handler(r2); pattern == "" {
+	if unclean(p) {
+		// The mux would redirect to the cleaned path, which has lost the
+		// /api prefix: refuse it instead.
 		writeError(w, errNotFound)
 		return
 	}
-	s.mux.ServeHTTP(w, r2)
+	// A shallow copy with the stripped path, as http.StripPrefix makes:
+	// handlers do not change the headers, so they need no copy.
+	r2 := new(http.Request)
+	*r2 = *r
+	u := *r.URL
+	u.Path, u.RawPath = p, ""
+	r2.URL = &u
+	r2.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBody)
+	s.mux.ServeHTTP(w, r2) // unknown paths and methods: notFound
 }
+
+// unclean reports whether the mux would redirect p to a cleaned path
+// (an empty segment, "." or ".."); path.Clean returns a clean path itself,
+// without allocating.
+func unclean(p string) bool {
+	c := path.Clean(p)
+	return c != p && c+"/" != p
+}
+
+// notFound answers a path no route has, and a method a route's path does
+// not take, as Discord does: 404 with its JSON body (not net/http's 405).
+func notFound(w http.ResponseWriter, _ *http.Request) { writeError(w, errNotFound) }

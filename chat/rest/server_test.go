@@ -6,7 +6,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -134,6 +136,10 @@ func TestConfigValidate(t *testing.T) {
 		{"no service", Config{GatewayURL: "ws://x"}, false},
 		{"no gateway url", Config{Service: svc}, false},
 		{"negative body", Config{Service: svc, GatewayURL: "ws://x", MaxBody: -1}, false},
+		{"route without window", Config{Service: svc, GatewayURL: "ws://x", Routes: map[string]Limit{"GET /gateway": {5, 0}}}, false},
+		{"route negative window", Config{Service: svc, GatewayURL: "ws://x", Routes: map[string]Limit{"GET /gateway": {5, -time.Second}}}, false},
+		{"route default", Config{Service: svc, GatewayURL: "ws://x", Routes: map[string]Limit{"GET /gateway": {}}}, true},
+		{"route unlimited", Config{Service: svc, GatewayURL: "ws://x", Routes: map[string]Limit{"GET /gateway": {Requests: -1}}}, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -141,6 +147,34 @@ func TestConfigValidate(t *testing.T) {
 				t.Fatalf("Validate: %v", err)
 			}
 		})
+	}
+}
+
+// TestRouteLimitDefaults: a Routes entry with zero Requests keeps the
+// route's default (it refused every request), whether that is a built-in
+// route limit or Default.
+func TestRouteLimitDefaults(t *testing.T) {
+	c := Config{Routes: map[string]Limit{routeCreateMessage: {}, "GET /gateway": {}, "GET /users/@me": {2, time.Second}}}.withDefaults()
+	if got := c.Routes[routeCreateMessage]; got != (Limit{5, 5 * time.Second}) {
+		t.Errorf("message create: %+v, want the built-in 5 per 5 s", got)
+	}
+	if got, ok := c.Routes["GET /gateway"]; ok {
+		t.Errorf("GET /gateway: %+v, want no entry (Default)", got)
+	}
+	if got := c.Routes["GET /users/@me"]; got != (Limit{2, time.Second}) {
+		t.Errorf("GET /users/@me: %+v", got)
+	}
+	s, err := New(Config{Service: newService(t), GatewayURL: "ws://x", Routes: map[string]Limit{"GET /gateway": {}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close(context.Background()) })
+	for i := range 3 {
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, httptest.NewRequest("GET", "http://x/api/v10/gateway", nil))
+		if w.Code != 200 {
+			t.Fatalf("request %d: %d %s", i, w.Code, w.Body)
+		}
 	}
 }
 
@@ -198,8 +232,7 @@ func TestConnCapPerIP(t *testing.T) {
 		t.Fatal(err)
 	}
 	from := func(src string) net.Conn {
-		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
-		nc, err := d.Dial("tcp", s.Addr())
+		nc, err := testkit.DialerFrom(src).Dial("tcp", s.Addr())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -227,5 +260,39 @@ func TestConnCapPerIP(t *testing.T) {
 	}
 	if n := s.Stats().RefusedConns; n != 1 {
 		t.Fatalf("%d refusals counted", n)
+	}
+}
+
+// TestNotFound: what no route answers is Discord's 404 JSON: an unknown
+// path, a method the path does not take (not net/http's 405), a path
+// outside /api, and an unclean path (not a redirect that loses /api).
+func TestNotFound(t *testing.T) {
+	s, err := New(Config{Service: newService(t), GatewayURL: "ws://127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close(context.Background()) })
+	tests := []struct{ method, path string }{
+		{"GET", "/api/v10/nope"},
+		{"GET", "/api/v10/gateway/"},
+		{"DELETE", "/api/v10/gateway"},
+		{"PUT", "/api/v10/users/@me"},
+		{"GET", "/gateway"},
+		{"GET", "/api/v10//gateway"},
+		{"GET", "/api/v10/./gateway"},
+		{"GET", "/api/v10/x/../gateway"},
+		{"PATCH", "/api/v10/users//@me"},
+	}
+	for _, tc := range tests {
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, httptest.NewRequest(tc.method, "http://x"+tc.path, nil))
+		if body := strings.TrimSpace(w.Body.String()); w.Code != 404 || body != `{"code":0,"message":"404: Not Found"}` {
+			t.Errorf("%s %s: %d %q (Location %q)", tc.method, tc.path, w.Code, body, w.Header().Get("Location"))
+		}
+	}
+	w := httptest.NewRecorder()
+	s.ServeHTTP(w, httptest.NewRequest("GET", "http://x/api/v9/gateway", nil))
+	if w.Code != 200 {
+		t.Fatalf("GET /api/v9/gateway: %d %s", w.Code, w.Body)
 	}
 }

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,11 +18,18 @@ import (
 type accounts struct {
 	mu sync.RWMutex
 	// Guarded by mu:
-	users  map[model.Snowflake]model.User
+	users  map[model.Snowflake]cachedUser
 	tokens map[model.TokenID]cachedToken
 	// revocations counts revocations, so a token read from the store
 	// before a revocation is not cached after it (putTokenIf).
 	revocations uint64
+}
+
+// cachedUser is a user and its username's key (model.UsernameKey),
+// computed once when cached, for op 8's prefix search.
+type cachedUser struct {
+	user model.User
+	key  string
 }
 
 // cachedToken is a token's user and lifetime (store.Token without the hash).
@@ -31,7 +39,7 @@ type cachedToken struct {
 }
 
 func newAccounts() *accounts {
-	return &accounts{users: map[model.Snowflake]model.User{}, tokens: map[model.TokenID]cachedToken{}}
+	return &accounts{users: map[model.Snowflake]cachedUser{}, tokens: map[model.TokenID]cachedToken{}}
 }
 
 // user returns a user by id.
@@ -39,13 +47,14 @@ func (a *accounts) user(id model.Snowflake) (model.User, bool) {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
 	u, ok := a.users[id]
-	return u, ok
+	return u.user, ok
 }
 
 // put adds or replaces a user.
 func (a *accounts) put(u model.User) {
+	key := model.UsernameKey(u.Username)
 	a.mu.Lock()
-	a.users[u.ID] = u
+	a.users[u.ID] = cachedUser{user: u, key: key}
 	a.mu.Unlock()
 }
 
@@ -93,8 +102,26 @@ func (a *accounts) memberObjects(ms []model.Member) []model.MemberObject {
 	defer a.mu.RUnlock()
 	out := make([]model.MemberObject, len(ms))
 	for i, m := range ms {
-		u := a.users[m.UserID]
+		u := a.users[m.UserID].user
 		out[i] = m.Object(&u)
+	}
+	return out
+}
+
+// memberObjectsMatching renders, in order, the first limit of ms whose
+// username key starts with prefix (a key itself; "" matches all), under
+// one read lock. Only the matches are rendered.
+func (a *accounts) memberObjectsMatching(ms []model.Member, prefix string, limit int) []model.MemberObject {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	out := []model.MemberObject{}
+	for _, m := range ms {
+		if len(out) == limit {
+			break
+		}
+		if cu := a.users[m.UserID]; prefix == "" || strings.HasPrefix(cu.key, prefix) {
+			out = append(out, m.Object(&cu.user))
+		}
 	}
 	return out
 }

@@ -13,7 +13,10 @@ type Dispatcher interface {
 	Dispatch(ev *model.Event)
 	DispatchUser(user model.Snowflake, ev *model.Event)
 	DispatchSession(id string, ev *model.Event) bool
-	JoinGuild(user, guild model.Snowflake, guildCreate []byte)
+	// JoinGuild subscribes a new member's sessions to a guild and sends
+	// them its GUILD_CREATE, which the gateway asks GuildCreate for only
+	// when the user has sessions.
+	JoinGuild(user, guild model.Snowflake)
 	LeaveGuild(user, guild model.Snowflake)
 	// CloseSessions ends the sessions a user opened with token (nil: with
 	// any token) and closes their connections with 4004: the token was
@@ -45,12 +48,12 @@ func (ds *dispatcherSlot) get() Dispatcher {
 
 type nopDispatcher struct{}
 
-func (nopDispatcher) Dispatch(*model.Event)                              {}
-func (nopDispatcher) DispatchUser(model.Snowflake, *model.Event)         {}
-func (nopDispatcher) DispatchSession(string, *model.Event) bool          { return false }
-func (nopDispatcher) JoinGuild(model.Snowflake, model.Snowflake, []byte) {}
-func (nopDispatcher) LeaveGuild(model.Snowflake, model.Snowflake)        {}
-func (nopDispatcher) CloseSessions(model.Snowflake, *model.TokenID)      {}
+func (nopDispatcher) Dispatch(*model.Event)                         {}
+func (nopDispatcher) DispatchUser(model.Snowflake, *model.Event)    {}
+func (nopDispatcher) DispatchSession(string, *model.Event) bool     { return false }
+func (nopDispatcher) JoinGuild(model.Snowflake, model.Snowflake)    {}
+func (nopDispatcher) LeaveGuild(model.Snowflake, model.Snowflake)   {}
+func (nopDispatcher) CloseSessions(model.Snowflake, *model.TokenID) {}
 
 // SetDispatcher connects the gateway.
 func (s *Service) SetDispatcher(d Dispatcher) { s.disp.set(d) }

@@ -10,12 +10,14 @@
 // Dispatcher (the gateway), and the service satisfies the gateway's
 // Backend interface with model types.
 //
-// Files: service.go (the Service facade and its parts), accounts.go (users,
-// registration and login), names.go (what names may hold), tokens.go (token
-// lifetimes, expiry and revocation), guildgraph.go (the in-memory guild graph), permissions.go
-// (the permission rules), guilds.go, members.go, channels.go, messages.go,
-// voice.go and presence.go (the operations), dispatch.go (the Dispatcher),
-// seed.go (first start and loading).
+// Files: service.go (the Service facade and its parts), config.go (Config),
+// errors.go (the sentinel errors), accounts.go (users, registration and
+// login), password.go (password hashes), hasher.go (the bounded password
+// hashing), names.go (what names may hold), tokens.go (token lifetimes,
+// expiry and revocation), guildgraph.go (the in-memory guild graph),
+// permissions.go (the permission rules), guilds.go, members.go,
+// channels.go, messages.go, voice.go and presence.go (the operations),
+// dispatch.go (the Dispatcher), seed.go (first start and loading).
 //
 // Every mutation commits to the store before it is acknowledged or
 // dispatched. Locks are never held while dispatching or calling the store,

@@ -108,6 +108,16 @@ func (g *guildGraph) exists(guild model.Snowflake) bool {
 	return g.guilds[guild] != nil
 }
 
+// owner returns a guild's owner; false if the guild does not exist.
+func (g *guildGraph) owner(guild model.Snowflake) (model.Snowflake, bool) {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	if gs := g.guilds[guild]; gs != nil {
+		return gs.guild.OwnerID, true
+	}
+	return 0, false
+}
+
 // memberships lists the guilds user is a member of, by id.
 func (g *guildGraph) memberships(user model.Snowflake) []membership {
 	g.mu.RLock()
@@ -140,13 +150,14 @@ func (g *guildGraph) access(user, guild model.Snowflake, perm uint64) (guildView
 	g.mu.RLock()
 	defer g.mu.RUnlock()
 	gs, err := g.memberGuildLocked(user, guild)
+	var p uint64
 	if err == nil {
-		err = gs.require(user, perm)
+		p, err = gs.require(user, perm)
 	}
 	if err != nil {
 		return guildView{}, err
 	}
-	return guildView{guild: gs.guild, roles: append([]model.Role(nil), gs.roles...), perms: gs.perms(user), channels: len(gs.channels)}, nil
+	return guildView{guild: gs.guild, roles: append([]model.Role(nil), gs.roles...), perms: p, channels: len(gs.channels)}, nil
 }
 
 // snapshot copies a whole guild.
@@ -261,13 +272,14 @@ func (g *guildGraph) channelAccess(user, id model.Snowflake, perm uint64) (chann
 	g.mu.RLock()
 	defer g.mu.RUnlock()
 	c, gs, err := g.channelLocked(id)
+	var p uint64
 	if err == nil {
-		err = gs.require(user, perm)
+		p, err = gs.require(user, perm)
 	}
 	if err != nil {
 		return channelView{}, err
 	}
-	return channelView{channel: *c, member: *gs.members[user], perms: gs.perms(user)}, nil
+	return channelView{channel: *c, member: *gs.members[user], perms: p}, nil
 }
 
 // ---- writes (after the store has committed) ----

@@ -57,10 +57,10 @@ func (r *recorder) Dispatch(ev *model.Event) {
 	r.events = append(r.events, ev)
 	r.mu.Unlock()
 }
-func (r *recorder) DispatchUser(_ model.Snowflake, ev *model.Event)    { r.Dispatch(ev) }
-func (r *recorder) DispatchSession(_ string, ev *model.Event) bool     { r.Dispatch(ev); return true }
-func (r *recorder) JoinGuild(model.Snowflake, model.Snowflake, []byte) {}
-func (r *recorder) LeaveGuild(model.Snowflake, model.Snowflake)        {}
+func (r *recorder) DispatchUser(_ model.Snowflake, ev *model.Event) { r.Dispatch(ev) }
+func (r *recorder) DispatchSession(_ string, ev *model.Event) bool  { r.Dispatch(ev); return true }
+func (r *recorder) JoinGuild(model.Snowflake, model.Snowflake)      {}
+func (r *recorder) LeaveGuild(model.Snowflake, model.Snowflake)     {}
 
 // named returns the recorded events called name.
 func (r *recorder) named(name string) []*model.Event {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/parleyhq/parley/chat/model"
@@ -69,16 +68,7 @@ func (s *Service) GuildMembersChunk(_ context.Context, ref model.SessionRef, req
 	if limit <= 0 {
 		limit = len(all)
 	}
-	q := model.UsernameKey(req.Query)
-	out := []model.MemberObject{}
-	for _, obj := range s.accounts.memberObjects(all) {
-		if len(out) == limit {
-			break
-		}
-		if q == "" || strings.HasPrefix(model.UsernameKey(obj.User.Username), q) {
-			out = append(out, obj)
-		}
-	}
+	out := s.accounts.memberObjectsMatching(all, model.UsernameKey(req.Query), limit)
 	d := map[string]any{"guild_id": req.GuildID, "members": out, "chunk_index": 0, "chunk_count": 1, "not_found": []any{}}
 	if req.Nonce != "" && len(req.Nonce) <= MaxChunkNonce { // Discord ignores a longer one
 		d["nonce"] = req.Nonce
@@ -108,9 +98,7 @@ func (s *Service) AddMember(ctx context.Context, guild, user model.Snowflake) er
 	obj.GuildID = &gid
 	d := s.dispatcher()
 	d.Dispatch(event("GUILD_MEMBER_ADD", guild, model.IntentGuildMembers, obj))
-	if gc, err := s.GuildCreate(guild); err == nil {
-		d.JoinGuild(user, guild, gc)
-	}
+	d.JoinGuild(user, guild) // encodes GUILD_CREATE only if user has sessions
 	return nil
 }
 

@@ -126,3 +126,24 @@ func TestDisplayNames(t *testing.T) {
 		t.Errorf("100 kB rtc_region: %v", err)
 	}
 }
+
+// FuzzCheckName: a name checkName accepts is accepted again unchanged (its
+// stored form is a fixed point), and so is a username checkUsername
+// accepts.
+func FuzzCheckName(f *testing.F) {
+	for _, s := range []string{"alice", "Ａｌｉｃｅ", " bob", "a  b", "x\u200by", "e\u0301", "\u0301e", "ǅemal", "ﬁsh", "parley", "ｅｖｅｒｙｏｎｅ", "a@b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if n, err := checkName("name", s, 1, 100); err == nil {
+			if again, err := checkName("name", n, 1, 100); err != nil || again != n {
+				t.Fatalf("checkName(%q) = %q, which gives %q, %v", s, n, again, err)
+			}
+		}
+		if n, err := checkUsername(s); err == nil {
+			if again, err := checkUsername(n); err != nil || again != n {
+				t.Fatalf("checkUsername(%q) = %q, which gives %q, %v", s, n, again, err)
+			}
+		}
+	})
+}

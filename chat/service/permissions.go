@@ -46,13 +46,15 @@ func (gs *guildState) perms(user model.Snowflake) uint64 {
 }
 
 // require checks that user is a member (else ErrMissingAccess, even for
-// the owner) with every bit of perm (else ErrMissingPermissions).
-func (gs *guildState) require(user model.Snowflake, perm uint64) error {
+// the owner) with every bit of perm (else ErrMissingPermissions), and
+// returns the user's guild permissions it computed.
+func (gs *guildState) require(user model.Snowflake, perm uint64) (uint64, error) {
 	if gs.members[user] == nil {
-		return ErrMissingAccess
+		return 0, ErrMissingAccess
 	}
-	if gs.perms(user)&perm != perm {
-		return ErrMissingPermissions
+	p := gs.perms(user)
+	if p&perm != perm {
+		return 0, ErrMissingPermissions
 	}
-	return nil
+	return p, nil
 }

@@ -73,8 +73,12 @@ func TestPermissions(t *testing.T) {
 			if tc.member {
 				gs.members[userID] = m
 			}
-			if err := gs.require(userID, tc.perm); !errors.Is(err, tc.want) || (err == nil) != (tc.want == nil) {
+			p, err := gs.require(userID, tc.perm)
+			if !errors.Is(err, tc.want) || (err == nil) != (tc.want == nil) {
 				t.Fatalf("require(%b) = %v, want %v", tc.perm, err, tc.want)
+			}
+			if err == nil && p != gs.perms(userID) {
+				t.Fatalf("require returned %b, perms %b", p, gs.perms(userID))
 			}
 			if got := gs.perms(userID); (got == allPermissions) != tc.all {
 				t.Fatalf("perms = %b, all permissions: %v", got, tc.all)

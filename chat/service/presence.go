@@ -3,27 +3,10 @@ package service
 import (
 	"context"
 	"encoding/json"
-	"sync"
 	"unicode/utf8"
 
 	"github.com/parleyhq/parley/chat/model"
 )
-
-// presences records each user's last status (op 3). It is recorded only:
-// READY and GUILD_CREATE send no presences yet.
-type presences struct {
-	mu     sync.Mutex
-	status map[model.Snowflake]string // guarded by mu
-}
-
-func (p *presences) set(user model.Snowflake, status string) {
-	p.mu.Lock()
-	if p.status == nil {
-		p.status = map[model.Snowflake]string{}
-	}
-	p.status[user] = status
-	p.mu.Unlock()
-}
 
 // Limits of a presence's activities (each PRESENCE_UPDATE goes to every
 // member of every guild of the user).
@@ -46,7 +29,9 @@ type activity struct {
 }
 
 // normalizeActivities re-encodes a client's activities with only the
-// relayed fields, each within its limit; anything else is ErrInvalidForm.
+// relayed fields, each within its limit, and the whole no longer than
+// maxActivitiesRaw (re-encoding can grow it: "<" becomes "\u003c"), so
+// its output is accepted again unchanged; anything else is ErrInvalidForm.
 func normalizeActivities(raw json.RawMessage) (json.RawMessage, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return json.RawMessage("[]"), nil
@@ -66,13 +51,18 @@ func normalizeActivities(raw json.RawMessage) (json.RawMessage, error) {
 	if list == nil {
 		list = []activity{}
 	}
-	return json.Marshal(list)
+	out, err := json.Marshal(list)
+	if err != nil || len(out) > maxActivitiesRaw {
+		return nil, bad // what is relayed stays within the limit it was read under
+	}
+	return out, nil
 }
 
 // PresenceUpdate handles gateway op 3: PRESENCE_UPDATE to each of the
 // user's guilds. Activities are bounded and re-encoded
 // (normalizeActivities). Others see an invisible user exactly as an
-// offline one: status "offline", no activities, no client status.
+// offline one: status "offline", no activities, no client status. No
+// status is kept: READY and GUILD_CREATE send no presences.
 func (s *Service) PresenceUpdate(_ context.Context, ref model.SessionRef, p model.PresenceUpdate) error {
 	switch p.Status {
 	case "online", "dnd", "idle", "invisible", "offline":
@@ -83,7 +73,6 @@ func (s *Service) PresenceUpdate(_ context.Context, ref model.SessionRef, p mode
 	if err != nil {
 		return err
 	}
-	s.presence.set(ref.UserID, p.Status)
 	shown, clientStatus := p.Status, map[string]string{"desktop": p.Status}
 	if p.Status == "invisible" || p.Status == "offline" {
 		shown, acts, clientStatus = "offline", json.RawMessage("[]"), map[string]string{}

@@ -46,3 +46,30 @@ func TestInvisibleIsOffline(t *testing.T) {
 		t.Fatalf("invisible %s differs from offline %s", a, b)
 	}
 }
+
+// FuzzNormalizeActivities: normalising is idempotent, and what it returns
+// stays within the limits it enforces.
+func FuzzNormalizeActivities(f *testing.F) {
+	for _, s := range []string{`[]`, `null`, ``, `[{"name":"x","type":0}]`, `[{"name":"x","type":1,"url":"https://x","state":"s","details":"d","extra":1}]`,
+		`[{"name":"x","type":9}]`, `{"name":"a"}`, `[{"name":"\u00e9\u0301"}]`} {
+		f.Add([]byte(s))
+	}
+	// Re-encoding escapes <, > and & six-fold: 2 KB of them came out as
+	// 11 KB, which the input limit then refused.
+	lt := strings.Repeat("<", MaxActivityText)
+	act := `{"name":"` + lt + `","state":"` + lt + `","details":"` + lt + `"}`
+	f.Add([]byte("[" + strings.Repeat(act+",", MaxActivities-1) + act + "]"))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		out, err := normalizeActivities(raw)
+		if err != nil {
+			return
+		}
+		again, err := normalizeActivities(out)
+		if err != nil || string(again) != string(out) {
+			t.Fatalf("normalizeActivities(%.200q) = %.200s (%d bytes), which gives %.200s, %v", raw, out, len(out), again, err)
+		}
+		if len(out) > maxActivitiesRaw {
+			t.Fatalf("normalizeActivities(%q): %d bytes", raw, len(out))
+		}
+	})
+}

@@ -16,7 +16,6 @@ import (
 //   - accounts (accounts.mu): users and tokens (their lifetimes);
 //   - graph (guildGraph.mu): guilds, channels, roles, members and the
 //     default guild;
-//   - presence (presences.mu): each user's last status;
 //   - voice (voicestate.Tracker): who is in which voice channel;
 //   - disp (dispatcherSlot.mu): the gateway, set once.
 //
@@ -36,7 +35,6 @@ type Service struct {
 	hashers   *hasher      // bounds password hashing
 	dummy     string       // dummyHash at the configured cost
 	graph     *guildGraph
-	presence  presences
 	voice     *voicestate.Tracker
 	disp      dispatcherSlot
 }

@@ -53,15 +53,10 @@ func (s *Service) joinVoice(ctx context.Context, guild, user model.Snowflake, se
 	needs := !had || prev.State.ChannelID == nil || *prev.State.ChannelID != channel
 	var endpoint string
 	if needs {
-		var region string
-		if v.channel.RTCRegion != nil {
-			region = *v.channel.RTCRegion
+		var err error
+		if endpoint, err = s.pickEndpoint(ctx, v.channel); err != nil {
+			return err
 		}
-		node, err := s.cfg.Registry.Pick(ctx, region)
-		if err != nil {
-			return fmt.Errorf("%w: %v", ErrNoVoice, err)
-		}
-		endpoint = node.Endpoint
 	}
 	limit := v.channel.UserLimit
 	if moved || v.perms&(model.PermMoveMembers|model.PermAdministrator) != 0 {
@@ -80,6 +75,14 @@ func (s *Service) joinVoice(ctx context.Context, guild, user model.Snowflake, se
 	} else if err != nil {
 		return err
 	}
+	if change.Handoff && endpoint == "" {
+		// A concurrent leave or move made this update a join after needs
+		// was decided: the hand-off needs a server all the same.
+		if endpoint, err = s.pickEndpoint(ctx, v.channel); err != nil {
+			s.leaveVoice(ctx, guild, user, false)
+			return err
+		}
+	}
 	s.dispatchVoiceState(change.New.State)
 	if change.Handoff {
 		ev := event("VOICE_SERVER_UPDATE", 0, 0, map[string]any{"token": token, "guild_id": guild, "endpoint": endpoint})
@@ -88,6 +91,20 @@ func (s *Service) joinVoice(ctx context.Context, guild, user model.Snowflake, se
 		}
 	}
 	return nil
+}
+
+// pickEndpoint picks the voice server for a channel (its rtc_region, if
+// set) and returns its endpoint.
+func (s *Service) pickEndpoint(ctx context.Context, c model.Channel) (string, error) {
+	var region string
+	if c.RTCRegion != nil {
+		region = *c.RTCRegion
+	}
+	node, err := s.cfg.Registry.Pick(ctx, region)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrNoVoice, err)
+	}
+	return node.Endpoint, nil
 }
 
 // moveVoice moves a connected member to another voice channel (new token).
@@ -225,15 +242,15 @@ func (m moderation) target(guildID, userID string) (guild, user, owner model.Sno
 	if gerr != nil {
 		return 0, 0, 0, voicectl.ErrNotManaged
 	}
-	snap, serr := m.s.graph.snapshot(guild)
-	if serr != nil {
+	owner, ok := m.s.graph.owner(guild)
+	if !ok {
 		return 0, 0, 0, voicectl.ErrNotManaged
 	}
 	user, err = model.ParseSnowflake(userID)
 	if err != nil {
 		return 0, 0, 0, ErrUnknownMember
 	}
-	return guild, user, snap.guild.OwnerID, nil
+	return guild, user, owner, nil
 }
 
 func (m moderation) SetServerMute(ctx context.Context, guildID, userID string, mute bool) error {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/parleyhq/parley/chat/model"
@@ -24,8 +25,9 @@ type dialect struct {
 type SQL struct {
 	db *sql.DB
 	d  dialect
-	// q caches rebound queries (read-only after construction).
-	q map[string]string
+	// rebound caches rebind's answers (query → query with $n). Every
+	// query is a literal in this package, so it holds one entry each.
+	rebound sync.Map
 }
 
 var _ Store = (*SQL)(nil)
@@ -42,7 +44,7 @@ func (s *SQL) Close() error { return s.db.Close() }
 // newSQL creates the base schema if it is missing, then brings it to the
 // current version (migrate).
 func newSQL(ctx context.Context, db *sql.DB, d dialect, schema string) (*SQL, error) {
-	s := &SQL{db: db, d: d, q: map[string]string{}}
+	s := &SQL{db: db, d: d}
 	for _, stmt := range strings.Split(schema, ";") {
 		if strings.TrimSpace(stmt) == "" {
 			continue
@@ -83,11 +85,21 @@ func (s *SQL) tx(ctx context.Context, f func(tx *sql.Tx) error) error {
 	return nil
 }
 
-// rebind turns ? placeholders into $n for PostgreSQL.
+// rebind turns ? placeholders into $n for PostgreSQL, once per query.
 func (s *SQL) rebind(q string) string {
 	if !s.d.dollar {
 		return q
 	}
+	if r, ok := s.rebound.Load(q); ok {
+		return r.(string)
+	}
+	r := rebindDollar(q)
+	s.rebound.Store(q, r)
+	return r
+}
+
+// rebindDollar numbers q's ? placeholders $1, $2, ….
+func rebindDollar(q string) string {
 	var b strings.Builder
 	n := 0
 	for i := 0; i < len(q); i++ {

@@ -128,18 +128,7 @@ func (l *Listener) admit(ip netip.Addr) {
 // remoteIP is the address a connection counts against: its IPv4
 // address, or its IPv6 /64 (one subscriber's prefix, which a client can
 // otherwise spread over freely).
-func remoteIP(c net.Conn) netip.Addr {
-	ap, err := netip.ParseAddrPort(c.RemoteAddr().String())
-	if err != nil {
-		return netip.Addr{}
-	}
-	a := ap.Addr().Unmap()
-	if a.Is6() {
-		p, _ := a.Prefix(64)
-		return p.Addr()
-	}
-	return a
-}
+func remoteIP(c net.Conn) netip.Addr { return ClientIP(c.RemoteAddr().String()) }
 
 // conn is an accepted connection; it gives its place back on Close.
 type conn struct {

@@ -1,7 +1,8 @@
 // Package testkit holds the helpers every Parley test shares: bounded
 // polling of a condition instead of sleeps ([Eventually]), a goroutine-leak
-// check for servers' Close ([NoLeaks], on go.uber.org/goleak), and a TLS
-// pair from a throw-away data dir ([TLS]).
+// check for servers' Close ([NoLeaks], on go.uber.org/goleak), a TLS
+// pair from a throw-away data dir ([TLS]), and a dialer from a chosen
+// source address, to be many clients at once ([DialerFrom]).
 //
 // It is imported by tests only.
 package testkit
