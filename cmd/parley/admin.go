@@ -144,7 +144,7 @@ func runAdminVoice(ctx context.Context, action string, args []string, stdout io.
 	guild := fs.String("guild", "", "guild id")
 	user := fs.String("user", "", "user id")
 	off := fs.Bool("off", false, "undo (unmute, undeafen)")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	dir, err := datadir.Open(*dataDir)

@@ -45,7 +45,7 @@ func runBenchVoice(ctx context.Context, args []string, stdout io.Writer) error {
 	genCPUs := fs.String("generator-cpus", "", "pin the generator to these CPUs (e.g. 1)")
 	cpuProfile := fs.String("cpuprofile", "", "profile run: start the server in-process and write a CPU profile of the whole run (server and generator mixed) to FILE")
 	verbose := fs.Bool("v", false, "log generator events to stderr")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	if *webrtcCompare {

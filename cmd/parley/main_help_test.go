@@ -3,8 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io"
 	"strings"
 	"testing"
+
+	"github.com/parleyhq/parley/internal/cli"
 )
 
 // TestHelpAndVersion: the ways a newcomer asks for help print the command
@@ -26,6 +30,34 @@ func TestHelpAndVersion(t *testing.T) {
 		var out bytes.Buffer
 		if err := dispatch(context.Background(), args, &out); err != nil || !strings.HasPrefix(out.String(), "parley ") {
 			t.Errorf("parley %v = %q, %v", args, out.String(), err)
+		}
+	}
+}
+
+// TestStrayArgument: a word among the flags of a command that takes none
+// is refused, naming the word, before the command does anything; the flag
+// package alone stops at it and drops every later flag. (The flags that
+// keep a server off the default ports and data dir come before the word,
+// and the context is cancelled, should a command ever run regardless.)
+func TestStrayArgument(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, args := range [][]string{
+		{"serve", "--data-dir", dir, "--only", "none", "--metrics-addr", "127.0.0.1:0", "foo", "--log-level", "debug"},
+		{"version", "foo", "--json"},
+		{"voice-token", "foo", "--data-dir", dir, "--user", "1", "--guild", "2", "--channel", "3"},
+		{"voice kick", "--data-dir", dir, "foo", "--guild", "1", "--user", "2"},
+		{"voice join", "foo", "--credentials", "-"},
+		{"bot create", "foo", "--name", "b", "--data-dir", dir},
+		{"bench voice", "--rooms", "1", "--duration", "1ms", "--warmup", "0s", "--no-reflector", "foo", "--json"},
+		{"mediaproxy", "--data-dir", dir, "--media-addr", "127.0.0.1:0", "foo", "--log-level", "debug"},
+		{"media upload-token", "--data-dir", dir, "foo"},
+	} {
+		args = append(strings.Fields(args[0]), args[1:]...)
+		err := dispatch(ctx, args, io.Discard)
+		if !errors.Is(err, cli.ErrExtraArg) || !strings.Contains(err.Error(), `"foo"`) {
+			t.Errorf("parley %v: %v, want %v naming \"foo\"", args, err, cli.ErrExtraArg)
 		}
 	}
 }

@@ -114,7 +114,7 @@ func runMediaProxy(ctx context.Context, args []string, stdout io.Writer) error {
 	dataDir := cli.DataDir(fs)
 	logLevel := cli.String(fs, "log-level", "PARLEY_LOG_LEVEL", "info", "debug, info, warn or error")
 	o := defineMediaFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	log := newLogger(*logLevel, os.Stderr)
@@ -225,7 +225,7 @@ func runMediaSignExternal(_ context.Context, args []string, stdout io.Writer) er
 func runMediaUploadToken(_ context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("media upload-token", flag.ContinueOnError)
 	dataDir := cli.DataDir(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	dir, err := datadir.Open(*dataDir)

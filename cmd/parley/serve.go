@@ -96,7 +96,7 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 			c.flags(fs)
 		}
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	log := newLogger(*logLevel, os.Stderr)

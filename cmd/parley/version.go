@@ -61,7 +61,7 @@ func (v versionInfo) String() string {
 func runVersion(_ context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("version", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	v := buildVersion()

@@ -24,7 +24,7 @@ func runVoiceToken(_ context.Context, args []string, stdout io.Writer) error {
 	channel := fs.String("channel", "", "voice channel id (required)")
 	ttl := fs.Duration("ttl", time.Hour, "token lifetime")
 	endpoint := fs.String("endpoint", "", "override the endpoint (default: the running server's voice gateway)")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	if *user == "" || *guild == "" || *channel == "" {

@@ -4,7 +4,6 @@ package cli
 
 import (
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -66,6 +65,21 @@ func PrintJSON(w io.Writer, v any) error {
 	return err
 }
 
+// Parse parses fs like fs.Parse, and rejects what the flag package lets
+// through: a positional argument. The flag package stops at the first
+// one, so a stray word would silently drop every flag after it (`parley
+// serve foo --data-dir D` would run on ./data); Parse reports it as
+// ErrExtraArg, naming the word.
+func Parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w %q", ErrExtraArg, fs.Arg(0))
+	}
+	return nil
+}
+
 // ParseOneArg parses fs and returns the one positional argument ("" if
 // there is none), which may stand anywhere among the flags: before them,
 // after them or between two of them. A second positional argument is
@@ -81,11 +95,8 @@ func ParseOneArg(fs *flag.FlagSet, args []string) (string, error) {
 			return arg, nil
 		}
 		if arg != "" {
-			return "", fmt.Errorf("%w: %q after %q", ErrExtraArg, rest[0], arg)
+			return "", fmt.Errorf("%w %q after %q", ErrExtraArg, rest[0], arg)
 		}
 		arg, args = rest[0], rest[1:]
 	}
 }
-
-// ErrExtraArg: a command that takes one positional argument got more.
-var ErrExtraArg = errors.New("more than one argument")

@@ -1,0 +1,7 @@
+package cli
+
+import "errors"
+
+// ErrExtraArg: a positional argument the command does not take (any, or
+// a second one).
+var ErrExtraArg = errors.New("unexpected argument")
