@@ -162,7 +162,7 @@ func runAdminVoice(ctx context.Context, action string, args []string, stdout io.
 	method, path, body := http.MethodGet, "/admin/voice/participants", []byte(nil)
 	if action != "list" {
 		if *guild == "" || *user == "" {
-			return fmt.Errorf("--guild and --user are required: %w", errUsage)
+			return cli.Usagef("--guild and --user are required")
 		}
 		on := !*off
 		body, _ = json.Marshal(adminVoiceRequest{GuildID: *guild, UserID: *user, On: &on})

@@ -63,7 +63,7 @@ func runBot(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Writ
 	}
 	if *name == "" {
 		fs.Usage()
-		return fmt.Errorf("--name is required: %w", errUsage)
+		return cli.Usagef("--name is required")
 	}
 	dir, err := datadir.Open(*dataDir)
 	if err != nil {

@@ -18,6 +18,8 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+
+	"github.com/parleyhq/parley/internal/cli"
 )
 
 // command is one subcommand; name may have several words ("voice join").
@@ -39,31 +41,33 @@ func register(c *command) {
 	commands[c.name] = c
 }
 
-// errUsage makes main exit 2 without a stack of wrapping.
-var errUsage = errors.New("usage")
-
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	err := dispatch(ctx, os.Args[1:], os.Stdout)
-	if errors.Is(err, flag.ErrHelp) {
-		os.Exit(0)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run is main without the process: it runs the command args names and
+// returns the exit status, printing a failure to stderr.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	err := dispatch(ctx, args, stdout, stderr)
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return 0
 	}
-	if err != nil {
-		if err != errUsage { // a bare errUsage follows a printed usage
-			fmt.Fprintln(os.Stderr, "parley:", err)
-		}
-		os.Exit(2)
+	if err != cli.ErrUsage { // a bare ErrUsage follows a printed usage
+		fmt.Fprintln(stderr, "parley:", err)
 	}
+	return 2
 }
 
 // dispatch finds the longest registered command name that prefixes args.
 // No arguments, help, -h and --help print the command list (exit 0);
 // `help CMD` is `CMD -h`.
-func dispatch(ctx context.Context, args []string, stdout io.Writer) error {
+func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || isHelp(args[0]) {
 		if len(args) > 1 {
-			return dispatch(ctx, append(args[1:], "-h"), stdout)
+			return dispatch(ctx, append(args[1:], "-h"), stdout, stderr)
 		}
 		usage(stdout, nil)
 		return nil
@@ -76,8 +80,8 @@ func dispatch(ctx context.Context, args []string, stdout io.Writer) error {
 			return c.run(ctx, args[n:], stdout)
 		}
 	}
-	usage(os.Stderr, args)
-	return errUsage
+	usage(stderr, args)
+	return cli.ErrUsage
 }
 
 func isHelp(a string) bool { return a == "help" || a == "-h" || a == "--help" || a == "-help" }

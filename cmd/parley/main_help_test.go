@@ -16,7 +16,7 @@ import (
 func TestHelpAndVersion(t *testing.T) {
 	for _, args := range [][]string{nil, {"help"}, {"-h"}, {"--help"}} {
 		var out bytes.Buffer
-		if err := dispatch(context.Background(), args, &out); err != nil {
+		if err := dispatch(context.Background(), args, &out, io.Discard); err != nil {
 			t.Errorf("parley %v: %v", args, err)
 		}
 		if !strings.Contains(out.String(), "usage: parley COMMAND") || !strings.Contains(out.String(), "serve") {
@@ -28,7 +28,7 @@ func TestHelpAndVersion(t *testing.T) {
 	}
 	for _, args := range [][]string{{"version"}, {"--version"}} {
 		var out bytes.Buffer
-		if err := dispatch(context.Background(), args, &out); err != nil || !strings.HasPrefix(out.String(), "parley ") {
+		if err := dispatch(context.Background(), args, &out, io.Discard); err != nil || !strings.HasPrefix(out.String(), "parley ") {
 			t.Errorf("parley %v = %q, %v", args, out.String(), err)
 		}
 	}
@@ -55,9 +55,35 @@ func TestStrayArgument(t *testing.T) {
 		{"media upload-token", "--data-dir", dir, "foo"},
 	} {
 		args = append(strings.Fields(args[0]), args[1:]...)
-		err := dispatch(ctx, args, io.Discard)
+		err := dispatch(ctx, args, io.Discard, io.Discard)
 		if !errors.Is(err, cli.ErrExtraArg) || !strings.Contains(err.Error(), `"foo"`) {
 			t.Errorf("parley %v: %v, want %v naming \"foo\"", args, err, cli.ErrExtraArg)
 		}
 	}
+}
+
+// TestUsageMessages: a usage error prints what is wrong once, without a
+// ": usage" tail.
+func TestUsageMessages(t *testing.T) {
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"voice", "join"}, "parley: --credentials is required\n"},
+		{[]string{"media", "put", "--data-dir", dir}, "parley: usage: parley media put FILE --channel C [--data-dir DIR]\n"},
+		{[]string{"voice-token", "--data-dir", dir}, "parley: --user, --guild and --channel are required\n"},
+		{[]string{"version", "a"}, "parley: unexpected argument \"a\"\n"},
+	} {
+		var stderr bytes.Buffer
+		if code := run(context.Background(), tt.args, io.Discard, &stderr); code != 2 || !strings.HasSuffix(stderr.String(), tt.want) {
+			t.Errorf("parley %v: exit %d, stderr ends %q, want exit 2 and %q", tt.args, code, lastLine(stderr.String()), tt.want)
+		}
+	}
+}
+
+// lastLine is the last line of s with its newline.
+func lastLine(s string) string {
+	i := strings.LastIndex(strings.TrimSuffix(s, "\n"), "\n")
+	return s[i+1:]
 }

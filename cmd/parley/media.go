@@ -152,7 +152,7 @@ func runMediaPut(_ context.Context, args []string, stdout io.Writer) error {
 	}
 	if file == "" || *channel == "" {
 		fs.Usage()
-		return fmt.Errorf("usage: parley media put FILE --channel C [--data-dir DIR]: %w", errUsage)
+		return cli.Usagef("usage: parley media put FILE --channel C [--data-dir DIR]")
 	}
 	data, err := os.ReadFile(file)
 	if err != nil {
@@ -197,7 +197,7 @@ func runMediaSignExternal(_ context.Context, args []string, stdout io.Writer) er
 		return err
 	}
 	if target == "" {
-		return fmt.Errorf("usage: parley media sign-external URL [--data-dir DIR]: %w", errUsage)
+		return cli.Usagef("usage: parley media sign-external URL [--data-dir DIR]")
 	}
 	dir, err := datadir.Open(*dataDir)
 	if err != nil {

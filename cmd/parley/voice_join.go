@@ -170,10 +170,10 @@ func runVoiceJoin(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	if *credsPath == "" {
 		fs.Usage()
-		return fmt.Errorf("--credentials is required: %w", errUsage)
+		return cli.Usagef("--credentials is required")
 	}
 	if *duration < 0 {
-		return fmt.Errorf("--duration must not be negative: %w", errUsage)
+		return cli.Usagef("--duration must not be negative")
 	}
 	creds, err := readVoiceCredentials(*credsPath, os.Stdin)
 	if err != nil {

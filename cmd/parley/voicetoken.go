@@ -29,7 +29,7 @@ func runVoiceToken(_ context.Context, args []string, stdout io.Writer) error {
 	}
 	if *user == "" || *guild == "" || *channel == "" {
 		fs.Usage()
-		return fmt.Errorf("--user, --guild and --channel are required: %w", errUsage)
+		return cli.Usagef("--user, --guild and --channel are required")
 	}
 	if *ttl <= 0 {
 		return fmt.Errorf("--ttl must be positive")

@@ -69,13 +69,13 @@ func PrintJSON(w io.Writer, v any) error {
 // through: a positional argument. The flag package stops at the first
 // one, so a stray word would silently drop every flag after it (`parley
 // serve foo --data-dir D` would run on ./data); Parse reports it as
-// ErrExtraArg, naming the word.
+// ErrExtraArg (a *UsageError), naming the word.
 func Parse(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("%w %q", ErrExtraArg, fs.Arg(0))
+		return &UsageError{Msg: fmt.Sprintf("%v %q", ErrExtraArg, fs.Arg(0)), Err: ErrExtraArg}
 	}
 	return nil
 }
@@ -95,7 +95,7 @@ func ParseOneArg(fs *flag.FlagSet, args []string) (string, error) {
 			return arg, nil
 		}
 		if arg != "" {
-			return "", fmt.Errorf("%w %q after %q", ErrExtraArg, rest[0], arg)
+			return "", &UsageError{Msg: fmt.Sprintf("%v %q after %q", ErrExtraArg, rest[0], arg), Err: ErrExtraArg}
 		}
 		arg, args = rest[0], rest[1:]
 	}

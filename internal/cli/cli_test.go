@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -77,5 +78,22 @@ func TestParse(t *testing.T) {
 				t.Fatalf("data-dir %q, want %q", *dir, tt.dir)
 			}
 		})
+	}
+}
+
+// TestUsageError: a usage error says what is wrong and nothing more, and
+// is ErrUsage (and its sentinel) through any wrapping.
+func TestUsageError(t *testing.T) {
+	err := fmt.Errorf("media: %w", Usagef("--channel is required"))
+	if !errors.Is(err, ErrUsage) || err.Error() != "media: --channel is required" {
+		t.Fatalf("%q: Is(ErrUsage) %v", err, errors.Is(err, ErrUsage))
+	}
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	err = Parse(fs, []string{"foo"})
+	if !errors.Is(err, ErrUsage) || !errors.Is(err, ErrExtraArg) || err.Error() != `unexpected argument "foo"` {
+		t.Fatalf("%q: Is(ErrUsage) %v, Is(ErrExtraArg) %v", err, errors.Is(err, ErrUsage), errors.Is(err, ErrExtraArg))
+	}
+	if errors.Is(errors.New("usage"), ErrUsage) {
+		t.Fatal("a plain error is ErrUsage")
 	}
 }
