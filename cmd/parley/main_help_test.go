@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -86,4 +87,45 @@ func TestUsageMessages(t *testing.T) {
 func lastLine(s string) string {
 	i := strings.LastIndex(strings.TrimSuffix(s, "\n"), "\n")
 	return s[i+1:]
+}
+
+// TestCommandGroups: a group's name lists its commands and nothing else (a
+// word boundary: "media" is not "mediaproxy"), on stdout and with success
+// when asked for, and names the unknown command when given one.
+func TestCommandGroups(t *testing.T) {
+	for _, tt := range []struct {
+		args     []string
+		code     int
+		unknown  string // the unknown command named on stderr ("" none)
+		lists    string // a command the listing shows
+		notLists string // a command it must not show
+	}{
+		{[]string{"voice"}, 0, "", "voice join", "voice-token"},
+		{[]string{"media"}, 0, "", "media put", "mediaproxy"},
+		{[]string{"bot", "-h"}, 0, "", "bot create", "serve"},
+		{[]string{"help", "bot"}, 0, "", "bot reset", "serve"},
+		{[]string{"bench", "--help"}, 0, "", "bench voice", "gateway-clients"},
+		{[]string{"voice", "frob"}, 2, "voice frob", "voice kick", "voice-token"},
+		{[]string{"voice", "frob", "-h"}, 2, "voice frob", "voice kick", "serve"},
+		{[]string{"help", "frob"}, 2, "frob", "serve", "gateway-clients"},
+		{[]string{"frob", "--data-dir", "x"}, 2, "frob", "serve", "gateway-clients"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), tt.args, &stdout, &stderr)
+		listing := stdout.String()
+		if tt.code != 0 {
+			listing = stderr.String()
+		}
+		unknown := strings.Contains(stderr.String(), "unknown command")
+		switch {
+		case code != tt.code:
+			t.Errorf("parley %v: exit %d, want %d", tt.args, code, tt.code)
+		case tt.code == 0 && stderr.Len() > 0:
+			t.Errorf("parley %v: stderr %q, want the listing on stdout", tt.args, stderr.String())
+		case (tt.unknown != "") != unknown, tt.unknown != "" && !strings.Contains(stderr.String(), fmt.Sprintf("unknown command %q\n", tt.unknown)):
+			t.Errorf("parley %v: stderr %q, want unknown command %q", tt.args, stderr.String(), tt.unknown)
+		case !strings.Contains(listing, "  "+tt.lists+" "), strings.Contains(listing, "  "+tt.notLists+" "):
+			t.Errorf("parley %v: listing %q, want %q and not %q", tt.args, listing, tt.lists, tt.notLists)
+		}
+	}
 }
