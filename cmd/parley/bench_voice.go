@@ -55,10 +55,10 @@ func runBenchVoice(ctx context.Context, args []string, stdout io.Writer) error {
 		case !repsSet:
 			*reps = 5
 		case *reps < 5:
-			return fmt.Errorf("bench voice: --webrtc-compare needs --reps of at least 5 (got %d)", *reps)
+			return cli.Usagef("bench voice: --webrtc-compare needs --reps of at least 5 (got %d)", *reps)
 		}
 		if *webrtcShare != 0 {
-			return fmt.Errorf("bench voice: --webrtc-compare runs shares 0 and 1 itself; drop --webrtc-share")
+			return cli.Usagef("bench voice: --webrtc-compare runs shares 0 and 1 itself; drop --webrtc-share")
 		}
 	}
 	log := slog.New(slog.DiscardHandler)

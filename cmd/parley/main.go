@@ -49,7 +49,9 @@ func main() {
 }
 
 // run is main without the process: it runs the command args names and
-// returns the exit status, printing a failure to stderr.
+// returns the exit status, printing a failure to stderr: 0 on success (and
+// for -h), 2 for a usage error (cli.ErrUsage: an unknown command, a bad or
+// missing flag, a stray argument), 1 for any other failure.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	err := dispatch(ctx, args, stdout, stderr)
 	if err == nil || errors.Is(err, flag.ErrHelp) {
@@ -58,7 +60,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != cli.ErrUsage { // a bare ErrUsage follows a printed usage
 		fmt.Fprintln(stderr, "parley:", err)
 	}
-	return 2
+	if errors.Is(err, cli.ErrUsage) {
+		return 2
+	}
+	return 1
 }
 
 // dispatch runs the command whose name (one to three words) begins args,

@@ -129,3 +129,27 @@ func TestCommandGroups(t *testing.T) {
 		}
 	}
 }
+
+// TestExitCodes: 2 for a usage error (the command line is wrong), 1 for a
+// failure at run time, 0 for help.
+func TestExitCodes(t *testing.T) {
+	dir := t.TempDir() // no server runs on it
+	for _, tt := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"version", "--bogus"}, 2},
+		{[]string{"voice-token", "--data-dir", dir, "--user", "1", "--guild", "2", "--channel", "3", "--ttl", "x"}, 2},
+		{[]string{"voice-token", "--data-dir", dir, "--user", "1", "--guild", "2", "--channel", "3", "--ttl", "-1s"}, 2},
+		{[]string{"frob"}, 2},
+		{[]string{"media", "put", "a", "b"}, 2},
+		{[]string{"voice-token", "--data-dir", dir, "--user", "1", "--guild", "2", "--channel", "3"}, 1},
+		{[]string{"voice", "list", "--data-dir", dir}, 1},
+		{[]string{"media", "put", dir + "/missing.png", "--channel", "1", "--data-dir", dir}, 1},
+		{[]string{"version", "-h"}, 0},
+	} {
+		if code := run(context.Background(), tt.args, io.Discard, io.Discard); code != tt.code {
+			t.Errorf("parley %v: exit %d, want %d", tt.args, code, tt.code)
+		}
+	}
+}

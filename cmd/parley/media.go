@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -78,7 +77,7 @@ func (o mediaOpts) config(dir *datadir.Dir, log *slog.Logger, reg prometheus.Reg
 	for _, s := range splitComma(*o.allow) {
 		p, err := netip.ParsePrefix(s)
 		if err != nil {
-			return c, fmt.Errorf("--media-fetch-allow: %w", err)
+			return c, cli.Usagef("--media-fetch-allow: %v", err)
 		}
 		c.Fetch.Allow = append(c.Fetch.Allow, p)
 	}

@@ -32,7 +32,7 @@ func runVoiceToken(_ context.Context, args []string, stdout io.Writer) error {
 		return cli.Usagef("--user, --guild and --channel are required")
 	}
 	if *ttl <= 0 {
-		return fmt.Errorf("--ttl must be positive")
+		return cli.Usagef("--ttl must be positive")
 	}
 	creds, err := issueVoiceCredentials(*dataDir, *endpoint, *user, *guild, *channel, *ttl)
 	if err != nil {

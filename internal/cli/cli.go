@@ -4,6 +4,7 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -69,9 +70,10 @@ func PrintJSON(w io.Writer, v any) error {
 // through: a positional argument. The flag package stops at the first
 // one, so a stray word would silently drop every flag after it (`parley
 // serve foo --data-dir D` would run on ./data); Parse reports it as
-// ErrExtraArg (a *UsageError), naming the word.
+// ErrExtraArg, naming the word. Its errors are *UsageError, except
+// flag.ErrHelp (-h), returned as it is.
 func Parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -83,11 +85,11 @@ func Parse(fs *flag.FlagSet, args []string) error {
 // ParseOneArg parses fs and returns the one positional argument ("" if
 // there is none), which may stand anywhere among the flags: before them,
 // after them or between two of them. A second positional argument is
-// ErrExtraArg.
+// ErrExtraArg. Errors are as Parse's.
 func ParseOneArg(fs *flag.FlagSet, args []string) (string, error) {
 	var arg string
 	for {
-		if err := fs.Parse(args); err != nil {
+		if err := parse(fs, args); err != nil {
 			return "", err
 		}
 		rest := fs.Args()
@@ -99,4 +101,14 @@ func ParseOneArg(fs *flag.FlagSet, args []string) (string, error) {
 		}
 		arg, args = rest[0], rest[1:]
 	}
+}
+
+// parse is fs.Parse with its errors (a flag not defined, a bad value; the
+// flag package has printed them and the usage) as *UsageError.
+func parse(fs *flag.FlagSet, args []string) error {
+	err := fs.Parse(args)
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return &UsageError{Msg: err.Error()}
 }

@@ -93,6 +93,21 @@ func TestUsageError(t *testing.T) {
 	if !errors.Is(err, ErrUsage) || !errors.Is(err, ErrExtraArg) || err.Error() != `unexpected argument "foo"` {
 		t.Fatalf("%q: Is(ErrUsage) %v, Is(ErrExtraArg) %v", err, errors.Is(err, ErrUsage), errors.Is(err, ErrExtraArg))
 	}
+	fs.SetOutput(io.Discard)
+	for _, args := range [][]string{{"--frob"}, {"--n", "x"}} {
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		fs.Int("n", 0, "")
+		if err := Parse(fs, args); !errors.Is(err, ErrUsage) {
+			t.Errorf("Parse(%q) = %v, want a usage error", args, err)
+		}
+		if _, err := ParseOneArg(fs, args); !errors.Is(err, ErrUsage) {
+			t.Errorf("ParseOneArg(%q) = %v, want a usage error", args, err)
+		}
+	}
+	if err := Parse(fs, []string{"-h"}); err != flag.ErrHelp {
+		t.Errorf("Parse(-h) = %v, want flag.ErrHelp as it is", err)
+	}
 	if errors.Is(errors.New("usage"), ErrUsage) {
 		t.Fatal("a plain error is ErrUsage")
 	}
