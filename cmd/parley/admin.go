@@ -163,9 +163,9 @@ func runAdminVoice(ctx context.Context, action string, args []string, stdout io.
 	if err != nil {
 		return err
 	}
-	addr, err := dir.ReadyAddr("admin")
+	addr, err := readyAddr(dir, "admin")
 	if err != nil {
-		return fmt.Errorf("%w (%v)", errNoServer, err)
+		return err
 	}
 	key, err := dir.Key("admin")
 	if err != nil {

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/parleyhq/parley/internal/datadir"
 )
 
 // TestAdminVoiceFlags: each voice admin command offers the flags it reads
@@ -49,5 +52,33 @@ func TestAdminVoiceFlags(t *testing.T) {
 				t.Errorf("voice %s -h shows %q:\n%s", tt.action, s, out)
 			}
 		}
+	}
+}
+
+// TestNoServerMessage: with no server the client commands say so once;
+// with a server that runs without the listener they need, they name it.
+func TestNoServerMessage(t *testing.T) {
+	dir := t.TempDir()
+	want := "parley: " + errNoServer.Error() + "\n"
+	for _, args := range [][]string{
+		{"voice", "list", "--data-dir", dir},
+		{"voice-token", "--data-dir", dir, "--user", "1", "--guild", "2", "--channel", "3"},
+	} {
+		var stderr bytes.Buffer
+		if code := run(context.Background(), args, io.Discard, &stderr); code != 1 || stderr.String() != want {
+			t.Errorf("parley %v: exit %d, stderr %q, want 1 and %q", args, code, stderr.String(), want)
+		}
+	}
+	d, err := datadir.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.WriteReady(map[string]any{"ready": true, "voice_gateway": "127.0.0.1:1"}); err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	if code := run(context.Background(), []string{"voice", "list", "--data-dir", dir}, io.Discard, &stderr); code != 1 ||
+		!strings.Contains(stderr.String(), `"admin"`) || strings.Contains(stderr.String(), errNoServer.Error()) {
+		t.Errorf("voice list on a server without admin: exit %d, stderr %q", code, stderr.String())
 	}
 }

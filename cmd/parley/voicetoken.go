@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"io"
 	"time"
 
@@ -47,8 +46,8 @@ func issueVoiceCredentials(dataDir, endpoint, user, guild, channel string, ttl t
 		return voicetoken.Credentials{}, err
 	}
 	if endpoint == "" {
-		if endpoint, err = dir.ReadyAddr("voice_gateway"); err != nil {
-			return voicetoken.Credentials{}, fmt.Errorf("%w (%v)", errNoServer, err)
+		if endpoint, err = readyAddr(dir, "voice_gateway"); err != nil {
+			return voicetoken.Credentials{}, err
 		}
 	}
 	key, err := dir.Key(voicetoken.KeyName)
