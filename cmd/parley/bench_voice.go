@@ -33,7 +33,7 @@ func runBenchVoice(ctx context.Context, args []string, stdout io.Writer) error {
 	warmup := fs.Duration("warmup", 2*time.Second, "load before the window")
 	payload := fs.Int("payload", 120, "Opus payload bytes")
 	mode := fs.String("mode", "aead_aes256_gcm_rtpsize", "transport encryption mode")
-	reps := fs.Int("reps", 1, "alternate SFU and reflector runs this many times; report medians (--webrtc-compare: default and minimum 5)")
+	reps := fs.Int("reps", 0, "alternate SFU and reflector runs this many times and report medians (default 1; with --webrtc-compare default 5, the least it takes)")
 	webrtcShare := fs.Float64("webrtc-share", 0, "fraction F of participants that join the SFU as browsers do (ICE, DTLS-SRTP), spread evenly over speakers and listeners; 0 all-native, 1 all-WebRTC")
 	webrtcCompare := fs.Bool("webrtc-compare", false, "run the same rooms all-native and all-WebRTC alternately (then the reflector), and report the ratio of the medians of server CPU per forwarded packet")
 	noReflector := fs.Bool("no-reflector", false, "skip the reflector baseline")

@@ -126,5 +126,5 @@ func usage(w io.Writer, prefix string) {
 	for _, n := range groupNames(prefix) {
 		fmt.Fprintf(w, "  %-24s %s\n", n, commands[n].summary)
 	}
-	fmt.Fprintln(w, "\n`parley COMMAND -h` describes a command's flags; `make run` starts `parley serve`.")
+	fmt.Fprintln(w, "\n`parley COMMAND -h` describes a command's flags; `parley serve` runs every component on this machine (data in ./data, or --data-dir).")
 }

@@ -51,7 +51,7 @@ func defineMediaFlags(fs *flag.FlagSet) mediaOpts {
 		memCache:  cli.Int(fs, "media-mem-cache-mb", "PARLEY_MEDIA_MEM_CACHE_MB", int(d.MemCacheBytes>>20), "memory cache size in MiB"),
 		diskCache: cli.Int(fs, "media-disk-cache-mb", "PARLEY_MEDIA_DISK_CACHE_MB", int(d.DiskCacheBytes>>20), "disk cache size in MiB (0 disables)"),
 		maxBytes:  cli.Int(fs, "media-max-bytes", "PARLEY_MEDIA_MAX_BYTES", int(d.Limits.MaxBytes), "largest source image in bytes"),
-		allow:     cli.String(fs, "media-fetch-allow", "PARLEY_MEDIA_FETCH_ALLOW", "", "comma-separated CIDRs external fetches may reach despite the deny list (tests only)"),
+		allow:     cli.String(fs, "media-fetch-allow", "PARLEY_MEDIA_FETCH_ALLOW", "", "comma-separated CIDRs that external image fetches may reach although the SSRF guard denies them (private, loopback, link-local): an internal image host, or a test server"),
 		publicURL: cli.String(fs, "media-public-url", "PARLEY_MEDIA_PUBLIC_URL", "", "base URL put in upload responses (default http://ADDR)"),
 	}
 }
