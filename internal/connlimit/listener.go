@@ -141,20 +141,28 @@ func remoteIP(c net.Conn) netip.Addr {
 	return a
 }
 
+// A conn's state moves pending → admitted → closed, or pending → closed,
+// in one atomic word, so that Admit and Close racing each give back the
+// pending place at most once between them.
+const (
+	statePending int32 = iota
+	stateAdmitted
+	stateClosed
+)
+
 // conn is an accepted connection; it gives its place back on Close.
 type conn struct {
 	net.Conn
 	l  *Listener
 	ip netip.Addr
 
-	admitted atomic.Bool
-	closed   atomic.Bool
+	state atomic.Int32 // statePending, stateAdmitted or stateClosed
 }
 
 func (c *conn) Close() error {
 	err := c.Conn.Close()
-	if !c.closed.Swap(true) {
-		c.l.release(c.ip, c.admitted.Load())
+	if was := c.state.Swap(stateClosed); was != stateClosed {
+		c.l.release(c.ip, was == stateAdmitted)
 	}
 	return err
 }
@@ -165,10 +173,9 @@ func (c *conn) Close() error {
 func (c *conn) NetConn() net.Conn { return c.Conn }
 
 func (c *conn) admit() {
-	if c.closed.Load() || c.admitted.Swap(true) {
-		return
+	if c.state.CompareAndSwap(statePending, stateAdmitted) {
+		c.l.admit(c.ip)
 	}
-	c.l.admit(c.ip)
 }
 
 // Admit marks c, or the connection it wraps (a *tls.Conn, or anything with
