@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/chat/model"
+	"github.com/parleyhq/parley/internal/connlimit"
 	"github.com/parleyhq/parley/internal/testkit"
 )
 
@@ -149,6 +150,7 @@ func TestConfigValidate(t *testing.T) {
 		{"no backend", Config{}, false},
 		{"negative frame", Config{Backend: &fakeBackend{}, MaxFrame: -1}, false},
 		{"negative replay", Config{Backend: &fakeBackend{}, ReplayLimit: -1}, false},
+		{"no connection caps", Config{Backend: &fakeBackend{}, Conns: connlimit.Config{PerIP: -1, PendingPerIP: -1}}, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,7 +1,6 @@
 package connlimit
 
 import (
-	"errors"
 	"net"
 	"net/netip"
 	"sync"
@@ -17,9 +16,17 @@ type Config struct {
 	PendingPerIP int
 }
 
+// Default are the caps Parley's gateways (chat's and the voice node's)
+// take where their Config leaves one zero: 256 open connections per
+// client IP and 16 of them not yet authenticated. A client (a bot
+// process, a browser tab, a voice client) holds one connection per shard
+// or call and identifies right after Hello, within a second; a NAT of
+// many users stays well within them.
+var Default = Config{PerIP: 256, PendingPerIP: 16}
+
 // WithDefaults returns c with each zero cap taken from def and each
 // negative one meaning no cap: how servers turn a flag's value (0 unset,
-// -1 off) into a Config.
+// -1 off) into a Config. Every value is valid: there is no Validate.
 func (c Config) WithDefaults(def Config) Config {
 	pick := func(v, d int) int {
 		switch {
@@ -31,14 +38,6 @@ func (c Config) WithDefaults(def Config) Config {
 		return v
 	}
 	return Config{PerIP: pick(c.PerIP, def.PerIP), PendingPerIP: pick(c.PendingPerIP, def.PendingPerIP)}
-}
-
-// Validate reports a negative cap.
-func (c Config) Validate() error {
-	if c.PerIP < 0 || c.PendingPerIP < 0 {
-		return errors.New("connlimit: negative cap")
-	}
-	return nil
 }
 
 // Rejections counts connections closed at Accept, by the cap they hit.
