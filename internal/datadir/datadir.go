@@ -70,7 +70,7 @@ func Open(path string) (*Dir, error) {
 	}
 	d := &Dir{path: abs}
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		if err := os.Chmod(abs, perm&0o700|0o700); err != nil {
+		if err := os.Chmod(abs, 0o700); err != nil {
 			return nil, fmt.Errorf("%w: %s is %v and cannot be tightened: %v", ErrOpenDir, abs, perm, err)
 		}
 		d.tightened = perm
