@@ -23,7 +23,7 @@
 // the attempt limits are also `parley serve` flags):
 //
 //   - connections per client IP: REST 128 open (rest.DefaultMaxConnsPerIP),
-//     gateway 256 open and 16 not yet identified (gateway.DefaultConns),
+//     gateway 256 open and 16 not yet identified (connlimit.Default),
 //     refused at accept; the gateway closes a connection that has not
 //     identified within 10 s (4003), REST bounds a request's headers
 //     (10 s), whole request (30 s), answer (60 s) and idle time (2 min);

@@ -74,10 +74,18 @@ const firstChunk = 64 << 10
 var errShortBody = errors.New("mediaproxy: body shorter than its declared length")
 
 // readBody reads a body of declared length (-1 when unknown) of at most
-// limit bytes, reserving from res (nil: no budget) before each allocation, so that no byte
-// is buffered that the budget has not admitted. It returns ErrTooLarge
-// past limit, ErrOverloaded when the budget is full, errShortBody, or the
-// reader's error as it is.
+// limit bytes, reserving from res (nil: no budget) before each allocation,
+// so that no byte is buffered that the budget has not admitted.
+//
+// A declared length over limit is ErrTooLarge before anything is read or
+// reserved; otherwise exactly declared bytes are reserved and read
+// (errShortBody if the body ends first; bytes after them are left
+// unread). An unknown length is read to EOF into a buffer that starts at
+// firstChunk and doubles, never past limit+1 bytes: one byte over limit
+// tells a body over it (ErrTooLarge). So the reservation never exceeds
+// limit+1. ErrOverloaded means the budget had no room for the next
+// step; the reader's other errors are returned as they are. The result is
+// a prefix of the body. FuzzReadBody checks all of this.
 func readBody(r io.Reader, declared, limit int64, res *reservation) ([]byte, error) {
 	if declared > limit {
 		return nil, fmt.Errorf("%w: body declares %d bytes, over %d", ErrTooLarge, declared, limit)

@@ -22,7 +22,8 @@ type FetcherConfig struct {
 	// MaxRedirects caps redirect hops.
 	MaxRedirects int
 	// Allow lists prefixes that are allowed even though the default policy
-	// denies them (tests allow 127.0.0.2/32, say). Empty in production.
+	// (AddrDenied) denies them: an internal image host, or a test server
+	// (tests allow 127.0.0.2/32, say). Usually empty.
 	Allow []netip.Prefix
 	// Resolver overrides DNS (tests); nil uses the system resolver.
 	Resolver *net.Resolver

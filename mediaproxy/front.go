@@ -26,11 +26,12 @@ type front struct {
 	loop  sync.WaitGroup // the accept loop
 	conns sync.WaitGroup // connection goroutines; Add only under mu before closing
 
-	closing atomic.Bool // mirrors closingMu for the per-request check
-
-	mu        sync.Mutex
-	active    map[net.Conn]bool // guarded by mu; true while a request is read or handled
-	closingMu bool              // guarded by mu; set once by close
+	mu     sync.Mutex
+	active map[net.Conn]bool // guarded by mu; true while a request is read or handled
+	// closing is set once by close, under mu, so that the accept loop and
+	// connState (which read it under mu) see it in order with active and
+	// conns; HandleFastHTTP reads it without the lock, per request.
+	closing atomic.Bool
 }
 
 func newFront(srv *fasthttp.Server, ln net.Listener, log *slog.Logger) *front {
@@ -69,7 +70,7 @@ func (f *front) acceptLoop() {
 		}
 		delay = 0
 		f.mu.Lock()
-		if f.closingMu {
+		if f.closing.Load() {
 			f.mu.Unlock()
 			_ = c.Close()
 			continue
@@ -105,7 +106,7 @@ func (f *front) connState(c net.Conn, st fasthttp.ConnState) {
 		f.active[c] = true
 	case fasthttp.StateIdle:
 		f.active[c] = false
-		if f.closingMu {
+		if f.closing.Load() {
 			_ = c.Close()
 		}
 	}
@@ -116,9 +117,7 @@ func (f *front) connState(c net.Conn, st fasthttp.ConnState) {
 // Connection: close).
 func (f *front) close() error {
 	f.mu.Lock()
-	if !f.closingMu {
-		f.closingMu = true
-		f.closing.Store(true)
+	if !f.closing.Swap(true) {
 		close(f.stop)
 	}
 	for c, active := range f.active {

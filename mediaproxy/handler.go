@@ -27,11 +27,10 @@ type Request struct {
 	Accept        string
 	IfNoneMatch   string
 	Authorization string
-	// Body is a POST body already in memory. BodyStream, when set
-	// instead, is read by the handler only once the request is authorised
-	// and the body budget has room for it; ContentLength is its declared
+	// BodyStream is a POST body (nil: none), read by the handler only
+	// once the request is authorised and the body budget has room for it,
+	// so it is the one way in for a body; ContentLength is its declared
 	// length, -1 when unknown (chunked).
-	Body          []byte
 	BodyStream    io.Reader
 	ContentLength int64
 

@@ -97,7 +97,7 @@ func waitError(ctx context.Context) error {
 		return fmt.Errorf("%w: shutting down", ErrClosed)
 	case errors.Is(cause, context.DeadlineExceeded):
 		return fmt.Errorf("%w: request deadline", ErrTimeout)
-	default: // the client left, or the caller's context was cancelled
+	default: // ErrClientGone from the watcher, or the caller's context ended
 		return ErrClientGone
 	}
 }

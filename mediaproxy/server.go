@@ -42,7 +42,7 @@ type Server struct {
 	metricsH  fasthttp.RequestHandler
 	metricsN  http.Handler
 	now       func() time.Time
-	srcBufs   sync.Pool // *[]byte source buffers (readSource)
+	srcBufs   sync.Pool // *[]byte source buffers (readAttachment)
 	front     *front
 	waiters   *waiterSet
 	budget    *byteBudget

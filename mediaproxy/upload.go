@@ -42,7 +42,7 @@ func (s *Server) upload(req *Request, channel string) Response {
 	if name == "" {
 		name = "file"
 	}
-	body := req.Body
+	var body []byte
 	if req.BodyStream != nil {
 		res := reservation{b: s.budget}
 		defer res.release()

@@ -2,7 +2,6 @@ package mediaproxy
 
 import (
 	"context"
-	"errors"
 	"net"
 	"sync"
 	"time"
@@ -12,12 +11,9 @@ import (
 // requests waiting for a job.
 const peerCheckInterval = 100 * time.Millisecond
 
-// errClientGone is the cancellation cause of a waiter whose client closed
-// its connection.
-var errClientGone = errors.New("mediaproxy: client closed the connection")
-
 // waiterSet gives each request that waits for a job (a miss) a context
-// that is cancelled when its client goes away or the server halts.
+// that is cancelled when its client goes away (cause ErrClientGone) or
+// the server halts (cause ErrClosed).
 //
 // fasthttp does not notice a client leaving while a handler runs (it reads
 // the connection only between requests, and RequestCtx.Done fires only at
@@ -118,7 +114,7 @@ func (ws *waiterSet) watch() {
 		ws.mu.Unlock()
 		for _, w := range conns {
 			if peerGone(w.conn) {
-				w.cancel(errClientGone)
+				w.cancel(ErrClientGone)
 			}
 		}
 		clear(conns)

@@ -42,7 +42,7 @@ type Config struct {
 	// Readers is the number of UDP reader goroutines (default GOMAXPROCS).
 	Readers int
 	// Conns caps the gateway's connections per client IP: open ones, and
-	// ones that have not identified yet (DefaultConns where zero; a
+	// ones that have not identified yet (connlimit.Default where zero; a
 	// negative cap means none).
 	Conns connlimit.Config
 	// SFU tunes the media plane beyond the fields above (batch size,
@@ -57,17 +57,12 @@ type Config struct {
 	Metrics prometheus.Registerer
 }
 
-// DefaultConns are the gateway's per-IP caps: a voice client holds one
-// connection, and identifies within a second of connecting; a NAT of many
-// users stays well within them.
-var DefaultConns = connlimit.Config{PerIP: 256, PendingPerIP: 16}
-
 // withDefaults returns c with its defaults set.
 func (c Config) withDefaults() Config {
 	if c.GatewayAddr == "" {
 		c.GatewayAddr = "127.0.0.1:0"
 	}
-	c.Conns = c.Conns.WithDefaults(DefaultConns)
+	c.Conns = c.Conns.WithDefaults(connlimit.Default)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}

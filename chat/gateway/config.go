@@ -36,7 +36,7 @@ type Config struct {
 	// most one identify window, 5 s, later).
 	IdentifyTimeout time.Duration
 	// Conns caps the connections per client IP: open ones, and ones that
-	// have not identified or resumed yet (DefaultConns where zero; a
+	// have not identified or resumed yet (connlimit.Default where zero; a
 	// negative cap means none). Over a cap a connection is closed at
 	// accept, before any read.
 	Conns connlimit.Config
@@ -104,7 +104,7 @@ func (c Config) withDefaults() Config {
 	defInt(&c.ReplayLimit, 1000)
 	defInt(&c.ReplayBytes, 2<<20)
 	defInt(&c.MaxShards, 16)
-	c.Conns = c.Conns.WithDefaults(DefaultConns)
+	c.Conns = c.Conns.WithDefaults(connlimit.Default)
 	if c.AllowedPrivileged == nil {
 		p := model.IntentsPrivileged
 		c.AllowedPrivileged = &p
@@ -123,8 +123,6 @@ func (c Config) Validate() error {
 	switch {
 	case c.Backend == nil:
 		return fmt.Errorf("%w: no backend", ErrConfig)
-	case c.Conns.Validate() != nil:
-		return fmt.Errorf("%w: %v", ErrConfig, c.Conns.Validate())
 	case c.HeartbeatInterval < 0, c.HeartbeatGrace < 0, c.ResumeWindow < 0, c.TokenCheck < 0, c.IdentifyTimeout < 0,
 		c.IdentifyWindow < 0, c.WriteTimeout < 0:
 		return fmt.Errorf("%w: negative duration", ErrConfig)

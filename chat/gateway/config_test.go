@@ -4,6 +4,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/parleyhq/parley/internal/connlimit"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -22,6 +24,7 @@ func TestConfigValidate(t *testing.T) {
 		{"negative identify window", Config{Backend: &fakeBackend{}, IdentifyWindow: -time.Second}, false},
 		{"negative identify burst", Config{Backend: &fakeBackend{}, IdentifyBurst: -1}, false},
 		{"negative max shards", Config{Backend: &fakeBackend{}, MaxShards: -1}, false},
+		{"no connection caps", Config{Backend: &fakeBackend{}, Conns: connlimit.Config{PerIP: -1, PendingPerIP: -1}}, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -141,19 +141,31 @@ func adminHandler(env *serveEnv, token string) http.Handler {
 func runAdminVoice(ctx context.Context, action string, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("voice "+action, flag.ContinueOnError)
 	dataDir := cli.DataDir(fs)
-	guild := fs.String("guild", "", "guild id")
-	user := fs.String("user", "", "user id")
-	off := fs.Bool("off", false, "undo (unmute, undeafen)")
-	if err := fs.Parse(args); err != nil {
+	// Each action gets only the flags it reads: list takes no user, and
+	// only mute and deafen can be undone.
+	var guild, user *string
+	if action != "list" {
+		guild = fs.String("guild", "", "guild id (required)")
+		user = fs.String("user", "", "user id (required)")
+	}
+	off := new(bool)
+	if action == "mute" || action == "deafen" {
+		off = fs.Bool("off", false, "undo: un"+action+" the user")
+	}
+	if err := cli.Parse(fs, args); err != nil {
 		return err
+	}
+	if action != "list" && (*guild == "" || *user == "") {
+		fs.Usage()
+		return cli.Usagef("--guild and --user are required")
 	}
 	dir, err := datadir.Open(*dataDir)
 	if err != nil {
 		return err
 	}
-	addr, err := dir.ReadyAddr("admin")
+	addr, err := readyAddr(dir, "admin")
 	if err != nil {
-		return fmt.Errorf("%w (%v)", errNoServer, err)
+		return err
 	}
 	key, err := dir.Key("admin")
 	if err != nil {
@@ -161,9 +173,6 @@ func runAdminVoice(ctx context.Context, action string, args []string, stdout io.
 	}
 	method, path, body := http.MethodGet, "/admin/voice/participants", []byte(nil)
 	if action != "list" {
-		if *guild == "" || *user == "" {
-			return fmt.Errorf("--guild and --user are required: %w", errUsage)
-		}
 		on := !*off
 		body, _ = json.Marshal(adminVoiceRequest{GuildID: *guild, UserID: *user, On: &on})
 		method, path = http.MethodPost, "/admin/voice/"+action

@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/parleyhq/parley/bench/voicebench"
+	"github.com/parleyhq/parley/internal/cli"
 )
 
 // `parley bench reflector` is the baseline child process of `parley bench
@@ -21,7 +22,7 @@ func runBenchReflector(ctx context.Context, args []string, stdout io.Writer) err
 	statsAddr := fs.String("stats-addr", "127.0.0.1:0", "counters (/metrics) listen address, or off")
 	readers := fs.Int("readers", 0, "reader goroutines (default GOMAXPROCS, as the SFU)")
 	batch := fs.Int("batch", 64, "datagrams per recvmmsg/sendmmsg (as the SFU)")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	return voicebench.ServeReflector(ctx, voicebench.ReflectorConfig{

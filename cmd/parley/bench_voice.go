@@ -33,7 +33,7 @@ func runBenchVoice(ctx context.Context, args []string, stdout io.Writer) error {
 	warmup := fs.Duration("warmup", 2*time.Second, "load before the window")
 	payload := fs.Int("payload", 120, "Opus payload bytes")
 	mode := fs.String("mode", "aead_aes256_gcm_rtpsize", "transport encryption mode")
-	reps := fs.Int("reps", 1, "alternate SFU and reflector runs this many times; report medians (--webrtc-compare: default and minimum 5)")
+	reps := fs.Int("reps", 0, "alternate SFU and reflector runs this many times and report medians (default 1; with --webrtc-compare default 5, the least it takes)")
 	webrtcShare := fs.Float64("webrtc-share", 0, "fraction F of participants that join the SFU as browsers do (ICE, DTLS-SRTP), spread evenly over speakers and listeners; 0 all-native, 1 all-WebRTC")
 	webrtcCompare := fs.Bool("webrtc-compare", false, "run the same rooms all-native and all-WebRTC alternately (then the reflector), and report the ratio of the medians of server CPU per forwarded packet")
 	noReflector := fs.Bool("no-reflector", false, "skip the reflector baseline")
@@ -45,7 +45,7 @@ func runBenchVoice(ctx context.Context, args []string, stdout io.Writer) error {
 	genCPUs := fs.String("generator-cpus", "", "pin the generator to these CPUs (e.g. 1)")
 	cpuProfile := fs.String("cpuprofile", "", "profile run: start the server in-process and write a CPU profile of the whole run (server and generator mixed) to FILE")
 	verbose := fs.Bool("v", false, "log generator events to stderr")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	if *webrtcCompare {
@@ -55,10 +55,10 @@ func runBenchVoice(ctx context.Context, args []string, stdout io.Writer) error {
 		case !repsSet:
 			*reps = 5
 		case *reps < 5:
-			return fmt.Errorf("bench voice: --webrtc-compare needs --reps of at least 5 (got %d)", *reps)
+			return cli.Usagef("bench voice: --webrtc-compare needs --reps of at least 5 (got %d)", *reps)
 		}
 		if *webrtcShare != 0 {
-			return fmt.Errorf("bench voice: --webrtc-compare runs shares 0 and 1 itself; drop --webrtc-share")
+			return cli.Usagef("bench voice: --webrtc-compare runs shares 0 and 1 itself; drop --webrtc-share")
 		}
 	}
 	log := slog.New(slog.DiscardHandler)

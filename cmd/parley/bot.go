@@ -58,12 +58,12 @@ func runBot(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Writ
 	name := fs.String("name", "", "bot username (required)")
 	asJSON := fs.Bool("json", false, "print {token, user_id, name} instead of the bare token")
 	dsn := cli.String(fs, "chat-postgres-dsn", "PARLEY_CHAT_POSTGRES_DSN", "", "PostgreSQL DSN when no server is running and chat data is in PostgreSQL")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	if *name == "" {
 		fs.Usage()
-		return fmt.Errorf("--name is required: %w", errUsage)
+		return cli.Usagef("--name is required")
 	}
 	dir, err := datadir.Open(*dataDir)
 	if err != nil {

@@ -46,9 +46,9 @@ func init() {
 			chatF.noAutoJoin = cli.Bool(fs, "chat-no-autojoin", "PARLEY_CHAT_NO_AUTOJOIN", false, "do not add new accounts to the default guild")
 			chatF.apiConns = cli.Int(fs, "chat-api-max-conns-per-ip", "PARLEY_CHAT_API_MAX_CONNS_PER_IP", rest.DefaultMaxConnsPerIP,
 				"REST API connections one client IP may hold open (-1: no cap)")
-			chatF.gatewayConns = cli.Int(fs, "chat-gateway-max-conns-per-ip", "PARLEY_CHAT_GATEWAY_MAX_CONNS_PER_IP", gateway.DefaultConns.PerIP,
+			chatF.gatewayConns = cli.Int(fs, "chat-gateway-max-conns-per-ip", "PARLEY_CHAT_GATEWAY_MAX_CONNS_PER_IP", connlimit.Default.PerIP,
 				"chat gateway connections one client IP may hold open (-1: no cap)")
-			chatF.gatewayPending = cli.Int(fs, "chat-gateway-max-pending-per-ip", "PARLEY_CHAT_GATEWAY_MAX_PENDING_PER_IP", gateway.DefaultConns.PendingPerIP,
+			chatF.gatewayPending = cli.Int(fs, "chat-gateway-max-pending-per-ip", "PARLEY_CHAT_GATEWAY_MAX_PENDING_PER_IP", connlimit.Default.PendingPerIP,
 				"chat gateway connections one client IP may hold before they identify (-1: no cap)")
 			chatF.identifyTimeout = cli.Duration(fs, "chat-identify-timeout", "PARLEY_CHAT_IDENTIFY_TIMEOUT", 10*time.Second,
 				"close chat gateway connections that have not identified this long after connecting (4003)")

@@ -25,7 +25,7 @@ func runBenchGateway(ctx context.Context, args []string, stdout io.Writer) error
 	paced := fs.Int("paced-messages", 30, "messages in the latency phase (0 skips it)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	logLevel := cli.String(fs, "log-level", "PARLEY_LOG_LEVEL", "warn", "log level")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	exe, err := os.Executable()
@@ -57,7 +57,7 @@ func runBenchGatewayClients(ctx context.Context, args []string, stdout io.Writer
 	fs.IntVar(&cfg.Conns, "conns", 100, "connections")
 	fs.IntVar(&cfg.DialConcurrency, "dial-concurrency", 256, "simultaneous handshakes")
 	fs.IntVar(&cfg.Intents, "intents", 33281, "identify intents")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	return gatewaybench.RunClients(ctx, cfg, os.Stdin, stdout)

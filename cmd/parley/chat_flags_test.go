@@ -12,7 +12,7 @@ import (
 // --chat-gateway-max-pending-per-ip 1 a second connection from the same
 // address is closed at accept.
 func TestChatCapsFlags(t *testing.T) {
-	_, ready := startServe(t, t.TempDir(), "--only", "chat", "--chat-api-addr", "127.0.0.1:0", "--chat-gateway-addr", "127.0.0.1:0",
+	_, ready := startServe(t, t.TempDir(), "--only", "chat",
 		"--chat-api-max-conns-per-ip", "1", "--chat-gateway-max-pending-per-ip", "1")
 	for _, name := range []string{"api", "gateway"} {
 		addr, _ := ready[name].(string)

@@ -50,7 +50,7 @@ func TestChatKill9Durability(t *testing.T) {
 	for name, extra := range engines {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
-			args := append([]string{"--only", "chat", "--chat-api-addr", "127.0.0.1:0", "--chat-gateway-addr", "127.0.0.1:0"}, extra...)
+			args := append([]string{"--only", "chat"}, extra...)
 			cmd, ready := startServe(t, dir, args...)
 			api, _ := ready["api"].(string)
 			if api == "" || ready["gateway"] == nil {
@@ -95,7 +95,7 @@ func TestChatBotCreateOffline(t *testing.T) {
 	if err != nil {
 		t.Fatalf("bot create: %v", err)
 	}
-	_, ready := startServe(t, dir, "--only", "chat", "--chat-api-addr", "127.0.0.1:0", "--chat-gateway-addr", "127.0.0.1:0")
+	_, ready := startServe(t, dir, "--only", "chat")
 	// The database (password and token hashes, messages) is the owner's
 	// alone, in a data dir that existed before (issue item 15).
 	for _, f := range []string{"chat.db", "chat.db-wal", "chat.db-shm"} {
@@ -132,7 +132,7 @@ func TestChatBotReset(t *testing.T) {
 	}
 	first := run("bot", "create", "--name", "resettable")
 	second := run("bot", "reset", "--name", "resettable") // offline
-	_, ready := startServe(t, dir, "--only", "chat", "--chat-api-addr", "127.0.0.1:0", "--chat-gateway-addr", "127.0.0.1:0")
+	_, ready := startServe(t, dir, "--only", "chat")
 	api, _ := ready["api"].(string)
 	if code := chatCall(t, api, "GET", "/users/@me", first, nil, nil); code != 401 {
 		t.Fatalf("token from before an offline reset: %d", code)

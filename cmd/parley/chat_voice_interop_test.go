@@ -97,7 +97,7 @@ func TestChatDiscordJSVoice(t *testing.T) {
 		t.Skip(missing + "; PARLEY_INTEROP=1 makes this a failure")
 	}
 	dir := t.TempDir()
-	_, ready := startServe(t, dir, "--only", "voice,chat", "--chat-api-addr", "127.0.0.1:0", "--chat-gateway-addr", "127.0.0.1:0")
+	_, ready := startServe(t, dir, "--only", "voice,chat")
 	apiAddr, _ := ready["api"].(string)
 	gwAddr, _ := ready["gateway"].(string)
 	if apiAddr == "" || gwAddr == "" || ready["voice_gateway"] == nil {

@@ -37,13 +37,23 @@ func parleyCmd(ctx context.Context, args ...string) *exec.Cmd {
 	return cmd
 }
 
-// startServe runs `parley serve` on port 0 and returns its ready JSON.
+// serveAddrFlags are serve's listen-address flags; startServe sets each to
+// port 0 on loopback.
+var serveAddrFlags = []string{"voice-addr", "voice-udp-addr", "voice-webrtc-addr", "chat-api-addr", "chat-gateway-addr",
+	"media-addr", "metrics-addr", "admin-addr"}
+
+// startServe runs `parley serve` with every listener on port 0 (extra
+// may override one: the last value of a flag wins) and returns its ready
+// JSON.
 func startServe(t *testing.T, dataDir string, extra ...string) (*exec.Cmd, map[string]any) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
-	args := append([]string{"serve", "--data-dir", dataDir, "--voice-addr", "127.0.0.1:0", "--voice-udp-addr", "127.0.0.1:0", "--voice-webrtc-addr", "127.0.0.1:0",
-		"--metrics-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--log-level", "warn"}, extra...)
+	args := []string{"serve", "--data-dir", dataDir, "--log-level", "warn"}
+	for _, f := range serveAddrFlags {
+		args = append(args, "--"+f, "127.0.0.1:0")
+	}
+	args = append(args, extra...)
 	cmd := parleyCmd(ctx, args...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

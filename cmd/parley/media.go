@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -52,7 +51,7 @@ func defineMediaFlags(fs *flag.FlagSet) mediaOpts {
 		memCache:  cli.Int(fs, "media-mem-cache-mb", "PARLEY_MEDIA_MEM_CACHE_MB", int(d.MemCacheBytes>>20), "memory cache size in MiB"),
 		diskCache: cli.Int(fs, "media-disk-cache-mb", "PARLEY_MEDIA_DISK_CACHE_MB", int(d.DiskCacheBytes>>20), "disk cache size in MiB (0 disables)"),
 		maxBytes:  cli.Int(fs, "media-max-bytes", "PARLEY_MEDIA_MAX_BYTES", int(d.Limits.MaxBytes), "largest source image in bytes"),
-		allow:     cli.String(fs, "media-fetch-allow", "PARLEY_MEDIA_FETCH_ALLOW", "", "comma-separated CIDRs external fetches may reach despite the deny list (tests only)"),
+		allow:     cli.String(fs, "media-fetch-allow", "PARLEY_MEDIA_FETCH_ALLOW", "", "comma-separated CIDRs that external image fetches may reach although the SSRF guard denies them (private, loopback, link-local): an internal image host, or a test server"),
 		publicURL: cli.String(fs, "media-public-url", "PARLEY_MEDIA_PUBLIC_URL", "", "base URL put in upload responses (default http://ADDR)"),
 	}
 }
@@ -78,7 +77,7 @@ func (o mediaOpts) config(dir *datadir.Dir, log *slog.Logger, reg prometheus.Reg
 	for _, s := range splitComma(*o.allow) {
 		p, err := netip.ParsePrefix(s)
 		if err != nil {
-			return c, fmt.Errorf("--media-fetch-allow: %w", err)
+			return c, cli.Usagef("--media-fetch-allow: %v", err)
 		}
 		c.Fetch.Allow = append(c.Fetch.Allow, p)
 	}
@@ -114,7 +113,7 @@ func runMediaProxy(ctx context.Context, args []string, stdout io.Writer) error {
 	dataDir := cli.DataDir(fs)
 	logLevel := cli.String(fs, "log-level", "PARLEY_LOG_LEVEL", "info", "debug, info, warn or error")
 	o := defineMediaFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	log := newLogger(*logLevel, os.Stderr)
@@ -152,7 +151,7 @@ func runMediaPut(_ context.Context, args []string, stdout io.Writer) error {
 	}
 	if file == "" || *channel == "" {
 		fs.Usage()
-		return fmt.Errorf("usage: parley media put FILE --channel C [--data-dir DIR]: %w", errUsage)
+		return cli.Usagef("usage: parley media put FILE --channel C [--data-dir DIR]")
 	}
 	data, err := os.ReadFile(file)
 	if err != nil {
@@ -197,7 +196,7 @@ func runMediaSignExternal(_ context.Context, args []string, stdout io.Writer) er
 		return err
 	}
 	if target == "" {
-		return fmt.Errorf("usage: parley media sign-external URL [--data-dir DIR]: %w", errUsage)
+		return cli.Usagef("usage: parley media sign-external URL [--data-dir DIR]")
 	}
 	dir, err := datadir.Open(*dataDir)
 	if err != nil {
@@ -225,7 +224,7 @@ func runMediaSignExternal(_ context.Context, args []string, stdout io.Writer) er
 func runMediaUploadToken(_ context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("media upload-token", flag.ContinueOnError)
 	dataDir := cli.DataDir(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	dir, err := datadir.Open(*dataDir)

@@ -34,7 +34,7 @@ func runBenchMediaProxy(ctx context.Context, args []string, stdout io.Writer) er
 	front := fs.String("http", "fasthttp", "internal: server child front (fasthttp or nethttp)")
 	cache := fs.Bool("cache", false, "internal: server child caches on")
 	cpuProfile := fs.String("cpuprofile", "", "write server CPU profiles to PREFIX-NAME.pprof (a child: to this file)")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	if *role != "" {

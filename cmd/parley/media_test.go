@@ -22,7 +22,7 @@ import (
 // the ready line, and SIGTERM ends the process cleanly.
 func TestMediaServeAndShutdown(t *testing.T) {
 	dir := t.TempDir()
-	cmd, ready := startServe(t, dir, "--only", "media", "--media-addr", "127.0.0.1:0")
+	cmd, ready := startServe(t, dir, "--only", "media")
 	addr, _ := ready["media"].(string)
 	if addr == "" {
 		t.Fatalf("ready line without media: %v", ready)

@@ -96,7 +96,7 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 			c.flags(fs)
 		}
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	log := newLogger(*logLevel, os.Stderr)
@@ -197,6 +197,22 @@ func splitComma(s string) []string {
 
 // errNoServer is returned by client subcommands when ready.json is missing.
 var errNoServer = errors.New("no running server found in the data dir; start `parley serve --data-dir DIR` first")
+
+// readyAddr is the address of the running server's listener name. With no
+// server the error is errNoServer alone (datadir.ErrNotReady would say the
+// same again); a server without that listener says so.
+func readyAddr(dir *datadir.Dir, name string) (string, error) {
+	addr, err := dir.ReadyAddr(name)
+	switch {
+	case err == nil:
+		return addr, nil
+	case errors.Is(err, datadir.ErrNotReady):
+		return "", errNoServer
+	case errors.Is(err, datadir.ErrNoListener):
+		return "", err
+	}
+	return "", fmt.Errorf("%w (%v)", errNoServer, err) // ready.json unreadable
+}
 
 // admissionProxy is the voice gateway's Admitter in `parley serve`: the
 // voice component starts before chat, so it holds the control plane that

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"runtime/debug"
+	"strings"
 
 	"github.com/parleyhq/parley/internal/cli"
 )
@@ -44,9 +45,12 @@ func buildVersion() versionInfo {
 	return v
 }
 
+// String is one line. The revision is left out when the version names it
+// already (Go stamps a source build's pseudo-version with the revision's
+// first 12 digits and +dirty).
 func (v versionInfo) String() string {
 	s := "parley " + v.Version
-	if v.Revision != "" {
+	if v.Revision != "" && !strings.Contains(v.Version, v.Revision[:min(12, len(v.Revision))]) {
 		s += " " + v.Revision
 		if v.Modified {
 			s += "+dirty"
@@ -61,7 +65,7 @@ func (v versionInfo) String() string {
 func runVersion(_ context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("version", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	v := buildVersion()

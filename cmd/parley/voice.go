@@ -29,8 +29,8 @@ func init() {
 			publicIP = cli.String(fs, "voice-public-ip", "PARLEY_VOICE_PUBLIC_IP", "", "IP announced to clients for UDP (default: the UDP listen IP)")
 			endpoint = cli.String(fs, "voice-endpoint", "PARLEY_VOICE_ENDPOINT", "", "host:port clients connect to (default: the gateway's address)")
 			legacy = cli.String(fs, "voice-legacy-modes", "PARLEY_VOICE_LEGACY_MODES", "auto", "offer deprecated xsalsa20_poly1305 modes: on, off or auto (on with --dev)")
-			maxConns = cli.Int(fs, "voice-max-conns-per-ip", "PARLEY_VOICE_MAX_CONNS_PER_IP", voicenode.DefaultConns.PerIP, "voice gateway connections one client IP may hold open (-1: no cap)")
-			maxPending = cli.Int(fs, "voice-max-pending-per-ip", "PARLEY_VOICE_MAX_PENDING_PER_IP", voicenode.DefaultConns.PendingPerIP, "voice gateway connections one client IP may hold before they identify (-1: no cap)")
+			maxConns = cli.Int(fs, "voice-max-conns-per-ip", "PARLEY_VOICE_MAX_CONNS_PER_IP", connlimit.Default.PerIP, "voice gateway connections one client IP may hold open (-1: no cap)")
+			maxPending = cli.Int(fs, "voice-max-pending-per-ip", "PARLEY_VOICE_MAX_PENDING_PER_IP", connlimit.Default.PendingPerIP, "voice gateway connections one client IP may hold before they identify (-1: no cap)")
 			daveFlag = cli.String(fs, "voice-dave", "PARLEY_VOICE_DAVE", "preferred", "DAVE end-to-end encryption: required (refuse clients without it, close 4017), preferred (downgrade rooms while a client without it is present) or off")
 		},
 		start: func(ctx context.Context, env *serveEnv) (*running, error) {

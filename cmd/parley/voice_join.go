@@ -165,15 +165,15 @@ func runVoiceJoin(ctx context.Context, args []string, stdout io.Writer) error {
 	verbose := fs.Bool("v", false, "log connection events to stderr")
 	noE2EE := fs.Bool("no-e2ee", false, "turn DAVE end-to-end encryption off (identify with max_dave_protocol_version 0)")
 	webrtc := fs.Bool("webrtc", false, "join as a browser does: the webrtc dialect (ICE, DTLS-SRTP) instead of native UDP")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	if *credsPath == "" {
 		fs.Usage()
-		return fmt.Errorf("--credentials is required: %w", errUsage)
+		return cli.Usagef("--credentials is required")
 	}
 	if *duration < 0 {
-		return fmt.Errorf("--duration must not be negative: %w", errUsage)
+		return cli.Usagef("--duration must not be negative")
 	}
 	creds, err := readVoiceCredentials(*credsPath, os.Stdin)
 	if err != nil {

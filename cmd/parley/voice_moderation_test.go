@@ -22,7 +22,7 @@ import (
 // voice session with 4014 and refuses the old credentials.
 func TestVoiceModerationEndToEnd(t *testing.T) {
 	dir := t.TempDir()
-	_, ready := startServe(t, dir, "--only", "voice,chat,admin", "--chat-api-addr", "127.0.0.1:0", "--chat-gateway-addr", "127.0.0.1:0")
+	_, ready := startServe(t, dir, "--only", "voice,chat,admin")
 	apiAddr, _ := ready["api"].(string)
 	gwAddr, _ := ready["gateway"].(string)
 	adminAddr, _ := ready["admin"].(string)

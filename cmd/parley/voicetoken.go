@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"io"
 	"time"
 
@@ -24,15 +23,15 @@ func runVoiceToken(_ context.Context, args []string, stdout io.Writer) error {
 	channel := fs.String("channel", "", "voice channel id (required)")
 	ttl := fs.Duration("ttl", time.Hour, "token lifetime")
 	endpoint := fs.String("endpoint", "", "override the endpoint (default: the running server's voice gateway)")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	if *user == "" || *guild == "" || *channel == "" {
 		fs.Usage()
-		return fmt.Errorf("--user, --guild and --channel are required: %w", errUsage)
+		return cli.Usagef("--user, --guild and --channel are required")
 	}
 	if *ttl <= 0 {
-		return fmt.Errorf("--ttl must be positive")
+		return cli.Usagef("--ttl must be positive")
 	}
 	creds, err := issueVoiceCredentials(*dataDir, *endpoint, *user, *guild, *channel, *ttl)
 	if err != nil {
@@ -47,8 +46,8 @@ func issueVoiceCredentials(dataDir, endpoint, user, guild, channel string, ttl t
 		return voicetoken.Credentials{}, err
 	}
 	if endpoint == "" {
-		if endpoint, err = dir.ReadyAddr("voice_gateway"); err != nil {
-			return voicetoken.Credentials{}, fmt.Errorf("%w (%v)", errNoServer, err)
+		if endpoint, err = readyAddr(dir, "voice_gateway"); err != nil {
+			return voicetoken.Credentials{}, err
 		}
 	}
 	key, err := dir.Key(voicetoken.KeyName)

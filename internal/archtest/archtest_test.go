@@ -77,9 +77,9 @@ const (
 	govips = "github.com/davidbyttow/govips"
 )
 
-// components are the module's top-level packages, by layer: a package may
-// depend on those below it and never on those above. Fences below name
-// the exceptions and the finer rules.
+// components are the module's top-level packages, in no particular order:
+// the fences below, not a position in this list, say which may depend on
+// which (doc.go draws the layers).
 var components = []string{"sfu", "signaling", "voiceproto", "voiceclient", "voicenode", "chat", "mediaproxy", "e2ee", "bench", "cmd", "interop", "internal"}
 
 // except returns the components other than keep, as module paths.
@@ -132,7 +132,17 @@ var transitive = []struct {
 	{"chat/gateway", chatExcept("gateway", "model"), "the gateway reaches the service through its consumer-defined Backend"},
 	{"chat/rest", chatExcept("rest", "service", "store", "model", "voicestate", "registry"), "REST is a transport beside the gateway"},
 	{"internal", except("internal"), "internal holds leaf helpers: nothing below a component imports it"},
-	{"internal/testkit", except("internal"), "the test kit is a leaf"},
+}
+
+// testkit is the test kit, which only tests may import (TestDependencyFences).
+const testkit = mod + "internal/testkit"
+
+// testkitAllowed reports whether p's non-test code may depend on the test
+// kit: the kit itself, and test-support packages (their non-test code
+// imports "testing", as internal/testpg and voicenode/voicenodetest do,
+// so no binary can link them anyway).
+func testkitAllowed(p goPkg) bool {
+	return p.ImportPath == testkit || slices.Contains(p.Imports, "testing")
 }
 
 // direct fences: only the listed packages may import a module directly.
@@ -229,6 +239,9 @@ func TestDependencyFences(t *testing.T) {
 				}
 			}
 		}
+		if slices.Contains(p.Deps, testkit) && !testkitAllowed(p) {
+			t.Errorf("%s depends on %s outside its tests (only tests and test-support packages may: goleak and friends stay out of the binary)", p.ImportPath, testkit)
+		}
 		if len(p.CgoFiles) > 0 && !under(p.ImportPath, "mediaproxy") {
 			t.Errorf("%s uses cgo; only mediaproxy may (libvips)", p.ImportPath)
 		}
@@ -251,6 +264,18 @@ func TestFencesHaveTeeth(t *testing.T) {
 	} {
 		if matches(tt.d, tt.f) != tt.want {
 			t.Errorf("matches(%s, %s) = %v", tt.d, tt.f, !tt.want)
+		}
+	}
+	for _, tt := range []struct {
+		p    goPkg
+		want bool
+	}{
+		{goPkg{ImportPath: mod + "sfu", Deps: []string{testkit}}, false},
+		{goPkg{ImportPath: mod + "voicenode/voicenodetest", Imports: []string{"testing"}}, true},
+		{goPkg{ImportPath: testkit, Imports: []string{"testing"}}, true},
+	} {
+		if testkitAllowed(tt.p) != tt.want {
+			t.Errorf("testkitAllowed(%s) = %v", tt.p.ImportPath, !tt.want)
 		}
 	}
 	for _, c := range components {

@@ -13,5 +13,6 @@
 // Inside chat: transports (gateway, rest) → service → store → model, and
 // only the composition root (package chat) sees them all. pion is
 // imported only by sfu, voiceclient and bench; cgo (libvips) only by
-// mediaproxy.
+// mediaproxy; internal/testkit only by tests (and test-support packages,
+// which import testing themselves).
 package archtest

@@ -66,14 +66,30 @@ func PrintJSON(w io.Writer, v any) error {
 	return err
 }
 
+// Parse parses fs like fs.Parse, and rejects what the flag package lets
+// through: a positional argument. The flag package stops at the first
+// one, so a stray word would silently drop every flag after it (`parley
+// serve foo --data-dir D` would run on ./data); Parse reports it as
+// ErrExtraArg, naming the word. Its errors are *UsageError, except
+// flag.ErrHelp (-h), returned as it is.
+func Parse(fs *flag.FlagSet, args []string) error {
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return &UsageError{Msg: fmt.Sprintf("%v %q", ErrExtraArg, fs.Arg(0)), Err: ErrExtraArg}
+	}
+	return nil
+}
+
 // ParseOneArg parses fs and returns the one positional argument ("" if
 // there is none), which may stand anywhere among the flags: before them,
 // after them or between two of them. A second positional argument is
-// ErrExtraArg.
+// ErrExtraArg. Errors are as Parse's.
 func ParseOneArg(fs *flag.FlagSet, args []string) (string, error) {
 	var arg string
 	for {
-		if err := fs.Parse(args); err != nil {
+		if err := parse(fs, args); err != nil {
 			return "", err
 		}
 		rest := fs.Args()
@@ -81,11 +97,18 @@ func ParseOneArg(fs *flag.FlagSet, args []string) (string, error) {
 			return arg, nil
 		}
 		if arg != "" {
-			return "", fmt.Errorf("%w: %q after %q", ErrExtraArg, rest[0], arg)
+			return "", &UsageError{Msg: fmt.Sprintf("%v %q after %q", ErrExtraArg, rest[0], arg), Err: ErrExtraArg}
 		}
 		arg, args = rest[0], rest[1:]
 	}
 }
 
-// ErrExtraArg: a command that takes one positional argument got more.
-var ErrExtraArg = errors.New("more than one argument")
+// parse is fs.Parse with its errors (a flag not defined, a bad value; the
+// flag package has printed them and the usage) as *UsageError.
+func parse(fs *flag.FlagSet, args []string) error {
+	err := fs.Parse(args)
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return &UsageError{Msg: err.Error()}
+}

@@ -1,7 +1,6 @@
 package connlimit
 
 import (
-	"errors"
 	"net"
 	"net/netip"
 	"sync"
@@ -17,9 +16,17 @@ type Config struct {
 	PendingPerIP int
 }
 
+// Default are the caps Parley's gateways (chat's and the voice node's)
+// take where their Config leaves one zero: 256 open connections per
+// client IP and 16 of them not yet authenticated. A client (a bot
+// process, a browser tab, a voice client) holds one connection per shard
+// or call and identifies right after Hello, within a second; a NAT of
+// many users stays well within them.
+var Default = Config{PerIP: 256, PendingPerIP: 16}
+
 // WithDefaults returns c with each zero cap taken from def and each
 // negative one meaning no cap: how servers turn a flag's value (0 unset,
-// -1 off) into a Config.
+// -1 off) into a Config. Every value is valid: there is no Validate.
 func (c Config) WithDefaults(def Config) Config {
 	pick := func(v, d int) int {
 		switch {
@@ -31,14 +38,6 @@ func (c Config) WithDefaults(def Config) Config {
 		return v
 	}
 	return Config{PerIP: pick(c.PerIP, def.PerIP), PendingPerIP: pick(c.PendingPerIP, def.PendingPerIP)}
-}
-
-// Validate reports a negative cap.
-func (c Config) Validate() error {
-	if c.PerIP < 0 || c.PendingPerIP < 0 {
-		return errors.New("connlimit: negative cap")
-	}
-	return nil
 }
 
 // Rejections counts connections closed at Accept, by the cap they hit.
@@ -130,20 +129,28 @@ func (l *Listener) admit(ip netip.Addr) {
 // otherwise spread over freely).
 func remoteIP(c net.Conn) netip.Addr { return ClientIP(c.RemoteAddr().String()) }
 
+// A conn's state moves pending → admitted → closed, or pending → closed,
+// in one atomic word, so that Admit and Close racing each give back the
+// pending place at most once between them.
+const (
+	statePending int32 = iota
+	stateAdmitted
+	stateClosed
+)
+
 // conn is an accepted connection; it gives its place back on Close.
 type conn struct {
 	net.Conn
 	l  *Listener
 	ip netip.Addr
 
-	admitted atomic.Bool
-	closed   atomic.Bool
+	state atomic.Int32 // statePending, stateAdmitted or stateClosed
 }
 
 func (c *conn) Close() error {
 	err := c.Conn.Close()
-	if !c.closed.Swap(true) {
-		c.l.release(c.ip, c.admitted.Load())
+	if was := c.state.Swap(stateClosed); was != stateClosed {
+		c.l.release(c.ip, was == stateAdmitted)
 	}
 	return err
 }
@@ -154,10 +161,9 @@ func (c *conn) Close() error {
 func (c *conn) NetConn() net.Conn { return c.Conn }
 
 func (c *conn) admit() {
-	if c.closed.Load() || c.admitted.Swap(true) {
-		return
+	if c.state.CompareAndSwap(statePending, stateAdmitted) {
+		c.l.admit(c.ip)
 	}
-	c.l.admit(c.ip)
 }
 
 // Admit marks c, or the connection it wraps (a *tls.Conn, or anything with

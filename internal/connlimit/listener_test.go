@@ -4,6 +4,9 @@ import (
 	"crypto/tls"
 	"net"
 	"net/netip"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -131,3 +134,62 @@ type addrString string
 
 func (a addrString) Network() string { return "tcp" }
 func (a addrString) String() string  { return string(a) }
+
+// TestAdmitCloseRace: Admit and Close racing on one connection give its
+// pending place back once between them; another connection's place (the
+// witness's) is never taken with it. (With two flags, admit could see the
+// connection open, Close release the place as pending, and admit take a
+// pending place again: under -race this test caught it within a few
+// thousand rounds every time.)
+func TestAdmitCloseRace(t *testing.T) {
+	in := &chanListener{conns: make(chan net.Conn)}
+	l := Wrap(in, Config{})
+	next := func() net.Conn {
+		go func() { in.conns <- nopConn{fakeAddrConn{addr: "10.0.0.1:1"}} }()
+		c, err := l.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	ip := netip.MustParseAddr("10.0.0.1")
+	witness := next()
+	for i := range 5000 {
+		c := next()
+		// Both start together: each spins until the other is ready.
+		var ready atomic.Int32
+		var wg sync.WaitGroup
+		race := func(f func()) {
+			wg.Go(func() {
+				ready.Add(1)
+				for ready.Load() < 2 {
+					runtime.Gosched()
+				}
+				f()
+			})
+		}
+		race(func() { Admit(c) })
+		race(func() { _ = c.Close() })
+		wg.Wait()
+		if open, pending := l.Open(ip); open != 1 || pending != 1 {
+			t.Fatalf("round %d: open %d pending %d, want the witness alone (1 and 1)", i, open, pending)
+		}
+	}
+	_ = witness.Close()
+	if open, pending := l.Open(ip); open != 0 || pending != 0 {
+		t.Fatalf("open %d pending %d after the witness closed", open, pending)
+	}
+}
+
+// chanListener accepts the connections sent on conns.
+type chanListener struct {
+	net.Listener
+	conns chan net.Conn
+}
+
+func (l *chanListener) Accept() (net.Conn, error) { return <-l.conns, nil }
+
+// nopConn is a connection whose Close does nothing.
+type nopConn struct{ fakeAddrConn }
+
+func (nopConn) Close() error { return nil }

@@ -23,6 +23,9 @@ import (
 var (
 	// ErrNotReady means no server has written ready.json in the data dir.
 	ErrNotReady = errors.New("datadir: no ready.json (is `parley serve` running on this data dir?)")
+	// ErrNoListener means the running server's ready.json names no
+	// listener of that name: it runs without that component (--only).
+	ErrNoListener = errors.New("datadir: no such listener in ready.json")
 	// ErrBadKeyName means a key name has characters other than [a-z0-9_-].
 	ErrBadKeyName = errors.New("datadir: bad key name")
 	// ErrOpenDir means the data dir exists with group or world access that
@@ -67,7 +70,7 @@ func Open(path string) (*Dir, error) {
 	}
 	d := &Dir{path: abs}
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		if err := os.Chmod(abs, perm&0o700|0o700); err != nil {
+		if err := os.Chmod(abs, 0o700); err != nil {
 			return nil, fmt.Errorf("%w: %s is %v and cannot be tightened: %v", ErrOpenDir, abs, perm, err)
 		}
 		d.tightened = perm
@@ -221,7 +224,8 @@ func (d *Dir) ReadReady() (map[string]any, error) {
 	return m, nil
 }
 
-// ReadyAddr returns one listener address from ready.json.
+// ReadyAddr returns one listener address from ready.json: ErrNotReady
+// when there is none, ErrNoListener when it does not name that listener.
 func (d *Dir) ReadyAddr(name string) (string, error) {
 	m, err := d.ReadReady()
 	if err != nil {
@@ -229,7 +233,7 @@ func (d *Dir) ReadyAddr(name string) (string, error) {
 	}
 	s, _ := m[name].(string)
 	if s == "" {
-		return "", fmt.Errorf("%w: no %q listener", ErrNotReady, name)
+		return "", fmt.Errorf("%w: %q (the server runs without it: see its --only)", ErrNoListener, name)
 	}
 	return s, nil
 }

@@ -100,7 +100,7 @@ func TestReady(t *testing.T) {
 	if a, err := d.ReadyAddr("voice_gateway"); err != nil || a != "127.0.0.1:1" {
 		t.Fatalf("%q %v", a, err)
 	}
-	if _, err := d.ReadyAddr("media"); !errors.Is(err, ErrNotReady) {
+	if _, err := d.ReadyAddr("media"); !errors.Is(err, ErrNoListener) || errors.Is(err, ErrNotReady) {
 		t.Fatalf("missing listener err = %v", err)
 	}
 	if err := d.RemoveReady(); err != nil {

@@ -70,12 +70,6 @@ type Admitter interface {
 	Admit(ctx context.Context, s Session) (Moderation, error)
 }
 
-// AdmitterFunc adapts a function to Admitter.
-type AdmitterFunc func(ctx context.Context, s Session) (Moderation, error)
-
-// Admit calls f.
-func (f AdmitterFunc) Admit(ctx context.Context, s Session) (Moderation, error) { return f(ctx, s) }
-
 // Participant describes one connected voice user.
 type Participant struct {
 	GuildID   string `json:"guild_id"`
