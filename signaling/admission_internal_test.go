@@ -33,9 +33,7 @@ func TestAdmitWrapsTheCause(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			srv, err := New(Config{Media: noMedia{}, Tokens: signer,
-				Admitter: voicectl.AdmitterFunc(func(context.Context, voicectl.Session) (voicectl.Moderation, error) {
-					return voicectl.Moderation{}, tc.err
-				})})
+				Admitter: admitErr{tc.err}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -56,4 +54,11 @@ func TestAdmitWrapsTheCause(t *testing.T) {
 			}
 		})
 	}
+}
+
+// admitErr is an Admitter that answers err to every session.
+type admitErr struct{ err error }
+
+func (a admitErr) Admit(context.Context, voicectl.Session) (voicectl.Moderation, error) {
+	return voicectl.Moderation{}, a.err
 }
