@@ -115,6 +115,23 @@ func (g *gatewayConn) readOp(op voiceproto.Op) (voiceproto.RawMessage, error) {
 	}
 }
 
+// selectProtocol sends Select Protocol and reads the Session Description
+// it is answered with; on failure it says at which stage.
+func (g *gatewayConn) selectProtocol(sp voiceproto.SelectProtocol) (voiceproto.SessionDescription, string, error) {
+	var sd voiceproto.SessionDescription
+	if err := g.write(voiceproto.OpSelectProtocol, sp); err != nil {
+		return sd, "select protocol", err
+	}
+	m, err := g.readOp(voiceproto.OpSessionDescription)
+	if err == nil {
+		err = json.Unmarshal(m.D, &sd)
+	}
+	if err != nil {
+		return sd, "session description", err
+	}
+	return sd, "", nil
+}
+
 func (g *gatewayConn) write(op voiceproto.Op, d any) error {
 	b, err := json.Marshal(voiceproto.Message{Op: op, D: d})
 	if err != nil {
@@ -243,17 +260,10 @@ func selectUDP(g *gatewayConn, mode string, ready voiceproto.Ready, p *participa
 	if err != nil {
 		return "ip discovery", err
 	}
-	if err := g.write(voiceproto.OpSelectProtocol, voiceproto.SelectProtocol{Protocol: voiceproto.ProtocolUDP,
-		Data: voiceproto.SelectProtocolData{Address: ip, Port: port, Mode: mode}}); err != nil {
-		return "select protocol", err
-	}
-	m, err := g.readOp(voiceproto.OpSessionDescription)
+	sd, stage, err := g.selectProtocol(voiceproto.SelectProtocol{Protocol: voiceproto.ProtocolUDP,
+		Data: voiceproto.SelectProtocolData{Address: ip, Port: port, Mode: mode}})
 	if err != nil {
-		return "session description", err
-	}
-	var sd voiceproto.SessionDescription
-	if err := json.Unmarshal(m.D, &sd); err != nil {
-		return "session description", err
+		return stage, err
 	}
 	if p.cipher, err = voiceproto.NewCipher(sd.Mode, sd.SecretKey); err != nil {
 		return "session description", err

@@ -8,7 +8,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -90,16 +89,9 @@ func joinWebRTC(ctx context.Context, g *gatewayConn, p *participant) (string, er
 	fp := voiceproto.Fingerprint{Algorithm: "sha-256", Value: sum[:]}
 	frag := voiceproto.Offer{ICEUfrag: ufrag, ICEPwd: pwd, Fingerprint: fp,
 		RTPMaps: []voiceproto.RTPMap{{PayloadType: webOpusPT, Name: "opus", ClockRate: 48000, Channels: 2}}}.String()
-	if err := g.write(voiceproto.OpSelectProtocol, voiceproto.WebRTCSelect(frag, webOpusPT)); err != nil {
-		return "select protocol", err
-	}
-	m, err := g.readOp(voiceproto.OpSessionDescription)
+	sd, stage, err := g.selectProtocol(voiceproto.WebRTCSelect(frag, webOpusPT))
 	if err != nil {
-		return "session description", err
-	}
-	var sd voiceproto.SessionDescription
-	if err := json.Unmarshal(m.D, &sd); err != nil {
-		return "session description", err
+		return stage, err
 	}
 	answer, err := voiceproto.ParseAnswer(sd.SDP)
 	if err != nil {
