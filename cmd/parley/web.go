@@ -54,7 +54,7 @@ func startWeb(ctx context.Context, env *serveEnv, addr string, maxConns int) (*r
 		_ = o.Close(ctx)
 		return nil, err
 	}
-	base := "https://" + publicHostPort("", o.Addr())
+	base := "https://" + env.public.hostPort(o.Addr())
 	env.webBase.Store(&base)
 	return &running{addrs: map[string]string{"web": o.Addr(), "web_url": base + "/"}, stop: o.Close}, nil
 }
