@@ -199,7 +199,7 @@ function start(token) {
 
 function newVoice(userId) {
   const v = new VoiceSession({ gateway: app.gw, userId });
-  v.addEventListener('change', () => render('voice', 'voicectl', 'speaking'));
+  v.addEventListener('change', (e) => (e.detail.speaking ? render('speaking') : render('voice', 'voicectl', 'speaking')));
   v.addEventListener('status', (e) => {
     v.message = e.detail.message;
     render('status');

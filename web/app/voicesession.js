@@ -216,7 +216,7 @@ export class VoiceSession extends EventTarget {
       const { userId, speaking } = e.detail;
       if (speaking & 1) this.speaking.add(userId);
       else this.speaking.delete(userId);
-      this.#emit('change');
+      this.#emit('change', { speaking: true });
     });
     vc.addEventListener('track', (e) => this.#vc === vc && this.#play(e.detail.userId, e.detail.stream));
     vc.addEventListener('trackended', (e) => this.#vc === vc && this.#dropUser(e.detail.userId));
@@ -308,7 +308,7 @@ export class VoiceSession extends EventTarget {
       if (talking) this.speaking.add(this.#me);
       else this.speaking.delete(this.#me);
       this.#vc?.setSpeaking(talking);
-      this.#emit('change');
+      this.#emit('change', { speaking: true });
     }
   }
 
