@@ -245,6 +245,10 @@ async function authenticate(register) {
     alert.textContent = 'Enter a username and a password.';
     return;
   }
+  if (register && password.length < 8) {
+    alert.textContent = 'Choose a password of at least 8 characters.';
+    return;
+  }
   alert.textContent = '';
   for (const b of form.querySelectorAll('button')) b.disabled = true;
   try {
