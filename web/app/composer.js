@@ -25,7 +25,7 @@ export class Composer {
     this.#form = $('#composer');
     this.#text = $('textarea', this.#form);
     this.#input = $('input[type=file]', this.#form);
-    this.#list = $('.pending', this.#form);
+    this.#list = $('.outbox', this.#form);
     this.#error = $('.composer-error', this.#form);
     this.#form.addEventListener('submit', (e) => { e.preventDefault(); this.send(); });
     this.#text.addEventListener('keydown', (e) => this.#key(e));

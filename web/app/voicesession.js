@@ -180,13 +180,12 @@ export class VoiceSession extends EventTarget {
       this.#maybeConnect();
     } else if (t === 'READY' && this.channelId && !this.#leaving) {
       // A fresh chat session: the server may have ended our voice state
-      // with the old one; asking again is harmless when it did not.
+      // with the old one; asking again is harmless when it did not (no
+      // server update comes, and the connection carries on).
+      this.#pending = { guildId: this.guildId, channelId: this.channelId, sessionId: null, server: null };
       this.#sendState();
     }
   }
-
-  /** onGatewayState: a chat gateway that dropped leaves voice running; sends wait. */
-  onGatewayState() {}
 
   #maybeConnect() {
     const p = this.#pending;
