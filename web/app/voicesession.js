@@ -158,8 +158,14 @@ export class VoiceSession extends EventTarget {
   onDispatch(t, d) {
     if (t === 'VOICE_STATE_UPDATE' && d?.user_id === this.#me) {
       if (!d.channel_id) {
-        // Disconnected by the server (moderation, a timeout): not a drop to retry.
-        if (this.channelId && !this.#pending && d.guild_id === this.guildId) {
+        // Disconnected by the server (moderation, a timeout): not a drop
+        // to retry; but a rejoin's own leave is expected once.
+        if (this.#pending?.leaving) {
+          this.#pending.leaving = false;
+          return;
+        }
+        if (this.channelId && d.guild_id === this.guildId) {
+          this.#pending = null;
           this.#teardown();
           this.channelId = null;
           this.#useMic(null);
@@ -249,7 +255,7 @@ export class VoiceSession extends EventTarget {
     clearTimeout(this.#rejoin);
     this.#rejoin = setTimeout(() => {
       if (!this.channelId || this.#leaving) return;
-      this.#pending = { guildId: this.guildId, channelId: this.channelId, sessionId: null, server: null };
+      this.#pending = { guildId: this.guildId, channelId: this.channelId, sessionId: null, server: null, leaving: true };
       this.#sendState(true);
       this.#sendState();
     }, wait);
