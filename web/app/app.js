@@ -1,4 +1,4 @@
-// main.js: the Parley web client. Signs in (token in localStorage),
+// app.js: the Parley web client. Signs in (token in localStorage),
 // connects the chat gateway, keeps the store up to date and draws the
 // page; voice through VoiceSession. Debug surface for tests and support:
 // window.parley = {state(), voice(), heard()}.
