@@ -169,5 +169,9 @@ func registerChatMetrics(reg *prometheus.Registry, srv *chat.Server) {
 			func() float64 { return float64(srv.API.Stats().RefusedConns) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_chat_api_limiter_keys", Help: "Rate-limit windows held by the REST API."},
 			func() float64 { return float64(srv.API.Stats().LimiterKeys) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_chat_uploads_refused_total", Help: "Messages with files refused (a limit, a malformed body, a file the store would not keep)."},
+			func() float64 { return float64(srv.API.Stats().UploadsRefused) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_chat_files_orphaned_total", Help: "Files kept in the media store for messages that then failed (referenced by no message)."},
+			func() float64 { return float64(srv.API.Stats().FilesOrphaned) }),
 	)
 }
