@@ -37,7 +37,8 @@ func pngOf(t testing.TB, w, h int) []byte {
 // TestChatAttachmentsAdapter: chat's attachment store over the media
 // proxy's keeps images with their size and format, refuses what the proxy
 // would not serve with the store's reason, and signs URLs the proxy
-// verifies, stable within a signing window.
+// verifies, stable within a signing window; other files are kept as
+// files.
 func TestChatAttachmentsAdapter(t *testing.T) {
 	st, err := mediaproxy.OpenStore(t.TempDir())
 	if err != nil {
@@ -88,7 +89,6 @@ func TestChatAttachmentsAdapter(t *testing.T) {
 		data       []byte
 		reason     string
 	}{
-		{"not an image", "notes.txt", []byte("plain text"), "only images"},
 		{"truncated image", "bad.png", pngOf(t, 64, 48)[:40], "undecodable"},
 		{"image bomb", "bomb.png", pngBomb(100000, 100000), "exceeds"},
 	}
@@ -97,6 +97,11 @@ func TestChatAttachmentsAdapter(t *testing.T) {
 		if !errors.Is(err, service.ErrAttachmentRefused) || !strings.Contains(err.Error(), tc.reason) || strings.Contains(err.Error(), "mediaproxy:") {
 			t.Errorf("%s: %v, want a refusal saying %q", tc.name, err, tc.reason)
 		}
+	}
+	// Anything else is kept as a file, with the type its bytes show.
+	txt, err := a.Put(ctx, channel, "notes.txt", "image/png", bytes.NewReader([]byte("plain text")))
+	if err != nil || txt.Width != nil || !strings.HasPrefix(txt.ContentType, "text/plain") || txt.Size != 10 {
+		t.Fatalf("a text file: %+v, %v", txt, err)
 	}
 	// A reader that fails is the transport's error, passed on as is.
 	boom := errors.New("client went away")

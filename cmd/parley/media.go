@@ -1,12 +1,14 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"io"
 	"log/slog"
 	"net/netip"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -56,21 +58,34 @@ func defineMediaFlags(fs *flag.FlagSet) mediaOpts {
 	}
 }
 
-func (o mediaOpts) config(dir *datadir.Dir, log *slog.Logger, reg prometheus.Registerer) (mediaproxy.Config, error) {
+// limits are the media proxy's limits under these flags: what it serves,
+// and what chat's attachments may be.
+func (o mediaOpts) limits() mediaproxy.Limits {
+	l := mediaproxy.DefaultConfig().Limits
+	if o.maxBytes != nil && *o.maxBytes > 0 {
+		l.MaxBytes = int64(*o.maxBytes)
+	}
+	return l
+}
+
+// config is the media proxy's configuration over st, the data dir's
+// attachment store (opened here when nil).
+func (o mediaOpts) config(dir *datadir.Dir, st *mediaproxy.Store, log *slog.Logger, reg prometheus.Registerer) (mediaproxy.Config, error) {
 	key, err := dir.Key(mediaproxy.KeyName)
 	if err != nil {
 		return mediaproxy.Config{}, err
 	}
-	st, err := mediaproxy.OpenStore(dir.Join("media"))
-	if err != nil {
-		return mediaproxy.Config{}, err
+	if st == nil {
+		if st, err = mediaproxy.OpenStore(dir.Join("media")); err != nil {
+			return mediaproxy.Config{}, err
+		}
 	}
 	c := mediaproxy.DefaultConfig()
 	c.Addr, c.Key, c.Store, c.Logger, c.Registerer = *o.addr, key, st, log, reg
 	c.CacheDir = dir.Join("media-cache")
 	c.Workers, c.Queue, c.Timeout = *o.workers, *o.queue, *o.timeout
 	c.MemCacheBytes, c.DiskCacheBytes = int64(*o.memCache)<<20, int64(*o.diskCache)<<20
-	c.Limits.MaxBytes = int64(*o.maxBytes)
+	c.Limits = o.limits()
 	c.Fetch.MaxBytes = c.Limits.MaxBytes
 	c.UploadToken = mediaproxy.UploadToken(key)
 	c.PublicURL = *o.publicURL
@@ -97,7 +112,11 @@ func startMediaServer(ctx context.Context, cfg mediaproxy.Config) (*mediaproxy.S
 }
 
 func startMedia(ctx context.Context, env *serveEnv) (*running, error) {
-	cfg, err := mediaFlagValues.config(env.dir, env.log.With("component", "media"), env.metrics)
+	st, err := env.mediaStore()
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := mediaFlagValues.config(env.dir, st, env.log.With("component", "media"), env.metrics)
 	if err != nil {
 		return nil, err
 	}
@@ -106,6 +125,7 @@ func startMedia(ctx context.Context, env *serveEnv) (*running, error) {
 		return nil, err
 	}
 	env.media = s
+	env.mediaBase.Store(new(cmp.Or(strings.TrimSuffix(cfg.PublicURL, "/"), "http://"+s.Addr())))
 	return &running{addrs: map[string]string{"media": s.Addr()}, stop: s.Close}, nil
 }
 
@@ -122,7 +142,7 @@ func runMediaProxy(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := o.config(dir, log, nil)
+	cfg, err := o.config(dir, nil, log, nil)
 	if err != nil {
 		return err
 	}

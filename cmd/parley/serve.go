@@ -72,6 +72,40 @@ type serveEnv struct {
 	public *publicHost
 	// webBase is the web origin's public base URL; see webURL.
 	webBase atomic.Pointer[string]
+	// mediaBase is the media listener's public base URL
+	// (--media-public-url, else http://ADDR), set once media runs; see
+	// attachmentBase.
+	mediaBase atomic.Pointer[string]
+	// store is the data dir's attachment store, opened once and shared by
+	// the media proxy and chat's attachments (mediaStore).
+	store *mediaproxy.Store
+}
+
+// mediaStore opens the data dir's attachment store once; components call
+// it from serve's goroutine while they start.
+func (e *serveEnv) mediaStore() (*mediaproxy.Store, error) {
+	if e.store == nil {
+		st, err := mediaproxy.OpenStore(e.dir.Join("media"))
+		if err != nil {
+			return nil, err
+		}
+		e.store = st
+	}
+	return e.store, nil
+}
+
+// attachmentBase is where attachment URLs point, the prefix of
+// /attachments/CHANNEL/ID/NAME: the web origin's /media when the web
+// listener runs (the page then has no mixed content), else the media
+// listener; "" before either started (requests are answered only after).
+func (e *serveEnv) attachmentBase() string {
+	if u := e.webURL(); u != "" {
+		return u + "/media"
+	}
+	if p := e.mediaBase.Load(); p != nil {
+		return *p
+	}
+	return ""
 }
 
 // webURL is the web origin's public base URL, "https://HOST:PORT" (no
