@@ -44,6 +44,9 @@ type params struct {
 	version  string
 	encoding string
 	compress string
+	// resumeURL is the URL READY gives for resuming when it is not
+	// Config.ResumeURL (a connection ServeHTTP adopted: its own URL).
+	resumeURL string
 }
 
 // upgrade does the WebSocket handshake (at most 10 s; Close cuts it short
@@ -79,31 +82,51 @@ func (s *Server) upgrade(nc, raw net.Conn) {
 		return
 	}
 	_ = nc.SetDeadline(time.Time{})
+	c := s.open(nc, raw, p)
+	if c == nil || !s.helloOrRefuse(c, p) {
+		return
+	}
+	if err := s.poller.add(c); err != nil {
+		s.cfg.Logger.Warn("gateway poll", "err", err)
+		s.drop(c, err)
+	}
+}
+
+// open registers an upgraded connection (nil once Close has begun: nc is
+// closed then). raw is the socket the poller watches (nil for one that
+// ServeHTTP adopted, which a reader goroutine of its own reads).
+func (s *Server) open(nc, raw net.Conn, p params) *wsConn {
 	// compress=zlib-stream is served as stateless per-message deflate
 	// (compressFrames); other values (zstd-stream) are ignored and text is
 	// sent, which every client we know parses (chat-gateway.md §4).
 	now := time.Now().UnixNano()
-	c := &wsConn{srv: s, nc: nc, raw: raw, created: now, compress: p.compress == "zlib-stream"}
+	c := &wsConn{srv: s, nc: nc, raw: raw, fd: -1, created: now, compress: p.compress == "zlib-stream", resumeURL: p.resumeURL}
+	if raw == nil {
+		c.wake, c.gone = make(chan struct{}, 1), make(chan struct{})
+	}
 	c.lastRecv.Store(now)
 	s.mu.Lock()
 	if s.closed.Load() {
 		s.mu.Unlock()
 		_ = nc.Close()
-		return
+		return nil
 	}
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
+	return c
+}
+
+// helloOrRefuse closes a connection whose URL asks for an API version or
+// encoding the gateway does not speak (false), or queues Hello (true).
+func (s *Server) helloOrRefuse(c *wsConn, p params) bool {
 	switch {
 	case p.version != "" && p.version != "10" && p.version != "9":
 		c.closeWith(CloseInvalidAPIVersion, false)
-		return
+		return false
 	case p.encoding != "" && p.encoding != "json":
 		c.closeWith(CloseDecodeError, false)
-		return
+		return false
 	}
 	c.queue(controlFrame(OpHello, map[string]int64{"heartbeat_interval": s.cfg.HeartbeatInterval.Milliseconds()}))
-	if err := s.poller.add(c); err != nil {
-		s.cfg.Logger.Warn("gateway poll", "err", err)
-		s.drop(c, err)
-	}
+	return true
 }

@@ -18,12 +18,24 @@ import (
 // once, guarded by flushing); a write that stalls, and the lingering close,
 // continue on a work goroutine of their own (finishSlow, linger) while
 // flushing stays set, so there is still one writer at a time.
+//
+// A connection ServeHTTP adopted (TLS from the web origin: the poller
+// cannot see the bytes crypto/tls has buffered, and a TLS write that
+// times out cannot be resumed) has a reader and a writer goroutine of its
+// own instead (readLoop, writeLoop): kicking it signals wake where a
+// polled connection is pushed to the flusher.
 type wsConn struct {
 	srv     *Server
 	nc      net.Conn // the connection (connlimit's wrapper): all I/O and Close
-	raw     net.Conn // the socket under nc, for its descriptor (poller)
+	raw     net.Conn // the socket under nc, for its descriptor (poller); nil when adopted
 	fd      int
 	created int64 // unix nanos
+	// wake (capacity 1) and gone (closed by drop) drive an adopted
+	// connection's writeLoop; both are nil for a polled connection.
+	wake, gone chan struct{}
+	// resumeURL is resume_gateway_url in READY when it is not
+	// Config.ResumeURL (an adopted connection's own URL).
+	resumeURL string
 
 	reading  atomic.Bool
 	dead     atomic.Bool
@@ -51,6 +63,14 @@ type wsConn struct {
 }
 
 func (c *wsConn) isDead() bool { return c.dead.Load() }
+
+// unpoll takes a polled connection off the poller (adopted ones were
+// never on it).
+func (c *wsConn) unpoll() {
+	if c.raw != nil {
+		c.srv.poller.remove(c)
+	}
+}
 
 // isClosing reports whether a close has begun (closeWith, or the client's
 // close frame).
@@ -102,6 +122,10 @@ func (c *wsConn) mark() bool {
 		return false
 	}
 	c.flushing = true
+	if c.wake != nil {
+		c.signal() // an adopted connection's own writer
+		return false
+	}
 	return true
 }
 
@@ -109,7 +133,20 @@ func (c *wsConn) kickLocked() {
 	c.dirty = true
 	if !c.flushing && !c.dead.Load() {
 		c.flushing = true
-		c.srv.flusher.push(c)
+		if c.wake != nil {
+			c.signal()
+		} else {
+			c.srv.flusher.push(c)
+		}
+	}
+}
+
+// signal wakes an adopted connection's writeLoop (never blocks: one
+// signal pending is enough, flushing keeps it to one).
+func (c *wsConn) signal() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
 	}
 }
 
@@ -157,7 +194,7 @@ func (c *wsConn) flush(blocking bool) {
 			buf = sess.render(c, buf)
 		}
 		if closing {
-			c.srv.poller.remove(c)
+			c.unpoll()
 			buf = append(buf, closeFrame(code)...)
 		}
 		if c.compress && len(buf) > 0 {
@@ -222,7 +259,7 @@ func (c *wsConn) finishSlow(rest []byte, closing bool) {
 // sends for a moment, so unread input does not turn the close into a reset
 // that would discard the close frame at the client.
 func (c *wsConn) linger() {
-	c.srv.poller.remove(c)
+	c.unpoll()
 	if tc, ok := c.nc.(interface{ CloseWrite() error }); ok {
 		_ = tc.CloseWrite()
 	}

@@ -11,6 +11,15 @@
 // on a small pool of flusher workers, and each write coalesces every
 // pending frame into one syscall.
 //
+// Browsers come through the web origin instead (one TLS listener that
+// net/http serves): ServeHTTP hijacks the request's connection, applies
+// the same per-IP caps and hands it over. The poller cannot see bytes
+// crypto/tls has buffered, and a TLS write that timed out cannot be
+// resumed, so such an adopted connection has one reader and one writer
+// goroutine of its own for its lifetime (readLoop, writeLoop), owned and
+// waited for like the others; everything else (sessions, Resume, close
+// codes, the sweeper) is shared.
+//
 // Fan-out: an Event carries its `d` encoded once; each recipient gets a small
 // per-session prefix (`{"t":…,"s":N,"op":0,"d":`) spliced in front at flush
 // time. A session's dispatches live in one list that serves both as the

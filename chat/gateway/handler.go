@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -158,7 +159,7 @@ func (s *Server) identify(ctx context.Context, c *wsConn, d json.RawMessage) {
 	}
 	ready := map[string]any{
 		"v": 10, "user": user, "guilds": unavailable, "session_id": ss.id,
-		"session_type": "normal", "resume_gateway_url": s.cfg.ResumeURL,
+		"session_type": "normal", "resume_gateway_url": cmp.Or(c.resumeURL, s.cfg.ResumeURL),
 		"application":      map[string]any{"id": user.ID, "flags": 0},
 		"private_channels": []any{}, "relationships": []any{}, "presences": []any{},
 		"guild_join_requests": []any{}, "geo_ordered_rtc_regions": []string{"local"},

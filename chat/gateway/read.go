@@ -33,7 +33,7 @@ func (s *Server) readable(ctx context.Context, c *wsConn) {
 		// (Rearming it raced with that removal, and a failed rearm dropped
 		// the connection with input unread: a reset instead of the close
 		// frame.)
-		if !c.dead.Load() && !c.isClosing() {
+		if c.raw != nil && !c.dead.Load() && !c.isClosing() { // an adopted one: its readLoop reads on
 			if err := s.poller.rearm(c); err != nil && !c.dead.Load() && !c.isClosing() {
 				s.drop(c, err)
 			}

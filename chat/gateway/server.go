@@ -18,16 +18,20 @@ import (
 // goroutines, Close stops and waits for all of them.
 //
 // Goroutines, all started and waited for by the server:
-//   - loops: the accept loop, the poll loop and the sweeper (Start);
+//   - loops: the accept loop, the poll loop, the sweeper and the adopt
+//     loop (Start);
 //   - the flusher's workers (Start; flusher.close waits for them);
 //   - work: one goroutine per upgrade in progress, per frame being read
 //     (started by the poller through goWork), per slow write (finishSlow)
-//     and per lingering close (linger).
+//     and per lingering close (linger); and for each connection ServeHTTP
+//     adopted, its reader and its writer (started by the adopt loop).
+//     ServeHTTP's handshake itself runs on net/http's goroutine, counted
+//     in work too.
 //
-// Only the accept loop, the poll loop, the flusher's workers and work
-// goroutines themselves start work goroutines, so Close waits for those
-// starters before it waits for work (a WaitGroup must not grow from zero
-// while it is being waited for).
+// Only the loops, the flusher's workers, work goroutines themselves and
+// ServeHTTP (under mu, while the server is not closed) add to work, so
+// Close waits for those starters before it waits for work (a WaitGroup
+// must not grow from zero while it is being waited for).
 type Server struct {
 	cfg     Config
 	ln      *connlimit.Listener // the per-IP caps (Config.Conns) over raw
@@ -35,7 +39,8 @@ type Server struct {
 	flusher *flusher
 	stats   stats
 	closed  atomic.Bool   // set when Close begins; no new connection is admitted
-	quit    chan struct{} // closed when Close begins: stops the accept backoff and the sweeper
+	quit    chan struct{} // closed when Close begins: stops the accept backoff, the sweeper and the adopt loop
+	adopt   chan *wsConn  // ServeHTTP → adoptLoop: connections to start the goroutines of
 	loops   sync.WaitGroup
 	work    sync.WaitGroup
 
@@ -94,7 +99,7 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	s := &Server{
-		cfg: cfg, ln: connlimit.Wrap(ln, cfg.Conns), quit: make(chan struct{}),
+		cfg: cfg, ln: connlimit.Wrap(ln, cfg.Conns), quit: make(chan struct{}), adopt: make(chan *wsConn),
 		upgrading: map[net.Conn]struct{}{}, conns: map[*wsConn]struct{}{}, sessions: map[string]*session{},
 		byUser: map[model.Snowflake][]*session{}, subs: map[model.Snowflake][]*session{},
 		identifies: map[model.Snowflake]*window{},
@@ -129,10 +134,11 @@ func (s *Server) Start(ctx context.Context) error {
 	life, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
 	s.flusher.start()
-	s.loops.Add(3)
+	s.loops.Add(4)
 	go func() { defer s.loops.Done(); s.poller.run(func(c *wsConn) { s.readable(life, c) }) }()
 	go func() { defer s.loops.Done(); s.sweep(life) }()
 	go func() { defer s.loops.Done(); s.accept() }()
+	go func() { defer s.loops.Done(); s.adoptLoop(life) }()
 	return nil
 }
 
@@ -215,7 +221,10 @@ func (s *Server) drop(c *wsConn, err error) {
 	if c.dead.Swap(true) {
 		return
 	}
-	s.poller.remove(c)
+	if c.gone != nil {
+		close(c.gone) // ends an adopted connection's writeLoop
+	}
+	c.unpoll()
 	_ = c.nc.Close()
 	c.mu.Lock()
 	sess, end := c.sess, c.endSession

@@ -138,7 +138,7 @@ type Message struct {
 	MentionEveryone bool            `json:"mention_everyone"`
 	Mentions        []User          `json:"mentions"`
 	MentionRoles    []Snowflake     `json:"mention_roles"`
-	Attachments     []any           `json:"attachments"`
+	Attachments     []Attachment    `json:"attachments"`
 	Embeds          json.RawMessage `json:"embeds"`
 	Pinned          bool            `json:"pinned"`
 	Type            int             `json:"type"`

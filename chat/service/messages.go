@@ -138,7 +138,10 @@ func (s *Service) render(m model.Message, guild model.Snowflake) model.Message {
 	if len(m.Embeds) == 0 {
 		m.Embeds = json.RawMessage("[]")
 	}
-	m.MentionRoles, m.Attachments, m.Components = []model.Snowflake{}, []any{}, []any{}
+	m.MentionRoles, m.Components = []model.Snowflake{}, []any{}
+	if m.Attachments == nil {
+		m.Attachments = []model.Attachment{}
+	}
 	return m
 }
 

@@ -9,6 +9,9 @@
 // window of the snowflake timestamp (Bucket), as Discord's Cassandra schema
 // did, so a wide-column backend can implement the same interface later.
 // Paging walks buckets newest first with the primary key as the index.
+// A message row keeps its attachments' records (never their signed URLs);
+// read_states keeps each user's last acknowledged message per channel
+// (readstates.go).
 //
 // Durability: a call that returns nil has committed. SQLite runs with
 // synchronous=NORMAL in WAL mode, which survives a killed process (the WAL

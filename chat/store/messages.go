@@ -11,25 +11,28 @@ import (
 	"github.com/parleyhq/parley/chat/model"
 )
 
-const msgCols = `id, author_id, content, edited_at, tts, type, flags, mention_everyone, mentions, embeds`
+const msgCols = `id, author_id, content, edited_at, tts, type, flags, mention_everyone, mentions, embeds, attachments`
 
 // CreateMessage inserts a message under KeyOf(m.ChannelID, m.ID). The
-// mentions are stored as user ids; Author and Member are not stored.
+// mentions are stored as user ids and the attachments as their records
+// (no URLs: those are signed when the message is read); Author and Member
+// are not stored.
 func (s *SQL) CreateMessage(ctx context.Context, m model.Message) error {
 	mentions, embeds := encodeMentions(m), embedsOf(m)
 	k := KeyOf(m.ChannelID, m.ID)
-	_, err := s.exec(ctx, `INSERT INTO messages (channel_id, bucket, `+msgCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := s.exec(ctx, `INSERT INTO messages (channel_id, bucket, `+msgCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		id64(k.ChannelID), k.Bucket, id64(k.ID), id64(m.AuthorID), m.Content, editedMS(m.EditedAt), m.TTS, m.Type, m.Flags,
-		m.MentionEveryone, mentions, embeds)
+		m.MentionEveryone, mentions, embeds, encodeAttachments(m.Attachments))
 	return err
 }
 
-// UpdateMessage rewrites content, edit time, mentions and embeds.
+// UpdateMessage rewrites content, edit time, mentions, embeds and
+// attachments.
 func (s *SQL) UpdateMessage(ctx context.Context, m model.Message) error {
 	k := KeyOf(m.ChannelID, m.ID)
-	r, err := s.exec(ctx, `UPDATE messages SET content = ?, edited_at = ?, flags = ?, mention_everyone = ?, mentions = ?, embeds = ?
+	r, err := s.exec(ctx, `UPDATE messages SET content = ?, edited_at = ?, flags = ?, mention_everyone = ?, mentions = ?, embeds = ?, attachments = ?
 		WHERE channel_id = ? AND bucket = ? AND id = ?`,
-		m.Content, editedMS(m.EditedAt), m.Flags, m.MentionEveryone, encodeMentions(m), embedsOf(m),
+		m.Content, editedMS(m.EditedAt), m.Flags, m.MentionEveryone, encodeMentions(m), embedsOf(m), encodeAttachments(m.Attachments),
 		id64(k.ChannelID), k.Bucket, id64(k.ID))
 	if err != nil {
 		return err
@@ -151,9 +154,9 @@ func scanMessages(rows rowScanner, channel model.Snowflake) ([]model.Message, er
 	var out []model.Message
 	for rows.Next() {
 		var id, author, edited int64
-		var mentions, embeds string
+		var mentions, embeds, atts string
 		m := model.Message{ChannelID: channel}
-		if err := rows.Scan(&id, &author, &m.Content, &edited, &m.TTS, &m.Type, &m.Flags, &m.MentionEveryone, &mentions, &embeds); err != nil {
+		if err := rows.Scan(&id, &author, &m.Content, &edited, &m.TTS, &m.Type, &m.Flags, &m.MentionEveryone, &mentions, &embeds, &atts); err != nil {
 			return nil, fmt.Errorf("store: %w", err)
 		}
 		m.ID, m.AuthorID = model.Snowflake(id), model.Snowflake(author)
@@ -170,6 +173,7 @@ func scanMessages(rows rowScanner, channel model.Snowflake) ([]model.Message, er
 			m.Mentions[i].ID = u
 		}
 		m.Embeds = json.RawMessage(embeds)
+		m.Attachments = decodeAttachments(atts)
 		out = append(out, m)
 	}
 	return out, notFound(rows.Err())
@@ -189,6 +193,50 @@ func encodeMentions(m model.Message) string {
 	}
 	b, _ := json.Marshal(ids)
 	return string(b)
+}
+
+// storedAttachment is an attachment as a message row keeps it: the
+// record without the signed URLs.
+type storedAttachment struct {
+	ID          model.Snowflake `json:"id"`
+	Filename    string          `json:"filename"`
+	Description *string         `json:"description,omitempty"`
+	ContentType string          `json:"content_type,omitempty"`
+	Size        int64           `json:"size"`
+	Width       *int            `json:"width,omitempty"`
+	Height      *int            `json:"height,omitempty"`
+	Ref         string          `json:"ref"`
+}
+
+func encodeAttachments(as []model.Attachment) string {
+	if len(as) == 0 {
+		return "[]"
+	}
+	rows := make([]storedAttachment, len(as))
+	for i, a := range as {
+		rows[i] = storedAttachment{ID: a.ID, Filename: a.Filename, Description: a.Description, ContentType: a.ContentType,
+			Size: a.Size, Width: a.Width, Height: a.Height, Ref: a.Ref}
+	}
+	b, _ := json.Marshal(rows)
+	return string(b)
+}
+
+// decodeAttachments reads a row's attachments (nil: none, or a column
+// that does not decode).
+func decodeAttachments(s string) []model.Attachment {
+	if s == "" || s == "[]" {
+		return nil
+	}
+	var rows []storedAttachment
+	if json.Unmarshal([]byte(s), &rows) != nil {
+		return nil
+	}
+	out := make([]model.Attachment, len(rows))
+	for i, r := range rows {
+		out[i] = model.Attachment{ID: r.ID, Filename: r.Filename, Description: r.Description, ContentType: r.ContentType,
+			Size: r.Size, Width: r.Width, Height: r.Height, Ref: r.Ref}
+	}
+	return out
 }
 
 func embedsOf(m model.Message) string {

@@ -31,6 +31,20 @@ var migrations = []migration{
 			`CREATE INDEX IF NOT EXISTS tokens_expiry ON tokens (expires_at)`)
 	}},
 	{"username keys", migrateUsernameKeys},
+	{"attachments and read states", func(ctx context.Context, s *SQL, tx *sql.Tx) error {
+		suffix := ""
+		if s.d.name == "sqlite" {
+			suffix = " WITHOUT ROWID"
+		}
+		return execAll(ctx, tx,
+			`ALTER TABLE messages ADD COLUMN attachments TEXT NOT NULL DEFAULT '[]'`,
+			`CREATE TABLE IF NOT EXISTS read_states (
+				user_id BIGINT NOT NULL,
+				channel_id BIGINT NOT NULL,
+				last_message_id BIGINT NOT NULL,
+				PRIMARY KEY (user_id, channel_id)
+			)`+suffix)
+	}},
 }
 
 // migrateUsernameKeys adds users.name_key (model.UsernameKey of the

@@ -232,7 +232,7 @@ func (s *SQL) PutChannel(ctx context.Context, c model.Channel) error {
 	return err
 }
 
-// DeleteChannel deletes a channel and its messages.
+// DeleteChannel deletes a channel, its messages and its read states.
 func (s *SQL) DeleteChannel(ctx context.Context, id model.Snowflake) error {
 	r, err := s.exec(ctx, `DELETE FROM channels WHERE id = ?`, id64(id))
 	if err != nil {
@@ -241,7 +241,10 @@ func (s *SQL) DeleteChannel(ctx context.Context, id model.Snowflake) error {
 	if n, _ := r.RowsAffected(); n == 0 {
 		return ErrNotFound
 	}
-	_, err = s.exec(ctx, `DELETE FROM messages WHERE channel_id = ?`, id64(id))
+	if _, err = s.exec(ctx, `DELETE FROM messages WHERE channel_id = ?`, id64(id)); err != nil {
+		return err
+	}
+	_, err = s.exec(ctx, `DELETE FROM read_states WHERE channel_id = ?`, id64(id))
 	return err
 }
 

@@ -75,6 +75,11 @@ type Store interface {
 	UpdateMessage(ctx context.Context, m model.Message) error
 	DeleteMessage(ctx context.Context, k Key) error
 
+	// Read states (readstates.go).
+	AckMessage(ctx context.Context, user, channel, message model.Snowflake) (moved bool, err error)
+	ReadStates(ctx context.Context, user model.Snowflake) ([]ReadState, error)
+	MentionCount(ctx context.Context, channel, after, user model.Snowflake, scan int) (int, error)
+
 	// Meta is a small key-value table (seed markers, versions).
 	GetMeta(ctx context.Context, key string) (string, error)
 	SetMeta(ctx context.Context, key, value string) error

@@ -70,25 +70,36 @@ func (l *Listener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		ip := remoteIP(c)
-		l.mu.Lock()
-		switch {
-		case l.cfg.PerIP > 0 && l.open[ip] >= l.cfg.PerIP:
-			l.mu.Unlock()
-			l.rejectedPerIP.Add(1)
-			_ = c.Close()
-			continue
-		case l.cfg.PendingPerIP > 0 && l.unadm[ip] >= l.cfg.PendingPerIP:
-			l.mu.Unlock()
-			l.rejectedPending.Add(1)
+		lc, err := l.Adopt(c)
+		if err != nil {
 			_ = c.Close()
 			continue
 		}
-		l.open[ip]++
-		l.unadm[ip]++
-		l.mu.Unlock()
-		return &conn{Conn: c, l: l, ip: ip}, nil
+		return lc, nil
 	}
+}
+
+// Adopt counts c, a connection another listener accepted (one an HTTP
+// server handed over after a WebSocket upgrade, say), against l's caps
+// as if l had accepted it, and returns it wrapped: its Close gives the
+// place back, and Admit finds it. Over a cap it counts the refusal and
+// returns ErrPerIP or ErrPending, leaving c open for the caller to answer
+// and close.
+func (l *Listener) Adopt(c net.Conn) (net.Conn, error) {
+	ip := remoteIP(c)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case l.cfg.PerIP > 0 && l.open[ip] >= l.cfg.PerIP:
+		l.rejectedPerIP.Add(1)
+		return nil, ErrPerIP
+	case l.cfg.PendingPerIP > 0 && l.unadm[ip] >= l.cfg.PendingPerIP:
+		l.rejectedPending.Add(1)
+		return nil, ErrPending
+	}
+	l.open[ip]++
+	l.unadm[ip]++
+	return &conn{Conn: c, l: l, ip: ip}, nil
 }
 
 // Rejections returns the counts of connections refused so far.

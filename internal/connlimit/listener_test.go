@@ -2,6 +2,7 @@ package connlimit
 
 import (
 	"crypto/tls"
+	"errors"
 	"net"
 	"net/netip"
 	"runtime"
@@ -193,3 +194,36 @@ func (l *chanListener) Accept() (net.Conn, error) { return <-l.conns, nil }
 type nopConn struct{ fakeAddrConn }
 
 func (nopConn) Close() error { return nil }
+
+// TestAdopt: a connection another listener accepted counts against the
+// same caps as the accepted ones, is refused with the cap's error (left
+// open for the caller to answer), and gives its place back on Close.
+func TestAdopt(t *testing.T) {
+	in := &chanListener{conns: make(chan net.Conn)}
+	l := Wrap(in, Config{PerIP: 2, PendingPerIP: 1})
+	ip := netip.MustParseAddr("10.0.0.1")
+	from := func() net.Conn { return nopConn{fakeAddrConn{addr: "10.0.0.1:1"}} }
+	a, err := l.Adopt(from())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Adopt(from()); !errors.Is(err, ErrPending) {
+		t.Fatalf("second pending: %v, want ErrPending", err)
+	}
+	Admit(a)
+	b, err := l.Adopt(from())
+	if err != nil {
+		t.Fatal(err)
+	}
+	Admit(b)
+	if _, err := l.Adopt(from()); !errors.Is(err, ErrPerIP) {
+		t.Fatalf("third open: %v, want ErrPerIP", err)
+	}
+	if r := l.Rejections(); r.PerIP != 1 || r.Pending != 1 {
+		t.Fatalf("rejections %+v", r)
+	}
+	_ = a.Close()
+	if open, pending := l.Open(ip); open != 1 || pending != 0 {
+		t.Fatalf("open %d pending %d after a close, want 1 and 0", open, pending)
+	}
+}

@@ -1,0 +1,91 @@
+// urls.js: the addresses the page talks to and the thumbnail geometry, pure
+// functions (unit tested in Node: urls.test.js).
+
+export const API_BASE = '/api/v10';
+
+/** gatewayURL is the chat gateway on the page's own origin. */
+export function gatewayURL(loc) {
+  const scheme = loc.protocol === 'http:' ? 'ws:' : 'wss:';
+  return `${scheme}//${loc.host}/gateway?v=10&encoding=json`;
+}
+
+/**
+ * resumeURL is where a resume goes: READY's resume_gateway_url when the page
+ * may open it (a secure page cannot open ws://, mixed content), else the
+ * gateway the session was opened on.
+ */
+export function resumeURL(resumeGatewayURL, fallback) {
+  if (typeof resumeGatewayURL !== 'string' || !resumeGatewayURL) return fallback;
+  let u;
+  try {
+    u = new URL(resumeGatewayURL);
+  } catch {
+    return fallback;
+  }
+  const fb = new URL(fallback);
+  if (u.protocol !== 'wss:' && !(u.protocol === 'ws:' && fb.protocol === 'ws:')) return fallback;
+  if (u.pathname === '/' && fb.pathname !== '/') u.pathname = fb.pathname;
+  u.searchParams.set('v', '10');
+  u.searchParams.set('encoding', 'json');
+  return u.toString();
+}
+
+/** voiceEndpoint is VOICE_SERVER_UPDATE's endpoint as VoiceConnection wants it: host:port. */
+export function voiceEndpoint(endpoint) {
+  if (typeof endpoint !== 'string') return '';
+  return endpoint.replace(/^wss?:\/\//, '').replace(/\/.*$/, '');
+}
+
+/**
+ * fitBox scales w×h to fit in maxW×maxH, never up, and returns whole pixels
+ * (at least 1). Unknown dimensions give the box.
+ */
+export function fitBox(w, h, maxW, maxH) {
+  if (!(w > 0) || !(h > 0)) return { width: maxW, height: maxH };
+  const s = Math.min(1, maxW / w, maxH / h);
+  return { width: Math.max(1, Math.round(w * s)), height: Math.max(1, Math.round(h * s)) };
+}
+
+/**
+ * thumbURL asks the media proxy for proxyURL at width×height CSS pixels
+ * times the device pixel ratio (capped at 2), never more than the source;
+ * the browser's Accept header picks WebP or AVIF.
+ */
+export function thumbURL(proxyURL, box, source, dpr = 1) {
+  const r = Math.min(Math.max(dpr || 1, 1), 2);
+  let w = Math.round(box.width * r);
+  let h = Math.round(box.height * r);
+  if (source?.width > 0 && source?.height > 0 && (w > source.width || h > source.height)) {
+    w = source.width;
+    h = source.height;
+  }
+  const u = new URL(proxyURL);
+  u.searchParams.set('width', String(w));
+  u.searchParams.set('height', String(h));
+  return u.toString();
+}
+
+/** channelPath is the deep link of a channel. */
+export function channelPath(guildId, channelId) {
+  return channelId ? `/channels/${guildId}/${channelId}` : `/channels/${guildId}`;
+}
+
+/** parsePath reads a deep link: {guildId, channelId} (either may be null). */
+export function parsePath(pathname) {
+  const m = /^\/channels\/(\d{1,20})(?:\/(\d{1,20}))?\/?$/.exec(pathname);
+  return { guildId: m?.[1] ?? null, channelId: m?.[2] ?? null };
+}
+
+/** formatSize is a byte count for people. */
+export function formatSize(n) {
+  if (!(n >= 0)) return '';
+  if (n < 1024) return `${n} B`;
+  const units = ['KB', 'MB', 'GB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
+}
