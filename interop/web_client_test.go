@@ -84,8 +84,8 @@ func TestWebClient(t *testing.T) {
 	// Sign-up through the form.
 	signIn := func(p *webPage, password, action, step string) {
 		p.until(20*time.Second, js(`shown('#auth')`), step+": the sign-in view shows")
-		p.typeInto(`#auth [name=username]`, p.name, step+": type the username")
-		p.typeInto(`#auth [name=password]`, password, step+": type the password")
+		p.fill(`#auth [name=username]`, p.name, step+": type the username")
+		p.fill(`#auth [name=password]`, password, step+": type the password")
 		p.click(`#auth [data-action=`+action+`]`, step+": click "+action)
 		p.until(20*time.Second, js(`shown('#app') && !shown('#auth') && $('#status')?.dataset.state === 'connected'`),
 			step+": the main view shows, connected")
@@ -338,8 +338,9 @@ func checkGoHears(t *testing.T, codec *browserPage, p *goPeer, step string, pitc
 	const n = 175
 	for user, pitch := range pitches {
 		start := len(p.got.frames(user))
-		testkit.Eventually(t, 10*time.Second, func() bool { return len(p.got.frames(user)) >= start+n },
-			"%s: the Go client receives 3.5 s of %s's audio (got %d frames)", step, user, len(p.got.frames(user))-start)
+		if !testkit.Poll(10*time.Second, func() bool { return len(p.got.frames(user)) >= start+n }) {
+			t.Fatalf("%s: the Go client received %d frames of %s's audio in 10 s, want %d (3.5 s)", step, len(p.got.frames(user))-start, user, n)
+		}
 		fs := p.got.frames(user)
 		got := codec.analyse(fmt.Sprintf("%s-%s.ogg", strings.ReplaceAll(step, " ", "-"), user), timeline(fs[len(fs)-n:]))
 		loud, quiet := 0, 0

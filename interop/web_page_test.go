@@ -168,6 +168,12 @@ func (p *webPage) typeInto(sel, text, what string) {
 	p.do(10*time.Second, what, chromedp.SendKeys(chromedp.CSS(sel), text))
 }
 
+// fill empties the field sel matches and types text into it.
+func (p *webPage) fill(sel, text, what string) {
+	p.t.Helper()
+	p.do(10*time.Second, what, chromedp.SetValue(chromedp.CSS(sel), ""), chromedp.SendKeys(chromedp.CSS(sel), text))
+}
+
 // pressEnter presses Enter in the first element sel matches: a keydown and
 // a keyup and no character, as a page that acts on keydown and cancels
 // its default sees a person's Enter (chromedp's SendKeys would add a
