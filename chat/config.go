@@ -7,6 +7,7 @@ import (
 
 	"github.com/parleyhq/parley/chat/gateway"
 	"github.com/parleyhq/parley/chat/rest"
+	"github.com/parleyhq/parley/chat/service"
 	"github.com/parleyhq/parley/chat/store"
 	"github.com/parleyhq/parley/internal/voicectl"
 )
@@ -35,6 +36,16 @@ type Config struct {
 	AdminKey []byte
 	// NoAutoJoin keeps new accounts out of the default guild.
 	NoAutoJoin bool
+	// Attachments keeps the files attached to messages (cmd/parley adapts
+	// the media proxy's store); nil: a message with files is refused
+	// (400, "attachments are not enabled on this server").
+	Attachments service.Attachments
+	// MaxFiles bounds the files of one message (default
+	// rest.DefaultMaxFiles, 10) and MaxFileBytes each file (default
+	// rest.DefaultMaxFileBytes, 25 MiB); the attachment store may refuse
+	// less.
+	MaxFiles     int
+	MaxFileBytes int64
 	// Gateway and REST tuning (zero values take their defaults; their
 	// Backend/Service, Logger, listeners, URLs and AdminKey are set by New).
 	Gateway gateway.Config
@@ -70,6 +81,12 @@ func (c Config) withDefaults() Config {
 	if c.OpenTimeout == 0 {
 		c.OpenTimeout = 30 * time.Second
 	}
+	if c.MaxFiles == 0 {
+		c.MaxFiles = rest.DefaultMaxFiles
+	}
+	if c.MaxFileBytes == 0 {
+		c.MaxFileBytes = rest.DefaultMaxFileBytes
+	}
 	return c
 }
 
@@ -82,6 +99,9 @@ func (c Config) Validate() error {
 	}
 	if c.OpenTimeout < 0 {
 		return fmt.Errorf("%w: negative open timeout", ErrConfig)
+	}
+	if c.MaxFiles < 0 || c.MaxFileBytes < 0 {
+		return fmt.Errorf("%w: negative attachment limit", ErrConfig)
 	}
 	return c.Store.Validate()
 }

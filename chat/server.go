@@ -72,7 +72,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	if s.Service, err = service.New(ctx, service.Config{
 		Store: st, Logger: cfg.Logger, Registry: s.Registry, Voice: cfg.Voice, VoiceSigner: signer,
-		NoAutoJoin: cfg.NoAutoJoin, PasswordIterations: cfg.PasswordIterations,
+		NoAutoJoin: cfg.NoAutoJoin, PasswordIterations: cfg.PasswordIterations, Attachments: cfg.Attachments,
 	}); err != nil {
 		return fail(err)
 	}
@@ -91,6 +91,7 @@ func New(cfg Config) (*Server, error) {
 	s.Service.SetDispatcher(s.Gateway)
 	rcfg := cfg.REST
 	rcfg.Service, rcfg.Logger, rcfg.GatewayURL, rcfg.AdminKey, rcfg.Addr = s.Service, cfg.Logger, gwURL, cfg.AdminKey, cfg.APIAddr
+	rcfg.MaxFiles, rcfg.MaxFileBytes = cfg.MaxFiles, cfg.MaxFileBytes
 	if s.API, err = rest.New(rcfg); err != nil {
 		return fail(err)
 	}

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 
 	"github.com/parleyhq/parley/chat/model"
 )
@@ -19,8 +20,14 @@ type Backend interface {
 	CheckToken(ctx context.Context, id model.TokenID) (model.Auth, error)
 	// GuildsOf lists the guilds a user is a member of.
 	GuildsOf(user model.Snowflake) []model.Snowflake
-	// GuildCreate encodes the GUILD_CREATE `d` for a guild.
-	GuildCreate(guild model.Snowflake) ([]byte, error)
+	// GuildCreate encodes the GUILD_CREATE `d` for a guild, as a session
+	// with intents receives it.
+	GuildCreate(guild model.Snowflake, intents model.Intent) ([]byte, error)
+	// ReadState encodes READY's read_state for a user.
+	ReadState(ctx context.Context, user model.Snowflake) (json.RawMessage, error)
+	// SessionStarted reports a new session (identify) with identify's
+	// presence; SessionEnded reports its end.
+	SessionStarted(ctx context.Context, s model.SessionRef, p model.PresenceUpdate)
 	// VoiceStateUpdate handles op 4.
 	VoiceStateUpdate(ctx context.Context, s model.SessionRef, req model.VoiceStateRequest) error
 	// PresenceUpdate handles op 3.

@@ -69,32 +69,41 @@ func (s *Server) DispatchSession(id string, ev *model.Event) bool {
 
 // JoinGuild subscribes a user's sessions to a guild and sends them its
 // GUILD_CREATE (a member was added). The GUILD_CREATE is encoded
-// (Backend.GuildCreate), outside the lock, only when the user has a
-// session in the guild's shard: a user who just registered has none.
+// (Backend.GuildCreate, once per set of intents among the sessions),
+// outside the lock, only when the user has a session in the guild's
+// shard: a user who just registered has none.
 func (s *Server) JoinGuild(user, guild model.Snowflake) {
 	s.mu.RLock()
-	want := slices.ContainsFunc(s.byUser[user], func(ss *session) bool { return ss.inShard(guild) })
+	var intents []model.Intent
+	for _, ss := range s.byUser[user] {
+		if ss.inShard(guild) && !slices.Contains(intents, ss.intents) {
+			intents = append(intents, ss.intents)
+		}
+	}
 	s.mu.RUnlock()
-	if !want {
+	if len(intents) == 0 {
 		return
 	}
-	guildCreate, err := s.cfg.Backend.GuildCreate(guild)
-	if err != nil {
-		s.cfg.Logger.Warn("gateway guild_create", "guild", guild, "err", err)
-		return
+	events := make(map[model.Intent]*model.Event, len(intents))
+	for _, in := range intents {
+		gc, err := s.cfg.Backend.GuildCreate(guild, in)
+		if err != nil {
+			s.cfg.Logger.Warn("gateway guild_create", "guild", guild, "err", err)
+			return
+		}
+		events[in] = &model.Event{Name: "GUILD_CREATE", GuildID: guild, Data: gc}
 	}
 	s.mu.Lock()
 	var list []*session
 	for _, ss := range s.byUser[user] {
-		if ss.inShard(guild) {
+		if ss.inShard(guild) && events[ss.intents] != nil {
 			list = append(list, ss)
 			s.subscribeLocked(ss, guild)
 		}
 	}
 	s.mu.Unlock()
-	ev := &model.Event{Name: "GUILD_CREATE", GuildID: guild, Data: guildCreate}
 	for _, ss := range list {
-		ss.enqueue(ev)
+		ss.enqueue(events[ss.intents])
 	}
 }
 

@@ -24,6 +24,7 @@ const testGuild model.Snowflake = 1000
 
 type fakeBackend struct {
 	mu      sync.Mutex
+	started []string // "session status" per SessionStarted
 	ended   []string
 	voices  []model.VoiceStateRequest
 	revoked map[model.TokenID]bool
@@ -72,11 +73,19 @@ func (f *fakeBackend) revoke(token string) {
 func (f *fakeBackend) GuildsOf(model.Snowflake) []model.Snowflake {
 	return []model.Snowflake{testGuild}
 }
-func (f *fakeBackend) GuildCreate(g model.Snowflake) ([]byte, error) {
+func (f *fakeBackend) GuildCreate(g model.Snowflake, intents model.Intent) ([]byte, error) {
 	f.mu.Lock()
 	f.guildCreates++
 	f.mu.Unlock()
-	return json.Marshal(map[string]any{"id": g, "name": "Parley", "channels": []any{}})
+	return json.Marshal(map[string]any{"id": g, "name": "Parley", "channels": []any{}, "intents": intents})
+}
+func (f *fakeBackend) ReadState(_ context.Context, user model.Snowflake) (json.RawMessage, error) {
+	return json.Marshal(map[string]any{"version": 1, "partial": false, "entries": []any{map[string]any{"id": "5", "last_message_id": user}}})
+}
+func (f *fakeBackend) SessionStarted(_ context.Context, s model.SessionRef, p model.PresenceUpdate) {
+	f.mu.Lock()
+	f.started = append(f.started, s.ID+" "+p.Status)
+	f.mu.Unlock()
 }
 func (f *fakeBackend) VoiceStateUpdate(_ context.Context, s model.SessionRef, req model.VoiceStateRequest) error {
 	f.mu.Lock()

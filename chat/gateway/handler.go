@@ -157,18 +157,31 @@ func (s *Server) identify(ctx context.Context, c *wsConn, d json.RawMessage) {
 	for i, g := range guilds {
 		unavailable[i] = map[string]any{"id": g, "unavailable": true}
 	}
+	// The session counts as online before its GUILD_CREATEs are encoded,
+	// so they list its own presence. From here on identify cannot fail
+	// before register: SessionEnded will balance this call.
+	var presence model.PresenceUpdate
+	_ = json.Unmarshal(id.Presence, &presence) // a bad presence is no presence
+	actx, cancel = callCtx(ctx)
+	s.cfg.Backend.SessionStarted(actx, ss.ref(), presence)
+	readState, err := s.cfg.Backend.ReadState(actx, user.ID)
+	cancel()
+	if err != nil {
+		s.cfg.Logger.Warn("gateway read_state", "user", user.ID, "err", err)
+		readState = json.RawMessage(`{"version":0,"partial":true,"entries":[]}`)
+	}
 	ready := map[string]any{
 		"v": 10, "user": user, "guilds": unavailable, "session_id": ss.id,
 		"session_type": "normal", "resume_gateway_url": cmp.Or(c.resumeURL, s.cfg.ResumeURL),
 		"application":      map[string]any{"id": user.ID, "flags": 0},
 		"private_channels": []any{}, "relationships": []any{}, "presences": []any{},
 		"guild_join_requests": []any{}, "geo_ordered_rtc_regions": []string{"local"},
-		"user_settings": map[string]any{}, "shard": shard, "_trace": []string{"parley"},
+		"user_settings": map[string]any{}, "read_state": readState, "shard": shard, "_trace": []string{"parley"},
 	}
 	rb, _ := json.Marshal(ready)
 	ss.enqueueOnce(&model.Event{Name: "READY", Data: rb})
 	for _, g := range guilds {
-		gc, err := s.cfg.Backend.GuildCreate(g)
+		gc, err := s.cfg.Backend.GuildCreate(g, intents)
 		if err != nil {
 			s.cfg.Logger.Warn("gateway guild_create", "guild", g, "err", err)
 			continue

@@ -41,8 +41,17 @@ type Config struct {
 	// entry with zero Requests keeps the route's default.
 	Routes  map[string]Limit
 	Default Limit
-	// MaxBody is the largest request body (default 1 MiB).
+	// MaxBody is the largest request body (default 1 MiB), and the
+	// largest payload_json of a multipart message.
 	MaxBody int64
+	// MaxFiles bounds the files of one message (default DefaultMaxFiles)
+	// and MaxFileBytes each file's size (default DefaultMaxFileBytes); a
+	// multipart message body may hold those, its payload_json and the
+	// parts' headers. UploadTimeout bounds reading and answering such a
+	// body (default 5 minutes) in place of ReadTimeout and WriteTimeout.
+	MaxFiles      int
+	MaxFileBytes  int64
+	UploadTimeout time.Duration
 	// Invalid limits 401/403/429 answers (and failed logins) per client
 	// address (default DefaultInvalid, Discord's); beyond it every request
 	// from that address gets 429.
@@ -86,6 +95,13 @@ var (
 	// DefaultLoginFailures is 10 failed password checks per 15 minutes per
 	// account name, from anywhere.
 	DefaultLoginFailures = Limit{10, 15 * time.Minute}
+)
+
+// Message attachment limits' defaults (Discord's count; its size for
+// boosted servers).
+const (
+	DefaultMaxFiles     = 10
+	DefaultMaxFileBytes = 25 << 20
 )
 
 // DefaultMaxConnsPerIP is the default per-IP connection cap: a browser
@@ -137,6 +153,13 @@ func (c Config) withDefaults() Config {
 	if c.MaxBody == 0 {
 		c.MaxBody = 1 << 20
 	}
+	if c.MaxFiles == 0 {
+		c.MaxFiles = DefaultMaxFiles
+	}
+	if c.MaxFileBytes == 0 {
+		c.MaxFileBytes = DefaultMaxFileBytes
+	}
+	def(&c.UploadTimeout, 5*time.Minute)
 	if c.MaxConcurrency == 0 {
 		c.MaxConcurrency = 1
 	}
@@ -158,9 +181,11 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: no service", ErrConfig)
 	case c.GatewayURL == "":
 		return fmt.Errorf("%w: no gateway url", ErrConfig)
-	case c.MaxBody < 0 || c.MaxConcurrency < 0 || c.LimiterKeys < 0 || c.MaxHeaderBytes < 0:
+	case c.MaxBody < 0 || c.MaxConcurrency < 0 || c.LimiterKeys < 0 || c.MaxHeaderBytes < 0 || c.MaxFiles < 0 || c.MaxFileBytes < 0:
 		return fmt.Errorf("%w: negative limit", ErrConfig)
-	case c.ReadHeaderTimeout < 0 || c.ReadTimeout < 0 || c.WriteTimeout < 0 || c.IdleTimeout < 0:
+	case c.MaxFiles > maxFileKey+1:
+		return fmt.Errorf("%w: more than %d files per message", ErrConfig, maxFileKey+1)
+	case c.ReadHeaderTimeout < 0 || c.ReadTimeout < 0 || c.WriteTimeout < 0 || c.IdleTimeout < 0 || c.UploadTimeout < 0:
 		return fmt.Errorf("%w: negative timeout", ErrConfig)
 	}
 	for _, l := range []Limit{c.Global, c.Default, c.Invalid, c.AuthPerIP, c.LoginFailures} {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/parleyhq/parley/chat/service"
@@ -77,9 +78,19 @@ func unknownParam(name string) apiError {
 	return errNotFound
 }
 
+// formError is Discord's 50035 with its errors tree: field is a dotted
+// path ("attachments.0.description" nests as Discord's does), "" the body
+// as a whole.
 func formError(field, code, msg string) apiError {
 	e := errBadRequest
-	e.Errors = map[string]any{field: map[string]any{"_errors": []map[string]string{{"code": code, "message": msg}}}}
+	var tree any = map[string]any{"_errors": []map[string]string{{"code": code, "message": msg}}}
+	if field != "" {
+		parts := strings.Split(field, ".")
+		for i := len(parts) - 1; i >= 0; i-- {
+			tree = map[string]any{parts[i]: tree}
+		}
+	}
+	e.Errors = tree
 	return e
 }
 

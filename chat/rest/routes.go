@@ -1,7 +1,6 @@
 package rest
 
 import (
-	"encoding/json"
 	"net/http"
 	"strconv"
 
@@ -313,7 +312,12 @@ func (s *Server) channelRoutes(svc *service.Service) {
 			return 0, nil, err
 		}
 		var req service.MessageCreate
-		if err := decode(c, &req); err != nil {
+		if multi, boundary := isMultipart(c.r); multi {
+			req, err = s.messageForm(c, id, boundary)
+		} else {
+			err = decode(c, &req)
+		}
+		if err != nil {
 			return 0, nil, err
 		}
 		m, err := svc.CreateMessage(c.r.Context(), c.user.ID, id, req)
@@ -360,15 +364,28 @@ func (s *Server) channelRoutes(svc *service.Service) {
 		if err != nil {
 			return 0, nil, err
 		}
+		var req service.MessageEdit
+		if err := decode(c, &req); err != nil {
+			return 0, nil, err
+		}
+		m, err := svc.EditMessage(c.r.Context(), c.user.ID, ch, mid, req)
+		return http.StatusOK, m, err
+	})
+	s.handle("POST /channels/{channel}/messages/{message}/ack", true, "channel", func(c *call) (int, any, error) {
+		ch, mid, err := channelMessage(c)
+		if err != nil {
+			return 0, nil, err
+		}
 		var req struct {
-			Content *string         `json:"content"`
-			Embeds  json.RawMessage `json:"embeds"`
+			Token *string `json:"token"` // Discord's ack token; none is issued
 		}
 		if err := decode(c, &req); err != nil {
 			return 0, nil, err
 		}
-		m, err := svc.EditMessage(c.r.Context(), c.user.ID, ch, mid, req.Content, req.Embeds)
-		return http.StatusOK, m, err
+		if err := svc.Ack(c.r.Context(), c.user.ID, ch, mid); err != nil {
+			return 0, nil, err
+		}
+		return http.StatusOK, map[string]any{"token": nil}, nil
 	})
 	s.handle("DELETE /channels/{channel}/messages/{message}", true, "channel", func(c *call) (int, any, error) {
 		ch, mid, err := channelMessage(c)

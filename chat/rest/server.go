@@ -178,7 +178,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	u := *r.URL
 	u.Path, u.RawPath = p, ""
 	r2.URL = &u
-	r2.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBody)
+	r2.Body = &requestBody{ReadCloser: http.MaxBytesReader(w, r.Body, s.cfg.MaxBody), raw: r.Body}
 	s.mux.ServeHTTP(w, r2) // unknown paths and methods: notFound
 }
 

@@ -27,6 +27,9 @@ type Config struct {
 	VoiceSigner *voicetoken.Signer
 	// VoiceTokenTTL is a voice token's lifetime (default 1 h).
 	VoiceTokenTTL time.Duration
+	// Attachments keeps the files attached to messages; nil: messages
+	// carry no files (a multipart message is refused).
+	Attachments Attachments
 	// NoAutoJoin stops new accounts from joining the default guild.
 	NoAutoJoin bool
 	// PasswordIterations is the PBKDF2 cost (default 100,000).

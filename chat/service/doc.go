@@ -16,8 +16,11 @@
 // hashing), names.go (what names may hold), tokens.go (token lifetimes,
 // expiry and revocation), guildgraph.go (the in-memory guild graph),
 // permissions.go (the permission rules), guilds.go, members.go,
-// channels.go, messages.go, voice.go and presence.go (the operations),
-// dispatch.go (the Dispatcher), seed.go (first start and loading).
+// channels.go, messages.go, voice.go and presence.go (the operations;
+// presence.go also tracks who is online), attachments.go (files on
+// messages, kept through the Attachments interface), readstates.go
+// (unread marks: acks and READY's read_state), dispatch.go (the
+// Dispatcher), seed.go (first start and loading).
 //
 // Every mutation commits to the store before it is acknowledged or
 // dispatched. Locks are never held while dispatching or calling the store,

@@ -27,10 +27,15 @@ var (
 	ErrBadPassword = &FieldError{Field: "password", Code: "PASSWORD_DOES_NOT_MATCH", Message: "Password does not match."}
 	// ErrBusy means too many password checks are running or waiting
 	// (Config.PasswordHashers, PasswordQueue): try again shortly.
-	ErrBusy        = errors.New("service: too many logins in progress")
-	ErrNoVoice     = errors.New("service: no voice server available")
-	ErrChannelFull = errors.New("service: voice channel is full (user_limit)")
-	ErrConfig      = errors.New("service: invalid configuration")
+	ErrBusy = errors.New("service: too many logins in progress")
+	// ErrAttachmentsDisabled means no attachment store is configured.
+	ErrAttachmentsDisabled = errors.New("service: attachments are not enabled on this server")
+	// ErrAttachmentRefused means the attachment store will not keep a
+	// file (Attachments.Put wraps it; its text ends with the reason).
+	ErrAttachmentRefused = errors.New("service: attachment refused")
+	ErrNoVoice           = errors.New("service: no voice server available")
+	ErrChannelFull       = errors.New("service: voice channel is full (user_limit)")
+	ErrConfig            = errors.New("service: invalid configuration")
 )
 
 // FieldError is an ErrInvalidForm about one field (Discord's errors tree).

@@ -346,12 +346,23 @@ func (g *guildGraph) removeChannel(c model.Channel) {
 	delete(g.channelGuild, c.ID)
 }
 
-// setLastMessage records a channel's newest message.
+// setLastMessage records a channel's newest message (ids only move
+// forward: creates may finish out of order).
 func (g *guildGraph) setLastMessage(channel, msg model.Snowflake) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if c, _, err := g.channelLocked(channel); err == nil {
+	if c, _, err := g.channelLocked(channel); err == nil && (c.LastMessageID == nil || *c.LastMessageID < msg) {
 		c.LastMessageID = &msg
+	}
+}
+
+// replaceLastMessage sets a channel's newest message to last (nil: none
+// left) if it still is deleted.
+func (g *guildGraph) replaceLastMessage(channel, deleted model.Snowflake, last *model.Snowflake) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if c, _, err := g.channelLocked(channel); err == nil && c.LastMessageID != nil && *c.LastMessageID == deleted {
+		c.LastMessageID = last
 	}
 }
 

@@ -69,8 +69,10 @@ func (s *Service) Guild(user, guild model.Snowflake) (any, error) {
 	return guildObjectOf(v.guild, v.roles), nil
 }
 
-// GuildCreate encodes the GUILD_CREATE `d` (a gateway backend call).
-func (s *Service) GuildCreate(guild model.Snowflake) ([]byte, error) {
+// GuildCreate encodes the GUILD_CREATE `d` for a session with intents (a
+// gateway backend call): presences lists the online members' presences
+// for a session with GUILD_PRESENCES and is empty otherwise, as Discord's.
+func (s *Service) GuildCreate(guild model.Snowflake, intents model.Intent) ([]byte, error) {
 	snap, err := s.graph.snapshot(guild)
 	if err != nil {
 		return nil, err
@@ -80,6 +82,18 @@ func (s *Service) GuildCreate(guild model.Snowflake) ([]byte, error) {
 		Members: s.accounts.memberObjects(snap.members),
 		Threads: []any{}, Presences: []any{}, StageInstances: []any{}, GuildScheduledEvents: []any{}, SoundboardSounds: []any{},
 		JoinedAt: model.Timestamp(snap.guild.ID.Time()), Large: len(snap.members) > 250,
+	}
+	if intents.Has(model.IntentGuildPresences) {
+		ids := make([]model.Snowflake, len(snap.members))
+		for i, m := range snap.members {
+			ids[i] = m.UserID
+		}
+		shown := s.online.shown(ids)
+		for _, id := range ids { // by user id, as members
+			if p, ok := shown[id]; ok {
+				gc.Presences = append(gc.Presences, p.object(id, 0))
+			}
+		}
 	}
 	gc.VoiceStates = []model.VoiceState{}
 	for _, e := range s.voice.Guild(guild) {

@@ -13,12 +13,27 @@ import (
 	"github.com/parleyhq/parley/chat/store"
 )
 
-// MessageCreate is the body of POST /channels/{id}/messages.
+// MessageCreate is the body of POST /channels/{id}/messages (the JSON
+// body, or a multipart body's payload_json).
 type MessageCreate struct {
 	Content string          `json:"content"`
 	TTS     bool            `json:"tts"`
 	Nonce   json.RawMessage `json:"nonce"`
 	Embeds  json.RawMessage `json:"embeds"`
+	// Attachments names uploaded files by index (files[N]) to give them
+	// a filename or description.
+	Attachments []AttachmentRef `json:"attachments"`
+	// Files are the files uploaded with the message, in files[N] order,
+	// as PutAttachment stored them (the transport fills it).
+	Files []model.Attachment `json:"-"`
+}
+
+// MessageEdit is the body of PATCH /channels/{id}/messages/{mid}; nil
+// fields are unchanged. Attachments lists the attachments to keep (by id).
+type MessageEdit struct {
+	Content     *string          `json:"content"`
+	Embeds      json.RawMessage  `json:"embeds"`
+	Attachments *[]AttachmentRef `json:"attachments"`
 }
 
 // Limits of what a message carries to every member (Discord's). Every
@@ -46,7 +61,11 @@ func (s *Service) CreateMessage(ctx context.Context, author, channel model.Snowf
 	if err != nil {
 		return model.Message{}, err
 	}
-	if strings.TrimSpace(req.Content) == "" && embeds == "[]" {
+	files, err := attach(req.Files, req.Attachments)
+	if err != nil {
+		return model.Message{}, err
+	}
+	if strings.TrimSpace(req.Content) == "" && embeds == "[]" && len(files) == 0 {
 		return model.Message{}, ErrEmptyMessage
 	}
 	if utf8.RuneCountInString(req.Content) > MaxContent {
@@ -57,7 +76,8 @@ func (s *Service) CreateMessage(ctx context.Context, author, channel model.Snowf
 		return model.Message{}, err
 	}
 	guild := v.channel.GuildID
-	m := model.Message{ID: s.gen.Next(), ChannelID: channel, AuthorID: author, Content: req.Content, TTS: req.TTS, Embeds: json.RawMessage(embeds)}
+	m := model.Message{ID: s.gen.Next(), ChannelID: channel, AuthorID: author, Content: req.Content, TTS: req.TTS, Embeds: json.RawMessage(embeds),
+		Attachments: files}
 	m.MentionEveryone = strings.Contains(req.Content, "@everyone") && v.perms&model.PermMentionEveryone != 0
 	var ids []model.Snowflake
 	for _, sub := range mentionRe.FindAllStringSubmatch(req.Content, 20) {
@@ -139,9 +159,7 @@ func (s *Service) render(m model.Message, guild model.Snowflake) model.Message {
 		m.Embeds = json.RawMessage("[]")
 	}
 	m.MentionRoles, m.Components = []model.Snowflake{}, []any{}
-	if m.Attachments == nil {
-		m.Attachments = []model.Attachment{}
-	}
+	m.Attachments = s.signAttachments(m.Attachments)
 	return m
 }
 
@@ -206,8 +224,9 @@ func (s *Service) ListMessages(ctx context.Context, user, channel model.Snowflak
 	return out, nil
 }
 
-// EditMessage is PATCH /channels/{id}/messages/{mid} (author only).
-func (s *Service) EditMessage(ctx context.Context, user, channel, id model.Snowflake, content *string, embeds json.RawMessage) (model.Message, error) {
+// EditMessage is PATCH /channels/{id}/messages/{mid} (author only). The
+// attachments stay unless the edit lists the ones to keep.
+func (s *Service) EditMessage(ctx context.Context, user, channel, id model.Snowflake, e MessageEdit) (model.Message, error) {
 	m, err := s.GetMessage(ctx, user, channel, id)
 	if err != nil {
 		return model.Message{}, err
@@ -215,18 +234,21 @@ func (s *Service) EditMessage(ctx context.Context, user, channel, id model.Snowf
 	if m.AuthorID != user {
 		return model.Message{}, ErrNotAuthor
 	}
-	if content != nil {
-		if utf8.RuneCountInString(*content) > MaxContent {
+	if e.Content != nil {
+		if utf8.RuneCountInString(*e.Content) > MaxContent {
 			return model.Message{}, fieldErr("content", "BASE_TYPE_MAX_LENGTH", "Must be 2000 or fewer in length.")
 		}
-		m.Content = *content
+		m.Content = *e.Content
 	}
-	if embeds != nil {
-		e, err := checkEmbeds(embeds)
+	if e.Embeds != nil {
+		em, err := checkEmbeds(e.Embeds)
 		if err != nil {
 			return model.Message{}, err
 		}
-		m.Embeds = json.RawMessage(e)
+		m.Embeds = json.RawMessage(em)
+	}
+	if e.Attachments != nil {
+		m.Attachments = keepAttachments(m.Attachments, *e.Attachments)
 	}
 	m.EditedAt = time.Now().UTC()
 	if err := s.st.UpdateMessage(ctx, m); errors.Is(err, store.ErrNotFound) {
@@ -256,9 +278,31 @@ func (s *Service) DeleteMessage(ctx context.Context, user, channel, id model.Sno
 	} else if err != nil {
 		return err
 	}
+	s.refreshLastMessage(ctx, channel, id)
 	s.dispatcher().Dispatch(event("MESSAGE_DELETE", *m.GuildID, model.IntentGuildMessages,
 		map[string]any{"id": id, "channel_id": channel, "guild_id": *m.GuildID}))
 	return nil
+}
+
+// refreshLastMessage moves a channel's last_message_id back to the newest
+// message left when deleted was the last one (a message created meanwhile
+// is newer and stays).
+func (s *Service) refreshLastMessage(ctx context.Context, channel, deleted model.Snowflake) {
+	c, err := s.graph.channel(channel)
+	if err != nil || c.LastMessageID == nil || *c.LastMessageID != deleted {
+		return
+	}
+	ms, err := s.st.ListMessages(ctx, channel, store.Page{Limit: 1})
+	if err != nil {
+		s.log.Warn("last message after a delete", "channel", channel, "err", err)
+		return
+	}
+	var last *model.Snowflake
+	if len(ms) == 1 {
+		id := ms[0].ID
+		last = &id
+	}
+	s.graph.replaceLastMessage(channel, deleted, last)
 }
 
 // Typing is POST /channels/{id}/typing.

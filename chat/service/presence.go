@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"encoding/json"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/parleyhq/parley/chat/model"
@@ -58,30 +59,166 @@ func normalizeActivities(raw json.RawMessage) (json.RawMessage, error) {
 	return out, nil
 }
 
-// PresenceUpdate handles gateway op 3: PRESENCE_UPDATE to each of the
-// user's guilds. Activities are bounded and re-encoded
-// (normalizeActivities). Others see an invisible user exactly as an
-// offline one: status "offline", no activities, no client status. No
-// status is kept: READY and GUILD_CREATE send no presences.
+// shownPresence is a user's presence as others see it: status "offline"
+// with no activities for a user without sessions or invisible.
+type shownPresence struct {
+	status     string
+	activities json.RawMessage
+}
+
+var offline = shownPresence{status: "offline", activities: json.RawMessage("[]")}
+
+func (p shownPresence) equal(q shownPresence) bool {
+	return p.status == q.status && string(p.activities) == string(q.activities)
+}
+
+// object is the presence's wire form for guild (0: GUILD_CREATE's
+// presences, which name no guild).
+func (p shownPresence) object(user, guild model.Snowflake) map[string]any {
+	o := map[string]any{"user": map[string]any{"id": user}, "status": p.status, "activities": p.activities,
+		"client_status": map[string]string{}}
+	if p.status != "offline" {
+		o["client_status"] = map[string]string{"desktop": p.status}
+	}
+	if guild != 0 {
+		o["guild_id"] = guild
+	}
+	return o
+}
+
+// userPresence is an online user: its live gateway sessions and the
+// status and activities it last set (identify's presence or op 3).
+type userPresence struct {
+	sessions   int
+	status     string // online, idle, dnd or invisible
+	activities json.RawMessage
+}
+
+func (u *userPresence) shown() shownPresence {
+	if u == nil || u.sessions == 0 || u.status == "invisible" {
+		return offline
+	}
+	return shownPresence{status: u.status, activities: u.activities}
+}
+
+// onlineSet tracks who is online: users with at least one live gateway
+// session (attached or still resumable). mu is held while a transition's
+// PRESENCE_UPDATEs are dispatched, so others see a user's online and
+// offline in the order they happened; the dispatcher never blocks and
+// never calls back into the service, so this cannot deadlock.
+type onlineSet struct {
+	mu    sync.Mutex
+	users map[model.Snowflake]*userPresence // guarded by mu
+}
+
+func newOnlineSet() *onlineSet { return &onlineSet{users: map[model.Snowflake]*userPresence{}} }
+
+// shown returns the presences of those of ids others see online.
+func (o *onlineSet) shown(ids []model.Snowflake) map[model.Snowflake]shownPresence {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	out := map[model.Snowflake]shownPresence{}
+	for _, id := range ids {
+		if p := o.users[id].shown(); !p.equal(offline) {
+			out[id] = p
+		}
+	}
+	return out
+}
+
+// validStatus maps a client's status to one Parley keeps ("" for none or
+// an unknown one).
+func validStatus(s string) string {
+	switch s {
+	case "online", "dnd", "idle", "invisible":
+		return s
+	case "offline":
+		return "invisible" // a live session asking to look offline
+	}
+	return ""
+}
+
+// SessionStarted counts a new gateway session of the user (a gateway
+// backend call at identify, with identify's presence). The user's first
+// session brings it online: PRESENCE_UPDATE to its guilds, unless it is
+// invisible. A later session's presence, when it sets a status, replaces
+// the user's.
+func (s *Service) SessionStarted(_ context.Context, ref model.SessionRef, p model.PresenceUpdate) {
+	status := validStatus(p.Status)
+	acts, err := normalizeActivities(p.Activities)
+	if err != nil {
+		acts = json.RawMessage("[]")
+	}
+	o := s.online
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	u := o.users[ref.UserID]
+	before := u.shown()
+	if u == nil {
+		u = &userPresence{status: "online", activities: json.RawMessage("[]")}
+		o.users[ref.UserID] = u
+	}
+	u.sessions++
+	if status != "" {
+		u.status, u.activities = status, acts
+	}
+	if after := u.shown(); !after.equal(before) {
+		s.dispatchPresence(ref.UserID, after)
+	}
+}
+
+// sessionGone counts a session of the user as gone for good; the last
+// one takes the user offline (PRESENCE_UPDATE offline to its guilds, if
+// others saw it online).
+func (s *Service) sessionGone(user model.Snowflake) {
+	o := s.online
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	u := o.users[user]
+	if u == nil {
+		return
+	}
+	before := u.shown()
+	if u.sessions--; u.sessions <= 0 {
+		delete(o.users, user)
+	}
+	if after := u.shown(); !after.equal(before) {
+		s.dispatchPresence(user, after)
+	}
+}
+
+// dispatchPresence sends PRESENCE_UPDATE to each of user's guilds.
+func (s *Service) dispatchPresence(user model.Snowflake, p shownPresence) {
+	d := s.dispatcher()
+	for _, g := range s.GuildsOf(user) {
+		d.Dispatch(event("PRESENCE_UPDATE", g, model.IntentGuildPresences, p.object(user, g)))
+	}
+}
+
+// PresenceUpdate handles gateway op 3: the user's status and activities
+// change, and PRESENCE_UPDATE goes to each of its guilds. Activities are
+// bounded and re-encoded (normalizeActivities). Others see an invisible
+// user exactly as an offline one: status "offline", no activities, no
+// client status.
 func (s *Service) PresenceUpdate(_ context.Context, ref model.SessionRef, p model.PresenceUpdate) error {
-	switch p.Status {
-	case "online", "dnd", "idle", "invisible", "offline":
-	default:
-		p.Status = "online"
+	status := validStatus(p.Status)
+	if status == "" {
+		status = "online"
 	}
 	acts, err := normalizeActivities(p.Activities)
 	if err != nil {
 		return err
 	}
-	shown, clientStatus := p.Status, map[string]string{"desktop": p.Status}
-	if p.Status == "invisible" || p.Status == "offline" {
-		shown, acts, clientStatus = "offline", json.RawMessage("[]"), map[string]string{}
+	o := s.online
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	shown := shownPresence{status: status, activities: acts}
+	if u := o.users[ref.UserID]; u != nil {
+		u.status, u.activities = status, acts
+		shown = u.shown()
+	} else if status == "invisible" {
+		shown = offline
 	}
-	d := s.dispatcher()
-	for _, g := range s.GuildsOf(ref.UserID) {
-		d.Dispatch(event("PRESENCE_UPDATE", g, model.IntentGuildPresences, map[string]any{
-			"user": map[string]any{"id": ref.UserID}, "guild_id": g, "status": shown, "activities": acts,
-			"client_status": clientStatus}))
-	}
+	s.dispatchPresence(ref.UserID, shown)
 	return nil
 }

@@ -17,11 +17,16 @@ import (
 //   - graph (guildGraph.mu): guilds, channels, roles, members and the
 //     default guild;
 //   - voice (voicestate.Tracker): who is in which voice channel;
+//   - online (onlineSet.mu): who is online, with which status; held while
+//     its transitions are dispatched, so they go out in order (the one
+//     lock held while calling out: the dispatcher never blocks and never
+//     calls back);
 //   - disp (dispatcherSlot.mu): the gateway, set once.
 //
 // Every part takes its lock inside its own methods and returns copies;
-// no part calls another, the store or the dispatcher with its lock held,
-// so no path ever holds two of these locks and there is no lock order.
+// no part calls another or the store with its lock held (nor the
+// dispatcher, but for online), so no path ever holds two of these locks
+// and there is no lock order.
 // The facade holds none of them: it reads copies, validates, commits to
 // the store, updates the parts, then dispatches.
 type Service struct {
@@ -36,6 +41,7 @@ type Service struct {
 	dummy     string       // dummyHash at the configured cost
 	graph     *guildGraph
 	voice     *voicestate.Tracker
+	online    *onlineSet
 	disp      dispatcherSlot
 }
 
@@ -49,7 +55,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	s := &Service{
 		cfg: cfg, st: cfg.Store, log: cfg.Logger, gen: model.NewGenerator(cfg.Worker, 0),
-		accounts: newAccounts(), graph: newGuildGraph(), voice: voicestate.New(),
+		accounts: newAccounts(), graph: newGuildGraph(), voice: voicestate.New(), online: newOnlineSet(),
 		hashers: newHasher(cfg.PasswordHashers, cfg.PasswordQueue, cfg.PasswordWait), dummy: dummyHash(cfg.PasswordIterations),
 	}
 	if err := s.seed(ctx); err != nil {

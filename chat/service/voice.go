@@ -186,13 +186,15 @@ func (s *Service) VoiceRegions(ctx context.Context) []map[string]any {
 }
 
 // SessionEnded leaves voice for a gateway session that can no longer resume
-// (a gateway backend call).
+// and counts it gone for presence (the user's last session takes it
+// offline; a gateway backend call).
 func (s *Service) SessionEnded(ref model.SessionRef) {
 	ctx, cancel := context.WithTimeout(context.Background(), voiceCallTimeout)
 	defer cancel()
 	for _, e := range s.voice.BySession(ref.ID) {
 		s.leaveVoice(ctx, e.State.GuildID, e.State.UserID, true)
 	}
+	s.sessionGone(ref.UserID)
 }
 
 // voiceCallTimeout bounds calls to voice nodes made on no request's behalf.
