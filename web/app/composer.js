@@ -18,16 +18,21 @@ function nonce() {
 export class Composer {
   #app; #form; #text; #input; #list; #error; #files = []; // {file, url}
   #typedAt = 0;
+  #sentAt = 0; // when Enter sent: the newline some input methods still insert is dropped
 
   constructor(app) {
     this.#app = app;
     this.#form = $('#composer');
     this.#text = $('textarea', this.#form);
     this.#input = $('input[type=file]', this.#form);
-    this.#list = $('.pending', this.#form);
+    this.#list = $('.outbox', this.#form);
     this.#error = $('.composer-error', this.#form);
     this.#form.addEventListener('submit', (e) => { e.preventDefault(); this.send(); });
     this.#text.addEventListener('keydown', (e) => this.#key(e));
+    this.#text.addEventListener('beforeinput', (e) => {
+      const newline = e.inputType === 'insertLineBreak' || (e.inputType === 'insertText' && /^[\r\n]+$/.test(e.data ?? ''));
+      if (newline && performance.now() - this.#sentAt < 250) e.preventDefault();
+    });
     this.#text.addEventListener('input', () => { this.#grow(); this.#typing(); });
     this.#text.addEventListener('paste', (e) => {
       const files = [...(e.clipboardData?.files ?? [])];
@@ -67,6 +72,7 @@ export class Composer {
   #key(e) {
     if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
       e.preventDefault();
+      this.#sentAt = performance.now();
       this.send();
     } else if (e.key === 'ArrowUp' && !this.#text.value && !this.#files.length) {
       if (this.#app.messages.editLast()) e.preventDefault();

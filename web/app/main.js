@@ -159,8 +159,12 @@ function select(guildId, channelId, replace = false) {
 async function clickVoice(channelId) {
   const v = app.voice;
   if (!v) return;
-  if (v.channelId === channelId) v.leave();
-  else await v.join(app.guildId, channelId);
+  try {
+    if (v.channelId === channelId) v.leave();
+    else await v.join(app.guildId, channelId);
+  } catch (error) {
+    toast(`Could not join voice: ${error.message}`);
+  }
   render('voice', 'voicectl');
   renderDevices(app);
 }
@@ -199,7 +203,7 @@ function start(token) {
 
 function newVoice(userId) {
   const v = new VoiceSession({ gateway: app.gw, userId });
-  v.addEventListener('change', () => render('voice', 'voicectl', 'speaking'));
+  v.addEventListener('change', (e) => (e.detail.speaking ? render('speaking') : render('voice', 'voicectl', 'speaking')));
   v.addEventListener('status', (e) => {
     v.message = e.detail.message;
     render('status');
@@ -226,14 +230,17 @@ function signedOut(message = '') {
   $('#auth [name=username]').focus();
 }
 
+// logout leaves voice and closes the gateway first (the server would
+// close it with 4004 once the token is revoked), then revokes the token.
 async function logout() {
-  const api = app.api;
+  const token = app.api.token;
+  signedOut('');
+  if (!token) return;
   try {
-    await api.post('/auth/logout');
+    await new Api({ token }).post('/auth/logout');
   } catch {
     // Signed out here all the same; the token expires on the server.
   }
-  signedOut('');
 }
 
 async function authenticate(register) {
@@ -243,6 +250,10 @@ async function authenticate(register) {
   const password = form.password.value;
   if (!username || !password) {
     alert.textContent = 'Enter a username and a password.';
+    return;
+  }
+  if (register && password.length < 8) {
+    alert.textContent = 'Choose a password of at least 8 characters.';
     return;
   }
   alert.textContent = '';
@@ -271,8 +282,9 @@ function wire() {
   });
   $('#auth [data-action=register]').addEventListener('click', () => authenticate(true));
   $('[data-action=logout]').addEventListener('click', logout);
-  $('[data-action=mute]').addEventListener('click', () => app.voice?.setMute(!app.voice.selfMute));
-  $('[data-action=deafen]').addEventListener('click', () => app.voice?.setDeaf(!app.voice.selfDeaf));
+  const report = (what) => (error) => toast(`${what}: ${error.message}`);
+  $('[data-action=mute]').addEventListener('click', () => app.voice?.setMute(!app.voice.selfMute).catch(report('Could not mute')));
+  $('[data-action=deafen]').addEventListener('click', () => app.voice?.setDeaf(!app.voice.selfDeaf).catch(report('Could not deafen')));
   $('[data-action=leave-voice]').addEventListener('click', () => { app.voice?.leave(); render('voice', 'voicectl'); });
   $('[data-action=devices]').addEventListener('click', (e) => {
     const box = $('.vc-devices');
@@ -280,8 +292,8 @@ function wire() {
     e.currentTarget.setAttribute('aria-expanded', String(!box.hidden));
     if (!box.hidden) renderDevices(app);
   });
-  $('select[name=input-device]').addEventListener('change', (e) => app.voice?.setInputDevice(e.target.value));
-  $('select[name=output-device]').addEventListener('change', (e) => app.voice?.setOutputDevice(e.target.value));
+  $('select[name=input-device]').addEventListener('change', (e) => app.voice?.setInputDevice(e.target.value).catch(report('Could not switch the microphone')));
+  $('select[name=output-device]').addEventListener('change', (e) => app.voice?.setOutputDevice(e.target.value).catch(report('Could not switch the speaker')));
   navigator.mediaDevices?.addEventListener?.('devicechange', () => renderDevices(app));
   const nav = $('[data-action=toggle-nav]');
   nav.addEventListener('click', () => {

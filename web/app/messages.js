@@ -190,7 +190,7 @@ export class MessageView {
       const src = thumbURL(a.proxy_url || a.url, box, a, window.devicePixelRatio);
       const img = h('img', {
         class: 'attachment', src, width: String(box.width), height: String(box.height), alt: a.filename ?? 'image',
-        loading: 'lazy', decoding: 'async',
+        decoding: 'async',
       });
       img.addEventListener('error', () => img.classList.add('broken'), { once: true });
       return h('button', {
@@ -307,14 +307,14 @@ export class MessageView {
     const s = this.#app.state;
     const ch = this.#channel;
     const c = ch && s.channels.get(ch);
-    if (!c || document.visibilityState !== 'visible' || !this.atBottom()) return;
+    if (!c || !this.#app.api.token || document.visibilityState !== 'visible' || !this.atBottom()) return;
     const list = s.messages.get(ch)?.list ?? [];
     const last = list.length ? list[list.length - 1].id : c.last_message_id;
     if (!last || !isUnread({ ...c, last_message_id: last }, s.readState.get(ch))) return;
     const newest = c.last_message_id && cmpId(c.last_message_id, last) > 0 ? c.last_message_id : last;
     markRead(s, ch, newest);
     this.#app.render('channels');
-    this.#app.api.post(`/channels/${ch}/messages/${newest}/ack`, { token: null }).catch(() => {});
+    if (s.acks) this.#app.api.post(`/channels/${ch}/messages/${newest}/ack`, { token: null }).catch(() => {});
   }
 
   /** changed: the channel's messages changed (a dispatch). */

@@ -133,7 +133,8 @@ export function renderVoiceControls(app) {
   mute.setAttribute('aria-pressed', String(v.selfMute));
   mute.setAttribute('aria-label', v.selfMute ? 'Unmute' : 'Mute');
   mute.title = v.selfMute ? 'Unmute' : 'Mute';
-  mute.replaceChildren(icon(v.selfMute ? 'micOff' : 'mic'));
+  mute.replaceChildren(icon(v.selfMute || v.selfDeaf ? 'micOff' : 'mic')); // deafened is muted too
+  mute.classList.toggle('implied', v.selfDeaf && !v.selfMute);
   const deaf = $('[data-action=deafen]', box);
   deaf.setAttribute('aria-pressed', String(v.selfDeaf));
   deaf.setAttribute('aria-label', v.selfDeaf ? 'Undeafen' : 'Deafen');

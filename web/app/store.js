@@ -41,6 +41,7 @@ export function createState() {
     voice: new Map(), // guildId -> Map(userId -> voice state with channel_id)
     messages: new Map(), // channelId -> {list: [], loaded, complete}
     readState: new Map(), // channelId -> last read message id
+    acks: false, // the server keeps read states (READY carried read_state): acks are sent
     typing: new Map(), // channelId -> Map(userId -> until ms)
   };
 }
@@ -115,6 +116,7 @@ export function apply(s, t, d, now = Date.now()) {
       s.sessionId = d.session_id;
       putUser(s, d.user);
       if (d.user?.id) s.presences.set(d.user.id, 'online'); // this session is
+      s.acks = d.read_state != null;
       for (const e of d.read_state?.entries ?? (Array.isArray(d.read_state) ? d.read_state : [])) {
         if (e?.id && e.last_message_id) s.readState.set(e.id, String(e.last_message_id));
       }

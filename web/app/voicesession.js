@@ -158,8 +158,14 @@ export class VoiceSession extends EventTarget {
   onDispatch(t, d) {
     if (t === 'VOICE_STATE_UPDATE' && d?.user_id === this.#me) {
       if (!d.channel_id) {
-        // Disconnected by the server (moderation, a timeout): not a drop to retry.
-        if (this.channelId && !this.#pending && d.guild_id === this.guildId) {
+        // Disconnected by the server (moderation, a timeout): not a drop
+        // to retry; but a rejoin's own leave is expected once.
+        if (this.#pending?.leaving) {
+          this.#pending.leaving = false;
+          return;
+        }
+        if (this.channelId && d.guild_id === this.guildId) {
+          this.#pending = null;
           this.#teardown();
           this.channelId = null;
           this.#useMic(null);
@@ -180,13 +186,12 @@ export class VoiceSession extends EventTarget {
       this.#maybeConnect();
     } else if (t === 'READY' && this.channelId && !this.#leaving) {
       // A fresh chat session: the server may have ended our voice state
-      // with the old one; asking again is harmless when it did not.
+      // with the old one; asking again is harmless when it did not (no
+      // server update comes, and the connection carries on).
+      this.#pending = { guildId: this.guildId, channelId: this.channelId, sessionId: null, server: null };
       this.#sendState();
     }
   }
-
-  /** onGatewayState: a chat gateway that dropped leaves voice running; sends wait. */
-  onGatewayState() {}
 
   #maybeConnect() {
     const p = this.#pending;
@@ -216,7 +221,7 @@ export class VoiceSession extends EventTarget {
       const { userId, speaking } = e.detail;
       if (speaking & 1) this.speaking.add(userId);
       else this.speaking.delete(userId);
-      this.#emit('change');
+      this.#emit('change', { speaking: true });
     });
     vc.addEventListener('track', (e) => this.#vc === vc && this.#play(e.detail.userId, e.detail.stream));
     vc.addEventListener('trackended', (e) => this.#vc === vc && this.#dropUser(e.detail.userId));
@@ -250,7 +255,7 @@ export class VoiceSession extends EventTarget {
     clearTimeout(this.#rejoin);
     this.#rejoin = setTimeout(() => {
       if (!this.channelId || this.#leaving) return;
-      this.#pending = { guildId: this.guildId, channelId: this.channelId, sessionId: null, server: null };
+      this.#pending = { guildId: this.guildId, channelId: this.channelId, sessionId: null, server: null, leaving: true };
       this.#sendState(true);
       this.#sendState();
     }, wait);
@@ -308,7 +313,7 @@ export class VoiceSession extends EventTarget {
       if (talking) this.speaking.add(this.#me);
       else this.speaking.delete(this.#me);
       this.#vc?.setSpeaking(talking);
-      this.#emit('change');
+      this.#emit('change', { speaking: true });
     }
   }
 
