@@ -115,6 +115,7 @@ func startChat(ctx context.Context, env *serveEnv) (*running, error) {
 		registerChatMetrics(env.metrics, srv)
 	}
 	env.admission.set(srv.Service)
+	env.chat = srv
 	env.chatModeration = srv.Service.Moderation()
 	return &running{
 		addrs: map[string]string{"api": srv.APIAddr(), "gateway": srv.GatewayAddr()},

@@ -40,7 +40,7 @@ func parleyCmd(ctx context.Context, args ...string) *exec.Cmd {
 // serveAddrFlags are serve's listen-address flags; startServe sets each to
 // port 0 on loopback.
 var serveAddrFlags = []string{"voice-addr", "voice-udp-addr", "voice-webrtc-addr", "chat-api-addr", "chat-gateway-addr",
-	"media-addr", "metrics-addr", "admin-addr"}
+	"media-addr", "metrics-addr", "admin-addr", "web-addr"}
 
 // startServe runs `parley serve` with every listener on port 0 (extra
 // may override one: the last value of a flag wins) and returns its ready

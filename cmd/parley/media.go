@@ -105,6 +105,7 @@ func startMedia(ctx context.Context, env *serveEnv) (*running, error) {
 	if err != nil {
 		return nil, err
 	}
+	env.media = s
 	return &running{addrs: map[string]string{"media": s.Addr()}, stop: s.Close}, nil
 }
 

@@ -18,9 +18,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/parleyhq/parley/chat"
 	"github.com/parleyhq/parley/internal/cli"
 	"github.com/parleyhq/parley/internal/datadir"
 	"github.com/parleyhq/parley/internal/voicectl"
+	"github.com/parleyhq/parley/mediaproxy"
 )
 
 // component is one part of `parley serve`. Components start in order of
@@ -62,6 +64,26 @@ type serveEnv struct {
 	voiceEndpoint string
 	// voiceParticipants lists connected voice users (admin API).
 	voiceParticipants func() []voicectl.Participant
+	// chat and media are the running chat server and media proxy (nil
+	// when they do not run), whose handlers the web origin serves.
+	chat  *chat.Server
+	media *mediaproxy.Server
+	// webBase is the web origin's public base URL; see webURL.
+	webBase atomic.Pointer[string]
+}
+
+// webURL is the web origin's public base URL, "https://HOST:PORT" (no
+// trailing slash; HOST is --public-host when set), or "" when the web
+// listener does not run. The web component (order 40) sets it once its
+// listener is bound, after chat (20) and media (30) have started: they
+// call webURL when they answer a request (chat signs attachment URLs as
+// webURL()+"/media/attachments/..."), and requests come only once every
+// component runs.
+func (e *serveEnv) webURL() string {
+	if p := e.webBase.Load(); p != nil {
+		return *p
+	}
+	return ""
 }
 
 var components []*component

@@ -23,7 +23,7 @@ func init() {
 		name:  "voice",
 		order: 10,
 		flags: func(fs *flag.FlagSet) {
-			gatewayAddr = cli.String(fs, "voice-addr", "PARLEY_VOICE_ADDR", "127.0.0.1:8443", "voice gateway (WSS) listen address")
+			gatewayAddr = cli.String(fs, "voice-addr", "PARLEY_VOICE_ADDR", "127.0.0.1:8444", "voice gateway (WSS) listen address")
 			udpAddr = cli.String(fs, "voice-udp-addr", "PARLEY_VOICE_UDP_ADDR", "127.0.0.1:50000", "voice media (UDP) listen address")
 			webrtcAddr = cli.String(fs, "voice-webrtc-addr", "PARLEY_VOICE_WEBRTC_ADDR", "127.0.0.1:50001", "browsers' voice media (ICE, DTLS-SRTP over UDP) listen address; off: no browsers")
 			publicIP = cli.String(fs, "voice-public-ip", "PARLEY_VOICE_PUBLIC_IP", "", "IP announced to clients for UDP (default: the UDP listen IP)")

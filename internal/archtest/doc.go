@@ -7,6 +7,7 @@
 //	sfu, signaling, voiceclient     media plane, voice gateway, Go client
 //	voiceproto                      Discord's voice protocol on the wire
 //	e2ee                            MLS and DAVE
+//	web                             the web origin: serves the handlers cmd gives it
 //	chat, mediaproxy                stand alone (chat reaches voice through internal/voicectl)
 //	internal                        leaf helpers
 //

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"net"
+
+	"github.com/parleyhq/parley/internal/cli"
+	"github.com/parleyhq/parley/web"
+)
+
+// The web origin: one HTTPS listener serving the browser client and, on
+// the same origin and in-process, chat's REST API (/api), chat's gateway
+// (/gateway) and the media proxy's public routes (/media/). It starts
+// after chat and media (it serves their handlers) and before admin.
+func init() {
+	var addr *string
+	var maxConns *int
+	registerComponent(&component{
+		name:  "web",
+		order: 40,
+		flags: func(fs *flag.FlagSet) {
+			addr = cli.String(fs, "web-addr", "PARLEY_WEB_ADDR", "127.0.0.1:8443", `web client (HTTPS: the page, /api, /gateway, /media) listen address; "" disables it`)
+			maxConns = cli.Int(fs, "web-max-conns-per-ip", "PARLEY_WEB_MAX_CONNS_PER_IP", web.DefaultMaxConnsPerIP,
+				"web origin connections one client IP may hold open, WebSockets included (-1: no cap)")
+		},
+		start: func(ctx context.Context, env *serveEnv) (*running, error) {
+			if *addr == "" {
+				return &running{}, nil
+			}
+			return startWeb(ctx, env, *addr, *maxConns)
+		},
+	})
+}
+
+func startWeb(ctx context.Context, env *serveEnv, addr string, maxConns int) (*running, error) {
+	cfg := web.Config{Logger: env.log.With("component", "web"), Addr: addr, TLS: env.tls, MaxConnsPerIP: maxConns}
+	// Typed nils must not reach the interfaces: a component that does not
+	// run leaves its handler nil (503).
+	if env.chat != nil {
+		cfg.API, cfg.Gateway = env.chat.API, env.chat.Gateway
+	}
+	if env.media != nil {
+		cfg.Media = env.media
+	}
+	if env.voiceEndpoint != "" {
+		cfg.ConnectSrc = []string{"wss://" + env.voiceEndpoint}
+	}
+	o, err := web.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := o.Start(ctx); err != nil {
+		_ = o.Close(ctx)
+		return nil, err
+	}
+	base := "https://" + publicHostPort("", o.Addr())
+	env.webBase.Store(&base)
+	return &running{addrs: map[string]string{"web": o.Addr(), "web_url": base + "/"}, stop: o.Close}, nil
+}
+
+// publicHostPort is the host:port clients use for a listener bound to
+// addr: host with addr's port, or addr itself, with an unspecified IP
+// (0.0.0.0, ::) replaced by 127.0.0.1.
+func publicHostPort(host, addr string) string {
+	h, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if host == "" {
+		host = h
+		if ip := net.ParseIP(h); h == "" || ip != nil && ip.IsUnspecified() {
+			host = "127.0.0.1"
+		}
+	}
+	return net.JoinHostPort(host, port)
+}

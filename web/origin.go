@@ -1,0 +1,232 @@
+package web
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/parleyhq/parley/internal/connlimit"
+)
+
+// Origin is the web origin: one TLS listener, served by net/http (HTTP/2
+// and HTTP/1.1), routing each request to the handler it was given:
+//
+//	/gateway                  Gateway (a WebSocket; upgrades elsewhere get 404)
+//	/api/...                  API; GET /api[/v9|/v10]/gateway answers this
+//	                          origin's own wss://HOST/gateway
+//	/media/attachments/...    Media, GET and HEAD only, /media stripped;
+//	/media/external/...       every other /media/ path is 404
+//	anything else             Files (the page, its modules, 404)
+//
+// New binds the listener (wrapped by connlimit: Config.MaxConnsPerIP per
+// client address, checked before the TLS handshake), Start serves it,
+// Close shuts it down. Goroutines: the serving goroutine (Start) and one
+// per connection (net/http's), which Close waits for; a hijacked
+// WebSocket's goroutines belong to the gateway, whose own Close waits for
+// them.
+type Origin struct {
+	cfg   Config
+	files http.Handler
+	ln    *connlimit.Listener
+	http  *http.Server
+	// serving counts the Serve goroutine; conns the connections net/http
+	// serves (ConnState new → closed or hijacked).
+	serving, conns sync.WaitGroup
+
+	closeOnce sync.Once
+	closeErr  error
+
+	mu sync.Mutex
+	// Guarded by mu:
+	started, closed bool
+}
+
+// New applies the defaults to cfg, validates it, reads the client's files
+// and binds the listener (Addr reports it). Nothing is served until Start.
+func New(cfg Config) (*Origin, error) {
+	cfg = cfg.withDefaults()
+	fail := func(err error) (*Origin, error) {
+		if cfg.Listener != nil {
+			_ = cfg.Listener.Close()
+		}
+		return nil, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return fail(err)
+	}
+	files := cfg.Files
+	if files == nil {
+		f, err := NewFiles(FS, cfg.ConnectSrc...)
+		if err != nil {
+			return fail(err)
+		}
+		files = f
+	}
+	ln := cfg.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+			return nil, fmt.Errorf("web: listen %s: %w", cfg.Addr, err)
+		}
+	}
+	o := &Origin{cfg: cfg, files: files, ln: connlimit.Wrap(ln, connlimit.Config{PerIP: max(0, cfg.MaxConnsPerIP)})}
+	o.http = &http.Server{
+		Handler: o, ReadHeaderTimeout: cfg.ReadHeaderTimeout, ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout,
+		IdleTimeout: cfg.IdleTimeout, MaxHeaderBytes: cfg.MaxHeaderBytes, ConnState: o.connState,
+		ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
+	}
+	return o, nil
+}
+
+// Addr is the bound listen address (host:port).
+func (o *Origin) Addr() string { return o.ln.Addr().String() }
+
+// Refused counts connections closed at accept for the per-IP cap.
+func (o *Origin) Refused() uint64 { return o.ln.Rejections().PerIP }
+
+// Start serves HTTPS on the bound listener until Close; it returns at
+// once.
+func (o *Origin) Start(context.Context) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	switch {
+	case o.closed:
+		return ErrClosed
+	case o.started:
+		return ErrStarted
+	}
+	o.started = true
+	tcfg := o.cfg.TLS.Clone()
+	tcfg.NextProtos = []string{"h2", "http/1.1"}
+	tcfg.MinVersion = max(tcfg.MinVersion, tls.VersionTLS12)
+	ln := tls.NewListener(o.ln, tcfg)
+	o.serving.Add(1)
+	go func() {
+		defer o.serving.Done()
+		if err := o.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			o.cfg.Logger.Error("web serve", "err", err)
+		}
+	}()
+	return nil
+}
+
+// connState tracks the connections net/http serves. StateNew is reported
+// by the Serve goroutine before it starts the connection's goroutine, so
+// every Add happens before Close waits.
+func (o *Origin) connState(_ net.Conn, st http.ConnState) {
+	switch st {
+	case http.StateNew:
+		o.conns.Add(1)
+	case http.StateClosed, http.StateHijacked:
+		o.conns.Done()
+	}
+}
+
+// Close stops accepting, lets requests in flight finish (bounded by ctx;
+// then the remaining connections are closed) and waits for the serving
+// goroutine and every connection's. WebSockets handed to the gateway are
+// the gateway's to close. It returns ctx's error if the graceful part was
+// cut short, and is idempotent.
+func (o *Origin) Close(ctx context.Context) error {
+	o.closeOnce.Do(func() {
+		o.mu.Lock()
+		o.closed = true
+		o.mu.Unlock()
+		o.closeErr = o.http.Shutdown(ctx)
+		if o.closeErr != nil {
+			_ = o.http.Close()
+		}
+		_ = o.ln.Close() // in case Serve never ran
+		o.serving.Wait()
+		o.conns.Wait()
+	})
+	return o.closeErr
+}
+
+// ServeHTTP routes one request (see Origin).
+func (o *Origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	p := r.URL.Path
+	switch {
+	case p == "/gateway":
+		serveOr(w, r, o.cfg.Gateway, "chat")
+	case isUpgrade(r):
+		writeError(w, http.StatusNotFound, "404: Not Found (WebSocket connections go to /gateway)")
+	case p == "/api" || strings.HasPrefix(p, "/api/"):
+		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && isGatewayURL(p) && validHost(r.Host) {
+			writeJSON(w, http.StatusOK, map[string]string{"url": "wss://" + r.Host + "/gateway"})
+			return
+		}
+		serveOr(w, r, o.cfg.API, "chat")
+	case strings.HasPrefix(p, "/media/"):
+		o.media(w, r)
+	default:
+		o.files.ServeHTTP(w, r)
+	}
+}
+
+// isGatewayURL reports whether p is REST's GET /gateway (the URL a client
+// connects to), which the origin answers with its own.
+func isGatewayURL(p string) bool {
+	return p == "/api/gateway" || p == "/api/v10/gateway" || p == "/api/v9/gateway"
+}
+
+// isUpgrade reports whether r asks for a protocol upgrade (WebSocket).
+func isUpgrade(r *http.Request) bool { return r.Header.Get("Upgrade") != "" }
+
+// media passes the media proxy's public routes on. Its answers are
+// user content on the page's origin, so each also gets a policy that
+// sandboxes it when opened as a document (no script, no plugin, no
+// origin), and may be embedded by the page only.
+func (o *Origin) media(w http.ResponseWriter, r *http.Request) {
+	rest := r.URL.Path[len("/media"):]
+	if (r.Method != http.MethodGet && r.Method != http.MethodHead) ||
+		!strings.HasPrefix(rest, "/attachments/") && !strings.HasPrefix(rest, "/external/") {
+		writeError(w, http.StatusNotFound, "404: Not Found")
+		return
+	}
+	if o.cfg.Media == nil {
+		notRunning(w, "media")
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; media-src 'self'; sandbox")
+	h.Set("Cross-Origin-Resource-Policy", "same-origin")
+	h.Set("Referrer-Policy", "no-referrer")
+	http.StripPrefix("/media", o.cfg.Media).ServeHTTP(w, r)
+}
+
+func serveOr(w http.ResponseWriter, r *http.Request, h http.Handler, component string) {
+	if h == nil {
+		notRunning(w, component)
+		return
+	}
+	h.ServeHTTP(w, r)
+}
+
+func notRunning(w http.ResponseWriter, component string) {
+	writeError(w, http.StatusServiceUnavailable, component+" does not run in this process")
+}
+
+// writeError writes Discord's error body.
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+	}{0, msg})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, _ := json.Marshal(v)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
