@@ -156,6 +156,11 @@ func harnessTab(t *testing.T, ctx context.Context, stderr *syncBuffer) *browserP
 	t.Helper()
 	tab, cancel := chromedp.NewContext(ctx)
 	t.Cleanup(cancel)
+	// The first action opens the tab and binds it to the context it is
+	// given: the tab's, not a shorter one.
+	if err := chromedp.Do(tab); err != nil {
+		t.Fatalf("chromium: open a tab: %v", err)
+	}
 	p := &browserPage{t: t, ctx: tab, dir: t.TempDir(), stderr: stderr}
 	p.base, p.rec = serveHarness(t)
 	p.open()

@@ -62,8 +62,9 @@ func TestWebClient(t *testing.T) {
 	if err != nil || web.Scheme != "https" || web.Port() == "" {
 		t.Fatalf("ready web_url %q: want https://host:port", webURL)
 	}
-	shots := &screenshots{t: t, dir: artifactDir(t, "web-client")}
+	shots := &screenshots{t: t, dir: artifactDir(t, "web-client"), start: began}
 	t.Logf("screenshots: %s", shots.dir)
+	t.Logf("parley serve ready at %v", time.Since(began).Round(100*time.Millisecond))
 
 	// The bot and the Go user need only the API.
 	bot := startWebBot(t, srv, srv.createBot("webbot").Token)
@@ -75,11 +76,14 @@ func TestWebClient(t *testing.T) {
 	carol := srv.register("carol", "carol-password")
 	carolChat := dialChat(t, srv.addr("gateway"), carol.Token, 1|1<<7)
 
+	t.Logf("the bot and the Go user ready at %v", time.Since(began).Round(100*time.Millisecond))
 	proxy := startConnectProxy(t)
 	a := openWebPage(t, webBrowser{name: "alice", url: webURL, certPath: srv.dir.CertPath(), wav: speechWAV(150, 1), proxy: proxy.url()})
 	b := openWebPage(t, webBrowser{name: "bob", url: webURL, certPath: srv.dir.CertPath(), wav: speechWAV(220, 3)})
+	a.shots, b.shots = shots, shots
 	codec := harnessTab(t, b.ctx, b.stderr) // an Opus encoder and decoder for the test
 	carolSpeech := codec.encodeWAV("carol.wav", speechWAV(300, 5))
+	t.Logf("the browsers ready at %v", time.Since(began).Round(100*time.Millisecond))
 
 	// Sign-up through the form.
 	signIn := func(p *webPage, password, action, step string) {
@@ -131,6 +135,8 @@ func TestWebClient(t *testing.T) {
 	const caption = "a picture for you"
 	a.typeInto(`#composer textarea`, caption, "image: type a caption")
 	a.pressEnter(`#composer textarea`, "image: send with Enter")
+	a.until(20*time.Second, js(fmt.Sprintf(`!!message(%s, %q)?.querySelector('img.attachment')`, q(caption), alice)),
+		"image: alice's page shows her message with the image")
 	pic := bot.wait("message", 20*time.Second, "image: the bot gets alice's image", func(e botEvent) bool {
 		return e.Content == caption && e.Author == alice
 	})
@@ -167,13 +173,14 @@ func TestWebClient(t *testing.T) {
 	shots.take("voice-joined", a, b)
 
 	// Each hears the others: the Go client speaks meanwhile.
+	mark := goMark(carolVoice)
 	played := playAsync(t, carolVoice, carolSpeech)
 	b.until(10*time.Second, js(fmt.Sprintf(`!!$('[data-voice-user="%s"].speaking')`, alice)), "speaking: bob's page rings alice")
 	a.until(10*time.Second, js(fmt.Sprintf(`!!$('[data-voice-user="%s"].speaking')`, alice)), "speaking: alice's page rings alice herself")
 	shots.take("speaking", a, b)
 	hears(t, "voice", map[*webPage][]string{a: {bob, carol.UserID}, b: {alice, carol.UserID}})
 	<-played
-	checkGoHears(t, codec, carolVoice, "voice", map[string]float64{alice: 150, bob: 220})
+	checkGoHears(t, codec, carolVoice, "voice", mark, map[string]float64{alice: 150, bob: 220})
 
 	// alice mutes: bob hears nothing more of her.
 	a.click(`#voice-controls [data-action=mute]`, "mute: click mute")
@@ -187,7 +194,9 @@ func TestWebClient(t *testing.T) {
 	marker(t, b, carolVoice, carolSpeech[:25], "mute: first marker")
 	before := b.heard()[alice]
 	marker(t, b, carolVoice, carolSpeech[:50], "mute: second marker")
-	if rise := b.heard()[alice] - before; rise > minHeard/10 {
+	rise := b.heard()[alice] - before
+	t.Logf("mute: bob heard %.3g more of alice over the second marker", rise)
+	if rise > minHeard/10 {
 		t.Errorf("mute: bob heard %.2g more of alice while she was muted (a second of carol meanwhile); want under %.2g", rise, minHeard/10)
 	}
 	a.click(`#voice-controls [data-action=mute]`, "unmute: click mute again")
@@ -203,10 +212,11 @@ func TestWebClient(t *testing.T) {
 	b.click(fmt.Sprintf(`[data-channel-id="%s"]`, lounge), "reload: bob clicks Lounge again")
 	inVoice(b, 20*time.Second, "reload: bob rejoined", everyone...)
 	inVoice(a, 10*time.Second, "reload: alice sees bob back", everyone...)
+	mark = goMark(carolVoice)
 	played = playAsync(t, carolVoice, carolSpeech)
 	hears(t, "reload", map[*webPage][]string{a: {bob, carol.UserID}, b: {alice, carol.UserID}})
 	<-played
-	checkGoHears(t, codec, carolVoice, "reload", map[string]float64{bob: 220})
+	checkGoHears(t, codec, carolVoice, "reload", mark, map[string]float64{bob: 220})
 	inVoice(a, time.Second, "reload: bob is listed once at alice's", everyone...)
 	shots.take("reloaded", a, b)
 
@@ -303,6 +313,11 @@ func hears(t *testing.T, step string, want map[*webPage][]string) {
 		}
 		t.FailNow()
 	}
+	for p, users := range want {
+		for _, u := range users {
+			t.Logf("%s: %s's page heard %.3g more of %s", step, p.name, now[p][u]-start[p][u], u)
+		}
+	}
 }
 
 // playAsync plays frames from the Go client; the channel closes when it
@@ -330,17 +345,35 @@ func marker(t *testing.T, page *webPage, p *goPeer, frames [][]byte, step string
 		"%s: %s's page hears the Go client", step, page.name)
 }
 
+// goMark is how many frames the Go client has received from each user.
+func goMark(p *goPeer) map[string]int {
+	m := map[string]int{}
+	for _, u := range p.got.users() {
+		m[u] = len(p.got.frames(u))
+	}
+	return m
+}
+
 // checkGoHears checks the Go client received speech from each browser
-// user: the last 3.5 s decode to bursts of speech with near silence
-// between, at the pitch of that user's microphone.
-func checkGoHears(t *testing.T, codec *browserPage, p *goPeer, step string, pitches map[string]float64) {
+// user since mark: the last 3.5 s decode to bursts of speech with near
+// silence between, at the pitch of that user's microphone.
+func checkGoHears(t *testing.T, codec *browserPage, p *goPeer, step string, mark map[string]int, pitches map[string]float64) {
 	t.Helper()
 	const n = 175
-	for user, pitch := range pitches {
-		start := len(p.got.frames(user))
-		if !testkit.Poll(10*time.Second, func() bool { return len(p.got.frames(user)) >= start+n }) {
-			t.Fatalf("%s: the Go client received %d frames of %s's audio in 10 s, want %d (3.5 s)", step, len(p.got.frames(user))-start, user, n)
+	if !testkit.Poll(10*time.Second, func() bool {
+		for user := range pitches {
+			if len(p.got.frames(user)) < mark[user]+n {
+				return false
+			}
 		}
+		return true
+	}) {
+		for user := range pitches {
+			t.Errorf("%s: the Go client received %d frames of %s's audio, want %d (3.5 s)", step, len(p.got.frames(user))-mark[user], user, n)
+		}
+		t.FailNow()
+	}
+	for user, pitch := range pitches {
 		fs := p.got.frames(user)
 		got := codec.analyse(fmt.Sprintf("%s-%s.ogg", strings.ReplaceAll(step, " ", "-"), user), timeline(fs[len(fs)-n:]))
 		loud, quiet := 0, 0
@@ -352,6 +385,7 @@ func checkGoHears(t *testing.T, codec *browserPage, p *goPeer, step string, pitc
 				quiet++
 			}
 		}
+		t.Logf("%s: the Go client's last 3.5 s of %s: %d windows of speech, %d of near silence, %.0f Hz", step, user, loud, quiet, got.Pitch)
 		// 3.5 s of the pattern: about 70 windows of speech and 105 of silence.
 		if loud < 40 || quiet < 40 || got.Pitch < pitch*0.92 || got.Pitch > pitch*1.08 {
 			t.Errorf("%s: what the Go client received of %s decodes to %d windows of speech (> -30 dBFS) and %d of near silence (< -50) at %.0f Hz; want 40 or more of each, at %.0f Hz ±8 %%",

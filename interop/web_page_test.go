@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -26,12 +27,17 @@ type webPage struct {
 	url    string // the page's first URL
 	ctx    context.Context
 	stderr *syncBuffer
+	shots  *screenshots // where a failure's screenshot goes, if set
 
 	mu       sync.Mutex
 	problems []string // console errors, warnings, exceptions; +checklocks:mu
 	expected string   // while set, the browser's own network errors are expected (a drop); +checklocks:mu
 	checked  int      // problems already reported; +checklocks:mu
 }
+
+// chromiumNoise matches the lines of Chromium's output that say nothing
+// about the test: no D-Bus in a container, and Debian's wrapper script.
+var chromiumNoise = regexp.MustCompile(`(?m)^.*(dbus/|/usr/bin/chromium: ).*\n`)
 
 // webBrowser is how openWebPage starts a person's browser.
 type webBrowser struct {
@@ -67,7 +73,7 @@ func openWebPage(t *testing.T, b webBrowser) *webPage {
 		stop()
 		<-done
 		if t.Failed() {
-			t.Logf("%s's browser output (last lines):\n%s", b.name, tail(p.stderr.String(), 30))
+			t.Logf("%s's browser output (last lines, D-Bus noise left out):\n%s", b.name, tail(chromiumNoise.ReplaceAllString(p.stderr.String(), ""), 30))
 		}
 	})
 	p.navigate(b.url)
@@ -125,6 +131,24 @@ func (p *webPage) checkConsole(step string) {
 	}
 }
 
+// fatalf keeps a screenshot of the page (FAILED-name.png, beside the
+// story's) and fails the test.
+func (p *webPage) fatalf(format string, args ...any) {
+	p.t.Helper()
+	if p.shots != nil {
+		ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
+		png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+		cancel()
+		if err == nil {
+			path := filepath.Join(p.shots.dir, "FAILED-"+p.name+".png")
+			if os.WriteFile(path, png, 0o644) == nil {
+				p.t.Logf("%s's page when the step failed: %s", p.name, path)
+			}
+		}
+	}
+	p.t.Fatalf(format, args...)
+}
+
 // navigate opens url and waits for the document.
 func (p *webPage) navigate(url string) {
 	p.t.Helper()
@@ -151,7 +175,7 @@ func (p *webPage) do(timeout time.Duration, what string, actions ...chromedp.Act
 	ctx, cancel := context.WithTimeout(p.ctx, timeout)
 	defer cancel()
 	if err := chromedp.Do(ctx, actions...); err != nil {
-		p.t.Fatalf("%s, in %s's browser: %v", what, p.name, err)
+		p.fatalf("%s, in %s's browser: %v", what, p.name, err)
 	}
 }
 
@@ -171,7 +195,12 @@ func (p *webPage) typeInto(sel, text, what string) {
 // fill empties the field sel matches and types text into it.
 func (p *webPage) fill(sel, text, what string) {
 	p.t.Helper()
-	p.do(10*time.Second, what, chromedp.SetValue(chromedp.CSS(sel), ""), chromedp.SendKeys(chromedp.CSS(sel), text))
+	// chromedp.SetValue refuses "" (it checks the value it set is truthy).
+	clear := chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := chromedp.Evaluate[bool](fmt.Sprintf(`(e => !!e && (e.value = '', true))(document.querySelector(%s))`, q(sel)))(ctx, t)
+		return err
+	})
+	p.do(10*time.Second, what, clear, chromedp.SendKeys(chromedp.CSS(sel), text))
 }
 
 // pressEnter presses Enter in the first element sel matches: a keydown and
@@ -202,7 +231,7 @@ func (p *webPage) until(timeout time.Duration, cond, what string) {
 		if errors.Is(err, context.DeadlineExceeded) {
 			err = fmt.Errorf("not within %v", timeout)
 		}
-		p.t.Fatalf("%s, in %s's browser: %v (waiting for %s)", what, p.name, err, cond)
+		p.fatalf("%s, in %s's browser: %v (waiting for %s)", what, p.name, err, cond)
 	}
 }
 
@@ -229,9 +258,10 @@ func (p *webPage) heard() map[string]float64 {
 // screenshots keeps a PNG of each browser after each state of the story,
 // numbered in order, in dir.
 type screenshots struct {
-	t   *testing.T
-	dir string
-	n   int
+	t     *testing.T
+	dir   string
+	n     int
+	start time.Time // the story's, for the log
 }
 
 // take saves a screenshot of each page (NN-state-name.png) and checks
@@ -239,6 +269,7 @@ type screenshots struct {
 func (s *screenshots) take(state string, pages ...*webPage) {
 	s.t.Helper()
 	s.n++
+	s.t.Logf("state %d, %s, at %v", s.n, state, time.Since(s.start).Round(100*time.Millisecond))
 	for _, p := range pages {
 		ctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)
 		png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
