@@ -28,7 +28,7 @@ func encodeVariant(v Variant) []byte {
 }
 
 func decodeVariant(b []byte, etag string) (Variant, bool) {
-	if len(b) < 2 || !Format(b[0]).Decodable() {
+	if len(b) < 2 || !Format(b[0]).Encodable() {
 		return Variant{}, false
 	}
 	return Variant{Body: b[1:], Format: Format(b[0]), ETag: etag}, true

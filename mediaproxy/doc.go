@@ -16,8 +16,18 @@
 //	  → Pool (bounded workers and queue; 503 when full)
 //	  → source: Store for attachments, read only once the job has a worker
 //	  → Pipeline: probe (header only, pure Go, no libvips) → limits → plan →
-//	    thumbnail-on-load → colour to sRGB → strip metadata → encode, with the
-//	    request deadline checked between steps.
+//	    thumbnail-on-load (orientation applied) → colour to sRGB → strip
+//	    metadata → encode, with the request deadline checked between steps.
+//
+// Attachments are images or files (Kind). An image (JPEG, PNG, GIF, WebP,
+// AVIF, and HEIC where libvips decodes it: HEICSupported) is probed and
+// limited at upload (Store.PutFile) and only ever served through the
+// pipeline, never as its bytes. Any other file is served as its bytes,
+// streamed from the store (servefile.go), with its content type only when
+// nothing in it can run in a browser, otherwise as an
+// application/octet-stream download (filetype.go). Every response carries
+// nosniff and a sandboxing Content-Security-Policy: the web app serves the
+// proxy on its own origin.
 //
 // Memory is admitted before it is spent: every body held in memory (an
 // upload, a fetched original, an attachment being processed) is reserved
@@ -36,8 +46,8 @@
 //
 // Hostile input is refused before any pixel is decoded: the probe reads only
 // headers (and walks GIF/PNG block structure without decompressing), limits
-// apply to bytes, pixels per frame and frames × pixels, SVG/PDF/other
-// formats never reach libvips, and libvips runs with VIPS_BLOCK_UNTRUSTED,
+// apply to bytes, pixels per frame and frames × pixels (and HEIF grid tiles),
+// SVG/PDF/other formats never reach libvips, and libvips runs with VIPS_BLOCK_UNTRUSTED,
 // the operation cache off and concurrency 1 (parallelism comes from
 // concurrent requests, as in imgproxy).
 //

@@ -30,6 +30,14 @@ var (
 	// ErrUndecodable means the content claims a supported format but is
 	// corrupt, truncated or a polyglot (415).
 	ErrUndecodable = errors.New("mediaproxy: undecodable image")
+	// ErrHEICUnsupported means a HEIC/HEIF photo reached a server that
+	// cannot decode it: libvips here has no HEIF loader or libheif no HEVC
+	// decoder (HEICSupported), or Limits.DisableHEIC is set (415). Its
+	// message is the one clients show.
+	ErrHEICUnsupported = errors.New("HEIC images cannot be decoded on this server")
+	// ErrRangeNotSatisfiable means a Range header is malformed or starts
+	// past the end of a file (416).
+	ErrRangeNotSatisfiable = errors.New("mediaproxy: range not satisfiable")
 	// ErrImageBomb means the header declares more pixels or frames than the
 	// limits allow (422).
 	ErrImageBomb = errors.New("mediaproxy: image exceeds pixel or frame limits")
@@ -75,6 +83,8 @@ var errorClasses = []errorClass{
 	{ErrTooLarge, http.StatusRequestEntityTooLarge, "too_large"},
 	{ErrUnsupported, http.StatusUnsupportedMediaType, "unsupported_format"},
 	{ErrUndecodable, http.StatusUnsupportedMediaType, "undecodable"},
+	{ErrHEICUnsupported, http.StatusUnsupportedMediaType, "heic_unsupported"},
+	{ErrRangeNotSatisfiable, http.StatusRequestedRangeNotSatisfiable, "range_not_satisfiable"},
 	{ErrImageBomb, http.StatusUnprocessableEntity, "image_bomb"},
 	{ErrUpstream, http.StatusBadGateway, "upstream_failure"},
 	{ErrOverloaded, http.StatusServiceUnavailable, "overloaded"},

@@ -5,9 +5,11 @@ import "strings"
 // Format is an image format the proxy reads or writes.
 type Format uint8
 
-// Formats. Only JPEG, PNG, GIF, WebP and AVIF are decoded; the others are
+// Formats. JPEG, PNG, GIF, WebP and AVIF are decoded and encoded; HEIC
+// (HEIF with HEVC, phones' photo format) is decoded only, where libvips
+// can (HEICSupported) and Limits allow it; SVG, PDF and the others are
 // recognised so that the error can name them, and are never handed to
-// libvips.
+// libvips. The values are stored in the disk cache: append, never renumber.
 const (
 	FormatUnknown Format = iota
 	FormatJPEG
@@ -31,7 +33,7 @@ func (f Format) String() string {
 	return "unknown"
 }
 
-// ContentType returns the MIME type of an output format.
+// ContentType returns the MIME type of a format the proxy decodes.
 func (f Format) ContentType() string {
 	switch f {
 	case FormatJPEG:
@@ -44,12 +46,28 @@ func (f Format) ContentType() string {
 		return "image/webp"
 	case FormatAVIF:
 		return "image/avif"
+	case FormatHEIC:
+		return "image/heic"
 	}
 	return "application/octet-stream"
 }
 
-// Decodable reports whether the proxy decodes f.
-func (f Format) Decodable() bool { return f >= FormatJPEG && f <= FormatAVIF }
+// Decodable reports whether f is an image format the proxy decodes (HEIC
+// only where the server can: see Limits.Check).
+func (f Format) Decodable() bool { return f.Encodable() || f == FormatHEIC }
+
+// Encodable reports whether f is an output format.
+func (f Format) Encodable() bool { return f >= FormatJPEG && f <= FormatAVIF }
+
+// formatNamed is the Format whose String is name (FormatUnknown if none).
+func formatNamed(name string) Format {
+	for i, n := range formatNames {
+		if n == name {
+			return Format(i)
+		}
+	}
+	return FormatUnknown
+}
 
 // Animatable reports whether f can carry animation on output.
 func (f Format) Animatable() bool { return f == FormatWebP || f == FormatGIF }

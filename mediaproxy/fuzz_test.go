@@ -4,7 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"mime"
+	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -14,10 +19,130 @@ func FuzzProbeImage(f *testing.F) {
 	f.Add(webpLosslessHeader(10, 10))
 	f.Add([]byte("\xff\xd8\xff\xc0\x00\x11\x08\x00\x10\x00\x10\x03"))
 	f.Add([]byte("\x00\x00\x00\x1cftypavif\x00\x00\x00\x00avifmif1miaf"))
+	f.Add(exifOriented([]byte("\xff\xd8\xff\xc0\x00\x11\x08\x00\x10\x00\x20\x03"), 6))
+	addHEIFSeeds(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, err := ProbeImage(b, 50)
 		if err == nil && (p.Width <= 0 || p.Height <= 0 || p.Frames < 1 || !p.Format.Decodable()) {
 			t.Fatalf("accepted nonsense probe %+v", p)
+		}
+		checkProbe(t, p, err)
+	})
+}
+
+// addHEIFSeeds adds the committed phone HEIC and synthetic grids.
+func addHEIFSeeds(f *testing.F) {
+	if b, err := os.ReadFile(filepath.Join("testdata", "phone.heic")); err == nil {
+		f.Add(b)
+	}
+	f.Add(heicSample)
+	f.Add(heifWithGrid("heic", 1024, 512, 1024, 512, 512, 512, 1, 2, box("irot", []byte{1})))
+	f.Add(heifWithGrid("avif", 64, 64, 64, 64, 32, 32, 2, 2, box("clap", u32s(60, 1, 50, 1, 0, 1, 0, 1)...)))
+}
+
+// checkProbe holds for every probe, accepted or not.
+func checkProbe(t *testing.T, p Probe, err error) {
+	t.Helper()
+	if p.Orientation < 0 || p.Orientation > 8 || p.DecodePixels < 0 {
+		t.Fatalf("probe %+v", p)
+	}
+	if err == nil && (p.CleanWidth > p.Width || p.CleanHeight > p.Height || p.CleanWidth < 0 || p.CleanHeight < 0) {
+		t.Fatalf("clean aperture outside the canvas: %+v", p)
+	}
+}
+
+// FuzzProbeHEIF runs the HEIF structure walk on anything, whatever its
+// brand: it must refuse or describe, never panic or accept a canvas
+// without a size.
+func FuzzProbeHEIF(f *testing.F) {
+	addHEIFSeeds(f)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := probeHEIF(b, FormatHEIC)
+		if err == nil && (p.Width <= 0 || p.Height <= 0 || p.Frames != 1) {
+			t.Fatalf("accepted nonsense probe %+v", p)
+		}
+		if err != nil && !errors.Is(err, ErrUndecodable) {
+			t.Fatalf("error %v is not ErrUndecodable", err)
+		}
+		checkProbe(t, p, err)
+	})
+}
+
+func FuzzExifOrientation(f *testing.F) {
+	f.Add(exifOriented([]byte("\xff\xd8"), 6)[6:])
+	f.Add([]byte("Exif\x00\x00II*\x00\x08\x00\x00\x00\x01\x00\x12\x01\x03\x00\x01\x00\x00\x00\x03\x00\x00\x00"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if o := exifOrientation(b); o < 0 || o > 8 {
+			t.Fatalf("orientation %d", o)
+		}
+	})
+}
+
+// FuzzParseRange: every range returned lies inside the file and is not
+// empty; every refusal is ErrRangeNotSatisfiable.
+func FuzzParseRange(f *testing.F) {
+	for _, h := range []string{"bytes=0-3", "bytes=-5", "bytes=7-", "bytes=0-1,5-6", "bytes=9-2", "bytes=", "bytes= 1 - 2 ,", "bytes=-0", "items=1-2"} {
+		f.Add(h, int64(10))
+	}
+	f.Add("bytes=0-", int64(0))
+	f.Fuzz(func(t *testing.T, h string, size int64) {
+		if size < 0 {
+			return
+		}
+		rs, err := parseRange(h, size)
+		if err != nil {
+			if !errors.Is(err, ErrRangeNotSatisfiable) {
+				t.Fatalf("%q: error %v", h, err)
+			}
+			return
+		}
+		var sum int64
+		for _, r := range rs {
+			if r.start < 0 || r.length <= 0 || r.start+r.length > size {
+				t.Fatalf("%q over %d bytes: range %+v", h, size, r)
+			}
+			sum += r.length
+		}
+		if sum > size {
+			t.Fatalf("%q: ranges add up to %d > %d", h, sum, size)
+		}
+	})
+}
+
+// FuzzFileTypes: whatever a file's bytes, name and declared type, what it
+// is served as is passive or application/octet-stream, and its
+// Content-Disposition carries only attr-chars and percent escapes.
+func FuzzFileTypes(f *testing.F) {
+	f.Add("a.html", "text/html", []byte("<html><script>x</script>"))
+	f.Add("a.svg", "image/svg+xml", []byte("<svg/>"))
+	f.Add("résumé.pdf", "", []byte("%PDF-1.4"))
+	f.Add("x", "video/mp4; codecs=avc1", []byte{0, 1, 2})
+	f.Add("x.txt", "text/plain; charset=\"utf-8\"", []byte("hi"))
+	f.Fuzz(func(t *testing.T, name, declared string, data []byte) {
+		ct := detectContentType(name, declared, data)
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil {
+			t.Fatalf("content type %q does not parse: %v", ct, err)
+		}
+		if strings.HasPrefix(mt, "image/") && strings.HasPrefix(strings.ToLower(strings.TrimSpace(declared)), "image/") &&
+			!strings.HasPrefix(http.DetectContentType(data), "image/") && extTypes[strings.ToLower(filepath.Ext(name))] != ct {
+			t.Fatalf("declared %q made %q an image", declared, ct)
+		}
+		served, _ := servedType(ct)
+		smt, _, _ := mime.ParseMediaType(served)
+		major, _, _ := strings.Cut(smt, "/")
+		if served != "application/octet-stream" && !passiveTypes[smt] && major != "audio" && major != "video" &&
+			!strings.HasPrefix(smt, "application/vnd.openxmlformats-officedocument.") && !strings.HasPrefix(smt, "application/vnd.oasis.opendocument.") {
+			t.Fatalf("%q served as %q", ct, served)
+		}
+		cd, ok := strings.CutPrefix(contentDisposition(false, name), "attachment; filename*=UTF-8''")
+		if !ok {
+			t.Fatalf("Content-Disposition %q", cd)
+		}
+		for _, c := range []byte(cd) {
+			if c < 0x21 || c > 0x7e || strings.IndexByte("\"\\,;' ()<>@:/[]?={}*", c) >= 0 {
+				t.Fatalf("Content-Disposition byte %q for %q", c, name)
+			}
 		}
 	})
 }
@@ -38,7 +163,7 @@ func FuzzParseOptions(f *testing.F) {
 			t.Fatalf("out of range %+v", o)
 		}
 		r := o.Resolve(FormatPNG)
-		if !r.Format.Decodable() || r.Key() != r.Resolve(FormatPNG).Key() {
+		if !r.Format.Encodable() || r.Key() != r.Resolve(FormatPNG).Key() {
 			t.Fatalf("resolve not idempotent: %+v", r)
 		}
 	})

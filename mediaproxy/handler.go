@@ -27,6 +27,11 @@ type Request struct {
 	Accept        string
 	IfNoneMatch   string
 	Authorization string
+	// Range and IfRange are the request's headers (files honour one byte
+	// range); ContentType is an upload's declared type.
+	Range       string
+	IfRange     string
+	ContentType string
 	// BodyStream is a POST body (nil: none), read by the handler only
 	// once the request is authorised and the body budget has room for it,
 	// so it is the one way in for a body; ContentLength is its declared
@@ -42,10 +47,16 @@ type Request struct {
 // Response is what the handler answers. Header keys are in canonical MIME
 // form (net/http writes them into its header map as they are). Body may be
 // shared with the cache and must not be modified.
+//
+// A file attachment's body is Stream instead (StreamLen bytes, read from
+// the store's blob on disk while the front writes it): whoever receives a
+// Response with a Stream must close it, written or not. Both fronts do.
 type Response struct {
-	Status int
-	Header [][2]string
-	Body   []byte
+	Status    int
+	Header    [][2]string
+	Body      []byte
+	Stream    io.ReadCloser
+	StreamLen int64
 }
 
 func (r *Response) set(k, v string) {
@@ -89,19 +100,30 @@ func jsonResponse(status int, v any) Response {
 // Handle answers one request. Waiting for a job is bounded by
 // Config.Timeout and ends sooner when ctx does, when the client goes away
 // (fasthttp front) or when the server is closed.
+//
+// Every response, errors included, carries X-Content-Type-Options: nosniff
+// and Content-Security-Policy: sandbox; default-src 'none', because the
+// web app serves the proxy on its own origin: nothing the proxy answers
+// may run there.
 func (s *Server) Handle(ctx context.Context, req *Request) Response {
 	start := time.Now()
 	resp := s.route(ctx, req)
+	resp.set("X-Content-Type-Options", "nosniff")
+	resp.set("Content-Security-Policy", attachmentCSP)
 	s.metrics.status(resp.Status)
 	lvl := slog.LevelDebug
 	if resp.Status >= 500 {
 		lvl = slog.LevelWarn
 	}
 	if s.log.Enabled(ctx, lvl) {
-		s.log.Log(ctx, lvl, "request", "method", req.Method, "path", req.RawPath, "status", resp.Status, "bytes", len(resp.Body), "ms", float64(time.Since(start).Microseconds())/1000)
+		s.log.Log(ctx, lvl, "request", "method", req.Method, "path", req.RawPath, "status", resp.Status, "bytes", int64(len(resp.Body))+resp.StreamLen, "ms", float64(time.Since(start).Microseconds())/1000)
 	}
 	return resp
 }
+
+// attachmentCSP forbids everything a response could run or load, and
+// sandboxes it as if from another origin.
+const attachmentCSP = "sandbox; default-src 'none'"
 
 func (s *Server) route(ctx context.Context, req *Request) Response {
 	p := req.RawPath
@@ -123,6 +145,7 @@ func (s *Server) health() Response {
 		return errorResponse(fmt.Errorf("%w: libvips unavailable", ErrOverloaded))
 	}
 	return jsonResponse(http.StatusOK, map[string]any{"status": "ok", "vips": VipsSettings(),
+		"heic":        !s.cfg.Limits.DisableHEIC && HEICSupported(),
 		"queue_depth": s.pool.QueueDepth(), "workers_busy": s.pool.Running()})
 }
 
@@ -164,10 +187,6 @@ func (s *Server) serveAttachment(ctx context.Context, req *Request, rest string)
 	if err != nil {
 		return errorResponse(err)
 	}
-	opts, err := parseOptions(&q, req.Accept)
-	if err != nil {
-		return errorResponse(err)
-	}
 	a, err := s.cfg.Store.Get(ch, id)
 	if err != nil {
 		return errorResponse(err)
@@ -176,6 +195,16 @@ func (s *Server) serveAttachment(ctx context.Context, req *Request, rest string)
 		return errorResponse(fmt.Errorf("%w: no such attachment", ErrNotFound))
 	}
 	maxAge := min(time.Unix(exp, 0).Sub(now), 365*24*time.Hour)
+	if a.Kind == KindFile {
+		if q.imageOptions() {
+			return errorResponse(fmt.Errorf("%w: this attachment is a file (%s), not an image: width, height, size, format, quality, animated and upscale apply only to images", ErrBadOptions, a.ContentType))
+		}
+		return s.serveFile(req, a, maxAge)
+	}
+	opts, err := parseOptions(&q, req.Accept)
+	if err != nil {
+		return errorResponse(err)
+	}
 	var kb [160]byte
 	key := append(append(append(kb[:0], "a:"...), a.SHA256...), '|')
 	return s.serveVariant(ctx, req, opts.AppendKey(key), opts, maxAge, variantSource{att: a})
@@ -273,7 +302,5 @@ func (s *Server) serveVariant(ctx context.Context, req *Request, keyb []byte, op
 	}
 	r.set("Content-Type", v.Format.ContentType())
 	headers(&r, v.ETag)
-	r.set("X-Content-Type-Options", "nosniff")
-	r.set("Content-Security-Policy", "default-src 'none'; sandbox")
 	return r
 }

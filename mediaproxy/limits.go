@@ -13,6 +13,11 @@ type Limits struct {
 	MaxTotalPixels int64
 	// MaxFrames caps the frame count (422); the probe stops walking there.
 	MaxFrames int
+	// DisableHEIC refuses HEIC/HEIF photos with ErrHEICUnsupported, at
+	// upload and when served, even where libvips can decode them (libheif
+	// is not among the loaders VIPS_BLOCK_UNTRUSTED blocks, so an operator
+	// may want it off). Where libvips cannot, they are refused anyway.
+	DisableHEIC bool
 }
 
 // DefaultLimits: 25 MiB, 50 MP per frame (imgproxy's default), 200 MP
@@ -47,10 +52,15 @@ func (l Limits) Validate() error {
 	return nil
 }
 
-// Check probes data's header and applies the limits. It never decodes.
+// Check probes data's header and applies the limits. It never decodes
+// (the first HEIC a process meets costs one tiny decode: HEICSupported).
+// MaxTotalPixels also bounds Probe.DecodePixels (a HEIF grid's tiles).
 func (l Limits) Check(data []byte) (Probe, error) {
 	if int64(len(data)) > l.MaxBytes {
 		return Probe{}, fmt.Errorf("%w: %d bytes > %d", ErrTooLarge, len(data), l.MaxBytes)
+	}
+	if Sniff(data) == FormatHEIC && (l.DisableHEIC || !HEICSupported()) {
+		return Probe{Format: FormatHEIC}, ErrHEICUnsupported
 	}
 	p, err := ProbeImage(data, l.MaxFrames)
 	if err != nil {
@@ -63,6 +73,8 @@ func (l Limits) Check(data []byte) (Probe, error) {
 		return p, fmt.Errorf("%w: %dx%d exceeds %d pixels per frame", ErrImageBomb, p.Width, p.Height, l.MaxFramePixels)
 	case p.Pixels()*int64(p.Frames) > l.MaxTotalPixels:
 		return p, fmt.Errorf("%w: %dx%dx%d frames exceeds %d pixels", ErrImageBomb, p.Width, p.Height, p.Frames, l.MaxTotalPixels)
+	case p.DecodePixels > l.MaxTotalPixels:
+		return p, fmt.Errorf("%w: %dx%d decodes %d pixels of tiles, over %d", ErrImageBomb, p.Width, p.Height, p.DecodePixels, l.MaxTotalPixels)
 	}
 	return p, nil
 }

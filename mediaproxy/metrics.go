@@ -17,6 +17,7 @@ type metrics struct {
 	misses     atomic.Int64
 	coalesced  prometheus.Counter
 	abandoned  prometheus.Counter
+	fileBytes  prometheus.Counter
 
 	// Label lookups hash the label values; the hot path uses counters
 	// resolved once: byStatus is filled on first use of each code,
@@ -45,7 +46,8 @@ func newMetrics(pool *Pool, budget *byteBudget, stats *Stats, extra prometheus.R
 	m.cacheHits = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "parley_media_cache_hits_total", Help: "Cache hits by tier (memory, disk, etag)."}, []string{"tier"})
 	m.coalesced = prometheus.NewCounter(prometheus.CounterOpts{Name: "parley_media_coalesced_total", Help: "Misses that joined an identical in-flight job."})
 	m.abandoned = prometheus.NewCounter(prometheus.CounterOpts{Name: "parley_media_abandoned_jobs_total", Help: "Jobs cancelled because every client waiting for them went away."})
-	cs := []prometheus.Collector{m.requests, m.processing, m.cacheHits, m.coalesced, m.abandoned,
+	m.fileBytes = prometheus.NewCounter(prometheus.CounterOpts{Name: "parley_media_file_bytes_total", Help: "Bytes of file attachments (not images) answered, counted when each response starts."})
+	cs := []prometheus.Collector{m.requests, m.processing, m.cacheHits, m.coalesced, m.abandoned, m.fileBytes,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_media_queue_depth", Help: "Jobs waiting for a libvips worker."}, func() float64 { return float64(pool.QueueDepth()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_media_workers_busy", Help: "Jobs holding a libvips worker."}, func() float64 { return float64(pool.Running()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_media_body_bytes_in_flight", Help: "Bytes of bodies held in memory (uploads, fetched and attachment sources)."}, func() float64 { return float64(budget.InFlight()) }),

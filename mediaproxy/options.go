@@ -20,7 +20,9 @@ type formatChoice uint8
 
 const (
 	// choiceSource keeps the source's family (JPEG → JPEG, PNG → PNG, GIF →
-	// GIF, WebP/AVIF → PNG when the client does not accept WebP).
+	// GIF, WebP/AVIF → PNG when the client does not accept WebP). HEIC, which
+	// no browser but Safari shows, becomes JPEG: a HEIC is a photo, and the
+	// original bytes are never served for an image.
 	choiceSource formatChoice = iota
 	choiceWebPFromAccept
 	choiceExplicit
@@ -164,6 +166,8 @@ func (o Options) Resolve(src Format) Options {
 		switch src {
 		case FormatJPEG, FormatPNG, FormatGIF:
 			o.Format = src
+		case FormatHEIC:
+			o.Format = FormatJPEG
 		default:
 			o.Format = FormatPNG
 		}

@@ -23,6 +23,16 @@ type params struct {
 	filename                                                param // upload
 }
 
+// imageOptions reports whether any processing option is given.
+func (p *params) imageOptions() bool {
+	for _, o := range [...]param{p.width, p.height, p.size, p.format, p.quality, p.animated, p.upscale} {
+		if o.ok {
+			return true
+		}
+	}
+	return false
+}
+
 // field returns the slot for a known name, nil for others.
 func (p *params) field(name string) *param {
 	switch name {

@@ -132,6 +132,7 @@ func TestFrontsAgree(t *testing.T) {
 	go func() { _ = hs.Serve(ln) }()
 	defer hs.Close()
 	p := e.put(t, "pic.jpg", sourceOf(t, FormatJPEG, 300, 200))
+	_, fp := e.putFile(t, "notes é.txt", "", bytes.Repeat([]byte("some text\n"), 400))
 	etag := ""
 	for _, c := range []struct {
 		method, path string
@@ -145,6 +146,10 @@ func TestFrontsAgree(t *testing.T) {
 		{"GET", withQuery(p, "width=%32%30&format=we%62p#frag"), nil},
 		{"GET", withQuery(p, "size=3"), nil},
 		{"GET", "/attachments/1/2", nil},
+		{"GET", fp, nil}, // a file: streamed
+		{"HEAD", fp, nil},
+		{"GET", fp, []string{"Range", "bytes=5-14"}},
+		{"GET", fp, []string{"Range", "bytes=9999-"}},
 	} {
 		var got [2]*http.Response
 		var body [2][]byte
@@ -171,10 +176,14 @@ func TestFrontsAgree(t *testing.T) {
 		if got[0].StatusCode != got[1].StatusCode || !bytes.Equal(body[0], body[1]) {
 			t.Fatalf("%s %s: fasthttp %d (%d B), net/http %d (%d B)", c.method, c.path, got[0].StatusCode, len(body[0]), got[1].StatusCode, len(body[1]))
 		}
-		for _, h := range []string{"Content-Type", "Cache-Control", "ETag", "Vary", "X-Content-Type-Options", "Content-Security-Policy"} {
+		for _, h := range []string{"Content-Type", "Cache-Control", "ETag", "Vary", "X-Content-Type-Options", "Content-Security-Policy",
+			"Content-Disposition", "Content-Range", "Accept-Ranges"} {
 			if a, b := got[0].Header.Get(h), got[1].Header.Get(h); a != b {
 				t.Fatalf("%s %s: %s %q vs %q", c.method, c.path, h, a, b)
 			}
+		}
+		if got[0].ContentLength != got[1].ContentLength {
+			t.Fatalf("%s %s: Content-Length %d vs %d", c.method, c.path, got[0].ContentLength, got[1].ContentLength)
 		}
 		if c.method == "GET" && got[0].StatusCode == 200 && (got[0].ContentLength != int64(len(body[0])) || got[1].ContentLength != int64(len(body[1]))) {
 			t.Fatalf("%s: Content-Length %d/%d for %d bytes", c.path, got[0].ContentLength, got[1].ContentLength, len(body[0]))

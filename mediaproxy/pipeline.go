@@ -213,6 +213,8 @@ func probeVipsType(f Format) vips.ImageType {
 		return vips.ImageTypeWEBP
 	case FormatAVIF:
 		return vips.ImageTypeAVIF
+	case FormatHEIC:
+		return vips.ImageTypeHEIF
 	}
 	return vips.ImageTypeUnknown
 }

@@ -10,15 +10,39 @@ import (
 // Probe is what the header probe learns without decoding any pixel data.
 type Probe struct {
 	Format Format
-	Width  int // canvas width
-	Height int // canvas height
+	Width  int // canvas width, as stored (before Orientation)
+	Height int // canvas height, as stored (before Orientation)
 	// Frames is the number of frames (1 for stills). When the walk stopped
 	// early at the frame cap, Frames is cap+1.
 	Frames int
+	// Orientation is the EXIF orientation, 1–8, of a JPEG, or a HEIF
+	// image's irot rotation in the same terms (1, 3, 6 or 8); 0 when none
+	// is given. The pipeline applies it; 5–8 turn the picture a quarter.
+	Orientation int
+	// CleanWidth and CleanHeight, when not 0, are a HEIF clean aperture
+	// (clap): the part of the canvas that is shown (libheif crops to it).
+	CleanWidth, CleanHeight int
+	// DecodePixels is the pixels decoding produces in all, when that is
+	// more than the canvas (a HEIF grid: its canvas plus every tile); 0
+	// otherwise. Limits weigh it against MaxTotalPixels.
+	DecodePixels int64
 }
 
 // Pixels is Width × Height.
 func (p Probe) Pixels() int64 { return int64(p.Width) * int64(p.Height) }
+
+// Displayed is the size the picture is shown at, once oriented: what
+// the pipeline's full-size output measures and what a client reserves.
+func (p Probe) Displayed() (w, h int) {
+	w, h = p.Width, p.Height
+	if p.CleanWidth > 0 && p.CleanHeight > 0 {
+		w, h = p.CleanWidth, p.CleanHeight
+	}
+	if p.Orientation >= 5 && p.Orientation <= 8 {
+		return h, w
+	}
+	return w, h
+}
 
 // Sniff identifies the format from magic bytes alone, never from names or
 // headers.
@@ -75,7 +99,8 @@ var pngSig = []byte{0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'}
 
 // ProbeImage reads only headers and container structure: it never
 // decompresses pixel data, so a few-hundred-byte file declaring 10^10
-// pixels costs microseconds. maxFrames bounds the GIF/WebP frame walk; a
+// pixels costs microseconds. It also reads the orientation a decoder
+// applies (JPEG's EXIF, HEIF's irot), so Displayed is the output's size. maxFrames bounds the GIF/WebP frame walk; a
 // file with more frames reports maxFrames+1. Structure errors (truncation,
 // trailing data after the format's end marker, i.e. polyglots) are
 // ErrUndecodable; formats the proxy does not decode are ErrUnsupported.
@@ -94,8 +119,8 @@ func ProbeImage(b []byte, maxFrames int) (Probe, error) {
 		p, err = probeGIF(b, maxFrames)
 	case FormatWebP:
 		p, err = probeWebP(b, maxFrames)
-	case FormatAVIF:
-		p, err = probeAVIF(b)
+	case FormatAVIF, FormatHEIC:
+		p, err = probeHEIF(b, f)
 	default:
 		return Probe{Format: f}, fmt.Errorf("%w: %s content", ErrUnsupported, f)
 	}
@@ -118,6 +143,7 @@ func undecodable(f Format, why string) error {
 
 func probeJPEG(b []byte) (Probe, error) {
 	i := 2
+	orient := 0
 	for i < len(b) {
 		if b[i] != 0xFF {
 			return Probe{}, undecodable(FormatJPEG, "bad marker")
@@ -150,7 +176,10 @@ func probeJPEG(b []byte) (Probe, error) {
 			}
 			h := int(binary.BigEndian.Uint16(b[i+3:]))
 			w := int(binary.BigEndian.Uint16(b[i+5:]))
-			return Probe{Width: w, Height: h, Frames: 1}, nil
+			return Probe{Width: w, Height: h, Frames: 1, Orientation: orient}, nil
+		}
+		if m == 0xE1 && orient == 0 { // APP1: the first Exif one counts, as in libvips
+			orient = exifOrientation(b[i+2 : i+l])
 		}
 		i += l
 	}
@@ -319,69 +348,42 @@ func probeWebP(b []byte, maxFrames int) (Probe, error) {
 	return p, nil
 }
 
-// probeAVIF walks ISOBMFF boxes down to meta/iprp/ipco/ispe and reports the
-// largest declared image spatial extent.
-func probeAVIF(b []byte) (Probe, error) {
-	var p Probe
-	var walk func(d []byte, depth int) error
-	walk = func(d []byte, depth int) error {
-		for len(d) >= 8 {
-			size := int(binary.BigEndian.Uint32(d))
-			typ := string(d[4:8])
-			hdr := 8
-			if size == 1 {
-				if len(d) < 16 {
-					return undecodable(FormatAVIF, "truncated box")
-				}
-				s64 := binary.BigEndian.Uint64(d[8:])
-				if s64 > uint64(len(d)) {
-					return undecodable(FormatAVIF, "box overruns file")
-				}
-				size, hdr = int(s64), 16
-			} else if size == 0 {
-				size = len(d)
-			}
-			if size < hdr || size > len(d) {
-				return undecodable(FormatAVIF, "box overruns file")
-			}
-			body := d[hdr:size]
-			switch typ {
-			case "meta":
-				if len(body) < 4 || depth > 4 {
-					return undecodable(FormatAVIF, "bad meta box")
-				}
-				if err := walk(body[4:], depth+1); err != nil {
-					return err
-				}
-			case "iprp", "ipco":
-				if depth > 4 {
-					return undecodable(FormatAVIF, "boxes nested too deep")
-				}
-				if err := walk(body, depth+1); err != nil {
-					return err
-				}
-			case "ispe":
-				if len(body) < 12 {
-					return undecodable(FormatAVIF, "short ispe")
-				}
-				w, h := binary.BigEndian.Uint32(body[4:]), binary.BigEndian.Uint32(body[8:])
-				if w > 1<<30 || h > 1<<30 {
-					return undecodable(FormatAVIF, "dimension overflow")
-				}
-				if int64(w)*int64(h) > p.Pixels() {
-					p.Width, p.Height = int(w), int(h)
-				}
-			}
-			d = d[size:]
+// exifOrientation reads IFD0's Orientation tag (0x0112, one SHORT) from
+// an APP1 payload ("Exif\0\0" and a TIFF structure); 0 when the payload
+// is not Exif, is malformed or has no valid orientation.
+func exifOrientation(d []byte) int {
+	t, ok := bytes.CutPrefix(d, []byte("Exif\x00\x00"))
+	if !ok || len(t) < 8 {
+		return 0
+	}
+	var bo binary.ByteOrder
+	switch string(t[:2]) {
+	case "II":
+		bo = binary.LittleEndian
+	case "MM":
+		bo = binary.BigEndian
+	default:
+		return 0
+	}
+	if bo.Uint16(t[2:]) != 42 {
+		return 0
+	}
+	off := uint64(bo.Uint32(t[4:]))
+	if off < 8 || off+2 > uint64(len(t)) {
+		return 0
+	}
+	n := int(bo.Uint16(t[off:]))
+	for i, p := 0, int(off)+2; i < n && p+12 <= len(t); i, p = i+1, p+12 {
+		if bo.Uint16(t[p:]) != 0x0112 {
+			continue
 		}
-		return nil
+		if bo.Uint16(t[p+2:]) != 3 || bo.Uint32(t[p+4:]) != 1 { // SHORT, count 1
+			return 0
+		}
+		if v := int(bo.Uint16(t[p+8:])); v >= 1 && v <= 8 {
+			return v
+		}
+		return 0
 	}
-	if err := walk(b, 0); err != nil {
-		return p, err
-	}
-	if p.Width == 0 {
-		return p, undecodable(FormatAVIF, "no image extent")
-	}
-	p.Frames = 1
-	return p, nil
+	return 0
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -125,6 +126,11 @@ func (p slogPrintf) Printf(format string, args ...any) {
 // Stats returns the pipeline counters.
 func (s *Server) Stats() *Stats { return s.stats }
 
+// Limits returns the limits in force (defaults applied): what callers
+// storing attachments directly (Store.PutFile) should pass, so that
+// uploads are refused exactly as serving would refuse them.
+func (s *Server) Limits() Limits { return s.cfg.Limits }
+
 // Signer returns the URL signer.
 func (s *Server) Signer() *Signer { return s.signer }
 
@@ -200,6 +206,9 @@ func (s *Server) close(ctx context.Context) error {
 // miss) derives from it one that is cancelled when the client goes away
 // or the server closes (waiterSet), and a cache hit never waits. The body
 // is sent without a copy (SetBodyRaw): cached bodies are never modified.
+// A file's stream is handed to fasthttp, which closes it once written or
+// failed, under a write deadline that grows with its size (streamDeadline)
+// instead of the server's WriteTimeout.
 func (s *Server) HandleFastHTTP(fc *fasthttp.RequestCtx) {
 	req := &Request{
 		conn:          fc.Conn(),
@@ -207,6 +216,9 @@ func (s *Server) HandleFastHTTP(fc *fasthttp.RequestCtx) {
 		Accept:        string(fc.Request.Header.Peek("Accept")),
 		IfNoneMatch:   string(fc.Request.Header.Peek("If-None-Match")),
 		Authorization: string(fc.Request.Header.Peek("Authorization")),
+		Range:         string(fc.Request.Header.Peek("Range")),
+		IfRange:       string(fc.Request.Header.Peek("If-Range")),
+		ContentType:   string(fc.Request.Header.ContentType()),
 	}
 	if uri := fc.RequestURI(); len(uri) > 0 && uri[0] == '/' {
 		// Origin form: one copy, then path and query are substrings (a
@@ -233,6 +245,11 @@ func (s *Server) HandleFastHTTP(fc *fasthttp.RequestCtx) {
 	for _, h := range resp.Header {
 		fc.Response.Header.Set(h[0], h[1])
 	}
+	if resp.Stream != nil {
+		_ = fc.SetWriteDeadline(s.streamDeadline(resp.StreamLen))
+		fc.Response.SetBodyStream(resp.Stream, int(resp.StreamLen))
+		return
+	}
 	fc.Response.SetBodyRaw(resp.Body)
 }
 
@@ -257,20 +274,36 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req := &Request{
 		Method: r.Method, RawPath: r.URL.EscapedPath(), RawQuery: r.URL.RawQuery,
 		Accept: r.Header.Get("Accept"), IfNoneMatch: r.Header.Get("If-None-Match"), Authorization: r.Header.Get("Authorization"),
+		Range: r.Header.Get("Range"), IfRange: r.Header.Get("If-Range"), ContentType: r.Header.Get("Content-Type"),
 	}
 	if r.Method == http.MethodPost {
 		req.BodyStream, req.ContentLength = r.Body, r.ContentLength
 	}
-	writeResponse(w, s.Handle(r.Context(), req))
+	resp := s.Handle(r.Context(), req)
+	if resp.Stream != nil {
+		// The embedding server's WriteTimeout would cut a large download
+		// short: give it the size-based deadline (ignored by writers
+		// that cannot, such as httptest's recorder).
+		_ = http.NewResponseController(w).SetWriteDeadline(s.streamDeadline(resp.StreamLen))
+	}
+	writeResponse(w, resp)
 }
 
 // writeResponse writes resp with its Content-Length (so net/http does not
-// chunk bodies over its 2 KiB buffer). Header keys are canonical already,
-// so they go into the map as they are, sharing one backing array.
+// chunk bodies over its 2 KiB buffer), and closes its Stream. Header keys
+// are canonical already, so they go into the map as they are, sharing one
+// backing array.
 func writeResponse(w http.ResponseWriter, resp Response) {
+	if resp.Stream != nil {
+		defer resp.Stream.Close()
+	}
 	h := w.Header()
 	n := len(resp.Header)
-	if len(resp.Body) > 0 {
+	length := int64(len(resp.Body))
+	if resp.Stream != nil {
+		length = resp.StreamLen
+	}
+	if length > 0 {
 		n++
 	}
 	vals := make([]string, n)
@@ -278,10 +311,14 @@ func writeResponse(w http.ResponseWriter, resp Response) {
 		vals[i] = kv[1]
 		h[textproto.CanonicalMIMEHeaderKey(kv[0])] = vals[i : i+1 : i+1]
 	}
-	if len(resp.Body) > 0 {
-		vals[n-1] = strconv.Itoa(len(resp.Body))
+	if length > 0 {
+		vals[n-1] = strconv.FormatInt(length, 10)
 		h["Content-Length"] = vals[n-1 : n : n]
 	}
 	w.WriteHeader(resp.Status)
+	if resp.Stream != nil {
+		_, _ = io.CopyN(w, resp.Stream, resp.StreamLen)
+		return
+	}
 	_, _ = w.Write(resp.Body)
 }

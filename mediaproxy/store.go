@@ -21,18 +21,41 @@ import (
 	"github.com/parleyhq/parley/internal/datadir"
 )
 
-// Attachment is the record of one uploaded file.
+// Attachment is the record of one uploaded file. Records written before
+// Kind and ContentType existed are images; Get fills both in.
 type Attachment struct {
-	ID        string    `json:"id"`
-	ChannelID string    `json:"channel_id"`
-	Filename  string    `json:"filename"`
-	SHA256    string    `json:"sha256"`
-	Size      int64     `json:"size"`
-	Format    string    `json:"format"`
-	Width     int       `json:"width"`
-	Height    int       `json:"height"`
-	Frames    int       `json:"frames"`
-	Created   time.Time `json:"created"`
+	ID        string `json:"id"`
+	ChannelID string `json:"channel_id"`
+	Filename  string `json:"filename"`
+	SHA256    string `json:"sha256"`
+	Size      int64  `json:"size"`
+	// Kind is image (served only through the pipeline) or file (served
+	// as its bytes).
+	Kind Kind `json:"kind"`
+	// ContentType is decided by the store from the bytes, never taken
+	// from the client as it is: an image's format, or detectContentType's
+	// answer for a file. It is what the file is, not what it is served as
+	// (servedType).
+	ContentType string `json:"content_type"`
+	// Format, Width, Height and Frames describe an image (empty for a
+	// file); Width and Height are the displayed size, EXIF or irot
+	// rotation applied, which is what the proxy's full-size output
+	// measures.
+	Format  string    `json:"format"`
+	Width   int       `json:"width"`
+	Height  int       `json:"height"`
+	Frames  int       `json:"frames"`
+	Created time.Time `json:"created"`
+}
+
+// upgrade fills in what records from before files were stored lack.
+func (a *Attachment) upgrade() {
+	if a.Kind == "" {
+		a.Kind = KindImage
+	}
+	if a.ContentType == "" && a.Kind == KindImage {
+		a.ContentType = formatNamed(a.Format).ContentType()
+	}
 }
 
 // Store is an embedded, content-addressed attachment store:
@@ -94,11 +117,28 @@ func cleanFilename(name string) (string, error) {
 	return name, nil
 }
 
-// Put stores data as a new attachment in channel. Only images the proxy
-// can serve are accepted: the content is sniffed and its header probed
-// (no decode), so a bomb is refused at upload with the same error it would
-// get when served.
+// PutFile stores data, whatever it is, as a new attachment in channel.
+//
+// An image the proxy decodes (sniffed from the bytes: JPEG, PNG, GIF,
+// WebP, AVIF, HEIC) is probed and checked against lim without decoding,
+// so a bomb, a corrupt image or a HEIC this server cannot decode is
+// refused here with the error it would get when served (StatusOf gives
+// the HTTP status); it is stored as KindImage with its format's content
+// type and its displayed size. Anything else is stored as KindFile with
+// the content type detectContentType derives from the bytes, the
+// filename's extension and, last, the declared contentType. Every kind is
+// capped at lim.MaxBytes (ErrTooLarge); empty files are files.
+func (s *Store) PutFile(channel, filename, contentType string, data []byte, lim Limits, now time.Time) (Attachment, error) {
+	return s.put(channel, filename, contentType, data, lim, now, false)
+}
+
+// Put is PutFile for images only: anything else is refused with
+// ErrUnsupported.
 func (s *Store) Put(channel, filename string, data []byte, lim Limits, now time.Time) (Attachment, error) {
+	return s.put(channel, filename, "", data, lim, now, true)
+}
+
+func (s *Store) put(channel, filename, declared string, data []byte, lim Limits, now time.Time, imagesOnly bool) (Attachment, error) {
 	if !idPattern.MatchString(channel) {
 		return Attachment{}, fmt.Errorf("%w: bad channel id", ErrBadRequest)
 	}
@@ -106,15 +146,33 @@ func (s *Store) Put(channel, filename string, data []byte, lim Limits, now time.
 	if err != nil {
 		return Attachment{}, err
 	}
+	if int64(len(data)) > lim.MaxBytes {
+		return Attachment{}, fmt.Errorf("%w: %d bytes > %d", ErrTooLarge, len(data), lim.MaxBytes)
+	}
+	f := Sniff(data)
+	if !f.Decodable() {
+		if imagesOnly {
+			return Attachment{}, fmt.Errorf("%w: %s content", ErrUnsupported, f)
+		}
+		return s.store(data, Attachment{ChannelID: channel, Filename: name, Kind: KindFile,
+			ContentType: detectContentType(name, declared, data)}, now)
+	}
 	p, err := lim.Check(data)
 	if err != nil {
 		return Attachment{}, err
 	}
-	return s.PutRaw(channel, name, data, p, now)
+	return s.store(data, imageRecord(channel, name, p), now)
 }
 
-// PutRaw stores data without checking it (tests use it to plant hostile
-// files; the serving path still probes everything it reads).
+// imageRecord is the record of an image probed as p.
+func imageRecord(channel, name string, p Probe) Attachment {
+	w, h := p.Displayed()
+	return Attachment{ChannelID: channel, Filename: name, Kind: KindImage, ContentType: p.Format.ContentType(),
+		Format: p.Format.String(), Width: w, Height: h, Frames: p.Frames}
+}
+
+// PutRaw stores data as an image without checking it (tests use it to
+// plant hostile files; the serving path still probes everything it reads).
 func (s *Store) PutRaw(channel, filename string, data []byte, p Probe, now time.Time) (Attachment, error) {
 	if !idPattern.MatchString(channel) {
 		return Attachment{}, fmt.Errorf("%w: bad channel id", ErrBadRequest)
@@ -123,6 +181,12 @@ func (s *Store) PutRaw(channel, filename string, data []byte, p Probe, now time.
 	if err != nil {
 		return Attachment{}, err
 	}
+	return s.store(data, imageRecord(channel, name, p), now)
+}
+
+// store writes data's blob (unless already there) and a's record, with
+// the fields store owns (ID, SHA256, Size, Created) filled in.
+func (s *Store) store(data []byte, a Attachment, now time.Time) (Attachment, error) {
 	sum := sha256.Sum256(data)
 	h := hex.EncodeToString(sum[:])
 	bp := s.blobPath(h)
@@ -131,10 +195,9 @@ func (s *Store) PutRaw(channel, filename string, data []byte, p Probe, now time.
 			return Attachment{}, fmt.Errorf("mediaproxy: store: %w", err)
 		}
 	}
-	a := Attachment{ID: s.newID(now), ChannelID: channel, Filename: name, SHA256: h, Size: int64(len(data)),
-		Format: p.Format.String(), Width: p.Width, Height: p.Height, Frames: p.Frames, Created: now.UTC()}
+	a.ID, a.SHA256, a.Size, a.Created = s.newID(now), h, int64(len(data)), now.UTC()
 	rec, _ := json.Marshal(a)
-	if err := datadir.WriteFileAtomic(filepath.Join(s.root, "attachments", channel, a.ID+".json"), rec, 0o600); err != nil {
+	if err := datadir.WriteFileAtomic(filepath.Join(s.root, "attachments", a.ChannelID, a.ID+".json"), rec, 0o600); err != nil {
 		return Attachment{}, fmt.Errorf("mediaproxy: store: %w", err)
 	}
 	s.remember(a)
@@ -176,6 +239,7 @@ func (s *Store) Get(channel, id string) (Attachment, error) {
 	if err := json.Unmarshal(b, &rec); err != nil {
 		return Attachment{}, fmt.Errorf("mediaproxy: store: corrupt record %s/%s: %w", channel, id, err)
 	}
+	rec.upgrade()
 	if rec.ChannelID == channel && rec.ID == id {
 		s.remember(rec)
 	}
@@ -194,6 +258,26 @@ func validID(s string) bool {
 		}
 	}
 	return true
+}
+
+// OpenBlob opens an attachment's blob for reading and checks that it is
+// the record's size; the caller closes it.
+func (s *Store) OpenBlob(a Attachment) (*os.File, error) {
+	if len(a.SHA256) != 64 {
+		return nil, fmt.Errorf("mediaproxy: store: corrupt record %s", a.ID)
+	}
+	f, err := os.Open(s.blobPath(a.SHA256))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("mediaproxy: store: %w", err)
+	}
+	if fi, err := f.Stat(); err != nil || fi.Size() != a.Size {
+		_ = f.Close()
+		return nil, fmt.Errorf("mediaproxy: store: blob %s is not %d bytes", a.SHA256, a.Size)
+	}
+	return f, nil
 }
 
 // Open reads an attachment's bytes, refusing blobs over maxBytes.

@@ -24,9 +24,10 @@ type UploadResult struct {
 	URL  string `json:"url"`
 }
 
-// upload stores a POST body as an attachment. The token, the path and
-// the declared size are checked, and the body admitted by the budget,
-// before any of the body is read.
+// upload stores a POST body as an attachment, any file (Store.PutFile,
+// with the request's Content-Type as the declared type). The token, the
+// path and the declared size are checked, and the body admitted by the
+// budget, before any of the body is read.
 func (s *Server) upload(req *Request, channel string) Response {
 	tok, ok := strings.CutPrefix(req.Authorization, "Bearer ")
 	if s.cfg.UploadToken == "" || !ok || !hmac.Equal([]byte(tok), []byte(s.cfg.UploadToken)) {
@@ -55,7 +56,7 @@ func (s *Server) upload(req *Request, channel string) Response {
 		}
 		body = b
 	}
-	a, err := s.cfg.Store.Put(channel, name, body, s.cfg.Limits, s.now())
+	a, err := s.cfg.Store.PutFile(channel, name, req.ContentType, body, s.cfg.Limits, s.now())
 	if err != nil {
 		return errorResponse(err)
 	}
