@@ -42,5 +42,10 @@
 //     embeds 6,000 bytes, activities 5 of 128 characters, names 32 or 100
 //     visible characters; a session's dispatch list 1,000 dispatches and
 //     2 MiB; 120 client frames (pings included) per connection per minute;
+//   - message attachments: 10 files of 25 MiB each (MaxFiles,
+//     MaxFileBytes; the attachment store may refuse more), a multipart
+//     body refused by its declared length before it is read, read one
+//     part at a time, 5 minutes to send it; file names 255 bytes,
+//     descriptions 1,024 characters;
 //   - the SQLite database and its companion files are owner-only (0600).
 package chat

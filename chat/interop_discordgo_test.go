@@ -1,8 +1,10 @@
 package chat_test
 
 import (
+	"bytes"
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -97,5 +99,70 @@ func TestDiscordgoInterop(t *testing.T) {
 	g, err := dg.Guild(s.Service.DefaultGuild().String())
 	if err != nil || g.Name != "Parley" {
 		t.Fatalf("Guild: %+v %v", g, err)
+	}
+}
+
+// TestDiscordgoFileSend (issue 12): discordgo v0.29.0's ChannelFileSend
+// (payload_json first, then files[0]) and ChannelMessageSendComplex with
+// two files and a description are stored, and discordgo reads the
+// attachments back from the answer and from MESSAGE_CREATE.
+func TestDiscordgoFileSend(t *testing.T) {
+	files := &memFiles{}
+	s := startChat(t, store.Config{SQLitePath: filepath.Join(t.TempDir(), "chat.db")}, nil, withFiles(files))
+	_, botTok, err := s.Service.CreateBot(context.Background(), "gofiles", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	user := register(t, s, "frank")
+	general := generalChannel(t, s, user)
+	pointDiscordgo(s.APIAddr())
+	dg, err := discordgo.New("Bot " + botTok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dg.Identify.Intents = discordgo.IntentsGuilds | discordgo.IntentsGuildMessages | discordgo.IntentMessageContent
+	created := make(chan *discordgo.MessageCreate, 4)
+	dg.AddHandler(func(_ *discordgo.Session, m *discordgo.MessageCreate) { created <- m })
+	if err := dg.Open(); err != nil {
+		t.Fatalf("discordgo Open: %v", err)
+	}
+	defer dg.Close()
+
+	img := pngOf(t, 30, 20)
+	m, err := dg.ChannelFileSend(general, "go.png", bytes.NewReader(img))
+	if err != nil {
+		t.Fatalf("ChannelFileSend: %v", err)
+	}
+	if len(m.Attachments) != 1 {
+		t.Fatalf("answer %+v", m)
+	}
+	a := m.Attachments[0]
+	if a.Filename != "go.png" || a.Width != 30 || a.Height != 20 || a.Size != len(img) || a.ContentType != "image/png" || a.URL == "" || a.ProxyURL == "" {
+		t.Fatalf("attachment %+v", a)
+	}
+	select {
+	case ev := <-created:
+		if len(ev.Attachments) != 1 || ev.Attachments[0].ID != a.ID || ev.Attachments[0].URL == "" {
+			t.Fatalf("MESSAGE_CREATE attachments %+v", ev.Attachments)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no MESSAGE_CREATE for the file")
+	}
+	two, err := dg.ChannelMessageSendComplex(general, &discordgo.MessageSend{Content: "two files",
+		Files: []*discordgo.File{{Name: "a.txt", ContentType: "text/plain", Reader: strings.NewReader("alpha")}, {Name: "b.png", ContentType: "image/png", Reader: bytes.NewReader(img)}}})
+	if err != nil {
+		t.Fatalf("ChannelMessageSendComplex: %v", err)
+	}
+	if len(two.Attachments) != 2 || two.Attachments[0].Filename != "a.txt" || two.Attachments[0].ContentType != "text/plain" ||
+		two.Attachments[0].Width != 0 || two.Attachments[1].Width != 30 {
+		t.Fatalf("two files: %+v %+v", two.Attachments[0], two.Attachments[1])
+	}
+	var list []struct {
+		ID          string
+		Attachments []struct{ Filename string }
+	}
+	api(t, s, "GET", "/channels/"+general+"/messages?limit=2", user, nil, &list)
+	if len(list) != 2 || list[0].ID != two.ID || len(list[0].Attachments) != 2 || list[1].Attachments[0].Filename != "go.png" {
+		t.Fatalf("history %+v", list)
 	}
 }

@@ -246,18 +246,21 @@ func isMultipart(r *http.Request) (multipart bool, boundary string) {
 // the limit; each file stored as it arrives (Service.PutAttachment).
 func (s *Server) messageForm(c *call, channel model.Snowflake, boundary string) (service.MessageCreate, error) {
 	svc := s.cfg.Service
-	if !svc.AttachmentsEnabled() {
-		return service.MessageCreate{}, errNoFiles
-	}
-	if boundary == "" {
-		return service.MessageCreate{}, errMultipart
-	}
-	if err := svc.CanAttach(c.user.ID, channel); err != nil {
-		return service.MessageCreate{}, err
-	}
 	lim := s.cfg.formLimits()
-	if c.r.ContentLength > lim.total {
-		return service.MessageCreate{}, errTooLarge
+	var refused error
+	switch {
+	case !svc.AttachmentsEnabled():
+		refused = errNoFiles
+	case boundary == "":
+		refused = errMultipart
+	case c.r.ContentLength > lim.total:
+		refused = errTooLarge
+	default:
+		refused = svc.CanAttach(c.user.ID, channel)
+	}
+	if refused != nil {
+		s.uploadsRefused.Add(1)
+		return service.MessageCreate{}, refused
 	}
 	// An upload may take longer than an ordinary request: its own
 	// deadlines replace the server's (where the writer supports them).
@@ -270,9 +273,18 @@ func (s *Server) messageForm(c *call, channel model.Snowflake, boundary string) 
 		body = rb.raw // parseMessageForm bounds it (lim.total), not MaxBody
 	}
 	ctx := c.r.Context()
+	kept := 0
 	req, err := parseMessageForm(body, boundary, lim, func(filename, contentType string, r io.Reader) (model.Attachment, error) {
-		return svc.PutAttachment(ctx, c.user.ID, channel, filename, contentType, r)
+		a, err := svc.PutAttachment(ctx, c.user.ID, channel, filename, contentType, r)
+		if err == nil {
+			kept++
+		}
+		return a, err
 	})
+	if err != nil {
+		s.uploadsRefused.Add(1)
+		s.filesOrphaned.Add(uint64(kept))
+	}
 	var pe *putError
 	if errors.As(err, &pe) {
 		return service.MessageCreate{}, putFailure(pe)

@@ -295,6 +295,14 @@ func TestMessageMultipart(t *testing.T) {
 			if files.count() != w.newPuts {
 				t.Fatalf("the store kept %d files, want %d", files.count(), w.newPuts)
 			}
+			// Refusals are counted, and so are the files they left behind.
+			want := Stats{}
+			if status != 200 {
+				want.UploadsRefused, want.FilesOrphaned = 1, uint64(w.newPuts)
+			}
+			if st := s.Stats(); st.UploadsRefused != want.UploadsRefused || st.FilesOrphaned != want.FilesOrphaned {
+				t.Fatalf("stats %+v, want %d refused and %d orphaned", st, want.UploadsRefused, want.FilesOrphaned)
+			}
 			if tc.length > int64(len(tc.body)) && body.n != 0 {
 				t.Fatalf("read %d bytes of a body declared too large", body.n)
 			}

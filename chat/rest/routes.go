@@ -312,8 +312,9 @@ func (s *Server) channelRoutes(svc *service.Service) {
 			return 0, nil, err
 		}
 		var req service.MessageCreate
-		if multi, boundary := isMultipart(c.r); multi {
-			req, err = s.messageForm(c, id, boundary)
+		multi, boundary := isMultipart(c.r)
+		if multi {
+			req, err = s.messageForm(c, id, boundary) // counts its refusals
 		} else {
 			err = decode(c, &req)
 		}
@@ -321,6 +322,10 @@ func (s *Server) channelRoutes(svc *service.Service) {
 			return 0, nil, err
 		}
 		m, err := svc.CreateMessage(c.r.Context(), c.user.ID, id, req)
+		if err != nil && multi {
+			s.uploadsRefused.Add(1)
+			s.filesOrphaned.Add(uint64(len(req.Files)))
+		}
 		return http.StatusOK, m, err
 	})
 	s.handle("GET /channels/{channel}/messages", true, "channel", func(c *call) (int, any, error) {

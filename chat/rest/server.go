@@ -10,6 +10,7 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/parleyhq/parley/internal/connlimit"
 )
@@ -26,9 +27,13 @@ type Server struct {
 	// failed password checks per account name.
 	global, perRoute, invalid, auth, failures *limiter
 
-	routeCount uint16              // routes registered (route keys)
-	ln         *connlimit.Listener // Config.MaxConnsPerIP over the bound listener
-	http       *http.Server
+	routeCount uint16 // routes registered (route keys)
+	// uploadsRefused counts multipart message bodies refused (a limit, a
+	// malformed body, a file the store would not keep); filesOrphaned the
+	// files kept before their message failed, which nothing references.
+	uploadsRefused, filesOrphaned atomic.Uint64
+	ln                            *connlimit.Listener // Config.MaxConnsPerIP over the bound listener
+	http                          *http.Server
 	// serving counts the Serve goroutine; conns counts the connections
 	// net/http serves (ConnState new → closed), so Close can wait for
 	// their goroutines too.
@@ -82,11 +87,14 @@ type Stats struct {
 	LimiterEvictions uint64
 	// RefusedConns counts connections closed at accept for the per-IP cap.
 	RefusedConns uint64
+	// UploadsRefused counts multipart message bodies refused; FilesOrphaned
+	// the files the attachment store kept for messages that then failed.
+	UploadsRefused, FilesOrphaned uint64
 }
 
 // Stats returns the current gauges and counters.
 func (s *Server) Stats() Stats {
-	st := Stats{RefusedConns: s.ln.Rejections().PerIP}
+	st := Stats{RefusedConns: s.ln.Rejections().PerIP, UploadsRefused: s.uploadsRefused.Load(), FilesOrphaned: s.filesOrphaned.Load()}
 	for _, l := range []*limiter{s.global, s.perRoute, s.invalid, s.auth, s.failures} {
 		n, ev := l.size()
 		st.LimiterKeys += n

@@ -87,6 +87,10 @@ func TestMessageAttachments(t *testing.T) {
 	if err := json.Unmarshal(created[len(created)-1].Data, &ev); err != nil || len(ev.Attachments) != 2 || ev.Attachments[0].URL == "" {
 		t.Fatalf("MESSAGE_CREATE attachments %+v, %v", ev.Attachments, err)
 	}
+	// Without MESSAGE_CONTENT, attachments are blanked with the content.
+	if err := json.Unmarshal(created[len(created)-1].NoContent, &ev); err != nil || ev.Attachments == nil || len(ev.Attachments) != 0 {
+		t.Fatalf("MESSAGE_CREATE without MESSAGE_CONTENT: attachments %+v, %v", ev.Attachments, err)
+	}
 	// Each read signs again (signed URLs expire).
 	got, err := s.GetMessage(ctx, u.ID, general, m.ID)
 	if err != nil || len(got.Attachments) != 2 || got.Attachments[0].URL == m.Attachments[0].URL {

@@ -99,6 +99,9 @@ func (s *Service) AddMember(ctx context.Context, guild, user model.Snowflake) er
 	d := s.dispatcher()
 	d.Dispatch(event("GUILD_MEMBER_ADD", guild, model.IntentGuildMembers, obj))
 	d.JoinGuild(user, guild) // encodes GUILD_CREATE only if user has sessions
+	if p, ok := s.online.shown([]model.Snowflake{user})[user]; ok {
+		d.Dispatch(event("PRESENCE_UPDATE", guild, model.IntentGuildPresences, p.object(user, guild)))
+	}
 	return nil
 }
 

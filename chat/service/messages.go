@@ -164,7 +164,8 @@ func (s *Service) render(m model.Message, guild model.Snowflake) model.Message {
 }
 
 // dispatchMessage sends a message event; sessions without MESSAGE_CONTENT
-// get content and embeds blanked (unless it is their own message).
+// get content, embeds and attachments blanked, as Discord's (unless it is
+// their own message).
 func (s *Service) dispatchMessage(name string, m model.Message) {
 	if m.GuildID == nil {
 		return
@@ -175,7 +176,7 @@ func (s *Service) dispatchMessage(name string, m model.Message) {
 	}
 	ev := event(name, *m.GuildID, model.IntentGuildMessages, m)
 	nc := m
-	nc.Content, nc.Embeds = "", json.RawMessage("[]")
+	nc.Content, nc.Embeds, nc.Attachments = "", json.RawMessage("[]"), []model.Attachment{}
 	ev.NoContent, _ = json.Marshal(nc)
 	ev.AuthorID = m.AuthorID
 	s.dispatcher().Dispatch(ev)

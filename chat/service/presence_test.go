@@ -160,6 +160,16 @@ func TestOnline(t *testing.T) {
 		{"a session ending twice counts once", func() {
 			s.SessionEnded(model.SessionRef{ID: "b1", UserID: bob.ID})
 		}, "", 0, map[model.Snowflake]string{alice.ID: "dnd"}},
+		{"alice leaves the guild", func() {
+			if err := s.KickMember(ctx, alice.ID, guild, alice.ID); err != nil {
+				t.Fatal(err)
+			}
+		}, "", 0, map[model.Snowflake]string{}},
+		{"alice rejoins, online: the guild learns her presence", func() {
+			if err := s.AddMember(ctx, guild, alice.ID); err != nil {
+				t.Fatal(err)
+			}
+		}, "dnd", alice.ID, map[model.Snowflake]string{alice.ID: "dnd"}},
 	}
 	for _, st := range steps {
 		before := len(updates())

@@ -26,6 +26,9 @@ const (
 	ackSkew = time.Minute
 	// noPins is last_pin_timestamp: Parley has no pins.
 	noPins = "1970-01-01T00:00:00+00:00"
+	// maxMentionCounts bounds the channels whose mentions one READY
+	// counts (each is a query); further unread channels report 0.
+	maxMentionCounts = 100
 )
 
 // readStateEntry is one channel of READY's read_state.
@@ -83,12 +86,18 @@ func (s *Service) ReadState(ctx context.Context, user model.Snowflake) (json.Raw
 		return nil, err
 	}
 	entries := make([]readStateEntry, 0, len(marks))
+	counted := 0
 	for _, rs := range marks {
-		if _, err := s.graph.channelAccess(user, rs.ChannelID, model.PermViewChannel); err != nil {
+		v, err := s.graph.channelAccess(user, rs.ChannelID, model.PermViewChannel)
+		if err != nil {
 			continue // deleted, or no longer visible
 		}
-		entries = append(entries, readStateEntry{ID: rs.ChannelID, LastMessageID: rs.LastMessageID,
-			MentionCount: s.mentionsAfter(ctx, user, rs.ChannelID, rs.LastMessageID), LastPinTimestamp: noPins})
+		e := readStateEntry{ID: rs.ChannelID, LastMessageID: rs.LastMessageID, LastPinTimestamp: noPins}
+		if last := v.channel.LastMessageID; last != nil && *last > rs.LastMessageID && counted < maxMentionCounts {
+			counted++
+			e.MentionCount = s.mentionsAfter(ctx, user, rs.ChannelID, rs.LastMessageID)
+		}
+		entries = append(entries, e)
 	}
 	return json.Marshal(map[string]any{"version": readStateVersion, "partial": false, "entries": entries})
 }

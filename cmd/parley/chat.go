@@ -28,6 +28,8 @@ type chatFlags struct {
 	apiConns, gatewayConns, gatewayPending               *int
 	requestsPerSecond, invalidPerIP, authPerIP, failures *int
 	identifyTimeout                                      *time.Duration
+	// Message attachments: files per message (0: none) and bytes per file.
+	maxFiles, maxFileBytes *int
 }
 
 var chatF chatFlags
@@ -60,6 +62,10 @@ func init() {
 				"logins, registrations and password changes per client IP per 5 minutes (-1: no limit)")
 			chatF.failures = cli.Int(fs, "chat-login-failures-per-account", "PARLEY_CHAT_LOGIN_FAILURES_PER_ACCOUNT", rest.DefaultLoginFailures.Requests,
 				"failed password checks per account name per 15 minutes, from any IP, before its logins get 429 (-1: no limit)")
+			chatF.maxFiles = cli.Int(fs, "chat-max-files", "PARLEY_CHAT_MAX_FILES", rest.DefaultMaxFiles,
+				"files one chat message may carry (0: messages carry no files)")
+			chatF.maxFileBytes = cli.Int(fs, "chat-max-file-bytes", "PARLEY_CHAT_MAX_FILE_BYTES", rest.DefaultMaxFileBytes,
+				"largest file attached to a chat message in bytes; above --media-max-bytes it is clamped to that (logged at start-up)")
 		},
 		start: startChat,
 	})
@@ -78,6 +84,9 @@ func startChat(ctx context.Context, env *serveEnv) (*running, error) {
 	if err != nil {
 		return nil, err
 	}
+	if *chatF.maxFiles < 0 || *chatF.maxFileBytes < 1 {
+		return nil, cli.Usagef("--chat-max-files must be at least 0 and --chat-max-file-bytes at least 1")
+	}
 	cfg := chat.Config{
 		Logger: env.log.With("component", "chat"), Store: chatStoreConfig(env),
 		APIAddr: *chatF.apiAddr, GatewayAddr: *chatF.gatewayAddr, PublicHost: *chatF.publicHost,
@@ -93,6 +102,13 @@ func startChat(ctx context.Context, env *serveEnv) (*running, error) {
 			AuthPerIP:     rest.Limit{Requests: *chatF.authPerIP, Window: rest.DefaultAuthPerIP.Window},
 			LoginFailures: rest.Limit{Requests: *chatF.failures, Window: rest.DefaultLoginFailures.Window},
 		},
+	}
+	if *chatF.maxFiles > 0 {
+		files, maxBytes, err := chatAttachmentsFor(env, int64(*chatF.maxFileBytes))
+		if err != nil {
+			return nil, err
+		}
+		cfg.Attachments, cfg.MaxFiles, cfg.MaxFileBytes = files, *chatF.maxFiles, maxBytes
 	}
 	// The voice component (order 10) sets these; with `--only chat` they
 	// stay empty and op 4 answers without a voice server.
@@ -154,5 +170,9 @@ func registerChatMetrics(reg *prometheus.Registry, srv *chat.Server) {
 			func() float64 { return float64(srv.API.Stats().RefusedConns) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_chat_api_limiter_keys", Help: "Rate-limit windows held by the REST API."},
 			func() float64 { return float64(srv.API.Stats().LimiterKeys) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_chat_uploads_refused_total", Help: "Messages with files refused (a limit, a malformed body, a file the store would not keep)."},
+			func() float64 { return float64(srv.API.Stats().UploadsRefused) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_chat_files_orphaned_total", Help: "Files kept in the media store for messages that then failed (referenced by no message)."},
+			func() float64 { return float64(srv.API.Stats().FilesOrphaned) }),
 	)
 }
