@@ -17,10 +17,11 @@ build: deps
 
 # --dev: development defaults (the deprecated voice encryption modes that
 # discordgo v0.29.0 needs are offered); production runs `parley serve`
-# without it.
+# without it. PUBLIC_HOST=name-or-IP lets other machines in (--public-host);
+# serve's last line is the URL to open.
 run: build
 	@echo "make run: parley serve --dev (development defaults; see README, Security)"
-	$(BIN) serve --dev --data-dir $(DATA_DIR)
+	$(BIN) serve --dev --data-dir $(DATA_DIR)$(if $(PUBLIC_HOST), --public-host $(PUBLIC_HOST))
 
 vet:
 	$(GO) vet ./...

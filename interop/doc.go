@@ -7,7 +7,9 @@
 // runs web/voice/voice.js on the page in interop/browser
 // (voice_browser_test.go; shared/docs/webrtc.md §5), and holds voice.js's
 // connect() to settling against a fake gateway that misbehaves
-// (voice_browser_connect_test.go). The UDP block uses an nftables table of
+// (voice_browser_connect_test.go), and loads a page from the web origin
+// that reaches chat's REST API and gateway on that same origin
+// (web_origin_browser_test.go). The UDP block uses an nftables table of
 // its own (root, as `make test` runs here).
 //
 // The package has no non-test code besides this comment. The tests run under

@@ -99,13 +99,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if c == nil {
 		return
 	}
+	// Hello (or the refusal) is queued before the reader starts, so it is
+	// the first frame whatever the client sends; the writer finds it
+	// signalled when it starts.
+	s.helloOrRefuse(c, p)
 	select {
 	case s.adopt <- c:
 	case <-s.quit:
 		s.drop(c, ErrClosed)
-		return
 	}
-	s.helloOrRefuse(c, p)
 }
 
 // adoptLoop starts the reader and writer goroutines of each connection

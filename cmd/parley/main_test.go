@@ -47,6 +47,14 @@ var serveAddrFlags = []string{"voice-addr", "voice-udp-addr", "voice-webrtc-addr
 // JSON.
 func startServe(t *testing.T, dataDir string, extra ...string) (*exec.Cmd, map[string]any) {
 	t.Helper()
+	cmd, ready, _ := startServeOut(t, dataDir, extra...)
+	return cmd, ready
+}
+
+// startServeOut is startServe that also returns the rest of serve's
+// standard output.
+func startServeOut(t *testing.T, dataDir string, extra ...string) (*exec.Cmd, map[string]any, *bufio.Reader) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
 	args := []string{"serve", "--data-dir", dataDir, "--log-level", "warn"}
@@ -64,7 +72,8 @@ func startServe(t *testing.T, dataDir string, extra ...string) (*exec.Cmd, map[s
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	line, err := bufio.NewReader(stdout).ReadString('\n')
+	out := bufio.NewReader(stdout)
+	line, err := out.ReadString('\n')
 	if err != nil {
 		t.Fatalf("reading ready line: %v", err)
 	}
@@ -72,7 +81,7 @@ func startServe(t *testing.T, dataDir string, extra ...string) (*exec.Cmd, map[s
 	if err := json.Unmarshal([]byte(line), &ready); err != nil || ready["ready"] != true {
 		t.Fatalf("ready line %q: %v", line, err)
 	}
-	return cmd, ready
+	return cmd, ready, out
 }
 
 func TestServeReadyAndShutdown(t *testing.T) {

@@ -68,6 +68,8 @@ type serveEnv struct {
 	// when they do not run), whose handlers the web origin serves.
 	chat  *chat.Server
 	media *mediaproxy.Server
+	// public is --public-host: the addresses given out derive from it.
+	public *publicHost
 	// webBase is the web origin's public base URL; see webURL.
 	webBase atomic.Pointer[string]
 }
@@ -112,6 +114,7 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 	dev := cli.Bool(fs, "dev", "PARLEY_DEV", false, "development defaults: the deprecated voice encryption modes are offered (discordgo v0.29.0 needs them); make run passes it")
 	only := cli.String(fs, "only", "PARLEY_ONLY", "", "comma-separated components to run (default all)")
 	shutdown := cli.Duration(fs, "shutdown-timeout", "PARLEY_SHUTDOWN_TIMEOUT", 10*time.Second, "graceful shutdown limit")
+	public := definePublicHost(fs)
 	sort.SliceStable(components, func(i, j int) bool { return components[i].order < components[j].order })
 	for _, c := range components {
 		if c.flags != nil {
@@ -132,13 +135,23 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 	if *dev {
 		log.Warn("development defaults (--dev): the deprecated voice encryption modes are offered")
 	}
-	tcfg, err := dir.TLSConfig(*tlsCert, *tlsKey)
+	if moved := public.openListeners(fs); len(moved) > 0 {
+		log.Info("public host: these listeners listen on all interfaces", "public_host", public.name(), "flags", moved)
+	}
+	tcfg, err := dir.TLSConfig(*tlsCert, *tlsKey, public.hosts...)
 	if err != nil {
 		return err
 	}
+	if leaf := tcfg.Certificates[0].Leaf; *tlsCert != "" && leaf != nil {
+		for _, h := range public.hosts {
+			if leaf.VerifyHostname(h) != nil {
+				log.Warn("--tls-cert does not name a --public-host: browsers will refuse it there", "host", h)
+			}
+		}
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	env := &serveEnv{dir: dir, log: log, tls: tcfg, metrics: reg, dev: *dev, addrs: map[string]string{}, admission: &admissionProxy{}}
+	env := &serveEnv{dir: dir, log: log, tls: tcfg, metrics: reg, dev: *dev, addrs: map[string]string{}, admission: &admissionProxy{}, public: public}
 	_ = dir.RemoveReady()
 
 	selected := map[string]bool{}
@@ -192,6 +205,10 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 		log.Warn("stdout", "err", err)
 	}
 	log.Info("ready", "addrs", env.addrs)
+	if u := env.addrs["web_url"]; u != "" {
+		// The last start-up line: what a newcomer does next (make run).
+		fmt.Fprintf(stdout, "open %s in a browser\n", u)
+	}
 
 	<-ctx.Done()
 	log.Info("shutting down")

@@ -26,8 +26,8 @@ func init() {
 			gatewayAddr = cli.String(fs, "voice-addr", "PARLEY_VOICE_ADDR", "127.0.0.1:8444", "voice gateway (WSS) listen address")
 			udpAddr = cli.String(fs, "voice-udp-addr", "PARLEY_VOICE_UDP_ADDR", "127.0.0.1:50000", "voice media (UDP) listen address")
 			webrtcAddr = cli.String(fs, "voice-webrtc-addr", "PARLEY_VOICE_WEBRTC_ADDR", "127.0.0.1:50001", "browsers' voice media (ICE, DTLS-SRTP over UDP) listen address; off: no browsers")
-			publicIP = cli.String(fs, "voice-public-ip", "PARLEY_VOICE_PUBLIC_IP", "", "IP announced to clients for UDP (default: the UDP listen IP)")
-			endpoint = cli.String(fs, "voice-endpoint", "PARLEY_VOICE_ENDPOINT", "", "host:port clients connect to (default: the gateway's address)")
+			publicIP = cli.String(fs, "voice-public-ip", "PARLEY_VOICE_PUBLIC_IP", "", "IP announced to clients for UDP and WebRTC (default: --public-host's, else the UDP listen IP)")
+			endpoint = cli.String(fs, "voice-endpoint", "PARLEY_VOICE_ENDPOINT", "", "host:port clients connect to (default: --public-host with the gateway's port, else the gateway's address)")
 			legacy = cli.String(fs, "voice-legacy-modes", "PARLEY_VOICE_LEGACY_MODES", "auto", "offer deprecated xsalsa20_poly1305 modes: on, off or auto (on with --dev)")
 			maxConns = cli.Int(fs, "voice-max-conns-per-ip", "PARLEY_VOICE_MAX_CONNS_PER_IP", connlimit.Default.PerIP, "voice gateway connections one client IP may hold open (-1: no cap)")
 			maxPending = cli.Int(fs, "voice-max-pending-per-ip", "PARLEY_VOICE_MAX_PENDING_PER_IP", connlimit.Default.PendingPerIP, "voice gateway connections one client IP may hold before they identify (-1: no cap)")
@@ -56,8 +56,14 @@ func init() {
 			if webrtc == "off" {
 				webrtc = ""
 			}
+			announce := *publicIP
+			if announce == "" {
+				if announce, err = env.public.voiceIP(ctx); err != nil {
+					return nil, err
+				}
+			}
 			srv, err := voicenode.New(voicenode.Config{
-				GatewayAddr: *gatewayAddr, UDPAddr: *udpAddr, WebRTCAddr: webrtc, PublicIP: *publicIP,
+				GatewayAddr: *gatewayAddr, UDPAddr: *udpAddr, WebRTCAddr: webrtc, PublicIP: announce,
 				TLS: env.tls, TokenKey: key, LegacyModes: legacyOn,
 				Gateway: signaling.Config{DAVE: policy, Admitter: env.admission}, Logger: env.log, Metrics: env.metrics,
 				Conns: connlimit.Config{PerIP: *maxConns, PendingPerIP: *maxPending},
@@ -72,7 +78,7 @@ func init() {
 			env.voice = srv.Controller()
 			env.voiceEndpoint = *endpoint
 			if env.voiceEndpoint == "" {
-				env.voiceEndpoint = srv.GatewayAddr()
+				env.voiceEndpoint = env.public.hostPort(srv.GatewayAddr())
 			}
 			env.voiceParticipants = srv.Participants
 			addrs := map[string]string{"voice_gateway": env.voiceEndpoint, "voice_udp": srv.UDPAddr()}

@@ -4,6 +4,9 @@ import (
 	"context"
 	"flag"
 	"net"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/parleyhq/parley/internal/cli"
 	"github.com/parleyhq/parley/web"
@@ -43,8 +46,8 @@ func startWeb(ctx context.Context, env *serveEnv, addr string, maxConns int) (*r
 	if env.media != nil {
 		cfg.Media = env.media
 	}
-	if env.voiceEndpoint != "" {
-		cfg.ConnectSrc = []string{"wss://" + env.voiceEndpoint}
+	if ep, _, _ := strings.Cut(env.voiceEndpoint, "/"); ep != "" { // host:port[/path]
+		cfg.ConnectSrc = []string{"wss://" + ep}
 	}
 	o, err := web.New(cfg)
 	if err != nil {
@@ -54,7 +57,11 @@ func startWeb(ctx context.Context, env *serveEnv, addr string, maxConns int) (*r
 		_ = o.Close(ctx)
 		return nil, err
 	}
-	base := "https://" + publicHostPort("", o.Addr())
+	if env.metrics != nil {
+		env.metrics.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_web_refused_connections_total",
+			Help: "Web origin connections closed at accept: over the per-IP cap."}, func() float64 { return float64(o.Refused()) }))
+	}
+	base := "https://" + env.public.hostPort(o.Addr())
 	env.webBase.Store(&base)
 	return &running{addrs: map[string]string{"web": o.Addr(), "web_url": base + "/"}, stop: o.Close}, nil
 }

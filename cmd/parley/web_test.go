@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"image"
 	"image/png"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -144,4 +147,107 @@ func TestWebOrigin(t *testing.T) {
 	if code, _ := webCall(t, c, "POST", base+"/media/upload/7", "", nil, nil); code != 404 {
 		t.Fatalf("POST /media/upload: %d", code)
 	}
+}
+
+// TestWebBadInput: plain HTTP on the TLS port is told to use HTTPS, a
+// WebSocket upgrade elsewhere than /gateway is 404 with Discord's body,
+// oversized headers are 431.
+func TestWebBadInput(t *testing.T) {
+	dir := t.TempDir()
+	_, ready := startServe(t, dir, "--only", "web")
+	addr, _ := ready["web"].(string)
+	_, tcfg := webClient(t, dir)
+	raw := func(useTLS bool, req string) string {
+		t.Helper()
+		var c net.Conn
+		var err error
+		if useTLS {
+			cfg := tcfg.Clone()
+			cfg.NextProtos = []string{"http/1.1"}
+			c, err = tls.Dial("tcp", addr, cfg)
+		} else {
+			c, err = net.Dial("tcp", addr)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.WriteString(c, req); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(io.LimitReader(c, 4096))
+		return string(b)
+	}
+	tests := []struct {
+		name   string
+		tls    bool
+		req    string
+		status string
+		body   string
+	}{
+		{"plain HTTP", false, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.0 400", "HTTP request to an HTTPS server"},
+		{"upgrade off /gateway", true, "GET /channels/1 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" +
+			"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nConnection: close\r\n\r\n", "HTTP/1.1 404", `"code":0`},
+		{"oversized headers", true, "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 64<<10) + "\r\n\r\n", "HTTP/1.1 431", ""},
+		{"no chat in this process", true, "GET /api/v10/users/@me HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "HTTP/1.1 503", "chat does not run"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := raw(tt.tls, tt.req)
+			if !strings.HasPrefix(got, tt.status) || !strings.Contains(got, tt.body) {
+				t.Fatalf("answer %.300q, want %s with %q", got, tt.status, tt.body)
+			}
+		})
+	}
+}
+
+// TestWebPublicHost: --public-host names the web URL in the ready JSON
+// and the last start-up line, the chat gateway URL and the voice
+// endpoint, and is added to the data dir's certificate (with the
+// loopback names kept).
+func TestWebPublicHost(t *testing.T) {
+	dir := t.TempDir()
+	_, ready, out := startServeOut(t, dir, "--public-host", "parley.test,192.0.2.7", "--only", "voice,chat,web",
+		"--voice-public-ip", "127.0.0.1")
+	addr, _ := ready["web"].(string)
+	_, port, _ := net.SplitHostPort(addr)
+	wantURL := "https://parley.test:" + port + "/"
+	if ready["web_url"] != wantURL {
+		t.Fatalf("web_url %v, want %s", ready["web_url"], wantURL)
+	}
+	if line, err := out.ReadString('\n'); err != nil || line != "open "+wantURL+" in a browser\n" {
+		t.Fatalf("last start-up line %q (%v)", line, err)
+	}
+	if ep, _ := ready["voice_gateway"].(string); !strings.HasPrefix(ep, "parley.test:") {
+		t.Fatalf("voice endpoint %q", ep)
+	}
+	c, _ := webClient(t, dir)
+	var gw struct{ URL string }
+	api, _ := ready["api"].(string)
+	if code, b := webCall(t, c, "GET", "http://"+api+"/api/v10/gateway", "", nil, &gw); code != 200 || !strings.HasPrefix(gw.URL, "ws://parley.test:") {
+		t.Fatalf("chat gateway URL: %d %s", code, b)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "tls", "cert.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(b)
+	cert, err := x509.ParseCertificate(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []string{"parley.test", "192.0.2.7", "localhost", "127.0.0.1"} {
+		if err := cert.VerifyHostname(h); err != nil {
+			t.Errorf("certificate: %v", err)
+		}
+	}
+	// The page is served to the public name (resolved here to loopback).
+	tcfg := &tls.Config{RootCAs: x509.NewCertPool(), ServerName: "parley.test"}
+	tcfg.RootCAs.AddCert(cert)
+	tc, err := tls.Dial("tcp", addr, tcfg)
+	if err != nil {
+		t.Fatalf("TLS as parley.test: %v", err)
+	}
+	tc.Close()
 }

@@ -1,6 +1,7 @@
 package datadir
 
 import (
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -168,5 +169,61 @@ func TestCreatePrivate(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(loose); string(b) != "x" {
 		t.Fatal("CreatePrivate changed an existing file's content")
+	}
+}
+
+// TestSelfSignedHosts: hosts (--public-host) are added to the self-signed
+// certificate, which is issued again with the same key and its earlier
+// names kept, and only when a host is missing; a certificate given by
+// the user is used as it is.
+func TestSelfSignedHosts(t *testing.T) {
+	d, _ := Open(t.TempDir())
+	if _, err := d.TLSConfig("", ""); err != nil {
+		t.Fatal(err)
+	}
+	key0, _ := os.ReadFile(d.KeyPath())
+	leaf := func(cfg *tls.Config) *x509.Certificate { return cfg.Certificates[0].Leaf }
+
+	cfg, err := d.TLSConfig("", "", "Parley.Example", "192.0.2.10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []string{"parley.example", "192.0.2.10", "localhost", "127.0.0.1", "::1"} {
+		if err := leaf(cfg).VerifyHostname(h); err != nil {
+			t.Fatalf("%s: %v", h, err)
+		}
+	}
+	cert1, _ := os.ReadFile(d.CertPath())
+	if key1, _ := os.ReadFile(d.KeyPath()); string(key1) != string(key0) {
+		t.Fatal("the key changed")
+	}
+	// Covered already: the same certificate.
+	if _, err := d.TLSConfig("", "", "parley.example"); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(d.CertPath()); string(b) != string(cert1) {
+		t.Fatal("certificate issued again for a host it names")
+	}
+	// Another host: added, the earlier ones kept.
+	cfg, err = d.TLSConfig("", "", "[2001:db8::1]")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []string{"parley.example", "192.0.2.10", "2001:db8::1"} {
+		if err := leaf(cfg).VerifyHostname(h); err != nil {
+			t.Fatalf("%s: %v", h, err)
+		}
+	}
+	// A user's certificate is not touched, whatever the hosts.
+	user, _ := Open(t.TempDir())
+	if _, err := user.TLSConfig("", ""); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(user.CertPath())
+	if _, err := d.TLSConfig(user.CertPath(), user.KeyPath(), "elsewhere.example"); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := os.ReadFile(user.CertPath()); string(after) != string(before) {
+		t.Fatal("a user's certificate was rewritten")
 	}
 }
