@@ -177,6 +177,7 @@ func TestWebClient(t *testing.T) {
 	played := playAsync(t, carolVoice, carolSpeech)
 	b.until(10*time.Second, js(fmt.Sprintf(`!!$('[data-voice-user="%s"].speaking')`, alice)), "speaking: bob's page rings alice")
 	a.until(10*time.Second, js(fmt.Sprintf(`!!$('[data-voice-user="%s"].speaking')`, alice)), "speaking: alice's page rings alice herself")
+	a.until(10*time.Second, js(fmt.Sprintf(`!!$('[data-voice-user="%s"].speaking')`, carol.UserID)), "speaking: alice's page rings carol (the Go client) while she plays")
 	shots.take("speaking", a, b)
 	hears(t, "voice", map[*webPage][]string{a: {bob, carol.UserID}, b: {alice, carol.UserID}})
 	<-played
@@ -253,6 +254,9 @@ func TestWebClient(t *testing.T) {
 	a.until(10*time.Second, js(fmt.Sprintf(`!!message(%s, %q)`, q(welcome), bob)), "drop: bob's message shows at alice's")
 	shots.take("reconnected", a, b)
 
+	for _, p := range []*webPage{a, b} {
+		p.checkConsole("the end")
+	}
 	t.Logf("the story took %v", time.Since(began).Round(100*time.Millisecond))
 }
 
