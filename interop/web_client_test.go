@@ -57,7 +57,7 @@ func TestWebClient(t *testing.T) {
 	testkit.NoLeaks(t)
 	began := time.Now()
 	srv := startParley(t)
-	webURL := strings.TrimRight(srv.ready["web_url"].(string), "/")
+	webURL := strings.TrimRight(srv.addr("web_url"), "/")
 	web, err := url.Parse(webURL)
 	if err != nil || web.Scheme != "https" || web.Port() == "" {
 		t.Fatalf("ready web_url %q: want https://host:port", webURL)
