@@ -73,7 +73,10 @@ func (p *publicHost) Set(v string) error {
 // checkHost accepts an IP address (IPv6 with or without brackets) or a
 // DNS name, and nothing else (no port, no scheme).
 func checkHost(h string) error {
-	if _, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")); err == nil {
+	if ip, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")); err == nil {
+		if ip.Zone() != "" {
+			return fmt.Errorf("%q: an IPv6 zone is not an address other machines reach", h)
+		}
 		return nil
 	}
 	if h == "" || len(h) > 253 {

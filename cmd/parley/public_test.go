@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"io"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -110,4 +111,26 @@ func TestOpenListeners(t *testing.T) {
 			t.Errorf("%s = %s, want %s", n, *addrs[n], v)
 		}
 	}
+}
+
+// FuzzCheckHost: a host --public-host accepts makes a valid https URL
+// whose host is itself.
+func FuzzCheckHost(f *testing.F) {
+	for _, s := range []string{"parley.example", "192.0.2.7", "[2001:db8::1]", "a:1", "x y", "-a.b", "é.example"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, h string) {
+		if checkHost(h) != nil {
+			return
+		}
+		p := &publicHost{}
+		if err := p.Set(h); err != nil {
+			t.Fatalf("checkHost accepted %q, Set refused it: %v", h, err)
+		}
+		hp := p.hostPort("127.0.0.1:8443")
+		u, err := url.Parse("https://" + hp + "/")
+		if err != nil || u.Host != hp || u.Port() != "8443" {
+			t.Fatalf("%q: URL host %q (%v)", h, hp, err)
+		}
+	})
 }

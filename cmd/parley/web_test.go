@@ -251,3 +251,15 @@ func TestWebPublicHost(t *testing.T) {
 	}
 	tc.Close()
 }
+
+// TestWebDisabled: --web-addr "" turns the web listener off.
+func TestWebDisabled(t *testing.T) {
+	_, ready, out := startServeOut(t, t.TempDir(), "--only", "chat,web", "--web-addr=")
+	if _, ok := ready["web"]; ok {
+		t.Fatalf("web listener with --web-addr \"\": %v", ready)
+	}
+	if _, ok := ready["web_url"]; ok {
+		t.Fatalf("web_url without a web listener: %v", ready)
+	}
+	_ = out
+}
