@@ -52,6 +52,8 @@ func TestConfigValidate(t *testing.T) {
 		{"no store", chat.Config{}, store.ErrConfig},
 		{"voice without key", chat.Config{Store: sqlite, VoiceEndpoint: "127.0.0.1:9"}, chat.ErrConfig},
 		{"voice with key", chat.Config{Store: sqlite, VoiceEndpoint: "127.0.0.1:9", VoiceKey: testVoiceKey}, nil},
+		{"negative file count", chat.Config{Store: sqlite, MaxFiles: -1}, chat.ErrConfig},
+		{"negative file size", chat.Config{Store: sqlite, MaxFileBytes: -1}, chat.ErrConfig},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -102,6 +102,9 @@ var (
 const (
 	DefaultMaxFiles     = 10
 	DefaultMaxFileBytes = 25 << 20
+	// maxFileBytes bounds Config.MaxFileBytes (so a body's limit cannot
+	// overflow).
+	maxFileBytes = 1 << 40
 )
 
 // DefaultMaxConnsPerIP is the default per-IP connection cap: a browser
@@ -185,6 +188,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: negative limit", ErrConfig)
 	case c.MaxFiles > maxFileKey+1:
 		return fmt.Errorf("%w: more than %d files per message", ErrConfig, maxFileKey+1)
+	case c.MaxFileBytes > maxFileBytes:
+		return fmt.Errorf("%w: files larger than %d bytes", ErrConfig, int64(maxFileBytes))
 	case c.ReadHeaderTimeout < 0 || c.ReadTimeout < 0 || c.WriteTimeout < 0 || c.IdleTimeout < 0 || c.UploadTimeout < 0:
 		return fmt.Errorf("%w: negative timeout", ErrConfig)
 	}

@@ -105,7 +105,8 @@ func (u *userPresence) shown() shownPresence {
 // session (attached or still resumable). mu is held while a transition's
 // PRESENCE_UPDATEs are dispatched, so others see a user's online and
 // offline in the order they happened; the dispatcher never blocks and
-// never calls back into the service, so this cannot deadlock.
+// never calls back into the service, and nothing else of the service is
+// locked under mu (presenceOut), so this cannot deadlock.
 type onlineSet struct {
 	mu    sync.Mutex
 	users map[model.Snowflake]*userPresence // guarded by mu
@@ -149,6 +150,7 @@ func (s *Service) SessionStarted(_ context.Context, ref model.SessionRef, p mode
 	if err != nil {
 		acts = json.RawMessage("[]")
 	}
+	out := s.presenceOut(ref.UserID)
 	o := s.online
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -163,7 +165,7 @@ func (s *Service) SessionStarted(_ context.Context, ref model.SessionRef, p mode
 		u.status, u.activities = status, acts
 	}
 	if after := u.shown(); !after.equal(before) {
-		s.dispatchPresence(ref.UserID, after)
+		out.send(after)
 	}
 }
 
@@ -171,6 +173,7 @@ func (s *Service) SessionStarted(_ context.Context, ref model.SessionRef, p mode
 // one takes the user offline (PRESENCE_UPDATE offline to its guilds, if
 // others saw it online).
 func (s *Service) sessionGone(user model.Snowflake) {
+	out := s.presenceOut(user)
 	o := s.online
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -183,15 +186,27 @@ func (s *Service) sessionGone(user model.Snowflake) {
 		delete(o.users, user)
 	}
 	if after := u.shown(); !after.equal(before) {
-		s.dispatchPresence(user, after)
+		out.send(after)
 	}
 }
 
-// dispatchPresence sends PRESENCE_UPDATE to each of user's guilds.
-func (s *Service) dispatchPresence(user model.Snowflake, p shownPresence) {
-	d := s.dispatcher()
-	for _, g := range s.GuildsOf(user) {
-		d.Dispatch(event("PRESENCE_UPDATE", g, model.IntentGuildPresences, p.object(user, g)))
+// presenceOut is where a user's PRESENCE_UPDATEs go: the dispatcher and
+// the user's guilds, read before onlineSet.mu is taken, so that no other
+// part's lock is taken under it.
+type presenceOut struct {
+	d      Dispatcher
+	user   model.Snowflake
+	guilds []model.Snowflake
+}
+
+func (s *Service) presenceOut(user model.Snowflake) presenceOut {
+	return presenceOut{d: s.dispatcher(), user: user, guilds: s.GuildsOf(user)}
+}
+
+// send dispatches PRESENCE_UPDATE p to each of the user's guilds.
+func (o presenceOut) send(p shownPresence) {
+	for _, g := range o.guilds {
+		o.d.Dispatch(event("PRESENCE_UPDATE", g, model.IntentGuildPresences, p.object(o.user, g)))
 	}
 }
 
@@ -209,6 +224,7 @@ func (s *Service) PresenceUpdate(_ context.Context, ref model.SessionRef, p mode
 	if err != nil {
 		return err
 	}
+	out := s.presenceOut(ref.UserID)
 	o := s.online
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -219,6 +235,6 @@ func (s *Service) PresenceUpdate(_ context.Context, ref model.SessionRef, p mode
 	} else if status == "invisible" {
 		shown = offline
 	}
-	s.dispatchPresence(ref.UserID, shown)
+	out.send(shown)
 	return nil
 }

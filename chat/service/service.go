@@ -19,8 +19,8 @@ import (
 //   - voice (voicestate.Tracker): who is in which voice channel;
 //   - online (onlineSet.mu): who is online, with which status; held while
 //     its transitions are dispatched, so they go out in order (the one
-//     lock held while calling out: the dispatcher never blocks and never
-//     calls back);
+//     lock held while calling out, and only to the gateway, which never
+//     blocks and never calls back);
 //   - disp (dispatcherSlot.mu): the gateway, set once.
 //
 // Every part takes its lock inside its own methods and returns copies;
