@@ -63,6 +63,10 @@ func TestWebClient(t *testing.T) {
 		t.Fatalf("ready web_url %q: want https://host:port", webURL)
 	}
 	shots := &screenshots{t: t, dir: artifactDir(t, "web-client"), start: began}
+	old, _ := filepath.Glob(filepath.Join(shots.dir, "*.png")) // a kept directory's last run
+	for _, f := range old {
+		_ = os.Remove(f)
+	}
 	t.Logf("screenshots: %s", shots.dir)
 	t.Logf("parley serve ready at %v", time.Since(began).Round(100*time.Millisecond))
 
@@ -232,10 +236,14 @@ func TestWebClient(t *testing.T) {
 	a.until(10*time.Second, js(fmt.Sprintf(`!!message(%s, %q) && !!message(%s, %q)`, q(hello), alice, q(reply), bot.ready.User)),
 		"sign-in: alice's page shows the history")
 	b.until(10*time.Second, js(fmt.Sprintf(`!!$('[data-member-id="%s"][data-status="online"]')`, alice)), "sign-in: bob's page lists alice online")
+	a.click(fmt.Sprintf(`[data-channel-id="%s"]`, lounge), "sign-in: alice clicks Lounge again")
+	inVoice(a, 20*time.Second, "sign-in: alice rejoined", everyone...)
+	inVoice(b, 10*time.Second, "sign-in: bob sees alice back", everyone...)
+	hears(t, "sign-in", map[*webPage][]string{a: {bob}, b: {alice}})
 	shots.take("signed-in", a, b)
 
 	// alice's connections to the web origin drop, and new ones fail until
-	// the network is back.
+	// the network is back; her voice, on its own connections, carries on.
 	expected := a.expectNetworkErrors("the dropped connection")
 	proxy.cut(web.Host, true)
 	a.until(15*time.Second, js(`$('#status')?.dataset.state === 'reconnecting'`), "drop: alice's page says it is reconnecting")
@@ -252,6 +260,9 @@ func TestWebClient(t *testing.T) {
 	b.typeInto(`#composer textarea`, welcome, "drop: bob types")
 	b.pressEnter(`#composer textarea`, "drop: bob sends")
 	a.until(10*time.Second, js(fmt.Sprintf(`!!message(%s, %q)`, q(welcome), bob)), "drop: bob's message shows at alice's")
+	inVoice(a, 10*time.Second, "drop: alice is still in voice", everyone...)
+	inVoice(b, 10*time.Second, "drop: bob still sees alice in voice", everyone...)
+	hears(t, "drop", map[*webPage][]string{a: {bob}, b: {alice}})
 	shots.take("reconnected", a, b)
 
 	for _, p := range []*webPage{a, b} {
