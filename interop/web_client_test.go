@@ -47,10 +47,12 @@ const minHeard = 1e-4
 //     arriving meanwhile is the marker that time passed);
 //   - bob reloads: signed in again, his old voice session gone, he
 //     rejoins and is listed once;
-//   - alice signs out (she leaves voice) and in again (history is there);
+//   - alice signs out (she leaves voice) and in again (history is there)
+//     and rejoins voice;
 //   - alice's connections to the web origin are cut (her browser reaches
-//     it through a CONNECT proxy): the page says it is reconnecting, then
-//     connected, and messages flow again both ways.
+//     it through a CONNECT proxy, and new ones are refused a while): the
+//     page says it is reconnecting, then connected, messages flow again
+//     both ways, and her voice, on its own connections, carried on.
 //
 // No page may write a console error or warning or throw.
 func TestWebClient(t *testing.T) {
