@@ -104,35 +104,104 @@ const (
 // skips when chromium is not installed.
 func startBrowser(t *testing.T, certPath string) *browserPage {
 	t.Helper()
-	chrome, err := exec.LookPath("chromium")
-	if err != nil {
-		missingClient(t, "chromium not on PATH (Debian's chromium package; scripts/deps.sh installs it)")
-	}
 	dir := t.TempDir()
-	wav := filepath.Join(dir, "speech.wav")
-	if err := os.WriteFile(wav, speechWAV(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	p := &browserPage{t: t, rec: filepath.Join(dir, "rec"), dir: dir, stderr: &syncBuffer{}}
-	if err := os.Mkdir(p.rec, 0o700); err != nil {
+	p := &browserPage{t: t, dir: dir}
+	p.base, p.rec = serveHarness(t)
+	p.ctx, p.stderr = startChromium(t, chromium{dir: dir, certPath: certPath, wav: speechWAV(150, 1)})
+	t.Cleanup(func() {
+		if t.Failed() {
+			p.dumpLogs()
+		}
+	})
+	p.open()
+	return p
+}
+
+// serveHarness serves the test page (interop/browser, with
+// web/voice/voice.js as /voice.js) over plain HTTP on loopback, and a
+// fresh directory as /rec/ (for envelope); it returns the page's base URL
+// and that directory.
+func serveHarness(t *testing.T) (base, rec string) {
+	t.Helper()
+	rec = filepath.Join(t.TempDir(), "rec")
+	if err := os.Mkdir(rec, 0o700); err != nil {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", http.FileServer(http.Dir(repoFile(t, "browser"))))
 	voiceJS := repoFile(t, filepath.Join("..", "web", "voice", "voice.js"))
 	mux.HandleFunc("/voice.js", func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, voiceJS) })
-	mux.Handle("/rec/", http.StripPrefix("/rec/", http.FileServer(http.Dir(p.rec))))
+	mux.Handle("/rec/", http.StripPrefix("/rec/", http.FileServer(http.Dir(rec))))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	p.base = srv.URL
+	return srv.URL, rec
+}
 
+// open navigates the page's tab to the test page and waits for the
+// harness.
+func (p *browserPage) open() {
+	p.t.Helper()
+	nav, cancel := context.WithTimeout(p.ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(nav, chromedp.Navigate(p.base+"/index.html")); err != nil {
+		p.t.Fatalf("chromium: open the test page: %v\n%s", err, p.stderr)
+	}
+	p.until(10*time.Second, `typeof window.harness === "object"`, "the harness module loaded")
+}
+
+// harnessTab opens the test page in a new tab of the browser of ctx (a
+// tab of another page): its encoder and decoder serve a test whose
+// browsers show something else.
+func harnessTab(t *testing.T, ctx context.Context, stderr *syncBuffer) *browserPage {
+	t.Helper()
+	tab, cancel := chromedp.NewContext(ctx)
+	t.Cleanup(cancel)
+	// The first action opens the tab and binds it to the context it is
+	// given: the tab's, not a shorter one.
+	if err := chromedp.Do(tab); err != nil {
+		t.Fatalf("chromium: open a tab: %v", err)
+	}
+	p := &browserPage{t: t, ctx: tab, dir: t.TempDir(), stderr: stderr}
+	p.base, p.rec = serveHarness(t)
+	p.open()
+	return p
+}
+
+// chromium is how startChromium starts a browser.
+type chromium struct {
+	dir      string // its profile and fake microphone go here
+	certPath string // the certificate trusted by its SPKI hash
+	wav      []byte // the fake microphone's source (speechWAV), looped
+	width    int    // window size; 900x600 if 0
+	height   int
+	flags    []chromedp.ExecAllocatorOption // more flags
+}
+
+// startChromium starts Debian's Chromium, headless, with a fake
+// microphone and its own profile, and returns its first tab, which lives
+// until the test ends, and its output (shown on failure). It fails
+// (PARLEY_INTEROP=1) or skips when chromium is not installed.
+func startChromium(t *testing.T, c chromium) (context.Context, *syncBuffer) {
+	t.Helper()
+	chrome, err := exec.LookPath("chromium")
+	if err != nil {
+		missingClient(t, "chromium not on PATH (Debian's chromium package; scripts/deps.sh installs it)")
+	}
+	if c.width == 0 {
+		c.width, c.height = 900, 600
+	}
+	wav := filepath.Join(c.dir, "speech.wav")
+	if err := os.WriteFile(wav, c.wav, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stderr := &syncBuffer{}
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chrome),
-		chromedp.UserDataDir(filepath.Join(dir, "profile")),
+		chromedp.UserDataDir(filepath.Join(c.dir, "profile")),
 		chromedp.NoFirstRun,
 		chromedp.NoDefaultBrowserCheck,
-		chromedp.WindowSize(900, 600),
-		chromedp.CombinedOutput(p.stderr),
+		chromedp.WindowSize(c.width, c.height),
+		chromedp.CombinedOutput(stderr),
 		// shared/docs/webrtc.md §5.
 		chromedp.Flag("headless", "new"),
 		chromedp.Flag("no-sandbox", true),
@@ -142,7 +211,7 @@ func startBrowser(t *testing.T, certPath string) *browserPage {
 		chromedp.Flag("allow-loopback-in-peer-connection", true),
 		chromedp.Flag("disable-features", "WebRtcHideLocalIpsWithMdns,Translate"),
 		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
-		chromedp.Flag("ignore-certificate-errors-spki-list", certSPKI(t, certPath)),
+		chromedp.Flag("ignore-certificate-errors-spki-list", certSPKI(t, c.certPath)),
 		// No connections out of this machine (.library/env/machines/go.md).
 		chromedp.Flag("disable-gpu", true),
 		chromedp.Flag("disable-quic", true),
@@ -158,28 +227,19 @@ func startBrowser(t *testing.T, certPath string) *browserPage {
 		chromedp.Flag("disable-renderer-backgrounding", true),
 		chromedp.Flag("disable-backgrounding-occluded-windows", true),
 	}
+	opts = append(opts, c.flags...)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelTab := chromedp.NewContext(allocCtx)
-	p.ctx = ctx
 	t.Cleanup(func() {
-		if t.Failed() {
-			p.dumpLogs()
-		}
 		cancelTab()
 		cancelAlloc() // kills Chromium and waits for it
 	})
 	// The first action starts Chromium and binds it to the context it is
 	// given: the tab's, not a shorter one.
 	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("chromium: start: %v\n%s", err, p.stderr)
+		t.Fatalf("chromium: start: %v\n%s", err, stderr)
 	}
-	nav, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := chromedp.Do(nav, chromedp.Navigate(p.base+"/index.html")); err != nil {
-		t.Fatalf("chromium: open the test page: %v\n%s", err, p.stderr)
-	}
-	p.until(10*time.Second, `typeof window.harness === "object"`, "the harness module loaded")
-	return p
+	return ctx, stderr
 }
 
 // in is the page as seen from test t (a subtest): its failures end t, not
@@ -350,21 +410,21 @@ func certSPKI(t *testing.T, certPath string) string {
 }
 
 // speechWAV is the fake microphone: 48 kHz mono 16-bit, speechReps bursts
-// of a voiced sound (a 150 Hz buzz with falling harmonics, 10 ms ramps)
-// each followed by near silence (±1 LSB of dither, so no encoder sees
-// digital zero).
-func speechWAV() []byte {
+// of a voiced sound (a buzz at pitch Hz with falling harmonics, 10 ms
+// ramps) each followed by near silence (±1 LSB of dither from seed, so no
+// encoder sees digital zero).
+func speechWAV(pitch float64, seed uint64) []byte {
 	const rate = 48000
 	burst, gap := int(speechBurst.Seconds()*rate), int(speechGap.Seconds()*rate)
 	ramp := rate / 100
-	rng := rand.New(rand.NewPCG(1, 2))
+	rng := rand.New(rand.NewPCG(seed, 2))
 	var pcm []int16
 	for range speechReps {
 		for i := range burst {
 			env := min(1, float64(i)/float64(ramp), float64(burst-i)/float64(ramp))
 			v := 0.0
 			for k := 1; k <= 8; k++ {
-				v += math.Sin(2*math.Pi*150*float64(k*i)/rate) / float64(k)
+				v += math.Sin(2*math.Pi*pitch*float64(k*i)/rate) / float64(k)
 			}
 			pcm = append(pcm, int16(0.25*env*v*32767))
 		}
@@ -562,4 +622,43 @@ func blockUDP(t *testing.T, a, b int) (unblock func()) {
 	}
 	t.Cleanup(unblock)
 	return unblock
+}
+
+// encodeWAV has the browser's Opus encoder (WebCodecs) encode a WAV file
+// (48 kHz mono, such as speechWAV's) as 20 ms frames.
+func (p *browserPage) encodeWAV(name string, wav []byte) [][]byte {
+	p.t.Helper()
+	if err := os.WriteFile(filepath.Join(p.rec, name), wav, 0o600); err != nil {
+		p.t.Fatal(err)
+	}
+	b64 := eval[[]string](p, 20*time.Second, fmt.Sprintf(`harness.encodeWAV("/rec/%s")`, name))
+	out := make([][]byte, len(b64))
+	for i, s := range b64 {
+		var err error
+		if out[i], err = base64.StdEncoding.DecodeString(s); err != nil {
+			p.t.Fatal(err)
+		}
+	}
+	return out
+}
+
+// analysis is harness.analyse: energy per 20 ms (dBFS) and the median
+// pitch of the loud windows.
+type analysis struct {
+	Envelope []float64 `json:"envelope"`
+	Pitch    float64   `json:"pitch"`
+}
+
+// analyse has the browser decode frames (as an Ogg Opus file served from
+// /rec/) and measure them.
+func (p *browserPage) analyse(name string, frames [][]byte) analysis {
+	p.t.Helper()
+	var buf bytes.Buffer
+	if err := ogg.Write(&buf, frames); err != nil {
+		p.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(p.rec, name), buf.Bytes(), 0o600); err != nil {
+		p.t.Fatal(err)
+	}
+	return eval[analysis](p, 20*time.Second, fmt.Sprintf(`harness.analyse("/rec/%s")`, name))
 }

@@ -9,8 +9,13 @@
 // connect() to settling against a fake gateway that misbehaves
 // (voice_browser_connect_test.go), and loads a page from the web origin
 // that reaches chat's REST API and gateway on that same origin
-// (web_origin_browser_test.go). The UDP block uses an nftables table of
-// its own (root, as `make test` runs here).
+// (web_origin_browser_test.go). The web client is proved whole as a
+// newcomer gets it (web_client_test.go): the real `parley serve --dev`
+// binary, two people in two Chromium browsers on its web origin, a
+// discord.js bot and the Go voice client, through sign-up, chat, an
+// image, voice, mute, a reload, sign-out and a dropped connection. The
+// UDP block uses an nftables table of its own (root, as `make test` runs
+// here).
 //
 // The package has no non-test code besides this comment. The tests run under
 // `make test` with PARLEY_INTEROP=1, where a missing client (Node, the npm
@@ -19,5 +24,7 @@
 // PARLEY_TEST_ARTIFACTS=DIR keeps what a test leaves to look at, such as the
 // browser test's screenshot of its page (browser-voice.png, taken while the
 // others' tones play), which is otherwise in the test's temp dir and deleted
-// with it.
+// with it. The web client test's screenshots of each state go to
+// $PARLEY_ARTIFACTS/web-client (or $PARLEY_TEST_ARTIFACTS/web-client), else
+// to a new temporary directory that is kept; the test logs where.
 package interop

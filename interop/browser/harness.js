@@ -78,6 +78,43 @@ function render() {
   $('users').innerHTML = rows.join('');
 }
 
+// encode encodes 48 kHz mono samples as 20 ms Opus packets (WebCodecs), base64.
+async function encode(data) {
+  const frames = [];
+  let failed = null;
+  const enc = new AudioEncoder({
+    output: (chunk) => {
+      const b = new Uint8Array(chunk.byteLength);
+      chunk.copyTo(b);
+      frames.push(base64(b));
+    },
+    error: (e) => (failed = e),
+  });
+  enc.configure({ codec: 'opus', sampleRate: 48000, numberOfChannels: 1, bitrate: 64000, opus: { frameDuration: 20000 } });
+  enc.encode(new AudioData({ format: 'f32', sampleRate: 48000, numberOfFrames: data.length, numberOfChannels: 1, timestamp: 0, data }));
+  await enc.flush();
+  enc.close();
+  if (failed) throw failed;
+  return frames;
+}
+
+// pitch estimates the fundamental (80-600 Hz) of 48 kHz samples: the
+// shortest lag whose autocorrelation comes within 10 % of the best.
+function pitch(x) {
+  const corr = [];
+  let best = 0;
+  for (let lag = 80; lag <= 600; lag++) {
+    let c = 0;
+    for (let i = 0; i + lag < x.length; i++) c += x[i] * x[i + lag];
+    corr[lag] = c;
+    best = Math.max(best, c);
+  }
+  for (let lag = 81; lag < 600; lag++) {
+    if (corr[lag] >= 0.9 * best && corr[lag] >= corr[lag - 1] && corr[lag] >= corr[lag + 1]) return 48000 / lag;
+  }
+  return 0;
+}
+
 function base64(bytes) {
   let s = '';
   for (const b of bytes) s += String.fromCharCode(b);
@@ -206,28 +243,22 @@ window.harness = {
   // encodeTone encodes ms of a tone at freq Hz (with two harmonics) as 20 ms
   // Opus packets, base64.
   async encodeTone(freq, ms) {
-    const frames = [];
-    let failed = null;
-    const enc = new AudioEncoder({
-      output: (chunk) => {
-        const b = new Uint8Array(chunk.byteLength);
-        chunk.copyTo(b);
-        frames.push(base64(b));
-      },
-      error: (e) => (failed = e),
-    });
-    enc.configure({ codec: 'opus', sampleRate: 48000, numberOfChannels: 1, bitrate: 64000, opus: { frameDuration: 20000 } });
     const n = (48000 * ms) / 1000;
     const data = new Float32Array(n);
     for (let i = 0; i < n; i++) {
       const w = (2 * Math.PI * freq * i) / 48000;
       data[i] = 0.3 * Math.sin(w) + 0.1 * Math.sin(2 * w) + 0.05 * Math.sin(3 * w);
     }
-    enc.encode(new AudioData({ format: 'f32', sampleRate: 48000, numberOfFrames: n, numberOfChannels: 1, timestamp: 0, data }));
-    await enc.flush();
-    enc.close();
-    if (failed) throw failed;
-    return frames;
+    return encode(data);
+  },
+
+  // encodeWAV encodes a 48 kHz mono WAV file (served from /rec/) as 20 ms
+  // Opus packets, base64.
+  async encodeWAV(url) {
+    const res = await fetch(url);
+    if (!res.ok) throw new Error(`${url}: ${res.status}`);
+    const decoded = await new OfflineAudioContext(1, 1, 48000).decodeAudioData(await res.arrayBuffer());
+    return encode(decoded.getChannelData(0));
   },
 
   // envelope decodes an Ogg Opus file and returns its energy per 20 ms window, in dBFS.
@@ -239,6 +270,25 @@ window.harness = {
     const out = [];
     for (let i = 0; i + 960 <= pcm.length; i += 960) out.push(Math.round(dbfs(pcm.subarray(i, i + 960)) * 10) / 10);
     return out;
+  },
+
+  // analyse decodes an Ogg Opus file and returns its energy per 20 ms
+  // window (dBFS, as envelope) and the median pitch (Hz, autocorrelation)
+  // of its windows louder than -30 dBFS (0 if none).
+  async analyse(url) {
+    const res = await fetch(url);
+    if (!res.ok) throw new Error(`${url}: ${res.status}`);
+    const decoded = await new OfflineAudioContext(1, 1, 48000).decodeAudioData(await res.arrayBuffer());
+    const pcm = decoded.getChannelData(0);
+    const envelope = [];
+    const pitches = [];
+    for (let i = 0; i + 960 <= pcm.length; i += 960) {
+      const db = dbfs(pcm.subarray(i, i + 960));
+      envelope.push(Math.round(db * 10) / 10);
+      if (db > -30 && i + 1920 <= pcm.length) pitches.push(pitch(pcm.subarray(i, i + 1920)));
+    }
+    pitches.sort((a, b) => a - b);
+    return { envelope, pitch: pitches.length ? pitches[pitches.length >> 1] : 0 };
   },
 
   log() {
