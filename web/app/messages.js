@@ -6,7 +6,7 @@
 import { h, $, avatar } from './dom.js';
 import { icon } from './icons.js';
 import { render as renderMarkdown } from './markdown.js';
-import { fitBox, thumbURL, formatSize } from './urls.js';
+import { fitBox, thumbURL, formatSize, mediaURL } from './urls.js';
 import { messagesOf, addHistory, displayName, snowflakeTime, markRead, isUnread, cmpId } from './store.js';
 
 const PAGE = 50;
@@ -15,6 +15,9 @@ const GROUP_MS = 7 * 60 * 1000;
 function isImage(a) {
   return /^image\//.test(a?.content_type ?? '') && a.width > 0 && a.height > 0 && (a.proxy_url || a.url);
 }
+
+// here puts an attachment URL on this page's origin (urls.js mediaURL).
+const here = (url) => mediaURL(url, location.origin);
 
 function when(iso) {
   const d = new Date(iso);
@@ -187,7 +190,7 @@ export class MessageView {
     if (isImage(a)) {
       const max = Math.max(120, Math.min(400, this.#el.clientWidth - 96));
       const box = fitBox(a.width, a.height, max, 300);
-      const src = thumbURL(a.proxy_url || a.url, box, a, window.devicePixelRatio);
+      const src = thumbURL(here(a.proxy_url || a.url), box, a, window.devicePixelRatio);
       const img = h('img', {
         class: 'attachment', src, width: String(box.width), height: String(box.height), alt: a.filename ?? 'image',
         decoding: 'async',
@@ -198,7 +201,7 @@ export class MessageView {
         onclick: () => this.#lightbox(a),
       }, img);
     }
-    return h('a', { class: 'att-file', href: a.url, download: a.filename ?? true, rel: 'noopener', target: '_blank' },
+    return h('a', { class: 'att-file', href: here(a.url || a.proxy_url), download: a.filename ?? true, rel: 'noopener', target: '_blank' },
       icon('file'), h('span', { class: 'att-name' }, a.filename ?? 'file'), h('span', { class: 'att-size' }, formatSize(a.size)));
   }
 
@@ -208,9 +211,9 @@ export class MessageView {
     img.alt = a.filename ?? 'image';
     img.width = a.width;
     img.height = a.height;
-    img.src = a.proxy_url || a.url;
+    img.src = here(a.proxy_url || a.url);
     const open = $('.lightbox-open', box);
-    open.href = a.url || a.proxy_url;
+    open.href = here(a.url || a.proxy_url);
     box.showModal();
   }
 
