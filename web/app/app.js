@@ -254,6 +254,7 @@ function signedOut(message = '') {
   // Nothing of this user's is left for the next one: draft, queued files,
   // uploads and unsent messages.
   app.messages.reset();
+  app.composer.reset();
   $('#app').hidden = true;
   $('#auth').hidden = false;
   $('#auth [role=alert]').textContent = message;
