@@ -236,12 +236,13 @@ function newVoice(userId) {
     v.link = e.detail.link ?? null;
     render('status');
   });
+  v.addEventListener('notice', (e) => toast(e.detail.message));
   return v;
 }
 
 // signedOut returns to the sign-in view, with why.
 function signedOut(message = '') {
-  app.voice?.leave();
+  app.voice?.dispose(); // leaves, stops the microphone, the meter and the AudioContext
   app.voice = null;
   app.gw?.close();
   app.gw = null;
@@ -325,7 +326,10 @@ function wire() {
     e.currentTarget.setAttribute('aria-expanded', String(!box.hidden));
     if (!box.hidden) renderDevices(app);
   });
-  $('select[name=input-device]').addEventListener('change', (e) => app.voice?.setInputDevice(e.target.value).catch(report('Could not switch the microphone')));
+  $('select[name=input-device]').addEventListener('change', (e) => app.voice?.setInputDevice(e.target.value).catch((error) => {
+    report('Could not switch the microphone')(error);
+    renderDevices(app); // the picker shows the microphone still in use
+  }));
   $('select[name=output-device]').addEventListener('change', (e) => app.voice?.setOutputDevice(e.target.value).catch(report('Could not switch the speaker')));
   navigator.mediaDevices?.addEventListener?.('devicechange', () => renderDevices(app));
   const nav = $('[data-action=toggle-nav]');
