@@ -98,7 +98,8 @@ export class Composer {
   #grow() {
     const t = this.#text;
     t.style.height = 'auto';
-    t.style.height = `${Math.min(t.scrollHeight, 240)}px`;
+    // Not laid out (the page is hidden, signed out): its natural height.
+    t.style.height = t.scrollHeight ? `${Math.min(t.scrollHeight, 240)}px` : '';
   }
 
   #typing() {
