@@ -22,6 +22,10 @@ import { VoiceSignal } from './voicesignal.js';
 const VAD_DB = -50; // dBFS above which the microphone counts as talking
 const VAD_HANGOVER = 350; // ms of quiet before speaking ends
 const TICK = 50; // ms between level measurements
+// A connection not up this long after it started or dropped (a socket that
+// never opens nor closes, a server that never says Hello) is given up and
+// rejoined through chat.
+const STALL_MS = 30000;
 const VOLUME_KEY = 'parley.volume.';
 
 function dbfs(buf) {
@@ -38,7 +42,7 @@ export function volumeOf(userId, storage = globalThis.localStorage) {
 
 export class VoiceSession extends EventTarget {
   #sig; #me; #ctx = null; #mic = null; #micSrc = null; #micAnalyser = null;
-  #vc = null; #users = new Map(); // userId -> {el, src, gain, analyser, buf}
+  #vc = null; #stall = null; #users = new Map(); // userId -> {el, src, gain, analyser, buf}
   #tick = null; #lastTick = 0; #loudAt = 0;
   #gen = 0; // bumped by every join, leave and dispose: an await that sees it changed is stale
   #sink = null; // {el, dest}: the output through an <audio> element (no AudioContext.setSinkId)
@@ -226,9 +230,15 @@ export class VoiceSession extends EventTarget {
   #teardown() {
     const vc = this.#vc;
     this.#vc = null;
+    this.#unwatch();
     vc?.disconnect();
     for (const id of [...this.#users.keys()]) this.#dropUser(id);
     this.speaking.clear();
+  }
+
+  #unwatch() {
+    clearTimeout(this.#stall);
+    this.#stall = null;
   }
 
   /** onDispatch follows the chat gateway's events (voice states, READY, RESUMED). */
@@ -247,9 +257,16 @@ export class VoiceSession extends EventTarget {
     let opened = false; // a Hello came (then Ready or Resumed): the endpoint is reachable and trusted
     vc.addEventListener('ready', () => { opened = true; });
     vc.addEventListener('resumed', () => { opened = true; });
+    // Down (connecting, or reconnecting after a drop) for STALL_MS: rejoin.
+    const watch = () => {
+      this.#stall ??= setTimeout(() => this.#vc === vc && this.#failed('The voice server did not answer.'), STALL_MS);
+    };
+    watch();
     vc.addEventListener('state', (e) => {
       if (this.#vc !== vc) return;
       const s = e.detail.state;
+      if (s === 'connected') this.#unwatch();
+      else watch();
       if (s === 'connected') {
         this.#sig.connected();
         this.#setState('connected', this.micDenied ? this.micError : '');
@@ -294,7 +311,7 @@ export class VoiceSession extends EventTarget {
   #why(endpoint, code, opened, fallback) {
     const trust = !opened && code === 1006 ? voiceTrustURL(endpoint, location.host) : null;
     if (!trust) return [fallback, null];
-    return [`Cannot reach the voice server at ${endpoint}. If it uses a self-signed certificate, this browser may need to trust it on the voice port too: open ${trust} in a new tab, accept the certificate, then come back.`, trust];
+    return [`Cannot reach the voice server. This browser may need to trust the server's certificate on the voice port (${endpoint}): open that page in a new tab, accept the certificate, then come back.`, trust];
   }
 
   // failed: the connection closed for good; VoiceSignal rejoins through
