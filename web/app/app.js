@@ -48,13 +48,10 @@ function flush() {
   const d = new Set(dirty);
   dirty.clear();
   if (!app.state.me) return;
-  if (d.has('ready')) {
-    // A new chat session reset the store: come back to this channel once
-    // its guild is here again, and load its messages afresh (those sent
-    // during the outage included).
-    if (app.guildId) app.wanted ??= { guildId: app.guildId, channelId: app.channelId };
-    if (app.channelId) app.messages.show(app.channelId);
-  }
+  // A new chat session reset the store: the open channel's messages load
+  // afresh (those sent during the outage included). The selection stays:
+  // resolveSelection waits for its guild's GUILD_CREATE.
+  if (d.has('ready') && app.channelId) app.messages.show(app.channelId);
   if (d.has('guilds') || d.has('channels')) {
     resolveSelection();
     renderGuilds(app);
