@@ -13,7 +13,8 @@ import (
 
 // TestClientModules runs the web client's pure-logic unit tests
 // (web/app/*.test.js: the gateway state machine, the store and unread
-// marks, Markdown, URL building, API errors) in Node. It skips without
+// marks, the voice requests and rejoins, Markdown, URL building, API
+// errors) in Node. It skips without
 // node unless PARLEY_INTEROP is set (make test), where it fails.
 func TestClientModules(t *testing.T) {
 	node, err := exec.LookPath("node")

@@ -52,7 +52,9 @@ export function errorMessage(status, body, fallback = 'Something went wrong') {
 export class Api {
   /**
    * token: the user's token (or null); onUnauthorized: called once per
-   * request answered 401 while a token was set (expired or revoked).
+   * request answered 401 whose token is still the current one (expired or
+   * revoked); a late 401 for a token since replaced (sign-out, another
+   * user signed in) is only that request's error.
    */
   constructor({ token = null, onUnauthorized = () => {}, base = API_BASE, fetchImpl } = {}) {
     this.token = token;
@@ -61,19 +63,24 @@ export class Api {
     this.fetch = fetchImpl ?? ((...a) => globalThis.fetch(...a));
   }
 
-  #headers(json) {
+  #headers(token, json) {
     const h = {};
-    if (this.token) h.Authorization = this.token;
+    if (token) h.Authorization = token;
     if (json) h['Content-Type'] = 'application/json';
     return h;
   }
 
+  // unauthorized reports a 401 for token if it is still the current one.
+  #unauthorized(status, token) {
+    if (status === 401 && token && token === this.token) this.onUnauthorized();
+  }
+
   async request(method, path, body, { keepalive = false } = {}) {
-    const hadToken = Boolean(this.token);
+    const token = this.token;
     let res;
     try {
       res = await this.fetch(this.base + path, {
-        method, headers: this.#headers(body !== undefined), keepalive,
+        method, headers: this.#headers(token, body !== undefined), keepalive,
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch {
@@ -89,7 +96,7 @@ export class Api {
       }
     }
     if (!res.ok) {
-      if (res.status === 401 && hadToken) this.onUnauthorized();
+      this.#unauthorized(res.status, token);
       throw new ApiError(res.status, data);
     }
     return data;
@@ -111,10 +118,10 @@ export class Api {
     const body = { ...payload, attachments: files.map((f, i) => ({ id: i, filename: f.name })) };
     form.append('payload_json', JSON.stringify(body));
     files.forEach((f, i) => form.append(`files[${i}]`, f, f.name));
-    const hadToken = Boolean(this.token);
+    const token = this.token;
     const promise = new Promise((resolve, reject) => {
       xhr.open('POST', this.base + path);
-      if (this.token) xhr.setRequestHeader('Authorization', this.token);
+      if (token) xhr.setRequestHeader('Authorization', token);
       xhr.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded / e.total);
       xhr.onerror = () => reject(new ApiError(0, null));
       xhr.onabort = () => reject(Object.assign(new ApiError(0, null), { aborted: true }));
@@ -126,7 +133,7 @@ export class Api {
           data = null;
         }
         if (xhr.status >= 200 && xhr.status < 300) return resolve(data);
-        if (xhr.status === 401 && hadToken) this.onUnauthorized();
+        this.#unauthorized(xhr.status, token);
         reject(new ApiError(xhr.status, data));
       };
       xhr.send(form);

@@ -48,3 +48,17 @@ test('Api: network failure', async () => {
   const api = new Api({ fetchImpl: async () => { throw new TypeError('failed'); } });
   await assert.rejects(api.get('/x'), (e) => e.status === 0);
 });
+
+test('Api: a late 401 for a replaced token does not sign the new user out', async () => {
+  let out = 0;
+  let answer;
+  const api = new Api({
+    token: 'old', onUnauthorized: () => out++,
+    fetchImpl: () => new Promise((resolve) => { answer = resolve; }),
+  });
+  const req = api.get('/users/@me');
+  api.token = 'new'; // signed out and in again while the request was out
+  answer({ ok: false, status: 401, text: async () => '' });
+  await assert.rejects(req, (e) => e.status === 401);
+  assert.equal(out, 0);
+});

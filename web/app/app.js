@@ -48,6 +48,10 @@ function flush() {
   const d = new Set(dirty);
   dirty.clear();
   if (!app.state.me) return;
+  // A new chat session reset the store: the open channel's messages load
+  // afresh (those sent during the outage included). The selection stays:
+  // resolveSelection waits for its guild's GUILD_CREATE.
+  if (d.has('ready') && app.channelId) app.messages.show(app.channelId);
   if (d.has('guilds') || d.has('channels')) {
     resolveSelection();
     renderGuilds(app);
@@ -74,7 +78,9 @@ function renderHeader() {
 function renderTyping() {
   const ids = app.channelId ? typingUsers(app.state, app.channelId) : [];
   const el = $('#typing');
-  el.textContent = typingText(ids.map((id) => displayName(app.state, app.guildId, id)));
+  const text = typingText(ids.map((id) => displayName(app.state, app.guildId, id)));
+  // A live region: written only when it changes, or screen readers repeat it.
+  if (el.textContent !== text) el.textContent = text;
   el.classList.toggle('active', ids.length > 0);
 }
 
@@ -102,7 +108,7 @@ function currentStatus() {
   if (gw.state === 'reconnecting') return ['reconnecting', 'Connection lost. Reconnecting…'];
   if (gw.state === 'closed') return ['offline', 'Disconnected.'];
   if (v?.channelId) {
-    if (v.state === 'failed') return ['voice-failed', v.message || 'Voice connection failed. Retrying…'];
+    if (v.state === 'failed') return ['voice-failed', v.message || 'Voice connection failed. Retrying…', v.link];
     if (v.state === 'reconnecting') return ['reconnecting', 'Voice connection lost. Reconnecting…'];
     if (v.micDenied) return ['mic-denied', v.micError];
   }
@@ -110,12 +116,22 @@ function currentStatus() {
 }
 
 function renderStatus() {
-  const [state, msg] = currentStatus();
+  const [state, msg, link = null] = currentStatus();
   const el = $('#status');
-  if (el.dataset.state !== state || $('.status-text', el).textContent !== msg) {
-    el.dataset.state = state;
-    $('.status-text', el).textContent = msg;
+  let a = $('.status-link', el);
+  if (el.dataset.state === state && $('.status-text', el).textContent === msg && (a?.href ?? null) === link) return;
+  el.dataset.state = state;
+  $('.status-text', el).textContent = msg;
+  if (!link) return a?.remove();
+  if (!a) {
+    a = document.createElement('a');
+    a.className = 'status-link';
+    a.target = '_blank';
+    a.rel = 'noopener';
+    el.append(' ', a);
   }
+  a.href = link;
+  a.textContent = `Open ${link}`;
 }
 
 // Selection and routing.
@@ -127,8 +143,16 @@ function resolveSelection() {
     app.wanted = null;
     return select(w.guildId, w.channelId, true);
   }
-  if (app.guildId && s.guilds.has(app.guildId) && app.state.channels.get(app.channelId)) return;
-  const g = (app.guildId && s.guilds.has(app.guildId)) ? app.guildId : [...s.guilds.values()].filter((x) => !x.unavailable).sort((a, b) => cmpId(a.id, b.id))[0]?.id;
+  const cur = app.guildId ? s.guilds.get(app.guildId) : null;
+  if (cur?.unavailable) return; // its GUILD_CREATE is on the way
+  if (cur) {
+    const c = s.channels.get(app.channelId);
+    if (c && c.guild_id === app.guildId && c.type === 0) return;
+    // A guild without a text channel (none, or none visible) is settled
+    // with no channel open: selecting it again would redraw for ever.
+    if (!app.channelId && guildChannels(s, app.guildId, 0).length === 0) return;
+  }
+  const g = cur ? app.guildId : [...s.guilds.values()].filter((x) => !x.unavailable).sort((a, b) => cmpId(a.id, b.id))[0]?.id;
   if (g) select(g, null, true);
 }
 
@@ -153,7 +177,7 @@ function select(guildId, channelId, replace = false) {
     app.composer.channelChanged(s.channels.get(channelId)?.name);
     if (!replace) app.composer.focus();
   }
-  render('channels', 'typing', ...(changedGuild ? ['members', 'voice'] : []));
+  if (changedGuild || changedChannel) render('channels', 'typing', ...(changedGuild ? ['members', 'voice'] : []));
 }
 
 async function clickVoice(channelId) {
@@ -206,14 +230,16 @@ function newVoice(userId) {
   v.addEventListener('change', (e) => (e.detail.speaking ? render('speaking') : render('voice', 'voicectl', 'speaking')));
   v.addEventListener('status', (e) => {
     v.message = e.detail.message;
+    v.link = e.detail.link ?? null;
     render('status');
   });
+  v.addEventListener('notice', (e) => toast(e.detail.message));
   return v;
 }
 
 // signedOut returns to the sign-in view, with why.
 function signedOut(message = '') {
-  app.voice?.leave();
+  app.voice?.dispose(); // leaves, stops the microphone, the meter and the AudioContext
   app.voice = null;
   app.gw?.close();
   app.gw = null;
@@ -221,7 +247,12 @@ function signedOut(message = '') {
   localStorage.removeItem(TOKEN_KEY);
   app.state = createState();
   app.guildId = app.channelId = null;
-  app.messages.show(null);
+  app.wanted = null;
+  app.volumeOpen = null;
+  // Nothing of this user's is left for the next one: draft, queued files,
+  // uploads and unsent messages.
+  app.messages.reset();
+  app.composer.reset();
   $('#app').hidden = true;
   $('#auth').hidden = false;
   $('#auth [role=alert]').textContent = message;
@@ -292,7 +323,10 @@ function wire() {
     e.currentTarget.setAttribute('aria-expanded', String(!box.hidden));
     if (!box.hidden) renderDevices(app);
   });
-  $('select[name=input-device]').addEventListener('change', (e) => app.voice?.setInputDevice(e.target.value).catch(report('Could not switch the microphone')));
+  $('select[name=input-device]').addEventListener('change', (e) => app.voice?.setInputDevice(e.target.value).catch((error) => {
+    report('Could not switch the microphone')(error);
+    renderDevices(app); // the picker shows the microphone still in use
+  }));
   $('select[name=output-device]').addEventListener('change', (e) => app.voice?.setOutputDevice(e.target.value).catch(report('Could not switch the speaker')));
   navigator.mediaDevices?.addEventListener?.('devicechange', () => renderDevices(app));
   const nav = $('[data-action=toggle-nav]');
@@ -302,10 +336,15 @@ function wire() {
   });
   $('.scrim').addEventListener('click', () => { document.body.classList.remove('nav-open'); nav.setAttribute('aria-expanded', 'false'); });
   const members = $('[data-action=toggle-members]');
+  // Pressed means the member list shows: by default in a wide window, only
+  // when toggled in a narrow one (app.css's 1000 px breakpoint).
+  const syncMembers = () => members.setAttribute('aria-pressed', String(getComputedStyle($('.members')).display !== 'none'));
   members.addEventListener('click', () => {
     document.body.classList.toggle('members-toggled');
-    members.setAttribute('aria-pressed', String(getComputedStyle($('.members')).display !== 'none'));
+    syncMembers();
   });
+  matchMedia('(max-width: 1000px)').addEventListener('change', syncMembers);
+  syncMembers();
   document.addEventListener('keydown', (e) => {
     if (e.key === 'Escape' && document.body.classList.contains('nav-open')) {
       document.body.classList.remove('nav-open');

@@ -8,7 +8,12 @@ import { icon } from './icons.js';
 import { formatSize } from './urls.js';
 
 const TYPING_EVERY = 8000;
+// The server's attachment limits (parley serve --chat-max-files and
+// --chat-max-file-bytes; these are its defaults, which the page cannot
+// read). Checked before sending: a body over the limit is refused before
+// it is read, which a browser reports as a network error.
 const MAX_FILES = 10;
+const MAX_FILE_BYTES = 25 * 1024 * 1024;
 
 function nonce() {
   // Discord's nonces are snowflake-like numbers; 19 digits is within 25.
@@ -45,6 +50,15 @@ export class Composer {
       this.add([...this.#input.files]);
       this.#input.value = '';
     });
+    // A file dropped anywhere else would make the browser open it in this
+    // tab, leaving the page (and the call).
+    const files = (e) => [...(e.dataTransfer?.types ?? [])].includes('Files');
+    document.addEventListener('dragover', (e) => {
+      if (!files(e) || e.defaultPrevented) return;
+      e.preventDefault();
+      e.dataTransfer.dropEffect = 'none';
+    });
+    document.addEventListener('drop', (e) => { if (files(e)) e.preventDefault(); });
     const zone = $('.chat');
     zone.addEventListener('dragover', (e) => {
       if (![...(e.dataTransfer?.types ?? [])].includes('Files')) return;
@@ -84,7 +98,8 @@ export class Composer {
   #grow() {
     const t = this.#text;
     t.style.height = 'auto';
-    t.style.height = `${Math.min(t.scrollHeight, 240)}px`;
+    // Not laid out (the page is hidden, signed out): its natural height.
+    t.style.height = t.scrollHeight ? `${Math.min(t.scrollHeight, 240)}px` : '';
   }
 
   #typing() {
@@ -101,17 +116,35 @@ export class Composer {
     this.#error.hidden = !msg;
   }
 
-  /** add queues files to send with the next message. */
+  /** add queues files to send with the next message (within the server's limits). */
   add(files) {
-    const room = MAX_FILES - this.#files.length;
-    if (files.length > room) this.#showError(`You can send up to ${MAX_FILES} files at once.`);
-    else this.#showError('');
-    for (const file of files.slice(0, Math.max(0, room))) {
+    const problems = [];
+    const big = files.filter((f) => f.size > MAX_FILE_BYTES);
+    if (big.length) {
+      problems.push(big.length === 1
+        ? `${big[0].name} is ${formatSize(big[0].size)}; files can be up to ${formatSize(MAX_FILE_BYTES)}.`
+        : `${big.length} files are larger than ${formatSize(MAX_FILE_BYTES)}, the most a file can be.`);
+    }
+    const fit = files.filter((f) => f.size <= MAX_FILE_BYTES);
+    const room = Math.max(0, MAX_FILES - this.#files.length);
+    if (fit.length > room) problems.push(`You can send up to ${MAX_FILES} files at once.`);
+    this.#showError(problems.join(' '));
+    for (const file of fit.slice(0, room)) {
       const url = /^image\//.test(file.type) ? URL.createObjectURL(file) : null;
       this.#files.push({ file, url });
     }
     this.#drawFiles();
     this.#text.focus();
+  }
+
+  /** reset forgets the draft and the queued files (sign-out). */
+  reset() {
+    this.#text.value = '';
+    this.#grow();
+    this.clearFiles();
+    this.#showError('');
+    this.#typedAt = 0;
+    this.#text.placeholder = 'Message';
   }
 
   clearFiles() {
@@ -144,6 +177,9 @@ export class Composer {
     const files = this.#files.map((f) => f.file);
     if (!ch || (!content.trim() && !files.length)) return;
     if (content.length > 2000) return this.#showError('Messages are limited to 2000 characters.');
+    if (files.length > MAX_FILES || files.some((f) => f.size > MAX_FILE_BYTES)) {
+      return this.#showError(`You can send up to ${MAX_FILES} files of ${formatSize(MAX_FILE_BYTES)} at once.`);
+    }
     this.#showError('');
     this.#text.value = '';
     this.#grow();
@@ -162,6 +198,7 @@ export class Composer {
 
   async #post(p) {
     const api = this.#app.api;
+    const state = this.#app.state; // signed out meanwhile: the answer is not for this page any more
     const path = `/channels/${p.channelId}/messages`;
     const payload = { content: p.content, nonce: p.nonce };
     try {
@@ -172,13 +209,16 @@ export class Composer {
           const bar = p.el?.querySelector('progress');
           if (bar) bar.value = f;
         });
+        p.abort = up.abort;
         msg = await up.promise;
       } else {
         msg = await api.post(path, payload);
       }
+      if (this.#app.state !== state) return;
       this.#app.messages.removePending((x) => x === p);
       if (msg?.id) this.#app.apply('MESSAGE_CREATE', msg);
     } catch (error) {
+      if (this.#app.state !== state || error.aborted) return;
       p.error = error.message;
       this.#app.messages.updatePending(p);
     }

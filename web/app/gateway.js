@@ -3,7 +3,8 @@
 // fraction of the interval, as Discord asks), resumes with session_id and
 // seq on READY's resume_gateway_url after a drop, identifies afresh on
 // op 9 (not resumable), 4007 and 4009, and backs off with jitter between
-// attempts. Unit tested in Node with a fake socket (gateway.test.js).
+// attempts. A socket that opens but sends no Hello within helloTimeout is
+// dropped and retried like any other drop. Unit tested in Node with a fake socket (gateway.test.js).
 //
 //   const gw = new Gateway({ url, token, intents });
 //   gw.addEventListener('dispatch', (e) => e.detail /* {t, d, s} */);
@@ -56,19 +57,20 @@ export function backoff(attempt, random = Math.random, max = 30000) {
 }
 
 export class Gateway extends EventTarget {
-  #o; #ws = null; #hb = null; #first = null; #acked = true; #timer = null; #attempt = 0;
+  #o; #ws = null; #hb = null; #first = null; #acked = true; #timer = null; #hello = null; #attempt = 0;
   #seq = null; #sessionId = null; #resumeUrl = null;
 
   /**
    * url: the gateway URL; token; intents; WebSocket: the constructor
    * (tests pass a fake); timers: {setTimeout, clearTimeout, setInterval,
-   * clearInterval}; random: () => [0, 1); properties: identify properties.
+   * clearInterval}; random: () => [0, 1); properties: identify properties;
+   * helloTimeout: ms to wait for Hello on a new socket (15 s).
    */
   constructor(opts) {
     super();
     const g = globalThis;
     this.#o = {
-      intents: CLIENT_INTENTS, WebSocket: g.WebSocket, random: Math.random,
+      intents: CLIENT_INTENTS, WebSocket: g.WebSocket, random: Math.random, helloTimeout: 15000,
       timers: { setTimeout: g.setTimeout.bind(g), clearTimeout: g.clearTimeout.bind(g),
         setInterval: g.setInterval.bind(g), clearInterval: g.clearInterval.bind(g) },
       properties: { os: 'web', browser: 'parley-web', device: 'parley-web' },
@@ -128,6 +130,9 @@ export class Gateway extends EventTarget {
       return this.#closed(1006, 'cannot open');
     }
     this.#ws = ws;
+    // A socket that never says Hello (a proxy that accepts and stalls, a
+    // server stuck before it) would leave the page "Connecting…" forever.
+    this.#hello = this.#o.timers.setTimeout(() => this.#ws === ws && this.#drop(CLOSE_RECONNECT, 'no hello'), this.#o.helloTimeout);
     ws.onmessage = (e) => {
       if (this.#ws !== ws || typeof e.data !== 'string') return;
       let m;
@@ -145,6 +150,8 @@ export class Gateway extends EventTarget {
     const d = m.d;
     switch (m.op) {
       case OP.HELLO:
+        this.#o.timers.clearTimeout(this.#hello);
+        this.#hello = null;
         this.#heartbeat(d?.heartbeat_interval);
         if (this.#sessionId) this.send(OP.RESUME, { token: this.#o.token, session_id: this.#sessionId, seq: this.#seq });
         else this.send(OP.IDENTIFY, { token: this.#o.token, intents: this.#o.intents, properties: this.#o.properties });
@@ -208,7 +215,8 @@ export class Gateway extends EventTarget {
   #detach() {
     this.#stopHeartbeat();
     this.#o.timers.clearTimeout(this.#timer);
-    this.#timer = null;
+    this.#o.timers.clearTimeout(this.#hello);
+    this.#timer = this.#hello = null;
     if (this.#ws) this.#ws.onmessage = this.#ws.onclose = null;
     this.#ws = null;
   }

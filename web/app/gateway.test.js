@@ -162,3 +162,21 @@ test('dispatches carry t, d and s; seq is kept', () => {
   assert.equal(h.gw.seq, 7);
   assert.deepEqual(h.events.filter((e) => e.type === 'dispatch').map((e) => e.t), ['READY', 'MESSAGE_CREATE']);
 });
+
+test('a socket without Hello is dropped after helloTimeout and retried', () => {
+  const h = harness();
+  h.gw.connect();
+  const ws = h.last();
+  h.advance(14999);
+  assert.equal(ws.closed, null, 'still waiting for Hello');
+  h.advance(1);
+  assert.equal(ws.closed, 4900);
+  assert.equal(h.gw.state, 'reconnecting');
+  h.advance(500); // backoff(1) with random 0.5
+  const ws2 = h.last();
+  assert.notEqual(ws2, ws);
+  ws2.recv({ op: OP.HELLO, d: { heartbeat_interval: 60000 } });
+  assert.equal(ws2.sent[0].op, OP.IDENTIFY);
+  h.advance(20000); // the first heartbeat is at 30 s
+  assert.equal(ws2.closed, null, 'Hello came: no timeout afterwards');
+});

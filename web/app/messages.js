@@ -6,7 +6,7 @@
 import { h, $, avatar } from './dom.js';
 import { icon } from './icons.js';
 import { render as renderMarkdown } from './markdown.js';
-import { fitBox, thumbURL, formatSize } from './urls.js';
+import { fitBox, thumbURL, formatSize, mediaURL } from './urls.js';
 import { messagesOf, addHistory, displayName, snowflakeTime, markRead, isUnread, cmpId } from './store.js';
 
 const PAGE = 50;
@@ -15,6 +15,9 @@ const GROUP_MS = 7 * 60 * 1000;
 function isImage(a) {
   return /^image\//.test(a?.content_type ?? '') && a.width > 0 && a.height > 0 && (a.proxy_url || a.url);
 }
+
+// here puts an attachment URL on this page's origin (urls.js mediaURL).
+const here = (url) => mediaURL(url, location.origin);
 
 function when(iso) {
   const d = new Date(iso);
@@ -30,7 +33,9 @@ function when(iso) {
 
 export class MessageView {
   #app; #el; #channel = null; #rows = new Map(); // id -> {msg, head, editing, el}
-  #loading = false; #ackTimer = null; #pending = []; // {nonce, content, files, progress, error, abort}
+  #loads = new Map(); // `${session}:${channelId}:${before}` -> the request in flight
+  #failed = new Map(); // channelId -> the error of its last failed load (a retry is offered)
+  #ackTimer = null; #pending = []; // {nonce, channelId, content, files, progress, error, abort, retry}
 
   constructor(app) {
     this.#app = app;
@@ -57,42 +62,97 @@ export class MessageView {
     this.#el.replaceChildren();
     this.#app.editing = null;
     if (!channelId) return;
-    const m = messagesOf(this.#app.state, channelId);
+    const session = this.#session();
+    this.#failed.delete(channelId); // coming back to a channel tries again
     this.draw(true);
-    if (!m.loaded) await this.#load(channelId, null);
-    if (this.#channel === channelId) {
+    if (!messagesOf(this.#app.state, channelId).loaded) await this.#load(channelId, null);
+    // Still this channel, and still this session's store (a READY may have
+    // reset it meanwhile: that one shows the channel again itself).
+    if (this.#channel === channelId && this.#session() === session) {
       this.draw(true);
       this.#scheduleAck();
     }
   }
 
-  async #load(channelId, before) {
-    if (this.#loading) return;
-    this.#loading = true;
-    try {
-      const q = before ? `?before=${before}&limit=${PAGE}` : `?limit=${PAGE}`;
-      const page = await this.#app.api.get(`/channels/${channelId}/messages${q}`);
-      addHistory(this.#app.state, channelId, page ?? [], PAGE);
-    } catch (error) {
-      if (this.#channel === channelId) this.#app.toast(`Could not load messages: ${error.message}`);
-      messagesOf(this.#app.state, channelId).loaded = true;
-    } finally {
-      this.#loading = false;
+  // load fetches a page of history (the newest without before): one
+  // request per channel and page at a time, shared by whoever asks; a
+  // failure leaves the cache as it was and offers a retry.
+  #load(channelId, before) {
+    const session = this.#session();
+    const key = `${session}:${channelId}:${before ?? ''}`;
+    let p = this.#loads.get(key);
+    if (p) return p;
+    const state = this.#app.state;
+    p = (async () => {
+      try {
+        const q = before ? `?before=${before}&limit=${PAGE}` : `?limit=${PAGE}`;
+        const page = await this.#app.api.get(`/channels/${channelId}/messages${q}`);
+        if (this.#session() !== session) return; // signed out, or a new session: stale
+        addHistory(state, channelId, page ?? [], PAGE);
+        this.#failed.delete(channelId);
+      } catch (error) {
+        if (this.#session() !== session) return;
+        this.#failed.set(channelId, error.message);
+        if (this.#channel === channelId) this.draw(false);
+      } finally {
+        if (this.#loads.get(key) === p) this.#loads.delete(key);
+      }
+    })();
+    this.#loads.set(key, p);
+    return p;
+  }
+
+  // session names the store's chat session: a READY (a new session) or a
+  // sign-out makes what was loaded or asked for before it stale.
+  // (Session ids are unique; a signed-out store has none.)
+  #session() {
+    return String(this.#app.state.sessionId);
+  }
+
+  #loadingOlder(channelId) {
+    const prefix = `${this.#session()}:${channelId}:`;
+    for (const k of this.#loads.keys()) if (k.startsWith(prefix) && k !== prefix) return true;
+    return false;
+  }
+
+  #retry() {
+    const ch = this.#channel;
+    if (!ch) return;
+    this.#failed.delete(ch);
+    const m = messagesOf(this.#app.state, ch);
+    if (!m.loaded) {
+      this.show(ch);
+      return;
     }
+    this.draw(false);
+    this.#older();
+  }
+
+  #older() {
+    const m = this.#channel && this.#app.state.messages.get(this.#channel);
+    if (!m || !m.loaded || m.complete || !m.list.length || this.#failed.has(this.#channel) || this.#loadingOlder(this.#channel)) return;
+    const ch = this.#channel;
+    const fromBottom = this.#el.scrollHeight - this.#el.scrollTop;
+    this.#load(ch, m.list[0].id).then(() => {
+      if (this.#channel !== ch) return;
+      this.draw(false);
+      this.#el.scrollTop = this.#el.scrollHeight - fromBottom; // stay where the reader was
+    });
   }
 
   #onScroll() {
-    const m = this.#channel && this.#app.state.messages.get(this.#channel);
-    if (m && m.loaded && !m.complete && !this.#loading && this.#el.scrollTop < 300 && m.list.length) {
-      const ch = this.#channel;
-      const fromBottom = this.#el.scrollHeight - this.#el.scrollTop;
-      this.#load(ch, m.list[0].id).then(() => {
-        if (this.#channel !== ch) return;
-        this.draw(false);
-        this.#el.scrollTop = this.#el.scrollHeight - fromBottom; // stay where the reader was
-      });
-    }
+    if (this.#el.scrollTop < 300) this.#older();
     if (this.atBottom()) this.#scheduleAck();
+  }
+
+  /** reset forgets everything of the signed-out user's: unsent messages (uploads aborted), loads, the view. */
+  reset() {
+    for (const p of this.#pending) p.abort?.();
+    this.#pending = [];
+    this.#loads.clear();
+    this.#failed.clear();
+    clearTimeout(this.#ackTimer);
+    this.show(null);
   }
 
   /** draw brings the list up to date; stick keeps it at the bottom. */
@@ -107,6 +167,10 @@ export class MessageView {
       nodes.push(this.#intro ??= h('div', { class: 'intro' }));
       this.#intro.replaceChildren(h('div', { class: 'intro-icon' }, icon('hash')),
         h('h2', {}, `Welcome to #${c?.name ?? ''}`), h('p', {}, `This is the start of the #${c?.name ?? ''} channel.`));
+    } else if (this.#failed.has(ch)) {
+      nodes.push(this.#loadFailed ??= h('div', { class: 'loading-more failed', role: 'alert' }));
+      this.#loadFailed.replaceChildren(`Could not load messages: ${this.#failed.get(ch)} `,
+        h('button', { type: 'button', class: 'link', onclick: () => this.#retry() }, 'Retry'));
     } else {
       nodes.push(this.#more ??= h('div', { class: 'loading-more' }, 'Loading messages…'));
     }
@@ -134,7 +198,7 @@ export class MessageView {
     while (this.#el.children.length > nodes.length) this.#el.lastElementChild.remove();
     if (stick) this.#el.scrollTop = this.#el.scrollHeight;
   }
-  #intro = null; #more = null;
+  #intro = null; #more = null; #loadFailed = null;
 
   #name(id) {
     return displayName(this.#app.state, this.#app.guildId, id);
@@ -187,7 +251,7 @@ export class MessageView {
     if (isImage(a)) {
       const max = Math.max(120, Math.min(400, this.#el.clientWidth - 96));
       const box = fitBox(a.width, a.height, max, 300);
-      const src = thumbURL(a.proxy_url || a.url, box, a, window.devicePixelRatio);
+      const src = thumbURL(here(a.proxy_url || a.url), box, a, window.devicePixelRatio);
       const img = h('img', {
         class: 'attachment', src, width: String(box.width), height: String(box.height), alt: a.filename ?? 'image',
         decoding: 'async',
@@ -198,7 +262,7 @@ export class MessageView {
         onclick: () => this.#lightbox(a),
       }, img);
     }
-    return h('a', { class: 'att-file', href: a.url, download: a.filename ?? true, rel: 'noopener', target: '_blank' },
+    return h('a', { class: 'att-file', href: here(a.url || a.proxy_url), download: a.filename ?? true, rel: 'noopener', target: '_blank' },
       icon('file'), h('span', { class: 'att-name' }, a.filename ?? 'file'), h('span', { class: 'att-size' }, formatSize(a.size)));
   }
 
@@ -208,9 +272,9 @@ export class MessageView {
     img.alt = a.filename ?? 'image';
     img.width = a.width;
     img.height = a.height;
-    img.src = a.proxy_url || a.url;
+    img.src = here(a.proxy_url || a.url);
     const open = $('.lightbox-open', box);
-    open.href = a.url || a.proxy_url;
+    open.href = here(a.url || a.proxy_url);
     box.showModal();
   }
 
@@ -308,7 +372,9 @@ export class MessageView {
     const ch = this.#channel;
     const c = ch && s.channels.get(ch);
     if (!c || !this.#app.api.token || document.visibilityState !== 'visible' || !this.atBottom()) return;
-    const list = s.messages.get(ch)?.list ?? [];
+    // Only what was shown is read: not while the history is loading or failed to.
+    if (!s.messages.get(ch)?.loaded) return;
+    const list = s.messages.get(ch).list;
     const last = list.length ? list[list.length - 1].id : c.last_message_id;
     if (!last || !isUnread({ ...c, last_message_id: last }, s.readState.get(ch))) return;
     const newest = c.last_message_id && cmpId(c.last_message_id, last) > 0 ? c.last_message_id : last;

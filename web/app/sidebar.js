@@ -6,7 +6,21 @@ import { h, $, avatar } from './dom.js';
 import { icon } from './icons.js';
 import { channelPath } from './urls.js';
 import { guildChannels, voiceMembers, isUnread, displayName, statusOf, cmpId } from './store.js';
-import { volumeOf } from './voicesession.js';
+import { volumeOf, VoiceSession } from './voicesession.js';
+
+// A volume slider held by the pointer must not be rebuilt under it (the
+// drag would end): the channel list waits until it is released.
+let dragging = null; // the app whose volume slider is held
+function endDrag() {
+  const app = dragging;
+  dragging = null;
+  if (app?.channelsDeferred) {
+    app.channelsDeferred = false;
+    renderChannels(app);
+  }
+}
+document.addEventListener('pointerup', endDrag);
+document.addEventListener('pointercancel', endDrag);
 
 // keepFocus redraws root and puts the focus back on the equivalent element.
 function keepFocus(root, draw) {
@@ -69,6 +83,7 @@ function voiceMember(app, st) {
           h('input', {
             type: 'range', min: '0', max: '200', step: '5', value: String(pct), dataset: { volumeUser: id },
             'aria-label': `Volume of ${name}`,
+            onpointerdown: () => { dragging = app; },
             oninput: (e) => { label.textContent = `${e.target.value}%`; app.voice?.setVolume(id, e.target.value) ?? localStorage.setItem(`parley.volume.${id}`, e.target.value); },
             onkeydown: (e) => { if (e.key === 'Escape') { app.volumeOpen = null; app.render('channels'); } },
           })),
@@ -78,6 +93,10 @@ function voiceMember(app, st) {
 }
 
 export function renderChannels(app) {
+  if (dragging === app) {
+    app.channelsDeferred = true;
+    return;
+  }
   const s = app.state;
   const root = $('.channels');
   const gid = app.guildId;
@@ -158,7 +177,10 @@ export async function renderDevices(app) {
     sel.value = list.some((d) => d.deviceId === current) ? current : '';
   };
   fill($('select[name=input-device]'), 'audioinput', app.voice?.inputDevice ?? '', 'Microphone');
-  fill($('select[name=output-device]'), 'audiooutput', app.voice?.outputDevice ?? '', 'Speaker');
+  const out = $('select[name=output-device]');
+  // Without AudioContext.setSinkId or HTMLMediaElement.setSinkId the choice would do nothing.
+  out.closest('label').hidden = !VoiceSession.outputSelectable();
+  fill(out, 'audiooutput', app.voice?.outputDevice ?? '', 'Speaker');
 }
 
 export function renderMembers(app) {

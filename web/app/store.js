@@ -105,13 +105,19 @@ function dropTyping(s, channelId, userId) {
 /**
  * apply folds a dispatch into the state and returns what changed, for
  * the page to redraw: a Set of 'guilds', 'channels', 'members', 'voice',
- * 'typing', 'me', and 'messages:<channelId>'.
+ * 'typing', 'me', 'messages:<channelId>', and 'ready' (everything was
+ * reset: message caches too).
  */
 export function apply(s, t, d, now = Date.now()) {
   const changed = new Set();
   if (!d) return changed;
   switch (t) {
     case 'READY':
+      // A new session: the first, or one after a resume that failed. What
+      // the page knew may be stale (messages sent during the outage, guilds
+      // or channels gone), so it starts over from READY; the guilds come
+      // back in GUILD_CREATE, message caches reload when shown.
+      Object.assign(s, createState());
       s.me = d.user;
       s.sessionId = d.session_id;
       putUser(s, d.user);
@@ -121,7 +127,7 @@ export function apply(s, t, d, now = Date.now()) {
         if (e?.id && e.last_message_id) s.readState.set(e.id, String(e.last_message_id));
       }
       for (const g of d.guilds ?? []) if (!s.guilds.has(g.id)) s.guilds.set(g.id, { id: g.id, name: '', unavailable: true });
-      changed.add('me').add('guilds').add('channels');
+      changed.add('ready').add('me').add('guilds').add('channels').add('members').add('voice').add('typing');
       break;
     case 'GUILD_CREATE':
     case 'GUILD_UPDATE': {
@@ -195,8 +201,10 @@ export function apply(s, t, d, now = Date.now()) {
         s.readState.set(d.channel_id, d.id); // one's own message is read
         changed.add('channels');
       }
+      // Into a cache being loaded too: the page's history request may have
+      // been answered before this message existed (merged by id after).
       const m = s.messages.get(d.channel_id);
-      if (m?.loaded) insertMessage(m.list, d);
+      if (m) insertMessage(m.list, d);
       if (s.typing.get(d.channel_id)?.has(d.author?.id)) {
         dropTyping(s, d.channel_id, d.author.id);
         changed.add('typing');

@@ -1,6 +1,6 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { createState, apply, cmpId, isUnread, insertMessage, addHistory, markRead, guildChannels, voiceMembers, typingUsers, typingText, statusOf, TYPING_MS } from './store.js';
+import { createState, apply, messagesOf, cmpId, isUnread, insertMessage, addHistory, markRead, guildChannels, voiceMembers, typingUsers, typingText, statusOf, TYPING_MS } from './store.js';
 
 const me = { id: '100', username: 'alice' };
 const guild = {
@@ -117,4 +117,37 @@ test('insertMessage keeps id order', () => {
   const list = [];
   for (const id of ['5', '3', '10', '4']) insertMessage(list, { id });
   assert.deepEqual(list.map((m) => m.id), ['3', '4', '5', '10']);
+});
+
+test('READY after a failed resume starts over: caches, guilds, read marks, typing', () => {
+  const s = ready();
+  addHistory(s, '11', [{ id: '900', channel_id: '11', author: { id: '200' }, content: 'b' }], 50);
+  apply(s, 'TYPING_START', { channel_id: '11', user_id: '200', guild_id: '1' }, 0);
+  apply(s, 'GUILD_CREATE', { id: '2', name: 'Left meanwhile', channels: [{ id: '21', type: 0, name: 'x' }] });
+  const changed = apply(s, 'READY', { user: me, session_id: 'y', guilds: [{ id: '1', unavailable: true }], read_state: { entries: [{ id: '11', last_message_id: '950' }] } });
+  assert.ok(changed.has('ready') && changed.has('channels') && changed.has('members') && changed.has('voice'));
+  assert.equal(s.sessionId, 'y');
+  assert.equal(s.me.id, '100');
+  assert.equal(s.messages.size, 0, 'message caches dropped: what was missed loads again');
+  assert.deepEqual([...s.guilds.keys()], ['1']);
+  assert.equal(s.guilds.get('1').unavailable, true, 'until its GUILD_CREATE');
+  assert.equal(s.channels.size, 0);
+  assert.equal(s.voice.size, 0);
+  assert.equal(s.typing.size, 0);
+  assert.equal(s.readState.get('11'), '950');
+  apply(s, 'GUILD_CREATE', guild);
+  assert.equal(s.guilds.get('1').unavailable, false);
+  assert.equal(s.channels.get('11').name, 'general');
+});
+
+test('a live message goes into a cache that is still loading; history merges by id', () => {
+  const s = ready();
+  messagesOf(s, '13'); // the view opened the channel: an empty cache, loading
+  apply(s, 'MESSAGE_CREATE', { id: '1000', channel_id: '13', author: { id: '200' }, content: 'live' });
+  assert.deepEqual(s.messages.get('13').list.map((x) => x.id), ['1000']);
+  assert.equal(s.messages.get('13').loaded, false);
+  addHistory(s, '13', [{ id: '1000', channel_id: '13', author: { id: '200' } }, { id: '990', channel_id: '13', author: { id: '200' } }], 50);
+  assert.deepEqual(s.messages.get('13').list.map((x) => x.id), ['990', '1000']);
+  apply(s, 'MESSAGE_CREATE', { id: '5', channel_id: '11', author: { id: '200' } });
+  assert.equal(s.messages.has('11'), false, 'a channel never opened gets no cache');
 });

@@ -37,6 +37,44 @@ export function voiceEndpoint(endpoint) {
 }
 
 /**
+ * voiceTrustURL is the page a person opens to accept the voice server's
+ * certificate: https://ENDPOINT/ when the endpoint (host:port) is not the
+ * page's own host (whose certificate the browser already accepted), else
+ * null. pageHost is location.host (no port when it is 443, as URL.host).
+ */
+export function voiceTrustURL(endpoint, pageHost) {
+  const ep = voiceEndpoint(endpoint);
+  if (!ep) return null;
+  let u;
+  try {
+    u = new URL(`https://${ep}/`);
+  } catch {
+    return null;
+  }
+  return u.host === String(pageHost ?? '').toLowerCase() ? null : u.toString();
+}
+
+/**
+ * mediaURL puts an attachment URL on the page's own origin when its path
+ * is the media proxy's (/media/...): the server writes absolute URLs for
+ * its public host name, but the page may be open under another one
+ * (localhost and 127.0.0.1, a LAN address), where the CSP (img-src 'self')
+ * and CORP (same-origin) refuse them. The signature covers the path and
+ * query, not the host. Anything else is returned as it is.
+ */
+export function mediaURL(url, origin) {
+  if (typeof url !== 'string' || !url || !origin) return url;
+  let u;
+  try {
+    u = new URL(url, origin);
+  } catch {
+    return url;
+  }
+  if (!/^https?:$/.test(u.protocol) || !u.pathname.startsWith('/media/')) return url;
+  return new URL(u.pathname + u.search + u.hash, origin).toString();
+}
+
+/**
  * fitBox scales w×h to fit in maxW×maxH, never up, and returns whole pixels
  * (at least 1). Unknown dimensions give the box.
  */

@@ -1,7 +1,7 @@
 // Node unit tests (node --test web/app/*.test.js; run by web/client_test.go).
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { gatewayURL, resumeURL, voiceEndpoint, fitBox, thumbURL, channelPath, parsePath, formatSize } from './urls.js';
+import { gatewayURL, resumeURL, voiceEndpoint, voiceTrustURL, mediaURL, fitBox, thumbURL, channelPath, parsePath, formatSize } from './urls.js';
 
 test('gatewayURL is on the page origin', () => {
   assert.equal(gatewayURL({ protocol: 'https:', host: 'chat.example:8443' }), 'wss://chat.example:8443/gateway?v=10&encoding=json');
@@ -60,4 +60,32 @@ test('formatSize', () => {
   assert.equal(formatSize(10), '10 B');
   assert.equal(formatSize(1536), '1.5 KB');
   assert.equal(formatSize(25 * 1024 * 1024), '25 MB');
+});
+
+test('voiceTrustURL: a link to accept the voice port\'s certificate, unless it is the page\'s', () => {
+  for (const [name, endpoint, host, want] of [
+    ['another port', '127.0.0.1:8443', '127.0.0.1:8080', 'https://127.0.0.1:8443/'],
+    ['another host', 'voice.example:443', 'chat.example', 'https://voice.example/'],
+    ['the page itself', 'chat.example:443', 'chat.example', null],
+    ['same host and port', '127.0.0.1:8443', '127.0.0.1:8443', null],
+    ['case', 'Chat.Example:8443', 'chat.example:8443', null],
+    ['with a scheme', 'wss://v.example:9/?v=8', 'chat.example', 'https://v.example:9/'],
+    ['nothing', '', 'chat.example', null],
+    ['garbage', 'a b:c', 'chat.example', null],
+  ]) assert.equal(voiceTrustURL(endpoint, host), want, name);
+});
+
+test('mediaURL moves /media/ URLs to the page origin, nothing else', () => {
+  const o = 'https://127.0.0.1:8443';
+  for (const [name, in_, want] of [
+    ['other host', 'https://localhost:8443/media/attachments/1/2/a.png?ex=1&sig=x', 'https://127.0.0.1:8443/media/attachments/1/2/a.png?ex=1&sig=x'],
+    ['public host, other port', 'https://203.0.113.5:9443/media/x/y.jpg?sig=z', 'https://127.0.0.1:8443/media/x/y.jpg?sig=z'],
+    ['plain http media listener', 'http://127.0.0.1:4003/media/a.png?sig=1', 'https://127.0.0.1:8443/media/a.png?sig=1'],
+    ['relative', '/media/a.png', 'https://127.0.0.1:8443/media/a.png'],
+    ['already here', 'https://127.0.0.1:8443/media/a.png', 'https://127.0.0.1:8443/media/a.png'],
+    ['not media', 'https://cdn.example/attachments/a.png', 'https://cdn.example/attachments/a.png'],
+    ['media elsewhere in the path', 'https://h/x/media/a.png', 'https://h/x/media/a.png'],
+    ['not http', 'data:image/png;base64,AAAA', 'data:image/png;base64,AAAA'],
+    ['null', null, null],
+  ]) assert.equal(mediaURL(in_, o), want, name);
 });

@@ -4,20 +4,28 @@
 // microphone. Remote audio plays through Web Audio: per user a GainNode
 // (volume 0–200 %, 0 while deafened) and an AnalyserNode that measures
 // what was played (heard()). A simple VAD on the microphone level drives
-// setSpeaking, with a hangover. A connection that fails for good is
-// rejoined through chat with a backoff.
+// setSpeaking, with a hangover. The requests to chat and the pairing of
+// its answers, and the rejoin with a backoff after a connection failed for
+// good, are VoiceSignal's (voicesignal.js, unit tested).
 //
 // Events: 'change' (anything the page draws: members speaking, mute,
-// state), 'status' {state, message} (connected, connecting, reconnecting,
-// mic-denied, voice-failed, idle).
+// state), 'status' {state, message, link} (idle, joining, connecting,
+// connected, reconnecting, failed; link: a page to open, for a voice
+// certificate to accept), 'notice' {message} (to show once: a microphone
+// unplugged, a speaker that cannot be used).
 
 import { VoiceConnection } from '/voice/voice.js';
-import { OP, backoff } from './gateway.js';
-import { voiceEndpoint } from './urls.js';
+import { OP } from './gateway.js';
+import { voiceEndpoint, voiceTrustURL } from './urls.js';
+import { VoiceSignal } from './voicesignal.js';
 
 const VAD_DB = -50; // dBFS above which the microphone counts as talking
 const VAD_HANGOVER = 350; // ms of quiet before speaking ends
 const TICK = 50; // ms between level measurements
+// A connection not up this long after it started or dropped (a socket that
+// never opens nor closes, a server that never says Hello) is given up and
+// rejoined through chat.
+const STALL_MS = 30000;
 const VOLUME_KEY = 'parley.volume.';
 
 function dbfs(buf) {
@@ -33,59 +41,98 @@ export function volumeOf(userId, storage = globalThis.localStorage) {
 }
 
 export class VoiceSession extends EventTarget {
-  #gw; #me; #ctx = null; #mic = null; #micSrc = null; #micAnalyser = null;
-  #vc = null; #pending = null; #users = new Map(); // userId -> {el, src, gain, analyser, buf}
-  #tick = null; #lastTick = 0; #loudAt = 0; #rejoin = null; #rejoins = 0; #leaving = false;
+  #sig; #me; #ctx = null; #mic = null; #micSrc = null; #micAnalyser = null;
+  #vc = null; #stall = null; #users = new Map(); // userId -> {el, src, gain, analyser, buf}
+  #tick = null; #lastTick = 0; #loudAt = 0;
+  #gen = 0; // bumped by every join, leave and dispose: an await that sees it changed is stale
+  #sink = null; // {el, dest}: the output through an <audio> element (no AudioContext.setSinkId)
   #heard = {};
 
   constructor({ gateway, userId }) {
     super();
-    this.#gw = gateway;
     this.#me = userId;
-    this.guildId = null;
-    this.channelId = null;
+    this.#sig = new VoiceSignal({
+      userId,
+      send: (guildId, channelId) => gateway.send(OP.VOICE_STATE, {
+        guild_id: guildId, channel_id: channelId,
+        self_mute: this.selfMute || this.selfDeaf, self_deaf: this.selfDeaf,
+      }),
+      on: {
+        connect: (p) => this.#connect(p),
+        ended: () => this.#stop(), // disconnected by the server (moderation): not a drop to retry
+        moved: () => this.#emit('change'),
+        failed: (message) => this.#failed(message),
+      },
+    });
     this.state = 'idle'; // idle | joining | connecting | connected | reconnecting | failed
     this.selfMute = false;
     this.selfDeaf = false;
     this.micDenied = false;
+    this.micError = '';
     this.speaking = new Set(); // user ids talking now (us included)
     this.inputDevice = localStorage.getItem('parley.inputDevice') || '';
     this.outputDevice = localStorage.getItem('parley.outputDevice') || '';
   }
 
+  /** outputSelectable: this browser can play to a chosen speaker. */
+  static outputSelectable() {
+    return typeof AudioContext === 'function' &&
+      (typeof AudioContext.prototype.setSinkId === 'function' || typeof HTMLMediaElement.prototype.setSinkId === 'function');
+  }
+
+  get guildId() { return this.#sig.guildId; }
+  get channelId() { return this.#sig.channelId; }
   get connection() { return this.#vc; }
 
   heard() { return { ...this.#heard }; }
 
   #emit(type, detail = {}) { this.dispatchEvent(new CustomEvent(type, { detail })); }
 
-  #setState(state, message) {
+  #setState(state, message = '', link = null) {
     this.state = state;
-    this.#emit('status', { state, message });
+    this.#emit('status', { state, message, link });
     this.#emit('change');
   }
 
-  // audio makes the AudioContext (in a click, so it may start) and the tick.
-  async #audio() {
+  // context makes the AudioContext; call it in a click, so it may start.
+  #context() {
     if (!this.#ctx) {
       this.#ctx = new AudioContext({ latencyHint: 'interactive' });
-      if (this.outputDevice) await this.#applySink(this.outputDevice);
-    }
-    if (this.#ctx.state !== 'running') await this.#ctx.resume().catch(() => {});
-    if (!this.#tick) {
-      this.#lastTick = performance.now();
-      this.#tick = setInterval(() => this.#measure(), TICK);
+      if (this.outputDevice) this.#applySink(this.outputDevice);
     }
     return this.#ctx;
   }
 
-  async #getMic() {
+  #startTick() {
+    if (this.#tick) return;
+    this.#lastTick = performance.now();
+    this.#tick = setInterval(() => this.#measure(), TICK);
+  }
+
+  #stopTick() {
+    clearInterval(this.#tick);
+    this.#tick = null;
+  }
+
+  // openMic opens a microphone ('' the default; exact: that one or none);
+  // it throws as getUserMedia does.
+  async #openMic(deviceId, exact = false) {
     const audio = { echoCancellation: true, noiseSuppression: true, autoGainControl: true };
-    if (this.inputDevice) audio.deviceId = { ideal: this.inputDevice };
+    if (deviceId) audio.deviceId = exact ? { exact: deviceId } : { ideal: deviceId };
+    const stream = await navigator.mediaDevices.getUserMedia({ audio });
+    const [track, ...rest] = stream.getTracks();
+    for (const t of rest) t.stop();
+    if (!track) throw new Error('no audio track');
+    return track;
+  }
+
+  // getMic is the microphone for a join, or null: micDenied and micError
+  // say why (one can listen without it).
+  async #getMic() {
     try {
-      const stream = await navigator.mediaDevices.getUserMedia({ audio });
+      const track = await this.#openMic(this.inputDevice);
       this.micDenied = false;
-      return stream.getAudioTracks()[0] ?? null;
+      return track;
     } catch (error) {
       this.micDenied = true;
       const denied = error?.name === 'NotAllowedError' || error?.name === 'SecurityError';
@@ -101,117 +148,127 @@ export class VoiceSession extends EventTarget {
     this.#micSrc = this.#micAnalyser = null;
     if (this.#mic && this.#mic !== track) this.#mic.stop();
     this.#mic = track;
-    if (!track || !this.#ctx) return;
+    if (!track) return;
+    track.addEventListener('ended', () => this.#micEnded(track), { once: true });
+    if (!this.#ctx) return;
     this.#micSrc = this.#ctx.createMediaStreamSource(new MediaStream([track]));
     this.#micAnalyser = this.#ctx.createAnalyser();
     this.#micAnalyser.fftSize = 1024;
     this.#micSrc.connect(this.#micAnalyser);
   }
 
-  /** join joins (or moves to) a voice channel; call it from the click. */
-  async join(guildId, channelId) {
-    clearTimeout(this.#rejoin);
-    this.#leaving = false;
-    const moving = this.channelId && this.channelId !== channelId;
-    this.guildId = guildId;
-    this.channelId = channelId;
-    if (!moving) this.#setState('joining', 'Joining voice…');
-    await this.#audio();
-    if (!this.#mic) this.#useMic(await this.#getMic());
-    if (this.channelId !== channelId) return; // left or moved meanwhile
-    this.#pending = { guildId, channelId, sessionId: null, server: null };
-    this.#sendState();
+  // micEnded: the microphone went away (unplugged, the permission
+  // revoked): the default one takes over, or one listens only.
+  async #micEnded(track) {
+    if (this.#mic !== track || !this.channelId) return;
+    const gen = this.#gen;
+    let next = null;
+    try {
+      next = await this.#openMic('');
+    } catch {
+      // None left: listen only.
+    }
+    if (gen !== this.#gen || this.#mic !== track) return next?.stop();
+    if (!next) {
+      this.micDenied = true;
+      this.micError = 'The microphone was disconnected: you can listen but not talk.';
+    }
+    this.#useMic(next);
+    await this.#vc?.setTrack(next);
+    this.#emit('notice', { message: next ? 'The microphone was disconnected; using the default one.' : this.micError });
     this.#emit('change');
   }
 
-  #sendState(leave = false) {
-    return this.#gw.send(OP.VOICE_STATE, {
-      guild_id: this.guildId, channel_id: leave ? null : this.channelId,
-      self_mute: this.selfMute || this.selfDeaf, self_deaf: this.selfDeaf,
-    });
+  /** join joins (or moves to) a voice channel; call it from the click. */
+  async join(guildId, channelId) {
+    const gen = ++this.#gen;
+    if (this.channelId) this.#teardown(); // moving: the old channel stops now
+    this.#sig.join(guildId, channelId);
+    this.#setState('joining', 'Joining voice…');
+    const ctx = this.#context();
+    if (ctx.state !== 'running') await ctx.resume().catch(() => {});
+    if (gen !== this.#gen) return; // left, moved or signed out meanwhile
+    this.#startTick();
+    if (!this.#mic) {
+      const track = await this.#getMic();
+      if (gen !== this.#gen) return track?.stop(); // the permission prompt outlived the join
+      this.#useMic(track);
+      await this.#vc?.setTrack(track); // connected while the prompt was up
+    }
+    this.#emit('change');
   }
 
   /** leave leaves the voice channel. */
   leave() {
+    this.#gen++;
     if (!this.channelId) return;
-    clearTimeout(this.#rejoin);
-    this.#leaving = true;
-    this.#sendState(true);
+    this.#sig.leave();
+    this.#stop();
+  }
+
+  // stop ends the session here: the connection, remote audio, the
+  // microphone and the meter.
+  #stop() {
+    this.#gen++;
     this.#teardown();
-    this.channelId = null;
-    this.#pending = null;
-    this.#rejoins = 0;
     this.#useMic(null);
-    this.#setState('idle', '');
+    this.#stopTick();
+    this.#setState('idle');
+  }
+
+  /** dispose leaves and releases everything (sign-out): the AudioContext too. */
+  dispose() {
+    this.leave();
+    this.#stopTick();
+    this.#useMic(null);
+    this.#dropSink();
+    this.#ctx?.close().catch(() => {});
+    this.#ctx = null;
   }
 
   // teardown ends the voice connection and the remote audio.
   #teardown() {
     const vc = this.#vc;
     this.#vc = null;
+    this.#unwatch();
     vc?.disconnect();
     for (const id of [...this.#users.keys()]) this.#dropUser(id);
     this.speaking.clear();
   }
 
-  /** onDispatch follows the chat gateway's voice events. */
+  #unwatch() {
+    clearTimeout(this.#stall);
+    this.#stall = null;
+  }
+
+  /** onDispatch follows the chat gateway's events (voice states, READY, RESUMED). */
   onDispatch(t, d) {
-    if (t === 'VOICE_STATE_UPDATE' && d?.user_id === this.#me) {
-      if (!d.channel_id) {
-        // Disconnected by the server (moderation, a timeout): not a drop
-        // to retry; but a rejoin's own leave is expected once.
-        if (this.#pending?.leaving) {
-          this.#pending.leaving = false;
-          return;
-        }
-        if (this.channelId && d.guild_id === this.guildId) {
-          this.#pending = null;
-          this.#teardown();
-          this.channelId = null;
-          this.#useMic(null);
-          this.#setState('idle', '');
-        }
-        return;
-      }
-      if (this.#pending && d.channel_id === this.#pending.channelId) {
-        this.#pending.sessionId = d.session_id;
-        this.#maybeConnect();
-      } else if (this.channelId && d.channel_id !== this.channelId && d.guild_id === this.guildId) {
-        this.channelId = d.channel_id; // moved by a moderator: a server update follows
-        this.#pending = { guildId: d.guild_id, channelId: d.channel_id, sessionId: d.session_id, server: null };
-      }
-    } else if (t === 'VOICE_SERVER_UPDATE' && d?.guild_id === this.guildId && this.channelId) {
-      if (!this.#pending) this.#pending = { guildId: this.guildId, channelId: this.channelId, sessionId: null, server: null };
-      this.#pending.server = d;
-      this.#maybeConnect();
-    } else if (t === 'READY' && this.channelId && !this.#leaving) {
-      // A fresh chat session: the server may have ended our voice state
-      // with the old one; asking again is harmless when it did not (no
-      // server update comes, and the connection carries on).
-      this.#pending = { guildId: this.guildId, channelId: this.channelId, sessionId: null, server: null };
-      this.#sendState();
-    }
+    this.#sig.dispatch(t, d);
   }
 
-  #maybeConnect() {
-    const p = this.#pending;
-    if (!p?.sessionId || !p.server) return;
-    this.#pending = null;
+  #connect(p) {
     this.#teardown();
-    this.#connect(p);
-  }
-
-  async #connect(p) {
+    const endpoint = voiceEndpoint(p.endpoint);
     const vc = new VoiceConnection({
-      endpoint: voiceEndpoint(p.server.endpoint), serverId: String(p.guildId), userId: String(this.#me),
-      sessionId: p.sessionId, token: p.server.token, track: this.#mic ?? undefined,
+      endpoint, serverId: String(p.guildId), userId: String(this.#me),
+      sessionId: p.sessionId, token: p.token, track: this.#mic ?? undefined,
     });
     this.#vc = vc;
+    let opened = false; // a Hello came (then Ready or Resumed): the endpoint is reachable and trusted
+    vc.addEventListener('ready', () => { opened = true; });
+    vc.addEventListener('resumed', () => { opened = true; });
+    // Down (connecting, or reconnecting after a drop) for STALL_MS: rejoin.
+    const watch = () => {
+      this.#stall ??= setTimeout(() => this.#vc === vc && this.#failed('The voice server did not answer.'), STALL_MS);
+    };
+    watch();
     vc.addEventListener('state', (e) => {
       if (this.#vc !== vc) return;
       const s = e.detail.state;
+      if (s === 'connected') this.#unwatch();
+      else watch();
       if (s === 'connected') {
-        this.#rejoins = 0;
+        this.#sig.connected();
         this.#setState('connected', this.micDenied ? this.micError : '');
       } else if (s === 'reconnecting') this.#setState('reconnecting', 'Voice connection lost. Reconnecting…');
       else if (s === 'connecting') this.#setState('connecting', 'Connecting to voice…');
@@ -233,35 +290,83 @@ export class VoiceSession extends EventTarget {
     });
     vc.addEventListener('close', (e) => {
       if (this.#vc !== vc || e.detail.reconnect) return;
-      this.#failed(`Voice connection failed (${e.detail.code}${e.detail.reason ? ' ' + e.detail.reason : ''}).`);
+      const { code, reason } = e.detail;
+      this.#failed(...this.#why(endpoint, code, opened, `Voice connection failed (${code}${reason ? ' ' + reason : ''}).`));
     });
-    if (this.selfMute || this.selfDeaf) await vc.setMute(true);
-    this.#setState('connecting', 'Connecting to voice…');
-    try {
+    (async () => {
+      if (this.selfMute || this.selfDeaf) await vc.setMute(true);
+      this.#setState('connecting', 'Connecting to voice…');
       await vc.connect();
-    } catch (error) {
-      if (this.#vc === vc) this.#failed(`Could not connect to voice: ${error.message.replace(/^voice: /, '')}`);
+    })().catch((error) => {
+      if (this.#vc !== vc) return;
+      const msg = `Could not connect to voice: ${String(error?.message ?? error).replace(/^voice: /, '')}`;
+      this.#failed(...this.#why(endpoint, error?.code, opened, msg));
+    });
+  }
+
+  // why explains a failed connection: a socket that never got a Hello
+  // (1006 is all a browser tells) to a voice port other than the page's is
+  // most likely a self-signed certificate the browser has not accepted
+  // there; the person can accept it on a page of that port.
+  #why(endpoint, code, opened, fallback) {
+    const trust = !opened && code === 1006 ? voiceTrustURL(endpoint, location.host) : null;
+    if (!trust) return [fallback, null];
+    return [`Cannot reach the voice server. This browser may need to trust the server's certificate on the voice port (${endpoint}): open that page in a new tab, accept the certificate, then come back.`, trust];
+  }
+
+  // failed: the connection closed for good; VoiceSignal rejoins through
+  // chat (a new session and token) with a backoff, while the user stays in
+  // the channel.
+  #failed(message, link = null) {
+    if (!this.channelId) return;
+    this.#teardown();
+    const wait = this.#sig.failed();
+    this.#setState('failed', `${message} Retrying in ${Math.ceil(wait / 1000)} s…`, link);
+  }
+
+  // Output: the context's destination (switched with AudioContext.setSinkId
+  // where the browser has it); else, for a chosen speaker, an <audio>
+  // element (HTMLMediaElement.setSinkId) playing a MediaStreamDestination.
+  #output() { return this.#sink?.dest ?? this.#ctx.destination; }
+
+  #reroute() {
+    for (const u of this.#users.values()) {
+      u.analyser.disconnect();
+      u.analyser.connect(this.#output());
     }
   }
 
-  // failed: the connection closed for good; rejoin through chat (a new
-  // session and token) with a backoff, while the user stays in the channel.
-  #failed(message) {
-    if (this.#leaving || !this.channelId) return;
-    this.#teardown();
-    const attempt = ++this.#rejoins;
-    const wait = backoff(attempt + 1);
-    this.#setState('failed', `${message} Retrying in ${Math.ceil(wait / 1000)} s…`);
-    clearTimeout(this.#rejoin);
-    this.#rejoin = setTimeout(() => {
-      if (!this.channelId || this.#leaving) return;
-      this.#pending = { guildId: this.guildId, channelId: this.channelId, sessionId: null, server: null, leaving: true };
-      this.#sendState(true);
-      this.#sendState();
-    }, wait);
+  #dropSink() {
+    if (!this.#sink) return;
+    this.#sink.el.pause();
+    this.#sink.el.srcObject = null;
+    this.#sink = null;
+    if (this.#ctx) this.#reroute();
   }
 
-  #output() { return this.#ctx.destination; }
+  async #applySink(deviceId) {
+    const ctx = this.#ctx;
+    const refused = () => this.#emit('notice', { message: 'That speaker cannot be used; playing on the default one.' });
+    if (typeof ctx.setSinkId === 'function') {
+      await ctx.setSinkId(deviceId || '').catch(refused);
+      return;
+    }
+    if (typeof HTMLMediaElement.prototype.setSinkId !== 'function') return;
+    if (!deviceId) return this.#dropSink();
+    if (!this.#sink) {
+      const dest = ctx.createMediaStreamDestination();
+      const el = new Audio();
+      el.srcObject = dest.stream;
+      this.#sink = { el, dest };
+      el.play().catch(() => {});
+      this.#reroute();
+    }
+    const el = this.#sink.el;
+    await el.setSinkId(deviceId).catch(() => {
+      if (this.#sink?.el === el) this.#dropSink();
+      refused();
+    });
+  }
 
   #play(userId, stream) {
     this.#dropUser(userId);
@@ -329,7 +434,7 @@ export class VoiceSession extends EventTarget {
   }
 
   async #applyMute() {
-    if (this.channelId) this.#sendState();
+    this.#sig.update();
     this.#emit('change');
     await this.#vc?.setMute(this.selfMute || this.selfDeaf);
   }
@@ -342,13 +447,28 @@ export class VoiceSession extends EventTarget {
     if (u && !this.selfDeaf) u.gain.gain.value = v / 100;
   }
 
-  /** setInputDevice switches the microphone without rejoining. */
+  /**
+   * setInputDevice switches the microphone without rejoining. If that one
+   * cannot be opened it throws and the current one stays (and stays the
+   * choice).
+   */
   async setInputDevice(deviceId) {
+    if (!this.channelId) {
+      this.inputDevice = deviceId;
+      localStorage.setItem('parley.inputDevice', deviceId);
+      return;
+    }
+    const gen = this.#gen;
+    let track;
+    try {
+      track = await this.#openMic(deviceId, true);
+    } catch (error) {
+      throw new Error(error?.name === 'NotAllowedError' ? 'the browser does not allow it' : 'it cannot be opened; the current one stays on');
+    }
+    if (gen !== this.#gen) return track.stop(); // left meanwhile
     this.inputDevice = deviceId;
     localStorage.setItem('parley.inputDevice', deviceId);
-    if (!this.channelId) return;
-    const track = await this.#getMic();
-    if (!track) return this.#emit('status', { state: this.state, message: this.micError });
+    this.micDenied = false;
     this.#useMic(track);
     await this.#vc?.setTrack(track);
     this.#emit('change');
@@ -360,20 +480,8 @@ export class VoiceSession extends EventTarget {
     if (this.#ctx) await this.#applySink(deviceId);
   }
 
-  async #applySink(deviceId) {
-    if (typeof this.#ctx.setSinkId !== 'function') return;
-    try {
-      await this.#ctx.setSinkId(deviceId || '');
-    } catch {
-      this.#emit('status', { state: this.state, message: 'That speaker cannot be used; playing on the default one.' });
-    }
-  }
-
   /** pagehide leaves without waiting (the page is going away). */
   pagehide() {
-    if (!this.channelId) return;
-    this.#leaving = true;
-    this.#sendState(true);
-    this.#vc?.disconnect();
+    this.leave();
   }
 }
