@@ -47,6 +47,9 @@ func NewFiles(fsys fs.FS, connectSrc ...string) (*Files, error) {
 		if err != nil || d.IsDir() {
 			return err
 		}
+		if strings.HasSuffix(p, ".test.js") {
+			return nil // the client's unit tests (node --test) are not the page
+		}
 		b, err := fs.ReadFile(fsys, p)
 		if err != nil {
 			return err

@@ -11,11 +11,12 @@ import (
 func testFiles(t *testing.T) *Files {
 	t.Helper()
 	f, err := NewFiles(fstest.MapFS{
-		"index.html":     {Data: []byte("<!doctype html><title>t</title>")},
-		"app/app.js":     {Data: []byte("export {};")},
-		"app/style.css":  {Data: []byte("body{}")},
-		"app/blob.bin":   {Data: []byte{0, 1}},
-		"voice/voice.js": {Data: []byte("export class VoiceConnection {}")},
+		"index.html":      {Data: []byte("<!doctype html><title>t</title>")},
+		"app/app.js":      {Data: []byte("export {};")},
+		"app/app.test.js": {Data: []byte("import test from 'node:test';")},
+		"app/style.css":   {Data: []byte("body{}")},
+		"app/blob.bin":    {Data: []byte{0, 1}},
+		"voice/voice.js":  {Data: []byte("export class VoiceConnection {}")},
 	}, "wss://127.0.0.1:8444")
 	if err != nil {
 		t.Fatal(err)
@@ -55,6 +56,7 @@ func TestFiles(t *testing.T) {
 		{"HEAD", "/app/app.js", 200, "text/javascript; charset=utf-8", ""},
 		{"GET", "/app/", 404, "application/json", `"code":0`},
 		{"GET", "/app/missing.js", 404, "application/json", `"404: Not Found"`},
+		{"GET", "/app/app.test.js", 404, "application/json", `"404: Not Found"`},
 		{"GET", "/app/../index.html", 404, "application/json", `"code":0`},
 		{"GET", "/favicon.ico", 404, "application/json", `"code":0`},
 		{"GET", "/loginx", 404, "application/json", `"code":0`},
