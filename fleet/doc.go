@@ -17,8 +17,8 @@
 //	                only by a transaction comparing the key's revision:
 //	                two control planes never place one channel twice
 //
-// A Member that loses its session (its lease expired, etcd unreachable for
-// the TTL) calls OnLost — the voice node stops serving and ends its rooms
+// A Member that loses its session (no keep-alive answered for 3/4 of the
+// TTL, before etcd expires its lease) calls OnLost — the voice node stops serving and ends its rooms
 // — then registers again under a new lease and calls OnServing.
 //
 // Imports: internal only, and the etcd client; only the binary composes it.

@@ -302,13 +302,14 @@ func (m *Member) register(ctx, kctx context.Context) (clientv3.LeaseID, <-chan *
 
 // keep publishes the load every LoadInterval and on Refresh until the
 // session is lost or ctx ends. The session counts as lost when the
-// keep-alives stop being answered for half the TTL: before etcd expires
-// the lease (TTL after the last keep-alive it received), so the node stops
-// serving before the control plane can place its channels elsewhere.
+// keep-alives (sent every TTL/3, on the etcd client's 500 ms tick) stop
+// being answered for 3/4 of the TTL: before etcd expires the lease (TTL
+// after the last keep-alive it received), so the node stops serving
+// before the control plane can place its channels elsewhere.
 func (m *Member) keep(ctx context.Context, lease clientv3.LeaseID, acks <-chan *clientv3.LeaseKeepAliveResponse) {
 	tick := time.NewTicker(m.cfg.LoadInterval)
 	defer tick.Stop()
-	grace := m.cfg.TTL / 2
+	grace := m.cfg.TTL * 3 / 4
 	deadline := time.Now().Add(grace)
 	watchdog := time.NewTimer(grace)
 	defer watchdog.Stop()
