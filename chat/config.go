@@ -26,9 +26,15 @@ type Config struct {
 	PublicHost string
 	// Voice is the SFU's control interface (nil: no moderation reaches it).
 	Voice voicectl.Controller
-	// VoiceEndpoint is the voice gateway host:port; empty disables hand-off.
+	// VoiceEndpoint is the local voice node's host:port, held by the
+	// embedded registry; empty (and no Registry) disables hand-off.
 	VoiceEndpoint string
-	// VoiceRegion names the embedded node's region (default "local").
+	// Registry places voice channels on a fleet of voice nodes (the etcd
+	// registry of package fleet); nil: the embedded registry with the
+	// local node at VoiceEndpoint.
+	Registry voicectl.Registry
+	// VoiceRegion names the embedded node's region and the region this
+	// control plane's users prefer (default "local").
 	VoiceRegion string
 	// VoiceKey is the voice token HMAC key (datadir key voicetoken.KeyName).
 	VoiceKey []byte
@@ -94,8 +100,8 @@ func (c Config) withDefaults() Config {
 // (wrapping ErrConfig or store.ErrConfig). It changes nothing: New applies
 // the defaults before it validates.
 func (c Config) Validate() error {
-	if c.VoiceEndpoint != "" && len(c.VoiceKey) < 32 {
-		return fmt.Errorf("%w: voice endpoint without a 32-byte voice key", ErrConfig)
+	if (c.VoiceEndpoint != "" || c.Registry != nil) && len(c.VoiceKey) < 32 {
+		return fmt.Errorf("%w: voice endpoint or registry without a 32-byte voice key", ErrConfig)
 	}
 	if c.OpenTimeout < 0 {
 		return fmt.Errorf("%w: negative open timeout", ErrConfig)

@@ -27,10 +27,12 @@ var (
 // and REST API. New builds and binds it, Start starts the gateway and the
 // API, Close stops them and closes the store.
 type Server struct {
-	Service  *service.Service
-	Gateway  *gateway.Server
-	API      *rest.Server
-	Registry *registry.Embedded
+	Service *service.Service
+	Gateway *gateway.Server
+	API     *rest.Server
+	// Registry places voice channels: Config.Registry, else the embedded
+	// registry of the local voice node.
+	Registry voicectl.Registry
 
 	cfg Config
 	st  *store.SQL
@@ -54,24 +56,28 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, st: st, Registry: registry.NewEmbedded()}
+	s := &Server{cfg: cfg, st: st, Registry: cfg.Registry}
 	fail := func(err error) (*Server, error) {
 		_ = s.Close(context.Background()) // nothing started yet: releases at once
 		return nil, err
 	}
 	var signer *voicetoken.Signer
-	if cfg.VoiceEndpoint != "" {
+	if s.Registry == nil && cfg.VoiceEndpoint != "" {
+		e := registry.NewEmbedded()
+		var load registry.LoadFunc
+		if l, ok := cfg.Voice.(voicectl.Lister); ok {
+			load = func() voicectl.Load { return voicectl.Load{Participants: len(l.Participants())} }
+		}
+		e.Upsert(registry.Node{ID: "local", Region: cfg.VoiceRegion, Endpoint: cfg.VoiceEndpoint}, load)
+		s.Registry = e
+	}
+	if s.Registry != nil {
 		if signer, err = voicetoken.NewSigner(cfg.VoiceKey); err != nil {
 			return fail(err)
 		}
-		var load registry.LoadFunc
-		if l, ok := cfg.Voice.(voicectl.Lister); ok {
-			load = func() float64 { return float64(len(l.Participants())) }
-		}
-		s.Registry.Upsert(registry.Node{ID: "local", Region: cfg.VoiceRegion, Endpoint: cfg.VoiceEndpoint, Healthy: true}, load)
 	}
 	if s.Service, err = service.New(ctx, service.Config{
-		Store: st, Logger: cfg.Logger, Registry: s.Registry, Voice: cfg.Voice, VoiceSigner: signer,
+		Store: st, Logger: cfg.Logger, Registry: s.Registry, VoiceRegion: cfg.VoiceRegion, Voice: cfg.Voice, VoiceSigner: signer,
 		NoAutoJoin: cfg.NoAutoJoin, PasswordIterations: cfg.PasswordIterations, Attachments: cfg.Attachments,
 	}); err != nil {
 		return fail(err)

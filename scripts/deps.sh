@@ -2,8 +2,10 @@
 # Installs what Parley's build, `make run` and `make test` need and is not
 # already on this Debian machine: C libraries for cgo (libvips), PostgreSQL
 # for the storage tests, Node.js, the npm packages the interop tests drive,
-# and Debian's Chromium for the browser test (interop/voice_browser_test.go;
-# never a browser build a tool downloads itself).
+# Debian's Chromium for the browser test (interop/voice_browser_test.go;
+# never a browser build a tool downloads itself), and Debian's etcd for the
+# voice fleet's registry (internal/testetcd starts one per test; etcdctl
+# helps an operator look inside).
 # Idempotent: a second run installs nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +19,8 @@ command -v gcc >/dev/null || need+=(gcc)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v node >/dev/null || need+=(nodejs npm)
 command -v chromium >/dev/null || need+=(chromium)
+command -v etcd >/dev/null || [ -x /usr/bin/etcd ] || need+=(etcd-server)
+command -v etcdctl >/dev/null || need+=(etcd-client)
 # The browser test blocks one UDP flow for a moment; nft is in /usr/sbin,
 # not on a non-root PATH.
 command -v nft >/dev/null || [ -x /usr/sbin/nft ] || need+=(nftables)

@@ -289,6 +289,9 @@ func (c *conn) identify(d json.RawMessage) error {
 	if srv.cfg.DAVE == DAVERequired && daveMax == 0 {
 		return closeWith(voiceproto.CloseE2EERequired, "DAVE end-to-end encryption required (max_dave_protocol_version 1 over v=8)")
 	}
+	if err := srv.checkServing(); err != nil {
+		return err
+	}
 	mod, err := srv.admit(claims)
 	if err != nil {
 		return err
@@ -320,6 +323,12 @@ func (c *conn) identify(d json.RawMessage) error {
 				return voiceproto.OpClientDisconnect, voiceproto.ClientDisconnect{UserID: voiceproto.ID(replaced.user)}
 			})
 		}
+	}
+	if err := srv.checkServing(); err != nil {
+		// SetServing(false) ran after the first check and before
+		// register: it did not see ss, so ss ends here.
+		srv.endSession(ss)
+		return err
 	}
 	c.sess = ss
 	c.lastHeartbeat = srv.cfg.Now()
@@ -382,6 +391,9 @@ func (c *conn) resume(d json.RawMessage) error {
 		return closeWith(voiceproto.CloseDecodeError, "resume needs server_id, session_id and token")
 	}
 	srv := c.srv
+	if err := srv.checkServing(); err != nil {
+		return err
+	}
 	ss := srv.lookup(string(r.SessionID))
 	if ss == nil || ss.guild != string(r.ServerID) {
 		return closeWith(voiceproto.CloseSessionInvalid, "unknown session")

@@ -31,7 +31,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "DAVE inputs dropped or refused and transition timeouts, by reason."}, []string{"reason"}),
 		admissions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "parley", Subsystem: "voice_gateway", Name: "admissions_refused_total",
-			Help: "Identify and Resume refused by the control plane: revoked, or error (unreachable)."}, []string{"reason"}),
+			Help: "Identify and Resume refused: revoked or error (unreachable) by the control plane, not_serving while the node is out of its fleet."}, []string{"reason"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.connections, m.sessions, m.closes, m.messages, m.dave, m.admissions)

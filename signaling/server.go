@@ -159,6 +159,8 @@ type Server struct {
 	moderation map[string]voicectl.Moderation
 	conns      map[*conn]struct{}
 	closed     bool
+	// notServing refuses every session (SetServing, serving.go).
+	notServing bool
 	wg         sync.WaitGroup
 
 	// ctx ends at Close: it bounds calls to the control plane.

@@ -197,6 +197,15 @@ func (s *Node) WebRTCAddr() string {
 // Controller is the control-plane interface (mute, deafen, disconnect).
 func (s *Node) Controller() voicectl.Controller { return s.gw.Controller() }
 
+// SetServing starts (true) or stops (false) admitting voice sessions;
+// stopping ends every live one with 4022 and refuses new ones with 4011,
+// so a node out of its fleet serves nothing (signaling.Server.SetServing).
+// The fleet member calls it when it gains or loses its registry session.
+func (s *Node) SetServing(serving bool) { s.gw.SetServing(serving) }
+
+// Serving reports whether the node admits sessions.
+func (s *Node) Serving() bool { return s.gw.Serving() }
+
 // Participants lists connected users.
 func (s *Node) Participants() []voicectl.Participant { return s.gw.Participants() }
 

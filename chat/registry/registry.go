@@ -2,58 +2,57 @@ package registry
 
 import (
 	"context"
-	"errors"
-	"sort"
 	"sync"
+
+	"github.com/parleyhq/parley/internal/voicectl"
 )
 
-// ErrNoNode means no healthy voice node is available.
-var ErrNoNode = errors.New("registry: no healthy voice node")
+// Node is one voice node (voicectl.Node).
+type Node = voicectl.Node
 
-// Node is one voice server.
-type Node struct {
-	ID string `json:"id"`
-	// Region is the rtc_region name clients may select ("local", "eu", …).
-	Region string `json:"region"`
-	// Endpoint is host:port, what VOICE_SERVER_UPDATE carries.
-	Endpoint string `json:"endpoint"`
-	// Load is a relative load figure (e.g. connected users); lower is better.
-	Load float64 `json:"load"`
-	// Healthy nodes are eligible.
-	Healthy bool `json:"healthy"`
-}
+// Registry is what chat places voice channels through (voicectl.Registry).
+type Registry = voicectl.Registry
 
-// Registry picks voice nodes.
-type Registry interface {
-	// Pick returns the least-loaded healthy node in region, or in any
-	// region when region is "" (automatic) or has no healthy node.
-	Pick(ctx context.Context, region string) (Node, error)
-	// Nodes lists every known node.
-	Nodes(ctx context.Context) ([]Node, error)
-}
+// ErrNoNode means no serving voice node is available.
+var ErrNoNode = voicectl.ErrNoNode
 
-// LoadFunc reports a node's current load.
-type LoadFunc func() float64
+// LoadFunc reports a node's live load.
+type LoadFunc func() voicectl.Load
 
-// Embedded is a static in-process registry (one machine).
+// Embedded is an in-process registry (one machine).
 type Embedded struct {
-	mu sync.RWMutex
-	// nodes and loads are guarded by mu.
+	mu sync.Mutex // guards all following fields
+	// nodes by id, in the order they were added.
 	nodes []Node
 	loads map[string]LoadFunc
+	// placed maps a channel to the id of its node.
+	placed map[string]string
 }
 
-// NewEmbedded returns a registry of fixed nodes.
+var _ Registry = (*Embedded)(nil)
+
+// NewEmbedded returns a registry of the given nodes (a node whose State is
+// "" is serving).
 func NewEmbedded(nodes ...Node) *Embedded {
-	return &Embedded{nodes: append([]Node(nil), nodes...), loads: map[string]LoadFunc{}}
+	e := &Embedded{loads: map[string]LoadFunc{}, placed: map[string]string{}}
+	for _, n := range nodes {
+		e.Upsert(n, nil)
+	}
+	return e
 }
 
-// Upsert adds or replaces a node (by ID), with an optional live load.
+// Upsert adds or replaces a node (by ID), with an optional live load that
+// then overrides n.Load.
 func (e *Embedded) Upsert(n Node, load LoadFunc) {
+	if n.State == "" {
+		n.State = voicectl.NodeServing
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if load != nil {
 		e.loads[n.ID] = load
+	} else {
+		delete(e.loads, n.ID)
 	}
 	for i := range e.nodes {
 		if e.nodes[i].ID == n.ID {
@@ -64,21 +63,39 @@ func (e *Embedded) Upsert(n Node, load LoadFunc) {
 	e.nodes = append(e.nodes, n)
 }
 
-// SetHealthy marks a node up or down.
-func (e *Embedded) SetHealthy(id string, healthy bool) {
+// Remove forgets a node (it died); its channels are placed again on their
+// next Place.
+func (e *Embedded) Remove(id string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	delete(e.loads, id)
 	for i := range e.nodes {
 		if e.nodes[i].ID == id {
-			e.nodes[i].Healthy = healthy
+			e.nodes = append(e.nodes[:i], e.nodes[i+1:]...)
+			return
 		}
 	}
 }
 
-// Nodes lists the nodes with their current load.
+// SetState changes a node's state (serving or draining).
+func (e *Embedded) SetState(id string, st voicectl.NodeState) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for i := range e.nodes {
+		if e.nodes[i].ID == id {
+			e.nodes[i].State = st
+		}
+	}
+}
+
+// Nodes lists the nodes with their live load.
 func (e *Embedded) Nodes(context.Context) ([]Node, error) {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.nodesLocked(), nil
+}
+
+func (e *Embedded) nodesLocked() []Node {
 	out := make([]Node, len(e.nodes))
 	for i, n := range e.nodes {
 		if f := e.loads[n.ID]; f != nil {
@@ -86,29 +103,26 @@ func (e *Embedded) Nodes(context.Context) ([]Node, error) {
 		}
 		out[i] = n
 	}
-	return out, nil
+	return out
 }
 
-// Pick implements Registry.
-func (e *Embedded) Pick(ctx context.Context, region string) (Node, error) {
-	nodes, _ := e.Nodes(ctx)
-	var healthy, inRegion []Node
-	for _, n := range nodes {
-		if !n.Healthy {
-			continue
+// Place implements voicectl.Registry: one mutex makes concurrent
+// placements of a channel agree.
+func (e *Embedded) Place(_ context.Context, req voicectl.PlaceRequest) (Node, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	nodes := e.nodesLocked()
+	if id, ok := e.placed[req.Channel]; ok {
+		for _, n := range nodes {
+			if n.ID == id && voicectl.Keeps(n, nodes, req) {
+				return n, nil
+			}
 		}
-		healthy = append(healthy, n)
-		if n.Region == region {
-			inRegion = append(inRegion, n)
-		}
 	}
-	pool := healthy
-	if len(inRegion) > 0 {
-		pool = inRegion
+	n, err := voicectl.Choose(nodes, req)
+	if err != nil {
+		return Node{}, err
 	}
-	if len(pool) == 0 {
-		return Node{}, ErrNoNode
-	}
-	sort.SliceStable(pool, func(i, j int) bool { return pool[i].Load < pool[j].Load })
-	return pool[0], nil
+	e.placed[req.Channel] = n.ID
+	return n, nil
 }

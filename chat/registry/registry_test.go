@@ -1,36 +1,34 @@
 package registry
 
 import (
-	"context"
-	"errors"
 	"testing"
+
+	"github.com/parleyhq/parley/internal/voicectl"
+	"github.com/parleyhq/parley/internal/voicectl/registrytest"
 )
 
-func TestPick(t *testing.T) {
-	ctx := context.Background()
-	e := NewEmbedded(
-		Node{ID: "a", Region: "eu", Endpoint: "a:1", Load: 5, Healthy: true},
-		Node{ID: "b", Region: "eu", Endpoint: "b:1", Load: 1, Healthy: true},
-		Node{ID: "c", Region: "us", Endpoint: "c:1", Load: 0, Healthy: true},
-		Node{ID: "d", Region: "ap", Endpoint: "d:1", Load: 0, Healthy: false},
-	)
-	tests := []struct{ region, want string }{
-		{"eu", "b"}, {"us", "c"}, {"", "c"}, {"ap", "c"}, {"nowhere", "c"},
-	}
-	for _, tc := range tests {
-		n, err := e.Pick(ctx, tc.region)
-		if err != nil || n.ID != tc.want {
-			t.Errorf("Pick(%q) = %s, %v; want %s", tc.region, n.ID, err, tc.want)
+// TestEmbedded runs the registry suite every implementation passes.
+func TestEmbedded(t *testing.T) {
+	registrytest.Run(t, func(t *testing.T) registrytest.Harness {
+		e := NewEmbedded()
+		return registrytest.Harness{
+			Registry: e,
+			Join:     func(_ *testing.T, n voicectl.Node) { e.Upsert(n, nil) },
+			Leave:    func(_ *testing.T, id string) { e.Remove(id) },
 		}
+	})
+}
+
+// TestEmbeddedLiveLoad: a node's LoadFunc is read at placement.
+func TestEmbeddedLiveLoad(t *testing.T) {
+	e := NewEmbedded(Node{ID: "a", Region: "local", Load: voicectl.Load{Participants: 0}})
+	e.Upsert(Node{ID: "b", Region: "local"}, func() voicectl.Load { return voicectl.Load{Participants: 0} })
+	e.Upsert(Node{ID: "a", Region: "local"}, func() voicectl.Load { return voicectl.Load{Participants: 9} })
+	if n, err := e.Place(t.Context(), voicectl.PlaceRequest{Channel: "1"}); err != nil || n.ID != "b" {
+		t.Fatalf("Place = %s, %v; want b (a's live load is 9)", n.ID, err)
 	}
-	e.Upsert(Node{ID: "c", Region: "us", Endpoint: "c:1", Healthy: true}, func() float64 { return 10 })
-	if n, _ := e.Pick(ctx, ""); n.ID != "b" {
-		t.Errorf("live load ignored: %s", n.ID)
-	}
-	for _, id := range []string{"a", "b", "c"} {
-		e.SetHealthy(id, false)
-	}
-	if _, err := e.Pick(ctx, ""); !errors.Is(err, ErrNoNode) {
-		t.Errorf("all down: %v", err)
+	e.SetState("b", voicectl.NodeDraining)
+	if n, err := e.Place(t.Context(), voicectl.PlaceRequest{Channel: "2"}); err != nil || n.ID != "a" {
+		t.Fatalf("Place = %s, %v; want a (b drains)", n.ID, err)
 	}
 }

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"slices"
 	"strings"
 
 	"github.com/parleyhq/parley/chat/model"
@@ -75,6 +76,21 @@ func (p ChannelPatch) apply(c *model.Channel) error {
 	return nil
 }
 
+// checkRegion refuses an rtc_region (set, not null) that names no live
+// region of the registry (GET /voice/regions), as Discord refuses unknown
+// regions (50035, BASE_TYPE_CHOICES). Without a registry (no voice) any
+// name is kept.
+func (s *Service) checkRegion(ctx context.Context, p ChannelPatch) error {
+	if !p.RTCRegionSet || p.RTCRegion == nil || *p.RTCRegion == "" || s.cfg.Registry == nil {
+		return nil
+	}
+	regions := s.liveRegions(ctx)
+	if slices.Contains(regions, *p.RTCRegion) {
+		return nil
+	}
+	return fieldErr("rtc_region", "BASE_TYPE_CHOICES", "Value must be one of ("+strings.Join(regions, ", ")+") or null.")
+}
+
 // Channel is GET /channels/{id}.
 func (s *Service) Channel(user, id model.Snowflake) (model.Channel, error) {
 	v, err := s.graph.channelAccess(user, id, model.PermViewChannel)
@@ -106,6 +122,9 @@ func (s *Service) CreateChannel(ctx context.Context, user, guild model.Snowflake
 	if err := p.apply(&c); err != nil {
 		return model.Channel{}, err
 	}
+	if err := s.checkRegion(ctx, p); err != nil {
+		return model.Channel{}, err
+	}
 	if err := s.st.PutChannel(ctx, c); err != nil {
 		return model.Channel{}, err
 	}
@@ -125,6 +144,9 @@ func (s *Service) ModifyChannel(ctx context.Context, user, id model.Snowflake, p
 		return model.Channel{}, fieldErr("type", "CHANNEL_TYPE_INVALID", "Cannot change the channel type.")
 	}
 	if err := p.apply(&c); err != nil {
+		return model.Channel{}, err
+	}
+	if err := s.checkRegion(ctx, p); err != nil {
 		return model.Channel{}, err
 	}
 	if err := s.st.PutChannel(ctx, c); err != nil {

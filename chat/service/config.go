@@ -19,8 +19,13 @@ type Config struct {
 	Store store.Store
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
-	// Registry chooses voice nodes; nil disables voice hand-off.
+	// Registry places voice channels on voice nodes; nil disables voice
+	// hand-off.
 	Registry registry.Registry
+	// VoiceRegion is the preferred region of this control plane's users:
+	// a channel without rtc_region is placed in the live region nearest to
+	// it (voicectl.Choose). "" prefers none.
+	VoiceRegion string
 	// Voice applies server mute/deafen/disconnect at the SFU; may be nil.
 	Voice voicectl.Controller
 	// VoiceSigner issues voice tokens; nil disables voice hand-off.

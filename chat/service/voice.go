@@ -1,9 +1,11 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/parleyhq/parley/chat/model"
@@ -93,14 +95,15 @@ func (s *Service) joinVoice(ctx context.Context, guild, user model.Snowflake, se
 	return nil
 }
 
-// pickEndpoint picks the voice server for a channel (its rtc_region, if
-// set) and returns its endpoint.
+// pickEndpoint returns the endpoint of the voice node the channel is
+// placed on (Registry.Place: its rtc_region if set, else the region
+// nearest this control plane's; placed once, kept while its node lives).
 func (s *Service) pickEndpoint(ctx context.Context, c model.Channel) (string, error) {
-	var region string
+	req := voicectl.PlaceRequest{Channel: c.ID.String(), Preferred: s.cfg.VoiceRegion}
 	if c.RTCRegion != nil {
-		region = *c.RTCRegion
+		req.Region = *c.RTCRegion
 	}
-	node, err := s.cfg.Registry.Pick(ctx, region)
+	node, err := s.cfg.Registry.Place(ctx, req)
 	if err != nil {
 		return "", fmt.Errorf("%w: %v", ErrNoVoice, err)
 	}
@@ -167,22 +170,34 @@ func (s *Service) dispatchVoiceState(st model.VoiceState) {
 // VoiceStates returns a guild's voice states.
 func (s *Service) VoiceStates(guild model.Snowflake) []voicestate.Entry { return s.voice.Guild(guild) }
 
-// VoiceRegions is GET /voice/regions.
+// VoiceRegions is GET /voice/regions: the regions with a live (serving or
+// draining) node, nearest to this control plane's region first; the
+// nearest is "optimal".
 func (s *Service) VoiceRegions(ctx context.Context) []map[string]any {
 	out := []map[string]any{}
-	if s.cfg.Registry == nil {
-		return out
-	}
-	nodes, _ := s.cfg.Registry.Nodes(ctx)
-	seen := map[string]bool{}
-	for i, n := range nodes {
-		if seen[n.Region] {
-			continue
-		}
-		seen[n.Region] = true
-		out = append(out, map[string]any{"id": n.Region, "name": n.Region, "optimal": i == 0, "deprecated": false, "custom": false})
+	for i, r := range s.liveRegions(ctx) {
+		out = append(out, map[string]any{"id": r, "name": r, "optimal": i == 0, "deprecated": false, "custom": false})
 	}
 	return out
+}
+
+// liveRegions lists the regions with a node in the registry, nearest to
+// cfg.VoiceRegion first (then by name).
+func (s *Service) liveRegions(ctx context.Context) []string {
+	if s.cfg.Registry == nil {
+		return nil
+	}
+	nodes, _ := s.cfg.Registry.Nodes(ctx)
+	var regions []string
+	for _, n := range nodes {
+		if !slices.Contains(regions, n.Region) {
+			regions = append(regions, n.Region)
+		}
+	}
+	slices.SortFunc(regions, func(a, b string) int {
+		return cmp.Or(cmp.Compare(voicectl.Distance(s.cfg.VoiceRegion, a), voicectl.Distance(s.cfg.VoiceRegion, b)), cmp.Compare(a, b))
+	})
+	return regions
 }
 
 // SessionEnded leaves voice for a gateway session that can no longer resume

@@ -20,7 +20,7 @@ func TestHandoffAlwaysHasEndpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := registry.NewEmbedded(registry.Node{ID: "n", Region: "local", Endpoint: "127.0.0.1:9", Healthy: true})
+	reg := registry.NewEmbedded(registry.Node{ID: "n", Region: "local", Endpoint: "127.0.0.1:9"})
 	s, rec := newTestService(t, func(c *Config) { c.Registry, c.VoiceSigner = reg, signer })
 	ctx := context.Background()
 	u, _, err := s.Register(ctx, "talker", "hunter2hunter2")

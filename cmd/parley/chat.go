@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"errors"
 	"flag"
 	"time"
 
@@ -112,20 +113,36 @@ func startChat(ctx context.Context, env *serveEnv) (*running, error) {
 		cfg.Attachments, cfg.MaxFiles, cfg.MaxFileBytes = files, *chatF.maxFiles, maxBytes
 	}
 	// The voice component (order 10) sets these; with `--only chat` they
-	// stay empty and op 4 answers without a voice server.
+	// stay empty and op 4 answers without a voice server, unless
+	// --registry places voice channels on the fleet's nodes.
 	if env.voice != nil {
 		cfg.Voice = env.voice
 	}
 	cfg.VoiceEndpoint = env.voiceEndpoint
-	if cfg.VoiceEndpoint == "" {
-		env.log.Warn("chat: no voice server in this process; voice hand-off disabled")
+	cfg.VoiceRegion = fleetRegion()
+	reg, err := fleetRegistry(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	closeReg := func(ctx context.Context) error {
+		if reg == nil {
+			return nil
+		}
+		return reg.Close(ctx)
+	}
+	if reg != nil {
+		cfg.Registry = reg
+	} else if cfg.VoiceEndpoint == "" {
+		env.log.Warn("chat: no voice server in this process and no --registry; voice hand-off disabled")
 	}
 	srv, err := chat.New(cfg)
 	if err != nil {
+		_ = closeReg(ctx)
 		return nil, err
 	}
 	if err := srv.Start(ctx); err != nil {
 		_ = srv.Close(ctx)
+		_ = closeReg(ctx)
 		return nil, err
 	}
 	if env.metrics != nil {
@@ -136,7 +153,9 @@ func startChat(ctx context.Context, env *serveEnv) (*running, error) {
 	env.chatModeration = srv.Service.Moderation()
 	return &running{
 		addrs: map[string]string{"api": srv.APIAddr(), "gateway": srv.GatewayAddr()},
-		stop:  srv.Close,
+		stop: func(ctx context.Context) error {
+			return errors.Join(srv.Close(ctx), closeReg(ctx))
+		},
 	}, nil
 }
 

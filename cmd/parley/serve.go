@@ -149,6 +149,7 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 	only := cli.String(fs, "only", "PARLEY_ONLY", "", "comma-separated components to run (default all)")
 	shutdown := cli.Duration(fs, "shutdown-timeout", "PARLEY_SHUTDOWN_TIMEOUT", 10*time.Second, "graceful shutdown limit")
 	public := definePublicHost(fs)
+	defineFleetFlags(fs)
 	sort.SliceStable(components, func(i, j int) bool { return components[i].order < components[j].order })
 	for _, c := range components {
 		if c.flags != nil {

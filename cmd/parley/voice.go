@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 
@@ -85,9 +86,22 @@ func init() {
 			if a := srv.WebRTCAddr(); a != "" {
 				addrs["webrtc_udp"] = a
 			}
+			// With --registry the node joins the fleet and serves only
+			// while registered (fleet.go).
+			member, err := joinFleet(ctx, env, srv, env.voiceEndpoint)
+			if err != nil {
+				_ = srv.Close(ctx)
+				return nil, err
+			}
 			return &running{
 				addrs: addrs,
-				stop:  srv.Close,
+				stop: func(ctx context.Context) error {
+					var err error
+					if member != nil {
+						err = member.Close(ctx) // leave first: no placement lands here while closing
+					}
+					return errors.Join(err, srv.Close(ctx))
+				},
 			}, nil
 		},
 	})

@@ -75,12 +75,13 @@ const mod = "github.com/parleyhq/parley/"
 const (
 	pion   = "github.com/pion/"
 	govips = "github.com/davidbyttow/govips"
+	etcd   = "go.etcd.io/"
 )
 
 // components are the module's top-level packages, in no particular order:
 // the fences below, not a position in this list, say which may depend on
 // which (doc.go draws the layers).
-var components = []string{"sfu", "signaling", "voiceproto", "voiceclient", "voicenode", "chat", "mediaproxy", "e2ee", "web", "bench", "cmd", "interop", "internal"}
+var components = []string{"sfu", "signaling", "voiceproto", "voiceclient", "voicenode", "chat", "mediaproxy", "e2ee", "web", "fleet", "bench", "cmd", "interop", "internal"}
 
 // except returns the components other than keep, as module paths.
 func except(keep ...string) []string {
@@ -126,6 +127,8 @@ var transitive = []struct {
 		"chat reaches voice only through internal/voicectl and voicetoken"},
 	{"mediaproxy", append(except("mediaproxy", "internal"), pion), "the media proxy stands alone"},
 	{"web", append(except("web", "internal"), pion, govips), "the web origin serves the handlers the binary gives it: it imports no component"},
+	{"fleet", append(except("fleet", "internal"), pion, govips),
+		"the fleet registry knows the voicectl contract and etcd, no component: the binary wires it to chat and the voice node"},
 	{"chat/model", chatExcept("model"), "chat's model is its ground floor"},
 	{"chat/store", chatExcept("store", "model"), "chat's store knows only the model"},
 	{"chat/voicestate", chatExcept("voicestate", "model"), "voice states know only the model"},
@@ -155,6 +158,8 @@ var direct = []struct {
 	{pion, []string{"sfu", "voiceclient", "bench"}, "pion is the WebRTC transport of the SFU, the Go client and the bench"},
 	{mod + "bench", []string{"bench", "cmd"}, "the load harness is a leaf of the binary"},
 	{mod + "voicenode", []string{"cmd", "bench", "interop"}, "the voice node is composed only by the binary (and the bench's in-process target)"},
+	{mod + "fleet", []string{"cmd"}, "the fleet registry is composed only by the binary"},
+	{etcd, []string{"fleet"}, "etcd is the fleet registry's store; nothing else talks to it"},
 }
 
 // matches reports whether package path d is f or lies under it; f ending

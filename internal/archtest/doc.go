@@ -9,6 +9,7 @@
 //	e2ee                            MLS and DAVE
 //	web                             the web origin: serves the handlers cmd gives it
 //	chat, mediaproxy                stand alone (chat reaches voice through internal/voicectl)
+//	fleet                           the voice fleet's registry on etcd (voicectl.Registry)
 //	internal                        leaf helpers
 //
 // Inside chat: transports (gateway, rest) → service → store → model, and

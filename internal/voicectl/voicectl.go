@@ -6,6 +6,10 @@
 //   - Admitter: what a voice node asks the control plane at every Identify
 //     and Resume: is this session still one the control plane knows, and
 //     with which server mute and deafen must it start?
+//   - Registry and Node (node.go): the fleet of voice nodes as the control
+//     plane sees it, and Place, which puts each voice channel on exactly
+//     one node (Choose and Keeps in placement.go; regions.go says which
+//     region is nearest which).
 //
 // The control plane's stored voice state is the truth; a node applies it
 // before the first packet of a session is forwarded, and a revocation

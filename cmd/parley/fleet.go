@@ -1,0 +1,160 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/parleyhq/parley/fleet"
+	"github.com/parleyhq/parley/internal/cli"
+	"github.com/parleyhq/parley/internal/voicectl"
+	"github.com/parleyhq/parley/voicenode"
+)
+
+// The voice fleet: with --registry etcd://…, a voice node registers in
+// etcd (fleet.Member) and a chat node places voice channels through it
+// (fleet.Registry); without it, the embedded registry holds the local node.
+
+// fleetFlags are serve's fleet flags, shared by the voice and chat
+// components.
+type fleetFlags struct {
+	registry, region, nodeID *string
+	capacity                 *int
+	ttl                      *time.Duration
+}
+
+var fleetF fleetFlags
+
+func defineFleetFlags(fs *flag.FlagSet) {
+	fleetF.registry = cli.String(fs, "registry", "PARLEY_REGISTRY", "", "voice fleet registry, etcd://HOST:PORT[,HOST:PORT...]: voice nodes register there, chat places voice channels through it (default: one machine, in process)")
+	fleetF.region = cli.String(fs, "region", "PARLEY_REGION", "", "this machine's region: the voice node's rtc_region, and the region chat's users prefer (default: --chat-voice-region)")
+	fleetF.nodeID = cli.String(fs, "node-id", "PARLEY_NODE_ID", "", "the voice node's id in the fleet (default: HOSTNAME-PORT of the voice gateway)")
+	fleetF.capacity = cli.Int(fs, "voice-capacity", "PARLEY_VOICE_CAPACITY", 0, "participants placement puts on this voice node at most (0: no bound)")
+	fleetF.ttl = cli.Duration(fs, "registry-ttl", "PARLEY_REGISTRY_TTL", fleet.DefaultTTL, "lease of a voice node's registration: it leaves the fleet this long after its last keep-alive (whole seconds, at least 2 s)")
+}
+
+// fleetRegion is --region, else --chat-voice-region.
+func fleetRegion() string { return cmp.Or(*fleetF.region, *chatF.voiceRegion) }
+
+// fleetEndpoints parses --registry; nil without it.
+func fleetEndpoints() ([]string, error) {
+	if *fleetF.registry == "" {
+		return nil, nil
+	}
+	eps, err := fleet.ParseURL(*fleetF.registry)
+	if err != nil {
+		return nil, cli.Usagef("--registry: %v", err)
+	}
+	return eps, nil
+}
+
+// joinFleet registers the voice node srv, reachable at endpoint: it
+// serves only while registered (SetServing).
+func joinFleet(ctx context.Context, env *serveEnv, srv *voicenode.Node, endpoint string) (*fleet.Member, error) {
+	eps, err := fleetEndpoints()
+	if err != nil || eps == nil {
+		return nil, err
+	}
+	id := *fleetF.nodeID
+	if id == "" {
+		host, _ := os.Hostname()
+		_, port, _ := net.SplitHostPort(srv.GatewayAddr())
+		id = strings.Map(func(r rune) rune {
+			if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.' {
+				return r
+			}
+			return '-'
+		}, cmp.Or(host, "voice")+"-"+port)
+	}
+	meter := srv.NewLoadMeter()
+	srv.SetServing(false) // until registered
+	m, err := fleet.NewMember(fleet.MemberConfig{
+		Endpoints: eps, TTL: *fleetF.ttl, Load: meter.Measure,
+		Node:      voicectl.Node{ID: id, Region: fleetRegion(), Endpoint: endpoint, Capacity: *fleetF.capacity},
+		OnServing: func() { srv.SetServing(true) }, OnLost: func() { srv.SetServing(false) },
+		Logger: env.log.With("component", "fleet"), Metrics: env.metrics,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("--registry: %w", err)
+	}
+	if err := m.Start(ctx); err != nil {
+		_ = m.Close(ctx)
+		return nil, err
+	}
+	return m, nil
+}
+
+// fleetRegistry is chat's view of the fleet with --registry (nil without).
+func fleetRegistry(ctx context.Context, env *serveEnv) (*fleet.Registry, error) {
+	eps, err := fleetEndpoints()
+	if err != nil || eps == nil {
+		return nil, err
+	}
+	r, err := fleet.NewRegistry(fleet.RegistryConfig{Endpoints: eps, Logger: env.log.With("component", "fleet"), Metrics: env.metrics})
+	if err != nil {
+		return nil, err
+	}
+	if err := r.Start(ctx); err != nil {
+		_ = r.Close(ctx)
+		return nil, err
+	}
+	return r, nil
+}
+
+func init() {
+	register(&command{name: "fleet status", summary: "list the voice fleet's nodes: region, state, load, rooms (reads etcd)", run: runFleetStatus})
+	register(&command{name: "voice nodes", summary: "the same as fleet status", run: runFleetStatus})
+}
+
+func runFleetStatus(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("fleet status", flag.ContinueOnError)
+	reg := cli.String(fs, "registry", "PARLEY_REGISTRY", "", "the fleet's registry, etcd://HOST:PORT[,HOST:PORT...] (required)")
+	asJSON := cli.Bool(fs, "json", "", false, "print JSON instead of a table")
+	if err := cli.Parse(fs, args); err != nil {
+		return err
+	}
+	if *reg == "" {
+		return cli.Usagef("--registry etcd://HOST:PORT is required")
+	}
+	eps, err := fleet.ParseURL(*reg)
+	if err != nil {
+		return cli.Usagef("--registry: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	nodes, err := fleet.Status(ctx, eps, "")
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		if nodes == nil {
+			nodes = []fleet.NodeStatus{}
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(nodes)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NODE\tREGION\tSTATE\tENDPOINT\tROOMS\tPARTICIPANTS\tCAPACITY\tPACKETS/S\tCPU\tPLACED\tUPDATED")
+	for _, n := range nodes {
+		capacity := "-"
+		if n.Capacity > 0 {
+			capacity = fmt.Sprint(n.Capacity)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\t%.0f\t%.0f%%\t%d\t%s\n", n.ID, n.Region, n.State, n.Endpoint,
+			n.Load.Rooms, n.Load.Participants, capacity, n.Load.PacketsPerSecond, 100*n.Load.CPU, n.Placements,
+			n.Updated.Format(time.RFC3339))
+	}
+	if len(nodes) == 0 {
+		fmt.Fprintln(tw, "(no voice nodes registered)")
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,25 @@
+// Package fleet is the voice fleet's registry on etcd: voice nodes
+// register themselves under a lease (Member), and control planes read the
+// fleet through a prefix watch and place each voice channel on exactly one
+// node (Registry, a voicectl.Registry; the embedded one for one machine is
+// chat/registry.Embedded, and both pass internal/voicectl/registrytest).
+//
+// Keys, under Prefix (default "/parley/fleet/"):
+//
+//	nodes/ID        the node's record (JSON voicectl.Node and its lease id),
+//	                put with the node's lease: it vanishes when the node's
+//	                keep-alives stop for the TTL
+//	seen/ID         the same record without a lease: a node whose nodes/
+//	                key is gone but whose seen/ key stays was lost (a clean
+//	                Close deletes both)
+//	placements/CH   the id of the node voice channel CH is placed on, put
+//	                with that node's lease (so it goes with the node), and
+//	                only by a transaction comparing the key's revision:
+//	                two control planes never place one channel twice
+//
+// A Member that loses its session (no keep-alive answered for 3/4 of the
+// TTL, before etcd expires its lease) calls OnLost — the voice node stops serving and ends its rooms
+// — then registers again under a new lease and calls OnServing.
+//
+// Imports: internal only, and the etcd client; only the binary composes it.
+package fleet

@@ -1,0 +1,13 @@
+package fleet
+
+import "errors"
+
+// Errors.
+var (
+	// ErrConfig wraps every configuration problem.
+	ErrConfig = errors.New("fleet: invalid configuration")
+	// ErrURL means a --registry value is not etcd://HOST:PORT[,HOST:PORT…].
+	ErrURL = errors.New("fleet: registry URL must be etcd://HOST:PORT[,HOST:PORT...]")
+	// ErrClosed is returned after Close.
+	ErrClosed = errors.New("fleet: closed")
+)

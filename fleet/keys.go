@@ -1,0 +1,84 @@
+package fleet
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+
+	"github.com/parleyhq/parley/internal/voicectl"
+)
+
+// DefaultPrefix is where a fleet's keys live in etcd.
+const DefaultPrefix = "/parley/fleet/"
+
+// record is a node's value under nodes/ and seen/.
+type record struct {
+	voicectl.Node
+	// Lease is the node's etcd lease: placements on it are put with it.
+	Lease int64 `json:"lease"`
+}
+
+func nodesKey(prefix string) string              { return prefix + "nodes/" }
+func seenKey(prefix string) string               { return prefix + "seen/" }
+func placementsKey(prefix string) string         { return prefix + "placements/" }
+func nodeKey(prefix, id string) string           { return nodesKey(prefix) + id }
+func placementKey(prefix, channel string) string { return placementsKey(prefix) + channel }
+
+func decodeRecord(b []byte) (record, error) {
+	var r record
+	err := json.Unmarshal(b, &r)
+	return r, err
+}
+
+// ParseURL reads a --registry value: etcd://HOST:PORT[,HOST:PORT…] (at
+// most 16 endpoints). It returns the endpoints as host:port.
+func ParseURL(s string) ([]string, error) {
+	rest, ok := strings.CutPrefix(s, "etcd://")
+	if !ok || rest == "" || len(s) > 4096 {
+		return nil, fmt.Errorf("%w: %q", ErrURL, s)
+	}
+	parts := strings.Split(strings.TrimSuffix(rest, "/"), ",")
+	if len(parts) > 16 {
+		return nil, fmt.Errorf("%w: at most 16 endpoints", ErrURL)
+	}
+	out := make([]string, 0, len(parts))
+	for _, p := range parts {
+		host, port, err := net.SplitHostPort(p)
+		if err != nil || host == "" || strings.ContainsAny(host, "/?#@ %") {
+			return nil, fmt.Errorf("%w: endpoint %q", ErrURL, p)
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf("%w: port of %q", ErrURL, p)
+		}
+		out = append(out, net.JoinHostPort(host, port))
+	}
+	return out, nil
+}
+
+// validID reports whether id can be a key segment (nodes and channels).
+func validID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// newClient dials etcd without blocking (the client connects lazily and
+// retries); the etcd client's own logging is off.
+func newClient(endpoints []string, dialTimeout time.Duration) (*clientv3.Client, error) {
+	return clientv3.New(clientv3.Config{
+		Endpoints: endpoints, DialTimeout: dialTimeout, Logger: zap.NewNop(),
+		DialKeepAliveTime: 2 * time.Second, DialKeepAliveTimeout: 2 * time.Second,
+	})
+}

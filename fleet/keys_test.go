@@ -1,0 +1,91 @@
+package fleet
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/parleyhq/parley/internal/voicectl"
+)
+
+func TestParseURL(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []string
+	}{
+		{"etcd://127.0.0.1:2379", []string{"127.0.0.1:2379"}},
+		{"etcd://a.example:2379,b.example:2379/", []string{"a.example:2379", "b.example:2379"}},
+		{"etcd://[::1]:2379", []string{"[::1]:2379"}},
+		{"", nil}, {"etcd://", nil}, {"http://a:1", nil}, {"etcd://a", nil}, {"etcd://a:0", nil},
+		{"etcd://a:99999", nil}, {"etcd://:2379", nil}, {"etcd://a:1,,b:2", nil}, {"etcd://u@a:1", nil},
+		{"etcd://a:1/path", nil}, {"etcd://" + strings.Repeat("a:1,", 17) + "a:1", nil},
+	}
+	for _, tc := range tests {
+		got, err := ParseURL(tc.in)
+		if tc.want == nil {
+			if !errors.Is(err, ErrURL) {
+				t.Errorf("ParseURL(%q) = %v, %v; want ErrURL", tc.in, got, err)
+			}
+			continue
+		}
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("ParseURL(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+// FuzzParseURL: whatever ParseURL accepts are host:port endpoints it
+// accepts again, joined back into a URL.
+func FuzzParseURL(f *testing.F) {
+	for _, s := range []string{"etcd://127.0.0.1:2379", "etcd://a:1,b:2", "etcd://[::1]:2379/", "etcd://a:1/x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		eps, err := ParseURL(s)
+		if err != nil {
+			if !errors.Is(err, ErrURL) {
+				t.Fatalf("error %v does not wrap ErrURL", err)
+			}
+			return
+		}
+		if len(eps) == 0 || len(eps) > 16 {
+			t.Fatalf("%d endpoints", len(eps))
+		}
+		again, err := ParseURL("etcd://" + strings.Join(eps, ","))
+		if err != nil || !slices.Equal(again, eps) {
+			t.Fatalf("%q → %v → %v, %v", s, eps, again, err)
+		}
+	})
+}
+
+func TestConfigValidate(t *testing.T) {
+	ok := MemberConfig{Endpoints: []string{"a:1"}, Node: nodeFor("n1")}.withDefaults()
+	if err := ok.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for name, mod := range map[string]func(*MemberConfig){
+		"no endpoint":             func(c *MemberConfig) { c.Endpoints = nil },
+		"bad id":                  func(c *MemberConfig) { c.Node.ID = "a/b" },
+		"no region":               func(c *MemberConfig) { c.Node.Region = "" },
+		"no endpoint of the node": func(c *MemberConfig) { c.Node.Endpoint = "" },
+		"short ttl":               func(c *MemberConfig) { c.TTL = 1e9 },
+		"odd ttl":                 func(c *MemberConfig) { c.TTL = 2500e6 },
+		"prefix":                  func(c *MemberConfig) { c.Prefix = "x" },
+		"capacity":                func(c *MemberConfig) { c.Node.Capacity = -1 },
+	} {
+		c := ok
+		mod(&c)
+		if err := c.Validate(); !errors.Is(err, ErrConfig) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if err := (RegistryConfig{}).withDefaults().Validate(); !errors.Is(err, ErrConfig) {
+		t.Errorf("registry without endpoints: %v", err)
+	}
+}
+
+func nodeFor(id string) (n voicectl.Node) {
+	n.ID, n.Region, n.Endpoint = id, "rotterdam", id+":443"
+	return n
+}
