@@ -139,6 +139,12 @@ func TestWebOrigin(t *testing.T) {
 	if code != 200 || mediaproxy.Sniff(img) != mediaproxy.FormatPNG {
 		t.Fatalf("GET /media%s: %d %.64q", put.Path, code, img)
 	}
+	// One policy, the media proxy's, on what the origin serves from it.
+	if resp, err := c.Head(base + "/media" + put.Path); err != nil || resp.Header.Get("Content-Security-Policy") != mediaproxy.AttachmentCSP {
+		t.Fatalf("HEAD /media%s: %v %v", put.Path, resp, err)
+	} else {
+		_ = resp.Body.Close()
+	}
 	for _, p := range []string{"/media/metrics", "/media/healthz", "/metrics"} {
 		if code, b := webCall(t, c, "GET", base+p, "", nil, nil); code != 404 || !bytes.Contains(b, []byte(`"code":0`)) {
 			t.Fatalf("GET %s: %d %s", p, code, b)
