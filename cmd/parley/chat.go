@@ -42,7 +42,7 @@ func init() {
 		flags: func(fs *flag.FlagSet) {
 			chatF.apiAddr = cli.String(fs, "chat-api-addr", "PARLEY_CHAT_API_ADDR", "127.0.0.1:4000", "chat REST API listen address")
 			chatF.gatewayAddr = cli.String(fs, "chat-gateway-addr", "PARLEY_CHAT_GATEWAY_ADDR", "127.0.0.1:4001", "chat gateway (WebSocket) listen address")
-			chatF.publicHost = cli.String(fs, "chat-public-host", "PARLEY_CHAT_PUBLIC_HOST", "", "host clients use to reach the gateway (default: --public-host, else the listen address)")
+			chatF.publicHost = cli.String(fs, "chat-public-host", "PARLEY_CHAT_PUBLIC_HOST", "", "host clients use to reach the gateway (default: the listen address; --public-host when the gateway listens beyond loopback)")
 			chatF.postgresDSN = cli.String(fs, "chat-postgres-dsn", "PARLEY_CHAT_POSTGRES_DSN", "", "PostgreSQL DSN for chat data (default: SQLite in the data dir)")
 			chatF.sqliteSync = cli.String(fs, "chat-sqlite-sync", "PARLEY_CHAT_SQLITE_SYNC", "NORMAL", "SQLite synchronous pragma: NORMAL or FULL")
 			chatF.voiceRegion = cli.String(fs, "chat-voice-region", "PARLEY_CHAT_VOICE_REGION", "local", "region name of the local voice node")
@@ -90,7 +90,7 @@ func startChat(ctx context.Context, env *serveEnv) (*running, error) {
 	}
 	cfg := chat.Config{
 		Logger: env.log.With("component", "chat"), Store: chatStoreConfig(env),
-		APIAddr: *chatF.apiAddr, GatewayAddr: *chatF.gatewayAddr, PublicHost: cmp.Or(*chatF.publicHost, env.public.name()),
+		APIAddr: *chatF.apiAddr, GatewayAddr: *chatF.gatewayAddr, PublicHost: cmp.Or(*chatF.publicHost, env.public.gatewayHost(*chatF.gatewayAddr)),
 		VoiceKey: voiceKey, AdminKey: adminKey, NoAutoJoin: *chatF.noAutoJoin, VoiceRegion: *chatF.voiceRegion,
 		Gateway: gateway.Config{
 			Conns:           connlimit.Config{PerIP: *chatF.gatewayConns, PendingPerIP: *chatF.gatewayPending},

@@ -158,6 +158,9 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
+	if err := public.check(); err != nil {
+		return err
+	}
 	log := newLogger(*logLevel, os.Stderr)
 	dir, err := datadir.Open(*dataDir)
 	if err != nil {

@@ -209,9 +209,9 @@ func TestWebBadInput(t *testing.T) {
 }
 
 // TestWebPublicHost: --public-host names the web URL in the ready JSON
-// and the last start-up line, the chat gateway URL and the voice
-// endpoint, and is added to the data dir's certificate (with the
-// loopback names kept).
+// and the last start-up line and the voice endpoint, and is added to the
+// data dir's certificate (with the loopback names kept); chat's plain
+// listeners stay on loopback.
 func TestWebPublicHost(t *testing.T) {
 	dir := t.TempDir()
 	_, ready, out := startServeOut(t, dir, "--public-host", "parley.test,192.0.2.7", "--only", "voice,chat,web",
@@ -228,11 +228,17 @@ func TestWebPublicHost(t *testing.T) {
 	if ep, _ := ready["voice_gateway"].(string); !strings.HasPrefix(ep, "parley.test:") {
 		t.Fatalf("voice endpoint %q", ep)
 	}
+	// Chat's plain listeners (passwords and tokens in clear) stay on
+	// loopback, and the gateway URL they give out is where they listen.
 	c, _ := webClient(t, dir)
 	var gw struct{ URL string }
 	api, _ := ready["api"].(string)
-	if code, b := webCall(t, c, "GET", "http://"+api+"/api/v10/gateway", "", nil, &gw); code != 200 || !strings.HasPrefix(gw.URL, "ws://parley.test:") {
-		t.Fatalf("chat gateway URL: %d %s", code, b)
+	gwAddr, _ := ready["gateway"].(string)
+	if !strings.HasPrefix(api, "127.0.0.1:") || !strings.HasPrefix(gwAddr, "127.0.0.1:") {
+		t.Fatalf("chat listeners moved: api %s, gateway %s", api, gwAddr)
+	}
+	if code, b := webCall(t, c, "GET", "http://"+api+"/api/v10/gateway", "", nil, &gw); code != 200 || gw.URL != "ws://"+gwAddr {
+		t.Fatalf("chat gateway URL: %d %s, want ws://%s", code, b, gwAddr)
 	}
 	b, err := os.ReadFile(filepath.Join(dir, "tls", "cert.pem"))
 	if err != nil {
