@@ -43,6 +43,8 @@ type Service struct {
 	voice     *voicestate.Tracker
 	online    *onlineSet
 	disp      dispatcherSlot
+	// deleter deletes attachments in the background (Start, Close).
+	deleter *fileDeleter
 }
 
 // New applies the defaults to cfg, validates it and loads the guild graph
@@ -57,6 +59,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		cfg: cfg, st: cfg.Store, log: cfg.Logger, gen: model.NewGenerator(cfg.Worker, 0),
 		accounts: newAccounts(), graph: newGuildGraph(), voice: voicestate.New(), online: newOnlineSet(),
 		hashers: newHasher(cfg.PasswordHashers, cfg.PasswordQueue, cfg.PasswordWait), dummy: dummyHash(cfg.PasswordIterations),
+		deleter: newFileDeleter(cfg.Attachments, cfg.Logger),
 	}
 	if err := s.seed(ctx); err != nil {
 		return nil, err
@@ -66,3 +69,22 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	return s, nil
 }
+
+// Start starts the service's one goroutine, the attachment deleter, and
+// returns at once. A Service that is never started deletes attachments
+// on the caller's goroutine instead.
+func (s *Service) Start(context.Context) error {
+	s.deleter.start()
+	return nil
+}
+
+// Close stops the attachment deleter: deletions queued finish (bounded by
+// ctx; past it the rest fail, counted in AttachmentDeleteFailures) and its
+// goroutine has ended when Close returns. Later deletions are dropped
+// (counted). It returns ctx's error if the grace was cut short, and is
+// idempotent. The transports must be closed first.
+func (s *Service) Close(ctx context.Context) error { return s.deleter.close(ctx) }
+
+// AttachmentDeleteFailures counts attachment deletions that failed, or
+// were dropped because the service was closed: files left in the store.
+func (s *Service) AttachmentDeleteFailures() uint64 { return s.deleter.failed.Load() }

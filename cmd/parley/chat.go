@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"flag"
+	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -72,6 +73,17 @@ func init() {
 	})
 }
 
+// uploadSpool is the data dir's directory where chat receives the files
+// of a message before it stores them, emptied at start (what a crash left
+// there belongs to no request).
+func uploadSpool(env *serveEnv) (string, error) {
+	dir := env.dir.Join("upload-spool")
+	if err := os.RemoveAll(dir); err != nil {
+		return "", err
+	}
+	return dir, os.MkdirAll(dir, 0o700)
+}
+
 func chatStoreConfig(env *serveEnv) store.Config {
 	return store.Config{PostgresDSN: *chatF.postgresDSN, SQLitePath: env.dir.Join("chat.db"), Synchronous: *chatF.sqliteSync}
 }
@@ -109,7 +121,11 @@ func startChat(ctx context.Context, env *serveEnv) (*running, error) {
 		if err != nil {
 			return nil, err
 		}
-		cfg.Attachments, cfg.MaxFiles, cfg.MaxFileBytes = files, *chatF.maxFiles, maxBytes
+		spool, err := uploadSpool(env)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Attachments, cfg.MaxFiles, cfg.MaxFileBytes, cfg.SpoolDir = files, *chatF.maxFiles, maxBytes, spool
 	}
 	// The voice component (order 10) sets these; with `--only chat` they
 	// stay empty and op 4 answers without a voice server.
@@ -173,7 +189,9 @@ func registerChatMetrics(reg *prometheus.Registry, srv *chat.Server) {
 			func() float64 { return float64(srv.API.Stats().LimiterKeys) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_chat_uploads_refused_total", Help: "Messages with files refused (a limit, a malformed body, a file the store would not keep)."},
 			func() float64 { return float64(srv.API.Stats().UploadsRefused) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_chat_files_orphaned_total", Help: "Files kept in the media store for messages that then failed (referenced by no message)."},
-			func() float64 { return float64(srv.API.Stats().FilesOrphaned) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_chat_files_discarded_total", Help: "Files stored for messages that then failed, and deleted again."},
+			func() float64 { return float64(srv.API.Stats().FilesDiscarded) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_chat_attachment_delete_failures_total", Help: "Attachment deletions (a message's, a channel's) that failed or were dropped at shutdown: files left in the store."},
+			func() float64 { return float64(srv.Service.AttachmentDeleteFailures()) }),
 	)
 }

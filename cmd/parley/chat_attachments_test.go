@@ -119,6 +119,64 @@ func TestChatAttachmentsAdapter(t *testing.T) {
 	}
 }
 
+// TestChatAttachmentsDelete: Delete and DeleteChannel remove the records
+// behind chat's attachments (the media store then has none), ignore refs
+// that name none, and stop at a cancelled context.
+func TestChatAttachmentsDelete(t *testing.T) {
+	st, err := mediaproxy.OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, _ := mediaproxy.NewSigner(bytes.Repeat([]byte{9}, 32))
+	a := newChatAttachments(st, signer, mediaproxy.DefaultLimits(), 24*time.Hour, func() string { return "http://media.test" })
+	ctx := context.Background()
+	put := func(channel model.Snowflake, name string) model.Attachment {
+		t.Helper()
+		m, err := a.Put(ctx, channel, name, "", strings.NewReader("bytes of "+name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	stored := func(m model.Attachment) bool {
+		channel, rest, _ := strings.Cut(m.Ref, "/")
+		id, _, _ := strings.Cut(rest, "/")
+		_, err := st.Get(channel, id)
+		return err == nil
+	}
+	one, two, three, other := put(1, "one.txt"), put(1, "two.txt"), put(1, "three.txt"), put(2, "other.txt")
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	cases := []struct {
+		name   string
+		do     func() error
+		gone   []model.Attachment
+		kept   []model.Attachment
+		failed bool
+	}{
+		{"cancelled", func() error { return a.Delete(cancelled, []model.Attachment{one}) }, nil, []model.Attachment{one}, true},
+		{"one file, and a ref naming none", func() error {
+			return a.Delete(ctx, []model.Attachment{one, {Ref: "nonsense"}, {Ref: "1/999/x"}})
+		}, []model.Attachment{one}, []model.Attachment{two, three, other}, false},
+		{"a channel", func() error { return a.DeleteChannel(ctx, 1) }, []model.Attachment{two, three}, []model.Attachment{other}, false},
+	}
+	for _, c := range cases {
+		if err := c.do(); (err != nil) != c.failed {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		for _, m := range c.gone {
+			if stored(m) {
+				t.Fatalf("%s: %s still stored", c.name, m.Ref)
+			}
+		}
+		for _, m := range c.kept {
+			if !stored(m) {
+				t.Fatalf("%s: %s deleted", c.name, m.Ref)
+			}
+		}
+	}
+}
+
 type errReader struct{ err error }
 
 func (e errReader) Read([]byte) (int, error) { return 0, e.err }
