@@ -116,7 +116,14 @@ func startChat(ctx context.Context, env *serveEnv) (*running, error) {
 			LoginFailures: rest.Limit{Requests: *chatF.failures, Window: rest.DefaultLoginFailures.Window},
 		},
 	}
-	if *chatF.maxFiles > 0 {
+	// Attachments need the media proxy in this process: it serves their
+	// URLs (the web origin's /media passes them to it). Without it
+	// (--only chat) a message with files is refused (400, "attachments
+	// are not enabled on this server") rather than kept unservable.
+	switch {
+	case *chatF.maxFiles > 0 && !env.runs("media"):
+		env.log.Info("chat: attachments off: the media proxy does not run in this process (--only)")
+	case *chatF.maxFiles > 0:
 		files, maxBytes, err := chatAttachmentsFor(env, int64(*chatF.maxFileBytes))
 		if err != nil {
 			return nil, err

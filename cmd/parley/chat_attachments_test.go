@@ -291,8 +291,10 @@ func TestChatAttachmentsServe(t *testing.T) {
 	http.DefaultClient.CloseIdleConnections()
 }
 
-// TestChatAttachmentFlags: --chat-max-files 0 turns attachments off, and
-// --chat-max-file-bytes above --media-max-bytes is clamped to it.
+// TestChatAttachmentFlags: --chat-max-files 0 turns attachments off, so
+// does running chat without the media proxy (their URLs would serve
+// nothing), and --chat-max-file-bytes above --media-max-bytes is clamped
+// to it.
 func TestChatAttachmentFlags(t *testing.T) {
 	small := pngOf(t, 8, 8)
 	tests := []struct {
@@ -303,6 +305,8 @@ func TestChatAttachmentFlags(t *testing.T) {
 		want   string // in the answer
 	}{
 		{"attachments off", []string{"--chat-max-files", "0"}, small, 400, "ATTACHMENTS_DISABLED"},
+		{"no media proxy in this process", []string{"--only", "chat"}, small, 400, "ATTACHMENTS_DISABLED"},
+		{"web but no media proxy", []string{"--only", "chat,web"}, small, 400, "ATTACHMENTS_DISABLED"},
 		{"clamped to the media limit", []string{"--chat-max-file-bytes", "100000", "--media-max-bytes", fmt.Sprint(len(small) - 1)}, small, 413, "40005"},
 		{"within both", []string{"--chat-max-file-bytes", fmt.Sprint(len(small)), "--media-max-bytes", fmt.Sprint(len(small))}, small, 200, `"width":8`},
 	}

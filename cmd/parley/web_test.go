@@ -14,13 +14,16 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 
 	"github.com/parleyhq/parley/internal/datadir"
+	"github.com/parleyhq/parley/internal/testkit"
 	"github.com/parleyhq/parley/mediaproxy"
 )
 
@@ -274,4 +277,76 @@ func TestWebDisabled(t *testing.T) {
 		t.Fatalf("web_url without a web listener: %v", ready)
 	}
 	_ = out
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and one reader.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestURLsKnownBeforeChat: the web origin's and the media listener's
+// public URLs, which chat signs attachment URLs with, are set before any
+// component starts, with the ports their listeners were bound to (port 0
+// here): a component starting where chat does (order 20, before media and
+// web) already sees the attachment base of the running server.
+func TestURLsKnownBeforeChat(t *testing.T) {
+	cases := []struct {
+		name, only string
+		want       func(ready map[string]any) string
+	}{
+		{"web origin", "probe,media,web", func(r map[string]any) string { return "https://" + r["web"].(string) + "/media" }},
+		{"media listener", "probe,media", func(r map[string]any) string { return "http://" + r["media"].(string) }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			seen := make(chan string, 1)
+			probe := &component{name: "probe", order: 20, start: func(_ context.Context, env *serveEnv) (*running, error) {
+				seen <- env.attachmentBase()
+				return &running{}, nil
+			}}
+			registerComponent(probe)
+			t.Cleanup(func() { components = slices.DeleteFunc(components, func(x *component) bool { return x == probe }) })
+			ctx, cancel := context.WithCancel(context.Background())
+			out := &syncBuffer{}
+			done := make(chan error, 1)
+			go func() { // owned by the test: it ends when ctx is cancelled
+				done <- runServe(ctx, []string{"--data-dir", t.TempDir(), "--only", c.only, "--log-level", "error",
+					"--web-addr", "127.0.0.1:0", "--media-addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0"}, out)
+			}()
+			defer func() {
+				cancel()
+				if err := <-done; err != nil {
+					t.Errorf("serve: %v", err)
+				}
+			}()
+			var base string
+			select {
+			case base = <-seen:
+			case err := <-done:
+				t.Fatalf("serve ended: %v", err)
+			}
+			testkit.Eventually(t, 30*time.Second, func() bool { return strings.Contains(out.String(), "\n") }, "no ready line")
+			var ready map[string]any
+			line, _, _ := strings.Cut(out.String(), "\n")
+			if err := json.Unmarshal([]byte(line), &ready); err != nil {
+				t.Fatalf("ready line %q: %v", line, err)
+			}
+			if want := c.want(ready); base != want {
+				t.Fatalf("attachment base at chat's start %q, want %q", base, want)
+			}
+		})
+	}
 }
