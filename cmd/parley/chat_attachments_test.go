@@ -13,14 +13,21 @@ import (
 	"image/png"
 	"io"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/parleyhq/parley/chat"
 	"github.com/parleyhq/parley/chat/model"
+	"github.com/parleyhq/parley/chat/rest"
 	"github.com/parleyhq/parley/chat/service"
+	"github.com/parleyhq/parley/chat/store"
+	"github.com/parleyhq/parley/internal/testkit"
 	"github.com/parleyhq/parley/mediaproxy"
 )
 
@@ -340,4 +347,89 @@ func TestChatAttachmentFlags(t *testing.T) {
 			http.DefaultClient.CloseIdleConnections()
 		})
 	}
+}
+
+// TestTricklingUploadsBlockNoOne (review of issue 12): uploads trickling
+// in, as many as the store has slots, hold none of them (their files wait
+// in the spool, read without a slot), so another user's image is stored
+// and answered meanwhile; when they give up, the spool is emptied.
+func TestTricklingUploadsBlockNoOne(t *testing.T) {
+	testkit.NoLeaks(t)
+	st, err := mediaproxy.OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, _ := mediaproxy.NewSigner(bytes.Repeat([]byte{9}, 32))
+	files := newChatAttachments(st, signer, mediaproxy.DefaultLimits(), 24*time.Hour, func() string { return "http://media.test" })
+	spool := t.TempDir()
+	srv, err := chat.New(chat.Config{Store: store.Config{SQLitePath: filepath.Join(t.TempDir(), "chat.db")}, PasswordIterations: 1000,
+		Attachments: files, SpoolDir: spool, REST: rest.Config{Routes: map[string]rest.Limit{"POST /channels/{channel}/messages": {Requests: -1}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Close(ctx)
+		http.DefaultClient.CloseIdleConnections()
+	})
+	if err := srv.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	api := srv.APIAddr()
+	var reg struct{ Token string }
+	chatCall(t, api, "POST", "/auth/register", "", map[string]string{"username": "waiter", "password": "waiter-pw"}, &reg)
+	var chans []struct{ ID string }
+	chatCall(t, api, "GET", "/guilds/"+srv.Service.DefaultGuild().String()+"/channels", reg.Token, nil, &chans)
+	path := "/api/v10/channels/" + chans[0].ID + "/messages"
+
+	body := func(data []byte) (*bytes.Buffer, string) {
+		var b bytes.Buffer
+		w := multipart.NewWriter(&b)
+		fw, _ := w.CreateFormFile("files[0]", "a.png")
+		_, _ = fw.Write(data)
+		_ = w.Close()
+		return &b, w.FormDataContentType()
+	}
+	var slow []net.Conn
+	for range attachmentSlots {
+		b, ct := body(bytes.Repeat([]byte("slow"), 16<<10))
+		c, err := net.Dial("tcp", api)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		slow = append(slow, c)
+		head := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n", path, reg.Token, ct, b.Len())
+		if _, err := c.Write(append([]byte(head), b.Bytes()[:b.Len()/2]...)); err != nil { // half the file: the rest never comes
+			t.Fatal(err)
+		}
+	}
+	testkit.Eventually(t, 10*time.Second, func() bool {
+		left, _ := os.ReadDir(spool)
+		return len(left) == attachmentSlots
+	}, "the trickling uploads are not being received")
+	if n := len(files.slots); n != 0 {
+		t.Fatalf("%d store slots held by uploads still being received", n)
+	}
+	b, ct := body(pngOf(t, 8, 8))
+	req, _ := http.NewRequest("POST", "http://"+api+path, b)
+	req.Header.Set("Authorization", reg.Token)
+	req.Header.Set("Content-Type", ct)
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(out), `"width":8`) {
+		t.Fatalf("an image beside trickling uploads: %d %s", resp.StatusCode, out)
+	}
+	for _, c := range slow {
+		_ = c.Close()
+	}
+	testkit.Eventually(t, 10*time.Second, func() bool {
+		left, _ := os.ReadDir(spool)
+		return len(left) == 0
+	}, "the abandoned uploads' files stay in the spool")
 }
