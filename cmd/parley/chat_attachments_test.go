@@ -295,6 +295,19 @@ func TestChatAttachmentsServe(t *testing.T) {
 	if got := fmt.Sprint(refused["errors"]); code != 400 || refused["code"] != 50035.0 || !strings.Contains(got, "undecodable") {
 		t.Fatalf("a broken image: %d %v", code, refused)
 	}
+	// Deleted with its message: its URLs answer 404, the variant served
+	// above notwithstanding.
+	if code := chatCall(t, api, "DELETE", "/channels/"+general+"/messages/"+msg["id"].(string), reg.Token, nil, nil); code != 204 {
+		t.Fatalf("delete: %d", code)
+	}
+	testkit.Eventually(t, 10*time.Second, func() bool {
+		resp, err := http.Get(proxy + "&width=16&format=png")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 404
+	}, "the deleted message's attachment is still served")
 	http.DefaultClient.CloseIdleConnections()
 }
 
