@@ -21,7 +21,10 @@ import (
 //     its transitions are dispatched, so they go out in order (the one
 //     lock held while calling out, and only to the gateway, which never
 //     blocks and never calls back);
-//   - disp (dispatcherSlot.mu): the gateway, set once.
+//   - disp (dispatcherSlot.mu): the gateway, set once;
+//   - deleter (fileDeleter.mu): whether the attachment deleter runs; its
+//     queue is only ever sent to without blocking, and files are deleted
+//     without the lock.
 //
 // Every part takes its lock inside its own methods and returns copies;
 // no part calls another or the store with its lock held (nor the
