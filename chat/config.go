@@ -52,6 +52,10 @@ type Config struct {
 	// less.
 	MaxFiles     int
 	MaxFileBytes int64
+	// SpoolDir holds the files of a message being received until they are
+	// stored (rest.Config.SpoolDir; default the system's temporary
+	// directory).
+	SpoolDir string
 	// Gateway and REST tuning (zero values take their defaults; their
 	// Backend/Service, Logger, listeners, URLs and AdminKey are set by New).
 	Gateway gateway.Config

@@ -45,7 +45,8 @@
 //   - message attachments: 10 files of 25 MiB each (MaxFiles,
 //     MaxFileBytes; the attachment store may refuse more), a multipart
 //     body refused by its declared length before it is read, read one
-//     part at a time, 5 minutes to send it; file names 255 bytes,
-//     descriptions 1,024 characters;
+//     part at a time into the spool (SpoolDir) before any file is stored,
+//     16 KiB of boundary and headers per part, 5 minutes to send it; file
+//     names 255 bytes, descriptions 1,024 characters;
 //   - the SQLite database and its companion files are owner-only (0600).
 package chat

@@ -10,11 +10,18 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/parleyhq/parley/chat"
 	"github.com/parleyhq/parley/chat/model"
+	"github.com/parleyhq/parley/chat/store"
+	"github.com/parleyhq/parley/internal/testkit"
 )
 
 // memFiles is an attachment store in memory (chat tests cannot use the
@@ -42,6 +49,34 @@ func (f *memFiles) Put(_ context.Context, channel model.Snowflake, filename, con
 		a.ContentType, a.Width, a.Height = "image/"+format, &cfg.Width, &cfg.Height
 	}
 	return a, nil
+}
+
+func (f *memFiles) Delete(_ context.Context, files []model.Attachment) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, a := range files {
+		delete(f.files, a.Ref)
+	}
+	return nil
+}
+
+func (f *memFiles) DeleteChannel(_ context.Context, channel model.Snowflake) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for ref := range f.files {
+		if strings.HasPrefix(ref, channel.String()+"/") {
+			delete(f.files, ref)
+		}
+	}
+	return nil
+}
+
+// has reports whether ref is stored.
+func (f *memFiles) has(ref string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	_, ok := f.files[ref]
+	return ok
 }
 
 func (f *memFiles) URLs(a model.Attachment) (string, string) {
@@ -92,4 +127,38 @@ func pngOf(t testing.TB, w, h int) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// TestAttachmentsDeletedWithMessage: a message's files are stored with it
+// and deleted with it (in the background, by the chat server's service),
+// and the spool the upload went through is left empty.
+func TestAttachmentsDeletedWithMessage(t *testing.T) {
+	testkit.NoLeaks(t)
+	files := &memFiles{}
+	spool := t.TempDir()
+	s := startChat(t, store.Config{SQLitePath: filepath.Join(t.TempDir(), "chat.db")}, nil, func(c *chat.Config) {
+		c.Attachments, c.SpoolDir = files, spool
+	})
+	var reg struct{ Token string }
+	api(t, s, "POST", "/auth/register", "", map[string]string{"username": "dropper", "password": "dropper-password"}, &reg)
+	general := generalChannel(t, s, reg.Token)
+	var m struct {
+		ID          string
+		Attachments []struct{ URL string }
+	}
+	if code := postFile(t, s, reg.Token, general, "a.png", pngOf(t, 4, 4), `{"content":"x"}`, &m); code != 200 || len(m.Attachments) != 1 {
+		t.Fatalf("post: %d %+v", code, m)
+	}
+	u, _ := url.Parse(m.Attachments[0].URL)
+	ref := strings.TrimPrefix(u.Path, "/attachments/")
+	if !files.has(ref) {
+		t.Fatalf("%s not stored", ref)
+	}
+	if left, _ := os.ReadDir(spool); len(left) != 0 {
+		t.Fatalf("the spool holds %d files", len(left))
+	}
+	if code, _ := api(t, s, "DELETE", "/channels/"+general+"/messages/"+m.ID, reg.Token, nil, nil); code != 204 {
+		t.Fatalf("delete: %d", code)
+	}
+	testkit.Eventually(t, 5*time.Second, func() bool { return !files.has(ref) }, "the deleted message's file is still stored")
 }

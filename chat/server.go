@@ -97,7 +97,7 @@ func New(cfg Config) (*Server, error) {
 	s.Service.SetDispatcher(s.Gateway)
 	rcfg := cfg.REST
 	rcfg.Service, rcfg.Logger, rcfg.GatewayURL, rcfg.AdminKey, rcfg.Addr = s.Service, cfg.Logger, gwURL, cfg.AdminKey, cfg.APIAddr
-	rcfg.MaxFiles, rcfg.MaxFileBytes = cfg.MaxFiles, cfg.MaxFileBytes
+	rcfg.MaxFiles, rcfg.MaxFileBytes, rcfg.SpoolDir = cfg.MaxFiles, cfg.MaxFileBytes, cfg.SpoolDir
 	if s.API, err = rest.New(rcfg); err != nil {
 		return fail(err)
 	}
@@ -112,9 +112,13 @@ func hostPort(host string, a net.Addr) string {
 	return net.JoinHostPort(host, port)
 }
 
-// Start starts the gateway and the REST API and returns at once. If it
-// fails, Close still releases everything.
+// Start starts the service's attachment deleter, the gateway and the
+// REST API and returns at once. If it fails, Close still releases
+// everything.
 func (s *Server) Start(ctx context.Context) error {
+	if err := s.Service.Start(ctx); err != nil {
+		return err
+	}
 	if err := s.Gateway.Start(ctx); err != nil {
 		return err
 	}
@@ -132,8 +136,9 @@ func (s *Server) APIAddr() string { return s.API.Addr() }
 func (s *Server) GatewayAddr() string { return s.Gateway.Addr() }
 
 // Close shuts down REST, then the gateway (op 7 to every client), then
-// closes the store; ctx bounds the graceful parts, and every goroutine
-// either server started has ended when Close returns. It is idempotent.
+// the service (the attachment deletions queued), then closes the store;
+// ctx bounds the graceful parts, and every goroutine any of them started
+// has ended when Close returns. It is idempotent.
 func (s *Server) Close(ctx context.Context) error {
 	s.closeOnce.Do(func() {
 		var errs []error
@@ -142,6 +147,9 @@ func (s *Server) Close(ctx context.Context) error {
 		}
 		if s.Gateway != nil {
 			errs = append(errs, s.Gateway.Close(ctx))
+		}
+		if s.Service != nil {
+			errs = append(errs, s.Service.Close(ctx))
 		}
 		errs = append(errs, s.st.Close())
 		s.closeErr = errors.Join(errs...)

@@ -197,3 +197,57 @@ func TestCloseCancelsJobs(t *testing.T) {
 		t.Fatalf("%d jobs ran, want 2 (the third request joined one)", g.entered.Load())
 	}
 }
+
+// TestNewTakesListener: New serves on a listener it is given (its address
+// known before New) and owns it: Close closes it, and so does a New that
+// fails.
+func TestNewTakesListener(t *testing.T) {
+	testkit.NoLeaks(t, processGlobals...)
+	st, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.Key, cfg.Store = make([]byte, 32), st
+	cases := []struct {
+		name string
+		key  []byte
+		ok   bool
+	}{
+		{"served", make([]byte, 32), true},
+		{"New fails", nil, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.Key, cfg.Listener = c.key, ln
+			s, err := New(cfg)
+			if (err == nil) != c.ok {
+				t.Fatalf("New: %v", err)
+			}
+			if c.ok {
+				if s.Addr() != ln.Addr().String() {
+					t.Fatalf("Addr %s, listener %s", s.Addr(), ln.Addr())
+				}
+				if err := s.Start(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				resp, err := http.Get("http://" + ln.Addr().String() + "/healthz")
+				if err != nil || resp.StatusCode != 200 {
+					t.Fatalf("healthz: %v %v", resp, err)
+				}
+				_ = resp.Body.Close()
+				http.DefaultClient.CloseIdleConnections()
+				if err := s.Close(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := ln.Accept(); !errors.Is(err, net.ErrClosed) {
+				t.Fatalf("the listener is still open: %v", err)
+			}
+		})
+	}
+}

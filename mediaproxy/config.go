@@ -3,6 +3,7 @@ package mediaproxy
 import (
 	"fmt"
 	"log/slog"
+	"net"
 	"runtime"
 	"time"
 
@@ -13,8 +14,12 @@ import (
 // then validates it; fields documented with a default take it when zero.
 type Config struct {
 	// Addr is the listen address New binds (port 0 picks one); default
-	// 127.0.0.1:0.
+	// 127.0.0.1:0. Ignored when Listener is set.
 	Addr string
+	// Listener, if set, is used instead of binding Addr (a caller that
+	// must know the address before New, such as parley serve). The server
+	// owns it from New on: Close closes it, and so does a New that fails.
+	Listener net.Listener
 	// Key signs URLs (32 bytes; dir.Key(KeyName) in Parley).
 	Key []byte
 	// Store holds attachments.

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -175,7 +176,7 @@ func (e *testEnv) putFile(t testing.TB, name, declared string, data []byte) (Att
 
 func wantSafeHeaders(t *testing.T, resp *http.Response) {
 	t.Helper()
-	if resp.Header.Get("X-Content-Type-Options") != "nosniff" || resp.Header.Get("Content-Security-Policy") != "sandbox; default-src 'none'" {
+	if resp.Header.Get("X-Content-Type-Options") != "nosniff" || resp.Header.Get("Content-Security-Policy") != AttachmentCSP {
 		t.Fatalf("status %d without nosniff/sandbox CSP: %v", resp.StatusCode, resp.Header)
 	}
 }
@@ -209,6 +210,39 @@ func TestServeFiles(t *testing.T) {
 			wantSafeHeaders(t, resp)
 			if !strings.Contains(string(body), "is a file") {
 				t.Fatalf("resize on a file: %s", body)
+			}
+		})
+	}
+}
+
+// TestAttachmentCSPOnServeHTTP: the net/http front (which the web origin
+// serves under /media) answers with the one policy, and that policy lets
+// a browser's own document for an inline video, audio or text file show
+// it (media-src 'self', inline styles) while sandboxing it.
+func TestAttachmentCSPOnServeHTTP(t *testing.T) {
+	e := newTestServer(t, nil)
+	for _, part := range []string{"sandbox", "default-src 'none'", "media-src 'self'", "img-src 'self'", "style-src 'unsafe-inline'"} {
+		if !strings.Contains(AttachmentCSP, part) {
+			t.Fatalf("AttachmentCSP %q lacks %q", AttachmentCSP, part)
+		}
+	}
+	cases := []struct {
+		name, filename, declared string
+		data                     []byte
+		status                   int
+	}{
+		{"video", "clip.mp4", "video/mp4", []byte{0, 1, 2, 3, 0xFE}, 200},
+		{"audio", "voice.ogg", "audio/ogg", []byte{0, 1, 2, 3, 0xFE}, 200},
+		{"text", "notes.txt", "text/plain", []byte("hello\n"), 200},
+		{"image", "a.png", "", sourceOf(t, FormatPNG, 40, 30), 200},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, p := e.putFile(t, c.filename, c.declared, c.data)
+			w := httptest.NewRecorder()
+			e.srv.ServeHTTP(w, httptest.NewRequest(http.MethodGet, p, nil))
+			if w.Code != c.status || w.Header().Get("Content-Security-Policy") != AttachmentCSP || w.Header().Get("X-Content-Type-Options") != "nosniff" {
+				t.Fatalf("%d %v", w.Code, w.Header())
 			}
 		})
 	}

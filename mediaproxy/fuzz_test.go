@@ -38,12 +38,14 @@ func addHEIFSeeds(f *testing.F) {
 	f.Add(heicSample)
 	f.Add(heifWithGrid("heic", 1024, 512, 1024, 512, 512, 512, 1, 2, box("irot", []byte{1})))
 	f.Add(heifWithGrid("avif", 64, 64, 64, 64, 32, 32, 2, 2, box("clap", u32s(60, 1, 50, 1, 0, 1, 0, 1)...)))
+	f.Add(hostileILOC(3))
+	f.Add(heifItems(64, 64, "av01", "thmb", 30000, 30000))
 }
 
 // checkProbe holds for every probe, accepted or not.
 func checkProbe(t *testing.T, p Probe, err error) {
 	t.Helper()
-	if p.Orientation < 0 || p.Orientation > 8 || p.DecodePixels < 0 {
+	if p.Orientation < 0 || p.Orientation > 8 || p.DecodePixels < 0 || p.ItemPixels < 0 {
 		t.Fatalf("probe %+v", p)
 	}
 	if err == nil && (p.CleanWidth > p.Width || p.CleanHeight > p.Height || p.CleanWidth < 0 || p.CleanHeight < 0) {

@@ -102,14 +102,13 @@ func jsonResponse(status int, v any) Response {
 // (fasthttp front) or when the server is closed.
 //
 // Every response, errors included, carries X-Content-Type-Options: nosniff
-// and Content-Security-Policy: sandbox; default-src 'none', because the
-// web app serves the proxy on its own origin: nothing the proxy answers
-// may run there.
+// and Content-Security-Policy: AttachmentCSP, because the web app serves
+// the proxy on its own origin: nothing the proxy answers may run there.
 func (s *Server) Handle(ctx context.Context, req *Request) Response {
 	start := time.Now()
 	resp := s.route(ctx, req)
 	resp.set("X-Content-Type-Options", "nosniff")
-	resp.set("Content-Security-Policy", attachmentCSP)
+	resp.set("Content-Security-Policy", AttachmentCSP)
 	s.metrics.status(resp.Status)
 	lvl := slog.LevelDebug
 	if resp.Status >= 500 {
@@ -121,9 +120,14 @@ func (s *Server) Handle(ctx context.Context, req *Request) Response {
 	return resp
 }
 
-// attachmentCSP forbids everything a response could run or load, and
-// sandboxes it as if from another origin.
-const attachmentCSP = "sandbox; default-src 'none'"
+// AttachmentCSP is the Content-Security-Policy of every answer, the one
+// definition wherever the proxy is served (its own listener, the web
+// origin's /media): opened as a document, an answer is sandboxed as if
+// from another origin (no script, no form, no plugin) and loads nothing,
+// except what a browser's own image, audio and video documents need to
+// show the file itself (their <img>, <video> or <audio> loads the
+// document's URL: 'self') and their inline styling.
+const AttachmentCSP = "sandbox; default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'unsafe-inline'"
 
 func (s *Server) route(ctx context.Context, req *Request) Response {
 	p := req.RawPath

@@ -54,7 +54,8 @@ func (l Limits) Validate() error {
 
 // Check probes data's header and applies the limits. It never decodes
 // (the first HEIC a process meets costs one tiny decode: HEICSupported).
-// MaxTotalPixels also bounds Probe.DecodePixels (a HEIF grid's tiles).
+// MaxTotalPixels also bounds Probe.DecodePixels (a HEIF grid's tiles),
+// MaxFramePixels Probe.ItemPixels (any other HEIF item's extent).
 func (l Limits) Check(data []byte) (Probe, error) {
 	if int64(len(data)) > l.MaxBytes {
 		return Probe{}, fmt.Errorf("%w: %d bytes > %d", ErrTooLarge, len(data), l.MaxBytes)
@@ -73,6 +74,8 @@ func (l Limits) Check(data []byte) (Probe, error) {
 		return p, fmt.Errorf("%w: %dx%d exceeds %d pixels per frame", ErrImageBomb, p.Width, p.Height, l.MaxFramePixels)
 	case p.Pixels()*int64(p.Frames) > l.MaxTotalPixels:
 		return p, fmt.Errorf("%w: %dx%dx%d frames exceeds %d pixels", ErrImageBomb, p.Width, p.Height, p.Frames, l.MaxTotalPixels)
+	case p.ItemPixels > l.MaxFramePixels:
+		return p, fmt.Errorf("%w: %dx%d holds an image item of %d pixels, over %d per frame", ErrImageBomb, p.Width, p.Height, p.ItemPixels, l.MaxFramePixels)
 	case p.DecodePixels > l.MaxTotalPixels:
 		return p, fmt.Errorf("%w: %dx%d decodes %d pixels of tiles, over %d", ErrImageBomb, p.Width, p.Height, p.DecodePixels, l.MaxTotalPixels)
 	}

@@ -26,6 +26,11 @@ type Probe struct {
 	// more than the canvas (a HEIF grid: its canvas plus every tile); 0
 	// otherwise. Limits weigh it against MaxTotalPixels.
 	DecodePixels int64
+	// ItemPixels is the largest extent of any image item a HEIF holds,
+	// when it is more than the canvas (a thumbnail, an alpha or depth
+	// plane): libheif and libvips may decode any of them, so Limits weigh
+	// it against MaxFramePixels; 0 otherwise.
+	ItemPixels int64
 }
 
 // Pixels is Width × Height.

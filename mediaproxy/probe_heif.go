@@ -21,7 +21,9 @@ import (
 //	  idat                       item data kept inside meta
 //
 // The canvas is the primary item's ispe (limits weigh it), clap the part
-// shown (libheif crops to it), irot becomes Probe.Orientation. Phones store a photo as a grid of
+// shown (libheif crops to it), irot becomes Probe.Orientation; the
+// largest ispe of any item (a thumbnail, an alpha plane) is
+// Probe.ItemPixels, weighed as a frame. Phones store a photo as a grid of
 // 512×512 tiles; libheif decodes every tile into the grid's output canvas,
 // so DecodePixels is that canvas plus every tile's extent (a 48 MP phone
 // photo: about 100 MP), and a grid whose output exceeds its ispe is
@@ -52,6 +54,10 @@ type heifFile struct {
 	props      []heifBox           // ipco's children; property index i is props[i-1]
 	assoc      map[uint32][]uint16 // ipma: item → property indices
 	types      map[uint32]string   // iinf: item → type, read on first use
+	// steps counts the iloc entries and extents walked: every one reads
+	// at least one byte of iloc, so a probe's work is bounded by the
+	// file's size (the tests check it).
+	steps int
 }
 
 // eachBox calls fn for every box in d, in order.
@@ -110,8 +116,13 @@ func (r *reader) u32() uint64 { return r.n(4) }
 // probeHEIF probes an AVIF or HEIC file (f says which).
 func probeHEIF(b []byte, f Format) (Probe, error) {
 	h := heifFile{f: f, file: b}
+	return h.probe()
+}
+
+func (h *heifFile) probe() (Probe, error) {
+	f := h.f
 	seenMeta := false
-	err := eachBox(b, f, func(x heifBox) error {
+	err := eachBox(h.file, f, func(x heifBox) error {
 		if x.typ != "meta" {
 			return nil // ftyp, mdat, free, moov…
 		}
@@ -300,6 +311,30 @@ func (h *heifFile) extent(id uint32) (w, ht uint32, err error) {
 	return w, ht, nil
 }
 
+// largestExtent is the largest ispe of any item, the primary's or not:
+// a thumbnail (thmb), an alpha or depth plane (auxl), a tile. libheif
+// and libvips may decode any of them (an alpha plane with the primary, a
+// thumbnail when shrinking), so the limits weigh the largest as a frame,
+// as the probe did before it knew items. Every ispe is counted, whether
+// an item points at it or not.
+func (h *heifFile) largestExtent() (int64, error) {
+	var largest int64
+	for _, p := range h.props {
+		if p.typ != "ispe" {
+			continue
+		}
+		if len(p.body) < 12 {
+			return 0, undecodable(h.f, "short ispe")
+		}
+		w, ht := binary.BigEndian.Uint32(p.body[4:]), binary.BigEndian.Uint32(p.body[8:])
+		if w > 1<<30 || ht > 1<<30 {
+			return 0, undecodable(h.f, "bad image extent")
+		}
+		largest = max(largest, int64(w)*int64(ht))
+	}
+	return largest, nil
+}
+
 // irotOrientation maps irot's anticlockwise quarter turns to EXIF terms.
 var irotOrientation = [4]int{1, 8, 3, 6}
 
@@ -310,6 +345,13 @@ func (h *heifFile) probePrimary() (Probe, error) {
 		return Probe{}, err
 	}
 	p := Probe{Width: int(w), Height: int(ht), Frames: 1}
+	largest, err := h.largestExtent()
+	if err != nil {
+		return p, err
+	}
+	if largest > p.Pixels() {
+		p.ItemPixels = largest
+	}
 	if body, ok := h.property(id, "irot"); ok {
 		if len(body) < 1 {
 			return p, undecodable(h.f, "short irot")
@@ -493,6 +535,11 @@ func (h *heifFile) itemData(id uint32) ([]byte, error) {
 	if r.bad || version > 2 {
 		return nil, undecodable(h.f, "bad iloc")
 	}
+	// An extent with no fields reads nothing: 65,535 of them per 6-byte
+	// entry would cost a walk of billions for a small file. With fields,
+	// each extent reads at least 4 bytes, so walking them is bounded by
+	// the box's size; so is the whole walk (steps), whatever the entries.
+	perExtent := idxSize + offSize + lenSize
 	for i := uint64(0); i < count && !r.bad; i++ {
 		var item uint32
 		if version < 2 {
@@ -507,6 +554,13 @@ func (h *heifFile) itemData(id uint32) ([]byte, error) {
 		ref := r.u16()
 		base := r.n(baseSize)
 		extents := r.u16()
+		if perExtent == 0 && extents > 1 {
+			return nil, undecodable(h.f, "iloc extents without offsets or lengths")
+		}
+		if h.steps+1+int(extents) > len(h.iloc) {
+			return nil, undecodable(h.f, "too many iloc extents")
+		}
+		h.steps += 1 + int(extents)
 		var off, length uint64
 		for e := uint64(0); e < extents && !r.bad; e++ {
 			r.n(idxSize)

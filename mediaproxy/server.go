@@ -57,23 +57,30 @@ type Server struct {
 }
 
 // New applies the defaults to cfg, validates it, starts libvips (once per
-// process), builds a server and binds cfg.Addr (Addr reports it). Start
-// serves; Close releases the listener even if Start was never called.
+// process), builds a server and binds cfg.Addr, or takes cfg.Listener
+// (Addr reports it). Start serves; Close releases the listener even if
+// Start was never called.
 func New(cfg Config) (*Server, error) {
 	cfg = cfg.withDefaults()
-	if err := cfg.Validate(); err != nil {
+	fail := func(err error) (*Server, error) {
+		if cfg.Listener != nil {
+			_ = cfg.Listener.Close()
+		}
 		return nil, err
 	}
+	if err := cfg.Validate(); err != nil {
+		return fail(err)
+	}
 	if err := StartVips(); err != nil {
-		return nil, err
+		return fail(err)
 	}
 	signer, err := NewSigner(cfg.Key)
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
 	disk, err := openDiskCache(cfg.CacheDir, cfg.DiskCacheBytes)
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
 	s := &Server{
 		cfg: cfg, log: cfg.Logger, signer: signer,
@@ -107,9 +114,11 @@ func New(cfg Config) (*Server, error) {
 		Concurrency:                  4096,
 		Logger:                       slogPrintf{cfg.Logger},
 	}
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("mediaproxy: listen %s: %w", cfg.Addr, err)
+	ln := cfg.Listener
+	if ln == nil {
+		if ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+			return nil, fmt.Errorf("mediaproxy: listen %s: %w", cfg.Addr, err)
+		}
 	}
 	s.front = newFront(srv, ln, cfg.Logger)
 	return s, nil

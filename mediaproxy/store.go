@@ -60,19 +60,33 @@ func (a *Attachment) upgrade() {
 
 // Store is an embedded, content-addressed attachment store:
 //
-//	ROOT/blobs/ab/ab12…   file bytes, named by SHA-256 (deduplicated)
+//	ROOT/blobs/ab/ab12…        file bytes, named by SHA-256 (deduplicated)
+//	ROOT/blobs/ab/ab12….refs   how many records refer to the blob
 //	ROOT/attachments/CHANNEL/ID.json   the Attachment record
 //
 // Every file is written to a temporary name and renamed, so readers never
 // see a partial blob or record. Records never change once written, so Get
 // keeps recently read ones in memory (bounded) and a cache hit costs no
-// file system access.
+// file system access; Delete removes a record (and forgets it) and the
+// blob with its last record. A blob without a .refs file was stored
+// before references were counted: some records unknown may refer to it,
+// so it is never removed. The counts are kept under refMu: one process
+// writes a store at a time (`parley media put` beside a running server
+// may miscount, which only ever keeps a blob too long).
 type Store struct {
 	root string
 	seq  atomic.Uint32
 
+	// refMu orders the writes of blobs, their counts and records (store,
+	// Delete), so that a blob is never removed while a record refers to it.
+	refMu sync.Mutex
+
 	mu   sync.RWMutex
 	recs map[recKey]Attachment // guarded by mu; at most maxCachedRecords
+	// gen counts the deletions (guarded by mu): Get caches a record it
+	// read from disk only if no Delete ran meanwhile, so a deleted record
+	// is never cached again.
+	gen uint64
 }
 
 type recKey struct{ channel, id string }
@@ -186,33 +200,162 @@ func (s *Store) PutRaw(channel, filename string, data []byte, p Probe, now time.
 
 // store writes data's blob (unless already there) and a's record, with
 // the fields store owns (ID, SHA256, Size, Created) filled in.
+// A new blob is counted before its record is written, and a deleted
+// record uncounted after it is removed, so a crash between the two keeps
+// a blob too long, never removes one too soon.
 func (s *Store) store(data []byte, a Attachment, now time.Time) (Attachment, error) {
 	sum := sha256.Sum256(data)
 	h := hex.EncodeToString(sum[:])
 	bp := s.blobPath(h)
+	s.refMu.Lock()
+	defer s.refMu.Unlock()
 	if _, err := os.Stat(bp); errors.Is(err, os.ErrNotExist) {
 		if err := datadir.WriteFileAtomic(bp, data, 0o600); err != nil {
 			return Attachment{}, fmt.Errorf("mediaproxy: store: %w", err)
 		}
+		if err := s.writeRefs(h, 1); err != nil {
+			return Attachment{}, err
+		}
+	} else if n, ok, err := s.refs(h); err != nil {
+		return Attachment{}, err
+	} else if ok { // else a blob from before counts: kept for good
+		if err := s.writeRefs(h, n+1); err != nil {
+			return Attachment{}, err
+		}
 	}
 	a.ID, a.SHA256, a.Size, a.Created = s.newID(now), h, int64(len(data)), now.UTC()
 	rec, _ := json.Marshal(a)
-	if err := datadir.WriteFileAtomic(filepath.Join(s.root, "attachments", a.ChannelID, a.ID+".json"), rec, 0o600); err != nil {
+	if err := datadir.WriteFileAtomic(s.recordPath(a.ChannelID, a.ID), rec, 0o600); err != nil {
 		return Attachment{}, fmt.Errorf("mediaproxy: store: %w", err)
 	}
 	s.remember(a)
 	return a, nil
 }
 
+func (s *Store) recordPath(channel, id string) string {
+	return filepath.Join(s.root, "attachments", channel, id+".json")
+}
+
+func (s *Store) refsPath(h string) string { return s.blobPath(h) + ".refs" }
+
+// refs reads blob h's reference count; ok is false when it has none (a
+// blob stored before counts were kept). refMu is held.
+func (s *Store) refs(h string) (n int64, ok bool, err error) {
+	b, err := os.ReadFile(s.refsPath(h))
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("mediaproxy: store: %w", err)
+	}
+	n, err = strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil || n < 0 {
+		return 0, false, fmt.Errorf("mediaproxy: store: corrupt reference count of blob %s", h)
+	}
+	return n, true, nil
+}
+
+// writeRefs records blob h's reference count. refMu is held.
+func (s *Store) writeRefs(h string, n int64) error {
+	if err := datadir.WriteFileAtomic(s.refsPath(h), strconv.AppendInt(nil, n, 10), 0o600); err != nil {
+		return fmt.Errorf("mediaproxy: store: %w", err)
+	}
+	return nil
+}
+
+// Delete removes attachment id of channel: its record at once (Get then
+// says ErrNotFound, so every URL of it answers 404, whatever the proxy's
+// caches hold: they are consulted only once the record was found), and
+// its blob with the last record that refers to it. A record already gone
+// is no error.
+func (s *Store) Delete(channel, id string) error {
+	if !validID(channel) || !validID(id) {
+		return nil // no such record can exist
+	}
+	s.refMu.Lock()
+	defer s.refMu.Unlock()
+	a, err := s.load(channel, id)
+	if errors.Is(err, ErrNotFound) {
+		s.forget(channel, id)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(s.recordPath(channel, id)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("mediaproxy: store: %w", err)
+	}
+	s.forget(channel, id)
+	if len(a.SHA256) != 64 || !validID(a.SHA256) {
+		return nil // a corrupt record names no blob
+	}
+	n, ok, err := s.refs(a.SHA256)
+	if err != nil || !ok {
+		return err
+	}
+	if n > 1 {
+		return s.writeRefs(a.SHA256, n-1)
+	}
+	for _, p := range []string{s.blobPath(a.SHA256), s.refsPath(a.SHA256)} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("mediaproxy: store: %w", err)
+		}
+	}
+	return nil
+}
+
+// DeleteChannel deletes every attachment of channel (Delete, one by one)
+// and reports how many records it removed.
+func (s *Store) DeleteChannel(channel string) (int, error) {
+	if !validID(channel) {
+		return 0, nil
+	}
+	dir := filepath.Join(s.root, "attachments", channel)
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("mediaproxy: store: %w", err)
+	}
+	n := 0
+	var errs []error
+	for _, e := range entries {
+		id, ok := strings.CutSuffix(e.Name(), ".json")
+		if !ok || e.IsDir() || !validID(id) {
+			continue
+		}
+		if err := s.Delete(channel, id); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		n++
+	}
+	_ = os.Remove(dir) // when empty (a temporary file of a put may be there)
+	return n, errors.Join(errs...)
+}
+
+// forget drops a deleted record from the cache and counts the deletion.
+func (s *Store) forget(channel, id string) {
+	s.mu.Lock()
+	delete(s.recs, recKey{channel, id})
+	s.gen++
+	s.mu.Unlock()
+}
+
 // remember caches a record; past the bound the cache starts over, which
 // costs one file read per record still in use.
 func (s *Store) remember(a Attachment) {
 	s.mu.Lock()
+	s.rememberLocked(a)
+	s.mu.Unlock()
+}
+
+func (s *Store) rememberLocked(a Attachment) {
 	if len(s.recs) >= maxCachedRecords {
 		clear(s.recs)
 	}
 	s.recs[recKey{a.ChannelID, a.ID}] = a
-	s.mu.Unlock()
 }
 
 func (s *Store) blobPath(h string) string { return filepath.Join(s.root, "blobs", h[:2], h) }
@@ -221,14 +364,31 @@ func (s *Store) blobPath(h string) string { return filepath.Join(s.root, "blobs"
 func (s *Store) Get(channel, id string) (Attachment, error) {
 	s.mu.RLock()
 	a, ok := s.recs[recKey{channel, id}]
+	gen := s.gen
 	s.mu.RUnlock()
 	if ok {
 		return a, nil
 	}
+	rec, err := s.load(channel, id)
+	if err != nil {
+		return rec, err
+	}
+	if rec.ChannelID == channel && rec.ID == id {
+		s.mu.Lock()
+		if s.gen == gen { // else a Delete ran meanwhile: this may be its record
+			s.rememberLocked(rec)
+		}
+		s.mu.Unlock()
+	}
+	return rec, nil
+}
+
+// load reads a record from disk.
+func (s *Store) load(channel, id string) (Attachment, error) {
 	if !validID(channel) || !validID(id) {
 		return Attachment{}, ErrNotFound
 	}
-	b, err := os.ReadFile(filepath.Join(s.root, "attachments", channel, id+".json"))
+	b, err := os.ReadFile(s.recordPath(channel, id))
 	if errors.Is(err, os.ErrNotExist) {
 		return Attachment{}, ErrNotFound
 	}
@@ -240,9 +400,6 @@ func (s *Store) Get(channel, id string) (Attachment, error) {
 		return Attachment{}, fmt.Errorf("mediaproxy: store: corrupt record %s/%s: %w", channel, id, err)
 	}
 	rec.upgrade()
-	if rec.ChannelID == channel && rec.ID == id {
-		s.remember(rec)
-	}
 	return rec, nil
 }
 

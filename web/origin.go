@@ -182,9 +182,10 @@ func isGatewayURL(p string) bool {
 func isUpgrade(r *http.Request) bool { return r.Header.Get("Upgrade") != "" }
 
 // media passes the media proxy's public routes on. Its answers are
-// user content on the page's origin, so each also gets a policy that
-// sandboxes it when opened as a document (no script, no plugin, no
-// origin), and may be embedded by the page only.
+// user content on the page's origin: the media proxy gives each its
+// sandboxing Content-Security-Policy (mediaproxy.AttachmentCSP, the one
+// definition; what the origin set here was overwritten), and the origin
+// lets only the page embed them.
 func (o *Origin) media(w http.ResponseWriter, r *http.Request) {
 	rest := r.URL.Path[len("/media"):]
 	if (r.Method != http.MethodGet && r.Method != http.MethodHead) ||
@@ -197,7 +198,6 @@ func (o *Origin) media(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h := w.Header()
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; media-src 'self'; sandbox")
 	h.Set("Cross-Origin-Resource-Policy", "same-origin")
 	h.Set("Referrer-Policy", "no-referrer")
 	http.StripPrefix("/media", o.cfg.Media).ServeHTTP(w, r)

@@ -146,9 +146,12 @@ func TestOriginRoutes(t *testing.T) {
 			t.Fatalf("the media proxy saw %s", p)
 		}
 	}
+	// The media proxy's answer carries its own sandboxing policy (one
+	// definition, in mediaproxy): the origin adds none that would replace
+	// or contradict it (this recorder sets none).
 	resp, _ := to.do(t, "GET", "/media/attachments/1/2/a.png")
-	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "sandbox") {
-		t.Fatalf("media answer without a sandbox policy: %q", csp)
+	if csp := resp.Header.Get("Content-Security-Policy"); csp != "" {
+		t.Fatalf("the origin set a policy of its own on a media answer: %q", csp)
 	}
 }
 

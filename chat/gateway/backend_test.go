@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -86,4 +87,60 @@ func TestIdentifyBackendCalls(t *testing.T) {
 		defer fb.mu.Unlock()
 		return len(fb.ended) == 2 && strings.Contains(strings.Join(fb.ended, " "), id1) && strings.Contains(strings.Join(fb.ended, " "), id2)
 	}, "SessionEnded not called for both sessions")
+}
+
+// holdIdentify blocks identify inside the backend (ReadState, after
+// SessionStarted) until release is closed.
+type holdIdentify struct {
+	fakeBackend
+	entered, release chan struct{}
+}
+
+func (h *holdIdentify) ReadState(ctx context.Context, user model.Snowflake) (json.RawMessage, error) {
+	close(h.entered)
+	<-h.release
+	return h.fakeBackend.ReadState(ctx, user)
+}
+
+// TestIdentifyRacesDrop: a connection dropped while identify is inside
+// the backend leaves a detached session that the sweeper ends after the
+// resume window (SessionEnded: the user goes offline), never one attached
+// to the dead connection, which used to stay online forever.
+func TestIdentifyRacesDrop(t *testing.T) {
+	testkit.NoLeaks(t)
+	hb := &holdIdentify{entered: make(chan struct{}), release: make(chan struct{})}
+	s, url, _ := startServer(t, func(c *Config) { c.Backend, c.ResumeWindow = hb, 100*time.Millisecond })
+	hb.srv = s
+	c := dial(t, url)
+	c.expect("10")
+	c.send(identifyPayload("good", 1))
+	<-hb.entered
+	s.mu.RLock()
+	var conn *wsConn
+	for x := range s.conns {
+		conn = x
+	}
+	s.mu.RUnlock()
+	s.drop(conn, nil) // as a failed write or the sweeper's close would
+	close(hb.release)
+
+	var ss *session
+	testkit.Eventually(t, 5*time.Second, func() bool {
+		s.mu.RLock()
+		defer s.mu.RUnlock()
+		for _, x := range s.sessions {
+			ss = x
+		}
+		return ss != nil
+	}, "identify registered no session")
+	testkit.Eventually(t, 5*time.Second, func() bool {
+		ss.mu.Lock()
+		defer ss.mu.Unlock()
+		return ss.conn == nil && !ss.detachedAt.IsZero()
+	}, "the session stays attached to the dropped connection")
+	testkit.Eventually(t, 5*time.Second, func() bool {
+		hb.mu.Lock()
+		defer hb.mu.Unlock()
+		return len(hb.ended) == 1 && hb.ended[0] == ss.id && s.Stats().Sessions == 0
+	}, "the session never ended")
 }

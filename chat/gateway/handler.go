@@ -191,12 +191,35 @@ func (s *Server) identify(ctx context.Context, c *wsConn, d json.RawMessage) {
 	ss.mu.Lock()
 	ss.conn = c
 	ss.mu.Unlock()
-	c.mu.Lock()
-	c.sess = ss
-	c.mu.Unlock()
 	s.register(ss, guilds)
+	if !s.bindConn(c, ss) {
+		return // dropped while identify ran: detached, resumable for a while
+	}
 	connlimit.Admit(c.nc) // no longer pending (Config.Conns)
 	c.kick()
+}
+
+// bindConn makes ss the session of c, which ss.conn already names. drop
+// marks c dead before it reads c.sess, both under c.mu here, so either
+// drop sees ss and detaches it, or c was dead already and bindConn
+// detaches it as drop would have (ending it if the close ended sessions):
+// a session is never left attached to a dead connection, which the
+// sweeper would never expire (the user online forever, their voice state
+// kept). ss must be registered first, so that an endSession here or in
+// drop removes it for good. It reports whether c is still alive.
+func (s *Server) bindConn(c *wsConn, ss *session) bool {
+	c.mu.Lock()
+	c.sess = ss
+	dead, end := c.dead.Load(), c.endSession
+	c.mu.Unlock()
+	if !dead {
+		return true
+	}
+	ss.detach(c, time.Now())
+	if end {
+		s.endSession(ss)
+	}
+	return false
 }
 
 func (s *Server) resume(ctx context.Context, c *wsConn, d json.RawMessage) {
@@ -238,9 +261,9 @@ func (s *Server) resume(ctx context.Context, c *wsConn, d json.RawMessage) {
 		old.closeWith(CloseUnknownError, false)
 	}
 	ss.setAuth(auth, s.nextCheck(time.Now(), auth.Expires))
-	c.mu.Lock()
-	c.sess = ss
-	c.mu.Unlock()
+	if !s.bindConn(c, ss) {
+		return
+	}
 	connlimit.Admit(c.nc)
 	ss.enqueueOnce(&model.Event{Name: "RESUMED", Data: []byte(`{"_trace":["parley"]}`)})
 }

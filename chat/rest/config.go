@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"time"
 
 	"github.com/parleyhq/parley/chat/service"
@@ -52,6 +53,11 @@ type Config struct {
 	MaxFiles      int
 	MaxFileBytes  int64
 	UploadTimeout time.Duration
+	// SpoolDir is where a multipart message's files wait, one temporary
+	// file each, from their arrival until the whole body was read and
+	// checked and they are stored (default os.TempDir()); they are
+	// removed when the request ends.
+	SpoolDir string
 	// Invalid limits 401/403/429 answers (and failed logins) per client
 	// address (default DefaultInvalid, Discord's); beyond it every request
 	// from that address gets 429.
@@ -163,6 +169,9 @@ func (c Config) withDefaults() Config {
 		c.MaxFileBytes = DefaultMaxFileBytes
 	}
 	def(&c.UploadTimeout, 5*time.Minute)
+	if c.SpoolDir == "" {
+		c.SpoolDir = os.TempDir()
+	}
 	if c.MaxConcurrency == 0 {
 		c.MaxConcurrency = 1
 	}

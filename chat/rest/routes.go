@@ -324,7 +324,7 @@ func (s *Server) channelRoutes(svc *service.Service) {
 		m, err := svc.CreateMessage(c.r.Context(), c.user.ID, id, req)
 		if err != nil && multi {
 			s.uploadsRefused.Add(1)
-			s.filesOrphaned.Add(uint64(len(req.Files)))
+			s.discard(c.r.Context(), req.Files)
 		}
 		return http.StatusOK, m, err
 	})

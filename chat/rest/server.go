@@ -29,11 +29,11 @@ type Server struct {
 
 	routeCount uint16 // routes registered (route keys)
 	// uploadsRefused counts multipart message bodies refused (a limit, a
-	// malformed body, a file the store would not keep); filesOrphaned the
-	// files kept before their message failed, which nothing references.
-	uploadsRefused, filesOrphaned atomic.Uint64
-	ln                            *connlimit.Listener // Config.MaxConnsPerIP over the bound listener
-	http                          *http.Server
+	// malformed body, a file the store would not keep); filesDiscarded
+	// the files stored for a message that then failed, deleted again.
+	uploadsRefused, filesDiscarded atomic.Uint64
+	ln                             *connlimit.Listener // Config.MaxConnsPerIP over the bound listener
+	http                           *http.Server
 	// serving counts the Serve goroutine; conns counts the connections
 	// net/http serves (ConnState new → closed), so Close can wait for
 	// their goroutines too.
@@ -87,14 +87,15 @@ type Stats struct {
 	LimiterEvictions uint64
 	// RefusedConns counts connections closed at accept for the per-IP cap.
 	RefusedConns uint64
-	// UploadsRefused counts multipart message bodies refused; FilesOrphaned
-	// the files the attachment store kept for messages that then failed.
-	UploadsRefused, FilesOrphaned uint64
+	// UploadsRefused counts multipart message bodies refused;
+	// FilesDiscarded the files stored for messages that then failed, and
+	// deleted again.
+	UploadsRefused, FilesDiscarded uint64
 }
 
 // Stats returns the current gauges and counters.
 func (s *Server) Stats() Stats {
-	st := Stats{RefusedConns: s.ln.Rejections().PerIP, UploadsRefused: s.uploadsRefused.Load(), FilesOrphaned: s.filesOrphaned.Load()}
+	st := Stats{RefusedConns: s.ln.Rejections().PerIP, UploadsRefused: s.uploadsRefused.Load(), FilesDiscarded: s.filesDiscarded.Load()}
 	for _, l := range []*limiter{s.global, s.perRoute, s.invalid, s.auth, s.failures} {
 		n, ev := l.size()
 		st.LimiterKeys += n

@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -28,6 +29,13 @@ type Attachments interface {
 	// URLs returns the signed url and proxy_url of a stored attachment,
 	// valid for a while from now.
 	URLs(a model.Attachment) (url, proxyURL string)
+	// Delete removes stored files (those of a deleted message, of one
+	// that failed after they were stored, or that an edit dropped): their
+	// URLs answer 404 from then on. A file already gone is no error.
+	Delete(ctx context.Context, files []model.Attachment) error
+	// DeleteChannel removes every file stored for channel (a deleted
+	// channel's).
+	DeleteChannel(ctx context.Context, channel model.Snowflake) error
 }
 
 // Limits of an attachment's client-chosen text (Discord's).
@@ -102,6 +110,13 @@ func (s *Service) PutAttachment(ctx context.Context, author, channel model.Snowf
 	}
 	a.URL, a.ProxyURL = "", ""
 	return a, nil
+}
+
+// DeleteAttachments removes files that no message refers to: those a
+// transport stored (PutAttachment) for a message that then failed. It
+// returns at once; the deletion runs in the background (see Start).
+func (s *Service) DeleteAttachments(ctx context.Context, files []model.Attachment) {
+	s.deleter.add(ctx, deleteJob{files: files})
 }
 
 // cleanFilename keeps a file name's last path element, without control
@@ -184,6 +199,17 @@ func keepAttachments(have []model.Attachment, refs []AttachmentRef) []model.Atta
 				out = append(out, a)
 				break
 			}
+		}
+	}
+	return out
+}
+
+// droppedAttachments are those of have that kept lacks (an edit's).
+func droppedAttachments(have, kept []model.Attachment) []model.Attachment {
+	var out []model.Attachment
+	for _, a := range have {
+		if !slices.ContainsFunc(kept, func(k model.Attachment) bool { return k.ID == a.ID }) {
+			out = append(out, a)
 		}
 	}
 	return out

@@ -6,20 +6,60 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/parleyhq/parley/chat/model"
 	"github.com/parleyhq/parley/chat/store"
+	"github.com/parleyhq/parley/internal/testkit"
 )
 
 // memFiles is an attachment store in memory whose URLs carry a counter,
-// so each signing is told apart.
+// so each signing is told apart, and which records what is deleted.
 type memFiles struct {
 	signed atomic.Int64
+
+	mu       sync.Mutex
+	deleted  []string          // refs
+	channels []model.Snowflake // channels deleted
+	// block, when set, makes Delete wait for it or for its context.
+	block chan struct{}
+}
+
+func (f *memFiles) Delete(ctx context.Context, files []model.Attachment) error {
+	if f.block != nil {
+		select {
+		case <-f.block:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, a := range files {
+		f.deleted = append(f.deleted, a.Ref)
+	}
+	return nil
+}
+
+func (f *memFiles) DeleteChannel(_ context.Context, channel model.Snowflake) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.channels = append(f.channels, channel)
+	return nil
+}
+
+// gone returns the refs and channels deleted so far.
+func (f *memFiles) gone() ([]string, []model.Snowflake) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.deleted), slices.Clone(f.channels)
 }
 
 func (f *memFiles) Put(_ context.Context, channel model.Snowflake, filename, contentType string, r io.Reader) (model.Attachment, error) {
@@ -30,7 +70,7 @@ func (f *memFiles) Put(_ context.Context, channel model.Snowflake, filename, con
 	if string(b) == "refuse" {
 		return model.Attachment{}, fmt.Errorf("%w: not a file we keep", ErrAttachmentRefused)
 	}
-	a := model.Attachment{Filename: filename, ContentType: contentType, Size: int64(len(b)), Ref: channel.String() + "/" + filename}
+	a := model.Attachment{Filename: filename, ContentType: contentType, Size: int64(len(b)), Ref: channel.String() + "/" + filename + "/" + string(b)}
 	if strings.HasPrefix(contentType, "image/") {
 		w, h := 2, 1
 		a.Width, a.Height = &w, &h
@@ -109,10 +149,18 @@ func TestMessageAttachments(t *testing.T) {
 	if err := json.Unmarshal(updates[len(updates)-1].Data, &ev); err != nil || len(ev.Attachments) != 2 {
 		t.Fatalf("MESSAGE_UPDATE attachments %+v, %v", ev.Attachments, err)
 	}
+	if gone, _ := files.gone(); len(gone) != 0 {
+		t.Fatalf("deleted %q while every file is in use", gone)
+	}
 	keep := []AttachmentRef{{ID: AttachmentRefID(txt.ID)}}
 	if edited, err = s.EditMessage(ctx, u.ID, general, m.ID, MessageEdit{Attachments: &keep}); err != nil ||
 		len(edited.Attachments) != 1 || edited.Attachments[0].ID != txt.ID {
 		t.Fatalf("edit keeping one %+v, %v", edited.Attachments, err)
+	}
+	// The file the edit dropped is deleted (a service not started deletes
+	// on the caller).
+	if gone, _ := files.gone(); !slices.Equal(gone, []string{img.Ref}) {
+		t.Fatalf("deleted %q after the edit, want %q", gone, img.Ref)
 	}
 	// Files alone are a message; no files, no content is not.
 	only, err := s.CreateMessage(ctx, u.ID, general, MessageCreate{Files: []model.Attachment{put("a.png", "image/png", "x")}})
@@ -133,6 +181,10 @@ func TestMessageAttachments(t *testing.T) {
 	}
 	if c, _ := s.Channel(u.ID, general); c.LastMessageID != nil {
 		t.Fatalf("last_message_id of an emptied channel: %v", *c.LastMessageID)
+	}
+	// A deleted message's files are deleted.
+	if gone, _ := files.gone(); len(gone) != 3 || gone[1] != only.Attachments[0].Ref || gone[2] != txt.Ref {
+		t.Fatalf("deleted %q after the deletes", gone)
 	}
 
 	errCases := []struct {
@@ -234,4 +286,91 @@ func FuzzAttachmentRefs(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestCheckMessage: CheckMessage refuses what CreateMessage would, before
+// anything is stored; only the number of files matters to it.
+func TestCheckMessage(t *testing.T) {
+	s, _ := newTestService(t, func(c *Config) { c.Attachments = &memFiles{} })
+	ctx := context.Background()
+	u, _, err := s.Register(ctx, "checker", "password-checker")
+	if err != nil {
+		t.Fatal(err)
+	}
+	chans, _ := s.GuildChannels(u.ID, s.DefaultGuild())
+	general := chans[0].ID
+	one := []model.Attachment{{}}
+	cases := []struct {
+		name    string
+		user    model.Snowflake
+		channel model.Snowflake
+		req     MessageCreate
+		want    error
+	}{
+		{"a file alone", u.ID, general, MessageCreate{Files: one}, nil},
+		{"text", u.ID, general, MessageCreate{Content: "hi"}, nil},
+		{"nothing", u.ID, general, MessageCreate{}, ErrEmptyMessage},
+		{"content too long", u.ID, general, MessageCreate{Content: strings.Repeat("x", MaxContent+1), Files: one}, ErrInvalidForm},
+		{"entry naming no file", u.ID, general, MessageCreate{Files: one, Attachments: []AttachmentRef{{ID: 1}}}, ErrInvalidForm},
+		{"bad nonce", u.ID, general, MessageCreate{Content: "x", Nonce: json.RawMessage(`[1]`)}, ErrInvalidForm},
+		{"unknown channel", u.ID, 999, MessageCreate{Content: "x"}, ErrUnknownChannel},
+		{"not a member", 12345, general, MessageCreate{Content: "x"}, ErrMissingAccess},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if err := s.CheckMessage(c.user, c.channel, c.req); !errors.Is(err, c.want) {
+				t.Fatalf("CheckMessage: %v, want %v", err, c.want)
+			}
+		})
+	}
+}
+
+// TestAttachmentDeleter: a started service deletes in the background, in
+// order: a deleted channel's files (all of them, by channel), files no
+// message refers to; Close waits for the deletions queued, and past its
+// grace cancels the rest (counted); after Close, a deletion is dropped
+// and counted.
+func TestAttachmentDeleter(t *testing.T) {
+	testkit.NoLeaks(t)
+	ctx := context.Background()
+	files := &memFiles{}
+	s, _ := newTestService(t, func(c *Config) { c.Attachments = files })
+	if err := s.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	admin, _, err := s.CreateBot(ctx, "admin", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := s.CreateChannel(ctx, admin.ID, s.DefaultGuild(), ChannelPatch{Name: ptr("pics")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DeleteChannel(ctx, admin.ID, ch.ID); err != nil {
+		t.Fatal(err)
+	}
+	s.DeleteAttachments(ctx, []model.Attachment{{Ref: "1/2/orphan"}})
+	testkit.Eventually(t, 5*time.Second, func() bool {
+		refs, chans := files.gone()
+		return slices.Equal(chans, []model.Snowflake{ch.ID}) && slices.Equal(refs, []string{"1/2/orphan"})
+	}, "the channel's and the orphan's files were not deleted")
+
+	// A deletion that hangs is cancelled once Close's grace is over.
+	files.block = make(chan struct{})
+	s.DeleteAttachments(ctx, []model.Attachment{{Ref: "1/3/stuck"}})
+	cctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if err := s.Close(cctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Close: %v, want its grace cut short", err)
+	}
+	if n := s.AttachmentDeleteFailures(); n != 1 {
+		t.Fatalf("%d failures counted, want the cancelled one", n)
+	}
+	s.DeleteAttachments(ctx, []model.Attachment{{Ref: "1/4/late"}})
+	if n := s.AttachmentDeleteFailures(); n != 2 {
+		t.Fatalf("%d failures counted, want the one after Close too", n)
+	}
+	if err := s.Close(ctx); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
 }

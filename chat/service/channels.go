@@ -168,6 +168,7 @@ func (s *Service) DeleteChannel(ctx context.Context, user, id model.Snowflake) (
 	if err := s.st.DeleteChannel(ctx, id); err != nil {
 		return model.Channel{}, err
 	}
+	s.deleter.add(ctx, deleteJob{channel: id}) // its messages' files
 	s.graph.removeChannel(c)
 	for _, u := range s.voice.InChannel(c.GuildID, id) {
 		s.disconnectVoice(ctx, c.GuildID, u)

@@ -18,7 +18,8 @@
 // permissions.go (the permission rules), guilds.go, members.go,
 // channels.go, messages.go, voice.go and presence.go (the operations;
 // presence.go also tracks who is online), attachments.go (files on
-// messages, kept through the Attachments interface), readstates.go
+// messages, kept through the Attachments interface), deleter.go (their
+// deletion in the background: Start, Close), readstates.go
 // (unread marks: acks and READY's read_state), dispatch.go (the
 // Dispatcher), seed.go (first start and loading).
 //

@@ -50,31 +50,56 @@ const (
 
 var mentionRe = regexp.MustCompile(`<@!?(\d{1,20})>`)
 
-// CreateMessage stores a message, then dispatches MESSAGE_CREATE. The
-// returned object is what REST answers and what the gateway carries.
-func (s *Service) CreateMessage(ctx context.Context, author, channel model.Snowflake, req MessageCreate) (model.Message, error) {
-	embeds, err := checkEmbeds(req.Embeds)
-	if err != nil {
-		return model.Message{}, err
+// checkedMessage is a MessageCreate that passed CreateMessage's checks.
+type checkedMessage struct {
+	embeds string
+	nonce  json.RawMessage
+	files  []model.Attachment
+	access channelView
+}
+
+// checkMessage runs every check of CreateMessage that needs no store.
+func (s *Service) checkMessage(author, channel model.Snowflake, req MessageCreate) (checkedMessage, error) {
+	var c checkedMessage
+	var err error
+	if c.embeds, err = checkEmbeds(req.Embeds); err != nil {
+		return c, err
 	}
-	nonce, err := checkNonce(req.Nonce)
-	if err != nil {
-		return model.Message{}, err
+	if c.nonce, err = checkNonce(req.Nonce); err != nil {
+		return c, err
 	}
-	files, err := attach(req.Files, req.Attachments)
-	if err != nil {
-		return model.Message{}, err
+	if c.files, err = attach(req.Files, req.Attachments); err != nil {
+		return c, err
 	}
-	if strings.TrimSpace(req.Content) == "" && embeds == "[]" && len(files) == 0 {
-		return model.Message{}, ErrEmptyMessage
+	if strings.TrimSpace(req.Content) == "" && c.embeds == "[]" && len(c.files) == 0 {
+		return c, ErrEmptyMessage
 	}
 	if utf8.RuneCountInString(req.Content) > MaxContent {
-		return model.Message{}, fieldErr("content", "BASE_TYPE_MAX_LENGTH", "Must be 2000 or fewer in length.")
+		return c, fieldErr("content", "BASE_TYPE_MAX_LENGTH", "Must be 2000 or fewer in length.")
 	}
-	v, err := s.graph.channelAccess(author, channel, model.PermViewChannel|model.PermSendMessages)
+	c.access, err = s.graph.channelAccess(author, channel, model.PermViewChannel|model.PermSendMessages)
+	return c, err
+}
+
+// CheckMessage runs CreateMessage's checks of req (but for the store's)
+// without storing anything: a transport that must store a message's files
+// first (PutAttachment) checks it before, so a message that would be
+// refused stores no file. Only the number of req.Files matters here.
+func (s *Service) CheckMessage(author, channel model.Snowflake, req MessageCreate) error {
+	_, err := s.checkMessage(author, channel, req)
+	return err
+}
+
+// CreateMessage stores a message, then dispatches MESSAGE_CREATE. The
+// returned object is what REST answers and what the gateway carries.
+// When it fails, the files of req are the caller's to delete
+// (DeleteAttachments).
+func (s *Service) CreateMessage(ctx context.Context, author, channel model.Snowflake, req MessageCreate) (model.Message, error) {
+	c, err := s.checkMessage(author, channel, req)
 	if err != nil {
 		return model.Message{}, err
 	}
+	v, embeds, nonce, files := c.access, c.embeds, c.nonce, c.files
 	guild := v.channel.GuildID
 	m := model.Message{ID: s.gen.Next(), ChannelID: channel, AuthorID: author, Content: req.Content, TTS: req.TTS, Embeds: json.RawMessage(embeds),
 		Attachments: files}
@@ -248,8 +273,11 @@ func (s *Service) EditMessage(ctx context.Context, user, channel, id model.Snowf
 		}
 		m.Embeds = json.RawMessage(em)
 	}
+	var dropped []model.Attachment
 	if e.Attachments != nil {
-		m.Attachments = keepAttachments(m.Attachments, *e.Attachments)
+		kept := keepAttachments(m.Attachments, *e.Attachments)
+		dropped = droppedAttachments(m.Attachments, kept)
+		m.Attachments = kept
 	}
 	m.EditedAt = time.Now().UTC()
 	if err := s.st.UpdateMessage(ctx, m); errors.Is(err, store.ErrNotFound) {
@@ -257,6 +285,7 @@ func (s *Service) EditMessage(ctx context.Context, user, channel, id model.Snowf
 	} else if err != nil {
 		return model.Message{}, err
 	}
+	s.deleter.add(ctx, deleteJob{files: dropped})
 	m = s.render(m, *m.GuildID)
 	s.dispatchMessage("MESSAGE_UPDATE", m)
 	return m, nil
@@ -279,6 +308,7 @@ func (s *Service) DeleteMessage(ctx context.Context, user, channel, id model.Sno
 	} else if err != nil {
 		return err
 	}
+	s.deleter.add(ctx, deleteJob{files: m.Attachments})
 	s.refreshLastMessage(ctx, channel, id)
 	s.dispatcher().Dispatch(event("MESSAGE_DELETE", *m.GuildID, model.IntentGuildMessages,
 		map[string]any{"id": id, "channel_id": channel, "guild_id": *m.GuildID}))

@@ -21,7 +21,10 @@ import (
 //     its transitions are dispatched, so they go out in order (the one
 //     lock held while calling out, and only to the gateway, which never
 //     blocks and never calls back);
-//   - disp (dispatcherSlot.mu): the gateway, set once.
+//   - disp (dispatcherSlot.mu): the gateway, set once;
+//   - deleter (fileDeleter.mu): whether the attachment deleter runs; its
+//     queue is only ever sent to without blocking, and files are deleted
+//     without the lock.
 //
 // Every part takes its lock inside its own methods and returns copies;
 // no part calls another or the store with its lock held (nor the
@@ -43,6 +46,8 @@ type Service struct {
 	voice     *voicestate.Tracker
 	online    *onlineSet
 	disp      dispatcherSlot
+	// deleter deletes attachments in the background (Start, Close).
+	deleter *fileDeleter
 }
 
 // New applies the defaults to cfg, validates it and loads the guild graph
@@ -57,6 +62,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		cfg: cfg, st: cfg.Store, log: cfg.Logger, gen: model.NewGenerator(cfg.Worker, 0),
 		accounts: newAccounts(), graph: newGuildGraph(), voice: voicestate.New(), online: newOnlineSet(),
 		hashers: newHasher(cfg.PasswordHashers, cfg.PasswordQueue, cfg.PasswordWait), dummy: dummyHash(cfg.PasswordIterations),
+		deleter: newFileDeleter(cfg.Attachments, cfg.Logger),
 	}
 	if err := s.seed(ctx); err != nil {
 		return nil, err
@@ -66,3 +72,22 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	return s, nil
 }
+
+// Start starts the service's one goroutine, the attachment deleter, and
+// returns at once. A Service that is never started deletes attachments
+// on the caller's goroutine instead.
+func (s *Service) Start(context.Context) error {
+	s.deleter.start()
+	return nil
+}
+
+// Close stops the attachment deleter: deletions queued finish (bounded by
+// ctx; past it the rest fail, counted in AttachmentDeleteFailures) and its
+// goroutine has ended when Close returns. Later deletions are dropped
+// (counted). It returns ctx's error if the grace was cut short, and is
+// idempotent. The transports must be closed first.
+func (s *Service) Close(ctx context.Context) error { return s.deleter.close(ctx) }
+
+// AttachmentDeleteFailures counts attachment deletions that failed, or
+// were dropped because the service was closed: files left in the store.
+func (s *Service) AttachmentDeleteFailures() uint64 { return s.deleter.failed.Load() }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -43,7 +44,7 @@ func init() {
 		flags: func(fs *flag.FlagSet) {
 			chatF.apiAddr = cli.String(fs, "chat-api-addr", "PARLEY_CHAT_API_ADDR", "127.0.0.1:4000", "chat REST API listen address")
 			chatF.gatewayAddr = cli.String(fs, "chat-gateway-addr", "PARLEY_CHAT_GATEWAY_ADDR", "127.0.0.1:4001", "chat gateway (WebSocket) listen address")
-			chatF.publicHost = cli.String(fs, "chat-public-host", "PARLEY_CHAT_PUBLIC_HOST", "", "host clients use to reach the gateway (default: --public-host, else the listen address)")
+			chatF.publicHost = cli.String(fs, "chat-public-host", "PARLEY_CHAT_PUBLIC_HOST", "", "host clients use to reach the gateway (default: the listen address; --public-host when the gateway listens beyond loopback)")
 			chatF.postgresDSN = cli.String(fs, "chat-postgres-dsn", "PARLEY_CHAT_POSTGRES_DSN", "", "PostgreSQL DSN for chat data (default: SQLite in the data dir)")
 			chatF.sqliteSync = cli.String(fs, "chat-sqlite-sync", "PARLEY_CHAT_SQLITE_SYNC", "NORMAL", "SQLite synchronous pragma: NORMAL or FULL")
 			chatF.voiceRegion = cli.String(fs, "chat-voice-region", "PARLEY_CHAT_VOICE_REGION", "local", "region name of the local voice node")
@@ -73,6 +74,17 @@ func init() {
 	})
 }
 
+// uploadSpool is the data dir's directory where chat receives the files
+// of a message before it stores them, emptied at start (what a crash left
+// there belongs to no request).
+func uploadSpool(env *serveEnv) (string, error) {
+	dir := env.dir.Join("upload-spool")
+	if err := os.RemoveAll(dir); err != nil {
+		return "", err
+	}
+	return dir, os.MkdirAll(dir, 0o700)
+}
+
 func chatStoreConfig(env *serveEnv) store.Config {
 	return store.Config{PostgresDSN: *chatF.postgresDSN, SQLitePath: env.dir.Join("chat.db"), Synchronous: *chatF.sqliteSync}
 }
@@ -91,7 +103,7 @@ func startChat(ctx context.Context, env *serveEnv) (*running, error) {
 	}
 	cfg := chat.Config{
 		Logger: env.log.With("component", "chat"), Store: chatStoreConfig(env),
-		APIAddr: *chatF.apiAddr, GatewayAddr: *chatF.gatewayAddr, PublicHost: cmp.Or(*chatF.publicHost, env.public.name()),
+		APIAddr: *chatF.apiAddr, GatewayAddr: *chatF.gatewayAddr, PublicHost: cmp.Or(*chatF.publicHost, env.public.gatewayHost(*chatF.gatewayAddr)),
 		VoiceKey: voiceKey, AdminKey: adminKey, NoAutoJoin: *chatF.noAutoJoin, VoiceRegion: *chatF.voiceRegion,
 		Gateway: gateway.Config{
 			Conns:           connlimit.Config{PerIP: *chatF.gatewayConns, PendingPerIP: *chatF.gatewayPending},
@@ -105,12 +117,23 @@ func startChat(ctx context.Context, env *serveEnv) (*running, error) {
 			LoginFailures: rest.Limit{Requests: *chatF.failures, Window: rest.DefaultLoginFailures.Window},
 		},
 	}
-	if *chatF.maxFiles > 0 {
+	// Attachments need the media proxy in this process: it serves their
+	// URLs (the web origin's /media passes them to it). Without it
+	// (--only chat) a message with files is refused (400, "attachments
+	// are not enabled on this server") rather than kept unservable.
+	switch {
+	case *chatF.maxFiles > 0 && !env.runs("media"):
+		env.log.Info("chat: attachments off: the media proxy does not run in this process (--only)")
+	case *chatF.maxFiles > 0:
 		files, maxBytes, err := chatAttachmentsFor(env, int64(*chatF.maxFileBytes))
 		if err != nil {
 			return nil, err
 		}
-		cfg.Attachments, cfg.MaxFiles, cfg.MaxFileBytes = files, *chatF.maxFiles, maxBytes
+		spool, err := uploadSpool(env)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Attachments, cfg.MaxFiles, cfg.MaxFileBytes, cfg.SpoolDir = files, *chatF.maxFiles, maxBytes, spool
 	}
 	// The voice component (order 10) sets these; with `--only chat` they
 	// stay empty and op 4 answers without a voice server, unless
@@ -192,7 +215,9 @@ func registerChatMetrics(reg *prometheus.Registry, srv *chat.Server) {
 			func() float64 { return float64(srv.API.Stats().LimiterKeys) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_chat_uploads_refused_total", Help: "Messages with files refused (a limit, a malformed body, a file the store would not keep)."},
 			func() float64 { return float64(srv.API.Stats().UploadsRefused) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_chat_files_orphaned_total", Help: "Files kept in the media store for messages that then failed (referenced by no message)."},
-			func() float64 { return float64(srv.API.Stats().FilesOrphaned) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_chat_files_discarded_total", Help: "Files stored for messages that then failed, and deleted again."},
+			func() float64 { return float64(srv.API.Stats().FilesDiscarded) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_chat_attachment_delete_failures_total", Help: "Attachment deletions (a message's, a channel's) that failed or were dropped at shutdown: files left in the store."},
+			func() float64 { return float64(srv.Service.AttachmentDeleteFailures()) }),
 	)
 }

@@ -16,7 +16,10 @@ import (
 // chatAttachments keeps chat's message attachments in the media proxy's
 // store and signs their URLs for the media proxy: it is chat's
 // service.Attachments (chat never imports mediaproxy). Files are read into
-// memory whole (the store takes bytes), at most slots of them at once.
+// memory whole (the store takes bytes), at most slots of them at once;
+// chat's REST API has received each one whole (spooled to disk) before it
+// calls Put, so a slot is held only for reading a local file, probing and
+// storing it, never while a client sends.
 type chatAttachments struct {
 	store  *mediaproxy.Store
 	signer *mediaproxy.Signer
@@ -70,6 +73,35 @@ func (a *chatAttachments) Put(ctx context.Context, channel model.Snowflake, file
 		return model.Attachment{}, refusal(err)
 	}
 	return a.attachment(rec), nil
+}
+
+// Delete removes stored files (their records at once, their blobs with
+// the last record that refers to them): their URLs answer 404.
+func (a *chatAttachments) Delete(ctx context.Context, files []model.Attachment) error {
+	var errs []error
+	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			return errors.Join(append(errs, err)...)
+		}
+		channel, rest, _ := strings.Cut(f.Ref, "/")
+		id, _, ok := strings.Cut(rest, "/")
+		if !ok {
+			continue // not a file of this store
+		}
+		if err := a.store.Delete(channel, id); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// DeleteChannel removes every file stored for channel.
+func (a *chatAttachments) DeleteChannel(ctx context.Context, channel model.Snowflake) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	_, err := a.store.DeleteChannel(channel.String())
+	return err
 }
 
 // refusal maps the store's errors: what it refuses about the file is the

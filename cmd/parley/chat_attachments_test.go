@@ -13,14 +13,21 @@ import (
 	"image/png"
 	"io"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/parleyhq/parley/chat"
 	"github.com/parleyhq/parley/chat/model"
+	"github.com/parleyhq/parley/chat/rest"
 	"github.com/parleyhq/parley/chat/service"
+	"github.com/parleyhq/parley/chat/store"
+	"github.com/parleyhq/parley/internal/testkit"
 	"github.com/parleyhq/parley/mediaproxy"
 )
 
@@ -116,6 +123,64 @@ func TestChatAttachmentsAdapter(t *testing.T) {
 	defer cancel()
 	if _, err := a.Put(cctx, channel, "late.png", "", bytes.NewReader(pngOf(t, 2, 2))); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Put with no slot free: %v", err)
+	}
+}
+
+// TestChatAttachmentsDelete: Delete and DeleteChannel remove the records
+// behind chat's attachments (the media store then has none), ignore refs
+// that name none, and stop at a cancelled context.
+func TestChatAttachmentsDelete(t *testing.T) {
+	st, err := mediaproxy.OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, _ := mediaproxy.NewSigner(bytes.Repeat([]byte{9}, 32))
+	a := newChatAttachments(st, signer, mediaproxy.DefaultLimits(), 24*time.Hour, func() string { return "http://media.test" })
+	ctx := context.Background()
+	put := func(channel model.Snowflake, name string) model.Attachment {
+		t.Helper()
+		m, err := a.Put(ctx, channel, name, "", strings.NewReader("bytes of "+name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	stored := func(m model.Attachment) bool {
+		channel, rest, _ := strings.Cut(m.Ref, "/")
+		id, _, _ := strings.Cut(rest, "/")
+		_, err := st.Get(channel, id)
+		return err == nil
+	}
+	one, two, three, other := put(1, "one.txt"), put(1, "two.txt"), put(1, "three.txt"), put(2, "other.txt")
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	cases := []struct {
+		name   string
+		do     func() error
+		gone   []model.Attachment
+		kept   []model.Attachment
+		failed bool
+	}{
+		{"cancelled", func() error { return a.Delete(cancelled, []model.Attachment{one}) }, nil, []model.Attachment{one}, true},
+		{"one file, and a ref naming none", func() error {
+			return a.Delete(ctx, []model.Attachment{one, {Ref: "nonsense"}, {Ref: "1/999/x"}})
+		}, []model.Attachment{one}, []model.Attachment{two, three, other}, false},
+		{"a channel", func() error { return a.DeleteChannel(ctx, 1) }, []model.Attachment{two, three}, []model.Attachment{other}, false},
+	}
+	for _, c := range cases {
+		if err := c.do(); (err != nil) != c.failed {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		for _, m := range c.gone {
+			if stored(m) {
+				t.Fatalf("%s: %s still stored", c.name, m.Ref)
+			}
+		}
+		for _, m := range c.kept {
+			if !stored(m) {
+				t.Fatalf("%s: %s deleted", c.name, m.Ref)
+			}
+		}
 	}
 }
 
@@ -230,11 +295,26 @@ func TestChatAttachmentsServe(t *testing.T) {
 	if got := fmt.Sprint(refused["errors"]); code != 400 || refused["code"] != 50035.0 || !strings.Contains(got, "undecodable") {
 		t.Fatalf("a broken image: %d %v", code, refused)
 	}
+	// Deleted with its message: its URLs answer 404, the variant served
+	// above notwithstanding.
+	if code := chatCall(t, api, "DELETE", "/channels/"+general+"/messages/"+msg["id"].(string), reg.Token, nil, nil); code != 204 {
+		t.Fatalf("delete: %d", code)
+	}
+	testkit.Eventually(t, 10*time.Second, func() bool {
+		resp, err := http.Get(proxy + "&width=16&format=png")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 404
+	}, "the deleted message's attachment is still served")
 	http.DefaultClient.CloseIdleConnections()
 }
 
-// TestChatAttachmentFlags: --chat-max-files 0 turns attachments off, and
-// --chat-max-file-bytes above --media-max-bytes is clamped to it.
+// TestChatAttachmentFlags: --chat-max-files 0 turns attachments off, so
+// does running chat without the media proxy (their URLs would serve
+// nothing), and --chat-max-file-bytes above --media-max-bytes is clamped
+// to it.
 func TestChatAttachmentFlags(t *testing.T) {
 	small := pngOf(t, 8, 8)
 	tests := []struct {
@@ -245,6 +325,8 @@ func TestChatAttachmentFlags(t *testing.T) {
 		want   string // in the answer
 	}{
 		{"attachments off", []string{"--chat-max-files", "0"}, small, 400, "ATTACHMENTS_DISABLED"},
+		{"no media proxy in this process", []string{"--only", "chat"}, small, 400, "ATTACHMENTS_DISABLED"},
+		{"web but no media proxy", []string{"--only", "chat,web"}, small, 400, "ATTACHMENTS_DISABLED"},
 		{"clamped to the media limit", []string{"--chat-max-file-bytes", "100000", "--media-max-bytes", fmt.Sprint(len(small) - 1)}, small, 413, "40005"},
 		{"within both", []string{"--chat-max-file-bytes", fmt.Sprint(len(small)), "--media-max-bytes", fmt.Sprint(len(small))}, small, 200, `"width":8`},
 	}
@@ -278,4 +360,89 @@ func TestChatAttachmentFlags(t *testing.T) {
 			http.DefaultClient.CloseIdleConnections()
 		})
 	}
+}
+
+// TestTricklingUploadsBlockNoOne (review of issue 12): uploads trickling
+// in, as many as the store has slots, hold none of them (their files wait
+// in the spool, read without a slot), so another user's image is stored
+// and answered meanwhile; when they give up, the spool is emptied.
+func TestTricklingUploadsBlockNoOne(t *testing.T) {
+	testkit.NoLeaks(t)
+	st, err := mediaproxy.OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, _ := mediaproxy.NewSigner(bytes.Repeat([]byte{9}, 32))
+	files := newChatAttachments(st, signer, mediaproxy.DefaultLimits(), 24*time.Hour, func() string { return "http://media.test" })
+	spool := t.TempDir()
+	srv, err := chat.New(chat.Config{Store: store.Config{SQLitePath: filepath.Join(t.TempDir(), "chat.db")}, PasswordIterations: 1000,
+		Attachments: files, SpoolDir: spool, REST: rest.Config{Routes: map[string]rest.Limit{"POST /channels/{channel}/messages": {Requests: -1}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Close(ctx)
+		http.DefaultClient.CloseIdleConnections()
+	})
+	if err := srv.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	api := srv.APIAddr()
+	var reg struct{ Token string }
+	chatCall(t, api, "POST", "/auth/register", "", map[string]string{"username": "waiter", "password": "waiter-pw"}, &reg)
+	var chans []struct{ ID string }
+	chatCall(t, api, "GET", "/guilds/"+srv.Service.DefaultGuild().String()+"/channels", reg.Token, nil, &chans)
+	path := "/api/v10/channels/" + chans[0].ID + "/messages"
+
+	body := func(data []byte) (*bytes.Buffer, string) {
+		var b bytes.Buffer
+		w := multipart.NewWriter(&b)
+		fw, _ := w.CreateFormFile("files[0]", "a.png")
+		_, _ = fw.Write(data)
+		_ = w.Close()
+		return &b, w.FormDataContentType()
+	}
+	var slow []net.Conn
+	for range attachmentSlots {
+		b, ct := body(bytes.Repeat([]byte("slow"), 16<<10))
+		c, err := net.Dial("tcp", api)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		slow = append(slow, c)
+		head := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n", path, reg.Token, ct, b.Len())
+		if _, err := c.Write(append([]byte(head), b.Bytes()[:b.Len()/2]...)); err != nil { // half the file: the rest never comes
+			t.Fatal(err)
+		}
+	}
+	testkit.Eventually(t, 10*time.Second, func() bool {
+		left, _ := os.ReadDir(spool)
+		return len(left) == attachmentSlots
+	}, "the trickling uploads are not being received")
+	if n := len(files.slots); n != 0 {
+		t.Fatalf("%d store slots held by uploads still being received", n)
+	}
+	b, ct := body(pngOf(t, 8, 8))
+	req, _ := http.NewRequest("POST", "http://"+api+path, b)
+	req.Header.Set("Authorization", reg.Token)
+	req.Header.Set("Content-Type", ct)
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(out), `"width":8`) {
+		t.Fatalf("an image beside trickling uploads: %d %s", resp.StatusCode, out)
+	}
+	for _, c := range slow {
+		_ = c.Close()
+	}
+	testkit.Eventually(t, 10*time.Second, func() bool {
+		left, _ := os.ReadDir(spool)
+		return len(left) == 0
+	}, "the abandoned uploads' files stay in the spool")
 }

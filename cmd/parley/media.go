@@ -4,8 +4,10 @@ import (
 	"cmp"
 	"context"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"strings"
@@ -23,7 +25,7 @@ func init() {
 	register(&command{name: "media put", summary: "store a file as an attachment and print its signed URL", run: runMediaPut})
 	register(&command{name: "media sign-external", summary: "print the signed proxy path for an external image URL", run: runMediaSignExternal})
 	register(&command{name: "media upload-token", summary: "print the bearer token for POST /upload/{channel}", run: runMediaUploadToken})
-	registerComponent(&component{name: "media", order: 30, flags: mediaFlags, start: startMedia})
+	registerComponent(&component{name: "media", order: 30, flags: mediaFlags, bind: bindMedia, start: startMedia})
 }
 
 // mediaOpts are the media proxy's flags, shared by `serve` and `mediaproxy`.
@@ -111,21 +113,35 @@ func startMediaServer(ctx context.Context, cfg mediaproxy.Config) (*mediaproxy.S
 	return s, nil
 }
 
+// bindMedia binds the media listener before any component starts and
+// sets its public URL (--media-public-url, else http://ADDR), where
+// attachment URLs point when the web origin does not run.
+func bindMedia(env *serveEnv) error {
+	addr := *mediaFlagValues.addr
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", addr, err)
+	}
+	env.keepListener("media", ln)
+	env.mediaBase.Store(new(cmp.Or(strings.TrimSuffix(*mediaFlagValues.publicURL, "/"), "http://"+ln.Addr().String())))
+	return nil
+}
+
 func startMedia(ctx context.Context, env *serveEnv) (*running, error) {
 	st, err := env.mediaStore()
 	if err != nil {
-		return nil, err
+		return nil, err // runServe closes the bound listener
 	}
 	cfg, err := mediaFlagValues.config(env.dir, st, env.log.With("component", "media"), env.metrics)
 	if err != nil {
 		return nil, err
 	}
+	cfg.Listener = env.takeListener("media") // the server owns it from here
 	s, err := startMediaServer(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	env.media = s
-	env.mediaBase.Store(new(cmp.Or(strings.TrimSuffix(cfg.PublicURL, "/"), "http://"+s.Addr())))
 	return &running{addrs: map[string]string{"media": s.Addr()}, stop: s.Close}, nil
 }
 

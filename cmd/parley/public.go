@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+
+	"github.com/parleyhq/parley/internal/cli"
 )
 
 // publicHost is --public-host: the names or IP addresses by which other
@@ -15,19 +17,25 @@ import (
 // it changes is derived here:
 //
 //   - the self-signed certificate names every host (datadir.TLSConfig);
-//   - the client-facing listeners (web, voice gateway, voice UDP, WebRTC,
-//     chat API and gateway) listen on all interfaces unless their address
-//     was set (openListeners): a friend's browser must reach them;
+//   - the listeners a friend's browser reaches (web, voice gateway, voice
+//     UDP, WebRTC) listen on all interfaces unless their address was set
+//     (openListeners). Chat's plain API and gateway stay where they are
+//     (loopback by default): they carry passwords and tokens in clear,
+//     and the web origin serves both over TLS (/api, /gateway);
 //   - the addresses given out use the first host: the voice endpoint
 //     (voice-endpoint), the IP announced for voice and WebRTC media
-//     (voiceIP: the host itself, or what it resolves to), the chat
-//     gateway URL (chat-public-host) and the web origin's URL (hostPort),
-//     hence the attachment URLs chat signs with it.
+//     (voiceIP: the host itself, or what it resolves to), the web
+//     origin's URL (hostPort), hence the attachment URLs chat signs with
+//     it, and the chat gateway URL (chat-public-host) only when its
+//     listener was opened to other machines (gatewayHost).
 //
 // Explicit flags (or their environment variables) win over each of these.
 type publicHost struct {
 	hosts   []string
 	fromEnv bool // hosts came from PARLEY_PUBLIC_HOST; a flag replaces them
+	// envErr is PARLEY_PUBLIC_HOST's error, reported by check unless a
+	// flag replaced it.
+	envErr error
 }
 
 const publicHostEnv = "PARLEY_PUBLIC_HOST"
@@ -37,12 +45,14 @@ const publicHostEnv = "PARLEY_PUBLIC_HOST"
 func definePublicHost(fs *flag.FlagSet) *publicHost {
 	p := &publicHost{}
 	if v, ok := os.LookupEnv(publicHostEnv); ok {
-		if err := p.Set(v); err == nil {
+		if err := p.Set(v); err != nil {
+			p.envErr = fmt.Errorf("%s=%s: %w", publicHostEnv, v, err)
+		} else {
 			p.fromEnv = true
 		}
 	}
 	fs.Var(p, "public-host", "name or IP other machines reach this one by, repeatable or comma-separated: added to the self-signed "+
-		"certificate, given out in the voice, WebRTC, chat gateway and web addresses (the first one), and the web, voice and chat "+
+		"certificate, given out in the voice, WebRTC and web addresses (the first one), and the web and voice "+
 		"listeners listen on all interfaces unless their addresses are set (env "+publicHostEnv+")")
 	return p
 }
@@ -54,18 +64,31 @@ func (p *publicHost) String() string {
 	return strings.Join(p.hosts, ",")
 }
 
-// Set adds hosts; the first Set from the command line replaces those
-// from the environment.
+// Set adds hosts, all or none: every one is checked before any is
+// added. The first Set from the command line replaces those from the
+// environment (and its error).
 func (p *publicHost) Set(v string) error {
-	if p.fromEnv {
-		p.hosts, p.fromEnv = nil, false
-	}
+	var add []string
 	for _, h := range splitComma(v) {
 		h = strings.TrimSpace(h)
 		if err := checkHost(h); err != nil {
 			return err
 		}
-		p.hosts = append(p.hosts, strings.ToLower(strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")))
+		add = append(add, strings.ToLower(strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")))
+	}
+	if p.fromEnv {
+		p.hosts, p.fromEnv = nil, false
+	}
+	p.envErr = nil
+	p.hosts = append(p.hosts, add...)
+	return nil
+}
+
+// check reports PARLEY_PUBLIC_HOST's error, if no --public-host replaced
+// it, as a usage error (as a bad flag is: exit status 2).
+func (p *publicHost) check() error {
+	if p.envErr != nil {
+		return cli.Usagef("%v", p.envErr)
 	}
 	return nil
 }
@@ -130,12 +153,30 @@ func (p *publicHost) voiceIP(ctx context.Context) (string, error) {
 	return ips[0].String(), nil
 }
 
-// clientListeners are the listen-address flags of what other machines
-// connect to, which a public host opens to all interfaces.
+// clientListeners are the listen-address flags of what other machines'
+// browsers connect to, which a public host opens to all interfaces. Not
+// chat's plain API and gateway: the web origin serves them over TLS.
 var clientListeners = []struct{ flag, env string }{
 	{"web-addr", "PARLEY_WEB_ADDR"}, {"voice-addr", "PARLEY_VOICE_ADDR"}, {"voice-udp-addr", "PARLEY_VOICE_UDP_ADDR"},
-	{"voice-webrtc-addr", "PARLEY_VOICE_WEBRTC_ADDR"}, {"chat-api-addr", "PARLEY_CHAT_API_ADDR"},
-	{"chat-gateway-addr", "PARLEY_CHAT_GATEWAY_ADDR"},
+	{"voice-webrtc-addr", "PARLEY_VOICE_WEBRTC_ADDR"},
+}
+
+// gatewayHost is the host put in the chat gateway URL that chat's plain
+// API gives out (bots): the public host when the gateway listens beyond
+// loopback (the operator opened it), else "" (its listen address, which
+// is where a bot on this machine reaches it).
+func (p *publicHost) gatewayHost(gatewayAddr string) string {
+	host, _, err := net.SplitHostPort(gatewayAddr)
+	if err != nil || isLoopback(host) {
+		return ""
+	}
+	return p.name()
+}
+
+// isLoopback reports whether a listen host is loopback only.
+func isLoopback(host string) bool {
+	ip, err := netip.ParseAddr(host)
+	return host == "localhost" || err == nil && ip.IsLoopback()
 }
 
 // openListeners moves the client-facing listeners that were not set (by
@@ -157,7 +198,7 @@ func (p *publicHost) openListeners(fs *flag.FlagSet) []string {
 		if err != nil {
 			continue
 		}
-		if ip, err := netip.ParseAddr(host); host == "localhost" || err == nil && ip.IsLoopback() {
+		if isLoopback(host) {
 			_ = fs.Set(l.flag, net.JoinHostPort("0.0.0.0", port))
 			moved = append(moved, l.flag)
 		}

@@ -32,6 +32,12 @@ type component struct {
 	order int
 	// flags defines the component's flags on the serve flag set.
 	flags func(fs *flag.FlagSet)
+	// bind, if set, runs for every selected component before any starts:
+	// it binds the listeners whose public URLs others use from their
+	// start on (the web origin's and the media proxy's, which chat signs
+	// attachment URLs with), keeps them in env (keepListener) and
+	// publishes the URLs; its start takes them over (takeListener).
+	bind func(env *serveEnv) error
 	// start starts the component; it reports its listeners' addresses (for
 	// the ready JSON) and how to stop it.
 	start func(ctx context.Context, env *serveEnv) (*running, error)
@@ -79,6 +85,40 @@ type serveEnv struct {
 	// store is the data dir's attachment store, opened once and shared by
 	// the media proxy and chat's attachments (mediaStore).
 	store *mediaproxy.Store
+	// selected is --only's set (empty: every component runs); see runs.
+	selected map[string]bool
+	// bound are the listeners components bound before any started (bind),
+	// by component, until their start takes them; runServe closes those
+	// left when it returns.
+	bound map[string]net.Listener
+}
+
+// runs reports whether component name runs in this process (--only),
+// which is known before any starts.
+func (e *serveEnv) runs(name string) bool { return len(e.selected) == 0 || e.selected[name] }
+
+// keepListener holds a listener a component bound (bind) for its start.
+func (e *serveEnv) keepListener(name string, ln net.Listener) {
+	if e.bound == nil {
+		e.bound = map[string]net.Listener{}
+	}
+	e.bound[name] = ln
+}
+
+// takeListener hands a component the listener its bind kept (nil if none).
+func (e *serveEnv) takeListener(name string) net.Listener {
+	ln := e.bound[name]
+	delete(e.bound, name)
+	return ln
+}
+
+// closeBound closes the listeners bound but never taken (a start before
+// theirs failed).
+func (e *serveEnv) closeBound() {
+	for name, ln := range e.bound {
+		_ = ln.Close()
+		delete(e.bound, name)
+	}
 }
 
 // mediaStore opens the data dir's attachment store once; components call
@@ -97,7 +137,9 @@ func (e *serveEnv) mediaStore() (*mediaproxy.Store, error) {
 // attachmentBase is where attachment URLs point, the prefix of
 // /attachments/CHANNEL/ID/NAME: the web origin's /media when the web
 // listener runs (the page then has no mixed content), else the media
-// listener; "" before either started (requests are answered only after).
+// listener. Both are bound, and their URLs set, before any component
+// starts (their bind), so chat signs the right URL from its first
+// request on.
 func (e *serveEnv) attachmentBase() string {
 	if u := e.webURL(); u != "" {
 		return u + "/media"
@@ -110,11 +152,10 @@ func (e *serveEnv) attachmentBase() string {
 
 // webURL is the web origin's public base URL, "https://HOST:PORT" (no
 // trailing slash; HOST is --public-host when set), or "" when the web
-// listener does not run. The web component (order 40) sets it once its
-// listener is bound, after chat (20) and media (30) have started: they
-// call webURL when they answer a request (chat signs attachment URLs as
-// webURL()+"/media/attachments/..."), and requests come only once every
-// component runs.
+// listener does not run. The web component's bind sets it, with the
+// port its listener was bound to, before any component starts: chat (20)
+// serves requests from its start on, before the web origin (40) starts,
+// and signs attachment URLs as webURL()+"/media/attachments/...".
 func (e *serveEnv) webURL() string {
 	if p := e.webBase.Load(); p != nil {
 		return *p
@@ -159,6 +200,9 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
+	if err := public.check(); err != nil {
+		return err
+	}
 	log := newLogger(*logLevel, os.Stderr)
 	dir, err := datadir.Open(*dataDir)
 	if err != nil {
@@ -186,12 +230,21 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	env := &serveEnv{dir: dir, log: log, tls: tcfg, metrics: reg, dev: *dev, addrs: map[string]string{}, admission: &admissionProxy{}, public: public}
-	_ = dir.RemoveReady()
-
 	selected := map[string]bool{}
 	for _, n := range splitComma(*only) {
 		selected[n] = true
+	}
+	env := &serveEnv{dir: dir, log: log, tls: tcfg, metrics: reg, dev: *dev, addrs: map[string]string{}, admission: &admissionProxy{},
+		public: public, selected: selected}
+	_ = dir.RemoveReady()
+
+	defer env.closeBound()
+	for _, c := range components {
+		if env.runs(c.name) && c.bind != nil {
+			if err := c.bind(env); err != nil {
+				return fmt.Errorf("%s: %w", c.name, err)
+			}
+		}
 	}
 	var started []*running
 	stopAll := func() {
@@ -206,7 +259,7 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 	}
 	for _, c := range components {
-		if len(selected) > 0 && !selected[c.name] {
+		if !env.runs(c.name) {
 			continue
 		}
 		r, err := c.start(ctx, env)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"net"
 	"strings"
 
@@ -14,8 +15,10 @@ import (
 
 // The web origin: one HTTPS listener serving the browser client and, on
 // the same origin and in-process, chat's REST API (/api), chat's gateway
-// (/gateway) and the media proxy's public routes (/media/). It starts
-// after chat and media (it serves their handlers) and before admin.
+// (/gateway) and the media proxy's public routes (/media/). Its listener
+// is bound before any component starts (its URL is in attachment URLs);
+// it starts after chat and media (it serves their handlers) and before
+// admin.
 func init() {
 	var addr *string
 	var maxConns *int
@@ -27,17 +30,39 @@ func init() {
 			maxConns = cli.Int(fs, "web-max-conns-per-ip", "PARLEY_WEB_MAX_CONNS_PER_IP", web.DefaultMaxConnsPerIP,
 				"web origin connections one client IP may hold open, WebSockets included (-1: no cap)")
 		},
-		start: func(ctx context.Context, env *serveEnv) (*running, error) {
+		bind: func(env *serveEnv) error {
 			if *addr == "" {
+				return nil
+			}
+			return bindWeb(env, *addr)
+		},
+		start: func(ctx context.Context, env *serveEnv) (*running, error) {
+			ln := env.takeListener("web")
+			if ln == nil { // --web-addr ""
 				return &running{}, nil
 			}
-			return startWeb(ctx, env, *addr, *maxConns)
+			return startWeb(ctx, env, ln, *maxConns)
 		},
 	})
 }
 
-func startWeb(ctx context.Context, env *serveEnv, addr string, maxConns int) (*running, error) {
-	cfg := web.Config{Logger: env.log.With("component", "web"), Addr: addr, TLS: env.tls, MaxConnsPerIP: maxConns}
+// bindWeb binds the web listener before any component starts and sets
+// the origin's public URL from its port (webURL): chat, which starts
+// before the origin, signs attachment URLs with it.
+func bindWeb(env *serveEnv, addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", addr, err)
+	}
+	env.keepListener("web", ln)
+	base := "https://" + env.public.hostPort(ln.Addr().String())
+	env.webBase.Store(&base)
+	return nil
+}
+
+// startWeb serves the origin on ln (bindWeb's), which it owns from here.
+func startWeb(ctx context.Context, env *serveEnv, ln net.Listener, maxConns int) (*running, error) {
+	cfg := web.Config{Logger: env.log.With("component", "web"), Listener: ln, TLS: env.tls, MaxConnsPerIP: maxConns}
 	// Typed nils must not reach the interfaces: a component that does not
 	// run leaves its handler nil (503).
 	if env.chat != nil {
@@ -61,9 +86,7 @@ func startWeb(ctx context.Context, env *serveEnv, addr string, maxConns int) (*r
 		env.metrics.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_web_refused_connections_total",
 			Help: "Web origin connections closed at accept: over the per-IP cap."}, func() float64 { return float64(o.Refused()) }))
 	}
-	base := "https://" + env.public.hostPort(o.Addr())
-	env.webBase.Store(&base)
-	return &running{addrs: map[string]string{"web": o.Addr(), "web_url": base + "/"}, stop: o.Close}, nil
+	return &running{addrs: map[string]string{"web": o.Addr(), "web_url": env.webURL() + "/"}, stop: o.Close}, nil
 }
 
 // publicHostPort is the host:port clients use for a listener bound to

@@ -14,13 +14,16 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 
 	"github.com/parleyhq/parley/internal/datadir"
+	"github.com/parleyhq/parley/internal/testkit"
 	"github.com/parleyhq/parley/mediaproxy"
 )
 
@@ -139,6 +142,12 @@ func TestWebOrigin(t *testing.T) {
 	if code != 200 || mediaproxy.Sniff(img) != mediaproxy.FormatPNG {
 		t.Fatalf("GET /media%s: %d %.64q", put.Path, code, img)
 	}
+	// One policy, the media proxy's, on what the origin serves from it.
+	if resp, err := c.Head(base + "/media" + put.Path); err != nil || resp.Header.Get("Content-Security-Policy") != mediaproxy.AttachmentCSP {
+		t.Fatalf("HEAD /media%s: %v %v", put.Path, resp, err)
+	} else {
+		_ = resp.Body.Close()
+	}
 	for _, p := range []string{"/media/metrics", "/media/healthz", "/metrics"} {
 		if code, b := webCall(t, c, "GET", base+p, "", nil, nil); code != 404 || !bytes.Contains(b, []byte(`"code":0`)) {
 			t.Fatalf("GET %s: %d %s", p, code, b)
@@ -203,9 +212,9 @@ func TestWebBadInput(t *testing.T) {
 }
 
 // TestWebPublicHost: --public-host names the web URL in the ready JSON
-// and the last start-up line, the chat gateway URL and the voice
-// endpoint, and is added to the data dir's certificate (with the
-// loopback names kept).
+// and the last start-up line and the voice endpoint, and is added to the
+// data dir's certificate (with the loopback names kept); chat's plain
+// listeners stay on loopback.
 func TestWebPublicHost(t *testing.T) {
 	dir := t.TempDir()
 	_, ready, out := startServeOut(t, dir, "--public-host", "parley.test,192.0.2.7", "--only", "voice,chat,web",
@@ -222,11 +231,17 @@ func TestWebPublicHost(t *testing.T) {
 	if ep, _ := ready["voice_gateway"].(string); !strings.HasPrefix(ep, "parley.test:") {
 		t.Fatalf("voice endpoint %q", ep)
 	}
+	// Chat's plain listeners (passwords and tokens in clear) stay on
+	// loopback, and the gateway URL they give out is where they listen.
 	c, _ := webClient(t, dir)
 	var gw struct{ URL string }
 	api, _ := ready["api"].(string)
-	if code, b := webCall(t, c, "GET", "http://"+api+"/api/v10/gateway", "", nil, &gw); code != 200 || !strings.HasPrefix(gw.URL, "ws://parley.test:") {
-		t.Fatalf("chat gateway URL: %d %s", code, b)
+	gwAddr, _ := ready["gateway"].(string)
+	if !strings.HasPrefix(api, "127.0.0.1:") || !strings.HasPrefix(gwAddr, "127.0.0.1:") {
+		t.Fatalf("chat listeners moved: api %s, gateway %s", api, gwAddr)
+	}
+	if code, b := webCall(t, c, "GET", "http://"+api+"/api/v10/gateway", "", nil, &gw); code != 200 || gw.URL != "ws://"+gwAddr {
+		t.Fatalf("chat gateway URL: %d %s, want ws://%s", code, b, gwAddr)
 	}
 	b, err := os.ReadFile(filepath.Join(dir, "tls", "cert.pem"))
 	if err != nil {
@@ -262,4 +277,76 @@ func TestWebDisabled(t *testing.T) {
 		t.Fatalf("web_url without a web listener: %v", ready)
 	}
 	_ = out
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and one reader.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestURLsKnownBeforeChat: the web origin's and the media listener's
+// public URLs, which chat signs attachment URLs with, are set before any
+// component starts, with the ports their listeners were bound to (port 0
+// here): a component starting where chat does (order 20, before media and
+// web) already sees the attachment base of the running server.
+func TestURLsKnownBeforeChat(t *testing.T) {
+	cases := []struct {
+		name, only string
+		want       func(ready map[string]any) string
+	}{
+		{"web origin", "probe,media,web", func(r map[string]any) string { return "https://" + r["web"].(string) + "/media" }},
+		{"media listener", "probe,media", func(r map[string]any) string { return "http://" + r["media"].(string) }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			seen := make(chan string, 1)
+			probe := &component{name: "probe", order: 20, start: func(_ context.Context, env *serveEnv) (*running, error) {
+				seen <- env.attachmentBase()
+				return &running{}, nil
+			}}
+			registerComponent(probe)
+			t.Cleanup(func() { components = slices.DeleteFunc(components, func(x *component) bool { return x == probe }) })
+			ctx, cancel := context.WithCancel(context.Background())
+			out := &syncBuffer{}
+			done := make(chan error, 1)
+			go func() { // owned by the test: it ends when ctx is cancelled
+				done <- runServe(ctx, []string{"--data-dir", t.TempDir(), "--only", c.only, "--log-level", "error",
+					"--web-addr", "127.0.0.1:0", "--media-addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0"}, out)
+			}()
+			defer func() {
+				cancel()
+				if err := <-done; err != nil {
+					t.Errorf("serve: %v", err)
+				}
+			}()
+			var base string
+			select {
+			case base = <-seen:
+			case err := <-done:
+				t.Fatalf("serve ended: %v", err)
+			}
+			testkit.Eventually(t, 30*time.Second, func() bool { return strings.Contains(out.String(), "\n") }, "no ready line")
+			var ready map[string]any
+			line, _, _ := strings.Cut(out.String(), "\n")
+			if err := json.Unmarshal([]byte(line), &ready); err != nil {
+				t.Fatalf("ready line %q: %v", line, err)
+			}
+			if want := c.want(ready); base != want {
+				t.Fatalf("attachment base at chat's start %q, want %q", base, want)
+			}
+		})
+	}
 }
