@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -20,7 +19,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -462,99 +460,6 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
-}
-
-// tcpProxy forwards TCP connections to target, so a test can cut them
-// (a network drop the client sees as 1006) or stall them (a half-open
-// connection: the client's bytes still arrive, nothing comes back).
-type tcpProxy struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	conns  map[net.Conn]*atomic.Bool // to the client: whether it is stalled
-	wg     sync.WaitGroup
-}
-
-func startTCPProxy(t *testing.T, target string) *tcpProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &tcpProxy{ln: ln, target: target, conns: map[net.Conn]*atomic.Bool{}}
-	p.wg.Add(1)
-	go p.accept()
-	t.Cleanup(func() {
-		_ = ln.Close()
-		p.drop()
-		p.wg.Wait()
-	})
-	return p
-}
-
-func (p *tcpProxy) addr() string { return p.ln.Addr().String() }
-
-func (p *tcpProxy) accept() {
-	defer p.wg.Done()
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		up, err := net.Dial("tcp", p.target)
-		if err != nil {
-			_ = c.Close()
-			continue
-		}
-		stalled := &atomic.Bool{}
-		p.mu.Lock()
-		p.conns[c], p.conns[up] = stalled, &atomic.Bool{}
-		p.mu.Unlock()
-		p.wg.Add(2)
-		go p.pipe(c, up, stalled)
-		go p.pipe(up, c, nil)
-	}
-}
-
-// pipe copies src to dst, discarding while stalled.
-func (p *tcpProxy) pipe(dst, src net.Conn, stalled *atomic.Bool) {
-	defer p.wg.Done()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 && (stalled == nil || !stalled.Load()) {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				break
-			}
-		}
-		if err != nil {
-			break
-		}
-	}
-	_ = dst.Close()
-	_ = src.Close()
-	p.mu.Lock()
-	delete(p.conns, dst)
-	delete(p.conns, src)
-	p.mu.Unlock()
-}
-
-// drop cuts every connection open now.
-func (p *tcpProxy) drop() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for c := range p.conns {
-		_ = c.Close()
-	}
-}
-
-// stall stops forwarding to the clients of every connection open now.
-func (p *tcpProxy) stall() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, s := range p.conns {
-		s.Store(true)
-	}
 }
 
 // identifyAs opens a raw gateway connection and identifies with c, as a

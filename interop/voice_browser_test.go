@@ -42,7 +42,7 @@ func TestBrowserVoice(t *testing.T) {
 	testkit.NoLeaks(t)
 	env, metrics := startVoiceWebRTC(t)
 	page := startBrowser(t, env.dir.CertPath())
-	gw := startTCPProxy(t, env.srv.GatewayAddr())
+	gw := testkit.NewTCPProxy(t, env.srv.GatewayAddr())
 
 	const webUser, goUser, djsUser, rtcUser = "100000000000000021", "100000000000000022", "100000000000000023", "100000000000000024"
 	tones := map[string][][]byte{goUser: page.encodeTone(440, 1500), djsUser: page.encodeTone(660, 1500), rtcUser: page.encodeTone(550, 1500)}
@@ -53,7 +53,7 @@ func TestBrowserVoice(t *testing.T) {
 	}
 
 	webCreds := env.creds(webUser)
-	webCreds.Endpoint = gw.addr() // through the proxy, so the test can cut it
+	webCreds.Endpoint = gw.Addr() // through the proxy, so the test can cut it
 	webSSRC := page.join(webCreds, 1)
 	g := env.joinGoNoDAVE(t, goUser, "")
 	d := startDJS(t, env, djsUser, tones[djsUser], []string{webUser, goUser, rtcUser}, "")
@@ -130,7 +130,7 @@ func TestBrowserVoice(t *testing.T) {
 	t.Run("resume", func(t *testing.T) {
 		page := page.in(t)
 		before := len(g.got.fromSSRC(webUser, webSSRC))
-		gw.drop()
+		gw.Drop()
 		page.until(10*time.Second, `harness.status().resumed >= 1`, "the browser resumed")
 		st := page.status()
 		if st.SSRC != webSSRC || st.Connected != 1 || len(st.Closes) == 0 || st.Closes[0] != 1006 {
@@ -151,7 +151,7 @@ func TestBrowserVoice(t *testing.T) {
 	// gets its heartbeats, has no reason to end anything (no 4009).
 	t.Run("stall", func(t *testing.T) {
 		page := page.in(t)
-		gw.stall()
+		gw.Stall()
 		page.until(10*time.Second, `harness.status().resumed >= 2`, "the browser resumed after missing heartbeat ACKs")
 		st := page.status()
 		if st.SSRC != webSSRC || st.Connected != 1 || !slices.Contains(st.Closes, 4000) || slices.Contains(st.Closes, 4009) {

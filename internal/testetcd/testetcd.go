@@ -9,7 +9,6 @@ package testetcd
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -20,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/parleyhq/parley/internal/testkit"
 )
 
 // Server is a running etcd.
@@ -170,112 +171,14 @@ func (b *syncBuffer) String() string {
 type Proxy struct {
 	// Endpoint is the relay's host:port.
 	Endpoint string
-	target   string
-	ln       net.Listener
-	wg       sync.WaitGroup
-
-	mu    sync.Mutex // guards cut and conns
-	cut   bool
-	conns map[net.Conn]struct{}
+	*testkit.TCPProxy
 }
 
 // NewProxy starts a relay to s, closed (and waited for) in t's cleanup.
 func (s *Server) NewProxy(t testing.TB) *Proxy {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &Proxy{Endpoint: ln.Addr().String(), target: s.Endpoint, ln: ln, conns: map[net.Conn]struct{}{}}
-	p.wg.Add(1)
-	go p.accept()
-	t.Cleanup(func() {
-		_ = ln.Close()
-		p.Cut()
-		p.wg.Wait()
-	})
-	return p
-}
-
-func (p *Proxy) accept() {
-	defer p.wg.Done()
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		if p.cut {
-			p.mu.Unlock()
-			_ = c.Close()
-			continue
-		}
-		p.mu.Unlock()
-		var d net.Dialer
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		up, err := d.DialContext(ctx, "tcp", p.target)
-		cancel()
-		if err != nil {
-			_ = c.Close()
-			continue
-		}
-		p.mu.Lock()
-		if p.cut {
-			p.mu.Unlock()
-			_ = c.Close()
-			_ = up.Close()
-			continue
-		}
-		p.conns[c], p.conns[up] = struct{}{}, struct{}{}
-		p.mu.Unlock()
-		p.wg.Add(2)
-		go p.pipe(c, up)
-		go p.pipe(up, c)
-	}
-}
-
-// pipe copies src to dst; the first direction to end closes both.
-func (p *Proxy) pipe(dst, src net.Conn) {
-	defer p.wg.Done()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				err = werr
-			}
-		}
-		if err != nil {
-			break
-		}
-	}
-	_ = src.Close()
-	_ = dst.Close()
-	p.mu.Lock()
-	delete(p.conns, src)
-	delete(p.conns, dst)
-	p.mu.Unlock()
-}
-
-// Cut closes every relayed connection and refuses new ones until Heal.
-func (p *Proxy) Cut() {
-	p.mu.Lock()
-	p.cut = true
-	conns := make([]net.Conn, 0, len(p.conns))
-	for c := range p.conns {
-		conns = append(conns, c)
-	}
-	p.mu.Unlock()
-	for _, c := range conns {
-		_ = c.Close()
-	}
-}
-
-// Heal lets connections through again.
-func (p *Proxy) Heal() {
-	p.mu.Lock()
-	p.cut = false
-	p.mu.Unlock()
+	p := testkit.NewTCPProxy(t, s.Endpoint)
+	return &Proxy{Endpoint: p.Addr(), TCPProxy: p}
 }
 
 // Logs returns what etcd printed (for a failing test's message).

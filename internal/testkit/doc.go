@@ -1,8 +1,9 @@
 // Package testkit holds the helpers every Parley test shares: bounded
 // polling of a condition instead of sleeps ([Eventually]), a goroutine-leak
 // check for servers' Close ([NoLeaks], on go.uber.org/goleak), a TLS
-// pair from a throw-away data dir ([TLS]), and a dialer from a chosen
-// source address, to be many clients at once ([DialerFrom]).
+// pair from a throw-away data dir ([TLS]), a dialer from a chosen
+// source address, to be many clients at once ([DialerFrom]), and a TCP
+// relay a test can drop, cut, stall and heal ([TCPProxy]).
 //
 // It is imported by tests only.
 package testkit
