@@ -6,10 +6,6 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"time"
-
-	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
 
 	"github.com/parleyhq/parley/internal/voicectl"
 )
@@ -72,13 +68,4 @@ func validID(id string) bool {
 		}
 	}
 	return true
-}
-
-// newClient dials etcd without blocking (the client connects lazily and
-// retries); the etcd client's own logging is off.
-func newClient(endpoints []string, dialTimeout time.Duration) (*clientv3.Client, error) {
-	return clientv3.New(clientv3.Config{
-		Endpoints: endpoints, DialTimeout: dialTimeout, Logger: zap.NewNop(),
-		DialKeepAliveTime: 2 * time.Second, DialKeepAliveTimeout: 2 * time.Second,
-	})
 }

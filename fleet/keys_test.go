@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/parleyhq/parley/internal/voicectl"
 )
@@ -73,6 +74,8 @@ func TestConfigValidate(t *testing.T) {
 		"odd ttl":                 func(c *MemberConfig) { c.TTL = 2500e6 },
 		"prefix":                  func(c *MemberConfig) { c.Prefix = "x" },
 		"capacity":                func(c *MemberConfig) { c.Node.Capacity = -1 },
+		"negative dial timeout":   func(c *MemberConfig) { c.DialTimeout = -1 },
+		"no load interval":        func(c *MemberConfig) { c.LoadInterval = 0 },
 	} {
 		c := ok
 		mod(&c)
@@ -80,8 +83,35 @@ func TestConfigValidate(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-	if err := (RegistryConfig{}).withDefaults().Validate(); !errors.Is(err, ErrConfig) {
-		t.Errorf("registry without endpoints: %v", err)
+	reg := RegistryConfig{Endpoints: []string{"a:1"}}.withDefaults()
+	if err := reg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for name, mod := range map[string]func(*RegistryConfig){
+		"no endpoint":           func(c *RegistryConfig) { c.Endpoints = nil },
+		"prefix":                func(c *RegistryConfig) { c.Prefix = "/x" },
+		"negative dial timeout": func(c *RegistryConfig) { c.DialTimeout = -1 },
+	} {
+		c := reg
+		mod(&c)
+		if err := c.Validate(); !errors.Is(err, ErrConfig) {
+			t.Errorf("registry, %s: %v", name, err)
+		}
+	}
+}
+
+// TestConfigDefaults: both configs get the shared defaults (prefix, dial
+// timeout, a logger) and keep what is set.
+func TestConfigDefaults(t *testing.T) {
+	m := MemberConfig{}.withDefaults()
+	r := RegistryConfig{}.withDefaults()
+	if m.Prefix != DefaultPrefix || r.Prefix != DefaultPrefix || m.DialTimeout != defaultDialTimeout ||
+		r.DialTimeout != defaultDialTimeout || m.Logger == nil || r.Logger == nil {
+		t.Fatalf("defaults: member %+v, registry %+v", m, r)
+	}
+	set := RegistryConfig{Prefix: "/p/", DialTimeout: time.Second}.withDefaults()
+	if set.Prefix != "/p/" || set.DialTimeout != time.Second {
+		t.Fatalf("withDefaults changed what was set: %+v", set)
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -49,31 +48,22 @@ type MemberConfig struct {
 }
 
 func (c MemberConfig) withDefaults() MemberConfig {
-	if c.Prefix == "" {
-		c.Prefix = DefaultPrefix
-	}
+	c.Prefix, c.DialTimeout, c.Logger = etcdDefaults(c.Prefix, c.DialTimeout, c.Logger)
 	if c.TTL == 0 {
 		c.TTL = DefaultTTL
 	}
 	if c.LoadInterval == 0 {
 		c.LoadInterval = 2 * time.Second
 	}
-	if c.DialTimeout == 0 {
-		c.DialTimeout = 5 * time.Second
-	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
 	return c
 }
 
 // Validate reports the first problem; it changes nothing.
 func (c MemberConfig) Validate() error {
+	if err := validateEtcd(c.Endpoints, c.Prefix, c.DialTimeout); err != nil {
+		return err
+	}
 	switch {
-	case len(c.Endpoints) == 0:
-		return fmt.Errorf("%w: no etcd endpoint", ErrConfig)
-	case !strings.HasPrefix(c.Prefix, "/") || !strings.HasSuffix(c.Prefix, "/"):
-		return fmt.Errorf("%w: prefix %q must start and end with /", ErrConfig, c.Prefix)
 	case !validID(c.Node.ID):
 		return fmt.Errorf("%w: node id %q (1-128 of a-z A-Z 0-9 - _ .)", ErrConfig, c.Node.ID)
 	case c.Node.Region == "" || len(c.Node.Region) > 64:
@@ -84,8 +74,8 @@ func (c MemberConfig) Validate() error {
 		return fmt.Errorf("%w: negative capacity", ErrConfig)
 	case c.TTL < 2*time.Second || c.TTL%time.Second != 0 || c.TTL > time.Hour:
 		return fmt.Errorf("%w: TTL %v must be whole seconds from 2 s to 1 h", ErrConfig, c.TTL)
-	case c.LoadInterval <= 0 || c.DialTimeout < 0:
-		return fmt.Errorf("%w: load interval must be positive, dial timeout not negative", ErrConfig)
+	case c.LoadInterval <= 0:
+		return fmt.Errorf("%w: load interval must be positive", ErrConfig)
 	}
 	return nil
 }
@@ -122,7 +112,7 @@ func NewMember(cfg MemberConfig) (*Member, error) {
 	}
 	cli, err := newClient(cfg.Endpoints, cfg.DialTimeout)
 	if err != nil {
-		return nil, fmt.Errorf("fleet: etcd client: %w", err)
+		return nil, err
 	}
 	return &Member{cfg: cfg, cli: cli, metrics: newMemberMetrics(cfg.Metrics), refresh: make(chan chan error),
 		state: voicectl.NodeServing, cancel: func() {}, done: make(chan struct{})}, nil

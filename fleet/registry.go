@@ -30,29 +30,13 @@ type RegistryConfig struct {
 }
 
 func (c RegistryConfig) withDefaults() RegistryConfig {
-	if c.Prefix == "" {
-		c.Prefix = DefaultPrefix
-	}
-	if c.DialTimeout == 0 {
-		c.DialTimeout = 5 * time.Second
-	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
+	c.Prefix, c.DialTimeout, c.Logger = etcdDefaults(c.Prefix, c.DialTimeout, c.Logger)
 	return c
 }
 
 // Validate reports the first problem; it changes nothing.
 func (c RegistryConfig) Validate() error {
-	switch {
-	case len(c.Endpoints) == 0:
-		return fmt.Errorf("%w: no etcd endpoint", ErrConfig)
-	case !strings.HasPrefix(c.Prefix, "/") || !strings.HasSuffix(c.Prefix, "/"):
-		return fmt.Errorf("%w: prefix %q must start and end with /", ErrConfig, c.Prefix)
-	case c.DialTimeout < 0:
-		return fmt.Errorf("%w: negative dial timeout", ErrConfig)
-	}
-	return nil
+	return validateEtcd(c.Endpoints, c.Prefix, c.DialTimeout)
 }
 
 // Registry is the control plane's view of the fleet in etcd: a prefix
@@ -87,7 +71,7 @@ func NewRegistry(cfg RegistryConfig) (*Registry, error) {
 	}
 	cli, err := newClient(cfg.Endpoints, cfg.DialTimeout)
 	if err != nil {
-		return nil, fmt.Errorf("fleet: etcd client: %w", err)
+		return nil, err
 	}
 	return &Registry{cfg: cfg, cli: cli, metrics: newRegistryMetrics(cfg.Metrics), nodes: map[string]record{},
 		synced: make(chan struct{}), cancel: func() {}}, nil

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
@@ -26,7 +25,7 @@ func Status(ctx context.Context, endpoints []string, prefix string) ([]NodeStatu
 	if prefix == "" {
 		prefix = DefaultPrefix
 	}
-	cli, err := newClient(endpoints, 5*time.Second)
+	cli, err := newClient(endpoints, defaultDialTimeout)
 	if err != nil {
 		return nil, err
 	}
