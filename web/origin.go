@@ -4,15 +4,13 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 
 	"github.com/parleyhq/parley/internal/connlimit"
+	"github.com/parleyhq/parley/internal/httpserve"
 )
 
 // Origin is the web origin: one TLS listener, served by net/http (HTTP/2
@@ -27,25 +25,15 @@ import (
 //
 // New binds the listener (wrapped by connlimit: Config.MaxConnsPerIP per
 // client address, checked before the TLS handshake), Start serves it,
-// Close shuts it down. Goroutines: the serving goroutine (Start) and one
-// per connection (net/http's), which Close waits for; a hijacked
-// WebSocket's goroutines belong to the gateway, whose own Close waits for
-// them.
+// Close shuts it down (internal/httpserve). Goroutines: the serving
+// goroutine (Start) and one per connection (net/http's), which Close waits
+// for; a hijacked WebSocket's goroutines belong to the gateway, whose own
+// Close waits for them.
 type Origin struct {
 	cfg   Config
 	files http.Handler
 	ln    *connlimit.Listener
-	http  *http.Server
-	// serving counts the Serve goroutine; conns the connections net/http
-	// serves (ConnState new → closed or hijacked).
-	serving, conns sync.WaitGroup
-
-	closeOnce sync.Once
-	closeErr  error
-
-	mu sync.Mutex
-	// Guarded by mu:
-	started, closed bool
+	srv   *httpserve.Server // serves ln through TLS
 }
 
 // New applies the defaults to cfg, validates it, reads the client's files
@@ -77,11 +65,20 @@ func New(cfg Config) (*Origin, error) {
 		}
 	}
 	o := &Origin{cfg: cfg, files: files, ln: connlimit.Wrap(ln, connlimit.Config{PerIP: max(0, cfg.MaxConnsPerIP)})}
-	o.http = &http.Server{
-		Handler: o, ReadHeaderTimeout: cfg.ReadHeaderTimeout, ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout,
-		IdleTimeout: cfg.IdleTimeout, MaxHeaderBytes: cfg.MaxHeaderBytes, ConnState: o.connState,
-		ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
+	tcfg := cfg.TLS.Clone()
+	tcfg.NextProtos = []string{"h2", "http/1.1"}
+	tcfg.MinVersion = max(tcfg.MinVersion, tls.VersionTLS12)
+	srv, err := httpserve.New(httpserve.Config{
+		Handler: o, Listener: tls.NewListener(o.ln, tcfg), Name: "web", Logger: cfg.Logger,
+		ErrClosed: ErrClosed, ErrStarted: ErrStarted,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout, ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout,
+		IdleTimeout: cfg.IdleTimeout, MaxHeaderBytes: cfg.MaxHeaderBytes,
+	})
+	if err != nil {
+		_ = ln.Close()
+		return nil, err
 	}
+	o.srv = srv
 	return o, nil
 }
 
@@ -93,62 +90,14 @@ func (o *Origin) Refused() uint64 { return o.ln.Rejections().PerIP }
 
 // Start serves HTTPS on the bound listener until Close; it returns at
 // once.
-func (o *Origin) Start(context.Context) error {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	switch {
-	case o.closed:
-		return ErrClosed
-	case o.started:
-		return ErrStarted
-	}
-	o.started = true
-	tcfg := o.cfg.TLS.Clone()
-	tcfg.NextProtos = []string{"h2", "http/1.1"}
-	tcfg.MinVersion = max(tcfg.MinVersion, tls.VersionTLS12)
-	ln := tls.NewListener(o.ln, tcfg)
-	o.serving.Add(1)
-	go func() {
-		defer o.serving.Done()
-		if err := o.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			o.cfg.Logger.Error("web serve", "err", err)
-		}
-	}()
-	return nil
-}
-
-// connState tracks the connections net/http serves. StateNew is reported
-// by the Serve goroutine before it starts the connection's goroutine, so
-// every Add happens before Close waits.
-func (o *Origin) connState(_ net.Conn, st http.ConnState) {
-	switch st {
-	case http.StateNew:
-		o.conns.Add(1)
-	case http.StateClosed, http.StateHijacked:
-		o.conns.Done()
-	}
-}
+func (o *Origin) Start(ctx context.Context) error { return o.srv.Start(ctx) }
 
 // Close stops accepting, lets requests in flight finish (bounded by ctx;
 // then the remaining connections are closed) and waits for the serving
 // goroutine and every connection's. WebSockets handed to the gateway are
 // the gateway's to close. It returns ctx's error if the graceful part was
 // cut short, and is idempotent.
-func (o *Origin) Close(ctx context.Context) error {
-	o.closeOnce.Do(func() {
-		o.mu.Lock()
-		o.closed = true
-		o.mu.Unlock()
-		o.closeErr = o.http.Shutdown(ctx)
-		if o.closeErr != nil {
-			_ = o.http.Close()
-		}
-		_ = o.ln.Close() // in case Serve never ran
-		o.serving.Wait()
-		o.conns.Wait()
-	})
-	return o.closeErr
-}
+func (o *Origin) Close(ctx context.Context) error { return o.srv.Close(ctx) }
 
 // ServeHTTP routes one request (see Origin).
 func (o *Origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {

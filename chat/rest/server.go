@@ -2,17 +2,15 @@ package rest
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"path"
 	"strings"
-	"sync"
 	"sync/atomic"
 
 	"github.com/parleyhq/parley/internal/connlimit"
+	"github.com/parleyhq/parley/internal/httpserve"
 )
 
 // Server is the REST API: New binds its listener, Start serves it, Close
@@ -33,18 +31,7 @@ type Server struct {
 	// the files stored for a message that then failed, deleted again.
 	uploadsRefused, filesDiscarded atomic.Uint64
 	ln                             *connlimit.Listener // Config.MaxConnsPerIP over the bound listener
-	http                           *http.Server
-	// serving counts the Serve goroutine; conns counts the connections
-	// net/http serves (ConnState new → closed), so Close can wait for
-	// their goroutines too.
-	serving, conns sync.WaitGroup
-
-	closeOnce sync.Once
-	closeErr  error
-
-	mu sync.Mutex
-	// Guarded by mu:
-	started, closed bool
+	srv                            *httpserve.Server   // serves ln
 }
 
 // New applies the defaults to cfg, validates it, builds the routes and
@@ -70,11 +57,16 @@ func New(cfg Config) (*Server, error) {
 		auth: newLimiter(cfg.LimiterKeys), failures: newLimiter(cfg.LimiterKeys),
 	}
 	s.routes()
-	s.http = &http.Server{
-		Handler: s, ReadHeaderTimeout: cfg.ReadHeaderTimeout, ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout,
-		IdleTimeout: cfg.IdleTimeout, MaxHeaderBytes: cfg.MaxHeaderBytes, ConnState: s.connState,
-		ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
+	srv, err := httpserve.New(httpserve.Config{
+		Handler: s, Listener: s.ln, Name: "rest", Logger: cfg.Logger, ErrClosed: ErrClosed, ErrStarted: ErrStarted,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout, ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout,
+		IdleTimeout: cfg.IdleTimeout, MaxHeaderBytes: cfg.MaxHeaderBytes,
+	})
+	if err != nil {
+		_ = ln.Close()
+		return nil, err
 	}
+	s.srv = srv
 	return s, nil
 }
 
@@ -108,57 +100,13 @@ func (s *Server) Stats() Stats {
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
 // Start serves HTTP on the bound listener until Close; it returns at once.
-func (s *Server) Start(context.Context) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	switch {
-	case s.closed:
-		return ErrClosed
-	case s.started:
-		return ErrStarted
-	}
-	s.started = true
-	s.serving.Add(1)
-	go func() {
-		defer s.serving.Done()
-		if err := s.http.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.cfg.Logger.Error("rest serve", "err", err)
-		}
-	}()
-	return nil
-}
-
-// connState tracks the connections net/http serves. StateNew is reported
-// by the Serve goroutine before it starts the connection's goroutine, so
-// every Add happens before Close waits.
-func (s *Server) connState(_ net.Conn, st http.ConnState) {
-	switch st {
-	case http.StateNew:
-		s.conns.Add(1)
-	case http.StateClosed, http.StateHijacked:
-		s.conns.Done()
-	}
-}
+func (s *Server) Start(ctx context.Context) error { return s.srv.Start(ctx) }
 
 // Close stops accepting, lets requests in flight finish (bounded by ctx;
 // then the remaining connections are closed) and waits for the Serve
 // goroutine and every connection's goroutine. It returns ctx's error if
 // the graceful part was cut short. It is idempotent.
-func (s *Server) Close(ctx context.Context) error {
-	s.closeOnce.Do(func() {
-		s.mu.Lock()
-		s.closed = true
-		s.mu.Unlock()
-		s.closeErr = s.http.Shutdown(ctx)
-		if s.closeErr != nil {
-			_ = s.http.Close()
-		}
-		_ = s.ln.Close() // in case Serve never ran
-		s.serving.Wait()
-		s.conns.Wait()
-	})
-	return s.closeErr
-}
+func (s *Server) Close(ctx context.Context) error { return s.srv.Close(ctx) }
 
 // ServeHTTP serves /api/v10/... and /api/v9/... (and /api/... unversioned).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
