@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/parleyhq/parley/internal/httpserve"
 )
 
 // Request is a transport-neutral request. Its strings are copies, so a
@@ -240,16 +242,6 @@ func etagOf(key string) string {
 	return `"` + base64.RawURLEncoding.EncodeToString(sum[:18]) + `"`
 }
 
-func etagMatches(header, etag string) bool {
-	for t := range strings.SplitSeq(header, ",") {
-		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
-		if t == etag || t == "*" {
-			return true
-		}
-	}
-	return false
-}
-
 // immutableYear is the Cache-Control of variants that live a year.
 const immutableYear = "public, max-age=31536000, immutable"
 
@@ -276,7 +268,7 @@ func (s *Server) serveVariant(ctx context.Context, req *Request, keyb []byte, op
 		}
 	}
 	if req.IfNoneMatch != "" {
-		if etag := etagOf(string(keyb)); etagMatches(req.IfNoneMatch, etag) {
+		if etag := etagOf(string(keyb)); httpserve.ETagMatch(req.IfNoneMatch, etag) {
 			s.metrics.hit(tierETag)
 			r := Response{Status: http.StatusNotModified}
 			headers(&r, etag)

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/parleyhq/parley/internal/httpserve"
 )
 
 // serveFile answers a file attachment (Kind file) with its original
@@ -27,7 +29,7 @@ func (s *Server) serveFile(req *Request, a Attachment, maxAge time.Duration) Res
 	r := Response{Status: http.StatusOK}
 	r.set("Etag", etag)
 	r.set("Cache-Control", cacheControl(maxAge))
-	if req.IfNoneMatch != "" && etagMatches(req.IfNoneMatch, etag) {
+	if req.IfNoneMatch != "" && httpserve.ETagMatch(req.IfNoneMatch, etag) {
 		r.Status = http.StatusNotModified
 		return r
 	}

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"path"
 	"strings"
+
+	"github.com/parleyhq/parley/internal/httpserve"
 )
 
 // Files serves the client from an fs.FS (FS in production): index.html at
@@ -124,7 +126,7 @@ func (f *Files) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.Set("Cache-Control", "no-cache")
 	h.Set("ETag", fl.etag)
-	if etagMatch(r.Header.Get("If-None-Match"), fl.etag) {
+	if httpserve.ETagMatch(r.Header.Get("If-None-Match"), fl.etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
@@ -134,18 +136,6 @@ func (f *Files) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodGet {
 		_, _ = w.Write(fl.body)
 	}
-}
-
-// etagMatch reports whether an If-None-Match header lists etag (weak
-// comparison, RFC 9110 §13.1.2).
-func etagMatch(header, etag string) bool {
-	for t := range strings.SplitSeq(header, ",") {
-		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
-		if t == etag || t == "*" {
-			return true
-		}
-	}
-	return false
 }
 
 // policy is the page's Content-Security-Policy: everything from the
