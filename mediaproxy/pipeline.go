@@ -182,7 +182,13 @@ func stepLoad(j *Job, stats *Stats) error {
 	}
 	j.Decoded = true
 	stats.Decodes.Add(1)
-	img, err := vips.LoadThumbnailFromBuffer(j.Source, w, h, vips.InterestingNone, size, params)
+	var img *vips.ImageRef
+	var err error
+	if j.Probe.Format == FormatPNG {
+		img, err = loadPNG(j.Source, w, h, size)
+	} else {
+		img, err = vips.LoadThumbnailFromBuffer(j.Source, w, h, vips.InterestingNone, size, params)
+	}
 	if err != nil {
 		stats.DecodeErrors.Add(1)
 		if j.log != nil {
