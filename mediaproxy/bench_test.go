@@ -60,7 +60,7 @@ func benchPipelineVsBare(b *testing.B, src []byte) {
 			b.Fatal(err)
 		}
 		p := vips.NewJpegExportParams()
-		p.StripMetadata, p.Quality, p.Interlace = true, 80, false
+		p.StripMetadata, p.Quality, p.Interlace, p.OptimizeCoding = true, 80, false, true
 		if _, _, err := img.ExportJpeg(p); err != nil {
 			b.Fatal(err)
 		}

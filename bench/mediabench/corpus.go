@@ -148,7 +148,7 @@ func bareOp(src []byte, c resizeCase, quality int) (int, error) {
 		out, _, err = img.ExportWebp(e)
 	case mediaproxy.FormatJPEG:
 		e := vips.NewJpegExportParams()
-		e.Quality, e.StripMetadata, e.Interlace = quality, true, false
+		e.Quality, e.StripMetadata, e.Interlace, e.OptimizeCoding = quality, true, false, true
 		out, _, err = img.ExportJpeg(e)
 	case mediaproxy.FormatAVIF:
 		e := vips.NewAvifExportParams()
