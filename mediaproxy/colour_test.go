@@ -162,7 +162,7 @@ func TestSRGBProfileSkipsTransform(t *testing.T) {
 	}
 	defer img.Close()
 	p := vips.NewJpegExportParams()
-	p.StripMetadata, p.Quality, p.Interlace = true, 90, false
+	p.StripMetadata, p.Quality, p.Interlace, p.OptimizeCoding = true, 90, false, true
 	bare, _, err := img.ExportJpeg(p)
 	if err != nil {
 		t.Fatal(err)

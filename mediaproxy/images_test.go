@@ -130,3 +130,27 @@ func sourceOf(t testing.TB, f Format, w, h int) []byte {
 		return vipsConvert(t, encPNG(t, pic), f)
 	}
 }
+
+// alphaPicture is a photo-like picture with a varying alpha channel: the
+// colours of testPicture plus per-pixel noise, fully transparent in one
+// corner, opaque in the middle and translucent between (a sticker or a
+// screenshot with a soft shadow).
+func alphaPicture(w, h int) *image.NRGBA {
+	pic := testPicture(w, h)
+	img := image.NewNRGBA(pic.Rect)
+	seed := uint32(2463534242)
+	for y := range h {
+		for x := range w {
+			seed ^= seed << 13
+			seed ^= seed >> 17
+			seed ^= seed << 5
+			n := uint8(seed % 16)
+			c := pic.RGBAAt(x, y)
+			dx, dy := x-w/2, y-h/2
+			d := 255 - 255*(dx*dx+dy*dy)/(w*w/4+h*h/4)
+			a := uint8(max(0, min(255, 2*d-128)))
+			img.SetNRGBA(x, y, color.NRGBA{min(c.R, 255-n) + n, min(c.G, 255-n) + n, min(c.B, 255-n) + n, a})
+		}
+	}
+	return img
+}

@@ -5,6 +5,7 @@ import (
 	"image"
 	"image/color/palette"
 	"image/gif"
+	"math"
 
 	"github.com/davidbyttow/govips/v2/vips"
 	"github.com/parleyhq/parley/mediaproxy"
@@ -15,6 +16,7 @@ type Corpus struct {
 	Photo    []byte // 2560×1600 JPEG q88, sRGB, no ICC profile, no EXIF
 	PhotoICC []byte // the same picture with an embedded sRGB ICC profile, as cameras and editors write
 	Animated []byte // 8-frame 480×360 animated GIF
+	Alpha    []byte // 2560×1600 RGBA PNG: the photo's pixels cut to a disc with a soft edge, as a sticker or logo
 }
 
 // Corpus file names in DATA/corpus/ (the bare-loop child reads them).
@@ -22,10 +24,11 @@ const (
 	photoFile    = "photo.jpg"
 	photoICCFile = "photo-srgb-icc.jpg"
 	animFile     = "anim.gif"
+	alphaFile    = "alpha.png"
 )
 
 func (c Corpus) files() map[string][]byte {
-	return map[string][]byte{photoFile: c.Photo, photoICCFile: c.PhotoICC, animFile: c.Animated}
+	return map[string][]byte{photoFile: c.Photo, photoICCFile: c.PhotoICC, animFile: c.Animated, alphaFile: c.Alpha}
 }
 
 // MakeCorpus generates the inputs deterministically: pixels in Go (a
@@ -49,6 +52,10 @@ func MakeCorpus() (Corpus, error) {
 			row[x*3+1] = uint8(y*255/h) + n
 			row[x*3+2] = uint8((x+y)*255/(w+h)) + n
 		}
+	}
+	alpha, err := alphaPNG(pix, w, h)
+	if err != nil {
+		return Corpus{}, err
 	}
 	img, err := vips.NewImageFromMemory(pix, w, h, 3, vips.BandFormatUchar, vips.InterpretationSRGB)
 	if err != nil {
@@ -86,7 +93,32 @@ func MakeCorpus() (Corpus, error) {
 	if err := gif.EncodeAll(&gb, g); err != nil {
 		return Corpus{}, err
 	}
-	return Corpus{Photo: photo, PhotoICC: photoICC, Animated: gb.Bytes()}, nil
+	return Corpus{Photo: photo, PhotoICC: photoICC, Animated: gb.Bytes(), Alpha: alpha}, nil
+}
+
+// alphaPNG encodes the w×h RGB pixels as an RGBA PNG whose alpha is a
+// disc of radius 0.4h, opaque inside and falling to 0 over 8 pixels.
+func alphaPNG(rgb []byte, w, h int) ([]byte, error) {
+	pix := make([]byte, w*h*4)
+	r2 := float64(h) * 0.4
+	for y := range h {
+		for x := range w {
+			i := y*w + x
+			copy(pix[i*4:i*4+3], rgb[i*3:i*3+3])
+			dx, dy := float64(x-w/2), float64(y-h/2)
+			d := math.Sqrt(dx*dx+dy*dy) - r2
+			pix[i*4+3] = uint8(max(0, min(255, 128-d*32)))
+		}
+	}
+	img, err := vips.NewImageFromMemory(pix, w, h, 4, vips.BandFormatUchar, vips.InterpretationSRGB)
+	if err != nil {
+		return nil, err
+	}
+	defer img.Close()
+	p := vips.NewPngExportParams()
+	p.StripMetadata = true
+	out, _, err := img.ExportPng(p)
+	return out, err
 }
 
 // resizeCase is one resize workload, measured through the proxy and as a
@@ -106,6 +138,10 @@ var resizeCases = []resizeCase{
 	{"jpeg2560_to_webp500", photoFile, "width=500&format=webp", 500, mediaproxy.FormatWebP, false},
 	{"jpeg2560_to_avif500", photoFile, "width=500&format=avif", 500, mediaproxy.FormatAVIF, false},
 	{"gif_to_animated_webp500", animFile, "width=500&format=webp&animated=true", 500, mediaproxy.FormatWebP, true},
+	// The bare loop's libvips 8.14 thumbnail resizes an image with alpha
+	// in float; the pipeline does it in 8 bits (mediaproxy/alpha.go).
+	{"png2560alpha_to_png500", alphaFile, "width=500&format=png", 500, mediaproxy.FormatPNG, false},
+	{"png2560alpha_to_webp500", alphaFile, "width=500&format=webp", 500, mediaproxy.FormatWebP, false},
 }
 
 // hitCase is one cache-hit workload: the same variant requested over and
@@ -148,8 +184,12 @@ func bareOp(src []byte, c resizeCase, quality int) (int, error) {
 		out, _, err = img.ExportWebp(e)
 	case mediaproxy.FormatJPEG:
 		e := vips.NewJpegExportParams()
-		e.Quality, e.StripMetadata, e.Interlace = quality, true, false
+		e.Quality, e.StripMetadata, e.Interlace, e.OptimizeCoding = quality, true, false, true
 		out, _, err = img.ExportJpeg(e)
+	case mediaproxy.FormatPNG:
+		e := vips.NewPngExportParams()
+		e.StripMetadata, e.Filter, e.Compression = true, vips.PngFilterAll, 4
+		out, _, err = img.ExportPng(e)
 	case mediaproxy.FormatAVIF:
 		e := vips.NewAvifExportParams()
 		e.Quality, e.StripMetadata, e.Effort = quality, true, 2
