@@ -36,8 +36,11 @@ type outFrame struct {
 // fields after the lock and starts, and waits for, one writer goroutine
 // (writeLoop) that drains the backlog and out.
 type conn struct {
-	srv     *Server
-	ws      *websocket.Conn
+	srv *Server
+	ws  *websocket.Conn
+	// batch is ws's connection when it batches the writer's bursts (nil
+	// in tests that build a conn on a plain one).
+	batch   *batchConn
 	dialect voiceproto.Dialect
 	remote  string
 	out     chan outFrame
@@ -73,10 +76,10 @@ type conn struct {
 	connectedAt   time.Time
 }
 
-func newConn(s *Server, ws *websocket.Conn, d voiceproto.Dialect, remote string) *conn {
+func newConn(s *Server, ws *websocket.Conn, batch *batchConn, d voiceproto.Dialect, remote string) *conn {
 	now := s.cfg.Now()
 	return &conn{
-		srv: s, ws: ws, dialect: d, remote: remote,
+		srv: s, ws: ws, batch: batch, dialect: d, remote: remote,
 		out: make(chan outFrame, outQueue), wake: make(chan struct{}, 1),
 		done: make(chan struct{}), writerDone: make(chan struct{}), kill: make(chan struct{}),
 		rate:          newBucket(s.cfg.RateBurst, s.cfg.RatePerSecond, now),
@@ -565,7 +568,8 @@ func (c *conn) requestClose(code voiceproto.CloseCode, reason string) {
 
 // writeLoop writes the backlog, queued frames and, when neither waits, the
 // session's announcements one at a time, until the connection closes. It
-// is the only writer of data frames.
+// is the only writer of data frames. What it writes in a burst is held by
+// the batchConn and written when it runs out of frames.
 func (c *conn) writeLoop() {
 	defer close(c.writerDone)
 	for {
@@ -574,6 +578,9 @@ func (c *conn) writeLoop() {
 			c.closeKilled()
 			return
 		default:
+		}
+		if c.batch != nil {
+			c.batch.hold.Store(true)
 		}
 		if !c.writeBacklog() {
 			return
@@ -593,6 +600,10 @@ func (c *conn) writeLoop() {
 				}
 				continue
 			}
+		}
+		if c.batch != nil && c.batch.release() != nil {
+			c.writeFailed()
+			return
 		}
 		select {
 		case <-c.done:
@@ -660,15 +671,21 @@ func (c *conn) write(f outFrame) bool {
 		typ = websocket.BinaryMessage
 	}
 	if err := c.ws.WriteMessage(typ, f.data); err != nil {
-		select {
-		case <-c.kill:
-			c.closeKilled()
-		default:
-			c.closeNow(0, "")
-		}
+		c.writeFailed()
 		return false
 	}
 	return true
+}
+
+// writeFailed closes the socket after a failed write, with the close code
+// requestClose recorded if that is why the write was cut short.
+func (c *conn) writeFailed() {
+	select {
+	case <-c.kill:
+		c.closeKilled()
+	default:
+		c.closeNow(0, "")
+	}
 }
 
 // terminate records code as the reason the server ends the connection,

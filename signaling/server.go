@@ -218,11 +218,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `{"code":426,"message":"voice gateway: WebSocket upgrade required"}`, http.StatusUpgradeRequired)
 		return
 	}
-	ws, err := s.upgrader.Upgrade(w, r, nil)
+	hj := &batchHijacker{ResponseWriter: w}
+	ws, err := s.upgrader.Upgrade(hj, r, nil)
 	if err != nil {
 		return // the upgrader wrote the HTTP error
 	}
-	c := newConn(s, ws, dialect, r.RemoteAddr)
+	c := newConn(s, ws, hj.conn, dialect, r.RemoteAddr)
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()

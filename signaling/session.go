@@ -65,8 +65,22 @@ func (ss *session) send(op voiceproto.Op, d any) {
 // re-delivery on resume. The caller must write the frame after every
 // frame numbered before it.
 func (ss *session) frameLocked(op voiceproto.Op, d any) (outFrame, bool) {
-	out := voiceproto.Message{Op: op, D: d}
 	v8 := ss.dialect == voiceproto.DialectV8 && op.Numbered()
+	if p, ok := d.(voiceproto.PeerSpeaking); ok && op == voiceproto.OpSpeaking {
+		var seq int64
+		if v8 {
+			seq = ss.seq + 1
+		}
+		if b, ok := appendSpeaking(make([]byte, 0, 128), p, seq); ok {
+			f := outFrame{data: b}
+			if v8 {
+				ss.seq++
+				ss.keepLocked(f)
+			}
+			return f, true
+		}
+	}
+	out := voiceproto.Message{Op: op, D: d}
 	if v8 {
 		out = voiceproto.NumberedMessage(op, d, ss.seq+1)
 	}
