@@ -703,6 +703,9 @@ func (c *conn) terminate(code voiceproto.CloseCode, reason string) {
 // closeNow sends a close frame (if code != 0) and closes the socket once.
 func (c *conn) closeNow(code voiceproto.CloseCode, reason string) {
 	c.closeOnce.Do(func() {
+		// Bound a write the writer may be blocked in (its batch's flush
+		// holds the batchConn, which the close frame and Close wait for).
+		_ = c.ws.UnderlyingConn().SetWriteDeadline(time.Now().Add(2 * time.Second))
 		if code != 0 {
 			c.srv.metrics.closes.WithLabelValues(strconv.Itoa(int(code))).Inc()
 			if len(reason) > 120 {

@@ -287,6 +287,7 @@ func TestStageOfAThousand(t *testing.T) {
 			before[i][op] = m.count(op)
 		}
 	}
+	lateStart := time.Now()
 	late, err := s.join("late")
 	if err != nil {
 		t.Fatal(err)
@@ -302,6 +303,7 @@ func TestStageOfAThousand(t *testing.T) {
 		}
 		return true
 	}, "the late joiner and the room learn each other's SSRCs")
+	t.Logf("member %d joined and learnt the room's %d SSRCs (and the room its) in %v", n+1, n, time.Since(lateStart).Round(time.Millisecond))
 	if err := late.ws.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")); err != nil {
 		t.Fatal(err)
 	}
