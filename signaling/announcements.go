@@ -96,17 +96,16 @@ func (a *announcements) live(list []*session, bit uint8) []*session {
 	})
 }
 
-// next returns the next announcement for a receiver of dialect d: the
-// op 13s first (a user who left and came back with a new session must be
-// told in that order), then op 11 with up to maxConnectIDs joiners, then
-// one op 5.
-func (a *announcements) next(d voiceproto.Dialect) (voiceproto.Op, any, bool) {
+// nextMembership returns the next op 13 or op 11 owed: the op 13s first
+// (a user who left and came back with a new session must be told in that
+// order), then op 11 with up to maxConnectIDs joiners.
+func (a *announcements) nextMembership() (voiceproto.Op, any, bool) {
 	if len(a.gone) > 0 {
 		id := a.gone[0]
 		a.gone = a.gone[1:]
 		return voiceproto.OpClientDisconnect, voiceproto.ClientDisconnect{UserID: id}, true
 	}
-	var ids []voiceproto.ID
+	ids := make([]voiceproto.ID, 0, min(len(a.connect), maxConnectIDs))
 	for len(a.connect) > 0 && len(ids) < maxConnectIDs {
 		p := a.connect[0]
 		a.connect = a.connect[1:]
@@ -117,6 +116,15 @@ func (a *announcements) next(d voiceproto.Dialect) (voiceproto.Op, any, bool) {
 	}
 	if len(ids) > 0 {
 		return voiceproto.OpClientsConnect, voiceproto.ClientsConnect{UserIDs: ids}, true
+	}
+	return 0, nil, false
+}
+
+// next returns the next announcement for a receiver of dialect d: the
+// membership changes (nextMembership), then one op 5.
+func (a *announcements) next(d voiceproto.Dialect) (voiceproto.Op, any, bool) {
+	if op, m, ok := a.nextMembership(); ok {
+		return op, m, true
 	}
 	for len(a.speak) > 0 {
 		p := a.speak[0]

@@ -163,6 +163,18 @@ func (ss *session) sendBinary(m dave.BinaryMessage) {
 	if ss.ended {
 		return
 	}
+	// DAVE clients check proposals and commits against the users op 11
+	// and op 13 told them of: membership news goes first (a few op 11s
+	// for a room of 1,000), not after the frame.
+	for {
+		op, d, ok := ss.ann.nextMembership()
+		if !ok {
+			break
+		}
+		if f, ok := ss.frameLocked(op, d); ok && ss.conn != nil {
+			ss.conn.enqueue(f)
+		}
+	}
 	b, err := dave.AppendServerFrame(nil, uint16(ss.seq+1), m)
 	if err != nil {
 		ss.srv.log.Error("encode", "op", m.Opcode().String(), "err", err)
