@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -35,8 +36,11 @@ type outFrame struct {
 // fields after the lock and starts, and waits for, one writer goroutine
 // (writeLoop) that drains the backlog and out.
 type conn struct {
-	srv     *Server
-	ws      *websocket.Conn
+	srv *Server
+	ws  *websocket.Conn
+	// batch is ws's connection when it batches the writer's bursts (nil
+	// in tests that build a conn on a plain one).
+	batch   *batchConn
 	dialect voiceproto.Dialect
 	remote  string
 	out     chan outFrame
@@ -51,6 +55,9 @@ type conn struct {
 	// closes the socket.
 	kill     chan struct{}
 	killOnce sync.Once
+	// announcer is the session attached to this connection, whose
+	// announcements the writer produces as it drains (set by attach).
+	announcer atomic.Pointer[session]
 
 	closeOnce sync.Once
 	mu        sync.Mutex           // guards the following
@@ -69,10 +76,10 @@ type conn struct {
 	connectedAt   time.Time
 }
 
-func newConn(s *Server, ws *websocket.Conn, d voiceproto.Dialect, remote string) *conn {
+func newConn(s *Server, ws *websocket.Conn, batch *batchConn, d voiceproto.Dialect, remote string) *conn {
 	now := s.cfg.Now()
 	return &conn{
-		srv: s, ws: ws, dialect: d, remote: remote,
+		srv: s, ws: ws, batch: batch, dialect: d, remote: remote,
 		out: make(chan outFrame, outQueue), wake: make(chan struct{}, 1),
 		done: make(chan struct{}), writerDone: make(chan struct{}), kill: make(chan struct{}),
 		rate:          newBucket(s.cfg.RateBurst, s.cfg.RatePerSecond, now),
@@ -318,11 +325,10 @@ func (c *conn) identify(d json.RawMessage) error {
 		replaced.kick(voiceproto.CloseSessionInvalid, "replaced by a newer session")
 		replaced.end()
 		srv.daveLeave(replaced)
-		if replaced.room != room {
-			srv.broadcast(replaced.room, replaced, func(*session) (voiceproto.Op, any) {
-				return voiceproto.OpClientDisconnect, voiceproto.ClientDisconnect{UserID: voiceproto.ID(replaced.user)}
-			})
-		}
+		// The room of the old session is told the user left; the same
+		// room forgets what it was owed about the old session (the new
+		// one introduces the user again).
+		srv.announceLeave(replaced, replaced.room != room)
 	}
 	if err := srv.checkServing(); err != nil {
 		// SetServing(false) ran after the first check and before
@@ -348,25 +354,15 @@ func (c *conn) identify(d json.RawMessage) error {
 
 // introduce tells a new member who is in the room (op 11 and op 5 with each
 // peer's SSRC) and tells the room about the new member, so every receiver
-// can map SSRCs to users before audio arrives.
+// can map SSRCs to users before audio arrives. Nothing is queued here: each
+// receiver's writer produces what it is owed as it drains (announcements),
+// so the joiner's introduction is paced by its own reading and the join
+// costs every member O(1).
 func (c *conn) introduce(ss *session) {
-	peers := c.srv.peers(ss)
-	if len(peers) > 0 {
-		ids := make([]voiceproto.ID, 0, len(peers))
-		for _, p := range peers {
-			ids = append(ids, voiceproto.ID(p.user))
-		}
-		ss.send(voiceproto.OpClientsConnect, voiceproto.ClientsConnect{UserIDs: ids})
-		for _, p := range peers {
-			ss.send(voiceproto.OpSpeaking, p.speakingFor(ss.dialect))
-		}
+	for _, p := range c.srv.roomTargets(ss.room, ss) {
+		ss.announce(p, pendConnect|pendSpeak)
+		p.announce(ss, pendConnect|pendSpeak)
 	}
-	c.srv.broadcast(ss.room, ss, func(*session) (voiceproto.Op, any) {
-		return voiceproto.OpClientsConnect, voiceproto.ClientsConnect{UserIDs: []voiceproto.ID{voiceproto.ID(ss.user)}}
-	})
-	c.srv.broadcast(ss.room, ss, func(to *session) (voiceproto.Op, any) {
-		return voiceproto.OpSpeaking, ss.speakingFor(to.dialect)
-	})
 }
 
 func authReason(err error) string {
@@ -517,9 +513,11 @@ func (c *conn) speaking(d json.RawMessage) error {
 	}
 	ss := c.sess
 	ss.setSpeaking(sp.Speaking)
-	c.srv.broadcast(ss.room, ss, func(to *session) (voiceproto.Op, any) {
-		return voiceproto.OpSpeaking, ss.speakingFor(to.dialect)
-	})
+	// Each peer is owed one op 5 with the flags current when its writer
+	// gets to it: changes that land before then are coalesced.
+	for _, p := range c.srv.roomTargets(ss.room, ss) {
+		p.announce(ss, pendSpeak)
+	}
 	return nil
 }
 
@@ -568,8 +566,10 @@ func (c *conn) requestClose(code voiceproto.CloseCode, reason string) {
 	})
 }
 
-// writeLoop writes the backlog and queued frames until the connection
-// closes. It is the only writer of data frames.
+// writeLoop writes the backlog, queued frames and, when neither waits, the
+// session's announcements one at a time, until the connection closes. It
+// is the only writer of data frames. What it writes in a burst is held by
+// the batchConn and written when it runs out of frames.
 func (c *conn) writeLoop() {
 	defer close(c.writerDone)
 	for {
@@ -579,6 +579,32 @@ func (c *conn) writeLoop() {
 			return
 		default:
 		}
+		if c.batch != nil {
+			c.batch.hold.Store(true)
+		}
+		if !c.writeBacklog() {
+			return
+		}
+		select {
+		case f := <-c.out:
+			if !c.write(f) {
+				return
+			}
+			continue
+		default:
+		}
+		if ss := c.announcer.Load(); ss != nil {
+			if f, ok := ss.nextAnnouncement(c); ok {
+				if !c.write(f) {
+					return
+				}
+				continue
+			}
+		}
+		if c.batch != nil && c.batch.release() != nil {
+			c.writeFailed()
+			return
+		}
 		select {
 		case <-c.done:
 			return
@@ -586,15 +612,19 @@ func (c *conn) writeLoop() {
 			c.closeKilled()
 			return
 		case <-c.wake:
-			if !c.writeBacklog() {
-				return
-			}
 		case f := <-c.out:
 			if !c.writeBacklog() || !c.write(f) {
 				return
 			}
 		}
 	}
+}
+
+// backlogged reports whether resume frames wait to be written.
+func (c *conn) backlogged() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.backlog) > 0
 }
 
 // closeKilled closes the socket with the code requestClose recorded.
@@ -641,15 +671,21 @@ func (c *conn) write(f outFrame) bool {
 		typ = websocket.BinaryMessage
 	}
 	if err := c.ws.WriteMessage(typ, f.data); err != nil {
-		select {
-		case <-c.kill:
-			c.closeKilled()
-		default:
-			c.closeNow(0, "")
-		}
+		c.writeFailed()
 		return false
 	}
 	return true
+}
+
+// writeFailed closes the socket after a failed write, with the close code
+// requestClose recorded if that is why the write was cut short.
+func (c *conn) writeFailed() {
+	select {
+	case <-c.kill:
+		c.closeKilled()
+	default:
+		c.closeNow(0, "")
+	}
 }
 
 // terminate records code as the reason the server ends the connection,
@@ -667,6 +703,9 @@ func (c *conn) terminate(code voiceproto.CloseCode, reason string) {
 // closeNow sends a close frame (if code != 0) and closes the socket once.
 func (c *conn) closeNow(code voiceproto.CloseCode, reason string) {
 	c.closeOnce.Do(func() {
+		// Bound a write the writer may be blocked in (its batch's flush
+		// holds the batchConn, which the close frame and Close wait for).
+		_ = c.ws.UnderlyingConn().SetWriteDeadline(time.Now().Add(2 * time.Second))
 		if code != 0 {
 			c.srv.metrics.closes.WithLabelValues(strconv.Itoa(int(code))).Inc()
 			if len(reason) > 120 {

@@ -92,7 +92,7 @@ func wsPairWith(t *testing.T, onWrite *atomic.Pointer[func()]) (*conn, *websocke
 	t.Cleanup(func() { _ = client.Close() })
 	ws := <-got
 	t.Cleanup(func() { _ = ws.Close() })
-	return newConn(srv, ws, voiceproto.DialectV8, "test"), client
+	return newConn(srv, ws, nil, voiceproto.DialectV8, "test"), client
 }
 
 // TestFullQueueClosesWithoutAGoroutine: a client that lets its queue fill

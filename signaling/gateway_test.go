@@ -348,6 +348,9 @@ func TestServerShutdownSendsCloseFrame(t *testing.T) {
 // the replay buffer holds (here 4x a connection's queue) delivers them
 // all, then op 9, and does not trip the "client too slow" close (the
 // replay used to go through the bounded queue under the session lock).
+// Alice reads each of bob's speaking changes before he sends the next, so
+// none are coalesced and she is sent more numbered messages than the
+// buffer keeps; then her connection fails and she resumes from Ready.
 func TestResumeReplaysAFullBuffer(t *testing.T) {
 	const buffer = 1024
 	h := newHarness(t, signaling.Config{RateBurst: 2000, RatePerSecond: 1000, ReplayBuffer: buffer})
@@ -355,21 +358,18 @@ func TestResumeReplaysAFullBuffer(t *testing.T) {
 	a.next(8)
 	a.identify(h, "alice", "c1")
 	ready := a.next(2)
-	a.ws.UnderlyingConn().Close() // a network failure: the session waits for a resume
-	h.waitConns(t, 0)
 
 	b := h.dial("?v=8")
 	b.next(8)
 	b.identify(h, "bob", "c1")
 	b.next(2)
-	const updates = buffer + 200 // more than the replay buffer keeps
-	for i := range updates {
+	last := *ready.Seq
+	for i := 0; last-*ready.Seq <= buffer+100; i++ {
 		b.send(5, map[string]any{"speaking": i % 2, "delay": 0})
+		last = *a.next(5).Seq
 	}
-	// bob's own heartbeat ACK comes after all his speaking updates were
-	// handled, so alice's session holds every message by then.
-	b.send(3, map[string]any{"t": 77, "seq_ack": 0})
-	b.next(6)
+	a.ws.UnderlyingConn().Close() // a network failure: the session waits for a resume
+	h.waitConns(t, 1)
 
 	r := h.dial("?v=8")
 	r.next(8)

@@ -218,11 +218,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `{"code":426,"message":"voice gateway: WebSocket upgrade required"}`, http.StatusUpgradeRequired)
 		return
 	}
-	ws, err := s.upgrader.Upgrade(w, r, nil)
+	hj := &batchHijacker{ResponseWriter: w}
+	ws, err := s.upgrader.Upgrade(hj, r, nil)
 	if err != nil {
 		return // the upgrader wrote the HTTP error
 	}
-	c := newConn(s, ws, dialect, r.RemoteAddr)
+	c := newConn(s, ws, hj.conn, dialect, r.RemoteAddr)
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -336,40 +337,29 @@ func (s *Server) endSession(ss *session) {
 		return
 	}
 	ss.end()
-	s.broadcast(ss.room, ss, func(*session) (voiceproto.Op, any) {
-		return voiceproto.OpClientDisconnect, voiceproto.ClientDisconnect{UserID: voiceproto.ID(ss.user)}
-	})
+	s.announceLeave(ss, true)
 	s.daveLeave(ss)
 }
 
-// peers returns the other sessions in ss's room.
-func (s *Server) peers(ss *session) []*session {
+// announceLeave tells ss's room that ss left (op 13) if tell, and makes
+// every member forget what it was still owed about ss.
+func (s *Server) announceLeave(ss *session, tell bool) {
+	for _, p := range s.roomTargets(ss.room, ss) {
+		p.announceLeave(ss, tell)
+	}
+}
+
+// roomTargets returns the sessions in room except from.
+func (s *Server) roomTargets(room string, from *session) []*session {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]*session, 0, len(s.rooms[ss.room]))
-	for p := range s.rooms[ss.room] {
-		if p != ss {
+	out := make([]*session, 0, len(s.rooms[room]))
+	for p := range s.rooms[room] {
+		if p != from {
 			out = append(out, p)
 		}
 	}
 	return out
-}
-
-// broadcast sends a message built per receiver to every session in room
-// except from.
-func (s *Server) broadcast(room string, from *session, build func(to *session) (voiceproto.Op, any)) {
-	s.mu.Lock()
-	targets := make([]*session, 0, len(s.rooms[room]))
-	for p := range s.rooms[room] {
-		if p != from {
-			targets = append(targets, p)
-		}
-	}
-	s.mu.Unlock()
-	for _, p := range targets {
-		op, d := build(p)
-		p.send(op, d)
-	}
 }
 
 // lookup finds a session by id.

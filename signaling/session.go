@@ -3,6 +3,7 @@ package signaling
 import (
 	"encoding/json"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/parleyhq/parley/e2ee/dave"
@@ -23,13 +24,19 @@ type session struct {
 	// Server.daveMaxFor).
 	daveMax uint16
 	// dave is guarded by the mu of the session's daveRoom.
-	dave        daveSession
+	dave daveSession
+	// speaking holds the session's voiceproto.SpeakingFlags; atomic so
+	// that another session's writer may read it under its own mu.
+	speaking atomic.Int64
+	// left is set when the session ends, before its room is told: a
+	// member does not announce a peer that left (session.announce).
+	left        atomic.Bool
 	mu          sync.Mutex // guards all following fields
 	conn        *conn      // nil while detached
 	seq         int64      // last numbered message (v8)
 	replay      []replayed // ring of numbered messages
 	replayNext  int
-	speaking    voiceproto.SpeakingFlags
+	ann         announcements // news about the room owed to this session
 	mode        string
 	detachTimer *time.Timer
 	ended       bool
@@ -48,23 +55,100 @@ func (ss *session) send(op voiceproto.Op, d any) {
 	if ss.ended {
 		return
 	}
-	out := voiceproto.Message{Op: op, D: d}
+	f, ok := ss.frameLocked(op, d)
+	if ok && ss.conn != nil {
+		ss.conn.enqueue(f)
+	}
+}
+
+// frameLocked encodes a message; in v8 it numbers it and keeps it for
+// re-delivery on resume. The caller must write the frame after every
+// frame numbered before it.
+func (ss *session) frameLocked(op voiceproto.Op, d any) (outFrame, bool) {
 	v8 := ss.dialect == voiceproto.DialectV8 && op.Numbered()
+	if p, ok := d.(voiceproto.PeerSpeaking); ok && op == voiceproto.OpSpeaking {
+		var seq int64
+		if v8 {
+			seq = ss.seq + 1
+		}
+		if b, ok := appendSpeaking(make([]byte, 0, 128), p, seq); ok {
+			f := outFrame{data: b}
+			if v8 {
+				ss.seq++
+				ss.keepLocked(f)
+			}
+			return f, true
+		}
+	}
+	out := voiceproto.Message{Op: op, D: d}
 	if v8 {
-		ss.seq++
-		out = voiceproto.NumberedMessage(op, d, ss.seq)
+		out = voiceproto.NumberedMessage(op, d, ss.seq+1)
 	}
 	b, err := json.Marshal(out)
 	if err != nil {
 		ss.srv.log.Error("encode", "op", op.String(), "err", err)
-		return
+		return outFrame{}, false
 	}
 	f := outFrame{data: b}
 	if v8 {
+		ss.seq++
 		ss.keepLocked(f)
 	}
-	if ss.conn != nil {
-		ss.conn.enqueue(f)
+	return f, true
+}
+
+// announce owes the session what (pendConnect, pendSpeak) about peer p
+// and nudges its writer.
+func (ss *session) announce(p *session, what uint8) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.ended || p.left.Load() {
+		return
+	}
+	ss.ann.mark(p, what)
+	ss.wakeLocked()
+}
+
+// announceLeave tells the session that peer p left (op 13) if tell, and
+// drops what was still owed about p.
+func (ss *session) announceLeave(p *session, tell bool) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.ended {
+		return
+	}
+	ss.ann.leave(p, tell)
+	ss.wakeLocked()
+}
+
+// wakeLocked nudges the writer of the session's connection.
+func (ss *session) wakeLocked() {
+	if ss.conn == nil {
+		return
+	}
+	select {
+	case ss.conn.wake <- struct{}{}:
+	default:
+	}
+}
+
+// nextAnnouncement encodes the next announcement owed to the session for
+// its writer c, once nothing numbered before it waits in c's queues (so
+// v8 sequence numbers go out in order).
+func (ss *session) nextAnnouncement(c *conn) (outFrame, bool) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.ended || ss.conn != c || len(c.out) > 0 || c.backlogged() {
+		return outFrame{}, false
+	}
+	for {
+		op, d, ok := ss.ann.next(ss.dialect)
+		if !ok {
+			return outFrame{}, false
+		}
+		if f, ok := ss.frameLocked(op, d); ok {
+			return f, true
+		}
 	}
 }
 
@@ -78,6 +162,18 @@ func (ss *session) sendBinary(m dave.BinaryMessage) {
 	defer ss.mu.Unlock()
 	if ss.ended {
 		return
+	}
+	// DAVE clients check proposals and commits against the users op 11
+	// and op 13 told them of: membership news goes first (a few op 11s
+	// for a room of 1,000), not after the frame.
+	for {
+		op, d, ok := ss.ann.nextMembership()
+		if !ok {
+			break
+		}
+		if f, ok := ss.frameLocked(op, d); ok && ss.conn != nil {
+			ss.conn.enqueue(f)
+		}
 	}
 	b, err := dave.AppendServerFrame(nil, uint16(ss.seq+1), m)
 	if err != nil {
@@ -123,6 +219,8 @@ func (ss *session) attach(c *conn, seqAck int64, replay bool) (old *conn) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	old, ss.conn = ss.conn, c
+	c.announcer.Store(ss)
+	ss.wakeLocked() // for the announcements owed while detached
 	if ss.detachTimer != nil {
 		ss.detachTimer.Stop()
 		ss.detachTimer = nil
@@ -178,6 +276,8 @@ func (ss *session) end() {
 		return
 	}
 	ss.ended = true
+	ss.left.Store(true)
+	ss.ann = announcements{}
 	if ss.detachTimer != nil {
 		ss.detachTimer.Stop()
 	}
@@ -186,16 +286,12 @@ func (ss *session) end() {
 }
 
 func (ss *session) setSpeaking(flags voiceproto.SpeakingFlags) {
-	ss.mu.Lock()
-	ss.speaking = flags
-	ss.mu.Unlock()
+	ss.speaking.Store(int64(flags))
 }
 
 // speakingFor is this session's op 5 for a receiver of dialect to.
 func (ss *session) speakingFor(to voiceproto.Dialect) voiceproto.PeerSpeaking {
-	ss.mu.Lock()
-	f := ss.speaking
-	ss.mu.Unlock()
+	f := voiceproto.SpeakingFlags(ss.speaking.Load())
 	return voiceproto.PeerSpeaking{UserID: voiceproto.ID(ss.user), SSRC: ss.media.SSRC(), Speaking: f,
 		Legacy: to == voiceproto.DialectLegacy}
 }
