@@ -295,7 +295,11 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 	log.Info("ready", "addrs", env.addrs)
 	if u := env.addrs["web_url"]; u != "" {
 		// The last start-up line: what a newcomer does next (make run).
-		fmt.Fprintf(stdout, "open %s in a browser\n", u)
+		hint := ""
+		if *tlsCert == "" {
+			hint = " (its certificate is the data dir's self-signed one: the browser asks you to accept it once)"
+		}
+		fmt.Fprintf(stdout, "open %s in a browser%s\n", u, hint)
 	}
 
 	<-ctx.Done()
