@@ -82,14 +82,20 @@ type Node struct {
 	cfg  Config
 	sfu  *sfu.Server
 	gw   *signaling.Server
-	ln   net.Listener
+	ln   *connlimit.Listener
 	http *http.Server
 	// done is closed when the serve goroutine Start launched returns.
 	done chan struct{}
 
-	mu      sync.Mutex // guards started and closed
+	mu      sync.Mutex // guards started, closed and upgrading
 	started bool       // Start launched the serve goroutine: done will close
 	closed  bool
+	// upgrading holds the sockets of the web origin's requests ServeHTTP
+	// hijacked (hijack.go), until the request ends; Close closes them.
+	upgrading map[net.Conn]struct{}
+	// fronted counts the web origin's requests ServeHTTP runs (each one
+	// connection's lifetime); Close waits for them.
+	fronted sync.WaitGroup
 
 	closeOnce sync.Once
 	closeErr  error
@@ -130,7 +136,7 @@ func New(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("voicenode: listen %s: %w", cfg.GatewayAddr, err)
 	}
 	limited := connlimit.Wrap(ln, cfg.Conns)
-	s := &Node{cfg: cfg, sfu: media, gw: gw, ln: limited, done: make(chan struct{})}
+	s := &Node{cfg: cfg, sfu: media, gw: gw, ln: limited, done: make(chan struct{}), upgrading: map[net.Conn]struct{}{}}
 	if cfg.Metrics != nil {
 		cfg.Metrics.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Namespace: "parley", Subsystem: "voice_gateway", Name: "refused_connections_total",
@@ -218,8 +224,8 @@ func (s *Node) DAVEState(guild, channel string) (signaling.DAVERoomState, bool) 
 func (s *Node) SFU() *sfu.Server { return s.sfu }
 
 // Close sends every client a close frame (1001), stops the listeners and
-// the SFU, and waits for the goroutines Start launched (ctx bounds the
-// waits). It may be called without or after a failed Start, and more than
+// the SFU, and waits for the goroutines Start launched and the web
+// origin's connections ServeHTTP runs (ctx bounds the waits). It may be called without or after a failed Start, and more than
 // once: later calls return the first one's error.
 func (s *Node) Close(ctx context.Context) error {
 	s.closeOnce.Do(func() {
@@ -239,8 +245,9 @@ func (s *Node) Close(ctx context.Context) error {
 		} else {
 			_ = s.ln.Close() // never served: nobody else closes it
 		}
+		frontErr := s.closeFronted(ctx)
 		sfuErr := s.sfu.Close(ctx)
-		s.closeErr = errors.Join(gwErr, httpErr, sfuErr)
+		s.closeErr = errors.Join(gwErr, httpErr, frontErr, sfuErr)
 	})
 	return s.closeErr
 }

@@ -42,6 +42,15 @@ type Config struct {
 	// /media stripped (never its upload route or /metrics). A nil handler
 	// answers 503: that component does not run in this process.
 	API, Gateway, Media http.Handler
+	// Voice serves /voice (the in-process voice node's gateway, which
+	// adopts the WebSocket: voicenode.Node.ServeHTTP), and VoiceEndpoint
+	// is that node's public host:port, the endpoint VOICE_SERVER_UPDATE
+	// names: GET /voice answers {"endpoint": VoiceEndpoint} so the page
+	// connects through /voice for it (same certificate as the page) and
+	// to any other endpoint (another node of a fleet) directly. A nil
+	// Voice answers 503.
+	Voice         http.Handler
+	VoiceEndpoint string
 	// The HTTP server's timeouts: ReadHeaderTimeout (default 10 s) bounds
 	// reading a request's headers (and the TLS handshake), ReadTimeout
 	// (default 2 min) the whole request with its body (attachments),

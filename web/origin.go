@@ -17,6 +17,8 @@ import (
 // and HTTP/1.1), routing each request to the handler it was given:
 //
 //	/gateway                  Gateway (a WebSocket; upgrades elsewhere get 404)
+//	/voice, /voice/           Voice (a WebSocket to the voice node's gateway);
+//	                          GET answers {"endpoint": VoiceEndpoint}
 //	/api/...                  API; GET /api[/v9|/v10]/gateway answers this
 //	                          origin's own wss://HOST/gateway
 //	/media/attachments/...    Media, GET and HEAD only, /media stripped;
@@ -27,8 +29,8 @@ import (
 // client address, checked before the TLS handshake), Start serves it,
 // Close shuts it down (internal/httpserve). Goroutines: the serving
 // goroutine (Start) and one per connection (net/http's), which Close waits
-// for; a hijacked WebSocket's goroutines belong to the gateway, whose own
-// Close waits for them.
+// for; a hijacked WebSocket's goroutines belong to the gateway (chat's or
+// the voice node's), whose own Close waits for them.
 type Origin struct {
 	cfg   Config
 	files http.Handler
@@ -106,8 +108,10 @@ func (o *Origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case p == "/gateway":
 		serveOr(w, r, o.cfg.Gateway, "chat")
+	case p == "/voice" || p == "/voice/":
+		o.voice(w, r)
 	case isUpgrade(r):
-		writeError(w, http.StatusNotFound, "404: Not Found (WebSocket connections go to /gateway)")
+		writeError(w, http.StatusNotFound, "404: Not Found (WebSocket connections go to /gateway and /voice/)")
 	case p == "/api" || strings.HasPrefix(p, "/api/"):
 		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && isGatewayURL(p) && validHost(r.Host) {
 			writeJSON(w, http.StatusOK, map[string]string{"url": "wss://" + r.Host + "/gateway"})
@@ -129,6 +133,26 @@ func isGatewayURL(p string) bool {
 
 // isUpgrade reports whether r asks for a protocol upgrade (WebSocket).
 func isUpgrade(r *http.Request) bool { return r.Header.Get("Upgrade") != "" }
+
+// voice passes a WebSocket to the voice node and answers GET with the
+// endpoint it fronts (see Config.Voice).
+func (o *Origin) voice(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case o.cfg.Voice == nil:
+		notRunning(w, "voice")
+	case isUpgrade(r):
+		o.cfg.Voice.ServeHTTP(w, r)
+	case r.Method != http.MethodGet && r.Method != http.MethodHead:
+		w.Header().Set("Allow", "GET, HEAD")
+		writeError(w, http.StatusMethodNotAllowed, "405: Method Not Allowed")
+	default:
+		b, _ := json.Marshal(map[string]string{"endpoint": o.cfg.VoiceEndpoint})
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "private, max-age=60")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(b)
+	}
+}
 
 // media passes the media proxy's public routes on. Its answers are
 // user content on the page's origin: the media proxy gives each its

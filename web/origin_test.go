@@ -40,11 +40,11 @@ func (h *recorder) seen() []string {
 }
 
 type testOrigin struct {
-	o              *Origin
-	api, gw, media *recorder
-	client         *http.Client
-	clientTLS      *tls.Config
-	base, addr     string
+	o                     *Origin
+	api, gw, media, voice *recorder
+	client                *http.Client
+	clientTLS             *tls.Config
+	base, addr            string
 }
 
 // startOrigin starts an origin on port 0 with recording handlers.
@@ -52,8 +52,9 @@ func startOrigin(t *testing.T, mod func(*Config)) *testOrigin {
 	t.Helper()
 	srv, cli := testkit.TLS(t)
 	cli.ServerName = "127.0.0.1"
-	to := &testOrigin{api: &recorder{name: "api"}, gw: &recorder{name: "gateway"}, media: &recorder{name: "media"}, clientTLS: cli}
-	cfg := Config{TLS: srv, API: to.api, Gateway: to.gw, Media: to.media}
+	to := &testOrigin{api: &recorder{name: "api"}, gw: &recorder{name: "gateway"}, media: &recorder{name: "media"},
+		voice: &recorder{name: "voice"}, clientTLS: cli}
+	cfg := Config{TLS: srv, API: to.api, Gateway: to.gw, Media: to.media, Voice: to.voice, VoiceEndpoint: "voice.test:8444"}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -120,6 +121,11 @@ func TestOriginRoutes(t *testing.T) {
 		{"POST", "/media/attachments/1/2/a.png", nil, 404, `"code":0`},
 		{"GET", "/metrics", nil, 404, `"code":0`},
 		{"GET", "/", []string{"Upgrade", "websocket"}, 404, "/gateway"},
+		{"GET", "/voice", nil, 200, `{"endpoint":"voice.test:8444"}`},
+		{"HEAD", "/voice/", nil, 200, ""},
+		{"POST", "/voice", nil, 405, `"code":0`},
+		{"GET", "/voice/?v=8", []string{"Upgrade", "websocket"}, 200, "voice /voice/ 127.0.0.1:"},
+		{"GET", "/voice/x", []string{"Upgrade", "websocket"}, 404, "/voice/"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
