@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"sort"
 	"sync/atomic"
@@ -68,6 +69,9 @@ type serveEnv struct {
 	chatModeration voicectl.Controller
 	// voiceEndpoint is the host:port clients put after wss:// .
 	voiceEndpoint string
+	// voiceFront serves the in-process voice node's gateway on the web
+	// origin's /voice (nil: no voice node in this process).
+	voiceFront http.Handler
 	// voiceParticipants lists connected voice users (admin API).
 	voiceParticipants func() []voicectl.Participant
 	// chat and media are the running chat server and media proxy (nil

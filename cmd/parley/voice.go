@@ -82,6 +82,7 @@ func init() {
 				env.voiceEndpoint = env.public.hostPort(srv.GatewayAddr())
 			}
 			env.voiceParticipants = srv.Participants
+			env.voiceFront = srv
 			addrs := map[string]string{"voice_gateway": env.voiceEndpoint, "voice_udp": srv.UDPAddr()}
 			if a := srv.WebRTCAddr(); a != "" {
 				addrs["webrtc_udp"] = a

@@ -15,7 +15,8 @@ import (
 
 // The web origin: one HTTPS listener serving the browser client and, on
 // the same origin and in-process, chat's REST API (/api), chat's gateway
-// (/gateway) and the media proxy's public routes (/media/). Its listener
+// (/gateway), the voice node's gateway (/voice) and the media proxy's
+// public routes (/media/). Its listener
 // is bound before any component starts (its URL is in attachment URLs);
 // it starts after chat and media (it serves their handlers) and before
 // admin.
@@ -70,6 +71,9 @@ func startWeb(ctx context.Context, env *serveEnv, ln net.Listener, maxConns int)
 	}
 	if env.media != nil {
 		cfg.Media = env.media
+	}
+	if env.voiceFront != nil {
+		cfg.Voice, cfg.VoiceEndpoint = env.voiceFront, env.voiceEndpoint
 	}
 	if ep, _, _ := strings.Cut(env.voiceEndpoint, "/"); ep != "" { // host:port[/path]
 		cfg.ConnectSrc = []string{"wss://" + ep}
