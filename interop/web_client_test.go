@@ -292,7 +292,8 @@ func q(s string) string {
 	return string(b)
 }
 
-// inVoice waits until p is connected in voice and lists each of users
+// inVoice waits until p is connected in voice, through the web origin's
+// /voice (the voice node in the same process), and lists each of users
 // exactly once.
 func inVoice(p *webPage, timeout time.Duration, step string, users ...string) {
 	p.t.Helper()
@@ -300,8 +301,9 @@ func inVoice(p *webPage, timeout time.Duration, step string, users ...string) {
 	for _, u := range users {
 		counts = append(counts, fmt.Sprintf(`$$('[data-voice-user="%s"]').length === 1`, u))
 	}
-	p.until(timeout, js(`shown('#voice-controls') && window.parley.voice()?.state === 'connected' && `+strings.Join(counts, " && ")),
-		step+": connected in voice, each of "+strings.Join(users, ", ")+" listed once")
+	p.until(timeout, js(`shown('#voice-controls') && window.parley.voice()?.state === 'connected' && `+
+		`window.parley.voice()?.endpoint === location.host + '/voice' && `+strings.Join(counts, " && ")),
+		step+": connected in voice through the origin's /voice, each of "+strings.Join(users, ", ")+" listed once")
 }
 
 // hears waits until each page's heard() rose by minHeard for each of the

@@ -37,6 +37,20 @@ export function voiceEndpoint(endpoint) {
 }
 
 /**
+ * voiceGatewayHost is what VoiceConnection connects to (wss://HOST/?v=8)
+ * for a VOICE_SERVER_UPDATE endpoint: the page's own origin's /voice when
+ * the endpoint is the one this origin fronts (GET /voice names it; the
+ * page's certificate is already trusted there), else the endpoint as
+ * given (another node of a fleet). pageHost is location.host.
+ */
+export function voiceGatewayHost(endpoint, fronted, pageHost) {
+  const ep = voiceEndpoint(endpoint);
+  const f = voiceEndpoint(fronted);
+  if (ep && f && pageHost && ep.toLowerCase() === f.toLowerCase()) return `${pageHost}/voice`;
+  return ep;
+}
+
+/**
  * voiceTrustURL is the page a person opens to accept the voice server's
  * certificate: https://ENDPOINT/ when the endpoint (host:port) is not the
  * page's own host (whose certificate the browser already accepted), else

@@ -1,7 +1,7 @@
 // Node unit tests (node --test web/app/*.test.js; run by web/client_test.go).
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { gatewayURL, resumeURL, voiceEndpoint, voiceTrustURL, mediaURL, fitBox, thumbURL, channelPath, parsePath, formatSize } from './urls.js';
+import { gatewayURL, resumeURL, voiceEndpoint, voiceGatewayHost, voiceTrustURL, mediaURL, fitBox, thumbURL, channelPath, parsePath, formatSize } from './urls.js';
 
 test('gatewayURL is on the page origin', () => {
   assert.equal(gatewayURL({ protocol: 'https:', host: 'chat.example:8443' }), 'wss://chat.example:8443/gateway?v=10&encoding=json');
@@ -18,6 +18,22 @@ test('resumeURL', () => {
     ['wss with a path', 'wss://other:9/gw?x=1', 'wss://other:9/gw?x=1&v=10&encoding=json'],
   ]) assert.equal(resumeURL(in_, fb), want, name);
   assert.equal(resumeURL('ws://127.0.0.1:4001', 'ws://127.0.0.1:4001/?v=10'), 'ws://127.0.0.1:4001/?v=10&encoding=json');
+});
+
+test('voiceGatewayHost', () => {
+  const cases = [
+    // [endpoint, fronted, pageHost, want]
+    ['127.0.0.1:8444', '127.0.0.1:8444', '127.0.0.1:8443', '127.0.0.1:8443/voice'], // the node this origin fronts
+    ['wss://Voice.Example:8444/?v=8', 'voice.example:8444', 'chat.example', 'chat.example/voice'],
+    ['10.0.0.2:8444', '127.0.0.1:8444', '127.0.0.1:8443', '10.0.0.2:8444'], // another node of the fleet
+    ['127.0.0.1:8444', '', '127.0.0.1:8443', '127.0.0.1:8444'], // the origin fronts none
+    ['127.0.0.1:8444', null, '127.0.0.1:8443', '127.0.0.1:8444'],
+    [null, '127.0.0.1:8444', '127.0.0.1:8443', ''],
+    ['127.0.0.1:8444', '127.0.0.1:8444', '', '127.0.0.1:8444'],
+  ];
+  for (const [endpoint, fronted, pageHost, want] of cases) {
+    assert.equal(voiceGatewayHost(endpoint, fronted, pageHost), want, `${endpoint} fronted ${fronted}`);
+  }
 });
 
 test('voiceEndpoint', () => {

@@ -16,7 +16,7 @@
 
 import { VoiceConnection } from '/voice/voice.js';
 import { OP } from './gateway.js';
-import { voiceEndpoint, voiceTrustURL } from './urls.js';
+import { voiceEndpoint, voiceGatewayHost, voiceTrustURL } from './urls.js';
 import { VoiceSignal } from './voicesignal.js';
 
 const VAD_DB = -50; // dBFS above which the microphone counts as talking
@@ -40,11 +40,23 @@ export function volumeOf(userId, storage = globalThis.localStorage) {
   return Number.isFinite(v) && storage?.getItem(VOLUME_KEY + userId) !== null ? Math.min(200, Math.max(0, v)) : 100;
 }
 
+// frontedVoice is the voice endpoint this origin fronts at /voice ('' for
+// none), asked once per page.
+let fronted = null;
+function frontedVoice() {
+  fronted ??= fetch('/voice', { credentials: 'same-origin' })
+    .then((r) => (r.ok ? r.json() : {}))
+    .then((j) => (typeof j?.endpoint === 'string' ? j.endpoint : ''))
+    .catch(() => '');
+  return fronted;
+}
+
 export class VoiceSession extends EventTarget {
   #sig; #me; #ctx = null; #mic = null; #micSrc = null; #micAnalyser = null;
   #vc = null; #stall = null; #users = new Map(); // userId -> {el, src, gain, analyser, buf}
   #tick = null; #lastTick = 0; #loudAt = 0;
   #gen = 0; // bumped by every join, leave and dispose: an await that sees it changed is stale
+  #seq = 0; // bumped by every connect: a lookup of the fronted endpoint that sees it changed is stale
   #sink = null; // {el, dest}: the output through an <audio> element (no AudioContext.setSinkId)
   #heard = {};
 
@@ -248,9 +260,19 @@ export class VoiceSession extends EventTarget {
 
   #connect(p) {
     this.#teardown();
+    const gen = this.#gen;
+    const seq = ++this.#seq;
+    frontedVoice().then((f) => {
+      if (gen === this.#gen && seq === this.#seq) this.#open(p, f);
+    });
+  }
+
+  // open connects to p's endpoint: through this origin's /voice when it
+  // fronts that endpoint (f), else directly.
+  #open(p, f) {
     const endpoint = voiceEndpoint(p.endpoint);
     const vc = new VoiceConnection({
-      endpoint, serverId: String(p.guildId), userId: String(this.#me),
+      endpoint: voiceGatewayHost(endpoint, f, location.host), serverId: String(p.guildId), userId: String(this.#me),
       sessionId: p.sessionId, token: p.token, track: this.#mic ?? undefined,
     });
     this.#vc = vc;
@@ -309,7 +331,8 @@ export class VoiceSession extends EventTarget {
   // most likely a self-signed certificate the browser has not accepted
   // there; the person can accept it on a page of that port.
   #why(endpoint, code, opened, fallback) {
-    const trust = !opened && code === 1006 ? voiceTrustURL(endpoint, location.host) : null;
+    const direct = this.#vc?.endpoint === endpoint; // not through this origin's /voice
+    const trust = direct && !opened && code === 1006 ? voiceTrustURL(endpoint, location.host) : null;
     if (!trust) return [fallback, null];
     return [`Cannot reach the voice server. This browser may need to trust the server's certificate on the voice port (${endpoint}): open that page in a new tab, accept the certificate, then come back.`, trust];
   }

@@ -4,7 +4,8 @@
 //
 //   import { VoiceConnection } from './voice.js';
 //   const vc = new VoiceConnection({
-//     endpoint: 'voice.example:443',   // host:port of the voice gateway (wss://endpoint/?v=8)
+//     endpoint: 'voice.example:443',   // host:port[/path] of the voice gateway (wss://endpoint/?v=8;
+//                                      // 'page.example/voice' for the web origin's /voice)
 //     serverId, userId, sessionId, token, // from VOICE_SERVER_UPDATE / `parley voice-token`;
 //                                      // userId a string (a snowflake exceeds a Number)
 //     track,                           // the microphone MediaStreamTrack (optional)
@@ -26,8 +27,8 @@
 // The browser must trust the voice gateway's TLS certificate: a certificate
 // it refuses looks like an unreachable server (close 1006, nothing more), so
 // connect() retries and then rejects. Give the node a real certificate
-// (--tls-cert/--tls-key), or open https://HOST:PORT once and accept the
-// self-signed one.
+// (--tls-cert/--tls-key), open https://HOST:PORT once and accept the
+// self-signed one, or connect through the page's origin (HOST/voice).
 //
 // Properties: state ('connecting' | 'connected' | 'reconnecting' | 'closed'),
 // ssrc (this session's room SSRC), users (Map userId -> {ssrc, speaking,
@@ -208,6 +209,9 @@ export class VoiceConnection extends EventTarget {
     this.pc = null;
     this.muted = false;
   }
+
+  /** endpoint is where the gateway is opened: wss://ENDPOINT/?v=8. */
+  get endpoint() { return this.#o.endpoint; }
 
   /**
    * connect opens the gateway; it resolves once media is negotiated. It
