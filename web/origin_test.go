@@ -308,17 +308,22 @@ func FuzzRoute(f *testing.F) {
 	f.Add("POST", "/media/upload/1")
 	f.Add("GET", "/media/..%2fmetrics")
 	f.Add("GET", "/api/v10/gateway")
-	media := &recorder{name: "media"}
-	o := &Origin{files: must(NewFiles(FS)), cfg: Config{API: &recorder{name: "api"}, Gateway: &recorder{name: "gateway"}, Media: media}}
+	media, voice := &recorder{name: "media"}, &recorder{name: "voice"}
+	o := &Origin{files: must(NewFiles(FS)), cfg: Config{API: &recorder{name: "api"}, Gateway: &recorder{name: "gateway"}, Media: media, Voice: voice}}
 	f.Fuzz(func(t *testing.T, method, target string) {
 		r, err := http.NewRequest(method, "https://x"+target, nil)
 		if err != nil || r.URL.Path == "" {
 			return
 		}
-		media.paths = nil
+		media.paths, voice.paths = nil, nil
 		o.ServeHTTP(httptest.NewRecorder(), r)
+		for _, p := range voice.seen() {
+			if p != "/voice" && p != "/voice/" || r.Header.Get("Upgrade") == "" {
+				t.Fatalf("%s %s reached the voice gateway as %s", method, target, p)
+			}
+		}
 		for _, p := range media.seen() {
-			if !strings.HasPrefix(p, "/attachments/") && !strings.HasPrefix(p, "/external/") || method != "GET" && method != "HEAD" {
+			if !strings.HasPrefix(p, "/attachments/") && !strings.HasPrefix(p, "/external/") || r.Method != "GET" && r.Method != "HEAD" { // "" is GET
 				t.Fatalf("%s %s reached the media proxy as %s", method, target, p)
 			}
 		}
