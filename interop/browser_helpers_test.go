@@ -26,6 +26,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/parleyhq/parley/internal/ogg"
+	"github.com/parleyhq/parley/internal/testkit"
 	"github.com/parleyhq/parley/signaling"
 	"github.com/parleyhq/parley/voicenode"
 	"github.com/parleyhq/parley/voicenode/voicenodetest"
@@ -82,11 +83,11 @@ func counters(t *testing.T, reg *prometheus.Registry, name, label string) map[st
 // methods fail t: a subtest uses its own view of the page (in).
 type browserPage struct {
 	t      *testing.T
-	ctx    context.Context // the tab
-	base   string          // http://127.0.0.1:port
-	rec    string          // directory served as /rec/
-	dir    string          // the test's temp dir (screenshot)
-	stderr *syncBuffer     // Chromium's own output, shown on failure
+	ctx    context.Context     // the tab
+	base   string              // http://127.0.0.1:port
+	rec    string              // directory served as /rec/
+	dir    string              // the test's temp dir (screenshot)
+	stderr *testkit.SyncBuffer // Chromium's own output, shown on failure
 }
 
 // The fake microphone's source (writeSpeechWAV): bursts of a voiced sound
@@ -150,7 +151,7 @@ func (p *browserPage) open() {
 // harnessTab opens the test page in a new tab of the browser of ctx (a
 // tab of another page): its encoder and decoder serve a test whose
 // browsers show something else.
-func harnessTab(t *testing.T, ctx context.Context, stderr *syncBuffer) *browserPage {
+func harnessTab(t *testing.T, ctx context.Context, stderr *testkit.SyncBuffer) *browserPage {
 	t.Helper()
 	tab, cancel := chromedp.NewContext(ctx)
 	t.Cleanup(cancel)
@@ -179,7 +180,7 @@ type chromium struct {
 // microphone and its own profile, and returns its first tab, which lives
 // until the test ends, and its output (shown on failure). It fails
 // (PARLEY_INTEROP=1) or skips when chromium is not installed.
-func startChromium(t *testing.T, c chromium) (context.Context, *syncBuffer) {
+func startChromium(t *testing.T, c chromium) (context.Context, *testkit.SyncBuffer) {
 	t.Helper()
 	chrome, err := exec.LookPath("chromium")
 	if err != nil {
@@ -192,7 +193,7 @@ func startChromium(t *testing.T, c chromium) (context.Context, *syncBuffer) {
 	if err := os.WriteFile(wav, c.wav, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	stderr := &syncBuffer{}
+	stderr := &testkit.SyncBuffer{}
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chrome),
 		chromedp.UserDataDir(filepath.Join(c.dir, "profile")),
@@ -442,24 +443,6 @@ func speechWAV(pitch float64, seed uint64) []byte {
 	_ = binary.Write(&b, le, uint32(2*len(pcm)))
 	_ = binary.Write(&b, le, pcm)
 	return b.Bytes()
-}
-
-// syncBuffer lets Chromium's output be read while it is written.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // identifyAs opens a raw gateway connection and identifies with c, as a

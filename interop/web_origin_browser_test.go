@@ -14,6 +14,7 @@ import (
 	"github.com/parleyhq/parley/chat"
 	"github.com/parleyhq/parley/chat/store"
 	"github.com/parleyhq/parley/internal/datadir"
+	"github.com/parleyhq/parley/internal/testkit"
 	"github.com/parleyhq/parley/web"
 )
 
@@ -62,7 +63,7 @@ func TestBrowserWebOrigin(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	stderr := &syncBuffer{}
+	stderr := &testkit.SyncBuffer{}
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(chrome),
 		chromedp.UserDataDir(filepath.Join(t.TempDir(), "profile")),

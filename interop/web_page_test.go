@@ -15,6 +15,7 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
+	"github.com/parleyhq/parley/internal/testkit"
 )
 
 // webPage is one person's browser on the web client: its own Chromium
@@ -26,7 +27,7 @@ type webPage struct {
 	name   string // whose browser: "alice"
 	url    string // the page's first URL
 	ctx    context.Context
-	stderr *syncBuffer
+	stderr *testkit.SyncBuffer
 	shots  *screenshots // where a failure's screenshot goes, if set
 
 	mu       sync.Mutex

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/internal/datadir"
+	"github.com/parleyhq/parley/internal/testkit"
 )
 
 // parleyServer is `parley serve --dev` as a newcomer starts it (`make
@@ -34,7 +35,7 @@ type parleyServer struct {
 	dir    *datadir.Dir
 	ready  map[string]any
 	cmd    *exec.Cmd
-	stderr *syncBuffer
+	stderr *testkit.SyncBuffer
 }
 
 // buildParley builds ./cmd/parley once per test binary, into a directory
@@ -80,7 +81,7 @@ func startParley(t *testing.T) *parleyServer {
 	for _, f := range flags {
 		args = append(args, "--"+f[1], "127.0.0.1:0")
 	}
-	s := &parleyServer{t: t, bin: bin, stderr: &syncBuffer{}}
+	s := &parleyServer{t: t, bin: bin, stderr: &testkit.SyncBuffer{}}
 	s.cmd = exec.Command(bin, args...)
 	s.cmd.Stderr = s.stderr
 	stdout, err := s.cmd.StdoutPipe()

@@ -1,14 +1,12 @@
 package signaling_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -44,24 +42,6 @@ func (*fakeParticipant) SetDAVECapable(bool) {}
 func (*fakeParticipant) SetRoomDAVE(bool)    {}
 func (*fakeParticipant) Leave()              {}
 
-// syncBuffer is a log sink safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // TestSelectWebRTCErrors: the media plane's error decides the close code of
 // a webrtc Select Protocol — 4012 only when it takes no WebRTC clients
 // (ErrWebRTCOff, also wrapped); any other failure is the server's: logged
@@ -87,7 +67,7 @@ func TestSelectWebRTCErrors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var logs syncBuffer
+			var logs testkit.SyncBuffer
 			srv, err := signaling.New(signaling.Config{Media: fakeMedia{rtcErr: tc.err}, Tokens: signer,
 				Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 			if err != nil {

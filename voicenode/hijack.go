@@ -4,13 +4,12 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
-	"strconv"
 	"time"
 
+	"github.com/parleyhq/parley/internal/httpserve"
 	"github.com/parleyhq/parley/internal/lifecycle"
 )
 
@@ -28,13 +27,13 @@ import (
 // gateway's: browsers open an HTTP/1.1 connection for a WebSocket.
 func (s *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.ProtoMajor != 1 {
-		writeHTTPError(w, http.StatusHTTPVersionNotSupported, "The voice gateway takes WebSocket connections over HTTP/1.1.")
+		httpserve.WriteError(w, http.StatusHTTPVersionNotSupported, "The voice gateway takes WebSocket connections over HTTP/1.1.")
 		return
 	}
 	s.mu.Lock()
 	if s.closed || !s.started {
 		s.mu.Unlock()
-		writeHTTPError(w, http.StatusServiceUnavailable, "The voice gateway is not running.")
+		httpserve.WriteError(w, http.StatusServiceUnavailable, "The voice gateway is not running.")
 		return
 	}
 	s.fronted.Add(1) // under mu while closed is unset: before Close waits
@@ -80,7 +79,7 @@ func (a *adopter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	lc, err := s.ln.Adopt(nc)
 	if err != nil {
 		_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
-		rawHTTPError(nc, http.StatusTooManyRequests, "Too many voice gateway connections from this address.")
+		httpserve.WriteRawError(nc, http.StatusTooManyRequests, "Too many voice gateway connections from this address.")
 		_ = sock.Close()
 		return nil, nil, err
 	}
@@ -113,30 +112,6 @@ func (a *adopter) Write(p []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach net/http's writer.
 func (a *adopter) Unwrap() http.ResponseWriter { return a.ResponseWriter }
-
-// errorBody is Discord's error body.
-func errorBody(msg string) []byte {
-	b, _ := json.Marshal(struct {
-		Code    int    `json:"code"`
-		Message string `json:"message"`
-	}{0, msg})
-	return b
-}
-
-func writeHTTPError(w http.ResponseWriter, status int, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_, _ = w.Write(errorBody(msg))
-}
-
-// rawHTTPError answers on a hijacked connection (its deadline is set).
-func rawHTTPError(nc net.Conn, status int, msg string) {
-	b := errorBody(msg)
-	_, _ = nc.Write([]byte("HTTP/1.1 " + strconv.Itoa(status) + " " + http.StatusText(status) +
-		"\r\nContent-Type: application/json\r\nCache-Control: no-store\r\nConnection: close\r\nContent-Length: " +
-		strconv.Itoa(len(b)) + "\r\n\r\n" + string(b)))
-}
 
 // closeFronted closes the connections the gateway has not ended (a
 // handshake in progress) and waits for the requests ServeHTTP runs.

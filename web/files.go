@@ -112,7 +112,7 @@ func (f *Files) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Referrer-Policy", "no-referrer")
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		h.Set("Allow", "GET, HEAD")
-		writeError(w, http.StatusMethodNotAllowed, "405: Method Not Allowed")
+		httpserve.WriteError(w, http.StatusMethodNotAllowed, "405: Method Not Allowed")
 		return
 	}
 	p := r.URL.Path
@@ -121,7 +121,7 @@ func (f *Files) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fl, ok = f.index, true
 	}
 	if !ok {
-		writeError(w, http.StatusNotFound, "404: Not Found")
+		httpserve.WriteError(w, http.StatusNotFound, "404: Not Found")
 		return
 	}
 	h.Set("Cache-Control", "no-cache")

@@ -111,7 +111,7 @@ func (o *Origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case p == "/voice" || p == "/voice/":
 		o.voice(w, r)
 	case isUpgrade(r):
-		writeError(w, http.StatusNotFound, "404: Not Found (WebSocket connections go to /gateway and /voice/)")
+		httpserve.WriteError(w, http.StatusNotFound, "404: Not Found (WebSocket connections go to /gateway and /voice/)")
 	case p == "/api" || strings.HasPrefix(p, "/api/"):
 		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && isGatewayURL(p) && validHost(r.Host) {
 			writeJSON(w, http.StatusOK, map[string]string{"url": "wss://" + r.Host + "/gateway"})
@@ -144,7 +144,7 @@ func (o *Origin) voice(w http.ResponseWriter, r *http.Request) {
 		o.cfg.Voice.ServeHTTP(w, r)
 	case r.Method != http.MethodGet && r.Method != http.MethodHead:
 		w.Header().Set("Allow", "GET, HEAD")
-		writeError(w, http.StatusMethodNotAllowed, "405: Method Not Allowed")
+		httpserve.WriteError(w, http.StatusMethodNotAllowed, "405: Method Not Allowed")
 	default:
 		b, _ := json.Marshal(map[string]string{"endpoint": o.cfg.VoiceEndpoint})
 		w.Header().Set("Content-Type", "application/json")
@@ -163,7 +163,7 @@ func (o *Origin) media(w http.ResponseWriter, r *http.Request) {
 	rest := r.URL.Path[len("/media"):]
 	if (r.Method != http.MethodGet && r.Method != http.MethodHead) ||
 		!strings.HasPrefix(rest, "/attachments/") && !strings.HasPrefix(rest, "/external/") {
-		writeError(w, http.StatusNotFound, "404: Not Found")
+		httpserve.WriteError(w, http.StatusNotFound, "404: Not Found")
 		return
 	}
 	if o.cfg.Media == nil {
@@ -185,15 +185,7 @@ func serveOr(w http.ResponseWriter, r *http.Request, h http.Handler, component s
 }
 
 func notRunning(w http.ResponseWriter, component string) {
-	writeError(w, http.StatusServiceUnavailable, component+" does not run in this process")
-}
-
-// writeError writes Discord's error body.
-func writeError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, struct {
-		Code    int    `json:"code"`
-		Message string `json:"message"`
-	}{0, msg})
+	httpserve.WriteError(w, http.StatusServiceUnavailable, component+" does not run in this process")
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

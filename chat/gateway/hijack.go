@@ -5,15 +5,15 @@ import (
 	"crypto/sha1"
 	"crypto/tls"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/parleyhq/parley/internal/httpserve"
 )
 
 // ServeHTTP serves the gateway on an HTTP server's request: how the web
@@ -39,7 +39,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			for k, v := range he.header {
 				w.Header().Set(k, v)
 			}
-			writeHTTPError(w, he.status, he.msg)
+			httpserve.WriteError(w, he.status, he.msg)
 		}
 		return
 	}
@@ -49,7 +49,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	if s.closed.Load() || !s.started {
 		s.mu.Unlock()
-		writeHTTPError(w, http.StatusServiceUnavailable, "The gateway is not running.")
+		httpserve.WriteError(w, http.StatusServiceUnavailable, "The gateway is not running.")
 		return
 	}
 	s.work.Add(1)
@@ -58,7 +58,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	nc, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
-		writeHTTPError(w, http.StatusInternalServerError, "500: Internal Server Error")
+		httpserve.WriteError(w, http.StatusInternalServerError, "500: Internal Server Error")
 		return
 	}
 	hc := newHijacked(nc)
@@ -79,13 +79,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = hc.SetDeadline(time.Now().Add(10 * time.Second))
 	if brw.Reader.Buffered() > 0 {
 		// A client must wait for the 101 before it sends (RFC 6455 §4.1).
-		rawHTTPError(hc, http.StatusBadRequest, "Data sent before the WebSocket handshake completed.")
+		httpserve.WriteRawError(hc, http.StatusBadRequest, "Data sent before the WebSocket handshake completed.")
 		_ = hc.Close()
 		return
 	}
 	lc, err := s.ln.Adopt(hc)
 	if err != nil {
-		rawHTTPError(hc, http.StatusTooManyRequests, "Too many gateway connections from this address.")
+		httpserve.WriteRawError(hc, http.StatusTooManyRequests, "Too many gateway connections from this address.")
 		_ = hc.Close()
 		return
 	}
@@ -241,28 +241,4 @@ func switchingProtocols(key string) []byte {
 	sum := sha1.Sum([]byte(key + websocketGUID))
 	return []byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
 		base64.StdEncoding.EncodeToString(sum[:]) + "\r\n\r\n")
-}
-
-// errorBody is Discord's error body.
-func errorBody(msg string) []byte {
-	b, _ := json.Marshal(struct {
-		Code    int    `json:"code"`
-		Message string `json:"message"`
-	}{0, msg})
-	return b
-}
-
-func writeHTTPError(w http.ResponseWriter, status int, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_, _ = w.Write(errorBody(msg))
-}
-
-// rawHTTPError answers on a hijacked connection (its deadline is set).
-func rawHTTPError(nc net.Conn, status int, msg string) {
-	b := errorBody(msg)
-	_, _ = nc.Write([]byte("HTTP/1.1 " + strconv.Itoa(status) + " " + http.StatusText(status) +
-		"\r\nContent-Type: application/json\r\nCache-Control: no-store\r\nConnection: close\r\nContent-Length: " +
-		strconv.Itoa(len(b)) + "\r\n\r\n" + string(b)))
 }

@@ -16,7 +16,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -279,24 +278,6 @@ func TestWebDisabled(t *testing.T) {
 	_ = out
 }
 
-// syncBuffer is a bytes.Buffer safe for one writer and one reader.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // TestURLsKnownBeforeChat: the web origin's and the media listener's
 // public URLs, which chat signs attachment URLs with, are set before any
 // component starts, with the ports their listeners were bound to (port 0
@@ -320,7 +301,7 @@ func TestURLsKnownBeforeChat(t *testing.T) {
 			registerComponent(probe)
 			t.Cleanup(func() { components = slices.DeleteFunc(components, func(x *component) bool { return x == probe }) })
 			ctx, cancel := context.WithCancel(context.Background())
-			out := &syncBuffer{}
+			out := &testkit.SyncBuffer{}
 			done := make(chan error, 1)
 			go func() { // owned by the test: it ends when ctx is cancelled
 				done <- runServe(ctx, []string{"--data-dir", t.TempDir(), "--only", c.only, "--log-level", "error",

@@ -8,4 +8,6 @@
 // connection's. A hijacked connection (a WebSocket) is its new owner's to
 // close and wait for. [ETagMatch] is the If-None-Match check of the web
 // origin's files and the media proxy (which serves through fasthttp).
+// [WriteError] and [WriteRawError] give Discord's error body, on a
+// response or on a connection already hijacked for a WebSocket.
 package httpserve

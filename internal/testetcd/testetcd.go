@@ -8,14 +8,12 @@
 package testetcd
 
 import (
-	"bytes"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -28,7 +26,7 @@ type Server struct {
 	// Endpoint is the client URL's host:port.
 	Endpoint string
 	cmd      *exec.Cmd
-	log      *syncBuffer
+	log      *testkit.SyncBuffer
 }
 
 // binary finds etcd: PARLEY_ETCD names it, else PATH and /usr/bin.
@@ -97,7 +95,7 @@ func start(t testing.TB, bin string) (*Server, error) {
 	ports := freePorts(t, 2)
 	client := fmt.Sprintf("http://127.0.0.1:%d", ports[0])
 	peer := fmt.Sprintf("http://127.0.0.1:%d", ports[1])
-	log := &syncBuffer{}
+	log := &testkit.SyncBuffer{}
 	cmd := exec.Command(bin,
 		"--name", "test", "--data-dir", filepath.Join(dir, "data"),
 		"--listen-client-urls", client, "--advertise-client-urls", client,
@@ -145,24 +143,6 @@ func start(t testing.TB, bin string) (*Server, error) {
 	hc.CloseIdleConnections()
 	t.Cleanup(stop)
 	return &Server{Endpoint: fmt.Sprintf("127.0.0.1:%d", ports[0]), log: log}, nil
-}
-
-// syncBuffer is a bytes.Buffer safe for the child's two output pipes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // Proxy is a TCP relay in front of a Server: a client given Proxy.Endpoint
