@@ -21,7 +21,7 @@ import (
 // TestWebRTCBadOffers: what a browser sends in Select Protocol is checked
 // before anything is set up: a malformed or oversized fragment is
 // voiceproto.ErrBadSDP, no Opus is ErrNoCodec, and a server without a
-// WebRTC address says so.
+// WebRTC address says so; after Close, ErrClosed.
 func TestWebRTCBadOffers(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.WebRTCAddr = "127.0.0.1:0" })
 	p, err := h.srv.Join("r", "u")
@@ -44,6 +44,14 @@ func TestWebRTCBadOffers(t *testing.T) {
 		if _, err := p.SetWebRTCTransport(tc.frag, tc.codecs); !errors.Is(err, tc.want) {
 			t.Errorf("%s: %v, want %v", name, err, tc.want)
 		}
+	}
+	// After Close nothing more starts: no transport, no goroutine the
+	// server would no longer wait for.
+	if err := h.srv.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.SetWebRTCTransport(good, opus); !errors.Is(err, ErrClosed) {
+		t.Errorf("after Close: %v, want ErrClosed", err)
 	}
 	off := newHarness(t, nil)
 	q, _ := off.srv.Join("r", "u")

@@ -89,10 +89,19 @@ func (p *Participant) SetWebRTCTransport(fragment string, codecs []voiceproto.Co
 	if err != nil {
 		return "", fmt.Errorf("sfu: ICE agent: %w", err)
 	}
+	// The run goroutine is added to the server's WaitGroup under its lock,
+	// as Join does, so none starts once Close has begun waiting.
+	p.srv.mu.Lock()
+	if p.srv.closed {
+		p.srv.mu.Unlock()
+		_ = t.agent.Close()
+		return "", ErrClosed
+	}
 	ctx, cancel := context.WithCancel(p.srv.ctx)
 	t.cancel = cancel
-	p.setTransport(t)
 	p.srv.wg.Add(1)
+	p.srv.mu.Unlock()
+	p.setTransport(t)
 	go func() { // owned by the server: ends with ctx (leave, a new transport, Close)
 		defer p.srv.wg.Done()
 		t.run(ctx)

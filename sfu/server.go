@@ -131,11 +131,16 @@ func (s *Server) Start(context.Context) error {
 	return nil
 }
 
-// Close stops the readers and closes the socket.
+// Close stops the readers and closes the socket. It is idempotent: a
+// second Close only waits.
 func (s *Server) Close(ctx context.Context) error {
 	s.mu.Lock()
+	again := s.closed
 	s.closed = true
 	s.mu.Unlock()
+	if again {
+		return lifecycle.WaitContext(ctx, &s.wg)
+	}
 	s.cancel() // ends the WebRTC transports
 	if s.rtc != nil {
 		s.rtc.close()
