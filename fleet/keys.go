@@ -26,10 +26,36 @@ func placementsKey(prefix string) string         { return prefix + "placements/"
 func nodeKey(prefix, id string) string           { return nodesKey(prefix) + id }
 func placementKey(prefix, channel string) string { return placementsKey(prefix) + channel }
 
+// decodeRecord reads a node's record and checks what placement and
+// VOICE_SERVER_UPDATE rely on: an ID, a host:port endpoint, a known
+// state and no negative figures. Anyone who can write to etcd writes
+// these bytes; a bad record is ErrRecord and never placed on.
 func decodeRecord(b []byte) (record, error) {
 	var r record
-	err := json.Unmarshal(b, &r)
-	return r, err
+	if err := json.Unmarshal(b, &r); err != nil {
+		return record{}, fmt.Errorf("%w: %v", ErrRecord, err)
+	}
+	switch {
+	case !validID(r.ID):
+		return record{}, fmt.Errorf("%w: bad id %q", ErrRecord, r.ID)
+	case !validEndpoint(r.Endpoint):
+		return record{}, fmt.Errorf("%w: node %s: bad endpoint %q", ErrRecord, r.ID, r.Endpoint)
+	case r.State != voicectl.NodeServing && r.State != voicectl.NodeDraining && r.State != voicectl.NodeLost:
+		return record{}, fmt.Errorf("%w: node %s: unknown state %q", ErrRecord, r.ID, r.State)
+	case r.Capacity < 0 || r.Load.Rooms < 0 || r.Load.Participants < 0 || r.Load.PacketsPerSecond < 0 || r.Load.CPU < 0:
+		return record{}, fmt.Errorf("%w: node %s: negative capacity or load", ErrRecord, r.ID)
+	}
+	return r, nil
+}
+
+// validEndpoint reports whether e is host:port with a port in 1..65535.
+func validEndpoint(e string) bool {
+	host, port, err := net.SplitHostPort(e)
+	if err != nil || host == "" || len(e) > 300 {
+		return false
+	}
+	p, err := strconv.Atoi(port)
+	return err == nil && p > 0 && p < 65536
 }
 
 // ParseURL reads a --registry value: etcd://HOST:PORT[,HOST:PORT…] (at

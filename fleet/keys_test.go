@@ -119,3 +119,49 @@ func nodeFor(id string) (n voicectl.Node) {
 	n.ID, n.Region, n.Endpoint = id, "rotterdam", id+":443"
 	return n
 }
+
+// TestDecodeRecord: a node record is placed on only when it has an ID, a
+// host:port endpoint, a known state and no negative figures.
+func TestDecodeRecord(t *testing.T) {
+	good := `{"id":"n1","region":"japan","endpoint":"10.0.0.1:8444","capacity":10,"state":"serving","load":{"rooms":1,"participants":2},"lease":7}`
+	if r, err := decodeRecord([]byte(good)); err != nil || r.ID != "n1" || r.Lease != 7 || r.Load.Participants != 2 {
+		t.Fatalf("good record: %+v, %v", r, err)
+	}
+	for name, in := range map[string]string{
+		"not json":      `{`,
+		"no id":         `{"endpoint":"10.0.0.1:8444","state":"serving"}`,
+		"bad id":        `{"id":"a/b","endpoint":"10.0.0.1:8444","state":"serving"}`,
+		"no endpoint":   `{"id":"n1","state":"serving"}`,
+		"no port":       `{"id":"n1","endpoint":"10.0.0.1","state":"serving"}`,
+		"port 0":        `{"id":"n1","endpoint":"10.0.0.1:0","state":"serving"}`,
+		"unknown state": `{"id":"n1","endpoint":"10.0.0.1:8444","state":"asleep"}`,
+		"negative cap":  `{"id":"n1","endpoint":"10.0.0.1:8444","state":"serving","capacity":-1}`,
+		"negative load": `{"id":"n1","endpoint":"10.0.0.1:8444","state":"serving","load":{"participants":-5}}`,
+		"wrong type":    `{"id":1,"endpoint":"10.0.0.1:8444","state":"serving"}`,
+	} {
+		if _, err := decodeRecord([]byte(in)); !errors.Is(err, ErrRecord) {
+			t.Errorf("%s: %v, want ErrRecord", name, err)
+		}
+	}
+}
+
+// FuzzDecodeRecord: whatever etcd holds, decoding never panics, and a
+// record it accepts is one placement can use.
+func FuzzDecodeRecord(f *testing.F) {
+	f.Add([]byte(`{"id":"n1","region":"japan","endpoint":"10.0.0.1:8444","capacity":10,"state":"serving","load":{"rooms":1},"lease":7}`))
+	f.Add([]byte(`{"id":"n1","endpoint":"[::1]:1","state":"draining"}`))
+	f.Add([]byte(`null`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := decodeRecord(b)
+		if err != nil {
+			if !errors.Is(err, ErrRecord) {
+				t.Fatalf("error %v is not ErrRecord", err)
+			}
+			return
+		}
+		if !validID(r.ID) || !validEndpoint(r.Endpoint) || r.Capacity < 0 {
+			t.Fatalf("accepted %+v", r)
+		}
+		_, _ = voicectl.Choose([]voicectl.Node{r.Node}, voicectl.PlaceRequest{Channel: "1", Preferred: r.Region})
+	})
+}

@@ -150,9 +150,12 @@ func (r *Registry) list(ctx context.Context) (int64, error) {
 	}
 	nodes := map[string]record{}
 	for _, kv := range resp.Kvs {
-		if rec, err := decodeRecord(kv.Value); err == nil {
-			nodes[rec.ID] = rec
+		rec, err := decodeRecord(kv.Value)
+		if err != nil {
+			r.cfg.Logger.Warn("fleet: node record skipped", "key", string(kv.Key), "err", err)
+			continue
 		}
+		nodes[rec.ID] = rec
 	}
 	r.mu.Lock()
 	r.nodes = nodes
@@ -192,9 +195,15 @@ func (r *Registry) follow(ctx context.Context, rev int64) error {
 			}
 			switch ev.Type {
 			case clientv3.EventTypePut:
-				if rec, err := decodeRecord(ev.Kv.Value); err == nil && rec.ID == id {
-					r.nodes[id] = rec
+				rec, err := decodeRecord(ev.Kv.Value)
+				if err == nil && rec.ID != id {
+					err = fmt.Errorf("%w: id %q under key %q", ErrRecord, rec.ID, id)
 				}
+				if err != nil {
+					r.cfg.Logger.Warn("fleet: node record skipped", "err", err)
+					continue
+				}
+				r.nodes[id] = rec
 			case clientv3.EventTypeDelete:
 				if _, had := r.nodes[id]; had && !left[id] {
 					r.metrics.lost.Inc()
