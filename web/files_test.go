@@ -127,3 +127,24 @@ func TestEmbedded(t *testing.T) {
 		}
 	}
 }
+
+// FuzzPolicy: whatever Host a request names, the page's policy is one
+// header value whose directives are the fixed ones: a host that is not a
+// plain host[:port] adds nothing, and none can add a directive or a
+// source list separator.
+func FuzzPolicy(f *testing.F) {
+	for _, h := range []string{"example.test:8443", "[::1]:8443", "a; script-src *", "x,y", "", "h\r\nX: y"} {
+		f.Add(h)
+	}
+	files := &Files{}
+	want := strings.Count(files.policy(""), ";")
+	f.Fuzz(func(t *testing.T, host string) {
+		p := files.policy(host)
+		if strings.Count(p, ";") != want || strings.ContainsAny(p, ",\r\n\x00") {
+			t.Fatalf("host %q made policy %q", host, p)
+		}
+		if validHost(host) != strings.Contains(p, "wss://"+host) {
+			t.Fatalf("host %q (valid %v) in policy %q", host, validHost(host), p)
+		}
+	})
+}
