@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -32,7 +33,10 @@ func Status(ctx context.Context, endpoints []string, prefix string) ([]NodeStatu
 	defer cli.Close()
 	resp, err := cli.Get(ctx, prefix, clientv3.WithPrefix())
 	if err != nil {
-		return nil, fmt.Errorf("fleet: read %v: %w", endpoints, err)
+		if errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("fleet: no answer from etcd at %s (is it running, and is this the right --registry?): %w", strings.Join(endpoints, ","), err)
+		}
+		return nil, fmt.Errorf("fleet: reading the fleet from etcd at %s: %w", strings.Join(endpoints, ","), err)
 	}
 	live, seen := map[string]voicectl.Node{}, map[string]voicectl.Node{}
 	placements := map[string]int{}
