@@ -115,9 +115,12 @@ func TestDialPlayEcho(t *testing.T) {
 				}
 			}
 			st := c.Stats()
-			// At least the 3 frames echoed before op 5 was written are
-			// early; more when the echo overtakes op 5 on a loaded machine.
-			if st.FramesSent != 20 || st.FramesReceived != 20 || st.DecryptErrors != 0 || st.EarlyFrames < 3 || st.EarlyFrames > uint64(len(frames)) {
+			// The 3 frames echoed before op 5 was written are usually early,
+			// but not always: the client's UDP and WebSocket readers race, so
+			// op 5 can be handled before the echo that preceded it (CI saw 2).
+			// Every frame above was attributed to "echo" either way, early or
+			// not; at most the played frames can be early.
+			if st.FramesSent != 20 || st.FramesReceived != 20 || st.DecryptErrors != 0 || st.EarlyFrames > uint64(len(frames)) {
 				t.Fatalf("stats %+v", st)
 			}
 			var sp []json.RawMessage
