@@ -20,6 +20,12 @@
 //     [PairwiseFingerprint], [DisplayableCode].
 //   - Voice-gateway opcodes 21-31 (dave.md §3): JSON payload structs and the
 //     binary frame codecs, for the signaling package.
+//   - The client participant, shared by voiceclient and the browser's
+//     WebAssembly module: [Participant] (the MLS side, a pure state
+//     machine the caller serialises) tells a [KeySink] its key changes;
+//     [FrameSession] (the media side, its own small lock) encrypts and
+//     decrypts frames with them, holding a frame no current key opens
+//     until its sender's key is installed.
 //
 // Encryptor and Decryptor are not safe for concurrent use; each is owned by
 // one goroutine (or guarded by its owner's lock). Their steady-state hot
