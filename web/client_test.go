@@ -67,8 +67,29 @@ func TestPageContract(t *testing.T) {
 			t.Errorf("index.html: %q is refused by the page's CSP or fetches from elsewhere", m)
 		}
 	}
-	// User content is text: the modules never parse HTML.
+	// The policy lets the DAVE module compile (WebAssembly only, never
+	// eval) and its workers load from the origin, and nothing more.
+	directives := map[string]string{}
+	for _, d := range strings.Split((&Files{}).policy("example.test"), ";") {
+		name, val, _ := strings.Cut(strings.TrimSpace(d), " ")
+		directives[name] = val
+	}
+	for name, want := range map[string]string{
+		"default-src": "'self'", "script-src": "'self' 'wasm-unsafe-eval'", "worker-src": "'self'", "object-src": "'none'",
+	} {
+		if got := directives[name]; got != want {
+			t.Errorf("policy %s %q, want %q", name, got, want)
+		}
+	}
+	// User content is text: the modules never parse HTML; the DAVE
+	// modules (not Go's own wasm_exec.js) never eval either.
 	mods, _ := filepath.Glob(filepath.Join("app", "*.js"))
+	daveMods, _ := filepath.Glob(filepath.Join("dave", "*.js"))
+	for _, f := range daveMods {
+		if filepath.Base(f) != "wasm_exec.js" {
+			mods = append(mods, f)
+		}
+	}
 	bad := regexp.MustCompile(`innerHTML|outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function\(|setAttribute\(\s*'style'`)
 	for _, f := range mods {
 		b, err := os.ReadFile(f)
