@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -116,14 +117,18 @@ func TestPolicy(t *testing.T) {
 	}
 }
 
-// TestEmbedded: the binary carries the page, the app module and the voice
-// module.
+// TestEmbedded: the binary carries the page, the app module, the voice
+// module and the DAVE modules, and dave.wasm when `make web` built it.
 func TestEmbedded(t *testing.T) {
 	f, err := NewFiles(FS)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{"/", "/app/app.js", "/voice/voice.js"} {
+	paths := []string{"/", "/app/app.js", "/voice/voice.js", "/dave/dave.js", "/dave/module.js", "/dave/mls-worker.js", "/dave/media-worker.js"}
+	if _, err := os.Stat("dave/dave.wasm"); err == nil {
+		paths = append(paths, "/dave/dave.wasm", "/dave/wasm_exec.js")
+	}
+	for _, p := range paths {
 		if w := get(f, "GET", p); w.Code != 200 || w.Body.Len() == 0 {
 			t.Fatalf("%s: %d", p, w.Code)
 		}

@@ -25,14 +25,17 @@ function id(u) {
 }
 
 export class DaveModule {
-  // load instantiates dave.wasm from source: a URL (fetched), a Response
-  // or the module's bytes. It needs Go's wasm_exec.js, which it imports
+  // load instantiates dave.wasm from source: a compiled WebAssembly.Module
+  // (dave.js compiles it once and posts it to both workers), a URL
+  // (fetched), a Response or the module's bytes. It needs Go's wasm_exec.js, which it imports
   // from beside this file unless globalThis.Go is already there.
   static async load(source) {
     if (!globalThis.Go) await import(new URL('./wasm_exec.js', import.meta.url).href);
     const go = new globalThis.Go();
     let result;
-    if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) {
+    if (source instanceof WebAssembly.Module) {
+      result = { instance: await WebAssembly.instantiate(source, go.importObject) };
+    } else if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) {
       result = await WebAssembly.instantiate(source, go.importObject);
     } else {
       const resp = typeof source === 'string' || source instanceof URL ? await fetch(source) : await source;
@@ -152,4 +155,69 @@ export class DaveModule {
     }
     throw new Error(`dave: unknown key change ${e.k}`);
   }
+
+  // The MLS side (dave.Participant). Each input returns its result:
+  // {out: [{op, d} | Uint8Array], keys: [KeySink calls for applyKey],
+  // changed, error}.
+  mlsNew(userId, channelId) {
+    const r = this.x.mls_new(id(userId), id(channelId));
+    if (r < 0) throw new Error(`dave: ${new TextDecoder().decode(this.output())}`);
+  }
+
+  // mlsAnnounced sets who the server announced (ops 11/13 and self).
+  mlsAnnounced(users) {
+    this.putUsers(users);
+    this.x.mls_announced(users.length);
+  }
+
+  mlsSessionDescription(version) {
+    this.x.mls_session_description(version);
+    return this.result();
+  }
+
+  mlsHandleJSON(op, d) {
+    const b = new TextEncoder().encode(JSON.stringify(d ?? null));
+    this.put(b);
+    this.x.mls_handle_json(op, b.length);
+    return this.result();
+  }
+
+  // mlsHandleBinary takes a whole server binary frame (u16 seq, u8 op,
+  // payload).
+  mlsHandleBinary(frame) {
+    this.put(frame);
+    this.x.mls_handle_binary(frame.length);
+    return this.result();
+  }
+
+  mlsState() {
+    this.x.mls_state();
+    return this.outputJSON();
+  }
+
+  // mlsPairwiseCode returns the 45-digit code with user (scrypt: tens of
+  // milliseconds); it throws when user is not in the group.
+  mlsPairwiseCode(user) {
+    const r = this.x.mls_pairwise(id(user));
+    const s = new TextDecoder().decode(this.output());
+    if (r < 0) throw new Error(s);
+    return s;
+  }
+
+  result() {
+    const r = this.outputJSON();
+    return {
+      out: (r.out || []).map((o) => (o.bin !== undefined ? fromBase64(o.bin) : { op: o.op, d: o.d })),
+      keys: (r.keys || []).map((k) => (k.base !== undefined && k.base !== null ? { ...k, base: fromBase64(k.base) } : k)),
+      changed: !!r.changed,
+      error: r.error || '',
+    };
+  }
+}
+
+function fromBase64(s) {
+  const bin = atob(s);
+  const b = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) b[i] = bin.charCodeAt(i);
+  return b;
 }

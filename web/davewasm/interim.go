@@ -33,6 +33,7 @@ type frameSession struct {
 	passthrough bool
 	buf         []byte
 	noKey       uint64
+	silence     uint64
 }
 
 func newFrames() *frameSession {
@@ -110,6 +111,7 @@ func (s *frameSession) Encrypt(dst []byte, codec dave.Codec, frame []byte, alone
 
 func (s *frameSession) Decrypt(user uint64, frame []byte, emit func([]byte, bool)) {
 	if dave.IsOpusSilence(frame) {
+		s.silence++
 		emit(frame, true)
 		return
 	}
@@ -149,7 +151,7 @@ type frameStats struct {
 
 func (s *frameSession) stats() frameStats {
 	e := s.enc.Stats()
-	st := frameStats{Encrypted: e.Encrypted, Passthrough: e.Passthrough, Silence: e.Silence, Dropped: map[string]uint64{}}
+	st := frameStats{Encrypted: e.Encrypted, Passthrough: e.Passthrough, Silence: e.Silence + s.silence, Dropped: map[string]uint64{}}
 	if e.Failures > 0 {
 		st.Dropped["encrypt"] = e.Failures
 	}
