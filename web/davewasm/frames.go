@@ -136,12 +136,7 @@ func keyReceiver(user uint64, n, fresh uint32) {
 //
 //go:wasmexport key_members
 func keyMembers(n uint32) {
-	b := input(8 * n)
-	users := make([]uint64, 0, len(b)/8)
-	for i := 0; i+8 <= len(b); i += 8 {
-		users = append(users, binary.LittleEndian.Uint64(b[i:]))
-	}
-	frames.SetMembers(users)
+	frames.SetMembers(readUsers(n))
 }
 
 //go:wasmexport key_passthrough
