@@ -19,34 +19,41 @@ import (
 	"github.com/parleyhq/parley/internal/testkit"
 )
 
-// daveBenchPage drives web/dave/media-worker.js's bench message from a
-// page: two fresh instances of dave.wasm in one Worker, a sender and a
-// receiver, encrypt+decrypt of one frame per iteration, each timed.
+// daveBenchPage starts web/dave/dave.js's DaveClient (both workers, the
+// module compiled once) and drives the media worker's bench message: two
+// fresh instances of dave.wasm in that Worker, a sender and a receiver,
+// encrypt+decrypt of one frame per iteration, each timed.
 const daveBenchPage = `<!doctype html><meta charset="utf-8"><title>dave bench</title>
 <script type="module">
-let w = null, id = 0;
-const waiting = new Map();
-function start() {
-  if (w) return Promise.resolve();
-  w = new Worker('/dave/media-worker.js', { type: 'module' });
-  w.onmessage = (e) => { const r = waiting.get(e.data.id); if (r) { waiting.delete(e.data.id); r(e.data); } else if (e.data.type === 'error') window.benchError = e.data.error; };
+import { DaveClient, daveSupport } from '/dave/dave.js';
+window.sent = [];
+async function client() {
+  if (window.dc) return window.dc;
   const t0 = performance.now();
-  return new Promise((res, rej) => {
-    w.onmessage = (e) => {
-      if (e.data.type !== 'ready') return rej(new Error(e.data.error));
-      window.loadMs = performance.now() - t0;
-      w.onmessage = (e) => { const r = waiting.get(e.data.id); if (r) { waiting.delete(e.data.id); r(e.data); } };
-      res();
-    };
-    w.postMessage({ type: 'init', wasm: new URL('/dave/dave.wasm', location.href).href });
-  });
+  const dc = await DaveClient.create({ userId: '1001', channelId: '77' });
+  window.loadMs = performance.now() - t0;
+  dc.send = (m) => window.sent.push(m instanceof Uint8Array ? { bin: m[0], len: m.length } : m);
+  dc.sessionDescription(1);
+  return (window.dc = dc);
 }
-window.bench = async (n, size) => {
-  await start();
-  const r = await new Promise((res) => { const i = ++id; waiting.set(i, res); w.postMessage({ type: 'bench', id: i, n, size }); });
-  return { ...r.value, load_ms: window.loadMs };
-};
+window.bench = async (n, size) => ({ ...(await (await client()).bench(n, size)), load_ms: window.loadMs });
+window.check = async () => ({ support: daveSupport(), sent: window.sent, state: await window.dc.state() });
 </script>`
+
+// daveCheck is the bench page's check(): daveSupport() and the client's
+// state.
+type daveCheck struct {
+	Support struct {
+		OK        bool   `json:"ok"`
+		Transform string `json:"transform"`
+	} `json:"support"`
+	State struct {
+		ProtocolVersion int `json:"protocol_version"`
+		Frames          struct {
+			Dropped map[string]int `json:"dropped"`
+		} `json:"frames"`
+	} `json:"state"`
+}
 
 // daveBench is what the media worker's bench answers.
 type daveBench struct {
@@ -120,9 +127,17 @@ func TestBrowserDAVECost(t *testing.T) {
 		if b.OK != b.N {
 			t.Errorf("%d B: %d of %d frames round-tripped", c.size, b.OK, b.N)
 		}
-		t.Logf("encrypt+decrypt of a %d-byte frame in a Chromium Worker through dave.wasm (%s): mean %.1f µs, %s (n=%d, isolated timer %v; module load %.0f ms)",
+		t.Logf("encrypt+decrypt of a %d-byte frame in a Chromium Worker through dave.wasm (%s): mean %.1f µs, %s (n=%d, isolated timer %v; DaveClient.create %.0f ms)",
 			c.size, c.target, b.TotalMs*1000/float64(b.N), distribution(b.PerMs), b.N, b.Isolated, b.LoadMs)
 		t.Logf("  the same through WebCrypto AES-GCM (tagLength 64, awaited; crypto only, no DAVE framing): %s", distribution(b.WebCryptoMs))
+	}
+
+	// The client itself: op 4 with version 1 made the MLS worker send its
+	// key package (op 26) through dave.send.
+	p.until(10*time.Second, `window.sent.some((m) => m.bin === 26)`, "the MLS worker sent a key package")
+	check := eval[daveCheck](p, 10*time.Second, `check()`)
+	if !check.Support.OK || check.Support.Transform != "script" || check.State.ProtocolVersion != 1 {
+		t.Errorf("daveSupport %+v, state %+v", check.Support, check.State)
 	}
 }
 
