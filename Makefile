@@ -16,10 +16,12 @@ build: deps web
 	$(GO) build -o $(BIN) ./cmd/parley
 
 # The browser's DAVE module (web/davewasm, GOOS=js GOARCH=wasm) and Go's
-# JavaScript glue for it, into web/dave/ where the web origin embeds them.
+# JavaScript glue for it, into web/dave/ where the web origin embeds them
+# (dave.wasm.gz: what a browser that accepts gzip gets).
 # Neither is committed; without them the page runs without E2EE.
 web:
 	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags='-s -w' -o web/dave/dave.wasm ./web/davewasm
+	gzip -9 -n -k -f web/dave/dave.wasm
 	cp "$$($(GO) env GOROOT)/lib/wasm/wasm_exec.js" web/dave/wasm_exec.js
 
 # --dev: development defaults (the deprecated voice encryption modes that
@@ -51,4 +53,4 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 clean:
-	rm -rf bin web/dave/dave.wasm web/dave/wasm_exec.js
+	rm -rf bin web/dave/dave.wasm web/dave/dave.wasm.gz web/dave/wasm_exec.js

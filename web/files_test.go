@@ -1,6 +1,9 @@
 package web
 
 import (
+	"bytes"
+	"compress/gzip"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -152,6 +155,58 @@ func FuzzPolicy(f *testing.F) {
 		}
 		if validHost(host) != strings.Contains(p, "wss://"+host) {
 			t.Fatalf("host %q (valid %v) in policy %q", host, validHost(host), p)
+		}
+	})
+}
+
+// TestGzip: a file with a gzipped copy beside it goes gzipped to a client
+// that accepts gzip, as is to others; the copy has no path of its own;
+// other files are never gzipped.
+func TestGzip(t *testing.T) {
+	big := bytes.Repeat([]byte("dave.wasm "), 20000)
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	_, _ = zw.Write(big)
+	_ = zw.Close()
+	f, err := NewFiles(fstest.MapFS{"index.html": {Data: []byte("<!doctype html>")}, "dave/dave.wasm": {Data: big},
+		"dave/dave.wasm.gz": {Data: gz.Bytes()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := get(f, "GET", "/dave/dave.wasm", "Accept-Encoding", "gzip, deflate, br")
+	if w.Header().Get("Content-Encoding") != "gzip" || w.Header().Get("Vary") != "Accept-Encoding" || w.Body.Len() >= len(big)/10 {
+		t.Fatalf("gzip: %v, %d bytes", w.Header(), w.Body.Len())
+	}
+	zr, err := gzip.NewReader(w.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := io.ReadAll(zr); err != nil || !bytes.Equal(got, big) {
+		t.Fatalf("gunzip: %v", err)
+	}
+	for _, ae := range []string{"", "br", "gzip;q=0", "deflate, gzip; q=0"} {
+		w := get(f, "GET", "/dave/dave.wasm", "Accept-Encoding", ae)
+		if w.Header().Get("Content-Encoding") != "" || !bytes.Equal(w.Body.Bytes(), big) {
+			t.Fatalf("Accept-Encoding %q: %v", ae, w.Header())
+		}
+	}
+	if w := get(f, "GET", "/", "Accept-Encoding", "gzip"); w.Header().Get("Content-Encoding") != "" {
+		t.Fatal("a file without a .gz copy was gzipped")
+	}
+	if w := get(f, "GET", "/dave/dave.wasm.gz"); w.Code != 404 {
+		t.Fatalf("the .gz copy is served by its name: %d", w.Code)
+	}
+}
+
+// FuzzAcceptsGzip: any Accept-Encoding value is parsed without a panic,
+// and one that names no gzip never gets it.
+func FuzzAcceptsGzip(f *testing.F) {
+	for _, s := range []string{"gzip", "gzip;q=0", "br, gzip;q=0.5", "", ",,;", "GZIP ; q=1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, ae string) {
+		if acceptsGzip(ae) && !strings.Contains(strings.ToLower(ae), "gzip") {
+			t.Fatalf("%q accepts gzip", ae)
 		}
 	})
 }
