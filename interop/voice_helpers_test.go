@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -187,6 +188,11 @@ type goPeer struct {
 
 	mu     sync.Mutex
 	events []voiceclient.Event
+
+	// busy (ns), when set, holds the client's gateway reader that long
+	// after a membership event (op 11/13), as a busy application would, so
+	// that it processes the following commit later than the others.
+	busy atomic.Int64
 }
 
 // waitEvent waits for a gateway event of type typ (and user, if not "")
@@ -257,6 +263,9 @@ func (e *voiceEnv) dialGo(t *testing.T, user, mode string, noDAVE, webrtc bool) 
 			p.mu.Lock()
 			p.events = append(p.events, e)
 			p.mu.Unlock()
+			if d := time.Duration(p.busy.Load()); d > 0 && (e.Type == voiceclient.EventClientsConnect || e.Type == voiceclient.EventClientDisconnect) {
+				time.Sleep(d) // a receiver busy for a moment: its gateway reader reads on late
+			}
 		},
 	})
 	if err != nil {

@@ -12,7 +12,7 @@ import (
 
 // benchConn is a dialed-looking Conn whose UDP socket points at a local
 // sink, for measuring the send and receive paths without a server.
-func benchConn(b *testing.B, mode string) (*Conn, *voiceproto.Cipher) {
+func benchConn(b testing.TB, mode string) (*Conn, *voiceproto.Cipher) {
 	b.Helper()
 	sink, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {

@@ -77,10 +77,6 @@ type daveSession struct {
 	changed chan struct{} // +checklocks:cmu
 
 	encBuf []byte // the sender's output buffer (the sender serialises encrypt)
-
-	// onEncrypt, when set (tests), runs in encrypt before the frame goes
-	// to the FrameSession.
-	onEncrypt func()
 }
 
 func newDAVESession(c *Conn) (*daveSession, error) {
@@ -234,9 +230,6 @@ func (d *daveSession) wait() <-chan struct{} {
 // frames (no key ratchet: encryption failure) and D++ reports voice ready
 // only once its first transition is ready; waiting keeps every frame.
 func (d *daveSession) encrypt(frame []byte) ([]byte, error) {
-	if d.onEncrypt != nil {
-		d.onEncrypt()
-	}
 	var timer *time.Timer
 	for {
 		wait := d.wait() // before the check, so no change is missed
