@@ -117,7 +117,9 @@ func startBrowser(t *testing.T, certPath string) *browserPage {
 }
 
 // serveHarness serves the test page (interop/browser, with
-// web/voice/voice.js as /voice.js) over plain HTTP on loopback, and a
+// web/voice/voice.js as /voice.js and web/dave/ as /dave/, the DAVE
+// module and its workers, built by `make web`) over plain HTTP on
+// loopback, and a
 // fresh directory as /rec/ (for envelope); it returns the page's base URL
 // and that directory.
 func serveHarness(t *testing.T) (base, rec string) {
@@ -130,6 +132,7 @@ func serveHarness(t *testing.T) (base, rec string) {
 	mux.Handle("/", http.FileServer(http.Dir(repoFile(t, "browser"))))
 	voiceJS := repoFile(t, filepath.Join("..", "web", "voice", "voice.js"))
 	mux.HandleFunc("/voice.js", func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, voiceJS) })
+	mux.Handle("/dave/", http.StripPrefix("/dave/", http.FileServer(http.Dir(repoFile(t, filepath.Join("..", "web", "dave"))))))
 	mux.Handle("/rec/", http.StripPrefix("/rec/", http.FileServer(http.Dir(rec))))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)

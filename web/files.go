@@ -19,7 +19,8 @@ import (
 // read once, by NewFiles: each has its Content-Type from its extension (a
 // fixed table, not the system's MIME files), an ETag of its content and
 // Cache-Control: no-cache, so a browser revalidates (304) and always runs
-// the binary's own version. Every answer carries nosniff and the page's
+// the binary's own version. A file X with a gzipped copy X.gz beside it
+// (dave.wasm, by make web) goes gzipped to a browser that accepts it. Every answer carries nosniff and the page's
 // Content-Security-Policy.
 type Files struct {
 	byPath     map[string]file // "/app/app.js" → file
@@ -29,6 +30,7 @@ type Files struct {
 
 type file struct {
 	body  []byte
+	gz    []byte // body gzipped (from X.gz beside file X: dave.wasm.gz); nil if none
 	ctype string
 	etag  string
 }
@@ -62,6 +64,17 @@ func NewFiles(fsys fs.FS, connectSrc ...string) (*Files, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("web: reading the client: %w", err)
+	}
+	// X.gz is X gzipped (make web writes dave.wasm.gz): sent for X to a
+	// browser that accepts gzip, not served by its own name.
+	for p, fl := range f.byPath {
+		if orig, ok := strings.CutSuffix(p, ".gz"); ok {
+			if o, ok := f.byPath[orig]; ok {
+				o.gz = fl.body
+				f.byPath[orig] = o
+			}
+			delete(f.byPath, p)
+		}
 	}
 	idx, ok := f.byPath["/index.html"]
 	if !ok {
@@ -98,6 +111,19 @@ func contentType(p string) string {
 	return "application/octet-stream"
 }
 
+// acceptsGzip reports whether an Accept-Encoding value allows gzip (and
+// does not refuse it with q=0).
+func acceptsGzip(ae string) bool {
+	for _, part := range strings.Split(ae, ",") {
+		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.EqualFold(strings.TrimSpace(name), "gzip") {
+			q := strings.ReplaceAll(strings.TrimSpace(params), " ", "")
+			return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
+		}
+	}
+	return false
+}
+
 // isDeepLink reports whether p is one of the page's own paths, which the
 // client routes itself (a reload or a shared link there gets the page).
 func isDeepLink(p string) bool {
@@ -131,10 +157,18 @@ func (f *Files) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.Set("Content-Type", fl.ctype)
-	h.Set("Content-Length", fmt.Sprint(len(fl.body)))
+	body := fl.body
+	if fl.gz != nil {
+		h.Set("Vary", "Accept-Encoding")
+		if acceptsGzip(r.Header.Get("Accept-Encoding")) {
+			h.Set("Content-Encoding", "gzip")
+			body = fl.gz
+		}
+	}
+	h.Set("Content-Length", fmt.Sprint(len(body)))
 	w.WriteHeader(http.StatusOK)
 	if r.Method == http.MethodGet {
-		_, _ = w.Write(fl.body)
+		_, _ = w.Write(body)
 	}
 }
 
@@ -142,7 +176,10 @@ func (f *Files) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // origin itself, images and media also from blob: and data: (previews of
 // files being sent, decoded audio), connections to the origin (its
 // gateway over wss://host, which 'self' does not cover in every browser)
-// and to the extra sources, no framing, no plugins, no <base>.
+// and to the extra sources, no framing, no plugins, no <base>. Scripts
+// may also compile WebAssembly ('wasm-unsafe-eval', not 'unsafe-eval':
+// the DAVE module, dave/dave.wasm) and workers load from the origin
+// (dave/*-worker.js; every answer carries this policy, a worker's too).
 func (f *Files) policy(host string) string {
 	connect := "'self'"
 	if validHost(host) {
@@ -151,7 +188,8 @@ func (f *Files) policy(host string) string {
 	if f.connectSrc != "" {
 		connect += " " + f.connectSrc
 	}
-	return "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; connect-src " + connect +
+	return "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; " +
+		"img-src 'self' blob: data:; media-src 'self' blob:; connect-src " + connect +
 		"; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 }
 

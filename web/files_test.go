@@ -1,8 +1,12 @@
 package web
 
 import (
+	"bytes"
+	"compress/gzip"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -17,6 +21,7 @@ func testFiles(t *testing.T) *Files {
 		"app/style.css":   {Data: []byte("body{}")},
 		"app/blob.bin":    {Data: []byte{0, 1}},
 		"voice/voice.js":  {Data: []byte("export class VoiceConnection {}")},
+		"dave/dave.wasm":  {Data: []byte("\x00asm\x01\x00\x00\x00")},
 	}, "wss://127.0.0.1:8444")
 	if err != nil {
 		t.Fatal(err)
@@ -51,6 +56,7 @@ func TestFiles(t *testing.T) {
 		{"GET", "/index.html", 200, "text/html; charset=utf-8", "<!doctype html>"},
 		{"GET", "/app/app.js", 200, "text/javascript; charset=utf-8", "export {};"},
 		{"GET", "/voice/voice.js", 200, "text/javascript; charset=utf-8", "export class"},
+		{"GET", "/dave/dave.wasm", 200, "application/wasm", "\x00asm"},
 		{"GET", "/app/style.css", 200, "text/css; charset=utf-8", "body{}"},
 		{"GET", "/app/blob.bin", 200, "application/octet-stream", "\x00\x01"},
 		{"HEAD", "/app/app.js", 200, "text/javascript; charset=utf-8", ""},
@@ -96,7 +102,7 @@ func TestFiles(t *testing.T) {
 // else; a Host that is not a plain host adds nothing.
 func TestPolicy(t *testing.T) {
 	f := testFiles(t)
-	want := "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; " +
+	want := "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; " +
 		"connect-src 'self' wss://example.test:8443 wss://127.0.0.1:8444; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 	if got := f.policy("example.test:8443"); got != want {
 		t.Fatalf("policy\n%s\nwant\n%s", got, want)
@@ -114,14 +120,18 @@ func TestPolicy(t *testing.T) {
 	}
 }
 
-// TestEmbedded: the binary carries the page, the app module and the voice
-// module.
+// TestEmbedded: the binary carries the page, the app module, the voice
+// module and the DAVE modules, and dave.wasm when `make web` built it.
 func TestEmbedded(t *testing.T) {
 	f, err := NewFiles(FS)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{"/", "/app/app.js", "/voice/voice.js"} {
+	paths := []string{"/", "/app/app.js", "/voice/voice.js", "/dave/dave.js", "/dave/module.js", "/dave/mls-worker.js", "/dave/media-worker.js"}
+	if _, err := os.Stat("dave/dave.wasm"); err == nil {
+		paths = append(paths, "/dave/dave.wasm", "/dave/wasm_exec.js")
+	}
+	for _, p := range paths {
 		if w := get(f, "GET", p); w.Code != 200 || w.Body.Len() == 0 {
 			t.Fatalf("%s: %d", p, w.Code)
 		}
@@ -145,6 +155,58 @@ func FuzzPolicy(f *testing.F) {
 		}
 		if validHost(host) != strings.Contains(p, "wss://"+host) {
 			t.Fatalf("host %q (valid %v) in policy %q", host, validHost(host), p)
+		}
+	})
+}
+
+// TestGzip: a file with a gzipped copy beside it goes gzipped to a client
+// that accepts gzip, as is to others; the copy has no path of its own;
+// other files are never gzipped.
+func TestGzip(t *testing.T) {
+	big := bytes.Repeat([]byte("dave.wasm "), 20000)
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	_, _ = zw.Write(big)
+	_ = zw.Close()
+	f, err := NewFiles(fstest.MapFS{"index.html": {Data: []byte("<!doctype html>")}, "dave/dave.wasm": {Data: big},
+		"dave/dave.wasm.gz": {Data: gz.Bytes()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := get(f, "GET", "/dave/dave.wasm", "Accept-Encoding", "gzip, deflate, br")
+	if w.Header().Get("Content-Encoding") != "gzip" || w.Header().Get("Vary") != "Accept-Encoding" || w.Body.Len() >= len(big)/10 {
+		t.Fatalf("gzip: %v, %d bytes", w.Header(), w.Body.Len())
+	}
+	zr, err := gzip.NewReader(w.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := io.ReadAll(zr); err != nil || !bytes.Equal(got, big) {
+		t.Fatalf("gunzip: %v", err)
+	}
+	for _, ae := range []string{"", "br", "gzip;q=0", "deflate, gzip; q=0"} {
+		w := get(f, "GET", "/dave/dave.wasm", "Accept-Encoding", ae)
+		if w.Header().Get("Content-Encoding") != "" || !bytes.Equal(w.Body.Bytes(), big) {
+			t.Fatalf("Accept-Encoding %q: %v", ae, w.Header())
+		}
+	}
+	if w := get(f, "GET", "/", "Accept-Encoding", "gzip"); w.Header().Get("Content-Encoding") != "" {
+		t.Fatal("a file without a .gz copy was gzipped")
+	}
+	if w := get(f, "GET", "/dave/dave.wasm.gz"); w.Code != 404 {
+		t.Fatalf("the .gz copy is served by its name: %d", w.Code)
+	}
+}
+
+// FuzzAcceptsGzip: any Accept-Encoding value is parsed without a panic,
+// and one that names no gzip never gets it.
+func FuzzAcceptsGzip(f *testing.F) {
+	for _, s := range []string{"gzip", "gzip;q=0", "br, gzip;q=0.5", "", ",,;", "GZIP ; q=1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, ae string) {
+		if acceptsGzip(ae) && !strings.Contains(strings.ToLower(ae), "gzip") {
+			t.Fatalf("%q accepts gzip", ae)
 		}
 	})
 }
