@@ -14,7 +14,8 @@ import (
 // TestClientModules runs the web client's pure-logic unit tests
 // (web/app/*.test.js: the gateway state machine, the store and unread
 // marks, the voice requests and rejoins, Markdown, URL building, API
-// errors) in Node. It skips without
+// errors, the E2EE panel's texts; web/voice/*.test.js: voice.js's DAVE
+// routing) in Node. It skips without
 // node unless PARLEY_INTEROP is set (make test), where it fails.
 func TestClientModules(t *testing.T) {
 	node, err := exec.LookPath("node")
@@ -28,6 +29,11 @@ func TestClientModules(t *testing.T) {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no app/*.test.js (%v)", err)
 	}
+	voice, err := filepath.Glob(filepath.Join("voice", "*.test.js"))
+	if err != nil || len(voice) == 0 {
+		t.Fatalf("no voice/*.test.js (%v)", err)
+	}
+	files = append(files, voice...)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, node, append([]string{"--test"}, files...)...).CombinedOutput()
