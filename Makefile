@@ -7,13 +7,20 @@ BIN      := bin/parley
 # -race everywhere; the timeout guards CI's budget.
 TESTFLAGS ?= -race -timeout 25m
 
-.PHONY: run test deps build check vet fmt-check bench fuzz clean
+.PHONY: run test deps build check vet fmt-check bench fuzz clean web
 
 deps:
 	@scripts/deps.sh
 
-build: deps
+build: deps web
 	$(GO) build -o $(BIN) ./cmd/parley
+
+# The browser's DAVE module (web/davewasm, GOOS=js GOARCH=wasm) and Go's
+# JavaScript glue for it, into web/dave/ where the web origin embeds them.
+# Neither is committed; without them the page runs without E2EE.
+web:
+	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags='-s -w' -o web/dave/dave.wasm ./web/davewasm
+	cp "$$($(GO) env GOROOT)/lib/wasm/wasm_exec.js" web/dave/wasm_exec.js
 
 # --dev: development defaults (the deprecated voice encryption modes that
 # discordgo v0.29.0 needs are offered); production runs `parley serve`
@@ -23,8 +30,9 @@ run: build
 	@echo "make run: parley serve --dev (development defaults; see README, Security)"
 	$(BIN) serve --dev --data-dir $(DATA_DIR)$(if $(PUBLIC_HOST), --public-host $(PUBLIC_HOST))
 
-vet:
+vet: web
 	$(GO) vet ./...
+	GOOS=js GOARCH=wasm $(GO) vet ./web/davewasm
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -33,7 +41,7 @@ fmt-check:
 # The whole suite: vet, format, unit + interop tests under -race (interop
 # tests fail rather than skip when their clients are missing), PostgreSQL
 # started for the storage tests, and benchmarks run once as smoke tests.
-test: deps fmt-check vet
+test: deps web fmt-check vet
 	PARLEY_INTEROP=1 scripts/with-postgres.sh $(GO) test $(TESTFLAGS) ./...
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 10m ./sfu/... ./e2ee/...
 
@@ -43,4 +51,4 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 clean:
-	rm -rf bin
+	rm -rf bin web/dave/dave.wasm web/dave/wasm_exec.js

@@ -14,9 +14,11 @@ import (
 // TestClientModules runs the web client's pure-logic unit tests
 // (web/app/*.test.js: the gateway state machine, the store and unread
 // marks, the voice requests and rejoins, Markdown, URL building, API
-// errors, the E2EE panel's texts; web/voice/*.test.js: voice.js's DAVE
-// routing) in Node. It skips without
-// node unless PARLEY_INTEROP is set (make test), where it fails.
+// errors, the E2EE panel's texts), voice.js's DAVE routing
+// (web/voice/*.test.js) and the DAVE module's (web/dave/*.test.js: the
+// real dave.wasm, which `make web` builds; without it they skip, or fail
+// under PARLEY_INTEROP) in Node. It skips without node unless
+// PARLEY_INTEROP is set (make test), where it fails.
 func TestClientModules(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
@@ -34,6 +36,17 @@ func TestClientModules(t *testing.T) {
 		t.Fatalf("no voice/*.test.js (%v)", err)
 	}
 	files = append(files, voice...)
+	daveTests, err := filepath.Glob(filepath.Join("dave", "*.test.js"))
+	if err != nil || len(daveTests) == 0 {
+		t.Fatalf("no dave/*.test.js (%v)", err)
+	}
+	files = append(files, daveTests...)
+	if _, err := os.Stat(filepath.Join("dave", "dave.wasm")); err != nil {
+		if os.Getenv("PARLEY_INTEROP") != "" {
+			t.Fatal("web/dave/dave.wasm is missing: `make web` builds it (make test does)")
+		}
+		t.Log("web/dave/dave.wasm is missing (`make web` builds it): the DAVE module's tests skip")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, node, append([]string{"--test"}, files...)...).CombinedOutput()
@@ -73,8 +86,29 @@ func TestPageContract(t *testing.T) {
 			t.Errorf("index.html: %q is refused by the page's CSP or fetches from elsewhere", m)
 		}
 	}
-	// User content is text: the modules never parse HTML.
+	// The policy lets the DAVE module compile (WebAssembly only, never
+	// eval) and its workers load from the origin, and nothing more.
+	directives := map[string]string{}
+	for _, d := range strings.Split((&Files{}).policy("example.test"), ";") {
+		name, val, _ := strings.Cut(strings.TrimSpace(d), " ")
+		directives[name] = val
+	}
+	for name, want := range map[string]string{
+		"default-src": "'self'", "script-src": "'self' 'wasm-unsafe-eval'", "worker-src": "'self'", "object-src": "'none'",
+	} {
+		if got := directives[name]; got != want {
+			t.Errorf("policy %s %q, want %q", name, got, want)
+		}
+	}
+	// User content is text: the modules never parse HTML; the DAVE
+	// modules (not Go's own wasm_exec.js) never eval either.
 	mods, _ := filepath.Glob(filepath.Join("app", "*.js"))
+	daveMods, _ := filepath.Glob(filepath.Join("dave", "*.js"))
+	for _, f := range daveMods {
+		if filepath.Base(f) != "wasm_exec.js" {
+			mods = append(mods, f)
+		}
+	}
 	bad := regexp.MustCompile(`innerHTML|outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function\(|setAttribute\(\s*'style'`)
 	for _, f := range mods {
 		b, err := os.ReadFile(f)

@@ -142,7 +142,10 @@ func (f *Files) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // origin itself, images and media also from blob: and data: (previews of
 // files being sent, decoded audio), connections to the origin (its
 // gateway over wss://host, which 'self' does not cover in every browser)
-// and to the extra sources, no framing, no plugins, no <base>.
+// and to the extra sources, no framing, no plugins, no <base>. Scripts
+// may also compile WebAssembly ('wasm-unsafe-eval', not 'unsafe-eval':
+// the DAVE module, dave/dave.wasm) and workers load from the origin
+// (dave/*-worker.js; every answer carries this policy, a worker's too).
 func (f *Files) policy(host string) string {
 	connect := "'self'"
 	if validHost(host) {
@@ -151,7 +154,8 @@ func (f *Files) policy(host string) string {
 	if f.connectSrc != "" {
 		connect += " " + f.connectSrc
 	}
-	return "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; connect-src " + connect +
+	return "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; " +
+		"img-src 'self' blob: data:; media-src 'self' blob:; connect-src " + connect +
 		"; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 }
 

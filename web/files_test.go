@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -17,6 +18,7 @@ func testFiles(t *testing.T) *Files {
 		"app/style.css":   {Data: []byte("body{}")},
 		"app/blob.bin":    {Data: []byte{0, 1}},
 		"voice/voice.js":  {Data: []byte("export class VoiceConnection {}")},
+		"dave/dave.wasm":  {Data: []byte("\x00asm\x01\x00\x00\x00")},
 	}, "wss://127.0.0.1:8444")
 	if err != nil {
 		t.Fatal(err)
@@ -51,6 +53,7 @@ func TestFiles(t *testing.T) {
 		{"GET", "/index.html", 200, "text/html; charset=utf-8", "<!doctype html>"},
 		{"GET", "/app/app.js", 200, "text/javascript; charset=utf-8", "export {};"},
 		{"GET", "/voice/voice.js", 200, "text/javascript; charset=utf-8", "export class"},
+		{"GET", "/dave/dave.wasm", 200, "application/wasm", "\x00asm"},
 		{"GET", "/app/style.css", 200, "text/css; charset=utf-8", "body{}"},
 		{"GET", "/app/blob.bin", 200, "application/octet-stream", "\x00\x01"},
 		{"HEAD", "/app/app.js", 200, "text/javascript; charset=utf-8", ""},
@@ -96,7 +99,7 @@ func TestFiles(t *testing.T) {
 // else; a Host that is not a plain host adds nothing.
 func TestPolicy(t *testing.T) {
 	f := testFiles(t)
-	want := "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; " +
+	want := "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; " +
 		"connect-src 'self' wss://example.test:8443 wss://127.0.0.1:8444; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 	if got := f.policy("example.test:8443"); got != want {
 		t.Fatalf("policy\n%s\nwant\n%s", got, want)
@@ -114,14 +117,18 @@ func TestPolicy(t *testing.T) {
 	}
 }
 
-// TestEmbedded: the binary carries the page, the app module and the voice
-// module.
+// TestEmbedded: the binary carries the page, the app module, the voice
+// module and the DAVE modules, and dave.wasm when `make web` built it.
 func TestEmbedded(t *testing.T) {
 	f, err := NewFiles(FS)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{"/", "/app/app.js", "/voice/voice.js"} {
+	paths := []string{"/", "/app/app.js", "/voice/voice.js", "/dave/dave.js", "/dave/module.js", "/dave/mls-worker.js", "/dave/media-worker.js"}
+	if _, err := os.Stat("dave/dave.wasm"); err == nil {
+		paths = append(paths, "/dave/dave.wasm", "/dave/wasm_exec.js")
+	}
+	for _, p := range paths {
 		if w := get(f, "GET", p); w.Code != 200 || w.Body.Len() == 0 {
 			t.Fatalf("%s: %d", p, w.Code)
 		}

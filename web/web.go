@@ -9,7 +9,10 @@
 // The client is plain files (index.html, the app/ modules and the voice
 // module, voice/voice.js) with no build step and nothing fetched at run
 // time; the page loads only from its own origin, under a strict
-// Content-Security-Policy (no inline script or style).
+// Content-Security-Policy (no inline script or style). The one built file
+// is the DAVE module, dave/dave.wasm (with Go's dave/wasm_exec.js), which
+// `make web` builds from web/davewasm; a build without it serves the page
+// with end-to-end encryption unavailable.
 package web
 
 import (
@@ -17,8 +20,8 @@ import (
 	"io/fs"
 )
 
-//go:embed index.html app voice
+//go:embed index.html app voice dave
 var files embed.FS
 
-// FS is the embedded client: index.html, app/ and voice/.
+// FS is the embedded client: index.html, app/, voice/ and dave/.
 var FS fs.FS = files

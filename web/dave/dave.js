@@ -1,0 +1,232 @@
+// dave.js: DAVE (Discord's end-to-end media encryption) in the browser,
+// the main thread's side (shared/docs/webrtc.md §4). It runs Parley's own
+// Go participant, compiled to WebAssembly (dave.wasm, built by `make
+// web`), in two dedicated Workers: mls-worker.js (the MLS group: key
+// packages, commits, Welcomes) and media-worker.js (the frame transforms,
+// through WebRTC Encoded Transforms). The MLS worker's key changes come
+// back here and go on to the media worker; voice.js feeds the DAVE
+// opcodes in and sends what comes out.
+//
+//   import { DaveClient, daveSupport } from '/dave/dave.js';
+//   const dave = await DaveClient.create({ userId, channelId, base: '/dave/' });
+//   dave.send = (msg) => ...;  // {op, d} (JSON op 23/31) or a Uint8Array (binary op 26/28)
+
+// daveSupport says whether this browser can run DAVE: WebAssembly,
+// module Workers and an encoded transform (RTCRtpScriptTransform
+// preferred, else createEncodedStreams).
+export function daveSupport() {
+  const no = (reason) => ({ ok: false, transform: null, reason });
+  if (typeof WebAssembly !== 'object') return no('this browser has no WebAssembly');
+  if (typeof Worker !== 'function') return no('this browser has no Web Workers');
+  if (typeof RTCRtpScriptTransform === 'function') return { ok: true, transform: 'script', reason: '' };
+  if (typeof RTCRtpSender !== 'undefined' && typeof RTCRtpSender.prototype.createEncodedStreams === 'function') {
+    return { ok: true, transform: 'streams', reason: '' };
+  }
+  return no('this browser has no WebRTC encoded transforms (RTCRtpScriptTransform or createEncodedStreams)');
+}
+
+const readyTimeout = 20000; // ms a worker has to load the module
+
+// startWorker starts a module worker, sends it init and waits for its
+// ready (or its error).
+function startWorker(url, init, onMessage) {
+  const w = new Worker(url, { type: 'module' });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => fail(new Error(`dave: ${url} did not start within ${readyTimeout / 1000} s`)), readyTimeout);
+    const fail = (err) => {
+      clearTimeout(timer);
+      w.terminate();
+      reject(err);
+    };
+    w.onerror = (e) => fail(new Error(`dave: ${url} failed: ${e.message || 'worker error'}`));
+    w.onmessage = (e) => {
+      if (e.data.type === 'ready') {
+        clearTimeout(timer);
+        w.onerror = null;
+        w.onmessage = onMessage;
+        resolve(w);
+      } else if (e.data.type === 'error') {
+        fail(new Error(e.data.error));
+      }
+    };
+    w.postMessage(init);
+  });
+}
+
+export class DaveClient extends EventTarget {
+  // rtcConfig is what the RTCPeerConnection's configuration needs for the
+  // transform in use: createEncodedStreams works only with
+  // encodedInsertableStreams (and then every sender and receiver must be
+  // attached, or its media stops).
+  static rtcConfig(transform = daveSupport().transform) {
+    return transform === 'streams' ? { encodedInsertableStreams: true } : {};
+  }
+
+  // create loads dave.wasm (compiled once, shared by both workers) and
+  // starts the workers. It throws an Error that says why DAVE is not
+  // available: no dave.wasm in this build, no transforms, a worker failed.
+  // transform forces 'script' or 'streams' (tests).
+  static async create({ userId, channelId, base = '/dave/', transform } = {}) {
+    const sup = daveSupport();
+    if (!sup.ok) throw new Error(`end-to-end encryption is unavailable: ${sup.reason}`);
+    transform = transform || sup.transform;
+    if (transform === 'script' && typeof RTCRtpScriptTransform !== 'function') {
+      throw new Error('end-to-end encryption is unavailable: no RTCRtpScriptTransform');
+    }
+    if (!base.endsWith('/')) base += '/';
+    const url = new URL(base, location.href);
+    let resp;
+    try {
+      resp = await fetch(new URL('dave.wasm', url));
+    } catch (err) {
+      throw new Error(`end-to-end encryption is unavailable: dave.wasm: ${err.message}`);
+    }
+    if (resp.status === 404) {
+      throw new Error('end-to-end encryption is unavailable in this build (no dave.wasm: `make web` builds it)');
+    }
+    if (!resp.ok) throw new Error(`end-to-end encryption is unavailable: dave.wasm: HTTP ${resp.status}`);
+    let wasm;
+    try {
+      wasm = await WebAssembly.compileStreaming(resp);
+    } catch (err) {
+      throw new Error(`end-to-end encryption is unavailable: dave.wasm does not compile: ${err.message}`);
+    }
+    const c = new DaveClient(String(userId), transform);
+    try {
+      [c.mls, c.media] = await Promise.all([
+        startWorker(new URL('mls-worker.js', url), { type: 'init', wasm, userId: String(userId), channelId: String(channelId) }, (e) => c.fromMLS(e.data)),
+        startWorker(new URL('media-worker.js', url), { type: 'init', wasm }, (e) => c.fromMedia(e.data)),
+      ]);
+    } catch (err) {
+      c.close();
+      throw err;
+    }
+    return c;
+  }
+
+  constructor(userId, transform) {
+    super();
+    this.userId = userId;
+    this.transform = transform;
+    this.send = null; // set by voice.js
+    this.mls = null;
+    this.media = null;
+    this.nextId = 1;
+    this.waiting = new Map(); // request id -> {resolve, reject}
+    this.closed = false;
+  }
+
+  fromMLS(m) {
+    switch (m.type) {
+      case 'result':
+        // Keys first: the media side has them before the gateway hears
+        // op 23 (ready) or sees the commit that needs them.
+        for (const change of m.keys) this.media.postMessage({ type: 'key', change });
+        for (const msg of m.out) {
+          if (this.send) this.send(msg);
+        }
+        if (m.error) this.dispatchEvent(Object.assign(new Event('error'), { message: m.error }));
+        if (m.changed) this.dispatchEvent(new Event('change'));
+        return;
+      case 'reply':
+        return this.reply(m);
+      case 'error':
+        this.dispatchEvent(Object.assign(new Event('error'), { message: m.error }));
+    }
+  }
+
+  fromMedia(m) {
+    if (m.type === 'reply') this.reply(m);
+    else if (m.type === 'error') this.dispatchEvent(Object.assign(new Event('error'), { message: m.error }));
+  }
+
+  reply(m) {
+    const w = this.waiting.get(m.id);
+    if (!w) return;
+    this.waiting.delete(m.id);
+    if (m.error) w.reject(new Error(m.error));
+    else w.resolve(m.value);
+  }
+
+  request(worker, msg) {
+    if (this.closed) return Promise.reject(new Error('dave: closed'));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      worker.postMessage({ ...msg, id });
+    });
+  }
+
+  // setMembers: the users the server announced (ops 11/13; self is added).
+  // Adds of anyone else are refused.
+  setMembers(userIds) {
+    const users = [...new Set([...userIds.map(String), this.userId])];
+    this.mls.postMessage({ type: 'members', users });
+    this.media.postMessage({ type: 'alone', alone: users.length <= 1 });
+  }
+
+  // setSSRC: frames with ssrc come from userId (op 5).
+  setSSRC(ssrc, userId) {
+    this.media.postMessage({ type: 'ssrc', ssrc: ssrc >>> 0, user: String(userId) });
+  }
+
+  forgetSSRC(ssrc) {
+    this.media.postMessage({ type: 'forget-ssrc', ssrc: ssrc >>> 0 });
+  }
+
+  sessionDescription(version) {
+    this.mls.postMessage({ type: 'session', version: version | 0 });
+  }
+
+  handleJSON(op, d) {
+    this.mls.postMessage({ type: 'json', op, d });
+  }
+
+  // handleBinary: a whole server binary frame (u16 seq, u8 op, payload).
+  handleBinary(bytes) {
+    const frame = bytes instanceof Uint8Array ? bytes.slice() : new Uint8Array(bytes);
+    this.mls.postMessage({ type: 'binary', frame }, [frame.buffer]);
+  }
+
+  attachSender(sender) {
+    this.attach(sender, 'send', (sender.track && sender.track.kind) || 'audio');
+  }
+
+  attachReceiver(receiver) {
+    this.attach(receiver, 'recv', (receiver.track && receiver.track.kind) || 'audio');
+  }
+
+  attach(target, side, kind) {
+    if (this.transform === 'script') {
+      target.transform = new RTCRtpScriptTransform(this.media, { side, kind });
+      return;
+    }
+    const { readable, writable } = target.createEncodedStreams();
+    this.media.postMessage({ type: 'streams', side, kind, readable, writable }, [readable, writable]);
+  }
+
+  // state: the participant's state and the frame counters.
+  async state() {
+    const [st, frames] = await Promise.all([this.request(this.mls, { type: 'state' }), this.request(this.media, { type: 'stats' })]);
+    return { ...st, frames };
+  }
+
+  // pairwiseCode: the 45-digit code this user and userId compare.
+  pairwiseCode(userId) {
+    return this.request(this.mls, { type: 'pairwise', user: String(userId) });
+  }
+
+  // bench measures the media worker's encrypt+decrypt (tests).
+  bench(n, size) {
+    return this.request(this.media, { type: 'bench', n, size });
+  }
+
+  close() {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.mls) this.mls.terminate();
+    if (this.media) this.media.terminate();
+    for (const w of this.waiting.values()) w.reject(new Error('dave: closed'));
+    this.waiting.clear();
+  }
+}

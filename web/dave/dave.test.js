@@ -1,0 +1,129 @@
+// Unit tests of the DAVE module (dave.wasm through module.js) in Node:
+// the frame side end to end between two instances. `go test ./web` runs
+// them (TestClientModules). Without dave.wasm (`make web` builds it) they
+// skip, except under make test / CI (PARLEY_INTEROP, CI), where that fails.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { DaveModule, codecOf } from './module.js';
+
+const wasmPath = new URL('./dave.wasm', import.meta.url);
+const have = fs.existsSync(wasmPath);
+const must = !!(process.env.PARLEY_INTEROP || process.env.CI);
+if (!have && must) throw new Error('web/dave/dave.wasm is missing: `make web` builds it (required under PARLEY_INTEROP/CI)');
+const skip = have ? false : 'no web/dave/dave.wasm (`make web` builds it)';
+const bytes = have ? fs.readFileSync(wasmPath) : null;
+
+const ALICE = '123456789012345678'; // above 2^53: ids travel as u64
+const BOB = '987654321098765432';
+const SILENCE = new Uint8Array([0xf8, 0xff, 0xfe]);
+
+function opus(i, size = 100) {
+  const b = new Uint8Array(size);
+  for (let j = 0; j < size; j++) b[j] = (i * 31 + j * 7 + 1) & 0xff;
+  b[0] = 0x78;
+  return b;
+}
+
+// pair returns a sender (ALICE's key) and a receiver of ALICE, both at
+// protocol version 1, sharing a base secret.
+async function pair() {
+  const a = await DaveModule.load(bytes);
+  const b = await DaveModule.load(bytes);
+  const base = new Uint8Array(16).map((_, i) => i * 17 + 3);
+  for (const m of [a, b]) m.setProtocolVersion(1);
+  a.setSenderKey(base);
+  b.setReceiverKey(ALICE, base, false);
+  b.setMembers([ALICE, BOB]);
+  return { a, b };
+}
+
+test('codecOf maps RTP mime types to dave.Codec', () => {
+  assert.equal(codecOf('audio/opus'), 1);
+  assert.equal(codecOf('video/VP8'), 2);
+  assert.equal(codecOf('video/H264'), 4);
+  assert.equal(codecOf('video/unknown'), 0);
+});
+
+test('a frame encrypted in one instance decrypts in another, once each, in order', { skip }, async () => {
+  const { a, b } = await pair();
+  for (let i = 0; i < 50; i++) {
+    const f = opus(i, 20 + i * 3);
+    const e = a.encrypt(f);
+    assert.equal(e.status, 'encrypted');
+    const enc = new Uint8Array(e.data);
+    assert.deepEqual([...enc.slice(-2)], [0xfa, 0xfa], 'DAVE marker');
+    assert.notDeepEqual(enc.slice(0, f.length), f, 'ciphertext differs');
+    const emits = b.decrypt(ALICE, enc);
+    assert.equal(emits.length, 1, 'one emit per frame');
+    assert.ok(emits[0].ok);
+    assert.deepEqual(new Uint8Array(emits[0].data), f);
+  }
+  assert.equal(a.frameStats().encrypted, 50);
+  const st = b.frameStats();
+  assert.equal(st.decrypted, 50);
+  assert.deepEqual(st.dropped, {});
+});
+
+test('a tampered frame is dropped and counted, the next one still decrypts', { skip }, async () => {
+  const { a, b } = await pair();
+  const enc = new Uint8Array(a.encrypt(opus(1)).data);
+  enc[5] ^= 1;
+  assert.deepEqual(b.decrypt(ALICE, enc), [{ ok: false, data: null }]);
+  const next = b.decrypt(ALICE, new Uint8Array(a.encrypt(opus(2)).data));
+  assert.equal(next.length, 1);
+  assert.ok(next[0].ok);
+  assert.equal(b.frameStats().dropped.auth, 1);
+  // A replay of a frame already decrypted is dropped too.
+  const f = new Uint8Array(a.encrypt(opus(3)).data);
+  assert.ok(b.decrypt(ALICE, f)[0].ok);
+  assert.equal(b.decrypt(ALICE, f)[0].ok, false);
+});
+
+test('the Opus silence frame passes unencrypted both ways', { skip }, async () => {
+  const { a, b } = await pair();
+  assert.equal(a.encrypt(SILENCE).status, 'plain');
+  const emits = b.decrypt(ALICE, SILENCE);
+  assert.equal(emits.length, 1);
+  assert.ok(emits[0].ok);
+  assert.deepEqual(new Uint8Array(emits[0].data), SILENCE);
+  assert.equal(b.frameStats().silence, 1);
+});
+
+test('sending: version 0 is plain; version 1 waits for a key unless alone', { skip }, async () => {
+  const m = await DaveModule.load(bytes);
+  assert.equal(m.encrypt(opus(1)).status, 'plain', 'version 0');
+  m.setProtocolVersion(1);
+  assert.equal(m.encrypt(opus(1)).status, 'wait');
+  assert.equal(m.encrypt(opus(1), 1, true).status, 'plain', 'alone, no key');
+  assert.equal(m.frameStats().not_ready, 1);
+  m.setSenderKey(new Uint8Array(16).fill(1));
+  assert.equal(m.encrypt(opus(1)).status, 'encrypted');
+  m.setSenderKey(null);
+  assert.equal(m.encrypt(opus(1)).status, 'wait', 'key removed (re-init)');
+});
+
+test('receiving: transport-only frames pass only in passthrough; unknown senders do not decrypt', { skip }, async () => {
+  const { a, b } = await pair();
+  const plain = opus(9);
+  assert.equal(b.decrypt(ALICE, plain)[0].ok, false, 'transport-only frame, passthrough off');
+  b.setPassthrough(true, 0);
+  assert.ok(b.decrypt(ALICE, plain)[0].ok, 'passthrough on');
+  const enc = new Uint8Array(a.encrypt(opus(10)).data);
+  assert.equal(b.decrypt(BOB, enc)[0].ok, false, 'a DAVE frame from a user without a key');
+  // A member who left loses its receiver.
+  b.setMembers([BOB]);
+  assert.equal(b.decrypt(ALICE, new Uint8Array(a.encrypt(opus(11)).data))[0].ok, false);
+});
+
+test('a big frame grows the module memory; later calls still work', { skip }, async () => {
+  const { a, b } = await pair();
+  const big = opus(1, 4 << 20); // 4 MiB: more than the module's initial buffers
+  const e = a.encrypt(big, 0);
+  assert.equal(e.status, 'encrypted');
+  const d = b.decrypt(ALICE, new Uint8Array(e.data));
+  assert.ok(d[0].ok);
+  assert.deepEqual(new Uint8Array(d[0].data), big);
+  const small = opus(2);
+  assert.deepEqual(new Uint8Array(b.decrypt(ALICE, new Uint8Array(a.encrypt(small).data))[0].data), small);
+});
