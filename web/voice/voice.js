@@ -627,7 +627,7 @@ export class VoiceConnection extends EventTarget {
   #daveRTCConfig() {
     const d = this.#dave;
     if (!d) return {};
-    return (typeof d.rtcConfig === 'function' ? d.rtcConfig() : d.constructor?.rtcConfig?.()) ?? {};
+    return (typeof d.rtcConfig === 'function' ? d.rtcConfig() : d.constructor?.rtcConfig?.(d.transform)) ?? {};
   }
 
   // resetMedia closes the peer connection; a fresh session re-learns its users.
