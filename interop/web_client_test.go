@@ -177,6 +177,7 @@ func TestWebClient(t *testing.T) {
 		return slices.Contains(m, alice) && slices.Contains(m, bob)
 	}, "voice: the Go client sees alice and bob in the room")
 	shots.take("voice-joined", a, b)
+	checkPagesE2EE(t, a, b)
 
 	// Each hears the others: the Go client speaks meanwhile.
 	mark := goMark(carolVoice)
@@ -271,6 +272,23 @@ func TestWebClient(t *testing.T) {
 		p.checkConsole("the end")
 	}
 	t.Logf("the story took %v", time.Since(began).Round(100*time.Millisecond))
+}
+
+// checkPagesE2EE checks that each page's voice panel marks the call as
+// not end-to-end encrypted (issue 13), and says why: the Go client in the
+// room joins without DAVE (the room is downgraded to version 0); without
+// the DAVE module in the build (`make web` builds web/dave/dave.wasm; make
+// test does), the browser itself cannot.
+func checkPagesE2EE(t *testing.T, pages ...*webPage) {
+	t.Helper()
+	why := "Someone in this call cannot use end-to-end encryption"
+	if _, err := os.Stat(filepath.Join(repoRoot(), "web", "dave", "dave.wasm")); err != nil {
+		why = "This browser cannot encrypt the call end to end"
+	}
+	for _, p := range pages {
+		p.until(20*time.Second, js(fmt.Sprintf(`$('#voice-controls .vc-e2ee')?.dataset.e2ee === 'off' && $('#voice-controls .vc-e2ee').textContent.includes(%s)`, q(why))),
+			"e2ee: the voice panel marks the call as not end-to-end encrypted: "+why)
+	}
 }
 
 // jsHelpers are the page-side helpers every js expression may use.
