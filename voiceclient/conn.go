@@ -86,15 +86,21 @@ type Conn struct {
 
 	send sender // guarded by its own mutex
 
-	// dave is the DAVE participant, nil when DAVE is off; it has its own
-	// lock (after dmu and the sender's).
+	// dave is the DAVE participant, nil when DAVE is off; its media side
+	// has its own lock (after dmu and the sender's), its MLS side another
+	// (before dmu), which the media path never takes.
 	dave *daveSession
 
-	dmu     sync.Mutex                // serializes delivery; guards the fields below
-	users   map[uint32]string         // ssrc -> user id, from op 5
-	members map[string]struct{}       // from op 11/13 and op 5
-	pending map[uint32][]pendingFrame // frames of not yet announced SSRCs
-	daveBuf []byte                    // DAVE plaintext of the frame being delivered
+	dmu     sync.Mutex          // serializes delivery; guards the fields below
+	users   map[uint32]string   // ssrc -> user id, from op 5
+	members map[string]struct{} // from op 11/13 and op 5
+	// nmembers is len(members), written under dmu, read without it (the
+	// sender asks whether it is alone).
+	nmembers atomic.Int32
+	pending  map[uint32][]pendingFrame // frames of not yet announced SSRCs
+	// daveQueue holds, per user, the frames passed to DAVE awaiting
+	// their emit (dave.FrameSession holds a few for a sender's next key).
+	daveQueue map[string][]Frame
 
 	stats counters
 
@@ -148,16 +154,17 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 			HandshakeTimeout: 10 * time.Second,
 			Proxy:            nil,
 		},
-		hbReset:  make(chan time.Duration, 1),
-		helloCh:  make(chan voiceproto.Hello, 1),
-		readyCh:  make(chan voiceproto.Ready, 1),
-		sdCh:     make(chan voiceproto.SessionDescription, 1),
-		discoCh:  make(chan []byte, 1),
-		users:    map[uint32]string{},
-		members:  map[string]struct{}{},
-		pending:  map[uint32][]pendingFrame{},
-		closing:  make(chan struct{}),
-		readDone: make(chan struct{}),
+		hbReset:   make(chan time.Duration, 1),
+		helloCh:   make(chan voiceproto.Hello, 1),
+		readyCh:   make(chan voiceproto.Ready, 1),
+		sdCh:      make(chan voiceproto.SessionDescription, 1),
+		discoCh:   make(chan []byte, 1),
+		users:     map[uint32]string{},
+		members:   map[string]struct{}{},
+		pending:   map[uint32][]pendingFrame{},
+		daveQueue: map[string][]Frame{},
+		closing:   make(chan struct{}),
+		readDone:  make(chan struct{}),
 	}
 	c.seq.Store(-1)
 	if !cfg.DisableDAVE {
@@ -371,9 +378,7 @@ func (c *Conn) UserForSSRC(ssrc uint32) (string, bool) {
 // hasMembers reports whether the server reported anyone else in the
 // channel.
 func (c *Conn) hasMembers() bool {
-	c.dmu.Lock()
-	defer c.dmu.Unlock()
-	return len(c.members) > 0
+	return c.nmembers.Load() > 0
 }
 
 // Members returns the other users the server reported in this channel.

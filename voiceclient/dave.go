@@ -1,14 +1,9 @@
 package voiceclient
 
 import (
-	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -16,7 +11,6 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/parleyhq/parley/e2ee/dave"
-	"github.com/parleyhq/parley/e2ee/mls"
 	"github.com/parleyhq/parley/voiceproto"
 )
 
@@ -49,13 +43,13 @@ type DAVEState struct {
 	// Encrypt and Decrypt are the frame counters.
 	Encrypt dave.EncryptorStats `json:"encrypt"`
 	Decrypt dave.DecryptorStats `json:"decrypt"`
-	// Undecryptable counts DAVE frames received before the client had keys.
+	// Undecryptable counts DAVE frames dropped from senders the client had
+	// no key for (held for a while first, see dave.FrameSession.Decrypt).
 	Undecryptable uint64 `json:"undecryptable"`
+	// Frames are the media side's counters, including frames held for a
+	// sender's next key and released or dropped.
+	Frames dave.FrameStats `json:"frames"`
 }
-
-// daveTransitionExpiry is how long receivers accept transport-only frames
-// after an upgrade executes, and previous keys stay usable (dave.md §4).
-const daveTransitionExpiry = 10 * time.Second
 
 // daveSendWait bounds how long a send waits for DAVE to settle (see
 // daveSession.encrypt) before it fails with ErrDAVENotReady. Settling takes
@@ -63,36 +57,30 @@ const daveTransitionExpiry = 10 * time.Second
 // when a member does not answer.
 const daveSendWait = 5 * time.Second
 
-// daveSession is the client's DAVE participant (dave.md §4; modelled on
-// @discordjs/voice DAVESession.ts over davey). The WebSocket reader drives
-// it; the sender encrypts and the UDP reader decrypts through it.
+// daveSession is the client's DAVE participant: the MLS side
+// (dave.Participant, driven by the WebSocket reader under mu) and the
+// media side (dave.FrameSession, its own lock), which the sender encrypts
+// and the UDP reader decrypts through. The media path never takes mu, so
+// MLS work (milliseconds) never stalls it.
 type daveSession struct {
-	c    *Conn
-	self uint64
-	chID uint64
+	c      *Conn
+	self   uint64
+	frames *dave.FrameSession
 
-	mu          sync.Mutex // guards all following fields
-	version     uint16
-	pending     map[uint16]uint16 // prepared transition id -> version
-	downgraded  bool
-	passthrough bool // new decryptors accept transport-only frames
-	sig         *ecdsa.PrivateKey
-	bundle      *mls.KeyPackageBundle
-	ext         []byte // op 25 payload
-	group       *mls.Group
-	joined      bool
-	enc         *dave.Encryptor
-	sendKey     bool                        // enc holds this group's key
-	sendNext    map[uint16]*dave.KeyRatchet // own ratchet per prepared commit transition
-	encBuf      []byte
-	decs        map[uint64]*dave.Decryptor
-	code        string
-	transitions int
-	recoveries  int
-	undecrypt   uint64
-	// changed is closed and replaced whenever the state that decides how
-	// frames are sent may have changed (notifyLocked); senders wait on it.
-	changed chan struct{}
+	mu sync.Mutex // guards p; never taken by the sender or the UDP reader
+	p  *dave.Participant
+
+	// cmu guards changed, closed and replaced whenever the state that
+	// decides how frames are sent may have changed (notify); senders wait
+	// on it.
+	cmu     sync.Mutex
+	changed chan struct{} // +checklocks:cmu
+
+	encBuf []byte // the sender's output buffer (the sender serialises encrypt)
+
+	// onEncrypt, when set (tests), runs in encrypt before the frame goes
+	// to the FrameSession.
+	onEncrypt func()
 }
 
 func newDAVESession(c *Conn) (*daveSession, error) {
@@ -104,9 +92,27 @@ func newDAVESession(c *Conn) (*daveSession, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: DAVE needs a numeric channel id (got %q)", ErrConfig, c.cfg.ChannelID)
 	}
-	return &daveSession{c: c, self: self, chID: ch, pending: map[uint16]uint16{}, sendNext: map[uint16]*dave.KeyRatchet{},
-		enc: dave.NewEncryptor(), encBuf: make([]byte, 0, MaxOpusSize+dave.MaxOverhead+16),
-		decs: map[uint64]*dave.Decryptor{}, changed: make(chan struct{})}, nil
+	d := &daveSession{c: c, self: self, frames: dave.NewFrameSession(),
+		encBuf: make([]byte, 0, MaxOpusSize+dave.MaxOverhead+16), changed: make(chan struct{})}
+	d.p, err = dave.NewParticipant(dave.ParticipantConfig{UserID: self, ChannelID: ch, Keys: d.frames,
+		Logger: c.log, Announced: c.announced})
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// announced reports whether the server announced user in this channel
+// (op 11/13/5), or user is this client.
+func (c *Conn) announced(user uint64) bool {
+	id := strconv.FormatUint(user, 10)
+	if id == c.cfg.UserID {
+		return true
+	}
+	c.dmu.Lock()
+	defer c.dmu.Unlock()
+	_, ok := c.members[id]
+	return ok
 }
 
 // DAVE returns the connection's DAVE state.
@@ -116,30 +122,13 @@ func (c *Conn) DAVE() DAVEState {
 		return DAVEState{}
 	}
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	st := DAVEState{Enabled: true, ProtocolVersion: d.version, Ready: d.joined, PrivacyCode: d.code,
-		Transitions: d.transitions, Pending: len(d.pending), Recoveries: d.recoveries, Encrypt: d.enc.Stats(), Undecryptable: d.undecrypt}
-	if d.joined {
-		st.Epoch = d.group.Epoch()
-		for _, m := range d.group.Members() {
-			if len(m.Identity) == 8 {
-				st.Members = append(st.Members, strconv.FormatUint(binary.BigEndian.Uint64(m.Identity), 10))
-			}
-		}
-	}
-	for _, dec := range d.decs {
-		s := dec.Stats()
-		st.Decrypt.Decrypted += s.Decrypted
-		st.Decrypt.Passthrough += s.Passthrough
-		st.Decrypt.Silence += s.Silence
-		st.Decrypt.Attempts += s.Attempts
-		st.Decrypt.Unencrypted += s.Unencrypted
-		st.Decrypt.NoKey += s.NoKey
-		st.Decrypt.AuthFailures += s.AuthFailures
-		st.Decrypt.Replays += s.Replays
-		st.Decrypt.Generation += s.Generation
-	}
-	return st
+	ps := d.p.State()
+	d.mu.Unlock()
+	fs := d.frames.Stats()
+	return DAVEState{Enabled: true, ProtocolVersion: ps.ProtocolVersion, Ready: ps.Ready, Epoch: ps.Epoch,
+		PrivacyCode: ps.PrivacyCode, Members: ps.Members, Transitions: ps.Transitions, Pending: ps.Pending,
+		Recoveries: ps.Recoveries, Encrypt: fs.Encrypt, Decrypt: fs.Decrypt, Undecryptable: fs.Undecryptable,
+		Frames: fs}
 }
 
 // PairwiseCode returns the 45-digit verification code this client and
@@ -155,22 +144,9 @@ func (c *Conn) PairwiseCode(user string) (string, error) {
 		return "", fmt.Errorf("%w: user %q", ErrNoDAVE, user)
 	}
 	d.mu.Lock()
-	var mine, theirs []byte
-	if d.joined {
-		for _, m := range d.group.Members() {
-			if len(m.Identity) != 8 {
-				continue
-			}
-			switch binary.BigEndian.Uint64(m.Identity) {
-			case d.self:
-				mine = m.SignatureKey
-			case uid:
-				theirs = m.SignatureKey
-			}
-		}
-	}
+	mine, theirs, ok := d.p.MemberKeys(uid)
 	d.mu.Unlock()
-	if mine == nil || theirs == nil {
+	if !ok {
 		return "", fmt.Errorf("%w: %s is not in the group", ErrNoDAVE, user)
 	}
 	return dave.PairwiseVerificationCode(mine, d.self, theirs, uid)
@@ -179,343 +155,75 @@ func (c *Conn) PairwiseCode(user string) (string, error) {
 // sessionDescription starts the participant at op 4's version.
 func (d *daveSession) sessionDescription(version uint16) {
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.version = version
-	if version >= 1 {
-		d.reinitLocked()
-	}
-	d.notifyLocked()
-}
-
-// notifyLocked wakes senders waiting for the DAVE state to settle.
-func (d *daveSession) notifyLocked() {
-	close(d.changed)
-	d.changed = make(chan struct{})
-}
-
-// notify is notifyLocked for callers outside the lock (a member left, so
-// this client may now be alone in the room).
-func (d *daveSession) notify() {
-	d.mu.Lock()
-	d.notifyLocked()
+	out, changed := d.p.SessionDescription(version)
 	d.mu.Unlock()
-}
-
-// reinitLocked starts afresh with a new key package (op 26).
-func (d *daveSession) reinitLocked() {
-	sig, err := mls.GenerateSignatureKey()
-	if err != nil {
-		d.c.log.Warn("dave: key", "err", err)
-		return
-	}
-	b, err := mls.NewKeyPackage(sig, mls.BasicCredential(binary.BigEndian.AppendUint64(nil, d.self)))
-	if err != nil {
-		d.c.log.Warn("dave: key package", "err", err)
-		return
-	}
-	d.sig, d.bundle, d.group, d.joined = sig, b, nil, false
-	d.sendKey = false
-	clear(d.sendNext)
-	d.pendingGroupLocked()
-	d.writeBinary(dave.KeyPackageMessage{KeyPackage: b.KeyPackage.Marshal()})
-}
-
-// pendingGroupLocked creates the one-member epoch-0 group once both the
-// key package and the gateway's external sender are known.
-func (d *daveSession) pendingGroupLocked() {
-	if d.ext == nil || d.bundle == nil || d.group != nil {
-		return
-	}
-	e, err := mls.ParseExternalSenderEntry(d.ext)
-	if err != nil {
-		d.c.log.Warn("dave: external sender", "err", err)
-		return
-	}
-	g, err := mls.NewGroup(binary.BigEndian.AppendUint64(nil, d.chID), d.bundle,
-		[]mls.Extension{mls.ExternalSendersExtension(*e)}, mls.WithUniqueIdentities())
-	if err != nil {
-		d.c.log.Warn("dave: group", "err", err)
-		return
-	}
-	d.group = g
-}
-
-func (d *daveSession) writeBinary(m dave.BinaryMessage) {
-	b, err := dave.AppendClientFrame(nil, m)
-	if err == nil {
-		err = d.c.writeMessage(websocket.BinaryMessage, b)
-	}
-	if err != nil {
-		d.c.log.Debug("dave: write", "op", m.Opcode().String(), "err", err)
-	}
-}
-
-func (d *daveSession) writeJSON(op dave.Opcode, v any) {
-	if err := d.c.writeOp(voiceproto.Op(op), v); err != nil {
-		d.c.log.Debug("dave: write", "op", op.String(), "err", err)
-	}
+	d.after(out, changed)
 }
 
 // handleJSON processes ops 21, 22 and 24.
 func (d *daveSession) handleJSON(op voiceproto.Op, raw json.RawMessage) {
-	msg, err := dave.DecodeJSON(dave.Opcode(op), raw)
+	d.mu.Lock()
+	out, changed, err := d.p.HandleJSON(dave.Opcode(op), raw)
+	d.mu.Unlock()
 	if err != nil {
 		d.c.stats.badMessages.Add(1)
 		return
 	}
-	d.mu.Lock()
-	changed := false
-	switch m := msg.(type) {
-	case dave.PrepareTransition:
-		d.pending[m.TransitionID] = m.ProtocolVersion
-		if m.TransitionID == 0 {
-			changed = d.executeLocked(0)
-		} else {
-			if m.ProtocolVersion == 0 { // downgrade pending: accept transport-only frames
-				d.setPassthroughLocked(true, 0)
-			}
-			d.writeJSON(dave.OpReadyForTransition, dave.ReadyForTransition{TransitionID: m.TransitionID})
-		}
-	case dave.ExecuteTransition:
-		changed = d.executeLocked(m.TransitionID)
-	case dave.PrepareEpoch:
-		if m.Epoch == 1 {
-			d.version = m.ProtocolVersion
-			if d.downgraded { // upgrade: members still send transport-only Opus
-				d.setPassthroughLocked(true, 0)
-			}
-			d.reinitLocked()
-			changed = true
-		}
-	}
-	d.notifyLocked()
-	d.mu.Unlock()
-	if changed {
-		d.c.event(Event{Type: EventDAVE})
-	}
-}
-
-// executeLocked switches to a prepared transition.
-func (d *daveSession) executeLocked(id uint16) bool {
-	v, ok := d.pending[id]
-	if !ok {
-		return false
-	}
-	delete(d.pending, id)
-	if r := d.sendNext[id]; r != nil {
-		delete(d.sendNext, id)
-		d.enc.SetKeyRatchet(r)
-		d.sendKey = true
-	}
-	old := d.version
-	d.version = v
-	d.transitions++
-	switch {
-	case old != v && v == 0:
-		d.downgraded = true
-		d.setPassthroughLocked(true, 0)
-	case id != 0 && d.downgraded && v == 1:
-		d.downgraded = false
-		d.setPassthroughLocked(false, daveTransitionExpiry)
-	}
-	return true
-}
-
-func (d *daveSession) setPassthroughLocked(on bool, expiry time.Duration) {
-	d.passthrough = on
-	for _, dec := range d.decs {
-		dec.SetPassthrough(on, expiry)
-	}
+	d.after(out, changed)
 }
 
 // handleBinary processes ops 25, 27, 29 and 30.
 func (d *daveSession) handleBinary(msg dave.BinaryMessage) {
-	members := d.c.Members()
 	d.mu.Lock()
-	changed := false
-	switch m := msg.(type) {
-	case dave.ExternalSenderPackage:
-		d.ext, _ = m.AppendPayload(nil)
-		d.pendingGroupLocked()
-	case dave.ProposalsMessage:
-		d.proposalsLocked(m, members)
-	case dave.AnnounceCommitTransition:
-		changed = d.commitLocked(m)
-	case dave.WelcomeMessage:
-		changed = d.welcomeLocked(m)
-	}
-	d.notifyLocked()
+	out, changed := d.p.HandleBinary(msg)
 	d.mu.Unlock()
+	d.after(out, changed)
+}
+
+// after sends the participant's messages, in order, wakes waiting senders
+// and reports a change.
+func (d *daveSession) after(out []dave.Outgoing, changed bool) {
+	for _, o := range out {
+		var err error
+		if o.Binary != nil {
+			var b []byte
+			if b, err = dave.AppendClientFrame(nil, o.Binary); err == nil {
+				err = d.c.writeMessage(websocket.BinaryMessage, b)
+			}
+		} else {
+			err = d.c.writeOp(voiceproto.Op(o.JSON), o.Payload)
+		}
+		if err != nil {
+			d.c.log.Debug("dave: write", "err", err)
+		}
+	}
+	d.notify()
 	if changed {
 		d.c.event(Event{Type: EventDAVE})
 	}
 }
 
-// proposalsLocked caches (or revokes) the gateway's proposals and commits
-// everything cached (op 28), refusing Adds of users the server has not
-// announced (dave.md §3).
-func (d *daveSession) proposalsLocked(m dave.ProposalsMessage, members []string) {
-	if d.group == nil {
-		return
-	}
-	if m.Op == dave.ProposalsAppend {
-		for b := m.Data; len(b) > 0; {
-			_, rest, err := mls.ParseMLSMessagePrefix(b)
-			if err != nil {
-				d.c.log.Warn("dave: proposals", "err", err)
-				return
-			}
-			p, _, err := d.group.ProcessProposal(b[:len(b)-len(rest)])
-			if err != nil {
-				d.c.log.Warn("dave: proposal", "err", err)
-				return
-			}
-			if p.Type == mls.ProposalAdd {
-				id := p.KeyPackage.Identity()
-				if len(id) != 8 || !slices.Contains(members, strconv.FormatUint(binary.BigEndian.Uint64(id), 10)) {
-					d.c.log.Warn("dave: Add for a user the server did not announce", "identity", fmt.Sprintf("%x", id))
-					return
-				}
-			}
-			b = rest
-		}
-	} else {
-		refs, err := m.Refs()
-		if err != nil {
-			d.c.log.Warn("dave: revoke", "err", err)
-			return
-		}
-		for _, r := range refs {
-			d.group.RemoveCachedProposal(r)
-		}
-	}
-	refs := d.group.CachedProposalRefs()
-	if len(refs) == 0 {
-		return
-	}
-	// Earlier commits of this epoch stay pending: the gateway may still
-	// pick one of them (the proposals it covers can become the live set
-	// again after a revoke), and ProcessCommit merges whichever it
-	// announces. Dropping them made this client recover (op 31) from its
-	// own winning commit during churn.
-	commit, welcome, err := d.group.CreateCommit(refs, nil)
-	if err != nil {
-		d.c.log.Warn("dave: commit", "err", err)
-		return
-	}
-	d.writeBinary(dave.CommitWelcome{Data: append(bytes.Clone(commit), welcome...)})
+// notify wakes senders waiting for the DAVE state to settle (a key
+// changed, or a member left, so this client may now be alone).
+func (d *daveSession) notify() {
+	d.cmu.Lock()
+	close(d.changed)
+	d.changed = make(chan struct{})
+	d.cmu.Unlock()
 }
 
-func (d *daveSession) commitLocked(m dave.AnnounceCommitTransition) bool {
-	if d.group == nil {
-		d.recoverLocked(m.TransitionID, errors.New("commit without a group"))
-		return false
-	}
-	if _, err := d.group.ProcessCommit(m.Commit); err != nil {
-		d.recoverLocked(m.TransitionID, err)
-		return false
-	}
-	d.newEpochLocked(m.TransitionID)
-	return true
-}
-
-func (d *daveSession) welcomeLocked(m dave.WelcomeMessage) bool {
-	if d.bundle == nil {
-		d.recoverLocked(m.TransitionID, errors.New("welcome without a key package"))
-		return false
-	}
-	g, err := mls.JoinFromWelcome(m.Welcome, d.bundle, mls.WithUniqueIdentities())
-	if err != nil {
-		d.recoverLocked(m.TransitionID, err)
-		return false
-	}
-	d.group = g
-	d.newEpochLocked(m.TransitionID)
-	return true
-}
-
-// newEpochLocked installs the keys of the group's new epoch: every other
-// member's receive ratchet at once (receivers keep the previous epoch's for
-// a while), this client's sender ratchet when the transition executes
-// (op 22), so that no member receives frames it has no key for yet. davey
-// switches its sender when it processes the commit (dave.md §4).
-func (d *daveSession) newEpochLocked(transition uint16) {
-	first := !d.joined
-	d.joined = true
-	exp := dave.ExporterFunc(d.group.Exporter)
-	if r, err := dave.NewSenderKeyRatchet(exp, d.self); err != nil {
-		d.c.log.Warn("dave: sender key", "err", err)
-	} else if transition == 0 {
-		d.enc.SetKeyRatchet(r)
-		d.sendKey = true
-	} else {
-		d.sendNext[transition] = r
-	}
-	live := map[uint64]bool{}
-	for _, m := range d.group.Members() {
-		if len(m.Identity) != 8 {
-			continue
-		}
-		u := binary.BigEndian.Uint64(m.Identity)
-		if u == d.self {
-			continue
-		}
-		live[u] = true
-		r, err := dave.NewSenderKeyRatchet(exp, u)
-		if err != nil {
-			continue
-		}
-		dec := d.decs[u]
-		if dec == nil {
-			dec = d.newDecryptorLocked(first)
-			d.decs[u] = dec
-		}
-		dec.TransitionToKeyRatchet(r)
-	}
-	for u := range d.decs {
-		if !live[u] {
-			delete(d.decs, u)
-		}
-	}
-	d.code, _ = dave.VoicePrivacyCode(d.group.EpochAuthenticator())
-	if transition == 0 {
-		d.transitions++
-	} else {
-		d.pending[transition] = d.version
-		d.writeJSON(dave.OpReadyForTransition, dave.ReadyForTransition{TransitionID: transition})
-	}
-	d.c.log.Debug("dave: epoch", "epoch", d.group.Epoch(), "transition_id", transition, "code", d.code)
-}
-
-// newDecryptorLocked returns a receiver for a sender. While the group is
-// being (re-)created members may still send transport-only frames for a
-// moment, so a fresh group's receivers accept them for
-// daveTransitionExpiry.
-func (d *daveSession) newDecryptorLocked(fresh bool) *dave.Decryptor {
-	dec := dave.NewDecryptor()
-	switch {
-	case d.passthrough || d.version == 0:
-		dec.SetPassthrough(true, 0)
-	case fresh:
-		dec.SetPassthrough(true, 0)
-		dec.SetPassthrough(false, daveTransitionExpiry)
-	}
-	return dec
-}
-
-// recoverLocked: a commit or Welcome this client cannot use; it sends op 31
-// and a fresh key package, and the gateway removes and re-adds it.
-func (d *daveSession) recoverLocked(id uint16, why error) {
-	d.c.log.Warn("dave: invalid transition; recovering", "transition_id", id, "err", why)
-	d.recoveries++
-	d.writeJSON(dave.OpInvalidCommitWelcome, dave.InvalidCommitWelcome{TransitionID: id})
-	d.reinitLocked()
+// wait returns the channel closed by the next notify.
+func (d *daveSession) wait() <-chan struct{} {
+	d.cmu.Lock()
+	defer d.cmu.Unlock()
+	return d.changed
 }
 
 // encrypt returns frame as it goes into RTP: DAVE-encrypted with this
 // client's sender key, or as is when the protocol version is 0, for the
 // Opus silence frame, and while no one else is in the room. The result is
-// valid until the next call; the sender serialises calls.
+// valid until the next call; the sender serialises calls. It takes only
+// the FrameSession's lock, never the participant's.
 //
 // In between (protocol version 1 without a sender key: joining or
 // re-creating a group, recovering after op 31, or between this client's
@@ -526,27 +234,22 @@ func (d *daveSession) recoverLocked(id uint16, why error) {
 // frames (no key ratchet: encryption failure) and D++ reports voice ready
 // only once its first transition is ready; waiting keeps every frame.
 func (d *daveSession) encrypt(frame []byte) ([]byte, error) {
-	if dave.IsOpusSilence(frame) {
-		return frame, nil
+	if d.onEncrypt != nil {
+		d.onEncrypt()
 	}
 	var timer *time.Timer
 	for {
-		alone := !d.c.hasMembers()
-		d.mu.Lock()
-		switch {
-		case d.version == 0 || !d.sendKey && alone:
-			d.mu.Unlock()
+		wait := d.wait() // before the check, so no change is missed
+		out, st, err := d.frames.Encrypt(d.encBuf[:0], dave.CodecOpus, frame, !d.c.hasMembers())
+		switch st {
+		case dave.SendPlain:
 			return frame, nil
-		case d.sendKey:
-			out, err := d.enc.Encrypt(d.encBuf[:0], frame)
+		case dave.SendEncrypted:
 			if err == nil {
 				d.encBuf = out[:0]
 			}
-			d.mu.Unlock()
 			return out, err
 		}
-		wait := d.changed
-		d.mu.Unlock()
 		if timer == nil {
 			d.c.stats.daveWaits.Add(1)
 			timer = time.NewTimer(daveSendWait)
@@ -567,13 +270,11 @@ func (d *daveSession) encrypt(frame []byte) ([]byte, error) {
 // encrypt), and otherwise returns the channel that closes on the next
 // state change.
 func (d *daveSession) settled() (bool, <-chan struct{}) {
-	alone := !d.c.hasMembers()
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.version == 0 || d.sendKey || alone {
+	wait := d.wait()
+	if d.frames.CanSend(!d.c.hasMembers()) {
 		return true, nil
 	}
-	return false, d.changed
+	return false, wait
 }
 
 // WaitDAVE waits until media sent now goes out without waiting for DAVE:
@@ -600,28 +301,31 @@ func (c *Conn) WaitDAVE(ctx context.Context) error {
 	}
 }
 
-// decrypt returns the Opus of a frame from user, appended to dst, or
-// false to drop it: frames the client cannot decrypt never reach OnFrame.
-func (d *daveSession) decrypt(dst []byte, user string, frame []byte) ([]byte, bool) {
-	if dave.IsOpusSilence(frame) {
-		return append(dst, frame...), true
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	uid, err := strconv.ParseUint(user, 10, 64)
-	dec := d.decs[uid]
-	if err != nil || dec == nil {
-		if dave.IsProtocolFrame(frame) {
-			d.undecrypt++
-			return dst, false
+// decryptLocked passes f through DAVE to OnFrame (c.dmu held): the
+// FrameSession emits once per frame, in order, possibly later (a frame
+// held for its sender's next key goes out with that sender's next frame),
+// so each user's frames wait in c.daveQueue for their emit. Frames the
+// client cannot decrypt never reach OnFrame.
+func (c *Conn) decryptLocked(f Frame) {
+	uid, _ := strconv.ParseUint(f.UserID, 10, 64) // 0 (no key) when not numeric
+	q := append(c.daveQueue[f.UserID], f)
+	c.daveQueue[f.UserID] = q
+	c.dave.frames.Decrypt(uid, f.Opus, func(plain []byte, ok bool) {
+		q := c.daveQueue[f.UserID]
+		if len(q) == 0 {
+			return
 		}
-		return append(dst, frame...), true // no DAVE from this sender (yet)
-	}
-	out, err := dec.Decrypt(dst, frame)
-	if err != nil {
-		return dst, false
-	}
-	return out, true
+		g := q[0]
+		n := copy(q, q[1:])
+		q[n] = Frame{}
+		c.daveQueue[f.UserID] = q[:n]
+		if !ok {
+			c.stats.daveDropped.Add(1)
+			return
+		}
+		g.Opus = plain
+		c.deliverLocked(g)
+	})
 }
 
 // daveMax is the max_dave_protocol_version this client identifies with.

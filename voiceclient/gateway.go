@@ -223,6 +223,7 @@ func (c *Conn) handle(data []byte) voiceproto.Op {
 		for _, id := range ids {
 			c.members[id] = struct{}{}
 		}
+		c.nmembers.Store(int32(len(c.members)))
 		c.dmu.Unlock()
 		c.event(Event{Type: EventClientsConnect, UserIDs: ids})
 	case voiceproto.OpClientDisconnect:
@@ -232,6 +233,7 @@ func (c *Conn) handle(data []byte) voiceproto.Op {
 		}
 		c.dmu.Lock()
 		delete(c.members, string(d.UserID))
+		c.nmembers.Store(int32(len(c.members)))
 		for s, u := range c.users {
 			if u == string(d.UserID) {
 				delete(c.users, s)

@@ -156,6 +156,7 @@ func (c *Conn) announce(user string, ssrc uint32) {
 	c.dmu.Lock()
 	defer c.dmu.Unlock()
 	c.members[user] = struct{}{}
+	c.nmembers.Store(int32(len(c.members)))
 	if ssrc == 0 {
 		return
 	}
@@ -177,13 +178,14 @@ func (c *Conn) flushPendingLocked(ssrc uint32, user string) {
 
 func (c *Conn) emitLocked(f Frame) {
 	if c.dave != nil {
-		var ok bool
-		if c.daveBuf, ok = c.dave.decrypt(c.daveBuf[:0], f.UserID, f.Opus); !ok {
-			c.stats.daveDropped.Add(1)
-			return
-		}
-		f.Opus = c.daveBuf
+		c.decryptLocked(f)
+		return
 	}
+	c.deliverLocked(f)
+}
+
+// deliverLocked counts f and calls OnFrame.
+func (c *Conn) deliverLocked(f Frame) {
 	c.stats.framesReceived.Add(1)
 	c.stats.bytesReceived.Add(uint64(len(f.Opus)))
 	if c.cfg.OnFrame != nil {

@@ -81,3 +81,9 @@ var (
 	// ErrField: a field has an invalid value (e.g. proposals op not 0 or 1).
 	ErrField = errors.New("dave: invalid field value")
 )
+
+// Participant errors.
+var (
+	// ErrConfig: a ParticipantConfig misses a required field.
+	ErrConfig = errors.New("dave: invalid participant config")
+)

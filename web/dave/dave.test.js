@@ -65,19 +65,53 @@ test('a frame encrypted in one instance decrypts in another, once each, in order
   assert.deepEqual(st.dropped, {});
 });
 
-test('a tampered frame is dropped and counted, the next one still decrypts', { skip }, async () => {
+test('a tampered frame is held, then dropped and counted when the next one opens: one emit each, in order', { skip }, async () => {
   const { a, b } = await pair();
   const enc = new Uint8Array(a.encrypt(opus(1)).data);
   enc[5] ^= 1;
-  assert.deepEqual(b.decrypt(ALICE, enc), [{ ok: false, data: null }]);
-  const next = b.decrypt(ALICE, new Uint8Array(a.encrypt(opus(2)).data));
-  assert.equal(next.length, 1);
-  assert.ok(next[0].ok);
-  assert.equal(b.frameStats().dropped.auth, 1);
-  // A replay of a frame already decrypted is dropped too.
+  assert.deepEqual(b.decrypt(ALICE, enc), [], 'held: no current key opens it');
+  const f2 = opus(2);
+  const next = b.decrypt(ALICE, new Uint8Array(a.encrypt(f2).data));
+  assert.equal(next.length, 2, 'the held frame, then this one');
+  assert.deepEqual(next[0], { ok: false, data: null });
+  assert.ok(next[1].ok);
+  assert.deepEqual(new Uint8Array(next[1].data), f2);
+  const st = b.frameStats();
+  assert.equal(st.dropped.overtaken, 1);
+  assert.ok(st.failures.auth >= 1);
+  assert.equal(st.dropped_total, 1);
+  // A replay of a frame already decrypted goes the same way.
   const f = new Uint8Array(a.encrypt(opus(3)).data);
   assert.ok(b.decrypt(ALICE, f)[0].ok);
-  assert.equal(b.decrypt(ALICE, f)[0].ok, false);
+  assert.deepEqual(b.decrypt(ALICE, f), []);
+  const after = b.decrypt(ALICE, new Uint8Array(a.encrypt(opus(4)).data));
+  assert.deepEqual(after.map((e) => e.ok), [false, true]);
+  assert.ok(b.frameStats().failures.replay >= 1);
+});
+
+test('frames sent with a key the receiver does not have yet are held, then released in order', { skip }, async () => {
+  const { a, b } = await pair();
+  assert.ok(b.decrypt(ALICE, new Uint8Array(a.encrypt(opus(0)).data))[0].ok);
+  // The sender moves to the next epoch's key before the receiver has it
+  // (davey switches when it processes the commit).
+  const base2 = new Uint8Array(16).fill(42);
+  a.setSenderKey(base2);
+  const sent = [1, 2, 3].map((i) => opus(i));
+  for (const f of sent) assert.deepEqual(b.decrypt(ALICE, new Uint8Array(a.encrypt(f).data)), []);
+  assert.deepEqual(b.flush(ALICE), [], 'nothing expires early');
+  assert.equal(b.frameStats().holding, 3);
+  b.setReceiverKey(ALICE, base2, false);
+  const f4 = opus(4);
+  const out = b.decrypt(ALICE, new Uint8Array(a.encrypt(f4).data));
+  assert.equal(out.length, 4);
+  [...sent, f4].forEach((f, i) => {
+    assert.ok(out[i].ok, `emit ${i}`);
+    assert.deepEqual(new Uint8Array(out[i].data), f);
+  });
+  const st = b.frameStats();
+  assert.equal(st.held, 3);
+  assert.equal(st.released, 3);
+  assert.equal(st.holding, 0);
 });
 
 test('the Opus silence frame passes unencrypted both ways', { skip }, async () => {
@@ -87,7 +121,6 @@ test('the Opus silence frame passes unencrypted both ways', { skip }, async () =
   assert.equal(emits.length, 1);
   assert.ok(emits[0].ok);
   assert.deepEqual(new Uint8Array(emits[0].data), SILENCE);
-  assert.equal(b.frameStats().silence, 1);
 });
 
 test('sending: version 0 is plain; version 1 waits for a key unless alone', { skip }, async () => {
@@ -103,17 +136,18 @@ test('sending: version 0 is plain; version 1 waits for a key unless alone', { sk
   assert.equal(m.encrypt(opus(1)).status, 'wait', 'key removed (re-init)');
 });
 
-test('receiving: transport-only frames pass only in passthrough; unknown senders do not decrypt', { skip }, async () => {
+test('receiving: transport-only frames pass only in passthrough; frames nobody has a key for are held', { skip }, async () => {
   const { a, b } = await pair();
   const plain = opus(9);
-  assert.equal(b.decrypt(ALICE, plain)[0].ok, false, 'transport-only frame, passthrough off');
+  assert.deepEqual(b.decrypt(ALICE, plain), [{ ok: false, data: null }], 'transport-only frame, passthrough off');
+  assert.equal(b.frameStats().dropped.unencrypted, 1);
   b.setPassthrough(true, 0);
-  assert.ok(b.decrypt(ALICE, plain)[0].ok, 'passthrough on');
+  assert.deepEqual(new Uint8Array(b.decrypt(ALICE, plain)[0].data), plain, 'passthrough on');
   const enc = new Uint8Array(a.encrypt(opus(10)).data);
-  assert.equal(b.decrypt(BOB, enc)[0].ok, false, 'a DAVE frame from a user without a key');
-  // A member who left loses its receiver.
+  assert.deepEqual(b.decrypt(BOB, enc), [], 'a DAVE frame from a user without a key waits');
+  // A member who left loses its receiver: its DAVE frames no longer open.
   b.setMembers([BOB]);
-  assert.equal(b.decrypt(ALICE, new Uint8Array(a.encrypt(opus(11)).data))[0].ok, false);
+  assert.deepEqual(b.decrypt(ALICE, new Uint8Array(a.encrypt(opus(11)).data)), []);
 });
 
 test('a big frame grows the module memory; later calls still work', { skip }, async () => {

@@ -150,7 +150,7 @@ export class DaveModule {
       case 'version': return this.setProtocolVersion(e.v);
       case 'sender': return this.setSenderKey(e.base);
       case 'receiver': return this.setReceiverKey(e.user, e.base, e.fresh);
-      case 'members': return this.setMembers(e.users);
+      case 'members': return this.setMembers(e.users || []);
       case 'passthrough': return this.setPassthrough(e.on, e.expiry_ms);
     }
     throw new Error(`dave: unknown key change ${e.k}`);

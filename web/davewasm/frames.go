@@ -13,11 +13,10 @@ import (
 // The media worker's side: one frame session (the media-side key state and
 // the per-frame crypto) and its scratch buffers.
 var (
-	frames   = newFrames()
+	frames   = dave.NewFrameSession()
 	encBuf   []byte // Encrypt's output
 	emitBuf  []byte // Decrypt's and Flush's emit records
 	notReady uint64 // frames dropped: version 1 without a sender key yet
-	encFail  uint64 // frames Encrypt refused
 )
 
 // Results of frame_encrypt.
@@ -40,13 +39,12 @@ func frameEncrypt(codec, n, alone uint32) int32 {
 	}
 	o, st, err := frames.Encrypt(encBuf[:0], dave.Codec(codec), frame, alone != 0)
 	switch {
-	case err != nil:
-		encFail++
+	case err != nil: // counted by the session (Encrypt.Failures)
 		return encryptFailed
-	case st == sendWait:
+	case st == dave.SendWait:
 		notReady++
 		return encryptWait
-	case st == sendPlain:
+	case st == dave.SendPlain:
 		setOut(nil)
 		return encryptPlain
 	}
@@ -91,14 +89,52 @@ func frameFlush(user uint64) int32 {
 	return cnt
 }
 
+// frameStats is the JSON shape of the media side's counters (davejs.md,
+// dave.state().frames). Dropped is by reason: unencrypted (a
+// transport-only frame while passthrough is off), expired / overtaken /
+// overflow (a held DAVE frame no key opened: its hold time ended, a later
+// frame of its sender opened first, its sender's hold was full), encrypt
+// (Encrypt refused a frame). Failures are decryption attempts that failed
+// (a held frame retried after a key change counts again), by why.
+type frameStats struct {
+	Encrypted     uint64            `json:"encrypted"`
+	Decrypted     uint64            `json:"decrypted"`
+	Passthrough   uint64            `json:"passthrough"`
+	Unkeyed       uint64            `json:"unkeyed"`
+	Silence       uint64            `json:"silence"`
+	Held          uint64            `json:"held"`
+	Released      uint64            `json:"released"`
+	Holding       int               `json:"holding"`
+	Dropped       map[string]uint64 `json:"dropped"`
+	Failures      map[string]uint64 `json:"failures"`
+	NotReady      uint64            `json:"not_ready"`
+	DroppedTotal  uint64            `json:"dropped_total"`
+	Undecryptable uint64            `json:"undecryptable"`
+}
+
+func nonZero(m map[string]uint64) map[string]uint64 {
+	for k, v := range m {
+		if v == 0 {
+			delete(m, k)
+		}
+	}
+	return m
+}
+
 // frameStatsJSON writes the counters as JSON (dave.state().frames).
 //
 //go:wasmexport frame_stats
 func frameStatsJSON() int32 {
-	st := frames.stats()
-	st.NotReady += notReady
-	if encFail > 0 {
-		st.Dropped["encrypt"] += encFail
+	s := frames.Stats()
+	st := frameStats{
+		Encrypted: s.Encrypt.Encrypted, Decrypted: s.Decrypt.Decrypted,
+		Passthrough: s.Encrypt.Passthrough + s.Decrypt.Passthrough, Unkeyed: s.Unkeyed,
+		Silence: s.Encrypt.Silence + s.Decrypt.Silence, Held: s.Held, Released: s.Released, Holding: s.Holding,
+		Dropped: nonZero(map[string]uint64{"unencrypted": s.Decrypt.Unencrypted, "expired": s.Expired,
+			"overtaken": s.Overtaken, "overflow": s.Overflow, "encrypt": s.Encrypt.Failures}),
+		Failures: nonZero(map[string]uint64{"auth": s.Decrypt.AuthFailures, "replay": s.Decrypt.Replays,
+			"generation": s.Decrypt.Generation, "no_key": s.Decrypt.NoKey}),
+		NotReady: notReady, DroppedTotal: s.Dropped, Undecryptable: s.Undecryptable,
 	}
 	b, err := json.Marshal(st)
 	if err != nil {
@@ -136,12 +172,7 @@ func keyReceiver(user uint64, n, fresh uint32) {
 //
 //go:wasmexport key_members
 func keyMembers(n uint32) {
-	b := input(8 * n)
-	users := make([]uint64, 0, len(b)/8)
-	for i := 0; i+8 <= len(b); i += 8 {
-		users = append(users, binary.LittleEndian.Uint64(b[i:]))
-	}
-	frames.SetMembers(users)
+	frames.SetMembers(readUsers(n))
 }
 
 //go:wasmexport key_passthrough

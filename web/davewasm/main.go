@@ -25,7 +25,10 @@
 // runs only while JS calls it. main starts the runtime and waits forever.
 package main
 
-import "unsafe"
+import (
+	"encoding/binary"
+	"unsafe"
+)
 
 // The io area: in is the input buffer (dave_in), out the output of the
 // last call; hdr tells JS where the output is.
@@ -52,6 +55,16 @@ func setOut(b []byte) {
 // input is the first n bytes of the input buffer (n is clamped).
 func input(n uint32) []byte {
 	return in[:min(int(n), len(in))]
+}
+
+// readUsers reads n user ids, u64 LE each, from the input buffer.
+func readUsers(n uint32) []uint64 {
+	b := input(8 * n)
+	users := make([]uint64, 0, len(b)/8)
+	for i := 0; i+8 <= len(b); i += 8 {
+		users = append(users, binary.LittleEndian.Uint64(b[i:]))
+	}
+	return users
 }
 
 // daveIn returns the address of an input buffer of at least n bytes.

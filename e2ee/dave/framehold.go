@@ -1,0 +1,212 @@
+package dave
+
+import (
+	"bytes"
+	"time"
+)
+
+// receiver is one sender's side of a FrameSession: its Decryptor and the
+// frames held for a key (guarded by FrameSession.mu).
+type receiver struct {
+	dec   *Decryptor // nil: no key for this sender (not yet, or it left)
+	keys  uint64     // SetReceiverKey calls; held frames are retried when it moves
+	tried uint64     // keys when the held frames were last tried
+	held  []heldFrame
+	bytes int // len of the held frames' copies
+}
+
+// heldFrame is a frame waiting in a sender's hold queue: a DAVE frame no
+// current key opened (pending), or one that came after such a frame and
+// waits for its turn (resolved).
+type heldFrame struct {
+	frame    []byte // owned copy (pending), or the plaintext (resolved)
+	at       time.Time
+	resolved bool
+	ok       bool
+	silence  bool // the Opus silence frame (never overtakes)
+	keyed    bool // a key existed when it was last tried
+}
+
+// result is one emit.
+type result struct {
+	plain []byte
+	ok    bool
+}
+
+// opusSilence is the Opus silence frame F8 FF FE.
+var opusSilence = []byte{0xF8, 0xFF, 0xFE}
+
+// Decrypt passes the frames of user, in the order they arrive, to emit:
+// exactly one emit per frame, in order (held frames before the current
+// one). ok=true with the plaintext (the Opus, the silence frame, or a
+// transport-only frame while passthrough allows it, or from a sender this
+// session has no key for); ok=false when the frame is dropped (counted in
+// Stats). plain is valid only during the emit.
+//
+// A DAVE frame that no current key opens is HELD rather than dropped:
+// davey (discord.js) switches its sender key when it processes a commit,
+// before this client may have processed it, and a new member's frames can
+// arrive before its Welcome's commit is processed here. When SetReceiverKey
+// has installed a new key for user, its next Decrypt (or Flush) retries the
+// held frames in order first. A held frame is dropped when a later frame of
+// the same sender opens with a current key or is transport-only
+// (overtaken), when its hold time is over (expired), or when the sender's
+// hold is full (overflow); see WithHold. The silence frame never overtakes:
+// it waits behind held frames.
+func (s *FrameSession) Decrypt(user uint64, frame []byte, emit func(plain []byte, ok bool)) {
+	s.dmu.Lock()
+	defer s.dmu.Unlock()
+	s.mu.Lock()
+	s.process(user, frame, true)
+	s.mu.Unlock()
+	for _, r := range s.res {
+		emit(r.plain, r.ok)
+	}
+}
+
+// Flush emits what is held for user that can go now: held frames a key
+// installed since opens, and the dropped (ok=false) ones whose hold time
+// is over. For a sender that went quiet; it never drops a frame early.
+func (s *FrameSession) Flush(user uint64, emit func(plain []byte, ok bool)) {
+	s.dmu.Lock()
+	defer s.dmu.Unlock()
+	s.mu.Lock()
+	s.process(user, nil, false)
+	s.mu.Unlock()
+	for _, r := range s.res {
+		emit(r.plain, r.ok)
+	}
+}
+
+// process fills s.res with the emits for user's held frames and, when cur,
+// frame. Callers hold dmu and mu.
+func (s *FrameSession) process(user uint64, frame []byte, cur bool) {
+	s.res = s.res[:0]
+	r := s.recv[user]
+	if r == nil {
+		if !cur {
+			return
+		}
+		if plain, ok, done := s.now1(nil, frame); done {
+			s.emit(plain, ok)
+			return
+		}
+		r = &receiver{}
+		s.recv[user] = r
+	}
+	now := s.now()
+	q := r.held
+	// A key installed since the held frames were tried: retry them, oldest
+	// first (the replay window moves forward).
+	if len(q) > 0 && r.dec != nil && r.keys != r.tried {
+		for i := range q {
+			if h := &q[i]; !h.resolved {
+				h.keyed = true
+				if plain, err := r.dec.Decrypt(nil, h.frame); err == nil {
+					r.bytes -= len(h.frame)
+					h.frame, h.resolved, h.ok = plain, true, true
+					s.stats.Released++
+				}
+			}
+		}
+	}
+	r.tried = r.keys
+	overtake := -1 // pending frames before this index are dropped
+	for i := range q {
+		if q[i].resolved && !q[i].silence {
+			overtake = i
+		}
+	}
+	var curPlain []byte
+	curOK, curDone := false, false
+	if cur {
+		if IsOpusSilence(frame) {
+			q = append(q, heldFrame{frame: opusSilence, at: now, resolved: true, ok: true, silence: true})
+		} else if curPlain, curOK, curDone = s.now1(r, frame); curDone {
+			overtake = len(q) // everything held goes first
+		} else {
+			q = append(q, heldFrame{frame: bytes.Clone(frame), at: now, keyed: r.dec != nil})
+			r.bytes += len(frame)
+			s.stats.Held++
+		}
+	}
+	// Emit in order what can go: resolved frames, pending ones overtaken
+	// or expired, then the overflow.
+	i := 0
+	for ; i < len(q); i++ {
+		h := &q[i]
+		switch {
+		case h.resolved:
+			s.emit(h.frame, h.ok)
+			continue
+		case i < overtake:
+			s.drop(r, h, &s.stats.Overtaken)
+			continue
+		case now.Sub(h.at) >= s.holdTime:
+			s.drop(r, h, &s.stats.Expired)
+			continue
+		}
+		break
+	}
+	for i < len(q) && (len(q)-i > s.holdFrames || r.bytes > s.holdBytes) {
+		s.drop(r, &q[i], &s.stats.Overflow) // q[i] is pending
+		for i++; i < len(q) && q[i].resolved; i++ {
+			s.emit(q[i].frame, q[i].ok)
+		}
+	}
+	if curDone {
+		s.emit(curPlain, curOK)
+	}
+	n := len(q) - i
+	r.held = append(q[:0], q[i:]...)
+	clear(q[n:len(q)])
+	if n == 0 {
+		r.bytes = 0
+		if r.dec == nil {
+			delete(s.recv, user)
+		}
+	}
+}
+
+// now1 handles frame from r (nil: no key) without its hold queue: done
+// with the plaintext and ok, or not done (a DAVE frame no current key
+// opens).
+func (s *FrameSession) now1(r *receiver, frame []byte) (plain []byte, ok, done bool) {
+	if IsOpusSilence(frame) {
+		return frame, true, true
+	}
+	if r == nil || r.dec == nil {
+		if IsProtocolFrame(frame) {
+			return nil, false, false
+		}
+		s.stats.Unkeyed++
+		return frame, true, true // no DAVE from this sender (yet)
+	}
+	out, err := r.dec.Decrypt(s.plain[:0], frame)
+	switch err {
+	case nil:
+		s.plain = out[:0]
+		return out, true, true
+	case ErrUnencrypted:
+		return nil, false, true
+	}
+	r.tried = r.keys
+	return nil, false, false
+}
+
+func (s *FrameSession) emit(plain []byte, ok bool) {
+	if !ok {
+		s.stats.Dropped++
+	}
+	s.res = append(s.res, result{plain: plain, ok: ok})
+}
+
+// drop emits a pending held frame of r as dropped, counted in how.
+func (s *FrameSession) drop(r *receiver, h *heldFrame, how *uint64) {
+	*how++
+	r.bytes -= len(h.frame)
+	if !h.keyed {
+		s.stats.Undecryptable++
+	}
+	s.emit(nil, false)
+}
