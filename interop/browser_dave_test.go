@@ -66,6 +66,8 @@ type pageDAVE struct {
 		Decrypted   uint64            `json:"decrypted"`
 		Passthrough uint64            `json:"passthrough"`
 		Dropped     map[string]uint64 `json:"dropped"`
+		Failures    map[string]uint64 `json:"failures"` // failed decryptions by why (auth: the tag did not verify)
+		Total       uint64            `json:"dropped_total"`
 	} `json:"frames"`
 }
 
@@ -158,6 +160,10 @@ func TestBrowserDAVE(t *testing.T) {
 	b.joinDAVE(env.creds(webB), 3)
 	code := daveSynced(t, env, []*goPeer{g}, []*driver{d}, webA, webB)
 	browsersSynced(t, env, code, a, b)
+	notE2EE := func(when string) {
+		t.Logf("%s: the SFU dropped %v frames as not end-to-end encrypted so far", when, counters(t, metrics, "parley_sfu_drops_total", "reason")[sfu.DropNotE2EE.String()])
+	}
+	notE2EE("joined")
 	t.Logf("all four in one DAVE group %v after the browsers began joining; voice privacy code %s", time.Since(joined).Round(time.Millisecond), code)
 	a.until(10*time.Second, `harness.status().firstDecrypted > 0`, "browser A decrypted a frame")
 	t.Logf("browser A: join to first decrypted frame %.0f ms", eval[float64](a, 5*time.Second, `harness.status().firstDecrypted`))
@@ -238,6 +244,7 @@ func TestBrowserDAVE(t *testing.T) {
 		}
 	})
 
+	notE2EE("directions")
 	// A browser whose page turns DAVE off is refused, and says why.
 	t.Run("refused", func(t *testing.T) {
 		off := harnessTabQuery(t, b.ctx, b.stderr, "?e2ee=off")
@@ -302,6 +309,7 @@ func TestBrowserDAVE(t *testing.T) {
 		}
 	})
 
+	notE2EE("churn")
 	// Frames of the Go client changed in the SFU fail authentication in
 	// the browser: counted, not played.
 	t.Run("tamper", func(t *testing.T) {
@@ -310,7 +318,7 @@ func TestBrowserDAVE(t *testing.T) {
 		if goSSRC == 0 {
 			t.Fatal("browser A does not know the Go client's SSRC")
 		}
-		before := a.dave().Frames.Dropped["auth"]
+		was := a.dave().Frames
 		const n = 5
 		tp.ssrc.Store(goSSRC)
 		tp.n.Store(n)
@@ -319,9 +327,15 @@ func TestBrowserDAVE(t *testing.T) {
 			t.Fatalf("the SFU's hook tampered with %d frames, want %d", tp.done.Load(), n)
 		}
 		var st pageDAVE
-		if !testkit.Poll(5*time.Second, func() bool { st = a.dave(); return st.Frames.Dropped["auth"] >= before+n }) {
-			t.Errorf("browser A dropped %v (auth was %d before); want %d more failing authentication", st.Frames.Dropped, before, n)
+		if !testkit.Poll(5*time.Second, func() bool {
+			st = a.dave()
+			return st.Frames.Failures["auth"] >= was.Failures["auth"]+n && st.Frames.Total >= was.Total+n
+		}) {
+			t.Errorf("browser A: failures %v, dropped %d %v (before: %v, %d); want %d more failing authentication, dropped",
+				st.Frames.Failures, st.Frames.Total, st.Frames.Dropped, was.Failures, was.Total, n)
 		}
+		t.Logf("tamper: browser A failed authentication of %d frames and dropped %d (%v)",
+			st.Frames.Failures["auth"]-was.Failures["auth"], st.Frames.Total-was.Total, st.Frames.Dropped)
 	})
 
 	if drops := counters(t, metrics, "parley_sfu_drops_total", "reason"); drops[sfu.DropNotE2EE.String()] != 0 {
