@@ -86,6 +86,7 @@ type browserPage struct {
 	ctx    context.Context     // the tab
 	base   string              // http://127.0.0.1:port
 	rec    string              // directory served as /rec/
+	query  string              // the test page's query string ("?e2ee=off")
 	dir    string              // the test's temp dir (screenshot)
 	stderr *testkit.SyncBuffer // Chromium's own output, shown on failure
 }
@@ -103,10 +104,16 @@ const (
 // skips when chromium is not installed.
 func startBrowser(t *testing.T, certPath string) *browserPage {
 	t.Helper()
+	return startBrowserWAV(t, certPath, speechWAV(150, 1))
+}
+
+// startBrowserWAV is startBrowser with wav as the fake microphone's source.
+func startBrowserWAV(t *testing.T, certPath string, wav []byte) *browserPage {
+	t.Helper()
 	dir := t.TempDir()
 	p := &browserPage{t: t, dir: dir}
 	p.base, p.rec = serveHarness(t)
-	p.ctx, p.stderr = startChromium(t, chromium{dir: dir, certPath: certPath, wav: speechWAV(150, 1)})
+	p.ctx, p.stderr = startChromium(t, chromium{dir: dir, certPath: certPath, wav: wav})
 	t.Cleanup(func() {
 		if t.Failed() {
 			p.dumpLogs()
@@ -117,11 +124,11 @@ func startBrowser(t *testing.T, certPath string) *browserPage {
 }
 
 // serveHarness serves the test page (interop/browser, with
-// web/voice/voice.js as /voice.js and web/dave/ as /dave/, the DAVE
-// module and its workers, built by `make web`) over plain HTTP on
-// loopback, and a
-// fresh directory as /rec/ (for envelope); it returns the page's base URL
-// and that directory.
+// web/voice/voice.js as /voice.js, the DAVE module web/dave/ as /dave/ and
+// the web client's modules web/app/ as /app/) over plain HTTP on loopback
+// (a secure context: workers, WebAssembly and encoded transforms work),
+// and a fresh directory as /rec/ (for envelope); it returns the page's
+// base URL and that directory.
 func serveHarness(t *testing.T) (base, rec string) {
 	t.Helper()
 	rec = filepath.Join(t.TempDir(), "rec")
@@ -132,7 +139,9 @@ func serveHarness(t *testing.T) (base, rec string) {
 	mux.Handle("/", http.FileServer(http.Dir(repoFile(t, "browser"))))
 	voiceJS := repoFile(t, filepath.Join("..", "web", "voice", "voice.js"))
 	mux.HandleFunc("/voice.js", func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, voiceJS) })
-	mux.Handle("/dave/", http.StripPrefix("/dave/", http.FileServer(http.Dir(repoFile(t, filepath.Join("..", "web", "dave"))))))
+	for _, dir := range []string{"dave", "app"} {
+		mux.Handle("/"+dir+"/", http.StripPrefix("/"+dir+"/", http.FileServer(http.Dir(repoFile(t, filepath.Join("..", "web", dir))))))
+	}
 	mux.Handle("/rec/", http.StripPrefix("/rec/", http.FileServer(http.Dir(rec))))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
@@ -145,7 +154,7 @@ func (p *browserPage) open() {
 	p.t.Helper()
 	nav, cancel := context.WithTimeout(p.ctx, 30*time.Second)
 	defer cancel()
-	if err := chromedp.Do(nav, chromedp.Navigate(p.base+"/index.html")); err != nil {
+	if err := chromedp.Do(nav, chromedp.Navigate(p.base+"/index.html"+p.query)); err != nil {
 		p.t.Fatalf("chromium: open the test page: %v\n%s", err, p.stderr)
 	}
 	p.until(10*time.Second, `typeof window.harness === "object"`, "the harness module loaded")
@@ -156,6 +165,12 @@ func (p *browserPage) open() {
 // browsers show something else.
 func harnessTab(t *testing.T, ctx context.Context, stderr *testkit.SyncBuffer) *browserPage {
 	t.Helper()
+	return harnessTabQuery(t, ctx, stderr, "")
+}
+
+// harnessTabQuery is harnessTab with a query string on the page's URL.
+func harnessTabQuery(t *testing.T, ctx context.Context, stderr *testkit.SyncBuffer, query string) *browserPage {
+	t.Helper()
 	tab, cancel := chromedp.NewContext(ctx)
 	t.Cleanup(cancel)
 	// The first action opens the tab and binds it to the context it is
@@ -163,7 +178,7 @@ func harnessTab(t *testing.T, ctx context.Context, stderr *testkit.SyncBuffer) *
 	if err := chromedp.Do(tab); err != nil {
 		t.Fatalf("chromium: open a tab: %v", err)
 	}
-	p := &browserPage{t: t, ctx: tab, dir: t.TempDir(), stderr: stderr}
+	p := &browserPage{t: t, ctx: tab, dir: t.TempDir(), stderr: stderr, query: query}
 	p.base, p.rec = serveHarness(t)
 	p.open()
 	return p

@@ -95,6 +95,7 @@ type recFrame struct {
 	seq  uint16
 	ts   uint32
 	opus []byte
+	at   time.Time // when it arrived (Parley's Go client)
 }
 
 // frameLog collects received frames per sending user.
@@ -257,7 +258,7 @@ func (e *voiceEnv) dialGo(t *testing.T, user, mode string, noDAVE, webrtc bool) 
 		DisableDAVE: noDAVE, WebRTC: webrtc,
 		Logger: e.log.With("client", "go:"+user),
 		OnFrame: func(f voiceclient.Frame) {
-			p.got.addFrame(f.UserID, recFrame{ssrc: f.SSRC, seq: f.Seq, ts: f.Timestamp, opus: f.Opus})
+			p.got.addFrame(f.UserID, recFrame{ssrc: f.SSRC, seq: f.Seq, ts: f.Timestamp, opus: f.Opus, at: time.Now()})
 		},
 		OnEvent: func(e voiceclient.Event) {
 			p.mu.Lock()

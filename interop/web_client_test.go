@@ -177,6 +177,7 @@ func TestWebClient(t *testing.T) {
 		return slices.Contains(m, alice) && slices.Contains(m, bob)
 	}, "voice: the Go client sees alice and bob in the room")
 	shots.take("voice-joined", a, b)
+	checkPagesE2EE(t, a, b)
 
 	// Each hears the others: the Go client speaks meanwhile.
 	mark := goMark(carolVoice)
@@ -271,6 +272,25 @@ func TestWebClient(t *testing.T) {
 		p.checkConsole("the end")
 	}
 	t.Logf("the story took %v", time.Since(began).Round(100*time.Millisecond))
+}
+
+// checkPagesE2EE checks that each page's voice panel marks the call as
+// not end-to-end encrypted (issue 13), and says why: the Go client in the
+// room joins without DAVE (the room is downgraded to version 0), or the
+// page could not make a DaveClient (no dave.wasm in the build: `make web`
+// builds it, make test does), which it names.
+func checkPagesE2EE(t *testing.T, pages ...*webPage) {
+	t.Helper()
+	for _, p := range pages {
+		p.until(20*time.Second, js(`(e => $('#voice-controls .vc-e2ee')?.dataset.e2ee === 'off' && $('#voice-controls .vc-e2ee').textContent.includes(
+			e.enabled ? 'Someone in this call cannot use end-to-end encryption' : 'This browser cannot encrypt the call end to end: ' + e.reason))(window.parley.e2ee())`),
+			"e2ee: the voice panel marks the call as not end-to-end encrypted, and why")
+		e := pageEval[struct {
+			Enabled bool   `json:"enabled"`
+			Reason  string `json:"reason"`
+		}](p, `window.parley.e2ee()`)
+		t.Logf("e2ee: %s's page: DAVE client %v (%s); the call is not end-to-end encrypted", p.name, e.Enabled, e.Reason)
+	}
 }
 
 // jsHelpers are the page-side helpers every js expression may use.

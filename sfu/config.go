@@ -41,6 +41,16 @@ type Config struct {
 	MaxRoomSize int
 	Logger      *slog.Logger
 	Metrics     prometheus.Registerer
+
+	// TestTamper is a TEST HOOK, nil in production (no flag or setting
+	// reaches it): when set, every packet the SFU is about to forward is
+	// copied and the hook may change the copy (payload: the Opus or DAVE
+	// frame, without the RTP header) before it goes to the receivers;
+	// src is the sender's room SSRC. Tests use it to prove that a frame
+	// changed in the forwarding path fails end-to-end authentication.
+	// It runs on the reader goroutine under the sender's forwarding lock:
+	// keep it quick, and do not retain payload.
+	TestTamper func(src uint32, payload []byte)
 }
 
 // withDefaults returns c with every zero field that has a default set.

@@ -1,6 +1,8 @@
 package sfu
 
 import (
+	"slices"
+
 	"github.com/parleyhq/parley/e2ee/dave"
 	"github.com/parleyhq/parley/sfu/rtpmunger"
 	"github.com/parleyhq/parley/voiceproto"
@@ -16,6 +18,10 @@ func (p *Participant) forward(r *reader, members []*Participant, h *voiceproto.H
 	f := &p.fwd
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if tamper := p.srv.cfg.TestTamper; tamper != nil { // a test hook (Config.TestTamper)
+		payload = slices.Clone(payload)
+		tamper(p.ssrc, payload)
+	}
 	extSN, extTS := f.unwrap.Unwrap(h.Seq, h.Timestamp)
 	if f.switchSource {
 		f.switchSource = false

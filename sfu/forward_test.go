@@ -3,6 +3,7 @@ package sfu
 import (
 	"bytes"
 	"fmt"
+	"sync/atomic"
 	"testing"
 
 	"github.com/parleyhq/parley/e2ee/dave"
@@ -278,5 +279,29 @@ func TestDiscoveryCannotRedirectMedia(t *testing.T) {
 				t.Fatalf("attacker got %d media packets (want 0), discovery answered %v (want %v)", media, answered, tt.answers)
 			}
 		})
+	}
+}
+
+// TestTamperHook: the test hook sees a copy of each forwarded payload with
+// its sender's SSRC, and what it changes is what the receivers get.
+func TestTamperHook(t *testing.T) {
+	var seen atomic.Uint32
+	h := newHarness(t, func(c *Config) {
+		c.TestTamper = func(src uint32, payload []byte) {
+			seen.Store(src)
+			if len(payload) > 1 && payload[1] == 0xAA {
+				payload[1] = 0xBB
+			}
+		}
+	})
+	a, b := h.join("r", "a", ""), h.join("r", "b", "")
+	frames := [][]byte{{0xFC, 0xAA, 1, 2}, {0xFC, 0x11, 3, 4}}
+	a.send(seqFrom(frames, 1, 960)...)
+	got := b.waitFrames(a, 2)
+	if !bytes.Equal(got[0].Opus, []byte{0xFC, 0xBB, 1, 2}) || !bytes.Equal(got[1].Opus, frames[1]) {
+		t.Fatalf("b got %x %x, want the first frame changed by the hook and the second as sent", got[0].Opus, got[1].Opus)
+	}
+	if seen.Load() != a.p.SSRC() {
+		t.Fatalf("the hook saw SSRC %d, want the sender's %d", seen.Load(), a.p.SSRC())
 	}
 }

@@ -14,10 +14,11 @@ import (
 // TestClientModules runs the web client's pure-logic unit tests
 // (web/app/*.test.js: the gateway state machine, the store and unread
 // marks, the voice requests and rejoins, Markdown, URL building, API
-// errors) and the DAVE module's (web/dave/*.test.js: the real dave.wasm,
-// which `make web` builds; without it they skip, or fail under
-// PARLEY_INTEROP) in Node. It skips without node unless PARLEY_INTEROP is
-// set (make test), where it fails.
+// errors, the E2EE panel's texts), voice.js's DAVE routing
+// (web/voice/*.test.js) and the DAVE module's (web/dave/*.test.js: the
+// real dave.wasm, which `make web` builds; without it they skip, or fail
+// under PARLEY_INTEROP) in Node. It skips without node unless
+// PARLEY_INTEROP is set (make test), where it fails.
 func TestClientModules(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
@@ -30,6 +31,11 @@ func TestClientModules(t *testing.T) {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no app/*.test.js (%v)", err)
 	}
+	voice, err := filepath.Glob(filepath.Join("voice", "*.test.js"))
+	if err != nil || len(voice) == 0 {
+		t.Fatalf("no voice/*.test.js (%v)", err)
+	}
+	files = append(files, voice...)
 	daveTests, err := filepath.Glob(filepath.Join("dave", "*.test.js"))
 	if err != nil || len(daveTests) == 0 {
 		t.Fatalf("no dave/*.test.js (%v)", err)

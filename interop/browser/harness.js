@@ -1,8 +1,13 @@
 // harness.js: what interop/voice_browser_test.go drives in the page. It joins
 // with web/voice/voice.js (served as /voice.js), plays every remote track
 // through WebAudio and measures what was played, and offers the test a
-// real Opus encoder (WebCodecs) and decoder (decodeAudioData).
+// real Opus encoder (WebCodecs) and decoder (decodeAudioData). With
+// join's dave option it speaks DAVE through web/dave/dave.js (served at
+// /dave/) unless the page's URL says ?e2ee=off, and shows the call's
+// end-to-end encryption with the web client's own box (web/app/e2ee.js,
+// served at /app/).
 import { VoiceConnection, offerFragment } from '/voice.js';
+import { e2eeDisabled, refusedMessage, renderE2EE } from '/app/e2ee.js';
 
 const LOUD = -35; // dBFS of a 20 ms window that carries a tone
 const $ = (id) => document.getElementById(id);
@@ -12,6 +17,8 @@ const meters = new Map(); // userId -> {analyser, buf, loud, windows, peak, leve
 const names = new Map(); // userId -> what the client is (setNames), for the page
 let vc = null;
 let audio = null;
+let dave = null; // the DaveClient of the current connection
+const e2ee = { enabled: false, reason: '', state: null, codes: new Map(), refused: '' };
 let packets = {}; // voice.js stats(), refreshed every 250 ms for the packets column
 
 function note(s) {
@@ -30,6 +37,7 @@ function dbfs(buf) {
 // element plays the stream too.
 function listen(userId, stream) {
   meters.get(userId)?.src.disconnect();
+  const old = meters.get(userId);
   const el = new Audio();
   el.muted = true;
   el.srcObject = stream;
@@ -39,7 +47,8 @@ function listen(userId, stream) {
   analyser.fftSize = 1024;
   src.connect(analyser);
   analyser.connect(audio.destination);
-  meters.set(userId, { src, el, analyser, buf: new Float32Array(analyser.fftSize), loud: 0, windows: 0, peak: -120, level: -120 });
+  meters.set(userId, { src, el, analyser, buf: new Float32Array(analyser.fftSize), loud: 0, windows: 0, peak: -120, level: -120,
+    quietFrom: old?.quietFrom ?? performance.now(), maxQuiet: old?.maxQuiet ?? 0 });
 }
 
 setInterval(() => {
@@ -49,6 +58,10 @@ setInterval(() => {
     m.windows++;
     if (m.level > LOUD) m.loud++;
     m.peak = Math.max(m.peak, m.level);
+    // The longest run of quiet since resetGaps (a user who is not loud).
+    const now = performance.now();
+    if (m.level > LOUD) m.quietFrom = now;
+    m.maxQuiet = Math.max(m.maxQuiet, now - m.quietFrom);
   }
   render();
 }, 20);
@@ -76,6 +89,34 @@ function render() {
       `<td><div class="meter"><div style="width:${width.toFixed(0)}%"></div></div></td><td>${p?.packetsReceived ?? 0}</td></tr>`;
   });
   $('users').innerHTML = rows.join('');
+}
+
+// showE2EE draws the web client's E2EE box and the refusal, if any.
+function showE2EE() {
+  renderE2EE($('e2ee'), e2ee, { me: $('me').textContent, name: (id) => names.get(id) ?? id, codes: e2ee.codes,
+    verify: (id) => harness.pairwise(id) });
+  $('refused').textContent = e2ee.refused;
+  $('refused').hidden = !e2ee.refused;
+}
+
+async function refreshDave(d) {
+  try {
+    const st = await d.state();
+    if (d !== dave) return;
+    e2ee.state = st;
+    showE2EE();
+  } catch {}
+}
+
+// makeDave makes a DaveClient unless the page says ?e2ee=off (e2ee.reason says why not).
+async function makeDave(creds) {
+  const off = e2eeDisabled(location.search, null);
+  if (off) return { reason: off };
+  const mod = await import('/dave/dave.js');
+  const sup = mod.daveSupport();
+  if (!sup.ok) return { reason: sup.reason };
+  const d = await mod.DaveClient.create({ userId: creds.user_id, channelId: creds.channel_id, base: '/dave/' });
+  return { dave: d, reason: '' };
 }
 
 // encode encodes 48 kHz mono samples as 20 ms Opus packets (WebCodecs), base64.
@@ -124,23 +165,53 @@ function base64(bytes) {
 window.harness = {
   // join connects as creds (what `parley voice-token` prints) with the fake
   // microphone, receivers recvonly transceivers up front.
-  async join(creds, receivers) {
-    audio = new AudioContext({ sampleRate: 48000 });
+  async join(creds, receivers, opts = {}) {
+    audio ??= new AudioContext({ sampleRate: 48000 });
     await audio.resume();
+    const began = performance.now();
+    Object.assign(e2ee, { enabled: false, reason: 'not asked for', state: null, refused: '' });
+    e2ee.codes.clear();
+    dave = null;
+    if (opts.dave) {
+      const made = await makeDave(creds);
+      dave = made.dave ?? null;
+      Object.assign(e2ee, { enabled: Boolean(dave), reason: made.reason });
+    }
+    const d = dave;
+    d?.addEventListener('change', () => refreshDave(d));
+    // Join to first decrypted frame, for the test's log.
+    if (d) {
+      events.firstDecrypted = 0;
+      const poll = setInterval(async () => {
+        if (d !== dave) return clearInterval(poll);
+        const st = await d.state().catch(() => null);
+        if (st?.frames?.decrypted > 0) {
+          events.firstDecrypted = performance.now() - began;
+          clearInterval(poll);
+        }
+      }, 20);
+    }
     const mic = await navigator.mediaDevices.getUserMedia({
       audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false },
     });
     $('me').textContent = creds.user_id;
     vc = new VoiceConnection({
       endpoint: creds.endpoint, serverId: creds.guild_id, userId: creds.user_id,
-      sessionId: creds.session_id, token: creds.token, track: mic.getAudioTracks()[0], receivers,
+      sessionId: creds.session_id, token: creds.token, track: mic.getAudioTracks()[0], receivers, dave: d ?? undefined,
     });
     vc.addEventListener('state', (e) => note(`state ${e.detail.state}`));
     vc.addEventListener('ready', (e) => note(`ready ssrc ${e.detail.ssrc}`));
     vc.addEventListener('connected', () => { events.connected++; note('connected'); });
     vc.addEventListener('resumed', () => { events.resumed++; note('resumed'); });
     vc.addEventListener('reconnecting', (e) => note(`reconnecting #${e.detail.attempt} resume=${e.detail.resume}`));
-    vc.addEventListener('close', (e) => { events.closes.push(e.detail.code); note(`close ${e.detail.code} ${e.detail.reason} -> ${e.detail.reconnect}`); });
+    vc.addEventListener('close', (e) => {
+      events.closes.push(e.detail.code);
+      note(`close ${e.detail.code} ${e.detail.reason} -> ${e.detail.reconnect}`);
+      if (e.detail.code === 4017) {
+        e2ee.refused = refusedMessage(e2ee.reason);
+        showE2EE();
+      }
+    });
     vc.addEventListener('join', (e) => note(`join ${e.detail.userId}`));
     vc.addEventListener('leave', (e) => { meters.get(e.detail.userId)?.src.disconnect(); meters.delete(e.detail.userId); note(`leave ${e.detail.userId}`); });
     vc.addEventListener('track', (e) => { listen(e.detail.userId, e.detail.stream); note(`track ${e.detail.userId} ssrc ${e.detail.ssrc}`); });
@@ -150,8 +221,52 @@ window.harness = {
     vc.addEventListener('media', (e) => note(`media ${e.detail.state}`));
     vc.addEventListener('error', (e) => { events.errors.push(String(e.detail.error)); note(`error ${e.detail.error}`); });
     vc.setSpeaking(true); // the fake microphone always talks
+    showE2EE();
+    if (d) refreshDave(d);
     await vc.connect();
     return vc.ssrc;
+  },
+
+  // leave disconnects (and closes the DaveClient).
+  leave() {
+    vc?.disconnect();
+    dave?.close();
+    dave = null;
+    for (const m of meters.values()) m.src.disconnect();
+    meters.clear();
+    note('left');
+  },
+
+  // dave is the DaveClient's state (null without one).
+  async dave() {
+    return dave ? await dave.state() : null;
+  },
+
+  // e2ee is what the page shows: {enabled, reason, refused, code (grouped), state}.
+  e2ee() {
+    return { enabled: e2ee.enabled, reason: e2ee.reason, refused: e2ee.refused, code: $('e2ee').querySelector('.e2ee-code')?.textContent ?? '',
+      mode: $('e2ee').dataset.e2ee ?? '' };
+  },
+
+  // pairwise is the pairwise verification code with userId (shown in the box).
+  async pairwise(userId) {
+    const code = await dave.pairwiseCode(userId);
+    e2ee.codes.set(userId, code);
+    showE2EE();
+    return code;
+  },
+
+  // gaps is, per user, the longest time (ms) the page played nothing loud since resetGaps.
+  gaps() {
+    const now = performance.now();
+    const out = {};
+    for (const [id, m] of meters) out[id] = Math.round(Math.max(m.maxQuiet, now - m.quietFrom));
+    return out;
+  },
+
+  resetGaps() {
+    const now = performance.now();
+    for (const m of meters.values()) Object.assign(m, { quietFrom: now, maxQuiet: 0 });
   },
 
   // tryConnect connects a second VoiceConnection (no microphone, no

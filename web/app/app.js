@@ -107,6 +107,7 @@ function currentStatus() {
   if (!gw || gw.state === 'connecting' || gw.state === 'idle') return ['connecting', 'Connecting…'];
   if (gw.state === 'reconnecting') return ['reconnecting', 'Connection lost. Reconnecting…'];
   if (gw.state === 'closed') return ['offline', 'Disconnected.'];
+  if (v?.state === 'refused') return ['voice-refused', v.message];
   if (v?.channelId) {
     if (v.state === 'failed') return ['voice-failed', v.message || 'Voice connection failed. Retrying…', v.link];
     if (v.state === 'reconnecting') return ['reconnecting', 'Voice connection lost. Reconnecting…'];
@@ -373,6 +374,10 @@ window.parley = Object.freeze({
   }),
   voice: () => app.voice?.connection ?? null,
   heard: () => app.voice?.heard() ?? {},
+  // e2ee: the voice call's end-to-end encryption as the page shows it
+  // ({enabled, reason, state, codes}); dave: its DaveClient (or null).
+  e2ee: () => (app.voice ? { ...app.voice.e2ee, codes: Object.fromEntries(app.voice.codes) } : null),
+  dave: () => app.voice?.dave ?? null,
 });
 
 wire();

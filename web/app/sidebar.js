@@ -7,6 +7,7 @@ import { icon } from './icons.js';
 import { channelPath } from './urls.js';
 import { guildChannels, voiceMembers, isUnread, displayName, statusOf, cmpId } from './store.js';
 import { volumeOf, VoiceSession } from './voicesession.js';
+import { renderE2EE } from './e2ee.js';
 
 // A volume slider held by the pointer must not be rebuilt under it (the
 // drag would end): the channel list waits until it is released.
@@ -144,6 +145,11 @@ export function renderVoiceControls(app) {
   const c = app.state.channels.get(v.channelId);
   const g = app.state.guilds.get(v.guildId);
   const title = { connected: 'Voice connected', failed: 'Voice failed', reconnecting: 'Reconnecting…' }[v.state] ?? 'Connecting…';
+  const s = app.state;
+  renderE2EE($('.vc-e2ee', box), v.e2ee, {
+    me: s.me?.id, name: (id) => displayName(s, v.guildId, id), codes: v.codes,
+    verify: (id) => v.pairwise(id).catch(() => {}),
+  });
   const t = $('.vc-title', box);
   t.textContent = title;
   t.className = `vc-title ${v.state}`;

@@ -10,14 +10,25 @@
 //
 // Events: 'change' (anything the page draws: members speaking, mute,
 // state), 'status' {state, message, link} (idle, joining, connecting,
-// connected, reconnecting, failed; link: a page to open, for a voice
-// certificate to accept), 'notice' {message} (to show once: a microphone
-// unplugged, a speaker that cannot be used).
+// connected, reconnecting, failed, refused; link: a page to open, for a
+// voice certificate to accept), 'notice' {message} (to show once: a
+// microphone unplugged, a speaker that cannot be used).
+//
+// End-to-end encryption: each connection gets a DaveClient (/dave/dave.js,
+// loaded on demand) when daveSupport() says this browser can and the page
+// did not turn it off (?e2ee=off, localStorage parley.e2ee=off; e2ee.js);
+// else it joins without DAVE and e2ee.reason says why. e2ee: {enabled,
+// reason, state (dave.state(), refreshed on its change events)}; codes:
+// the pairwise verification codes asked for (pairwise(userId)). A server
+// that requires DAVE refuses a browser without it (close 4017): the
+// session ends with state 'refused' and a message that says why, and is
+// not retried.
 
 import { VoiceConnection } from '/voice/voice.js';
 import { OP } from './gateway.js';
 import { voiceEndpoint, voiceGatewayHost, voiceTrustURL } from './urls.js';
 import { VoiceSignal } from './voicesignal.js';
+import { e2eeDisabled, refusedMessage } from './e2ee.js';
 
 const VAD_DB = -50; // dBFS above which the microphone counts as talking
 const VAD_HANGOVER = 350; // ms of quiet before speaking ends
@@ -27,6 +38,27 @@ const TICK = 50; // ms between level measurements
 // rejoined through chat.
 const STALL_MS = 30000;
 const VOLUME_KEY = 'parley.volume.';
+const DAVE_BASE = '/dave/';
+
+// makeDave makes a DaveClient for a connection, or says why not: {dave,
+// reason}. It never throws.
+async function makeDave(userId, channelId) {
+  const off = e2eeDisabled();
+  if (off) return { dave: null, reason: off };
+  let mod;
+  try {
+    mod = await import(DAVE_BASE + 'dave.js');
+  } catch {
+    return { dave: null, reason: 'this build of Parley has no end-to-end encryption module' };
+  }
+  try {
+    const sup = mod.daveSupport();
+    if (!sup?.ok) return { dave: null, reason: sup?.reason || 'this browser has no WebRTC encoded transforms' };
+    return { dave: await mod.DaveClient.create({ userId: String(userId), channelId: String(channelId), base: DAVE_BASE }), reason: '' };
+  } catch (error) {
+    return { dave: null, reason: String(error?.message ?? error) };
+  }
+}
 
 function dbfs(buf) {
   let sum = 0;
@@ -59,6 +91,7 @@ export class VoiceSession extends EventTarget {
   #seq = 0; // bumped by every connect: a lookup of the fronted endpoint that sees it changed is stale
   #sink = null; // {el, dest}: the output through an <audio> element (no AudioContext.setSinkId)
   #heard = {};
+  #dave = null; // the live connection's DaveClient
 
   constructor({ gateway, userId }) {
     super();
@@ -84,6 +117,8 @@ export class VoiceSession extends EventTarget {
     this.speaking = new Set(); // user ids talking now (us included)
     this.inputDevice = localStorage.getItem('parley.inputDevice') || '';
     this.outputDevice = localStorage.getItem('parley.outputDevice') || '';
+    this.e2ee = { enabled: false, reason: '', state: null };
+    this.codes = new Map(); // userId -> pairwise verification code (45 digits)
   }
 
   /** outputSelectable: this browser can play to a chosen speaker. */
@@ -95,6 +130,22 @@ export class VoiceSession extends EventTarget {
   get guildId() { return this.#sig.guildId; }
   get channelId() { return this.#sig.channelId; }
   get connection() { return this.#vc; }
+  /** dave is the live connection's DaveClient, or null. */
+  get dave() { return this.#dave; }
+
+  /**
+   * pairwise computes (in the MLS worker) the verification code of this
+   * user and userId; it is kept in codes until the group changes.
+   */
+  async pairwise(userId) {
+    const dave = this.#dave;
+    if (!dave) throw new Error('the call is not end-to-end encrypted');
+    const code = await dave.pairwiseCode(String(userId));
+    if (dave !== this.#dave) return code;
+    this.codes.set(String(userId), code);
+    this.#emit('change');
+    return code;
+  }
 
   heard() { return { ...this.#heard }; }
 
@@ -244,6 +295,9 @@ export class VoiceSession extends EventTarget {
     this.#vc = null;
     this.#unwatch();
     vc?.disconnect();
+    this.#dave?.close();
+    this.#dave = null;
+    this.codes.clear();
     for (const id of [...this.#users.keys()]) this.#dropUser(id);
     this.speaking.clear();
   }
@@ -262,20 +316,50 @@ export class VoiceSession extends EventTarget {
     this.#teardown();
     const gen = this.#gen;
     const seq = ++this.#seq;
-    frontedVoice().then((f) => {
-      if (gen === this.#gen && seq === this.#seq) this.#open(p, f);
+    Promise.all([frontedVoice(), makeDave(this.#me, p.channelId)]).then(([f, d]) => {
+      if (gen === this.#gen && seq === this.#seq) this.#open(p, f, d);
+      else d.dave?.close();
     });
+  }
+
+  // watchDave follows the DaveClient's state for the page.
+  #watchDave(dave) {
+    let asking = false, again = false;
+    const refresh = async () => {
+      if (asking) return void (again = true);
+      asking = true;
+      try {
+        do {
+          again = false;
+          const st = await dave.state();
+          if (this.#dave !== dave) return;
+          if (st?.privacy_code !== this.e2ee.state?.privacy_code) this.codes.clear();
+          this.e2ee = { ...this.e2ee, state: st };
+          this.#emit('change');
+        } while (again);
+      } catch {
+        // a closed client: the next connection has its own
+      } finally {
+        asking = false;
+      }
+    };
+    dave.addEventListener('change', refresh);
+    refresh();
+    return refresh;
   }
 
   // open connects to p's endpoint: through this origin's /voice when it
   // fronts that endpoint (f), else directly.
-  #open(p, f) {
+  #open(p, f, { dave, reason }) {
     const endpoint = voiceEndpoint(p.endpoint);
     const vc = new VoiceConnection({
       endpoint: voiceGatewayHost(endpoint, f, location.host), serverId: String(p.guildId), userId: String(this.#me),
-      sessionId: p.sessionId, token: p.token, track: this.#mic ?? undefined,
+      sessionId: p.sessionId, token: p.token, track: this.#mic ?? undefined, dave: dave ?? undefined,
     });
     this.#vc = vc;
+    this.#dave = dave;
+    this.e2ee = { enabled: Boolean(dave), reason, state: null };
+    const refreshDave = dave ? this.#watchDave(dave) : () => {};
     let opened = false; // a Hello came (then Ready or Resumed): the endpoint is reachable and trusted
     vc.addEventListener('ready', () => { opened = true; });
     vc.addEventListener('resumed', () => { opened = true; });
@@ -290,6 +374,7 @@ export class VoiceSession extends EventTarget {
       if (s === 'connected') this.#unwatch();
       else watch();
       if (s === 'connected') {
+        refreshDave();
         this.#sig.connected();
         this.#setState('connected', this.micDenied ? this.micError : '');
       } else if (s === 'reconnecting') this.#setState('reconnecting', 'Voice connection lost. Reconnecting…');
@@ -313,6 +398,7 @@ export class VoiceSession extends EventTarget {
     vc.addEventListener('close', (e) => {
       if (this.#vc !== vc || e.detail.reconnect) return;
       const { code, reason } = e.detail;
+      if (code === 4017) return this.#refused();
       this.#failed(...this.#why(endpoint, code, opened, `Voice connection failed (${code}${reason ? ' ' + reason : ''}).`));
     });
     (async () => {
@@ -320,7 +406,7 @@ export class VoiceSession extends EventTarget {
       this.#setState('connecting', 'Connecting to voice…');
       await vc.connect();
     })().catch((error) => {
-      if (this.#vc !== vc) return;
+      if (this.#vc !== vc || error?.code === 4017) return;
       const msg = `Could not connect to voice: ${String(error?.message ?? error).replace(/^voice: /, '')}`;
       this.#failed(...this.#why(endpoint, error?.code, opened, msg));
     });
@@ -335,6 +421,20 @@ export class VoiceSession extends EventTarget {
     const trust = direct && !opened && code === 1006 ? voiceTrustURL(endpoint, location.host) : null;
     if (!trust) return [fallback, null];
     return [`Cannot reach the voice server. This browser may need to trust the server's certificate on the voice port (${endpoint}): open that page in a new tab, accept the certificate, then come back.`, trust];
+  }
+
+  // refused: the server requires end-to-end encryption and this
+  // connection did not offer it (close 4017). Retrying cannot help: the
+  // session leaves the channel and says why.
+  #refused() {
+    if (!this.channelId) return;
+    const why = this.e2ee.reason || (this.e2ee.enabled ? 'the server refused its end-to-end encryption' : '');
+    this.#sig.leave();
+    this.#gen++;
+    this.#teardown();
+    this.#useMic(null);
+    this.#stopTick();
+    this.#setState('refused', refusedMessage(why));
   }
 
   // failed: the connection closed for good; VoiceSignal rejoins through

@@ -1,6 +1,10 @@
 // voice.js: the browser side of Parley's voice protocol, the web dialect
 // (shared/docs/webrtc.md §1, voice-protocol.md §2). A plain ES module: no
-// build step, no dependencies. DAVE is not spoken (max_dave_protocol_version 0).
+// build step, no dependencies. It speaks DAVE end-to-end encryption when
+// given a DaveClient (/dave/dave.js, option dave): it identifies with
+// max_dave_protocol_version 1 and hands DAVE's part of the protocol to it;
+// without one, 0 (the server then refuses it with 4017 where DAVE is
+// required, or downgrades the room to transport encryption only).
 //
 //   import { VoiceConnection } from './voice.js';
 //   const vc = new VoiceConnection({
@@ -11,6 +15,7 @@
 //     track,                           // the microphone MediaStreamTrack (optional)
 //     receivers: 3,                    // recvonly transceivers made up front (more are added locally)
 //     rtcConfig: {},                   // extra RTCConfiguration fields (optional)
+//     dave,                            // a DaveClient (optional; see DAVE below)
 //     gatherTimeout: 2000,             // ms to wait for ICE gathering before sending the offer
 //     maxDelay: 5000,                  // ms, the cap of the reconnect backoff (0, 250, 500, 1000 ms...)
 //     maxAttempts: 5,                  // gateway connections connect() tries before it rejects
@@ -50,6 +55,21 @@
 //   reconnecting {attempt, resume}     resumed {}          media {state} (connectionState)
 //   error {error}
 //
+// DAVE. With a DaveClient (created by the caller for this user and
+// channel, closed by the caller), voice.js: identifies with version 1;
+// hands it op 4's dave_protocol_version (sessionDescription, which starts
+// afresh: every op 4 of a new session), ops 21, 22 and 24 (handleJSON) and
+// every binary frame of ops 25, 27, 29 and 30 (handleBinary; the frame's
+// u16 sequence number counts in seq_ack like a JSON seq); sends what it
+// asks (dave.send: {op, d} as JSON, a Uint8Array as a binary message);
+// keeps its members (setMembers: this user and whoever ops 11/13
+// announced) and its SSRC -> user map (setSSRC/forgetSSRC from op 5)
+// current; attaches its encoded transforms to the microphone's sender and
+// to every receiver (attachSender/attachReceiver, transceivers added later
+// included) and merges its RTCConfiguration (rtcConfig()) into the peer
+// connection's. Close 4017 (E2EE required, or this client's DAVE refused)
+// is final.
+//
 // Also exported, for tests and tools: offerFragment(sdp), parseAnswer(fragment),
 // remoteDescription(answer, sections) (interop/web_voice_sdp_test.go holds
 // them to voiceproto's).
@@ -79,6 +99,10 @@
 // 4022) close for good.
 
 const OP = { IDENTIFY: 0, SELECT: 1, READY: 2, HEARTBEAT: 3, SESSION: 4, SPEAKING: 5, ACK: 6, RESUME: 7, HELLO: 8, RESUMED: 9, CONNECT: 11, DISCONNECT: 13 };
+// DAVE's opcodes (shared/docs/dave.md §3): the JSON ones the server sends,
+// and the binary ones (u16 seq, u8 op, payload).
+const DAVE_JSON = new Set([21, 22, 24]);
+const DAVE_BINARY = new Set([25, 27, 29, 30]);
 // Close codes after which retrying cannot help (voice-protocol.md §2.6).
 const FINAL = new Set([4001, 4002, 4003, 4004, 4005, 4011, 4012, 4014, 4016, 4017, 4020, 4022]);
 // HEARTBEAT_MISSED is this side's close code after two heartbeats without
@@ -94,6 +118,24 @@ function resumable(code) {
 const MIC = 1; // speaking flag: microphone
 const CODEC = 'opus/48000/2';
 const CANDIDATE_PRIORITY = 4261412862;
+
+/**
+ * widenSeq is the gateway sequence number after a binary frame's u16 seq,
+ * given the last one seen (-1 for none): its low 16 bits replaced, carried
+ * into the next 65536 when it wrapped (as voiceclient.handleBinary does).
+ */
+export function widenSeq(last, seq) {
+  const base = Math.max(last, 0);
+  let s = base - (base % 65536) + (seq & 0xffff);
+  if (s < last - 32768) s += 65536;
+  return s;
+}
+
+/** binaryFrame reads a server binary frame's header: {seq, op}, or null when it is too short. */
+export function binaryFrame(bytes) {
+  if (!(bytes instanceof Uint8Array) || bytes.length < 3) return null;
+  return { seq: (bytes[0] << 8) | bytes[1], op: bytes[2] };
+}
 
 /** offerFragment reduces a full SDP offer to what op 1 carries (voiceproto.OfferFragment). */
 export function offerFragment(sdp) {
@@ -198,11 +240,17 @@ export class VoiceConnection extends EventTarget {
   #busy = false; #dirty = false; #connect = null;
   #speaking = false; // wanted by the app
   #said = null; // the speaking flags last sent in this session
+  #dave = null; // the DaveClient, or null
+  #announced = new Set(); // users ops 11/13 say are in the call (DAVE's members, with this user)
 
   constructor(opts) {
     super();
     if (typeof opts?.userId !== 'string') throw new TypeError('voice: userId must be a string (a snowflake exceeds a Number)');
     this.#o = { receivers: 3, gatherTimeout: 2000, maxDelay: 5000, maxAttempts: 5, rtcConfig: {}, ...opts };
+    if (opts.dave) {
+      this.#dave = opts.dave;
+      this.#dave.send = (msg) => this.#daveSend(msg);
+    }
     this.state = 'closed';
     this.ssrc = 0;
     this.users = new Map();
@@ -212,6 +260,9 @@ export class VoiceConnection extends EventTarget {
 
   /** endpoint is where the gateway is opened: wss://ENDPOINT/?v=8. */
   get endpoint() { return this.#o.endpoint; }
+
+  /** dave is the DaveClient this connection speaks DAVE with, or null. */
+  get dave() { return this.#dave; }
 
   /**
    * connect opens the gateway; it resolves once media is negotiated. It
@@ -293,9 +344,10 @@ export class VoiceConnection extends EventTarget {
     this.#ws = ws;
     this.#ready = false;
     ws.onmessage = (e) => {
-      if (this.#ws !== ws || typeof e.data !== 'string') return; // binary frames are DAVE's
+      if (this.#ws !== ws) return;
       try {
-        this.#handle(JSON.parse(e.data), resume);
+        if (typeof e.data === 'string') this.#handle(JSON.parse(e.data), resume);
+        else this.#binary(new Uint8Array(e.data));
       } catch (error) {
         this.#emit('error', { error });
       }
@@ -312,6 +364,30 @@ export class VoiceConnection extends EventTarget {
     return true;
   }
 
+  // binary handles a server binary frame (DAVE's ops 25, 27, 29, 30):
+  // its sequence number counts in seq_ack.
+  #binary(bytes) {
+    const f = binaryFrame(bytes);
+    if (!f) throw new Error(`voice: a binary frame of ${bytes.length} bytes`);
+    this.#seq = widenSeq(this.#seq, f.seq);
+    if (this.#dave && DAVE_BINARY.has(f.op)) this.#dave.handleBinary(bytes);
+  }
+
+  // daveSend sends what the DaveClient asks: {op, d} as JSON (23, 31), a
+  // Uint8Array (u8 op + payload: 26, 28) as a binary message. Only on a
+  // socket that carries the session; it says whether it went out.
+  #daveSend(msg) {
+    if (!(msg instanceof Uint8Array)) return this.#send(msg.op, msg.d);
+    if (this.#ws?.readyState !== WebSocket.OPEN || !this.#ready) return false;
+    this.#ws.send(msg);
+    return true;
+  }
+
+  // daveMembers tells the DaveClient who is in the call.
+  #daveMembers() {
+    this.#dave?.setMembers([this.#o.userId, ...this.#announced]);
+  }
+
   #handle(m, resume) {
     if (typeof m.seq === 'number') this.#seq = m.seq;
     const d = m.d ?? {};
@@ -320,7 +396,7 @@ export class VoiceConnection extends EventTarget {
       case OP.HELLO:
         this.#heartbeat(d.heartbeat_interval);
         if (resume) this.#send(OP.RESUME, { server_id: o.serverId, session_id: o.sessionId, token: o.token, seq_ack: this.#seq });
-        else this.#send(OP.IDENTIFY, { server_id: o.serverId, user_id: o.userId, session_id: o.sessionId, token: o.token, max_dave_protocol_version: 0 });
+        else this.#send(OP.IDENTIFY, { server_id: o.serverId, user_id: o.userId, session_id: o.sessionId, token: o.token, max_dave_protocol_version: this.#dave ? 1 : 0 });
         break;
       case OP.ACK:
         this.#acked = true;
@@ -345,6 +421,9 @@ export class VoiceConnection extends EventTarget {
         this.#saySpeaking();
         break;
       case OP.SESSION: {
+        // DAVE first: the version decides what the transforms do with the
+        // first frames.
+        this.#dave?.sessionDescription(Math.min(Math.max(Number(d.dave_protocol_version) || 0, 0), 1));
         let answer;
         try {
           answer = parseAnswer(d.sdp ?? '');
@@ -359,11 +438,20 @@ export class VoiceConnection extends EventTarget {
         this.#speakingOf(String(d.user_id), d.ssrc >>> 0, d.speaking);
         break;
       case OP.CONNECT:
-        for (const id of d.user_ids ?? []) if (String(id) !== o.userId) this.#user(String(id));
+        for (const id of d.user_ids ?? []) {
+          if (String(id) === o.userId) continue;
+          this.#announced.add(String(id));
+          this.#user(String(id));
+        }
+        this.#daveMembers();
         break;
       case OP.DISCONNECT:
+        this.#announced.delete(String(d.user_id));
+        this.#daveMembers();
         this.#leave(String(d.user_id));
         break;
+      default:
+        if (this.#dave && DAVE_JSON.has(m.op)) this.#dave.handleJSON(m.op, d);
     }
   }
 
@@ -459,6 +547,7 @@ export class VoiceConnection extends EventTarget {
       for (const [other, v] of this.users) if (other !== id && v.ssrc === ssrc) this.#release(other, v);
       this.#release(id, u);
       u.ssrc = ssrc;
+      this.#dave?.setSSRC(ssrc, id);
       this.#renegotiate();
     }
     this.#emit('speaking', { userId: id, ssrc, speaking });
@@ -480,6 +569,7 @@ export class VoiceConnection extends EventTarget {
       if (e.applied) this.#ended(e, id);
       Object.assign(e, { ssrc: 0, user: null, applied: 0 });
     }
+    if (u.ssrc) this.#dave?.forgetSSRC(u.ssrc);
     u.ssrc = 0;
     u.track = null;
   }
@@ -501,15 +591,16 @@ export class VoiceConnection extends EventTarget {
     this.#resetMedia(true);
     const gen = this.#gen;
     try {
-      const pc = (this.pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require', ...this.#o.rtcConfig }));
+      const pc = (this.pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require', ...this.#o.rtcConfig, ...this.#daveRTCConfig() }));
       pc.onconnectionstatechange = () => {
         if (this.pc !== pc) return;
         this.#emit('media', { state: pc.connectionState });
         if (pc.connectionState === 'failed') this.#drop(4006, 'media failed'); // start afresh
       };
       this.#mic = pc.addTransceiver('audio', { direction: 'sendrecv' });
+      this.#dave?.attachSender(this.#mic.sender);
       if (!this.muted && this.#o.track) await this.#mic.sender.replaceTrack(this.#o.track);
-      for (let i = 0; i < this.#o.receivers; i++) this.#pool.push({ t: pc.addTransceiver('audio', { direction: 'recvonly' }) });
+      for (let i = 0; i < this.#o.receivers; i++) this.#pool.push({ t: this.#receiver(pc) });
       await pc.setLocalDescription(await pc.createOffer());
       await gathered(pc, this.#o.gatherTimeout);
       if (gen !== this.#gen) return;
@@ -522,6 +613,21 @@ export class VoiceConnection extends EventTarget {
     } catch (error) {
       if (gen === this.#gen) this.#fail(error);
     }
+  }
+
+  // receiver adds a recvonly transceiver, with DAVE's transform on it.
+  #receiver(pc) {
+    const t = pc.addTransceiver('audio', { direction: 'recvonly' });
+    this.#dave?.attachReceiver(t.receiver);
+    return t;
+  }
+
+  // daveRTCConfig is what the DaveClient needs of the RTCConfiguration
+  // (encodedInsertableStreams for createEncodedStreams).
+  #daveRTCConfig() {
+    const d = this.#dave;
+    if (!d) return {};
+    return (typeof d.rtcConfig === 'function' ? d.rtcConfig() : d.constructor?.rtcConfig?.(d.transform)) ?? {};
   }
 
   // resetMedia closes the peer connection; a fresh session re-learns its users.
@@ -537,6 +643,9 @@ export class VoiceConnection extends EventTarget {
     this.#seq = -1;
     this.#session = false;
     this.#said = null;
+    for (const u of this.users.values()) if (u.ssrc) this.#dave?.forgetSSRC(u.ssrc);
+    this.#announced.clear();
+    this.#daveMembers();
     for (const id of [...this.users.keys()]) {
       this.users.delete(id);
       this.#emit('leave', { userId: id });
@@ -592,7 +701,7 @@ export class VoiceConnection extends EventTarget {
       }
       this.#dirty = true;
       if (spare > 0) spare--;
-      else this.#pool.push({ t: this.pc.addTransceiver('audio', { direction: 'recvonly' }) });
+      else this.#pool.push({ t: this.#receiver(this.pc) });
     }
   }
 
