@@ -107,6 +107,15 @@ func (s *Service) pickEndpoint(ctx context.Context, c model.Channel) (string, er
 	if err != nil {
 		return "", fmt.Errorf("%w: %v", ErrNoVoice, err)
 	}
+	if node.State == voicectl.NodeDraining {
+		// The channel's node drains: its members are being moved, and
+		// a joiner goes where they go (if any other node takes it).
+		req.From = node.ID
+		if moved, err := s.cfg.Registry.Place(ctx, req); err == nil {
+			node = moved
+		}
+	}
+	s.placed.set(req.Channel, node.ID)
 	return node.Endpoint, nil
 }
 
