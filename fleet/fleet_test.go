@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -270,5 +271,45 @@ func TestPlacementRace(t *testing.T) {
 		rounds, wins["r"], wins["j"], (elapsed / rounds).Round(time.Microsecond))
 	if wins["r"] == 0 || wins["j"] == 0 {
 		t.Logf("one side won every race (scheduling): the check still holds")
+	}
+}
+
+// TestRequestDrain: `parley voice drain` reaches the node's Member
+// (OnDrain, once); a node not registered is ErrNoNode.
+func TestRequestDrain(t *testing.T) {
+	testkit.NoLeaks(t)
+	etcd := testetcd.Start(t)
+	prefix := newPrefix()
+	registered, drained := make(chan struct{}, 1), make(chan struct{}, 2)
+	m, err := NewMember(MemberConfig{Endpoints: []string{etcd.Endpoint}, Prefix: prefix, TTL: testTTL,
+		Node:      voicectl.Node{ID: "n1", Region: "rotterdam", Endpoint: "n1.example:443"},
+		OnServing: func() { registered <- struct{}{} }, OnDrain: func() { drained <- struct{}{} }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Close(context.Background()) })
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	<-registered
+	ctx := context.Background()
+	if err := RequestDrain(ctx, []string{etcd.Endpoint}, prefix, "n2"); !errors.Is(err, ErrNoNode) {
+		t.Fatalf("drain of an unknown node: %v", err)
+	}
+	for range 2 {
+		if err := RequestDrain(ctx, []string{etcd.Endpoint}, prefix, "n1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case <-drained:
+	case <-time.After(10 * time.Second):
+		t.Fatal("OnDrain not called")
+	}
+	if err := m.SetState(ctx, voicectl.NodeDraining); err != nil { // a marker: the Member's loop ran past both puts
+		t.Fatal(err)
+	}
+	if len(drained) != 0 {
+		t.Fatal("OnDrain called twice for one registration")
 	}
 }

@@ -25,6 +25,7 @@ func seenKey(prefix string) string               { return prefix + "seen/" }
 func placementsKey(prefix string) string         { return prefix + "placements/" }
 func nodeKey(prefix, id string) string           { return nodesKey(prefix) + id }
 func placementKey(prefix, channel string) string { return placementsKey(prefix) + channel }
+func drainKey(prefix, id string) string          { return prefix + "drain/" + id }
 
 // decodeRecord reads a node's record and checks what placement and
 // VOICE_SERVER_UPDATE rely on: an ID, a host:port endpoint, a known

@@ -1,6 +1,7 @@
 package fleet
 
 import (
+	stdcmp "cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -334,7 +335,7 @@ func (r *Registry) Place(ctx context.Context, req voicectl.PlaceRequest) (voicec
 				r.metrics.placements.WithLabelValues("no_node").Inc()
 				return voicectl.Node{}, chooseErr
 			}
-			r.placed("placed", start)
+			r.placed(stdcmp.Or(movedLabel(req), "placed"), start)
 			return choice, nil
 		}
 		kvs := resp.Responses[0].GetResponseRange().Kvs
@@ -362,13 +363,21 @@ func (r *Registry) Place(ctx context.Context, req voicectl.PlaceRequest) (voicec
 			return voicectl.Node{}, fmt.Errorf("fleet: re-place %s: %w", req.Channel, err)
 		}
 		if resp.Succeeded {
-			r.placed("replaced", start)
+			r.placed(stdcmp.Or(movedLabel(req), "replaced"), start)
 			return choice, nil
 		}
 		// Another control plane changed the placement: read it again.
 	}
 	r.metrics.placements.WithLabelValues("error").Inc()
 	return voicectl.Node{}, fmt.Errorf("fleet: place %s: too much contention", req.Channel)
+}
+
+// movedLabel is the placements_total result of a move (PlaceRequest.From).
+func movedLabel(req voicectl.PlaceRequest) string {
+	if req.From != "" {
+		return "moved"
+	}
+	return ""
 }
 
 func (r *Registry) placed(result string, start time.Time) {
