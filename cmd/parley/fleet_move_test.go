@@ -1,0 +1,400 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/parleyhq/parley/fleet"
+	"github.com/parleyhq/parley/internal/datadir"
+	"github.com/parleyhq/parley/internal/testetcd"
+	"github.com/parleyhq/parley/internal/testkit"
+	"github.com/parleyhq/parley/internal/voicetoken"
+	"github.com/parleyhq/parley/voiceclient"
+)
+
+// fleetHarness is etcd, voice nodes sharing one voice key (one region),
+// and a chat node, each a `parley serve` process.
+type fleetHarness struct {
+	t        *testing.T
+	registry string
+	key      []byte
+	ttl      time.Duration
+	pool     *x509.CertPool // trusts every voice node started
+	api, gw  string
+	chatDir  string
+	nodes    map[string]*exec.Cmd
+}
+
+func startFleet(t *testing.T, ttl time.Duration) *fleetHarness {
+	etcd := testetcd.Start(t)
+	h := &fleetHarness{t: t, registry: "etcd://" + etcd.Endpoint, ttl: ttl, pool: x509.NewCertPool(), chatDir: t.TempDir(), nodes: map[string]*exec.Cmd{}}
+	cd, err := datadir.Open(h.chatDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.key, err = cd.Key(voicetoken.KeyName); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// voiceNode starts voice node id in region rotterdam.
+func (h *fleetHarness) voiceNode(id string) {
+	t := h.t
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "keys"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "keys", voicetoken.KeyName+".key"), h.key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd, _ := startServe(t, dir, "--only", "voice", "--registry", h.registry, "--region", "rotterdam", "--node-id", id,
+		"--registry-ttl", h.ttl.String(), "--shutdown-timeout", "15s")
+	d, _ := datadir.Open(dir)
+	pem, err := os.ReadFile(d.CertPath())
+	if err != nil || !h.pool.AppendCertsFromPEM(pem) {
+		t.Fatalf("node %s certificate: %v", id, err)
+	}
+	h.nodes[id] = cmd
+	h.waitNodes(func(ns []fleet.NodeStatus) bool {
+		return slices.ContainsFunc(ns, func(n fleet.NodeStatus) bool { return n.ID == id && n.State == "serving" })
+	}, "node %s serving", id)
+}
+
+func (h *fleetHarness) waitNodes(cond func([]fleet.NodeStatus) bool, msg string, args ...any) {
+	h.t.Helper()
+	testkit.Eventually(h.t, 20*time.Second, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		eps, _ := fleet.ParseURL(h.registry)
+		ns, err := fleet.Status(ctx, eps, "")
+		return err == nil && cond(ns)
+	}, msg, args...)
+}
+
+func (h *fleetHarness) chat() {
+	_, ready := startServe(h.t, h.chatDir, "--only", "chat", "--registry", h.registry, "--region", "rotterdam")
+	h.api, h.gw = ready["api"].(string), ready["gateway"].(string)
+}
+
+// mover is a Go voice client joined through chat's main gateway that
+// follows its VOICE_SERVER_UPDATEs (Conn.Move), sends a frame every
+// 20 ms and records when it hears each other speaker.
+type mover struct {
+	user, session, guild, channel string
+	gw                            *websocket.Conn
+	conn                          atomic.Pointer[voiceclient.Conn]
+	moves                         atomic.Int32
+
+	mu      sync.Mutex
+	last    map[string]time.Time       // speaker -> last frame heard
+	gaps    map[string][]time.Duration // speaker -> inter-arrival gaps over 100 ms
+	heard   map[string]time.Time       // speaker -> first frame after mark
+	markAt  time.Time
+	moveErr error
+}
+
+func (m *mover) onFrame(f voiceclient.Frame) {
+	if f.UserID == "" || f.UserID == m.user {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if last, ok := m.last[f.UserID]; ok && f.Received.Sub(last) > 100*time.Millisecond {
+		m.gaps[f.UserID] = append(m.gaps[f.UserID], f.Received.Sub(last))
+	}
+	if f.Received.After(m.last[f.UserID]) {
+		m.last[f.UserID] = f.Received
+	}
+	if !m.markAt.IsZero() && f.Received.After(m.markAt) {
+		if _, ok := m.heard[f.UserID]; !ok {
+			m.heard[f.UserID] = f.Received
+		}
+	}
+}
+
+// mark starts a measurement: gaps so far are forgotten, and heardAll
+// reports when every speaker was heard after now.
+func (m *mover) mark() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.gaps, m.heard, m.markAt = map[string][]time.Duration{}, map[string]time.Time{}, time.Now()
+}
+
+// heardAll reports whether every speaker was heard after both the mark
+// and after.
+func (m *mover) heardAll(speakers []string, after time.Time) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, s := range speakers {
+		if s != m.user && !m.last[s].After(after) {
+			return false
+		}
+	}
+	return true
+}
+
+// worstGap is the longest silence of each speaker since the mark.
+func (m *mover) worstGap(speakers []string) map[string]time.Duration {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := map[string]time.Duration{}
+	for _, s := range speakers {
+		if s == m.user {
+			continue
+		}
+		var worst time.Duration
+		for _, g := range m.gaps[s] {
+			worst = max(worst, g)
+		}
+		out[s] = worst
+	}
+	return out
+}
+
+// joinMover registers a user, joins Lounge and follows moves until ctx ends.
+func (h *fleetHarness) joinMover(ctx context.Context, wg *sync.WaitGroup, name string) *mover {
+	t := h.t
+	var reg struct {
+		Token  string `json:"token"`
+		UserID string `json:"user_id"`
+	}
+	if code := chatCall(t, h.api, "POST", "/auth/register", "", map[string]string{"username": name, "password": name + "-password"}, &reg); code != 201 {
+		t.Fatalf("register %d", code)
+	}
+	g := dialChatGateway(t, h.gw, reg.Token, 1|1<<7)
+	var guild struct {
+		ID       string
+		Channels []struct{ ID, Name string }
+	}
+	_ = json.Unmarshal(g.expect("GUILD_CREATE"), &guild)
+	m := &mover{user: reg.UserID, guild: guild.ID, gw: g.ws, last: map[string]time.Time{}, gaps: map[string][]time.Duration{}}
+	for _, c := range guild.Channels {
+		if c.Name == "Lounge" {
+			m.channel = c.ID
+		}
+	}
+	g.send(map[string]any{"op": 4, "d": map[string]any{"guild_id": guild.ID, "channel_id": m.channel, "self_mute": false, "self_deaf": false}})
+	var state struct {
+		SessionID string `json:"session_id"`
+	}
+	_ = json.Unmarshal(g.expect("VOICE_STATE_UPDATE", func(d json.RawMessage) bool { return bytes.Contains(d, []byte(`"user_id":"`+reg.UserID+`"`)) }), &state)
+	m.session = state.SessionID
+	var server struct{ Token, Endpoint string }
+	_ = json.Unmarshal(g.expect("VOICE_SERVER_UPDATE"), &server)
+	dctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	vc, err := voiceclient.Dial(dctx, voiceclient.Config{Endpoint: server.Endpoint, Token: server.Token, SessionID: m.session,
+		UserID: m.user, GuildID: m.guild, ChannelID: m.channel, RootCAs: h.pool, OnFrame: m.onFrame})
+	if err != nil {
+		t.Fatalf("%s joins: %v", name, err)
+	}
+	m.conn.Store(vc)
+	wg.Add(2)
+	go func() { // the main gateway: follow VOICE_SERVER_UPDATE
+		defer wg.Done()
+		for {
+			var msg gwMsg
+			if err := m.gw.ReadJSON(&msg); err != nil {
+				return // the test closed the socket
+			}
+			if msg.Op == 1 {
+				_ = m.gw.WriteJSON(map[string]any{"op": 1, "d": nil})
+			}
+			if msg.T == nil || *msg.T != "VOICE_SERVER_UPDATE" {
+				continue
+			}
+			var s struct{ Token, Endpoint string }
+			_ = json.Unmarshal(msg.D, &s)
+			mctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+			old := m.conn.Load()
+			nc, err := old.Move(mctx, s.Endpoint, s.Token)
+			cancel()
+			if err != nil {
+				m.mu.Lock()
+				m.moveErr = err
+				m.mu.Unlock()
+				continue
+			}
+			m.conn.Store(nc)
+			m.moves.Add(1)
+			_ = old.Close()
+		}
+	}()
+	go func() { // the microphone: a frame every 20 ms on the current connection
+		defer wg.Done()
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		frame := []byte{0xfc, 0xff, 0xfe, 1, 2, 3, 4, 5}
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				_ = m.conn.Load().SendOpus(frame)
+			}
+		}
+	}()
+	return m
+}
+
+// gapReport logs and returns the median and max of the per-listener,
+// per-speaker worst silences since the movers' mark.
+func gapReport(t *testing.T, what string, movers []*mover, speakers []string) (median, worst time.Duration) {
+	var all []time.Duration
+	for _, m := range movers {
+		for s, g := range m.worstGap(speakers) {
+			all = append(all, g)
+			_ = s
+		}
+	}
+	slices.Sort(all)
+	if len(all) == 0 {
+		t.Fatalf("%s: no gaps measured", what)
+	}
+	median, worst = all[len(all)/2], all[len(all)-1]
+	t.Logf("%s: audio gap per listener and speaker (last packet before the move to first after): median %v, max %v, all %v",
+		what, median.Round(time.Millisecond), worst.Round(time.Millisecond), roundAll(all))
+	return median, worst
+}
+
+func roundAll(ds []time.Duration) []string {
+	out := make([]string, len(ds))
+	for i, d := range ds {
+		out[i] = d.Round(time.Millisecond).String()
+	}
+	return out
+}
+
+// TestFleetMoves: two voice nodes and a chat node on etcd; four Go
+// clients talk in Lounge, each following its VOICE_SERVER_UPDATEs.
+// `parley voice drain` of Lounge's node moves the call to the other node
+// (drain: median gap ≤ 500 ms, max ≤ 1.5 s as targets; the test fails
+// at 5×) and the drained node exits; then a third node starts and the
+// call's node is killed (-9): within the lease TTL chat notices, moves
+// the call to the third node, and every listener hears every speaker
+// again (target TTL + 1.5 s).
+func TestFleetMoves(t *testing.T) {
+	const ttl = 2 * time.Second
+	h := startFleet(t, ttl)
+	h.voiceNode("node-a")
+	h.voiceNode("node-b")
+	h.chat()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	var movers []*mover
+	t.Cleanup(func() {
+		cancel()
+		for _, m := range movers {
+			_ = m.gw.Close()
+		}
+		wg.Wait()
+		for _, m := range movers {
+			_ = m.conn.Load().Close()
+		}
+	})
+	var speakers []string
+	for i := range 4 {
+		m := h.joinMover(ctx, &wg, fmt.Sprintf("talker%d", i))
+		movers = append(movers, m)
+		speakers = append(speakers, m.user)
+	}
+	everyoneHears := func(after time.Time, msg string) {
+		t.Helper()
+		testkit.Eventually(t, 30*time.Second, func() bool {
+			for _, m := range movers {
+				if !m.heardAll(speakers, after) {
+					return false
+				}
+			}
+			return true
+		}, "%s", msg)
+	}
+	everyoneHears(time.Now(), "every listener hears every speaker")
+	var placedOn string
+	h.waitNodes(func(ns []fleet.NodeStatus) bool {
+		for _, n := range ns {
+			if n.Load.Participants == 4 {
+				placedOn = n.ID
+				return true
+			}
+		}
+		return false
+	}, "one node carries the four")
+	other := map[string]string{"node-a": "node-b", "node-b": "node-a"}[placedOn]
+
+	// Drain.
+	for _, m := range movers {
+		m.mark()
+	}
+	exited := make(chan error, 1)
+	drained := h.nodes[placedOn]
+	go func() { exited <- drained.Wait() }()
+	start := time.Now()
+	if out, err := parleyCmd(context.Background(), "voice", "drain", "--registry", h.registry, placedOn).CombinedOutput(); err != nil {
+		t.Fatalf("voice drain: %v\n%s", err, out)
+	}
+	h.waitNodes(func(ns []fleet.NodeStatus) bool {
+		for _, n := range ns {
+			if n.ID == other && n.Load.Participants == 4 {
+				return true
+			}
+		}
+		return false
+	}, "the four moved to %s", other)
+	everyoneHears(time.Now(), "every listener hears every speaker after the drain")
+	median, worst := gapReport(t, "drain", movers, speakers)
+	select {
+	case err := <-exited:
+		t.Logf("drained node %s exited %v after the drain began (%v)", placedOn, time.Since(start).Round(time.Millisecond), err)
+	case <-time.After(20 * time.Second):
+		t.Fatalf("drained node %s did not exit", placedOn)
+	}
+	for _, m := range movers {
+		if m.moves.Load() != 1 || m.moveErr != nil {
+			t.Errorf("%s moved %d times (%v), want once", m.user, m.moves.Load(), m.moveErr)
+		}
+	}
+	if median > 5*500*time.Millisecond || worst > 5*1500*time.Millisecond {
+		t.Errorf("drain gaps median %v, max %v: beyond 5x the targets (500 ms, 1.5 s)", median, worst)
+	}
+
+	// Failure: a new node, then kill -9 the call's node.
+	h.voiceNode("node-c")
+	for _, m := range movers {
+		m.mark()
+	}
+	if err := h.nodes[other].Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	h.waitNodes(func(ns []fleet.NodeStatus) bool {
+		for _, n := range ns {
+			if n.ID == "node-c" && n.Load.Participants == 4 {
+				return true
+			}
+		}
+		return false
+	}, "the four moved to node-c after %s was killed", other)
+	everyoneHears(time.Now(), "every listener hears every speaker after the failover")
+	t.Logf("failover: the call was back on node-c %v after kill -9 (TTL %v)", time.Since(killed).Round(time.Millisecond), ttl)
+	median, worst = gapReport(t, "failover", movers, speakers)
+	if worst > 5*(ttl+1500*time.Millisecond) {
+		t.Errorf("failover gap max %v: beyond 5x the target (TTL + 1.5 s = %v)", worst, ttl+1500*time.Millisecond)
+	}
+	_ = median
+}
