@@ -101,7 +101,7 @@ type mover struct {
 
 	mu      sync.Mutex
 	last    map[string]time.Time       // speaker -> last frame heard
-	gaps    map[string][]time.Duration // speaker -> inter-arrival gaps over 100 ms
+	gaps    map[string]time.Duration   // speaker -> longest inter-arrival gap since the mark
 	heard   map[string]time.Time       // speaker -> first frame after mark
 	markAt  time.Time
 	moveErr error
@@ -113,8 +113,8 @@ func (m *mover) onFrame(f voiceclient.Frame) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if last, ok := m.last[f.UserID]; ok && f.Received.Sub(last) > 100*time.Millisecond {
-		m.gaps[f.UserID] = append(m.gaps[f.UserID], f.Received.Sub(last))
+	if last, ok := m.last[f.UserID]; ok && !m.markAt.IsZero() && f.Received.After(m.markAt) {
+		m.gaps[f.UserID] = max(m.gaps[f.UserID], f.Received.Sub(last))
 	}
 	if f.Received.After(m.last[f.UserID]) {
 		m.last[f.UserID] = f.Received
@@ -131,7 +131,7 @@ func (m *mover) onFrame(f voiceclient.Frame) {
 func (m *mover) mark() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.gaps, m.heard, m.markAt = map[string][]time.Duration{}, map[string]time.Time{}, time.Now()
+	m.gaps, m.heard, m.markAt = map[string]time.Duration{}, map[string]time.Time{}, time.Now()
 }
 
 // heardAll reports whether every speaker was heard after both the mark
@@ -156,11 +156,7 @@ func (m *mover) worstGap(speakers []string) map[string]time.Duration {
 		if s == m.user {
 			continue
 		}
-		var worst time.Duration
-		for _, g := range m.gaps[s] {
-			worst = max(worst, g)
-		}
-		out[s] = worst
+		out[s] = m.gaps[s]
 	}
 	return out
 }
@@ -181,7 +177,7 @@ func (h *fleetHarness) joinMover(ctx context.Context, wg *sync.WaitGroup, name s
 		Channels []struct{ ID, Name string }
 	}
 	_ = json.Unmarshal(g.expect("GUILD_CREATE"), &guild)
-	m := &mover{user: reg.UserID, guild: guild.ID, gw: g.ws, last: map[string]time.Time{}, gaps: map[string][]time.Duration{}}
+	m := &mover{user: reg.UserID, guild: guild.ID, gw: g.ws, last: map[string]time.Time{}, gaps: map[string]time.Duration{}}
 	for _, c := range guild.Channels {
 		if c.Name == "Lounge" {
 			m.channel = c.ID
@@ -325,6 +321,25 @@ func TestFleetMoves(t *testing.T) {
 		}, "%s", msg)
 	}
 	everyoneHears(time.Now(), "every listener hears every speaker")
+	// daveGroup checks that the four are one DAVE group (end-to-end
+	// encrypted, one privacy code) other than the one before, and returns
+	// its privacy code.
+	daveGroup := func(before string) string {
+		t.Helper()
+		var code string
+		testkit.Eventually(t, 10*time.Second, func() bool {
+			code = movers[0].conn.Load().DAVE().PrivacyCode
+			for _, m := range movers {
+				st := m.conn.Load().DAVE()
+				if st.ProtocolVersion != 1 || !st.Ready || st.PrivacyCode != code || code == before {
+					return false
+				}
+			}
+			return true
+		}, "the four form one DAVE group (protocol 1), its privacy code not %q", before)
+		return code
+	}
+	code := daveGroup("")
 	var placedOn string
 	h.waitNodes(func(ns []fleet.NodeStatus) bool {
 		for _, n := range ns {
@@ -357,6 +372,7 @@ func TestFleetMoves(t *testing.T) {
 		return false
 	}, "the four moved to %s", other)
 	everyoneHears(time.Now(), "every listener hears every speaker after the drain")
+	code = daveGroup(code)
 	median, worst := gapReport(t, "drain", movers, speakers)
 	select {
 	case err := <-exited:
@@ -391,6 +407,7 @@ func TestFleetMoves(t *testing.T) {
 		return false
 	}, "the four moved to node-c after %s was killed", other)
 	everyoneHears(time.Now(), "every listener hears every speaker after the failover")
+	daveGroup(code)
 	t.Logf("failover: the call was back on node-c %v after kill -9 (TTL %v)", time.Since(killed).Round(time.Millisecond), ttl)
 	median, worst = gapReport(t, "failover", movers, speakers)
 	if worst > 5*(ttl+1500*time.Millisecond) {
