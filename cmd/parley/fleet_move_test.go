@@ -32,7 +32,11 @@ type fleetHarness struct {
 	registry string
 	key      []byte
 	ttl      time.Duration
-	pool     *x509.CertPool // trusts every voice node started
+	pool     *x509.CertPool // trusts the voice nodes' certificate
+	pems     []byte         // the same certificate, PEM
+	cert     string         // its file, and its key's
+	certKey  string
+	noDAVE   bool // movers identify without DAVE
 	api, gw  string
 	chatDir  string
 	nodes    map[string]*exec.Cmd
@@ -48,6 +52,16 @@ func startFleet(t *testing.T, ttl time.Duration) *fleetHarness {
 	if h.key, err = cd.Key(voicetoken.KeyName); err != nil {
 		t.Fatal(err)
 	}
+	// One certificate for every voice node (as a fleet behind one name
+	// would have): Node's TLS stack picks one trusted certificate by
+	// subject and would not try two self-signed ones alike.
+	if _, err := cd.TLSConfig("", ""); err != nil {
+		t.Fatal(err)
+	}
+	h.cert, h.certKey = cd.CertPath(), cd.KeyPath()
+	if h.pems, err = os.ReadFile(h.cert); err != nil || !h.pool.AppendCertsFromPEM(h.pems) {
+		t.Fatalf("fleet certificate: %v", err)
+	}
 	return h
 }
 
@@ -62,12 +76,7 @@ func (h *fleetHarness) voiceNode(id string) {
 		t.Fatal(err)
 	}
 	cmd, _ := startServe(t, dir, "--only", "voice", "--registry", h.registry, "--region", "rotterdam", "--node-id", id,
-		"--registry-ttl", h.ttl.String(), "--shutdown-timeout", "15s")
-	d, _ := datadir.Open(dir)
-	pem, err := os.ReadFile(d.CertPath())
-	if err != nil || !h.pool.AppendCertsFromPEM(pem) {
-		t.Fatalf("node %s certificate: %v", id, err)
-	}
+		"--registry-ttl", h.ttl.String(), "--shutdown-timeout", "15s", "--tls-cert", h.cert, "--tls-key", h.certKey)
 	h.nodes[id] = cmd
 	h.waitNodes(func(ns []fleet.NodeStatus) bool {
 		return slices.ContainsFunc(ns, func(n fleet.NodeStatus) bool { return n.ID == id && n.State == "serving" })
@@ -100,9 +109,9 @@ type mover struct {
 	moves                         atomic.Int32
 
 	mu      sync.Mutex
-	last    map[string]time.Time       // speaker -> last frame heard
-	gaps    map[string]time.Duration   // speaker -> longest inter-arrival gap since the mark
-	heard   map[string]time.Time       // speaker -> first frame after mark
+	last    map[string]time.Time     // speaker -> last frame heard
+	gaps    map[string]time.Duration // speaker -> longest inter-arrival gap since the mark
+	heard   map[string]time.Time     // speaker -> first frame after mark
 	markAt  time.Time
 	moveErr error
 }
@@ -194,7 +203,7 @@ func (h *fleetHarness) joinMover(ctx context.Context, wg *sync.WaitGroup, name s
 	dctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	vc, err := voiceclient.Dial(dctx, voiceclient.Config{Endpoint: server.Endpoint, Token: server.Token, SessionID: m.session,
-		UserID: m.user, GuildID: m.guild, ChannelID: m.channel, RootCAs: h.pool, OnFrame: m.onFrame})
+		UserID: m.user, GuildID: m.guild, ChannelID: m.channel, RootCAs: h.pool, OnFrame: m.onFrame, DisableDAVE: h.noDAVE})
 	if err != nil {
 		t.Fatalf("%s joins: %v", name, err)
 	}
@@ -273,6 +282,22 @@ func roundAll(ds []time.Duration) []string {
 		out[i] = d.Round(time.Millisecond).String()
 	}
 	return out
+}
+
+// nodeCarrying waits for the node carrying n participants and returns its id.
+func (h *fleetHarness) nodeCarrying(n int, not string) string {
+	h.t.Helper()
+	var id string
+	h.waitNodes(func(ns []fleet.NodeStatus) bool {
+		for _, s := range ns {
+			if s.Load.Participants == n && s.ID != not && s.State == "serving" {
+				id = s.ID
+				return true
+			}
+		}
+		return false
+	}, "a node carries %d (not %q)", n, not)
+	return id
 }
 
 // TestFleetMoves: two voice nodes and a chat node on etcd; four Go
