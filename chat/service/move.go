@@ -182,7 +182,8 @@ func (s *Service) handOver(e voicestate.Entry, endpoint string) {
 	}
 	st := cur.State
 	tok := s.cfg.VoiceSigner.Issue(voicetoken.Claims{UserID: st.UserID.String(), GuildID: st.GuildID.String(),
-		ChannelID: st.ChannelID.String(), SessionID: st.SessionID, Expires: time.Now().Add(s.cfg.VoiceTokenTTL).Unix()})
+		ChannelID: st.ChannelID.String(), SessionID: st.SessionID, Expires: time.Now().Add(s.cfg.VoiceTokenTTL).Unix(),
+		Mute: st.Mute, Deaf: st.Deaf})
 	ev := event("VOICE_SERVER_UPDATE", 0, 0, map[string]any{"token": tok, "guild_id": st.GuildID, "endpoint": endpoint})
 	if !s.dispatcher().DispatchSession(cur.GatewaySession, ev) {
 		s.dispatcher().DispatchUser(st.UserID, ev)

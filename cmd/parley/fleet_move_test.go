@@ -37,9 +37,12 @@ type fleetHarness struct {
 	cert     string         // its file, and its key's
 	certKey  string
 	noDAVE   bool // movers identify without DAVE
-	api, gw  string
-	chatDir  string
-	nodes    map[string]*exec.Cmd
+	// beforeJoin, if set, runs for each mover between its registration
+	// and its join (a moderator's PATCH).
+	beforeJoin func(guild, user string)
+	api, gw    string
+	chatDir    string
+	nodes      map[string]*exec.Cmd
 }
 
 func startFleet(t *testing.T, ttl time.Duration) *fleetHarness {
@@ -186,6 +189,9 @@ func (h *fleetHarness) joinMover(ctx context.Context, wg *sync.WaitGroup, name s
 		Channels []struct{ ID, Name string }
 	}
 	_ = json.Unmarshal(g.expect("GUILD_CREATE"), &guild)
+	if h.beforeJoin != nil {
+		h.beforeJoin(guild.ID, reg.UserID)
+	}
 	m := &mover{user: reg.UserID, guild: guild.ID, gw: g.ws, last: map[string]time.Time{}, gaps: map[string]time.Duration{}}
 	for _, c := range guild.Channels {
 		if c.Name == "Lounge" {
@@ -301,7 +307,8 @@ func (h *fleetHarness) nodeCarrying(n int, not string) string {
 }
 
 // TestFleetMoves: two voice nodes and a chat node on etcd; four Go
-// clients talk in Lounge, each following its VOICE_SERVER_UPDATEs.
+// clients talk in Lounge, each following its VOICE_SERVER_UPDATEs, and a
+// fifth, server-muted, talks unheard on every node.
 // `parley voice drain` of Lounge's node moves the call to the other node
 // (drain: median gap ≤ 500 ms, max ≤ 1.5 s as targets; the test fails
 // at 5×) and the drained node exits; then a third node starts and the
@@ -328,11 +335,39 @@ func TestFleetMoves(t *testing.T) {
 			_ = m.conn.Load().Close()
 		}
 	})
+	out, err := parleyCmd(context.Background(), "bot", "create", "--name", "moderator", "--admin", "--data-dir", h.chatDir, "--json").Output()
+	if err != nil {
+		t.Fatalf("bot create: %v", err)
+	}
+	var bot botCreated
+	if err := json.Unmarshal(out, &bot); err != nil {
+		t.Fatal(err)
+	}
 	var speakers []string
 	for i := range 4 {
 		m := h.joinMover(ctx, &wg, fmt.Sprintf("talker%d", i))
 		movers = append(movers, m)
 		speakers = append(speakers, m.user)
+	}
+	// A fifth talks too, server-muted before joining: nobody hears it,
+	// on any node.
+	h.beforeJoin = func(guild, user string) {
+		if code := chatCall(t, h.api, "PATCH", "/guilds/"+guild+"/members/"+user, "Bot "+bot.Token, map[string]any{"mute": true}, nil); code != 200 {
+			t.Fatalf("server mute: %d", code)
+		}
+	}
+	muted := h.joinMover(ctx, &wg, "muted")
+	movers = append(movers, muted)
+	nobodyHearsMuted := func() {
+		t.Helper()
+		for _, m := range movers {
+			m.mu.Lock()
+			_, heard := m.last[muted.user]
+			m.mu.Unlock()
+			if heard {
+				t.Fatalf("%s heard the server-muted member", m.user)
+			}
+		}
 	}
 	everyoneHears := func(after time.Time, msg string) {
 		t.Helper()
@@ -346,6 +381,7 @@ func TestFleetMoves(t *testing.T) {
 		}, "%s", msg)
 	}
 	everyoneHears(time.Now(), "every listener hears every speaker")
+	nobodyHearsMuted()
 	// daveGroup checks that the four are one DAVE group (end-to-end
 	// encrypted, one privacy code) other than the one before, and returns
 	// its privacy code.
@@ -361,20 +397,20 @@ func TestFleetMoves(t *testing.T) {
 				}
 			}
 			return true
-		}, "the four form one DAVE group (protocol 1), its privacy code not %q", before)
+		}, "the five form one DAVE group (protocol 1), its privacy code not %q", before)
 		return code
 	}
 	code := daveGroup("")
 	var placedOn string
 	h.waitNodes(func(ns []fleet.NodeStatus) bool {
 		for _, n := range ns {
-			if n.Load.Participants == 4 {
+			if n.Load.Participants == len(movers) {
 				placedOn = n.ID
 				return true
 			}
 		}
 		return false
-	}, "one node carries the four")
+	}, "one node carries the five")
 	other := map[string]string{"node-a": "node-b", "node-b": "node-a"}[placedOn]
 
 	// Drain.
@@ -390,13 +426,14 @@ func TestFleetMoves(t *testing.T) {
 	}
 	h.waitNodes(func(ns []fleet.NodeStatus) bool {
 		for _, n := range ns {
-			if n.ID == other && n.Load.Participants == 4 {
+			if n.ID == other && n.Load.Participants == len(movers) {
 				return true
 			}
 		}
 		return false
-	}, "the four moved to %s", other)
+	}, "the five moved to %s", other)
 	everyoneHears(time.Now(), "every listener hears every speaker after the drain")
+	nobodyHearsMuted() // the new node admitted it server-muted
 	code = daveGroup(code)
 	median, worst := gapReport(t, "drain", movers, speakers)
 	select {
@@ -425,13 +462,14 @@ func TestFleetMoves(t *testing.T) {
 	killed := time.Now()
 	h.waitNodes(func(ns []fleet.NodeStatus) bool {
 		for _, n := range ns {
-			if n.ID == "node-c" && n.Load.Participants == 4 {
+			if n.ID == "node-c" && n.Load.Participants == len(movers) {
 				return true
 			}
 		}
 		return false
-	}, "the four moved to node-c after %s was killed", other)
+	}, "the five moved to node-c after %s was killed", other)
 	everyoneHears(time.Now(), "every listener hears every speaker after the failover")
+	nobodyHearsMuted()
 	daveGroup(code)
 	t.Logf("failover: the call was back on node-c %v after kill -9 (TTL %v)", time.Since(killed).Round(time.Millisecond), ttl)
 	median, worst = gapReport(t, "failover", movers, speakers)
