@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -312,4 +313,40 @@ func TestRequestDrain(t *testing.T) {
 	if len(drained) != 0 {
 		t.Fatal("OnDrain called twice for one registration")
 	}
+}
+
+// TestPresence: a node publishes who is connected with its load, and the
+// control plane's registry answers Connected from its cache.
+func TestPresence(t *testing.T) {
+	testkit.NoLeaks(t)
+	etcd := testetcd.Start(t)
+	prefix := newPrefix()
+	reg := startRegistry(t, etcd.Endpoint, prefix)
+	var mu sync.Mutex
+	parts := []voicectl.Participant{{ChannelID: "42", UserID: "7"}}
+	m, err := NewMember(MemberConfig{Endpoints: []string{etcd.Endpoint}, Prefix: prefix, TTL: testTTL,
+		Node: voicectl.Node{ID: "n1", Region: "rotterdam", Endpoint: "n1.example:443"},
+		Participants: func() []voicectl.Participant {
+			mu.Lock()
+			defer mu.Unlock()
+			return slices.Clone(parts)
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Close(context.Background()) })
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 10*time.Second, func() bool { return reg.Connected("n1", "42", "7") }, "7 connected to 42 on n1")
+	if reg.Connected("n1", "42", "8") || reg.Connected("n2", "42", "7") || reg.Connected("n1", "43", "7") {
+		t.Fatal("Connected answers for someone not there")
+	}
+	mu.Lock()
+	parts = []voicectl.Participant{{ChannelID: "42", UserID: "8"}}
+	mu.Unlock()
+	if err := m.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 10*time.Second, func() bool { return reg.Connected("n1", "42", "8") && !reg.Connected("n1", "42", "7") }, "8 replaced 7")
 }

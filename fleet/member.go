@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -35,6 +36,10 @@ type MemberConfig struct {
 	LoadInterval time.Duration
 	// Load measures the node's live load (nil: zero).
 	Load func() voicectl.Load
+	// Participants lists who is connected (nil: nobody is published);
+	// published with the load, so control planes know whether a moved
+	// member arrived (voicectl.Presence).
+	Participants func() []voicectl.Participant
 	// OnServing is called once registered (the node may admit sessions);
 	// OnLost when the registry session is lost (the node must serve
 	// nothing: voicenode.Node.SetServing(false)). Both are called from the
@@ -404,7 +409,16 @@ func (m *Member) publish(ctx context.Context, lease clientv3.LeaseID, seen bool)
 		n.Load = m.cfg.Load()
 	}
 	n.Updated = time.Now().UTC().Truncate(time.Millisecond)
-	b, err := json.Marshal(record{Node: n, Lease: int64(lease)})
+	rec := record{Node: n, Lease: int64(lease)}
+	if m.cfg.Participants != nil {
+		for _, p := range m.cfg.Participants() {
+			if len(rec.Present) < maxPresent {
+				rec.Present = append(rec.Present, presenceEntry(p.ChannelID, p.UserID))
+			}
+		}
+		slices.Sort(rec.Present)
+	}
+	b, err := json.Marshal(rec)
 	if err != nil {
 		return err
 	}

@@ -67,6 +67,7 @@ type Registry struct {
 var (
 	_ voicectl.Registry = (*Registry)(nil)
 	_ voicectl.Watcher  = (*Registry)(nil)
+	_ voicectl.Presence = (*Registry)(nil)
 )
 
 // NewRegistry validates cfg and makes the etcd client (which connects
@@ -263,6 +264,14 @@ func (r *Registry) OnLeaving(f func(voicectl.Node)) func() {
 		defer r.mu.Unlock()
 		delete(r.watchers, id)
 	}
+}
+
+// Connected implements voicectl.Presence from the cached records.
+func (r *Registry) Connected(node, channel, user string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := slices.BinarySearch(r.nodes[node].Present, presenceEntry(channel, user))
+	return ok
 }
 
 // records returns the cached records, sorted by id.

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,7 +21,10 @@ import (
 // member's VOICE_STATE_UPDATE still holds and the new node admits it with
 // its stored mute and deafen. Clients switch servers on that event alone
 // (@discordjs/voice, discordgo and voiceclient do); the old node closes
-// whoever stays when it exits.
+// whoever stays when it exits. A moved member not connected to its new
+// node after Config.VoiceMoveTimeout (as the node publishes who is
+// connected: voicectl.Presence) is removed from voice, as a client that
+// never reconnects after its node died would otherwise stay forever.
 
 // mover owns the goroutine that moves channels off leaving nodes: the
 // registry's callback only queues the node (it must not block).
@@ -36,9 +40,28 @@ type mover struct {
 	stop chan struct{}
 	done chan struct{}
 
-	// channels and members count the moves made (metrics).
-	channels, members atomic.Uint64
+	// pending are the moved members not yet seen on their new node,
+	// owned by the mover's goroutine.
+	pending []arrival
+
+	// channels and members count the moves made, removed the members
+	// removed for never arriving (metrics).
+	channels, members, removed atomic.Uint64
 }
+
+// arrival is a moved member expected on its new node by due.
+type arrival struct {
+	state voicestate.Entry
+	node  string
+	due   time.Time
+	// again: a first miss was seen; this is the confirming check.
+	again bool
+}
+
+// presenceGrace confirms a member missing from its new node's list once
+// more after this long (or VoiceMoveTimeout, if shorter): nodes publish who is connected every few seconds
+// (fleet.MemberConfig.LoadInterval, 2 s), so one look may be stale.
+const presenceGrace = 5 * time.Second
 
 func newMover() *mover {
 	return &mover{cancel: func() {}, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
@@ -120,10 +143,20 @@ func (m *mover) enqueue(n voicectl.Node) {
 func (s *Service) runMover() {
 	m := s.mover
 	defer close(m.done)
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
 	for {
+		var due <-chan time.Time
+		if len(m.pending) > 0 {
+			timer.Reset(time.Until(m.pending[0].due))
+			due = timer.C
+		}
 		select {
 		case <-m.stop:
 			return
+		case <-due:
+			s.checkArrivals(time.Now())
+			continue
 		case <-m.wake:
 		}
 		m.mu.Lock()
@@ -135,6 +168,37 @@ func (s *Service) runMover() {
 			s.moveOff(ctx, n)
 			cancel()
 		}
+	}
+}
+
+// checkArrivals removes from voice the moved members due by now that
+// their new node does not list (pending is in due order).
+func (s *Service) checkArrivals(now time.Time) {
+	m := s.mover
+	pres, _ := s.cfg.Registry.(voicectl.Presence)
+	for len(m.pending) > 0 && !m.pending[0].due.After(now) {
+		a := m.pending[0]
+		m.pending = m.pending[1:]
+		st := a.state.State
+		cur, ok := s.voice.Get(st.GuildID, st.UserID)
+		if pres == nil || !ok || cur.State.SessionID != st.SessionID || cur.State.ChannelID == nil || *cur.State.ChannelID != *st.ChannelID ||
+			pres.Connected(a.node, st.ChannelID.String(), st.UserID.String()) {
+			continue // arrived, or left or moved on by itself
+		}
+		if !a.again {
+			a.again, a.due = true, now.Add(min(presenceGrace, s.cfg.VoiceMoveTimeout))
+			i := slices.IndexFunc(m.pending, func(b arrival) bool { return b.due.After(a.due) })
+			if i < 0 {
+				i = len(m.pending)
+			}
+			m.pending = slices.Insert(m.pending, i, a) // kept in due order
+			continue
+		}
+		s.log.Info("moved voice member never reached its new node: removed from voice", "user", st.UserID, "channel", st.ChannelID, "node", a.node)
+		ctx, cancel := context.WithTimeout(context.Background(), voiceCallTimeout)
+		s.leaveVoice(ctx, st.GuildID, st.UserID, true)
+		cancel()
+		m.removed.Add(1)
 	}
 }
 
@@ -168,14 +232,15 @@ func (s *Service) moveOff(ctx context.Context, n voicectl.Node) {
 		s.placed.set(ch.String(), to.ID)
 		s.mover.channels.Add(1)
 		for _, e := range members {
-			s.handOver(e, to.Endpoint)
+			s.handOver(e, to)
 		}
 	}
 }
 
-// handOver sends one member VOICE_SERVER_UPDATE for endpoint: a new
-// token for its voice session, if the session is still the one moved.
-func (s *Service) handOver(e voicestate.Entry, endpoint string) {
+// handOver sends one member VOICE_SERVER_UPDATE for node to: a new token
+// for its voice session, if the session is still the one moved, and
+// expects it there within VoiceMoveTimeout.
+func (s *Service) handOver(e voicestate.Entry, to voicectl.Node) {
 	cur, ok := s.voice.Get(e.State.GuildID, e.State.UserID)
 	if !ok || cur.State.SessionID != e.State.SessionID || cur.State.ChannelID == nil || *cur.State.ChannelID != *e.State.ChannelID {
 		return // left or moved meanwhile: that got its own hand-off
@@ -184,15 +249,18 @@ func (s *Service) handOver(e voicestate.Entry, endpoint string) {
 	tok := s.cfg.VoiceSigner.Issue(voicetoken.Claims{UserID: st.UserID.String(), GuildID: st.GuildID.String(),
 		ChannelID: st.ChannelID.String(), SessionID: st.SessionID, Expires: time.Now().Add(s.cfg.VoiceTokenTTL).Unix(),
 		Mute: st.Mute, Deaf: st.Deaf})
-	ev := event("VOICE_SERVER_UPDATE", 0, 0, map[string]any{"token": tok, "guild_id": st.GuildID, "endpoint": endpoint})
+	ev := event("VOICE_SERVER_UPDATE", 0, 0, map[string]any{"token": tok, "guild_id": st.GuildID, "endpoint": to.Endpoint})
 	if !s.dispatcher().DispatchSession(cur.GatewaySession, ev) {
 		s.dispatcher().DispatchUser(st.UserID, ev)
 	}
 	s.mover.members.Add(1)
+	m := s.mover
+	m.pending = append(m.pending, arrival{state: cur, node: to.ID, due: time.Now().Add(s.cfg.VoiceMoveTimeout)})
 }
 
-// VoiceMoves counts the voice channels moved off leaving nodes and the
-// members handed over to their new nodes.
-func (s *Service) VoiceMoves() (channels, members uint64) {
-	return s.mover.channels.Load(), s.mover.members.Load()
+// VoiceMoves counts the voice channels moved off leaving nodes, the
+// members handed over to their new nodes, and those removed from voice
+// for never reaching it.
+func (s *Service) VoiceMoves() (channels, members, removed uint64) {
+	return s.mover.channels.Load(), s.mover.members.Load(), s.mover.removed.Load()
 }

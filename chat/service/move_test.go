@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"sync"
 	"testing"
 	"time"
 
@@ -85,12 +86,81 @@ func TestMoveOffLeavingNode(t *testing.T) {
 	reg.Upsert(registry.Node{ID: "c", Region: "local", Endpoint: "c.example:443"}, nil)
 	reg.Remove("b")
 	handedTo("c.example:443", 3)
-	if ch, m := s.VoiceMoves(); ch != 2 || m != 5 {
+	if ch, m, _ := s.VoiceMoves(); ch != 2 || m != 5 {
 		t.Fatalf("VoiceMoves = %d channels, %d members; want 2, 5", ch, m)
 	}
 	for u, sess := range users {
 		if e, ok := s.voice.Get(g, u); !ok || e.State.SessionID != sess {
 			t.Fatalf("voice state of %v changed by the move: %+v", u, e)
 		}
+	}
+}
+
+// presenceRegistry is the embedded registry with a presence list.
+type presenceRegistry struct {
+	*registry.Embedded
+	mu      sync.Mutex
+	present map[string]bool // node/channel/user
+}
+
+func (p *presenceRegistry) Connected(node, channel, user string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.present[node+"/"+channel+"/"+user]
+}
+
+// TestMovedMemberNeverArrives: after a move, a member its new node lists
+// stays; one it never lists is removed from voice (VOICE_STATE_UPDATE
+// with no channel) after VoiceMoveTimeout and a confirming look.
+func TestMovedMemberNeverArrives(t *testing.T) {
+	testkit.NoLeaks(t)
+	signer, err := voicetoken.NewSigner(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := &presenceRegistry{Embedded: registry.NewEmbedded(registry.Node{ID: "a", Region: "local", Endpoint: "a.example:443"}), present: map[string]bool{}}
+	s, rec := newTestService(t, func(c *Config) { c.Registry, c.VoiceSigner, c.VoiceMoveTimeout = reg, signer, 100*time.Millisecond })
+	ctx := context.Background()
+	if err := s.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close(ctx) })
+	g := s.DefaultGuild()
+	var lounge model.Snowflake
+	var users []model.Snowflake
+	for _, name := range []string{"arrives", "vanishes"} {
+		u, _, err := s.Register(ctx, name, "hunter2hunter2")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs, _ := s.GuildChannels(u.ID, g)
+		for _, c := range cs {
+			if c.Type == model.ChannelVoice {
+				lounge = c.ID
+			}
+		}
+		if err := s.VoiceStateUpdate(ctx, model.SessionRef{ID: "gw-" + name, UserID: u.ID}, model.VoiceStateRequest{GuildID: g, ChannelID: &lounge}); err != nil {
+			t.Fatal(err)
+		}
+		users = append(users, u.ID)
+	}
+	reg.mu.Lock()
+	reg.present["b/"+lounge.String()+"/"+users[0].String()] = true
+	reg.mu.Unlock()
+	reg.Upsert(registry.Node{ID: "b", Region: "local", Endpoint: "b.example:443"}, nil)
+	reg.Remove("a")
+	testkit.Eventually(t, 5*time.Second, func() bool { _, _, removed := s.VoiceMoves(); return removed == 1 }, "one member removed")
+	if _, ok := s.voice.Get(g, users[1]); ok {
+		t.Fatal("the member who never arrived is still in voice")
+	}
+	if _, ok := s.voice.Get(g, users[0]); !ok {
+		t.Fatal("the member who arrived was removed")
+	}
+	left := false
+	for _, ev := range rec.named("VOICE_STATE_UPDATE") {
+		left = left || (bytes.Contains(ev.Data, []byte(`"user_id":"`+users[1].String()+`"`)) && bytes.Contains(ev.Data, []byte(`"channel_id":null`)))
+	}
+	if !left {
+		t.Fatal("the guild was not told the member left voice")
 	}
 }

@@ -28,7 +28,7 @@ import (
 type fleetFlags struct {
 	registry, region, nodeID *string
 	capacity                 *int
-	ttl                      *time.Duration
+	ttl, moveTimeout         *time.Duration
 }
 
 var fleetF fleetFlags
@@ -38,6 +38,7 @@ func defineFleetFlags(fs *flag.FlagSet) {
 	fleetF.region = cli.String(fs, "region", "PARLEY_REGION", "", "this machine's region: the voice node's rtc_region, and the region chat's users prefer (default: --chat-voice-region)")
 	fleetF.nodeID = cli.String(fs, "node-id", "PARLEY_NODE_ID", "", "the voice node's id in the fleet (default: HOSTNAME-PORT of the voice gateway)")
 	fleetF.capacity = cli.Int(fs, "voice-capacity", "PARLEY_VOICE_CAPACITY", 0, "participants placement puts on this voice node at most (0: no bound)")
+	fleetF.moveTimeout = cli.Duration(fs, "voice-move-timeout", "PARLEY_VOICE_MOVE_TIMEOUT", 30*time.Second, "how long a member of a call moved off a draining or lost voice node has to reach its new node before chat removes it from voice")
 	fleetF.ttl = cli.Duration(fs, "registry-ttl", "PARLEY_REGISTRY_TTL", fleet.DefaultTTL, "lease of a voice node's registration: it leaves the fleet this long after its last keep-alive (whole seconds, at least 2 s)")
 }
 
@@ -77,7 +78,7 @@ func joinFleet(ctx context.Context, env *serveEnv, srv *voicenode.Node, endpoint
 	meter := srv.NewLoadMeter()
 	srv.SetServing(false) // until registered
 	m, err := fleet.NewMember(fleet.MemberConfig{
-		Endpoints: eps, TTL: *fleetF.ttl, Load: meter.Measure,
+		Endpoints: eps, TTL: *fleetF.ttl, Load: meter.Measure, Participants: srv.Participants,
 		Node:      voicectl.Node{ID: id, Region: fleetRegion(), Endpoint: endpoint, Capacity: *fleetF.capacity},
 		OnServing: func() { srv.SetServing(true) }, OnLost: func() { srv.SetServing(false) },
 		OnDrain: env.quit, // `parley voice drain`: as SIGTERM, serve drains the node and exits

@@ -40,9 +40,12 @@ type fleetHarness struct {
 	// beforeJoin, if set, runs for each mover between its registration
 	// and its join (a moderator's PATCH).
 	beforeJoin func(guild, user string)
-	api, gw    string
-	chatDir    string
-	nodes      map[string]*exec.Cmd
+	// stubborn movers ignore VOICE_SERVER_UPDATE (a client that never
+	// reconnects).
+	stubborn bool
+	api, gw  string
+	chatDir  string
+	nodes    map[string]*exec.Cmd
 }
 
 func startFleet(t *testing.T, ttl time.Duration) *fleetHarness {
@@ -97,8 +100,8 @@ func (h *fleetHarness) waitNodes(cond func([]fleet.NodeStatus) bool, msg string,
 	}, msg, args...)
 }
 
-func (h *fleetHarness) chat() {
-	_, ready := startServe(h.t, h.chatDir, "--only", "chat", "--registry", h.registry, "--region", "rotterdam")
+func (h *fleetHarness) chat(extra ...string) {
+	_, ready := startServe(h.t, h.chatDir, append([]string{"--only", "chat", "--registry", h.registry, "--region", "rotterdam"}, extra...)...)
 	h.api, h.gw = ready["api"].(string), ready["gateway"].(string)
 }
 
@@ -110,6 +113,8 @@ type mover struct {
 	gw                            *websocket.Conn
 	conn                          atomic.Pointer[voiceclient.Conn]
 	moves                         atomic.Int32
+	// left is closed when chat tells the guild this member left voice.
+	left chan struct{}
 
 	mu      sync.Mutex
 	last    map[string]time.Time     // speaker -> last frame heard
@@ -192,7 +197,8 @@ func (h *fleetHarness) joinMover(ctx context.Context, wg *sync.WaitGroup, name s
 	if h.beforeJoin != nil {
 		h.beforeJoin(guild.ID, reg.UserID)
 	}
-	m := &mover{user: reg.UserID, guild: guild.ID, gw: g.ws, last: map[string]time.Time{}, gaps: map[string]time.Duration{}}
+	m := &mover{user: reg.UserID, guild: guild.ID, gw: g.ws, last: map[string]time.Time{}, gaps: map[string]time.Duration{}, left: make(chan struct{})}
+	stubborn := h.stubborn
 	for _, c := range guild.Channels {
 		if c.Name == "Lounge" {
 			m.channel = c.ID
@@ -225,7 +231,11 @@ func (h *fleetHarness) joinMover(ctx context.Context, wg *sync.WaitGroup, name s
 			if msg.Op == 1 {
 				_ = m.gw.WriteJSON(map[string]any{"op": 1, "d": nil})
 			}
-			if msg.T == nil || *msg.T != "VOICE_SERVER_UPDATE" {
+			if msg.T != nil && *msg.T == "VOICE_STATE_UPDATE" && bytes.Contains(msg.D, []byte(`"user_id":"`+m.user+`"`)) &&
+				bytes.Contains(msg.D, []byte(`"channel_id":null`)) {
+				close(m.left)
+			}
+			if msg.T == nil || *msg.T != "VOICE_SERVER_UPDATE" || stubborn {
 				continue
 			}
 			var s struct{ Token, Endpoint string }
@@ -314,13 +324,15 @@ func (h *fleetHarness) nodeCarrying(n int, not string) string {
 // at 5×) and the drained node exits; then a third node starts and the
 // call's node is killed (-9): within the lease TTL chat notices, moves
 // the call to the third node, and every listener hears every speaker
-// again (target TTL + 1.5 s).
+// again (target TTL + 1.5 s), but for a member who ignores its
+// VOICE_SERVER_UPDATE: chat removes it from voice after
+// --voice-move-timeout.
 func TestFleetMoves(t *testing.T) {
-	const ttl = 2 * time.Second
+	const ttl, moveTimeout = 2 * time.Second, 3 * time.Second
 	h := startFleet(t, ttl)
 	h.voiceNode("node-a")
 	h.voiceNode("node-b")
-	h.chat()
+	h.chat("--voice-move-timeout", moveTimeout.String())
 
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -451,8 +463,15 @@ func TestFleetMoves(t *testing.T) {
 		t.Errorf("drain gaps median %v, max %v: beyond 5x the targets (500 ms, 1.5 s)", median, worst)
 	}
 
-	// Failure: a new node, then kill -9 the call's node.
+	// Failure: a new node, and a member who will not follow the move;
+	// then kill -9 the call's node.
 	h.voiceNode("node-c")
+	h.beforeJoin, h.stubborn = nil, true
+	stubborn := h.joinMover(ctx, &wg, "stubborn")
+	t.Cleanup(func() { _ = stubborn.gw.Close(); _ = stubborn.conn.Load().Close() }) // before wg.Wait: cleanups run last first
+	h.waitNodes(func(ns []fleet.NodeStatus) bool {
+		return slices.ContainsFunc(ns, func(n fleet.NodeStatus) bool { return n.ID == other && n.Load.Participants == len(movers)+1 })
+	}, "the stubborn member joined on %s", other)
 	for _, m := range movers {
 		m.mark()
 	}
@@ -471,6 +490,19 @@ func TestFleetMoves(t *testing.T) {
 	everyoneHears(time.Now(), "every listener hears every speaker after the failover")
 	nobodyHearsMuted()
 	daveGroup(code)
+	select {
+	case <-stubborn.left:
+		t.Logf("the member who never reconnected was removed from voice %v after kill -9 (--voice-move-timeout %v)", time.Since(killed).Round(time.Millisecond), moveTimeout)
+	case <-time.After(5 * (ttl + moveTimeout)):
+		t.Fatal("the member who never reconnected stayed in voice")
+	}
+	for _, m := range movers {
+		select {
+		case <-m.left:
+			t.Errorf("%s, who moved, was removed from voice", m.user)
+		default:
+		}
+	}
 	t.Logf("failover: the call was back on node-c %v after kill -9 (TTL %v)", time.Since(killed).Round(time.Millisecond), ttl)
 	median, worst = gapReport(t, "failover", movers, speakers)
 	if worst > 5*(ttl+1500*time.Millisecond) {

@@ -92,3 +92,12 @@ type Registry interface {
 type Watcher interface {
 	OnLeaving(f func(Node)) (cancel func())
 }
+
+// Presence is what a Registry may know of who is connected where, as the
+// nodes last published it (every few seconds): the control plane removes
+// from voice a moved member who never reached the new node.
+type Presence interface {
+	// Connected reports whether the user was connected to the channel on
+	// node, as of the node's last publication.
+	Connected(node, channel, user string) bool
+}
