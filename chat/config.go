@@ -36,6 +36,9 @@ type Config struct {
 	// VoiceRegion names the embedded node's region and the region this
 	// control plane's users prefer (default "local").
 	VoiceRegion string
+	// VoiceMoveTimeout is how long a member of a moved call has to reach
+	// its new voice node before it is removed from voice (default 30 s).
+	VoiceMoveTimeout time.Duration
 	// VoiceKey is the voice token HMAC key (datadir key voicetoken.KeyName).
 	VoiceKey []byte
 	// AdminKey authorises local admin routes (`parley bot create`).

@@ -78,7 +78,8 @@ func New(cfg Config) (*Server, error) {
 	}
 	if s.Service, err = service.New(ctx, service.Config{
 		Store: st, Logger: cfg.Logger, Registry: s.Registry, VoiceRegion: cfg.VoiceRegion, Voice: cfg.Voice, VoiceSigner: signer,
-		NoAutoJoin: cfg.NoAutoJoin, PasswordIterations: cfg.PasswordIterations, Attachments: cfg.Attachments,
+		VoiceMoveTimeout: cfg.VoiceMoveTimeout,
+		NoAutoJoin:       cfg.NoAutoJoin, PasswordIterations: cfg.PasswordIterations, Attachments: cfg.Attachments,
 	}); err != nil {
 		return fail(err)
 	}

@@ -2,7 +2,9 @@ package fleet
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -271,4 +273,80 @@ func TestPlacementRace(t *testing.T) {
 	if wins["r"] == 0 || wins["j"] == 0 {
 		t.Logf("one side won every race (scheduling): the check still holds")
 	}
+}
+
+// TestRequestDrain: `parley voice drain` reaches the node's Member
+// (OnDrain, once); a node not registered is ErrNoNode.
+func TestRequestDrain(t *testing.T) {
+	testkit.NoLeaks(t)
+	etcd := testetcd.Start(t)
+	prefix := newPrefix()
+	registered, drained := make(chan struct{}, 1), make(chan struct{}, 2)
+	m, err := NewMember(MemberConfig{Endpoints: []string{etcd.Endpoint}, Prefix: prefix, TTL: testTTL,
+		Node:      voicectl.Node{ID: "n1", Region: "rotterdam", Endpoint: "n1.example:443"},
+		OnServing: func() { registered <- struct{}{} }, OnDrain: func() { drained <- struct{}{} }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Close(context.Background()) })
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	<-registered
+	ctx := context.Background()
+	if err := RequestDrain(ctx, []string{etcd.Endpoint}, prefix, "n2"); !errors.Is(err, ErrNoNode) {
+		t.Fatalf("drain of an unknown node: %v", err)
+	}
+	for range 2 {
+		if err := RequestDrain(ctx, []string{etcd.Endpoint}, prefix, "n1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case <-drained:
+	case <-time.After(10 * time.Second):
+		t.Fatal("OnDrain not called")
+	}
+	if err := m.SetState(ctx, voicectl.NodeDraining); err != nil { // a marker: the Member's loop ran past both puts
+		t.Fatal(err)
+	}
+	if len(drained) != 0 {
+		t.Fatal("OnDrain called twice for one registration")
+	}
+}
+
+// TestPresence: a node publishes who is connected with its load, and the
+// control plane's registry answers Connected from its cache.
+func TestPresence(t *testing.T) {
+	testkit.NoLeaks(t)
+	etcd := testetcd.Start(t)
+	prefix := newPrefix()
+	reg := startRegistry(t, etcd.Endpoint, prefix)
+	var mu sync.Mutex
+	parts := []voicectl.Participant{{ChannelID: "42", UserID: "7"}}
+	m, err := NewMember(MemberConfig{Endpoints: []string{etcd.Endpoint}, Prefix: prefix, TTL: testTTL,
+		Node: voicectl.Node{ID: "n1", Region: "rotterdam", Endpoint: "n1.example:443"},
+		Participants: func() []voicectl.Participant {
+			mu.Lock()
+			defer mu.Unlock()
+			return slices.Clone(parts)
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Close(context.Background()) })
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 10*time.Second, func() bool { return reg.Connected("n1", "42", "7") }, "7 connected to 42 on n1")
+	if reg.Connected("n1", "42", "8") || reg.Connected("n2", "42", "7") || reg.Connected("n1", "43", "7") {
+		t.Fatal("Connected answers for someone not there")
+	}
+	mu.Lock()
+	parts = []voicectl.Participant{{ChannelID: "42", UserID: "8"}}
+	mu.Unlock()
+	if err := m.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 10*time.Second, func() bool { return reg.Connected("n1", "42", "8") && !reg.Connected("n1", "42", "7") }, "8 replaced 7")
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -18,13 +19,24 @@ type record struct {
 	voicectl.Node
 	// Lease is the node's etcd lease: placements on it are put with it.
 	Lease int64 `json:"lease"`
+	// Present lists who is connected, "CHANNEL/USER" (voicectl.Presence),
+	// sorted; at most maxPresent entries.
+	Present []string `json:"present,omitempty"`
 }
+
+// maxPresent bounds a record's presence list (a record stays well under
+// etcd's 1.5 MB request limit).
+const maxPresent = 20000
+
+// presenceEntry is one Present entry.
+func presenceEntry(channel, user string) string { return channel + "/" + user }
 
 func nodesKey(prefix string) string              { return prefix + "nodes/" }
 func seenKey(prefix string) string               { return prefix + "seen/" }
 func placementsKey(prefix string) string         { return prefix + "placements/" }
 func nodeKey(prefix, id string) string           { return nodesKey(prefix) + id }
 func placementKey(prefix, channel string) string { return placementsKey(prefix) + channel }
+func drainKey(prefix, id string) string          { return prefix + "drain/" + id }
 
 // decodeRecord reads a node's record and checks what placement and
 // VOICE_SERVER_UPDATE rely on: an ID, a host:port endpoint, a known
@@ -44,7 +56,10 @@ func decodeRecord(b []byte) (record, error) {
 		return record{}, fmt.Errorf("%w: node %s: unknown state %q", ErrRecord, r.ID, r.State)
 	case r.Capacity < 0 || r.Load.Rooms < 0 || r.Load.Participants < 0 || r.Load.PacketsPerSecond < 0 || r.Load.CPU < 0:
 		return record{}, fmt.Errorf("%w: node %s: negative capacity or load", ErrRecord, r.ID)
+	case len(r.Present) > maxPresent:
+		return record{}, fmt.Errorf("%w: node %s: %d present, at most %d", ErrRecord, r.ID, len(r.Present), maxPresent)
 	}
+	slices.Sort(r.Present) // Connected searches it
 	return r, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -35,11 +36,20 @@ type MemberConfig struct {
 	LoadInterval time.Duration
 	// Load measures the node's live load (nil: zero).
 	Load func() voicectl.Load
+	// Participants lists who is connected (nil: nobody is published);
+	// published with the load, so control planes know whether a moved
+	// member arrived (voicectl.Presence).
+	Participants func() []voicectl.Participant
 	// OnServing is called once registered (the node may admit sessions);
 	// OnLost when the registry session is lost (the node must serve
 	// nothing: voicenode.Node.SetServing(false)). Both are called from the
 	// Member's goroutine, in turn, never at once.
 	OnServing, OnLost func()
+	// OnDrain is called (from the Member's goroutine, once per
+	// registration) when an operator asks the node to drain
+	// (RequestDrain, `parley voice drain`): the node announces draining
+	// (SetState), its calls are moved, and it exits once empty.
+	OnDrain func()
 	// DialTimeout bounds etcd calls (default 5 s).
 	DialTimeout time.Duration
 	// Logger receives structured logs; nil discards them.
@@ -97,8 +107,11 @@ type Member struct {
 	lease   clientv3.LeaseID
 	started bool
 
-	cancel    context.CancelFunc
-	done      chan struct{}
+	cancel context.CancelFunc
+	done   chan struct{}
+	// wg counts the drain watchers (watchDrain), which end with their
+	// registration.
+	wg        sync.WaitGroup
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -168,6 +181,7 @@ func (m *Member) stop() bool {
 	if started {
 		<-m.done
 	}
+	m.wg.Wait()
 	return started
 }
 
@@ -238,7 +252,7 @@ func (m *Member) run(ctx context.Context) {
 		if m.cfg.OnServing != nil {
 			m.cfg.OnServing()
 		}
-		m.keep(ctx, lease, acks)
+		m.keep(ctx, lease, acks, m.watchDrain(kctx))
 		stopKeepAlive()
 		if ctx.Err() != nil {
 			return // Close leaves cleanly with m.lease
@@ -296,7 +310,7 @@ func (m *Member) register(ctx, kctx context.Context) (clientv3.LeaseID, <-chan *
 // being answered for 3/4 of the TTL: before etcd expires the lease (TTL
 // after the last keep-alive it received), so the node stops serving
 // before the control plane can place its channels elsewhere.
-func (m *Member) keep(ctx context.Context, lease clientv3.LeaseID, acks <-chan *clientv3.LeaseKeepAliveResponse) {
+func (m *Member) keep(ctx context.Context, lease clientv3.LeaseID, acks <-chan *clientv3.LeaseKeepAliveResponse, drain <-chan struct{}) {
 	tick := time.NewTicker(m.cfg.LoadInterval)
 	defer tick.Stop()
 	grace := m.cfg.TTL * 3 / 4
@@ -317,6 +331,13 @@ func (m *Member) keep(ctx context.Context, lease clientv3.LeaseID, acks <-chan *
 			continue
 		case <-watchdog.C:
 			return
+		case <-drain:
+			drain = nil
+			m.cfg.Logger.Info("voice node asked to drain", "node", m.cfg.Node.ID)
+			if m.cfg.OnDrain != nil {
+				m.cfg.OnDrain()
+			}
+			continue
 		case <-tick.C:
 		case reply = <-m.refresh:
 		}
@@ -344,6 +365,39 @@ func (m *Member) keep(ctx context.Context, lease clientv3.LeaseID, acks <-chan *
 	}
 }
 
+// watchDrain returns a channel closed when this registration's drain key
+// appears (RequestDrain puts it under the node's lease, so it goes with
+// the registration). The watch ends with ctx; its goroutine is the etcd
+// client's.
+func (m *Member) watchDrain(ctx context.Context) <-chan struct{} {
+	out := make(chan struct{})
+	key := drainKey(m.cfg.Prefix, m.cfg.Node.ID)
+	wch := m.cli.Watch(ctx, key)
+	// The key may have been put between the registration and the watch.
+	gctx, cancel := context.WithTimeout(ctx, m.cfg.DialTimeout)
+	resp, err := m.cli.Get(gctx, key)
+	cancel()
+	if err == nil && len(resp.Kvs) > 0 {
+		close(out)
+		return out
+	}
+	m.wg.Add(1)
+	go func() { // owned by the Member: Close waits on wg
+		defer m.wg.Done()
+		for wr := range wch {
+			for _, ev := range wr.Events {
+				if ev.Type == clientv3.EventTypePut {
+					close(out)
+					for range wch { // until ctx ends the watch
+					}
+					return
+				}
+			}
+		}
+	}()
+	return out
+}
+
 // publish puts the node's record under its lease (and, with seen, the
 // unleased copy that marks it lost once the lease goes).
 func (m *Member) publish(ctx context.Context, lease clientv3.LeaseID, seen bool) error {
@@ -355,7 +409,16 @@ func (m *Member) publish(ctx context.Context, lease clientv3.LeaseID, seen bool)
 		n.Load = m.cfg.Load()
 	}
 	n.Updated = time.Now().UTC().Truncate(time.Millisecond)
-	b, err := json.Marshal(record{Node: n, Lease: int64(lease)})
+	rec := record{Node: n, Lease: int64(lease)}
+	if m.cfg.Participants != nil {
+		for _, p := range m.cfg.Participants() {
+			if len(rec.Present) < maxPresent {
+				rec.Present = append(rec.Present, presenceEntry(p.ChannelID, p.UserID))
+			}
+		}
+		slices.Sort(rec.Present)
+	}
+	b, err := json.Marshal(rec)
 	if err != nil {
 		return err
 	}

@@ -16,7 +16,7 @@ func newRegistryMetrics(reg prometheus.Registerer) *registryMetrics {
 	m := &registryMetrics{
 		placements: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "parley", Subsystem: "fleet", Name: "placements_total",
-			Help: "Voice channel placements: placed (new), kept (existing), replaced (its node gone or its region changed), no_node, error."},
+			Help: "Voice channel placements: placed (new), kept (existing), replaced (its node gone or its region changed), moved (off a draining or lost node), no_node, error."},
 			[]string{"result"}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: "parley", Subsystem: "fleet", Name: "placement_seconds",

@@ -1,6 +1,7 @@
 package fleet
 
 import (
+	stdcmp "cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -53,6 +54,9 @@ type Registry struct {
 	// synced is closed once the first listing is in nodes.
 	synced  chan struct{}
 	started bool
+	// watchers are OnLeaving's callbacks by registration number.
+	watchers map[int]func(voicectl.Node)
+	nextW    int
 
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -60,7 +64,11 @@ type Registry struct {
 	closeErr  error
 }
 
-var _ voicectl.Registry = (*Registry)(nil)
+var (
+	_ voicectl.Registry = (*Registry)(nil)
+	_ voicectl.Watcher  = (*Registry)(nil)
+	_ voicectl.Presence = (*Registry)(nil)
+)
 
 // NewRegistry validates cfg and makes the etcd client (which connects
 // lazily). Nothing runs until Start.
@@ -74,7 +82,7 @@ func NewRegistry(cfg RegistryConfig) (*Registry, error) {
 		return nil, err
 	}
 	return &Registry{cfg: cfg, cli: cli, metrics: newRegistryMetrics(cfg.Metrics), nodes: map[string]record{},
-		synced: make(chan struct{}), cancel: func() {}}, nil
+		synced: make(chan struct{}), cancel: func() {}, watchers: map[int]func(voicectl.Node){}}, nil
 }
 
 // Start starts the watch goroutine and returns at once; Synced tells when
@@ -187,6 +195,7 @@ func (r *Registry) follow(ctx context.Context, rev int64) error {
 				left[id] = true
 			}
 		}
+		var leaving []voicectl.Node // told to the watchers once unlocked
 		r.mu.Lock()
 		for _, ev := range resp.Events {
 			id, ok := strings.CutPrefix(string(ev.Kv.Key), nodesPrefix)
@@ -203,18 +212,32 @@ func (r *Registry) follow(ctx context.Context, rev int64) error {
 					r.cfg.Logger.Warn("fleet: node record skipped", "err", err)
 					continue
 				}
+				if old, had := r.nodes[id]; rec.State == voicectl.NodeDraining && (!had || old.State != voicectl.NodeDraining) {
+					leaving = append(leaving, rec.Node)
+				}
 				r.nodes[id] = rec
 			case clientv3.EventTypeDelete:
-				if _, had := r.nodes[id]; had && !left[id] {
+				if old, had := r.nodes[id]; had && !left[id] {
 					r.metrics.lost.Inc()
 					r.cfg.Logger.Warn("voice node lost", "node", id)
+					old.State, old.Load = voicectl.NodeLost, voicectl.Load{}
+					leaving = append(leaving, old.Node)
 				}
 				delete(r.nodes, id)
 			}
 		}
 		snapshot := maps(r.nodes)
+		watchers := make([]func(voicectl.Node), 0, len(r.watchers))
+		for _, f := range r.watchers {
+			watchers = append(watchers, f)
+		}
 		r.mu.Unlock()
 		r.metrics.setNodes(snapshot)
+		for _, n := range leaving {
+			for _, f := range watchers {
+				f(n)
+			}
+		}
 	}
 	return ctx.Err()
 }
@@ -225,6 +248,30 @@ func maps(m map[string]record) map[string]record {
 		out[k] = v
 	}
 	return out
+}
+
+// OnLeaving implements voicectl.Watcher: f is called from the watch
+// goroutine when a node's record turns draining, and when a node is lost
+// (its key vanished without a clean leave: its lease expired).
+func (r *Registry) OnLeaving(f func(voicectl.Node)) func() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	id := r.nextW
+	r.nextW++
+	r.watchers[id] = f
+	return func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		delete(r.watchers, id)
+	}
+}
+
+// Connected implements voicectl.Presence from the cached records.
+func (r *Registry) Connected(node, channel, user string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := slices.BinarySearch(r.nodes[node].Present, presenceEntry(channel, user))
+	return ok
 }
 
 // records returns the cached records, sorted by id.
@@ -297,7 +344,7 @@ func (r *Registry) Place(ctx context.Context, req voicectl.PlaceRequest) (voicec
 				r.metrics.placements.WithLabelValues("no_node").Inc()
 				return voicectl.Node{}, chooseErr
 			}
-			r.placed("placed", start)
+			r.placed(stdcmp.Or(movedLabel(req), "placed"), start)
 			return choice, nil
 		}
 		kvs := resp.Responses[0].GetResponseRange().Kvs
@@ -325,13 +372,21 @@ func (r *Registry) Place(ctx context.Context, req voicectl.PlaceRequest) (voicec
 			return voicectl.Node{}, fmt.Errorf("fleet: re-place %s: %w", req.Channel, err)
 		}
 		if resp.Succeeded {
-			r.placed("replaced", start)
+			r.placed(stdcmp.Or(movedLabel(req), "replaced"), start)
 			return choice, nil
 		}
 		// Another control plane changed the placement: read it again.
 	}
 	r.metrics.placements.WithLabelValues("error").Inc()
 	return voicectl.Node{}, fmt.Errorf("fleet: place %s: too much contention", req.Channel)
+}
+
+// movedLabel is the placements_total result of a move (PlaceRequest.From).
+func movedLabel(req voicectl.PlaceRequest) string {
+	if req.From != "" {
+		return "moved"
+	}
+	return ""
 }
 
 func (r *Registry) placed(result string, start time.Time) {

@@ -16,7 +16,9 @@ import (
 // after). A revoked session is refused with 4014 and cannot resume; live
 // ones are ended through the Controller (Disconnect). Without an Admitter,
 // or for a guild the control plane does not manage, the token admits and
-// the node's own moderation table applies.
+// the node's own moderation table applies, with the mute and deafen the
+// token carries (a control plane in another process of the fleet issued
+// it: a moved call keeps its server mute and deafen).
 
 // admit returns the moderation a session of claims starts with, or the
 // close error that refuses it, wrapping the control plane's error
@@ -41,7 +43,9 @@ func (s *Server) admit(claims voicetoken.Claims) (voicectl.Moderation, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.moderation[roomKey(claims.GuildID, claims.UserID)], nil
+	m := s.moderation[roomKey(claims.GuildID, claims.UserID)]
+	m.Mute, m.Deaf = m.Mute || claims.Mute, m.Deaf || claims.Deaf // what the control plane stored at issue
+	return m, nil
 }
 
 // moderate changes the node's own moderation of a user.

@@ -150,6 +150,19 @@ func TestAdmission(t *testing.T) {
 	if p, _ := participant(h, "operator"); !p.Deaf {
 		t.Fatalf("unmanaged guild: %+v, want the node's own deafen", p)
 	}
+	// A token from a control plane in another process carries the
+	// server mute and deafen it stored (a moved call keeps them).
+	adm.set("carried", voicectl.Moderation{}, voicectl.ErrNotManaged)
+	c = h.dial("?v=8")
+	c.next(8)
+	c.c, _ = h.creds("carried", "c1")
+	c.c.Mute, c.c.Deaf = true, true
+	c.tk = h.srv.Signer.Issue(c.c)
+	c.send(0, map[string]any{"server_id": "g1", "user_id": "carried", "session_id": c.c.SessionID, "token": c.tk})
+	c.next(2)
+	if p, _ := participant(h, "carried"); !p.Mute || !p.Deaf {
+		t.Fatalf("unmanaged guild, token with mute and deaf: %+v", p)
+	}
 	adm.mu.Lock()
 	defer adm.mu.Unlock()
 	for _, s := range adm.calls {

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"slices"
 	"sync"
 
 	"github.com/parleyhq/parley/internal/voicectl"
@@ -27,14 +28,20 @@ type Embedded struct {
 	loads map[string]LoadFunc
 	// placed maps a channel to the id of its node.
 	placed map[string]string
+	// watchers are OnLeaving's callbacks by registration number.
+	watchers map[int]func(Node)
+	nextW    int
 }
 
-var _ Registry = (*Embedded)(nil)
+var (
+	_ Registry         = (*Embedded)(nil)
+	_ voicectl.Watcher = (*Embedded)(nil)
+)
 
 // NewEmbedded returns a registry of the given nodes (a node whose State is
 // "" is serving).
 func NewEmbedded(nodes ...Node) *Embedded {
-	e := &Embedded{loads: map[string]LoadFunc{}, placed: map[string]string{}}
+	e := &Embedded{loads: map[string]LoadFunc{}, placed: map[string]string{}, watchers: map[int]func(Node){}}
 	for _, n := range nodes {
 		e.Upsert(n, nil)
 	}
@@ -48,44 +55,85 @@ func (e *Embedded) Upsert(n Node, load LoadFunc) {
 		n.State = voicectl.NodeServing
 	}
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	if load != nil {
 		e.loads[n.ID] = load
 	} else {
 		delete(e.loads, n.ID)
 	}
-	for i := range e.nodes {
-		if e.nodes[i].ID == n.ID {
-			e.nodes[i] = n
-			return
+	var was voicectl.NodeState
+	i := slices.IndexFunc(e.nodes, func(o Node) bool { return o.ID == n.ID })
+	if i >= 0 {
+		was = e.nodes[i].State
+		e.nodes[i] = n
+	} else {
+		e.nodes = append(e.nodes, n)
+	}
+	notify := e.leavingLocked(n, was)
+	e.mu.Unlock()
+	notify()
+}
+
+// leavingLocked returns what tells the watchers that n now drains (was
+// its state before), or a no-op.
+func (e *Embedded) leavingLocked(n Node, was voicectl.NodeState) func() {
+	if n.State == was || n.State != voicectl.NodeDraining && n.State != voicectl.NodeLost {
+		return func() {}
+	}
+	fs := make([]func(Node), 0, len(e.watchers))
+	for _, f := range e.watchers {
+		fs = append(fs, f)
+	}
+	return func() {
+		for _, f := range fs {
+			f(n)
 		}
 	}
-	e.nodes = append(e.nodes, n)
+}
+
+// OnLeaving implements voicectl.Watcher: f is called (on the caller's
+// goroutine of SetState, Upsert or Remove) when a node starts draining or
+// is removed (lost).
+func (e *Embedded) OnLeaving(f func(Node)) func() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	id := e.nextW
+	e.nextW++
+	e.watchers[id] = f
+	return func() {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		delete(e.watchers, id)
+	}
 }
 
 // Remove forgets a node (it died); its channels are placed again on their
 // next Place.
 func (e *Embedded) Remove(id string) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	delete(e.loads, id)
-	for i := range e.nodes {
-		if e.nodes[i].ID == id {
-			e.nodes = append(e.nodes[:i], e.nodes[i+1:]...)
-			return
-		}
+	notify := func() {}
+	if i := slices.IndexFunc(e.nodes, func(o Node) bool { return o.ID == id }); i >= 0 {
+		n := e.nodes[i]
+		e.nodes = slices.Delete(e.nodes, i, i+1)
+		was := n.State
+		n.State = voicectl.NodeLost
+		notify = e.leavingLocked(n, was)
 	}
+	e.mu.Unlock()
+	notify()
 }
 
 // SetState changes a node's state (serving or draining).
 func (e *Embedded) SetState(id string, st voicectl.NodeState) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	for i := range e.nodes {
-		if e.nodes[i].ID == id {
-			e.nodes[i].State = st
-		}
+	notify := func() {}
+	if i := slices.IndexFunc(e.nodes, func(o Node) bool { return o.ID == id }); i >= 0 {
+		was := e.nodes[i].State
+		e.nodes[i].State = st
+		notify = e.leavingLocked(e.nodes[i], was)
 	}
+	e.mu.Unlock()
+	notify()
 }
 
 // Nodes lists the nodes with their live load.

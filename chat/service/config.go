@@ -32,6 +32,10 @@ type Config struct {
 	VoiceSigner *voicetoken.Signer
 	// VoiceTokenTTL is a voice token's lifetime (default 1 h).
 	VoiceTokenTTL time.Duration
+	// VoiceMoveTimeout is how long a member of a moved call has to reach
+	// its new node before it is removed from voice (default 30 s; the
+	// registry must know who is connected: voicectl.Presence).
+	VoiceMoveTimeout time.Duration
 	// Attachments keeps the files attached to messages; nil: messages
 	// carry no files (a multipart message is refused).
 	Attachments Attachments
@@ -76,6 +80,9 @@ func (c Config) withDefaults() Config {
 	if c.VoiceTokenTTL == 0 {
 		c.VoiceTokenTTL = time.Hour
 	}
+	if c.VoiceMoveTimeout == 0 {
+		c.VoiceMoveTimeout = 30 * time.Second
+	}
 	if c.TokenIdleTTL == 0 {
 		c.TokenIdleTTL = 30 * 24 * time.Hour
 	}
@@ -95,7 +102,7 @@ func (c Config) Validate() error {
 	switch {
 	case c.Store == nil:
 		return fmt.Errorf("%w: no store", ErrConfig)
-	case c.PasswordIterations < 0 || c.VoiceTokenTTL < 0 || c.TokenIdleTTL < 0 || c.TokenMaxAge < 0,
+	case c.PasswordIterations < 0 || c.VoiceTokenTTL < 0 || c.VoiceMoveTimeout < 0 || c.TokenIdleTTL < 0 || c.TokenMaxAge < 0,
 		c.PasswordHashers < 0 || c.PasswordQueue < 0 || c.PasswordWait < 0:
 		return fmt.Errorf("%w: negative value", ErrConfig)
 	}

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync/atomic"
 
@@ -48,6 +49,11 @@ type Service struct {
 	disp      dispatcherSlot
 	// deleter deletes attachments in the background (Start, Close).
 	deleter *fileDeleter
+	// placed (placements.mu) is the node each voice channel was placed
+	// on; mover (mover.mu) moves channels off leaving nodes (Start,
+	// Close; move.go).
+	placed placements
+	mover  *mover
 }
 
 // New applies the defaults to cfg, validates it and loads the guild graph
@@ -62,7 +68,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		cfg: cfg, st: cfg.Store, log: cfg.Logger, gen: model.NewGenerator(cfg.Worker, 0),
 		accounts: newAccounts(), graph: newGuildGraph(), voice: voicestate.New(), online: newOnlineSet(),
 		hashers: newHasher(cfg.PasswordHashers, cfg.PasswordQueue, cfg.PasswordWait), dummy: dummyHash(cfg.PasswordIterations),
-		deleter: newFileDeleter(cfg.Attachments, cfg.Logger),
+		deleter: newFileDeleter(cfg.Attachments, cfg.Logger), mover: newMover(),
 	}
 	if err := s.seed(ctx); err != nil {
 		return nil, err
@@ -73,11 +79,13 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	return s, nil
 }
 
-// Start starts the service's one goroutine, the attachment deleter, and
-// returns at once. A Service that is never started deletes attachments
-// on the caller's goroutine instead.
+// Start starts the service's goroutines, the attachment deleter and, when
+// the registry is a voicectl.Watcher, the mover of voice calls (move.go),
+// and returns at once. A Service that is never started deletes
+// attachments on the caller's goroutine instead, and moves no calls.
 func (s *Service) Start(context.Context) error {
 	s.deleter.start()
+	s.startMover()
 	return nil
 }
 
@@ -85,8 +93,11 @@ func (s *Service) Start(context.Context) error {
 // ctx; past it the rest fail, counted in AttachmentDeleteFailures) and its
 // goroutine has ended when Close returns. Later deletions are dropped
 // (counted). It returns ctx's error if the grace was cut short, and is
-// idempotent. The transports must be closed first.
-func (s *Service) Close(ctx context.Context) error { return s.deleter.close(ctx) }
+// idempotent. It also stops the mover (a move under way finishes). The
+// transports must be closed first.
+func (s *Service) Close(ctx context.Context) error {
+	return errors.Join(s.closeMover(ctx), s.deleter.close(ctx))
+}
 
 // AttachmentDeleteFailures counts attachment deletions that failed, or
 // were dropped because the service was closed: files left in the store.

@@ -11,6 +11,7 @@ import (
 	"github.com/parleyhq/parley/chat/model"
 	"github.com/parleyhq/parley/chat/voicestate"
 	"github.com/parleyhq/parley/internal/voicectl"
+	"github.com/parleyhq/parley/internal/voicetoken"
 )
 
 // VoiceStateUpdate handles gateway op 4 (shared/docs/voice-protocol.md §4):
@@ -68,8 +69,10 @@ func (s *Service) joinVoice(ctx context.Context, guild, user model.Snowflake, se
 	change, err := s.voice.Join(voicestate.JoinRequest{Guild: guild, User: user, Channel: channel,
 		SelfMute: selfMute, SelfDeaf: selfDeaf, GatewaySession: gwSession,
 		Mute: v.member.Mute, Deaf: v.member.Deaf, Limit: limit}, func() string {
-		claims, tok := s.cfg.VoiceSigner.IssueFor(user.String(), guild.String(), channel.String(), s.cfg.VoiceTokenTTL, time.Now())
-		token = tok
+		claims := voicetoken.Claims{UserID: user.String(), GuildID: guild.String(), ChannelID: channel.String(),
+			SessionID: voicetoken.NewSessionID(), Expires: time.Now().Add(s.cfg.VoiceTokenTTL).Unix(),
+			Mute: v.member.Mute, Deaf: v.member.Deaf}
+		token = s.cfg.VoiceSigner.Issue(claims)
 		return claims.SessionID
 	})
 	if errors.Is(err, voicestate.ErrChannelFull) {
@@ -107,6 +110,15 @@ func (s *Service) pickEndpoint(ctx context.Context, c model.Channel) (string, er
 	if err != nil {
 		return "", fmt.Errorf("%w: %v", ErrNoVoice, err)
 	}
+	if node.State == voicectl.NodeDraining {
+		// The channel's node drains: its members are being moved, and
+		// a joiner goes where they go (if any other node takes it).
+		req.From = node.ID
+		if moved, err := s.cfg.Registry.Place(ctx, req); err == nil {
+			node = moved
+		}
+	}
+	s.placed.set(req.Channel, node.ID)
 	return node.Endpoint, nil
 }
 

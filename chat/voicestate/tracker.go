@@ -158,6 +158,19 @@ func (t *Tracker) Guild(guild model.Snowflake) []Entry {
 	return out
 }
 
+// All returns every entry.
+func (t *Tracker) All() []Entry {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []Entry
+	for _, g := range t.guilds {
+		for _, e := range g {
+			out = append(out, *e)
+		}
+	}
+	return out
+}
+
 // InChannel returns the users in a channel.
 func (t *Tracker) InChannel(guild, channel model.Snowflake) []model.Snowflake {
 	var out []model.Snowflake

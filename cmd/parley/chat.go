@@ -143,6 +143,7 @@ func startChat(ctx context.Context, env *serveEnv) (*running, error) {
 	}
 	cfg.VoiceEndpoint = env.voiceEndpoint
 	cfg.VoiceRegion = fleetRegion()
+	cfg.VoiceMoveTimeout = *fleetF.moveTimeout
 	reg, err := fleetRegistry(ctx, env)
 	if err != nil {
 		return nil, err
@@ -219,5 +220,11 @@ func registerChatMetrics(reg *prometheus.Registry, srv *chat.Server) {
 			func() float64 { return float64(srv.API.Stats().FilesDiscarded) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_chat_attachment_delete_failures_total", Help: "Attachment deletions (a message's, a channel's) that failed or were dropped at shutdown: files left in the store."},
 			func() float64 { return float64(srv.Service.AttachmentDeleteFailures()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_chat_voice_moved_channels_total", Help: "Voice channels moved off a draining or lost voice node."},
+			func() float64 { c, _, _ := srv.Service.VoiceMoves(); return float64(c) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_chat_voice_moved_members_total", Help: "Members of moved voice channels sent VOICE_SERVER_UPDATE for their new node."},
+			func() float64 { _, m, _ := srv.Service.VoiceMoves(); return float64(m) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_chat_voice_move_removed_total", Help: "Members of moved voice calls removed from voice for not reaching their new node in time."},
+			func() float64 { _, _, r := srv.Service.VoiceMoves(); return float64(r) }),
 	)
 }

@@ -28,7 +28,7 @@ import (
 type fleetFlags struct {
 	registry, region, nodeID *string
 	capacity                 *int
-	ttl                      *time.Duration
+	ttl, moveTimeout         *time.Duration
 }
 
 var fleetF fleetFlags
@@ -38,6 +38,7 @@ func defineFleetFlags(fs *flag.FlagSet) {
 	fleetF.region = cli.String(fs, "region", "PARLEY_REGION", "", "this machine's region: the voice node's rtc_region, and the region chat's users prefer (default: --chat-voice-region)")
 	fleetF.nodeID = cli.String(fs, "node-id", "PARLEY_NODE_ID", "", "the voice node's id in the fleet (default: HOSTNAME-PORT of the voice gateway)")
 	fleetF.capacity = cli.Int(fs, "voice-capacity", "PARLEY_VOICE_CAPACITY", 0, "participants placement puts on this voice node at most (0: no bound)")
+	fleetF.moveTimeout = cli.Duration(fs, "voice-move-timeout", "PARLEY_VOICE_MOVE_TIMEOUT", 30*time.Second, "how long a member of a call moved off a draining or lost voice node has to reach its new node before chat removes it from voice")
 	fleetF.ttl = cli.Duration(fs, "registry-ttl", "PARLEY_REGISTRY_TTL", fleet.DefaultTTL, "lease of a voice node's registration: it leaves the fleet this long after its last keep-alive (whole seconds, at least 2 s)")
 }
 
@@ -77,10 +78,11 @@ func joinFleet(ctx context.Context, env *serveEnv, srv *voicenode.Node, endpoint
 	meter := srv.NewLoadMeter()
 	srv.SetServing(false) // until registered
 	m, err := fleet.NewMember(fleet.MemberConfig{
-		Endpoints: eps, TTL: *fleetF.ttl, Load: meter.Measure,
+		Endpoints: eps, TTL: *fleetF.ttl, Load: meter.Measure, Participants: srv.Participants,
 		Node:      voicectl.Node{ID: id, Region: fleetRegion(), Endpoint: endpoint, Capacity: *fleetF.capacity},
 		OnServing: func() { srv.SetServing(true) }, OnLost: func() { srv.SetServing(false) },
-		Logger: env.log.With("component", "fleet"), Metrics: env.metrics,
+		OnDrain: env.quit, // `parley voice drain`: as SIGTERM, serve drains the node and exits
+		Logger:  env.log.With("component", "fleet"), Metrics: env.metrics,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("--registry: %w", err)
@@ -91,6 +93,48 @@ func joinFleet(ctx context.Context, env *serveEnv, srv *voicenode.Node, endpoint
 	}
 	return m, nil
 }
+
+// drainNode moves the node's calls away before it leaves (SIGTERM or
+// `parley voice drain`): it announces draining, so that no new call is
+// placed here and the control planes move every call it holds (each
+// member gets VOICE_SERVER_UPDATE for another node and leaves this one),
+// and waits until no one is connected, within ctx (the shutdown timeout)
+// less a second for closing; whoever stays then is closed with 4022
+// (call terminated: the voice server changed).
+func drainNode(ctx context.Context, env *serveEnv, srv *voicenode.Node, m *fleet.Member) {
+	n := len(srv.Participants())
+	if n == 0 {
+		return
+	}
+	start := time.Now()
+	log := env.log.With("component", "fleet")
+	if err := m.SetState(ctx, voicectl.NodeDraining); err != nil {
+		log.Warn("drain: could not announce draining", "err", err)
+		return
+	}
+	log.Info("draining: moving calls to other nodes", "participants", n)
+	until, ok := ctx.Deadline()
+	if !ok {
+		until = time.Now().Add(fleetDrainDefault)
+	}
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for time.Now().Before(until.Add(-time.Second)) {
+		if n = len(srv.Participants()); n == 0 {
+			log.Info("drained", "took", time.Since(start).Round(time.Millisecond))
+			return
+		}
+		select {
+		case <-tick.C:
+		case <-time.After(time.Until(until.Add(-time.Second))):
+		}
+	}
+	log.Warn("drain: participants stayed; closing them (4022)", "participants", n, "took", time.Since(start).Round(time.Millisecond))
+	srv.SetServing(false)
+}
+
+// fleetDrainDefault bounds a drain whose context has no deadline.
+const fleetDrainDefault = 30 * time.Second
 
 // fleetRegistry is chat's view of the fleet with --registry (nil without).
 func fleetRegistry(ctx context.Context, env *serveEnv) (*fleet.Registry, error) {
@@ -112,6 +156,30 @@ func fleetRegistry(ctx context.Context, env *serveEnv) (*fleet.Registry, error) 
 func init() {
 	register(&command{name: "fleet status", summary: "list the voice fleet's nodes: region, state, load, rooms (reads etcd)", run: runFleetStatus})
 	register(&command{name: "voice nodes", summary: "the same as fleet status", run: runFleetStatus})
+	register(&command{name: "voice drain", summary: "drain a voice node: its calls move to other nodes, then it exits (reads and writes etcd)", run: runVoiceDrain})
+}
+
+func runVoiceDrain(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("voice drain", flag.ContinueOnError)
+	reg := cli.String(fs, "registry", "PARLEY_REGISTRY", "", "the fleet's registry, etcd://HOST:PORT[,HOST:PORT...] (required)")
+	node, err := cli.ParseOneArg(fs, args)
+	if err != nil {
+		return err
+	}
+	if *reg == "" || node == "" {
+		return cli.Usagef("usage: parley voice drain --registry etcd://HOST:PORT NODE")
+	}
+	eps, err := fleet.ParseURL(*reg)
+	if err != nil {
+		return cli.Usagef("--registry: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := fleet.RequestDrain(ctx, eps, "", node); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "asked %s to drain: its calls move to other nodes, then it exits\n", node)
+	return nil
 }
 
 func runFleetStatus(ctx context.Context, args []string, stdout io.Writer) error {

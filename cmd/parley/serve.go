@@ -82,6 +82,8 @@ type serveEnv struct {
 	public *publicHost
 	// webBase is the web origin's public base URL; see webURL.
 	webBase atomic.Pointer[string]
+	// quit ends serve as SIGTERM does (a voice node asked to drain).
+	quit context.CancelFunc
 	// mediaBase is the media listener's public base URL
 	// (--media-public-url, else http://ADDR), set once media runs; see
 	// attachmentBase.
@@ -238,8 +240,10 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 	for _, n := range splitComma(*only) {
 		selected[n] = true
 	}
+	ctx, quit := context.WithCancel(ctx)
+	defer quit()
 	env := &serveEnv{dir: dir, log: log, tls: tcfg, metrics: reg, dev: *dev, addrs: map[string]string{}, admission: &admissionProxy{},
-		public: public, selected: selected}
+		public: public, selected: selected, quit: quit}
 	_ = dir.RemoveReady()
 
 	defer env.closeBound()

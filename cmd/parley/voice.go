@@ -99,7 +99,8 @@ func init() {
 				stop: func(ctx context.Context) error {
 					var err error
 					if member != nil {
-						err = member.Close(ctx) // leave first: no placement lands here while closing
+						drainNode(ctx, env, srv, member) // its calls move to other nodes first
+						err = member.Close(ctx)          // leave first: no placement lands here while closing
 					}
 					return errors.Join(err, srv.Close(ctx))
 				},

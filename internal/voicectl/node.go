@@ -66,6 +66,9 @@ type PlaceRequest struct {
 	// Preferred is the first joiner's preferred region, used when Region
 	// is "" (in `parley serve`: the chat node's --region).
 	Preferred string
+	// From, when set, is the node the channel is moved off (draining or
+	// lost): a placement there no longer stands, whatever its state.
+	From string
 }
 
 // Registry is the control plane's view of the fleet.
@@ -78,4 +81,23 @@ type Registry interface {
 	// set and has a node), else a new one chosen by Choose and stored so
 	// that no two control planes place one channel twice.
 	Place(ctx context.Context, req PlaceRequest) (Node, error)
+}
+
+// Watcher is what a Registry offers a control plane that moves calls:
+// OnLeaving registers f, called with a node each time it starts draining
+// (State NodeDraining) or is lost (State NodeLost: its lease expired);
+// the control plane then moves the channels it placed there (PlaceRequest.From).
+// f is called from the registry's goroutine and must not block. The
+// returned function unregisters f.
+type Watcher interface {
+	OnLeaving(f func(Node)) (cancel func())
+}
+
+// Presence is what a Registry may know of who is connected where, as the
+// nodes last published it (every few seconds): the control plane removes
+// from voice a moved member who never reached the new node.
+type Presence interface {
+	// Connected reports whether the user was connected to the channel on
+	// node, as of the node's last publication.
+	Connected(node, channel, user string) bool
 }

@@ -51,10 +51,11 @@ func better(a, b Node, target string) bool {
 
 // Keeps reports whether an existing placement on n still stands for req:
 // n is known (serving or draining: a draining node keeps its rooms until
-// they are moved) and, when req.Region is set and some serving node is
-// in it, n is in it (the channel's rtc_region changed).
+// they are moved) and not req.From (the node the channel moves off),
+// and, when req.Region is set and some serving node is in it, n is in it
+// (the channel's rtc_region changed).
 func Keeps(n Node, nodes []Node, req PlaceRequest) bool {
-	if n.State != NodeServing && n.State != NodeDraining {
+	if n.State != NodeServing && n.State != NodeDraining || n.ID == req.From {
 		return false
 	}
 	if req.Region == "" || n.Region == req.Region {

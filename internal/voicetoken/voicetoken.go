@@ -43,6 +43,12 @@ type Claims struct {
 	ChannelID string `json:"c"`
 	SessionID string `json:"s"`
 	Expires   int64  `json:"exp"` // Unix seconds
+	// Mute and Deaf are the server mute and deafen the control plane
+	// stored when it issued the token: a voice node that cannot ask the
+	// control plane (another process of the fleet) starts the session
+	// with them.
+	Mute bool `json:"m,omitempty"`
+	Deaf bool `json:"d,omitempty"`
 }
 
 // Signer issues and verifies tokens with one HMAC key.

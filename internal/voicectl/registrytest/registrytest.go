@@ -148,6 +148,50 @@ var cases = []struct {
 			t.Fatalf("old channel moved to %s: a draining node keeps its rooms until they are moved", got)
 		}
 	}},
+	{"moved off a draining node", func(t *testing.T, h Harness) {
+		d := node("d", "rotterdam", 0)
+		join(t, h, d, node("s", "rotterdam", 9), node("j", "japan", 0))
+		if got := place(t, h.Registry, "1", "rotterdam", ""); got != "d" {
+			t.Fatalf("placed on %s, want d", got)
+		}
+		d.State = voicectl.NodeDraining
+		join(t, h, d, node("s", "rotterdam", 9), node("j", "japan", 0))
+		req := voicectl.PlaceRequest{Channel: "1", Region: "rotterdam", From: "d"}
+		for range 2 { // a second mover (another control plane) finds it moved
+			if n, err := h.Registry.Place(context.Background(), req); err != nil || n.ID != "s" {
+				t.Fatalf("moving off d: %v, %v; want s (same region, though busier than japan's)", n.ID, err)
+			}
+		}
+		if got := place(t, h.Registry, "1", "rotterdam", ""); got != "s" {
+			t.Fatalf("after the move the channel is on %s, want s", got)
+		}
+	}},
+	{"watcher reports draining and lost nodes", func(t *testing.T, h Harness) {
+		w, ok := h.Registry.(voicectl.Watcher)
+		if !ok {
+			t.Skip("registry is not a voicectl.Watcher")
+		}
+		got := make(chan voicectl.Node, 8)
+		cancel := w.OnLeaving(func(n voicectl.Node) { got <- n })
+		defer cancel()
+		d := node("d", "rotterdam", 0)
+		join(t, h, d, node("x", "rotterdam", 0))
+		d.State = voicectl.NodeDraining
+		join(t, h, d, node("x", "rotterdam", 0))
+		h.Leave(t, "x")
+		want := map[string]voicectl.NodeState{"d": voicectl.NodeDraining, "x": voicectl.NodeLost}
+		for range want {
+			select {
+			case n := <-got:
+				if want[n.ID] != n.State {
+					t.Fatalf("OnLeaving(%s, %s), want %v", n.ID, n.State, want)
+				}
+				delete(want, n.ID)
+			case <-time.After(10 * time.Second):
+				t.Fatalf("OnLeaving not called for %v", want)
+			}
+		}
+	}},
 	{"placement sticks", func(t *testing.T, h Harness) {
 		join(t, h, node("a", "rotterdam", 0), node("b", "rotterdam", 5))
 		if got := place(t, h.Registry, "1", "", "rotterdam"); got != "a" {

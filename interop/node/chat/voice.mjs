@@ -7,7 +7,9 @@
 //
 // Usage: node voice.mjs API_BASE BOT_TOKEN FILE.ogg
 // stdout (JSON lines): ready {user, guild, channel} | joined {mode, ssrc} |
-//                      played | left | error {where, error}
+//                      played | left | error {where, error} |
+//                      state {from, to} (each VoiceConnection status change:
+//                      a moved call goes ready -> connecting -> ready)
 // stdin: "join", "play", "leave"
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -64,6 +66,9 @@ rl.on('line', async (line) => {
         daveEncryption: false,
       });
       connection.on('error', (e) => fail('connection', e));
+      connection.on('stateChange', (a, b) => {
+        if (a.status !== b.status) out({ event: 'state', from: a.status, to: b.status });
+      });
       connection.subscribe(player);
       await entersState(connection, VoiceConnectionStatus.Ready, 20_000);
       const net = connection.state.networking?.state;
