@@ -67,12 +67,20 @@ type daveBench struct {
 	// WebCrypto AES-128-GCM (8-byte tag) encrypt+decrypt of the same
 	// frame, awaited one at a time: the comparison for big frames.
 	WebCryptoMs []float64 `json:"webcrypto_per_ms"`
+	// The split path (web/dave/bigframes.js): the same frame sealed and
+	// opened through WebCrypto, nonces, keys and layout in dave.wasm.
+	Split struct {
+		PerMs []float64 `json:"per_ms"`
+		OK    int       `json:"ok"`
+	} `json:"split"`
 }
 
 // TestBrowserDAVECost measures, in headless Chromium, the DAVE module's
 // per-frame cost in the media Worker: encrypt+decrypt of an Opus-sized
 // frame (100 B; target ≤ 100 µs) and of a video-sized one (10 KB)
-// through the Go path, as a distribution (the page is cross-origin
+// through the Go path and through the split path (bigframes.js: WebCrypto
+// for AES-GCM, the rest in dave.wasm), with sizes around bigframes.js's
+// BIG_FRAME threshold, as distributions (the page is cross-origin
 // isolated, so performance.now() has 5 µs resolution, not 100 µs), and
 // the module's size raw and gzipped (target ≤ 1.5 MB). It prints figures
 // and checks only that every frame round-tripped: no timed assertions.
@@ -122,14 +130,16 @@ func TestBrowserDAVECost(t *testing.T) {
 	for _, c := range []struct {
 		size, n int
 		target  string
-	}{{100, 3000, "target ≤ 100 µs"}, {10 * 1024, 500, "WebCrypto only if > 1 ms"}} {
+	}{{100, 3000, "target ≤ 100 µs"}, {512, 500, "below BIG_FRAME"}, {1024, 500, "BIG_FRAME"},
+		{2048, 500, "above BIG_FRAME"}, {10 * 1024, 500, "video-sized: the split path"}} {
 		b := eval[daveBench](p, 2*time.Minute, benchCall(c.n, c.size))
-		if b.OK != b.N {
-			t.Errorf("%d B: %d of %d frames round-tripped", c.size, b.OK, b.N)
+		if b.OK != b.N || b.Split.OK != b.N {
+			t.Errorf("%d B: %d (Go path) and %d (split path) of %d frames round-tripped", c.size, b.OK, b.Split.OK, b.N)
 		}
 		t.Logf("encrypt+decrypt of a %d-byte frame in a Chromium Worker through dave.wasm (%s): mean %.1f µs, %s (n=%d, isolated timer %v; DaveClient.create %.0f ms)",
 			c.size, c.target, b.TotalMs*1000/float64(b.N), distribution(b.PerMs), b.N, b.Isolated, b.LoadMs)
 		t.Logf("  the same through WebCrypto AES-GCM (tagLength 64, awaited; crypto only, no DAVE framing): %s", distribution(b.WebCryptoMs))
+		t.Logf("  the same through the split path (DAVE frame from dave.wasm, AES-GCM by WebCrypto): %s", distribution(b.Split.PerMs))
 	}
 
 	// The client itself: op 4 with version 1 made the MLS worker send its

@@ -34,8 +34,10 @@ type Encryptor struct {
 	ratchet     *KeyRatchet
 	cipher      frameCipher
 	haveCipher  bool
-	gen         uint32 // generation of cipher
-	nonce       uint32 // last truncated nonce used
+	gen         uint32        // generation of cipher
+	key         [KeySize]byte // cipher's key, for the split path (SealJob)
+	keyID       uint64        // cipher's key id (newKeyID)
+	nonce       uint32        // last truncated nonce used
 	passthrough bool
 
 	iv      [gcmNonceSize]byte
@@ -200,6 +202,8 @@ func (e *Encryptor) next() (uint32, frameCipher, error) {
 			e.ratchet.Erase(e.gen)
 		}
 		e.cipher, e.gen, e.haveCipher = c, gen, true
+		e.keyID = newKeyID()
+		copy(e.key[:], key)
 	}
 	return e.nonce, e.cipher, nil
 }

@@ -46,6 +46,9 @@ var (
 	// ErrGenerationTooNew: the frame's key generation is too far ahead of
 	// the newest one seen, or of what the ratchet's age allows.
 	ErrGenerationTooNew = errors.New("dave: key generation too far ahead")
+	// ErrSealedSize: the ciphertext and tag given to FinishSeal do not
+	// match the job's plaintext (or the job was not begun).
+	ErrSealedSize = errors.New("dave: sealed frame does not match its job")
 )
 
 // Key derivation errors.

@@ -57,7 +57,7 @@ func (s *FrameSession) Decrypt(user uint64, frame []byte, emit func(plain []byte
 	s.dmu.Lock()
 	defer s.dmu.Unlock()
 	s.mu.Lock()
-	s.process(user, frame, true)
+	s.process(user, frame, true, nil)
 	s.mu.Unlock()
 	for _, r := range s.res {
 		emit(r.plain, r.ok)
@@ -71,23 +71,27 @@ func (s *FrameSession) Flush(user uint64, emit func(plain []byte, ok bool)) {
 	s.dmu.Lock()
 	defer s.dmu.Unlock()
 	s.mu.Lock()
-	s.process(user, nil, false)
+	s.process(user, nil, false, nil)
 	s.mu.Unlock()
 	for _, r := range s.res {
 		emit(r.plain, r.ok)
 	}
 }
 
+// openFunc opens a DAVE frame with a receiver's Decryptor:
+// (*Decryptor).Decrypt, or the end of a split open (FinishOpen).
+type openFunc func(d *Decryptor, dst, frame []byte) ([]byte, error)
+
 // process fills s.res with the emits for user's held frames and, when cur,
-// frame. Callers hold dmu and mu.
-func (s *FrameSession) process(user uint64, frame []byte, cur bool) {
+// frame, which open (nil: Decrypt) opens. Callers hold dmu and mu.
+func (s *FrameSession) process(user uint64, frame []byte, cur bool, open openFunc) {
 	s.res = s.res[:0]
 	r := s.recv[user]
 	if r == nil {
 		if !cur {
 			return
 		}
-		if plain, ok, done := s.now1(nil, frame); done {
+		if plain, ok, done := s.now1(nil, frame, nil); done {
 			s.emit(plain, ok)
 			return
 		}
@@ -122,7 +126,7 @@ func (s *FrameSession) process(user uint64, frame []byte, cur bool) {
 	if cur {
 		if IsOpusSilence(frame) {
 			q = append(q, heldFrame{frame: opusSilence, at: now, resolved: true, ok: true, silence: true})
-		} else if curPlain, curOK, curDone = s.now1(r, frame); curDone {
+		} else if curPlain, curOK, curDone = s.now1(r, frame, open); curDone {
 			overtake = len(q) // everything held goes first
 		} else {
 			q = append(q, heldFrame{frame: bytes.Clone(frame), at: now, keyed: r.dec != nil})
@@ -168,10 +172,10 @@ func (s *FrameSession) process(user uint64, frame []byte, cur bool) {
 	}
 }
 
-// now1 handles frame from r (nil: no key) without its hold queue: done
-// with the plaintext and ok, or not done (a DAVE frame no current key
-// opens).
-func (s *FrameSession) now1(r *receiver, frame []byte) (plain []byte, ok, done bool) {
+// now1 handles frame from r (nil: no key) without its hold queue, opening
+// it with open (nil: Decrypt): done with the plaintext and ok, or not done
+// (a DAVE frame no current key opens).
+func (s *FrameSession) now1(r *receiver, frame []byte, open openFunc) (plain []byte, ok, done bool) {
 	if IsOpusSilence(frame) {
 		return frame, true, true
 	}
@@ -182,7 +186,10 @@ func (s *FrameSession) now1(r *receiver, frame []byte) (plain []byte, ok, done b
 		s.stats.Unkeyed++
 		return frame, true, true // no DAVE from this sender (yet)
 	}
-	out, err := r.dec.Decrypt(s.plain[:0], frame)
+	if open == nil {
+		open = (*Decryptor).Decrypt
+	}
+	out, err := open(r.dec, s.plain[:0], frame)
 	switch err {
 	case nil:
 		s.plain = out[:0]

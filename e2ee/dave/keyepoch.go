@@ -50,6 +50,8 @@ type genCipher struct {
 	gen    uint32
 	c      frameCipher
 	expiry time.Time
+	id     uint64        // key id (newKeyID), for the split path (OpenJob)
+	key    [KeySize]byte // c's key, for the split path
 }
 
 // keyEpoch holds one sender ratchet (one MLS epoch) on the receiving side:
@@ -142,7 +144,8 @@ func (k *keyEpoch) cipher(gen uint32, now time.Time) (*genCipher, error) {
 	if err != nil {
 		return nil, err
 	}
-	gc := genCipher{gen: gen, c: c}
+	gc := genCipher{gen: gen, c: c, id: newKeyID()}
+	copy(gc.key[:], key)
 	if gen < k.newest { // out-of-order frame of an older generation
 		gc.expiry = now.Add(CipherExpiry)
 	}

@@ -16,6 +16,7 @@
 //   {type: 'stats', id}              answers {type: 'reply', id, value: counters}
 //   {type: 'bench', id, n, size}     answers {type: 'reply', id, value: timings} (tests; two fresh instances)
 import { DaveModule, codecOf } from './module.js';
+import { encryptFrame, decryptFrame, benchSplit } from './bigframes.js';
 
 let dave = null;
 let wasmSource = null;
@@ -64,7 +65,7 @@ function sendTransform(kind) {
       const m = dave || (await load());
       const meta = frame.getMetadata ? frame.getMetadata() : {};
       const codec = codecOf(meta.mimeType || (kind === 'video' ? '' : 'audio/opus'));
-      const r = m.encrypt(new Uint8Array(frame.data), codec, alone);
+      const r = await encryptFrame(m, new Uint8Array(frame.data), codec, alone); // big frames: WebCrypto
       if (r.status === 'encrypted') {
         frame.data = r.data;
         controller.enqueue(frame);
@@ -88,7 +89,7 @@ function recvTransform() {
       let q = pending.get(user);
       if (!q) pending.set(user, (q = []));
       q.push({ frame, controller });
-      release(user, m.decrypt(user, new Uint8Array(frame.data)));
+      await decryptFrame(m, user, new Uint8Array(frame.data), (emits) => release(user, emits)); // big frames: WebCrypto
     },
   };
 }
@@ -130,7 +131,7 @@ async function bench({ n = 2000, size = 100 }) {
     if (d.length === 1 && d[0].ok && d[0].data.byteLength === size) ok++;
   }
   const total = performance.now() - t0;
-  return { n, size, ok, total_ms: total, per_ms: per, isolated: !!self.crossOriginIsolated, webcrypto_per_ms: await benchWebCrypto(n, frame, base) };
+  return { n, size, ok, total_ms: total, per_ms: per, isolated: !!self.crossOriginIsolated, webcrypto_per_ms: await benchWebCrypto(n, frame, base), split: await benchSplit(a, b, frame, n) };
 }
 
 // benchWebCrypto times the same round trip through WebCrypto AES-128-GCM
