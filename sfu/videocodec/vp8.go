@@ -30,8 +30,8 @@ type VP8 struct {
 
 	HasPictureID bool
 	// PictureID15 says the picture ID is 15 bits wide (M set); else 7.
-	PictureID15 bool
-	PictureID   uint16
+	PictureID15  bool
+	PictureID    uint16
 	HasTL0PICIDX bool
 	TL0PICIDX    uint8
 	HasTID       bool
