@@ -75,6 +75,7 @@ export class DaveClient extends EventTarget {
     }
     if (!base.endsWith('/')) base += '/';
     const url = new URL(base, location.href);
+    const t0 = performance.now();
     let resp;
     try {
       resp = await fetch(new URL('dave.wasm', url));
@@ -91,7 +92,8 @@ export class DaveClient extends EventTarget {
     } catch (err) {
       throw new Error(`end-to-end encryption is unavailable: dave.wasm does not compile: ${err.message}`);
     }
-    const c = new DaveClient(String(userId), transform);
+    const c = new DaveClient(String(userId), transform, t0);
+    c.mark('compiled');
     try {
       [c.mls, c.media] = await Promise.all([
         startWorker(new URL('mls-worker.js', url), { type: 'init', wasm, userId: String(userId), channelId: String(channelId) }, (e) => c.fromMLS(e.data)),
@@ -101,11 +103,14 @@ export class DaveClient extends EventTarget {
       c.close();
       throw err;
     }
+    c.mark('workers');
     return c;
   }
 
-  constructor(userId, transform) {
+  constructor(userId, transform, t0 = performance.now()) {
     super();
+    this.t0 = t0;
+    this.marks = []; // [{what, ms}]: the join's milestones (timeline)
     this.userId = userId;
     this.transform = transform;
     this.send = null; // set by voice.js
@@ -116,13 +121,31 @@ export class DaveClient extends EventTarget {
     this.closed = false;
   }
 
+  // mark notes a milestone once, ms after create began (timeline).
+  mark(what, extra) {
+    if (this.marks.some((m) => m.what === what)) return;
+    this.marks.push({ what, ms: Math.round(performance.now() - this.t0), ...extra });
+  }
+
+  // timeline is the join's milestones: [{what, ms}] in ms since create
+  // began (compiled, workers, session: op 4, key_package: op 26 sent,
+  // with mls_ms the MLS worker's time on it, welcome: op 30 in,
+  // sender_key: this client's first key).
+  timeline() {
+    return this.marks.slice();
+  }
+
   fromMLS(m) {
     switch (m.type) {
       case 'result':
         // Keys first: the media side has them before the gateway hears
         // op 23 (ready) or sees the commit that needs them.
-        for (const change of m.keys) this.media.postMessage({ type: 'key', change });
+        for (const change of m.keys) {
+          if (change.k === 'sender' && change.base) this.mark('sender_key');
+          this.media.postMessage({ type: 'key', change });
+        }
         for (const msg of m.out) {
+          if (msg instanceof Uint8Array && msg[0] === 26) this.mark('key_package', { mls_ms: m.ms });
           if (this.send) this.send(msg);
         }
         if (m.error) this.dispatchEvent(Object.assign(new Event('error'), { message: m.error }));
@@ -174,17 +197,33 @@ export class DaveClient extends EventTarget {
     this.media.postMessage({ type: 'forget-ssrc', ssrc: ssrc >>> 0 });
   }
 
+  // sessionDescription: op 4's dave_protocol_version. The media worker
+  // hears the version at once, not only when the MLS worker's answer
+  // (after its key package) comes back: at version 1 without a sender
+  // key it drops what it would send (counted not_ready) instead of
+  // sending plain Opus the server refuses.
   sessionDescription(version) {
-    this.mls.postMessage({ type: 'session', version: version | 0 });
+    version = version | 0;
+    this.mark('session');
+    this.setVersion(version);
+    this.mls.postMessage({ type: 'session', version });
   }
 
+  // handleJSON: ops 21, 22, 24 (d as parsed JSON). An upgrade (op 24 for
+  // epoch 1) reaches the media worker at once, as op 4 does.
   handleJSON(op, d) {
+    if (op === 24 && Number(d?.epoch) === 1) this.setVersion(Number(d.protocol_version) | 0);
     this.mls.postMessage({ type: 'json', op, d });
+  }
+
+  setVersion(v) {
+    this.media.postMessage({ type: 'key', change: { k: 'version', v } });
   }
 
   // handleBinary: a whole server binary frame (u16 seq, u8 op, payload).
   handleBinary(bytes) {
     const frame = bytes instanceof Uint8Array ? bytes.slice() : new Uint8Array(bytes);
+    if (frame[2] === 30) this.mark('welcome');
     this.mls.postMessage({ type: 'binary', frame }, [frame.buffer]);
   }
 

@@ -9,15 +9,17 @@
 //   {type: 'json', op, d}                    ops 21, 22, 24
 //   {type: 'binary', frame}                  a server binary frame (ops 25, 27, 29, 30)
 //   {type: 'state', id}, {type: 'pairwise', id, user}   answer {type: 'reply', id, value} or {type: 'reply', id, error}
-// Each input answers {type: 'result', out, keys, changed, error}: the
-// messages to send to the voice gateway, in order, and the key changes
-// for the media worker.
+// Each input answers {type: 'result', out, keys, changed, error, ms}: the
+// messages to send to the voice gateway, in order, the key changes for
+// the media worker, and the time it took (ms).
 import { DaveModule } from './module.js';
 
 let dave = null;
 
+let began = 0; // when the input being handled began (performance.now)
+
 function post(r) {
-  if (r.out.length || r.keys.length || r.changed || r.error) self.postMessage({ type: 'result', ...r });
+  if (r.out.length || r.keys.length || r.changed || r.error) self.postMessage({ type: 'result', ...r, ms: performance.now() - began });
 }
 
 function handle(m) {
@@ -54,6 +56,7 @@ self.onmessage = (e) => {
         return;
       }
       if (!dave) throw new Error('dave: the MLS worker has no module');
+      began = performance.now();
       handle(m);
     })
     .catch((err) => self.postMessage({ type: 'error', error: String((err && err.message) || err) }));
