@@ -166,6 +166,11 @@ func TestBrowserDAVE(t *testing.T) {
 		t.Fatal("the test page cannot load /dave/dave.js: run `make web` first (it builds web/dave/dave.wasm)")
 	}
 	goTone, djsTone := a.encodeTone(440, 16000), a.encodeTone(660, 16000)
+	// The pages get DAVE ready ahead of the join, as the web client does
+	// (dave.js preload): the join's timeline starts with preloaded.
+	for _, p := range []*browserPage{a, b} {
+		eval[any](p, 30*time.Second, `harness.preloadDave()`)
+	}
 
 	g := env.joinGo(t, goUser, "")
 	d := startDJSDAVE(t, env, djsUser, djsTone, []string{webA, webB, goUser})

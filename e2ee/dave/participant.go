@@ -85,7 +85,9 @@ type Participant struct {
 	downgraded  bool
 	sig         *ecdsa.PrivateKey
 	bundle      *mls.KeyPackageBundle
-	ext         []byte // op 25 payload
+	spareSig    *ecdsa.PrivateKey     // made by Prepare, used by the next reinit
+	spare       *mls.KeyPackageBundle // with spareSig
+	ext         []byte                // op 25 payload
 	group       *mls.Group
 	joined      bool
 	sendNext    map[uint16][]byte // own base secret per prepared commit transition
@@ -243,17 +245,46 @@ func (p *Participant) execute(id uint16) bool {
 	return true
 }
 
-// reinit starts afresh with a new key package (op 26).
-func (p *Participant) reinit() {
+// Prepare makes the signature key and key package that the next op 26
+// sends (on op 4, an upgrade or a recovery) ahead of time, so that the
+// client answers op 4 at once: P-256 key generation and signing take
+// milliseconds natively, hundreds of them in a WebAssembly module whose
+// code has not run yet. Optional; a prepared key package is used once.
+func (p *Participant) Prepare() error {
+	if p.spare != nil {
+		return nil
+	}
+	sig, b, err := p.newKeyPackage()
+	if err != nil {
+		return err
+	}
+	p.spareSig, p.spare = sig, b
+	return nil
+}
+
+func (p *Participant) newKeyPackage() (*ecdsa.PrivateKey, *mls.KeyPackageBundle, error) {
 	sig, err := mls.GenerateSignatureKey()
 	if err != nil {
-		p.log.Warn("dave: key", "err", err)
-		return
+		return nil, nil, fmt.Errorf("dave: signature key: %w", err)
 	}
 	b, err := mls.NewKeyPackage(sig, mls.BasicCredential(binary.BigEndian.AppendUint64(nil, p.self)))
 	if err != nil {
-		p.log.Warn("dave: key package", "err", err)
-		return
+		return nil, nil, fmt.Errorf("dave: key package: %w", err)
+	}
+	return sig, b, nil
+}
+
+// reinit starts afresh with a new key package (op 26): the prepared one,
+// if any.
+func (p *Participant) reinit() {
+	sig, b := p.spareSig, p.spare
+	p.spareSig, p.spare = nil, nil
+	if b == nil {
+		var err error
+		if sig, b, err = p.newKeyPackage(); err != nil {
+			p.log.Warn("dave: key package", "err", err)
+			return
+		}
 	}
 	p.sig, p.bundle, p.group, p.joined = sig, b, nil, false
 	p.keys.SetSenderKey(nil)

@@ -190,7 +190,7 @@ window.harness = {
       const poll = setInterval(async () => {
         if (d !== dave) return clearInterval(poll);
         const st = await d.state().catch(() => null);
-        if (st?.frames?.decrypted > 0) {
+        if (st?.frames?.decrypted > 0 && !events.firstDecrypted) {
           events.firstDecrypted = performance.now() - began;
           mark('first_decrypted');
           clearInterval(poll);
@@ -233,9 +233,19 @@ window.harness = {
     return vc.ssrc;
   },
 
-  // leave disconnects (and closes the DaveClient).
+  // preloadDave gets DAVE ready for the next join (dave.js preload), as a
+  // web client does when a call is likely; it resolves once it is.
+  async preloadDave() {
+    if (e2eeDisabled(location.search, null)) return;
+    const mod = await import('/dave/dave.js');
+    if (mod.daveSupport().ok) await mod.DaveClient.preload({ base: '/dave/' });
+  },
+
+  // leave disconnects (and closes the DaveClient; DAVE is preloaded again
+  // for the next join).
   leave() {
     vc?.disconnect();
+    if (dave) harness.preloadDave().catch(() => {});
     dave?.close();
     dave = null;
     for (const m of meters.values()) m.src.disconnect();

@@ -3,7 +3,9 @@
 // milliseconds of P-256) runs here, never in the media worker.
 //
 // Messages from the main thread (dave.js), handled in order:
-//   {type: 'init', wasm, userId, channelId}  answers {type: 'ready'} or {type: 'error', error}
+//   {type: 'init', wasm}                     loads the module; answers {type: 'ready'} or {type: 'error', error}
+//   {type: 'start', id, userId, channelId}   starts the participant (answers {type: 'reply', id}), then
+//                                            prepares its key package (Participant.Prepare) for op 4
 //   {type: 'members', users}                 who the server announced (ops 11/13 and self)
 //   {type: 'session', version}               op 4's dave_protocol_version
 //   {type: 'json', op, d}                    ops 21, 22, 24
@@ -51,11 +53,20 @@ self.onmessage = (e) => {
     .then(async () => {
       if (m.type === 'init') {
         dave = await DaveModule.load(m.wasm);
-        dave.mlsNew(m.userId, m.channelId);
         self.postMessage({ type: 'ready' });
         return;
       }
       if (!dave) throw new Error('dave: the MLS worker has no module');
+      if (m.type === 'start') {
+        try {
+          dave.mlsNew(m.userId, m.channelId);
+        } catch (err) {
+          return self.postMessage({ type: 'reply', id: m.id, error: err.message });
+        }
+        self.postMessage({ type: 'reply', id: m.id });
+        dave.mlsPrepare(); // what op 4 waits for otherwise
+        return;
+      }
       began = performance.now();
       handle(m);
     })

@@ -164,6 +164,12 @@ export class DaveModule {
     if (r < 0) throw new Error(`dave: ${new TextDecoder().decode(this.output())}`);
   }
 
+  // mlsPrepare makes the key package op 4 will send, ahead of it
+  // (dave.Participant.Prepare); it throws on failure.
+  mlsPrepare() {
+    if (this.x.mls_prepare() < 0) throw new Error(`dave: ${new TextDecoder().decode(this.output())}`);
+  }
+
   // mlsAnnounced sets who the server announced (ops 11/13 and self).
   mlsAnnounced(users) {
     this.putUsers(users);

@@ -121,6 +121,22 @@ func mlsNew(user, channel uint64) int32 {
 	return 0
 }
 
+// mlsPrepare makes the key package the next op 4 sends, ahead of it
+// (dave.Participant.Prepare); -1 with the error as the output.
+//
+//go:wasmexport mls_prepare
+func mlsPrepare() int32 {
+	if part == nil {
+		setOut([]byte(errNoParticipant.Error()))
+		return -1
+	}
+	if err := part.Prepare(); err != nil {
+		setOut([]byte(err.Error()))
+		return -1
+	}
+	return 0
+}
+
 // mlsAnnounced sets who the server announced: n user ids, u64 LE each, in
 // the input buffer.
 //
