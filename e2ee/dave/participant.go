@@ -4,11 +4,10 @@ import (
 	"bytes"
 	"crypto/ecdsa"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"strconv"
 	"time"
 
@@ -27,13 +26,27 @@ type ParticipantConfig struct {
 	UserID, ChannelID uint64
 	// Keys receives key changes (the media side). Required.
 	Keys KeySink
-	// Logger; nil discards.
-	Logger *slog.Logger
+	// Logger; nil discards. A *slog.Logger (not a nil one) serves.
+	Logger Logger
 	// Announced reports whether the voice server has announced user as a
 	// member of the call (ops 11/13, or this client); proposals adding an
 	// unannounced user are refused (dave.md §3). nil: everyone.
 	Announced func(user uint64) bool
 }
+
+// Logger is what a Participant logs through: a *slog.Logger serves. It is
+// an interface so that a program that logs nothing (the browser's
+// WebAssembly module) does not carry log/slog's handlers.
+type Logger interface {
+	Debug(msg string, args ...any)
+	Warn(msg string, args ...any)
+}
+
+// discard is the Logger of a Participant configured without one.
+type discard struct{}
+
+func (discard) Debug(string, ...any) {}
+func (discard) Warn(string, ...any)  {}
 
 // Outgoing is one message a Participant asks its caller to send to the
 // voice gateway: a JSON opcode (23 or 31) with its payload, or a binary
@@ -77,7 +90,7 @@ type ParticipantState struct {
 type Participant struct {
 	self, chID uint64
 	keys       KeySink
-	log        *slog.Logger
+	log        Logger
 	announced  func(uint64) bool
 
 	version     uint16
@@ -104,9 +117,9 @@ func NewParticipant(cfg ParticipantConfig) (*Participant, error) {
 	if cfg.Keys == nil {
 		return nil, fmt.Errorf("%w: ParticipantConfig.Keys is nil", ErrConfig)
 	}
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	var log Logger = discard{}
+	if cfg.Logger != nil {
+		log = cfg.Logger
 	}
 	return &Participant{self: cfg.UserID, chID: cfg.ChannelID, keys: cfg.Keys, log: log, announced: cfg.Announced,
 		pending: map[uint16]uint16{}, sendNext: map[uint16][]byte{}}, nil
@@ -141,6 +154,15 @@ func (p *Participant) HandleJSON(op Opcode, raw json.RawMessage) (out []Outgoing
 	if err != nil {
 		return nil, false, err
 	}
+	out, changed = p.Handle(msg)
+	return out, changed, nil
+}
+
+// Handle processes a decoded JSON op: PrepareTransition (21),
+// ExecuteTransition (22) or PrepareEpoch (24); others are ignored. It is
+// HandleJSON for a caller that decodes the JSON itself (the browser's
+// module, which thus carries no encoding/json).
+func (p *Participant) Handle(msg Message) (out []Outgoing, changed bool) {
 	switch m := msg.(type) {
 	case PrepareTransition:
 		p.pending[m.TransitionID] = m.ProtocolVersion
@@ -164,7 +186,7 @@ func (p *Participant) HandleJSON(op Opcode, raw json.RawMessage) (out []Outgoing
 			changed = true
 		}
 	}
-	return p.take(), changed, nil
+	return p.take(), changed
 }
 
 // HandleBinary processes ops 25, 27, 29 and 30.
@@ -335,7 +357,7 @@ func (p *Participant) proposals(m ProposalsMessage) {
 			if prop.Type == mls.ProposalAdd {
 				id := prop.KeyPackage.Identity()
 				if len(id) != 8 || p.announced != nil && !p.announced(binary.BigEndian.Uint64(id)) {
-					p.log.Warn("dave: Add for a user the server did not announce", "identity", fmt.Sprintf("%x", id))
+					p.log.Warn("dave: Add for a user the server did not announce", "identity", hex.EncodeToString(id))
 					return
 				}
 			}

@@ -177,3 +177,17 @@ test('a prepared participant answers op 4 with the key package it made ahead', {
   const fresh = await DaveModule.load(bytes);
   assert.throws(() => fresh.mlsPrepare(), /mls_new first/);
 });
+
+test('JSON ops: fields go in as numbers; a bad payload is an error, as the Go client finds it', { skip }, async () => {
+  const m = await DaveModule.load(bytes);
+  m.mlsNew(ALICE, '77');
+  for (const d of [{ transition_id: 'x' }, { transition_id: 70000 }, { transition_id: -1 }, null]) {
+    const r = m.mlsHandleJSON(21, d);
+    assert.match(r.error, /bad payload/, JSON.stringify(d));
+  }
+  const r = m.mlsHandleJSON(21, { transition_id: 7, protocol_version: 0, extra: 'ignored' });
+  assert.equal(r.error, '');
+  assert.deepEqual(r.out, [{ op: 23, d: { transition_id: 7 } }]);
+  assert.match(m.mlsHandleJSON(23, { transition_id: 1 }).error, /not a JSON op/);
+  assert.equal(m.mlsState().pending, 1);
+});
