@@ -84,6 +84,25 @@ func (p *browserPage) joinDAVE(c creds, receivers int) uint32 {
 	return eval[uint32](p, 30*time.Second, fmt.Sprintf(`harness.join(%s, %d, {dave: true})`, b, receivers))
 }
 
+// timeline formats the page's last join's milestones (harness.timeline):
+// "ready 120 ms, session 480 ms, ...".
+func (p *browserPage) timeline() string {
+	p.t.Helper()
+	var parts []string
+	for _, m := range eval[[]struct {
+		What  string  `json:"what"`
+		Ms    float64 `json:"ms"`
+		MLSMs float64 `json:"mls_ms"`
+	}](p, 5*time.Second, `harness.timeline()`) {
+		s := fmt.Sprintf("%s %.0f ms", m.What, m.Ms)
+		if m.MLSMs > 0 {
+			s += fmt.Sprintf(" (MLS worker %.0f ms)", m.MLSMs)
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, ", ")
+}
+
 // pairwise is the page's pairwise verification code with user.
 func (p *browserPage) pairwise(user string) string {
 	p.t.Helper()
@@ -147,6 +166,11 @@ func TestBrowserDAVE(t *testing.T) {
 		t.Fatal("the test page cannot load /dave/dave.js: run `make web` first (it builds web/dave/dave.wasm)")
 	}
 	goTone, djsTone := a.encodeTone(440, 16000), a.encodeTone(660, 16000)
+	// The pages get DAVE ready ahead of the join, as the web client does
+	// (dave.js preload): the join's timeline starts with preloaded.
+	for _, p := range []*browserPage{a, b} {
+		eval[any](p, 30*time.Second, `harness.preloadDave()`)
+	}
 
 	g := env.joinGo(t, goUser, "")
 	d := startDJSDAVE(t, env, djsUser, djsTone, []string{webA, webB, goUser})
@@ -166,7 +190,7 @@ func TestBrowserDAVE(t *testing.T) {
 	notE2EE("joined")
 	t.Logf("all four in one DAVE group %v after the browsers began joining; voice privacy code %s", time.Since(joined).Round(time.Millisecond), code)
 	a.until(10*time.Second, `harness.status().firstDecrypted > 0`, "browser A decrypted a frame")
-	t.Logf("browser A: join to first decrypted frame %.0f ms", eval[float64](a, 5*time.Second, `harness.status().firstDecrypted`))
+	t.Logf("browser A: join to first decrypted frame %.0f ms (%s)", eval[float64](a, 5*time.Second, `harness.status().firstDecrypted`), a.timeline())
 
 	t.Run("codes", func(t *testing.T) {
 		a, b, d := a.in(t), b.in(t), d.in(t)
@@ -283,8 +307,8 @@ func TestBrowserDAVE(t *testing.T) {
 			code := daveSynced(t, env, []*goPeer{g}, []*driver{d}, webA, webB)
 			browsersSynced(t, env, code, a, b)
 			b.until(10*time.Second, `harness.status().firstDecrypted > 0`, "B decrypts again")
-			t.Logf("churn %d: B back in the group after %v, first decrypted frame %.0f ms after it began joining", i,
-				time.Since(began).Round(time.Millisecond), eval[float64](b, 5*time.Second, `harness.status().firstDecrypted`))
+			t.Logf("churn %d: B back in the group after %v, first decrypted frame %.0f ms after it began joining (%s)", i,
+				time.Since(began).Round(time.Millisecond), eval[float64](b, 5*time.Second, `harness.status().firstDecrypted`), b.timeline())
 		}
 		to := time.Now()
 		gaps := eval[map[string]float64](a, 5*time.Second, `harness.gaps()`)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parleyhq/parley/e2ee/dave"
 	"github.com/parleyhq/parley/internal/testkit"
 )
 
@@ -142,6 +143,8 @@ func TestDAVETransitionLoss(t *testing.T) {
 			s, kind, lost, hi[s]-lo[s], transitions, float64(lost)/float64(max(transitions, 1)))
 	}
 	t.Logf("receiver DAVE state: %+v", after)
+	t.Logf("receiver: %.2f decryption attempts per decrypted frame over the churn (every previous epoch is kept %v)",
+		float64(after.Decrypt.Attempts-before.Decrypt.Attempts)/float64(max(after.Decrypt.Decrypted-before.Decrypt.Decrypted, 1)), dave.RatchetExpiry)
 	t.Logf("frames lost per transition, all senders: %.2f (%d over %d transitions)",
 		float64(total)/float64(max(transitions, 1)), total, transitions)
 	if transitions < 2*churn {

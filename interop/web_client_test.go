@@ -52,7 +52,9 @@ const minHeard = 1e-4
 //   - alice's connections to the web origin are cut (her browser reaches
 //     it through a CONNECT proxy, and new ones are refused a while): the
 //     page says it is reconnecting, then connected, messages flow again
-//     both ways, and her voice, on its own connections, carried on.
+//     both ways, and her voice, on its own connections, carried on;
+//   - carol leaves voice: the room upgrades to DAVE and both voice panels
+//     show the call end-to-end encrypted with the same privacy code.
 //
 // No page may write a console error or warning or throw.
 func TestWebClient(t *testing.T) {
@@ -267,6 +269,25 @@ func TestWebClient(t *testing.T) {
 	inVoice(b, 10*time.Second, "drop: bob still sees alice in voice", everyone...)
 	hears(t, "drop", map[*webPage][]string{a: {bob}, b: {alice}})
 	shots.take("reconnected", a, b)
+
+	// carol (the Go client, without DAVE) leaves: the room upgrades to
+	// DAVE, and both voice panels show the call end-to-end encrypted
+	// with the same voice privacy code.
+	_ = carolVoice.conn.Close()
+	carolChat.send(4, map[string]any{"guild_id": g.ID, "channel_id": nil, "self_mute": false, "self_deaf": false})
+	codes := map[string]string{}
+	for _, p := range []*webPage{a, b} {
+		inVoice(p, 15*time.Second, "e2ee: carol left Lounge", alice, bob)
+		p.until(20*time.Second, js(`$('#voice-controls .vc-e2ee')?.dataset.e2ee === 'on' && /\d/.test($('#voice-controls .vc-e2ee .e2ee-code')?.textContent ?? '')`),
+			"e2ee: with carol gone the voice panel shows the call end-to-end encrypted, with its privacy code")
+		codes[p.name] = pageEval[string](p, js(`$('#voice-controls .vc-e2ee .e2ee-code').textContent`))
+	}
+	if codes[a.name] != codes[b.name] {
+		t.Errorf("e2ee: the pages show different voice privacy codes: %v", codes)
+	}
+	t.Logf("e2ee: both pages show the call end-to-end encrypted, voice privacy code %s", codes[a.name])
+	hears(t, "e2ee", map[*webPage][]string{a: {bob}, b: {alice}})
+	shots.take("voice-e2ee", a, b)
 
 	for _, p := range []*webPage{a, b} {
 		p.checkConsole("the end")

@@ -378,3 +378,84 @@ func TestGenerations(t *testing.T) {
 }
 
 func k0(d *Decryptor) ([]byte, error) { return d.epochs[0].ratchet.Key(0) }
+
+// TestDecryptorEpochOrder: with several epochs kept, a frame is tried
+// under the epoch that opened the last one first, then newest first, so
+// a sender's steady frames take one attempt each; old-epoch frames still
+// open within RatchetExpiry, replays stay refused, and the remembered
+// epoch is forgotten when it expires.
+func TestDecryptorEpochOrder(t *testing.T) {
+	clk := newFakeClock()
+	d := NewDecryptor(WithClock(clk.Now))
+	encs := make([]*Encryptor, 4) // one sender's encryptor per epoch
+	for i := range encs {
+		base := make([]byte, 16)
+		base[0] = byte(i + 1)
+		rs, _ := NewKeyRatchet(base)
+		rr, _ := NewKeyRatchet(base)
+		encs[i] = NewEncryptor()
+		encs[i].SetKeyRatchet(rs)
+		d.TransitionToKeyRatchet(rr)
+	}
+	frame := func(epoch int) []byte {
+		f, err := encs[epoch].Encrypt(nil, []byte{0x78, byte(epoch), 1, 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	steps := []struct {
+		name     string
+		epoch    int
+		replay   []byte // decrypt this instead of a fresh frame
+		advance  time.Duration
+		attempts uint64
+		err      error
+	}{
+		{name: "newest epoch first", epoch: 3, attempts: 1},
+		{name: "then the same", epoch: 3, attempts: 1},
+		{name: "an old epoch: the last, then newest first", epoch: 0, attempts: 4},
+		{name: "the old epoch again: the last first", epoch: 0, attempts: 1},
+		{name: "back to the newest", epoch: 3, attempts: 2},
+		{name: "a middle epoch", epoch: 2, attempts: 2},
+		{name: "no epoch opens a tampered frame: each tried once", epoch: -1, attempts: 4, err: ErrAuth},
+		{name: "the old epochs expire", epoch: 3, advance: RatchetExpiry + time.Second, attempts: 1},
+	}
+	var replayed []byte
+	for _, s := range steps {
+		clk.Advance(s.advance)
+		var f []byte
+		switch {
+		case s.epoch < 0:
+			f = frame(3)
+			f[1] ^= 0xff
+		default:
+			f = frame(s.epoch)
+		}
+		before := d.Stats().Attempts
+		_, err := d.Decrypt(nil, f)
+		if !errors.Is(err, s.err) || err == nil && s.err != nil {
+			t.Fatalf("%s: err %v, want %v", s.name, err, s.err)
+		}
+		if got := d.Stats().Attempts - before; got != s.attempts {
+			t.Errorf("%s: %d attempts, want %d", s.name, got, s.attempts)
+		}
+		if s.epoch == 3 && replayed == nil {
+			replayed = f
+		}
+	}
+	if len(d.epochs) != 1 || d.last != d.epochs[0] {
+		t.Fatalf("after expiry: %d epochs, last %p (newest %p)", len(d.epochs), d.last, d.epochs[0])
+	}
+	if _, err := d.Decrypt(nil, replayed); !errors.Is(err, ErrReplay) {
+		t.Fatalf("a replayed frame: %v, want ErrReplay", err)
+	}
+	// The remembered epoch expires: it is forgotten, not tried.
+	d.TransitionToKeyRatchet(testRatchet(t))
+	clk.Advance(RatchetExpiry + time.Second)
+	before := d.Stats().Attempts
+	_, _ = d.Decrypt(nil, frame(3))
+	if d.last != nil || d.Stats().Attempts-before != 1 {
+		t.Fatalf("an expired last epoch: last %p, %d attempts", d.last, d.Stats().Attempts-before)
+	}
+}

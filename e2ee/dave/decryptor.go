@@ -44,6 +44,10 @@ func WithClock(now func() time.Time) DecryptorOption {
 type Decryptor struct {
 	now    func() time.Time
 	epochs []*keyEpoch // oldest first
+	// last is the epoch that opened the latest frame, tried first (as
+	// libdave keeps the cryptor that worked); then the others, newest
+	// first. nil before the first frame and once it expired.
+	last *keyEpoch
 
 	passForever bool      // passthrough allowed without limit
 	passUntil   time.Time // else allowed until then (zero: not allowed)
@@ -160,31 +164,55 @@ func (d *Decryptor) Decrypt(dst, frame []byte) ([]byte, error) {
 
 	setNonce(&d.iv, info.nonce)
 	worst := ErrAuth
-	for _, e := range d.epochs {
-		d.stats.Attempts++
-		gen := wrappedGeneration(e.oldest, info.nonce>>generationShift)
-		bn := bigNonce(gen, info.nonce)
-		if !e.canProcess(bn) {
-			worst = worse(worst, ErrReplay)
+	// The epoch that opened the last frame first, then the others, newest
+	// first: a sender's frames stay in one epoch, and after a transition
+	// the new one is the likely one. Each epoch keeps its own replay
+	// window, so the order changes only how many attempts a frame takes.
+	for i := len(d.epochs); i >= 0; i-- {
+		var e *keyEpoch
+		switch {
+		case i == len(d.epochs):
+			e = d.last
+		case d.epochs[i] != d.last:
+			e = d.epochs[i]
+		}
+		if e == nil {
 			continue
 		}
-		gc, err := e.cipher(gen, now)
+		pt, err := d.open(e, info, ct, aad, now)
 		if err != nil {
 			worst = worse(worst, err)
 			continue
 		}
-		var pt []byte
-		var ok bool
-		pt, d.pt, d.tmp, ok = gc.c.open(d.pt, d.tmp, &d.iv, ct, aad, info.tag)
-		if !ok {
-			continue
-		}
-		e.success(gen, bn, now)
+		d.last = e
 		d.stats.Decrypted++
 		return reconstruct(dst, info.interleaved, ranges, pt), nil
 	}
 	d.countFailure(worst)
 	return dst, worst
+}
+
+// open decrypts ct (with aad) under epoch e: the plaintext, valid until
+// the next call, or ErrReplay, a generation error or ErrAuth.
+func (d *Decryptor) open(e *keyEpoch, info frameInfo, ct, aad []byte, now time.Time) ([]byte, error) {
+	d.stats.Attempts++
+	gen := wrappedGeneration(e.oldest, info.nonce>>generationShift)
+	bn := bigNonce(gen, info.nonce)
+	if !e.canProcess(bn) {
+		return nil, ErrReplay
+	}
+	gc, err := e.cipher(gen, now)
+	if err != nil {
+		return nil, err
+	}
+	var pt []byte
+	var ok bool
+	pt, d.pt, d.tmp, ok = gc.c.open(d.pt, d.tmp, &d.iv, ct, aad, info.tag)
+	if !ok {
+		return nil, ErrAuth
+	}
+	e.success(gen, bn, now)
+	return pt, nil
 }
 
 // reconstruct appends the interleaved frame with plaintext in the encrypted
@@ -243,6 +271,9 @@ func (d *Decryptor) dropExpired(now time.Time) {
 		i++
 	}
 	if i > 0 {
+		if slices.Contains(d.epochs[:i], d.last) {
+			d.last = nil
+		}
 		n := copy(d.epochs, d.epochs[i:])
 		clear(d.epochs[n:])
 		d.epochs = d.epochs[:n]

@@ -4,11 +4,10 @@ import (
 	"bytes"
 	"crypto/ecdsa"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"strconv"
 	"time"
 
@@ -27,13 +26,27 @@ type ParticipantConfig struct {
 	UserID, ChannelID uint64
 	// Keys receives key changes (the media side). Required.
 	Keys KeySink
-	// Logger; nil discards.
-	Logger *slog.Logger
+	// Logger; nil discards. A *slog.Logger (not a nil one) serves.
+	Logger Logger
 	// Announced reports whether the voice server has announced user as a
 	// member of the call (ops 11/13, or this client); proposals adding an
 	// unannounced user are refused (dave.md §3). nil: everyone.
 	Announced func(user uint64) bool
 }
+
+// Logger is what a Participant logs through: a *slog.Logger serves. It is
+// an interface so that a program that logs nothing (the browser's
+// WebAssembly module) does not carry log/slog's handlers.
+type Logger interface {
+	Debug(msg string, args ...any)
+	Warn(msg string, args ...any)
+}
+
+// discard is the Logger of a Participant configured without one.
+type discard struct{}
+
+func (discard) Debug(string, ...any) {}
+func (discard) Warn(string, ...any)  {}
 
 // Outgoing is one message a Participant asks its caller to send to the
 // voice gateway: a JSON opcode (23 or 31) with its payload, or a binary
@@ -77,7 +90,7 @@ type ParticipantState struct {
 type Participant struct {
 	self, chID uint64
 	keys       KeySink
-	log        *slog.Logger
+	log        Logger
 	announced  func(uint64) bool
 
 	version     uint16
@@ -85,7 +98,9 @@ type Participant struct {
 	downgraded  bool
 	sig         *ecdsa.PrivateKey
 	bundle      *mls.KeyPackageBundle
-	ext         []byte // op 25 payload
+	spareSig    *ecdsa.PrivateKey     // made by Prepare, used by the next reinit
+	spare       *mls.KeyPackageBundle // with spareSig
+	ext         []byte                // op 25 payload
 	group       *mls.Group
 	joined      bool
 	sendNext    map[uint16][]byte // own base secret per prepared commit transition
@@ -102,9 +117,9 @@ func NewParticipant(cfg ParticipantConfig) (*Participant, error) {
 	if cfg.Keys == nil {
 		return nil, fmt.Errorf("%w: ParticipantConfig.Keys is nil", ErrConfig)
 	}
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	var log Logger = discard{}
+	if cfg.Logger != nil {
+		log = cfg.Logger
 	}
 	return &Participant{self: cfg.UserID, chID: cfg.ChannelID, keys: cfg.Keys, log: log, announced: cfg.Announced,
 		pending: map[uint16]uint16{}, sendNext: map[uint16][]byte{}}, nil
@@ -139,6 +154,15 @@ func (p *Participant) HandleJSON(op Opcode, raw json.RawMessage) (out []Outgoing
 	if err != nil {
 		return nil, false, err
 	}
+	out, changed = p.Handle(msg)
+	return out, changed, nil
+}
+
+// Handle processes a decoded JSON op: PrepareTransition (21),
+// ExecuteTransition (22) or PrepareEpoch (24); others are ignored. It is
+// HandleJSON for a caller that decodes the JSON itself (the browser's
+// module, which thus carries no encoding/json).
+func (p *Participant) Handle(msg Message) (out []Outgoing, changed bool) {
 	switch m := msg.(type) {
 	case PrepareTransition:
 		p.pending[m.TransitionID] = m.ProtocolVersion
@@ -162,7 +186,7 @@ func (p *Participant) HandleJSON(op Opcode, raw json.RawMessage) (out []Outgoing
 			changed = true
 		}
 	}
-	return p.take(), changed, nil
+	return p.take(), changed
 }
 
 // HandleBinary processes ops 25, 27, 29 and 30.
@@ -243,17 +267,46 @@ func (p *Participant) execute(id uint16) bool {
 	return true
 }
 
-// reinit starts afresh with a new key package (op 26).
-func (p *Participant) reinit() {
+// Prepare makes the signature key and key package that the next op 26
+// sends (on op 4, an upgrade or a recovery) ahead of time, so that the
+// client answers op 4 at once: P-256 key generation and signing take
+// milliseconds natively, hundreds of them in a WebAssembly module whose
+// code has not run yet. Optional; a prepared key package is used once.
+func (p *Participant) Prepare() error {
+	if p.spare != nil {
+		return nil
+	}
+	sig, b, err := p.newKeyPackage()
+	if err != nil {
+		return err
+	}
+	p.spareSig, p.spare = sig, b
+	return nil
+}
+
+func (p *Participant) newKeyPackage() (*ecdsa.PrivateKey, *mls.KeyPackageBundle, error) {
 	sig, err := mls.GenerateSignatureKey()
 	if err != nil {
-		p.log.Warn("dave: key", "err", err)
-		return
+		return nil, nil, fmt.Errorf("dave: signature key: %w", err)
 	}
 	b, err := mls.NewKeyPackage(sig, mls.BasicCredential(binary.BigEndian.AppendUint64(nil, p.self)))
 	if err != nil {
-		p.log.Warn("dave: key package", "err", err)
-		return
+		return nil, nil, fmt.Errorf("dave: key package: %w", err)
+	}
+	return sig, b, nil
+}
+
+// reinit starts afresh with a new key package (op 26): the prepared one,
+// if any.
+func (p *Participant) reinit() {
+	sig, b := p.spareSig, p.spare
+	p.spareSig, p.spare = nil, nil
+	if b == nil {
+		var err error
+		if sig, b, err = p.newKeyPackage(); err != nil {
+			p.log.Warn("dave: key package", "err", err)
+			return
+		}
 	}
 	p.sig, p.bundle, p.group, p.joined = sig, b, nil, false
 	p.keys.SetSenderKey(nil)
@@ -304,7 +357,7 @@ func (p *Participant) proposals(m ProposalsMessage) {
 			if prop.Type == mls.ProposalAdd {
 				id := prop.KeyPackage.Identity()
 				if len(id) != 8 || p.announced != nil && !p.announced(binary.BigEndian.Uint64(id)) {
-					p.log.Warn("dave: Add for a user the server did not announce", "identity", fmt.Sprintf("%x", id))
+					p.log.Warn("dave: Add for a user the server did not announce", "identity", hex.EncodeToString(id))
 					return
 				}
 			}

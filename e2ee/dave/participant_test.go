@@ -242,3 +242,30 @@ func TestDAVEOwnEarlierCommitWins(t *testing.T) {
 		t.Fatalf("a answered %v, want op 23", msg.Opcode())
 	}
 }
+
+// TestParticipantPrepare: op 4 sends the key package Prepare made (once;
+// a second op 4 makes a new one), and a prepared member joins the group
+// as any other.
+func TestParticipantPrepare(t *testing.T) {
+	ss := newServer(t)
+	a, b := newMember(t, 1), newMember(t, 2)
+	a.announced, b.announced = []uint64{2}, []uint64{1}
+	for _, m := range []*member{a, b} {
+		if err := m.p.Prepare(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	prepared := a.p.spare.KeyPackage.Marshal()
+	if err := a.p.Prepare(); err != nil || !slices.Equal(a.p.spare.KeyPackage.Marshal(), prepared) {
+		t.Fatalf("a second Prepare (%v) replaced the prepared key package", err)
+	}
+	createGroup(t, ss, a, b)
+	if a.p.spare != nil || !slices.Equal(a.p.bundle.KeyPackage.Marshal(), prepared) {
+		t.Fatal("op 4 did not send the prepared key package")
+	}
+	out, _ := a.p.SessionDescription(1)
+	kp, ok := out[0].Binary.(KeyPackageMessage)
+	if len(out) != 1 || !ok || slices.Equal(kp.KeyPackage, prepared) {
+		t.Fatalf("a second op 4 sent %v; want a fresh key package", out)
+	}
+}

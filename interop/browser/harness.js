@@ -12,7 +12,7 @@ import { e2eeDisabled, refusedMessage, renderE2EE } from '/app/e2ee.js';
 const LOUD = -35; // dBFS of a 20 ms window that carries a tone
 const $ = (id) => document.getElementById(id);
 const lines = [];
-const events = { closes: [], resumed: 0, connected: 0, errors: [] }; // what status() reports
+const events = { closes: [], resumed: 0, connected: 0, errors: [], marks: [] }; // what status() reports
 const meters = new Map(); // userId -> {analyser, buf, loud, windows, peak, level, el}
 const names = new Map(); // userId -> what the client is (setNames), for the page
 let vc = null;
@@ -179,14 +179,20 @@ window.harness = {
     }
     const d = dave;
     d?.addEventListener('change', () => refreshDave(d));
+    // The join's milestones (timeline), in ms since join began.
+    const mark = (what) => events.marks.push({ what, ms: Math.round(performance.now() - began) });
+    events.marks = [];
+    events.daveBegan = d ? d.t0 - began : 0;
+    if (d) mark('dave_created');
     // Join to first decrypted frame, for the test's log.
     if (d) {
       events.firstDecrypted = 0;
       const poll = setInterval(async () => {
         if (d !== dave) return clearInterval(poll);
         const st = await d.state().catch(() => null);
-        if (st?.frames?.decrypted > 0) {
+        if (st?.frames?.decrypted > 0 && !events.firstDecrypted) {
           events.firstDecrypted = performance.now() - began;
+          mark('first_decrypted');
           clearInterval(poll);
         }
       }, 20);
@@ -200,8 +206,8 @@ window.harness = {
       sessionId: creds.session_id, token: creds.token, track: mic.getAudioTracks()[0], receivers, dave: d ?? undefined,
     });
     vc.addEventListener('state', (e) => note(`state ${e.detail.state}`));
-    vc.addEventListener('ready', (e) => note(`ready ssrc ${e.detail.ssrc}`));
-    vc.addEventListener('connected', () => { events.connected++; note('connected'); });
+    vc.addEventListener('ready', (e) => { mark('ready'); note(`ready ssrc ${e.detail.ssrc}`); });
+    vc.addEventListener('connected', () => { events.connected++; mark('connected'); note('connected'); });
     vc.addEventListener('resumed', () => { events.resumed++; note('resumed'); });
     vc.addEventListener('reconnecting', (e) => note(`reconnecting #${e.detail.attempt} resume=${e.detail.resume}`));
     vc.addEventListener('close', (e) => {
@@ -227,14 +233,31 @@ window.harness = {
     return vc.ssrc;
   },
 
-  // leave disconnects (and closes the DaveClient).
+  // preloadDave gets DAVE ready for the next join (dave.js preload), as a
+  // web client does when a call is likely; it resolves once it is.
+  async preloadDave() {
+    if (e2eeDisabled(location.search, null)) return;
+    const mod = await import('/dave/dave.js');
+    if (mod.daveSupport().ok) await mod.DaveClient.preload({ base: '/dave/' });
+  },
+
+  // leave disconnects (and closes the DaveClient; DAVE is preloaded again
+  // for the next join).
   leave() {
     vc?.disconnect();
+    if (dave) harness.preloadDave().catch(() => {});
     dave?.close();
     dave = null;
     for (const m of meters.values()) m.src.disconnect();
     meters.clear();
     note('left');
+  },
+
+  // timeline is the last join's milestones in ms since it began, the
+  // page's and the DaveClient's (dave.js timeline), in time order.
+  timeline() {
+    const fromDave = (dave?.timeline?.() ?? []).map((m) => ({ ...m, ms: Math.round(m.ms + events.daveBegan) }));
+    return [...(events.marks ?? []), ...fromDave].sort((a, b) => a.ms - b.ms);
   },
 
   // dave is the DaveClient's state (null without one).

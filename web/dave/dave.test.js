@@ -161,3 +161,33 @@ test('a big frame grows the module memory; later calls still work', { skip }, as
   const small = opus(2);
   assert.deepEqual(new Uint8Array(b.decrypt(ALICE, new Uint8Array(a.encrypt(small).data))[0].data), small);
 });
+
+test('a prepared participant answers op 4 with the key package it made ahead', { skip }, async () => {
+  const m = await DaveModule.load(bytes);
+  m.mlsNew(ALICE, '77');
+  m.mlsPrepare();
+  m.mlsPrepare(); // once is enough; a second keeps the first
+  const r = m.mlsSessionDescription(1);
+  assert.equal(r.error, '');
+  assert.equal(r.out.length, 1);
+  assert.ok(r.out[0] instanceof Uint8Array && r.out[0][0] === 26, 'op 26 (key package)');
+  assert.deepEqual(r.keys.map((k) => k.k), ['version', 'sender']);
+  const again = m.mlsSessionDescription(1);
+  assert.notDeepEqual(again.out[0], r.out[0], 'a second op 4 sends a fresh key package');
+  const fresh = await DaveModule.load(bytes);
+  assert.throws(() => fresh.mlsPrepare(), /mls_new first/);
+});
+
+test('JSON ops: fields go in as numbers; a bad payload is an error, as the Go client finds it', { skip }, async () => {
+  const m = await DaveModule.load(bytes);
+  m.mlsNew(ALICE, '77');
+  for (const d of [{ transition_id: 'x' }, { transition_id: 70000 }, { transition_id: -1 }, null]) {
+    const r = m.mlsHandleJSON(21, d);
+    assert.match(r.error, /bad payload/, JSON.stringify(d));
+  }
+  const r = m.mlsHandleJSON(21, { transition_id: 7, protocol_version: 0, extra: 'ignored' });
+  assert.equal(r.error, '');
+  assert.deepEqual(r.out, [{ op: 23, d: { transition_id: 7 } }]);
+  assert.match(m.mlsHandleJSON(23, { transition_id: 1 }).error, /not a JSON op/);
+  assert.equal(m.mlsState().pending, 1);
+});

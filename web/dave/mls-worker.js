@@ -3,21 +3,25 @@
 // milliseconds of P-256) runs here, never in the media worker.
 //
 // Messages from the main thread (dave.js), handled in order:
-//   {type: 'init', wasm, userId, channelId}  answers {type: 'ready'} or {type: 'error', error}
+//   {type: 'init', wasm}                     loads the module; answers {type: 'ready'} or {type: 'error', error}
+//   {type: 'start', id, userId, channelId}   starts the participant (answers {type: 'reply', id}), then
+//                                            prepares its key package (Participant.Prepare) for op 4
 //   {type: 'members', users}                 who the server announced (ops 11/13 and self)
 //   {type: 'session', version}               op 4's dave_protocol_version
 //   {type: 'json', op, d}                    ops 21, 22, 24
 //   {type: 'binary', frame}                  a server binary frame (ops 25, 27, 29, 30)
 //   {type: 'state', id}, {type: 'pairwise', id, user}   answer {type: 'reply', id, value} or {type: 'reply', id, error}
-// Each input answers {type: 'result', out, keys, changed, error}: the
-// messages to send to the voice gateway, in order, and the key changes
-// for the media worker.
+// Each input answers {type: 'result', out, keys, changed, error, ms}: the
+// messages to send to the voice gateway, in order, the key changes for
+// the media worker, and the time it took (ms).
 import { DaveModule } from './module.js';
 
 let dave = null;
 
+let began = 0; // when the input being handled began (performance.now)
+
 function post(r) {
-  if (r.out.length || r.keys.length || r.changed || r.error) self.postMessage({ type: 'result', ...r });
+  if (r.out.length || r.keys.length || r.changed || r.error) self.postMessage({ type: 'result', ...r, ms: performance.now() - began });
 }
 
 function handle(m) {
@@ -49,11 +53,21 @@ self.onmessage = (e) => {
     .then(async () => {
       if (m.type === 'init') {
         dave = await DaveModule.load(m.wasm);
-        dave.mlsNew(m.userId, m.channelId);
         self.postMessage({ type: 'ready' });
         return;
       }
       if (!dave) throw new Error('dave: the MLS worker has no module');
+      if (m.type === 'start') {
+        try {
+          dave.mlsNew(m.userId, m.channelId);
+        } catch (err) {
+          return self.postMessage({ type: 'reply', id: m.id, error: err.message });
+        }
+        self.postMessage({ type: 'reply', id: m.id });
+        dave.mlsPrepare(); // what op 4 waits for otherwise
+        return;
+      }
+      began = performance.now();
       handle(m);
     })
     .catch((err) => self.postMessage({ type: 'error', error: String((err && err.message) || err) }));

@@ -164,6 +164,12 @@ export class DaveModule {
     if (r < 0) throw new Error(`dave: ${new TextDecoder().decode(this.output())}`);
   }
 
+  // mlsPrepare makes the key package op 4 will send, ahead of it
+  // (dave.Participant.Prepare); it throws on failure.
+  mlsPrepare() {
+    if (this.x.mls_prepare() < 0) throw new Error(`dave: ${new TextDecoder().decode(this.output())}`);
+  }
+
   // mlsAnnounced sets who the server announced (ops 11/13 and self).
   mlsAnnounced(users) {
     this.putUsers(users);
@@ -175,10 +181,22 @@ export class DaveModule {
     return this.result();
   }
 
+  // mlsHandleJSON handles JSON op 21, 22 or 24 with its payload d (parsed
+  // JSON): the module takes the fields as numbers (it carries no JSON
+  // decoder). A field that is not a number in range is an error, as Go's
+  // json.Unmarshal would find it; a missing one is 0.
   mlsHandleJSON(op, d) {
-    const b = new TextEncoder().encode(JSON.stringify(d ?? null));
-    this.put(b);
-    this.x.mls_handle_json(op, b.length);
+    const field = (name, max) => {
+      const v = d?.[name] ?? 0;
+      return Number.isInteger(v) && v >= 0 && v <= max ? v : NaN;
+    };
+    const tid = field('transition_id', 0xffff);
+    const version = field('protocol_version', 0xffff);
+    const epoch = field('epoch', Number.MAX_SAFE_INTEGER);
+    if (d === null || typeof d !== 'object' || Number.isNaN(tid + version + epoch)) {
+      return { out: [], keys: [], changed: false, error: `dave: op ${op}: a bad payload ${JSON.stringify(d)}` };
+    }
+    this.x.mls_handle(op, tid, version, BigInt(epoch));
     return this.result();
   }
 

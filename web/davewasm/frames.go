@@ -4,7 +4,6 @@ package main
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"time"
 
 	"github.com/parleyhq/parley/e2ee/dave"
@@ -89,59 +88,42 @@ func frameFlush(user uint64) int32 {
 	return cnt
 }
 
-// frameStats is the JSON shape of the media side's counters (davejs.md,
-// dave.state().frames). Dropped is by reason: unencrypted (a
-// transport-only frame while passthrough is off), expired / overtaken /
-// overflow (a held DAVE frame no key opened: its hold time ended, a later
-// frame of its sender opened first, its sender's hold was full), encrypt
-// (Encrypt refused a frame). Failures are decryption attempts that failed
-// (a held frame retried after a key change counts again), by why.
-type frameStats struct {
-	Encrypted     uint64            `json:"encrypted"`
-	Decrypted     uint64            `json:"decrypted"`
-	Passthrough   uint64            `json:"passthrough"`
-	Unkeyed       uint64            `json:"unkeyed"`
-	Silence       uint64            `json:"silence"`
-	Held          uint64            `json:"held"`
-	Released      uint64            `json:"released"`
-	Holding       int               `json:"holding"`
-	Dropped       map[string]uint64 `json:"dropped"`
-	Failures      map[string]uint64 `json:"failures"`
-	NotReady      uint64            `json:"not_ready"`
-	DroppedTotal  uint64            `json:"dropped_total"`
-	Undecryptable uint64            `json:"undecryptable"`
-}
-
-func nonZero(m map[string]uint64) map[string]uint64 {
-	for k, v := range m {
-		if v == 0 {
-			delete(m, k)
-		}
-	}
-	return m
-}
-
-// frameStatsJSON writes the counters as JSON (dave.state().frames).
+// frameStatsJSON writes the media side's counters as JSON
+// (dave.state().frames, davejs.md): encrypted, decrypted, passthrough,
+// unkeyed, silence, held, released, holding; dropped by reason:
+// unencrypted (a transport-only frame while passthrough is off), expired
+// / overtaken / overflow (a held DAVE frame no key opened: its hold time
+// ended, a later frame of its sender opened first, its sender's hold was
+// full), encrypt (Encrypt refused a frame); failures, the decryption
+// attempts that failed (a held frame retried after a key change counts
+// again), by why; not_ready, dropped_total, undecryptable. The maps hold
+// only non-zero counts.
 //
 //go:wasmexport frame_stats
 func frameStatsJSON() int32 {
 	s := frames.Stats()
-	st := frameStats{
-		Encrypted: s.Encrypt.Encrypted, Decrypted: s.Decrypt.Decrypted,
-		Passthrough: s.Encrypt.Passthrough + s.Decrypt.Passthrough, Unkeyed: s.Unkeyed,
-		Silence: s.Encrypt.Silence + s.Decrypt.Silence, Held: s.Held, Released: s.Released, Holding: s.Holding,
-		Dropped: nonZero(map[string]uint64{"unencrypted": s.Decrypt.Unencrypted, "expired": s.Expired,
-			"overtaken": s.Overtaken, "overflow": s.Overflow, "encrypt": s.Encrypt.Failures}),
-		Failures: nonZero(map[string]uint64{"auth": s.Decrypt.AuthFailures, "replay": s.Decrypt.Replays,
-			"generation": s.Decrypt.Generation, "no_key": s.Decrypt.NoKey}),
-		NotReady: notReady, DroppedTotal: s.Dropped, Undecryptable: s.Undecryptable,
+	var w jsonw
+	w.obj()
+	for _, c := range []struct {
+		name string
+		v    uint64
+	}{{"encrypted", s.Encrypt.Encrypted}, {"decrypted", s.Decrypt.Decrypted},
+		{"passthrough", s.Encrypt.Passthrough + s.Decrypt.Passthrough}, {"unkeyed", s.Unkeyed},
+		{"silence", s.Encrypt.Silence + s.Decrypt.Silence}, {"held", s.Held}, {"released", s.Released},
+		{"holding", uint64(s.Holding)}, {"not_ready", notReady}, {"dropped_total", s.Dropped},
+		{"undecryptable", s.Undecryptable}} {
+		w.key(c.name)
+		w.uint(c.v)
 	}
-	b, err := json.Marshal(st)
-	if err != nil {
-		return -1
-	}
-	setOut(b)
-	return int32(len(b))
+	w.key("dropped")
+	w.counts([]string{"unencrypted", "expired", "overtaken", "overflow", "encrypt"},
+		s.Decrypt.Unencrypted, s.Expired, s.Overtaken, s.Overflow, s.Encrypt.Failures)
+	w.key("failures")
+	w.counts([]string{"auth", "replay", "generation", "no_key"},
+		s.Decrypt.AuthFailures, s.Decrypt.Replays, s.Decrypt.Generation, s.Decrypt.NoKey)
+	w.end('}')
+	setOut(w.b)
+	return int32(len(w.b))
 }
 
 // The key exports: the KeySink calls the MLS worker's participant made,

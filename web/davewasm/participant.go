@@ -3,7 +3,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"strconv"
 	"time"
@@ -23,67 +22,87 @@ var (
 	keys      keyRecorder
 )
 
-// keyChange is one KeySink call as plain JSON values (module.js applyKey;
-// user ids are decimal strings, secrets base64).
-type keyChange struct {
-	K        string   `json:"k"` // version, sender, receiver, members, passthrough
-	V        uint16   `json:"v"`
-	Base     []byte   `json:"base,omitempty"` // absent for sender: no key
-	User     string   `json:"user,omitempty"`
-	Fresh    bool     `json:"fresh,omitempty"`
-	Users    []string `json:"users,omitempty"` // members: [] is sent as absent
-	On       bool     `json:"on"`
-	ExpiryMs int64    `json:"expiry_ms,omitempty"`
+// keys records the Participant's KeySink calls of the input being
+// handled, as the JSON module.js applyKey replays in the media worker
+// ({k: version|sender|receiver|members|passthrough, ...}; user ids are
+// decimal strings, secrets base64).
+type keyRecorder struct{ w jsonw }
+
+func (k *keyRecorder) call(kind string) {
+	if k.w.b == nil {
+		k.w.arr()
+	}
+	k.w.obj()
+	k.w.key("k")
+	k.w.str(kind)
 }
 
-// keyRecorder is the Participant's KeySink.
-type keyRecorder struct{ calls []keyChange }
-
 func (k *keyRecorder) SetProtocolVersion(v uint16) {
-	k.calls = append(k.calls, keyChange{K: "version", V: v})
+	k.call("version")
+	k.w.key("v")
+	k.w.uint(uint64(v))
+	k.w.end('}')
 }
 
 func (k *keyRecorder) SetSenderKey(base []byte) {
-	k.calls = append(k.calls, keyChange{K: "sender", Base: clone(base)})
+	k.call("sender")
+	if base != nil { // absent: no key
+		k.w.key("base")
+		k.w.bytes(base)
+	}
+	k.w.end('}')
 }
 
 func (k *keyRecorder) SetReceiverKey(user uint64, base []byte, fresh bool) {
-	k.calls = append(k.calls, keyChange{K: "receiver", User: strconv.FormatUint(user, 10), Base: clone(base), Fresh: fresh})
+	k.call("receiver")
+	k.w.key("user")
+	k.w.str(strconv.FormatUint(user, 10))
+	k.w.key("base")
+	k.w.bytes(base)
+	k.w.key("fresh")
+	k.w.bool(fresh)
+	k.w.end('}')
 }
 
 func (k *keyRecorder) SetMembers(users []uint64) {
-	c := keyChange{K: "members", Users: make([]string, 0, len(users))}
+	k.call("members")
+	k.w.key("users")
+	k.w.arr()
 	for _, u := range users {
-		c.Users = append(c.Users, strconv.FormatUint(u, 10))
+		k.w.str(strconv.FormatUint(u, 10))
 	}
-	k.calls = append(k.calls, c)
+	k.w.end(']')
+	k.w.end('}')
 }
 
 func (k *keyRecorder) SetPassthrough(on bool, expiry time.Duration) {
-	k.calls = append(k.calls, keyChange{K: "passthrough", On: on, ExpiryMs: expiry.Milliseconds()})
+	k.call("passthrough")
+	k.w.key("on")
+	k.w.bool(on)
+	k.w.key("expiry_ms")
+	k.w.uint(uint64(max(expiry.Milliseconds(), 0)))
+	k.w.end('}')
 }
 
-// outMsg is one message for the voice gateway: a JSON op with its
-// payload, or a client binary frame (u8 op, payload) in Bin.
-type outMsg struct {
-	Op  dave.Opcode `json:"op,omitempty"`
-	D   any         `json:"d,omitempty"`
-	Bin []byte      `json:"bin,omitempty"`
+// take returns the recorded calls as a JSON array and starts afresh.
+func (k *keyRecorder) take() []byte {
+	if k.w.b == nil {
+		return []byte("[]")
+	}
+	k.w.end(']')
+	b := k.w.b
+	k.w = jsonw{}
+	return b
 }
 
-// result is what every participant input writes to the output.
-type result struct {
-	Out     []outMsg    `json:"out"`
-	Keys    []keyChange `json:"keys"`
-	Changed bool        `json:"changed"`
-	Error   string      `json:"error,omitempty"`
-}
-
-// finish writes the input's result: its messages, the key changes
-// recorded meanwhile, and err.
+// finish writes the input's result, the JSON module.js result() reads:
+// {out: [{op, d} | {bin: base64 client frame (u8 op, payload)}], keys:
+// [the KeySink calls recorded meanwhile], changed, error}.
 func finish(out []dave.Outgoing, changed bool, err error) {
-	r := result{Out: make([]outMsg, 0, len(out)), Keys: keys.calls, Changed: changed}
-	keys.calls = nil
+	var w jsonw
+	w.obj()
+	w.key("out")
+	w.arr()
 	for _, o := range out {
 		if o.Binary != nil {
 			b, berr := dave.AppendClientFrame(nil, o.Binary)
@@ -91,19 +110,43 @@ func finish(out []dave.Outgoing, changed bool, err error) {
 				err = berr
 				continue
 			}
-			r.Out = append(r.Out, outMsg{Bin: b})
+			w.obj()
+			w.key("bin")
+			w.bytes(b)
+			w.end('}')
 			continue
 		}
-		r.Out = append(r.Out, outMsg{Op: o.JSON, D: o.Payload})
+		var id uint16
+		switch m := o.Payload.(type) { // the JSON ops a Participant sends
+		case dave.ReadyForTransition:
+			id = m.TransitionID
+		case dave.InvalidCommitWelcome:
+			id = m.TransitionID
+		default:
+			err = errors.New("dave: no JSON for op " + strconv.Itoa(int(o.JSON)))
+			continue
+		}
+		w.obj()
+		w.key("op")
+		w.uint(uint64(o.JSON))
+		w.key("d")
+		w.obj()
+		w.key("transition_id")
+		w.uint(uint64(id))
+		w.end('}')
+		w.end('}')
 	}
+	w.end(']')
+	w.key("keys")
+	w.raw(keys.take())
+	w.key("changed")
+	w.bool(changed)
 	if err != nil {
-		r.Error = err.Error()
+		w.key("error")
+		w.str(err.Error())
 	}
-	b, merr := json.Marshal(r)
-	if merr != nil {
-		b = []byte(`{"out":[],"keys":[],"error":` + strconv.Quote(merr.Error()) + `}`)
-	}
-	setOut(b)
+	w.end('}')
+	setOut(w.b)
 }
 
 // mlsNew starts the participant for user in channel; -1 with the error
@@ -118,6 +161,22 @@ func mlsNew(user, channel uint64) int32 {
 		return -1
 	}
 	part, self = p, user
+	return 0
+}
+
+// mlsPrepare makes the key package the next op 4 sends, ahead of it
+// (dave.Participant.Prepare); -1 with the error as the output.
+//
+//go:wasmexport mls_prepare
+func mlsPrepare() int32 {
+	if part == nil {
+		setOut([]byte(errNoParticipant.Error()))
+		return -1
+	}
+	if err := part.Prepare(); err != nil {
+		setOut([]byte(err.Error()))
+		return -1
+	}
 	return 0
 }
 
@@ -144,16 +203,30 @@ func mlsSessionDescription(version uint32) {
 	finish(out, changed, nil)
 }
 
-// mlsHandleJSON handles JSON op with the n-byte d in the input buffer.
+// mlsHandle handles JSON op 21, 22 or 24, its payload's fields passed as
+// numbers (module.js decodes the JSON: the module carries no
+// encoding/json): transition_id, protocol_version, epoch.
 //
-//go:wasmexport mls_handle_json
-func mlsHandleJSON(op, n uint32) {
+//go:wasmexport mls_handle
+func mlsHandle(op, transition, version uint32, epoch uint64) {
 	if part == nil {
 		finish(nil, false, errNoParticipant)
 		return
 	}
-	out, changed, err := part.HandleJSON(dave.Opcode(op), json.RawMessage(clone(input(n))))
-	finish(out, changed, err)
+	var msg dave.Message
+	switch dave.Opcode(op) {
+	case dave.OpPrepareTransition:
+		msg = dave.PrepareTransition{ProtocolVersion: uint16(version), TransitionID: uint16(transition)}
+	case dave.OpExecuteTransition:
+		msg = dave.ExecuteTransition{TransitionID: uint16(transition)}
+	case dave.OpPrepareEpoch:
+		msg = dave.PrepareEpoch{ProtocolVersion: uint16(version), Epoch: epoch}
+	default:
+		finish(nil, false, errors.New("dave: "+strconv.Itoa(int(op))+" is not a JSON op the participant takes"))
+		return
+	}
+	out, changed := part.Handle(msg)
+	finish(out, changed, nil)
 }
 
 // mlsHandleBinary handles the n-byte server binary frame (u16 seq, u8 op,
@@ -174,7 +247,8 @@ func mlsHandleBinary(n uint32) {
 	finish(out, changed, nil)
 }
 
-// mlsState writes the participant's state as JSON.
+// mlsState writes the participant's state as JSON (dave.ParticipantState's
+// fields and names).
 //
 //go:wasmexport mls_state
 func mlsState() {
@@ -182,11 +256,35 @@ func mlsState() {
 		setOut([]byte("{}"))
 		return
 	}
-	b, err := json.Marshal(part.State())
-	if err != nil {
-		b = []byte("{}")
+	st := part.State()
+	var w jsonw
+	w.obj()
+	w.key("protocol_version")
+	w.uint(uint64(st.ProtocolVersion))
+	w.key("ready")
+	w.bool(st.Ready)
+	w.key("epoch")
+	w.uint(st.Epoch)
+	if st.PrivacyCode != "" {
+		w.key("privacy_code")
+		w.str(st.PrivacyCode)
 	}
-	setOut(b)
+	if len(st.Members) > 0 {
+		w.key("members")
+		w.arr()
+		for _, m := range st.Members {
+			w.str(m)
+		}
+		w.end(']')
+	}
+	w.key("transitions")
+	w.uint(uint64(st.Transitions))
+	w.key("pending")
+	w.uint(uint64(st.Pending))
+	w.key("recoveries")
+	w.uint(uint64(st.Recoveries))
+	w.end('}')
+	setOut(w.b)
 }
 
 // mlsPairwise writes the 45-digit pairwise verification code with user
