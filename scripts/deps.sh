@@ -24,6 +24,8 @@ command -v etcdctl >/dev/null || need+=(etcd-client)
 # The browser test blocks one UDP flow for a moment; nft is in /usr/sbin,
 # not on a non-root PATH.
 command -v nft >/dev/null || [ -x /usr/sbin/nft ] || need+=(nftables)
+# make web gzips the browser's DAVE module with zopfli (smaller than gzip -9).
+command -v zopfli >/dev/null || need+=(zopfli)
 if ((${#need[@]})); then
   echo "deps: apt-get install ${need[*]}" >&2
   $SUDO apt-get update -qq
