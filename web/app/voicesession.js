@@ -60,6 +60,20 @@ async function makeDave(userId, channelId) {
   }
 }
 
+// preloadDave gets the next join's DAVE ready ahead of it (dave.wasm
+// fetched and compiled, a pair of workers with the module loaded:
+// DaveClient.preload), so a join does not wait for them. It runs when
+// the voice page starts and after each call; it never throws.
+async function preloadDave() {
+  if (e2eeDisabled()) return;
+  try {
+    const mod = await import(DAVE_BASE + 'dave.js');
+    if (mod.daveSupport()?.ok) await mod.DaveClient.preload({ base: DAVE_BASE });
+  } catch {
+    // no module in this build, or a worker failed: the join says why
+  }
+}
+
 function dbfs(buf) {
   let sum = 0;
   for (const v of buf) sum += v * v;
@@ -92,6 +106,7 @@ export class VoiceSession extends EventTarget {
   #sink = null; // {el, dest}: the output through an <audio> element (no AudioContext.setSinkId)
   #heard = {};
   #dave = null; // the live connection's DaveClient
+  #disposed = false;
 
   constructor({ gateway, userId }) {
     super();
@@ -119,6 +134,7 @@ export class VoiceSession extends EventTarget {
     this.outputDevice = localStorage.getItem('parley.outputDevice') || '';
     this.e2ee = { enabled: false, reason: '', state: null };
     this.codes = new Map(); // userId -> pairwise verification code (45 digits)
+    preloadDave();
   }
 
   /** outputSelectable: this browser can play to a chosen speaker. */
@@ -277,10 +293,12 @@ export class VoiceSession extends EventTarget {
     this.#useMic(null);
     this.#stopTick();
     this.#setState('idle');
+    if (!this.#disposed) preloadDave(); // the call took the loaded workers: ready the next one
   }
 
   /** dispose leaves and releases everything (sign-out): the AudioContext too. */
   dispose() {
+    this.#disposed = true;
     this.leave();
     this.#stopTick();
     this.#useMic(null);
