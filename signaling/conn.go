@@ -344,7 +344,7 @@ func (c *conn) identify(d json.RawMessage) error {
 	ss.send(voiceproto.OpReady, voiceproto.Ready{
 		SSRC: media.SSRC(), IP: ip, Port: port, Modes: srv.cfg.Media.Modes(),
 		HeartbeatInterval: float64(srv.cfg.HeartbeatInterval.Milliseconds()),
-		Experiments:       []string{}, Streams: []any{},
+		Experiments:       []string{}, Streams: []voiceproto.Stream{},
 	})
 	srv.log.Info("voice identify", "user", ss.user, "guild", ss.guild, "channel", ss.channel,
 		"session", ss.id, "ssrc", media.SSRC(), "dialect", c.dialect.String(), "remote", c.remote)

@@ -258,7 +258,7 @@ func TestOpLabelIsAClosedSet(t *testing.T) {
 	if len(labels) != 13+11+1 {
 		t.Fatalf("%d distinct labels: %v", len(labels), labels)
 	}
-	if Op(10).Known() || Op(14).Known() || !Op(31).Known() || !OpIdentify.Known() {
+	if Op(10).Known() || Op(16).Known() || !Op(15).Known() || !Op(31).Known() || !OpIdentify.Known() {
 		t.Fatal("Known() wrong at the edges")
 	}
 }
