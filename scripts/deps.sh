@@ -5,7 +5,8 @@
 # Debian's Chromium for the browser test (interop/voice_browser_test.go;
 # never a browser build a tool downloads itself), and Debian's etcd for the
 # voice fleet's registry (internal/testetcd starts one per test; etcdctl
-# helps an operator look inside).
+# helps an operator look inside), and Debian's ffmpeg and espeak-ng, which
+# make the video and speech test media at test time.
 # Idempotent: a second run installs nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +25,10 @@ command -v etcdctl >/dev/null || need+=(etcd-client)
 # The browser test blocks one UDP flow for a moment; nft is in /usr/sbin,
 # not on a non-root PATH.
 command -v nft >/dev/null || [ -x /usr/sbin/nft ] || need+=(nftables)
+# Video and speech test media are made at test time (issue 14): VP8/H264
+# files with Debian's ffmpeg, speech with espeak-ng.
+command -v ffmpeg >/dev/null || need+=(ffmpeg)
+command -v espeak-ng >/dev/null || need+=(espeak-ng)
 if ((${#need[@]})); then
   echo "deps: apt-get install ${need[*]}" >&2
   $SUDO apt-get update -qq
