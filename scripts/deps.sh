@@ -5,7 +5,8 @@
 # Debian's Chromium for the browser test (interop/voice_browser_test.go;
 # never a browser build a tool downloads itself), and Debian's etcd for the
 # voice fleet's registry (internal/testetcd starts one per test; etcdctl
-# helps an operator look inside).
+# helps an operator look inside), and Debian's ffmpeg and espeak-ng, which
+# make the video and speech test media at test time.
 # Idempotent: a second run installs nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +27,10 @@ command -v etcdctl >/dev/null || need+=(etcd-client)
 command -v nft >/dev/null || [ -x /usr/sbin/nft ] || need+=(nftables)
 # make web gzips the browser's DAVE module with zopfli (smaller than gzip -9).
 command -v zopfli >/dev/null || need+=(zopfli)
+# Video and speech test media are made at test time (issue 14): VP8/H264
+# files with Debian's ffmpeg, speech with espeak-ng.
+command -v ffmpeg >/dev/null || need+=(ffmpeg)
+command -v espeak-ng >/dev/null || need+=(espeak-ng)
 if ((${#need[@]})); then
   echo "deps: apt-get install ${need[*]}" >&2
   $SUDO apt-get update -qq

@@ -12,6 +12,9 @@ var (
 	// ErrWebRTCOff: a browser asked for the webrtc transport on a server
 	// without a WebRTC address.
 	ErrWebRTCOff = errors.New("sfu: this voice server takes no WebRTC clients")
+	// ErrVideoAllocated: a participant's video SSRCs were already
+	// allocated (once per session, at Identify).
+	ErrVideoAllocated = errors.New("sfu: video streams already allocated")
 )
 
 // DropReason names why an incoming or outgoing packet was not forwarded;
@@ -41,6 +44,11 @@ const (
 	DropUnknownSource
 	DropSRTP
 	DropICEQueue
+	DropVideoInactive
+	DropVideoPayloadType
+	DropVideoLayer
+	DropVideoToWebRTC
+	DropRTX
 	numDropReasons
 )
 
@@ -88,6 +96,16 @@ func (r DropReason) String() string {
 		return "srtp"
 	case DropICEQueue:
 		return "ice_queue"
+	case DropVideoInactive:
+		return "video_inactive"
+	case DropVideoPayloadType:
+		return "video_payload_type"
+	case DropVideoLayer:
+		return "video_layer"
+	case DropVideoToWebRTC:
+		return "video_to_webrtc"
+	case DropRTX:
+		return "rtx"
 	}
 	return "unknown"
 }

@@ -45,6 +45,13 @@ type Participant struct {
 	// fwd is the forwarding state of this participant as a source; a
 	// reader holds fwd.mu while it fans one of p's packets out.
 	fwd forwarder
+
+	// video is p's video streams as a source (video.go), nil until
+	// AllocateVideo; vfwd their forwarding state; wants p's op 15 as a
+	// receiver (nil: the best of everyone).
+	video atomic.Pointer[videoState]
+	vfwd  videoForwarder
+	wants atomic.Pointer[sinkWants]
 }
 
 // forwarder is a source's ingress and per-receiver munging state.
@@ -162,4 +169,5 @@ func (p *Participant) forgetReceiver(r *Participant) {
 	p.fwd.mu.Lock()
 	delete(p.fwd.downs, r)
 	p.fwd.mu.Unlock()
+	p.forgetVideoReceiver(r)
 }

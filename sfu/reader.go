@@ -164,6 +164,11 @@ func (r *reader) rtp(pkt []byte, from *net.UDPAddr) {
 		r.ls.drops[DropMalformed]++
 		return
 	}
+	if ssrc != p.ssrc { // one of p's video streams (video.go)
+		p.setAddr(from)
+		r.video(p, &h, plain[h.PayloadStart:h.PayloadEnd])
+		return
+	}
 	if h.PayloadType != voiceproto.PayloadTypeOpus {
 		r.ls.drops[DropNotOpus]++
 		return

@@ -214,7 +214,7 @@ func (s *Server) leave(p *Participant) {
 	}
 	next := make(map[uint32]*Participant, len(old))
 	for k, v := range old {
-		if k != p.ssrc {
+		if v != p { // its audio SSRC and any video ones
 			next[k] = v
 		}
 	}

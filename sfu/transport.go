@@ -36,6 +36,11 @@ type udpTransport struct {
 func (t *udpTransport) ready(q *Participant) bool { return q.addr.Load() != nil }
 
 func (t *udpTransport) send(r *reader, q *Participant, seq uint16, ts uint32, marker bool, ssrc uint32, payload []byte) DropReason {
+	return t.sendPT(r, q, voiceproto.PayloadTypeOpus, seq, ts, marker, ssrc, payload)
+}
+
+// sendPT is send with the payload type pt (video keeps its sender's).
+func (t *udpTransport) sendPT(r *reader, q *Participant, pt uint8, seq uint16, ts uint32, marker bool, ssrc uint32, payload []byte) DropReason {
 	to := q.addr.Load()
 	if to == nil {
 		return DropReceiverNotReady
@@ -45,7 +50,7 @@ func (t *udpTransport) send(r *reader, q *Participant, seq uint16, ts uint32, ma
 		return DropNonceSpace
 	}
 	b := r.udp.slot()[:voiceproto.FixedHeaderLen]
-	voiceproto.PutFixedHeader(b, marker, voiceproto.PayloadTypeOpus, seq, ts, ssrc)
+	voiceproto.PutFixedHeader(b, marker, pt, seq, ts, ssrc)
 	b = append(b, payload...)
 	sealed, err := t.cipher.Seal(b[:0], b, nonce)
 	if err != nil {

@@ -14,6 +14,7 @@ const maxConnectIDs = 100
 const (
 	pendConnect uint8 = 1 << iota // op 11 with the peer's user id
 	pendSpeak                     // op 5 with the peer's SSRC and flags
+	pendVideo                     // op 12 with the peer's streams
 )
 
 // announcements are the news a receiver is owed about its room: who
@@ -31,6 +32,7 @@ type announcements struct {
 	state   map[*session]uint8 // pending bits by peer
 	connect []*session         // peers owed an op 11, in order
 	speak   []*session         // peers owed an op 5, in order
+	video   []*session         // peers owed an op 12, in order
 	gone    []voiceproto.ID    // users owed an op 13, in order
 }
 
@@ -46,6 +48,9 @@ func (a *announcements) mark(p *session, what uint8) {
 	}
 	if what&pendSpeak != 0 && old&pendSpeak == 0 {
 		a.speak = append(a.speak, p)
+	}
+	if what&pendVideo != 0 && old&pendVideo == 0 {
+		a.video = append(a.video, p)
 	}
 	a.compact()
 }
@@ -81,6 +86,9 @@ func (a *announcements) compact() {
 	}
 	if len(a.speak) > limit {
 		a.speak = a.live(a.speak, pendSpeak)
+	}
+	if len(a.video) > limit {
+		a.video = a.live(a.video, pendVideo)
 	}
 }
 
@@ -121,7 +129,8 @@ func (a *announcements) nextMembership() (voiceproto.Op, any, bool) {
 }
 
 // next returns the next announcement for a receiver of dialect d: the
-// membership changes (nextMembership), then one op 5.
+// membership changes (nextMembership), then one op 5, then one op 12 (a
+// peer's streams, after its SSRC is known).
 func (a *announcements) next(d voiceproto.Dialect) (voiceproto.Op, any, bool) {
 	if op, m, ok := a.nextMembership(); ok {
 		return op, m, true
@@ -132,6 +141,16 @@ func (a *announcements) next(d voiceproto.Dialect) (voiceproto.Op, any, bool) {
 		if a.state[p]&pendSpeak != 0 {
 			a.clear(p, pendSpeak)
 			return voiceproto.OpSpeaking, p.speakingFor(d), true
+		}
+	}
+	for len(a.video) > 0 {
+		p := a.video[0]
+		a.video = a.video[1:]
+		if a.state[p]&pendVideo != 0 {
+			a.clear(p, pendVideo)
+			if v, ok := p.videoOp12(); ok {
+				return voiceproto.OpVideo, v, true
+			}
 		}
 	}
 	if len(a.state) == 0 { // release the drained lists' arrays

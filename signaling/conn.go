@@ -238,7 +238,11 @@ func (c *conn) handle(m voiceproto.RawMessage) error {
 	case voiceproto.OpSpeaking:
 		return c.speaking(m.D)
 	case voiceproto.OpVideo:
-		return nil // video sink wants: no video yet
+		return c.onVideo(m.D)
+	case voiceproto.OpMediaSinkWants:
+		return c.onSinkWants(m.D)
+	case voiceproto.OpSessionUpdate:
+		return c.onSessionUpdate(m.D)
 	case voiceproto.OpDAVEReadyForTransition, voiceproto.OpDAVEInvalidCommitWelcome:
 		msg, err := dave.DecodeJSON(dave.Opcode(m.Op), m.D)
 		if err != nil {
@@ -251,7 +255,8 @@ func (c *conn) handle(m voiceproto.RawMessage) error {
 
 func knownClientOp(op voiceproto.Op) bool {
 	switch op {
-	case voiceproto.OpSelectProtocol, voiceproto.OpSpeaking, voiceproto.OpVideo, voiceproto.OpDAVEReadyForTransition, voiceproto.OpDAVEInvalidCommitWelcome:
+	case voiceproto.OpSelectProtocol, voiceproto.OpSpeaking, voiceproto.OpVideo, voiceproto.OpMediaSinkWants,
+		voiceproto.OpSessionUpdate, voiceproto.OpDAVEReadyForTransition, voiceproto.OpDAVEInvalidCommitWelcome:
 		return true
 	}
 	return false
@@ -287,6 +292,9 @@ func (c *conn) identify(d json.RawMessage) error {
 	if id.ServerID == "" || id.UserID == "" || id.SessionID == "" || id.Token == "" {
 		return closeWith(voiceproto.CloseDecodeError, "identify needs server_id, user_id, session_id and token")
 	}
+	if err := voiceproto.CheckStreams(id.Streams); err != nil {
+		return closeFor(voiceproto.CloseBadRequest, "invalid identify streams: "+err.Error(), err)
+	}
 	srv := c.srv
 	claims, err := srv.cfg.Tokens.Verify(id.Token, string(id.UserID), string(id.ServerID), string(id.SessionID), srv.cfg.Now())
 	if err != nil {
@@ -316,10 +324,20 @@ func (c *conn) identify(d json.RawMessage) error {
 		return closeWith(voiceproto.CloseServerNotFound, "voice server cannot take this session")
 	}
 	applyModeration(media, mod) // before anything can be forwarded
+	streams, err := allocateVideo(media, id.Streams)
+	if err != nil {
+		media.Leave()
+		var ce *closeError
+		if errors.As(err, &ce) {
+			return err
+		}
+		srv.log.Warn("media video streams", "room", room, "user", claims.UserID, "err", err)
+		return closeWith(voiceproto.CloseServerNotFound, "voice server cannot take this session's video")
+	}
 	ss := &session{
 		srv: srv, id: claims.SessionID, user: claims.UserID, guild: claims.GuildID,
 		channel: claims.ChannelID, room: room, dialect: c.dialect, media: media,
-		daveMax: daveMax,
+		daveMax: daveMax, video: sessionVideo{alloc: streams},
 	}
 	if replaced := srv.register(ss); replaced != nil {
 		replaced.kick(voiceproto.CloseSessionInvalid, "replaced by a newer session")
@@ -344,7 +362,7 @@ func (c *conn) identify(d json.RawMessage) error {
 	ss.send(voiceproto.OpReady, voiceproto.Ready{
 		SSRC: media.SSRC(), IP: ip, Port: port, Modes: srv.cfg.Media.Modes(),
 		HeartbeatInterval: float64(srv.cfg.HeartbeatInterval.Milliseconds()),
-		Experiments:       []string{}, Streams: []any{},
+		Experiments:       []string{}, Streams: streams,
 	})
 	srv.log.Info("voice identify", "user", ss.user, "guild", ss.guild, "channel", ss.channel,
 		"session", ss.id, "ssrc", media.SSRC(), "dialect", c.dialect.String(), "remote", c.remote)
@@ -360,9 +378,14 @@ func (c *conn) identify(d json.RawMessage) error {
 // costs every member O(1).
 func (c *conn) introduce(ss *session) {
 	for _, p := range c.srv.roomTargets(ss.room, ss) {
-		ss.announce(p, pendConnect|pendSpeak)
+		what := pendConnect | pendSpeak
+		if _, ok := p.videoOp12(); ok {
+			what |= pendVideo // the joiner learns of every video sender
+		}
+		ss.announce(p, what)
 		p.announce(ss, pendConnect|pendSpeak)
 	}
+	c.srv.tellSenders(ss.room) // a new receiver may want a paused layer
 }
 
 func authReason(err error) string {

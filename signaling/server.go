@@ -339,6 +339,7 @@ func (s *Server) endSession(ss *session) {
 	ss.end()
 	s.announceLeave(ss, true)
 	s.daveLeave(ss)
+	s.tellSenders(ss.room) // a layer only ss watched is wanted no more
 }
 
 // announceLeave tells ss's room that ss left (op 13) if tell, and makes

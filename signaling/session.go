@@ -28,6 +28,8 @@ type session struct {
 	// speaking holds the session's voiceproto.SpeakingFlags; atomic so
 	// that another session's writer may read it under its own mu.
 	speaking atomic.Int64
+	// video is the session's video signalling state (video.go).
+	video sessionVideo
 	// left is set when the session ends, before its room is told: a
 	// member does not announce a peer that left (session.announce).
 	left        atomic.Bool

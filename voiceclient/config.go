@@ -38,6 +38,14 @@ type Config struct {
 	// disconnect, resumed). It is called from the WebSocket reader.
 	OnEvent func(Event)
 
+	// VideoStreams are the video streams (simulcast layers) the client
+	// will send, declared in Identify (Type, RID, Quality, limits); Ready
+	// allocates their SSRCs (Conn.VideoStreams). Native UDP only.
+	VideoStreams []voiceproto.Stream
+	// OnVideoFrame receives each reassembled (and decrypted) remote video
+	// frame. Calls are serialized with OnFrame's.
+	OnVideoFrame func(VideoFrame)
+
 	// WebRTC joins as a browser does (the webrtc dialect: ICE, DTLS-SRTP
 	// through pion) instead of native UDP; Mode and ReportAddr are unused.
 	WebRTC bool
@@ -75,6 +83,12 @@ func (c Config) Validate() error {
 		if _, _, err := net.SplitHostPort(c.ReportAddr); err != nil {
 			return fmt.Errorf("%w: ReportAddr: %v", ErrConfig, err)
 		}
+	}
+	if err := voiceproto.CheckStreams(c.VideoStreams); err != nil {
+		return fmt.Errorf("%w: VideoStreams: %w", ErrConfig, err)
+	}
+	if c.WebRTC && len(c.VideoStreams) > 0 {
+		return fmt.Errorf("%w: video is native UDP only for now", ErrConfig)
 	}
 	if c.HandshakeTimeout < 0 {
 		return fmt.Errorf("%w: negative HandshakeTimeout", ErrConfig)

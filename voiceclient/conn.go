@@ -29,6 +29,9 @@ type Frame struct {
 	Marker    bool
 	Opus      []byte // valid only during the OnFrame call
 	Received  time.Time
+	// video: a reassembled video frame (video.go) on its way to
+	// OnVideoFrame through the same DAVE queue; Marker is its keyframe bit.
+	video bool
 }
 
 // Event is a gateway event reported through Config.OnEvent.
@@ -66,6 +69,8 @@ type Conn struct {
 	// handshake; nil for native UDP.
 	rtc      *rtcLink
 	joinedAt time.Time
+	// videoStreams are the streams Ready allocated (Config.VideoStreams).
+	videoStreams []voiceproto.Stream
 
 	// wmu guards ws writes and the ws pointer, and orders starting a
 	// goroutine (check closing, wg.Add) before teardown's wait.
@@ -101,6 +106,10 @@ type Conn struct {
 	// daveQueue holds, per user, the frames passed to DAVE awaiting
 	// their emit (dave.FrameSession holds a few for a sender's next key).
 	daveQueue map[string][]Frame
+	// videoUsers maps video SSRCs to users (op 12); videoRecv reassembles
+	// each SSRC's video (video.go).
+	videoUsers map[uint32]string
+	videoRecv  map[uint32]*videoRecv
 
 	stats counters
 
@@ -154,17 +163,18 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 			HandshakeTimeout: 10 * time.Second,
 			Proxy:            nil,
 		},
-		hbReset:   make(chan time.Duration, 1),
-		helloCh:   make(chan voiceproto.Hello, 1),
-		readyCh:   make(chan voiceproto.Ready, 1),
-		sdCh:      make(chan voiceproto.SessionDescription, 1),
-		discoCh:   make(chan []byte, 1),
-		users:     map[uint32]string{},
-		members:   map[string]struct{}{},
-		pending:   map[uint32][]pendingFrame{},
-		daveQueue: map[string][]Frame{},
-		closing:   make(chan struct{}),
-		readDone:  make(chan struct{}),
+		hbReset:    make(chan time.Duration, 1),
+		helloCh:    make(chan voiceproto.Hello, 1),
+		readyCh:    make(chan voiceproto.Ready, 1),
+		sdCh:       make(chan voiceproto.SessionDescription, 1),
+		discoCh:    make(chan []byte, 1),
+		users:      map[uint32]string{},
+		members:    map[string]struct{}{},
+		pending:    map[uint32][]pendingFrame{},
+		daveQueue:  map[string][]Frame{},
+		videoUsers: map[uint32]string{}, videoRecv: map[uint32]*videoRecv{},
+		closing:  make(chan struct{}),
+		readDone: make(chan struct{}),
 	}
 	c.seq.Store(-1)
 	if !cfg.DisableDAVE {
@@ -247,7 +257,7 @@ func (c *Conn) handshake(ctx context.Context) error {
 	}
 	if err := c.writeOp(voiceproto.OpIdentify, voiceproto.Identify{
 		ServerID: voiceproto.ID(c.cfg.GuildID), UserID: voiceproto.ID(c.cfg.UserID), SessionID: voiceproto.ID(c.cfg.SessionID),
-		Token: c.cfg.Token, MaxDaveProtocolVersion: c.daveMax(),
+		Token: c.cfg.Token, MaxDaveProtocolVersion: c.daveMax(), Streams: c.cfg.VideoStreams,
 	}); err != nil {
 		return err
 	}
@@ -259,6 +269,10 @@ func (c *Conn) handshake(ctx context.Context) error {
 		return fmt.Errorf("%w: ready without ip/port", ErrHandshake)
 	}
 	c.ssrc = ready.SSRC
+	if len(ready.Streams) != len(c.cfg.VideoStreams) {
+		return fmt.Errorf("%w: ready answered %d video streams, want %d", ErrHandshake, len(ready.Streams), len(c.cfg.VideoStreams))
+	}
+	c.videoStreams = ready.Streams
 	if c.rtc != nil {
 		return c.handshakeWebRTC(ctx)
 	}

@@ -230,10 +230,16 @@ func (d *daveSession) wait() <-chan struct{} {
 // frames (no key ratchet: encryption failure) and D++ reports voice ready
 // only once its first transition is ready; waiting keeps every frame.
 func (d *daveSession) encrypt(frame []byte) ([]byte, error) {
+	return d.encryptCodec(dave.CodecOpus, frame)
+}
+
+// encryptCodec is encrypt for a frame of codec (its clear ranges, dave.md
+// §7).
+func (d *daveSession) encryptCodec(codec dave.Codec, frame []byte) ([]byte, error) {
 	var timer *time.Timer
 	for {
 		wait := d.wait() // before the check, so no change is missed
-		out, st, err := d.frames.Encrypt(d.encBuf[:0], dave.CodecOpus, frame, !d.c.hasMembers())
+		out, st, err := d.frames.Encrypt(d.encBuf[:0], codec, frame, !d.c.hasMembers())
 		switch st {
 		case dave.SendPlain:
 			return frame, nil

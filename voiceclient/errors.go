@@ -27,6 +27,8 @@ var (
 	// sender key for the room's group yet; see Conn.WaitDAVE). The frame
 	// was not sent.
 	ErrDAVENotReady = errors.New("voiceclient: DAVE not ready to send")
+	// ErrIVF means a file is not a well-formed IVF stream.
+	ErrIVF = errors.New("voiceclient: invalid IVF file")
 	// ErrResumeFailed means the gateway dropped and resuming failed.
 	ErrResumeFailed = errors.New("voiceclient: resume failed")
 )

@@ -248,6 +248,10 @@ func (c *Conn) handle(data []byte) voiceproto.Op {
 		if c.dave != nil {
 			c.dave.handleJSON(m.Op, m.D)
 		}
+	case voiceproto.OpVideo:
+		if err := c.onVideo(m.D); err != nil {
+			return bad(err)
+		}
 	case voiceproto.OpResumed:
 		c.log.Info("voice session resumed")
 		c.event(Event{Type: EventResumed})

@@ -33,6 +33,9 @@ type sender struct {
 	clear []byte // +checklocks:mu
 	wire  []byte // +checklocks:mu
 
+	// video is each video stream's sequence and picture ID (video.go).
+	video []videoSend // +checklocks:mu
+
 	speakMu  sync.Mutex
 	speaking voiceproto.SpeakingFlags // +checklocks:speakMu; last flags sent
 }
@@ -41,6 +44,10 @@ func (s *sender) init(c *Conn) {
 	s.c = c
 	s.seq = uint16(rand.Uint32())
 	s.ts = rand.Uint32()
+	s.video = make([]videoSend, len(c.videoStreams))
+	for i := range s.video {
+		s.video[i] = videoSend{seq: uint16(rand.Uint32()), pic: uint16(rand.Uint32()) & 0x7FFF}
+	}
 	s.clear = make([]byte, 0, 12+MaxOpusSize)
 	s.wire = make([]byte, 0, 12+MaxOpusSize+64)
 }

@@ -19,6 +19,11 @@ type counters struct {
 	ignored        atomic.Uint64
 	udpErrors      atomic.Uint64
 	badMessages    atomic.Uint64
+
+	videoFramesSent     atomic.Uint64
+	videoFramesReceived atomic.Uint64
+	videoKeyframes      atomic.Uint64
+	videoGaps           atomic.Uint64
 }
 
 // Stats are a Conn's counters since Dial.
@@ -46,31 +51,41 @@ type Stats struct {
 	DAVEWaits    uint64 `json:"dave_waits"`
 	DAVENotReady uint64 `json:"dave_not_ready"`
 	// Ignored counts keepalives, RTCP, non-Opus and unclassifiable datagrams.
-	Ignored        uint64        `json:"ignored"`
-	UDPErrors      uint64        `json:"udp_errors"`
-	BadMessages    uint64        `json:"bad_messages"`
-	HeartbeatRTT   time.Duration `json:"heartbeat_rtt_ns"`
-	ConnectedSince time.Time     `json:"connected_since"`
+	Ignored     uint64 `json:"ignored"`
+	UDPErrors   uint64 `json:"udp_errors"`
+	BadMessages uint64 `json:"bad_messages"`
+	// Video: frames sent and received (reassembled and decrypted), of
+	// which keyframes, and frames lost to a missing packet.
+	VideoFramesSent     uint64        `json:"video_frames_sent"`
+	VideoFramesReceived uint64        `json:"video_frames_received"`
+	VideoKeyframes      uint64        `json:"video_keyframes"`
+	VideoGaps           uint64        `json:"video_gaps"`
+	HeartbeatRTT        time.Duration `json:"heartbeat_rtt_ns"`
+	ConnectedSince      time.Time     `json:"connected_since"`
 }
 
 // Stats returns a snapshot of the counters.
 func (c *Conn) Stats() Stats {
 	s := &c.stats
 	return Stats{
-		FramesSent:     s.framesSent.Load(),
-		BytesSent:      s.bytesSent.Load(),
-		FramesReceived: s.framesReceived.Load(),
-		BytesReceived:  s.bytesReceived.Load(),
-		DecryptErrors:  s.decryptErrors.Load(),
-		UnknownSSRC:    s.unknownSSRC.Load(),
-		EarlyFrames:    s.earlyFrames.Load(),
-		DAVEDropped:    s.daveDropped.Load(),
-		DAVEWaits:      s.daveWaits.Load(),
-		DAVENotReady:   s.daveNotReady.Load(),
-		Ignored:        s.ignored.Load(),
-		UDPErrors:      s.udpErrors.Load(),
-		BadMessages:    s.badMessages.Load(),
-		HeartbeatRTT:   time.Duration(c.lastRTT.Load()),
-		ConnectedSince: c.joinedAt,
+		FramesSent:          s.framesSent.Load(),
+		BytesSent:           s.bytesSent.Load(),
+		FramesReceived:      s.framesReceived.Load(),
+		BytesReceived:       s.bytesReceived.Load(),
+		DecryptErrors:       s.decryptErrors.Load(),
+		UnknownSSRC:         s.unknownSSRC.Load(),
+		EarlyFrames:         s.earlyFrames.Load(),
+		DAVEDropped:         s.daveDropped.Load(),
+		DAVEWaits:           s.daveWaits.Load(),
+		DAVENotReady:        s.daveNotReady.Load(),
+		Ignored:             s.ignored.Load(),
+		UDPErrors:           s.udpErrors.Load(),
+		BadMessages:         s.badMessages.Load(),
+		VideoFramesSent:     s.videoFramesSent.Load(),
+		VideoFramesReceived: s.videoFramesReceived.Load(),
+		VideoKeyframes:      s.videoKeyframes.Load(),
+		VideoGaps:           s.videoGaps.Load(),
+		HeartbeatRTT:        time.Duration(c.lastRTT.Load()),
+		ConnectedSince:      c.joinedAt,
 	}
 }

@@ -114,6 +114,10 @@ func (c *Conn) handleDatagram(pkt, clear []byte, now time.Time) {
 		return
 	}
 	h, err := voiceproto.ParseHeader(out)
+	if err == nil && h.PayloadType == voiceproto.PayloadTypeVP8 {
+		c.videoPacket(h, out[h.PayloadStart:h.PayloadEnd], now)
+		return
+	}
 	if err != nil || h.PayloadType != voiceproto.PayloadTypeOpus {
 		c.stats.ignored.Add(1)
 		return
@@ -186,6 +190,10 @@ func (c *Conn) emitLocked(f Frame) {
 
 // deliverLocked counts f and calls OnFrame.
 func (c *Conn) deliverLocked(f Frame) {
+	if f.video {
+		c.deliverVideoLocked(f)
+		return
+	}
 	c.stats.framesReceived.Add(1)
 	c.stats.bytesReceived.Add(uint64(len(f.Opus)))
 	if c.cfg.OnFrame != nil {

@@ -42,3 +42,8 @@ var ErrBadSDP = errors.New("voiceproto: invalid SDP fragment")
 
 // ErrNoCodec: a webrtc client offered no codec the room uses (Opus).
 var ErrNoCodec = errors.New("voiceproto: no common audio codec (opus)")
+
+// ErrBadVideo: video signalling (Identify's or op 12's streams, op 14, op
+// 15) is well-formed JSON but out of range or inconsistent with what the
+// server allocated: the gateway closes with 4020.
+var ErrBadVideo = errors.New("voiceproto: invalid video signalling")

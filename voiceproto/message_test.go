@@ -255,10 +255,10 @@ func TestOpLabelIsAClosedSet(t *testing.T) {
 		labels[o.Label()] = true
 	}
 	// 13 JSON opcodes (0-13 without 10), 11 DAVE opcodes, and "unknown".
-	if len(labels) != 13+11+1 {
+	if len(labels) != 15+11+1 {
 		t.Fatalf("%d distinct labels: %v", len(labels), labels)
 	}
-	if Op(10).Known() || Op(14).Known() || !Op(31).Known() || !OpIdentify.Known() {
+	if Op(10).Known() || Op(16).Known() || !Op(15).Known() || !Op(31).Known() || !OpIdentify.Known() {
 		t.Fatal("Known() wrong at the edges")
 	}
 }

@@ -26,6 +26,8 @@ const (
 	OpClientsConnect     Op = 11 // S→C
 	OpVideo              Op = 12 // both
 	OpClientDisconnect   Op = 13 // S→C
+	OpSessionUpdate      Op = 14 // both
+	OpMediaSinkWants     Op = 15 // both
 
 	OpDAVEPrepareTransition    = Op(dave.OpPrepareTransition)    // S→C JSON
 	OpDAVEExecuteTransition    = Op(dave.OpExecuteTransition)    // S→C JSON
@@ -63,6 +65,10 @@ func (o Op) String() string {
 		return "video"
 	case OpClientDisconnect:
 		return "client_disconnect"
+	case OpSessionUpdate:
+		return "session_update"
+	case OpMediaSinkWants:
+		return "media_sink_wants"
 	}
 	if o.IsDAVE() {
 		return dave.Opcode(o).String()
@@ -70,10 +76,10 @@ func (o Op) String() string {
 	return "op_" + strconv.Itoa(int(o))
 }
 
-// Known reports whether o is an opcode of the protocol (0-13 but 10, or a
+// Known reports whether o is an opcode of the protocol (0-15 but 10, or a
 // DAVE opcode).
 func (o Op) Known() bool {
-	return o >= OpIdentify && o <= OpClientDisconnect && o != 10 || o.IsDAVE()
+	return o >= OpIdentify && o <= OpMediaSinkWants && o != 10 || o.IsDAVE()
 }
 
 // Label is a metric label for o from a closed set: String for a known

@@ -19,6 +19,9 @@ type Identify struct {
 	Token                  string `json:"token"`
 	MaxDaveProtocolVersion int    `json:"max_dave_protocol_version"`
 	Video                  bool   `json:"video,omitempty"`
+	// Streams are the video streams (simulcast layers) the client will
+	// send (video.go); Ready answers each with its SSRCs.
+	Streams []Stream `json:"streams,omitempty"`
 }
 
 // Resume is op 7: re-attach to a session after the WebSocket dropped.
@@ -123,7 +126,8 @@ type Ready struct {
 	Modes             []string `json:"modes"`
 	HeartbeatInterval float64  `json:"heartbeat_interval"`
 	Experiments       []string `json:"experiments"`
-	Streams           []any    `json:"streams"`
+	// Streams answers Identify's streams with their SSRCs (never null).
+	Streams []Stream `json:"streams"`
 }
 
 // SessionDescription is op 4: the mode and the 32-byte transport key, and
