@@ -47,7 +47,8 @@ type Decryptor struct {
 	// last is the epoch that opened the latest frame, tried first (as
 	// libdave keeps the cryptor that worked); then the others, newest
 	// first. nil before the first frame and once it expired.
-	last *keyEpoch
+	last  *keyEpoch
+	order []*keyEpoch // tryOrder's buffer
 
 	passForever bool      // passthrough allowed without limit
 	passUntil   time.Time // else allowed until then (zero: not allowed)
@@ -164,21 +165,7 @@ func (d *Decryptor) Decrypt(dst, frame []byte) ([]byte, error) {
 
 	setNonce(&d.iv, info.nonce)
 	worst := ErrAuth
-	// The epoch that opened the last frame first, then the others, newest
-	// first: a sender's frames stay in one epoch, and after a transition
-	// the new one is the likely one. Each epoch keeps its own replay
-	// window, so the order changes only how many attempts a frame takes.
-	for i := len(d.epochs); i >= 0; i-- {
-		var e *keyEpoch
-		switch {
-		case i == len(d.epochs):
-			e = d.last
-		case d.epochs[i] != d.last:
-			e = d.epochs[i]
-		}
-		if e == nil {
-			continue
-		}
+	for _, e := range d.tryOrder() {
 		pt, err := d.open(e, info, ct, aad, now)
 		if err != nil {
 			worst = worse(worst, err)
@@ -190,6 +177,25 @@ func (d *Decryptor) Decrypt(dst, frame []byte) ([]byte, error) {
 	}
 	d.countFailure(worst)
 	return dst, worst
+}
+
+// tryOrder is the order Decrypt (and the split open, BeginOpen and
+// FinishOpen) tries the epochs in: the epoch that opened the last frame
+// first, then the others, newest first. A sender's frames stay in one
+// epoch, and after a transition the new one is the likely one. Each epoch
+// keeps its own replay window, so the order changes only how many
+// attempts a frame takes. The slice is reused by the next call.
+func (d *Decryptor) tryOrder() []*keyEpoch {
+	d.order = d.order[:0]
+	if d.last != nil {
+		d.order = append(d.order, d.last)
+	}
+	for i := len(d.epochs) - 1; i >= 0; i-- {
+		if d.epochs[i] != d.last {
+			d.order = append(d.order, d.epochs[i])
+		}
+	}
+	return d.order
 }
 
 // open decrypts ct (with aad) under epoch e: the plaintext, valid until
