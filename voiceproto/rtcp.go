@@ -17,10 +17,14 @@ const RTCPClearLen = 8
 
 // SealRTCP appends to dst the wire form of the clear RTCP compound packet
 // pkt (at least RTCPClearLen bytes, RTP version 2), with the same nonce
-// rules as Seal.
+// rules as Seal. It returns ErrRTCPMode in xsalsa20_poly1305, whose
+// header-derived nonce would repeat.
 func (c *Cipher) SealRTCP(dst, pkt []byte, nonce [4]byte) ([]byte, error) {
 	if err := checkRTCP(pkt); err != nil {
 		return dst, err
+	}
+	if c.id == modeXSalsa {
+		return dst, ErrRTCPMode
 	}
 	return c.seal(dst, pkt, RTCPClearLen, nonce)
 }
