@@ -180,3 +180,39 @@ func (pe *peer) waitRTX(ssrc uint32, n int) []rtpFrame {
 	testkit.Eventually(pe.t, 5*time.Second, func() bool { got = pe.framesOn(ssrc); return len(got) >= n }, "%d RTX packets", n)
 	return got
 }
+
+// TestVideoRTCPBadInput: RTCP that is unsealed, malformed, about unknown
+// or own SSRCs, or NACKs everything is counted or ignored; nothing
+// panics and video keeps flowing.
+func TestVideoRTCPBadInput(t *testing.T) {
+	h := newHarness(t, nil)
+	a, b := h.join("r", "a", ""), h.join("r", "b", "")
+	st := allocate(t, a.p, "100")
+	activate(a.p, st, true)
+	out := st[0].SSRC
+	a.frame(out, 0, true, 1)
+	b.waitTag(out, 1)
+	vs := h.srv.VideoStats()
+	b.raw([]byte{0x81, 206, 0, 2, 0, 0, 0, 0, 1, 2, 3, 4})      // unsealed, unknown sender
+	b.raw(append([]byte{0x81, 206, 0, 2}, be32(b.p.SSRC())...)) // sealed badly: too short
+	pe := b.nonce
+	b.nonce++
+	garbage, _ := b.cipher.SealRTCP(nil, append([]byte{0x81, 206, 0, 9}, append(be32(b.p.SSRC()), 1, 2, 3)...), voiceproto.ClientNonce(pe+1))
+	b.raw(garbage) // opens, does not parse
+	all := make([]rtcp.NackPair, 40)
+	for i := range all {
+		all[i] = rtcp.NackPair{PacketID: uint16(17 * i), LostPackets: 0xffff}
+	}
+	b.sendRTCP(&rtcp.TransportLayerNack{SenderSSRC: b.p.SSRC(), MediaSSRC: out, Nacks: all},
+		&rtcp.PictureLossIndication{MediaSSRC: 12345},
+		&rtcp.TransportLayerNack{MediaSSRC: b.p.SSRC(), Nacks: all[:1]})
+	a.sendRTCP(&rtcp.PictureLossIndication{MediaSSRC: out}) // about its own video
+	testkit.Eventually(t, 5*time.Second, func() bool {
+		return vs.RTCPMalformed.Load() == 1 && vs.NACKed.Load() == 40*17
+	}, "bad RTCP counted (malformed %d, nacked %d)", vs.RTCPMalformed.Load(), vs.NACKed.Load())
+	a.frame(out, 1, false, 2)
+	b.waitTag(out, 2)
+	t.Logf("rtx sent %d, missed %d, throttled %d", vs.RTXSent.Load(), vs.RTXMissed.Load(), vs.RTXThrottled.Load())
+}
+
+func be32(v uint32) []byte { return []byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)} }
