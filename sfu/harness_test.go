@@ -66,6 +66,7 @@ type peer struct {
 
 	mu      sync.Mutex
 	got     []rtpFrame // decrypted media, in arrival order
+	rtcp    [][]byte   // decrypted RTCP from the server, in arrival order
 	discoOK chan discoResp
 	done    chan struct{}
 }
@@ -159,6 +160,15 @@ func (pe *peer) readLoop() {
 				default:
 				}
 			}
+		case voiceproto.KindRTCP:
+			plain, err := pe.cipher.OpenRTCP(nil, pkt)
+			if err != nil {
+				pe.t.Errorf("%s: undecryptable RTCP from the server: %v", pe.name, err)
+				continue
+			}
+			pe.mu.Lock()
+			pe.rtcp = append(pe.rtcp, plain)
+			pe.mu.Unlock()
 		case voiceproto.KindRTP:
 			plain, err := pe.cipher.Open(nil, pkt)
 			if err != nil {

@@ -52,6 +52,9 @@ type Participant struct {
 	video atomic.Pointer[videoState]
 	vfwd  videoForwarder
 	wants atomic.Pointer[sinkWants]
+	// bwe is p's bandwidth estimate as a native video receiver
+	// (video_bwe.go).
+	bwe receiverBWE
 }
 
 // forwarder is a source's ingress and per-receiver munging state.

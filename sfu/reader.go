@@ -103,7 +103,7 @@ func (r *reader) handle(pkt []byte, from *net.UDPAddr) {
 	case voiceproto.KindKeepalive:
 		r.ls.keepalives++
 	case voiceproto.KindRTCP:
-		r.ls.rtcp++ // desktop clients multiplex RTCP; tolerated, unused
+		r.nativeRTCP(pkt, from) // video feedback (video_rtcp.go); the rest tolerated
 	case voiceproto.KindRTP:
 		r.rtp(pkt, from)
 	default:

@@ -44,6 +44,7 @@ type Server struct {
 	publicIP string
 	modes    []string
 	stats    Stats
+	vstats   VideoStats
 	metrics  *metrics
 
 	// rtc is the WebRTC side (rtc.go), nil without Config.WebRTCAddr.

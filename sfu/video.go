@@ -1,27 +1,35 @@
 package sfu
 
 import (
+	"errors"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/parleyhq/parley/e2ee/dave"
+	"github.com/parleyhq/parley/sfu/packetcache"
 	"github.com/parleyhq/parley/sfu/rtpmunger"
+	"github.com/parleyhq/parley/sfu/simulcast"
+	"github.com/parleyhq/parley/sfu/videocodec"
 	"github.com/parleyhq/parley/voiceproto"
 )
 
-// Video forwarding, first slice (shared/docs/video.md §1, §3): a native
-// sender's video streams (simulcast layers, each its own SSRC allocated at
-// Identify) reach every other native receiver of the room on one stable
-// outgoing SSRC per sender (its first stream's), the layer each receiver
-// wants (voiceproto.PickStream over its op 15), switched only at a VP8
-// keyframe of the target layer; sequence numbers and timestamps go through
-// one rtpmunger.Munger per (receiver, sender) across layer switches.
-// Browsers get no video yet (no m-lines): counted as DropVideoToWebRTC.
-// Not yet: RTX/NACK (RTX packets are counted and dropped), keyframe
-// requests (PLI/FIR) on a switch, picture-ID rewriting, bandwidth-driven
-// layer choice.
+// Video forwarding (shared/docs/video.md §1, §3): a native sender's video
+// streams (simulcast layers, each its own SSRC allocated at Identify)
+// reach every other native receiver of the room on one stable outgoing
+// SSRC per sender (its first stream's; RTX on that stream's RTX SSRC).
+// Each (receiver, sender) pair has a simulcast.Forwarder: the receiver's
+// target layer (videoDown.retarget: its op 15 through PickStream, capped
+// by its bandwidth estimate through a simulcast.Selector, video_bwe.go),
+// a switch only at a key frame of the target, SNs and timestamps
+// continuous across switches (timestamps from the layers' RTCP sender
+// reports when the sender sends them), the VP8 picture ID, TL0PICIDX and
+// key index rewritten in the forwarded copy, keyframe requests (PLI to the
+// sender, video_rtcp.go) coalesced per sender layer. Every source packet
+// goes into its layer's packetcache.Cache; a receiver's NACK is answered
+// from it on the RTX stream (video_rtcp.go). Browsers get no video yet:
+// counted as DropVideoToWebRTC.
 
 // videoState is a participant's video streams as a source: what Identify
 // allocated, with op 12's Active and Quality. Immutable; replaced whole.
@@ -31,23 +39,44 @@ type videoState struct {
 }
 
 // videoForwarder is a source's video ingress and per-receiver state; a
-// reader holds mu while it fans out one of the source's video packets.
+// reader holds mu while it fans out one of the source's video packets or
+// handles RTCP about them.
 type videoForwarder struct {
 	mu     sync.Mutex // guards all following fields
 	unwrap [voiceproto.MaxStreams]rtpmunger.Unwrapper
 	// e2ee: the stream's last complete frame was a DAVE frame.
-	e2ee  [voiceproto.MaxStreams]bool
+	e2ee [voiceproto.MaxStreams]bool
+	// cache keeps each layer's recent packets for NACKs (allocated at the
+	// layer's first packet).
+	cache [voiceproto.MaxStreams]*packetcache.Cache
+	// sr is each layer's latest RTCP sender report, for new receivers.
+	sr [voiceproto.MaxStreams]senderReport
+	// pliAt is when a keyframe request for the layer last went to the
+	// sender (coalescing, pliInterval).
+	pliAt [voiceproto.MaxStreams]time.Time
+	// rate measures each layer's bit rate for the Selector.
+	rate  [voiceproto.MaxStreams]rateMeter
 	downs map[*Participant]*videoDown
+}
+
+// senderReport is a layer's RTCP sender report reference.
+type senderReport struct {
+	ok  bool
+	ntp uint64
+	rtp uint32
 }
 
 // videoDown is one receiver's view of one source's video.
 type videoDown struct {
-	m      *rtpmunger.Munger
-	layer  int // the stream forwarded now; -1: none
-	target int // the stream the receiver should get; -1: none
-	// stateGen and wantsGen are the generations target was computed at.
+	fw *simulcast.Forwarder
+	// want is the layer the receiver's op 15 asks for (PickStream), -1
+	// none; the Forwarder's target may be lower (bandwidth).
+	want int
+	// stateGen and wantsGen are the generations want was computed at.
 	stateGen, wantsGen uint64
-	lastAt             time.Time // when the last packet was forwarded
+	// sent maps recent outgoing SNs back to their source packets (NACK).
+	sent sentMap
+	rtx  *packetcache.RTX
 }
 
 var videoGens atomic.Uint64 // generations of videoState and sink wants
@@ -152,7 +181,7 @@ func (r *reader) video(p *Participant, h *voiceproto.Header, payload []byte) {
 		r.ls.drops[DropUnknownSSRC]++
 		return
 	case rtx:
-		r.ls.drops[DropRTX]++ // no NACKs are sent yet, so no RTX is due
+		r.ls.drops[DropRTX]++ // the SFU sends senders no NACKs, so no RTX is due
 		return
 	case h.PayloadType < 96 || h.PayloadType > 127 || h.PayloadType == voiceproto.PayloadTypeOpus:
 		r.ls.drops[DropVideoPayloadType]++
@@ -172,6 +201,15 @@ func (r *reader) video(p *Participant, h *voiceproto.Header, payload []byte) {
 	}
 }
 
+// videoPacket is what forwardVideo learned of an incoming packet.
+type videoPacket struct {
+	sp      simulcast.Packet
+	vp8     videocodec.VP8
+	pt      uint8
+	payload []byte
+	outSSRC uint32
+}
+
 // forwardVideo fans one packet of p's stream i out to every other member
 // that gets that stream now.
 func (p *Participant) forwardVideo(r *reader, members []*Participant, st *videoState, i int, h *voiceproto.Header, payload []byte) {
@@ -182,45 +220,57 @@ func (p *Participant) forwardVideo(r *reader, members []*Participant, st *videoS
 		f.downs = map[*Participant]*videoDown{}
 	}
 	extSN, extTS := f.unwrap[i].Unwrap(h.Seq, h.Timestamp)
-	vp8 := h.PayloadType == voiceproto.PayloadTypeVP8
-	key := vp8 && IsVP8Keyframe(payload)
+	vp := videoPacket{pt: h.PayloadType, payload: payload, outSSRC: st.streams[0].SSRC}
+	vp.sp = simulcast.Packet{Layer: i, ExtSeq: extSN, ExtTS: extTS, Marker: h.Marker, PaddingOnly: len(payload) == 0}
+	source := numDropReasons
+	switch h.PayloadType {
+	case voiceproto.PayloadTypeVP8:
+		var err error
+		if vp.vp8, err = videocodec.ParseVP8(payload); err != nil && !vp.sp.PaddingOnly {
+			source = DropMalformed
+		} else if err == nil {
+			vp.sp.VP8, vp.sp.SwitchPoint = &vp.vp8, vp.vp8.SwitchPoint()
+		}
+	case voiceproto.PayloadTypeH264:
+		if hv, err := videocodec.ParseH264(payload); err == nil {
+			vp.sp.SwitchPoint = hv.SwitchPoint()
+		}
+	default: // a codec whose key frames are not detected: any packet
+		vp.sp.SwitchPoint = true
+	}
+	if source == numDropReasons && !vp.sp.PaddingOnly {
+		f.cachePacket(i, extSN, h, payload)
+		f.rate[i].add(r.now, len(payload))
+	}
 	// DAVE (dave.md §7): the SFU sees packets, not frames; a frame's last
 	// packet (marker) ends with the DAVE footer, which is checked there.
-	source := numDropReasons
 	if h.Marker {
 		f.e2ee[i] = daveFooter(payload)
-		if p.room.dave.Load() && !f.e2ee[i] {
+		if p.room.dave.Load() && !f.e2ee[i] && source == numDropReasons {
 			source = DropNotE2EE
 		}
 	}
 	e2ee := f.e2ee[i] || p.room.dave.Load()
-	if len(payload)+voiceproto.FixedHeaderLen > maxForwardPayload {
+	if len(payload)+voiceproto.FixedHeaderLen+2 > maxForwardPayload {
 		source = DropTooLarge
 	}
-	outSSRC := st.streams[0].SSRC
 	for _, q := range members {
 		if q == p {
 			continue
 		}
-		d := f.downs[q]
-		if d == nil {
-			d = &videoDown{m: rtpmunger.New(), layer: -1, target: -1}
-			f.downs[q] = d
+		d := f.down(p, q)
+		d.retarget(r.now, p, q, st)
+		res, err := d.fw.Push(r.now, &vp.sp)
+		if res.RequestKeyframe && d.fw.Target() >= 0 {
+			p.requestKeyframe(r, d.fw.Target(), st)
 		}
-		d.retarget(p, q, st)
-		if d.layer != d.target && i == d.target && (key || !vp8) {
-			// Switch at a keyframe of the target layer (any packet for a
-			// codec whose keyframes are not detected here).
-			if d.m.Started() {
-				d.m.SwitchSource(extSN, extTS, rtpmunger.TicksFor(r.now.Sub(d.lastAt), voiceproto.VideoClockRate))
+		if err != nil {
+			if errors.Is(err, simulcast.ErrOtherLayer) || errors.Is(err, simulcast.ErrWaitingKeyframe) ||
+				errors.Is(err, simulcast.ErrPaused) || errors.Is(err, simulcast.ErrPadding) {
+				r.ls.drops[DropVideoLayer]++
+			} else {
+				r.ls.drops[DropMunger]++
 			}
-			d.layer = i
-		}
-		if d.target < 0 {
-			d.layer = -1
-		}
-		if i != d.layer {
-			r.ls.drops[DropVideoLayer]++
 			continue
 		}
 		reason := source
@@ -240,39 +290,75 @@ func (p *Participant) forwardVideo(r *reader, members []*Participant, st *videoS
 				reason = DropReceiverNotReady
 			}
 		}
+		if reason == numDropReasons {
+			// Hand the packet to the receiver's transport.
+			reason = ut.sendVideo(r, q, &vp, &res)
+		}
 		if reason != numDropReasons {
-			_ = d.m.Drop(extSN)
+			d.fw.Revert(extSN)
 			r.ls.drops[reason]++
 			continue
 		}
-		out, err := d.m.Forward(extSN, extTS, false)
-		if err != nil {
-			r.ls.drops[DropMunger]++
-			continue
-		}
-		if reason := ut.sendPT(r, q, h.PayloadType, out.Seq, out.TS, h.Marker, outSSRC, payload); reason != numDropReasons {
-			d.m.Revert(extSN)
-			r.ls.drops[reason]++
-			continue
-		}
-		d.lastAt = r.now
+		d.sent.put(res, i, h.Seq, h.PayloadType)
 	}
 }
 
-// retarget recomputes the stream receiver q should get of source p when
-// p's streams or q's wants changed since it was last computed.
-func (d *videoDown) retarget(p, q *Participant, st *videoState) {
+// down returns receiver q's state for source p, made on first use.
+func (f *videoForwarder) down(p, q *Participant) *videoDown {
+	d := f.downs[q]
+	if d != nil {
+		return d
+	}
+	fw, err := simulcast.New(simulcast.Config{})
+	if err != nil {
+		panic(err) // the zero Config is valid
+	}
+	for i, sr := range f.sr {
+		if sr.ok {
+			_ = fw.SetSenderReport(i, sr.ntp, sr.rtp)
+		}
+	}
+	rtx, err := packetcache.NewRTX(uint16(rand.Uint32()), packetcache.RTXConfig{})
+	if err != nil {
+		panic(err) // the zero RTXConfig is valid
+	}
+	d = &videoDown{fw: fw, want: -1, rtx: rtx}
+	f.downs[q] = d
+	return d
+}
+
+// cachePacket keeps a source packet of layer i for NACKs.
+func (f *videoForwarder) cachePacket(i int, extSN uint64, h *voiceproto.Header, payload []byte) {
+	c := f.cache[i]
+	if c == nil {
+		var err error
+		if c, err = packetcache.New(packetcache.Config{Size: videoCacheSize, MaxPayload: maxForwardPayload}); err != nil {
+			panic(err) // constant, valid sizes
+		}
+		f.cache[i] = c
+	}
+	_ = c.Insert(packetcache.Meta{ExtSeq: extSN, TS: h.Timestamp, Marker: h.Marker}, payload)
+}
+
+// videoCacheSize is how many packets of each layer are kept for NACKs
+// (about 2 s of 1.5 Mb/s video).
+const videoCacheSize = 256
+
+// retarget recomputes the layer receiver q wants of source p when p's
+// streams or q's wants changed since it was last computed, and sets the
+// Forwarder's target: the want, capped by q's bandwidth (video_bwe.go).
+func (d *videoDown) retarget(now time.Time, p, q *Participant, st *videoState) {
 	w := q.wants.Load()
 	var wgen uint64
 	var wants *voiceproto.MediaSinkWants
 	if w != nil {
 		wgen, wants = w.gen, &w.w
 	}
-	if d.stateGen == st.gen && d.wantsGen == wgen {
-		return
+	if d.stateGen != st.gen || d.wantsGen != wgen {
+		d.stateGen, d.wantsGen = st.gen, wgen
+		d.want = voiceproto.PickStream(st.streams, wants.Want(p.ssrc, st.streams[0].SSRC))
 	}
-	d.stateGen, d.wantsGen = st.gen, wgen
-	d.target = voiceproto.PickStream(st.streams, wants.Want(p.ssrc, st.streams[0].SSRC))
+	_ = d.fw.SetTarget(q.bwe.target(now, p, d.want, st))
 }
 
 // forgetVideoReceiver drops the video state kept for receiver r.

@@ -84,6 +84,11 @@ func (c *Cipher) Seal(dst, rtp []byte, nonce [4]byte) ([]byte, error) {
 	if err != nil {
 		return dst, err
 	}
+	return c.seal(dst, rtp, hl, nonce)
+}
+
+// seal is Seal with the clear part's length hl given (RTP or RTCP).
+func (c *Cipher) seal(dst, rtp []byte, hl int, nonce [4]byte) ([]byte, error) {
 	ret, out := sliceForAppend(dst, len(rtp)+c.over)
 	if c.aead != nil {
 		// [clear = AAD][ciphertext][tag][nonce 4]
@@ -116,7 +121,7 @@ func (c *Cipher) Seal(dst, rtp []byte, nonce [4]byte) ([]byte, error) {
 	suffix := out[len(out)-c.id.suffix():]
 	switch c.id {
 	case modeXSalsa:
-		copy(n[:], rtp[:FixedHeaderLen])
+		copy(n[:], rtp[:hl])
 	case modeXSalsaSuffix:
 		if _, err := rand.Read(n[:]); err != nil {
 			return dst, ErrRandom
@@ -145,6 +150,11 @@ func (c *Cipher) Open(dst, pkt []byte) ([]byte, error) {
 	if err != nil {
 		return dst, err
 	}
+	return c.open(dst, pkt, hl)
+}
+
+// open is Open with the clear part's length hl given (RTP or RTCP).
+func (c *Cipher) open(dst, pkt []byte, hl int) ([]byte, error) {
 	if len(pkt) < hl+c.over {
 		return dst, ErrShortPacket
 	}
@@ -171,7 +181,7 @@ func (c *Cipher) Open(dst, pkt []byte) ([]byte, error) {
 	var n [24]byte
 	switch c.id {
 	case modeXSalsa:
-		copy(n[:], pkt[:FixedHeaderLen])
+		copy(n[:], pkt[:hl])
 	case modeXSalsaSuffix:
 		copy(n[:], pkt[len(pkt)-24:])
 	default:

@@ -47,3 +47,8 @@ var ErrNoCodec = errors.New("voiceproto: no common audio codec (opus)")
 // 15) is well-formed JSON but out of range or inconsistent with what the
 // server allocated: the gateway closes with 4020.
 var ErrBadVideo = errors.New("voiceproto: invalid video signalling")
+
+// ErrRTCPMode: RTCP cannot be sealed safely in this mode
+// (xsalsa20_poly1305 derives its nonce from the header, which RTCP
+// repeats).
+var ErrRTCPMode = errors.New("voiceproto: no RTCP in this encryption mode")

@@ -16,8 +16,10 @@ const (
 	KindDiscoveryResponse
 	// KindKeepalive: exactly 8 bytes; ignore, never decrypt.
 	KindKeepalive
-	// KindRTCP: version 2, byte 1 in 200..204 (SR, RR, SDES, BYE, APP);
-	// the desktop client's encrypted RTCP. Tolerate.
+	// KindRTCP: version 2, byte 1 in 200..206 (SR, RR, SDES, BYE, APP,
+	// RTPFB such as NACK, PSFB such as PLI; RFC 5761 §4 keeps RTP payload
+	// types 72-78 clear of them): the desktop client's encrypted RTCP
+	// (8-byte clear header, Cipher.OpenRTCP).
 	KindRTCP
 	// KindRTP: version 2, at least 12 bytes, not RTCP.
 	KindRTP
@@ -54,7 +56,7 @@ func Classify(pkt []byte) Kind {
 		return KindKeepalive
 	case len(pkt) < FixedHeaderLen || pkt[0]>>6 != 2:
 		return KindUnknown
-	case pkt[1] >= 200 && pkt[1] <= 204:
+	case pkt[1] >= 200 && pkt[1] <= 206:
 		return KindRTCP
 	}
 	return KindRTP
