@@ -22,24 +22,13 @@ const EventDAVE = "dave"
 type DAVEState struct {
 	// Enabled: the client offered DAVE (Config.DisableDAVE unset).
 	Enabled bool `json:"enabled"`
-	// ProtocolVersion in effect: 1 encrypts media, 0 is transport-only
-	// (the server said so, or a downgrade executed).
-	ProtocolVersion uint16 `json:"protocol_version"`
-	// Ready: the client is in the room's MLS group; its Opus is encrypted
-	// while ProtocolVersion is 1.
-	Ready bool `json:"ready"`
-	// Epoch is the MLS epoch, PrivacyCode the 30-digit voice privacy code
-	// every member shows for it (dave.md §8).
-	Epoch       uint64 `json:"epoch"`
-	PrivacyCode string `json:"privacy_code,omitempty"`
-	// Members are the users of the group, this one included.
-	Members []string `json:"members,omitempty"`
-	// Transitions counts executed transitions; Recoveries the op 31s sent.
-	// Pending counts prepared transitions awaiting their op 22 (this
-	// client still sends with the previous epoch's key meanwhile).
-	Transitions int `json:"transitions"`
-	Pending     int `json:"pending"`
-	Recoveries  int `json:"recoveries"`
+	// ParticipantState: the protocol version in effect (0 once the server
+	// said so or a downgrade executed), whether the client is in the
+	// room's MLS group (its Opus is encrypted while the version is 1), the
+	// epoch and its privacy code, the members and the transition counters
+	// (Pending: prepared transitions awaiting their op 22; this client
+	// still sends with the previous epoch's key meanwhile).
+	dave.ParticipantState
 	// Encrypt and Decrypt are the frame counters.
 	Encrypt dave.EncryptorStats `json:"encrypt"`
 	Decrypt dave.DecryptorStats `json:"decrypt"`
@@ -121,10 +110,8 @@ func (c *Conn) DAVE() DAVEState {
 	ps := d.p.State()
 	d.mu.Unlock()
 	fs := d.frames.Stats()
-	return DAVEState{Enabled: true, ProtocolVersion: ps.ProtocolVersion, Ready: ps.Ready, Epoch: ps.Epoch,
-		PrivacyCode: ps.PrivacyCode, Members: ps.Members, Transitions: ps.Transitions, Pending: ps.Pending,
-		Recoveries: ps.Recoveries, Encrypt: fs.Encrypt, Decrypt: fs.Decrypt, Undecryptable: fs.Undecryptable,
-		Frames: fs}
+	return DAVEState{Enabled: true, ParticipantState: ps, Encrypt: fs.Encrypt, Decrypt: fs.Decrypt,
+		Undecryptable: fs.Undecryptable, Frames: fs}
 }
 
 // PairwiseCode returns the 45-digit verification code this client and
