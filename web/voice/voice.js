@@ -179,18 +179,25 @@ function fingerprint(v) {
 
 /**
  * remoteDescription builds the full SDP answer from a parsed answer fragment
- * and sections [{mid, kind, direction, payloadType, codec, ssrcs}], byte for
- * byte as voiceproto.Answer.RemoteDescription does.
+ * and sections [{mid, kind, direction, payloadType, codec, ssrcs, feedback?,
+ * extmaps? [{id, uri}], rtxPayloadType?, rids?}], byte for byte as
+ * voiceproto.Answer.RemoteDescription does.
  */
 export function remoteDescription(a, sections) {
   const { ip, port } = a;
   let b = `v=0\r\no=- 1 2 IN IP4 ${ip}\r\ns=-\r\nt=0 0\r\n`;
   b += 'a=group:BUNDLE' + sections.map((s) => ' ' + s.mid).join('') + '\r\na=ice-lite\r\na=msid-semantic: WMS *\r\n';
   sections.forEach((s, i) => {
-    b += `m=${s.kind} ${port} UDP/TLS/RTP/SAVPF ${s.payloadType}\r\nc=IN IP4 ${ip}\r\na=rtcp:${port}\r\n`;
+    const pt = s.payloadType, rtx = s.rtxPayloadType > 0 ? s.rtxPayloadType : 0, rids = s.rids ?? [];
+    b += `m=${s.kind} ${port} UDP/TLS/RTP/SAVPF ${pt}${rtx ? ' ' + rtx : ''}\r\nc=IN IP4 ${ip}\r\na=rtcp:${port}\r\n`;
     b += `a=ice-ufrag:${a.iceUfrag}\r\na=ice-pwd:${a.icePwd}\r\n`;
     b += `a=fingerprint:${a.fingerprint}\r\na=setup:passive\r\n`;
-    b += `a=mid:${s.mid}\r\na=${s.direction}\r\na=rtcp-mux\r\na=rtpmap:${s.payloadType} ${s.codec}\r\n`;
+    b += `a=mid:${s.mid}\r\na=${s.direction}\r\na=rtcp-mux\r\na=rtpmap:${pt} ${s.codec}\r\n`;
+    for (const fb of s.feedback ?? []) b += `a=rtcp-fb:${pt} ${fb}\r\n`;
+    if (rtx) b += `a=rtpmap:${rtx} rtx/90000\r\na=fmtp:${rtx} apt=${pt}\r\n`;
+    for (const e of s.extmaps ?? []) b += `a=extmap:${e.id} ${e.uri}\r\n`;
+    for (const r of rids) b += `a=rid:${r} recv\r\n`;
+    if (rids.length) b += `a=simulcast:recv ${rids.join(';')}\r\n`;
     for (const id of s.ssrcs) b += `a=ssrc:${id} cname:${id}\r\na=ssrc:${id} msid:${id} ${id}\r\n`;
     if (i === 0) b += `a=candidate:1 1 UDP ${CANDIDATE_PRIORITY} ${ip} ${port} typ host\r\na=end-of-candidates\r\n`;
   });
