@@ -225,14 +225,14 @@ func (p *Participant) forwardVideo(r *reader, members []*Participant, st *videoS
 		}
 		reason := source
 		qt := q.transport.Load()
-		var ut *udpTransport
+		var ut videoTransport // native or browser (rtc_video.go)
 		switch {
 		case reason != numDropReasons:
 		case qt == nil:
 			reason = DropReceiverNotReady
 		default:
 			var ok bool
-			if ut, ok = (*qt).(*udpTransport); !ok {
+			if ut, ok = (*qt).(videoTransport); !ok {
 				reason = DropVideoToWebRTC
 			} else if e2ee && !q.daveCapable.Load() {
 				reason = DropE2EEToPlainReceiver
@@ -250,7 +250,7 @@ func (p *Participant) forwardVideo(r *reader, members []*Participant, st *videoS
 			r.ls.drops[DropMunger]++
 			continue
 		}
-		if reason := ut.sendPT(r, q, h.PayloadType, out.Seq, out.TS, h.Marker, outSSRC, payload); reason != numDropReasons {
+		if reason := ut.sendVideo(r, q, h.PayloadType, out.Seq, out.TS, h.Marker, outSSRC, payload); reason != numDropReasons {
 			d.m.Revert(extSN)
 			r.ls.drops[reason]++
 			continue
