@@ -38,7 +38,8 @@ func TestBrowserCamera(t *testing.T) {
 
 	cam := startCameraBrowser(t, env.dir.CertPath(), clip)
 	watch := startCameraBrowser(t, env.dir.CertPath(), clip)
-	watch.join(env.creds(watchUser), 1)
+	wb, _ := json.Marshal(env.creds(watchUser))
+	eval[uint32](watch, 20*time.Second, fmt.Sprintf(`harness.join(%s, 1, {videoReceivers: 1})`, wb))
 	rec := newIVFRecorder(t, filepath.Join(t.TempDir(), "camera.ivf"))
 	c := env.creds(goUser)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

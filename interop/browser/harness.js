@@ -222,7 +222,7 @@ window.harness = {
     vc = new VoiceConnection({
       endpoint: creds.endpoint, serverId: creds.guild_id, userId: creds.user_id,
       sessionId: creds.session_id, token: creds.token, track: mic.getAudioTracks()[0], receivers, dave: d ?? undefined,
-      video: Boolean(opts.video),
+      video: Boolean(opts.video), videoReceivers: opts.videoReceivers ?? (opts.video ? 2 : 0), // audio tests count transceivers
     });
     vc.addEventListener('state', (e) => note(`state ${e.detail.state}`));
     vc.addEventListener('ready', (e) => { mark('ready'); note(`ready ssrc ${e.detail.ssrc}`); });
