@@ -43,15 +43,29 @@ func TestWebVoiceSDP(t *testing.T) {
 		"microphone receives":    {recv("0", "sendrecv", 7, 8)},
 		"other payload type":     {{MID: "a", Kind: "audio", Direction: "recvonly", PayloadType: 109, Codec: "opus/48000/2"}},
 		"lower-case fingerprint": {mic},
+		"camera and video receivers": {mic,
+			{MID: "1", Kind: "video", Direction: "recvonly", PayloadType: 96, RTXPayloadType: 97, Codec: "VP8/90000",
+				Feedback: []string{"nack", "nack pli", "ccm fir", "transport-cc"}, RIDs: voiceproto.CameraRIDs,
+				Extmaps: []voiceproto.Extmap{{ID: 4, URI: voiceproto.ExtMID}, {ID: 10, URI: voiceproto.ExtRID}, {ID: 11, URI: voiceproto.ExtRepairedRID}, {ID: 3, URI: voiceproto.TransportCC}}},
+			{MID: "2", Kind: "video", Direction: "sendonly", PayloadType: 96, Codec: "VP8/90000", Feedback: []string{"nack", "nack pli"}, SSRCs: []uint32{2882400000}},
+			{MID: "3", Kind: "video", Direction: "inactive", PayloadType: 96, Codec: "VP8/90000"}},
 	}
 
+	type jsExtmap struct {
+		ID  int    `json:"id"`
+		URI string `json:"uri"`
+	}
 	type jsSection struct {
-		MID         string   `json:"mid"`
-		Kind        string   `json:"kind"`
-		Direction   string   `json:"direction"`
-		PayloadType int      `json:"payloadType"`
-		Codec       string   `json:"codec"`
-		SSRCs       []uint32 `json:"ssrcs"`
+		MID         string     `json:"mid"`
+		Kind        string     `json:"kind"`
+		Direction   string     `json:"direction"`
+		PayloadType int        `json:"payloadType"`
+		Codec       string     `json:"codec"`
+		SSRCs       []uint32   `json:"ssrcs"`
+		Feedback    []string   `json:"feedback,omitempty"`
+		Extmaps     []jsExtmap `json:"extmaps,omitempty"`
+		RTX         int        `json:"rtxPayloadType,omitempty"`
+		RIDs        []string   `json:"rids,omitempty"`
 	}
 	type jsCase struct {
 		Answer   string      `json:"answer"`
@@ -74,7 +88,12 @@ func TestWebVoiceSDP(t *testing.T) {
 		want[name] = a.RemoteDescription(secs)
 		c := jsCase{Answer: frag}
 		for _, s := range secs {
-			c.Sections = append(c.Sections, jsSection{s.MID, s.Kind, s.Direction, s.PayloadType, s.Codec, append([]uint32{}, s.SSRCs...)})
+			js := jsSection{MID: s.MID, Kind: s.Kind, Direction: s.Direction, PayloadType: s.PayloadType, Codec: s.Codec,
+				SSRCs: append([]uint32{}, s.SSRCs...), Feedback: s.Feedback, RTX: s.RTXPayloadType, RIDs: s.RIDs}
+			for _, e := range s.Extmaps {
+				js.Extmaps = append(js.Extmaps, jsExtmap{e.ID, e.URI})
+			}
+			c.Sections = append(c.Sections, js)
 		}
 		in.Cases[name] = c
 	}

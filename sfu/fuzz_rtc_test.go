@@ -82,7 +82,7 @@ func newRTCFuzz(f *testing.F) *rtcFuzz {
 	// Sealed datagrams the browser sent to it, for NACKs to name.
 	tr.outMu.Lock()
 	for seq := range uint16(nackCacheSize) {
-		tr.noteSentLocked(fuzzCacheSSRC, seq, uint32(seq)*960, 80, bytes.Repeat([]byte{byte(seq)}, 100), time.Now())
+		tr.noteSentLocked(fuzzCacheSSRC, seq, uint32(seq)*960, 48000, 80, bytes.Repeat([]byte{byte(seq)}, 100), time.Now())
 	}
 	tr.outMu.Unlock()
 	r := newReader(srv, srv.socks[0], true, 0)

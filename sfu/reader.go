@@ -24,6 +24,7 @@ type reader struct {
 	webrtc bool
 	in     []ipv4.Message
 	plain  []byte
+	vbuf   []byte // a forwarded video payload rewritten for one WebRTC receiver
 	// udp is the outgoing batch on the native socket, rtc on the WebRTC
 	// one (nil without WebRTC): a reader of either socket sends to both
 	// kinds of receivers.

@@ -53,6 +53,10 @@ func (r *reader) srtp(pkt []byte, from *net.UDPAddr) {
 		return
 	}
 	if h.PayloadType != t.opusPT {
+		if t.video.takes(h.PayloadType) {
+			r.rtcVideo(t, &h, plain) // the camera (rtc_video.go)
+			return
+		}
 		r.ls.drops[DropNotOpus]++
 		return
 	}

@@ -77,6 +77,12 @@ func (u *uplinkStats) note(h *voiceproto.Header, pkt []byte, at time.Time) {
 		u.jitter += (float64(d) - u.jitter) / 16
 	}
 	u.lastTransit = transit
+	u.recordTWCC(h, pkt, at)
+}
+
+// recordTWCC records a packet's transport-wide sequence number (every
+// packet of the browser's uplink, audio or video, counts).
+func (u *uplinkStats) recordTWCC(h *voiceproto.Header, pkt []byte, at time.Time) {
 	if u.twcc != nil {
 		if v, ok := voiceproto.Extension(pkt, h, u.twccID); ok && len(v) >= 2 {
 			u.twcc.Record(h.SSRC, binary.BigEndian.Uint16(v), at.UnixMicro())
@@ -112,6 +118,7 @@ func (u *uplinkStats) report(now time.Time) (rtcp.ReceptionReport, bool) {
 type downStats struct {
 	packets, octets uint32
 	lastTS          uint32
+	clock           uint32 // RTP clock rate
 	lastAt          time.Time
 }
 
@@ -128,17 +135,22 @@ type nackEntry struct {
 // often a NACK lists it.
 const maxRetransmits = 3
 
-// forgetSource drops the sender-report state of a room SSRC that left, so
-// reports stop naming it.
-func (t *rtcTransport) forgetSource(ssrc uint32) {
+// forgetSource drops the sender-report state of a participant that left
+// (its audio SSRC and its video streams'), so reports stop naming them.
+func (t *rtcTransport) forgetSource(p *Participant) {
 	t.outMu.Lock()
-	delete(t.down, ssrc)
-	t.outMu.Unlock()
+	defer t.outMu.Unlock()
+	delete(t.down, p.ssrc)
+	if st := p.video.Load(); st != nil {
+		for _, s := range st.streams {
+			delete(t.down, s.SSRC)
+		}
+	}
 }
 
 // noteSent accounts a sealed datagram sent to the browser and keeps it
 // for NACKs; the caller holds outMu.
-func (t *rtcTransport) noteSentLocked(ssrc uint32, seq uint16, ts uint32, payload int, sealed []byte, at time.Time) {
+func (t *rtcTransport) noteSentLocked(ssrc uint32, seq uint16, ts, clock uint32, payload int, sealed []byte, at time.Time) {
 	d := t.down[ssrc]
 	if d == nil {
 		if t.down == nil {
@@ -149,8 +161,10 @@ func (t *rtcTransport) noteSentLocked(ssrc uint32, seq uint16, ts uint32, payloa
 	}
 	d.packets++
 	d.octets += uint32(payload)
-	d.lastTS, d.lastAt = ts, at
-	if len(sealed) <= nackCacheBytes {
+	d.lastTS, d.lastAt, d.clock = ts, at, clock
+	if clock == voiceproto.VideoClockRate {
+		t.cacheVideoLocked(ssrc, seq, sealed)
+	} else if len(sealed) <= nackCacheBytes {
 		e := &t.cache[seq%nackCacheSize]
 		e.ssrc, e.seq, e.resent, e.n = ssrc, seq, 0, copy(e.b[:], sealed)
 	}
@@ -179,6 +193,12 @@ func (r *reader) handleRTCP(t *rtcTransport, pkt []byte) {
 				t.up.lastSR, t.up.lastSRAt = uint32(p.NTPTime>>16), r.now
 			}
 			t.upMu.Unlock()
+		case *rtcp.PictureLossIndication:
+			r.onKeyframeRequest(p.MediaSSRC)
+		case *rtcp.FullIntraRequest:
+			for _, e := range p.FIR {
+				r.onKeyframeRequest(e.SSRC)
+			}
 		case *rtcp.TransportLayerNack:
 			for _, pair := range p.Nacks {
 				for _, seq := range pair.PacketList() {
@@ -203,6 +223,10 @@ func (r *reader) resend(t *rtcTransport, ssrc uint32, seq uint16) {
 	defer t.outMu.Unlock()
 	e := &t.cache[seq%nackCacheSize]
 	if e.n == 0 || e.ssrc != ssrc || e.seq != seq || e.resent >= maxRetransmits {
+		if b := t.cachedVideoLocked(ssrc, seq); b != nil {
+			r.rtc.commit(append(r.rtc.slot(), b...), to)
+			r.ls.retransmits++
+		}
 		return
 	}
 	e.resent++
@@ -259,7 +283,7 @@ func (t *rtcTransport) sendRTCP(h *rtcHub, buf []byte, now time.Time, reports bo
 			if d.packets == 0 {
 				continue
 			}
-			rtpNow := d.lastTS + uint32(now.Sub(d.lastAt).Seconds()*48000)
+			rtpNow := d.lastTS + uint32(now.Sub(d.lastAt).Seconds()*float64(d.clock))
 			pkts = append(pkts, &rtcp.SenderReport{SSRC: ssrc, NTPTime: ntp, RTPTime: rtpNow,
 				PacketCount: d.packets, OctetCount: d.octets})
 		}

@@ -49,6 +49,10 @@ type rtcTransport struct {
 	inHdr  rtp.Header
 
 	rtcpState // reports, congestion feedback, the NACK cache (rtc_rtcp.go)
+
+	video     rtcVideo          // camera ingest and the codecs it takes (rtc_video.go)
+	keyframes keyframeRequest   // throttles PLIs to this browser as a sender
+	vcache    []videoCacheEntry // guarded by outMu: sealed video for NACKs
 }
 
 // SetWebRTCTransport makes p a browser participant (the webrtc dialect of
@@ -75,6 +79,12 @@ func (p *Participant) SetWebRTCTransport(fragment string, codecs []voiceproto.Co
 	ufrag, pwd := voiceproto.RandomICE(8), voiceproto.RandomICE(24)
 	if id, ok := offer.Extmap(voiceproto.TransportCC); ok {
 		t.up.twcc, t.up.twccID = twcc.NewRecorder(p.ssrc), uint8(id)
+	}
+	if vp8, ok := voiceproto.VideoCodec(offer, codecs, "VP8"); ok {
+		t.video.vp8 = vp8
+		rid, _ := offer.Extmap(voiceproto.ExtRID)
+		rrid, _ := offer.Extmap(voiceproto.ExtRepairedRID)
+		t.video.ridID, t.video.rrdID = uint8(rid), uint8(rrid)
 	}
 	t.agent, err = ice.NewAgent(&ice.AgentConfig{
 		Lite:            true,
@@ -255,17 +265,23 @@ func (t *rtcTransport) teardown() {
 func (t *rtcTransport) ready(*Participant) bool { return t.keyed.Load() && t.remote.Load() != nil }
 
 func (t *rtcTransport) send(r *reader, _ *Participant, seq uint16, ts uint32, marker bool, ssrc uint32, payload []byte) DropReason {
+	return t.sendPT(r, t.opusPT, 48000, seq, ts, marker, ssrc, payload)
+}
+
+// sendPT is send with the browser's payload type pt of a codec whose RTP
+// clock is clock (video is cached for NACKs apart from audio).
+func (t *rtcTransport) sendPT(r *reader, pt uint8, clock uint32, seq uint16, ts uint32, marker bool, ssrc uint32, payload []byte) DropReason {
 	to := t.remote.Load()
 	if !t.keyed.Load() || to == nil {
 		return DropReceiverNotReady
 	}
 	b := r.rtc.slot()[:voiceproto.FixedHeaderLen]
-	voiceproto.PutFixedHeader(b, marker, t.opusPT, seq, ts, ssrc)
+	voiceproto.PutFixedHeader(b, marker, pt, seq, ts, ssrc)
 	b = append(b, payload...)
 	t.outMu.Lock()
 	sealed, err := t.out.EncryptRTP(b[:0], b, &t.outHdr)
 	if err == nil {
-		t.noteSentLocked(ssrc, seq, ts, len(payload), sealed, r.now)
+		t.noteSentLocked(ssrc, seq, ts, clock, len(payload), sealed, r.now)
 	}
 	t.outMu.Unlock()
 	if err != nil {

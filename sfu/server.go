@@ -231,7 +231,7 @@ func (s *Server) leave(p *Participant) {
 	for _, q := range p.room.snapshot() {
 		q.forgetReceiver(p)
 		if t, ok := q.rtcTransport(); ok {
-			t.forgetSource(p.ssrc)
+			t.forgetSource(p)
 		}
 	}
 }

@@ -275,14 +275,14 @@ func (p *Participant) forwardVideo(r *reader, members []*Participant, st *videoS
 		}
 		reason := source
 		qt := q.transport.Load()
-		var ut *udpTransport
+		var ut videoTransport // native or browser (rtc_video.go)
 		switch {
 		case reason != numDropReasons:
 		case qt == nil:
 			reason = DropReceiverNotReady
 		default:
 			var ok bool
-			if ut, ok = (*qt).(*udpTransport); !ok {
+			if ut, ok = (*qt).(videoTransport); !ok {
 				reason = DropVideoToWebRTC
 			} else if e2ee && !q.daveCapable.Load() {
 				reason = DropE2EEToPlainReceiver

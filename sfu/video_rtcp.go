@@ -147,6 +147,8 @@ func (p *Participant) requestKeyframe(r *reader, layer int, st *videoState) {
 	}
 	t, ok := p.udpTransport()
 	if !ok {
+		// A browser sender: a PLI for each of its layers (rtc_video.go).
+		r.requestKeyframe(p)
 		return
 	}
 	b, err := (&rtcp.PictureLossIndication{SenderSSRC: 0, MediaSSRC: st.streams[layer].SSRC}).Marshal()

@@ -385,8 +385,16 @@ type RemoteSection struct {
 	// transport-wide congestion feedback for the client's uplink).
 	Feedback []string
 	// Extmaps are the header extensions the client may send, with its own
-	// ids: the server reads TransportCC.
+	// ids: the server reads TransportCC, and on a camera section the MID,
+	// RID and repaired RID (webrtc_video.go).
 	Extmaps []Extmap
+	// RTXPayloadType, when set, is the client's RTX (RFC 4588) payload
+	// type for PayloadType: listed after it, with fmtp apt.
+	RTXPayloadType int
+	// RIDs are the simulcast layers the server receives on this section
+	// (the client's sendEncodings rids, RFC 8851/8853): one a=rid:R recv
+	// each and a=simulcast:recv R1;R2.
+	RIDs []string
 }
 
 // TransportCC is the transport-wide congestion control extension's URI.
@@ -405,8 +413,12 @@ func (a Answer) RemoteDescription(sections []RemoteSection) string {
 	}
 	b.WriteString("\r\na=ice-lite\r\na=msid-semantic: WMS *\r\n")
 	for i, s := range sections {
-		pt := strconv.Itoa(s.PayloadType)
-		b.WriteString("m=" + s.Kind + " " + port + " UDP/TLS/RTP/SAVPF " + pt + "\r\n")
+		pt, pts := strconv.Itoa(s.PayloadType), strconv.Itoa(s.PayloadType)
+		rtx := strconv.Itoa(s.RTXPayloadType)
+		if s.RTXPayloadType > 0 {
+			pts += " " + rtx
+		}
+		b.WriteString("m=" + s.Kind + " " + port + " UDP/TLS/RTP/SAVPF " + pts + "\r\n")
 		b.WriteString("c=IN IP4 " + ip + "\r\na=rtcp:" + port + "\r\n")
 		b.WriteString("a=ice-ufrag:" + a.ICEUfrag + "\r\na=ice-pwd:" + a.ICEPwd + "\r\n")
 		b.WriteString("a=fingerprint:" + a.Fingerprint.String() + "\r\na=setup:passive\r\n")
@@ -415,8 +427,17 @@ func (a Answer) RemoteDescription(sections []RemoteSection) string {
 		for _, fb := range s.Feedback {
 			b.WriteString("a=rtcp-fb:" + pt + " " + fb + "\r\n")
 		}
+		if s.RTXPayloadType > 0 {
+			b.WriteString("a=rtpmap:" + rtx + " rtx/" + strconv.Itoa(VideoClockRate) + "\r\na=fmtp:" + rtx + " apt=" + pt + "\r\n")
+		}
 		for _, e := range s.Extmaps {
 			b.WriteString("a=extmap:" + strconv.Itoa(e.ID) + " " + e.URI + "\r\n")
+		}
+		for _, rid := range s.RIDs {
+			b.WriteString("a=rid:" + rid + " recv\r\n")
+		}
+		if len(s.RIDs) > 0 {
+			b.WriteString("a=simulcast:recv " + strings.Join(s.RIDs, ";") + "\r\n")
 		}
 		for _, ssrc := range s.SSRCs {
 			id := strconv.FormatUint(uint64(ssrc), 10)

@@ -162,6 +162,24 @@ function base64(bytes) {
   return btoa(s);
 }
 
+let camTrack = null;
+
+// showVideo shows a user's camera (or 'me', the preview) in a video tile.
+function showVideo(id, stream) {
+  let v = document.getElementById('v-' + id);
+  if (!v) {
+    v = document.createElement('video');
+    v.id = 'v-' + id;
+    v.muted = v.autoplay = v.playsInline = true;
+    v.width = 320;
+    v.height = 180;
+    v.title = id;
+    $('videos').append(v);
+  }
+  v.srcObject = stream;
+  v.play().catch(() => {});
+}
+
 window.harness = {
   // join connects as creds (what `parley voice-token` prints) with the fake
   // microphone, receivers recvonly transceivers up front.
@@ -204,6 +222,7 @@ window.harness = {
     vc = new VoiceConnection({
       endpoint: creds.endpoint, serverId: creds.guild_id, userId: creds.user_id,
       sessionId: creds.session_id, token: creds.token, track: mic.getAudioTracks()[0], receivers, dave: d ?? undefined,
+      video: Boolean(opts.video), videoReceivers: opts.videoReceivers ?? (opts.video ? 2 : 0), // audio tests count transceivers
     });
     vc.addEventListener('state', (e) => note(`state ${e.detail.state}`));
     vc.addEventListener('ready', (e) => { mark('ready'); note(`ready ssrc ${e.detail.ssrc}`); });
@@ -220,6 +239,8 @@ window.harness = {
     });
     vc.addEventListener('join', (e) => note(`join ${e.detail.userId}`));
     vc.addEventListener('leave', (e) => { meters.get(e.detail.userId)?.src.disconnect(); meters.delete(e.detail.userId); note(`leave ${e.detail.userId}`); });
+    vc.addEventListener('video', (e) => { showVideo(e.detail.userId, e.detail.stream); note(`video ${e.detail.userId} ssrc ${e.detail.ssrc}`); });
+    vc.addEventListener('videoended', (e) => { $('v-' + e.detail.userId)?.remove(); note(`videoended ${e.detail.userId}`); });
     vc.addEventListener('track', (e) => { listen(e.detail.userId, e.detail.stream); note(`track ${e.detail.userId} ssrc ${e.detail.ssrc}`); });
     // Stopping what ended, as a web author may: the receiver, reused for the
     // next user, must not go silent.
@@ -318,6 +339,27 @@ window.harness = {
   // setNames labels users on the page ({userId: 'what the client is'}).
   setNames(byUser) {
     for (const [id, name] of Object.entries(byUser)) names.set(id, name);
+  },
+
+  // camera turns the fake camera on (640x360, two simulcast layers) or off.
+  async camera(on) {
+    if (!on) {
+      await vc.setCamera(null);
+      camTrack?.stop();
+      camTrack = null;
+      $('v-me')?.remove();
+      return;
+    }
+    const cam = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 360, frameRate: 20 } });
+    camTrack = cam.getVideoTracks()[0];
+    showVideo('me', cam);
+    await vc.setCamera(camTrack);
+    note('camera on');
+  },
+
+  // videoStats is voice.js's videoStats().
+  videoStats() {
+    return vc ? vc.videoStats() : { inbound: {}, outbound: {} };
   },
 
   async setMute(muted) {

@@ -287,8 +287,10 @@ export class DaveClient extends EventTarget {
     this.mls.postMessage({ type: 'binary', frame }, [frame.buffer]);
   }
 
-  attachSender(sender) {
-    this.attach(sender, 'send', (sender.track && sender.track.kind) || 'audio');
+  // attachSender: kind ('audio', 'video': a camera, whose frames are VP8)
+  // when the sender has no track yet.
+  attachSender(sender, kind) {
+    this.attach(sender, 'send', kind || (sender.track && sender.track.kind) || 'audio');
   }
 
   attachReceiver(receiver) {

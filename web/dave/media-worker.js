@@ -64,7 +64,7 @@ function sendTransform(kind) {
     async transform(frame, controller) {
       const m = dave || (await load());
       const meta = frame.getMetadata ? frame.getMetadata() : {};
-      const codec = codecOf(meta.mimeType || (kind === 'video' ? '' : 'audio/opus'));
+      const codec = codecOf(meta.mimeType || (kind === 'video' ? 'video/VP8' : 'audio/opus')); // the camera sends VP8
       const r = await encryptFrame(m, new Uint8Array(frame.data), codec, alone); // big frames: WebCrypto
       if (r.status === 'encrypted') {
         frame.data = r.data;

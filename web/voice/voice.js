@@ -14,6 +14,9 @@
 //                                      // userId a string (a snowflake exceeds a Number)
 //     track,                           // the microphone MediaStreamTrack (optional)
 //     receivers: 3,                    // recvonly transceivers made up front (more are added locally)
+//     video: false,                    // declare a camera (CAMERA_STREAMS) in Identify: setCamera works
+//     camera,                          // the camera MediaStreamTrack sent from the start (optional)
+//     videoReceivers: 2,               // recvonly video transceivers made up front (more are added locally)
 //     rtcConfig: {},                   // extra RTCConfiguration fields (optional)
 //     dave,                            // a DaveClient (optional; see DAVE below)
 //     gatherTimeout: 2000,             // ms to wait for ICE gathering before sending the offer
@@ -27,6 +30,8 @@
 //   await vc.setMute(true);            // self mute: nothing is sent, speaking off until unmuted
 //   await vc.setTrack(otherMic);       // switch input device
 //   await vc.stats();                  // {ssrc: {userId, packetsReceived, packetsLost, audioLevel, totalAudioEnergy, jitter}}
+//   await vc.setCamera(cameraTrack);   // camera on (two simulcast layers, op 12), or off with null
+//   await vc.videoStats();             // {inbound: {ssrc: {userId, framesDecoded, ...}}, outbound: {rid: {framesEncoded, ...}}}
 //   vc.disconnect();                   // leave (close 1000: the server ends the session)
 //
 // The browser must trust the voice gateway's TLS certificate: a certificate
@@ -49,6 +54,8 @@
 //                                      transceiver's, which carries other users later), stream
 //                                      a MediaStream of it (for an audio element's srcObject)
 //   trackended {userId, ssrc, track}   that track no longer carries the user; voice.js stops it
+//   video {userId, ssrc, track, stream} a user's camera (op 12 said it is on), as track does for audio
+//   videoended {userId, ssrc, track}   that camera stopped or its user left
 //   close {code, reason, reconnect}    the gateway closed; reconnect is 'resume', 'identify' or null
 //                                      (null: closed for good; 1000 'media setup failed' from this side
 //                                      when media cannot be set up, after an error event)
@@ -75,7 +82,11 @@
 // them to voiceproto's).
 //
 // How it works. One RTCPeerConnection: one sendrecv transceiver for the
-// microphone and a pool of recvonly ones. The offer goes to the server
+// microphone, a sendonly camera transceiver with two simulcast encodings
+// (rids "50" and "100", declared as streams in Identify; the server maps
+// the rids onto the SSRCs Ready allocated, voiceproto/webrtc_video.go) and
+// pools of recvonly audio and video ones (a user's video SSRC is op 12's
+// video_ssrc). The offer goes to the server
 // once, as the fragment voiceproto.OfferFragment describes; the server's
 // answer fragment (op 4) is expanded into a full remote description exactly
 // as voiceproto.Answer.RemoteDescription does: one m-section per
@@ -98,7 +109,7 @@
 // that a retry cannot fix (4001-4005, 4011, 4012, 4014, 4016, 4017, 4020,
 // 4022) close for good.
 
-const OP = { IDENTIFY: 0, SELECT: 1, READY: 2, HEARTBEAT: 3, SESSION: 4, SPEAKING: 5, ACK: 6, RESUME: 7, HELLO: 8, RESUMED: 9, CONNECT: 11, DISCONNECT: 13 };
+const OP = { IDENTIFY: 0, SELECT: 1, READY: 2, HEARTBEAT: 3, SESSION: 4, SPEAKING: 5, ACK: 6, RESUME: 7, HELLO: 8, RESUMED: 9, CONNECT: 11, VIDEO: 12, DISCONNECT: 13 };
 // DAVE's opcodes (shared/docs/dave.md §3): the JSON ones the server sends,
 // and the binary ones (u16 seq, u8 op, payload).
 const DAVE_JSON = new Set([21, 22, 24]);
@@ -117,6 +128,16 @@ function resumable(code) {
 }
 const MIC = 1; // speaking flag: microphone
 const CODEC = 'opus/48000/2';
+const VP8 = 'VP8/90000';
+// The camera's simulcast layers (voiceproto.CameraStreams): the rid is the
+// stream's quality, the percent of full resolution; Identify declares them,
+// the browser sends them as rids, the server maps one to the other.
+export const CAMERA_STREAMS = [{ type: 'video', rid: '50', quality: 50 }, { type: 'video', rid: '100', quality: 100 }];
+const CAMERA_ENCODINGS = [{ rid: '50', scaleResolutionDownBy: 2 }, { rid: '100' }];
+const EXT_MID = 'urn:ietf:params:rtp-hdrext:sdes:mid';
+const EXT_RID = 'urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id';
+const EXT_RRID = 'urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id';
+const EXT_TWCC = 'http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01';
 const CANDIDATE_PRIORITY = 4261412862;
 
 /**
@@ -179,18 +200,25 @@ function fingerprint(v) {
 
 /**
  * remoteDescription builds the full SDP answer from a parsed answer fragment
- * and sections [{mid, kind, direction, payloadType, codec, ssrcs}], byte for
- * byte as voiceproto.Answer.RemoteDescription does.
+ * and sections [{mid, kind, direction, payloadType, codec, ssrcs, feedback?,
+ * extmaps? [{id, uri}], rtxPayloadType?, rids?}], byte for byte as
+ * voiceproto.Answer.RemoteDescription does.
  */
 export function remoteDescription(a, sections) {
   const { ip, port } = a;
   let b = `v=0\r\no=- 1 2 IN IP4 ${ip}\r\ns=-\r\nt=0 0\r\n`;
   b += 'a=group:BUNDLE' + sections.map((s) => ' ' + s.mid).join('') + '\r\na=ice-lite\r\na=msid-semantic: WMS *\r\n';
   sections.forEach((s, i) => {
-    b += `m=${s.kind} ${port} UDP/TLS/RTP/SAVPF ${s.payloadType}\r\nc=IN IP4 ${ip}\r\na=rtcp:${port}\r\n`;
+    const pt = s.payloadType, rtx = s.rtxPayloadType > 0 ? s.rtxPayloadType : 0, rids = s.rids ?? [];
+    b += `m=${s.kind} ${port} UDP/TLS/RTP/SAVPF ${pt}${rtx ? ' ' + rtx : ''}\r\nc=IN IP4 ${ip}\r\na=rtcp:${port}\r\n`;
     b += `a=ice-ufrag:${a.iceUfrag}\r\na=ice-pwd:${a.icePwd}\r\n`;
     b += `a=fingerprint:${a.fingerprint}\r\na=setup:passive\r\n`;
-    b += `a=mid:${s.mid}\r\na=${s.direction}\r\na=rtcp-mux\r\na=rtpmap:${s.payloadType} ${s.codec}\r\n`;
+    b += `a=mid:${s.mid}\r\na=${s.direction}\r\na=rtcp-mux\r\na=rtpmap:${pt} ${s.codec}\r\n`;
+    for (const fb of s.feedback ?? []) b += `a=rtcp-fb:${pt} ${fb}\r\n`;
+    if (rtx) b += `a=rtpmap:${rtx} rtx/90000\r\na=fmtp:${rtx} apt=${pt}\r\n`;
+    for (const e of s.extmaps ?? []) b += `a=extmap:${e.id} ${e.uri}\r\n`;
+    for (const r of rids) b += `a=rid:${r} recv\r\n`;
+    if (rids.length) b += `a=simulcast:recv ${rids.join(';')}\r\n`;
     for (const id of s.ssrcs) b += `a=ssrc:${id} cname:${id}\r\na=ssrc:${id} msid:${id} ${id}\r\n`;
     if (i === 0) b += `a=candidate:1 1 UDP ${CANDIDATE_PRIORITY} ${ip} ${port} typ host\r\na=end-of-candidates\r\n`;
   });
@@ -214,6 +242,22 @@ function opusPayloadType(sdp) {
   return Number(m[1]);
 }
 
+// vp8PayloadTypes reads the offer's VP8 payload type and its RTX's: {pt, rtx}, or null.
+export function vp8PayloadTypes(sdp) {
+  const m = sdp.match(/^a=rtpmap:(\d+) VP8\/90000/im);
+  if (!m) return null;
+  const pt = Number(m[1]);
+  const r = sdp.match(new RegExp(`^a=fmtp:(\\d+) apt=${pt}\\s*$`, 'm'));
+  return { pt, rtx: r ? Number(r[1]) : 0 };
+}
+
+// extmapIds reads the offer's header extension ids by URI.
+function extmapIds(sdp) {
+  const out = new Map();
+  for (const m of sdp.matchAll(/^a=extmap:(\d+)(?:\/\w+)? (\S+)/gm)) if (!out.has(m[2])) out.set(m[2], Number(m[1]));
+  return out;
+}
+
 function gathered(pc, ms) {
   return new Promise((resolve) => {
     const done = () => {
@@ -235,18 +279,23 @@ export class VoiceConnection extends EventTarget {
   #attempt = 0; #timer = null; #gen = 0;
   #tries = 0; // gateway connections opened for the pending connect()
   #answer = null; #pt = 111; #mic = null;
-  #pool = []; // receivers: {t (transceiver), ssrc, user, applied (the SSRC the remote description lists), track (handed out)}
+  #pool = []; // receivers: {t (transceiver), kind ('audio' | 'video'), ssrc, user, applied (the SSRC the remote description lists), track (handed out)}
+  #cam = null; // the camera's sendonly transceiver (option video)
+  #vp8 = null; // {pt, rtx} of the offer
+  #exts = new Map(); // the offer's header extension ids by URI
+  #streams = []; // this session's video streams as Ready allocated them
   #select = null; // this peer connection's Select Protocol (sent again on Resumed while no answer came)
   #busy = false; #dirty = false; #connect = null;
   #speaking = false; // wanted by the app
   #said = null; // the speaking flags last sent in this session
+  #said12 = null; // the camera state (on) last sent in op 12 in this session
   #dave = null; // the DaveClient, or null
   #announced = new Set(); // users ops 11/13 say are in the call (DAVE's members, with this user)
 
   constructor(opts) {
     super();
     if (typeof opts?.userId !== 'string') throw new TypeError('voice: userId must be a string (a snowflake exceeds a Number)');
-    this.#o = { receivers: 3, gatherTimeout: 2000, maxDelay: 5000, maxAttempts: 5, rtcConfig: {}, ...opts };
+    this.#o = { receivers: 3, videoReceivers: 2, video: false, camera: null, gatherTimeout: 2000, maxDelay: 5000, maxAttempts: 5, rtcConfig: {}, ...opts };
     if (opts.dave) {
       this.#dave = opts.dave;
       this.#dave.send = (msg) => this.#daveSend(msg);
@@ -310,13 +359,61 @@ export class VoiceConnection extends EventTarget {
     if (!this.muted) await this.#mic?.sender.replaceTrack(track ?? null);
   }
 
+  /**
+   * setCamera sends track (a camera MediaStreamTrack) as this user's video,
+   * two simulcast layers, or stops sending with null; op 12 tells the others
+   * (needs option video: Identify declared the streams).
+   */
+  async setCamera(track) {
+    if (!this.#o.video) throw new Error('voice: setCamera needs the video option');
+    this.#o.camera = track ?? null;
+    await this.#cam?.sender.replaceTrack(this.#o.camera);
+    this.#said12 = null;
+    this.#sayVideo();
+  }
+
+  /** camera is the track sent as this user's video, or null. */
+  get camera() { return this.#o.camera; }
+
+  // sayVideo sends op 12 when the camera's state differs from what the server has.
+  #sayVideo() {
+    const on = Boolean(this.#o.camera);
+    if (!this.#o.video || !this.#streams.length || !this.pc?.currentRemoteDescription || this.#said12 === on) return;
+    const first = this.#streams[0];
+    const d = { audio_ssrc: this.ssrc, video_ssrc: on ? first.ssrc : 0, rtx_ssrc: on ? first.rtx_ssrc : 0,
+      streams: this.#streams.map((s) => ({ type: s.type, rid: s.rid, quality: s.quality, ssrc: s.ssrc, rtx_ssrc: s.rtx_ssrc, active: on })) };
+    if (this.#send(OP.VIDEO, d)) this.#said12 = on;
+  }
+
+  /**
+   * videoStats reports video: inbound by remote SSRC {userId, framesDecoded,
+   * framesReceived, frameWidth, frameHeight, keyFramesDecoded}, outbound by rid
+   * {framesEncoded, frameWidth, frameHeight, keyFramesEncoded}.
+   */
+  async videoStats() {
+    const out = { inbound: {}, outbound: {} };
+    const report = this.pc ? await this.pc.getStats() : new Map();
+    report.forEach((s) => {
+      if (s.kind !== 'video') return;
+      if (s.type === 'inbound-rtp') {
+        const e = this.#pool.find((p) => p.kind === 'video' && p.applied === s.ssrc);
+        out.inbound[s.ssrc] = { userId: e?.user ?? null, framesDecoded: s.framesDecoded ?? 0, framesReceived: s.framesReceived ?? 0,
+          keyFramesDecoded: s.keyFramesDecoded ?? 0, frameWidth: s.frameWidth ?? 0, frameHeight: s.frameHeight ?? 0, packetsLost: s.packetsLost ?? 0 };
+      } else if (s.type === 'outbound-rtp') {
+        out.outbound[s.rid ?? String(s.ssrc)] = { ssrc: s.ssrc, framesEncoded: s.framesEncoded ?? 0, keyFramesEncoded: s.keyFramesEncoded ?? 0,
+          frameWidth: s.frameWidth ?? 0, frameHeight: s.frameHeight ?? 0, active: s.active, qualityLimitationReason: s.qualityLimitationReason };
+      }
+    });
+    return out;
+  }
+
   /** stats reports inbound audio by remote SSRC (getStats inbound-rtp). */
   async stats() {
     const out = {};
     const report = this.pc ? await this.pc.getStats() : new Map();
     report.forEach((s) => {
       if (s.type !== 'inbound-rtp' || s.kind !== 'audio') return;
-      const e = this.#pool.find((p) => p.applied === s.ssrc);
+      const e = this.#pool.find((p) => p.kind === 'audio' && p.applied === s.ssrc);
       out[s.ssrc] = { userId: e?.user ?? null, packetsReceived: s.packetsReceived, packetsLost: s.packetsLost,
         audioLevel: s.audioLevel, totalAudioEnergy: s.totalAudioEnergy, jitter: s.jitter };
     });
@@ -396,7 +493,8 @@ export class VoiceConnection extends EventTarget {
       case OP.HELLO:
         this.#heartbeat(d.heartbeat_interval);
         if (resume) this.#send(OP.RESUME, { server_id: o.serverId, session_id: o.sessionId, token: o.token, seq_ack: this.#seq });
-        else this.#send(OP.IDENTIFY, { server_id: o.serverId, user_id: o.userId, session_id: o.sessionId, token: o.token, max_dave_protocol_version: this.#dave ? 1 : 0 });
+        else this.#send(OP.IDENTIFY, { server_id: o.serverId, user_id: o.userId, session_id: o.sessionId, token: o.token, max_dave_protocol_version: this.#dave ? 1 : 0,
+          ...(o.video ? { streams: CAMERA_STREAMS } : {}) });
         break;
       case OP.ACK:
         this.#acked = true;
@@ -406,7 +504,8 @@ export class VoiceConnection extends EventTarget {
         this.#session = this.#ready = true;
         this.#attempt = 0;
         this.ssrc = d.ssrc;
-        this.#emit('ready', { ssrc: d.ssrc });
+        this.#streams = Array.isArray(d.streams) ? d.streams : [];
+        this.#emit('ready', { ssrc: d.ssrc, streams: this.#streams });
         this.#startMedia();
         break;
       case OP.RESUMED:
@@ -419,6 +518,7 @@ export class VoiceConnection extends EventTarget {
         else if (this.pc && this.#select) this.#send(OP.SELECT, this.#select);
         this.#emit('resumed');
         this.#saySpeaking();
+        this.#sayVideo();
         break;
       case OP.SESSION: {
         // DAVE first: the version decides what the transforms do with the
@@ -436,6 +536,9 @@ export class VoiceConnection extends EventTarget {
       }
       case OP.SPEAKING:
         this.#speakingOf(String(d.user_id), d.ssrc >>> 0, d.speaking);
+        break;
+      case OP.VIDEO:
+        this.#videoOf(String(d.user_id), d);
         break;
       case OP.CONNECT:
         for (const id of d.user_ids ?? []) {
@@ -528,12 +631,14 @@ export class VoiceConnection extends EventTarget {
     this.#connect = null;
   }
 
-  // Users and their SSRCs.
+  // Users and their SSRCs. A user has an audio SSRC (op 5) and a video
+  // SSRC (op 12's video_ssrc, 0 while its camera is off); each is placed
+  // on a receiving transceiver of its kind.
 
   #user(id) {
     let u = this.users.get(id);
     if (!u) {
-      this.users.set(id, (u = { ssrc: 0, speaking: 0, track: null }));
+      this.users.set(id, (u = { ssrc: 0, speaking: 0, track: null, videoSsrc: 0, videoTrack: null }));
       this.#emit('join', { userId: id });
     }
     return u;
@@ -544,8 +649,8 @@ export class VoiceConnection extends EventTarget {
     const u = this.#user(id);
     u.speaking = speaking;
     if (u.ssrc !== ssrc) {
-      for (const [other, v] of this.users) if (other !== id && v.ssrc === ssrc) this.#release(other, v);
-      this.#release(id, u);
+      for (const [other, v] of this.users) if (other !== id && v.ssrc === ssrc) this.#release(other, v, 'audio');
+      this.#release(id, u, 'audio');
       u.ssrc = ssrc;
       this.#dave?.setSSRC(ssrc, id);
       this.#renegotiate();
@@ -553,36 +658,58 @@ export class VoiceConnection extends EventTarget {
     this.#emit('speaking', { userId: id, ssrc, speaking });
   }
 
+  // videoOf handles op 12: the user's camera is on (a video_ssrc with an
+  // active stream) or off.
+  #videoOf(id, d) {
+    if (id === this.#o.userId) return;
+    const on = (d.video_ssrc >>> 0) !== 0 && (d.streams ?? []).some((s) => s.active);
+    const ssrc = on ? d.video_ssrc >>> 0 : 0;
+    const u = this.#user(id);
+    if (u.videoSsrc === ssrc) return;
+    this.#release(id, u, 'video');
+    u.videoSsrc = ssrc;
+    if (ssrc) this.#dave?.setSSRC(ssrc, id);
+    this.#renegotiate();
+  }
+
   #leave(id) {
     const u = this.users.get(id);
     if (!u) return;
-    this.#release(id, u);
+    this.#release(id, u, 'audio');
+    this.#release(id, u, 'video');
     this.users.delete(id);
     this.#emit('leave', { userId: id });
     this.#renegotiate();
   }
 
-  // release takes the user's SSRC off its transceiver, which is free again.
-  #release(id, u) {
-    const e = this.#pool.find((p) => p.user === id);
+  // release takes the user's SSRC of kind off its transceiver, which is free again.
+  #release(id, u, kind) {
+    const e = this.#pool.find((p) => p.user === id && p.kind === kind);
     if (e) {
       if (e.applied) this.#ended(e, id);
       Object.assign(e, { ssrc: 0, user: null, applied: 0 });
     }
-    if (u.ssrc) this.#dave?.forgetSSRC(u.ssrc);
-    u.ssrc = 0;
-    u.track = null;
+    if (kind === 'audio') {
+      if (u.ssrc) this.#dave?.forgetSSRC(u.ssrc);
+      u.ssrc = 0;
+      u.track = null;
+    } else {
+      if (u.videoSsrc) this.#dave?.forgetSSRC(u.videoSsrc);
+      u.videoSsrc = 0;
+      u.videoTrack = null;
+    }
   }
 
   // ended tells the app that a receiver no longer carries userId and stops
   // the track it handed out for that user.
   #ended(e, userId) {
     const track = e.track;
-    this.#emit('trackended', { userId, ssrc: e.applied, track });
+    this.#emit(e.kind === 'video' ? 'videoended' : 'trackended', { userId, ssrc: e.applied, track });
     track?.stop();
     e.track = null;
     const u = this.users.get(userId);
     if (u?.track === track) u.track = null;
+    if (u?.videoTrack === track) u.videoTrack = null;
   }
 
   // Media.
@@ -598,26 +725,35 @@ export class VoiceConnection extends EventTarget {
         if (pc.connectionState === 'failed') this.#drop(4006, 'media failed'); // start afresh
       };
       this.#mic = pc.addTransceiver('audio', { direction: 'sendrecv' });
-      this.#dave?.attachSender(this.#mic.sender);
+      this.#dave?.attachSender(this.#mic.sender, 'audio');
       if (!this.muted && this.#o.track) await this.#mic.sender.replaceTrack(this.#o.track);
-      for (let i = 0; i < this.#o.receivers; i++) this.#pool.push({ t: this.#receiver(pc) });
+      if (this.#o.video && this.#streams.length) {
+        this.#cam = pc.addTransceiver('video', { direction: 'sendonly', sendEncodings: CAMERA_ENCODINGS.map((e) => ({ ...e })) });
+        this.#dave?.attachSender(this.#cam.sender, 'video');
+        if (this.#o.camera) await this.#cam.sender.replaceTrack(this.#o.camera);
+      }
+      for (let i = 0; i < this.#o.receivers; i++) this.#pool.push({ t: this.#receiver(pc, 'audio'), kind: 'audio' });
+      for (let i = 0; i < this.#o.videoReceivers; i++) this.#pool.push({ t: this.#receiver(pc, 'video'), kind: 'video' });
       await pc.setLocalDescription(await pc.createOffer());
       await gathered(pc, this.#o.gatherTimeout);
       if (gen !== this.#gen) return;
       const sdp = pc.localDescription.sdp;
       this.#pt = opusPayloadType(sdp);
+      this.#vp8 = vp8PayloadTypes(sdp);
+      this.#exts = extmapIds(sdp);
       const frag = offerFragment(sdp);
-      this.#select = { protocol: 'webrtc', data: frag, sdp: frag, rtc_connection_id: crypto.randomUUID(),
-        codecs: [{ name: 'opus', type: 'audio', priority: 1000, payload_type: this.#pt }] };
+      const codecs = [{ name: 'opus', type: 'audio', priority: 1000, payload_type: this.#pt }];
+      if (this.#vp8) codecs.push({ name: 'VP8', type: 'video', priority: 2000, payload_type: this.#vp8.pt, rtx_payload_type: this.#vp8.rtx });
+      this.#select = { protocol: 'webrtc', data: frag, sdp: frag, rtc_connection_id: crypto.randomUUID(), codecs };
       this.#send(OP.SELECT, this.#select); // else on Resumed
     } catch (error) {
       if (gen === this.#gen) this.#fail(error);
     }
   }
 
-  // receiver adds a recvonly transceiver, with DAVE's transform on it.
-  #receiver(pc) {
-    const t = pc.addTransceiver('audio', { direction: 'recvonly' });
+  // receiver adds a recvonly transceiver of kind, with DAVE's transform on it.
+  #receiver(pc, kind) {
+    const t = pc.addTransceiver(kind, { direction: 'recvonly' });
     this.#dave?.attachReceiver(t.receiver);
     return t;
   }
@@ -635,15 +771,20 @@ export class VoiceConnection extends EventTarget {
     this.#gen++;
     for (const e of this.#pool) if (e.applied && e.user) this.#ended(e, e.user);
     this.pc?.close();
-    this.pc = this.#mic = this.#answer = this.#select = null;
+    this.pc = this.#mic = this.#cam = this.#answer = this.#select = null;
     this.#pool = [];
     this.#busy = this.#dirty = false;
+    this.#said12 = null;
     if (keepUsers) return;
     this.ssrc = 0;
     this.#seq = -1;
     this.#session = false;
     this.#said = null;
-    for (const u of this.users.values()) if (u.ssrc) this.#dave?.forgetSSRC(u.ssrc);
+    this.#streams = [];
+    for (const u of this.users.values()) {
+      if (u.ssrc) this.#dave?.forgetSSRC(u.ssrc);
+      if (u.videoSsrc) this.#dave?.forgetSSRC(u.videoSsrc);
+    }
     this.#announced.clear();
     this.#daveMembers();
     for (const id of [...this.users.keys()]) {
@@ -673,6 +814,7 @@ export class VoiceConnection extends EventTarget {
         this.#applied(placed);
         if (first) {
           this.#saySpeaking();
+          this.#sayVideo();
           this.#setState('connected');
           this.#emit('connected');
           this.#connect?.resolve();
@@ -688,27 +830,42 @@ export class VoiceConnection extends EventTarget {
     }
   }
 
-  // assign puts each unplaced SSRC on a free transceiver of the current
-  // offer; when none is left it adds one, placed in the next round.
+  // assign puts each unplaced SSRC on a free transceiver of its kind in the
+  // current offer; when none is left it adds one, placed in the next round.
   #assign(order) {
-    let spare = this.#pool.filter((p) => !p.user && !order.includes(p.t.mid)).length; // added, not offered yet
-    for (const [id, u] of this.users) {
-      if (!u.ssrc || this.#pool.some((p) => p.user === id)) continue;
-      const free = this.#pool.find((p) => !p.user && order.includes(p.t.mid));
-      if (free) {
-        Object.assign(free, { ssrc: u.ssrc, user: id });
-        continue;
+    for (const kind of ['audio', 'video']) {
+      if (kind === 'video' && !this.#vp8) continue; // no VP8 offered: no video to receive
+      let spare = this.#pool.filter((p) => p.kind === kind && !p.user && !order.includes(p.t.mid)).length; // added, not offered yet
+      for (const [id, u] of this.users) {
+        const ssrc = kind === 'audio' ? u.ssrc : u.videoSsrc;
+        if (!ssrc || this.#pool.some((p) => p.user === id && p.kind === kind)) continue;
+        const free = this.#pool.find((p) => p.kind === kind && !p.user && order.includes(p.t.mid));
+        if (free) {
+          Object.assign(free, { ssrc, user: id });
+          continue;
+        }
+        this.#dirty = true;
+        if (spare > 0) spare--;
+        else this.#pool.push({ t: this.#receiver(this.pc, kind), kind });
       }
-      this.#dirty = true;
-      if (spare > 0) spare--;
-      else this.#pool.push({ t: this.#receiver(this.pc) });
     }
   }
 
   #remote(order) {
+    const vp8 = this.#vp8 ?? { pt: 96, rtx: 0 };
+    const ext = (uri) => (this.#exts.has(uri) ? [{ id: this.#exts.get(uri), uri }] : []);
     const sections = order.map((mid) => {
+      if (this.#cam?.mid === mid) {
+        return { mid, kind: 'video', direction: 'recvonly', payloadType: vp8.pt, rtxPayloadType: vp8.rtx, codec: VP8, ssrcs: [],
+          feedback: ['nack', 'nack pli', 'ccm fir', 'transport-cc'], extmaps: [...ext(EXT_MID), ...ext(EXT_RID), ...ext(EXT_RRID), ...ext(EXT_TWCC)],
+          rids: CAMERA_STREAMS.map((s) => s.rid) };
+      }
       const e = this.#pool.find((p) => p.t.mid === mid);
       const ssrcs = e?.ssrc ? [e.ssrc] : [];
+      if (e?.kind === 'video') {
+        return { mid, kind: 'video', direction: direction(false, ssrcs.length > 0), payloadType: vp8.pt, codec: VP8, ssrcs,
+          feedback: ['nack', 'nack pli', 'ccm fir'] };
+      }
       const sends = this.#mic?.mid === mid;
       return { mid, kind: 'audio', direction: direction(sends, ssrcs.length > 0), payloadType: this.#pt, codec: CODEC, ssrcs };
     });
@@ -726,6 +883,11 @@ export class VoiceConnection extends EventTarget {
       // The receiver's own track outlives this user (the transceiver is
       // reused): the app gets a clone, which it may stop.
       const track = (e.track = e.t.receiver.track.clone());
+      if (e.kind === 'video') {
+        if (u) u.videoTrack = track;
+        this.#emit('video', { userId: user, ssrc, track, stream: new MediaStream([track]) });
+        continue;
+      }
       if (u) u.track = track;
       this.#emit('track', { userId: user, ssrc, track, stream: new MediaStream([track]) });
     }

@@ -3,7 +3,7 @@
 // fake DaveClient that records what it is told.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { VoiceConnection, widenSeq, binaryFrame } from './voice.js';
+import { VoiceConnection, widenSeq, binaryFrame, vp8PayloadTypes, CAMERA_STREAMS } from './voice.js';
 
 const ME = '100';
 
@@ -82,7 +82,7 @@ const tick = () => new Promise((r) => setTimeout(r, 0));
 // connected: a VoiceConnection with dave through Hello, Ready, Select and op 4.
 async function connected(dave, version = 1) {
   FakeWS.all = [];
-  const vc = new VoiceConnection({ endpoint: 'v.example', serverId: '1', userId: ME, sessionId: 's', token: 't', receivers: 2, dave });
+  const vc = new VoiceConnection({ endpoint: 'v.example', serverId: '1', userId: ME, sessionId: 's', token: 't', receivers: 2, videoReceivers: 0, dave });
   const done = vc.connect();
   const ws = FakeWS.all[0];
   ws.json(8, { heartbeat_interval: 60000 });
@@ -197,4 +197,13 @@ test('4017 is final', async () => {
   assert.deepEqual(closes, [{ code: 4017, reason: '', reconnect: null }]);
   assert.equal(vc.state, 'closed');
   assert.equal(FakeWS.all.length, n, 'no new connection');
+});
+
+test('vp8PayloadTypes: VP8 and its RTX from an offer; the camera streams match the rids', () => {
+  const sdp = 'm=video 9 UDP/TLS/RTP/SAVPF 96 97 98 99\r\na=rtpmap:96 VP8/90000\r\na=rtpmap:97 rtx/90000\r\na=fmtp:97 apt=96\r\n' +
+    'a=rtpmap:98 VP9/90000\r\na=rtpmap:99 rtx/90000\r\na=fmtp:99 apt=98\r\n';
+  assert.deepEqual(vp8PayloadTypes(sdp), { pt: 96, rtx: 97 });
+  assert.deepEqual(vp8PayloadTypes('a=rtpmap:100 VP8/90000\r\n'), { pt: 100, rtx: 0 });
+  assert.equal(vp8PayloadTypes('a=rtpmap:111 opus/48000/2\r\n'), null);
+  assert.deepEqual(CAMERA_STREAMS.map((s) => [s.rid, s.quality]), [['50', 50], ['100', 100]]);
 });
