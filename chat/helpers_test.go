@@ -48,6 +48,9 @@ func (f *fakeVoice) SetServerDeaf(_ context.Context, g, u string, d bool) error 
 func (f *fakeVoice) Disconnect(_ context.Context, g, u string) error {
 	return f.record("disconnect " + u)
 }
+func (f *fakeVoice) Revoke(_ context.Context, s voicectl.Session, _ time.Time) error {
+	return f.record("revoke " + s.UserID + " " + s.SessionID)
+}
 func (f *fakeVoice) has(s string) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -66,7 +69,7 @@ func boolStr(b bool) string {
 	return "false"
 }
 
-var _ voicectl.Controller = (*fakeVoice)(nil)
+var _ voicectl.Bus = (*fakeVoice)(nil)
 
 var testVoiceKey = bytes.Repeat([]byte{7}, 32)
 

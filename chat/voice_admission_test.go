@@ -118,6 +118,9 @@ func TestVoiceAdmission(t *testing.T) {
 	if !voice.has("disconnect " + alice.String()) {
 		t.Fatalf("kick did not disconnect voice: %v", voice.calls)
 	}
+	if !voice.has("revoke " + alice.String() + " " + state.SessionID) {
+		t.Fatalf("kick did not revoke the voice session on the nodes: %v", voice.calls)
+	}
 	if _, err := s.Service.Admit(ctx, session); !errors.Is(err, voicectl.ErrRevoked) {
 		t.Fatalf("after the kick: %v, want ErrRevoked", err)
 	}

@@ -16,6 +16,12 @@
 //	                with that node's lease (so it goes with the node), and
 //	                only by a transaction comparing the key's revision:
 //	                two control planes never place one channel twice
+//	ctl/mute/G/U    voice moderation (Bus, Follower): the last server mute
+//	ctl/deaf/G/U    and deafen of user U in guild G, kept StateTTL
+//	ctl/revoked/S   voice session S revoked, until its last token expires
+//	ctl/disconnect/G/U/ID
+//	                a disconnect, acted on by the nodes watching when it
+//	                is put (by revision: once); gone after EventTTL
 //
 // A Member that loses its session (no keep-alive answered for 3/4 of the
 // TTL, before etcd expires its lease) calls OnLost — the voice node stops serving and ends its rooms

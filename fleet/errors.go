@@ -12,6 +12,11 @@ var (
 	ErrRecord = errors.New("fleet: bad node record")
 	// ErrNoNode means no live node has the id asked for.
 	ErrNoNode = errors.New("fleet: no such live voice node")
+	// ErrID means an id given to the Bus cannot be a key segment.
+	ErrID = errors.New("fleet: id not usable in a key")
+	// ErrCommand means a ctl/ key or value in etcd is malformed; the
+	// Follower skips it and counts it.
+	ErrCommand = errors.New("fleet: bad voice command")
 	// ErrClosed is returned after Close.
 	ErrClosed = errors.New("fleet: closed")
 )

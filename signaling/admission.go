@@ -24,6 +24,10 @@ import (
 // close error that refuses it, wrapping the control plane's error
 // (errors.Is(err, voicectl.ErrRevoked) for a revoked session).
 func (s *Server) admit(claims voicetoken.Claims) (voicectl.Moderation, error) {
+	if s.isRevoked(claims.SessionID) {
+		s.metrics.admissions.WithLabelValues("revoked").Inc()
+		return voicectl.Moderation{}, closeFor(voiceproto.CloseDisconnected, "voice session revoked", voicectl.ErrRevoked)
+	}
 	if a := s.cfg.Admitter; a != nil {
 		ctx, cancel := context.WithTimeout(s.ctx, s.cfg.AdmitTimeout)
 		defer cancel()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/parleyhq/parley/internal/testkit"
 	"github.com/parleyhq/parley/internal/voicectl"
@@ -170,4 +171,51 @@ func TestAdmission(t *testing.T) {
 			t.Fatalf("Admit called with %+v", s)
 		}
 	}
+}
+
+// TestRevoke: a revoked session is ended with 4014 where it is live,
+// refused at Identify and Resume until the revocation ends, and a newer
+// session of the same user is untouched.
+func TestRevoke(t *testing.T) {
+	testkit.NoLeaks(t)
+	h := newHarness(t, signaling.Config{})
+	ctl, ok := h.srv.Controller().(voicectl.Bus)
+	if !ok {
+		t.Fatal("the node's Controller is not a voicectl.Bus")
+	}
+	ctx := context.Background()
+	live := h.join("u1")
+	old := live.c
+	newer := h.join("u2")
+	if err := ctl.Revoke(ctx, voicectl.Session{GuildID: "g1", ChannelID: "c1", UserID: "u1", SessionID: old.SessionID}, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if code := live.closeCode(); code != 4014 {
+		t.Fatalf("revoked live session closed with %d, want 4014", code)
+	}
+	testkit.Eventually(t, 5*time.Second, func() bool { _, ok := participant(h, "u1"); return !ok }, "revoked session gone")
+	// The same token again: refused at Identify.
+	c := h.dial("?v=8")
+	c.next(8)
+	c.c, c.tk = old, live.tk
+	c.send(0, map[string]any{"server_id": "g1", "user_id": "u1", "session_id": old.SessionID, "token": live.tk})
+	if code := c.closeCode(); code != 4014 {
+		t.Fatalf("identify of a revoked session closed with %d, want 4014", code)
+	}
+	// Resume of a revoked session: refused too.
+	r := h.dial("?v=8")
+	r.next(8)
+	r.send(7, map[string]any{"server_id": "g1", "session_id": old.SessionID, "token": live.tk, "seq_ack": 0})
+	if code := r.closeCode(); code != 4014 && code != 4006 {
+		t.Fatalf("resume of a revoked session closed with %d, want 4014 or 4006", code)
+	}
+	// A revocation naming another user's session does nothing to it; a
+	// newer session of the revoked user joins.
+	_ = ctl.Revoke(ctx, voicectl.Session{GuildID: "g1", UserID: "u1", SessionID: newer.c.SessionID}, time.Now().Add(time.Hour))
+	if _, ok := participant(h, "u2"); !ok {
+		t.Fatal("a revocation naming another user ended u2's session")
+	}
+	h.join("u1")
+	// An ended revocation is forgotten: that session may identify again.
+	_ = ctl.Revoke(ctx, voicectl.Session{GuildID: "g1", UserID: "u3", SessionID: "gone"}, time.Now().Add(-time.Second))
 }

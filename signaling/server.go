@@ -157,8 +157,11 @@ type Server struct {
 	// connected, applied when a session starts (unless an Admitter speaks
 	// for the guild). Only true flags are kept.
 	moderation map[string]voicectl.Moderation
-	conns      map[*conn]struct{}
-	closed     bool
+	// revoked are the sessions the control plane revoked (Revoke), until
+	// when (revocation.go).
+	revoked map[string]time.Time
+	conns   map[*conn]struct{}
+	closed  bool
 	// notServing refuses every session (SetServing, serving.go).
 	notServing bool
 	wg         sync.WaitGroup
@@ -187,7 +190,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{
-		ctx: ctx, cancel: cancel, moderation: map[string]voicectl.Moderation{},
+		ctx: ctx, cancel: cancel, moderation: map[string]voicectl.Moderation{}, revoked: map[string]time.Time{},
 		daveSender: mls.NewExternalSender(key, daveSenderIdentity),
 		daveRooms:  map[string]*daveRoom{},
 		cfg:        cfg,
@@ -377,7 +380,8 @@ func (s *Server) userSession(guild, user string) *session {
 	return s.byUser[roomKey(guild, user)]
 }
 
-// Controller returns the control-plane view of this gateway.
+// Controller returns the control-plane view of this gateway; it is a
+// voicectl.Bus (Revoke too).
 func (s *Server) Controller() voicectl.Controller { return controller{s} }
 
 // Participants lists connected voice users.

@@ -80,6 +80,9 @@ func (s *Service) joinVoice(ctx context.Context, guild, user model.Snowflake, se
 	} else if err != nil {
 		return err
 	}
+	if o := change.Old; o != nil && change.New != nil && o.State.SessionID != change.New.State.SessionID {
+		s.revokeVoice(ctx, o.State) // moved channel: the old session's tokens are void
+	}
 	if change.Handoff && endpoint == "" {
 		// A concurrent leave or move made this update a join after needs
 		// was decided: the hand-off needs a server all the same.
@@ -163,10 +166,28 @@ func (s *Service) leaveVoice(ctx context.Context, guild, user model.Snowflake, f
 	}
 	st := model.VoiceState{GuildID: guild, UserID: user}
 	if change.Old != nil {
+		s.revokeVoice(ctx, change.Old.State)
 		st = change.Old.State
 		st.ChannelID = nil
 	}
 	s.dispatchVoiceState(st)
+}
+
+// revokeVoice revokes a voice session chat no longer knows on every node
+// (cfg.Voice, when it is a voicectl.Revoker): no token issued for it, up
+// to now, is admitted there again, even by a node that cannot ask chat.
+func (s *Service) revokeVoice(ctx context.Context, st model.VoiceState) {
+	r, ok := s.cfg.Voice.(voicectl.Revoker)
+	if !ok || st.SessionID == "" {
+		return
+	}
+	vs := voicectl.Session{GuildID: st.GuildID.String(), UserID: st.UserID.String(), SessionID: st.SessionID}
+	if st.ChannelID != nil {
+		vs.ChannelID = st.ChannelID.String()
+	}
+	if err := r.Revoke(ctx, vs, time.Now().Add(s.cfg.VoiceTokenTTL)); err != nil {
+		s.log.Warn("voice revoke", "guild", st.GuildID, "user", st.UserID, "err", err)
+	}
 }
 
 // dispatchVoiceState sends VOICE_STATE_UPDATE with the member object

@@ -148,14 +148,23 @@ func startChat(ctx context.Context, env *serveEnv) (*running, error) {
 	if err != nil {
 		return nil, err
 	}
+	// With --registry, moderation reaches every voice node of the fleet
+	// (the one in this process too) through etcd.
+	bus, err := fleetBus(ctx, env)
+	if err != nil {
+		if reg != nil {
+			_ = reg.Close(ctx)
+		}
+		return nil, err
+	}
 	closeReg := func(ctx context.Context) error {
 		if reg == nil {
 			return nil
 		}
-		return reg.Close(ctx)
+		return errors.Join(reg.Close(ctx), bus.Close(ctx))
 	}
 	if reg != nil {
-		cfg.Registry = reg
+		cfg.Registry, cfg.Voice = reg, bus
 	} else if cfg.VoiceEndpoint == "" {
 		env.log.Warn("chat: no voice server in this process and no --registry; voice hand-off disabled")
 	}

@@ -136,6 +136,51 @@ func drainNode(ctx context.Context, env *serveEnv, srv *voicenode.Node, m *fleet
 // fleetDrainDefault bounds a drain whose context has no deadline.
 const fleetDrainDefault = 30 * time.Second
 
+// followFleet makes the voice node srv follow the control planes' voice
+// commands in etcd (fleet.Follower) with --registry (nil without): server
+// mute, deafen, disconnect and revocations reach it wherever chat runs, and
+// it admits sessions with the stored mute and deafen when no chat runs in
+// this process.
+func followFleet(ctx context.Context, env *serveEnv, srv *voicenode.Node) (*fleet.Follower, error) {
+	eps, err := fleetEndpoints()
+	if err != nil || eps == nil {
+		return nil, err
+	}
+	node, ok := srv.Controller().(voicectl.Bus)
+	if !ok {
+		return nil, fmt.Errorf("voice node's controller cannot revoke sessions")
+	}
+	f, err := fleet.NewFollower(fleet.FollowerConfig{Endpoints: eps, Node: node,
+		Logger: env.log.With("component", "fleet"), Metrics: env.metrics})
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Start(ctx); err != nil {
+		_ = f.Close(ctx)
+		return nil, err
+	}
+	env.admission.set(f) // chat in this process, if any, takes over
+	return f, nil
+}
+
+// fleetBus is chat's voice moderation for the whole fleet with --registry
+// (nil without): every voice node follows it.
+func fleetBus(ctx context.Context, env *serveEnv) (*fleet.Bus, error) {
+	eps, err := fleetEndpoints()
+	if err != nil || eps == nil {
+		return nil, err
+	}
+	b, err := fleet.NewBus(fleet.BusConfig{Endpoints: eps, Logger: env.log.With("component", "fleet")})
+	if err != nil {
+		return nil, err
+	}
+	if err := b.Start(ctx); err != nil {
+		_ = b.Close(ctx)
+		return nil, err
+	}
+	return b, nil
+}
+
 // fleetRegistry is chat's view of the fleet with --registry (nil without).
 func fleetRegistry(ctx context.Context, env *serveEnv) (*fleet.Registry, error) {
 	eps, err := fleetEndpoints()

@@ -113,6 +113,7 @@ type mover struct {
 	gw                            *websocket.Conn
 	conn                          atomic.Pointer[voiceclient.Conn]
 	moves                         atomic.Int32
+	token                         atomic.Pointer[string] // the last voice token chat gave
 	// left is closed when chat tells the guild this member left voice.
 	left chan struct{}
 
@@ -220,6 +221,7 @@ func (h *fleetHarness) joinMover(ctx context.Context, wg *sync.WaitGroup, name s
 		t.Fatalf("%s joins: %v", name, err)
 	}
 	m.conn.Store(vc)
+	m.token.Store(&server.Token)
 	wg.Add(2)
 	go func() { // the main gateway: follow VOICE_SERVER_UPDATE
 		defer wg.Done()
@@ -240,6 +242,7 @@ func (h *fleetHarness) joinMover(ctx context.Context, wg *sync.WaitGroup, name s
 			}
 			var s struct{ Token, Endpoint string }
 			_ = json.Unmarshal(msg.D, &s)
+			m.token.Store(&s.Token)
 			mctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 			old := m.conn.Load()
 			nc, err := old.Move(mctx, s.Endpoint, s.Token)

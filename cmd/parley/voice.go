@@ -89,8 +89,18 @@ func init() {
 			}
 			// With --registry the node joins the fleet and serves only
 			// while registered (fleet.go).
+			// It follows the control planes' voice commands before it
+			// registers, so the stored state is in before it serves.
+			follower, err := followFleet(ctx, env, srv)
+			if err != nil {
+				_ = srv.Close(ctx)
+				return nil, err
+			}
 			member, err := joinFleet(ctx, env, srv, env.voiceEndpoint)
 			if err != nil {
+				if follower != nil {
+					_ = follower.Close(ctx)
+				}
 				_ = srv.Close(ctx)
 				return nil, err
 			}
@@ -101,6 +111,9 @@ func init() {
 					if member != nil {
 						drainNode(ctx, env, srv, member) // its calls move to other nodes first
 						err = member.Close(ctx)          // leave first: no placement lands here while closing
+					}
+					if follower != nil {
+						err = errors.Join(err, follower.Close(ctx))
 					}
 					return errors.Join(err, srv.Close(ctx))
 				},

@@ -22,6 +22,7 @@ package voicectl
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // Errors.
@@ -52,6 +53,25 @@ type Controller interface {
 	// Disconnect ends the user's voice session with close code 4014
 	// (kicked or channel gone: the client must not reconnect).
 	Disconnect(ctx context.Context, guildID, userID string) error
+}
+
+// Revoker refuses a voice session the control plane no longer knows (the
+// member left, moved channel, was kicked, lost access) on every node that
+// may see it: a node refuses it at Identify and Resume (close 4014) until
+// until (the expiry of the last token issued for it), and ends it with
+// 4014 where it is live. A newer session of the same user is untouched.
+type Revoker interface {
+	Revoke(ctx context.Context, s Session, until time.Time) error
+}
+
+// Bus is how the control plane's moderation reaches the node serving a
+// call: server mute, deafen, disconnect and revocation. Two
+// implementations: the node's own Controller, called in process (one
+// machine), and fleet.Bus over etcd (every node of the fleet follows it,
+// fleet.Follower); both pass internal/voicectl/bustest.
+type Bus interface {
+	Controller
+	Revoker
 }
 
 // Session is what a voice token binds: who joins which channel, and the
