@@ -169,13 +169,7 @@ func (d *Decryptor) Decrypt(dst, frame []byte) ([]byte, error) {
 	// the new one is the likely one. Each epoch keeps its own replay
 	// window, so the order changes only how many attempts a frame takes.
 	for i := len(d.epochs); i >= 0; i-- {
-		var e *keyEpoch
-		switch {
-		case i == len(d.epochs):
-			e = d.last
-		case d.epochs[i] != d.last:
-			e = d.epochs[i]
-		}
+		e := d.tryAt(i)
 		if e == nil {
 			continue
 		}
@@ -190,6 +184,19 @@ func (d *Decryptor) Decrypt(dst, frame []byte) ([]byte, error) {
 	}
 	d.countFailure(worst)
 	return dst, worst
+}
+
+// tryAt is the epoch to try at step i of a loop from len(d.epochs) down
+// to 0 (Decrypt's order, which the split path shares): the one that
+// opened the last frame, then the others newest first; nil: skip.
+func (d *Decryptor) tryAt(i int) *keyEpoch {
+	switch {
+	case i == len(d.epochs):
+		return d.last
+	case d.epochs[i] != d.last:
+		return d.epochs[i]
+	}
+	return nil
 }
 
 // open decrypts ct (with aad) under epoch e: the plaintext, valid until
