@@ -178,6 +178,7 @@ async function handle(m) {
       return;
     case 'key':
       (await load()).applyKey(m.change);
+      m.change.base?.fill(0); // the module has its copy
       return;
     case 'ssrc':
       ssrcUser.set(m.ssrc, String(m.user));
