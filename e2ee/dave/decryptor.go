@@ -47,8 +47,7 @@ type Decryptor struct {
 	// last is the epoch that opened the latest frame, tried first (as
 	// libdave keeps the cryptor that worked); then the others, newest
 	// first. nil before the first frame and once it expired.
-	last  *keyEpoch
-	order []*keyEpoch // tryOrder's buffer
+	last *keyEpoch
 
 	passForever bool      // passthrough allowed without limit
 	passUntil   time.Time // else allowed until then (zero: not allowed)
@@ -165,7 +164,15 @@ func (d *Decryptor) Decrypt(dst, frame []byte) ([]byte, error) {
 
 	setNonce(&d.iv, info.nonce)
 	worst := ErrAuth
-	for _, e := range d.tryOrder() {
+	// The epoch that opened the last frame first, then the others, newest
+	// first: a sender's frames stay in one epoch, and after a transition
+	// the new one is the likely one. Each epoch keeps its own replay
+	// window, so the order changes only how many attempts a frame takes.
+	for i := len(d.epochs); i >= 0; i-- {
+		e := d.tryAt(i)
+		if e == nil {
+			continue
+		}
 		pt, err := d.open(e, info, ct, aad, now)
 		if err != nil {
 			worst = worse(worst, err)
@@ -179,23 +186,17 @@ func (d *Decryptor) Decrypt(dst, frame []byte) ([]byte, error) {
 	return dst, worst
 }
 
-// tryOrder is the order Decrypt (and the split open, BeginOpen and
-// FinishOpen) tries the epochs in: the epoch that opened the last frame
-// first, then the others, newest first. A sender's frames stay in one
-// epoch, and after a transition the new one is the likely one. Each epoch
-// keeps its own replay window, so the order changes only how many
-// attempts a frame takes. The slice is reused by the next call.
-func (d *Decryptor) tryOrder() []*keyEpoch {
-	d.order = d.order[:0]
-	if d.last != nil {
-		d.order = append(d.order, d.last)
+// tryAt is the epoch to try at step i of a loop from len(d.epochs) down
+// to 0 (Decrypt's order, which the split path shares): the one that
+// opened the last frame, then the others newest first; nil: skip.
+func (d *Decryptor) tryAt(i int) *keyEpoch {
+	switch {
+	case i == len(d.epochs):
+		return d.last
+	case d.epochs[i] != d.last:
+		return d.epochs[i]
 	}
-	for i := len(d.epochs) - 1; i >= 0; i-- {
-		if d.epochs[i] != d.last {
-			d.order = append(d.order, d.epochs[i])
-		}
-	}
-	return d.order
+	return nil
 }
 
 // open decrypts ct (with aad) under epoch e: the plaintext, valid until

@@ -56,9 +56,7 @@ var opusSilence = []byte{0xF8, 0xFF, 0xFE}
 func (s *FrameSession) Decrypt(user uint64, frame []byte, emit func(plain []byte, ok bool)) {
 	s.dmu.Lock()
 	defer s.dmu.Unlock()
-	s.mu.Lock()
-	s.process(user, frame, true, nil)
-	s.mu.Unlock()
+	s.processLocked(user, frame, true, nil)
 	for _, r := range s.res {
 		emit(r.plain, r.ok)
 	}
@@ -70,12 +68,49 @@ func (s *FrameSession) Decrypt(user uint64, frame []byte, emit func(plain []byte
 func (s *FrameSession) Flush(user uint64, emit func(plain []byte, ok bool)) {
 	s.dmu.Lock()
 	defer s.dmu.Unlock()
-	s.mu.Lock()
-	s.process(user, nil, false, nil)
-	s.mu.Unlock()
+	s.processLocked(user, nil, false, nil)
 	for _, r := range s.res {
 		emit(r.plain, r.ok)
 	}
+}
+
+// Discard emits every frame held for user as dropped (ok=false), in
+// order, and forgets them (counted in Stats.Discarded and Dropped): for a
+// caller that can no longer trust the session's hold for user, such as
+// the browser's module after it recovered from a panic in a Decrypt, so
+// that its count of frames awaiting an emit stays the session's.
+func (s *FrameSession) Discard(user uint64, emit func(plain []byte, ok bool)) {
+	s.dmu.Lock()
+	defer s.dmu.Unlock()
+	n := s.discard(user)
+	for range n {
+		emit(nil, false)
+	}
+}
+
+func (s *FrameSession) discard(user uint64) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.recv[user]
+	if r == nil {
+		return 0
+	}
+	n := len(r.held)
+	s.stats.Discarded += uint64(n)
+	s.stats.Dropped += uint64(n)
+	r.held, r.bytes = nil, 0
+	if r.dec == nil {
+		delete(s.recv, user)
+	}
+	return n
+}
+
+// processLocked is process under mu, released even if process panics
+// (the browser's module recovers from a panic and goes on).
+func (s *FrameSession) processLocked(user uint64, frame []byte, cur bool, open openFunc) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.process(user, frame, cur, open)
 }
 
 // openFunc opens a DAVE frame with a receiver's Decryptor:

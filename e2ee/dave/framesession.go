@@ -39,6 +39,8 @@ type FrameStats struct {
 	// Undecryptable counts the dropped held frames of senders this
 	// session had no key for at all.
 	Undecryptable uint64 `json:"undecryptable"`
+	// Discarded counts the held frames Discard dropped.
+	Discarded uint64 `json:"discarded"`
 	// Dropped counts every emit with ok=false (held frames dropped, and
 	// transport-only frames refused: Decrypt.Unencrypted).
 	Dropped uint64 `json:"dropped"`

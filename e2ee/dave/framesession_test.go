@@ -423,3 +423,40 @@ func checkEmitContract(t *testing.T, ops []byte) {
 		t.Fatalf("hold counters do not add up: %+v", st)
 	}
 }
+
+// TestFrameSessionDiscard: Discard emits each held frame dropped, in
+// order, and forgets them; a panic inside the hold path (the browser's
+// module recovers from one) leaves the session's locks free.
+func TestFrameSessionDiscard(t *testing.T) {
+	s := NewFrameSession()
+	s.SetProtocolVersion(1)
+	s.SetReceiverKey(7, testKey(1), false)
+	snd := newSender(t)
+	var got []bool
+	emit := func(_ []byte, ok bool) { got = append(got, ok) }
+	for i := range 3 {
+		s.Decrypt(7, snd.frame(2, fmt.Sprint("held ", i)), emit) // no key 2 here: held
+	}
+	if len(got) != 0 || s.Stats().Holding != 3 {
+		t.Fatalf("emits %v, holding %d; want 3 held", got, s.Stats().Holding)
+	}
+	s.Discard(7, emit)
+	if st := s.Stats(); !slices.Equal(got, []bool{false, false, false}) || st.Holding != 0 || st.Discarded != 3 || st.Dropped != 3 {
+		t.Fatalf("emits %v, stats %+v", got, st)
+	}
+	got = nil
+	s.Discard(99, emit) // nobody
+	s.Decrypt(7, snd.frame(1, "next"), emit)
+	if !slices.Equal(got, []bool{true}) {
+		t.Fatalf("after Discard: emits %v, want one decrypted frame", got)
+	}
+
+	func() {
+		defer func() { _ = recover() }()
+		s.processLocked(7, []byte("x"), true, func(*Decryptor, []byte, []byte) ([]byte, error) { panic("boom") })
+	}()
+	if !s.mu.TryLock() {
+		t.Fatal("a panic in process left mu locked")
+	}
+	s.mu.Unlock()
+}

@@ -71,15 +71,19 @@ func (s *FrameSession) BeginOpen(job *OpenJob, user uint64, frame []byte) bool {
 func (s *FrameSession) FinishOpen(job *OpenJob, keyID uint64, plaintext []byte, emit func(plain []byte, ok bool)) {
 	s.dmu.Lock()
 	defer s.dmu.Unlock()
+	s.finishOpen(job, keyID, plaintext)
+	for _, r := range s.res {
+		emit(r.plain, r.ok)
+	}
+}
+
+func (s *FrameSession) finishOpen(job *OpenJob, keyID uint64, plaintext []byte) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	defer func() { job.dec = nil }()
 	var open openFunc // nil: Decrypt
 	if r := s.recv[job.user]; r != nil && r.dec == job.dec && (keyID != 0 || r.keys == job.stamp) {
 		open = job.openAt(keyID, plaintext)
 	}
 	s.process(job.user, job.frame, true, open)
-	job.dec = nil
-	s.mu.Unlock()
-	for _, r := range s.res {
-		emit(r.plain, r.ok)
-	}
 }

@@ -11,7 +11,8 @@ type OpenCandidate struct {
 // OpenJob is one received frame's decryption split around the AES-GCM
 // call (FrameSession.BeginOpen and FinishOpen, or Decryptor.BeginOpen and
 // FinishOpen): the Decryptor parses the frame and lists the keys it would
-// try, in the order it would try them (Decryptor.tryOrder; epochs whose
+// try, in the order it would try them (Decrypt's: the epoch that opened
+// the last frame, then the others newest first; epochs whose
 // replay window or generation rules refuse the frame are left out); the
 // caller opens Sealed with each Candidate in turn (AES-128-GCM, IV, AAD,
 // an 8-byte tag, e.g. WebCrypto with tagLength 64) and reports which key
@@ -66,7 +67,11 @@ func (d *Decryptor) BeginOpen(job *OpenJob, frame []byte) bool {
 		return false
 	}
 	job.Candidates = job.Candidates[:0]
-	for _, e := range d.tryOrder() {
+	for i := len(d.epochs); i >= 0; i-- {
+		e := d.tryAt(i)
+		if e == nil {
+			continue
+		}
 		gen := wrappedGeneration(e.oldest, info.nonce>>generationShift)
 		if !e.canProcess(bigNonce(gen, info.nonce)) {
 			continue
@@ -121,7 +126,11 @@ func (d *Decryptor) FinishOpen(dst []byte, job *OpenJob, keyID uint64, plaintext
 	nonce := job.info.nonce
 	opened := keyID != 0 && len(plaintext) == len(job.Sealed)-TagSize
 	worst := ErrAuth
-	for _, e := range d.tryOrder() {
+	for i := len(d.epochs); i >= 0; i-- {
+		e := d.tryAt(i)
+		if e == nil {
+			continue
+		}
 		d.stats.Attempts++
 		gen := wrappedGeneration(e.oldest, nonce>>generationShift)
 		bn := bigNonce(gen, nonce)

@@ -375,9 +375,11 @@ window.parley = Object.freeze({
   voice: () => app.voice?.connection ?? null,
   heard: () => app.voice?.heard() ?? {},
   // e2ee: the voice call's end-to-end encryption as the page shows it
-  // ({enabled, reason, state, codes}); dave: its DaveClient (or null).
+  // ({enabled, reason, state, codes}); dave: a promise of its DAVE state
+  // (DaveClient.state(): epoch, codes, counters; never the client, whose
+  // workers take key changes, or null).
   e2ee: () => (app.voice ? { ...app.voice.e2ee, codes: Object.fromEntries(app.voice.codes) } : null),
-  dave: () => app.voice?.dave ?? null,
+  dave: () => app.voice?.dave?.state() ?? null,
 });
 
 wire();

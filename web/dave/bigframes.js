@@ -23,6 +23,7 @@ const MAX_KEYS = 32; // cached CryptoKeys per module (a few live generations per
 const keyCache = new WeakMap(); // DaveModule -> Map(key id -> Promise<CryptoKey>)
 const tails = new WeakMap(); // DaveModule -> Map(user -> Promise of its last queued frame)
 const EMPTY = new Uint8Array(0);
+const DROPPED = Object.freeze({ ok: false, data: null });
 
 function u64(u) {
   return BigInt.asUintN(64, BigInt(u));
@@ -127,18 +128,33 @@ export function encryptFrame(m, frame, codec, alone) {
 // frame from user to done, in the order frames of user arrive; big frames
 // go through openBig. It returns a promise while frames of user are in
 // WebCrypto (await it to keep the stream sequential), else undefined.
+//
+// done gets one emit per frame whatever happens: a call that throws (the
+// module failed: a bug, a dead instance) hands done one dropped emit, so
+// the caller's count of frames awaiting an emit stays right.
 export function decryptFrame(m, user, frame, done) {
   let t = tails.get(m);
   if (!t) tails.set(m, (t = new Map()));
   const tail = t.get(user);
   if (!tail && frame.length < BIG_FRAME) {
-    done(m.decrypt(user, frame));
+    let emits;
+    try {
+      emits = m.decrypt(user, frame);
+    } catch {
+      m.thrown++;
+      emits = [DROPPED];
+    }
+    done(emits);
     return undefined;
   }
   const p = (tail || Promise.resolve())
     .then(() => (frame.length >= BIG_FRAME ? openBig(m, user, frame) : m.decrypt(user, frame)))
+    .catch(() => {
+      m.thrown++;
+      return [DROPPED];
+    })
     .then(done)
-    .catch(() => {}) // done (release) does not throw; openBig hands every failure to the module
+    .catch(() => {}) // done (release) does not throw
     .then(() => {
       if (t.get(user) === p) t.delete(user);
     });

@@ -195,3 +195,25 @@ test('one CryptoKey import per generation key', { skip }, async () => {
     if (subtle.importKey !== orig) subtle.importKey = orig;
   }
 });
+
+test('decryptFrame hands one dropped emit for a frame whose call throws, in order, big or small', async () => {
+  const calls = [];
+  const m = {
+    thrown: 0,
+    decrypt(user, f) {
+      if (f[0] === 0xee) throw new Error('dead instance');
+      return [{ ok: true, data: f.buffer }];
+    },
+    put() {
+      throw new Error('dead instance');
+    },
+  };
+  const done = (emits) => calls.push(emits.map((e) => e.ok));
+  decryptFrame(m, '1', new Uint8Array([0xee]), done); // sync path throws
+  const p = decryptFrame(m, '1', new Uint8Array(BIG_FRAME), done); // openBig throws
+  decryptFrame(m, '1', new Uint8Array([1]), done); // behind it
+  await p;
+  await new Promise((r) => setTimeout(r, 0));
+  assert.deepEqual(calls, [[false], [false], [true]]);
+  assert.equal(m.thrown, 2);
+});

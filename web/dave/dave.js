@@ -202,7 +202,7 @@ export class DaveClient extends EventTarget {
         // op 23 (ready) or sees the commit that needs them.
         for (const change of m.keys) {
           if (change.k === 'sender' && change.base) this.mark('sender_key');
-          this.media.postMessage({ type: 'key', change });
+          this.media.postMessage({ type: 'key', change }, change.base ? [change.base.buffer] : []); // moved: the page keeps no secret
         }
         for (const msg of m.out) {
           if (msg instanceof Uint8Array && msg[0] === 26) this.mark('key_package', { mls_ms: m.ms });

@@ -191,3 +191,52 @@ test('JSON ops: fields go in as numbers; a bad payload is an error, as the Go cl
   assert.match(m.mlsHandleJSON(23, { transition_id: 1 }).error, /not a JSON op/);
   assert.equal(m.mlsState().pending, 1);
 });
+
+test('a panic in a frame export is recovered: one dropped emit per held frame and for the frame, counted; the instance goes on', { skip }, async () => {
+  const { a, b } = await pair();
+  const other = await DaveModule.load(bytes);
+  other.setProtocolVersion(1);
+  other.setSenderKey(new Uint8Array(16).fill(9)); // a key b does not have: its frames are held
+  assert.deepEqual(b.decrypt(ALICE, new Uint8Array(other.encrypt(opus(1)).data)), []);
+  assert.deepEqual(b.decrypt(ALICE, new Uint8Array(other.encrypt(opus(2)).data)), []);
+  b.fault();
+  const emits = b.decrypt(ALICE, new Uint8Array(a.encrypt(opus(3)).data));
+  assert.deepEqual(emits, [{ ok: false, data: null }, { ok: false, data: null }, { ok: false, data: null }], 'two held, then this one');
+  const st = b.frameStats();
+  assert.equal(st.panics, 1);
+  assert.equal(st.discarded, 2);
+  assert.equal(st.holding, 0);
+  const f = opus(4);
+  const next = b.decrypt(ALICE, new Uint8Array(a.encrypt(f).data));
+  assert.equal(next.length, 1);
+  assert.deepEqual(new Uint8Array(next[0].data), f, 'decrypts after the panic');
+  a.fault();
+  assert.equal(a.encrypt(opus(5)).status, 'failed', 'a panic in encrypt drops the frame');
+  assert.equal(a.encrypt(opus(6)).status, 'encrypted');
+  b.fault();
+  assert.throws(() => b.setReceiverKey(BOB, new Uint8Array(16), false), /panic/, 'a key call reports the panic');
+});
+
+test('a panic in an MLS export is the input\'s error; the participant goes on', { skip }, async () => {
+  const m = await DaveModule.load(bytes);
+  m.mlsNew(ALICE, '42');
+  m.fault();
+  const r = m.mlsHandleBinary(new Uint8Array([0, 1, 25, 0]));
+  assert.match(r.error, /panic/);
+  assert.equal(m.mlsState().panics, 1);
+  const kp = m.mlsSessionDescription(1);
+  assert.equal(kp.error, '');
+  assert.equal(kp.out.length, 1, 'op 26 after the panic');
+});
+
+test('emits never reads past the output: a short output is dropped emits, counted', { skip }, async () => {
+  const { a, b } = await pair();
+  const enc = new Uint8Array(a.encrypt(opus(1)).data);
+  b.put(enc);
+  assert.equal(b.x.frame_decrypt(BigInt(ALICE), enc.length), 1);
+  new Uint32Array(b.x.mem.buffer, b.x.dave_hdr(), 2)[1] = 3; // the record's length field cut
+  assert.deepEqual(b.emits(2), [{ ok: false, data: null }, { ok: false, data: null }]);
+  assert.equal(b.malformed, 1);
+  new Uint32Array(b.x.mem.buffer, b.x.dave_hdr(), 2)[1] = 0xffffffff;
+  assert.throws(() => b.output(), /outside/);
+});

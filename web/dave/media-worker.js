@@ -56,7 +56,15 @@ function release(user, emits) {
 
 // flushAll drops the held frames of senders that went quiet.
 function flushAll() {
-  for (const user of [...pending.keys()]) release(user, dave.flush(user));
+  for (const user of [...pending.keys()]) {
+    let emits = [];
+    try {
+      emits = dave.flush(user);
+    } catch {
+      dave.thrown++;
+    }
+    release(user, emits);
+  }
 }
 
 function sendTransform(kind) {
@@ -65,7 +73,13 @@ function sendTransform(kind) {
       const m = dave || (await load());
       const meta = frame.getMetadata ? frame.getMetadata() : {};
       const codec = codecOf(meta.mimeType || (kind === 'video' ? 'video/VP8' : 'audio/opus')); // the camera sends VP8
-      const r = await encryptFrame(m, new Uint8Array(frame.data), codec, alone); // big frames: WebCrypto
+      let r;
+      try {
+        r = await encryptFrame(m, new Uint8Array(frame.data), codec, alone); // big frames: WebCrypto
+      } catch {
+        m.thrown++; // dropped: the stream goes on
+        return;
+      }
       if (r.status === 'encrypted') {
         frame.data = r.data;
         controller.enqueue(frame);
@@ -164,6 +178,7 @@ async function handle(m) {
       return;
     case 'key':
       (await load()).applyKey(m.change);
+      m.change.base?.fill(0); // the module has its copy
       return;
     case 'ssrc':
       ssrcUser.set(m.ssrc, String(m.user));

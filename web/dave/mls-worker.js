@@ -21,7 +21,9 @@ let dave = null;
 let began = 0; // when the input being handled began (performance.now)
 
 function post(r) {
-  if (r.out.length || r.keys.length || r.changed || r.error) self.postMessage({ type: 'result', ...r, ms: performance.now() - began });
+  // Base secrets are transferred, not copied: this worker keeps none.
+  const secrets = r.keys.filter((k) => k.base).map((k) => k.base.buffer);
+  if (r.out.length || r.keys.length || r.changed || r.error) self.postMessage({ type: 'result', ...r, ms: performance.now() - began }, secrets);
 }
 
 function handle(m) {

@@ -50,6 +50,8 @@ export class DaveModule {
   constructor(instance) {
     this.x = instance.exports;
     this.hdrPtr = 0;
+    this.malformed = 0; // outputs that did not hold what their call said (counted, never read past)
+    this.thrown = 0; // frames dropped because a call for them threw (media-worker.js, bigframes.js)
   }
 
   // put copies bytes into the input buffer.
@@ -65,10 +67,24 @@ export class DaveModule {
   }
 
   // output returns a view of the last call's output (valid until the next call).
+  // It throws rather than read outside the module's memory.
   output() {
     if (!this.hdrPtr) this.hdrPtr = this.x.dave_hdr();
-    const h = new Uint32Array(this.x.mem.buffer, this.hdrPtr, 2);
-    return new Uint8Array(this.x.mem.buffer, h[0], h[1]);
+    const buf = this.x.mem.buffer;
+    const h = new Uint32Array(buf, this.hdrPtr, 2);
+    if (h[0] + h[1] > buf.byteLength) throw new Error(`dave: output ${h[0]}+${h[1]} outside the module's memory`);
+    return new Uint8Array(buf, h[0], h[1]);
+  }
+
+  // check throws the output's error when a call answered r < 0.
+  check(r) {
+    if (r < 0) throw new Error(new TextDecoder().decode(this.output()));
+  }
+
+  // fault makes the module's next call that reads its input panic
+  // (tests: the panic is recovered, counted and reported).
+  fault() {
+    this.x.dave_fault();
   }
 
   outputJSON() {
@@ -98,6 +114,10 @@ export class DaveModule {
     return this.emits(this.x.frame_flush(id(user)));
   }
 
+  // emits reads n emit records (u8 ok, u32 LE length, bytes) from the
+  // output, never past its end: a record that does not fit (a module bug)
+  // and the ones after it count as dropped, so the caller still gets one
+  // emit per frame (counted in malformed).
   emits(n) {
     const out = [];
     if (n <= 0) return out;
@@ -105,8 +125,13 @@ export class DaveModule {
     const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
     let off = 0;
     for (let i = 0; i < n; i++) {
+      const len = off + 5 <= b.length ? v.getUint32(off + 1, true) : -1;
+      if (len < 0 || len > b.length - off - 5) {
+        this.malformed++;
+        for (; i < n; i++) out.push({ ok: false, data: null });
+        break;
+      }
       const ok = b[off] === 1;
-      const len = v.getUint32(off + 1, true);
       off += 5;
       out.push({ ok, data: ok ? b.slice(off, off + len).buffer : null });
       off += len;
@@ -115,32 +140,38 @@ export class DaveModule {
   }
 
   frameStats() {
-    return this.x.frame_stats() < 0 ? null : this.outputJSON();
+    if (this.x.frame_stats() < 0) return null;
+    const st = this.outputJSON();
+    if (this.malformed) st.malformed = this.malformed;
+    if (this.thrown) st.dropped.thrown = this.thrown;
+    return st;
   }
 
   // The media side's key state, as the MLS worker's KeySink reports it.
+  // Each throws the module's error (a recovered panic). A base secret is
+  // zeroed in the module's input buffer once taken.
   setProtocolVersion(v) {
-    this.x.key_version(v);
+    this.check(this.x.key_version(v));
   }
 
   setSenderKey(base) {
-    if (!base) return this.x.key_sender(0, 0);
+    if (!base) return this.check(this.x.key_sender(0, 0));
     this.put(base);
-    this.x.key_sender(base.length, 1);
+    this.check(this.x.key_sender(base.length, 1));
   }
 
   setReceiverKey(user, base, fresh) {
     this.put(base);
-    this.x.key_receiver(id(user), base.length, fresh ? 1 : 0);
+    this.check(this.x.key_receiver(id(user), base.length, fresh ? 1 : 0));
   }
 
   setMembers(users) {
     this.putUsers(users);
-    this.x.key_members(users.length);
+    this.check(this.x.key_members(users.length));
   }
 
   setPassthrough(on, expiryMs) {
-    this.x.key_passthrough(on ? 1 : 0, Math.max(0, Math.round(expiryMs || 0)));
+    this.check(this.x.key_passthrough(on ? 1 : 0, Math.max(0, Math.round(expiryMs || 0))));
   }
 
   // applyKey replays one KeySink call ({k: 'version'|'sender'|'receiver'|

@@ -55,9 +55,10 @@ func (t *jobTable[J]) free(h int32) {
 }
 
 var (
-	seals  jobTable[dave.SealJob]
-	opens  jobTable[dave.OpenJob]
-	jobBuf []byte // begin and again records
+	seals     jobTable[dave.SealJob]
+	opens     jobTable[dave.OpenJob]
+	openUsers [maxJobs]uint64 // the sender of each open job, by handle-1
+	jobBuf    []byte          // begin and again records
 )
 
 // sealRecord writes job's record to the output: u64 LE key id, 16-byte
@@ -78,8 +79,9 @@ func sealRecord(job *dave.SealJob) {
 // record as the output (see sealRecord), or 0: call frame_encrypt.
 //
 //go:wasmexport seal_begin
-func sealBegin(codec, n, alone uint32) int32 {
+func sealBegin(codec, n, alone uint32) (res int32) {
 	h, job := seals.take()
+	defer recovered(func(string) { seals.free(h); res = 0 })
 	if job == nil {
 		return 0
 	}
@@ -102,7 +104,8 @@ const (
 // buffer; see sealDone and the other results.
 //
 //go:wasmexport seal_finish
-func sealFinish(h int32, n uint32) int32 {
+func sealFinish(h int32, n uint32) (res int32) {
+	defer recovered(func(string) { seals.free(h); res = sealFailed })
 	job := seals.get(h)
 	if job == nil {
 		return sealFailed
@@ -128,7 +131,7 @@ func sealFinish(h int32, n uint32) int32 {
 // frame_encrypt).
 //
 //go:wasmexport seal_abort
-func sealAbort(h int32) { seals.free(h) }
+func sealAbort(h int32) { seals.free(h) } // cannot panic
 
 // openBegin begins the split decryption of the n-byte frame from user in
 // the input buffer: a handle with the job as the output (12-byte IV, u32
@@ -137,8 +140,9 @@ func sealAbort(h int32) { seals.free(h) }
 // the order to try them), or 0: call frame_decrypt.
 //
 //go:wasmexport open_begin
-func openBegin(user uint64, n uint32) int32 {
+func openBegin(user uint64, n uint32) (res int32) {
 	h, job := opens.take()
+	defer recovered(func(string) { opens.free(h); res = 0 })
 	if job == nil {
 		return 0
 	}
@@ -146,6 +150,7 @@ func openBegin(user uint64, n uint32) int32 {
 		opens.free(h)
 		return 0
 	}
+	openUsers[h-1] = user
 	b := append(jobBuf[:0], job.IV[:]...)
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(job.AAD)))
 	b = append(b, job.AAD...)
@@ -167,13 +172,13 @@ func openBegin(user uint64, n uint32) int32 {
 // handle.
 //
 //go:wasmexport open_finish
-func openFinish(h int32, keyID uint64, n uint32) int32 {
+func openFinish(h int32, keyID uint64, n uint32) (cnt int32) {
 	job := opens.get(h)
 	if job == nil {
 		return -1
 	}
+	defer recovered(func(string) { opens.free(h); cnt = discardHeld(openUsers[h-1], true) })
 	emitBuf = emitBuf[:0]
-	cnt := int32(0)
 	frames.FinishOpen(job, keyID, input(n), func(p []byte, ok bool) { emit(p, ok); cnt++ })
 	opens.free(h)
 	setOut(emitBuf)

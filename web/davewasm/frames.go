@@ -31,7 +31,8 @@ const (
 // in the call. See encryptPlain and the other results.
 //
 //go:wasmexport frame_encrypt
-func frameEncrypt(codec, n, alone uint32) int32 {
+func frameEncrypt(codec, n, alone uint32) (res int32) {
+	defer recovered(func(string) { res = encryptFailed })
 	frame := input(n)
 	if need := len(frame) + dave.MaxOverhead + 64; cap(encBuf) < need {
 		encBuf = make([]byte, 0, need+need/4)
@@ -68,9 +69,9 @@ func emit(plain []byte, ok bool) {
 // returns how many.
 //
 //go:wasmexport frame_decrypt
-func frameDecrypt(user uint64, n uint32) int32 {
+func frameDecrypt(user uint64, n uint32) (cnt int32) {
+	defer recovered(func(string) { cnt = discardHeld(user, true) })
 	emitBuf = emitBuf[:0]
-	cnt := int32(0)
 	frames.Decrypt(user, input(n), func(p []byte, ok bool) { emit(p, ok); cnt++ })
 	setOut(emitBuf)
 	return cnt
@@ -80,10 +81,26 @@ func frameDecrypt(user uint64, n uint32) int32 {
 // output and result as frame_decrypt's.
 //
 //go:wasmexport frame_flush
-func frameFlush(user uint64) int32 {
+func frameFlush(user uint64) (cnt int32) {
+	defer recovered(func(string) { cnt = discardHeld(user, false) })
+	emitBuf = emitBuf[:0]
+	frames.Flush(user, func(p []byte, ok bool) { emit(p, ok); cnt++ })
+	setOut(emitBuf)
+	return cnt
+}
+
+// discardHeld keeps the emit contract after a recovered panic in a call
+// for user: the output is one dropped emit per frame held for user (the
+// session forgets them) and, when cur, one for the frame of the call; it
+// returns how many.
+func discardHeld(user uint64, cur bool) int32 {
 	emitBuf = emitBuf[:0]
 	cnt := int32(0)
-	frames.Flush(user, func(p []byte, ok bool) { emit(p, ok); cnt++ })
+	frames.Discard(user, func(p []byte, ok bool) { emit(p, ok); cnt++ })
+	if cur {
+		emit(nil, false)
+		cnt++
+	}
 	setOut(emitBuf)
 	return cnt
 }
@@ -97,10 +114,12 @@ func frameFlush(user uint64) int32 {
 // full), encrypt (Encrypt refused a frame); failures, the decryption
 // attempts that failed (a held frame retried after a key change counts
 // again), by why; not_ready, dropped_total, undecryptable. The maps hold
-// only non-zero counts.
+// only non-zero counts. panics counts the exports' recovered panics
+// (the module's own bugs), discarded the held frames dropped after one.
 //
 //go:wasmexport frame_stats
-func frameStatsJSON() int32 {
+func frameStatsJSON() (res int32) {
+	defer recovered(func(msg string) { failOut(msg); res = -1 })
 	s := frames.Stats()
 	var w jsonw
 	w.obj()
@@ -111,7 +130,7 @@ func frameStatsJSON() int32 {
 		{"passthrough", s.Encrypt.Passthrough + s.Decrypt.Passthrough}, {"unkeyed", s.Unkeyed},
 		{"silence", s.Encrypt.Silence + s.Decrypt.Silence}, {"held", s.Held}, {"released", s.Released},
 		{"holding", uint64(s.Holding)}, {"not_ready", notReady}, {"dropped_total", s.Dropped},
-		{"undecryptable", s.Undecryptable}} {
+		{"undecryptable", s.Undecryptable}, {"panics", panics}, {"discarded", s.Discarded}} {
 		w.key(c.name)
 		w.uint(c.v)
 	}
@@ -130,36 +149,59 @@ func frameStatsJSON() int32 {
 // replayed in the media worker.
 
 //go:wasmexport key_version
-func keyVersion(v uint32) { frames.SetProtocolVersion(uint16(v)) }
+func keyVersion(v uint32) int32 {
+	defer recovered(failOut)
+	frames.SetProtocolVersion(uint16(v))
+	return 0
+}
 
 // keySender installs the n-byte sender base secret from the input buffer;
 // none (nil: no key) when has is 0.
 //
 //go:wasmexport key_sender
-func keySender(n, has uint32) {
+func keySender(n, has uint32) (res int32) {
+	defer recovered(func(msg string) { failOut(msg); res = -1 })
 	if has == 0 {
 		frames.SetSenderKey(nil)
-		return
+		return 0
 	}
-	frames.SetSenderKey(clone(input(n)))
+	frames.SetSenderKey(takeSecret(n))
+	return 0
 }
 
 //go:wasmexport key_receiver
-func keyReceiver(user uint64, n, fresh uint32) {
-	frames.SetReceiverKey(user, clone(input(n)), fresh != 0)
+func keyReceiver(user uint64, n, fresh uint32) (res int32) {
+	defer recovered(func(msg string) { failOut(msg); res = -1 })
+	frames.SetReceiverKey(user, takeSecret(n), fresh != 0)
+	return 0
 }
 
 // keyMembers sets the group's members: n user ids, u64 LE each, in the
 // input buffer.
 //
 //go:wasmexport key_members
-func keyMembers(n uint32) {
+func keyMembers(n uint32) (res int32) {
+	defer recovered(func(msg string) { failOut(msg); res = -1 })
 	frames.SetMembers(readUsers(n))
+	return 0
 }
 
 //go:wasmexport key_passthrough
-func keyPassthrough(on, expiryMillis uint32) {
+func keyPassthrough(on, expiryMillis uint32) (res int32) {
+	defer recovered(func(msg string) { failOut(msg); res = -1 })
 	frames.SetPassthrough(on != 0, time.Duration(expiryMillis)*time.Millisecond)
+	return 0
 }
 
+// The key exports answer 0, or -1 with the error as the output.
+
 func clone(b []byte) []byte { return append([]byte(nil), b...) }
+
+// takeSecret copies the n-byte secret out of the input buffer and zeroes
+// it there (the buffer outlives the call).
+func takeSecret(n uint32) []byte {
+	b := input(n)
+	c := clone(b)
+	clear(b)
+	return c
+}

@@ -23,10 +23,17 @@
 //
 // An export must not block (no channel waits, no JS callbacks): the module
 // runs only while JS calls it. main starts the runtime and waits forever.
+//
+// An export must not let a panic out either: one that reached the runtime
+// would end the program, and every later call of the worker would fail
+// for the rest of the call. Each export defers recovered, which counts
+// the panic (frame_stats and mls_state "panics") and answers as the
+// export does for bad input.
 package main
 
 import (
 	"encoding/binary"
+	"fmt"
 	"unsafe"
 )
 
@@ -54,8 +61,21 @@ func setOut(b []byte) {
 
 // input is the first n bytes of the input buffer (n is clamped).
 func input(n uint32) []byte {
+	if fault {
+		fault = false
+		panic("dave_fault")
+	}
 	return in[:min(int(n), len(in))]
 }
+
+// fault makes the next export that reads its input panic (dave_fault).
+var fault bool
+
+// daveFault arms fault: the Node tests prove with it that a panic in an
+// export is recovered and reported, not the end of the instance.
+//
+//go:wasmexport dave_fault
+func daveFault() { fault = true }
 
 // readUsers reads n user ids, u64 LE each, from the input buffer.
 func readUsers(n uint32) []uint64 {
@@ -66,6 +86,21 @@ func readUsers(n uint32) []uint64 {
 	}
 	return users
 }
+
+// panics counts the panics the exports recovered from.
+var panics uint64
+
+// recovered, deferred by every export, turns a panic into the export's
+// failure: it counts it and calls fail with its message.
+func recovered(fail func(msg string)) {
+	if r := recover(); r != nil {
+		panics++
+		fail(fmt.Sprint("dave: panic: ", r))
+	}
+}
+
+// failOut is a fail for recovered that makes the message the output.
+func failOut(msg string) { setOut([]byte(msg)) }
 
 // daveIn returns the address of an input buffer of at least n bytes.
 //

@@ -149,11 +149,22 @@ func finish(out []dave.Outgoing, changed bool, err error) {
 	setOut(w.b)
 }
 
+// failResult answers an input whose handling panicked: the error, and
+// the key changes recorded before it (the participant made them) unless
+// the panic left their JSON unfinished.
+func failResult(msg string) {
+	if len(keys.w.n) > 1 || keys.w.afterKey {
+		keys.w = jsonw{}
+	}
+	finish(nil, false, errors.New(msg))
+}
+
 // mlsNew starts the participant for user in channel; -1 with the error
 // as the output.
 //
 //go:wasmexport mls_new
-func mlsNew(user, channel uint64) int32 {
+func mlsNew(user, channel uint64) (res int32) {
+	defer recovered(func(msg string) { failOut(msg); res = -1 })
 	p, err := dave.NewParticipant(dave.ParticipantConfig{UserID: user, ChannelID: channel, Keys: &keys,
 		Announced: func(u uint64) bool { return announced == nil || announced[u] }})
 	if err != nil {
@@ -168,7 +179,8 @@ func mlsNew(user, channel uint64) int32 {
 // (dave.Participant.Prepare); -1 with the error as the output.
 //
 //go:wasmexport mls_prepare
-func mlsPrepare() int32 {
+func mlsPrepare() (res int32) {
+	defer recovered(func(msg string) { failOut(msg); res = -1 })
 	if part == nil {
 		setOut([]byte(errNoParticipant.Error()))
 		return -1
@@ -185,6 +197,7 @@ func mlsPrepare() int32 {
 //
 //go:wasmexport mls_announced
 func mlsAnnounced(n uint32) {
+	defer recovered(func(string) {}) // counted; who was announced stays as before
 	users := readUsers(n)
 	announced = make(map[uint64]bool, len(users)+1)
 	announced[self] = true
@@ -195,6 +208,7 @@ func mlsAnnounced(n uint32) {
 
 //go:wasmexport mls_session_description
 func mlsSessionDescription(version uint32) {
+	defer recovered(failResult)
 	if part == nil {
 		finish(nil, false, errNoParticipant)
 		return
@@ -209,6 +223,7 @@ func mlsSessionDescription(version uint32) {
 //
 //go:wasmexport mls_handle
 func mlsHandle(op, transition, version uint32, epoch uint64) {
+	defer recovered(failResult)
 	if part == nil {
 		finish(nil, false, errNoParticipant)
 		return
@@ -234,6 +249,7 @@ func mlsHandle(op, transition, version uint32, epoch uint64) {
 //
 //go:wasmexport mls_handle_binary
 func mlsHandleBinary(n uint32) {
+	defer recovered(failResult)
 	if part == nil {
 		finish(nil, false, errNoParticipant)
 		return
@@ -252,6 +268,7 @@ func mlsHandleBinary(n uint32) {
 //
 //go:wasmexport mls_state
 func mlsState() {
+	defer recovered(func(msg string) { setOut([]byte(`{"panics":` + strconv.FormatUint(panics, 10) + `}`)) })
 	if part == nil {
 		setOut([]byte("{}"))
 		return
@@ -283,6 +300,8 @@ func mlsState() {
 	w.uint(uint64(st.Pending))
 	w.key("recoveries")
 	w.uint(uint64(st.Recoveries))
+	w.key("panics")
+	w.uint(panics)
 	w.end('}')
 	setOut(w.b)
 }
@@ -291,7 +310,8 @@ func mlsState() {
 // (scrypt: tens of milliseconds); -1 with the error as the output.
 //
 //go:wasmexport mls_pairwise
-func mlsPairwise(user uint64) int32 {
+func mlsPairwise(user uint64) (res int32) {
+	defer recovered(func(msg string) { failOut(msg); res = -1 })
 	if part == nil {
 		setOut([]byte(errNoParticipant.Error()))
 		return -1
