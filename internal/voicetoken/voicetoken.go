@@ -3,8 +3,10 @@
 // voice-token`) hands out in VOICE_SERVER_UPDATE and what the client presents
 // in voice gateway op 0 Identify / op 7 Resume.
 //
-// Wire form: "pv1." + base64url(claims JSON) + "." + base64url(HMAC-SHA256).
-// The claims bind user, guild (the voice protocol's server_id), channel and
+// Wire forms: "pv1." + base64url(claims JSON) + "." + base64url(HMAC-SHA256)
+// with the key one machine's data dir holds (the embedded default), and
+// "pv2." + KID + "." + base64url(claims JSON) + "." + base64url(Ed25519)
+// with a fleet's rotating keys (keyed.go). The claims bind user, guild (the voice protocol's server_id), channel and
 // session id, and carry an expiry, so a token cannot be replayed for another
 // user, channel or session, nor after it expires.
 package voicetoken
@@ -29,6 +31,10 @@ var (
 	ErrExpired   = errors.New("voicetoken: token expired")
 	ErrMismatch  = errors.New("voicetoken: token does not match identify")
 	ErrKeySize   = errors.New("voicetoken: key must be at least 32 bytes")
+	// ErrUnknownKey: an Ed25519 token names a key id nobody published.
+	ErrUnknownKey = errors.New("voicetoken: token signed by an unknown key")
+	// ErrRetiredKey: an Ed25519 token names a key that is retired.
+	ErrRetiredKey = errors.New("voicetoken: token signed by a retired key")
 )
 
 // KeyName is the data-dir key the voice server and the issuers share.
@@ -51,17 +57,27 @@ type Claims struct {
 	Deaf bool `json:"d,omitempty"`
 }
 
-// Signer issues and verifies tokens with one HMAC key.
+// Signer issues and verifies tokens: HMAC ones with its key, Ed25519 ones
+// with the keys of its options (WithKeys, WithIssuer).
 type Signer struct {
 	key []byte
+	// keys verifies "pv2." tokens (nil: refused).
+	keys KeySource
+	// current is the key to issue "pv2." tokens with (nil, or nil
+	// returned: "pv1.").
+	current func() *SigningKey
 }
 
-// NewSigner returns a Signer for key (32 bytes or more).
-func NewSigner(key []byte) (*Signer, error) {
+// NewSigner returns a Signer for the HMAC key (32 bytes or more).
+func NewSigner(key []byte, opts ...Option) (*Signer, error) {
 	if len(key) < 32 {
 		return nil, ErrKeySize
 	}
-	return &Signer{key: append([]byte(nil), key...)}, nil
+	s := &Signer{key: append([]byte(nil), key...)}
+	for _, o := range opts {
+		o(s)
+	}
+	return s, nil
 }
 
 // NewSessionID returns a fresh random session id (32 hex characters).
@@ -71,9 +87,15 @@ func NewSessionID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// Issue returns a signed token for c.
+// Issue returns a signed token for c: Ed25519 with the current key when
+// the Signer has one (WithIssuer), else HMAC.
 func (s *Signer) Issue(c Claims) string {
 	body, _ := json.Marshal(c) // Claims always marshals
+	if s.current != nil {
+		if k := s.current(); k != nil {
+			return signEd25519(k, body)
+		}
+	}
 	enc := base64.RawURLEncoding
 	p := prefix + enc.EncodeToString(body)
 	return p + "." + enc.EncodeToString(s.mac(p))
@@ -94,23 +116,21 @@ func (s *Signer) mac(p string) []byte {
 // Parse checks the signature and expiry and returns the claims.
 func (s *Signer) Parse(token string, now time.Time) (Claims, error) {
 	var c Claims
-	if len(token) > 1024 || !strings.HasPrefix(token, prefix) {
+	if len(token) > 1024 {
 		return c, ErrMalformed
 	}
-	dot := strings.LastIndexByte(token, '.')
-	if dot <= len(prefix) {
+	var body []byte
+	var err error
+	switch {
+	case strings.HasPrefix(token, prefix):
+		body, err = s.parseHMAC(token)
+	case strings.HasPrefix(token, prefixEd25519):
+		body, err = s.parseEd25519(token, now)
+	default:
 		return c, ErrMalformed
 	}
-	sig, err := base64.RawURLEncoding.DecodeString(token[dot+1:])
 	if err != nil {
-		return c, ErrMalformed
-	}
-	if !hmac.Equal(sig, s.mac(token[:dot])) {
-		return c, ErrSignature
-	}
-	body, err := base64.RawURLEncoding.DecodeString(token[len(prefix):dot])
-	if err != nil {
-		return c, ErrMalformed
+		return c, err
 	}
 	if err := json.Unmarshal(body, &c); err != nil {
 		return c, ErrMalformed
@@ -119,6 +139,27 @@ func (s *Signer) Parse(token string, now time.Time) (Claims, error) {
 		return c, ErrExpired
 	}
 	return c, nil
+}
+
+// parseHMAC checks a "pv1." token's form and MAC and returns its claims
+// JSON.
+func (s *Signer) parseHMAC(token string) ([]byte, error) {
+	dot := strings.LastIndexByte(token, '.')
+	if dot <= len(prefix) {
+		return nil, ErrMalformed
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(token[dot+1:])
+	if err != nil {
+		return nil, ErrMalformed
+	}
+	if !hmac.Equal(sig, s.mac(token[:dot])) {
+		return nil, ErrSignature
+	}
+	body, err := base64.RawURLEncoding.DecodeString(token[len(prefix):dot])
+	if err != nil {
+		return nil, ErrMalformed
+	}
+	return body, nil
 }
 
 // Verify parses token and checks it was issued for this user, guild

@@ -1,6 +1,7 @@
 package voicetoken
 
 import (
+	"crypto/ed25519"
 	"errors"
 	"strings"
 	"testing"
@@ -48,9 +49,23 @@ func TestVerify(t *testing.T) {
 func FuzzParse(f *testing.F) {
 	s, _ := NewSigner(make([]byte, 32))
 	_, tok := s.IssueFor("u", "g", "c", time.Hour, time.Unix(0, 0))
+	k := NewSigningKey()
+	keyed, _ := NewSigner(make([]byte, 32), WithIssuer(func() *SigningKey { return &k }),
+		WithKeys(KeySourceFunc(func(kid string, _ time.Time) (ed25519.PublicKey, error) {
+			if kid == k.ID {
+				return k.Public(), nil
+			}
+			return nil, ErrUnknownKey
+		})))
+	_, tok2 := keyed.IssueFor("u", "g", "c", time.Hour, time.Unix(0, 0))
 	f.Add(tok)
+	f.Add(tok2)
 	f.Add("pv1..")
+	f.Add("pv2." + k.ID + "..")
 	f.Fuzz(func(t *testing.T, token string) {
 		_, _ = s.Parse(token, time.Unix(0, 0))
+		if c, err := keyed.Parse(token, time.Unix(0, 0)); err == nil && keyed.Issue(c) == "" {
+			t.Fatal("no token")
+		}
 	})
 }
