@@ -22,6 +22,13 @@
 //	ctl/disconnect/G/U/ID
 //	                a disconnect, acted on by the nodes watching when it
 //	                is put (by revision: once); gone after EventTTL
+//	keys/KID        a control plane's voice-token public key (TokenKey,
+//	                KeyRing), on a lease kept alive while it is current;
+//	                a replaced key says when it retires (its last token's
+//	                expiry) and its lease runs out a grace later. Voice
+//	                nodes verify "pv2." tokens with these (Follower)
+//	keys-rotate     a rotation request: every KeyRing makes a new key
+//	                current (`parley fleet rotate-key`)
 //
 // A Member that loses its session (no keep-alive answered for 3/4 of the
 // TTL, before etcd expires its lease) calls OnLost — the voice node stops serving and ends its rooms

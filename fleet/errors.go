@@ -17,6 +17,14 @@ var (
 	// ErrCommand means a ctl/ key or value in etcd is malformed; the
 	// Follower skips it and counts it.
 	ErrCommand = errors.New("fleet: bad voice command")
+	// ErrTokenKey means a voice-token key record in etcd (keys/) is
+	// malformed; voice nodes skip it and count it.
+	ErrTokenKey = errors.New("fleet: bad voice-token key record")
+	// ErrNoKey means no voice-token key has the id asked for.
+	ErrNoKey = errors.New("fleet: no such voice-token key")
+	// ErrKeyCurrent means a key to retire still signs new tokens:
+	// rotate first.
+	ErrKeyCurrent = errors.New("fleet: the key is current: rotate first (parley fleet rotate-key), then retire it")
 	// ErrClosed is returned after Close.
 	ErrClosed = errors.New("fleet: closed")
 )

@@ -49,7 +49,10 @@ func (c FollowerConfig) Validate() error {
 	return nil
 }
 
-// Follower is a voice node's side of the Bus: a watch on ctl/ applies every
+// Follower is a voice node's side of the Bus and of the control planes'
+// voice-token keys. A watch on keys/ keeps the published keys: the
+// Follower is the node's voicetoken.KeySource (follower_keys.go). A watch
+// on ctl/ applies every
 // command to the node's Controller — stored mute, deafen and revocations
 // as listed when it starts (and again after a compacted watch), then each
 // change once, by revision; a disconnect only when it is put while the
@@ -65,8 +68,14 @@ type Follower struct {
 
 	mu sync.Mutex // guards all following fields
 	// mod is the stored moderation by guild/user, as etcd has it.
-	mod     map[string]voicectl.Moderation
-	synced  chan struct{} // closed after the first listing was applied
+	mod map[string]voicectl.Moderation
+	// keys are the published voice-token keys by id (follower_keys.go).
+	keys map[string]TokenKey
+	// gone remembers keys whose record went (retired), oldest first,
+	// bounded: their tokens are refused as retired, not unknown.
+	gone    []string
+	synced  chan struct{} // closed after every stream's first listing was applied
+	listed  map[string]bool
 	started bool
 
 	cancel    context.CancelFunc
@@ -89,7 +98,7 @@ func NewFollower(cfg FollowerConfig) (*Follower, error) {
 		return nil, err
 	}
 	return &Follower{cfg: cfg, cli: cli, metrics: newFollowerMetrics(cfg.Metrics), mod: map[string]voicectl.Moderation{},
-		synced: make(chan struct{}), cancel: func() {}}, nil
+		keys: map[string]TokenKey{}, listed: map[string]bool{}, synced: make(chan struct{}), cancel: func() {}}, nil
 }
 
 // Start starts the watch goroutine and returns at once; Synced tells when
@@ -103,12 +112,24 @@ func (f *Follower) Start(context.Context) error {
 	f.started = true
 	ctx, cancel := context.WithCancel(context.Background())
 	f.cancel = cancel
-	f.wg.Add(1)
-	go f.watch(ctx) // owned by Close
+	f.wg.Add(followerStreams)
+	go f.watch(ctx, stream{name: "commands", prefix: ctlKey(f.cfg.Prefix), reset: f.resetCommands, apply: f.apply}) // owned by Close
+	go f.watch(ctx, stream{name: "keys", prefix: keysKey(f.cfg.Prefix), reset: f.resetKeys, apply: f.applyKey})     // owned by Close
 	return nil
 }
 
-// Synced is closed once the stored state was applied to the node.
+// followerStreams is how many prefixes a Follower follows.
+const followerStreams = 2
+
+// resetCommands forgets the stored moderation before a listing.
+func (f *Follower) resetCommands() {
+	f.mu.Lock()
+	f.mod = map[string]voicectl.Moderation{}
+	f.mu.Unlock()
+}
+
+// Synced is closed once the stored state (commands and voice-token keys)
+// was applied to the node.
 func (f *Follower) Synced() <-chan struct{} { return f.synced }
 
 // Close stops the watch, waits for it and closes the client. It is
@@ -148,25 +169,36 @@ func (f *Follower) Admit(ctx context.Context, s voicectl.Session) (voicectl.Mode
 	return voicectl.Moderation{}, voicectl.ErrNotManaged
 }
 
-// watch lists the stored state and follows ctl/ from its revision; a broken
-// watch resumes after the last revision applied, a compacted one lists
-// again (disconnects in between are lost and counted).
-func (f *Follower) watch(ctx context.Context) {
+// stream is one prefix the Follower follows: ctl/ (voice commands) and
+// keys/ (voice-token keys).
+type stream struct {
+	name   string // for logs
+	prefix string
+	// reset forgets the stored state before a listing.
+	reset func()
+	// apply applies one key; live says it came from the watch.
+	apply func(ctx context.Context, typ mvccpb.Event_EventType, key, value []byte, live bool)
+}
+
+// watch lists st's stored state and follows its prefix from its revision;
+// a broken watch resumes after the last revision applied, a compacted one
+// lists again (events in between are lost and counted).
+func (f *Follower) watch(ctx context.Context, st stream) {
 	defer f.wg.Done()
 	backoff := 100 * time.Millisecond
 	var rev int64 // last revision applied; 0: list first
 	for ctx.Err() == nil {
 		var err error
 		if rev == 0 {
-			rev, err = f.list(ctx)
+			rev, err = f.list(ctx, st)
 		}
 		if err == nil {
-			rev, err = f.follow(ctx, rev)
+			rev, err = f.follow(ctx, st, rev)
 		}
 		if ctx.Err() != nil {
 			return
 		}
-		f.cfg.Logger.Warn("fleet command watch", "err", err)
+		f.cfg.Logger.Warn("fleet watch", "stream", st.name, "err", err)
 		select {
 		case <-ctx.Done():
 			return
@@ -177,27 +209,27 @@ func (f *Follower) watch(ctx context.Context) {
 }
 
 // errCompacted means the watch's revision is gone: list again.
-var errCompacted = errors.New("fleet: command watch compacted")
+var errCompacted = errors.New("fleet: watch compacted")
 
-// list applies the stored state and returns its revision.
-func (f *Follower) list(ctx context.Context) (int64, error) {
+// list applies st's stored state and returns its revision; the first
+// listing of every stream closes synced.
+func (f *Follower) list(ctx context.Context, st stream) (int64, error) {
 	lctx, cancel := context.WithTimeout(ctx, f.cfg.DialTimeout)
 	defer cancel()
-	resp, err := f.cli.Get(lctx, ctlKey(f.cfg.Prefix), clientv3.WithPrefix())
+	resp, err := f.cli.Get(lctx, st.prefix, clientv3.WithPrefix())
 	if err != nil {
 		return 0, err
 	}
-	f.mu.Lock()
-	f.mod = map[string]voicectl.Moderation{}
-	f.mu.Unlock()
+	st.reset()
 	for _, kv := range resp.Kvs {
-		f.apply(ctx, clientv3.EventTypePut, kv.Key, kv.Value, false)
+		st.apply(ctx, clientv3.EventTypePut, kv.Key, kv.Value, false)
 	}
 	f.mu.Lock()
-	select {
-	case <-f.synced:
-	default:
-		close(f.synced)
+	if !f.listed[st.name] {
+		f.listed[st.name] = true
+		if len(f.listed) == followerStreams {
+			close(f.synced)
+		}
 	}
 	f.mu.Unlock()
 	return resp.Header.Revision, nil
@@ -205,10 +237,10 @@ func (f *Follower) list(ctx context.Context) (int64, error) {
 
 // follow applies events after rev until the watch breaks; it returns the
 // last revision applied (0 when compacted: list again).
-func (f *Follower) follow(ctx context.Context, rev int64) (int64, error) {
+func (f *Follower) follow(ctx context.Context, st stream, rev int64) (int64, error) {
 	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer cancel()
-	ch := f.cli.Watch(wctx, ctlKey(f.cfg.Prefix), clientv3.WithPrefix(), clientv3.WithRev(rev+1))
+	ch := f.cli.Watch(wctx, st.prefix, clientv3.WithPrefix(), clientv3.WithRev(rev+1))
 	for resp := range ch {
 		if resp.CompactRevision != 0 {
 			f.metrics.dropped.WithLabelValues("compacted").Inc()
@@ -218,7 +250,7 @@ func (f *Follower) follow(ctx context.Context, rev int64) (int64, error) {
 			return rev, err
 		}
 		for _, ev := range resp.Events {
-			f.apply(ctx, ev.Type, ev.Kv.Key, ev.Kv.Value, true)
+			st.apply(ctx, ev.Type, ev.Kv.Key, ev.Kv.Value, true)
 			rev = ev.Kv.ModRevision
 		}
 	}
@@ -327,6 +359,10 @@ type followerMetrics struct {
 	applied *prometheus.CounterVec
 	dropped *prometheus.CounterVec
 	delay   prometheus.Histogram
+	// keysRefused counts tokens refused for their key; badKeys the
+	// keys/ records skipped.
+	keysRefused *prometheus.CounterVec
+	badKeys     prometheus.Counter
 }
 
 func newFollowerMetrics(reg prometheus.Registerer) *followerMetrics {
@@ -341,9 +377,15 @@ func newFollowerMetrics(reg prometheus.Registerer) *followerMetrics {
 			Namespace: "parley", Subsystem: "fleet", Name: "voice_command_delay_seconds",
 			Help:    "From a control plane giving a voice command to this node applying it (clocks of two machines).",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
+		keysRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "parley", Subsystem: "fleet", Name: "voice_tokens_refused_total",
+			Help: "Voice tokens refused (close 4004) for the key that signed them: unknown (never published), retired."}, []string{"reason"}),
+		badKeys: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "parley", Subsystem: "fleet", Name: "token_key_records_skipped_total",
+			Help: "Voice-token key records in etcd (keys/) skipped as malformed."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.applied, m.dropped, m.delay)
+		reg.MustRegister(m.applied, m.dropped, m.delay, m.keysRefused, m.badKeys)
 	}
 	return m
 }
