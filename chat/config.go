@@ -10,6 +10,7 @@ import (
 	"github.com/parleyhq/parley/chat/service"
 	"github.com/parleyhq/parley/chat/store"
 	"github.com/parleyhq/parley/internal/voicectl"
+	"github.com/parleyhq/parley/internal/voicetoken"
 )
 
 // Config configures a chat Server. New applies the defaults
@@ -41,6 +42,12 @@ type Config struct {
 	VoiceMoveTimeout time.Duration
 	// VoiceKey is the voice token HMAC key (datadir key voicetoken.KeyName).
 	VoiceKey []byte
+	// VoiceIssuer, if set, is the fleet's current Ed25519 key (changing on
+	// rotation: fleet.KeyRing.Current) that voice tokens are signed with
+	// while it returns one; else VoiceKey signs them.
+	VoiceIssuer func() *voicetoken.SigningKey
+	// VoiceTokenTTL is a voice token's lifetime (default 1 h).
+	VoiceTokenTTL time.Duration
 	// AdminKey authorises local admin routes (`parley bot create`).
 	AdminKey []byte
 	// NoAutoJoin keeps new accounts out of the default guild.

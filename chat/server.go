@@ -72,13 +72,17 @@ func New(cfg Config) (*Server, error) {
 		s.Registry = e
 	}
 	if s.Registry != nil {
-		if signer, err = voicetoken.NewSigner(cfg.VoiceKey); err != nil {
+		var opts []voicetoken.Option
+		if cfg.VoiceIssuer != nil {
+			opts = append(opts, voicetoken.WithIssuer(cfg.VoiceIssuer))
+		}
+		if signer, err = voicetoken.NewSigner(cfg.VoiceKey, opts...); err != nil {
 			return fail(err)
 		}
 	}
 	if s.Service, err = service.New(ctx, service.Config{
 		Store: st, Logger: cfg.Logger, Registry: s.Registry, VoiceRegion: cfg.VoiceRegion, Voice: cfg.Voice, VoiceSigner: signer,
-		VoiceMoveTimeout: cfg.VoiceMoveTimeout,
+		VoiceMoveTimeout: cfg.VoiceMoveTimeout, VoiceTokenTTL: cfg.VoiceTokenTTL,
 		NoAutoJoin:       cfg.NoAutoJoin, PasswordIterations: cfg.PasswordIterations, Attachments: cfg.Attachments,
 	}); err != nil {
 		return fail(err)

@@ -394,6 +394,10 @@ func authReason(err error) string {
 		return "token expired"
 	case errors.Is(err, voicetoken.ErrMismatch):
 		return "token not issued for this user, server or session"
+	case errors.Is(err, voicetoken.ErrUnknownKey):
+		return "token signed by an unknown key"
+	case errors.Is(err, voicetoken.ErrRetiredKey):
+		return "token signed by a retired key"
 	}
 	return "invalid token"
 }

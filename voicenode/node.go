@@ -37,6 +37,10 @@ type Config struct {
 	TLS *tls.Config
 	// TokenKey verifies voice tokens (the data dir's voice_token key).
 	TokenKey []byte
+	// TokenKeys, if set, verifies a fleet's Ed25519 tokens ("pv2.": the
+	// control planes' keys as fleet.Follower follows them); nil refuses
+	// them (4004).
+	TokenKeys voicetoken.KeySource
 	// LegacyModes offers xsalsa20_poly1305 and friends (discordgo v0.29.0).
 	LegacyModes bool
 	// Readers is the number of UDP reader goroutines (default GOMAXPROCS).
@@ -107,7 +111,11 @@ func New(cfg Config) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	signer, err := voicetoken.NewSigner(cfg.TokenKey)
+	var opts []voicetoken.Option
+	if cfg.TokenKeys != nil {
+		opts = append(opts, voicetoken.WithKeys(cfg.TokenKeys))
+	}
+	signer, err := voicetoken.NewSigner(cfg.TokenKey, opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -144,8 +144,22 @@ func startChat(ctx context.Context, env *serveEnv) (*running, error) {
 	cfg.VoiceEndpoint = env.voiceEndpoint
 	cfg.VoiceRegion = fleetRegion()
 	cfg.VoiceMoveTimeout = *fleetF.moveTimeout
+	if *fleetF.tokenTTL < time.Second {
+		return nil, cli.Usagef("--voice-token-ttl must be at least 1s")
+	}
+	cfg.VoiceTokenTTL = *fleetF.tokenTTL
+	// With --registry chat signs voice tokens with its own rotating
+	// Ed25519 key, which every voice node of the fleet verifies.
+	ring, stopRing, err := fleetKeyRing(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	if ring != nil {
+		cfg.VoiceIssuer = ring.Current
+	}
 	reg, err := fleetRegistry(ctx, env)
 	if err != nil {
+		_ = stopRing(ctx)
 		return nil, err
 	}
 	// With --registry, moderation reaches every voice node of the fleet
@@ -155,13 +169,14 @@ func startChat(ctx context.Context, env *serveEnv) (*running, error) {
 		if reg != nil {
 			_ = reg.Close(ctx)
 		}
+		_ = stopRing(ctx)
 		return nil, err
 	}
 	closeReg := func(ctx context.Context) error {
 		if reg == nil {
-			return nil
+			return stopRing(ctx)
 		}
-		return errors.Join(reg.Close(ctx), bus.Close(ctx))
+		return errors.Join(reg.Close(ctx), bus.Close(ctx), stopRing(ctx))
 	}
 	if reg != nil {
 		cfg.Registry, cfg.Voice = reg, bus

@@ -3,19 +3,24 @@ package main
 import (
 	"cmp"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 	"os"
+	"os/signal"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
 	"github.com/parleyhq/parley/fleet"
 	"github.com/parleyhq/parley/internal/cli"
 	"github.com/parleyhq/parley/internal/voicectl"
+	"github.com/parleyhq/parley/internal/voicetoken"
 	"github.com/parleyhq/parley/voicenode"
 )
 
@@ -29,6 +34,7 @@ type fleetFlags struct {
 	registry, region, nodeID *string
 	capacity                 *int
 	ttl, moveTimeout         *time.Duration
+	tokenTTL                 *time.Duration
 }
 
 var fleetF fleetFlags
@@ -39,6 +45,7 @@ func defineFleetFlags(fs *flag.FlagSet) {
 	fleetF.nodeID = cli.String(fs, "node-id", "PARLEY_NODE_ID", "", "the voice node's id in the fleet (default: HOSTNAME-PORT of the voice gateway)")
 	fleetF.capacity = cli.Int(fs, "voice-capacity", "PARLEY_VOICE_CAPACITY", 0, "participants placement puts on this voice node at most (0: no bound)")
 	fleetF.moveTimeout = cli.Duration(fs, "voice-move-timeout", "PARLEY_VOICE_MOVE_TIMEOUT", 30*time.Second, "how long a member of a call moved off a draining or lost voice node has to reach its new node before chat removes it from voice")
+	fleetF.tokenTTL = cli.Duration(fs, "voice-token-ttl", "PARLEY_VOICE_TOKEN_TTL", time.Hour, "lifetime of the voice tokens chat issues; with --registry a rotated key keeps verifying this long after its last token")
 	fleetF.ttl = cli.Duration(fs, "registry-ttl", "PARLEY_REGISTRY_TTL", fleet.DefaultTTL, "lease of a voice node's registration: it leaves the fleet this long after its last keep-alive (whole seconds, at least 2 s)")
 }
 
@@ -133,6 +140,70 @@ func drainNode(ctx context.Context, env *serveEnv, srv *voicenode.Node, m *fleet
 	srv.SetServing(false)
 }
 
+// fleetSyncWait bounds how long a voice node waits for its Follower's
+// first listing before it registers.
+const fleetSyncWait = 10 * time.Second
+
+// tokenKeysProxy is a fleet voice node's voicetoken.KeySource: the node is
+// built before its Follower (which needs the node's controller), which
+// set points it at. Until then every Ed25519 token is refused.
+type tokenKeysProxy struct {
+	target atomic.Pointer[fleet.Follower]
+}
+
+func (p *tokenKeysProxy) set(f *fleet.Follower) { p.target.Store(f) }
+
+// VerifyingKey asks the Follower, once set.
+func (p *tokenKeysProxy) VerifyingKey(kid string, now time.Time) (ed25519.PublicKey, error) {
+	if f := p.target.Load(); f != nil {
+		return f.VerifyingKey(kid, now)
+	}
+	return nil, fmt.Errorf("%w: %s (the fleet's keys are not followed yet)", voicetoken.ErrUnknownKey, kid)
+}
+
+// fleetKeyRing is chat's voice-token keys with --registry (nil without):
+// it signs with its own Ed25519 key, published in etcd, and rotates on
+// SIGHUP or `parley fleet rotate-key`. stop ends the SIGHUP handler and
+// closes the ring (its key then retires when its last token expires).
+func fleetKeyRing(ctx context.Context, env *serveEnv) (ring *fleet.KeyRing, stop func(context.Context) error, err error) {
+	eps, err := fleetEndpoints()
+	if err != nil || eps == nil {
+		return nil, func(context.Context) error { return nil }, err
+	}
+	host, _ := os.Hostname()
+	ring, err = fleet.NewKeyRing(fleet.KeyRingConfig{Endpoints: eps, TokenTTL: *fleetF.tokenTTL,
+		Owner: fmt.Sprintf("%s/%d", cmp.Or(host, "chat"), os.Getpid()), Logger: env.log.With("component", "fleet"), Metrics: env.metrics})
+	if err != nil {
+		return nil, nil, fmt.Errorf("--registry: %w", err)
+	}
+	if err := ring.Start(ctx); err != nil {
+		_ = ring.Close(ctx)
+		return nil, nil, err
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	done := make(chan struct{})
+	exited := make(chan struct{})
+	go func() { // owned by stop
+		defer close(exited)
+		for {
+			select {
+			case <-done:
+				return
+			case <-hup:
+				env.log.Info("SIGHUP: rotating the voice-token key")
+				ring.Rotate()
+			}
+		}
+	}()
+	return ring, func(ctx context.Context) error {
+		signal.Stop(hup)
+		close(done)
+		<-exited
+		return ring.Close(ctx)
+	}, nil
+}
+
 // fleetDrainDefault bounds a drain whose context has no deadline.
 const fleetDrainDefault = 30 * time.Second
 
@@ -141,7 +212,11 @@ const fleetDrainDefault = 30 * time.Second
 // mute, deafen, disconnect and revocations reach it wherever chat runs, and
 // it admits sessions with the stored mute and deafen when no chat runs in
 // this process.
-func followFleet(ctx context.Context, env *serveEnv, srv *voicenode.Node) (*fleet.Follower, error) {
+//
+// It is also the node's voice-token keys (keys.set): the node registers
+// once the published keys and the stored state are listed, or after
+// fleetSyncWait (logged), so that a token chat issues verifies here.
+func followFleet(ctx context.Context, env *serveEnv, srv *voicenode.Node, keys *tokenKeysProxy) (*fleet.Follower, error) {
 	eps, err := fleetEndpoints()
 	if err != nil || eps == nil {
 		return nil, err
@@ -160,6 +235,13 @@ func followFleet(ctx context.Context, env *serveEnv, srv *voicenode.Node) (*flee
 		return nil, err
 	}
 	env.admission.set(f) // chat in this process, if any, takes over
+	keys.set(f)
+	select {
+	case <-f.Synced():
+	case <-time.After(fleetSyncWait):
+		env.log.Warn("fleet: voice commands and token keys not yet listed from etcd; registering all the same", "waited", fleetSyncWait)
+	case <-ctx.Done():
+	}
 	return f, nil
 }
 

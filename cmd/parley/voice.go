@@ -63,9 +63,20 @@ func init() {
 					return nil, err
 				}
 			}
+			// With --registry the node verifies the control planes'
+			// Ed25519 tokens with the keys its Follower follows (set
+			// below, before the node registers).
+			var keys *tokenKeysProxy
+			var tokenKeys voicetoken.KeySource
+			if eps, err := fleetEndpoints(); err != nil {
+				return nil, err
+			} else if eps != nil {
+				keys = &tokenKeysProxy{}
+				tokenKeys = keys
+			}
 			srv, err := voicenode.New(voicenode.Config{
 				GatewayAddr: *gatewayAddr, UDPAddr: *udpAddr, WebRTCAddr: webrtc, PublicIP: announce,
-				TLS: env.tls, TokenKey: key, LegacyModes: legacyOn,
+				TLS: env.tls, TokenKey: key, TokenKeys: tokenKeys, LegacyModes: legacyOn,
 				Gateway: signaling.Config{DAVE: policy, Admitter: env.admission}, Logger: env.log, Metrics: env.metrics,
 				Conns: connlimit.Config{PerIP: *maxConns, PendingPerIP: *maxPending},
 			})
@@ -91,7 +102,7 @@ func init() {
 			// while registered (fleet.go).
 			// It follows the control planes' voice commands before it
 			// registers, so the stored state is in before it serves.
-			follower, err := followFleet(ctx, env, srv)
+			follower, err := followFleet(ctx, env, srv, keys)
 			if err != nil {
 				_ = srv.Close(ctx)
 				return nil, err
