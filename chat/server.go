@@ -83,7 +83,7 @@ func New(cfg Config) (*Server, error) {
 	if s.Service, err = service.New(ctx, service.Config{
 		Store: st, Logger: cfg.Logger, Registry: s.Registry, VoiceRegion: cfg.VoiceRegion, Voice: cfg.Voice, VoiceSigner: signer,
 		VoiceMoveTimeout: cfg.VoiceMoveTimeout, VoiceTokenTTL: cfg.VoiceTokenTTL,
-		NoAutoJoin:       cfg.NoAutoJoin, PasswordIterations: cfg.PasswordIterations, Attachments: cfg.Attachments,
+		NoAutoJoin: cfg.NoAutoJoin, PasswordIterations: cfg.PasswordIterations, Attachments: cfg.Attachments,
 	}); err != nil {
 		return fail(err)
 	}
