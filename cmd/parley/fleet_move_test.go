@@ -46,11 +46,12 @@ type fleetHarness struct {
 	api, gw  string
 	chatDir  string
 	nodes    map[string]*exec.Cmd
+	metrics  map[string]string // node id -> its /metrics address
 }
 
 func startFleet(t *testing.T, ttl time.Duration) *fleetHarness {
 	etcd := testetcd.Start(t)
-	h := &fleetHarness{t: t, registry: "etcd://" + etcd.Endpoint, ttl: ttl, pool: x509.NewCertPool(), chatDir: t.TempDir(), nodes: map[string]*exec.Cmd{}}
+	h := &fleetHarness{t: t, registry: "etcd://" + etcd.Endpoint, ttl: ttl, pool: x509.NewCertPool(), chatDir: t.TempDir(), nodes: map[string]*exec.Cmd{}, metrics: map[string]string{}}
 	cd, err := datadir.Open(h.chatDir)
 	if err != nil {
 		t.Fatal(err)
@@ -81,9 +82,10 @@ func (h *fleetHarness) voiceNode(id string) {
 	if err := os.WriteFile(filepath.Join(dir, "keys", voicetoken.KeyName+".key"), h.key, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd, _ := startServe(t, dir, "--only", "voice", "--registry", h.registry, "--region", "rotterdam", "--node-id", id,
+	cmd, ready := startServe(t, dir, "--only", "voice", "--registry", h.registry, "--region", "rotterdam", "--node-id", id,
 		"--registry-ttl", h.ttl.String(), "--shutdown-timeout", "15s", "--tls-cert", h.cert, "--tls-key", h.certKey)
 	h.nodes[id] = cmd
+	h.metrics[id], _ = ready["metrics"].(string)
 	h.waitNodes(func(ns []fleet.NodeStatus) bool {
 		return slices.ContainsFunc(ns, func(n fleet.NodeStatus) bool { return n.ID == id && n.State == "serving" })
 	}, "node %s serving", id)
