@@ -252,7 +252,8 @@ func fleetBus(ctx context.Context, env *serveEnv) (*fleet.Bus, error) {
 	if err != nil || eps == nil {
 		return nil, err
 	}
-	b, err := fleet.NewBus(fleet.BusConfig{Endpoints: eps, Logger: env.log.With("component", "fleet")})
+	// Stored mute and deafen outlive every token issued before them.
+	b, err := fleet.NewBus(fleet.BusConfig{Endpoints: eps, StateTTL: max(time.Hour, *fleetF.tokenTTL), Logger: env.log.With("component", "fleet")})
 	if err != nil {
 		return nil, err
 	}
