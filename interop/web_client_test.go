@@ -94,14 +94,6 @@ func TestWebClient(t *testing.T) {
 	t.Logf("the browsers ready at %v", time.Since(began).Round(100*time.Millisecond))
 
 	// Sign-up through the form.
-	signIn := func(p *webPage, password, action, step string) {
-		p.until(20*time.Second, js(`shown('#auth')`), step+": the sign-in view shows")
-		p.fill(`#auth [name=username]`, p.name, step+": type the username")
-		p.fill(`#auth [name=password]`, password, step+": type the password")
-		p.click(`#auth [data-action=`+action+`]`, step+": click "+action)
-		p.until(20*time.Second, js(`shown('#app') && !shown('#auth') && $('#status')?.dataset.state === 'connected'`),
-			step+": the main view shows, connected")
-	}
 	signIn(a, "alice-password", "register", "sign-up")
 	signIn(b, "bob-password", "register", "sign-up")
 	alice, bob := srv.userID(carol.Token, g.ID, "alice"), srv.userID(carol.Token, g.ID, "bob")
@@ -293,6 +285,18 @@ func TestWebClient(t *testing.T) {
 		p.checkConsole("the end")
 	}
 	t.Logf("the story took %v", time.Since(began).Round(100*time.Millisecond))
+}
+
+// signIn signs p's person up or in (action: register or login) through
+// the page's form, and waits for the main view, connected.
+func signIn(p *webPage, password, action, step string) {
+	p.t.Helper()
+	p.until(20*time.Second, js(`shown('#auth')`), step+": the sign-in view shows")
+	p.fill(`#auth [name=username]`, p.name, step+": type the username")
+	p.fill(`#auth [name=password]`, password, step+": type the password")
+	p.click(`#auth [data-action=`+action+`]`, step+": click "+action)
+	p.until(20*time.Second, js(`shown('#app') && !shown('#auth') && $('#status')?.dataset.state === 'connected'`),
+		step+": the main view shows, connected")
 }
 
 // checkPagesE2EE checks that each page's voice panel marks the call as

@@ -170,8 +170,9 @@ func (g guild) channel(t *testing.T, name string) string {
 // joinVoice joins a voice channel through the chat gateway (op 4 → its
 // VOICE_STATE_UPDATE and VOICE_SERVER_UPDATE) and connects Parley's Go
 // voice client with what they carry (native UDP, DAVE off as the
-// browsers), recording what it receives.
-func (c *chatClient) joinVoice(user, guildID, channelID string, srv *parleyServer) *goPeer {
+// browsers), recording what it receives; opts adjust its Config (DAVE on,
+// a video callback).
+func (c *chatClient) joinVoice(user, guildID, channelID string, srv *parleyServer, opts ...func(*voiceclient.Config)) *goPeer {
 	c.t.Helper()
 	c.send(4, map[string]any{"guild_id": guildID, "channel_id": channelID, "self_mute": false, "self_deaf": false})
 	var state struct {
@@ -192,7 +193,7 @@ func (c *chatClient) joinVoice(user, guildID, channelID string, srv *parleyServe
 	p := &goPeer{user: user, got: newFrameLog()}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	conn, err := voiceclient.Dial(ctx, voiceclient.Config{
+	cfg := voiceclient.Config{
 		Endpoint: server.Endpoint, Token: server.Token, SessionID: state.SessionID, UserID: user,
 		GuildID: guildID, ChannelID: channelID, RootCAs: pool, DisableDAVE: true,
 		Logger: testLogger(c.t).With("client", "go:"+user),
@@ -204,7 +205,11 @@ func (c *chatClient) joinVoice(user, guildID, channelID string, srv *parleyServe
 			p.events = append(p.events, e)
 			p.mu.Unlock()
 		},
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	conn, err := voiceclient.Dial(ctx, cfg)
 	if err != nil {
 		c.t.Fatalf("go voice client %s (endpoint %s): %v", user, server.Endpoint, err)
 	}

@@ -47,6 +47,7 @@ type webBrowser struct {
 	certPath string // the server's certificate, trusted by its SPKI hash
 	wav      []byte // the fake microphone (speechWAV)
 	proxy    string // with a URL, every connection goes through that HTTP proxy (loopback too)
+	camera   string // with a path, the fake camera plays that .y4m clip (makeY4M)
 }
 
 // openWebPage starts a browser and opens its page.
@@ -56,6 +57,9 @@ func openWebPage(t *testing.T, b webBrowser) *webPage {
 	c := chromium{dir: t.TempDir(), certPath: b.certPath, wav: b.wav, width: 1100, height: 720}
 	if b.proxy != "" {
 		c.flags = []chromedp.ExecAllocatorOption{chromedp.ProxyServer(b.proxy), chromedp.Flag("proxy-bypass-list", "<-loopback>")}
+	}
+	if b.camera != "" {
+		c.flags = append(c.flags, chromedp.Flag("use-file-for-fake-video-capture", b.camera))
 	}
 	p.ctx, p.stderr = startChromium(t, c)
 	consoleCtx, stop := context.WithCancel(p.ctx)

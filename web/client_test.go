@@ -67,7 +67,7 @@ func TestPageContract(t *testing.T) {
 		`id="auth"`, `name="username"`, `name="password"`, `data-action="login"`, `data-action="register"`, `role="alert"`,
 		`id="app"`, `id="messages"`, `role="log"`, `aria-live="polite"`, `id="typing"`, `id="composer"`, `<textarea`,
 		`type="file" multiple`, `id="voice-controls"`, `data-action="mute"`, `data-action="deafen"`,
-		`data-action="leave-voice"`, `name="input-device"`, `name="output-device"`, `data-action="logout"`,
+		`data-action="leave-voice"`, `data-action="camera"`, `id="video-grid"`, `name="input-device"`, `name="output-device"`, `data-action="logout"`,
 		`id="status"`, `id="lightbox"`,
 	} {
 		if !strings.Contains(page, hook) {

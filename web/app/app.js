@@ -1,7 +1,8 @@
 // app.js: the Parley web client. Signs in (token in localStorage),
 // connects the chat gateway, keeps the store up to date and draws the
-// page; voice through VoiceSession. Debug surface for tests and support:
-// window.parley = {state(), voice(), heard()}.
+// page; voice through VoiceSession, cameras drawn by video.js. Debug
+// surface for tests and support: window.parley = {state(), voice(),
+// heard(), e2ee(), dave(), video()}.
 
 import { $ } from './dom.js';
 import { fillIcons } from './icons.js';
@@ -13,6 +14,7 @@ import { MessageView } from './messages.js';
 import { Composer } from './composer.js';
 import { VoiceSession } from './voicesession.js';
 import { renderGuilds, renderChannels, renderSpeaking, renderVoiceControls, renderDevices, renderMembers, renderUserPanel } from './sidebar.js';
+import { renderVideo } from './video.js';
 
 const TOKEN_KEY = 'parley.token';
 
@@ -59,7 +61,8 @@ function flush() {
   if (d.has('channels') || d.has('voice') || d.has('members')) renderChannels(app);
   if (d.has('members')) renderMembers(app);
   if (d.has('speaking')) renderSpeaking(app);
-  if (d.has('voice') || d.has('voicectl')) renderVoiceControls(app);
+  if (d.has('voice') || d.has('voicectl') || d.has('video')) renderVoiceControls(app);
+  if (d.has('voice') || d.has('video') || d.has('members')) renderVideo(app);
   if (d.has('me')) renderUserPanel(app);
   if (d.has('typing')) renderTyping();
   if (d.has(`messages:${app.channelId}`)) app.messages.changed();
@@ -228,7 +231,11 @@ function start(token) {
 
 function newVoice(userId) {
   const v = new VoiceSession({ gateway: app.gw, userId });
-  v.addEventListener('change', (e) => (e.detail.speaking ? render('speaking') : render('voice', 'voicectl', 'speaking')));
+  v.addEventListener('change', (e) => {
+    if (e.detail.speaking) render('speaking');
+    else if (e.detail.video) render('video');
+    else render('voice', 'voicectl', 'speaking');
+  });
   v.addEventListener('status', (e) => {
     v.message = e.detail.message;
     v.link = e.detail.link ?? null;
@@ -242,6 +249,7 @@ function newVoice(userId) {
 function signedOut(message = '') {
   app.voice?.dispose(); // leaves, stops the microphone, the meter and the AudioContext
   app.voice = null;
+  renderVideo(app); // the tiles go with the call
   app.gw?.close();
   app.gw = null;
   app.api.token = null;
@@ -317,6 +325,7 @@ function wire() {
   const report = (what) => (error) => toast(`${what}: ${error.message}`);
   $('[data-action=mute]').addEventListener('click', () => app.voice?.setMute(!app.voice.selfMute).catch(report('Could not mute')));
   $('[data-action=deafen]').addEventListener('click', () => app.voice?.setDeaf(!app.voice.selfDeaf).catch(report('Could not deafen')));
+  $('[data-action=camera]').addEventListener('click', () => app.voice?.setCamera(app.voice.camera === 'off').catch(report('Camera')));
   $('[data-action=leave-voice]').addEventListener('click', () => { app.voice?.leave(); render('voice', 'voicectl'); });
   $('[data-action=devices]').addEventListener('click', (e) => {
     const box = $('.vc-devices');
@@ -380,6 +389,21 @@ window.parley = Object.freeze({
   // workers take key changes, or null).
   e2ee: () => (app.voice ? { ...app.voice.e2ee, codes: Object.fromEntries(app.voice.codes) } : null),
   dave: () => app.voice?.dave?.state() ?? null,
+  // video: a promise of the cameras as the page has them: {camera (off,
+  // starting, on), error, tiles [{user, self, width, height, playing}]
+  // as drawn, stats (voice.js videoStats(): framesDecoded by SSRC and
+  // user, framesEncoded by rid)}.
+  video: async () => {
+    const v = app.voice;
+    if (!v) return null;
+    const tiles = [...document.querySelectorAll('#video-grid [data-video-user]')].map((el) => {
+      const video = el.querySelector('video');
+      return { user: el.dataset.videoUser, self: el.classList.contains('self'), speaking: el.classList.contains('speaking'),
+        width: video?.videoWidth ?? 0, height: video?.videoHeight ?? 0, playing: Boolean(video && !video.paused && video.readyState >= 2) };
+    });
+    const stats = v.connection ? await v.connection.videoStats() : { inbound: {}, outbound: {} };
+    return { camera: v.camera, error: v.cameraError, tiles, stats };
+  },
 });
 
 wire();

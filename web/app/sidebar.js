@@ -8,6 +8,7 @@ import { channelPath } from './urls.js';
 import { guildChannels, voiceMembers, isUnread, displayName, statusOf, cmpId } from './store.js';
 import { volumeOf, VoiceSession } from './voicesession.js';
 import { renderE2EE } from './e2ee.js';
+import { cameraButton } from './video.js';
 
 // A volume slider held by the pointer must not be rebuilt under it (the
 // drag would end): the channel list waits until it is released.
@@ -129,10 +130,10 @@ export function renderChannels(app) {
   });
 }
 
-/** renderSpeaking updates only the speaking rings (often, cheaply). */
+/** renderSpeaking updates only the speaking rings (often, cheaply): avatars and video tiles. */
 export function renderSpeaking(app) {
-  for (const el of document.querySelectorAll('[data-voice-user]')) {
-    el.classList.toggle('speaking', Boolean(app.voice?.speaking.has(el.dataset.voiceUser)));
+  for (const el of document.querySelectorAll('[data-voice-user], [data-video-user]')) {
+    el.classList.toggle('speaking', Boolean(app.voice?.speaking.has(el.dataset.voiceUser ?? el.dataset.videoUser)));
   }
 }
 
@@ -165,6 +166,17 @@ export function renderVoiceControls(app) {
   deaf.setAttribute('aria-label', v.selfDeaf ? 'Undeafen' : 'Deafen');
   deaf.title = v.selfDeaf ? 'Undeafen' : 'Deafen';
   deaf.replaceChildren(icon(v.selfDeaf ? 'headphonesOff' : 'headphones'));
+  const cb = cameraButton(v.camera, VoiceSession.cameraAvailable());
+  const cam = $('[data-action=camera]', box);
+  cam.setAttribute('aria-pressed', String(cb.pressed));
+  cam.setAttribute('aria-label', cb.label);
+  cam.title = cb.title;
+  cam.disabled = cb.disabled;
+  cam.toggleAttribute('aria-busy', cb.busy);
+  cam.replaceChildren(icon(cb.icon));
+  // A live region: written only when it changes, or screen readers repeat it.
+  const err = $('.vc-camera-error', box);
+  if (err.textContent !== v.cameraError) err.textContent = v.cameraError;
 }
 
 /** renderDevices fills the device pickers (labels appear once the mic is allowed). */

@@ -8,8 +8,19 @@
 // its answers, and the rejoin with a backoff after a connection failed for
 // good, are VoiceSignal's (voicesignal.js, unit tested).
 //
+// Camera: setCamera(true) opens the camera (getUserMedia) and sends it as
+// this user's video, two simulcast layers (voice.js's option video;
+// setCamera(false) stops it); camera is 'off', 'starting' or 'on',
+// cameraError why the last attempt failed (denied, no camera, in use) or
+// that the camera was unplugged; preview a MediaStream of this user's own
+// camera while on. videos: userId -> MediaStream of each other member's
+// camera (voice.js's video/videoended events; gone when it stops or its
+// member leaves). The camera stops when the call ends or moves; a rejoin
+// after a failed connection sends it again.
+//
 // Events: 'change' (anything the page draws: members speaking, mute,
-// state), 'status' {state, message, link} (idle, joining, connecting,
+// state; {speaking: true} for the speaking rings only, {video: true} for
+// the cameras only), 'status' {state, message, link} (idle, joining, connecting,
 // connected, reconnecting, failed, refused; link: a page to open, for a
 // voice certificate to accept), 'notice' {message} (to show once: a
 // microphone unplugged, a speaker that cannot be used).
@@ -29,6 +40,7 @@ import { OP } from './gateway.js';
 import { voiceEndpoint, voiceGatewayHost, voiceTrustURL } from './urls.js';
 import { VoiceSignal } from './voicesignal.js';
 import { e2eeDisabled, refusedMessage } from './e2ee.js';
+import { cameraErrorMessage } from './video.js';
 
 const VAD_DB = -50; // dBFS above which the microphone counts as talking
 const VAD_HANGOVER = 350; // ms of quiet before speaking ends
@@ -38,6 +50,12 @@ const TICK = 50; // ms between level measurements
 // rejoined through chat.
 const STALL_MS = 30000;
 const VOLUME_KEY = 'parley.volume.';
+// VIDEO_RECEIVERS: receiving video transceivers made up front (voice.js
+// adds more when more cameras are on).
+const VIDEO_RECEIVERS = 2;
+// CAMERA: what the camera is asked for (the high simulcast layer; the low
+// one is half of it).
+const CAMERA = { width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 30 } };
 const DAVE_BASE = '/dave/';
 
 // makeDave makes a DaveClient for a connection, or says why not: {dave,
@@ -106,6 +124,7 @@ export class VoiceSession extends EventTarget {
   #sink = null; // {el, dest}: the output through an <audio> element (no AudioContext.setSinkId)
   #heard = {};
   #dave = null; // the live connection's DaveClient
+  #cam = null; // this user's camera track while on
   #disposed = false;
 
   constructor({ gateway, userId }) {
@@ -134,7 +153,16 @@ export class VoiceSession extends EventTarget {
     this.outputDevice = localStorage.getItem('parley.outputDevice') || '';
     this.e2ee = { enabled: false, reason: '', state: null };
     this.codes = new Map(); // userId -> pairwise verification code (45 digits)
+    this.camera = 'off'; // off | starting | on
+    this.cameraError = '';
+    this.preview = null; // MediaStream of this user's camera while on
+    this.videos = new Map(); // userId -> MediaStream of that member's camera
     preloadDave();
+  }
+
+  /** cameraAvailable: this page can ask for a camera at all (a secure context with getUserMedia). */
+  static cameraAvailable() {
+    return typeof globalThis.navigator?.mediaDevices?.getUserMedia === 'function';
   }
 
   /** outputSelectable: this browser can play to a chosen speaker. */
@@ -261,7 +289,10 @@ export class VoiceSession extends EventTarget {
   /** join joins (or moves to) a voice channel; call it from the click. */
   async join(guildId, channelId) {
     const gen = ++this.#gen;
-    if (this.channelId) this.#teardown(); // moving: the old channel stops now
+    if (this.channelId) { // moving: the old channel stops now, the camera too
+      this.#teardown();
+      this.#stopCamera();
+    }
     this.#sig.join(guildId, channelId);
     this.#setState('joining', 'Joining voice…');
     const ctx = this.#context();
@@ -291,6 +322,7 @@ export class VoiceSession extends EventTarget {
     this.#gen++;
     this.#teardown();
     this.#useMic(null);
+    this.#stopCamera();
     this.#stopTick();
     this.#setState('idle');
     if (!this.#disposed) preloadDave(); // the call took the loaded workers: ready the next one
@@ -318,6 +350,7 @@ export class VoiceSession extends EventTarget {
     this.codes.clear();
     for (const id of [...this.#users.keys()]) this.#dropUser(id);
     this.speaking.clear();
+    this.videos.clear();
   }
 
   #unwatch() {
@@ -373,6 +406,7 @@ export class VoiceSession extends EventTarget {
     const vc = new VoiceConnection({
       endpoint: voiceGatewayHost(endpoint, f, location.host), serverId: String(p.guildId), userId: String(this.#me),
       sessionId: p.sessionId, token: p.token, track: this.#mic ?? undefined, dave: dave ?? undefined,
+      video: true, videoReceivers: VIDEO_RECEIVERS, camera: this.#cam,
     });
     this.#vc = vc;
     this.#dave = dave;
@@ -407,10 +441,23 @@ export class VoiceSession extends EventTarget {
     });
     vc.addEventListener('track', (e) => this.#vc === vc && this.#play(e.detail.userId, e.detail.stream));
     vc.addEventListener('trackended', (e) => this.#vc === vc && this.#dropUser(e.detail.userId));
+    vc.addEventListener('video', (e) => {
+      if (this.#vc !== vc) return;
+      this.videos.set(e.detail.userId, e.detail.stream);
+      this.#emit('change', { video: true });
+    });
+    vc.addEventListener('videoended', (e) => {
+      if (this.#vc !== vc) return;
+      const s = this.videos.get(e.detail.userId);
+      if (s && !s.getTracks().includes(e.detail.track)) return; // a newer one took its place
+      this.videos.delete(e.detail.userId);
+      this.#emit('change', { video: true });
+    });
     vc.addEventListener('leave', (e) => {
       if (this.#vc !== vc) return;
       this.#dropUser(e.detail.userId);
       this.speaking.delete(e.detail.userId);
+      this.videos.delete(e.detail.userId);
       this.#emit('change');
     });
     vc.addEventListener('close', (e) => {
@@ -451,6 +498,7 @@ export class VoiceSession extends EventTarget {
     this.#gen++;
     this.#teardown();
     this.#useMic(null);
+    this.#stopCamera();
     this.#stopTick();
     this.#setState('refused', refusedMessage(why));
   }
@@ -619,6 +667,70 @@ export class VoiceSession extends EventTarget {
     this.outputDevice = deviceId;
     localStorage.setItem('parley.outputDevice', deviceId);
     if (this.#ctx) await this.#applySink(deviceId);
+  }
+
+  /**
+   * setCamera turns this user's camera on (true) or off (false) in the
+   * call. Opening it may fail (denied, none, in use): the camera stays
+   * off, cameraError says why and a 'notice' tells it once. It throws
+   * only when not in a call.
+   */
+  async setCamera(on) {
+    if (!this.channelId) throw new Error('join a voice channel first');
+    if (!on) {
+      this.#stopCamera();
+      this.#emit('change', { video: true });
+      await this.#vc?.setCamera(null);
+      return;
+    }
+    if (this.camera !== 'off') return;
+    const gen = this.#gen;
+    this.camera = 'starting';
+    this.cameraError = '';
+    this.#emit('change', { video: true });
+    let track;
+    try {
+      if (!VoiceSession.cameraAvailable()) throw Object.assign(new Error('no getUserMedia'), { name: 'TypeError' });
+      const stream = await navigator.mediaDevices.getUserMedia({ video: CAMERA });
+      const [t, ...rest] = stream.getVideoTracks();
+      for (const x of [...rest, ...stream.getAudioTracks()]) x.stop();
+      if (!t) throw Object.assign(new Error('no video track'), { name: 'NotFoundError' });
+      track = t;
+    } catch (error) {
+      if (gen !== this.#gen) return;
+      this.camera = 'off';
+      this.cameraError = cameraErrorMessage(error);
+      this.#emit('notice', { message: this.cameraError });
+      this.#emit('change', { video: true });
+      return;
+    }
+    if (gen !== this.#gen || this.camera !== 'starting') return track.stop(); // left, or turned off meanwhile
+    track.contentHint = 'motion';
+    track.addEventListener('ended', () => this.#cameraEnded(track), { once: true });
+    this.#cam = track;
+    this.preview = new MediaStream([track]);
+    this.camera = 'on';
+    this.#emit('change', { video: true });
+    await this.#vc?.setCamera(track);
+  }
+
+  // stopCamera stops this user's camera here (the connection, if any, is
+  // told by the caller or is going away).
+  #stopCamera() {
+    this.#cam?.stop();
+    this.#cam = null;
+    this.preview = null;
+    this.camera = 'off';
+  }
+
+  // cameraEnded: the camera went away (unplugged, the permission revoked).
+  #cameraEnded(track) {
+    if (this.#cam !== track) return;
+    this.#stopCamera();
+    this.cameraError = 'The camera was disconnected.';
+    this.#vc?.setCamera(null).catch(() => {});
+    this.#emit('notice', { message: this.cameraError });
+    this.#emit('change', { video: true });
   }
 
   /** pagehide leaves without waiting (the page is going away). */
