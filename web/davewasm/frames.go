@@ -111,11 +111,12 @@ func discardHeld(user uint64, cur bool) int32 {
 // unencrypted (a transport-only frame while passthrough is off), expired
 // / overtaken / overflow / capped (a held DAVE frame no key opened: its
 // hold time ended, a later frame of its sender opened first, its sender's
-// hold was full, the hold across all senders was full), encrypt (Encrypt refused a frame); failures, the decryption
-// attempts that failed (a held frame retried after a key change counts
-// again), by why; not_ready, dropped_total, undecryptable. The maps hold
-// only non-zero counts. panics counts the exports' recovered panics
-// (the module's own bugs), discarded the held frames dropped after one.
+// hold was full, the hold across all senders was full), encrypt (Encrypt
+// refused a frame); failures, the decryption attempts that failed (a held
+// frame retried after a key change counts again), by why; not_ready,
+// dropped_total, undecryptable. The maps hold only non-zero counts.
+// panics counts the exports' recovered panics (the module's own bugs),
+// discarded the held frames dropped after one.
 //
 //go:wasmexport frame_stats
 func frameStatsJSON() (res int32) {
