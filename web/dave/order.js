@@ -27,12 +27,12 @@ import { decryptFrame, THROWN } from './bigframes.js';
 export class FrameOrder {
   // m: the DaveModule (receive may pass another: the last one is flushed);
   // flushEvery: the flush timer's period in ms; setInterval/clearInterval
-  // (tests).
-  constructor(m = null, { flushEvery = 50, setInterval: si = setInterval, clearInterval: ci = clearInterval } = {}) {
+  // (tests), called as plain functions (a browser's throw "Illegal
+  // invocation" when called as methods of another object).
+  constructor(m = null, { flushEvery = 50, setInterval: si = globalThis.setInterval, clearInterval: ci = globalThis.clearInterval } = {}) {
     this.m = m;
     this.flushEvery = flushEvery;
-    this.si = si;
-    this.ci = ci;
+    this.timers = { si, ci };
     this.timer = 0;
     this.ssrcUser = new Map(); // SSRC -> user id (decimal string)
     this.pending = new Map(); // user -> [{frame, controller}] passed to decrypt, not yet emitted
@@ -104,9 +104,10 @@ export class FrameOrder {
 
   // arm runs the flush timer while frames wait.
   arm() {
-    if (this.pending.size > 0 && !this.timer) this.timer = this.si(() => this.flushAll(), this.flushEvery);
+    const { si, ci } = this.timers;
+    if (this.pending.size > 0 && !this.timer) this.timer = si(() => this.flushAll(), this.flushEvery);
     if (this.pending.size === 0 && this.timer) {
-      this.ci(this.timer);
+      ci(this.timer);
       this.timer = 0;
     }
   }

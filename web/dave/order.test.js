@@ -58,13 +58,17 @@ const receiverModule = load;
 // that records what each controller enqueued.
 function rig(m) {
   const timers = { armed: 0, cleared: 0, fn: null };
+  // Called as plain functions, as a browser's timers must be (as methods
+  // of another object they throw "Illegal invocation").
   const order = new FrameOrder(m, {
-    setInterval: (fn) => {
+    setInterval: function (fn) {
+      assert.equal(this, undefined, 'setInterval called as a method');
       timers.armed++;
       timers.fn = fn;
       return 1;
     },
-    clearInterval: () => {
+    clearInterval: function () {
+      assert.equal(this, undefined, 'clearInterval called as a method');
       timers.cleared++;
       timers.fn = null;
     },
