@@ -61,10 +61,14 @@ type pageDAVE struct {
 	Epoch           uint64   `json:"epoch"`
 	PrivacyCode     string   `json:"privacy_code"`
 	Members         []string `json:"members"`
+	Transform       string   `json:"transform"` // the DaveClient's: script (RTCRtpScriptTransform) or streams (createEncodedStreams)
 	Frames          struct {
 		Encrypted   uint64            `json:"encrypted"`
 		Decrypted   uint64            `json:"decrypted"`
 		Passthrough uint64            `json:"passthrough"`
+		Unkeyed     uint64            `json:"unkeyed"` // passed from senders without a key (no DAVE from them yet)
+		Held        uint64            `json:"held"`    // held for a key (then released or dropped)
+		Holding     uint64            `json:"holding"` // held now
 		Dropped     map[string]uint64 `json:"dropped"`
 		Failures    map[string]uint64 `json:"failures"` // failed decryptions by why (auth: the tag did not verify)
 		Total       uint64            `json:"dropped_total"`
@@ -80,8 +84,20 @@ func (p *browserPage) dave() pageDAVE {
 // returns the browser's room SSRC.
 func (p *browserPage) joinDAVE(c creds, receivers int) uint32 {
 	p.t.Helper()
+	return p.joinDAVEWith(c, receivers, "")
+}
+
+// joinDAVEWith is joinDAVE with the DaveClient's frame transform forced:
+// "script" (RTCRtpScriptTransform), "streams" (createEncodedStreams, the
+// fallback of browsers without the other), "" the browser's choice.
+func (p *browserPage) joinDAVEWith(c creds, receivers int, transform string) uint32 {
+	p.t.Helper()
 	b, _ := json.Marshal(c)
-	return eval[uint32](p, 30*time.Second, fmt.Sprintf(`harness.join(%s, %d, {dave: true})`, b, receivers))
+	opt := "true"
+	if transform != "" {
+		opt = fmt.Sprintf("{transform: %q}", transform)
+	}
+	return eval[uint32](p, 30*time.Second, fmt.Sprintf(`harness.join(%s, %d, {dave: %s})`, b, receivers, opt))
 }
 
 // timeline formats the page's last join's milestones (harness.timeline):
@@ -155,6 +171,10 @@ func maxGap(fs []recFrame, from, to time.Time) time.Duration {
 //     no listener hears a speaker go silent for longer than 1.5 s;
 //   - a frame tampered in the SFU (its test hook) fails authentication in
 //     the browser and is counted, not played.
+//
+// Browser A transforms frames with RTCRtpScriptTransform, browser B with
+// createEncodedStreams (the fallback of browsers without the former;
+// Chromium has both): every direction above runs through each.
 func TestBrowserDAVE(t *testing.T) {
 	testkit.NoLeaks(t)
 	tp := &tamperer{}
@@ -180,8 +200,8 @@ func TestBrowserDAVE(t *testing.T) {
 		eval[any](p, 5*time.Second, `harness.setNames(`+string(names)+`)`)
 	}
 	joined := time.Now()
-	a.joinDAVE(env.creds(webA), 3)
-	b.joinDAVE(env.creds(webB), 3)
+	a.joinDAVEWith(env.creds(webA), 3, "script")
+	b.joinDAVEWith(env.creds(webB), 3, "streams")
 	code := daveSynced(t, env, []*goPeer{g}, []*driver{d}, webA, webB)
 	browsersSynced(t, env, code, a, b)
 	notE2EE := func(when string) {
@@ -259,9 +279,15 @@ func TestBrowserDAVE(t *testing.T) {
 		if st := g.conn.DAVE(); st.Decrypt.Decrypted == 0 || st.Encrypt.Encrypted == 0 {
 			t.Errorf("the Go client's DAVE counters %+v: nothing was end-to-end encrypted", st)
 		}
-		for name, p := range map[string]*browserPage{"A": a, "B": b} {
-			st := p.dave()
-			t.Logf("browser %s: DAVE frames %+v", name, st.Frames)
+		for name, w := range map[string]struct {
+			p         *browserPage
+			transform string
+		}{"A": {a, "script"}, "B": {b, "streams"}} {
+			st := w.p.dave()
+			t.Logf("browser %s (%s): DAVE frames %+v", name, st.Transform, st.Frames)
+			if st.Transform != w.transform {
+				t.Errorf("browser %s transforms frames with %q, want %q", name, st.Transform, w.transform)
+			}
 			if st.Frames.Encrypted == 0 || st.Frames.Decrypted == 0 {
 				t.Errorf("browser %s encrypted %d and decrypted %d frames", name, st.Frames.Encrypted, st.Frames.Decrypted)
 			}
@@ -303,7 +329,7 @@ func TestBrowserDAVE(t *testing.T) {
 				return st.Established && !st.Transition && len(st.GroupUsers) == 3
 			}, "churn %d: the group without B", i)
 			began := time.Now()
-			b.joinDAVE(env.creds(webB), 3)
+			b.joinDAVEWith(env.creds(webB), 3, "streams")
 			code := daveSynced(t, env, []*goPeer{g}, []*driver{d}, webA, webB)
 			browsersSynced(t, env, code, a, b)
 			b.until(10*time.Second, `harness.status().firstDecrypted > 0`, "B decrypts again")

@@ -103,9 +103,11 @@ type Conn struct {
 	// sender asks whether it is alone).
 	nmembers atomic.Int32
 	pending  map[uint32][]pendingFrame // frames of not yet announced SSRCs
-	// daveQueue holds, per user, the frames passed to DAVE awaiting
-	// their emit (dave.FrameSession holds a few for a sender's next key).
-	daveQueue map[string][]Frame
+	// daveQueue holds, per sender of the FrameSession (the numeric user
+	// id; 0 for all the non-numeric ones, which share its hold there), the
+	// frames passed to DAVE awaiting their emit (dave.FrameSession holds a
+	// few for a sender's next key).
+	daveQueue map[uint64][]Frame
 	// videoUsers maps video SSRCs to users (op 12); videoRecv reassembles
 	// each SSRC's video (video.go).
 	videoUsers map[uint32]string
@@ -171,7 +173,7 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 		users:      map[uint32]string{},
 		members:    map[string]struct{}{},
 		pending:    map[uint32][]pendingFrame{},
-		daveQueue:  map[string][]Frame{},
+		daveQueue:  map[uint64][]Frame{},
 		videoUsers: map[uint32]string{}, videoRecv: map[uint32]*videoRecv{},
 		closing:  make(chan struct{}),
 		readDone: make(chan struct{}),

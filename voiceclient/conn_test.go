@@ -379,7 +379,7 @@ func newBareConn(onFrame func(Frame)) *Conn {
 		cfg: Config{OnFrame: onFrame}, log: discardLogger(),
 		hbReset: make(chan time.Duration, 1), helloCh: make(chan voiceproto.Hello, 1),
 		readyCh: make(chan voiceproto.Ready, 1), sdCh: make(chan voiceproto.SessionDescription, 1),
-		users: map[uint32]string{}, members: map[string]struct{}{}, pending: map[uint32][]pendingFrame{}, daveQueue: map[string][]Frame{},
+		users: map[uint32]string{}, members: map[string]struct{}{}, pending: map[uint32][]pendingFrame{}, daveQueue: map[uint64][]Frame{},
 		closing: make(chan struct{}),
 	}
 }

@@ -289,29 +289,54 @@ func (c *Conn) WaitDAVE(ctx context.Context) error {
 
 // decryptLocked passes f through DAVE to OnFrame (c.dmu held): the
 // FrameSession emits once per frame, in order, possibly later (a frame
-// held for its sender's next key goes out with that sender's next frame),
-// so each user's frames wait in c.daveQueue for their emit. Frames the
-// client cannot decrypt never reach OnFrame.
+// held for its sender's next key goes out with that sender's next frame,
+// or by expireDAVE), so each sender's frames wait in c.daveQueue for their
+// emit. Frames the client cannot decrypt never reach OnFrame.
 func (c *Conn) decryptLocked(f Frame) {
 	uid, _ := strconv.ParseUint(f.UserID, 10, 64) // 0 (no key) when not numeric
-	q := append(c.daveQueue[f.UserID], f)
-	c.daveQueue[f.UserID] = q
-	c.dave.frames.Decrypt(uid, f.Opus, func(plain []byte, ok bool) {
-		q := c.daveQueue[f.UserID]
-		if len(q) == 0 {
-			return
-		}
-		g := q[0]
-		n := copy(q, q[1:])
-		q[n] = Frame{}
-		c.daveQueue[f.UserID] = q[:n]
-		if !ok {
-			c.stats.daveDropped.Add(1)
-			return
-		}
-		g.Opus = plain
-		c.deliverLocked(g)
-	})
+	c.daveQueue[uid] = append(c.daveQueue[uid], f)
+	c.dave.frames.Decrypt(uid, f.Opus, func(plain []byte, ok bool) { c.daveEmitLocked(uid, plain, ok) })
+}
+
+// daveEmitLocked answers the oldest frame of uid waiting in c.daveQueue
+// with a FrameSession emit: delivered with plain, or counted dropped.
+func (c *Conn) daveEmitLocked(uid uint64, plain []byte, ok bool) {
+	q := c.daveQueue[uid]
+	if len(q) == 0 {
+		return
+	}
+	g := q[0]
+	n := copy(q, q[1:])
+	q[n] = Frame{}
+	if n == 0 {
+		delete(c.daveQueue, uid)
+	} else {
+		c.daveQueue[uid] = q[:n]
+	}
+	if !ok {
+		c.stats.daveDropped.Add(1)
+		return
+	}
+	g.Opus = plain
+	c.deliverLocked(g)
+}
+
+// daveExpireEvery is how often the UDP reader lets DAVE release or drop
+// the frames held for senders that went quiet (expireDAVE): well within
+// the hold time, so a held frame lives at most about that long.
+const daveExpireEvery = dave.DefaultHoldTime / 2
+
+// expireDAVE emits what the FrameSession holds for senders that went
+// quiet (dave.FrameSession.Expire: frames their new key opens, frames
+// whose hold time is over or that the bound across senders dropped),
+// each answering its frame in c.daveQueue.
+func (c *Conn) expireDAVE() {
+	if c.dave == nil {
+		return
+	}
+	c.dmu.Lock()
+	defer c.dmu.Unlock()
+	c.dave.frames.Expire(c.daveEmitLocked)
 }
 
 // daveMax is the max_dave_protocol_version this client identifies with.

@@ -3,11 +3,13 @@ package voiceclient
 import (
 	"bytes"
 	"encoding/binary"
+	"net"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/parleyhq/parley/e2ee/dave"
+	"github.com/parleyhq/parley/internal/testkit"
 	"github.com/parleyhq/parley/voiceproto"
 )
 
@@ -136,7 +138,103 @@ func TestDAVEHeldFramesKeepTheirHeaders(t *testing.T) {
 			t.Errorf("frame %d: %+v", i, f)
 		}
 	}
-	if st := c.DAVE().Frames; st.Held != 2 || st.Released != 2 || len(c.daveQueue["2"]) != 0 {
-		t.Errorf("hold counters %+v, queue %d", st, len(c.daveQueue["2"]))
+	if st := c.DAVE().Frames; st.Held != 2 || st.Released != 2 || len(c.daveQueue[2]) != 0 {
+		t.Errorf("hold counters %+v, queue %d", st, len(c.daveQueue[2]))
 	}
+}
+
+// daveTestConn is a bare connection with a DAVE session whose media side
+// runs on clk, user 1 in channel 13, users 2 and 3 announced on SSRCs 7
+// and 8; its frames go to onFrame.
+func daveTestConn(t *testing.T, onFrame func(Frame), opts ...dave.FrameSessionOption) *Conn {
+	t.Helper()
+	c := newBareConn(onFrame)
+	c.cfg.UserID, c.cfg.ChannelID = "1", "13"
+	d, err := newDAVESession(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.frames = dave.NewFrameSession(opts...) // keys set by hand below
+	d.frames.SetProtocolVersion(1)
+	c.dave = d
+	c.announce("2", 7)
+	c.announce("3", 8)
+	return c
+}
+
+// daveFrame encrypts text under the base secret k.
+func daveFrame(t *testing.T, k byte, text string) []byte {
+	t.Helper()
+	r, err := dave.NewKeyRatchet(bytes.Repeat([]byte{k}, dave.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := dave.NewEncryptor()
+	e.SetKeyRatchet(r)
+	f, err := e.Encrypt(nil, []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// TestDAVEExpireQuietSenders: expireDAVE answers the held frames of
+// senders that sent nothing since, each with its own RTP header: released
+// when a key came, dropped when the hold time is over or the bound across
+// senders dropped it; the per-sender queues end empty.
+func TestDAVEExpireQuietSenders(t *testing.T) {
+	clk := &testClock{t: time.Unix(1e9, 0)}
+	var got []Frame
+	c := daveTestConn(t, func(f Frame) { f.Opus = bytes.Clone(f.Opus); got = append(got, f) },
+		dave.WithFrameClock(clk.now), dave.WithHoldTotal(3, 1<<20))
+	c.deliver(Frame{SSRC: 7, Seq: 10, Opus: daveFrame(t, 2, "a")})
+	c.deliver(Frame{SSRC: 7, Seq: 11, Opus: daveFrame(t, 2, "b")})
+	c.deliver(Frame{SSRC: 8, Seq: 20, Opus: daveFrame(t, 3, "x")})
+	c.deliver(Frame{SSRC: 8, Seq: 21, Opus: daveFrame(t, 3, "y")}) // passes the bound: 2's "a" goes
+	c.expireDAVE()
+	if len(got) != 0 || c.stats.daveDropped.Load() != 1 {
+		t.Fatalf("before a key: delivered %d, dropped %d", len(got), c.stats.daveDropped.Load())
+	}
+	c.dave.frames.SetReceiverKey(2, bytes.Repeat([]byte{2}, dave.KeySize), false)
+	c.expireDAVE()
+	if len(got) != 1 || got[0].Seq != 11 || got[0].UserID != "2" || string(got[0].Opus) != "b" {
+		t.Fatalf("after 2's key: %+v", got)
+	}
+	clk.t = clk.t.Add(dave.DefaultHoldTime)
+	c.expireDAVE()
+	if st := c.DAVE().Frames; len(got) != 1 || c.stats.daveDropped.Load() != 3 || len(c.daveQueue) != 0 ||
+		st.Holding != 0 || st.Capped != 1 || st.Expired != 2 || st.Released != 1 {
+		t.Fatalf("after the hold time: delivered %d, dropped %d, queues %v, stats %+v",
+			len(got), c.stats.daveDropped.Load(), c.daveQueue, st)
+	}
+}
+
+type testClock struct{ t time.Time }
+
+func (c *testClock) now() time.Time { return c.t }
+
+// TestDAVEUDPReaderExpires: the UDP reader lets a quiet sender's held
+// frame go with no datagram arriving (its read deadline), and stops at
+// Close.
+func TestDAVEUDPReaderExpires(t *testing.T) {
+	testkit.NoLeaks(t)
+	c := daveTestConn(t, func(Frame) { t.Error("a held frame was delivered") })
+	u, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.wg.Add(1)
+	go c.udpLoop(u)
+	t.Cleanup(func() { _ = u.Close(); c.wg.Wait() })
+	start := time.Now()
+	c.deliver(Frame{SSRC: 7, Seq: 1, Opus: daveFrame(t, 2, "a")}) // no key: held
+	testkit.Eventually(t, 5*(dave.DefaultHoldTime+daveExpireEvery), func() bool { return c.stats.daveDropped.Load() == 1 },
+		"the held frame was not dropped")
+	c.dmu.Lock()
+	n := len(c.daveQueue)
+	c.dmu.Unlock()
+	if n != 0 {
+		t.Fatalf("%d queues left", n)
+	}
+	t.Logf("dropped after %v (hold %v, expiry every %v)", time.Since(start), dave.DefaultHoldTime, daveExpireEvery)
 }

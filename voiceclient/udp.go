@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"time"
 
@@ -65,16 +66,32 @@ func (c *Conn) openUDP(ctx context.Context, ready voiceproto.Ready) error {
 }
 
 // udpLoop reads media datagrams: discovery responses go to the handshake,
-// RTP is decrypted and delivered, keepalives and RTCP are ignored.
+// RTP is decrypted and delivered, keepalives and RTCP are ignored. With
+// DAVE it wakes at least every daveExpireEvery (a read deadline) to let
+// DAVE's held frames of quiet senders go (expireDAVE).
 func (c *Conn) udpLoop(u *net.UDPConn) {
 	defer c.wg.Done()
 	buf := make([]byte, 2048)
 	clear := make([]byte, 0, 2048)
+	var next time.Time
+	if c.dave != nil {
+		next = time.Now().Add(daveExpireEvery)
+		_ = u.SetReadDeadline(next)
+	}
 	for {
 		n, err := u.Read(buf)
+		now := time.Now()
+		if c.dave != nil && (!now.Before(next) || errors.Is(err, os.ErrDeadlineExceeded)) {
+			c.expireDAVE()
+			next = now.Add(daveExpireEvery)
+			_ = u.SetReadDeadline(next)
+		}
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
+			}
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				continue
 			}
 			select {
 			case <-c.closing:
@@ -86,7 +103,7 @@ func (c *Conn) udpLoop(u *net.UDPConn) {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
-		c.handleDatagram(buf[:n], clear, time.Now())
+		c.handleDatagram(buf[:n], clear, now)
 	}
 }
 

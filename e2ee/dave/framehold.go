@@ -2,6 +2,7 @@ package dave
 
 import (
 	"bytes"
+	"slices"
 	"time"
 )
 
@@ -13,11 +14,16 @@ type receiver struct {
 	tried uint64     // keys when the held frames were last tried
 	held  []heldFrame
 	bytes int // len of the held frames' copies
+	// pending counts the held frames still waiting for a key (not
+	// resolved): the ones the session-wide bounds count (WithHoldTotal).
+	pending int
 }
 
 // heldFrame is a frame waiting in a sender's hold queue: a DAVE frame no
 // current key opened (pending), or one that came after such a frame and
-// waits for its turn (resolved).
+// waits for its turn (resolved), or a pending one the session-wide bound
+// dropped (resolved, not ok, frame nil), emitted at the sender's next
+// Decrypt, Flush or Expire.
 type heldFrame struct {
 	frame    []byte // owned copy (pending), or the plaintext (resolved)
 	at       time.Time
@@ -53,6 +59,12 @@ var opusSilence = []byte{0xF8, 0xFF, 0xFE}
 // (overtaken), when its hold time is over (expired), or when the sender's
 // hold is full (overflow); see WithHold. The silence frame never overtakes:
 // it waits behind held frames.
+//
+// The frames held across all senders are bounded too (WithHoldTotal): when
+// holding a frame passes the bound, the oldest held frames of any sender
+// are dropped (Stats.Capped) and freed at once; each is still emitted, as
+// dropped and in its place, by its sender's next Decrypt, Flush or Expire.
+// Expire reaches senders that went quiet.
 func (s *FrameSession) Decrypt(user uint64, frame []byte, emit func(plain []byte, ok bool)) {
 	s.dmu.Lock()
 	defer s.dmu.Unlock()
@@ -64,13 +76,40 @@ func (s *FrameSession) Decrypt(user uint64, frame []byte, emit func(plain []byte
 
 // Flush emits what is held for user that can go now: held frames a key
 // installed since opens, and the dropped (ok=false) ones whose hold time
-// is over. For a sender that went quiet; it never drops a frame early.
+// is over, or the session-wide bound dropped. For a sender that went
+// quiet; it never drops a frame early.
 func (s *FrameSession) Flush(user uint64, emit func(plain []byte, ok bool)) {
 	s.dmu.Lock()
 	defer s.dmu.Unlock()
 	s.processLocked(user, nil, false, nil)
 	for _, r := range s.res {
 		emit(r.plain, r.ok)
+	}
+}
+
+// Expire is Flush for every sender with held frames, in user order: emit
+// gets the user of each emit. A media reader calls it now and then (every
+// hold time or so) so that the frames of senders that went quiet, or left,
+// are released or dropped and their memory freed rather than kept until
+// the sender's next frame. It costs a look at each sender when nothing is
+// held.
+func (s *FrameSession) Expire(emit func(user uint64, plain []byte, ok bool)) {
+	s.dmu.Lock()
+	defer s.dmu.Unlock()
+	s.mu.Lock()
+	s.users = s.users[:0]
+	for u, r := range s.recv {
+		if len(r.held) > 0 {
+			s.users = append(s.users, u)
+		}
+	}
+	s.mu.Unlock()
+	slices.Sort(s.users)
+	for _, u := range s.users {
+		s.processLocked(u, nil, false, nil)
+		for _, r := range s.res {
+			emit(u, r.plain, r.ok)
+		}
 	}
 }
 
@@ -98,7 +137,9 @@ func (s *FrameSession) discard(user uint64) int {
 	n := len(r.held)
 	s.stats.Discarded += uint64(n)
 	s.stats.Dropped += uint64(n)
-	r.held, r.bytes = nil, 0
+	s.heldFrames -= r.pending
+	s.heldBytes -= r.bytes
+	r.held, r.bytes, r.pending = nil, 0, 0
 	if r.dec == nil {
 		delete(s.recv, user)
 	}
@@ -142,7 +183,7 @@ func (s *FrameSession) process(user uint64, frame []byte, cur bool, open openFun
 			if h := &q[i]; !h.resolved {
 				h.keyed = true
 				if plain, err := r.dec.Decrypt(nil, h.frame); err == nil {
-					r.bytes -= len(h.frame)
+					s.unhold(r, len(h.frame))
 					h.frame, h.resolved, h.ok = plain, true, true
 					s.stats.Released++
 				}
@@ -152,7 +193,7 @@ func (s *FrameSession) process(user uint64, frame []byte, cur bool, open openFun
 	r.tried = r.keys
 	overtake := -1 // pending frames before this index are dropped
 	for i := range q {
-		if q[i].resolved && !q[i].silence {
+		if q[i].resolved && q[i].ok && !q[i].silence {
 			overtake = i
 		}
 	}
@@ -165,7 +206,7 @@ func (s *FrameSession) process(user uint64, frame []byte, cur bool, open openFun
 			overtake = len(q) // everything held goes first
 		} else {
 			q = append(q, heldFrame{frame: bytes.Clone(frame), at: now, keyed: r.dec != nil})
-			r.bytes += len(frame)
+			s.hold(r, len(frame))
 			s.stats.Held++
 		}
 	}
@@ -196,15 +237,83 @@ func (s *FrameSession) process(user uint64, frame []byte, cur bool, open openFun
 	if curDone {
 		s.emit(curPlain, curOK)
 	}
-	n := len(q) - i
-	r.held = append(q[:0], q[i:]...)
-	clear(q[n:len(q)])
-	if n == 0 {
-		r.bytes = 0
-		if r.dec == nil {
-			delete(s.recv, user)
+	r.held = compact(q, i)
+	if s.heldFrames > s.totalFrames || s.heldBytes > s.totalBytes {
+		// Only a hold passes the bounds, so no current frame was emitted
+		// above: this sender's frames the bound dropped go out now, in
+		// order.
+		s.capHold()
+		i = 0
+		for ; i < len(r.held) && r.held[i].resolved; i++ {
+			s.emit(r.held[i].frame, r.held[i].ok)
 		}
+		r.held = compact(r.held, i)
 	}
+	if len(r.held) == 0 && r.dec == nil {
+		delete(s.recv, user)
+	}
+}
+
+// compact returns q without its first i frames, in q's array (the rest
+// cleared, so no copy stays reachable).
+func compact(q []heldFrame, i int) []heldFrame {
+	if i == 0 {
+		return q
+	}
+	n := copy(q, q[i:])
+	clear(q[n:])
+	return q[:n]
+}
+
+// capHold drops the oldest pending held frames of any sender (the oldest
+// first, the lower user on a tie) while the session holds more than
+// WithHoldTotal allows. A dropped frame is freed at once and stays in its
+// sender's queue as a stub (resolved, not ok) so that its emit keeps its
+// place. It scans the senders once per frame it drops. Callers hold mu.
+func (s *FrameSession) capHold() {
+	for s.heldFrames > s.totalFrames || s.heldBytes > s.totalBytes {
+		var victim *heldFrame
+		var vr *receiver
+		var vu uint64
+		for u, r := range s.recv {
+			if r.pending == 0 {
+				continue
+			}
+			for j := range r.held {
+				if h := &r.held[j]; !h.resolved {
+					if victim == nil || h.at.Before(victim.at) || h.at.Equal(victim.at) && u < vu {
+						victim, vr, vu = h, r, u
+					}
+					break
+				}
+			}
+		}
+		if victim == nil {
+			return // the counts say otherwise; never loop
+		}
+		s.stats.Capped++
+		if !victim.keyed {
+			s.stats.Undecryptable++
+		}
+		s.unhold(vr, len(victim.frame))
+		victim.frame, victim.resolved, victim.ok = nil, true, false
+	}
+}
+
+// hold counts a pending frame of n bytes held for r.
+func (s *FrameSession) hold(r *receiver, n int) {
+	r.bytes += n
+	r.pending++
+	s.heldBytes += n
+	s.heldFrames++
+}
+
+// unhold counts a pending frame of n bytes of r no longer pending.
+func (s *FrameSession) unhold(r *receiver, n int) {
+	r.bytes -= n
+	r.pending--
+	s.heldBytes -= n
+	s.heldFrames--
 }
 
 // now1 handles frame from r (nil: no key) without its hold queue, opening
@@ -246,7 +355,7 @@ func (s *FrameSession) emit(plain []byte, ok bool) {
 // drop emits a pending held frame of r as dropped, counted in how.
 func (s *FrameSession) drop(r *receiver, h *heldFrame, how *uint64) {
 	*how++
-	r.bytes -= len(h.frame)
+	s.unhold(r, len(h.frame))
 	if !h.keyed {
 		s.stats.Undecryptable++
 	}

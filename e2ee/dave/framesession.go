@@ -13,6 +13,10 @@ const (
 	DefaultHoldFrames = 16
 	DefaultHoldBytes  = 256 << 10
 	DefaultHoldTime   = 250 * time.Millisecond
+	// Across all senders (WithHoldTotal): sixteen senders' full holds of
+	// Opus, or four of video; a server inventing senders gets no more.
+	DefaultHoldTotalFrames = 256
+	DefaultHoldTotalBytes  = 1 << 20
 )
 
 // FrameStats are a FrameSession's counters.
@@ -31,11 +35,13 @@ type FrameStats struct {
 	Released uint64 `json:"released"`
 	// Held frames dropped: Expired (the hold time was over), Overtaken (a
 	// later frame of the sender opened with a current key or was
-	// transport-only), Overflow (the sender's hold was full). Why no key
-	// opened them is in Decrypt (AuthFailures, Replays, Generation).
+	// transport-only), Overflow (the sender's hold was full), Capped (the
+	// session's hold across all senders was full, WithHoldTotal). Why no
+	// key opened them is in Decrypt (AuthFailures, Replays, Generation).
 	Expired   uint64 `json:"expired"`
 	Overtaken uint64 `json:"overtaken"`
 	Overflow  uint64 `json:"overflow"`
+	Capped    uint64 `json:"capped"`
 	// Undecryptable counts the dropped held frames of senders this
 	// session had no key for at all.
 	Undecryptable uint64 `json:"undecryptable"`
@@ -44,8 +50,10 @@ type FrameStats struct {
 	// Dropped counts every emit with ok=false (held frames dropped, and
 	// transport-only frames refused: Decrypt.Unencrypted).
 	Dropped uint64 `json:"dropped"`
-	// Holding is the number of frames held now.
-	Holding int `json:"holding"`
+	// Holding is the number of frames held now (awaiting their emit);
+	// HoldingBytes the bytes of those still waiting for a key.
+	Holding      int `json:"holding"`
+	HoldingBytes int `json:"holding_bytes"`
 }
 
 // FrameSessionOption configures a FrameSession.
@@ -64,6 +72,14 @@ func WithHold(frames, bytes int, d time.Duration) FrameSessionOption {
 	return func(s *FrameSession) { s.holdFrames, s.holdBytes, s.holdTime = max(frames, 0), max(bytes, 0), d }
 }
 
+// WithHoldTotal bounds the frames held across all senders: at most frames
+// frames of at most bytes bytes waiting for a key, however many senders
+// (see Decrypt: the oldest are dropped). Defaults DefaultHoldTotalFrames
+// and DefaultHoldTotalBytes.
+func WithHoldTotal(frames, bytes int) FrameSessionOption {
+	return func(s *FrameSession) { s.totalFrames, s.totalBytes = max(frames, 0), max(bytes, 0) }
+}
+
 // FrameSession is the media side of a DAVE client: this client's
 // [Encryptor] and a [Decryptor] per sender, fed by a [Participant]
 // through the [KeySink] methods. Its mutex is held only for one frame's
@@ -72,18 +88,21 @@ func WithHold(frames, bytes int, d time.Duration) FrameSessionOption {
 // injected.
 //
 // Encrypt, the KeySink methods and Stats may be called from any goroutine.
-// Decrypt and Flush are serialised among themselves (one media reader at
-// a time; a second waits) and must not be called from their emit.
+// Decrypt, Flush and Expire are serialised among themselves (one media
+// reader at a time; a second waits) and must not be called from their
+// emit.
 type FrameSession struct {
-	now                   func() time.Time
-	holdFrames, holdBytes int
-	holdTime              time.Duration
+	now                     func() time.Time
+	holdFrames, holdBytes   int
+	holdTime                time.Duration
+	totalFrames, totalBytes int
 
-	// dmu serialises Decrypt and Flush (held across emit); it owns the
-	// emit buffers.
+	// dmu serialises Decrypt, Flush and Expire (held across emit); it owns
+	// the emit buffers.
 	dmu   sync.Mutex
 	res   []result // +checklocks:dmu
 	plain []byte   // +checklocks:dmu
+	users []uint64 // +checklocks:dmu (Expire's)
 
 	mu          sync.Mutex // guards all following fields
 	version     uint16
@@ -93,12 +112,14 @@ type FrameSession struct {
 	recv        map[uint64]*receiver
 	retired     DecryptorStats // receivers dropped by SetMembers
 	stats       FrameStats     // hold and drop counters
+	// heldFrames and heldBytes sum the receivers' pending and bytes.
+	heldFrames, heldBytes int
 }
 
 // NewFrameSession returns a session at protocol version 0 with no keys.
 func NewFrameSession(opts ...FrameSessionOption) *FrameSession {
 	s := &FrameSession{now: time.Now, holdFrames: DefaultHoldFrames, holdBytes: DefaultHoldBytes,
-		holdTime: DefaultHoldTime, enc: NewEncryptor(), recv: map[uint64]*receiver{}}
+		holdTime: DefaultHoldTime, totalFrames: DefaultHoldTotalFrames, totalBytes: DefaultHoldTotalBytes, enc: NewEncryptor(), recv: map[uint64]*receiver{}}
 	for _, o := range opts {
 		o(s)
 	}
@@ -142,7 +163,7 @@ func (s *FrameSession) Stats() FrameStats {
 	st := s.stats
 	st.Encrypt = s.enc.Stats()
 	st.Decrypt = s.retired
-	st.Holding = 0
+	st.Holding, st.HoldingBytes = 0, s.heldBytes
 	for _, r := range s.recv {
 		if r.dec != nil {
 			addDecryptorStats(&st.Decrypt, r.dec.Stats())
@@ -217,8 +238,8 @@ func (s *FrameSession) SetReceiverKey(user uint64, base []byte, fresh bool) {
 }
 
 // SetMembers implements KeySink: the receivers of users not in users are
-// dropped (frames they still hold are emitted by their next Decrypt or
-// Flush).
+// dropped (frames they still hold are emitted by their next Decrypt, Flush
+// or Expire).
 func (s *FrameSession) SetMembers(users []uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

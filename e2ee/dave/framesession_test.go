@@ -349,7 +349,7 @@ func FuzzFrameSession(f *testing.F) {
 func checkEmitContract(t *testing.T, ops []byte) {
 	t.Helper()
 	clk := newFakeClock()
-	fs := NewFrameSession(WithFrameClock(clk.Now), WithHold(4, 1<<10, 100*time.Millisecond))
+	fs := NewFrameSession(WithFrameClock(clk.Now), WithHold(4, 1<<10, 100*time.Millisecond), WithHoldTotal(6, 100))
 	fs.SetProtocolVersion(1)
 	type user struct {
 		src  *sender
@@ -399,6 +399,15 @@ func checkEmitContract(t *testing.T, ops []byte) {
 		case 5:
 			clk.Advance(time.Duration(op>>3) * 5 * time.Millisecond)
 		case 6:
+			if op&0x80 != 0 {
+				fs.Expire(func(uid uint64, plain []byte, ok bool) {
+					if uid >= uint64(len(users)) {
+						t.Fatalf("Expire: emit for user %d", uid)
+					}
+					emitFor(users[uid], int(uid))(plain, ok)
+				})
+				break
+			}
 			fs.Flush(uint64(uid), emitFor(u, uid))
 		case 7:
 			switch op >> 6 {
@@ -410,6 +419,7 @@ func checkEmitContract(t *testing.T, ops []byte) {
 				fs.SetSenderKey(testKey(k))
 			}
 		}
+		checkHoldCounts(t, fs, 6, 100)
 	}
 	clk.Advance(time.Hour)
 	for uid, u := range users {
@@ -419,8 +429,182 @@ func checkEmitContract(t *testing.T, ops []byte) {
 		}
 	}
 	st := fs.Stats()
-	if st.Holding != 0 || st.Held != st.Released+st.Expired+st.Overtaken+st.Overflow {
+	if st.Holding != 0 || st.HoldingBytes != 0 || st.Held != st.Released+st.Expired+st.Overtaken+st.Overflow+st.Capped {
 		t.Fatalf("hold counters do not add up: %+v", st)
+	}
+}
+
+// checkHoldCounts checks the session's hold counters against its queues
+// and its bounds across senders.
+func checkHoldCounts(t *testing.T, fs *FrameSession, frames, bytes int) {
+	t.Helper()
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	n, b := 0, 0
+	for u, r := range fs.recv {
+		rn, rb := 0, 0
+		for _, h := range r.held {
+			if !h.resolved {
+				rn++
+				rb += len(h.frame)
+			} else if !h.ok && h.frame != nil {
+				t.Fatalf("user %d: a dropped stub keeps %d bytes", u, len(h.frame))
+			}
+		}
+		if rn != r.pending || rb != r.bytes {
+			t.Fatalf("user %d: counts %d frames %d bytes, queue has %d %d", u, r.pending, r.bytes, rn, rb)
+		}
+		n, b = n+rn, b+rb
+	}
+	if n != fs.heldFrames || b != fs.heldBytes {
+		t.Fatalf("session counts %d frames %d bytes, queues have %d %d", fs.heldFrames, fs.heldBytes, n, b)
+	}
+	if n > frames || b > bytes {
+		t.Fatalf("%d frames of %d bytes held, bound %d %d", n, b, frames, bytes)
+	}
+}
+
+// TestFrameSessionHoldTotal: the bound across senders drops the oldest
+// held frames of any sender, each emitted dropped in its place by its
+// sender's next Decrypt, Flush or Expire.
+func TestFrameSessionHoldTotal(t *testing.T) {
+	type emit struct {
+		user uint64
+		text string // "-": dropped
+	}
+	tests := []struct {
+		name          string
+		frames, bytes int
+		run           func(d func(user uint64, k byte, text string), flush func(user uint64), expire func(), clk *fakeClock, fs *FrameSession)
+		want          []emit
+		capped        uint64
+	}{
+		{"another sender's oldest", 2, 1 << 20, func(d func(uint64, byte, string), flush func(uint64), _ func(), _ *fakeClock, fs *FrameSession) {
+			d(1, 2, "a")
+			d(1, 2, "b")
+			d(2, 2, "c") // passes the bound: 1's "a" goes
+			flush(2)     // nothing for 2
+			fs.SetReceiverKey(1, testKey(2), false)
+			flush(1)
+		}, []emit{{1, "-"}, {1, "b"}}, 1},
+		{"the sender's own oldest, at once", 2, 1 << 20, func(d func(uint64, byte, string), _ func(uint64), _ func(), _ *fakeClock, fs *FrameSession) {
+			d(1, 2, "a")
+			d(1, 2, "b")
+			d(1, 2, "c")
+			fs.SetReceiverKey(1, testKey(2), false)
+			d(1, 2, "d")
+		}, []emit{{1, "-"}, {1, "b"}, {1, "c"}, {1, "d"}}, 1},
+		{"bytes", 100, 150, func(d func(uint64, byte, string), _ func(uint64), _ func(), _ *fakeClock, fs *FrameSession) {
+			d(1, 2, strings.Repeat("a", 60))
+			d(2, 2, strings.Repeat("b", 60))
+			d(3, 2, strings.Repeat("c", 60)) // 3 x 72 > 150: 1's goes
+			fs.SetReceiverKey(1, testKey(2), false)
+			fs.SetReceiverKey(2, testKey(2), false)
+			fs.SetReceiverKey(3, testKey(2), false)
+			d(3, 2, "d")
+			d(1, 2, "e")
+		}, []emit{{3, strings.Repeat("c", 60)}, {3, "d"}, {1, "-"}, {1, "e"}}, 1},
+		{"a stub behind a resolved frame never overtakes", 2, 1 << 20, func(d func(uint64, byte, string), flush func(uint64), _ func(), _ *fakeClock, fs *FrameSession) {
+			fs.SetReceiverKey(1, testKey(1), false)
+			d(1, 2, "a")
+			d(1, 1, string(silence)) // waits behind "a"
+			d(1, 2, "b")
+			d(2, 2, "x") // 1's "a" goes
+			fs.SetReceiverKey(1, testKey(2), false)
+			flush(1)
+		}, []emit{{1, "-"}, {1, string(silence)}, {1, "b"}}, 1},
+		{"expire reaches quiet senders", 100, 1 << 20, func(d func(uint64, byte, string), _ func(uint64), expire func(), clk *fakeClock, fs *FrameSession) {
+			d(5, 2, "a")
+			d(3, 2, "b")
+			d(3, 2, "c")
+			expire() // too early: nothing
+			fs.SetReceiverKey(3, testKey(2), false)
+			expire() // 3's frames open now
+			clk.Advance(DefaultHoldTime)
+			expire() // 5's expired
+		}, []emit{{3, "b"}, {3, "c"}, {5, "-"}}, 0},
+		{"expire emits the stubs", 1, 1 << 20, func(d func(uint64, byte, string), _ func(uint64), expire func(), _ *fakeClock, _ *FrameSession) {
+			d(1, 2, "a")
+			d(2, 2, "b")
+			d(3, 2, "c")
+			expire()
+		}, []emit{{1, "-"}, {2, "-"}}, 2},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := newFakeClock()
+			fs := NewFrameSession(WithFrameClock(clk.Now), WithHoldTotal(tc.frames, tc.bytes))
+			fs.SetProtocolVersion(1)
+			src := map[uint64]*sender{}
+			var got []emit
+			rec := func(user uint64) func([]byte, bool) {
+				return func(plain []byte, ok bool) {
+					e := emit{user, "-"}
+					if ok {
+						e.text = string(plain)
+					}
+					got = append(got, e)
+				}
+			}
+			d := func(user uint64, k byte, text string) {
+				if src[user] == nil {
+					src[user] = newSender(t)
+				}
+				f := src[user].frame(k, text)
+				if text == string(silence) {
+					f = silence
+				}
+				fs.Decrypt(user, f, rec(user))
+				checkHoldCounts(t, fs, tc.frames, tc.bytes)
+			}
+			flush := func(user uint64) { fs.Flush(user, rec(user)) }
+			expire := func() {
+				fs.Expire(func(user uint64, plain []byte, ok bool) { rec(user)(plain, ok) })
+				checkHoldCounts(t, fs, tc.frames, tc.bytes)
+			}
+			tc.run(d, flush, expire, clk, fs)
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("emits %v\nwant  %v", got, tc.want)
+			}
+			if st := fs.Stats(); st.Capped != tc.capped {
+				t.Fatalf("capped %d, want %d (%+v)", st.Capped, tc.capped, st)
+			}
+		})
+	}
+}
+
+// TestFrameSessionInventedSenders: a server inventing senders gets no more
+// held than the bound across senders, and Expire frees them all.
+func TestFrameSessionInventedSenders(t *testing.T) {
+	clk := newFakeClock()
+	fs := NewFrameSession(WithFrameClock(clk.Now))
+	fs.SetProtocolVersion(1)
+	src := newSender(t)
+	frame := src.frame(9, strings.Repeat("v", 8000)) // a big video frame
+	emits := map[uint64]int{}
+	for u := range uint64(5000) {
+		fs.Decrypt(u, frame, func([]byte, bool) { emits[u]++ })
+	}
+	checkHoldCounts(t, fs, DefaultHoldTotalFrames, DefaultHoldTotalBytes)
+	st := fs.Stats()
+	if st.Capped == 0 || st.HoldingBytes > DefaultHoldTotalBytes {
+		t.Fatalf("stats %+v", st)
+	}
+	clk.Advance(DefaultHoldTime)
+	fs.Expire(func(u uint64, _ []byte, ok bool) {
+		if ok {
+			t.Fatalf("user %d: a frame opened", u)
+		}
+		emits[u]++
+	})
+	for u := range uint64(5000) {
+		if emits[u] != 1 {
+			t.Fatalf("user %d: %d emits", u, emits[u])
+		}
+	}
+	if st := fs.Stats(); st.Holding != 0 || st.HoldingBytes != 0 || len(fs.recv) != 0 ||
+		st.Held != st.Capped+st.Expired || st.Undecryptable != st.Held {
+		t.Fatalf("after Expire: %d receivers, stats %+v", len(fs.recv), st)
 	}
 }
 

@@ -108,14 +108,16 @@ async function refreshDave(d) {
   } catch {}
 }
 
-// makeDave makes a DaveClient unless the page says ?e2ee=off (e2ee.reason says why not).
-async function makeDave(creds) {
+// makeDave makes a DaveClient unless the page says ?e2ee=off (e2ee.reason
+// says why not); transform forces 'script' (RTCRtpScriptTransform) or
+// 'streams' (createEncodedStreams), else the browser's choice.
+async function makeDave(creds, { transform } = {}) {
   const off = e2eeDisabled(location.search, null);
   if (off) return { reason: off };
   const mod = await import('/dave/dave.js');
   const sup = mod.daveSupport();
   if (!sup.ok) return { reason: sup.reason };
-  const d = await mod.DaveClient.create({ userId: creds.user_id, channelId: creds.channel_id, base: '/dave/' });
+  const d = await mod.DaveClient.create({ userId: creds.user_id, channelId: creds.channel_id, base: '/dave/', transform });
   return { dave: d, reason: '' };
 }
 
@@ -182,7 +184,9 @@ function showVideo(id, stream) {
 
 window.harness = {
   // join connects as creds (what `parley voice-token` prints) with the fake
-  // microphone, receivers recvonly transceivers up front.
+  // microphone, receivers recvonly transceivers up front. opts.dave: true,
+  // or {transform: 'script'|'streams'} (DaveClient.create's transform).
+  // The DaveClient's rtcConfig reaches the RTCPeerConnection (voice.js).
   async join(creds, receivers, opts = {}) {
     audio ??= new AudioContext({ sampleRate: 48000 });
     await audio.resume();
@@ -191,7 +195,7 @@ window.harness = {
     e2ee.codes.clear();
     dave = null;
     if (opts.dave) {
-      const made = await makeDave(creds);
+      const made = await makeDave(creds, typeof opts.dave === 'object' ? opts.dave : {});
       dave = made.dave ?? null;
       Object.assign(e2ee, { enabled: Boolean(dave), reason: made.reason });
     }
@@ -281,9 +285,10 @@ window.harness = {
     return [...(events.marks ?? []), ...fromDave].sort((a, b) => a.ms - b.ms);
   },
 
-  // dave is the DaveClient's state (null without one).
+  // dave is the DaveClient's state and its transform ('script' or
+  // 'streams'); null without one.
   async dave() {
-    return dave ? await dave.state() : null;
+    return dave ? { ...(await dave.state()), transform: dave.transform } : null;
   },
 
   // e2ee is what the page shows: {enabled, reason, refused, code (grouped), state}.

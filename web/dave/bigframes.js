@@ -25,6 +25,12 @@ const tails = new WeakMap(); // DaveModule -> Map(user -> Promise of its last qu
 const EMPTY = new Uint8Array(0);
 const DROPPED = Object.freeze({ ok: false, data: null });
 
+// THROWN is decryptFrame's answer for a frame whose module call threw:
+// one dropped emit, for that frame (order.js takes that very frame out of
+// its sender's queue: the frames held before it await the module's
+// emits).
+export const THROWN = Object.freeze([DROPPED]);
+
 function u64(u) {
   return BigInt.asUintN(64, BigInt(u));
 }
@@ -130,8 +136,9 @@ export function encryptFrame(m, frame, codec, alone) {
 // WebCrypto (await it to keep the stream sequential), else undefined.
 //
 // done gets one emit per frame whatever happens: a call that throws (the
-// module failed: a bug, a dead instance) hands done one dropped emit, so
-// the caller's count of frames awaiting an emit stays right.
+// module failed: a bug, a dead instance) hands done THROWN, one dropped
+// emit for this frame, so the caller's count of frames awaiting an emit
+// stays right.
 export function decryptFrame(m, user, frame, done) {
   let t = tails.get(m);
   if (!t) tails.set(m, (t = new Map()));
@@ -142,7 +149,7 @@ export function decryptFrame(m, user, frame, done) {
       emits = m.decrypt(user, frame);
     } catch {
       m.thrown++;
-      emits = [DROPPED];
+      emits = THROWN;
     }
     done(emits);
     return undefined;
@@ -151,7 +158,7 @@ export function decryptFrame(m, user, frame, done) {
     .then(() => (frame.length >= BIG_FRAME ? openBig(m, user, frame) : m.decrypt(user, frame)))
     .catch(() => {
       m.thrown++;
-      return [DROPPED];
+      return THROWN;
     })
     .then(done)
     .catch(() => {}) // done (release) does not throw

@@ -16,55 +16,17 @@
 //   {type: 'stats', id}              answers {type: 'reply', id, value: counters}
 //   {type: 'bench', id, n, size}     answers {type: 'reply', id, value: timings} (tests; two fresh instances)
 import { DaveModule, codecOf } from './module.js';
-import { encryptFrame, decryptFrame, benchSplit } from './bigframes.js';
+import { encryptFrame, benchSplit } from './bigframes.js';
+import { FrameOrder } from './order.js';
 
 let dave = null;
 let wasmSource = null;
 let loaded = null; // Promise of dave
 let alone = true;
-const ssrcUser = new Map(); // SSRC -> user id (decimal string)
-const pending = new Map(); // user -> [{frame, controller}] passed to decrypt, not yet emitted
-const drops = { unknown_ssrc: 0, enqueue: 0 };
-let flushTimer = 0;
+const order = new FrameOrder(); // received frames per sender, awaiting their emits (order.js)
 
 function load() {
   return dave ? Promise.resolve(dave) : loaded;
-}
-
-// release hands the emits of one decrypt or flush call to the frames
-// waiting for user, in order: each emit belongs to the oldest one.
-function release(user, emits) {
-  const q = pending.get(user);
-  for (const e of emits) {
-    const p = q && q.shift();
-    if (!p) break;
-    if (!e.ok) continue; // dropped: counted by the module
-    p.frame.data = e.data;
-    try {
-      p.controller.enqueue(p.frame);
-    } catch {
-      drops.enqueue++; // the transform's stream has closed
-    }
-  }
-  if (q && q.length === 0) pending.delete(user);
-  if (pending.size > 0 && !flushTimer) flushTimer = setInterval(flushAll, 50);
-  if (pending.size === 0 && flushTimer) {
-    clearInterval(flushTimer);
-    flushTimer = 0;
-  }
-}
-
-// flushAll drops the held frames of senders that went quiet.
-function flushAll() {
-  for (const user of [...pending.keys()]) {
-    let emits = [];
-    try {
-      emits = dave.flush(user);
-    } catch {
-      dave.thrown++;
-    }
-    release(user, emits);
-  }
 }
 
 function sendTransform(kind) {
@@ -94,16 +56,7 @@ function recvTransform() {
   return {
     async transform(frame, controller) {
       const m = dave || (await load());
-      const ssrc = frame.getMetadata().synchronizationSource;
-      let user = ssrcUser.get(ssrc);
-      if (user === undefined) {
-        drops.unknown_ssrc++;
-        user = '0'; // no receiver key: transport-only frames follow passthrough, DAVE frames are dropped
-      }
-      let q = pending.get(user);
-      if (!q) pending.set(user, (q = []));
-      q.push({ frame, controller });
-      await decryptFrame(m, user, new Uint8Array(frame.data), (emits) => release(user, emits)); // big frames: WebCrypto
+      await order.receive(m, frame, controller); // big frames: WebCrypto
     },
   };
 }
@@ -181,10 +134,10 @@ async function handle(m) {
       m.change.base?.fill(0); // the module has its copy
       return;
     case 'ssrc':
-      ssrcUser.set(m.ssrc, String(m.user));
+      order.setSSRC(m.ssrc, m.user);
       return;
     case 'forget-ssrc':
-      ssrcUser.delete(m.ssrc);
+      order.forgetSSRC(m.ssrc);
       return;
     case 'alone':
       alone = !!m.alone;
@@ -194,7 +147,7 @@ async function handle(m) {
       return;
     case 'stats': {
       const st = (await load()).frameStats();
-      for (const [k, v] of Object.entries(drops)) if (v) st.dropped[k] = (st.dropped[k] || 0) + v;
+      for (const [k, v] of Object.entries(order.drops)) if (v) st.dropped[k] = (st.dropped[k] || 0) + v;
       self.postMessage({ type: 'reply', id: m.id, value: st });
       return;
     }

@@ -109,13 +109,14 @@ func discardHeld(user uint64, cur bool) int32 {
 // (dave.state().frames, davejs.md): encrypted, decrypted, passthrough,
 // unkeyed, silence, held, released, holding; dropped by reason:
 // unencrypted (a transport-only frame while passthrough is off), expired
-// / overtaken / overflow (a held DAVE frame no key opened: its hold time
-// ended, a later frame of its sender opened first, its sender's hold was
-// full), encrypt (Encrypt refused a frame); failures, the decryption
-// attempts that failed (a held frame retried after a key change counts
-// again), by why; not_ready, dropped_total, undecryptable. The maps hold
-// only non-zero counts. panics counts the exports' recovered panics
-// (the module's own bugs), discarded the held frames dropped after one.
+// / overtaken / overflow / capped (a held DAVE frame no key opened: its
+// hold time ended, a later frame of its sender opened first, its sender's
+// hold was full, the hold across all senders was full), encrypt (Encrypt
+// refused a frame); failures, the decryption attempts that failed (a held
+// frame retried after a key change counts again), by why; not_ready,
+// dropped_total, undecryptable. The maps hold only non-zero counts.
+// panics counts the exports' recovered panics (the module's own bugs),
+// discarded the held frames dropped after one.
 //
 //go:wasmexport frame_stats
 func frameStatsJSON() (res int32) {
@@ -135,8 +136,8 @@ func frameStatsJSON() (res int32) {
 		w.uint(c.v)
 	}
 	w.key("dropped")
-	w.counts([]string{"unencrypted", "expired", "overtaken", "overflow", "encrypt"},
-		s.Decrypt.Unencrypted, s.Expired, s.Overtaken, s.Overflow, s.Encrypt.Failures)
+	w.counts([]string{"unencrypted", "expired", "overtaken", "overflow", "capped", "encrypt"},
+		s.Decrypt.Unencrypted, s.Expired, s.Overtaken, s.Overflow, s.Capped, s.Encrypt.Failures)
 	w.key("failures")
 	w.counts([]string{"auth", "replay", "generation", "no_key"},
 		s.Decrypt.AuthFailures, s.Decrypt.Replays, s.Decrypt.Generation, s.Decrypt.NoKey)
