@@ -99,6 +99,9 @@ func (c *Conn) handleDatagram(pkt, clear []byte, now time.Time) {
 		trySend(c.discoCh, append([]byte(nil), pkt...))
 		return
 	case voiceproto.KindRTP:
+	case voiceproto.KindRTCP:
+		c.rtcpPacket(pkt, clear, now)
+		return
 	default:
 		c.stats.ignored.Add(1)
 		return
@@ -114,7 +117,7 @@ func (c *Conn) handleDatagram(pkt, clear []byte, now time.Time) {
 		return
 	}
 	h, err := voiceproto.ParseHeader(out)
-	if err == nil && h.PayloadType == voiceproto.PayloadTypeVP8 {
+	if err == nil && (h.PayloadType == voiceproto.PayloadTypeVP8 || h.PayloadType == voiceproto.PayloadTypeVP8+1) {
 		c.videoPacket(h, out[h.PayloadStart:h.PayloadEnd], now)
 		return
 	}
