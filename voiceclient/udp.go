@@ -14,7 +14,11 @@ import (
 // openUDP connects the media socket to the address in Ready, starts the UDP
 // reader and runs IP discovery (voice-protocol.md §3.1).
 func (c *Conn) openUDP(ctx context.Context, ready voiceproto.Ready) error {
-	raddr, err := net.ResolveUDPAddr("udp4", net.JoinHostPort(ready.IP, strconv.Itoa(ready.Port)))
+	addr := net.JoinHostPort(ready.IP, strconv.Itoa(ready.Port))
+	if c.cfg.MediaAddr != "" {
+		addr = c.cfg.MediaAddr
+	}
+	raddr, err := net.ResolveUDPAddr("udp4", addr)
 	if err != nil {
 		return fmt.Errorf("%w: ready address: %v", ErrHandshake, err)
 	}

@@ -139,7 +139,10 @@ func (c *Conn) receiverFeedback(now time.Time, rr bool) {
 	c.dmu.Lock()
 	for ssrc, r := range c.videoRecv {
 		c.releaseLocked(ssrc, r, now)
-		seqs = r.nackList(now, seqs[:0])
+		seqs = seqs[:0]
+		if !c.cfg.DisableNACK {
+			seqs = r.nackList(now, seqs)
+		}
 		if len(seqs) > 0 {
 			c.stats.videoNACKed.Add(uint64(len(seqs)))
 			pkts = append(pkts, &rtcp.TransportLayerNack{SenderSSRC: c.ssrc, MediaSSRC: ssrc,
