@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/parleyhq/parley/sfu/simulcast"
 )
 
 // Config configures a Server.
@@ -39,8 +41,13 @@ type Config struct {
 	TrailingSilence int
 	// MaxRoomSize bounds participants per room (default 1000).
 	MaxRoomSize int
-	Logger      *slog.Logger
-	Metrics     prometheus.Registerer
+	// VideoSelector tunes each native receiver's simulcast layer choice
+	// from its bandwidth estimate (margins, the upgrade hold, the wait
+	// after a bandwidth downgrade; zero fields take simulcast's
+	// defaults: 2 s hold, 10 s backoff).
+	VideoSelector simulcast.SelectorConfig
+	Logger        *slog.Logger
+	Metrics       prometheus.Registerer
 
 	// TestTamper is a TEST HOOK, nil in production (no flag or setting
 	// reaches it): when set, every packet the SFU is about to forward is
@@ -95,6 +102,9 @@ func (c Config) Validate() error {
 	}
 	if c.BatchSize > 1024 {
 		return fmt.Errorf("%w: BatchSize %d > 1024", ErrConfig, c.BatchSize)
+	}
+	if err := c.VideoSelector.Validate(); err != nil {
+		return fmt.Errorf("%w: VideoSelector: %w", ErrConfig, err)
 	}
 	if c.TrailingSilence < 0 || c.MaxRoomSize < 0 || c.WebRTCHandshakeTimeout < 0 {
 		return fmt.Errorf("%w: negative TrailingSilence, MaxRoomSize or WebRTCHandshakeTimeout", ErrConfig)

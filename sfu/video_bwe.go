@@ -19,8 +19,9 @@ import (
 // (draft-ietf-rmcat-gcc-02 §6), with the send rate over the report
 // interval as its measure:
 //
-//   - loss above 10 %: estimate = min(estimate, send rate) × (1 − loss/2)
-//     (what got through, less half the loss: back off at once);
+//   - loss above 10 %: estimate = min(estimate, 1.25 × send rate) ×
+//     (1 − loss/2) (back off at once, from no more than a little above
+//     what was sent);
 //   - loss below 2 %: estimate × 1.08 per second (probing upward; the
 //     Selector's upgrade hold and 10 s downgrade backoff make trying a
 //     higher layer rare), and at least the send rate;
@@ -93,8 +94,13 @@ func (b *receiverBWE) update(now time.Time, loss float64) float64 {
 	b.at, b.lastSent = now, sent
 	switch {
 	case loss > 0.10:
-		base := rate
-		if b.est > 0 && b.est < rate {
+		// From the estimate, but no higher than a quarter above what was
+		// sent: an estimate grown while the receiver took little must not
+		// keep it on a layer its link drops. Not from the send rate
+		// itself: on the lowest layer that would pause video at any
+		// spike just over 10 % (a few lost packets of a small interval).
+		base := rate * 1.25
+		if b.est > 0 && b.est < base {
 			base = b.est
 		}
 		b.est = base * (1 - loss/2)
@@ -135,7 +141,7 @@ func (q *Participant) reselect(now time.Time, loss float64) {
 	defer b.mu.Unlock()
 	est := b.update(now, loss)
 	if b.sel == nil {
-		b.sel, _ = simulcast.NewSelector(simulcast.SelectorConfig{})
+		b.sel, _ = simulcast.NewSelector(q.srv.cfg.VideoSelector) // checked by Config.Validate
 	}
 	w := q.wants.Load()
 	b.tracks, b.order = b.tracks[:0], b.order[:0]

@@ -10,7 +10,8 @@ import (
 	"github.com/parleyhq/parley/voiceproto"
 )
 
-// TestBWEUpdate: the loss-based estimator backs off on loss above 10 %,
+// TestBWEUpdate: the loss-based estimator backs off on loss above 10 %
+// (from at most 1.25 × the send rate),
 // grows 8 % a second below 2 % (at least to the send rate), holds in
 // between, and is unknown until the second report.
 func TestBWEUpdate(t *testing.T) {
@@ -27,7 +28,7 @@ func TestBWEUpdate(t *testing.T) {
 		{"no loss, unknown: the send rate grown", 0, 100_000, 0, 864_000, false},
 		{"no loss: grows 8 %", 1_000_000, 100_000, 0, 1_080_000, false},
 		{"no loss: at least the send rate", 500_000, 100_000, 0, 800_000, false},
-		{"heavy loss: what went through, less half", 2_000_000, 100_000, 0.5, 600_000, false},
+		{"heavy loss: a quarter above the send rate, less half the loss", 2_000_000, 100_000, 0.5, 750_000, false},
 		{"heavy loss below the send rate", 400_000, 100_000, 0.2, 360_000, false},
 		{"moderate loss: hold", 700_000, 100_000, 0.05, 700_000, false},
 		{"floor", 40_000, 1_000, 0.9, bweMin, false},

@@ -154,9 +154,10 @@ func (s *Server) tellSenders(room string) {
 }
 
 // tellSender sends sender ss an op 15 naming each of its active streams
-// with 100 if some receiver of the room gets it (voiceproto.PickStream over
-// the receiver's want) and 0 if nobody does, when that changed since the
-// last one it was sent.
+// with 100 if some receiver of the room may get it (voiceproto.PickStream
+// over the receiver's want, or a lower layer its bandwidth may move it
+// to) and 0 if nobody can, when that changed since the last one it was
+// sent.
 func (s *Server) tellSender(ss *session) {
 	ss.video.tellMu.Lock()
 	defer ss.video.tellMu.Unlock()
@@ -174,8 +175,16 @@ func (s *Server) tellSender(ss *session) {
 		return
 	}
 	for _, r := range s.roomTargets(ss.room, ss) {
-		if k := voiceproto.PickStream(v.Streams, r.videoWant(ss, v.Streams)); k >= 0 {
-			wanted[v.Streams[k].SSRC] = voiceproto.MaxQuality
+		k := voiceproto.PickStream(v.Streams, r.videoWant(ss, v.Streams))
+		if k < 0 {
+			continue
+		}
+		// The SFU's bandwidth estimate may move the receiver down to any
+		// lower active layer at any time: those stay on too.
+		for _, st := range v.Streams {
+			if st.Active && st.Quality <= v.Streams[k].Quality {
+				wanted[st.SSRC] = voiceproto.MaxQuality
+			}
 		}
 	}
 	ss.video.mu.Lock()

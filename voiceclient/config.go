@@ -46,6 +46,11 @@ type Config struct {
 	// frame. Calls are serialized with OnFrame's.
 	OnVideoFrame func(VideoFrame)
 
+	// DisableNACK stops the client asking for missing video packets (the
+	// server then sends no RTX): for comparisons. Receiver reports still
+	// go out.
+	DisableNACK bool
+
 	// WebRTC joins as a browser does (the webrtc dialect: ICE, DTLS-SRTP
 	// through pion) instead of native UDP; Mode and ReportAddr are unused.
 	WebRTC bool
@@ -60,6 +65,11 @@ type Config struct {
 	// misbehaving one would; servers must send media to the source address
 	// of the client's packets regardless (voice-protocol.md §3).
 	ReportAddr string
+
+	// MediaAddr, if set (host:port), is where the client sends media
+	// instead of the address in Ready: a relay in front of the server
+	// (tests put testkit.UDPShaper there). Native UDP only.
+	MediaAddr string
 
 	// HandshakeTimeout bounds Dial when ctx has no earlier deadline;
 	// zero means 10 s.
@@ -82,6 +92,11 @@ func (c Config) Validate() error {
 	if c.ReportAddr != "" {
 		if _, _, err := net.SplitHostPort(c.ReportAddr); err != nil {
 			return fmt.Errorf("%w: ReportAddr: %v", ErrConfig, err)
+		}
+	}
+	if c.MediaAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MediaAddr); err != nil {
+			return fmt.Errorf("%w: MediaAddr: %v", ErrConfig, err)
 		}
 	}
 	if err := voiceproto.CheckStreams(c.VideoStreams); err != nil {

@@ -111,7 +111,12 @@ type Conn struct {
 	// videoUsers maps video SSRCs to users (op 12); videoRecv reassembles
 	// each SSRC's video (video.go).
 	videoUsers map[uint32]string
-	videoRecv  map[uint32]*videoRecv
+	videoRecv  map[uint32]*videoJitter
+	// videoRTX maps an RTX SSRC to the video SSRC it repairs.
+	videoRTX map[uint32]uint32
+
+	// vloop is set once the video feedback loop (video_rtcp.go) started.
+	vloop atomic.Bool
 
 	stats counters
 
@@ -174,7 +179,7 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 		members:    map[string]struct{}{},
 		pending:    map[uint32][]pendingFrame{},
 		daveQueue:  map[uint64][]Frame{},
-		videoUsers: map[uint32]string{}, videoRecv: map[uint32]*videoRecv{},
+		videoUsers: map[uint32]string{}, videoRecv: map[uint32]*videoJitter{}, videoRTX: map[uint32]uint32{},
 		closing:  make(chan struct{}),
 		readDone: make(chan struct{}),
 	}

@@ -252,6 +252,10 @@ func (c *Conn) handle(data []byte) voiceproto.Op {
 		if err := c.onVideo(m.D); err != nil {
 			return bad(err)
 		}
+	case voiceproto.OpMediaSinkWants:
+		if err := c.onSinkWants(m.D); err != nil {
+			return bad(err)
+		}
 	case voiceproto.OpResumed:
 		c.log.Info("voice session resumed")
 		c.event(Event{Type: EventResumed})

@@ -24,6 +24,17 @@ type counters struct {
 	videoFramesReceived atomic.Uint64
 	videoKeyframes      atomic.Uint64
 	videoGaps           atomic.Uint64
+
+	videoRTXReceived     atomic.Uint64
+	videoNACKed          atomic.Uint64
+	videoPLIReceived     atomic.Uint64
+	videoKeyframesForced atomic.Uint64
+	videoSenderReports   atomic.Uint64
+	videoReceiverReports atomic.Uint64
+	videoLayerPauses     atomic.Uint64
+	videoLayerResumes    atomic.Uint64
+	rtcpReceived         atomic.Uint64
+	rtcpMalformed        atomic.Uint64
 }
 
 // Stats are a Conn's counters since Dial.
@@ -50,42 +61,67 @@ type Stats struct {
 	// up after 5 s and returned ErrDAVENotReady.
 	DAVEWaits    uint64 `json:"dave_waits"`
 	DAVENotReady uint64 `json:"dave_not_ready"`
-	// Ignored counts keepalives, RTCP, non-Opus and unclassifiable datagrams.
+	// Ignored counts keepalives, non-media and unclassifiable datagrams.
 	Ignored     uint64 `json:"ignored"`
 	UDPErrors   uint64 `json:"udp_errors"`
 	BadMessages uint64 `json:"bad_messages"`
 	// Video: frames sent and received (reassembled and decrypted), of
 	// which keyframes, and frames lost to a missing packet.
-	VideoFramesSent     uint64        `json:"video_frames_sent"`
-	VideoFramesReceived uint64        `json:"video_frames_received"`
-	VideoKeyframes      uint64        `json:"video_keyframes"`
-	VideoGaps           uint64        `json:"video_gaps"`
-	HeartbeatRTT        time.Duration `json:"heartbeat_rtt_ns"`
-	ConnectedSince      time.Time     `json:"connected_since"`
+	VideoFramesSent     uint64 `json:"video_frames_sent"`
+	VideoFramesReceived uint64 `json:"video_frames_received"`
+	VideoKeyframes      uint64 `json:"video_keyframes"`
+	VideoGaps           uint64 `json:"video_gaps"`
+	// Video feedback: RTX packets received, SNs NACKed, keyframe
+	// requests (PLI, FIR) received and keyframes sent early for them (or
+	// for a resumed layer), sender reports (one per layer) and receiver
+	// reports sent, layers paused and resumed by the server's op 15,
+	// RTCP received and RTCP that did not parse.
+	VideoRTXReceived     uint64        `json:"video_rtx_received"`
+	VideoNACKed          uint64        `json:"video_nacked"`
+	VideoPLIReceived     uint64        `json:"video_pli_received"`
+	VideoKeyframesForced uint64        `json:"video_keyframes_forced"`
+	VideoSenderReports   uint64        `json:"video_sender_reports"`
+	VideoReceiverReports uint64        `json:"video_receiver_reports"`
+	VideoLayerPauses     uint64        `json:"video_layer_pauses"`
+	VideoLayerResumes    uint64        `json:"video_layer_resumes"`
+	RTCPReceived         uint64        `json:"rtcp_received"`
+	RTCPMalformed        uint64        `json:"rtcp_malformed"`
+	HeartbeatRTT         time.Duration `json:"heartbeat_rtt_ns"`
+	ConnectedSince       time.Time     `json:"connected_since"`
 }
 
 // Stats returns a snapshot of the counters.
 func (c *Conn) Stats() Stats {
 	s := &c.stats
 	return Stats{
-		FramesSent:          s.framesSent.Load(),
-		BytesSent:           s.bytesSent.Load(),
-		FramesReceived:      s.framesReceived.Load(),
-		BytesReceived:       s.bytesReceived.Load(),
-		DecryptErrors:       s.decryptErrors.Load(),
-		UnknownSSRC:         s.unknownSSRC.Load(),
-		EarlyFrames:         s.earlyFrames.Load(),
-		DAVEDropped:         s.daveDropped.Load(),
-		DAVEWaits:           s.daveWaits.Load(),
-		DAVENotReady:        s.daveNotReady.Load(),
-		Ignored:             s.ignored.Load(),
-		UDPErrors:           s.udpErrors.Load(),
-		BadMessages:         s.badMessages.Load(),
-		VideoFramesSent:     s.videoFramesSent.Load(),
-		VideoFramesReceived: s.videoFramesReceived.Load(),
-		VideoKeyframes:      s.videoKeyframes.Load(),
-		VideoGaps:           s.videoGaps.Load(),
-		HeartbeatRTT:        time.Duration(c.lastRTT.Load()),
-		ConnectedSince:      c.joinedAt,
+		FramesSent:           s.framesSent.Load(),
+		BytesSent:            s.bytesSent.Load(),
+		FramesReceived:       s.framesReceived.Load(),
+		BytesReceived:        s.bytesReceived.Load(),
+		DecryptErrors:        s.decryptErrors.Load(),
+		UnknownSSRC:          s.unknownSSRC.Load(),
+		EarlyFrames:          s.earlyFrames.Load(),
+		DAVEDropped:          s.daveDropped.Load(),
+		DAVEWaits:            s.daveWaits.Load(),
+		DAVENotReady:         s.daveNotReady.Load(),
+		Ignored:              s.ignored.Load(),
+		UDPErrors:            s.udpErrors.Load(),
+		BadMessages:          s.badMessages.Load(),
+		VideoFramesSent:      s.videoFramesSent.Load(),
+		VideoFramesReceived:  s.videoFramesReceived.Load(),
+		VideoKeyframes:       s.videoKeyframes.Load(),
+		VideoGaps:            s.videoGaps.Load(),
+		VideoRTXReceived:     s.videoRTXReceived.Load(),
+		VideoNACKed:          s.videoNACKed.Load(),
+		VideoPLIReceived:     s.videoPLIReceived.Load(),
+		VideoKeyframesForced: s.videoKeyframesForced.Load(),
+		VideoSenderReports:   s.videoSenderReports.Load(),
+		VideoReceiverReports: s.videoReceiverReports.Load(),
+		VideoLayerPauses:     s.videoLayerPauses.Load(),
+		VideoLayerResumes:    s.videoLayerResumes.Load(),
+		RTCPReceived:         s.rtcpReceived.Load(),
+		RTCPMalformed:        s.rtcpMalformed.Load(),
+		HeartbeatRTT:         time.Duration(c.lastRTT.Load()),
+		ConnectedSince:       c.joinedAt,
 	}
 }

@@ -15,7 +15,11 @@ import (
 // openUDP connects the media socket to the address in Ready, starts the UDP
 // reader and runs IP discovery (voice-protocol.md §3.1).
 func (c *Conn) openUDP(ctx context.Context, ready voiceproto.Ready) error {
-	raddr, err := net.ResolveUDPAddr("udp4", net.JoinHostPort(ready.IP, strconv.Itoa(ready.Port)))
+	addr := net.JoinHostPort(ready.IP, strconv.Itoa(ready.Port))
+	if c.cfg.MediaAddr != "" {
+		addr = c.cfg.MediaAddr
+	}
+	raddr, err := net.ResolveUDPAddr("udp4", addr)
 	if err != nil {
 		return fmt.Errorf("%w: ready address: %v", ErrHandshake, err)
 	}
@@ -116,6 +120,9 @@ func (c *Conn) handleDatagram(pkt, clear []byte, now time.Time) {
 		trySend(c.discoCh, append([]byte(nil), pkt...))
 		return
 	case voiceproto.KindRTP:
+	case voiceproto.KindRTCP:
+		c.rtcpPacket(pkt, clear, now)
+		return
 	default:
 		c.stats.ignored.Add(1)
 		return
@@ -131,7 +138,7 @@ func (c *Conn) handleDatagram(pkt, clear []byte, now time.Time) {
 		return
 	}
 	h, err := voiceproto.ParseHeader(out)
-	if err == nil && h.PayloadType == voiceproto.PayloadTypeVP8 {
+	if err == nil && (h.PayloadType == voiceproto.PayloadTypeVP8 || h.PayloadType == voiceproto.PayloadTypeVP8+1) {
 		c.videoPacket(h, out[h.PayloadStart:h.PayloadEnd], now)
 		return
 	}

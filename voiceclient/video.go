@@ -2,6 +2,7 @@ package voiceclient
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -39,17 +40,15 @@ const maxVideoFrame = 4 << 20
 type videoSend struct {
 	seq uint16
 	pic uint16 // 15-bit picture ID
-}
-
-// videoRecv reassembles one SSRC's packets into frames (guarded by dmu).
-type videoRecv struct {
-	ts      uint32
-	next    uint16 // the next expected sequence number
-	open    bool   // a frame is being assembled
-	broken  bool   // a packet of it is missing
-	started bool   // its first packet (S, partition 0) arrived
-	key     bool
-	buf     []byte
+	// paused: the server's op 15 says nobody gets this layer;
+	// needKey: a PLI asked for a keyframe (or the layer resumes).
+	paused, needKey bool
+	// For sender reports: packets and payload octets sent, the last
+	// frame's timestamp and when it went.
+	sent            bool
+	packets, octets uint32
+	lastTS          uint32
+	lastAt          time.Time
 }
 
 // VideoStreams returns the streams Ready allocated for Config.VideoStreams
@@ -69,6 +68,7 @@ func (c *Conn) StartVideo(layers int) error {
 	for i := range st {
 		st[i].Active = layers == 0 || i < layers
 	}
+	c.startVideoLoop()
 	return c.writeOp(voiceproto.OpVideo, voiceproto.Video{
 		AudioSSRC: c.ssrc, VideoSSRC: st[0].SSRC, RTXSSRC: st[0].RTX(), Streams: st})
 }
@@ -120,7 +120,10 @@ func (c *Conn) SendVideoFrame(layer int, frame []byte, ts uint32) error {
 			c.stats.udpErrors.Add(1)
 			return err
 		}
+		vs.packets++
+		vs.octets += uint32(len(pkt) - voiceproto.FixedHeaderLen)
 	}
+	vs.sent, vs.lastTS, vs.lastAt = true, ts, time.Now()
 	c.stats.videoFramesSent.Add(1)
 	return nil
 }
@@ -167,6 +170,11 @@ func (c *Conn) onVideo(raw json.RawMessage) error {
 	defer c.dmu.Unlock()
 	if v.VideoSSRC != 0 {
 		c.videoUsers[v.VideoSSRC] = string(v.UserID)
+		rtx := v.RTXSSRC
+		if rtx == 0 {
+			rtx = v.VideoSSRC + 1
+		}
+		c.videoRTX[rtx] = v.VideoSSRC // the SFU's RTX for what it forwards
 	}
 	for _, s := range v.Streams {
 		if s.SSRC != 0 {
@@ -176,65 +184,67 @@ func (c *Conn) onVideo(raw json.RawMessage) error {
 	return nil
 }
 
-// videoPacket reassembles a received VP8 packet (the RTP payload).
+// videoPacket takes a received VP8 packet (the RTP payload) or an RTX
+// packet answering a NACK (payload type VP8+1, RFC 4588: the original SN
+// in its first two bytes) into its stream's jitter buffer and delivers
+// the frames it completes.
 func (c *Conn) videoPacket(h voiceproto.Header, payload []byte, now time.Time) {
+	c.startVideoLoop()
+	rtx := h.PayloadType == voiceproto.PayloadTypeVP8+1
 	c.dmu.Lock()
 	defer c.dmu.Unlock()
+	ssrc, seq := h.SSRC, h.Seq
+	if rtx {
+		if len(payload) < 2 {
+			c.stats.ignored.Add(1)
+			return
+		}
+		seq = binary.BigEndian.Uint16(payload)
+		payload = payload[2:]
+		if m, ok := c.videoRTX[h.SSRC]; ok {
+			ssrc = m
+		} else {
+			ssrc = h.SSRC - 1
+		}
+		c.stats.videoRTXReceived.Add(1)
+	}
 	n := vp8DescriptorLen(payload)
 	if n < 0 {
 		c.stats.ignored.Add(1)
 		return
 	}
-	r := c.videoRecv[h.SSRC]
+	r := c.videoRecv[ssrc]
 	if r == nil {
-		if len(c.videoRecv) >= maxPendingSSRCs {
+		if rtx || len(c.videoRecv) >= maxPendingSSRCs {
 			c.stats.ignored.Add(1)
 			return
 		}
-		r = &videoRecv{}
-		c.videoRecv[h.SSRC] = r
+		r = &videoJitter{}
+		c.videoRecv[ssrc] = r
 	}
-	if r.open && h.Timestamp != r.ts { // the last frame never ended
-		c.stats.videoGaps.Add(1)
-		r.open = false
-	}
-	if !r.open {
-		*r = videoRecv{ts: h.Timestamp, next: h.Seq, open: true, buf: r.buf[:0]}
-	}
-	if h.Seq != r.next {
-		r.broken = true
-	}
-	r.next = h.Seq + 1
 	start := payload[0]&0x10 != 0 && payload[0]&0x07 == 0
-	if start {
-		r.started = true
-		r.key = n < len(payload) && payload[n]&0x01 == 0
-	}
-	if len(r.buf)+len(payload)-n > maxVideoFrame {
-		r.broken = true
-	} else {
-		r.buf = append(r.buf, payload[n:]...)
-	}
-	if !h.Marker {
-		return
-	}
-	r.open = false
-	if r.broken || !r.started {
-		c.stats.videoGaps.Add(1)
-		return
-	}
-	user, ok := c.videoUsers[h.SSRC]
-	if !ok {
-		c.stats.unknownSSRC.Add(1)
-		return
-	}
-	f := Frame{UserID: user, SSRC: h.SSRC, Timestamp: h.Timestamp, Marker: r.key, Opus: r.buf, Received: now, video: true}
-	if c.dave != nil {
-		f.Opus = append([]byte(nil), r.buf...) // DAVE may hold it
-		c.decryptLocked(f)
-		return
-	}
-	c.deliverLocked(f)
+	r.push(now, seq, h.Timestamp, h.Marker, start, payload[n:], rtx)
+	c.releaseLocked(ssrc, r, now)
+}
+
+// releaseLocked delivers the frames r completes at now (c.dmu held) and
+// counts those it gives up.
+func (c *Conn) releaseLocked(ssrc uint32, r *videoJitter, now time.Time) {
+	before := r.stats.givenUp
+	r.release(now, func(jf jitterFrame) {
+		user, ok := c.videoUsers[ssrc]
+		if !ok {
+			c.stats.unknownSSRC.Add(1)
+			return
+		}
+		f := Frame{UserID: user, SSRC: ssrc, Timestamp: jf.ts, Marker: jf.key, Opus: jf.data, Received: now, video: true}
+		if c.dave != nil {
+			c.decryptLocked(f) // jf.data is the frame's own: DAVE may hold it
+			return
+		}
+		c.deliverLocked(f)
+	})
+	c.stats.videoGaps.Add(r.stats.givenUp - before)
 }
 
 // deliverVideoLocked counts a video frame and calls OnVideoFrame.
