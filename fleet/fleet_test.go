@@ -23,6 +23,23 @@ var prefixes atomic.Int64
 
 func newPrefix() string { return fmt.Sprintf("/t%d/", prefixes.Add(1)) }
 
+// closeCtx bounds a cleanup's Close: a partitioned etcd must not hang it.
+func closeCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel) // registered inside a cleanup: runs right after it
+	return ctx
+}
+
+// signal sends on a buffered channel without blocking: a Member's
+// callback must not hold its goroutine when a session flaps (a loaded
+// machine may miss a 2 s test lease's keep-alives) and nobody reads.
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
 func startRegistry(t *testing.T, endpoint, prefix string) *Registry {
 	t.Helper()
 	r, err := NewRegistry(RegistryConfig{Endpoints: []string{endpoint}, Prefix: prefix})
@@ -95,11 +112,11 @@ func (h *harness) join(t *testing.T, n voicectl.Node) {
 			defer h.mu.Unlock()
 			return h.nodes[id].Load
 		},
-		OnServing: func() { registered <- struct{}{} }})
+		OnServing: func() { signal(registered) }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = m.Close(context.Background()) })
+	t.Cleanup(func() { _ = m.Close(closeCtx(t)) })
 	if err := m.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -149,33 +166,24 @@ func TestLeaseExpiry(t *testing.T) {
 	proxy := etcd.NewProxy(t)
 	prefix := newPrefix()
 	reg := startRegistry(t, etcd.Endpoint, prefix)
+	// The member's state, from its callbacks (which alternate, serving
+	// first). A loaded machine may miss the 2 s test lease's keep-alives
+	// before the cut: the session then flaps (lost, registered again),
+	// which is legitimate, so the test follows the state, not a sequence.
 	var serving, lost atomic.Int32
-	events := make(chan string, 8)
+	up := func() bool { return serving.Load() > lost.Load() }
 	m, err := NewMember(MemberConfig{Endpoints: []string{proxy.Endpoint}, Prefix: prefix, TTL: testTTL, LoadInterval: 500 * time.Millisecond,
 		Node:      voicectl.Node{ID: "n1", Region: "rotterdam", Endpoint: "n1.example:443"},
-		OnServing: func() { serving.Add(1); events <- "serving" },
-		OnLost:    func() { lost.Add(1); events <- "lost" }})
+		OnServing: func() { serving.Add(1) },
+		OnLost:    func() { lost.Add(1) }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = m.Close(context.Background()) })
+	t.Cleanup(func() { _ = m.Close(closeCtx(t)) })
 	if err := m.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	next := func(want string, within time.Duration) time.Duration {
-		t.Helper()
-		start := time.Now()
-		select {
-		case ev := <-events:
-			if ev != want {
-				t.Fatalf("member event %s, want %s", ev, want)
-			}
-		case <-time.After(within):
-			t.Fatalf("no %s within %v", want, within)
-		}
-		return time.Since(start)
-	}
-	next("serving", 5*time.Second)
+	testkit.Eventually(t, 5*time.Second, up, "n1 serving")
 	testkit.Eventually(t, 5*time.Second, func() bool { n, _ := reg.Nodes(context.Background()); return len(n) == 1 }, "registry sees n1")
 	if _, err := reg.Place(context.Background(), voicectl.PlaceRequest{Channel: "42"}); err != nil {
 		t.Fatal(err)
@@ -183,8 +191,13 @@ func TestLeaseExpiry(t *testing.T) {
 
 	proxy.Cut()
 	cut := time.Now()
-	lostAfter := next("lost", testTTL+3*time.Second)
-	if len(mustNodes(t, reg)) != 1 {
+	flaps := lost.Load() // sessions lost before the cut
+	if flaps > 0 {
+		t.Logf("the session flapped %d times before the cut (a loaded machine)", flaps)
+	}
+	testkit.Eventually(t, testTTL+3*time.Second, func() bool { return !up() }, "n1 stops serving after the cut")
+	lostAfter := time.Since(cut)
+	if len(mustNodes(t, reg)) != 1 && lost.Load() > flaps {
 		t.Errorf("the node stopped serving only after the control plane saw it gone (%v after the cut)", lostAfter)
 	}
 	testkit.Eventually(t, testTTL+3*time.Second, func() bool { return len(mustNodes(t, reg)) == 0 }, "n1 vanished")
@@ -203,9 +216,9 @@ func TestLeaseExpiry(t *testing.T) {
 	}
 
 	proxy.Heal()
-	next("serving", 10*time.Second)
+	testkit.Eventually(t, 10*time.Second, up, "n1 serving again after the heal")
 	testkit.Eventually(t, 5*time.Second, func() bool { n, _ := reg.Nodes(context.Background()); return len(n) == 1 }, "n1 back")
-	if err := m.Close(context.Background()); err != nil {
+	if err := m.Close(closeCtx(t)); err != nil {
 		t.Fatal(err)
 	}
 	st, err = Status(context.Background(), []string{etcd.Endpoint}, prefix)
@@ -284,11 +297,11 @@ func TestRequestDrain(t *testing.T) {
 	registered, drained := make(chan struct{}, 1), make(chan struct{}, 2)
 	m, err := NewMember(MemberConfig{Endpoints: []string{etcd.Endpoint}, Prefix: prefix, TTL: testTTL,
 		Node:      voicectl.Node{ID: "n1", Region: "rotterdam", Endpoint: "n1.example:443"},
-		OnServing: func() { registered <- struct{}{} }, OnDrain: func() { drained <- struct{}{} }})
+		OnServing: func() { signal(registered) }, OnDrain: func() { drained <- struct{}{} }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = m.Close(context.Background()) })
+	t.Cleanup(func() { _ = m.Close(closeCtx(t)) })
 	if err := m.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -334,7 +347,7 @@ func TestPresence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = m.Close(context.Background()) })
+	t.Cleanup(func() { _ = m.Close(closeCtx(t)) })
 	if err := m.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}

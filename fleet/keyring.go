@@ -164,10 +164,16 @@ func (r *KeyRing) Rotate() {
 }
 
 // Close stops the goroutine, marks the current key retiring when the
-// tokens it signed expire (ctx bounds this) and closes the client. It is
-// idempotent.
+// tokens it signed expire (ctx bounds this, and DialTimeout does when ctx
+// has no deadline, so that Close returns even when etcd is unreachable)
+// and closes the client. It is idempotent.
 func (r *KeyRing) Close(ctx context.Context) error {
 	r.closeOnce.Do(func() {
+		if _, ok := ctx.Deadline(); !ok {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, r.cfg.DialTimeout)
+			defer cancel()
+		}
 		r.mu.Lock()
 		r.started = true
 		r.mu.Unlock()

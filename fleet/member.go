@@ -148,7 +148,9 @@ func (m *Member) Start(context.Context) error {
 
 // Close stops the goroutine, leaves the fleet cleanly (deletes the node's
 // keys and revokes its lease, so its placements go at once; ctx bounds
-// this) and closes the client. It is idempotent.
+// this, and DialTimeout does when ctx has no deadline, so that Close
+// returns even when etcd is unreachable) and closes the client. It is
+// idempotent.
 func (m *Member) Close(ctx context.Context) error {
 	m.closeOnce.Do(func() {
 		started := m.stop()
@@ -157,6 +159,11 @@ func (m *Member) Close(ctx context.Context) error {
 		lease := m.lease
 		m.lease = 0
 		m.mu.Unlock()
+		if _, ok := ctx.Deadline(); !ok {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, m.cfg.DialTimeout)
+			defer cancel()
+		}
 		if started && lease != 0 {
 			_, err := m.cli.Txn(ctx).Then(
 				clientv3.OpDelete(nodeKey(m.cfg.Prefix, m.cfg.Node.ID)),
@@ -231,6 +238,9 @@ func (m *Member) run(ctx context.Context) {
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		kctx, stopKeepAlive := context.WithCancel(ctx)
+		// The session is counted from before the grant: etcd expires the
+		// lease TTL after it, unless a keep-alive is answered.
+		deadline := time.Now().Add(m.grace())
 		lease, acks, err := m.register(ctx, kctx)
 		if err != nil {
 			stopKeepAlive()
@@ -252,7 +262,7 @@ func (m *Member) run(ctx context.Context) {
 		if m.cfg.OnServing != nil {
 			m.cfg.OnServing()
 		}
-		m.keep(ctx, lease, acks, m.watchDrain(kctx))
+		m.keep(ctx, lease, acks, m.watchDrain(kctx), deadline)
 		stopKeepAlive()
 		if ctx.Err() != nil {
 			return // Close leaves cleanly with m.lease
@@ -304,18 +314,22 @@ func (m *Member) register(ctx, kctx context.Context) (clientv3.LeaseID, <-chan *
 	return lease.ID, acks, nil
 }
 
+// grace is how long a session lasts after the last answered keep-alive
+// (or the grant): 3/4 of the TTL.
+func (m *Member) grace() time.Duration { return m.cfg.TTL * 3 / 4 }
+
 // keep publishes the load every LoadInterval and on Refresh until the
 // session is lost or ctx ends. The session counts as lost when the
 // keep-alives (sent every TTL/3, on the etcd client's 500 ms tick) stop
-// being answered for 3/4 of the TTL: before etcd expires the lease (TTL
-// after the last keep-alive it received), so the node stops serving
-// before the control plane can place its channels elsewhere.
-func (m *Member) keep(ctx context.Context, lease clientv3.LeaseID, acks <-chan *clientv3.LeaseKeepAliveResponse, drain <-chan struct{}) {
+// being answered for 3/4 of the TTL (deadline is the first end, counted
+// from the grant): before etcd expires the lease (TTL after the last
+// keep-alive it received), so the node stops serving before the control
+// plane can place its channels elsewhere.
+func (m *Member) keep(ctx context.Context, lease clientv3.LeaseID, acks <-chan *clientv3.LeaseKeepAliveResponse, drain <-chan struct{}, deadline time.Time) {
 	tick := time.NewTicker(m.cfg.LoadInterval)
 	defer tick.Stop()
-	grace := m.cfg.TTL * 3 / 4
-	deadline := time.Now().Add(grace)
-	watchdog := time.NewTimer(grace)
+	grace := m.grace()
+	watchdog := time.NewTimer(time.Until(deadline))
 	defer watchdog.Stop()
 	for {
 		var reply chan error
@@ -330,6 +344,15 @@ func (m *Member) keep(ctx context.Context, lease clientv3.LeaseID, acks <-chan *
 			watchdog.Reset(grace)
 			continue
 		case <-watchdog.C:
+			select {
+			case ack, ok := <-acks: // answered, but read late (a loaded machine)
+				if ok && ack.TTL > 0 {
+					deadline = time.Now().Add(grace)
+					watchdog.Reset(grace)
+					continue
+				}
+			default:
+			}
 			return
 		case <-drain:
 			drain = nil
@@ -368,28 +391,31 @@ func (m *Member) keep(ctx context.Context, lease clientv3.LeaseID, acks <-chan *
 // watchDrain returns a channel closed when this registration's drain key
 // appears (RequestDrain puts it under the node's lease, so it goes with
 // the registration). The watch ends with ctx; its goroutine is the etcd
-// client's.
+// client's. The look-up for a key put before the watch runs in the
+// watcher too, so a partition now cannot hold keep's watchdog back.
 func (m *Member) watchDrain(ctx context.Context) <-chan struct{} {
 	out := make(chan struct{})
 	key := drainKey(m.cfg.Prefix, m.cfg.Node.ID)
 	wch := m.cli.Watch(ctx, key)
-	// The key may have been put between the registration and the watch.
-	gctx, cancel := context.WithTimeout(ctx, m.cfg.DialTimeout)
-	resp, err := m.cli.Get(gctx, key)
-	cancel()
-	if err == nil && len(resp.Kvs) > 0 {
-		close(out)
-		return out
-	}
 	m.wg.Add(1)
 	go func() { // owned by the Member: Close waits on wg
 		defer m.wg.Done()
+		defer func() {
+			for range wch { // until ctx ends the watch
+			}
+		}()
+		// The key may have been put between the registration and the watch.
+		gctx, cancel := context.WithTimeout(ctx, m.cfg.DialTimeout)
+		resp, err := m.cli.Get(gctx, key)
+		cancel()
+		if err == nil && len(resp.Kvs) > 0 {
+			close(out)
+			return
+		}
 		for wr := range wch {
 			for _, ev := range wr.Events {
 				if ev.Type == clientv3.EventTypePut {
 					close(out)
-					for range wch { // until ctx ends the watch
-					}
 					return
 				}
 			}
