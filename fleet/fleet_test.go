@@ -230,6 +230,49 @@ func TestLeaseExpiry(t *testing.T) {
 	}
 }
 
+// TestLeaseExpiryAtRegistration: a partition right as the node registers
+// (inside OnServing) stops it serving within the lease's grace, counted
+// from the grant, as a later one does: nothing the Member does after
+// registering (the drain key's look-up) holds its watchdog back.
+func TestLeaseExpiryAtRegistration(t *testing.T) {
+	testkit.NoLeaks(t)
+	etcd := testetcd.Start(t)
+	proxy := etcd.NewProxy(t)
+	var cut atomic.Int64 // unix nanoseconds of the cut
+	lost := make(chan time.Time, 1)
+	m, err := NewMember(MemberConfig{Endpoints: []string{proxy.Endpoint}, Prefix: newPrefix(), TTL: testTTL,
+		Node: voicectl.Node{ID: "n1", Region: "rotterdam", Endpoint: "n1.example:443"},
+		OnServing: func() {
+			if cut.Load() == 0 {
+				proxy.Cut()
+				cut.Store(time.Now().UnixNano())
+			}
+		},
+		OnLost: func() {
+			select {
+			case lost <- time.Now():
+			default:
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Close(closeCtx(t)) })
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case at := <-lost:
+		d := at.Sub(time.Unix(0, cut.Load()))
+		t.Logf("cut at registration: stopped serving %v after (TTL %v)", d.Round(time.Millisecond), testTTL)
+		if d > testTTL {
+			t.Errorf("stopped serving %v after the cut, past the TTL %v", d, testTTL)
+		}
+	case <-time.After(testTTL + 3*time.Second):
+		t.Fatalf("still serving %v after a cut at registration", testTTL+3*time.Second)
+	}
+}
+
 func mustNodes(t *testing.T, r *Registry) []voicectl.Node {
 	n, err := r.Nodes(context.Background())
 	if err != nil {

@@ -391,15 +391,16 @@ func (m *Member) keep(ctx context.Context, lease clientv3.LeaseID, acks <-chan *
 // watchDrain returns a channel closed when this registration's drain key
 // appears (RequestDrain puts it under the node's lease, so it goes with
 // the registration). The watch ends with ctx; its goroutine is the etcd
-// client's. The look-up for a key put before the watch runs in the
-// watcher too, so a partition now cannot hold keep's watchdog back.
+// client's. The watch and the look-up both wait for etcd (Watch until
+// its stream is open), so they run in the watcher: a partition now must
+// not hold keep's watchdog back.
 func (m *Member) watchDrain(ctx context.Context) <-chan struct{} {
 	out := make(chan struct{})
 	key := drainKey(m.cfg.Prefix, m.cfg.Node.ID)
-	wch := m.cli.Watch(ctx, key)
 	m.wg.Add(1)
 	go func() { // owned by the Member: Close waits on wg
 		defer m.wg.Done()
+		wch := m.cli.Watch(ctx, key)
 		defer func() {
 			for range wch { // until ctx ends the watch
 			}
