@@ -315,6 +315,9 @@ func (c *Conn) daveEmitLocked(uid uint64, plain []byte, ok bool) {
 	}
 	if !ok {
 		c.stats.daveDropped.Add(1)
+		if r := c.videoRecv[g.SSRC]; g.video && r != nil {
+			r.lostFrame() // the frames after it need a new keyframe
+		}
 		return
 	}
 	g.Opus = plain

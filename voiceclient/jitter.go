@@ -43,6 +43,13 @@ type videoJitter struct {
 	lastTransit           int64
 	transitOK             bool
 
+	// keyed: a keyframe completed since the last frame lost (the frames
+	// after it decode); needKey: a frame that cannot decode came (a delta
+	// frame before any keyframe) or one was lost, so a PLI is due, at
+	// most every pliInterval (pliAt the last).
+	keyed, needKey bool
+	pliAt          time.Time
+
 	stats jitterStats
 }
 
@@ -97,6 +104,9 @@ const (
 	// maxNACKGap: a jump of more SNs than this is not NACKed packet by
 	// packet (a reset or a long outage).
 	maxNACKGap = 256
+	// pliInterval is the least time between keyframe requests (PLI) for
+	// one stream.
+	pliInterval = 500 * time.Millisecond
 )
 
 // extend unwraps a 16-bit SN against the highest one seen.
@@ -230,6 +240,7 @@ func (j *videoJitter) complete(now time.Time, end uint64, emit func(jitterFrame)
 	first := j.at(j.head)
 	if !first.start {
 		j.stats.givenUp++
+		j.lostFrame()
 		j.advance(end + 1)
 		return
 	}
@@ -244,6 +255,7 @@ func (j *videoJitter) complete(now time.Time, end uint64, emit func(jitterFrame)
 	f := jitterFrame{ts: first.ts, data: data}
 	if len(data) > 0 && data[0]&0x01 == 0 {
 		f.key = true
+		j.keyed, j.needKey = true, false
 		if w, h, ok := vp8KeyframeSize(data); ok && (w != j.stats.width || h != j.stats.height) {
 			f.layerChange = true
 			j.stats.width, j.stats.height = w, h
@@ -256,6 +268,9 @@ func (j *videoJitter) complete(now time.Time, end uint64, emit func(jitterFrame)
 	if f.layerChange {
 		j.stats.changes = append(j.stats.changes, LayerChange{At: now, Width: j.stats.width, Height: j.stats.height, Gap: f.gap})
 	}
+	if !j.keyed {
+		j.needKey = true // a delta frame with nothing to decode it from
+	}
 	j.stats.lastFrameAt = now
 	j.stats.frames++
 	j.skipValid = false
@@ -263,9 +278,23 @@ func (j *videoJitter) complete(now time.Time, end uint64, emit func(jitterFrame)
 	emit(f)
 }
 
+// lostFrame notes a frame that will not be decoded (given up, or
+// dropped by DAVE): the frames after it need a new keyframe.
+func (j *videoJitter) lostFrame() { j.keyed, j.needKey = false, true }
+
+// pliDue reports whether to ask for a keyframe now (and notes it asked).
+func (j *videoJitter) pliDue(now time.Time) bool {
+	if !j.needKey || now.Sub(j.pliAt) < pliInterval {
+		return false
+	}
+	j.pliAt = now
+	return true
+}
+
 // giveUp skips the frame at head (counted).
 func (j *videoJitter) giveUp() {
 	j.stats.givenUp++
+	j.lostFrame()
 	k := j.head
 	for k <= j.highest && j.at(k) == nil {
 		k++

@@ -215,3 +215,65 @@ func FuzzVP8KeyframeSize(f *testing.F) {
 		}
 	})
 }
+
+// TestVideoJitterKeyframeRequest: a stream with nothing to decode (delta
+// frames before any keyframe, a frame given up, one DAVE dropped) asks
+// for a keyframe, again at most every pliInterval, until one completes.
+func TestVideoJitterKeyframeRequest(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	key, delta := byte(0x00), byte(0x01) // the VP8 frame tag's P bit
+	for _, tc := range []struct {
+		name  string
+		kinds []byte // one 1-packet frame each, SNs from 1
+		lose  uint16 // an SN never received (0: none)
+		drop  bool   // DAVE drops the last frame
+		due   bool
+	}{
+		{name: "keyframe first", kinds: []byte{key, delta, delta}},
+		{name: "joined mid-stream", kinds: []byte{delta, delta}, due: true},
+		{name: "frame given up", kinds: []byte{key, delta, delta, delta}, lose: 3, due: true},
+		{name: "keyframe after the loss", kinds: []byte{key, delta, delta, key, delta}, lose: 3},
+		{name: "dropped by DAVE", kinds: []byte{key, delta}, drop: true, due: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var j videoJitter
+			now := t0
+			for i, k := range tc.kinds {
+				seq := uint16(i + 1)
+				now = now.Add(33 * time.Millisecond)
+				if seq == tc.lose {
+					continue
+				}
+				j.push(now, seq, uint32(i*3000), true, true, []byte{k, 0}, false)
+				j.release(now, func(jitterFrame) {})
+			}
+			if tc.lose != 0 {
+				now = now.Add(giveUpAfter + time.Millisecond)
+				j.release(now, func(jitterFrame) {}) // the lost frame given up
+				if j.stats.givenUp != 1 {
+					t.Fatalf("given up %d, want 1", j.stats.givenUp)
+				}
+			}
+			if tc.drop {
+				j.lostFrame()
+			}
+			if got := j.pliDue(now); got != tc.due {
+				t.Fatalf("PLI due %v, want %v (given up %d)", got, tc.due, j.stats.givenUp)
+			}
+			if !tc.due {
+				return
+			}
+			if j.pliDue(now.Add(pliInterval - time.Millisecond)) {
+				t.Fatalf("a second PLI within %v", pliInterval)
+			}
+			if !j.pliDue(now.Add(pliInterval)) {
+				t.Fatalf("no PLI again after %v without a keyframe", pliInterval)
+			}
+			j.push(now, uint16(len(tc.kinds)+1), uint32(len(tc.kinds)*3000), true, true, []byte{key, 0}, false)
+			j.release(now, func(jitterFrame) {})
+			if j.pliDue(now.Add(10 * pliInterval)) {
+				t.Fatalf("a PLI after the keyframe completed")
+			}
+		})
+	}
+}

@@ -28,6 +28,7 @@ type counters struct {
 	videoRTXReceived     atomic.Uint64
 	videoNACKed          atomic.Uint64
 	videoPLIReceived     atomic.Uint64
+	videoPLISent         atomic.Uint64
 	videoKeyframesForced atomic.Uint64
 	videoSenderReports   atomic.Uint64
 	videoReceiverReports atomic.Uint64
@@ -72,13 +73,15 @@ type Stats struct {
 	VideoKeyframes      uint64 `json:"video_keyframes"`
 	VideoGaps           uint64 `json:"video_gaps"`
 	// Video feedback: RTX packets received, SNs NACKed, keyframe
-	// requests (PLI, FIR) received and keyframes sent early for them (or
-	// for a resumed layer), sender reports (one per layer) and receiver
+	// requests (PLI, FIR) received and sent (as a receiver: a stream with
+	// nothing decodable) and keyframes sent early for them (or for a
+	// resumed layer), sender reports (one per layer) and receiver
 	// reports sent, layers paused and resumed by the server's op 15,
 	// RTCP received and RTCP that did not parse.
 	VideoRTXReceived     uint64        `json:"video_rtx_received"`
 	VideoNACKed          uint64        `json:"video_nacked"`
 	VideoPLIReceived     uint64        `json:"video_pli_received"`
+	VideoPLISent         uint64        `json:"video_pli_sent"`
 	VideoKeyframesForced uint64        `json:"video_keyframes_forced"`
 	VideoSenderReports   uint64        `json:"video_sender_reports"`
 	VideoReceiverReports uint64        `json:"video_receiver_reports"`
@@ -114,6 +117,7 @@ func (c *Conn) Stats() Stats {
 		VideoRTXReceived:     s.videoRTXReceived.Load(),
 		VideoNACKed:          s.videoNACKed.Load(),
 		VideoPLIReceived:     s.videoPLIReceived.Load(),
+		VideoPLISent:         s.videoPLISent.Load(),
 		VideoKeyframesForced: s.videoKeyframesForced.Load(),
 		VideoSenderReports:   s.videoSenderReports.Load(),
 		VideoReceiverReports: s.videoReceiverReports.Load(),

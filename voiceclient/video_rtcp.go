@@ -20,7 +20,10 @@ import (
 // stream it gets every rrInterval (loss fraction, cumulative loss, highest
 // SN, jitter: the SFU's bandwidth estimate) and NACKs (RFC 4585 §6.2.1)
 // for the SNs its jitter buffers miss (jitter.go); the SFU answers them
-// with RTX. One goroutine (videoLoop), started with the first video sent
+// with RTX. It asks for a keyframe (PLI, RFC 4585 §6.3.1, at most every
+// pliInterval) for a stream with nothing decodable: no keyframe yet, or
+// a frame lost (given up, or dropped by DAVE, e.g. sealed under an epoch
+// gone) since the last one; the SFU passes it on to the sender. One goroutine (videoLoop), started with the first video sent
 // or received, does the periodic part.
 
 const (
@@ -147,6 +150,10 @@ func (c *Conn) receiverFeedback(now time.Time, rr bool) {
 			c.stats.videoNACKed.Add(uint64(len(seqs)))
 			pkts = append(pkts, &rtcp.TransportLayerNack{SenderSSRC: c.ssrc, MediaSSRC: ssrc,
 				Nacks: rtcp.NackPairsFromSequenceNumbers(seqs)})
+		}
+		if r.pliDue(now) {
+			c.stats.videoPLISent.Add(1)
+			pkts = append(pkts, &rtcp.PictureLossIndication{SenderSSRC: c.ssrc, MediaSSRC: ssrc})
 		}
 		if rr && len(reports) < 31 {
 			if frac, lost, hi, jit, ok := r.report(); ok {
