@@ -193,6 +193,14 @@ func TestVideoLossRecovery(t *testing.T) {
 	if nr < 0.9*cr {
 		t.Logf("NOT MET: with NACK/RTX %.1f frames/s, loss-free %.1f: more than 10 %% below", nr, cr)
 	}
+	// Frames given up leave nothing decodable until a keyframe: the
+	// receiver asks for one (PLI), the SFU passes it on to the sender.
+	pli, got := plain.Stats().VideoPLISent, r.sender.Stats().VideoPLIReceived
+	t.Logf("keyframes asked for: %d by the receiver without NACK (%d by the one with), %d reached the sender",
+		pli, nack.Stats().VideoPLISent, got)
+	if p1.GivenUp > p0.GivenUp && (pli == 0 || got == 0) {
+		t.Errorf("%d frames given up without NACK, %d PLIs sent, %d received by the sender", p1.GivenUp-p0.GivenUp, pli, got)
+	}
 }
 
 // TestVideoBandwidthSwitch: a cap below the high layer on one receiver's
