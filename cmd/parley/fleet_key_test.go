@@ -24,11 +24,7 @@ import (
 // then refused with 4004 and counted; a token of a key never published is
 // refused with 4004 too.
 func TestFleetKeyRotation(t *testing.T) {
-	h := startFleet(t, 2*time.Second)
-	h.noDAVE = true
-	h.voiceNode("node-a")
-	h.voiceNode("node-b")
-	h.chat()
+	h := startPair(t)
 
 	_, join := h.startMovers()
 	var movers []*mover

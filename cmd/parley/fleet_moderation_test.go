@@ -23,11 +23,7 @@ import (
 // node, where the muted member stays muted (her token says so) and an
 // unmute given after the move reaches her live session there.
 func TestFleetModeration(t *testing.T) {
-	h := startFleet(t, 2*time.Second)
-	h.noDAVE = true
-	h.voiceNode("node-a")
-	h.voiceNode("node-b")
-	h.chat()
+	h := startPair(t)
 
 	_, join := h.startMovers()
 	var movers []*mover

@@ -36,11 +36,7 @@ func TestFleetDrainDiscordJS(t *testing.T) {
 		}
 		t.Skip(missing + "; PARLEY_INTEROP=1 makes this a failure")
 	}
-	h := startFleet(t, 2*time.Second)
-	h.noDAVE = true
-	h.voiceNode("node-a")
-	h.voiceNode("node-b")
-	h.chat()
+	h := startPair(t)
 	bot := h.createBot("djsmover", false)
 
 	ctx, join := h.startMovers()

@@ -72,6 +72,17 @@ func startFleet(t *testing.T, ttl time.Duration) *fleetHarness {
 	return h
 }
 
+// startPair starts the usual fleet: etcd (lease TTL 2 s), voice nodes
+// node-a and node-b, and chat; its movers identify without DAVE.
+func startPair(t *testing.T) *fleetHarness {
+	h := startFleet(t, 2*time.Second)
+	h.noDAVE = true
+	h.voiceNode("node-a")
+	h.voiceNode("node-b")
+	h.chat()
+	return h
+}
+
 // voiceNode starts voice node id in region rotterdam.
 func (h *fleetHarness) voiceNode(id string) {
 	t := h.t
