@@ -46,6 +46,8 @@ func (c BusConfig) withDefaults() BusConfig {
 	return c
 }
 
+func (c BusConfig) etcdClient() ([]string, time.Duration) { return c.Endpoints, c.DialTimeout }
+
 // Validate reports the first problem; it changes nothing.
 func (c BusConfig) Validate() error {
 	if err := validateEtcd(c.Endpoints, c.Prefix, c.DialTimeout); err != nil {
@@ -82,11 +84,7 @@ var _ voicectl.Bus = (*Bus)(nil)
 
 // NewBus validates cfg and makes the etcd client (which connects lazily).
 func NewBus(cfg BusConfig) (*Bus, error) {
-	cfg = cfg.withDefaults()
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	cli, err := newClient(cfg.Endpoints, cfg.DialTimeout)
+	cfg, cli, err := openConfig(cfg)
 	if err != nil {
 		return nil, err
 	}

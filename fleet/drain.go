@@ -14,13 +14,10 @@ import (
 // draining, the control planes move its calls, and it exits once empty.
 // ErrNoNode when no live node has that id.
 func RequestDrain(ctx context.Context, endpoints []string, prefix, id string) error {
-	if prefix == "" {
-		prefix = DefaultPrefix
-	}
 	if !validID(id) {
 		return fmt.Errorf("%w: %q", ErrNoNode, id)
 	}
-	cli, err := newClient(endpoints, defaultDialTimeout)
+	cli, prefix, err := dialOnce(endpoints, prefix)
 	if err != nil {
 		return err
 	}

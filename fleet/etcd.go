@@ -13,7 +13,7 @@ import (
 // defaultDialTimeout bounds connecting to etcd unless a config says.
 const defaultDialTimeout = 5 * time.Second
 
-// etcdDefaults fills the settings MemberConfig and RegistryConfig share:
+// etcdDefaults fills the settings every fleet Config shares:
 // the key prefix, the dial timeout and the logger (nil discards).
 func etcdDefaults(prefix string, dialTimeout time.Duration, logger *slog.Logger) (string, time.Duration, *slog.Logger) {
 	if prefix == "" {
@@ -28,7 +28,7 @@ func etcdDefaults(prefix string, dialTimeout time.Duration, logger *slog.Logger)
 	return prefix, dialTimeout, logger
 }
 
-// validateEtcd checks the settings MemberConfig and RegistryConfig share;
+// validateEtcd checks the settings every fleet Config shares;
 // it reports the first problem, wrapping ErrConfig.
 func validateEtcd(endpoints []string, prefix string, dialTimeout time.Duration) error {
 	switch {
@@ -53,4 +53,34 @@ func newClient(endpoints []string, dialTimeout time.Duration) (*clientv3.Client,
 		return nil, fmt.Errorf("fleet: etcd client: %w", err)
 	}
 	return cli, nil
+}
+
+// etcdConfig is what every fleet component's Config has: defaults, a pure
+// Validate and the etcd client settings.
+type etcdConfig[C any] interface {
+	withDefaults() C
+	Validate() error
+	etcdClient() (endpoints []string, dialTimeout time.Duration)
+}
+
+// openConfig applies cfg's defaults, validates the result and makes its
+// etcd client (which connects lazily): the start of every New.
+func openConfig[C etcdConfig[C]](cfg C) (C, *clientv3.Client, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return cfg, nil, err
+	}
+	cli, err := newClient(cfg.etcdClient())
+	return cfg, cli, err
+}
+
+// dialOnce makes the client of a one-shot command (Status, TokenKeys,
+// RequestDrain…) with the default dial timeout, and the prefix ("" is
+// DefaultPrefix). The caller closes the client.
+func dialOnce(endpoints []string, prefix string) (*clientv3.Client, string, error) {
+	if prefix == "" {
+		prefix = DefaultPrefix
+	}
+	cli, err := newClient(endpoints, defaultDialTimeout)
+	return cli, prefix, err
 }

@@ -38,6 +38,8 @@ func (c FollowerConfig) withDefaults() FollowerConfig {
 	return c
 }
 
+func (c FollowerConfig) etcdClient() ([]string, time.Duration) { return c.Endpoints, c.DialTimeout }
+
 // Validate reports the first problem; it changes nothing.
 func (c FollowerConfig) Validate() error {
 	if err := validateEtcd(c.Endpoints, c.Prefix, c.DialTimeout); err != nil {
@@ -89,11 +91,7 @@ var _ voicectl.Admitter = (*Follower)(nil)
 // NewFollower validates cfg and makes the etcd client (which connects
 // lazily). Nothing runs until Start.
 func NewFollower(cfg FollowerConfig) (*Follower, error) {
-	cfg = cfg.withDefaults()
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	cli, err := newClient(cfg.Endpoints, cfg.DialTimeout)
+	cfg, cli, err := openConfig(cfg)
 	if err != nil {
 		return nil, err
 	}

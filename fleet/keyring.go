@@ -54,6 +54,8 @@ func (c KeyRingConfig) withDefaults() KeyRingConfig {
 	return c
 }
 
+func (c KeyRingConfig) etcdClient() ([]string, time.Duration) { return c.Endpoints, c.DialTimeout }
+
 // Validate reports the first problem; it changes nothing.
 func (c KeyRingConfig) Validate() error {
 	if err := validateEtcd(c.Endpoints, c.Prefix, c.DialTimeout); err != nil {
@@ -104,11 +106,7 @@ type KeyRing struct {
 // NewKeyRing validates cfg and makes the etcd client (which connects
 // lazily). Nothing is published until Start.
 func NewKeyRing(cfg KeyRingConfig) (*KeyRing, error) {
-	cfg = cfg.withDefaults()
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	cli, err := newClient(cfg.Endpoints, cfg.DialTimeout)
+	cfg, cli, err := openConfig(cfg)
 	if err != nil {
 		return nil, err
 	}

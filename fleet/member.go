@@ -68,6 +68,8 @@ func (c MemberConfig) withDefaults() MemberConfig {
 	return c
 }
 
+func (c MemberConfig) etcdClient() ([]string, time.Duration) { return c.Endpoints, c.DialTimeout }
+
 // Validate reports the first problem; it changes nothing.
 func (c MemberConfig) Validate() error {
 	if err := validateEtcd(c.Endpoints, c.Prefix, c.DialTimeout); err != nil {
@@ -119,11 +121,7 @@ type Member struct {
 // NewMember validates cfg and makes the etcd client. Nothing is
 // registered until Start.
 func NewMember(cfg MemberConfig) (*Member, error) {
-	cfg = cfg.withDefaults()
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	cli, err := newClient(cfg.Endpoints, cfg.DialTimeout)
+	cfg, cli, err := openConfig(cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -35,6 +35,8 @@ func (c RegistryConfig) withDefaults() RegistryConfig {
 	return c
 }
 
+func (c RegistryConfig) etcdClient() ([]string, time.Duration) { return c.Endpoints, c.DialTimeout }
+
 // Validate reports the first problem; it changes nothing.
 func (c RegistryConfig) Validate() error {
 	return validateEtcd(c.Endpoints, c.Prefix, c.DialTimeout)
@@ -73,11 +75,7 @@ var (
 // NewRegistry validates cfg and makes the etcd client (which connects
 // lazily). Nothing runs until Start.
 func NewRegistry(cfg RegistryConfig) (*Registry, error) {
-	cfg = cfg.withDefaults()
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	cli, err := newClient(cfg.Endpoints, cfg.DialTimeout)
+	cfg, cli, err := openConfig(cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -23,10 +23,7 @@ type NodeStatus struct {
 // every live node, and every node seen and no longer live as lost, sorted
 // by region and id.
 func Status(ctx context.Context, endpoints []string, prefix string) ([]NodeStatus, error) {
-	if prefix == "" {
-		prefix = DefaultPrefix
-	}
-	cli, err := newClient(endpoints, defaultDialTimeout)
+	cli, prefix, err := dialOnce(endpoints, prefix)
 	if err != nil {
 		return nil, err
 	}

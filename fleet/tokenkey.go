@@ -90,10 +90,7 @@ func decodeTokenKey(kid string, value []byte) (TokenKey, error) {
 // current ones first, then by creation, newest first; bad records are
 // left out.
 func TokenKeys(ctx context.Context, endpoints []string, prefix string) ([]TokenKey, error) {
-	if prefix == "" {
-		prefix = DefaultPrefix
-	}
-	cli, err := newClient(endpoints, defaultDialTimeout)
+	cli, prefix, err := dialOnce(endpoints, prefix)
 	if err != nil {
 		return nil, err
 	}
@@ -124,10 +121,7 @@ func TokenKeys(ctx context.Context, endpoints []string, prefix string) ([]TokenK
 // (keys-rotate); each keeps its previous key valid until the tokens it
 // signed expire.
 func RequestRotation(ctx context.Context, endpoints []string, prefix string) error {
-	if prefix == "" {
-		prefix = DefaultPrefix
-	}
-	cli, err := newClient(endpoints, defaultDialTimeout)
+	cli, prefix, err := dialOnce(endpoints, prefix)
 	if err != nil {
 		return err
 	}
@@ -144,13 +138,10 @@ func RequestRotation(ctx context.Context, endpoints []string, prefix string) err
 // tokens from then on (4004). A current key is ErrKeyCurrent: rotate
 // first.
 func RetireKey(ctx context.Context, endpoints []string, prefix, kid string) error {
-	if prefix == "" {
-		prefix = DefaultPrefix
-	}
 	if !voicetoken.ValidKeyID(kid) {
 		return fmt.Errorf("%w: key id %q", ErrTokenKey, kid)
 	}
-	cli, err := newClient(endpoints, defaultDialTimeout)
+	cli, prefix, err := dialOnce(endpoints, prefix)
 	if err != nil {
 		return err
 	}

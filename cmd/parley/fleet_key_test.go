@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,25 +24,10 @@ import (
 // then refused with 4004 and counted; a token of a key never published is
 // refused with 4004 too.
 func TestFleetKeyRotation(t *testing.T) {
-	h := startFleet(t, 2*time.Second)
-	h.noDAVE = true
-	h.voiceNode("node-a")
-	h.voiceNode("node-b")
-	h.chat()
+	h := startPair(t)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
+	_, join := h.startMovers()
 	var movers []*mover
-	t.Cleanup(func() {
-		cancel()
-		for _, m := range movers {
-			_ = m.gw.Close()
-		}
-		wg.Wait()
-		for _, m := range movers {
-			_ = m.conn.Load().Close()
-		}
-	})
 	kidOf := func(tok string) string {
 		parts := strings.Split(tok, ".")
 		if len(parts) != 4 || parts[0] != "pv2" {
@@ -61,8 +45,8 @@ func TestFleetKeyRotation(t *testing.T) {
 		}
 		return ks
 	}
-	alice := h.joinMover(ctx, &wg, "alice")
-	bob := h.joinMover(ctx, &wg, "bob")
+	alice := join("alice")
+	bob := join("bob")
 	movers = append(movers, alice, bob)
 	pair := []string{alice.user, bob.user}
 	testkit.Eventually(t, 30*time.Second, func() bool { return alice.heardAll(pair, time.Time{}) && bob.heardAll(pair, time.Time{}) },
@@ -120,7 +104,7 @@ func TestFleetKeyRotation(t *testing.T) {
 
 	// A new member: the new key, admitted on the node carrying the call
 	// (she is heard there) and on the other.
-	carol := h.joinMover(ctx, &wg, "carol")
+	carol := join("carol")
 	movers = append(movers, carol)
 	if kid := kidOf(*carol.token.Load()); kid != newKid {
 		t.Fatalf("carol's token has key %s, want the new %s", kid, newKid)

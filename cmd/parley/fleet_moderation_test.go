@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,37 +23,15 @@ import (
 // node, where the muted member stays muted (her token says so) and an
 // unmute given after the move reaches her live session there.
 func TestFleetModeration(t *testing.T) {
-	h := startFleet(t, 2*time.Second)
-	h.noDAVE = true
-	h.voiceNode("node-a")
-	h.voiceNode("node-b")
-	h.chat()
+	h := startPair(t)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
+	_, join := h.startMovers()
 	var movers []*mover
-	t.Cleanup(func() {
-		cancel()
-		for _, m := range movers {
-			_ = m.gw.Close()
-		}
-		wg.Wait()
-		for _, m := range movers {
-			_ = m.conn.Load().Close()
-		}
-	})
-	out, err := parleyCmd(context.Background(), "bot", "create", "--name", "moderator", "--admin", "--data-dir", h.chatDir, "--json").Output()
-	if err != nil {
-		t.Fatalf("bot create: %v", err)
-	}
-	var bot botCreated
-	if err := json.Unmarshal(out, &bot); err != nil {
-		t.Fatal(err)
-	}
+	bot := h.createBot("moderator", true)
 	mod := "Bot " + bot.Token
 	var speakers []string
 	for _, name := range []string{"alice", "bob", "carol", "dave"} {
-		m := h.joinMover(ctx, &wg, name)
+		m := join(name)
 		movers = append(movers, m)
 		speakers = append(speakers, m.user)
 	}

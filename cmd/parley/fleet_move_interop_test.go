@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -37,29 +36,11 @@ func TestFleetDrainDiscordJS(t *testing.T) {
 		}
 		t.Skip(missing + "; PARLEY_INTEROP=1 makes this a failure")
 	}
-	h := startFleet(t, 2*time.Second)
-	h.noDAVE = true
-	h.voiceNode("node-a")
-	h.voiceNode("node-b")
-	h.chat()
-	out, err := parleyCmd(context.Background(), "bot", "create", "--name", "djsmover", "--data-dir", h.chatDir, "--json").Output()
-	if err != nil {
-		t.Fatalf("bot create: %v", err)
-	}
-	var bot botCreated
-	if err := json.Unmarshal(out, &bot); err != nil {
-		t.Fatal(err)
-	}
+	h := startPair(t)
+	bot := h.createBot("djsmover", false)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	listener := h.joinMover(ctx, &wg, "listener")
-	t.Cleanup(func() {
-		cancel()
-		_ = listener.gw.Close()
-		wg.Wait()
-		_ = listener.conn.Load().Close()
-	})
+	ctx, join := h.startMovers()
+	listener := join("listener")
 
 	dir := t.TempDir()
 	file, certs := filepath.Join(dir, "play.ogg"), filepath.Join(dir, "voice-nodes.pem")

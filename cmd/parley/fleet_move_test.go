@@ -72,6 +72,17 @@ func startFleet(t *testing.T, ttl time.Duration) *fleetHarness {
 	return h
 }
 
+// startPair starts the usual fleet: etcd (lease TTL 2 s), voice nodes
+// node-a and node-b, and chat; its movers identify without DAVE.
+func startPair(t *testing.T) *fleetHarness {
+	h := startFleet(t, 2*time.Second)
+	h.noDAVE = true
+	h.voiceNode("node-a")
+	h.voiceNode("node-b")
+	h.chat()
+	return h
+}
+
 // voiceNode starts voice node id in region rotterdam.
 func (h *fleetHarness) voiceNode(id string) {
 	t := h.t
@@ -277,6 +288,50 @@ func (h *fleetHarness) joinMover(ctx context.Context, wg *sync.WaitGroup, name s
 	return m
 }
 
+// startMovers returns the context a test's movers run in and join,
+// which adds one (joinMover); a cleanup ends them all: cancel, close their
+// gateways, wait for their goroutines, close their voice connections.
+func (h *fleetHarness) startMovers() (context.Context, func(name string) *mover) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	var movers []*mover // joined from the test goroutine only
+	h.t.Cleanup(func() {
+		cancel()
+		for _, m := range movers {
+			_ = m.gw.Close()
+		}
+		wg.Wait()
+		for _, m := range movers {
+			_ = m.conn.Load().Close()
+		}
+	})
+	return ctx, func(name string) *mover {
+		m := h.joinMover(ctx, &wg, name)
+		movers = append(movers, m)
+		return m
+	}
+}
+
+// createBot makes a bot in the chat node's data directory (`parley bot
+// create --json`), an administrator if admin.
+func (h *fleetHarness) createBot(name string, admin bool) botCreated {
+	t := h.t
+	t.Helper()
+	args := []string{"bot", "create", "--name", name, "--data-dir", h.chatDir, "--json"}
+	if admin {
+		args = append(args, "--admin")
+	}
+	out, err := parleyCmd(context.Background(), args...).Output()
+	if err != nil {
+		t.Fatalf("bot create: %v", err)
+	}
+	var bot botCreated
+	if err := json.Unmarshal(out, &bot); err != nil {
+		t.Fatal(err)
+	}
+	return bot
+}
+
 // gapReport logs and returns the median and max of the per-listener,
 // per-speaker worst silences since the movers' mark.
 func gapReport(t *testing.T, what string, movers []*mover, speakers []string) (median, worst time.Duration) {
@@ -339,30 +394,12 @@ func TestFleetMoves(t *testing.T) {
 	h.voiceNode("node-b")
 	h.chat("--voice-move-timeout", moveTimeout.String())
 
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
+	_, join := h.startMovers()
 	var movers []*mover
-	t.Cleanup(func() {
-		cancel()
-		for _, m := range movers {
-			_ = m.gw.Close()
-		}
-		wg.Wait()
-		for _, m := range movers {
-			_ = m.conn.Load().Close()
-		}
-	})
-	out, err := parleyCmd(context.Background(), "bot", "create", "--name", "moderator", "--admin", "--data-dir", h.chatDir, "--json").Output()
-	if err != nil {
-		t.Fatalf("bot create: %v", err)
-	}
-	var bot botCreated
-	if err := json.Unmarshal(out, &bot); err != nil {
-		t.Fatal(err)
-	}
+	bot := h.createBot("moderator", true)
 	var speakers []string
 	for i := range 4 {
-		m := h.joinMover(ctx, &wg, fmt.Sprintf("talker%d", i))
+		m := join(fmt.Sprintf("talker%d", i))
 		movers = append(movers, m)
 		speakers = append(speakers, m.user)
 	}
@@ -373,7 +410,7 @@ func TestFleetMoves(t *testing.T) {
 			t.Fatalf("server mute: %d", code)
 		}
 	}
-	muted := h.joinMover(ctx, &wg, "muted")
+	muted := join("muted")
 	movers = append(movers, muted)
 	nobodyHearsMuted := func() {
 		t.Helper()
@@ -472,8 +509,7 @@ func TestFleetMoves(t *testing.T) {
 	// then kill -9 the call's node.
 	h.voiceNode("node-c")
 	h.beforeJoin, h.stubborn = nil, true
-	stubborn := h.joinMover(ctx, &wg, "stubborn")
-	t.Cleanup(func() { _ = stubborn.gw.Close(); _ = stubborn.conn.Load().Close() }) // before wg.Wait: cleanups run last first
+	stubborn := join("stubborn")
 	h.waitNodes(func(ns []fleet.NodeStatus) bool {
 		return slices.ContainsFunc(ns, func(n fleet.NodeStatus) bool { return n.ID == other && n.Load.Participants == len(movers)+1 })
 	}, "the stubborn member joined on %s", other)

@@ -146,25 +146,10 @@ func (e *Encryptor) EncryptCodec(dst []byte, codec Codec, frame []byte) ([]byte,
 			dst = dst[:start+len(body)+TagSize]
 		} else {
 			sealed := c.seal(e.pt[:0], &e.iv, e.pt, e.aad)
-			ctext, full := sealed[:len(e.pt)], sealed[len(e.pt):]
-			pos := 0
-			for _, r := range ranges {
-				gap := r.off - pos
-				dst = append(dst, ctext[:gap]...)
-				ctext = ctext[gap:]
-				dst = append(dst, body[r.off:r.off+r.size]...)
-				pos = r.off + r.size
-			}
-			dst = append(dst, ctext...)
-			dst = append(dst, full[:TagSize]...)
+			dst = appendInterleaved(dst, body, ranges, sealed[:len(e.pt)])
+			dst = append(dst, sealed[len(e.pt):][:TagSize]...)
 		}
-		footerStart := len(dst) - TagSize
-		dst = appendULEB128(dst, uint64(nonce))
-		for _, r := range ranges {
-			dst = appendULEB128(dst, uint64(r.off))
-			dst = appendULEB128(dst, uint64(r.size))
-		}
-		dst = append(dst, byte(len(dst)-footerStart+1+MarkerSize), 0xFA, 0xFA)
+		dst = appendFooter(dst, nonce, ranges)
 		if !h26x || validH26x(dst[start:], ranges) {
 			e.stats.Encrypted++
 			return dst, nil

@@ -140,6 +140,14 @@ func (e *Encryptor) FinishSeal(dst []byte, job *SealJob, sealed []byte) (out []b
 // truncated tag and the footer.
 func appendSealed(dst, body []byte, ranges []span, ctext, tag []byte, nonce uint32) []byte {
 	dst = slices.Grow(dst, len(body)+TagSize+MaxOverhead)
+	dst = appendInterleaved(dst, body, ranges, ctext)
+	dst = append(dst, tag...)
+	return appendFooter(dst, nonce, ranges)
+}
+
+// appendInterleaved appends the frame body with its clear ranges kept and
+// the bytes between them taken, in order, from ctext.
+func appendInterleaved(dst, body []byte, ranges []span, ctext []byte) []byte {
 	pos := 0
 	for _, r := range ranges {
 		gap := r.off - pos
@@ -148,8 +156,13 @@ func appendSealed(dst, body []byte, ranges []span, ctext, tag []byte, nonce uint
 		dst = append(dst, body[r.off:r.off+r.size]...)
 		pos = r.off + r.size
 	}
-	dst = append(dst, ctext...)
-	dst = append(dst, tag...)
+	return append(dst, ctext...)
+}
+
+// appendFooter appends the footer (dave.md §7) after the truncated tag,
+// which ends dst: the nonce and the clear ranges as ULEB128, the
+// supplemental size and the marker.
+func appendFooter(dst []byte, nonce uint32, ranges []span) []byte {
 	footerStart := len(dst) - TagSize
 	dst = appendULEB128(dst, uint64(nonce))
 	for _, r := range ranges {
