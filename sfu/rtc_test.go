@@ -179,14 +179,18 @@ func TestBrowserRTCP(t *testing.T) {
 // TestBrowserOutlivesHandshakeTimeout: the handshake timeout bounds ICE
 // and DTLS only; the DTLS association (and the browser's peer connection)
 // lives on after it, and media still flows both ways.
+//
+// The timeout is 1 s, not shorter: the handshake itself must finish
+// within it, and under -race on a loaded 2-core machine (the whole suite
+// at once) a 300 ms one did not (CI: the peer connection stayed "new").
 func TestBrowserOutlivesHandshakeTimeout(t *testing.T) {
-	const timeout = 300 * time.Millisecond
+	const timeout = time.Second
 	h := newHarness(t, func(c *Config) { c.WebRTCAddr = "127.0.0.1:0"; c.WebRTCHandshakeTimeout = timeout })
 	native := h.join("r", "native", "")
 	web := h.joinBrowser("r", "web", native.p)
 	// Watch the browser's connection for well past the timeout: it must
 	// stay connected (bounded polling for a condition that must not occur).
-	if testkit.Poll(5*timeout, func() bool { return web.pc.ConnectionState() != webrtc.PeerConnectionStateConnected }) {
+	if testkit.Poll(2*timeout, func() bool { return web.pc.ConnectionState() != webrtc.PeerConnectionStateConnected }) {
 		t.Fatalf("the browser's connection went %v after the handshake timeout", web.pc.ConnectionState())
 	}
 	frames := ogg.SyntheticOpus(10, 2)
