@@ -32,8 +32,11 @@ import (
 // estimate, clamped to [bweMin, bweMax], feeds a simulcast.Selector per
 // receiver together with every sender's layers (qualities from op 12,
 // bit rates measured at ingress) and the receiver's op 15 wants; its
-// decisions cap each (receiver, sender) Forwarder's target. Not done: a
-// delay-based estimate (TWCC or REMB), RTT (the SFU sends no reports).
+// decisions cap each (receiver, sender) Forwarder's target, except that a
+// "congested" decision (not even the lowest layer fits) keeps the lowest
+// active layer rather than pausing video: loss alone does not prove
+// congestion. Not done: a delay-based estimate (TWCC or REMB), RTT (the
+// SFU sends no reports).
 type receiverBWE struct {
 	sent atomic.Uint64 // video bytes sent to the receiver, sealed
 
@@ -172,8 +175,21 @@ func (q *Participant) reselect(now time.Time, loss float64) {
 	m := make(map[uint32]int, len(b.out))
 	for k, d := range b.out {
 		l := -1
-		if d.Layer >= 0 {
+		switch {
+		case d.Layer >= 0:
 			l = b.order[k][d.Layer]
+		case d.Reason == simulcast.ReasonCongested:
+			// A loss-based estimate cannot tell congestion from random
+			// loss (or a receiver's socket overflowing on a loaded
+			// machine): it lowers the layer but never pauses video; the
+			// lowest active layer stays. Pausing waits for a delay-based
+			// estimate (TWCC/REMB).
+			for j, layer := range b.tracks[k].Layers {
+				if layer.Active {
+					l = b.order[k][j]
+					break
+				}
+			}
 		}
 		m[d.Key] = l
 	}
