@@ -68,8 +68,10 @@ func (pe *peer) waitTag(ssrc uint32, tag byte) []rtpFrame {
 	var got []rtpFrame
 	testkit.Eventually(pe.t, 5*time.Second, func() bool {
 		got = pe.framesOn(ssrc)
-		return len(got) > 0 && got[len(got)-1].Opus[5] == tag
-	}, "%s: a packet tagged %#x on %d", pe.name, tag, ssrc)
+		// The frame's last packet (marker): waiting for its first let a
+		// loaded machine return before the second had arrived.
+		return len(got) > 0 && got[len(got)-1].Opus[5] == tag && got[len(got)-1].Marker
+	}, "%s: the frame tagged %#x on %d", pe.name, tag, ssrc)
 	return got
 }
 
