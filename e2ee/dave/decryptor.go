@@ -228,16 +228,7 @@ func reconstruct(dst, interleaved []byte, ranges []span, pt []byte) []byte {
 	if len(ranges) == 0 {
 		return append(dst, pt...)
 	}
-	dst = slices.Grow(dst, len(interleaved))
-	pos := 0
-	for _, r := range ranges {
-		gap := r.off - pos
-		dst = append(dst, pt[:gap]...)
-		pt = pt[gap:]
-		dst = append(dst, interleaved[r.off:r.off+r.size]...)
-		pos = r.off + r.size
-	}
-	return append(dst, pt...)
+	return appendInterleaved(slices.Grow(dst, len(interleaved)), interleaved, ranges, pt)
 }
 
 // worse picks the more telling failure across epochs: a replay or a
