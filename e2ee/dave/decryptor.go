@@ -147,14 +147,7 @@ func (d *Decryptor) Decrypt(dst, frame []byte) ([]byte, error) {
 	// Split the interleaved part into AAD (clear ranges) and ciphertext.
 	ct, aad := info.interleaved, []byte(nil)
 	if len(ranges) > 0 {
-		d.aad, d.ct = d.aad[:0], d.ct[:0]
-		pos := 0
-		for _, r := range ranges {
-			d.ct = append(d.ct, info.interleaved[pos:r.off]...)
-			d.aad = append(d.aad, info.interleaved[r.off:r.off+r.size]...)
-			pos = r.off + r.size
-		}
-		d.ct = append(d.ct, info.interleaved[pos:]...)
+		d.ct, d.aad = splitInterleaved(d.ct[:0], d.aad[:0], info.interleaved, ranges)
 		ct, aad = d.ct, d.aad
 	}
 	if need := len(ct) + gcmFullTag; cap(d.pt) < need {
@@ -228,16 +221,19 @@ func reconstruct(dst, interleaved []byte, ranges []span, pt []byte) []byte {
 	if len(ranges) == 0 {
 		return append(dst, pt...)
 	}
-	dst = slices.Grow(dst, len(interleaved))
+	return appendInterleaved(slices.Grow(dst, len(interleaved)), interleaved, ranges, pt)
+}
+
+// splitInterleaved appends the encrypted gaps of interleaved, in order,
+// to ct and its clear ranges to aad (reconstruct's inverse).
+func splitInterleaved(ct, aad, interleaved []byte, ranges []span) ([]byte, []byte) {
 	pos := 0
 	for _, r := range ranges {
-		gap := r.off - pos
-		dst = append(dst, pt[:gap]...)
-		pt = pt[gap:]
-		dst = append(dst, interleaved[r.off:r.off+r.size]...)
+		ct = append(ct, interleaved[pos:r.off]...)
+		aad = append(aad, interleaved[r.off:r.off+r.size]...)
 		pos = r.off + r.size
 	}
-	return append(dst, pt...)
+	return append(ct, interleaved[pos:]...), aad
 }
 
 // worse picks the more telling failure across epochs: a replay or a

@@ -91,14 +91,7 @@ func (d *Decryptor) BeginOpen(job *OpenJob, frame []byte) bool {
 		job.AAD, job.Sealed = nil, job.frame[:len(info.interleaved)+TagSize]
 		return true
 	}
-	job.aad, job.sealed = job.aad[:0], job.sealed[:0]
-	pos := 0
-	for _, r := range ranges {
-		job.sealed = append(job.sealed, info.interleaved[pos:r.off]...)
-		job.aad = append(job.aad, info.interleaved[r.off:r.off+r.size]...)
-		pos = r.off + r.size
-	}
-	job.sealed = append(job.sealed, info.interleaved[pos:]...)
+	job.sealed, job.aad = splitInterleaved(job.sealed[:0], job.aad[:0], info.interleaved, ranges)
 	job.sealed = append(job.sealed, info.tag...)
 	job.AAD, job.Sealed = job.aad, job.sealed
 	return true
