@@ -220,7 +220,8 @@ func (p *Participant) forwardVideo(r *reader, members []*Participant, st *videoS
 		f.downs = map[*Participant]*videoDown{}
 	}
 	extSN, extTS := f.unwrap[i].Unwrap(h.Seq, h.Timestamp)
-	vp := videoPacket{pt: h.PayloadType, payload: payload, outSSRC: st.streams[0].SSRC}
+	vp := &r.vpkt
+	*vp = videoPacket{pt: h.PayloadType, payload: payload, outSSRC: st.streams[0].SSRC}
 	vp.sp = simulcast.Packet{Layer: i, ExtSeq: extSN, ExtTS: extTS, Marker: h.Marker, PaddingOnly: len(payload) == 0}
 	source := numDropReasons
 	switch h.PayloadType {
@@ -260,7 +261,9 @@ func (p *Participant) forwardVideo(r *reader, members []*Participant, st *videoS
 		}
 		d := f.down(p, q)
 		d.retarget(r.now, p, q, st)
-		res, err := d.fw.Push(r.now, &vp.sp)
+		res := &r.vres
+		var err error
+		*res, err = d.fw.Push(r.now, &vp.sp)
 		if res.RequestKeyframe && d.fw.Target() >= 0 {
 			p.requestKeyframe(r, d.fw.Target(), st)
 		}
@@ -292,14 +295,14 @@ func (p *Participant) forwardVideo(r *reader, members []*Participant, st *videoS
 		}
 		if reason == numDropReasons {
 			// Hand the packet to the receiver's transport.
-			reason = ut.sendVideo(r, q, &vp, &res)
+			reason = ut.sendVideo(r, q, vp, res)
 		}
 		if reason != numDropReasons {
 			d.fw.Revert(extSN)
 			r.ls.drops[reason]++
 			continue
 		}
-		d.sent.put(res, i, h.Seq, h.PayloadType)
+		d.sent.put(*res, i, h.Seq, h.PayloadType)
 	}
 }
 
