@@ -260,7 +260,7 @@ func (p *Participant) forwardVideo(r *reader, members []*Participant, st *videoS
 			continue
 		}
 		d := f.down(p, q)
-		d.retarget(r.now, p, q, st)
+		d.retarget(p, q, st)
 		res := &r.vres
 		var err error
 		*res, err = d.fw.Push(r.now, &vp.sp)
@@ -350,7 +350,7 @@ const videoCacheSize = 256
 // retarget recomputes the layer receiver q wants of source p when p's
 // streams or q's wants changed since it was last computed, and sets the
 // Forwarder's target: the want, capped by q's bandwidth (video_bwe.go).
-func (d *videoDown) retarget(now time.Time, p, q *Participant, st *videoState) {
+func (d *videoDown) retarget(p, q *Participant, st *videoState) {
 	w := q.wants.Load()
 	var wgen uint64
 	var wants *voiceproto.MediaSinkWants
@@ -361,7 +361,7 @@ func (d *videoDown) retarget(now time.Time, p, q *Participant, st *videoState) {
 		d.stateGen, d.wantsGen = st.gen, wgen
 		d.want = voiceproto.PickStream(st.streams, wants.Want(p.ssrc, st.streams[0].SSRC))
 	}
-	_ = d.fw.SetTarget(q.bwe.target(now, p, d.want, st))
+	_ = d.fw.SetTarget(q.bwe.target(p, d.want))
 }
 
 // forgetVideoReceiver drops the video state kept for receiver r.
