@@ -6,6 +6,7 @@ import (
 
 	"golang.org/x/net/ipv4"
 
+	"github.com/parleyhq/parley/sfu/simulcast"
 	"github.com/parleyhq/parley/voiceproto"
 )
 
@@ -25,6 +26,11 @@ type reader struct {
 	in     []ipv4.Message
 	plain  []byte
 	vbuf   []byte // a forwarded video payload rewritten for one WebRTC receiver
+	// vpkt and vres are forwardVideo's packet and per-receiver result:
+	// here, not on its stack, because they go to a videoTransport through
+	// the interface and would escape (two allocations per packet).
+	vpkt videoPacket
+	vres simulcast.Result
 	// udp is the outgoing batch on the native socket, rtc on the WebRTC
 	// one (nil without WebRTC): a reader of either socket sends to both
 	// kinds of receivers.

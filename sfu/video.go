@@ -220,7 +220,8 @@ func (p *Participant) forwardVideo(r *reader, members []*Participant, st *videoS
 		f.downs = map[*Participant]*videoDown{}
 	}
 	extSN, extTS := f.unwrap[i].Unwrap(h.Seq, h.Timestamp)
-	vp := videoPacket{pt: h.PayloadType, payload: payload, outSSRC: st.streams[0].SSRC}
+	vp := &r.vpkt
+	*vp = videoPacket{pt: h.PayloadType, payload: payload, outSSRC: st.streams[0].SSRC}
 	vp.sp = simulcast.Packet{Layer: i, ExtSeq: extSN, ExtTS: extTS, Marker: h.Marker, PaddingOnly: len(payload) == 0}
 	source := numDropReasons
 	switch h.PayloadType {
@@ -259,8 +260,10 @@ func (p *Participant) forwardVideo(r *reader, members []*Participant, st *videoS
 			continue
 		}
 		d := f.down(p, q)
-		d.retarget(r.now, p, q, st)
-		res, err := d.fw.Push(r.now, &vp.sp)
+		d.retarget(p, q, st)
+		res := &r.vres
+		var err error
+		*res, err = d.fw.Push(r.now, &vp.sp)
 		if res.RequestKeyframe && d.fw.Target() >= 0 {
 			p.requestKeyframe(r, d.fw.Target(), st)
 		}
@@ -292,14 +295,14 @@ func (p *Participant) forwardVideo(r *reader, members []*Participant, st *videoS
 		}
 		if reason == numDropReasons {
 			// Hand the packet to the receiver's transport.
-			reason = ut.sendVideo(r, q, &vp, &res)
+			reason = ut.sendVideo(r, q, vp, res)
 		}
 		if reason != numDropReasons {
 			d.fw.Revert(extSN)
 			r.ls.drops[reason]++
 			continue
 		}
-		d.sent.put(res, i, h.Seq, h.PayloadType)
+		d.sent.put(*res, i, h.Seq, h.PayloadType)
 	}
 }
 
@@ -347,7 +350,7 @@ const videoCacheSize = 256
 // retarget recomputes the layer receiver q wants of source p when p's
 // streams or q's wants changed since it was last computed, and sets the
 // Forwarder's target: the want, capped by q's bandwidth (video_bwe.go).
-func (d *videoDown) retarget(now time.Time, p, q *Participant, st *videoState) {
+func (d *videoDown) retarget(p, q *Participant, st *videoState) {
 	w := q.wants.Load()
 	var wgen uint64
 	var wants *voiceproto.MediaSinkWants
@@ -358,7 +361,7 @@ func (d *videoDown) retarget(now time.Time, p, q *Participant, st *videoState) {
 		d.stateGen, d.wantsGen = st.gen, wgen
 		d.want = voiceproto.PickStream(st.streams, wants.Want(p.ssrc, st.streams[0].SSRC))
 	}
-	_ = d.fw.SetTarget(q.bwe.target(now, p, d.want, st))
+	_ = d.fw.SetTarget(q.bwe.target(p, d.want))
 }
 
 // forgetVideoReceiver drops the video state kept for receiver r.

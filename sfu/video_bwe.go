@@ -62,7 +62,7 @@ const (
 
 // target is the layer receiver gets of p: the Selector's decision when
 // there is one, else want.
-func (b *receiverBWE) target(_ time.Time, p *Participant, want int, _ *videoState) int {
+func (b *receiverBWE) target(p *Participant, want int) int {
 	m := b.decisions.Load()
 	if m == nil || want < 0 {
 		return want
