@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 
 	"github.com/parleyhq/parley/internal/httpserve"
@@ -20,8 +21,8 @@ import (
 // fixed table, not the system's MIME files), an ETag of its content and
 // Cache-Control: no-cache, so a browser revalidates (304) and always runs
 // the binary's own version. A file X with a gzipped copy X.gz beside it
-// (dave.wasm, by make web) goes gzipped to a browser that accepts it. Every answer carries nosniff and the page's
-// Content-Security-Policy.
+// (dave.wasm, by make web) goes gzipped to a browser that accepts it.
+// Every answer carries nosniff and the page's Content-Security-Policy.
 type Files struct {
 	byPath     map[string]file // "/app/app.js" → file
 	index      file
@@ -117,8 +118,12 @@ func acceptsGzip(ae string) bool {
 	for _, part := range strings.Split(ae, ",") {
 		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
 		if strings.EqualFold(strings.TrimSpace(name), "gzip") {
-			q := strings.ReplaceAll(strings.TrimSpace(params), " ", "")
-			return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
+			q, ok := strings.CutPrefix(strings.ReplaceAll(strings.TrimSpace(params), " ", ""), "q=")
+			if !ok {
+				return true
+			}
+			v, err := strconv.ParseFloat(q, 64)
+			return err != nil || v > 0
 		}
 	}
 	return false
