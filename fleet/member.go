@@ -342,16 +342,12 @@ func (m *Member) keep(ctx context.Context, lease clientv3.LeaseID, acks <-chan *
 			watchdog.Reset(grace)
 			continue
 		case <-watchdog.C:
-			select {
-			case ack, ok := <-acks: // answered, but read late (a loaded machine)
-				if ok && ack.TTL > 0 {
-					deadline = time.Now().Add(grace)
-					watchdog.Reset(grace)
-					continue
-				}
-			default:
+			if !answered(acks) { // else answered, but read late (a loaded machine)
+				return
 			}
-			return
+			deadline = time.Now().Add(grace)
+			watchdog.Reset(grace)
+			continue
 		case <-drain:
 			drain = nil
 			m.cfg.Logger.Info("voice node asked to drain", "node", m.cfg.Node.ID)
@@ -372,17 +368,23 @@ func (m *Member) keep(ctx context.Context, lease clientv3.LeaseID, acks <-chan *
 			m.cfg.Logger.Warn("fleet load refresh", "node", m.cfg.Node.ID, "err", err)
 		}
 		if !time.Now().Before(deadline) {
-			select {
-			case ack, ok := <-acks: // answered while we published
-				if ok && ack.TTL > 0 {
-					deadline = time.Now().Add(grace)
-					watchdog.Reset(grace)
-					continue
-				}
-			default:
+			if !answered(acks) { // else answered while we published
+				return
 			}
-			return
+			deadline = time.Now().Add(grace)
+			watchdog.Reset(grace)
 		}
+	}
+}
+
+// answered reports whether an unread keep-alive answer renewing the lease
+// waits in acks (it reads it).
+func answered(acks <-chan *clientv3.LeaseKeepAliveResponse) bool {
+	select {
+	case ack, ok := <-acks:
+		return ok && ack.TTL > 0
+	default:
+		return false
 	}
 }
 

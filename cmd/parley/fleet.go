@@ -287,9 +287,25 @@ func init() {
 	register(&command{name: "voice drain", summary: "drain a voice node: its calls move to other nodes, then it exits (reads and writes etcd)", run: runVoiceDrain})
 }
 
+// registryFlag defines the --registry flag of a fleet subcommand.
+func registryFlag(fs *flag.FlagSet) *string {
+	return cli.String(fs, "registry", "PARLEY_REGISTRY", "", "the fleet's registry, etcd://HOST:PORT[,HOST:PORT...] (required)")
+}
+
+func registryEndpoints(reg string) ([]string, error) {
+	if reg == "" {
+		return nil, cli.Usagef("--registry etcd://HOST:PORT is required")
+	}
+	eps, err := fleet.ParseURL(reg)
+	if err != nil {
+		return nil, cli.Usagef("--registry: %v", err)
+	}
+	return eps, nil
+}
+
 func runVoiceDrain(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("voice drain", flag.ContinueOnError)
-	reg := cli.String(fs, "registry", "PARLEY_REGISTRY", "", "the fleet's registry, etcd://HOST:PORT[,HOST:PORT...] (required)")
+	reg := registryFlag(fs)
 	node, err := cli.ParseOneArg(fs, args)
 	if err != nil {
 		return err
@@ -297,9 +313,9 @@ func runVoiceDrain(ctx context.Context, args []string, stdout io.Writer) error {
 	if *reg == "" || node == "" {
 		return cli.Usagef("usage: parley voice drain --registry etcd://HOST:PORT NODE")
 	}
-	eps, err := fleet.ParseURL(*reg)
+	eps, err := registryEndpoints(*reg)
 	if err != nil {
-		return cli.Usagef("--registry: %v", err)
+		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -312,17 +328,14 @@ func runVoiceDrain(ctx context.Context, args []string, stdout io.Writer) error {
 
 func runFleetStatus(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("fleet status", flag.ContinueOnError)
-	reg := cli.String(fs, "registry", "PARLEY_REGISTRY", "", "the fleet's registry, etcd://HOST:PORT[,HOST:PORT...] (required)")
+	reg := registryFlag(fs)
 	asJSON := cli.Bool(fs, "json", "", false, "print JSON instead of a table")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
-	if *reg == "" {
-		return cli.Usagef("--registry etcd://HOST:PORT is required")
-	}
-	eps, err := fleet.ParseURL(*reg)
+	eps, err := registryEndpoints(*reg)
 	if err != nil {
-		return cli.Usagef("--registry: %v", err)
+		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()

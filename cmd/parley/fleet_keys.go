@@ -23,22 +23,6 @@ func init() {
 	register(&command{name: "fleet retire-key", summary: "withdraw a replaced voice-token key now (a leaked key): its tokens are refused on every node (writes etcd)", run: runFleetRetireKey})
 }
 
-// registryFlag defines the --registry flag of a fleet subcommand.
-func registryFlag(fs *flag.FlagSet) *string {
-	return cli.String(fs, "registry", "PARLEY_REGISTRY", "", "the fleet's registry, etcd://HOST:PORT[,HOST:PORT...] (required)")
-}
-
-func registryEndpoints(reg string) ([]string, error) {
-	if reg == "" {
-		return nil, cli.Usagef("--registry etcd://HOST:PORT is required")
-	}
-	eps, err := fleet.ParseURL(reg)
-	if err != nil {
-		return nil, cli.Usagef("--registry: %v", err)
-	}
-	return eps, nil
-}
-
 func runFleetKeys(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("fleet keys", flag.ContinueOnError)
 	reg := registryFlag(fs)
